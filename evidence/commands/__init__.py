@@ -1,0 +1,1 @@
+"""Sub-commands of the ``evidence`` command line, one module each (see :mod:`evidence.cli`)."""
