@@ -1,0 +1,67 @@
+"""``evidence diff``: how the working tree moves the evidence compared with a git ref.
+
+Exit status: 0 on success (changes are not errors), 1 when records are invalid (each
+problem printed as ``file:line:col: message [rule]``), 2 on git usage errors (not a
+repository, unknown ref), with a one-line message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from evidence.compare import compare_results, render
+from evidence.gitdiff import GitUsageError, diff_sides
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``diff`` sub-command."""
+    parser = subparsers.add_parser(
+        "diff",
+        help="compare the analyses at a git ref with the working tree",
+        description=(
+            "Run every analysis at a git ref (in a temporary worktree) and on the working "
+            "tree, without figures, and report per analysis what changed: k, pooled "
+            "estimate, CI, prediction interval, tau^2, I^2 and certainty. Changed "
+            "conclusions (CI now includes or excludes the null, certainty moved, analysis "
+            "added or removed, status changed) are listed first. Prints 'no change' when "
+            "nothing moved."
+        ),
+    )
+    parser.add_argument(
+        "--base",
+        metavar="REF",
+        default=None,
+        help="git ref to compare with (default: merge base of HEAD with main; HEAD on main)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("text", "markdown", "json"),
+        default="text",
+        help="text (default), markdown (a pull-request comment) or json",
+    )
+    parser.add_argument(
+        "--studies", type=Path, default=Path("studies"), help="records directory (default: studies)"
+    )
+    parser.add_argument(
+        "--analyses",
+        type=Path,
+        default=Path("analyses"),
+        help="analysis specs directory (default: analyses)",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the comparison and print it; see the module docstring for exit statuses."""
+    try:
+        sides = diff_sides(Path.cwd(), args.base, args.studies, args.analyses)
+    except GitUsageError as exc:
+        print(f"evidence diff: {exc}", file=sys.stderr)
+        return 2
+    except ImportError as exc:
+        print(f"evidence diff: the analysis runner is not available ({exc})", file=sys.stderr)
+        return 2
+    print(render(compare_results(sides.base, sides.head), args.format))
+    return 0
