@@ -1,0 +1,423 @@
+"""Common-effect and random-effects pooling that agrees with R metafor 3.8 ``rma.uni``.
+
+Public API
+----------
+``pool(yi, vi=None, *, sei=None, method="REML", test="z", level=95, measure=None,
+transform=None, n_studies=None, n_participants=None, labels=None, drop_missing=False)
+-> PooledResult``
+    One meta-analysis: estimate, se, z or t statistic, p, CI and prediction interval
+    (metafor ``predict()``), Q test, tau2/tau/I2/H2 with Q-profile CIs (metafor
+    ``confint()``), and ``back_transformed`` values for ratio and correlation measures.
+``estimate_tau2(yi, vi, method, mask=None, design=None)``
+    tau2 for a 2-D batch of meta-analyses (rows) in one vectorised call
+    (re-exported from :mod:`evidence.tau2`).
+``fit_batch(yi, vi, *, mask=None, design=None, method="REML", test="z", level=95) -> BatchFit``
+    The full model (coefficients, covariance, tests, heterogeneity) for many meta-analyses
+    at once; :func:`pool`, :mod:`evidence.moderators` and the diagnostics build on it.
+``METHODS``, ``TESTS``, ``TauConvergenceWarning``.
+
+Conventions (metafor 3.8)
+-------------------------
+- ``method="FE"`` is the common-effect (inverse-variance) model; every other method is a
+  random-effects model with that tau2 estimator (DL, HE, HS, SJ, PM, EB, ML, REML).
+- ``test="knha"`` (Knapp & Hartung 2003): ``Var(b) = s2 (X'WX)^-1`` with
+  ``s2 = sum w (y - Xb)^2 / (k - p)``, *not* truncated at 1 (metafor's default; its
+  ``test="adhoc"`` truncates), t distribution with ``k - p`` df.
+- Prediction interval ``b +/- crit sqrt(se^2 + tau2)`` with the same critical value as
+  the CI (t(k - p) under knha, z otherwise), none for a common-effect model.
+- k = 1: the study's own estimate and standard error; heterogeneity is undefined (None)
+  and a note says so; under knha there is no test (0 df).
+
+PyMARE is not used for the fit itself: its likelihood estimators stop at ``xtol=1e-6``
+on a transformed scale, which does not reach metafor's 1e-6 relative agreement, and it
+lacks PM, SJ, EB and prediction intervals; it is the speed and cross-check reference in
+``benchmarks/pooling.py`` and ``tests/test_pooling_pymare.py``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats
+
+from evidence.errors import EvidenceError, Problem
+from evidence.heterogeneity import Heterogeneity, heterogeneity, q_profile_intervals
+from evidence.results import BackTransformed, PooledResult
+from evidence.tau2 import METHODS, TauConvergenceWarning, estimate_tau2, make_batch
+
+__all__ = [
+    "METHODS",
+    "TESTS",
+    "BatchFit",
+    "TauConvergenceWarning",
+    "back_transform_function",
+    "check_inputs",
+    "estimate_tau2",
+    "fit_batch",
+    "pool",
+]
+
+TESTS = ("z", "knha")
+
+#: Measures pooled on the log scale (back-transformed with exp).
+LOG_MEASURES = frozenset(
+    {"OR", "RR", "HR", "IRR", "ROM", "MRR", "log-risk-ratio", "log-odds-ratio", "log-HR"}
+)
+#: Measures pooled as Fisher's z (back-transformed with tanh).
+FISHER_Z_MEASURES = frozenset({"ZCOR", "fisher-z"})
+#: Measures pooled on the logit scale (back-transformed with the inverse logit).
+LOGIT_MEASURES = frozenset({"PLO"})
+
+TRANSFORMS: dict[str, Callable[[NDArray], NDArray]] = {
+    "exp": np.exp,
+    "tanh": np.tanh,
+    "ilogit": lambda x: 1 / (1 + np.exp(-x)),
+}
+
+
+@dataclass(frozen=True)
+class BatchFit:
+    """A fitted (mixed-effects) model for each row of a batch; arrays have leading dim n.
+
+    Attributes
+    ----------
+    beta, se, statistic, p_value, ci_lower, ci_upper : (n, p)
+    covariance : (n, p, p), the covariance of ``beta`` (scaled by s2 under knha).
+    tau2, df, crit, knha_scale : (n,); ``df`` is NaN under z; ``crit`` is the critical
+        value for CIs and PIs.
+    k : (n,) number of studies; ``heterogeneity`` the Q test and I2/H2 per row.
+    """
+
+    beta: NDArray[np.float64]
+    covariance: NDArray[np.float64]
+    se: NDArray[np.float64]
+    statistic: NDArray[np.float64]
+    p_value: NDArray[np.float64]
+    ci_lower: NDArray[np.float64]
+    ci_upper: NDArray[np.float64]
+    tau2: NDArray[np.float64]
+    df: NDArray[np.float64]
+    crit: NDArray[np.float64]
+    knha_scale: NDArray[np.float64]
+    k: NDArray[np.float64]
+    heterogeneity: Heterogeneity
+
+
+def _normalise_level(level: float) -> float:
+    """Accept 95 or 0.95 (as metafor does) and return the fraction."""
+    return level / 100 if level > 1 else level
+
+
+def _normalise_method(method: str, test: str) -> tuple[str, str]:
+    name = method.upper()
+    if name in ("EE", "CE"):
+        name = "FE"
+    if name not in METHODS:
+        raise EvidenceError(
+            f"unknown method {method!r}; expected one of {', '.join(METHODS)} [pool-method]"
+        )
+    if test not in TESTS:
+        raise EvidenceError(f"unknown test {test!r}; expected z or knha [pool-test]")
+    return name, test
+
+
+def fit_batch(
+    yi: ArrayLike,
+    vi: ArrayLike,
+    *,
+    mask: ArrayLike | None = None,
+    design: ArrayLike | None = None,
+    method: str = "REML",
+    test: str = "z",
+    level: float = 95,
+) -> BatchFit:
+    """Fit ``yi = X beta + u + e`` (u ~ N(0, tau2), e ~ N(0, vi)) to every row at once.
+
+    ``beta = (X'WX)^-1 X'Wy`` with ``W = diag(1/(vi + tau2))``; ``Var(beta) = (X'WX)^-1``
+    (z) or ``s2 (X'WX)^-1`` with ``s2 = y'Py/(k - p)`` (knha; Knapp & Hartung 2003,
+    Stat Med 22, 2693-2710); Wald z or t(k - p) tests and CIs
+    (Viechtbauer 2010, J Stat Softw 36(3); metafor 3.8 ``rma.uni``).
+
+    Inputs are not validated here (see :func:`check_inputs`); masked or non-finite entries
+    simply do not take part. Rows with ``k <= p`` give NaN where a quantity is undefined.
+    """
+    method, test = _normalise_method(method, test)
+    batch = make_batch(yi, vi, mask, design)
+    tau2 = np.asarray(estimate_tau2(batch.yi, batch.vi, method, mask=batch.mask, design=batch.X))
+    n, p = len(batch.yi), batch.p
+    w = np.where(batch.mask, 1.0 / (batch.vi + tau2[:, None]), 0.0)
+    xtwx = np.einsum("nk,kp,kq->npq", w, batch.X, batch.X)
+    covariance = np.linalg.inv(xtwx)
+    beta = np.einsum("npq,nq->np", covariance, np.einsum("nk,kp->np", w * batch.yi, batch.X))
+    residual = np.where(batch.mask, batch.yi - beta @ batch.X.T, 0.0)
+    df = batch.k - p
+    scale = np.ones(n)
+    if test == "knha":
+        rss = (w * residual * residual).sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(rss <= np.finfo(float).eps, 0.0, rss / df)
+        covariance = covariance * scale[:, None, None]
+    se = np.sqrt(np.diagonal(covariance, axis1=1, axis2=2))
+    alpha = 1 - _normalise_level(level)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        statistic = beta / se
+        if test == "knha":
+            positive = df > 0
+            safe_df = np.where(positive, df, 1.0)[:, None]
+            two_sided = 2 * stats.t.sf(np.abs(statistic), safe_df)
+            p_value = np.where(positive[:, None], two_sided, np.nan)
+            crit = np.where(positive, stats.t.isf(alpha / 2, safe_df[:, 0]), np.nan)
+            df_out = np.where(positive, df, np.nan)
+        else:
+            p_value = 2 * stats.norm.sf(np.abs(statistic))
+            crit = np.full(n, stats.norm.isf(alpha / 2))
+            df_out = np.full(n, np.nan)
+    return BatchFit(
+        beta=beta,
+        covariance=covariance,
+        se=se,
+        statistic=statistic,
+        p_value=p_value,
+        ci_lower=beta - crit[:, None] * se,
+        ci_upper=beta + crit[:, None] * se,
+        tau2=tau2,
+        df=df_out,
+        crit=crit,
+        knha_scale=scale,
+        k=batch.k,
+        heterogeneity=heterogeneity(batch, tau2, common_effect=method == "FE"),
+    )
+
+
+def check_inputs(
+    yi: ArrayLike,
+    vi: ArrayLike | None = None,
+    sei: ArrayLike | None = None,
+    labels: Sequence[str] | None = None,
+    drop_missing: bool = False,
+    path: str = "<input>",
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_], list[str]]:
+    """Validate effect sizes and variances; return ``(yi, vi, kept, notes)``.
+
+    ``vi = sei**2`` when only standard errors are given. Missing or non-finite values are
+    problems naming the row (``row 3 (Smith 2001): vi is missing``) unless
+    ``drop_missing``, which drops them and says so in ``notes``. ``vi <= 0`` is always
+    a problem: the inverse-variance weight ``1/vi`` is undefined.
+
+    Raises
+    ------
+    EvidenceError
+        With one :class:`~evidence.errors.Problem` per bad row.
+    """
+    y = np.atleast_1d(np.asarray(yi, dtype=float))
+    if vi is None and sei is None:
+        raise EvidenceError("give the sampling variances (vi) or standard errors (sei) [pool-vi]")
+    v = np.asarray(vi, dtype=float) if vi is not None else np.asarray(sei, dtype=float) ** 2
+    v = np.atleast_1d(v)
+    if v.shape != y.shape:
+        raise EvidenceError(
+            f"yi has {y.size} values but vi/sei has {v.size}; they must match [pool-length]"
+        )
+    names = [str(label) for label in labels] if labels is not None else None
+    problems: list[Problem] = []
+    missing = ~(np.isfinite(y) & np.isfinite(v))
+    notes: list[str] = []
+
+    def where(i: int) -> str:
+        return f"row {i + 1}" + (f" ({names[i]})" if names else "")
+
+    for i in np.flatnonzero(missing):
+        field = "yi" if not np.isfinite(y[i]) else ("vi" if vi is not None else "sei")
+        if drop_missing:
+            notes.append(f"{where(i)} dropped: {field} is missing")
+        else:
+            problems.append(
+                Problem(
+                    path,
+                    int(i) + 1,
+                    0,
+                    f"{where(i)}: {field} is missing or not finite (drop such rows explicitly)",
+                    "pool-missing",
+                )
+            )
+    for i in np.flatnonzero(~missing & (v <= 0)):
+        problems.append(
+            Problem(
+                path,
+                int(i) + 1,
+                0,
+                f"{where(i)}: sampling variance {v[i]:g} is not "
+                "positive; weights 1/vi are undefined",
+                "pool-variance",
+            )
+        )
+    if problems:
+        raise EvidenceError(problems)
+    kept = ~missing
+    if not kept.any():
+        raise EvidenceError("no study has both an effect size and a variance [pool-empty]")
+    return y, v, kept, notes
+
+
+def back_transform_function(
+    measure: str | None, transform: str | Callable[[NDArray], NDArray] | None
+) -> Callable[[NDArray], NDArray] | None:
+    """Return the function mapping the pooling scale to the natural scale, or None.
+
+    ``exp`` for log ratios (OR, RR, HR, IRR, ROM), ``tanh`` for Fisher's z (ZCOR),
+    inverse logit for PLO; ``transform`` (a name in ``TRANSFORMS`` or a callable) wins.
+    """
+    if callable(transform):
+        return transform
+    if isinstance(transform, str):
+        if transform not in TRANSFORMS:
+            raise EvidenceError(
+                f"unknown transform {transform!r}; expected one of {', '.join(TRANSFORMS)}"
+            )
+        return TRANSFORMS[transform]
+    if measure in LOG_MEASURES:
+        return TRANSFORMS["exp"]
+    if measure in FISHER_Z_MEASURES:
+        return TRANSFORMS["tanh"]
+    if measure in LOGIT_MEASURES:
+        return TRANSFORMS["ilogit"]
+    return None
+
+
+def _pair(lower: float, upper: float) -> tuple[float, float] | None:
+    if not (math.isfinite(lower) and math.isfinite(upper)):
+        return None
+    return (float(lower), float(upper))
+
+
+def pool(
+    yi: ArrayLike,
+    vi: ArrayLike | None = None,
+    *,
+    sei: ArrayLike | None = None,
+    method: str = "REML",
+    test: str = "z",
+    level: float = 95,
+    measure: str | None = None,
+    transform: str | Callable[[NDArray], NDArray] | None = None,
+    n_studies: int | None = None,
+    n_participants: int | None = None,
+    labels: Sequence[str] | None = None,
+    drop_missing: bool = False,
+) -> PooledResult:
+    """Pool effect sizes with a common-effect or random-effects model (metafor ``rma``).
+
+    Parameters
+    ----------
+    yi : array_like
+        Effect sizes on the pooling scale (log ratios, z, SMD, ...).
+    vi, sei : array_like
+        Sampling variances, or standard errors (``vi = sei^2``).
+    method : str
+        ``"FE"`` (common effect) or a tau2 estimator: DL, HE, HS, SJ, PM, EB, ML, REML.
+    test : {"z", "knha"}
+        Wald z, or Knapp-Hartung t with ``k - 1`` df (not truncated, as metafor).
+    level : float
+        Confidence level, 95 or 0.95.
+    measure : str, optional
+        metafor measure name (e.g. "RR", "OR", "ZCOR"), recorded and used to choose the
+        back-transformation.
+    transform : str or callable, optional
+        "exp", "tanh", "ilogit" or a function; overrides the measure's back-transform.
+    n_studies, n_participants : int, optional
+        Recorded in the result (``n_studies`` defaults to k).
+    labels : sequence of str, optional
+        Row labels used in problem messages.
+    drop_missing : bool
+        Drop rows with missing yi/vi (noted) instead of raising.
+
+    Returns
+    -------
+    PooledResult
+        Estimate ``mu = sum w y / sum w``, ``se = sqrt(1/sum w)`` (times ``sqrt(s2)``
+        under knha), ``ci = mu +/- crit se``, ``pi = mu +/- crit sqrt(se^2 + tau2)``
+        (metafor ``predict``), Q with ``k - 1`` df, ``I2 = 100 tau2/(s2 + tau2)``,
+        ``H2 = tau2/s2 + 1`` with ``s2 = (k - 1)/(sum w - sum w^2/sum w)``, Q-profile
+        CIs (Viechtbauer 2007). References: DerSimonian & Laird 1986; Viechtbauer 2005,
+        2010; Higgins & Thompson 2002; Knapp & Hartung 2003.
+
+    Raises
+    ------
+    EvidenceError
+        Missing values (unless ``drop_missing``), ``vi <= 0``, unknown method or test.
+    """
+    method_name, test = _normalise_method(method, test)
+    y, v, kept, notes = check_inputs(yi, vi, sei, labels, drop_missing)
+    y, v = y[kept], v[kept]
+    fit = fit_batch(y, v, method=method_name, test=test, level=level)
+    k = int(fit.k[0])
+    het = fit.heterogeneity
+    estimate, se, crit = float(fit.beta[0, 0]), float(fit.se[0, 0]), float(fit.crit[0])
+    tau2 = float(fit.tau2[0])
+    random = method_name != "FE"
+    notes = list(notes)
+    if k == 1:
+        notes.append(
+            "k = 1: the pooled estimate is the single study's; heterogeneity "
+            "(tau2, I2, H2, Q) is undefined"
+        )
+    elif np.ptp(y) == 0:
+        notes.append("all effect sizes are identical: Q = 0 and tau2 = 0")
+    heterogeneity_defined = k > 1
+    tau2_ci = tau_ci = i2_ci = h2_ci = None
+    if random and heterogeneity_defined:
+        batch = make_batch(y, v)
+        intervals = q_profile_intervals(
+            batch, fit.tau2, het.typical_variance, _normalise_level(level)
+        )
+        tau2_ci, tau_ci = tuple(intervals.tau2[0]), tuple(intervals.tau[0])
+        i2_ci, h2_ci = tuple(intervals.i2[0]), tuple(intervals.h2[0])
+    ci = _pair(estimate - crit * se, estimate + crit * se)
+    pi = None
+    if random:
+        half = crit * math.sqrt(se * se + tau2)
+        pi = _pair(estimate - half, estimate + half)
+    function = back_transform_function(measure, transform)
+    back = None
+    if function is not None:
+        back = BackTransformed(
+            float(function(np.array(estimate))),
+            None if ci is None else tuple(float(x) for x in function(np.array(ci))),
+            None if pi is None else tuple(float(x) for x in function(np.array(pi))),
+        )
+
+    def defined(value: float) -> float | None:
+        return float(value) if heterogeneity_defined else None
+
+    return PooledResult(
+        k=k,
+        n_studies=k if n_studies is None else n_studies,
+        n_participants=n_participants,
+        measure=measure,
+        method=method_name,
+        test=test,
+        estimate=estimate,
+        se=se,
+        statistic=float(fit.statistic[0, 0]),
+        df=float(fit.df[0]) if test == "knha" else None,
+        p=float(fit.p_value[0, 0]),
+        ci=ci,
+        pi=pi,
+        tau2=defined(tau2) if random else 0.0,
+        tau2_ci=tau2_ci,
+        tau=defined(math.sqrt(tau2)) if random else 0.0,
+        tau_ci=tau_ci,
+        i2=defined(het.i2[0]),
+        i2_ci=i2_ci,
+        h2=defined(het.h2[0]),
+        h2_ci=h2_ci,
+        q=defined(het.q[0]),
+        q_df=defined(het.q_df[0]),
+        q_p=defined(het.q_p[0]),
+        back_transformed=back,
+        notes=tuple(notes),
+    )
