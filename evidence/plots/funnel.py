@@ -1,0 +1,104 @@
+"""Contour-enhanced funnel plot (Peters et al. 2008, J Clin Epidemiol 61:991-996)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Polygon
+
+from evidence.plots.common import (
+    INK,
+    POOLED,
+    PREDICTION,
+    Scale,
+    figure_title,
+    finite,
+    new_figure,
+    p_value,
+    set_natural_axis,
+)
+from evidence.plots.data import EffectRow, pooled_from
+
+#: Two-sided significance contours: (z quantile, fill colour, legend text), widest first.
+#: :math:`z_{1-\alpha/2}` for :math:`\alpha` = 0.01, 0.05, 0.10.
+CONTOURS = (
+    (2.5758293035489004, "#BDBDBD", "0.01 \u2264 p < 0.05"),
+    (1.959963984540054, "#DCDCDC", "0.05 \u2264 p < 0.10"),
+    (1.6448536269514722, "#FFFFFF", "p \u2265 0.10"),
+)
+OUTSIDE = ("#9E9E9E", "p < 0.01")
+
+
+def funnel(result: dict[str, Any], rows: list[EffectRow], scale: Scale) -> Figure:
+    r"""Draw each effect's estimate :math:`y_i` against its standard error :math:`s_i`.
+
+    The shaded regions are where a study's own two-sided test against the null would give
+    :math:`p < 0.01`, :math:`0.01 \le p < 0.05`, :math:`0.05 \le p < 0.10` (edges at
+    :math:`|y| = z_{1-\alpha/2}\, s`, centred on the null, Peters et al. 2008). Dashed
+    lines are the pseudo 95% confidence limits :math:`\hat\mu \pm 1.96\, s` around the
+    pooled estimate (Sterne & Egger 2001, J Clin Epidemiol 54:1046).
+    """
+    pooled = pooled_from(result.get("pooled"))
+    figure = new_figure(4.6)
+    axes = figure.add_axes((0.12, 0.24, 0.84, 0.66))
+    se_max = max(row.sei for row in rows) * 1.08
+    centre = pooled.estimate if pooled is not None else 0.0
+    values = [row.yi for row in rows] + [centre - 1.96 * se_max, centre + 1.96 * se_max, 0.0]
+    lo, hi = min(values), max(values)
+    margin = 0.05 * (hi - lo)
+    lo, hi = lo - margin, hi + margin
+    axes.set_facecolor(OUTSIDE[0])
+    for z, colour, _label in CONTOURS:
+        axes.add_patch(Polygon([(-z * se_max, se_max), (0.0, 0.0), (z * se_max, se_max)],
+                               closed=True, facecolor=colour, edgecolor="none", zorder=0))
+    handles: list[Any] = [Patch(facecolor=OUTSIDE[0], label=OUTSIDE[1])]
+    handles += [Patch(facecolor=c, edgecolor="#9E9E9E", linewidth=0.5, label=t)
+                for _z, c, t in CONTOURS]
+    if pooled is not None:
+        axes.plot([centre, centre], [0, se_max], color=POOLED, linewidth=1.0, zorder=1)
+        axes.plot([centre - 1.96 * se_max, centre, centre + 1.96 * se_max],
+                  [se_max, 0, se_max], color=POOLED, linewidth=0.8, linestyle=(0, (4, 3)),
+                  zorder=1)
+        handles.append(Line2D([], [], color=POOLED, linewidth=1.0,
+                              label="Pooled estimate, pseudo 95% CI"))
+    adjusted = _trim_and_fill_estimate(result)
+    if adjusted is not None:
+        axes.plot([adjusted, adjusted], [0, se_max], color=PREDICTION, linewidth=1.0,
+                  linestyle=(0, (1, 2)), zorder=1)
+        handles.append(Line2D([], [], color=PREDICTION, linewidth=1.0, linestyle=(0, (1, 2)),
+                              label="Trim-and-fill estimate"))
+    axes.scatter([row.yi for row in rows], [row.sei for row in rows], s=22, color=INK,
+                 zorder=3, linewidths=0.5, edgecolors="#FFFFFF")
+    set_natural_axis(axes, scale, lo, hi)
+    axes.set_ylim(se_max, 0.0)
+    axes.set_ylabel("Standard error")
+    axes.set_xlabel(scale.axis_label())
+    title = figure_title("Funnel plot", result.get("title"))
+    figure.text(0.012, 0.985, title, ha="left", va="top", fontsize=10, fontweight="bold")
+    figure.legend(handles=handles, loc="lower center", ncol=3, frameon=False,
+                  bbox_to_anchor=(0.5, 0.0), fontsize=7.5, handlelength=1.6)
+    return figure
+
+
+def _trim_and_fill_estimate(result: dict[str, Any]) -> float | None:
+    """Return the trim-and-fill adjusted estimate (model scale) when the results give one."""
+    section = result.get("trimfill")
+    if isinstance(section, dict) and finite(section.get("estimate")):
+        return float(section["estimate"])
+    return None
+
+
+def funnel_description(result: dict[str, Any], rows: list[EffectRow], scale: Scale) -> str:
+    """Alt text of the funnel plot, with Egger's test when the results give it."""
+    text = (f"Contour-enhanced funnel plot of {len(rows)} effects: each estimate "
+            f"({scale.label.lower()}) against its standard error, shaded where a study's own "
+            f"test gives p < 0.01, p < 0.05 and p < 0.10.")
+    egger = result.get("egger")
+    if isinstance(egger, dict) and finite(egger.get("p")):
+        text += f" Egger's regression test {p_value(egger['p'])}."
+    trimfill = result.get("trimfill")
+    if isinstance(trimfill, dict) and finite(trimfill.get("k0")):
+        text += f" Trim and fill imputes {int(trimfill['k0'])} studies."
+    return text

@@ -1,0 +1,293 @@
+"""Figures: files written, byte-identical reruns, valid accessible SVG, natural scales, safety.
+
+The inputs are written by hand below. No statistics are checked here (the pooled numbers
+in the results dicts are stated, not fitted): these tests check what the figures show and
+how they are written. Hand derivations are given in comments where a number is expected.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pandas
+import pytest
+from numpy.testing import assert_allclose
+
+from evidence.plots import figure_description, render_all, summary_forest
+from evidence.plots.common import TICK_GAP_INCHES, Scale, natural_ticks, safe_text
+from evidence.plots.data import included_effects
+
+SVG = "{http://www.w3.org/2000/svg}"
+RTOL = 1e-12
+Z = 1.959963984540054
+
+# Five hazard ratios with 95% CIs, as a runner would give them: yi = ln(HR),
+# sei = (ln(hi) - ln(lo)) / (2 * 1.959964). The last label is hostile on purpose.
+HAZARD_RATIOS = [
+    ("Steptoe 2013", 1.26, 1.08, 1.48, "low"),
+    ("Eng 2002", 1.19, 1.06, 1.34, "some-concerns"),
+    ("Kawachi 1996", 1.90, 1.07, 3.37, "high"),
+    ("Pantell 2011", 1.14, 0.82, 1.58, "not-assessed"),
+    ("$x^2$ <script>alert(1)</script> & co", 0.95, 0.70, 1.29, ""),
+]
+HOSTILE = HAZARD_RATIOS[-1][0]
+
+
+def effects_table() -> pandas.DataFrame:
+    rows = []
+    for label, ratio, lo, hi, bias in HAZARD_RATIOS:
+        sei = (math.log(hi) - math.log(lo)) / (2 * Z)
+        rows.append({"study": label, "effect": "e1", "label": label, "included": True,
+                     "yi": math.log(ratio), "vi": sei**2, "sei": sei, "weight": 20.0,
+                     "risk_of_bias": bias, "follow_up_years": 5.0 + len(rows)})
+    rows.append({"study": "excluded2020", "effect": "e1", "label": "Excluded 2020",
+                 "included": False, "reason": "no CI", "yi": math.nan, "vi": math.nan,
+                 "sei": math.nan, "weight": math.nan, "risk_of_bias": "low",
+                 "follow_up_years": 3.0})
+    return pandas.DataFrame(rows)
+
+
+def pooled(estimate: float, lo: float, hi: float, k: int = 5) -> dict:
+    """A pooled result on the log scale from natural-scale numbers."""
+    return {"k": k, "estimate": math.log(estimate), "ci": [math.log(lo), math.log(hi)],
+            "pi": [math.log(0.9), math.log(1.8)], "tau2": 0.012, "i2": 45.0, "q": 7.3,
+            "q_df": k - 1, "q_p": 0.12, "method": "REML", "test": "knha"}
+
+
+def full_result() -> dict:
+    labels = [row[0] for row in HAZARD_RATIOS]
+    return {
+        "id": "isolation-mortality",
+        "title": "Social isolation and all-cause mortality",
+        "status": "ok",
+        "metric": "log-risk-ratio",
+        "orient": "fewer-ties-harmful",
+        "scale": "log",
+        "back_transform": "exp",
+        "pooled": pooled(1.29, 1.13, 1.47),
+        "subgroups": {"population.sex": {
+            "subgroups": {"male": pooled(1.3, 1.1, 1.5, 2), "mixed": pooled(1.2, 1.0, 1.4, 3)},
+            "q_between": 0.4, "q_between_df": 1, "q_between_p": 0.53}},
+        "meta_regression": {"follow_up_years": {
+            "coefficients": [{"name": "intrcpt", "estimate": 0.3},
+                             {"name": "follow_up_years", "estimate": -0.01}],
+            "qm": 1.0, "qm_df": 1, "qm_p": 0.3, "r2": 0.0, "tau2": 0.01, "k": 5}},
+        "leave_one_out": [{"omitted": label, **pooled(1.25 + 0.01 * i, 1.1, 1.45, 4)}
+                          for i, label in enumerate(labels)],
+        "cumulative": [{"added": label, **pooled(1.2 + 0.02 * i, 1.0, 1.5, i + 1)}
+                       for i, label in enumerate(labels)],
+        "influence": [{"study": label, "rstudent": 0.1 * i, "dffits": 0.05 * i,
+                       "cook_d": 0.02 * i, "cov_r": 1.0, "tau2_del": 0.01, "q_del": 6.0,
+                       "hat": 0.2, "weight": 20.0, "influential": i == 2,
+                       "baujat_x": 0.5 * i, "baujat_y": 0.1 * i}
+                      for i, label in enumerate(labels)],
+        "egger": {"p": 0.21},
+    }
+
+
+EXPECTED_FIGURES = {"forest", "funnel", "cumulative", "leave-one-out", "influence", "baujat",
+                    "bubble-follow-up-years"}
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], Path]:
+    directory = tmp_path_factory.mktemp("figures")
+    return render_all(full_result(), effects_table(), directory), directory
+
+
+def svg_texts(path: Path) -> list[str]:
+    root = ElementTree.parse(path).getroot()
+    return [element.text for element in root.iter(f"{SVG}text") if element.text]
+
+
+def test_render_all_writes_every_applicable_figure(rendered):
+    figures, directory = rendered
+    assert set(figures) == EXPECTED_FIGURES
+    for name, relative in figures.items():
+        assert relative == f"figures/isolation-mortality-{name}.svg"
+        assert (directory / f"isolation-mortality-{name}.svg").stat().st_size > 1000
+
+
+def test_rendering_twice_gives_byte_identical_files(rendered, tmp_path):
+    figures, directory = rendered
+    again = render_all(full_result(), effects_table(), tmp_path)
+    assert again == figures
+    for name in figures:
+        first = (directory / f"isolation-mortality-{name}.svg").read_bytes()
+        second = (tmp_path / f"isolation-mortality-{name}.svg").read_bytes()
+        assert first == second, name
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_FIGURES))
+def test_every_svg_is_valid_xml_with_title_and_description(rendered, name):
+    _figures, directory = rendered
+    path = directory / f"isolation-mortality-{name}.svg"
+    root = ElementTree.parse(path).getroot()
+    assert root.tag == f"{SVG}svg"
+    assert root.get("role") == "img"
+    first, second = list(root)[:2]
+    assert first.tag == f"{SVG}title" and "Social isolation" in first.text
+    assert second.tag == f"{SVG}desc" and len(second.text) > 40
+    text = path.read_text(encoding="utf-8")
+    assert "Date" not in text and "Matplotlib v" not in text
+
+
+def test_forest_description_gives_the_pooled_estimate_on_the_natural_scale(rendered):
+    _figures, directory = rendered
+    title, description = figure_description(directory / "isolation-mortality-forest.svg")
+    assert title == "Forest plot: Social isolation and all-cause mortality"
+    # exp(ln 1.29) = 1.29 and so on: the description back-transforms the log-scale numbers.
+    assert "Forest plot of 5 effects; pooled RR 1.29 (1.13 to 1.47)" in description
+    assert "95% prediction interval 0.90 to 1.80" in description
+    assert "I2 = 45%" in description
+
+
+def test_forest_of_a_log_metric_has_natural_scale_ticks(rendered):
+    _figures, directory = rendered
+    texts = svg_texts(directory / "isolation-mortality-forest.svg")
+    assert "1" in texts  # the null of a ratio, at log position 0
+    assert "0" not in texts  # no log-scale label
+    assert "Risk ratio (log scale)" in texts
+    # Eng 2002, HR 1.19 (1.06 to 1.34): the CI drawn is exp(yi -/+ 1.96 sei), symmetric on
+    # the log scale: 1.19 * sqrt(1.34 / 1.06) = 1.3380 and 1.19 / sqrt(1.34 / 1.06) = 1.0584.
+    assert "1.19 [1.06, 1.34]" in texts
+    assert "1.29 [1.13, 1.47]" in texts  # the pooled row
+    assert "[0.90, 1.80]" in texts  # the prediction interval row
+    assert {"male (k = 2)", "mixed (k = 3)"} <= set(texts)  # subgroup diamonds
+    assert {"L", "M", "H", "?"} <= set(texts)  # risk-of-bias column
+    assert "Excluded 2020" not in texts
+
+
+def test_hostile_labels_stay_literal_and_escaped(rendered):
+    _figures, directory = rendered
+    raw = (directory / "isolation-mortality-forest.svg").read_text(encoding="utf-8")
+    assert "<script" not in raw
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in raw
+    texts = svg_texts(directory / "isolation-mortality-forest.svg")
+    # 36 characters, drawn in full; mathtext is off, so "$x^2$" stays as typed.
+    assert safe_text(HOSTILE) == HOSTILE
+    assert HOSTILE in texts
+
+
+def test_control_characters_are_removed_so_the_xml_stays_valid(tmp_path):
+    effects = effects_table()
+    effects.loc[0, "label"] = "Bell\x07 and\nnewline\x00"
+    figures = render_all(full_result(), effects, tmp_path)
+    texts = svg_texts(tmp_path / "isolation-mortality-forest.svg")
+    assert "Bell and newline" in texts
+    assert set(figures) == EXPECTED_FIGURES
+
+
+@pytest.mark.parametrize("missing, gone", [
+    ("cumulative", {"cumulative"}),
+    ("leave_one_out", {"leave-one-out"}),
+    ("influence", {"influence", "baujat"}),
+    ("meta_regression", {"bubble-follow-up-years"}),
+])
+def test_a_missing_section_skips_its_figure(tmp_path, missing, gone):
+    result = full_result()
+    result[missing] = None
+    assert set(render_all(result, effects_table(), tmp_path)) == EXPECTED_FIGURES - gone
+
+
+def test_a_moderator_without_a_column_gets_no_bubble_plot(tmp_path):
+    effects = effects_table().drop(columns=["follow_up_years"])
+    assert "bubble-follow-up-years" not in render_all(full_result(), effects, tmp_path)
+
+
+def test_fewer_than_two_effects_draw_nothing(tmp_path):
+    effects = effects_table().iloc[[0, 5]]  # one included effect, one excluded
+    assert render_all(full_result(), effects, tmp_path) == {}
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("back_transform, metric, null_label, data_label", [
+    # tanh(atanh(0.2)) = 0.2: a Fisher-z analysis is labelled in correlations.
+    ("tanh", "fisher-z", "0", "0.20 [0.10, 0.29]"),
+    # identity: an SMD of 0.2 with SE 0.05 has CI 0.2 -/+ 1.96 * 0.05 = [0.10, 0.30].
+    (None, "smd", "0", "0.20 [0.10, 0.30]"),
+])
+def test_other_scales(tmp_path, back_transform, metric, null_label, data_label):
+    effects = pandas.DataFrame({
+        "label": ["A", "B", "C"], "included": [True, True, True],
+        "yi": [math.atanh(0.2) if back_transform else 0.2, 0.1, 0.3],
+        "sei": [(math.atanh(0.29) - math.atanh(0.1)) / (2 * Z) if back_transform else 0.05,
+                0.05, 0.05]})
+    result = {"id": "x", "title": "T", "metric": metric, "back_transform": back_transform,
+              "pooled": {"estimate": 0.2, "ci": [0.1, 0.3], "pi": None, "k": 3}}
+    assert set(render_all(result, effects, tmp_path)) == {"forest", "funnel"}
+    texts = svg_texts(tmp_path / "x-forest.svg")
+    assert null_label in texts
+    assert data_label in texts
+
+
+def test_summary_forest_puts_ratios_and_correlations_on_separate_axes(tmp_path):
+    rows = [
+        {"id": "a", "title": "Isolation and mortality", "status": "ok", "k": 12,
+         "estimate": math.log(1.29), "ci": [math.log(1.13), math.log(1.47)],
+         "pi": [math.log(0.9), math.log(1.8)], "i2": 45.0, "certainty": "moderate",
+         "metric": "log-risk-ratio", "back_transform": "exp"},
+        {"id": "b", "title": "Marital quality <b>& health</b>", "status": "ok", "k": 8,
+         "back_transformed": {"estimate": 0.07, "ci": [0.03, 0.11], "pi": None},
+         "estimate": math.atanh(0.07), "ci": [0.0, 0.1], "pi": None, "certainty": "low",
+         "metric": "fisher-z", "back_transform": "tanh"},
+        {"id": "c", "title": "Depression", "status": "insufficient-evidence", "k": 1,
+         "estimate": None, "ci": None, "pi": None, "back_transform": "exp"},
+    ]
+    first, second = tmp_path / "one.svg", tmp_path / "two.svg"
+    summary_forest(rows, first)
+    summary_forest(rows, second)
+    assert first.read_bytes() == second.read_bytes()
+    texts = svg_texts(first)
+    assert "1.29 [1.13, 1.47]" in texts
+    assert "0.07 [0.03, 0.11]" in texts  # the back_transformed numbers are used as given
+    assert "insufficient evidence" in texts
+    assert "Marital quality <b>& health</b>" in texts
+    assert "&lt;b&gt;&amp; health" in first.read_text(encoding="utf-8")
+    _title, description = figure_description(first)
+    assert description.startswith("Summary forest plot of 3 analyses.")
+    assert "Depression: not estimable" in description
+
+
+def test_summary_forest_with_no_rows_writes_nothing(tmp_path):
+    summary_forest([], tmp_path / "none.svg")
+    assert not (tmp_path / "none.svg").exists()
+
+
+@pytest.mark.parametrize("lo, hi, length", [(-0.5, 1.8, 1.8), (-0.05, 0.4, 1.8),
+                                            (-2.0, 2.0, 5.4), (0.02, 0.08, 1.8)])
+def test_ratio_ticks_are_round_natural_values_that_do_not_collide(lo, hi, length):
+    scale = Scale("exp", "Risk ratio", "RR")
+    ticks = natural_ticks(scale, lo, hi, length)
+    assert len(ticks) >= 2
+    assert all(lo <= t <= hi for t in ticks)
+    gap = TICK_GAP_INCHES / length * (hi - lo)
+    assert all(b - a >= gap - 1e-12 for a, b in zip(ticks, ticks[1:], strict=False))
+    if lo <= 0 <= hi:
+        assert 0.0 in ticks  # ratio 1, the null, is always labelled
+    # every tick is a round natural value: exp(t) has at most two decimals
+    naturals = [math.exp(t) for t in ticks]
+    assert_allclose(naturals, [round(v, 2) for v in naturals], rtol=1e-9)
+
+
+def test_weights_are_shown_in_percent():
+    # weights 1, 1, 2 sum to 4: 100 * 1 / 4 = 25% and 100 * 2 / 4 = 50%.
+    table = pandas.DataFrame({"label": ["a", "b", "c"], "included": [True, True, True],
+                              "yi": [0.1, 0.2, 0.3], "vi": [0.01, 0.01, 0.005],
+                              "weight": [1.0, 1.0, 2.0]})
+    rows = included_effects(table)
+    assert_allclose([r.weight for r in rows], [25.0, 25.0, 50.0], rtol=RTOL)
+    # sei from vi when sei is absent: sqrt(0.01) = 0.1
+    assert_allclose(rows[0].sei, 0.1, rtol=RTOL)
+
+
+def test_file_names_are_safe(tmp_path):
+    result = full_result()
+    result["id"] = "../../Evil id"
+    figures = render_all(result, effects_table(), tmp_path)
+    assert all(re.fullmatch(r"figures/evil-id-[a-z0-9-]+\.svg", path)
+               for path in figures.values())
+    assert sorted(p.name for p in tmp_path.iterdir())[0].startswith("evil-id-")
