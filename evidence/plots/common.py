@@ -183,6 +183,9 @@ class Scale:
         """Build the scale from a results-JSON dict (``back_transform`` and ``metric``)."""
         metric = str(result.get("metric") or "")
         back = result.get("back_transform")
+        if "back_transform" not in result:  # older files: infer from the scale and metric
+            back = "exp" if result.get("scale") == "log" else (
+                "tanh" if metric == "fisher-z" else None)
         if back not in ("exp", "tanh"):
             back = None
         label = METRIC_LABELS.get(metric, safe_text(metric, 40) or "Effect size")

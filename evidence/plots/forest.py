@@ -119,7 +119,8 @@ def main_forest(result: dict[str, Any], rows: list[EffectRow], scale: Scale) -> 
             table.append(Row("note", note))
     table += subgroup_rows(result, scale)
     if show_bias:
-        footnotes.append("Risk of bias (RoB): L low, M some concerns, H high, ? not assessed.")
+        footnotes.append("Risk of bias (RoB): L low, M some concerns or moderate, "
+                         "H high or serious, ? unclear or not assessed.")
     layout = Layout(safe_text(result.get("title"), 72) or "Forest plot", scale,
                     tuple(columns), orient_note=orientation_note(result.get("orient")),
                     footnotes=tuple(footnotes))

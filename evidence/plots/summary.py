@@ -29,10 +29,13 @@ def row_numbers(row: dict[str, Any], scale: Scale) -> tuple[float, float, float,
                                                             tuple[float, float] | None] | None:
     """Model-scale estimate, CI and PI of one ``index.json`` row, or None.
 
+    A whole results document (with ``pooled``) is read through its ``pooled`` section.
     When the row carries ``back_transformed`` (``estimate``, ``ci``, ``pi`` on the natural
     scale) those are used and transformed back to the model scale; otherwise ``estimate``,
     ``ci`` and ``pi`` are read as model-scale numbers, as in the results JSON ``pooled``.
     """
+    if not finite(row.get("estimate")) and isinstance(row.get("pooled"), dict):
+        row = row["pooled"]  # a whole results document rather than an index row
     source = row.get("back_transformed") if isinstance(row.get("back_transformed"),
                                                        dict) else None
     numbers = source or row
@@ -65,7 +68,8 @@ def summary_rows(rows: list[dict[str, Any]], back: str | None) -> list[Row]:
         if scale.back_transform != back:
             continue
         label = safe_text(row.get("title"), 36) or safe_text(row.get("id"), 36)
-        k = f"{int(row['k'])}" if finite(row.get("k")) else ""
+        k_value = row.get("k", (row.get("pooled") or {}).get("k"))
+        k = f"{int(k_value)}" if finite(k_value) else ""
         certainty = safe_text(row.get("certainty"), 12)
         numbers = row_numbers(row, scale) if row.get("status", "ok") == "ok" else None
         if numbers is None:

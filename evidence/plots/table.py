@@ -243,19 +243,21 @@ def _draw_footer(figure: Figure, layout: Layout, footer: float, height: float) -
         y += 0.17 / height
 
 
-def orientation_note(orient: Any) -> str:
-    """Say which side of the null means what, from the analysis ``orient`` field.
+#: What an estimate right of the null means, per analysis ``orient`` (analysis schema).
+ORIENTATION_NOTES = {
+    "fewer-ties-harmful": "Right of the null line: worse health with fewer or weaker ties.",
+    "more-ties-beneficial": "Right of the null line: better health with more or stronger ties.",
+    "fewer-ties-beneficial": "Right of the null line: better health with fewer or weaker ties.",
+    "more-ties-harmful": "Right of the null line: worse health with more or stronger ties.",
+}
 
-    ``fewer-ties-harmful`` means "an estimate above the null = fewer ties, worse outcome".
-    """
+
+def orientation_note(orient: Any) -> str:
+    """Say which side of the null means what, from the analysis ``orient`` field."""
     text = safe_text(orient, 60)
     if not text:
         return ""
-    if text == "fewer-ties-harmful":
-        return "Right of the null line: worse outcomes with fewer social ties."
-    if text == "more-ties-beneficial":
-        return "Right of the null line: better outcomes with more social ties."
-    return f"Orientation: {text.replace('-', ' ')} above the null line."
+    return ORIENTATION_NOTES.get(text, f"Orientation: {text.replace('-', ' ')}.")
 
 
 def prediction_row(pi: tuple[float, float] | None, scale: Scale) -> Row | None:
