@@ -1,0 +1,330 @@
+"""Scaffold a new study record: ``evidence new ID``.
+
+The skeleton is generated from ``evidence/schema/study.schema.json`` (titles, descriptions,
+``required`` and ``examples`` of every field), so it cannot drift from the schema. Every
+field comes with its description as a comment. Required fields are written with an empty
+value, so the record fails validation until a reviewer fills them in; optional fields are
+commented out with their example value, ready to uncomment.
+
+With ``--bib FILE`` the single BibTeX entry in FILE is checked with pybtex and appended,
+verbatim, to ``studies/references.bib``; its key becomes the record's ``citation``. Nothing
+is downloaded: ``--doi`` only fills the ``doi`` field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import textwrap
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from evidence.errors import EvidenceError, Problem
+
+#: First line of every record: lets editors (yaml-language-server) check and complete it.
+SCHEMA_HEADER = "# yaml-language-server: $schema=../evidence/schema/study.schema.json"
+
+#: Width the comment lines are wrapped to.
+COMMENT_WIDTH = 96
+
+#: Record fields the command line fills in; they are written uncommented when known.
+PREFILLED = ("id", "citation", "doi")
+
+INTRODUCTION = """\
+# New study record. Fill in every field, then check it with `evidence validate studies`.
+# Required fields have an empty value: replace it with the study's own value.
+# Optional fields are commented out with an example value: uncomment and edit the ones the
+# source gives, delete the others. Copy numbers exactly as printed and quote the source.
+# Field reference: studies/README.md. Vocabularies: evidence/schema/vocabulary.yaml."""
+
+
+@dataclass(frozen=True)
+class FieldLine:
+    """One field of the skeleton, in schema order.
+
+    ``depth`` counts nesting levels; ``list_item`` marks the first field of an item of a
+    list of objects (written after ``- ``); ``value`` is ``None`` for a field that opens
+    a nested mapping or list.
+    """
+
+    depth: int
+    key: str
+    required: bool
+    description: str
+    example: Any
+    opens_block: bool
+    list_item: bool = False
+
+
+@cache
+def study_schema() -> dict[str, Any]:
+    """Load the study record's JSON Schema shipped with the package."""
+    text = resources.files("evidence").joinpath("schema/study.schema.json").read_text("utf-8")
+    return json.loads(text)
+
+
+def id_pattern() -> re.Pattern[str]:
+    """Return the pattern a study id must match (the schema's ``id.pattern``)."""
+    return re.compile(study_schema()["properties"]["id"]["pattern"])
+
+
+def skeleton_fields(schema: Mapping[str, Any] | None = None) -> list[FieldLine]:
+    """Walk the schema and list the skeleton's fields in schema order.
+
+    Objects recurse into their ``properties`` (``$ref`` to ``#/$defs/...`` resolved);
+    a list of objects contributes one item whose first field is marked ``list_item``;
+    every other field is a leaf with its first ``examples`` value.
+    """
+    root = dict(schema or study_schema())
+    return list(_walk(root, root, depth=0, required_here=True))
+
+
+def render_skeleton(
+    study_id: str,
+    citation: str | None = None,
+    doi: str | None = None,
+    *,
+    fill_examples: bool = False,
+) -> str:
+    """Render the commented record skeleton for ``study_id``.
+
+    Parameters
+    ----------
+    study_id : str
+        The record id (and file stem).
+    citation, doi : str, optional
+        Pre-filled values; ``citation`` defaults to ``study_id``.
+    fill_examples : bool
+        Write every required field with its schema example instead of an empty value
+        (used to check that the skeleton, once filled, is a valid record).
+
+    Returns
+    -------
+    str
+        YAML text starting with :data:`SCHEMA_HEADER`, ending with a newline.
+    """
+    known = {"id": study_id, "citation": citation or study_id, "doi": doi}
+    lines = [SCHEMA_HEADER, INTRODUCTION]
+    commented_depth: int | None = None
+    for field in skeleton_fields():
+        if commented_depth is not None and field.depth > commented_depth:
+            lines.append(_field_text(field, commented=True, value=field.example))
+            continue
+        commented_depth = None
+        value = known.get(field.key) if field.depth == 0 else None
+        if value is not None:
+            lines.append(_field_text(field, commented=False, value=value))
+        elif field.required:
+            filled = field.example if fill_examples else None
+            lines.append(_field_text(field, commented=False, value=filled))
+        else:
+            lines.append(_field_text(field, commented=True, value=field.example))
+            commented_depth = field.depth if field.opens_block else None
+    return "\n".join(lines) + "\n"
+
+
+def _walk(
+    node: Mapping[str, Any], root: Mapping[str, Any], depth: int, required_here: bool
+) -> Iterator[FieldLine]:
+    required = set(node.get("required", ()))
+    for key, raw in node.get("properties", {}).items():
+        spec = _resolve(raw, root)
+        is_required = key in required and required_here
+        description = _describe(spec, is_required)
+        items = _resolve(spec.get("items", {}), root)
+        if spec.get("type") == "object" and "properties" in spec:
+            yield FieldLine(depth, key, is_required, description, None, True)
+            yield from _walk(spec, root, depth + 1, is_required)
+        elif spec.get("type") == "array" and items.get("type") == "object":
+            yield FieldLine(depth, key, is_required, description, None, True)
+            for index, child in enumerate(_walk(items, root, depth + 1, is_required)):
+                yield dataclasses.replace(child, list_item=True) if index == 0 else child
+        else:
+            yield FieldLine(depth, key, is_required, description, _example(spec), False)
+
+
+def _resolve(spec: Mapping[str, Any], root: Mapping[str, Any]) -> dict[str, Any]:
+    """Follow a local ``$ref`` (``#/$defs/name``) once, keeping sibling keywords."""
+    reference = spec.get("$ref")
+    if not reference:
+        return dict(spec)
+    target: Any = root
+    for part in reference.removeprefix("#/").split("/"):
+        target = target[part]
+    return {**target, **{k: v for k, v in spec.items() if k != "$ref"}}
+
+
+def _describe(spec: Mapping[str, Any], required: bool) -> str:
+    title = spec.get("title", "") + (" (required)" if required else "")
+    description = spec.get("description", "")
+    return f"{title}: {description}" if title and description else title or description
+
+
+def _example(spec: Mapping[str, Any]) -> Any:
+    examples = spec.get("examples") or []
+    if examples:
+        return examples[0]
+    if "enum" in spec:
+        return spec["enum"][0]
+    return None
+
+
+def _field_text(field: FieldLine, *, commented: bool, value: Any) -> str:
+    """Render one field: its wrapped description comment, then ``key: value``."""
+    indent = "  " * field.depth
+    comment_prefix = f"{indent}# "
+    wrapped = textwrap.wrap(
+        field.description,
+        width=COMMENT_WIDTH - len(comment_prefix),
+        break_on_hyphens=False,
+    )
+    lines = [comment_prefix + line for line in wrapped]
+    key = field.key
+    if field.list_item:
+        # the dash sits one level up: "  - id:" opens the first item of the list
+        indent = "  " * (field.depth - 1) + "- "
+    text = f"{indent}{key}:"
+    if not field.opens_block and value is not None:
+        text += " " + _yaml_scalar(value)
+    if commented:
+        text = _comment_out(text)
+    lines.append(text)
+    return "\n".join(lines)
+
+
+def _comment_out(text: str) -> str:
+    stripped = text.lstrip(" ")
+    return text[: len(text) - len(stripped)] + "# " + stripped
+
+
+def _yaml_scalar(value: Any) -> str:
+    """Dump a value on one line in flow style (``[GB]``, ``{a: 1}``, quoted when needed)."""
+    dumped = yaml.safe_dump(
+        value, default_flow_style=True, width=10_000, allow_unicode=True, sort_keys=False
+    )
+    return dumped.removesuffix("\n").removesuffix("\n...").strip()
+
+
+# --- writing the record and the bibliography entry ------------------------------------
+
+
+@dataclass(frozen=True)
+class BibEntry:
+    """A BibTeX entry read from a file: its key and its text, verbatim."""
+
+    key: str
+    text: str
+
+
+def check_study_id(study_id: str, shown: str) -> list[Problem]:
+    """Return a problem unless ``study_id`` is a lowercase slug (the schema's ``id`` pattern)."""
+    if id_pattern().fullmatch(study_id):
+        return []
+    message = (
+        f"study id {study_id!r} is not a lowercase slug; use lowercase letters, digits, '-' "
+        "and '_', starting with a letter or digit (e.g. steptoe2013)"
+    )
+    return [Problem(shown, 0, 0, message, "bad-study-id")]
+
+
+def read_bib_entry(path: Path) -> BibEntry:
+    """Parse ``path`` with pybtex and return its single entry.
+
+    Raises
+    ------
+    EvidenceError
+        When the file cannot be read or parsed, or holds no entry or several entries.
+    """
+    from pybtex.database import parse_string
+    from pybtex.exceptions import PybtexError
+
+    shown = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvidenceError(
+            [Problem(shown, 0, 0, f"cannot read: {exc}", "bib-unreadable")]
+        ) from exc
+    try:
+        data = parse_string(text, "bibtex")
+    except PybtexError as exc:  # syntax errors carry a line; duplicate keys do not
+        line = getattr(exc, "lineno", None) or 0
+        message = f"not a valid BibTeX entry: {exc.args[0] if exc.args else exc}"
+        raise EvidenceError([Problem(shown, line, 0, message, "bib-syntax")]) from exc
+    keys = list(data.entries.keys())
+    if len(keys) != 1:
+        message = f"expected exactly one BibTeX entry, found {len(keys)}"
+        raise EvidenceError([Problem(shown, 0, 0, message, "bib-entry-count")])
+    return BibEntry(keys[0], text.strip() + "\n")
+
+
+def existing_bib_keys(path: Path) -> set[str]:
+    """Return the keys already in ``references.bib`` (lower-cased: BibTeX keys ignore case)."""
+    if not path.exists():
+        return set()
+    keys = re.findall(r"@\s*\w+\s*[{(]\s*([^,\s]+)\s*,", path.read_text(encoding="utf-8"))
+    return {key.lower() for key in keys}
+
+
+def create_record(
+    study_id: str,
+    studies_dir: Path,
+    bib_file: Path | None = None,
+    doi: str | None = None,
+) -> Path:
+    """Write ``studies_dir/<study_id>.yaml`` and append the BibTeX entry, if any.
+
+    Every check runs before anything is written: the id is a lowercase slug, the record
+    does not exist yet, the BibTeX file holds exactly one entry that pybtex parses, and its
+    key is not in ``references.bib`` yet.
+
+    Returns
+    -------
+    Path
+        The record written.
+
+    Raises
+    ------
+    EvidenceError
+        With every problem found; nothing is written then.
+    """
+    target = studies_dir / f"{study_id}.yaml"
+    references = studies_dir / "references.bib"
+    problems = check_study_id(study_id, str(target))
+    if target.exists():
+        problems.append(
+            Problem(str(target), 0, 0, "already exists; edit it instead", "record-exists")
+        )
+    entry = None
+    if bib_file is not None:
+        try:
+            entry = read_bib_entry(bib_file)
+        except EvidenceError as exc:
+            problems.extend(exc.problems)
+        else:
+            if entry.key.lower() in existing_bib_keys(references):
+                message = f"BibTeX key {entry.key!r} is already in {references}; cite it instead"
+                problems.append(Problem(str(bib_file), 0, 0, message, "bib-duplicate-key"))
+    if problems:
+        raise EvidenceError(problems)
+    studies_dir.mkdir(parents=True, exist_ok=True)
+    citation = entry.key if entry else study_id
+    with target.open("x", encoding="utf-8") as record:
+        record.write(render_skeleton(study_id, citation=citation, doi=doi))
+    if entry is not None:
+        _append_entry(references, entry)
+    return target
+
+
+def _append_entry(references: Path, entry: BibEntry) -> None:
+    existing = references.read_text(encoding="utf-8") if references.exists() else ""
+    separator = "" if not existing.strip() else ("" if existing.endswith("\n") else "\n") + "\n"
+    with references.open("a", encoding="utf-8") as bib:
+        bib.write(separator + entry.text)

@@ -1,0 +1,155 @@
+"""`evidence new`: the record skeleton, the BibTeX entry, and what the command refuses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evidence.cli import main
+from evidence.scaffold import SCHEMA_HEADER, render_skeleton, skeleton_fields, study_schema
+from evidence.yamlio import check_schema, load_yaml
+
+BIB_ENTRY = """\
+@article{steptoe2013,
+  author = {Steptoe, Andrew and Shankar, Aparna and Demakakos, Panayotes and Wardle, Jane},
+  title = {Social isolation, loneliness, and all-cause mortality in older men and women},
+  journal = {Proceedings of the National Academy of Sciences},
+  volume = {110},
+  number = {15},
+  pages = {5797--5801},
+  year = {2013},
+  doi = {10.1073/pnas.1219686110}
+}
+"""
+
+OTHER_ENTRY = """\
+@article{eng2002,
+  author = {Eng, Patricia M. and Rimm, Eric B. and Fitzmaurice, Garrett and Kawachi, Ichiro},
+  title = {Social ties and change in social ties in relation to subsequent total and
+           cause-specific mortality and coronary heart disease incidence in men},
+  journal = {American Journal of Epidemiology},
+  year = {2002},
+  doi = {10.1093/aje/155.8.700}
+}
+"""
+
+
+@pytest.fixture
+def bib_file(tmp_path) -> Path:
+    path = tmp_path / "steptoe2013.bib"
+    path.write_text(BIB_ENTRY)
+    return path
+
+
+def test_new_writes_a_record_with_the_schema_header(tmp_path, capsys):
+    studies = tmp_path / "studies"
+    status = main(["new", "smith2024", "--studies", str(studies), "--doi", "10.1000/xyz123"])
+    assert status == 0
+    text = (studies / "smith2024.yaml").read_text()
+    assert text.splitlines()[0] == SCHEMA_HEADER
+    assert "\nid: smith2024\n" in text
+    assert "\ncitation: smith2024\n" in text
+    assert "\ndoi: 10.1000/xyz123\n" in text
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_skeleton_has_every_schema_field_with_its_description():
+    text = render_skeleton("smith2024")
+    schema = study_schema()
+    for key, spec in schema["properties"].items():
+        assert f"\n{key}:" in text or f"\n# {key}:" in text, key
+        if "description" in spec:
+            assert spec["description"].split()[0] in text
+    leaves = [field.key for field in skeleton_fields() if not field.opens_block]
+    assert {"measure", "value", "ci", "quote", "locator", "higher_means"} <= set(leaves)
+
+
+def test_fresh_skeleton_is_yaml_that_fails_on_each_empty_required_field():
+    text = render_skeleton("smith2024")
+    document = load_yaml("studies/smith2024.yaml", text=text)
+    assert document.problems == ()
+    problems = check_schema(
+        document.data, document.positions, study_schema(), "studies/smith2024.yaml"
+    )
+    flagged = {problem.message.split(":")[0] for problem in problems}
+    assert {"design", "population.description", "effects[0].statistic.measure"} <= flagged
+    lines = text.splitlines()
+    for problem in problems:  # each problem points at the empty field's own line
+        assert lines[problem.line - 1].strip().endswith(":"), problem
+
+
+def test_skeleton_filled_with_the_schema_examples_passes_the_schema():
+    text = render_skeleton("smith2024", fill_examples=True)
+    document = load_yaml("studies/smith2024.yaml", text=text)
+    assert document.problems == ()
+    assert check_schema(document.data, document.positions, study_schema(), document.path) == []
+
+
+def test_skeleton_filled_with_the_schema_examples_passes_evidence_validate(tmp_path, capsys):
+    pytest.importorskip("evidence.validate", reason="evidence.validate is not written yet")
+    studies = tmp_path / "studies"
+    studies.mkdir()
+    (studies / "smith2024.yaml").write_text(render_skeleton("smith2024", fill_examples=True))
+    (studies / "references.bib").write_text(BIB_ENTRY.replace("steptoe2013", "smith2024"))
+    status = main(["validate", str(studies)])
+    output = capsys.readouterr()
+    assert status == 0, output.out + output.err
+
+
+def test_bib_entry_is_appended_and_its_key_becomes_the_citation(tmp_path, bib_file):
+    studies = tmp_path / "studies"
+    studies.mkdir()
+    (studies / "references.bib").write_text(OTHER_ENTRY)
+    status = main(["new", "steptoe2013", "--studies", str(studies), "--bib", str(bib_file)])
+    assert status == 0
+    references = (studies / "references.bib").read_text()
+    assert references == OTHER_ENTRY + "\n" + BIB_ENTRY
+    assert "\ncitation: steptoe2013\n" in (studies / "steptoe2013.yaml").read_text()
+
+
+def test_new_refuses_to_overwrite_an_existing_record(tmp_path, capsys):
+    studies = tmp_path / "studies"
+    studies.mkdir()
+    (studies / "smith2024.yaml").write_text("id: smith2024\n")
+    assert main(["new", "smith2024", "--studies", str(studies)]) == 1
+    assert (studies / "smith2024.yaml").read_text() == "id: smith2024\n"
+    assert "already exists [record-exists]" in capsys.readouterr().err.replace(
+        "; edit it instead", ""
+    )
+
+
+def test_new_rejects_a_duplicate_bib_key_and_writes_nothing(tmp_path, bib_file, capsys):
+    studies = tmp_path / "studies"
+    studies.mkdir()
+    existing = BIB_ENTRY.replace("steptoe2013,", "Steptoe2013,")  # keys ignore case
+    (studies / "references.bib").write_text(existing)
+    assert main(["new", "steptoe2013", "--studies", str(studies), "--bib", str(bib_file)]) == 1
+    assert "[bib-duplicate-key]" in capsys.readouterr().err
+    assert not (studies / "steptoe2013.yaml").exists()
+    assert (studies / "references.bib").read_text() == existing
+
+
+@pytest.mark.parametrize(
+    ("content", "rule"),
+    [
+        ("@article{broken, title = {no closing brace}\n", "bib-syntax"),
+        ("", "bib-entry-count"),
+        (BIB_ENTRY + OTHER_ENTRY, "bib-entry-count"),
+    ],
+)
+def test_new_rejects_a_bib_file_without_exactly_one_valid_entry(tmp_path, content, rule, capsys):
+    bib = tmp_path / "entry.bib"
+    bib.write_text(content)
+    studies = tmp_path / "studies"
+    assert main(["new", "smith2024", "--studies", str(studies), "--bib", str(bib)]) == 1
+    assert f"[{rule}]" in capsys.readouterr().err
+    assert not (studies / "smith2024.yaml").exists()
+
+
+@pytest.mark.parametrize("study_id", ["Smith2024", "smith 2024", "_smith", "smith2024.yaml", ""])
+def test_new_rejects_an_id_that_is_not_a_lowercase_slug(tmp_path, study_id, capsys):
+    studies = tmp_path / "studies"
+    assert main(["new", study_id, "--studies", str(studies)]) == 1
+    assert "[bad-study-id]" in capsys.readouterr().err
+    assert not studies.exists() or not any(studies.iterdir())
