@@ -19,6 +19,8 @@ from numpy.testing import assert_allclose
 from evidence.plots import figure_description, render_all, summary_forest
 from evidence.plots.common import TICK_GAP_INCHES, Scale, natural_ticks, safe_text
 from evidence.plots.data import included_effects
+from evidence.plots.diagnostics import baujat_points, reference_lines
+from evidence.plots.funnel import FEW_STUDIES_NOTE
 
 SVG = "{http://www.w3.org/2000/svg}"
 RTOL = 1e-12
@@ -291,3 +293,37 @@ def test_file_names_are_safe(tmp_path):
     assert all(re.fullmatch(r"figures/evil-id-[a-z0-9-]+\.svg", path)
                for path in figures.values())
     assert sorted(p.name for p in tmp_path.iterdir())[0].startswith("evil-id-")
+
+
+def test_funnel_of_few_effects_says_asymmetry_cannot_be_judged(rendered):
+    _figures, directory = rendered
+    texts = svg_texts(directory / "isolation-mortality-funnel.svg")
+    assert FEW_STUDIES_NOTE in texts  # k = 5 < 10 (Sterne et al. 2011)
+    assert {"p < 0.01", "p \u2265 0.10"} <= set(texts)  # the contour legend
+    _title, description = figure_description(directory / "isolation-mortality-funnel.svg")
+    assert "Egger's regression test p = 0.210" in description
+
+
+def test_influence_reference_lines_follow_metafor():
+    # k = 5, intercept-only (p = 1): DFFITS cut-off 3 * sqrt(1 / 4) = 1.5; hat 1/5 and 3/5;
+    # weight 100/5 = 20; Cook's distance qchisq(0.5, 1) = 0.4549364 (R); tau2 and Q of
+    # the full model.
+    result = full_result()
+    assert reference_lines("dffits", 5, result) == [(0.0, "dashed"), (-1.5, "dotted"),
+                                                     (1.5, "dotted")]
+    assert_allclose([v for v, _ in reference_lines("hat", 5, result)], [0.2, 0.6], rtol=RTOL)
+    assert reference_lines("weight", 5, result) == [(20.0, "dashed")]
+    assert_allclose(reference_lines("cook_d", 5, result)[0][0], 0.4549364, rtol=1e-6)
+    assert reference_lines("tau2_del", 5, result) == [(0.012, "dashed")]
+    assert reference_lines("q_del", 5, result) == [(7.3, "dashed")]
+
+
+@pytest.mark.parametrize("section", [
+    {"x": [0.1, 0.5, 2.0, 0.3, 0.2], "y": [0.01, 0.2, 0.4, 0.05, 0.1]},
+    [{"study": f"S{i}", "x": 0.1 * i, "y": 0.01 * i} for i in range(5)],
+])
+def test_baujat_reads_columns_or_rows(tmp_path, section):
+    result = full_result()
+    result["baujat"] = section
+    assert len(baujat_points(result, result["influence"])) == 5
+    assert "baujat" in render_all(result, effects_table(), tmp_path)

@@ -12,6 +12,7 @@ from evidence.plots.common import (
     INK,
     MUTED,
     POOLED,
+    Z_95,
     Scale,
     figure_title,
     finite,
@@ -61,6 +62,9 @@ def influence(result: dict[str, Any], entries: list[dict[str, Any]]) -> Figure |
         axes.plot(index, values, color=MUTED, linewidth=0.8, zorder=1)
         colours = [HIGHLIGHT if flag else INK for flag in flagged]
         axes.scatter(index, values, s=16, c=colours, zorder=2, linewidths=0)
+        for level, style in reference_lines(key, len(entries), result):
+            axes.axhline(level, color=MUTED, linewidth=0.7, zorder=0,
+                         linestyle=(0, (4, 3)) if style == "dashed" else (0, (1, 2)))
         axes.set_title(label, fontsize=8.5, loc="left")
         axes.set_xlim(0.5, len(entries) + 0.5)
         axes.xaxis.set_major_locator(_integer_locator(len(entries)))
@@ -69,6 +73,38 @@ def influence(result: dict[str, Any], entries: list[dict[str, Any]]) -> Figure |
                 result.get("title")), ha="left", va="top", fontsize=10, fontweight="bold")
     _draw_key(figure, key_lines, height)
     return figure
+
+
+#: Median of the chi-square distribution with 1 df, :math:`\chi^2_{1;0.5}`
+#: (metafor's Cook's distance cut-off for an intercept-only model).
+CHI2_1_MEDIAN = 0.454936423119572
+
+
+def reference_lines(key: str, k: int, result: dict[str, Any]) -> list[tuple[float, str]]:
+    r"""Return the reference lines of an influence panel, as metafor ``plot.infl.rma.uni``.
+
+    For an intercept-only model (:math:`p = 1`) with :math:`k` studies: studentised
+    residuals 0 and :math:`\pm z_{0.975}`; DFFITS 0 and :math:`\pm 3\sqrt{p/(k-p)}`;
+    Cook's distance :math:`\chi^2_{p;0.5}`; covariance ratio 1; :math:`\tau^2` and
+    :math:`Q` of the full model; hat values :math:`p/k` and :math:`3p/k`; weights
+    :math:`100/k` (Viechtbauer & Cheung 2010). Returns ``(level, "dashed"|"dotted")`` pairs.
+    """
+    pooled = result.get("pooled") if isinstance(result.get("pooled"), dict) else {}
+    lines: dict[str, list[tuple[float, str]]] = {
+        "rstudent": [(0.0, "dashed"), (-Z_95, "dotted"), (Z_95, "dotted")],
+        "cook_d": [(CHI2_1_MEDIAN, "dotted")],
+        "cov_r": [(1.0, "dashed")],
+        "hat": [(1.0 / k, "dashed"), (3.0 / k, "dotted")],
+        "weight": [(100.0 / k, "dashed")],
+    }
+    if k > 1:
+        cut = 3.0 * math.sqrt(1.0 / (k - 1))
+        lines["dffits"] = [(0.0, "dashed"), (-cut, "dotted"), (cut, "dotted")]
+    if finite(pooled.get("tau2")):
+        lines["tau2_del"] = [(float(pooled["tau2"]), "dashed")]
+    if finite(pooled.get("q")):
+        lines["q_del"] = [(float(pooled["q"]), "dashed")]
+    return lines.get(key, [])
 
 
 def baujat(result: dict[str, Any], points: list[tuple[str, float, float]]) -> Figure | None:
@@ -104,12 +140,21 @@ def baujat_points(result: dict[str, Any], entries: list[dict[str, Any]]
                   ) -> list[tuple[str, float, float]]:
     """Return Baujat coordinates as ``(label, x, y)`` tuples.
 
-    Read from ``result["baujat"]`` (``study``, ``x``, ``y``) or from the influence entries'
-    ``baujat_x`` / ``baujat_y``; ``[]`` when neither is present.
+    Read from ``result["baujat"]``, either a list of {``study``, ``x``, ``y``} or columns
+    {``x``: [...], ``y``: [...]} (metafor ``baujat()`` order, labelled by the influence
+    entries' ``study``), or else from the influence entries' ``baujat_x`` / ``baujat_y``;
+    ``[]`` when none is present.
     """
     section = result.get("baujat")
     source: list[tuple[Any, Any, Any]] = []
-    if isinstance(section, list):
+    if isinstance(section, dict) and isinstance(section.get("x"), list) and isinstance(
+            section.get("y"), list) and len(section["x"]) == len(section["y"]):
+        labels = section.get("study") or section.get("studies") or [
+            e.get("study") for e in entries]
+        if not isinstance(labels, list) or len(labels) != len(section["x"]):
+            labels = [str(i) for i in range(1, len(section["x"]) + 1)]
+        source = list(zip(labels, section["x"], section["y"], strict=True))
+    elif isinstance(section, list):
         source = [(e.get("study"), e.get("x"), e.get("y")) for e in section if isinstance(e, dict)]
     elif entries:
         source = [(e.get("study"), e.get("baujat_x"), e.get("baujat_y")) for e in entries]
@@ -168,7 +213,7 @@ def study_key(entries: list[dict[str, Any]], key: str) -> list[str]:
         else:
             lines.append(name)
     if flagged:
-        lines.append("Influential: " + "; ".join(flagged))
+        lines.append("Influential (highlighted): " + "; ".join(flagged))
     return lines
 
 

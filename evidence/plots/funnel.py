@@ -10,6 +10,7 @@ from matplotlib.patches import Patch, Polygon
 
 from evidence.plots.common import (
     INK,
+    MUTED,
     POOLED,
     PREDICTION,
     Scale,
@@ -29,6 +30,11 @@ CONTOURS = (
     (1.6448536269514722, "#FFFFFF", "p \u2265 0.10"),
 )
 OUTSIDE = ("#9E9E9E", "p < 0.01")
+#: Below this many effects, asymmetry tests and funnel plots are not advised
+#: (Sterne et al. 2011, BMJ 343:d4002, recommendation 1).
+FEW_STUDIES = 10
+FEW_STUDIES_NOTE = ("Fewer than 10 effects: funnel asymmetry cannot be judged reliably "
+                    "(Sterne et al. 2011).")
 
 
 def funnel(result: dict[str, Any], rows: list[EffectRow], scale: Scale) -> Figure:
@@ -42,7 +48,7 @@ def funnel(result: dict[str, Any], rows: list[EffectRow], scale: Scale) -> Figur
     """
     pooled = pooled_from(result.get("pooled"))
     figure = new_figure(4.6)
-    axes = figure.add_axes((0.12, 0.24, 0.84, 0.66))
+    axes = figure.add_axes((0.12, 0.24, 0.84, 0.64))
     se_max = max(row.sei for row in rows) * 1.08
     centre = pooled.estimate if pooled is not None else 0.0
     values = [row.yi for row in rows] + [centre - 1.96 * se_max, centre + 1.96 * se_max, 0.0]
@@ -77,6 +83,9 @@ def funnel(result: dict[str, Any], rows: list[EffectRow], scale: Scale) -> Figur
     axes.set_xlabel(scale.axis_label())
     title = figure_title("Funnel plot", result.get("title"))
     figure.text(0.012, 0.985, title, ha="left", va="top", fontsize=10, fontweight="bold")
+    if len(rows) < FEW_STUDIES:
+        figure.text(0.012, 0.925, FEW_STUDIES_NOTE, ha="left", va="top", fontsize=7.5,
+                    color=MUTED, style="italic")
     figure.legend(handles=handles, loc="lower center", ncol=3, frameon=False,
                   bbox_to_anchor=(0.5, 0.0), fontsize=7.5, handlelength=1.6)
     return figure
@@ -98,6 +107,8 @@ def funnel_description(result: dict[str, Any], rows: list[EffectRow], scale: Sca
     egger = result.get("egger")
     if isinstance(egger, dict) and finite(egger.get("p")):
         text += f" Egger's regression test {p_value(egger['p'])}."
+    if len(rows) < FEW_STUDIES:
+        text += " " + FEW_STUDIES_NOTE
     trimfill = result.get("trimfill")
     if isinstance(trimfill, dict) and finite(trimfill.get("k0")):
         text += f" Trim and fill imputes {int(trimfill['k0'])} studies."
