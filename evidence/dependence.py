@@ -1,0 +1,504 @@
+"""Dependent effect sizes: three-level model, CR2 cluster-robust inference, aggregation.
+
+Studies in this field often report several effects from one sample, and several papers
+share a cohort. Three tools handle that dependence, each matching R metafor 3.8 (and
+clubSandwich for the robust tests):
+
+``three_level(yi, vi, cluster, moderators=None)``
+    REML fit of the model ``rma.mv(yi, vi, random = ~ 1 | cluster/effect)``.
+``robust_cr2(fit)``
+    CR2 sandwich variance with Satterthwaite degrees of freedom, as
+    ``robust(fit, cluster = cluster, clubSandwich = TRUE)``.
+``aggregate(yi, vi, cluster, rho)``
+    one inverse-variance weighted effect per cluster under a compound-symmetric
+    correlation ``rho``, as ``aggregate(escalc, cluster, rho, struct = "CS")``.
+
+The marginal covariance of the three-level model is block diagonal, one block per cluster,
+and each block is compound symmetric plus a diagonal:
+``V_c = diag(v_cj + sigma2_within) + sigma2_between * 1 1'``. Everything is computed on
+padded per-cluster blocks (clusters x largest cluster x largest cluster) with the
+Sherman-Morrison inverse of each block, so no N x N matrix is ever formed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats
+
+from evidence.errors import EvidenceError
+
+#: Convergence threshold on the change in each variance component (Fisher scoring).
+THRESHOLD = 1e-12
+#: Maximum number of Fisher-scoring iterations.
+MAX_ITERATIONS = 500
+#: Eigenvalues at or below this are treated as zero in matrix powers (as clubSandwich).
+EIGEN_TOLERANCE = 1e-12
+
+Array = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Blocks:
+    """Data rearranged into padded per-cluster blocks.
+
+    Attributes
+    ----------
+    labels : tuple of str
+        Cluster labels in order of first appearance.
+    index : ndarray of int, shape (m, n)
+        Row of the input in each block position (-1 where padded).
+    mask : ndarray of bool, shape (m, n)
+        True where a block position holds an effect.
+    yi, vi : ndarray, shape (m, n)
+        Effects and sampling variances (0 and 1 where padded).
+    design : ndarray, shape (m, n, p)
+        Design matrix (0 where padded).
+    """
+
+    labels: tuple[str, ...]
+    index: NDArray[np.int64]
+    mask: NDArray[np.bool_]
+    yi: Array
+    vi: Array
+    design: Array
+
+
+@dataclass(frozen=True)
+class ThreeLevelResult:
+    """A three-level random-effects model fitted by REML (metafor ``rma.mv``).
+
+    ``sigma2`` is ``(between-cluster, within-cluster)``; the coefficient arrays follow the
+    columns of the design matrix (intercept first).
+    """
+
+    names: tuple[str, ...]
+    coefficients: Array
+    se: Array
+    statistic: Array
+    p: Array
+    ci_lower: Array
+    ci_upper: Array
+    sigma2: tuple[float, float]
+    q: float
+    q_df: int
+    q_p: float
+    loglik: float
+    k: int
+    n_clusters: int
+    vcov: Array
+    blocks: Blocks
+    level: float
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON keys of DESIGN.md: pooled keys of the first coefficient, plus ``sigma2``."""
+        return {
+            "k": self.k,
+            "n_clusters": self.n_clusters,
+            "method": "REML",
+            "test": "z",
+            "estimate": float(self.coefficients[0]),
+            "se": float(self.se[0]),
+            "statistic": float(self.statistic[0]),
+            "p": float(self.p[0]),
+            "ci": [float(self.ci_lower[0]), float(self.ci_upper[0])],
+            "sigma2": [float(self.sigma2[0]), float(self.sigma2[1])],
+            "q": float(self.q),
+            "q_df": self.q_df,
+            "q_p": float(self.q_p),
+            "coefficients": _coefficient_rows(self.names, self.coefficients, self.se,
+                                              self.statistic, self.p, self.ci_lower,
+                                              self.ci_upper),
+        }
+
+
+@dataclass(frozen=True)
+class RobustResult:
+    """CR2 cluster-robust inference with Satterthwaite degrees of freedom."""
+
+    names: tuple[str, ...]
+    coefficients: Array
+    se: Array
+    statistic: Array
+    df: Array
+    p: Array
+    ci_lower: Array
+    ci_upper: Array
+    n_clusters: int
+
+    def to_dict(self) -> dict[str, object]:
+        """``robust`` keys of DESIGN.md for the first coefficient, plus every coefficient."""
+        rows = _coefficient_rows(self.names, self.coefficients, self.se, self.statistic,
+                                 self.p, self.ci_lower, self.ci_upper)
+        for row, df in zip(rows, self.df, strict=True):
+            row["df"] = float(df)
+        return {
+            "estimate": float(self.coefficients[0]),
+            "se": float(self.se[0]),
+            "statistic": float(self.statistic[0]),
+            "df": float(self.df[0]),
+            "p": float(self.p[0]),
+            "ci": [float(self.ci_lower[0]), float(self.ci_upper[0])],
+            "n_clusters": self.n_clusters,
+            "coefficients": rows,
+        }
+
+
+@dataclass(frozen=True)
+class AggregateResult:
+    """One effect per cluster (metafor ``aggregate.escalc``), in order of first appearance."""
+
+    clusters: tuple[str, ...]
+    yi: Array
+    vi: Array
+    rho: float
+
+
+def _coefficient_rows(names, estimate, se, statistic, p, lower, upper) -> list[dict]:
+    return [
+        {"name": n, "estimate": float(b), "se": float(s), "statistic": float(z),
+         "p": float(pv), "ci": [float(lo), float(hi)]}
+        for n, b, s, z, pv, lo, hi in zip(names, estimate, se, statistic, p, lower, upper,
+                                          strict=True)
+    ]
+
+
+def make_blocks(yi: ArrayLike, vi: ArrayLike, cluster: ArrayLike,
+                design: ArrayLike | None = None) -> Blocks:
+    """Validate the inputs and arrange them in padded per-cluster blocks.
+
+    Parameters
+    ----------
+    yi, vi : array_like, shape (N,)
+        Effect sizes and their sampling variances (all finite, ``vi > 0``).
+    cluster : array_like, shape (N,)
+        Cluster label of each effect (e.g. study or cohort).
+    design : array_like, shape (N, p), optional
+        Design matrix; an intercept-only model when omitted.
+
+    Returns
+    -------
+    Blocks
+    """
+    y = np.asarray(yi, dtype=float)
+    v = np.asarray(vi, dtype=float)
+    labels = np.asarray([str(c) for c in np.asarray(cluster, dtype=object).ravel()])
+    matrix = np.ones((y.size, 1)) if design is None else np.asarray(design, dtype=float)
+    if matrix.ndim == 1:
+        matrix = matrix[:, None]
+    problems = []
+    if y.ndim != 1 or v.shape != y.shape or labels.shape != y.shape:
+        problems.append("yi, vi and cluster must be 1-D and of equal length")
+    elif not (np.all(np.isfinite(y)) and np.all(np.isfinite(v)) and np.all(v > 0)):
+        problems.append("yi must be finite and vi finite and positive")
+    if matrix.shape[0] != y.size or not np.all(np.isfinite(matrix)):
+        problems.append("the design matrix must be finite with one row per effect")
+    if problems:
+        raise EvidenceError("; ".join(problems))
+    unique, first, codes = np.unique(labels, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    codes = rank[codes]
+    sizes = np.bincount(codes)
+    m, n = sizes.size, int(sizes.max())
+    position = np.zeros(y.size, dtype=np.int64)
+    sorted_rows = np.argsort(codes, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    position[sorted_rows] = np.arange(y.size) - np.repeat(starts, sizes)
+    index = np.full((m, n), -1, dtype=np.int64)
+    index[codes, position] = np.arange(y.size)
+    mask = index >= 0
+    yb = np.where(mask, y[index], 0.0)
+    vb = np.where(mask, v[index], 1.0)
+    xb = np.where(mask[:, :, None], matrix[index], 0.0)
+    return Blocks(tuple(unique[order]), index, mask, yb, vb, xb)
+
+
+def _weight_blocks(blocks: Blocks, between: float, within: float) -> tuple[Array, Array]:
+    """Inverse covariance blocks by Sherman-Morrison, and log|V| summed over blocks.
+
+    ``V_c = D_c + s 1 1'`` with ``D_c = diag(v + within)`` gives
+    ``V_c^{-1} = D^{-1} - s D^{-1} 1 1' D^{-1} / (1 + s 1' D^{-1} 1)`` and
+    ``log|V_c| = sum log d + log(1 + s 1' D^{-1} 1)``.
+    """
+    d = blocks.vi + within
+    e = np.where(blocks.mask, 1.0 / d, 0.0)
+    total = e.sum(axis=1)
+    factor = between / (1.0 + between * total)
+    w = e[:, :, None] * np.eye(e.shape[1]) - factor[:, None, None] * e[:, :, None] * e[:, None, :]
+    logdet = float(np.sum(np.log(d[blocks.mask])) + np.sum(np.log1p(between * total)))
+    return w, logdet
+
+
+def _gls(blocks: Blocks, w: Array) -> tuple[Array, Array, Array]:
+    """Generalised least squares: coefficients, their covariance and block residuals."""
+    wx = w @ blocks.design
+    xtwx = np.einsum("cnp,cnq->pq", blocks.design, wx)
+    vcov = np.linalg.inv(xtwx)
+    beta = vcov @ np.einsum("cnp,cn->p", wx, blocks.yi)
+    residuals = np.where(blocks.mask, blocks.yi - blocks.design @ beta, 0.0)
+    return beta, vcov, residuals
+
+
+def _reml_loglik(blocks: Blocks, between: float, within: float) -> float:
+    """Restricted log-likelihood with metafor's constants."""
+    w, logdet = _weight_blocks(blocks, between, within)
+    beta, vcov, residuals = _gls(blocks, w)
+    xm = blocks.design[blocks.mask]
+    k, p = xm.shape
+    quadratic = float(np.einsum("cn,cnm,cm->", residuals, w, residuals))
+    return float(-0.5 * (k - p) * np.log(2 * np.pi) + 0.5 * np.linalg.slogdet(xm.T @ xm)[1]
+                 - 0.5 * logdet + 0.5 * np.linalg.slogdet(vcov)[1] - 0.5 * quadratic)
+
+
+def _score_information(blocks: Blocks, between: float, within: float) -> tuple[Array, Array]:
+    """REML score and expected information for (between, within).
+
+    ``U_k = -tr(P V_k)/2 + r'W V_k W r/2`` and ``I_kl = tr(P V_k P V_l)/2`` with
+    ``V_between = blockdiag(1 1')``, ``V_within = I`` and
+    ``P = W - W X (X'WX)^{-1} X'W``; every trace is a sum over blocks.
+    """
+    w, _ = _weight_blocks(blocks, between, within)
+    beta, vcov, residuals = _gls(blocks, w)
+    mask = blocks.mask.astype(float)
+    structures = (mask[:, :, None] * mask[:, None, :], mask[:, :, None] * np.eye(mask.shape[1]))
+    # P V_k restricted to blocks plus the low-rank correction through X.
+    wx = w @ blocks.design
+    wr = np.einsum("cnm,cm->cn", w, residuals)
+    parts = []
+    for structure in structures:
+        ws = w @ structure
+        parts.append((ws, np.einsum("cnp,cnm->cpm", wx, structure)))
+    score = np.zeros(2)
+    info = np.zeros((2, 2))
+    for a, (ws_a, xws_a) in enumerate(parts):
+        s_a = structures[a]
+        trace = np.trace(ws_a, axis1=1, axis2=2).sum() - np.trace(
+            vcov @ np.einsum("cpm,cmq->pq", xws_a, wx))
+        score[a] = -0.5 * trace + 0.5 * np.einsum("cn,cnm,cm->", wr, s_a, wr)
+        for b in range(a, 2):
+            ws_b, xws_b = parts[b]
+            term1 = np.einsum("cij,cji->", ws_a, ws_b)
+            term2 = np.trace(vcov @ np.einsum("cpm,cmn,cnq->pq", xws_b, ws_a, wx))
+            term3 = np.trace(vcov @ np.einsum("cpm,cmn,cnq->pq", xws_a, ws_b, wx))
+            f_a = vcov @ np.einsum("cpm,cmq->pq", xws_a, wx)
+            f_b = vcov @ np.einsum("cpm,cmq->pq", xws_b, wx)
+            info[a, b] = info[b, a] = 0.5 * (term1 - term2 - term3 + np.trace(f_a @ f_b))
+    return score, info
+
+
+def _fit_variance_components(blocks: Blocks) -> tuple[float, float]:
+    """Maximise the restricted likelihood by Fisher scoring with step halving on [0, inf)."""
+    spread = float(np.var(blocks.yi[blocks.mask]))
+    theta = np.array([spread / 4 + 1e-4, spread / 4 + 1e-4])
+    current = _reml_loglik(blocks, *theta)
+    for _ in range(MAX_ITERATIONS):
+        score, info = _score_information(blocks, *theta)
+        step = np.linalg.lstsq(info, score, rcond=None)[0]
+        candidate = np.maximum(theta + step, 0.0)
+        value = _reml_loglik(blocks, *candidate)
+        halvings = 0
+        while value < current - 1e-12 * abs(current) and halvings < 60:
+            step /= 2
+            candidate = np.maximum(theta + step, 0.0)
+            value = _reml_loglik(blocks, *candidate)
+            halvings += 1
+        change = np.abs(candidate - theta)
+        theta, current = candidate, value
+        if np.all(change <= THRESHOLD * np.maximum(1.0, theta)):
+            return float(theta[0]), float(theta[1])
+    raise EvidenceError("the three-level REML fit did not converge")
+
+
+def three_level(yi: ArrayLike, vi: ArrayLike, cluster: ArrayLike,
+                moderators: ArrayLike | None = None, names: tuple[str, ...] | None = None,
+                level: float = 0.95) -> ThreeLevelResult:
+    """Fit the three-level random-effects model by REML (metafor ``rma.mv``).
+
+    Model: ``y_cj = x_cj' beta + u_c + w_cj + e_cj`` with ``u_c ~ N(0, sigma2_between)``
+    (clusters), ``w_cj ~ N(0, sigma2_within)`` (effects within clusters) and
+    ``e_cj ~ N(0, v_cj)``, i.e. ``random = ~ 1 | cluster/effect`` with every row its own
+    effect. The variance components maximise the restricted log-likelihood
+    ``-1/2 [log|V| + log|X'V^{-1}X| + r'V^{-1}r]`` (Fisher scoring); then
+    ``beta = (X'V^{-1}X)^{-1} X'V^{-1}y`` with Wald z tests. ``q`` is the test of residual
+    heterogeneity ``sum (y - X b_FE)^2 / v`` on ``N - p`` degrees of freedom.
+
+    Parameters
+    ----------
+    yi, vi : array_like, shape (N,)
+        Effect sizes and sampling variances.
+    cluster : array_like, shape (N,)
+        Cluster (study or cohort) of each effect.
+    moderators : array_like, shape (N,) or (N, q), optional
+        Moderators; an intercept is always added as the first column.
+    names : tuple of str, optional
+        Names of the moderator columns.
+    level : float
+        Confidence level.
+
+    Returns
+    -------
+    ThreeLevelResult
+
+    References
+    ----------
+    Konstantopoulos S (2011). Fixed effects and variance components estimation in
+    three-level meta-analysis. Research Synthesis Methods 2, 61-76.
+    Viechtbauer W (2010). Conducting meta-analyses in R with the metafor package.
+    Journal of Statistical Software 36(3).
+    """
+    y = np.asarray(yi, dtype=float)
+    xm, names = _design(y.size, moderators, names)
+    blocks = make_blocks(y, vi, cluster, xm)
+    k, p = blocks.design[blocks.mask].shape
+    if blocks.mask.shape[0] < 2 or k <= p:
+        raise EvidenceError("a three-level model needs at least two clusters and k > p")
+    between, within = _fit_variance_components(blocks)
+    w, _ = _weight_blocks(blocks, between, within)
+    beta, vcov, _ = _gls(blocks, w)
+    se = np.sqrt(np.diag(vcov))
+    z = beta / se
+    crit = stats.norm.isf((1 - level) / 2)
+    q = _fixed_effects_q(blocks)
+    return ThreeLevelResult(
+        names=names, coefficients=beta, se=se, statistic=z, p=2 * stats.norm.sf(np.abs(z)),
+        ci_lower=beta - crit * se, ci_upper=beta + crit * se, sigma2=(between, within),
+        q=q, q_df=k - p, q_p=float(stats.chi2.sf(q, k - p)),
+        loglik=_reml_loglik(blocks, between, within), k=k, n_clusters=blocks.mask.shape[0],
+        vcov=vcov, blocks=blocks, level=level)
+
+
+def _design(k: int, moderators: ArrayLike | None,
+            names: tuple[str, ...] | None) -> tuple[Array, tuple[str, ...]]:
+    if moderators is None:
+        return np.ones((k, 1)), ("intercept",)
+    mods = np.asarray(moderators, dtype=float)
+    mods = mods[:, None] if mods.ndim == 1 else mods
+    labels = names or tuple(f"x{j + 1}" for j in range(mods.shape[1]))
+    return np.column_stack([np.ones(k), mods]), ("intercept", *labels)
+
+
+def _fixed_effects_q(blocks: Blocks) -> float:
+    xm, y, v = blocks.design[blocks.mask], blocks.yi[blocks.mask], blocks.vi[blocks.mask]
+    w = 1 / v
+    beta = np.linalg.solve(xm.T @ (w[:, None] * xm), xm.T @ (w * y))
+    return float(np.sum(w * (y - xm @ beta) ** 2))
+
+
+def _matrix_power(matrix: Array, power: float) -> Array:
+    values, vectors = np.linalg.eigh(matrix)
+    scaled = np.where(values > EIGEN_TOLERANCE, np.abs(values) ** power, 0.0)
+    return (vectors * scaled) @ vectors.T
+
+
+def robust_cr2(fit: ThreeLevelResult) -> RobustResult:
+    """CR2 cluster-robust variance with Satterthwaite degrees of freedom (clubSandwich).
+
+    With working weights ``W_c = V_c^{-1}`` and ``M = (X'WX)^{-1}``, the bias-reduced
+    sandwich is ``V_R = M [sum_c X_c'W_c A_c r_c r_c' A_c W_c X_c] M`` where
+    ``A_c = R_c' (R_c (I - X_c M X_c'W_c) V_c R_c')^{-1/2} R_c`` and ``R_c'R_c = V_c``.
+    The degrees of freedom of coefficient i are ``2 E^2 / Var`` with ``E = tr(P_i)`` and
+    ``Var = 2 sum(P_i^2)``, where ``P_i`` is clubSandwich's ``P_array`` for the
+    coefficient; tests use ``t = b / se`` on those df.
+
+    Parameters
+    ----------
+    fit : ThreeLevelResult
+        Fitted three-level model; clusters are its clusters.
+
+    Returns
+    -------
+    RobustResult
+
+    References
+    ----------
+    Pustejovsky JE, Tipton E (2018). Small-sample methods for cluster-robust variance
+    estimation and hypothesis testing in fixed effects models. Journal of Business and
+    Economic Statistics 36(4), 672-683.
+    Tipton E (2015). Small sample adjustments for robust variance estimation with
+    meta-regression. Psychological Methods 20(3), 375-393.
+    """
+    blocks = fit.blocks
+    bread = fit.vcov
+    between, within = fit.sigma2
+    bread_chol = np.linalg.cholesky(bread)
+    p = bread.shape[0]
+    meat = np.zeros((p, p))
+    g_rows, h_rows = [], []
+    for c in range(blocks.mask.shape[0]):
+        keep = blocks.mask[c]
+        xm = blocks.design[c][keep]
+        cov = np.diag(blocks.vi[c][keep] + within) + between
+        w = np.linalg.inv(cov)
+        chol = np.linalg.cholesky(cov)
+        residual = blocks.yi[c][keep] - xm @ fit.coefficients
+        complement = np.eye(xm.shape[0]) - xm @ bread @ xm.T @ w
+        g_mat = chol.T @ complement @ cov @ chol
+        adjust = chol @ _matrix_power((g_mat + g_mat.T) / 2, -0.5) @ chol.T
+        est = xm.T @ w @ adjust
+        component = est @ residual
+        meat += np.outer(component, component)
+        bread_est = bread @ est
+        g_rows.append(np.sum((bread_est @ chol) ** 2, axis=1))
+        h_rows.append(bread_est @ xm @ bread_chol)
+    vcov = bread @ meat @ bread
+    se = np.sqrt(np.diag(vcov))
+    g = np.array(g_rows)  # (J, p)
+    h_arr = np.array(h_rows)  # (J, p, p)
+    df = np.empty(p)
+    for i in range(p):
+        p_mat = -h_arr[:, i, :] @ h_arr[:, i, :].T + np.diag(g[:, i])
+        df[i] = 2 * np.trace(p_mat) ** 2 / (2 * np.sum(p_mat**2))
+    t = fit.coefficients / se
+    crit = stats.t.isf((1 - fit.level) / 2, df)
+    return RobustResult(
+        names=fit.names, coefficients=fit.coefficients, se=se, statistic=t, df=df,
+        p=2 * stats.t.sf(np.abs(t), df), ci_lower=fit.coefficients - crit * se,
+        ci_upper=fit.coefficients + crit * se, n_clusters=blocks.mask.shape[0])
+
+
+def aggregate(yi: ArrayLike, vi: ArrayLike, cluster: ArrayLike, rho: float) -> AggregateResult:
+    """Combine dependent effects within each cluster (metafor ``aggregate``, ``struct="CS"``).
+
+    Within a cluster the effects are assumed correlated with ``rho``:
+    ``V = S R S`` with ``S = diag(sqrt(v))`` and ``R = (1 - rho) I + rho 1 1'``. The
+    aggregate is the generalised least squares mean ``y_c = 1'V^{-1}y / 1'V^{-1}1`` with
+    variance ``1 / 1'V^{-1}1``. With ``u = 1/sqrt(v)`` and ``n`` effects the inverse of
+    the compound-symmetric ``R`` is closed-form, so
+    ``1'V^{-1}1 = [sum u^2 - c (sum u)^2] / (1 - rho)`` and
+    ``1'V^{-1}y = [sum u^2 y - c (sum u)(sum u y)] / (1 - rho)`` with
+    ``c = rho / (1 + (n - 1) rho)``.
+
+    Parameters
+    ----------
+    yi, vi : array_like, shape (N,)
+        Effect sizes and sampling variances.
+    cluster : array_like, shape (N,)
+        Cluster of each effect; results follow the order of first appearance.
+    rho : float
+        Assumed within-cluster correlation, in (-1, 1).
+
+    Returns
+    -------
+    AggregateResult
+
+    References
+    ----------
+    Viechtbauer W (2010). Conducting meta-analyses in R with the metafor package.
+    Journal of Statistical Software 36(3); metafor ``aggregate.escalc``.
+    """
+    if not -1 < rho < 1:
+        raise EvidenceError(f"rho must lie strictly between -1 and 1, not {rho}")
+    blocks = make_blocks(yi, vi, cluster)
+    u = np.where(blocks.mask, 1 / np.sqrt(blocks.vi), 0.0)
+    n = blocks.mask.sum(axis=1)
+    shrink = rho / (1 + (n - 1) * rho)
+    sum_w = (np.sum(u**2, axis=1) - shrink * u.sum(axis=1) ** 2) / (1 - rho)
+    sum_wy = (np.sum(u**2 * blocks.yi, axis=1)
+              - shrink * u.sum(axis=1) * np.sum(u * blocks.yi, axis=1)) / (1 - rho)
+    if np.any(sum_w <= 0):
+        raise EvidenceError(f"rho = {rho} makes a cluster's covariance matrix singular")
+    return AggregateResult(clusters=blocks.labels, yi=sum_wy / sum_w, vi=1 / sum_w, rho=rho)
