@@ -3,4 +3,17 @@
 Data flows one way: records -> effects -> pooling -> results -> plots/book.
 """
 
+from typing import Any
+
 __version__ = "0.1.0"
+
+__all__ = ["__version__", "load_studies"]
+
+
+def __getattr__(name: str) -> Any:
+    """Import :func:`evidence.validate.load_studies` on first use (keeps imports light)."""
+    if name == "load_studies":
+        from evidence.validate import load_studies
+
+        return load_studies
+    raise AttributeError(f"module 'evidence' has no attribute {name!r}")

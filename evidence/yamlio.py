@@ -143,12 +143,17 @@ class Positions:
 
 @dataclass(frozen=True)
 class LoadedYaml:
-    """One loaded file: its data (``None`` when unusable), node positions and problems."""
+    """One loaded file: its data (``None`` when unusable), node positions and problems.
+
+    ``first_line`` is the file's first line (where a ``# yaml-language-server`` comment
+    points editors at the schema).
+    """
 
     path: str
     data: Any
     positions: Positions
     problems: tuple[Problem, ...] = ()
+    first_line: str = ""
 
     @property
     def ok(self) -> bool:
@@ -297,7 +302,8 @@ def _parse(text: str, shown: str, require_mapping: bool) -> LoadedYaml:
             "not-a-mapping",
         ))
         data = None
-    return LoadedYaml(shown, data, positions, tuple(problems))
+    first_line = text.lstrip("\ufeff").split("\n", 1)[0].rstrip("\r")
+    return LoadedYaml(shown, data, positions, tuple(problems), first_line)
 
 
 def _empty(shown: str) -> Problem:
