@@ -127,7 +127,7 @@ def run_tree(
 
     Results are written to a temporary directory that is deleted afterwards; the results
     dictionaries are returned. A missing ``analyses_dir`` (e.g. at a ref older than the
-    first analysis) gives no results.
+    first analysis) gives no results; a missing ``studies_dir`` is left to the runner.
 
     Raises
     ------
@@ -136,11 +136,12 @@ def run_tree(
         ``tree`` (the temporary worktree) are made relative to it and prefixed with
         ``label`` (e.g. ``"main: "``).
     """
+    if studies_dir.is_dir():
+        _check_records(studies_dir, label, tree)
     if not analyses_dir.is_dir():
         return []
     from evidence.runner import run_analyses
 
-    _check_records(studies_dir, label, tree)
     with tempfile.TemporaryDirectory(prefix="evidence-diff-results-") as out_dir:
         try:
             return list(

@@ -50,8 +50,9 @@ class FieldLine:
     """One field of the skeleton, in schema order.
 
     ``depth`` counts nesting levels; ``list_item`` marks the first field of an item of a
-    list of objects (written after ``- ``); ``value`` is ``None`` for a field that opens
-    a nested mapping or list.
+    list of objects (written after ``- ``); ``example`` is ``None`` for a field that opens
+    a nested mapping or list; ``in_example`` marks an optional field that the enclosing
+    object's own schema example uses.
     """
 
     depth: int
@@ -61,6 +62,7 @@ class FieldLine:
     example: Any
     opens_block: bool
     list_item: bool = False
+    in_example: bool = False
 
 
 @cache
@@ -102,8 +104,10 @@ def render_skeleton(
     citation, doi : str, optional
         Pre-filled values; ``citation`` defaults to ``study_id``.
     fill_examples : bool
-        Write every required field with its schema example instead of an empty value
-        (used to check that the skeleton, once filled, is a valid record).
+        Write every required field, and every optional field that its object's schema
+        example uses (e.g. ``value`` and ``ci`` of a statistic), with its schema example
+        instead of an empty value or a comment (used to check that the skeleton, once
+        filled, is a valid record).
 
     Returns
     -------
@@ -121,9 +125,10 @@ def render_skeleton(
         value = known.get(field.key) if field.depth == 0 else None
         if value is not None:
             lines.append(_field_text(field, commented=False, value=value))
+        elif fill_examples and (field.required or field.in_example):
+            lines.append(_field_text(field, commented=False, value=field.example))
         elif field.required:
-            filled = field.example if fill_examples else None
-            lines.append(_field_text(field, commented=False, value=filled))
+            lines.append(_field_text(field, commented=False, value=None))
         else:
             lines.append(_field_text(field, commented=True, value=field.example))
             commented_depth = field.depth if field.opens_block else None
@@ -134,9 +139,12 @@ def _walk(
     node: Mapping[str, Any], root: Mapping[str, Any], depth: int, required_here: bool
 ) -> Iterator[FieldLine]:
     required = set(node.get("required", ()))
+    examples = node.get("examples") or [{}]
+    example_keys = set(examples[0]) if isinstance(examples[0], Mapping) else set()
     for key, raw in node.get("properties", {}).items():
         spec = _resolve(raw, root)
         is_required = key in required and required_here
+        in_example = key in example_keys and required_here
         description = _describe(spec, is_required)
         items = _resolve(spec.get("items", {}), root)
         if spec.get("type") == "object" and "properties" in spec:
@@ -147,7 +155,8 @@ def _walk(
             for index, child in enumerate(_walk(items, root, depth + 1, is_required)):
                 yield dataclasses.replace(child, list_item=True) if index == 0 else child
         else:
-            yield FieldLine(depth, key, is_required, description, _example(spec), False)
+            example = _example(spec)
+            yield FieldLine(depth, key, is_required, description, example, False, False, in_example)
 
 
 def _resolve(spec: Mapping[str, Any], root: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from evidence.cli import main
+from evidence.errors import errors_in
 from evidence.scaffold import SCHEMA_HEADER, render_skeleton, skeleton_fields, study_schema
 from evidence.yamlio import check_schema, load_yaml
 
@@ -86,15 +87,24 @@ def test_skeleton_filled_with_the_schema_examples_passes_the_schema():
     assert check_schema(document.data, document.positions, study_schema(), document.path) == []
 
 
-def test_skeleton_filled_with_the_schema_examples_passes_evidence_validate(tmp_path, capsys):
-    pytest.importorskip("evidence.validate", reason="evidence.validate is not written yet")
+def test_skeleton_filled_with_the_schema_examples_passes_evidence_validate(tmp_path):
+    validate = pytest.importorskip("evidence.validate", reason="evidence.validate is not written")
     studies = tmp_path / "studies"
     studies.mkdir()
     (studies / "smith2024.yaml").write_text(render_skeleton("smith2024", fill_examples=True))
     (studies / "references.bib").write_text(BIB_ENTRY.replace("steptoe2013", "smith2024"))
-    status = main(["validate", str(studies)])
-    output = capsys.readouterr()
-    assert status == 0, output.out + output.err
+    assert errors_in(validate.validate_paths([studies])) == []
+
+
+def test_fresh_skeleton_fails_evidence_validate_at_its_empty_fields(tmp_path):
+    validate = pytest.importorskip("evidence.validate", reason="evidence.validate is not written")
+    studies = tmp_path / "studies"
+    studies.mkdir()
+    assert main(["new", "smith2024", "--studies", str(studies)]) == 0
+    (studies / "references.bib").write_text(BIB_ENTRY.replace("steptoe2013", "smith2024"))
+    problems = errors_in(validate.validate_paths([studies]))
+    assert problems
+    assert all(problem.line > 0 for problem in problems)
 
 
 def test_bib_entry_is_appended_and_its_key_becomes_the_citation(tmp_path, bib_file):
