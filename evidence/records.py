@@ -27,11 +27,16 @@ class Position:
 
 @dataclass(frozen=True)
 class Source:
-    """Where a number was read: a locator (``"Table 1"``), a URL and a verbatim quote."""
+    """Where a number was read: a locator (``"Table 1"``), a URL and a verbatim quote.
+
+    ``citation`` is the ``references.bib`` key of a secondary source (a review table) the
+    number was copied from, when it was not read from the study's own article.
+    """
 
     locator: str
     quote: str
     url: str | None = None
+    citation: str | None = None
 
 
 @dataclass(frozen=True)

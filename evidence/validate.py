@@ -247,17 +247,15 @@ def _check_bibliographies(checked: Sequence[CheckedFile],
     cited: dict[Path, set[str]] = {p: set() for p in loaded}
     for item in checked:
         bib_path = (Path(item.loaded.path).parent / BIB_NAME).resolve()
-        citation = item.data.get("citation") if item.data else None
-        if not isinstance(citation, str):
-            continue
         bib = loaded.get(bib_path)
-        if bib is None:
+        if bib is None or item.data is None:
             continue
-        cited[bib_path].add(citation.lower())
-        if bib.lines and not bib.has(citation):
-            hint = did_you_mean(citation, bib.keys)
-            problems.append(_at(item, ("citation",), f"citation key '{citation}' is not in "
-                                f"{bib.path}{hint}", "citation-missing"))
+        for node_path, citation in _citations(item.data):
+            cited[bib_path].add(citation.lower())
+            if bib.lines and not bib.has(citation):
+                hint = did_you_mean(citation, bib.keys)
+                problems.append(_at(item, node_path, f"citation key '{citation}' is not in "
+                                    f"{bib.path}{hint}", "citation-missing"))
     for path, check_unused in bibliographies.items():
         bib = loaded[path.resolve()]
         if not check_unused:
@@ -267,6 +265,19 @@ def _check_bibliographies(checked: Sequence[CheckedFile],
                 problems.append(Problem(bib.path, line, 1, f"entry '{key}' is cited by no record",
                                         "bib-unused", "warning"))
     return problems
+
+
+def _citations(data: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
+    """Every bibliography key a record cites: its own and its effects' secondary sources."""
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    if isinstance(data.get("citation"), str):
+        found.append((("citation",), data["citation"]))
+    effects = data.get("effects")
+    for index, effect in enumerate(effects if isinstance(effects, list) else []):
+        source = effect.get("source") if isinstance(effect, dict) else None
+        if isinstance(source, dict) and isinstance(source.get("citation"), str):
+            found.append((("effects", index, "source", "citation"), source["citation"]))
+    return found
 
 
 def _at(item: CheckedFile, path: tuple[str | int, ...], message: str, rule: str) -> Problem:
