@@ -17,7 +17,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from evidence.plots import figure_description, render_all, summary_forest
-from evidence.plots.common import TICK_GAP_INCHES, Scale, natural_ticks, safe_text
+from evidence.plots.common import TICK_GAP_INCHES, Scale, fit_text, natural_ticks, safe_text
 from evidence.plots.data import included_effects
 from evidence.plots.diagnostics import baujat_points, reference_lines
 from evidence.plots.funnel import FEW_STUDIES_NOTE
@@ -33,7 +33,7 @@ HAZARD_RATIOS = [
     ("Eng 2002", 1.19, 1.06, 1.34, "some-concerns"),
     ("Kawachi 1996", 1.90, 1.07, 3.37, "high"),
     ("Pantell 2011", 1.14, 0.82, 1.58, "not-assessed"),
-    ("$x^2$ <script>alert(1)</script> & co", 0.95, 0.70, 1.29, ""),
+    ("A&B $x^2$ <script>alert(1)</script>", 0.95, 0.70, 1.29, ""),
 ]
 HOSTILE = HAZARD_RATIOS[-1][0]
 
@@ -167,11 +167,13 @@ def test_hostile_labels_stay_literal_and_escaped(rendered):
     _figures, directory = rendered
     raw = (directory / "isolation-mortality-forest.svg").read_text(encoding="utf-8")
     assert "<script" not in raw
-    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in raw
+    assert "A&amp;B $x^2$ &lt;script&gt;alert(1)" in raw
     texts = svg_texts(directory / "isolation-mortality-forest.svg")
-    # 36 characters, drawn in full; mathtext is off, so "$x^2$" stays as typed.
-    assert safe_text(HOSTILE) == HOSTILE
-    assert HOSTILE in texts
+    # Mathtext is off, so "$x^2$" stays as typed; a label too wide for its column is cut
+    # with an ellipsis so that it does not run into the plot.
+    label = next(text for text in texts if text.startswith("A&B"))
+    assert label.startswith("A&B $x^2$ <script>alert(1)")
+    assert label == HOSTILE or label.endswith("\u2026")
 
 
 def test_control_characters_are_removed_so_the_xml_stays_valid(tmp_path):
@@ -327,3 +329,21 @@ def test_baujat_reads_columns_or_rows(tmp_path, section):
     result["baujat"] = section
     assert len(baujat_points(result, result["influence"])) == 5
     assert "baujat" in render_all(result, effects_table(), tmp_path)
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("Bell\x07 and\n  newline\x00", "Bell and newline"),
+    (None, ""),
+    (math.nan, ""),
+    ("x" * 40, "x" * 35 + "\u2026"),  # 36 characters at most
+    ("$\\alpha$ <b>", "$\\alpha$ <b>"),  # markup is left to the SVG writer to escape
+])
+def test_safe_text(value, expected):
+    assert safe_text(value) == expected
+
+
+def test_fit_text_cuts_to_the_measured_width():
+    wide = "W" * 60
+    cut = fit_text(wide, 100.0, 9.0)
+    assert cut.endswith("\u2026") and len(cut) < len(wide)
+    assert fit_text("Eng 2002", 100.0, 9.0) == "Eng 2002"

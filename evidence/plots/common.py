@@ -115,6 +115,33 @@ def safe_text(value: Any, limit: int | None = LABEL_CHARACTERS) -> str:
     return text
 
 
+def fit_text(text: str, width_points: float, size: float, bold: bool = False) -> str:
+    """Cut ``text`` with an ellipsis so that it is at most ``width_points`` wide.
+
+    Widths are measured with the font matplotlib lays the figure out with (DejaVu Sans),
+    so a label never runs into the plot area next to it.
+    """
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    properties = FontProperties(size=size, weight="bold" if bold else "normal")
+    measure = TextToPath()
+
+    def width(candidate: str) -> float:
+        return measure.get_text_width_height_descent(candidate, properties, ismath=False)[0]
+
+    if not text or width(text) <= width_points:
+        return text
+    low, high = 0, len(text)
+    while low < high:  # longest prefix that fits with the ellipsis
+        middle = (low + high + 1) // 2
+        if width(text[:middle].rstrip() + "\u2026") <= width_points:
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low].rstrip() + "\u2026"
+
+
 def figure_title(kind: str, title: Any, limit: int = 72) -> str:
     """``"Funnel plot: <analysis title>"``, cut with an ellipsis to fit the figure width."""
     text = safe_text(title, None)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.transforms import blended_transform_factory
 
@@ -25,6 +26,7 @@ from evidence.plots.common import (
     Scale,
     draw_diamond,
     finite,
+    fit_text,
     new_figure,
     safe_text,
     set_natural_axis,
@@ -184,7 +186,9 @@ def _draw_row(axes: Any, transform: Any, y: float, row: Row, layout: Layout,
         return
     if row.label:
         indent = 0.008 if row.kind in ("effect", "bar") else 0.0
-        axes.text(_LABEL_X + indent, y, row.label, transform=transform, ha="left",
+        room = (_AXES_LEFT - _LABEL_X - indent - 0.012) * FIGURE_WIDTH * 72.0
+        label = fit_text(row.label, room, matplotlib.rcParams["font.size"], weight == "bold")
+        axes.text(_LABEL_X + indent, y, label, transform=transform, ha="left",
                   va="center", fontweight=weight, clip_on=False)
     for column, text in zip(layout.columns, row.texts, strict=False):
         if text:
