@@ -32,6 +32,7 @@ N_PRIMARY_ROWS = 66
 N_HOLTLUNSTAD_ROWS = 21
 N_ROBLES_ROWS = 8
 
+CANONICAL_HOSTS = ("https://pubmed.ncbi.nlm.nih.gov/", "https://pmc.ncbi.nlm.nih.gov/")
 HOLTLUNSTAD_LOCATOR = "Holt-Lunstad et al. 2010, Table 1, row "
 ROBLES_LOCATOR = "Robles et al. 2014, Table 4, row "
 
@@ -248,6 +249,8 @@ def test_records_follow_the_file_conventions():
         assert path.read_text(encoding="utf-8").splitlines()[0] == SCHEMA_LINE, stem
         assert record["id"] == stem
         assert record["extraction"]["status"] == "needs-verification", stem
+        # A record's own url is its canonical address; mirrors stay in the effects' sources.
+        assert record.get("url", CANONICAL_HOSTS[0]).startswith(CANONICAL_HOSTS), stem
         effect_ids = [effect["id"] for effect in record["effects"]]
         assert len(effect_ids) == len(set(effect_ids)), stem
 
