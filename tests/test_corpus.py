@@ -270,9 +270,8 @@ def test_every_citation_is_in_the_bibliography():
     reason="evidence.validate not written yet",
 )
 def test_corpus_validates_without_errors():
-    from evidence.validate import load_studies
-
     from evidence.errors import errors_in
+    from evidence.validate import load_studies
 
     studies, problems = load_studies(str(STUDIES))
     assert [str(problem) for problem in errors_in(problems)] == []
