@@ -157,6 +157,7 @@ def test_forest_of_a_log_metric_has_natural_scale_ticks(rendered):
     # the log scale: 1.19 * sqrt(1.34 / 1.06) = 1.3380 and 1.19 / sqrt(1.34 / 1.06) = 1.0584.
     assert "1.19 [1.06, 1.34]" in texts
     assert "1.29 [1.13, 1.47]" in texts  # the pooled row
+    assert "Pooled estimate (k = 5)" in texts
     assert "[0.90, 1.80]" in texts  # the prediction interval row
     assert {"male (k = 2)", "mixed (k = 3)"} <= set(texts)  # subgroup diamonds
     assert {"L", "M", "H", "?"} <= set(texts)  # risk-of-bias column
@@ -347,3 +348,11 @@ def test_fit_text_cuts_to_the_measured_width():
     cut = fit_text(wide, 100.0, 9.0)
     assert cut.endswith("\u2026") and len(cut) < len(wide)
     assert fit_text("Eng 2002", 100.0, 9.0) == "Eng 2002"
+
+
+def test_pooled_label_says_effects_and_studies_when_they_differ(tmp_path):
+    result = full_result()
+    result["pooled"]["n_studies"] = 4  # five effects from four studies (dependent effects)
+    render_all(result, effects_table(), tmp_path)
+    assert "Pooled estimate (5 effects, 4 studies)" in svg_texts(
+        tmp_path / "isolation-mortality-forest.svg")

@@ -69,6 +69,16 @@ def model_label(pooled: Pooled) -> str:
     return f"{kind} ({details})" if details else kind
 
 
+def pooled_label(pooled: Pooled) -> str:
+    """``"Pooled estimate (k = 12)"``, or ``(12 effects, 9 studies)`` when they differ."""
+    studies = pooled.raw.get("n_studies")
+    if pooled.k is None:
+        return "Pooled estimate"
+    if finite(studies) and int(studies) != pooled.k:
+        return f"Pooled estimate ({pooled.k} effects, {int(studies)} studies)"
+    return f"Pooled estimate (k = {pooled.k})"
+
+
 def heterogeneity_note(pooled: Pooled) -> str:
     """``"Heterogeneity: τ² = 0.012; I² = 45%; Q = 20.1 (df = 11), p = 0.040"``."""
     raw = pooled.raw
@@ -107,7 +117,7 @@ def main_forest(result: dict[str, Any], rows: list[EffectRow], scale: Scale) -> 
     table.append(Row("blank"))
     footnotes: list[str] = []
     if pooled is not None:
-        table.append(Row("diamond", "Pooled estimate", pooled.estimate, pooled.lo, pooled.hi,
+        table.append(Row("diamond", pooled_label(pooled), pooled.estimate, pooled.lo, pooled.hi,
                          texts=(scale.interval_text(pooled.estimate, pooled.lo, pooled.hi),
                                 "100%"), color=POOLED, bold=True))
         pi_row = prediction_row(pooled.pi, scale)
