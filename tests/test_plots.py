@@ -354,5 +354,5 @@ def test_pooled_label_says_effects_and_studies_when_they_differ(tmp_path):
     result = full_result()
     result["pooled"]["n_studies"] = 4  # five effects from four studies (dependent effects)
     render_all(result, effects_table(), tmp_path)
-    assert "Pooled estimate (5 effects, 4 studies)" in svg_texts(
+    assert "Pooled (5 effects, 4 studies)" in svg_texts(
         tmp_path / "isolation-mortality-forest.svg")

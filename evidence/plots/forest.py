@@ -70,12 +70,12 @@ def model_label(pooled: Pooled) -> str:
 
 
 def pooled_label(pooled: Pooled) -> str:
-    """``"Pooled estimate (k = 12)"``, or ``(12 effects, 9 studies)`` when they differ."""
+    """``"Pooled estimate (k = 12)"``, or ``"Pooled (12 effects, 9 studies)"`` if they differ."""
     studies = pooled.raw.get("n_studies")
     if pooled.k is None:
         return "Pooled estimate"
     if finite(studies) and int(studies) != pooled.k:
-        return f"Pooled estimate ({pooled.k} effects, {int(studies)} studies)"
+        return f"Pooled ({pooled.k} effects, {int(studies)} studies)"
     return f"Pooled estimate (k = {pooled.k})"
 
 
