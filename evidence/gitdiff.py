@@ -14,6 +14,8 @@ the test suite, which compares with R metafor.
 from __future__ import annotations
 
 import contextlib
+import inspect
+import io
 import shutil
 import subprocess
 import tempfile
@@ -142,11 +144,12 @@ def run_tree(
         return []
     from evidence.runner import run_analyses
 
+    options: dict[str, Any] = {"figures": False, "force": True}
+    if "progress" in inspect.signature(run_analyses).parameters:
+        options["progress"] = io.StringIO()  # the runner's progress lines are not the diff
     with tempfile.TemporaryDirectory(prefix="evidence-diff-results-") as out_dir:
         try:
-            return list(
-                run_analyses(studies_dir, analyses_dir, Path(out_dir), figures=False, force=True)
-            )
+            return list(run_analyses(studies_dir, analyses_dir, Path(out_dir), **options))
         except EvidenceError as exc:
             raise EvidenceError([_relabel(p, label, tree) for p in exc.problems]) from exc
 
