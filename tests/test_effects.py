@@ -1,0 +1,70 @@
+"""escalc() against R metafor 3.8 ``escalc`` (tests/reference/make_fixtures.R).
+
+Datasets (metadat): dat.bcg Colditz 1994 (RR, OR); dat.normand1999 Normand 1999 (MD,
+SMD with the exact Hedges correction); dat.molloy2014 Molloy 2014 (COR, ZCOR);
+dat.nielweise2007 Niel-Weise 2007 and dat.yusuf1985 Yusuf 1985 table 6 (zero and
+double-zero cells, add = 1/2 to = "only0", drop00 both ways); dat.hine1989 Hine 1989 (RD);
+dat.curtis1998 Curtis 1998 (ROM); dat.pritz1997 Pritz 1997 (PR, PLO); dat.hart1999
+Hart 1999 (IRR); dat.raudenbush1985 Raudenbush 1985 (precomputed yi, vi).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from evidence.effects import escalc, hedges_correction
+
+FIXTURES = json.loads((Path(__file__).parent / "reference" / "pooling_fixtures.json").read_text())
+RTOL = 1e-6
+#: dat.bcg names its 2x2 cells tpos/tneg/cpos/cneg; metafor's are ai/bi/ci/di.
+RENAME = {"tpos": "ai", "tneg": "bi", "cpos": "ci", "cneg": "di"}
+
+
+@pytest.mark.parametrize(
+    "dataset",
+    [pytest.param(d, id=f"{d['name']}-{d['measure']}") for d in FIXTURES["datasets"]],
+)
+def test_escalc_matches_metafor(dataset: dict) -> None:
+    columns = {RENAME.get(name, name): values for name, values in dataset["inputs"].items()}
+    columns = {
+        name: [math.nan if v is None else v for v in values] for name, values in columns.items()
+    }
+    result = escalc(dataset["measure"], drop00=dataset.get("drop00", False), **columns)
+    kept = np.asarray(dataset["kept"]) - 1
+    assert_allclose(result.yi[kept], dataset["escalc"]["yi"], rtol=RTOL, atol=1e-14)
+    assert_allclose(result.vi[kept], dataset["escalc"]["vi"], rtol=RTOL)
+    dropped = np.setdiff1d(np.arange(len(result.yi)), kept)
+    assert np.isnan(result.yi[dropped]).all()
+    assert all(result.reasons[i] for i in dropped)
+    assert all(result.reasons[i] is None for i in kept)
+
+
+def test_hedges_correction_by_hand() -> None:
+    # Hand derivation: m = 4: Gamma(2) / (sqrt(2) Gamma(1.5)) = 1 / (sqrt(2) * sqrt(pi)/2).
+    assert_allclose(hedges_correction(4), 2 / (math.sqrt(2) * math.sqrt(math.pi)), rtol=1e-14)
+    # The common approximation 1 - 3/(4m - 1) agrees to O(m^-2) for large m.
+    assert_allclose(hedges_correction(200), 1 - 3 / 799, rtol=1e-5)
+    assert np.isnan(hedges_correction(1))
+
+
+def test_row_that_cannot_be_computed_says_why() -> None:
+    result = escalc("ZCOR", ri=[0.3, 1.5, 0.2], ni=[50, 40, 3])
+    assert result.reasons[0] is None
+    assert "[-1, 1]" in result.reasons[1]
+    assert "ni > 3" in result.reasons[2]
+    assert np.isnan(result.yi[1:]).all()
+
+
+def test_zero_cell_note_names_rows() -> None:
+    # Hand derivation: row 2 has a zero cell, so 1/2 is added to all four cells:
+    # log OR = log(0.5 * 10.5 / (10.5 * 5.5)), vi = 1/0.5 + 1/10.5 + 1/5.5 + 1/10.5.
+    result = escalc("OR", ai=[5, 0], bi=[5, 10], ci=[5, 5], di=[5, 10])
+    assert_allclose(result.yi[1], math.log(0.5 * 10.5 / (10.5 * 5.5)), rtol=1e-14)
+    assert_allclose(result.vi[1], 1 / 0.5 + 2 / 10.5 + 1 / 5.5, rtol=1e-14)
+    assert result.notes == ("added 0.5 to every cell of row(s) 2",)
