@@ -24,41 +24,42 @@ write_fixture <- function(x, file) {
 num <- function(x) unname(as.numeric(x))
 
 # ---------------------------------------------------------------------------------------
-# Univariate datasets: name, paper, yi, vi, an order for the cumulative meta-analysis.
+# Univariate datasets: name, paper, yi, vi, a sort key for the cumulative meta-analysis
+# (publication year; ties keep input order). The JSON stores the zero-based order used.
 # ---------------------------------------------------------------------------------------
 univariate <- list()
 
 bcg <- escalc(measure = "RR", ai = tpos, bi = tneg, ci = cpos, di = cneg, data = dat.bcg)
 univariate$bcg <- list(paper = "Colditz 1994 (BCG vaccine trials)", yi = num(bcg$yi),
-                       vi = num(bcg$vi), order = order(bcg$year), year = bcg$year,
+                       vi = num(bcg$vi), key = bcg$year, year = bcg$year,
                        ablat = bcg$ablat)
 
 hack <- dat.hackshaw1998
 univariate$hackshaw1998 <- list(paper = "Hackshaw 1998 (passive smoking and lung cancer)",
                                 yi = num(hack$yi), vi = num(hack$vi),
-                                order = order(hack$year), year = hack$year)
+                                key = hack$year, year = hack$year)
 
 mol <- escalc(measure = "ZCOR", ri = ri, ni = ni, data = dat.molloy2014)
 univariate$molloy2014 <- list(paper = "Molloy 2014 (conscientiousness and adherence)",
                               yi = num(mol$yi), vi = num(mol$vi),
-                              order = order(mol$year), year = mol$year,
+                              key = mol$year, year = mol$year,
                               meanage = mol$meanage)
 
 nor <- escalc(measure = "MD", m1i = m1i, sd1i = sd1i, n1i = n1i, m2i = m2i, sd2i = sd2i,
               n2i = n2i, data = dat.normand1999)
 univariate$normand1999 <- list(paper = "Normand 1999 (stroke length of stay, k = 9)",
                                yi = num(nor$yi), vi = num(nor$vi),
-                               order = rev(seq_len(nrow(nor))))
+                               key = rev(seq_len(nrow(nor))))
 
 rau <- dat.raudenbush1985
 univariate$raudenbush1985 <- list(paper = "Raudenbush 1985 (teacher expectancy)",
                                   yi = num(rau$yi), vi = num(rau$vi),
-                                  order = order(rau$year), year = rau$year)
+                                  key = rau$year, year = rau$year)
 
 bd <- dat.bangertdrowns2004
 univariate$bangertdrowns2004 <- list(paper = "Bangert-Drowns 2004 (writing-to-learn)",
                                      yi = num(bd$yi), vi = num(bd$vi),
-                                     order = order(bd$year), year = bd$year)
+                                     key = bd$year, year = bd$year)
 
 # ---------------------------------------------------------------------------------------
 # Sensitivity: leave1out, cumul, influence, baujat (REML; z and Knapp-Hartung tests).
@@ -78,10 +79,10 @@ for (name in names(univariate)) {
     pdf(NULL)
     bj <- baujat(fit)
     invisible(dev.off())
-    cum <- cumul(fit, order = d$order)
+    cum <- cumul(fit, order = d$key)
     sensitivity[[paste0(name, "_", test)]] <- list(
       dataset = name, paper = d$paper, method = "REML", test = test,
-      yi = d$yi, vi = d$vi, order = d$order,
+      yi = d$yi, vi = d$vi, order = order(d$key) - 1L,
       fit = list(estimate = num(fit$beta), se = num(fit$se), tau2 = num(fit$tau2)),
       leave1out = pooled_rows(leave1out(fit)),
       cumul = pooled_rows(cum),

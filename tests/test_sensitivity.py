@@ -1,0 +1,113 @@
+"""Leave-one-out, cumulative, influence and Baujat diagnostics against R metafor 3.8
+(tests/reference/make_diagnostics_fixtures.R -> diagnostics_sensitivity.json).
+
+Datasets (metafor names): dat.bcg (Colditz 1994, BCG vaccine), dat.hackshaw1998
+(passive smoking and lung cancer), dat.molloy2014 (conscientiousness and medication
+adherence), dat.normand1999 (k = 9), dat.raudenbush1985 (teacher expectancy),
+dat.bangertdrowns2004 (writing-to-learn); REML with z and Knapp-Hartung tests.
+
+Tolerance notes: tau2 near its zero boundary is compared with ATOL_TAU2 = 1e-9 (metafor
+stops at e.g. 5e-11 where the optimum is 0). Cumulative row 1 (a single study) is compared
+for estimate and se only: metafor reports Q = 0 and tau2 = 0 and falls back to a z test
+there, whereas we report heterogeneity as undefined at k = 1 (as evidence.pooling) and,
+under Knapp-Hartung, no test for a single study.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from evidence import sensitivity
+from evidence.errors import EvidenceError
+
+RTOL = 1e-6
+ATOL_TAU2 = 1e-9
+ATOL_I2 = 1e-5  # percent: I2 = 100 tau2 / (s2 + tau2) inherits ATOL_TAU2 / s2
+FIXTURES = json.loads(
+    (Path(__file__).parent / "reference" / "diagnostics_sensitivity.json").read_text()
+)["datasets"]
+NAMES = sorted(FIXTURES)
+POOLED = [("estimate", "estimate"), ("se", "se"), ("statistic", "statistic"), ("p", "p"),
+          ("q", "q"), ("q_p", "q_p"), ("h2", "h2")]
+
+
+def column(rows, key):
+    return np.array([np.nan if row[key] is None else row[key] for row in rows], dtype=float)
+
+
+def compare_pooled(rows, ref):
+    for ours, theirs in POOLED:
+        assert_allclose(column(rows, ours), ref[theirs], rtol=RTOL, atol=1e-12, err_msg=ours)
+    assert_allclose(column(rows, "tau2"), ref["tau2"], rtol=RTOL, atol=ATOL_TAU2)
+    assert_allclose(column(rows, "i2"), ref["i2"], rtol=RTOL, atol=ATOL_I2)
+    assert_allclose([row["ci"][0] for row in rows], ref["ci_lb"], rtol=RTOL)
+    assert_allclose([row["ci"][1] for row in rows], ref["ci_ub"], rtol=RTOL)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_leave_one_out_matches_leave1out(name):
+    data = FIXTURES[name]
+    rows = sensitivity.leave_one_out(data["yi"], data["vi"], test=data["test"])
+    assert [row["omitted"] for row in rows] == [str(i + 1) for i in range(len(data["yi"]))]
+    compare_pooled(rows, data["leave1out"])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_cumulative_by_year_matches_cumul(name):
+    data = FIXTURES[name]
+    rows = sensitivity.cumulative(data["yi"], data["vi"], data["order"], test=data["test"])
+    assert [row["added"] for row in rows] == [str(i + 1) for i in data["order"]]
+    ref = {key: np.asarray(values)[1:] for key, values in data["cumul"].items()}
+    compare_pooled(rows[1:], ref)
+    assert_allclose(rows[0]["estimate"], data["cumul"]["estimate"][0], rtol=RTOL)
+    assert_allclose(rows[0]["se"], data["cumul"]["se"][0], rtol=RTOL)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_influence_matches_metafor_influence(name):
+    data = FIXTURES[name]
+    rows = sensitivity.influence(data["yi"], data["vi"], test=data["test"])
+    ref = data["influence"]
+    for key in ("rstudent", "dffits", "cook_d", "cov_r", "q_del", "hat", "weight", "dfbetas"):
+        assert_allclose(column(rows, key), ref[key], rtol=RTOL, err_msg=key)
+    assert_allclose(column(rows, "tau2_del"), ref["tau2_del"], rtol=RTOL, atol=ATOL_TAU2)
+    assert [row["influential"] for row in rows] == ref["influential"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_baujat_matches_metafor_baujat(name):
+    data = FIXTURES[name]
+    points = sensitivity.baujat(data["yi"], data["vi"], test=data["test"])
+    assert_allclose(column(points, "x"), data["baujat"]["x"], rtol=RTOL)
+    assert_allclose(column(points, "y"), data["baujat"]["y"], rtol=RTOL)
+
+
+def test_influence_keys_follow_the_design():
+    data = FIXTURES["bcg_z"]
+    result = sensitivity.diagnostics(data["yi"], data["vi"], labels=[f"t{i}" for i in
+                                                                   range(13)]).to_dict()
+    assert list(result["influence"][0])[:10] == [
+        "study", "rstudent", "dffits", "cook_d", "cov_r", "tau2_del", "q_del", "hat",
+        "weight", "dfbetas"]
+    assert result["leave_one_out"][0]["omitted"] == "t0"
+    assert {"estimate", "ci", "pi", "tau2", "i2", "q"} <= set(result["leave_one_out"][0])
+    json.dumps(result, allow_nan=False)
+
+
+def test_weights_are_percentages_summing_to_100():
+    data = FIXTURES["molloy2014_z"]
+    rows = sensitivity.influence(data["yi"], data["vi"])
+    assert_allclose(sum(row["weight"] for row in rows), 100.0, rtol=1e-12)
+
+
+def test_too_few_studies_is_a_problem_not_a_traceback():
+    with pytest.raises(EvidenceError, match="at least 3"):
+        sensitivity.influence([0.1, 0.2], [0.01, 0.02])
+
+
+def test_order_must_be_a_permutation():
+    with pytest.raises(EvidenceError, match="permutation"):
+        sensitivity.cumulative([0.1, 0.2, 0.3], [0.01, 0.02, 0.03], order=[0, 0, 1])
