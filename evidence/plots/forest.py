@@ -192,7 +192,7 @@ def sequence_forest(result: dict[str, Any], entries: list[dict[str, Any]], scale
     Lau et al. 1992, NEJM 327:248) or with one study omitted (leave-one-out); the dashed
     line and shaded band are the overall estimate and its CI.
     """
-    key, prefix = ("added", "+ ") if kind == "cumulative" else ("omitted", "Omitting ")
+    key, prefix = ("added", "+ ") if kind == "cumulative" else ("omitted", "")
     pooled = pooled_from(result.get("pooled"))
     table = [Row("heading", "Study added" if kind == "cumulative" else "Study omitted")]
     for entry in entries:
@@ -202,14 +202,17 @@ def sequence_forest(result: dict[str, Any], entries: list[dict[str, Any]], scale
             table.append(Row("text", label, texts=("NA",), color=MUTED))
             continue
         i2 = f"{float(entry['i2']):.0f}%" if finite(entry.get("i2")) else ""
+        k = str(estimate.k) if estimate.k is not None else ""
         table.append(Row("effect", label, estimate.estimate, estimate.lo, estimate.hi, 0.35,
-                         (scale.interval_text(estimate.estimate, estimate.lo, estimate.hi), i2),
+                         (scale.interval_text(estimate.estimate, estimate.lo, estimate.hi), k,
+                          i2),
                          color=POOLED if kind == "cumulative" else "#000000"))
     if len(table) < 3:
         return None
     title = "Cumulative meta-analysis" if kind == "cumulative" else "Leave-one-out analysis"
     layout = Layout(figure_title(title, result.get("title")), scale,
-                    (Column(f"{scale.abbreviation} [95% CI]", 0.86), Column("I\u00b2", 0.965)),
+                    (Column(f"{scale.abbreviation} [95% CI]", 0.84), Column("k", 0.895),
+                     Column("I\u00b2", 0.97)),
                     reference=pooled.estimate if pooled else None,
                     band=(pooled.lo, pooled.hi) if pooled else None,
                     orient_note=orientation_note(result.get("orient")),

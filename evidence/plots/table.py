@@ -160,6 +160,8 @@ def _draw_block(figure: Figure, axes: Any, block: Block, layout: Layout) -> None
     text_transform = blended_transform_factory(figure.transFigure, axes.transData)
     for y, row in enumerate(block.rows):
         _draw_row(axes, text_transform, y, row, layout, lo, hi)
+    _draw_effects(axes, [(y, row) for y, row in enumerate(block.rows)
+                         if row.kind == "effect" and finite(row.estimate)], lo, hi)
 
 
 def _draw_guides(axes: Any, block: Block, lo: float, hi: float) -> None:
@@ -195,9 +197,7 @@ def _draw_row(axes: Any, transform: Any, y: float, row: Row, layout: Layout,
             axes.text(column.x, y, text, transform=transform, ha=column.align, va="center",
                       fontweight=weight, clip_on=False, color=row.color
                       if row.kind != "effect" else INK)
-    if row.kind == "effect" and finite(row.estimate):
-        _draw_effect(axes, y, row, lo, hi)
-    elif row.kind == "diamond" and finite(row.estimate):
+    if row.kind == "diamond" and finite(row.estimate):
         if row.pi is not None:
             _draw_bar(axes, y, row.pi[0], row.pi[1], MUTED, 1.0, 0.18)
         draw_diamond(axes, y, row.estimate, row.lo, row.hi, row.color)
@@ -213,18 +213,29 @@ def _draw_bar(axes: Any, y: float, lo: float, hi: float, color: str, width: floa
     axes.plot([hi, hi], [y - cap, y + cap], color=color, linewidth=1.2, zorder=2)
 
 
-def _draw_effect(axes: Any, y: float, row: Row, lo: float, hi: float) -> None:
-    """Draw a square (area by weight) with its CI; whiskers past the axis end in an arrow."""
-    left, right = max(row.lo, lo), min(row.hi, hi)
-    axes.plot([left, right], [y, y], color=row.color, linewidth=1.0, zorder=2)
-    if row.lo < lo:
-        axes.plot([lo], [y], marker="<", markersize=4.5, color=row.color, clip_on=False)
-    if row.hi > hi:
-        axes.plot([hi], [y], marker=">", markersize=4.5, color=row.color, clip_on=False)
-    if lo <= row.estimate <= hi:
-        area = 12.0 + 70.0 * max(min(row.size, 1.0), 0.0)
-        axes.scatter([row.estimate], [y], s=area, marker="s", color=row.color, zorder=3,
-                     linewidths=0)
+def _draw_effects(axes: Any, effects: list[tuple[int, Row]], lo: float, hi: float) -> None:
+    """Draw every effect's square (area by weight) and CI in one collection each.
+
+    Whiskers past the axis end in an arrow; one collection per kind of mark keeps large
+    forests fast and their SVG small.
+    """
+    from matplotlib.collections import LineCollection
+
+    if not effects:
+        return
+    segments = [((max(r.lo, lo), y), (min(r.hi, hi), y)) for y, r in effects]
+    axes.add_collection(LineCollection(segments, colors=[r.color for _y, r in effects],
+                                       linewidths=1.0, zorder=2))
+    for marker, (y_values, x_value) in (("<", ([y for y, r in effects if r.lo < lo], lo)),
+                                        (">", ([y for y, r in effects if r.hi > hi], hi))):
+        if y_values:
+            axes.plot([x_value] * len(y_values), y_values, marker=marker, markersize=4.5,
+                      color=INK, linestyle="none", clip_on=False)
+    inside = [(y, r) for y, r in effects if lo <= r.estimate <= hi]
+    if inside:
+        axes.scatter([r.estimate for _y, r in inside], [y for y, _r in inside],
+                     s=[12.0 + 70.0 * max(min(r.size, 1.0), 0.0) for _y, r in inside],
+                     marker="s", c=[r.color for _y, r in inside], zorder=3, linewidths=0)
 
 
 def _draw_headers(figure: Figure, axes: Any, layout: Layout, height: float) -> None:
