@@ -350,6 +350,14 @@ def estimate_tau2(
     name = method.upper()
     if name not in METHODS:
         raise ValueError(f"unknown tau2 method {method!r}; expected one of {', '.join(METHODS)}")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tau2 = _dispatch(batch, name)
+    tau2 = np.where(batch.k > batch.p, tau2, 0.0)
+    return float(tau2[0]) if one_dimensional else tau2
+
+
+def _dispatch(batch: Batch, name: str) -> NDArray[np.float64]:
+    """Run the named estimator on every row (rows with k <= p are zeroed by the caller)."""
     if name == "FE":
         tau2 = np.zeros(len(batch.yi))
     elif name == "DL":
@@ -369,8 +377,7 @@ def estimate_tau2(
                 f"{name} Fisher scoring did not converge for {int((~converged).sum())} "
                 "meta-analysis(es); using the DerSimonian-Laird estimate instead",
                 TauConvergenceWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
             tau2 = np.where(converged, tau2, _dersimonian_laird(batch))
-    tau2 = np.where(batch.k > batch.p, tau2, 0.0)
-    return float(tau2[0]) if one_dimensional else tau2
+    return tau2

@@ -1,0 +1,123 @@
+"""Edge cases of the pooling engine: each expected value is derived by hand in the test."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from evidence import tau2 as tau2_module
+from evidence.errors import EvidenceError
+from evidence.pooling import TauConvergenceWarning, estimate_tau2, fit_batch, pool
+
+FIXTURES = json.loads((Path(__file__).parent / "reference" / "pooling_fixtures.json").read_text())
+RTOL = 1e-6
+
+
+def test_single_study_returns_its_own_estimate() -> None:
+    # k = 1: estimate = yi, se = sqrt(vi), z = yi/se; heterogeneity undefined.
+    result = pool([0.4], [0.04], method="REML")
+    assert result.estimate == pytest.approx(0.4)
+    assert result.se == pytest.approx(0.2)
+    assert result.statistic == pytest.approx(2.0)
+    data = result.to_dict()
+    for key in ("tau2", "tau", "i2", "h2", "q", "q_df", "q_p", "tau2_ci", "i2_ci"):
+        assert data[key] is None, key
+    assert "k = 1" in result.notes[0]
+    assert result.pi is not None  # tau2 undefined is taken as 0 in the interval, as metafor
+
+
+def test_single_study_knha_has_no_test() -> None:
+    # k - p = 0 degrees of freedom: no t test, no interval.
+    data = pool([0.4], [0.04], test="knha").to_dict()
+    assert data["p"] is None and data["ci"] is None and data["df"] is None
+
+
+def test_identical_effects() -> None:
+    # All yi equal: Q = 0, every estimator gives tau2 = 0, I2 = 0, H2 = 1, estimate = yi.
+    result = pool([0.5, 0.5, 0.5], [0.1, 0.2, 0.3], method="REML")
+    assert result.estimate == pytest.approx(0.5)
+    assert result.tau2 == 0 and result.q == pytest.approx(0) and result.i2 == 0
+    assert result.h2 == 1
+    # se = sqrt(1 / (10 + 5 + 10/3))
+    assert result.se == pytest.approx(math.sqrt(1 / (10 + 5 + 10 / 3)))
+    assert any("identical" in note for note in result.notes)
+
+
+@pytest.mark.parametrize("bad", [0.0, -0.1])
+def test_non_positive_variance_is_a_problem(bad: float) -> None:
+    with pytest.raises(EvidenceError) as caught:
+        pool([0.1, 0.2, 0.3], [0.1, bad, 0.1], labels=["a", "b", "c"])
+    problem = caught.value.problems[0]
+    assert problem.rule == "pool-variance" and problem.line == 2 and "(b)" in problem.message
+
+
+def test_missing_values_name_the_row_unless_dropped() -> None:
+    with pytest.raises(EvidenceError) as caught:
+        pool([0.1, math.nan, 0.3, 0.2], [0.1, 0.1, 0.1, 0.2])
+    assert "row 2" in caught.value.problems[0].message
+    result = pool([0.1, math.nan, 0.3, 0.2], [0.1, 0.1, 0.1, 0.2], drop_missing=True)
+    assert result.k == 3 and "row 2 dropped" in result.notes[0]
+
+
+def test_unknown_method_is_a_problem() -> None:
+    with pytest.raises(EvidenceError):
+        pool([0.1, 0.2], [0.1, 0.1], method="XYZ")
+
+
+def test_non_convergence_warns_and_falls_back_to_dl(monkeypatch: pytest.MonkeyPatch) -> None:
+    dataset = FIXTURES["datasets"][0]  # dat.bcg, Colditz 1994, log RR
+    yi, vi = dataset["escalc"]["yi"], dataset["escalc"]["vi"]
+    monkeypatch.setattr(tau2_module, "MAX_ITERATIONS", 1)
+    with pytest.warns(TauConvergenceWarning, match="DerSimonian-Laird"):
+        value = estimate_tau2(yi, vi, "REML")
+    monkeypatch.undo()
+    assert value == pytest.approx(estimate_tau2(yi, vi, "DL"))
+
+
+@pytest.mark.parametrize("method", ["DL", "HE", "HS", "SJ", "PM", "EB", "ML", "REML"])
+def test_batch_leave_one_out_equals_separate_fits(method: str) -> None:
+    # dat.curtis1998 (Curtis 1998), k = 102: a 102 x 102 leave-one-out mask in one call
+    # gives the same tau2 as fitting each subset on its own.
+    dataset = FIXTURES["datasets"][11]
+    yi, vi = np.asarray(dataset["escalc"]["yi"]), np.asarray(dataset["escalc"]["vi"])
+    k = len(yi)
+    mask = ~np.eye(k, dtype=bool)
+    batch = estimate_tau2(np.tile(yi, (k, 1)), np.tile(vi, (k, 1)), method, mask=mask)
+    separate = [estimate_tau2(np.delete(yi, i), np.delete(vi, i), method) for i in range(0, k, 17)]
+    assert_allclose(batch[::17], separate, rtol=1e-9, atol=1e-14)
+
+
+def test_fit_batch_rows_match_pool() -> None:
+    # dat.bcg (Colditz 1994): row i of a leave-one-out batch equals pool() without study i.
+    dataset = FIXTURES["datasets"][0]
+    yi, vi = np.asarray(dataset["escalc"]["yi"]), np.asarray(dataset["escalc"]["vi"])
+    k = len(yi)
+    fit = fit_batch(
+        np.tile(yi, (k, 1)), np.tile(vi, (k, 1)), mask=~np.eye(k, dtype=bool), test="knha"
+    )
+    single = pool(np.delete(yi, 3), np.delete(vi, 3), test="knha")
+    assert_allclose(fit.beta[3, 0], single.estimate, rtol=1e-12)
+    assert_allclose(fit.se[3, 0], single.se, rtol=1e-12)
+
+
+def test_pymare_dersimonian_laird_agrees() -> None:
+    # Cross-check with PyMARE 0.0.13 where it agrees with metafor: DL tau2 and the Wald fit.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        from pymare.estimators import DerSimonianLaird
+    dataset = FIXTURES["datasets"][0]
+    yi = np.asarray(dataset["escalc"]["yi"])[:, None]
+    vi = np.asarray(dataset["escalc"]["vi"])[:, None]
+    estimator = DerSimonianLaird(small_sample_correction="wald").fit(
+        y=yi, v=vi, X=np.ones((len(yi), 1))
+    )
+    theirs = estimator.summary()
+    ours = pool(yi[:, 0], vi[:, 0], method="DL")
+    assert_allclose(float(np.ravel(theirs.tau2)[0]), ours.tau2, rtol=RTOL)
+    assert_allclose(float(np.ravel(theirs.fe_params)[0]), ours.estimate, rtol=RTOL)
