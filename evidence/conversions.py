@@ -1,135 +1,276 @@
-"""Conversions from what papers report to an effect size and its standard error.
+"""One reported statistic -> ``(yi, vi)`` on an analysis metric, with the conversion in words.
 
-Every function is vectorised (scalars or arrays) and returns plain floats/arrays.
+Pure functions, no I/O (used by :mod:`evidence.harmonise`). :func:`to_metric` returns a
+:class:`Converted` (``yi``, ``vi`` and the conversion as a sentence) or an
+:class:`Unusable` (the reason, in words). Orientation is not handled here: values keep the
+statistic's own direction.
 
-- :func:`log_ratio_from_ci`: ratio with CI -> ``log(ratio)``, ``SE = (ln hi - ln lo)/(2 z)``;
-- :func:`se_from_ci`: estimate on any additive scale with CI -> SE;
-- :func:`se_from_p`: estimate with two-sided p -> ``SE = |est| / z_{1 - p/2}``;
-- :func:`d_from_t`, :func:`d_from_f`: t or F (1 numerator df) with group sizes -> Cohen's d
-  and its variance;
-- :func:`log_odds_ratio_to_smd`, :func:`smd_to_log_odds_ratio`: the logit method
-  (Hasselblad & Hedges 1995), factor ``sqrt(3)/pi``;
-- :func:`r_to_d`, :func:`d_to_r`: correlation <-> standardised mean difference;
-- :func:`hazard_ratio_as_risk_ratio`: HR with CI used as an RR, with the assumption
-  returned as text.
+Metrics and what they accept
+----------------------------
+``log-risk-ratio``
+    HR, RR, IRR, MRR (ratios treated as risk ratios, said so), log-HR, log-RR,
+    ``percent-increase`` p (ratio ``1 + p/100``), ``percent-decrease`` p (``1 - p/100``),
+    a 2x2 table; OR and log-OR only with ``assume_rare_outcome``.
+``log-odds-ratio``
+    OR, log-OR, a 2x2 table; HR/RR/IRR/MRR/percent changes only with
+    ``assume_rare_outcome``.
+``smd``
+    SMD with CI or SE; OR/log-OR by the logit method (Chinn 2000); r by
+    ``d = 2r / sqrt(1 - r^2)`` (Borenstein et al. 2009, eq. 7.5).
+``fisher-z``
+    r with SE, CI or n: ``z = atanh(r)``.
+``correlation``
+    r with SE, CI or n.
 
-Reference for the formulas: Borenstein, Hedges, Higgins & Rothstein (2009),
-Introduction to Meta-Analysis, chapters 4-7; Altman & Bland (2011), BMJ 343:d2090
-(SE from a p-value).
+References: Borenstein M, Hedges LV, Higgins JPT, Rothstein HR (2009) *Introduction to
+Meta-Analysis*, Wiley, chapters 5-7; Chinn S (2000) Stat Med 19:3127-3131; Hasselblad V,
+Hedges LV (1995) Psychol Bull 117:167-178; metafor ``escalc`` documentation.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
-import numpy as np
-from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-Array = NDArray[np.float64]
+from evidence.records import Statistic
 
-#: The assumption recorded whenever a hazard ratio is pooled as a risk ratio.
-HR_AS_RR_ASSUMPTION = (
-    "hazard ratio treated as a risk ratio (log HR pooled on the log-RR scale); "
-    "reasonable when the outcome is rare or hazards are proportional over follow-up"
-)
+METRICS = ("log-risk-ratio", "log-odds-ratio", "smd", "fisher-z", "correlation")
+#: Ratio measures pooled as risk ratios, and how that is said.
+RISK_RATIOS = {"RR": "RR", "HR": "HR treated as RR", "IRR": "IRR treated as RR",
+               "MRR": "mortality rate ratio treated as RR"}
+#: Log-scale measures and the ratio they are the log of.
+LOG_MEASURES = {"log-HR": "HR", "log-RR": "RR", "log-OR": "OR"}
+PERCENT = ("percent-increase", "percent-decrease")
+#: Measures whose direction can be reversed exactly by changing the sign (for the outcome
+#: as well as the exposure): odds ratios, differences and correlations.
+SYMMETRIC_MEASURES = frozenset({"OR", "log-OR", "r", "SMD", "MD", "RD", "b", "beta"})
 
 
-def _z(level: float) -> float:
-    level = level / 100 if level > 1 else level
-    return float(stats.norm.isf((1 - level) / 2))
+@dataclass(frozen=True)
+class Converted:
+    """An effect on the analysis metric: estimate ``yi``, variance ``vi``, how it was made."""
+
+    yi: float
+    vi: float
+    conversion: str
 
 
-def log_ratio_from_ci(
-    ratio: ArrayLike, lower: ArrayLike, upper: ArrayLike, level: float = 0.95
-) -> tuple[Array, Array]:
-    """Return ``(log(ratio), SE)`` with ``SE = (ln(upper) - ln(lower)) / (2 z_{1-a/2})``.
+@dataclass(frozen=True)
+class Unusable:
+    """A statistic that cannot enter the analysis, and why."""
 
-    Borenstein et al. (2009), ch. 5 (eq. 5.5 and following); the CI is assumed
-    symmetric on the log scale.
+    reason: str
+
+
+def z_critical(level: float) -> float:
+    r"""Return the two-sided normal critical value :math:`z_{(1+\text{level})/2}`.
+
+    Examples
+    --------
+    >>> round(z_critical(0.95), 6)
+    1.959964
     """
-    log_lower, log_upper = np.log(np.asarray(lower, float)), np.log(np.asarray(upper, float))
-    return np.log(np.asarray(ratio, float)), (log_upper - log_lower) / (2 * _z(level))
+    return float(stats.norm.ppf(0.5 + level / 2))
 
 
-def se_from_ci(lower: ArrayLike, upper: ArrayLike, level: float = 0.95) -> Array:
-    """``SE = (upper - lower) / (2 z_{1-a/2})`` for a CI symmetric on the analysis scale."""
-    return (np.asarray(upper, float) - np.asarray(lower, float)) / (2 * _z(level))
+def log_ratio_from_ci(value: float, lower: float, upper: float, level: float = 0.95
+                      ) -> tuple[float, float]:
+    r"""Return the log ratio and its variance from a ratio and its confidence interval.
 
+    :math:`y = \ln(\text{ratio})`, :math:`s = (\ln u - \ln l) / (2 z_{(1+\text{level})/2})`,
+    :math:`v = s^2` (Borenstein et al. 2009, section 5.3; Cochrane Handbook 6.3.2).
 
-def se_from_p(estimate: ArrayLike, p: ArrayLike) -> Array:
-    """``SE = |estimate| / z_{1 - p/2}`` from a two-sided Wald p-value (Altman & Bland 2011).
-
-    ``estimate`` must be on the scale the test was done on (e.g. log HR).
+    Examples
+    --------
+    >>> y, v = log_ratio_from_ci(1.26, 1.08, 1.48)
+    >>> round(y, 4), round(v ** 0.5, 4)
+    (0.2311, 0.0804)
     """
-    return np.abs(np.asarray(estimate, float)) / stats.norm.isf(np.asarray(p, float) / 2)
+    se = (math.log(upper) - math.log(lower)) / (2 * z_critical(level))
+    return math.log(value), se * se
 
 
-def d_from_t(t: ArrayLike, n1: ArrayLike, n2: ArrayLike) -> tuple[Array, Array]:
-    """Cohen's d from an independent-groups t: ``d = t sqrt(1/n1 + 1/n2)``.
+def _precision(statistic: Statistic) -> str | None:
+    """Say why the statistic has no usable precision, or return ``None`` when it has one."""
+    s = statistic
+    if s.range is not None and s.value is None:
+        return (f"only a range of estimates reported ({s.range[0]:g} to {s.range[1]:g}), "
+                "no single estimate with a CI or SE")
+    if s.table is not None or s.groups is not None:
+        return None
+    if s.value is None:
+        return "no estimate reported"
+    if s.ci is None and s.se is None and s.se_log is None and not (s.measure == "r" and s.n):
+        return "no CI or SE reported"
+    return None
 
-    ``Var(d) = (n1 + n2)/(n1 n2) + d^2/(2 (n1 + n2))`` (Borenstein et al. 2009, eq. 4.20).
+
+def to_metric(statistic: Statistic, metric: str, assume_rare_outcome: bool = False
+              ) -> Converted | Unusable:
+    """Put one reported statistic on ``metric`` (rules in the module docstring).
+
+    Parameters
+    ----------
+    statistic : Statistic
+        As recorded (value with CI at ``ci_level``, ``se``/``se_log``, 2x2 table, r with n).
+    metric : str
+        One of :data:`METRICS`.
+    assume_rare_outcome : bool
+        Accept odds ratios as risk ratios and the reverse (rare-outcome approximation).
+
+    Returns
+    -------
+    Converted or Unusable
     """
-    n1, n2 = np.asarray(n1, float), np.asarray(n2, float)
-    d = np.asarray(t, float) * np.sqrt(1 / n1 + 1 / n2)
-    return d, (n1 + n2) / (n1 * n2) + d**2 / (2 * (n1 + n2))
+    missing = _precision(statistic)
+    if missing:
+        return Unusable(missing)
+    if metric in ("log-risk-ratio", "log-odds-ratio"):
+        return _to_log_ratio(statistic, metric, assume_rare_outcome)
+    if metric == "smd":
+        return _to_smd(statistic)
+    if statistic.measure == "r" and statistic.value is not None:
+        return _correlation(statistic, metric)
+    return Unusable(f"measure {statistic.measure} not convertible to {metric}")
 
 
-def d_from_f(f: ArrayLike, n1: ArrayLike, n2: ArrayLike, sign: ArrayLike = 1) -> tuple[Array, Array]:
-    """Cohen's d from a two-group F (1 numerator df): ``|d| = sqrt(F (1/n1 + 1/n2))``.
-
-    F has no sign; give ``sign`` (+1/-1) from the reported direction. Variance as
-    :func:`d_from_t` (``t^2 = F``).
-    """
-    t = np.sign(np.asarray(sign, float)) * np.sqrt(np.asarray(f, float))
-    return d_from_t(t, n1, n2)
+def _percent_sign(measure: str) -> tuple[int, str]:
+    return (1, "increase") if measure == "percent-increase" else (-1, "decrease")
 
 
-def log_odds_ratio_to_smd(log_or: ArrayLike, variance: ArrayLike) -> tuple[Array, Array]:
-    """Logit method: ``d = log(OR) sqrt(3)/pi``, ``Var(d) = Var(log OR) 3/pi^2``.
+def _log_ratio(statistic: Statistic) -> tuple[float, float, str]:
+    """Return ``(ln ratio, variance, words)`` of a ratio, log-ratio or percent statistic."""
+    s = statistic
+    value = float(s.value)  # type: ignore[arg-type]
+    if s.measure in PERCENT:
+        sign, word = _percent_sign(s.measure)
+        rule = f"percent {word} p -> ratio 1 {'+' if sign > 0 else '-'} p/100"
+        ratio = 1 + sign * value / 100
+        if s.se_log is not None:
+            return math.log(ratio), s.se_log ** 2, rule
+        lo, hi = sorted(1 + sign * c / 100 for c in s.ci)  # type: ignore[union-attr]
+        y, v = log_ratio_from_ci(ratio, lo, hi, s.ci_level)
+        return y, v, f"{rule} (CI likewise), ratio and CI to log scale"
+    if s.measure in LOG_MEASURES:
+        if s.se is not None:
+            return value, s.se ** 2, "log scale with SE as reported"
+        lo, hi = s.ci  # type: ignore[misc]
+        se = (hi - lo) / (2 * z_critical(s.ci_level))
+        return value, se * se, "log scale; SE from the CI width"
+    if s.se_log is not None:
+        return math.log(value), s.se_log ** 2, "ratio to log scale, SE of the log as reported"
+    if s.ci is None:
+        se = float(s.se) / value  # type: ignore[arg-type]
+        return math.log(value), se * se, "ratio to log scale; SE by the delta method"
+    y, v = log_ratio_from_ci(value, s.ci[0], s.ci[1], s.ci_level)
+    return y, v, f"ratio and {100 * s.ci_level:g}% CI to log scale"
 
-    Hasselblad & Hedges (1995), Psychol Bull 117, 167-178; Borenstein et al. (2009), ch. 7.
-    """
-    factor = math.sqrt(3) / math.pi
-    return np.asarray(log_or, float) * factor, np.asarray(variance, float) * factor**2
 
-
-def smd_to_log_odds_ratio(d: ArrayLike, variance: ArrayLike) -> tuple[Array, Array]:
-    """Inverse logit method: ``log(OR) = d pi/sqrt(3)``, ``Var = Var(d) pi^2/3``."""
-    factor = math.pi / math.sqrt(3)
-    return np.asarray(d, float) * factor, np.asarray(variance, float) * factor**2
-
-
-def r_to_d(r: ArrayLike, variance: ArrayLike) -> tuple[Array, Array]:
-    """``d = 2r/sqrt(1 - r^2)``, ``Var(d) = 4 Var(r)/(1 - r^2)^3`` (Borenstein 2009, eq. 7.5)."""
-    r = np.asarray(r, float)
-    return 2 * r / np.sqrt(1 - r**2), 4 * np.asarray(variance, float) / (1 - r**2) ** 3
-
-
-def d_to_r(
-    d: ArrayLike, variance: ArrayLike, n1: ArrayLike | None = None, n2: ArrayLike | None = None
-) -> tuple[Array, Array]:
-    """``r = d/sqrt(d^2 + a)``, ``Var(r) = a^2 Var(d)/(d^2 + a)^3``, ``a = (n1+n2)^2/(n1 n2)``.
-
-    ``a = 4`` when the group sizes are not given (equal groups); Borenstein et al.
-    (2009), eqs. 7.7-7.9.
-    """
-    d = np.asarray(d, float)
-    if n1 is None or n2 is None:
-        a = np.asarray(4.0)
+def _to_log_ratio(statistic: Statistic, metric: str, rare: bool) -> Converted | Unusable:
+    """Put ratios, log ratios, percent changes and 2x2 tables on the log RR or log OR scale."""
+    measure = statistic.measure
+    if statistic.table is not None:
+        return _from_table(statistic, metric)
+    base = "RR" if measure in PERCENT else LOG_MEASURES.get(measure, measure)
+    odds = base == "OR"
+    risk = base in RISK_RATIOS
+    if not (odds or risk) or statistic.value is None:
+        return Unusable(f"measure {measure} not convertible to {metric}")
+    y, v, words = _log_ratio(statistic)
+    if metric == "log-risk-ratio":
+        if odds and not rare:
+            return Unusable(f"measure {measure} not convertible to log-risk-ratio without the "
+                            "baseline risk (set assume_rare_outcome to accept it)")
+        label = ("OR treated as RR (rare-outcome assumption)" if odds
+                 else "percent change treated as RR" if measure in PERCENT
+                 else RISK_RATIOS[base])
     else:
-        n1, n2 = np.asarray(n1, float), np.asarray(n2, float)
-        a = (n1 + n2) ** 2 / (n1 * n2)
-    return d / np.sqrt(d**2 + a), a**2 * np.asarray(variance, float) / (d**2 + a) ** 3
+        if risk and not rare:
+            return Unusable(f"measure {measure} not convertible to log-odds-ratio without the "
+                            "baseline risk (set assume_rare_outcome to accept it)")
+        label = f"{base} treated as OR (rare-outcome assumption)" if risk else "OR"
+    return Converted(y, v, f"{label}; {words}")
 
 
-def hazard_ratio_as_risk_ratio(
-    hazard_ratio: ArrayLike, lower: ArrayLike, upper: ArrayLike, level: float = 0.95
-) -> tuple[Array, Array, str]:
-    """Return ``(log HR, SE, assumption)`` for pooling an HR on the log-RR scale.
+def _from_table(statistic: Statistic, metric: str) -> Converted:
+    r"""Compute a log RR or log OR from a 2x2 table (1/2 added to every cell if one is zero).
 
-    The numbers are those of :func:`log_ratio_from_ci`; the third element is the text of
-    the assumption (:data:`HR_AS_RR_ASSUMPTION`) to record beside the result.
+    :math:`\ln RR = \ln\frac{a/n_1}{c/n_2}`, :math:`v = 1/a - 1/n_1 + 1/c - 1/n_2`;
+    :math:`\ln OR = \ln\frac{ad}{bc}`, :math:`v = 1/a + 1/b + 1/c + 1/d`
+    (Borenstein et al. 2009, chapter 5; metafor ``escalc`` with ``add = 1/2, to = "only0"``).
     """
-    log_hr, se = log_ratio_from_ci(hazard_ratio, lower, upper, level)
-    return log_hr, se, HR_AS_RR_ASSUMPTION
+    t = statistic.table
+    a, n1 = float(t.exposed_events), float(t.exposed_total)  # type: ignore[union-attr]
+    c, n2 = float(t.unexposed_events), float(t.unexposed_total)  # type: ignore[union-attr]
+    b, d = n1 - a, n2 - c
+    added = ""
+    if 0 in (a, b, c, d):
+        a, b, c, d = a + 0.5, b + 0.5, c + 0.5, d + 0.5
+        n1, n2 = a + b, c + d
+        added = " (1/2 added to each cell: a zero cell)"
+    if metric == "log-risk-ratio":
+        return Converted(math.log((a / n1) / (c / n2)), 1 / a - 1 / n1 + 1 / c - 1 / n2,
+                         f"log RR from the 2x2 table{added}")
+    return Converted(math.log(a * d / (b * c)), 1 / a + 1 / b + 1 / c + 1 / d,
+                     f"log OR from the 2x2 table{added}")
+
+
+def _to_smd(statistic: Statistic) -> Converted | Unusable:
+    r"""Return an SMD as reported, from an odds ratio (logit method) or from r.
+
+    Logit method (Chinn 2000; Hasselblad & Hedges 1995): :math:`d = \ln(OR)\sqrt{3}/\pi`,
+    :math:`v_d = v_{\ln OR}\, 3/\pi^2`. From r (Borenstein et al. 2009, eq. 7.5-7.6):
+    :math:`d = 2r/\sqrt{1-r^2}`, :math:`v_d = 4 v_r / (1-r^2)^3`.
+    """
+    s = statistic
+    if s.value is None:
+        return Unusable(f"measure {s.measure} not convertible to smd")
+    if s.measure in ("OR", "log-OR"):
+        y, v, words = _log_ratio(s)
+        factor = math.sqrt(3) / math.pi
+        return Converted(y * factor, v * factor ** 2,
+                         f"OR to SMD by the logit method (Chinn 2000); {words}")
+    if s.measure == "SMD":
+        if s.se is not None:
+            return Converted(float(s.value), s.se ** 2, "SMD with SE as reported")
+        lo, hi = s.ci  # type: ignore[misc]
+        se = (hi - lo) / (2 * z_critical(s.ci_level))
+        return Converted(float(s.value), se * se, "SMD; SE from the CI width")
+    if s.measure == "r":
+        r = float(s.value)
+        v_r = _correlation_variance(s)
+        return Converted(2 * r / math.sqrt(1 - r * r), 4 * v_r / (1 - r * r) ** 3,
+                         "r to SMD: d = 2r/sqrt(1 - r^2) (Borenstein 2009, eq. 7.5)")
+    return Unusable(f"measure {s.measure} not convertible to smd")
+
+
+def _correlation_variance(statistic: Statistic) -> float:
+    r"""Return the variance of r: :math:`SE^2` when reported, else :math:`(1-r^2)^2/(n-1)`."""
+    r = float(statistic.value)  # type: ignore[arg-type]
+    if statistic.se is not None:
+        return statistic.se ** 2
+    if statistic.ci is not None:
+        lo, hi = statistic.ci
+        se = (math.atanh(hi) - math.atanh(lo)) / (2 * z_critical(statistic.ci_level))
+        return (se * (1 - r * r)) ** 2
+    return (1 - r * r) ** 2 / (statistic.n - 1)  # type: ignore[operator]
+
+
+def _correlation(statistic: Statistic, metric: str) -> Converted:
+    r"""Put a correlation r on the Fisher z or the raw r scale.
+
+    Fisher z: :math:`z = \operatorname{atanh}(r)`, :math:`v_z = 1/(n-3)` from n, or by the
+    delta method :math:`v_z = SE_r^2/(1-r^2)^2` from a reported SE (Borenstein et al. 2009,
+    eq. 6.2-6.3). Raw r: :math:`v_r = SE_r^2` or :math:`(1-r^2)^2/(n-1)`.
+    """
+    r = float(statistic.value)  # type: ignore[arg-type]
+    if metric == "correlation":
+        return Converted(r, _correlation_variance(statistic), "r as reported")
+    if statistic.se is None and statistic.ci is None:
+        return Converted(math.atanh(r), 1 / (statistic.n - 3),  # type: ignore[operator]
+                         "r to Fisher z; variance 1/(n - 3)")
+    v = _correlation_variance(statistic) / (1 - r * r) ** 2
+    return Converted(math.atanh(r), v,
+                     "r to Fisher z; variance SE_r^2/(1 - r^2)^2 (delta method)")
