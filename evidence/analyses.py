@@ -77,7 +77,7 @@ class Analysis:
     id: str
     title: str
     question: Mapping[str, str]
-    select: Mapping[str, tuple[Any, ...]]
+    select: tuple[Mapping[str, tuple[Any, ...]], ...]
     metric: str
     orient: str
     adjustment: str
@@ -185,10 +185,14 @@ def check_rules(data: Mapping[str, Any], positions: Positions, shown: str, stem:
 
     if data["id"] != stem:
         at(("id",), f"id '{data['id']}' must equal the file name '{stem}'", "id-file-name")
-    for path in data["select"]:
-        message = path_problem(path)
-        if message:
-            at(("select", path), f"select: {message}", "unknown-field-path", key=True)
+    alternatives = data["select"] if isinstance(data["select"], list) else [data["select"]]
+    for index, filters in enumerate(alternatives):
+        where: tuple[str | int, ...] = ("select", index) if isinstance(data["select"], list) \
+            else ("select",)
+        for path in filters:
+            message = path_problem(path)
+            if message:
+                at((*where, path), f"select: {message}", "unknown-field-path", key=True)
     for section in ("subgroups", "moderators"):
         for index, path in enumerate(data.get(section, [])):
             message = path_problem(path)
@@ -219,8 +223,9 @@ def check_rules(data: Mapping[str, Any], positions: Positions, shown: str, stem:
 
 def _build(data: Mapping[str, Any], shown: str) -> Analysis:
     """Turn checked plain data into an :class:`Analysis`."""
-    select = {key: tuple(value) if isinstance(value, list) else (value,)
-              for key, value in data["select"].items()}
+    alternatives = data["select"] if isinstance(data["select"], list) else [data["select"]]
+    select = tuple({key: tuple(value) if isinstance(value, list) else (value,)
+                    for key, value in filters.items()} for filters in alternatives)
     return Analysis(
         id=data["id"], title=data["title"], question=dict(data["question"]), select=select,
         metric=data["metric"], orient=data["orient"], adjustment=data["adjustment"],

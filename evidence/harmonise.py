@@ -126,12 +126,13 @@ def matches(value: Any, accepted: Iterable[Any]) -> bool:
 
 
 def select(studies: Sequence[Study], analysis: Analysis) -> list[tuple[Study, Effect]]:
-    """Every ``(study, effect)`` that matches all ``select`` filters."""
+    """Every ``(study, effect)`` that matches all filters of any ``select`` alternative."""
     chosen = []
     for study in sorted(studies, key=lambda s: s.id):
         for effect in study.effects:
-            if all(matches(resolve(study, effect, path), accepted)
-                   for path, accepted in analysis.select.items()):
+            if any(all(matches(resolve(study, effect, path), accepted)
+                       for path, accepted in filters.items())
+                   for filters in analysis.select):
                 chosen.append((study, effect))
     return chosen
 

@@ -1,0 +1,35 @@
+"""``evidence run [ID...]``: run analyses and write build/results and build/figures."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``run`` sub-command."""
+    parser = subparsers.add_parser(
+        "run", help="run analyses (only those whose inputs changed)",
+        description="Run the analyses in analyses/ on the records in studies/ and write "
+                    "build/results/<id>.json, <id>-effects.csv, index.json and "
+                    "build/figures/. Analyses whose inputs are unchanged are skipped.")
+    parser.add_argument("ids", nargs="*", metavar="ID", help="analysis ids (default: all)")
+    parser.add_argument("--studies", default="studies", type=Path,
+                        help="directory of study records (default: studies)")
+    parser.add_argument("--analyses", default="analyses", type=Path,
+                        help="directory of analysis specs (default: analyses)")
+    parser.add_argument("--out", default="build", type=Path,
+                        help="build directory (default: build)")
+    parser.add_argument("--no-figures", action="store_true", help="do not render figures")
+    parser.add_argument("--force", action="store_true",
+                        help="refit even when nothing changed")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the analyses; problems in records or specs raise EvidenceError (exit 1)."""
+    from evidence.runner import run_analyses
+
+    run_analyses(args.studies, args.analyses, args.out, ids=args.ids or None,
+                 figures=not args.no_figures, force=args.force)
+    return 0
