@@ -356,3 +356,18 @@ def test_pooled_label_says_effects_and_studies_when_they_differ(tmp_path):
     render_all(result, effects_table(), tmp_path)
     assert "Pooled (5 effects, 4 studies)" in svg_texts(
         tmp_path / "isolation-mortality-forest.svg")
+
+
+def test_forest_groups_effects_under_their_subgroup_with_subtotals(tmp_path):
+    effects = effects_table()
+    effects["population.sex"] = ["male", "mixed", "male", "mixed", None, "female"]
+    render_all(full_result(), effects, tmp_path)
+    texts = svg_texts(tmp_path / "isolation-mortality-forest.svg")
+    assert "Study, by population.sex" in texts
+    assert texts.count("Subtotal (k = 2)") == 1 and texts.count("Subtotal (k = 3)") == 1
+    assert "not reported" in texts  # the fifth effect has no level; no subtotal is drawn
+    assert "female" not in texts  # only the excluded row has it
+    assert "Test for subgroup differences (population.sex): Q = 0.40, df = 1, p = 0.530" \
+        in texts
+    assert "By population.sex" not in texts  # not drawn a second time
+    assert sum(texts.count(letter) for letter in "LMH?") == 5  # one RoB mark per effect

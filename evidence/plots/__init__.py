@@ -20,9 +20,15 @@ from xml.etree import ElementTree
 import pandas
 
 from evidence.plots.common import Scale, figure_style, finite, number, safe_text, save_svg
-from evidence.plots.data import included_effects, moderator_values, pooled_from, section_list
+from evidence.plots.data import (
+    included_effects,
+    level_values,
+    moderator_values,
+    pooled_from,
+    section_list,
+)
 from evidence.plots.diagnostics import baujat, baujat_points, bubble, influence
-from evidence.plots.forest import main_forest, sequence_forest
+from evidence.plots.forest import main_forest, sequence_forest, subgroup_grouping
 from evidence.plots.funnel import funnel, funnel_description
 from evidence.plots.summary import summary_description, summary_figure
 
@@ -75,7 +81,8 @@ def render_all(result: dict[str, Any], effects: pandas.DataFrame,
                      f"{_FIGURE_NAMES.get(name, name)}: {title}", description)
         written[name] = f"figures/{identifier}-{name}.svg"
 
-    write("forest", lambda: main_forest(result, rows, scale),
+    grouping = subgroup_grouping(result, lambda field: level_values(effects, field))
+    write("forest", lambda: main_forest(result, rows, scale, grouping),
           _forest_description(rows, pooled, scale))
     write("funnel", lambda: funnel(result, rows, scale), funnel_description(result, rows, scale))
     for kind in ("cumulative", "leave-one-out"):

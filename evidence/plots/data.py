@@ -66,21 +66,14 @@ def included_effects(effects: pandas.DataFrame | None) -> list[EffectRow]:
     Weights are shown in percent: :math:`100 w_i / \sum_j w_j` when the ``weight`` column
     does not already sum to 100.
     """
-    if effects is None or len(effects) == 0:
-        return []
     rows: list[EffectRow] = []
-    for record in effects.to_dict(orient="records"):
-        if "included" in record and not is_included(record["included"]):
-            continue
-        yi = record.get("yi")
+    for record in _kept_records(effects):
         sei = record.get("sei")
-        if not finite(sei) and finite(record.get("vi")) and float(record["vi"]) > 0:
+        if not finite(sei) or float(sei) <= 0:
             sei = math.sqrt(float(record["vi"]))
-        if not (finite(yi) and finite(sei)) or float(sei) <= 0:
-            continue
         label = safe_text(record.get("label")) or safe_text(record.get("study")) or "?"
         weight = float(record["weight"]) if finite(record.get("weight")) else math.nan
-        rows.append(EffectRow(label, float(yi), float(sei), weight,
+        rows.append(EffectRow(label, float(record["yi"]), float(sei), weight,
                               safe_text(record.get("risk_of_bias"), 40)))
     return _as_percent(rows)
 
@@ -117,14 +110,11 @@ def section_list(result: dict[str, Any], key: str) -> list[dict[str, Any]]:
     return [entry for entry in value if isinstance(entry, dict)]
 
 
-def moderator_values(effects: pandas.DataFrame | None, moderator: str) -> list[float] | None:
-    """Values of a moderator column for the included rows that :func:`included_effects` keeps.
-
-    Returns ``None`` when the column is absent. Non-numeric cells become NaN.
-    """
-    if effects is None or moderator not in effects.columns:
-        return None
-    values: list[float] = []
+def _kept_records(effects: pandas.DataFrame | None) -> list[dict[str, Any]]:
+    """Return the records of the rows :func:`included_effects` keeps, in the same order."""
+    if effects is None or len(effects) == 0:
+        return []
+    kept = []
     for record in effects.to_dict(orient="records"):
         if "included" in record and not is_included(record["included"]):
             continue
@@ -133,6 +123,38 @@ def moderator_values(effects: pandas.DataFrame | None, moderator: str) -> list[f
             sei = math.sqrt(float(record["vi"]))
         if not (finite(yi) and finite(sei)) or float(sei) <= 0:
             continue
-        value = record.get(moderator)
-        values.append(float(value) if finite(value) else math.nan)
-    return values
+        kept.append(record)
+    return kept
+
+
+def moderator_values(effects: pandas.DataFrame | None, moderator: str) -> list[float] | None:
+    """Values of a moderator column for the included rows that :func:`included_effects` keeps.
+
+    Returns ``None`` when the column is absent. Non-numeric cells become NaN.
+    """
+    if effects is None or moderator not in effects.columns:
+        return None
+    return [float(r[moderator]) if finite(r.get(moderator)) else math.nan
+            for r in _kept_records(effects)]
+
+
+def level_values(effects: pandas.DataFrame | None, field: str) -> list[str] | None:
+    """Return the subgroup level of each row that :func:`included_effects` keeps.
+
+    Levels are text (``""`` when missing); ``None`` when the table has no ``field`` column.
+    """
+    if effects is None or field not in effects.columns:
+        return None
+    return [level_text(r.get(field)) for r in _kept_records(effects)]
+
+
+def level_text(value: Any) -> str:
+    """Spell a level as the results JSON does (``2.0`` read from CSV -> ``"2"``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        if value.is_integer():
+            return str(int(value))
+    return safe_text(value, None)

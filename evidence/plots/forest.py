@@ -94,28 +94,24 @@ def heterogeneity_note(pooled: Pooled) -> str:
     return "Heterogeneity: " + "; ".join(parts) if parts else ""
 
 
-def main_forest(result: dict[str, Any], rows: list[EffectRow], scale: Scale) -> Figure:
+def main_forest(result: dict[str, Any], rows: list[EffectRow], scale: Scale,
+                grouping: tuple[str, list[str]] | None = None) -> Figure:
     r"""Forest plot of the included effects, the pooled diamond, PI and subgroup diamonds.
 
     Squares have area proportional to the inverse-variance weight
     :math:`w_i / \sum_j w_j`; whiskers are :math:`y_i \pm 1.96\,s_i`; the diamond spans
     the pooled CI and the bar below it the 95% prediction interval
     :math:`\hat\mu \pm t_{k-2}\sqrt{\tau^2 + SE^2}` (Riley et al. 2011, BMJ 342:d549).
+    With ``grouping`` = (field, level of each row), effects are listed under their level
+    with that level's diamond (metafor ``forest`` with subgroups); other subgroup fields
+    follow the overall estimate as diamonds only.
     """
     pooled = pooled_from(result.get("pooled"))
     show_bias = any(row.risk_of_bias for row in rows)
     columns = [Column(f"{scale.abbreviation} [95% CI]", 0.86), Column("Weight", 0.945)]
     if show_bias:
         columns.append(Column("RoB", 0.978, "center"))
-    max_weight = max((r.weight for r in rows if finite(r.weight)), default=1.0) or 1.0
-    table = [Row("heading", "Study")]
-    for row in rows:
-        weight = f"{row.weight:.1f}%" if finite(row.weight) else ""
-        size = row.weight / max_weight if finite(row.weight) else 0.5
-        table.append(Row("effect", row.label, row.yi, row.lo, row.hi, size,
-                         (scale.interval_text(row.yi, row.lo, row.hi), weight)))
-    table.append(Row("blank"))
-    footnotes: list[str] = []
+    table, marks = _effect_rows(result, rows, scale, grouping)
     if pooled is not None:
         table.append(Row("diamond", pooled_label(pooled), pooled.estimate, pooled.lo, pooled.hi,
                          texts=(scale.interval_text(pooled.estimate, pooled.lo, pooled.hi),
@@ -127,7 +123,8 @@ def main_forest(result: dict[str, Any], rows: list[EffectRow], scale: Scale) -> 
         note = heterogeneity_note(pooled)
         if note:
             table.append(Row("note", note))
-    table += subgroup_rows(result, scale)
+    table += subgroup_rows(result, scale, grouping[0] if grouping else None)
+    footnotes: list[str] = []
     if show_bias:
         footnotes.append("Risk of bias (RoB): L low, M some concerns or moderate, "
                          "H high or serious, ? unclear or not assessed.")
@@ -136,26 +133,90 @@ def main_forest(result: dict[str, Any], rows: list[EffectRow], scale: Scale) -> 
                     footnotes=tuple(footnotes))
     figure = draw_rows(table, layout)
     if show_bias:
-        _draw_risk_of_bias(figure, rows, columns[-1].x)
+        _draw_risk_of_bias(figure, marks, columns[-1].x)
     return figure
 
 
-def _draw_risk_of_bias(figure: Figure, rows: list[EffectRow], x: float) -> None:
+def _effect_rows(result: dict[str, Any], rows: list[EffectRow], scale: Scale,
+                 grouping: tuple[str, list[str]] | None
+                 ) -> tuple[list[Row], list[tuple[int, str]]]:
+    """Rows of the study part of the forest, and (row number, risk of bias) of each effect."""
+    max_weight = max((r.weight for r in rows if finite(r.weight)), default=1.0) or 1.0
+    table: list[Row] = []
+    marks: list[tuple[int, str]] = []
+
+    def add(row: EffectRow) -> None:
+        weight = f"{row.weight:.1f}%" if finite(row.weight) else ""
+        size = row.weight / max_weight if finite(row.weight) else 0.5
+        marks.append((len(table), row.risk_of_bias))
+        table.append(Row("effect", row.label, row.yi, row.lo, row.hi, size,
+                         (scale.interval_text(row.yi, row.lo, row.hi), weight)))
+
+    if grouping is None:
+        table.append(Row("heading", "Study"))
+        for row in rows:
+            add(row)
+        table.append(Row("blank"))
+        return table, marks
+    field, levels = grouping
+    fitted = result["subgroups"][field]["subgroups"]
+    table.append(Row("heading", f"Study, by {safe_text(field, 40)}"))
+    for level in [*fitted, *sorted(set(levels) - set(fitted))]:
+        members = [row for row, value in zip(rows, levels, strict=True) if value == level]
+        if not members:
+            continue
+        table.append(Row("heading", safe_text(level, 40) or "not reported", color=SUBGROUP))
+        for row in members:
+            add(row)
+        subtotal = pooled_from(fitted.get(level))
+        if subtotal is not None:
+            k = f" (k = {subtotal.k})" if subtotal.k is not None else ""
+            table.append(Row("diamond", f"Subtotal{k}", subtotal.estimate, subtotal.lo,
+                             subtotal.hi, texts=(scale.interval_text(
+                                 subtotal.estimate, subtotal.lo, subtotal.hi),),
+                             color=SUBGROUP))
+        table.append(Row("blank"))
+    return table, marks
+
+
+def subgroup_grouping(result: dict[str, Any], levels_of: Any) -> tuple[str, list[str]] | None:
+    """Return the first subgroup field with fitted levels and a column in the effects table.
+
+    ``levels_of(field)`` returns the level of each drawn effect, or None when the effects
+    table has no such column.
+    """
+    sections = result.get("subgroups")
+    if not isinstance(sections, dict):
+        return None
+    for field, section in sections.items():
+        fitted = section.get("subgroups") if isinstance(section, dict) else None
+        if isinstance(fitted, dict) and fitted:
+            levels = levels_of(str(field))
+            if levels is not None:
+                return str(field), levels
+    return None
+
+
+def _draw_risk_of_bias(figure: Figure, marks: list[tuple[int, str]], x: float) -> None:
     """Draw a coloured disc with a letter for each study's risk-of-bias judgement."""
     from matplotlib.transforms import blended_transform_factory
 
     axes = figure.axes[0]
     transform = blended_transform_factory(figure.transFigure, axes.transData)
-    for y, row in enumerate(rows, start=1):
-        letter, colour = risk_of_bias_mark(row.risk_of_bias)
+    for y, judgement in marks:
+        letter, colour = risk_of_bias_mark(judgement)
         axes.plot([x], [y], marker="o", markersize=10, color=colour, transform=transform,
                   clip_on=False, linestyle="none")
         axes.text(x, y, letter, transform=transform, ha="center", va="center",
                   fontsize=7, fontweight="bold", color="#FFFFFF", clip_on=False)
 
 
-def subgroup_rows(result: dict[str, Any], scale: Scale) -> list[Row]:
-    """Rows for every subgroup analysis: a heading, one diamond per level, the Q-between test."""
+def subgroup_rows(result: dict[str, Any], scale: Scale, grouped: str | None = None
+                  ) -> list[Row]:
+    """Rows for every subgroup analysis: a heading, one diamond per level, the Q-between test.
+
+    The ``grouped`` field (already drawn with its studies) contributes only its test.
+    """
     sections = result.get("subgroups")
     if not isinstance(sections, dict):
         return []
@@ -163,6 +224,9 @@ def subgroup_rows(result: dict[str, Any], scale: Scale) -> list[Row]:
     for name, section in sections.items():
         levels = section.get("subgroups") if isinstance(section, dict) else None
         if not isinstance(levels, dict) or not levels:
+            continue
+        if name == grouped:
+            rows += _q_between_rows(section, name)
             continue
         rows += [Row("blank"), Row("heading", f"By {safe_text(name, 30)}")]
         for level, level_result in levels.items():
@@ -175,13 +239,20 @@ def subgroup_rows(result: dict[str, Any], scale: Scale) -> list[Row]:
             rows.append(Row("diamond", label, pooled.estimate, pooled.lo, pooled.hi,
                             texts=(scale.interval_text(pooled.estimate, pooled.lo,
                                                        pooled.hi),), color=SUBGROUP))
-        if finite(section.get("q_between")):
-            df = section.get("q_between_df")
-            df_text = f", df = {int(df)}" if finite(df) else ""
-            rows.append(Row("note", f"Test for subgroup differences: Q = "
-                                    f"{number(section['q_between'])}{df_text}, "
-                                    f"{p_value(section.get('q_between_p'))}"))
+        rows += _q_between_rows(section)
     return rows
+
+
+def _q_between_rows(section: dict[str, Any], name: str | None = None) -> list[Row]:
+    """Return a note with the test for subgroup differences, when the results give it."""
+    if not finite(section.get("q_between")):
+        return []
+    df = section.get("q_between_df")
+    df_text = f", df = {int(df)}" if finite(df) else ""
+    which = f" ({safe_text(name, 30)})" if name else ""
+    return [Row("note", f"Test for subgroup differences{which}: Q = "
+                        f"{number(section['q_between'])}{df_text}, "
+                        f"{p_value(section.get('q_between_p'))}")]
 
 
 def sequence_forest(result: dict[str, Any], entries: list[dict[str, Any]], scale: Scale,
