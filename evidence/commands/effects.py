@@ -1,0 +1,66 @@
+"""``evidence effects FILE.csv --measure M``: the effect size and variance of every row.
+
+Reads metafor-style columns (see :mod:`evidence.effect_csv`) and prints ``yi`` and ``vi``
+per input row, in input order, with the row label; a row that cannot be computed says why.
+``--json`` prints one object per input row: ``{"line", "label", "yi", "vi", "reason"}``.
+Exit status 0 (rows that cannot be computed are reported, not failures); 1 when the file
+itself has problems.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from evidence.effect_csv import compute_effects, read_table
+from evidence.effects import MEASURES
+from evidence.results import dumps, finite
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``effects`` sub-command."""
+    parser = subparsers.add_parser(
+        "effects",
+        help="compute effect sizes (metafor escalc) for every row of a CSV",
+        description=(
+            "Compute yi and vi for every row of a CSV with metafor escalc column names "
+            "(yi with vi or sei; or ai bi ci di n1i n2i m1i m2i sd1i sd2i ri ni xi ti "
+            "x1i x2i t1i t2i)."
+        ),
+    )
+    parser.add_argument("file", metavar="FILE.csv")
+    parser.add_argument(
+        "--measure",
+        type=str.upper,
+        choices=MEASURES,
+        help="effect measure (metafor name); default: GEN when the file has yi",
+    )
+    parser.add_argument(
+        "--drop00", action="store_true", help="drop 2x2 studies with no events in both groups"
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object per input row")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the effect sizes; return 0, or raise EvidenceError for a bad file."""
+    table = read_table(args.file)
+    effects = compute_effects(table, args.measure, args.drop00)
+    rows = [
+        {"line": line, "label": label, "yi": finite(y), "vi": finite(v), "reason": reason}
+        for line, label, y, v, reason in zip(
+            table.lines, table.labels, effects.yi, effects.vi, effects.reasons, strict=True
+        )
+    ]
+    if args.json:
+        print(dumps(rows), end="")
+        return 0
+    width = max(len("label"), *(len(r["label"]) for r in rows))
+    print(f"{'label':<{width}}  {'yi':>12}  {'vi':>12}")
+    for row in rows:
+        if row["reason"] is not None:
+            print(f"{row['label']:<{width}}  {'-':>12}  {'-':>12}  not computed: {row['reason']}")
+        else:
+            print(f"{row['label']:<{width}}  {row['yi']:>12.6g}  {row['vi']:>12.6g}")
+    for note in effects.notes:
+        print(f"note: {note}")
+    return 0

@@ -1,0 +1,220 @@
+"""``evidence pool FILE.csv``: pool the rows of a metafor-style CSV.
+
+Options: ``--measure`` (metafor escalc name; default GEN when the file has ``yi``),
+``--method`` (FE, DL, HE, HS, SJ, PM, EB, ML, REML; default REML), ``--test z|knha``,
+``--level``, ``--mods a,b`` (mixed-effects meta-regression on those columns; text columns
+become dummy variables), ``--subgroup COL`` (a fit per level and the test for subgroup
+differences), ``--drop-missing`` (drop rows whose effect cannot be computed, with a note),
+``--json``.
+
+Without ``--json`` it prints a summary laid out like metafor's ``print.rma``. With it:
+``{"pooled": {...}, "subgroups": {COL: {...}}, "meta_regression": {"a,b": {...}},
+"notes": [...]}`` with the keys of "Results JSON" in the design. Exit 1 on problems.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import numpy as np
+
+from evidence.effect_csv import (
+    EffectTable,
+    compute_effects,
+    numeric_column,
+    read_table,
+    row_problems,
+)
+from evidence.effects import MEASURES
+from evidence.errors import EvidenceError, Problem
+from evidence.moderators import meta_regression, subgroups
+from evidence.pooling import METHODS, TESTS, pool
+from evidence.results import MetaRegressionResult, PooledResult, SubgroupResult, dumps
+
+MEASURE_NAMES = {"GEN": None}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``pool`` sub-command."""
+    parser = subparsers.add_parser(
+        "pool",
+        help="random-effects meta-analysis of a CSV (metafor rma conventions)",
+        description="Pool the effect sizes of a CSV with metafor escalc/rma conventions.",
+    )
+    parser.add_argument("file", metavar="FILE.csv")
+    parser.add_argument("--measure", type=str.upper, choices=MEASURES)
+    parser.add_argument("--method", type=str.upper, choices=METHODS, default="REML")
+    parser.add_argument("--test", choices=TESTS, default="z")
+    parser.add_argument("--level", type=float, default=95.0, help="confidence level (95)")
+    parser.add_argument("--mods", help="comma-separated moderator columns")
+    parser.add_argument("--subgroup", metavar="COL", help="column defining subgroups")
+    parser.add_argument(
+        "--drop-missing", action="store_true", help="drop rows whose effect size cannot be computed"
+    )
+    parser.add_argument(
+        "--drop00", action="store_true", help="drop 2x2 studies with no events in both groups"
+    )
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.set_defaults(func=run)
+
+
+def _moderator(table: EffectTable, name: str, kept: np.ndarray) -> np.ndarray:
+    """Return a moderator column: numbers when every kept cell is numeric, else text."""
+    cells = [c for c, keep in zip(table.cells[name], kept, strict=True) if keep]
+    lines = [n for n, keep in zip(table.lines, kept, strict=True) if keep]
+    missing = [
+        Problem(table.path, line, table.column(name), f"{name} is missing", "csv-moderator")
+        for line, cell in zip(lines, cells, strict=True)
+        if cell in ("", "NA")
+    ]
+    if missing:
+        raise EvidenceError(missing)
+    try:
+        return numeric_column(table, name)[kept]
+    except EvidenceError:
+        return np.asarray(cells, dtype=str)
+
+
+def _check_columns(table: EffectTable, names: list[str]) -> None:
+    problems = [
+        Problem(
+            table.path,
+            1,
+            0,
+            f"no column {name!r} (columns: {', '.join(table.header)})",
+            "csv-column",
+        )
+        for name in names
+        if name not in table.cells
+    ]
+    if problems:
+        raise EvidenceError(problems)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Pool the file and print the summary or JSON; problems raise EvidenceError."""
+    table = read_table(args.file)
+    mods = [m.strip() for m in args.mods.split(",") if m.strip()] if args.mods else []
+    _check_columns(table, mods + ([args.subgroup] if args.subgroup else []))
+    effects = compute_effects(table, args.measure, args.drop00)
+    problems = row_problems(table, effects)
+    notes = list(effects.notes)
+    if problems and not args.drop_missing:
+        raise EvidenceError(problems)
+    notes += [f"dropped {p.message}" for p in problems]
+    kept = np.isfinite(effects.yi)
+    if not kept.any():
+        raise EvidenceError(
+            [Problem(table.path, 0, 0, "no row has a computable effect size", "pool-empty")]
+        )
+    yi, vi = effects.yi[kept], effects.vi[kept]
+    labels = [label for label, keep in zip(table.labels, kept, strict=True) if keep]
+    measure = MEASURE_NAMES.get(effects.measure, effects.measure)
+    options = {"method": args.method, "test": args.test, "level": args.level}
+    pooled = pool(yi, vi, measure=measure, labels=labels, **options)
+    output: dict[str, Any] = {"pooled": pooled.to_dict()}
+    groups = regression = None
+    if args.subgroup:
+        values = np.asarray(table.cells[args.subgroup])[kept]
+        groups = subgroups(yi, vi, values, measure=measure, **options)
+        output["subgroups"] = {args.subgroup: groups.to_dict()}
+    if mods:
+        columns = {name: _moderator(table, name, kept) for name in mods}
+        regression = meta_regression(yi, vi, columns, **options)
+        output["meta_regression"] = {",".join(mods): regression.to_dict()}
+    notes += list(pooled.notes)
+    output["notes"] = notes
+    if args.json:
+        print(dumps(output), end="")
+    else:
+        print(summary(pooled, groups, args.subgroup, regression, notes))
+    return 0
+
+
+def _number(value: float | None, digits: int = 4) -> str:
+    return "NA" if value is None else f"{value:.{digits}f}"
+
+
+def _interval(values: Any, digits: int = 4) -> str:
+    if values is None:
+        return "NA"
+    return f"[{_number(values[0], digits)}, {_number(values[1], digits)}]"
+
+
+def _p(value: float | None) -> str:
+    if value is None:
+        return "NA"
+    return "<.0001" if value < 1e-4 else f"{value:.4f}"
+
+
+def summary(
+    pooled: PooledResult,
+    groups: SubgroupResult | None = None,
+    group_name: str | None = None,
+    regression: MetaRegressionResult | None = None,
+    notes: list[str] | None = None,
+) -> str:
+    """Format a readable summary in the spirit of metafor's ``print.rma``."""
+    data = pooled.to_dict()
+    kind = "Common-effect" if data["method"] == "FE" else "Random-effects"
+    lines = [
+        f"{kind} model (k = {data['k']}; tau^2 estimator: {data['method']}; test: {data['test']})",
+        "",
+    ]
+    if data["method"] != "FE":
+        lines += [
+            f"tau^2 (total heterogeneity):   {_number(data['tau2'])} {_interval(data['tau2_ci'])}",
+            f"tau:                           {_number(data['tau'])} {_interval(data['tau_ci'])}",
+        ]
+    lines += [
+        f"I^2 (% of variability):        {_number(data['i2'], 2)}% {_interval(data['i2_ci'], 2)}",
+        f"H^2:                           {_number(data['h2'], 2)} {_interval(data['h2_ci'], 2)}",
+        "",
+        f"Test for heterogeneity: Q(df = {_number(data['q_df'], 0)}) = {_number(data['q'])}, "
+        f"p-val {_p(data['q_p'])}",
+        "",
+        f"{'estimate':>10} {'se':>8} {'zval' if data['test'] == 'z' else 'tval':>8} "
+        f"{'pval':>8} {'ci.lb':>9} {'ci.ub':>9}",
+        f"{_number(data['estimate']):>10} {_number(data['se']):>8} "
+        f"{_number(data['statistic']):>8} {_p(data['p']):>8} "
+        f"{_number((data['ci'] or [None, None])[0]):>9} "
+        f"{_number((data['ci'] or [None, None])[1]):>9}",
+    ]
+    if data["pi"] is not None:
+        lines.append(f"prediction interval: {_interval(data['pi'])}")
+    back = data["back_transformed"]
+    if back is not None:
+        lines.append(
+            f"back-transformed: {_number(back['estimate'])} CI {_interval(back['ci'])}"
+            f" PI {_interval(back['pi'])}"
+        )
+    if groups is not None:
+        lines += ["", f"Subgroups by {group_name}:"]
+        for level, result in groups.subgroups.items():
+            lines.append(
+                f"  {level}: k = {result.k}, estimate {_number(result.estimate)} "
+                f"{_interval(result.ci)}, tau^2 {_number(result.tau2)}"
+            )
+        lines.append(
+            f"  test for subgroup differences: Q(df = {_number(groups.q_between_df, 0)})"
+            f" = {_number(groups.q_between)}, p-val {_p(groups.q_between_p)}"
+        )
+    if regression is not None:
+        reg = regression.to_dict()
+        test = "QM" if reg["test"] == "z" else "F"
+        lines += [
+            "",
+            f"Meta-regression (k = {reg['k']}): residual tau^2 {_number(reg['tau2'])}, "
+            f"R^2 {_number(reg['r2'], 2)}%",
+            f"  test of moderators: {test}(df = {_number(reg['qm_df'], 0)}) = "
+            f"{_number(reg['qm'])}, p-val {_p(reg['qm_p'])}",
+        ]
+        for c in reg["coefficients"]:
+            lines.append(
+                f"  {c['name']:<16} {_number(c['estimate']):>10} {_number(c['se']):>8} "
+                f"{_p(c['p']):>8} {_interval(c['ci'])}"
+            )
+    for note in notes or []:
+        lines.append(f"note: {note}")
+    return "\n".join(lines)

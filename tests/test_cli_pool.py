@@ -1,0 +1,114 @@
+"""``evidence pool`` and ``evidence effects`` end to end on CSV files.
+
+Expected numbers: dat.bcg (Colditz 1994) fixtures from R metafor 3.8
+(tests/reference/make_fixtures.R).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from numpy.testing import assert_allclose
+
+from evidence.cli import main
+
+FIXTURES = json.loads((Path(__file__).parent / "reference" / "pooling_fixtures.json").read_text())
+BCG = FIXTURES["datasets"][0]
+RTOL = 1e-6
+
+
+def _write_bcg(path: Path) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["study", "ai", "bi", "ci", "di", "ablat", "alloc"])
+        inputs, mods = BCG["inputs"], BCG["moderators"]
+        for i in range(len(inputs["tpos"])):
+            writer.writerow(
+                [
+                    f"trial {i + 1}",
+                    inputs["tpos"][i],
+                    inputs["tneg"][i],
+                    inputs["cpos"][i],
+                    inputs["cneg"][i],
+                    mods["ablat"][i],
+                    mods["alloc"][i],
+                ]
+            )
+    return path
+
+
+def _fixture_fit(method: str, test: str) -> dict:
+    return next(f for f in BCG["fits"] if f["method"] == method and f["test"] == test)
+
+
+@pytest.mark.parametrize("test", ["z", "knha"])
+def test_pool_json_matches_metafor(
+    tmp_path: Path, capsys: pytest.CaptureFixture, test: str
+) -> None:
+    path = _write_bcg(tmp_path / "bcg.csv")
+    assert main(["pool", str(path), "--measure", "RR", "--test", test, "--json"]) == 0
+    output = json.loads(capsys.readouterr().out)
+    expected = _fixture_fit("REML", test)
+    for key in ("estimate", "se", "p", "tau2", "i2", "q"):
+        assert_allclose(output["pooled"][key], expected[key], rtol=RTOL)
+    assert_allclose(output["pooled"]["pi"], expected["pi"], rtol=RTOL)
+
+
+def test_pool_with_mods_and_subgroup(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = _write_bcg(tmp_path / "bcg.csv")
+    args = ["pool", str(path), "--measure", "RR", "--mods", "ablat,alloc", "--subgroup", "alloc"]
+    assert main([*args, "--json"]) == 0
+    output = json.loads(capsys.readouterr().out)
+    regression = next(r for r in BCG["regressions"] if r["method"] == "REML" and r["test"] == "z")
+    assert_allclose(output["meta_regression"]["ablat,alloc"]["qm"], regression["qm"], rtol=RTOL)
+    subgroup = BCG["subgroups"][0]
+    assert_allclose(output["subgroups"]["alloc"]["q_between"], subgroup["q_between"], rtol=RTOL)
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "Random-effects model (k = 13" in text and "test for subgroup differences" in text
+
+
+def test_effects_json_keeps_rows_and_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    path = tmp_path / "cor.csv"
+    path.write_text("label,ri,ni\na,0.3,50\nb,1.4,40\nc,0.1,\n")
+    assert main(["effects", str(path), "--measure", "ZCOR", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["label"] for r in rows] == ["a", "b", "c"]
+    # Hand derivation: z = atanh(0.3), vi = 1/(50 - 3).
+    assert rows[0]["yi"] == pytest.approx(0.30951960420311175) and rows[0]["vi"] == pytest.approx(
+        1 / 47
+    )
+    assert rows[1]["yi"] is None and "[-1, 1]" in rows[1]["reason"]
+    assert rows[2]["reason"] == "ni is missing"
+
+
+def test_bad_csv_reports_line_and_column(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("study,yi,vi\na,0.1,0.02\nb,oops,0.03\n")
+    assert main(["pool", str(path)]) == 1
+    assert f"{path}:3:2: yi 'oops' is not a number [csv-number]" in capsys.readouterr().err
+
+
+def test_uncomputable_row_fails_pool_unless_dropped(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    path = tmp_path / "missing.csv"
+    path.write_text("study,yi,vi\na,0.1,0.02\nb,0.3,\nc,0.2,0.05\n")
+    assert main(["pool", str(path)]) == 1
+    assert (
+        "missing.csv:3:0: b: vi (or sei) is missing [effect-not-computable]"
+        in capsys.readouterr().err
+    )
+    assert main(["pool", str(path), "--drop-missing", "--json"]) == 0
+    output = json.loads(capsys.readouterr().out)
+    assert output["pooled"]["k"] == 2 and "dropped" in output["notes"][0]
+
+
+def test_missing_file_is_a_problem(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["pool", str(tmp_path / "nope.csv")]) == 1
+    assert "no such file [csv-file]" in capsys.readouterr().err
