@@ -17,6 +17,13 @@ from pybtex.scanner import PybtexSyntaxError
 from evidence.errors import Problem
 from evidence.yamlio import display_path
 
+#: Rules this module reports, with what each one means.
+BIB_RULES = {
+    "bib-unreadable": "references.bib cannot be read as UTF-8 text",
+    "bib-syntax": "references.bib is not valid BibTeX (at the line pybtex names)",
+    "bib-duplicate": "two bibliography entries share a key (at the second)",
+}
+
 #: The bibliography's file name inside a studies directory.
 BIB_NAME = "references.bib"
 

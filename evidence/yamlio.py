@@ -70,6 +70,37 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
 
     HAS_LIBYAML = False
 
+#: Rules :func:`load_yaml` reports, with what each one means.
+LOAD_RULES = {
+    "file-unreadable": "the file cannot be read (missing, a directory, no permission)",
+    "file-too-large": "the file is larger than 1 MiB",
+    "not-utf8": "bytes that are not UTF-8 (at the first bad byte)",
+    "empty-file": "nothing but whitespace or comments",
+    "yaml-syntax": "the text is not valid YAML",
+    "yaml-multiple-documents": "more than one YAML document (a second ---)",
+    "yaml-tag": "a tag that would construct an object (!!python/..., !custom)",
+    "yaml-alias": "an anchor or alias (&name, *name); refused to stop alias bombs",
+    "yaml-complex-key": "a list or mapping used as a mapping key",
+    "yaml-too-deep": "lists and mappings nested more than 64 levels deep",
+    "non-finite-number": ".nan or .inf",
+    "duplicate-key": "a key given twice in one mapping (reported at the second)",
+    "not-a-mapping": "a list or a scalar where the top-level mapping belongs",
+}
+
+#: Rules :func:`check_schema` reports, with what each one means.
+SCHEMA_RULES = {
+    "unknown-field": "a field the schema does not define (with a did-you-mean suggestion)",
+    "missing-field": "a required field is absent",
+    "wrong-type": "a value of the wrong type (the expected type is named)",
+    "invalid-value": "a value outside a small fixed set (with a suggestion)",
+    "invalid-format": "a value of the wrong form (a DOI, a URL, an id, a country code)",
+    "wrong-length": "a list with too few or too many items (e.g. a ci that is not [lower, upper])",
+    "empty-value": "an empty text",
+    "duplicate-item": "a list item given twice",
+    "out-of-range": "a number outside the schema's bounds",
+    "schema": "any other schema violation",
+}
+
 #: Largest file accepted, in bytes (1 MiB).
 MAX_BYTES = 1024 * 1024
 #: Deepest nesting of lists and mappings accepted.
