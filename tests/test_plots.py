@@ -17,10 +17,11 @@ import pytest
 from numpy.testing import assert_allclose
 
 from evidence.plots import figure_description, render_all, summary_forest
-from evidence.plots.common import TICK_GAP_INCHES, Scale, fit_text, natural_ticks, safe_text
+from evidence.plots.common import fit_text, safe_text
 from evidence.plots.data import included_effects
 from evidence.plots.diagnostics import baujat_points, reference_lines
 from evidence.plots.funnel import FEW_STUDIES_NOTE
+from evidence.plots.scale import TICK_GAP_INCHES, Scale, natural_ticks
 
 SVG = "{http://www.w3.org/2000/svg}"
 RTOL = 1e-12

@@ -19,7 +19,7 @@ from xml.etree import ElementTree
 
 import pandas
 
-from evidence.plots.common import Scale, figure_style, finite, number, safe_text, save_svg
+from evidence.plots.common import figure_style, finite, number, safe_text, save_svg
 from evidence.plots.data import (
     included_effects,
     level_values,
@@ -30,6 +30,7 @@ from evidence.plots.data import (
 from evidence.plots.diagnostics import baujat, baujat_points, bubble, influence
 from evidence.plots.forest import main_forest, sequence_forest, subgroup_grouping
 from evidence.plots.funnel import funnel, funnel_description
+from evidence.plots.scale import Scale
 from evidence.plots.summary import summary_description, summary_figure
 
 __all__ = ["figure_description", "render_all", "summary_forest"]

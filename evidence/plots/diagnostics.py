@@ -13,14 +13,13 @@ from evidence.plots.common import (
     MUTED,
     POOLED,
     Z_95,
-    Scale,
     figure_title,
     finite,
     new_figure,
     safe_text,
-    set_natural_axis,
 )
 from evidence.plots.data import EffectRow
+from evidence.plots.scale import Scale, set_natural_axis
 
 #: Influence statistics drawn, in metafor's ``plot.infl.rma.uni`` order, with their labels.
 INFLUENCE_PANELS = (

@@ -16,7 +16,6 @@ from evidence.plots.common import (
     MUTED,
     POOLED,
     SUBGROUP,
-    Scale,
     figure_title,
     finite,
     number,
@@ -24,6 +23,7 @@ from evidence.plots.common import (
     safe_text,
 )
 from evidence.plots.data import EffectRow, Pooled, pooled_from
+from evidence.plots.scale import Scale
 from evidence.plots.table import (
     Column,
     Layout,

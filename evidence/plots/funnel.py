@@ -13,14 +13,13 @@ from evidence.plots.common import (
     MUTED,
     POOLED,
     PREDICTION,
-    Scale,
     figure_title,
     finite,
     new_figure,
     p_value,
-    set_natural_axis,
 )
 from evidence.plots.data import EffectRow, pooled_from
+from evidence.plots.scale import Scale, set_natural_axis
 
 #: Two-sided significance contours: (z quantile, fill colour, legend text), widest first.
 #: :math:`z_{1-\alpha/2}` for :math:`\alpha` = 0.01, 0.05, 0.10.

@@ -6,14 +6,8 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from evidence.plots.common import (
-    MUTED,
-    POOLED,
-    Scale,
-    finite,
-    finite_pair,
-    safe_text,
-)
+from evidence.plots.common import MUTED, POOLED, finite, finite_pair, safe_text
+from evidence.plots.scale import Scale
 from evidence.plots.table import Block, Column, Layout, Row, draw_blocks
 
 #: Panel of each back-transform: ratios, correlations and identity-scale metrics each get

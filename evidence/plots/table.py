@@ -23,14 +23,13 @@ from evidence.plots.common import (
     POOLED,
     PREDICTION,
     ROW_HEIGHT,
-    Scale,
     draw_diamond,
     finite,
     fit_text,
     new_figure,
     safe_text,
-    set_natural_axis,
 )
+from evidence.plots.scale import Scale, set_natural_axis
 
 #: Row kinds: an effect (square + CI), a pooled diamond, a prediction/reference bar, a
 #: bold heading, plain text without a mark, a small note spanning the row, an empty spacer.
