@@ -372,3 +372,12 @@ def test_forest_groups_effects_under_their_subgroup_with_subtotals(tmp_path):
         in texts
     assert "By population.sex" not in texts  # not drawn a second time
     assert sum(texts.count(letter) for letter in "LMH?") == 5  # one RoB mark per effect
+
+
+def test_bubble_plot_states_the_slope(rendered):
+    _figures, directory = rendered
+    texts = svg_texts(directory / "isolation-mortality-bubble-follow-up-years.svg")
+    # slope -0.01 on the log scale: exp(-0.01) = 0.99005, a ratio of 0.990 per year.
+    assert ("Slope \u22120.010 (\u00d70.990 per unit); k = 5; R\u00b2 = 0%. "
+            "Bubble area: inverse-variance weight.") in texts
+    assert "follow up years" in texts  # the axis label

@@ -15,7 +15,10 @@ from evidence.plots.common import (
     Z_95,
     figure_title,
     finite,
+    finite_pair,
     new_figure,
+    number,
+    p_value,
     safe_text,
 )
 from evidence.plots.data import EffectRow
@@ -55,8 +58,8 @@ def influence(result: dict[str, Any], entries: list[dict[str, Any]]) -> Figure |
                                bottom=bottom, hspace=0.75, wspace=0.3)
     index = list(range(1, len(entries) + 1))
     flagged = [bool(entry.get("influential")) for entry in entries]
-    for number, (key, label) in enumerate(panels):
-        axes = figure.add_subplot(grid[number // columns, number % columns])
+    for position, (key, label) in enumerate(panels):
+        axes = figure.add_subplot(grid[position // columns, position % columns])
         values = [float(e[key]) if finite(e.get(key)) else math.nan for e in entries]
         axes.plot(index, values, color=MUTED, linewidth=0.8, zorder=1)
         colours = [HIGHLIGHT if flag else INK for flag in flagged]
@@ -123,8 +126,8 @@ def baujat(result: dict[str, Any], points: list[tuple[str, float, float]]) -> Fi
     xs = [x for _label, x, _y in points]
     ys = [y for _label, _x, y in points]
     axes.scatter(xs, ys, s=26, color=POOLED, zorder=2, linewidths=0)
-    for number, (x, y) in enumerate(zip(xs, ys, strict=True), start=1):
-        axes.annotate(str(number), (x, y), xytext=(4, 3), textcoords="offset points",
+    for index_number, (x, y) in enumerate(zip(xs, ys, strict=True), start=1):
+        axes.annotate(str(index_number), (x, y), xytext=(4, 3), textcoords="offset points",
                       fontsize=7.5)
     axes.set_xlabel("Contribution to overall heterogeneity (Q)")
     axes.set_ylabel("Influence on the pooled estimate")
@@ -194,9 +197,38 @@ def bubble(result: dict[str, Any], moderator: str, section: dict[str, Any],
     axes.set_ylabel(scale.axis_label())
     axes.set_xlabel(moderator_name(moderator))
     axes.margins(x=0.08)
+    if all(float(x).is_integer() for x in xs):  # years, counts: no "2002.5" ticks
+        axes.xaxis.set_major_locator(_integer_locator(8))
     figure.text(0.012, 0.985, figure_title(f"Meta-regression on {moderator_name(moderator)}",
                 result.get("title")), ha="left", va="top", fontsize=10, fontweight="bold")
+    summary = slope_summary(section, scale)
+    if summary:
+        figure.text(0.012, 0.02, summary, ha="left", va="bottom", fontsize=7.5, color=MUTED)
     return figure
+
+
+def slope_summary(section: dict[str, Any], scale: Scale) -> str:
+    r"""Describe the slope in one line: estimate, CI, p, k and R² (model scale).
+
+    For log metrics the slope is also given as a ratio per unit, :math:`\exp(b_1)`.
+    """
+    coefficients = [c for c in section.get("coefficients") or [] if isinstance(c, dict)]
+    if len(coefficients) != 2 or not finite(coefficients[1].get("estimate")):
+        return ""
+    slope = coefficients[1]
+    text = f"Slope {number(slope['estimate'], 3)}"
+    ci = finite_pair(slope.get("ci"))
+    if ci is not None:
+        text += f" [{number(ci[0], 3)}, {number(ci[1], 3)}]"
+    if scale.back_transform == "exp":
+        text += f" (\u00d7{number(math.exp(float(slope['estimate'])), 3)} per unit)"
+    if finite(slope.get("p")):
+        text += f", {p_value(slope['p'])}"
+    if finite(section.get("k")):
+        text += f"; k = {int(section['k'])}"
+    if finite(section.get("r2")):
+        text += f"; R\u00b2 = {float(section['r2']):.0f}%"
+    return text + ". Bubble area: inverse-variance weight."
 
 
 def study_key(entries: list[dict[str, Any]], key: str) -> list[str]:
