@@ -1,0 +1,195 @@
+"""One page per analysis: question, selection, forest plot, diagnostics, certainty.
+
+The page is written from the results document and effects table only (never re-fitted).
+Section order follows PRISMA 2020 items 13-22 (Page et al. 2021, BMJ 372:n71): synthesis
+methods, results of syntheses, heterogeneity, sensitivity, reporting biases, certainty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from evidence.book import sections
+from evidence.book.context import SiteContext, is_included
+from evidence.book.escape import escape_markdown as esc
+from evidence.book.findings import plain_sentence
+from evidence.book.inputs import AnalysisResults
+from evidence.book.markdown import bullets, figure, heading, join_blocks, table
+from evidence.book.numbers import MISSING, finite, integer, number
+
+#: Figures shown on an analysis page, in order, with their caption.
+FIGURE_CAPTIONS = {
+    "forest": "Forest plot: each included effect with its 95% CI and weight, and the pooled "
+              "estimate with its confidence and prediction intervals.",
+    "funnel": "Contour-enhanced funnel plot: effect against its standard error.",
+    "cumulative": "Cumulative meta-analysis: the pooled estimate as effects are added.",
+    "leave-one-out": "Leave-one-out: the pooled estimate with each effect omitted in turn.",
+    "influence": "Influence diagnostics for each effect.",
+    "baujat": "Baujat plot: contribution to heterogeneity against influence on the result.",
+}
+
+_SPEC_WORDS = {
+    "most-adjusted": "the most adjusted estimate",
+    "least-adjusted": "the least adjusted estimate",
+    "all": "every adjustment level",
+    "multilevel": "a three-level model (effects within clusters) with cluster-robust "
+                  "(CR2) inference",
+    "aggregate": "aggregating effects within each cluster before pooling",
+    "one-per-cohort": "keeping one effect per cohort",
+}
+
+
+@dataclass(frozen=True)
+class FigureFile:
+    """A figure copied into the site: its path from the page and its SVG title and desc."""
+
+    path: str
+    title: str
+    description: str
+
+
+def _spec(result: Mapping[str, Any]) -> Mapping[str, Any]:
+    spec = result.get("spec")
+    return spec if isinstance(spec, Mapping) else {}
+
+
+def question_block(result: Mapping[str, Any]) -> str:
+    """Return the PICO question as a list (population, exposure, comparator, outcome)."""
+    question = result.get("question")
+    if not isinstance(question, Mapping):
+        return ""
+    return bullets(f"**{esc(key.capitalize())}:** {esc(value)}"
+                   for key, value in question.items() if value)
+
+
+def _effect_row(row: Mapping[str, str], context: SiteContext) -> list[str]:
+    study = str(row.get("study", ""))
+    values = [row.get("value"), row.get("lo"), row.get("hi")]
+    reported = esc(f"{row.get('measure_reported', '')} {row.get('value', '')}".strip())
+    if finite(values[1]) and finite(values[2]):
+        reported += " " + esc(f"({row.get('lo')} to {row.get('hi')})")
+    return [context.study_link(study), esc(row.get("effect")), esc(row.get("label")), reported,
+            esc(row.get("adjustment")), esc(number(row.get("yi"), 3)),
+            esc(number(row.get("sei"), 3)),
+            esc(f"{number(row.get('weight'), 1)}%" if finite(row.get("weight")) else ""),
+            esc(row.get("conversion")), esc("yes" if is_included(row.get("flipped")) else "")]
+
+
+def selection(analysis: AnalysisResults, context: SiteContext) -> str:
+    """Return what was selected, what was included and what was excluded and why."""
+    counts = analysis.result.get("effects")
+    counts = counts if isinstance(counts, Mapping) else {}
+    included = [row for row in analysis.effects if is_included(row.get("included"))]
+    excluded = [row for row in analysis.effects if not is_included(row.get("included"))]
+    summary = esc(
+        f"{integer(counts.get('included', len(included)))} effects included from "
+        f"{integer(counts.get('studies'))} studies "
+        f"({integer(counts.get('participants'))} participants); "
+        f"{integer(counts.get('excluded', len(excluded)))} selected effects excluded.")
+    blocks = [summary]
+    if included:
+        blocks.append(heading(3, "Included effects"))
+        blocks.append(table(["Study", "Effect", "Label", "As reported", "Adjustment",
+                             "yi", "SE", "Weight", "Conversion", "Flipped"],
+                            [_effect_row(row, context) for row in included]))
+    if excluded:
+        blocks.append(heading(3, "Excluded effects and why"))
+        blocks.append(table(["Study", "Effect", "Reason"], [
+            [context.study_link(str(row.get("study", ""))), esc(row.get("effect")),
+             esc(row.get("reason") or MISSING)] for row in excluded]))
+    return join_blocks(blocks)
+
+
+def _words(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(str(item) for item in value) if value else "none"
+    return _SPEC_WORDS.get(str(value), str(value)) if value is not None else MISSING
+
+
+def methods_paragraph(result: Mapping[str, Any]) -> str:
+    """Write the synthesis methods of one analysis from its spec (plain text)."""
+    spec = _spec(result)
+    model = spec.get("model") if isinstance(spec.get("model"), Mapping) else {}
+    select = spec.get("select") if isinstance(spec.get("select"), Mapping) else {}
+    criteria = "; ".join(f"{key} in {_words(value)}" for key, value in select.items())
+    parts = [
+        f"Effects were selected where {criteria or 'the spec gives no filter'}.",
+        f"Each effect was converted to the {result.get('metric', spec.get('metric', MISSING))} "
+        f"scale and oriented by the rule {result.get('orient', spec.get('orient', MISSING))}.",
+        f"Where a study gave more than one adjustment level, {_words(spec.get('adjustment'))} "
+        "was used.",
+        f"Dependent effects were handled by {_words(spec.get('dependence'))}.",
+        f"Effects were pooled in a random-effects model with the "
+        f"{model.get('method', MISSING)} estimator of tau\u00b2 and "
+        f"{model.get('test', MISSING)} inference.",
+        f"Subgroups: {_words(spec.get('subgroups', []))}. Moderators: "
+        f"{_words(spec.get('moderators', []))}. Sensitivity analyses: "
+        f"{_words(spec.get('sensitivity', []))}. Small-study effects: "
+        f"{_words(spec.get('bias', []))}.",
+    ]
+    return " ".join(parts)
+
+
+def figure_block(name: str, figures: Mapping[str, FigureFile]) -> str:
+    """Return a figure directive for ``name`` when the runner drew it, else ''."""
+    entry = figures.get(name)
+    if entry is None:
+        return ""
+    caption = esc(entry.title or FIGURE_CAPTIONS.get(name, name))
+    if name in FIGURE_CAPTIONS:
+        caption += " " + esc(FIGURE_CAPTIONS[name])
+    return figure(entry.path, entry.description or entry.title or name, caption)
+
+
+def _section(title: str, *blocks: str) -> str:
+    body = [block for block in blocks if block]
+    return join_blocks([heading(2, title), *body]) if body else ""
+
+
+def analysis_page(analysis: AnalysisResults, context: SiteContext,
+                  figures: Mapping[str, FigureFile], downloads: Sequence[tuple[str, str]]
+                  ) -> str:
+    """Return the Markdown of one analysis page.
+
+    Parameters
+    ----------
+    analysis : AnalysisResults
+        The results document and effects table of the analysis.
+    context : SiteContext
+        Study pages and bibliography for links.
+    figures : mapping of str to FigureFile
+        Figures copied into the site, by name (``forest``, ``funnel``, ``bubble-<m>``...).
+    downloads : sequence of (label, path)
+        Files offered for download, paths relative to the page. Labels are fixed words
+        written by the generator (never record text): they go into a role unescaped.
+    """
+    result = analysis.result
+    bubbles = [figure_block(name, figures) for name in sorted(figures)
+               if name.startswith("bubble-")]
+    status = result.get("status")
+    note = "" if status == "ok" else esc(f"Status: {status}. {result.get('message') or ''}")
+    return join_blocks([
+        heading(1, esc(result.get("title") or analysis.id)),
+        question_block(result),
+        ":::{admonition} Finding\n:class: tip\n\n" + esc(plain_sentence(result)) + "\n:::\n",
+        note,
+        _section("Pooled estimate", sections.pooled_table(result)),
+        _section("What was selected", selection(analysis, context)),
+        _section("Forest plot", figure_block("forest", figures)),
+        _section("Heterogeneity", sections.heterogeneity(result)),
+        _section("Dependent effects", sections.dependence(result)),
+        _section("Subgroups and meta-regression", sections.subgroups(result),
+                 sections.meta_regression(result), *bubbles),
+        _section("Sensitivity", sections.leave_one_out(result), sections.influence(result),
+                 figure_block("leave-one-out", figures), figure_block("cumulative", figures),
+                 figure_block("influence", figures), figure_block("baujat", figures)),
+        _section("Small-study effects", sections.small_study_effects(result),
+                 figure_block("funnel", figures)),
+        _section("Certainty of the evidence", sections.certainty(result)),
+        _section("Published meta-analyses beside ours", sections.published(result)),
+        _section("Methods", esc(methods_paragraph(result))),
+        _section("Downloads", bullets(f"{{download}}`{label} <{path}>`"
+                                      for label, path in downloads)),
+    ])

@@ -1,0 +1,235 @@
+"""Sections of an analysis page built from one results document's numbers.
+
+Each function takes the results document (the "Results files" contract in
+ARCHITECTURE.md) and returns a Markdown block, or an empty string when the section is
+absent. Numbers are shown on the natural scale (ratios, correlations) with
+:func:`evidence.book.numbers.natural`; heterogeneity stays on the model scale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from evidence.book.escape import escape_markdown as esc
+from evidence.book.findings import certainty_level, pooled_of
+from evidence.book.markdown import bullets, external_link, heading, join_blocks, table
+from evidence.book.numbers import (
+    MISSING,
+    integer,
+    interval,
+    metric_words,
+    natural,
+    number,
+    p_value,
+    percent,
+)
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
+
+
+def pooled_table(result: Mapping[str, Any]) -> str:
+    """Return the pooled estimate, its CI and PI on the natural scale, and its test."""
+    pooled = pooled_of(result)
+    if not pooled:
+        return ""
+    numbers = natural(result)
+    name, abbreviation, _ = metric_words(result.get("metric"))
+    statistic = "t" if pooled.get("df") is not None else "z"
+    rows = [
+        ("Effects (k) and studies", f"{integer(pooled.get('k'))} effects, "
+         f"{integer(pooled.get('n_studies'))} studies"),
+        ("Participants", integer(pooled.get("n_participants"))),
+        (f"Pooled {name} ({abbreviation})", number(numbers["estimate"])),
+        ("95% confidence interval", interval(numbers["ci"])),
+        ("95% prediction interval", interval(numbers["pi"])),
+        ("Test of no effect", f"{statistic} = {number(pooled.get('statistic'))}"
+         + (f" (df {number(pooled.get('df'), 0)})" if pooled.get("df") is not None else "")
+         + f", p = {p_value(pooled.get('p'))}"),
+        ("Estimator and test", f"{pooled.get('method', MISSING)}, "
+                               f"{pooled.get('test', MISSING)}"),
+    ]
+    return table(["Quantity", "Value"], [(esc(a), esc(b)) for a, b in rows])
+
+
+def heterogeneity(result: Mapping[str, Any]) -> str:
+    """Return tau-squared, tau, I-squared, H-squared and Cochran's Q with their intervals."""
+    pooled = pooled_of(result)
+    if not pooled:
+        return ""
+    rows = [
+        ("tau\u00b2 (between-study variance, model scale)",
+         f"{number(pooled.get('tau2'), 4)} (95% CI {interval(pooled.get('tau2_ci'), 4)})"),
+        ("tau", f"{number(pooled.get('tau'), 4)} (95% CI {interval(pooled.get('tau_ci'), 4)})"),
+        ("I\u00b2", f"{percent(pooled.get('i2'), 1)} (95% CI {interval(pooled.get('i2_ci'), 1)})"),
+        ("H\u00b2", f"{number(pooled.get('h2'))} (95% CI {interval(pooled.get('h2_ci'))})"),
+        ("Cochran's Q", f"{number(pooled.get('q'))} on {number(pooled.get('q_df'), 0)} df, "
+         f"p = {p_value(pooled.get('q_p'))}"),
+    ]
+    return table(["Quantity", "Value"], [(esc(a), esc(b)) for a, b in rows])
+
+
+def _pooled_row(label: str, result: Mapping[str, Any], pooled: Mapping[str, Any]) -> list[str]:
+    numbers = natural(result, pooled)
+    return [esc(label), esc(integer(pooled.get("k"))), esc(number(numbers["estimate"])),
+            esc(interval(numbers["ci"])), esc(percent(pooled.get("i2")))]
+
+
+def subgroups(result: Mapping[str, Any]) -> str:
+    """Return one table per subgroup field, with the test of subgroup differences."""
+    blocks = []
+    for field, section in _mapping(result.get("subgroups")).items():
+        section = _mapping(section)
+        levels = _mapping(section.get("subgroups"))
+        rows = [_pooled_row(str(level), result, _mapping(pooled))
+                for level, pooled in levels.items()]
+        if not rows:
+            continue
+        blocks.append(heading(3, f"By {esc(field)}"))
+        blocks.append(table(["Subgroup", "k", "Estimate", "95% CI", "I\u00b2"], rows))
+        blocks.append(esc(f"Test of subgroup differences: Q = {number(section.get('q_between'))}"
+                          f" on {number(section.get('q_between_df'), 0)} df, "
+                          f"p = {p_value(section.get('q_between_p'))}."))
+    return join_blocks(blocks) if blocks else ""
+
+
+def meta_regression(result: Mapping[str, Any]) -> str:
+    """Return one coefficient table per moderator, with the omnibus test and R-squared."""
+    blocks = []
+    for moderator, section in _mapping(result.get("meta_regression")).items():
+        section = _mapping(section)
+        rows = [[esc(c.get("name")), esc(number(c.get("estimate"), 3)),
+                 esc(number(c.get("se"), 3)), esc(interval(c.get("ci"), 3)),
+                 esc(p_value(c.get("p")))] for c in _list(section.get("coefficients"))]
+        if not rows:
+            continue
+        blocks.append(heading(3, f"Moderator: {esc(moderator)}"))
+        blocks.append(table(["Term", "Coefficient (model scale)", "SE", "95% CI", "p"], rows))
+        blocks.append(esc(f"Omnibus test: QM = {number(section.get('qm'))} on "
+                          f"{number(section.get('qm_df'), 0)} df, "
+                          f"p = {p_value(section.get('qm_p'))}; "
+                          f"R\u00b2 = {percent(section.get('r2'), 1)}; k = "
+                          f"{integer(section.get('k'))}."))
+    return join_blocks(blocks) if blocks else ""
+
+
+def leave_one_out(result: Mapping[str, Any]) -> str:
+    """Return the pooled estimate with each study left out in turn."""
+    rows = [_pooled_row(f"without {entry.get('omitted', '?')}", result, entry)
+            for entry in _list(result.get("leave_one_out"))]
+    if not rows:
+        return ""
+    return table(["Omitted", "k", "Estimate", "95% CI", "I\u00b2"], rows)
+
+
+def influence(result: Mapping[str, Any]) -> str:
+    """Return the studies flagged as influential (Viechtbauer and Cheung 2010)."""
+    entries = _list(result.get("influence"))
+    if not entries:
+        return ""
+    flagged = [entry for entry in entries if entry.get("influential") is True]
+    if not flagged:
+        return esc(f"No study of {len(entries)} was flagged as influential "
+                   "(Viechtbauer and Cheung 2010 criteria).")
+    rows = [[esc(e.get("study")), esc(number(e.get("rstudent"))), esc(number(e.get("dffits"))),
+             esc(number(e.get("cook_d"))), esc(number(e.get("hat"), 3))] for e in flagged]
+    return join_blocks([
+        esc(f"{len(flagged)} of {len(entries)} studies flagged as influential "
+            "(Viechtbauer and Cheung 2010 criteria):"),
+        table(["Study", "Studentised residual", "DFFITS", "Cook's distance", "Hat"], rows)])
+
+
+def small_study_effects(result: Mapping[str, Any]) -> str:
+    """Return Egger's and Begg's tests, trim-and-fill and fail-safe N when present."""
+    egger, begg = _mapping(result.get("egger")), _mapping(result.get("begg"))
+    trimfill, failsafe = _mapping(result.get("trimfill")), _mapping(result.get("failsafe_n"))
+    items = []
+    if egger:
+        items.append(f"Egger's regression test: statistic {number(egger.get('statistic'))}, "
+                     f"p = {p_value(egger.get('p'))}; limit estimate (model scale) "
+                     f"{number(egger.get('limit_estimate'), 3)}.")
+    if begg:
+        items.append(f"Begg's rank correlation: Kendall's tau {number(begg.get('tau'))}, "
+                     f"p = {p_value(begg.get('p'))}.")
+    if trimfill:
+        filled = natural(result, {"estimate": trimfill.get("estimate"),
+                                  "ci": trimfill.get("ci")})
+        items.append(f"Trim-and-fill: {integer(trimfill.get('k0'))} studies imputed on the "
+                     f"{trimfill.get('side', MISSING)} side; adjusted estimate "
+                     f"{number(filled['estimate'])} (95% CI {interval(filled['ci'])}).")
+    if failsafe:
+        items.append(f"Fail-safe N: Rosenthal {integer(failsafe.get('rosenthal'))}, "
+                     f"Orwin {integer(failsafe.get('orwin'))}.")
+    return bullets(esc(item) for item in items)
+
+
+def dependence(result: Mapping[str, Any]) -> str:
+    """Return how dependent effects were handled, with robust (CR2) inference if given."""
+    section = _mapping(result.get("dependence"))
+    if not section:
+        return ""
+    items = [f"Rule: {section.get('rule', MISSING)}; clusters: "
+             f"{integer(section.get('n_clusters'))}."]
+    sigma2 = section.get("sigma2")
+    if isinstance(sigma2, list) and len(sigma2) == 2:
+        items.append(f"Variance components: between clusters {number(sigma2[0], 4)}, within "
+                     f"clusters {number(sigma2[1], 4)}.")
+    robust = _mapping(section.get("robust"))
+    if robust:
+        numbers = natural(result, robust)
+        items.append(f"Cluster-robust (CR2) estimate {number(numbers['estimate'])}, 95% CI "
+                     f"{interval(numbers['ci'])}, p = {p_value(robust.get('p'))} "
+                     f"(df {number(robust.get('df'), 1)}).")
+    return bullets(esc(item) for item in items)
+
+
+def certainty(result: Mapping[str, Any]) -> str:
+    """Return the GRADE table: each domain, proposed and final rating, reason, override."""
+    section = _mapping(result.get("certainty"))
+    if not section:
+        return esc("Certainty was not rated for this analysis.")
+    rows = []
+    for domain in _list(section.get("domains")):
+        override = domain.get("override")
+        override_text = override.get("justification", "yes") if isinstance(
+            override, Mapping) else ("yes" if override else "")
+        rows.append([esc(domain.get("domain")), esc(domain.get("proposed")),
+                     esc(domain.get("final")), esc(domain.get("reason")), esc(override_text)])
+    intro = esc(f"Starting level: {section.get('start', MISSING)}; final certainty: "
+                f"{certainty_level(result)}.")
+    if not rows:
+        return intro
+    return join_blocks([intro, table(
+        ["Domain", "Proposed", "Final", "Reason", "Reviewer override"], rows)])
+
+
+def published(result: Mapping[str, Any]) -> str:
+    """Return the published meta-analyses that answer the same question, beside ours."""
+    rows = []
+    ours = natural(result)
+    _, abbreviation, _ = metric_words(result.get("metric"))
+    if ours["estimate"] is not None:
+        pooled = pooled_of(result)
+        rows.append(["**This review**", esc(result.get("title")),
+                     esc(integer(pooled.get("k"))), esc(integer(pooled.get("n_participants"))),
+                     esc(f"{abbreviation} {number(ours['estimate'])}"), esc(interval(ours["ci"])),
+                     esc(f"I\u00b2 {percent(pooled.get('i2'))}"), ""])
+    for entry in _list(result.get("published")):
+        source = external_link(esc(entry.get("meta_analysis")), entry.get("source"))
+        year = f" {esc(entry.get('year'))}" if entry.get("year") else ""
+        rows.append([source + year,
+                     esc(f"{entry.get('exposure', '')}; {entry.get('outcome', '')}"),
+                     esc(entry.get("k_studies")), esc(entry.get("n_participants")),
+                     esc(f"{entry.get('measure', '')} {entry.get('pooled', '')}"),
+                     esc(f"{entry.get('lo', '')} to {entry.get('hi', '')}"),
+                     esc(entry.get("heterogeneity")), esc(entry.get("quote"))])
+    if len(rows) <= 1 and not _list(result.get("published")):
+        return esc("No published meta-analysis was listed for comparison in the spec.")
+    return table(["Meta-analysis", "Exposure; outcome", "k", "N", "Pooled", "95% CI",
+                  "Heterogeneity", "Quoted from the source"], rows)

@@ -1,0 +1,68 @@
+"""A Sphinx extension for the evidence site: author-year labels in the bibliography.
+
+sphinxcontrib-bibtex cites by author and year (``bibtex_reference_style: author_year``) but
+numbers the bibliography by default, so a reader sees "(Steptoe et al., 2013)" on a study
+page and "[57]" in the list. This extension registers the pybtex formatting style
+``evidence-author-year``: the ``plain`` style with labels ``Steptoe et al. 2013`` (a, b, ...
+appended when two entries share a label). Loaded through ``sphinx.extra_extensions`` in
+``book/_config.yml``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from pybtex.plugin import register_plugin
+from pybtex.style.formatting.plain import Style as PlainStyle
+from pybtex.style.labels import BaseLabelStyle
+
+STYLE_NAME = "evidence-author-year"
+
+
+def _label(entry: Any) -> str:
+    """Return ``Surname 2013``, ``Surname and Other 2013`` or ``Surname et al. 2013``."""
+    people = entry.persons.get("author") or entry.persons.get("editor") or []
+    names = [" ".join(person.last_names).replace("{", "").replace("}", "") for person in people]
+    others = "others" in names
+    names = [name for name in names if name and name != "others"]
+    if not names:
+        who = entry.key
+    elif others or len(names) > 2:
+        who = f"{names[0]} et al."
+    elif len(names) == 1:
+        who = names[0]
+    else:
+        who = f"{names[0]} and {names[1]}"
+    year = entry.fields.get("year", "n.d.")
+    return f"{who} {year}"
+
+
+class AuthorYearLabelStyle(BaseLabelStyle):
+    """Labels ``Surname et al. year``; repeated labels get ``a``, ``b``, ... appended."""
+
+    def format_labels(self, sorted_entries: Iterable[Any]) -> Iterator[str]:
+        """Yield one label per entry, in the order given."""
+        entries = list(sorted_entries)
+        labels = [_label(entry) for entry in entries]
+        counts = Counter(labels)
+        seen: Counter[str] = Counter()
+        for label in labels:
+            if counts[label] > 1:
+                yield label + "abcdefghijklmnopqrstuvwxyz"[seen[label] % 26]
+                seen[label] += 1
+            else:
+                yield label
+
+
+class AuthorYearStyle(PlainStyle):
+    """The pybtex ``plain`` style with :class:`AuthorYearLabelStyle` labels."""
+
+    default_label_style = AuthorYearLabelStyle
+
+
+def setup(app: Any) -> dict[str, Any]:
+    """Register the pybtex style with Sphinx (parallel-safe, no state)."""
+    register_plugin("pybtex.style.formatting", STYLE_NAME, AuthorYearStyle, force=True)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

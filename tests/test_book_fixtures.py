@@ -1,0 +1,109 @@
+"""Input fixtures for the book tests: small results files built by hand.
+
+These are RENDERING fixtures only: the numbers are chosen so that every expected value in
+the tests can be derived by hand (e.g. exp(ln 1.5) = 1.5). They are never evidence and never
+reach the real site.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from evidence.records import (
+    Effect,
+    Exposure,
+    Extraction,
+    Outcome,
+    Population,
+    RiskOfBias,
+    Source,
+    Statistic,
+    Study,
+)
+
+#: A string that tries every injection the escaping must neutralise.
+HOSTILE = ("<script>alert('x')</script> <img src=x onerror=alert(1)> {eval-rst} "
+           "{raw}`html` [link](javascript:alert(1)) ![img](http://evil.example/a.png) "
+           "$x^2$ $$y$$ |sub| {{ sub }} `code` **bold** &lt;b&gt; % comment (target)= "
+           "```{raw} html``` :::{note}:::")
+
+
+def make_study(identifier: str = "alpha2001", text: str = "adults in a town",
+               quote: str = "the hazard ratio was 1.5 (95% CI 1.2 to 1.9)",
+               url: str | None = "https://example.org/alpha") -> Study:
+    effect = Effect(
+        "isolation-mortality",
+        Exposure("social-isolation", text, "fewer-ties", "structural"),
+        Outcome("mortality", "all-cause mortality", "harmful"),
+        "fully-adjusted", Statistic("HR", 1.5, (1.2, 1.9)),
+        Source("abstract", quote, url), notes=text)
+    return Study(identifier, identifier, "prospective-cohort",
+                 Population(text, "adult", "mixed", n=1000),
+                 RiskOfBias("NOS", "low", text), Extraction("needs-verification", "abstract",
+                                                            text),
+                 (effect,), cohort=None, doi="10.1000/xyz", year=2001, notes=text)
+
+
+def make_result(identifier: str = "isolation-mortality", title: str = "Isolation and death",
+                estimate: float = math.log(1.5), ci: tuple[float, float] = (
+                    math.log(1.2), math.log(1.9)),
+                pi: tuple[float, float] | None = (math.log(0.9), math.log(2.5)),
+                figures: dict[str, str] | None = None) -> dict:
+    return {
+        "id": identifier, "title": title,
+        "question": {"population": "adults", "exposure": "social isolation",
+                     "comparator": "integrated", "outcome": "all-cause mortality"},
+        "spec": {"select": {"outcome.domain": "mortality"}, "adjustment": "most-adjusted",
+                 "dependence": "multilevel", "model": {"method": "REML", "test": "knha"},
+                 "subgroups": ["sex"], "moderators": [], "sensitivity": ["leave-one-out"],
+                 "bias": ["egger"]},
+        "status": "ok", "message": None, "metric": "log-risk-ratio",
+        "orient": "fewer-ties-harmful", "scale": "log", "back_transform": "exp",
+        "pooled": {"k": 2, "n_studies": 2, "n_participants": 3000, "method": "REML",
+                   "test": "knha", "estimate": estimate, "se": 0.1, "statistic": 4.05,
+                   "df": 1, "p": 0.154, "ci": list(ci), "pi": list(pi) if pi else None,
+                   "tau2": 0.01, "tau2_ci": [0.0, 0.5], "tau": 0.1, "tau_ci": [0.0, 0.71],
+                   "i2": 40.0, "i2_ci": [0.0, 99.0], "h2": 1.67, "h2_ci": [1.0, 100.0],
+                   "q": 1.67, "q_df": 1, "q_p": 0.196},
+        "subgroups": {}, "meta_regression": {}, "leave_one_out": [], "influence": [],
+        "cumulative": [], "egger": None, "begg": None, "trimfill": None, "failsafe_n": None,
+        "dependence": {"rule": "multilevel", "sigma2": [0.01, 0.0], "robust": None,
+                       "n_clusters": 2},
+        "certainty": {"start": "low", "level": "very low", "domains": [
+            {"domain": "imprecision", "proposed": -1, "final": -1,
+             "reason": "CI is wide", "override": None}]},
+        "published": [],
+        "effects": {"included": 2, "excluded": 1, "studies": 2, "participants": 3000},
+        "figures": figures or {},
+        "provenance": {"evidence_version": "0.1.0", "inputs": {}},
+    }
+
+
+EFFECTS_HEADER = ("study,effect,label,cohort,cluster,included,reason,measure_reported,value,"
+                  "lo,hi,yi,vi,sei,weight,conversion,flipped,adjustment,risk_of_bias,year")
+
+
+def write_results(directory: Path, results: list[dict], effects_rows: dict[str, list[str]]
+                  ) -> Path:
+    """Write ``<id>.json``, ``<id>-effects.csv`` and ``index.json`` into ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for result in results:
+        (directory / f"{result['id']}.json").write_text(json.dumps(result, indent=2) + "\n")
+        rows = effects_rows.get(result["id"], [])
+        (directory / f"{result['id']}-effects.csv").write_text(
+            "\n".join([EFFECTS_HEADER, *rows]) + "\n")
+    index = [{"id": r["id"], "title": r["title"], "status": r["status"]} for r in results]
+    (directory / "index.json").write_text(json.dumps(index) + "\n")
+    return directory
+
+
+def write_svg(path: Path, title: str, description: str) -> Path:
+    """Write a tiny valid SVG with a title and description (a stand-in figure)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="200" height="100" '
+        'viewBox="0 0 200 100"><title>' + title + "</title><desc>" + description
+        + '</desc><rect x="10" y="10" width="180" height="80" fill="#0072B2"/></svg>\n')
+    return path
