@@ -6,18 +6,19 @@ ARCHITECTURE.md). :func:`load_analyses` reads every spec with the safe loader
 against the rules below, and reports every problem at once as
 ``analyses/x.yaml:LINE:COL: message [rule-id]``:
 
-=========================  ===================================================================
-rule                       meaning
-=========================  ===================================================================
-``id-file-name``           ``id`` differs from the file name without ``.yaml``
-``unknown-field-path``     a ``select``/``subgroups``/``moderators`` path names no record field
-``moderator-not-numeric``  a moderator path names a field that is not a number
-``rho-required``           ``dependence: aggregate`` without a stated ``rho``
-``rho-unused``             ``rho`` given with another dependence rule (warning)
-``duplicate-override``     two certainty overrides for one domain
-``compare-no-match``       a ``compare_with`` item matches no row of the headline table
-``duplicate-id``           two specs share an id
-=========================  ===================================================================
+============================  ================================================================
+rule                          meaning
+============================  ================================================================
+``id-file-name``              ``id`` differs from the file name without ``.yaml``
+``unknown-field-path``        a ``select``/``subgroups``/``moderators`` path names no record field
+``moderator-not-numeric``     a moderator path names a field that is not a number
+``rho-required``              ``dependence: aggregate`` without a stated ``rho``
+``rho-unused``                ``rho`` given with another dependence rule (warning)
+``duplicate-override``        two certainty overrides for one domain
+``justification-too-short``   an override's justification under 20 characters
+``compare-no-match``          a ``compare_with`` item matches no row of the headline table
+``duplicate-id``              two specs share an id
+============================  ================================================================
 
 Schema problems (unknown fields with a did-you-mean, wrong types, values outside a
 vocabulary) come from :func:`evidence.yamlio.check_schema`.
@@ -43,6 +44,8 @@ from evidence.yamlio import Positions, check_schema, did_you_mean, load_yaml
 
 #: Ranked adjustment levels, most adjusted first (``not-reported`` is ranked last).
 ADJUSTMENT_ORDER = ("fully-adjusted", "minimally-adjusted", "unadjusted", "not-reported")
+#: Shortest written justification accepted for a certainty override (characters).
+MIN_JUSTIFICATION = 20
 #: GRADE domains an override may name.
 CERTAINTY_DOMAINS = ("risk-of-bias", "inconsistency", "indirectness", "imprecision",
                      "publication-bias")
@@ -213,6 +216,11 @@ def check_rules(data: Mapping[str, Any], positions: Positions, shown: str, stem:
             at(("certainty", "overrides", index, "domain"),
                f"a second override for '{item['domain']}'", "duplicate-override")
         domains.add(item["domain"])
+        if len(item["justification"].strip()) < MIN_JUSTIFICATION:
+            at(("certainty", "overrides", index, "justification"),
+               f"the justification of the {item['domain']} override is too short to tell "
+               f"readers why (at least {MIN_JUSTIFICATION} characters)",
+               "justification-too-short")
     rows = headline_rows()
     for index, selector in enumerate(data.get("compare_with", [])):
         if not match_rows(rows, selector):
