@@ -138,6 +138,8 @@ def summary_forest(rows: list[dict[str, Any]], path: Path) -> None:
         unless the row has ``back_transformed`` {``estimate``, ``ci``, ``pi``}, which is then
         used. Ratios (:math:`\exp`), correlations (:math:`\tanh`) and identity-scale
         metrics are drawn in separate panels, because their numbers are not comparable.
+        Each line shows the title, the diamond (95% CI), the prediction interval, the
+        estimate in words and k; certainty and I² belong to the summary-of-findings table.
     path : pathlib.Path
         The SVG file to write. With no rows nothing is written.
     """

@@ -15,7 +15,7 @@ from evidence.plots.table import Block, Column, Layout, Row, draw_blocks
 PANELS = (
     ("exp", "Ratio (risk, odds or hazard)"),
     ("tanh", "Correlation (r)"),
-    (None, "Standardised mean difference or other difference"),
+    (None, "Difference (identity scale)"),
 )
 
 
@@ -61,18 +61,17 @@ def summary_rows(rows: list[dict[str, Any]], back: str | None) -> list[Row]:
         scale = summary_scale(row)
         if scale.back_transform != back:
             continue
-        label = safe_text(row.get("title"), 36) or safe_text(row.get("id"), 36)
+        label = safe_text(row.get("title"), None) or safe_text(row.get("id"), None)
         k_value = row.get("k", (row.get("pooled") or {}).get("k"))
         k = f"{int(k_value)}" if finite(k_value) else ""
-        certainty = safe_text(row.get("certainty"), 12)
         numbers = row_numbers(row, scale) if row.get("status", "ok") == "ok" else None
         if numbers is None:
             text = safe_text(row.get("status"), 24).replace("-", " ") or "not estimable"
-            table.append(Row("text", label, texts=(text, k, ""), color=MUTED))
+            table.append(Row("text", label, texts=(text, k), color=MUTED))
             continue
         estimate, lo, hi, pi = numbers
         table.append(Row("diamond", label, estimate, lo, hi,
-                         texts=(scale.interval_text(estimate, lo, hi), k, certainty),
+                         texts=(scale.interval_text(estimate, lo, hi), k),
                          color=POOLED, pi=pi))
     return table
 
@@ -83,15 +82,17 @@ def summary_figure(rows: list[dict[str, Any]]) -> Figure | None:
     for back, label in PANELS:
         table = summary_rows(rows, back)
         if table:
-            scale = Scale(back, label, "estimate")
-            blocks.append(Block((Row("heading", label), *table), scale))
+            labels = {summary_scale(r).label for r in rows
+                      if summary_scale(r).back_transform == back}
+            label = labels.pop() if len(labels) == 1 else label
+            blocks.append(Block((Row("heading", label), *table), Scale(back, label, "")))
     if not blocks:
         return None
     layout = Layout("Pooled estimates of every analysis", blocks[0].scale,
-                    (Column("Estimate [95% CI]", 0.84), Column("k", 0.885),
-                     Column("Certainty", 0.99)),
+                    (Column("Estimate [95% CI]", 0.925), Column("k", 0.985)),
                     footnotes=("Diamonds: pooled estimate and 95% CI; grey lines: 95% "
-                               "prediction intervals.",))
+                               "prediction intervals; arrows: interval continues.",),
+                    axes_left=0.48, axes_right=0.72)
     return draw_blocks(blocks, layout)
 
 
@@ -101,7 +102,7 @@ def summary_description(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         scale = summary_scale(row)
         numbers = row_numbers(row, scale) if row.get("status", "ok") == "ok" else None
-        title = safe_text(row.get("title"), 60) or safe_text(row.get("id"), 60)
+        title = safe_text(row.get("title"), None) or safe_text(row.get("id"), None)
         if numbers is None:
             parts.append(f"{title}: not estimable")
         else:

@@ -37,8 +37,6 @@ ROW_KINDS = ("effect", "diamond", "bar", "heading", "text", "note", "blank")
 
 _TOP_INCHES = 0.42
 _LABEL_X = 0.012
-_AXES_LEFT = 0.37
-_AXES_RIGHT = 0.655
 
 
 @dataclass(frozen=True)
@@ -77,30 +75,30 @@ class Layout:
     band: tuple[float, float] | None = None  # model-scale shaded band (e.g. overall CI)
     orient_note: str = ""
     footnotes: tuple[str, ...] = field(default_factory=tuple)
+    axes_left: float = 0.37  # figure fractions: labels left of it, text columns right
+    axes_right: float = 0.655
 
 
 def axis_limits(rows: Sequence[Row]) -> tuple[float, float]:
-    """Model-scale x limits: every estimate, diamond and bar, and CIs within reason.
+    """Model-scale x limits: every estimate, and intervals within reason.
 
-    The core range covers point estimates, diamonds, bars and the null (0). Effect CIs
-    may extend it by at most one core span on each side; longer whiskers are cut and drawn
-    with an arrow, so that one imprecise study cannot squash the others.
+    The core range covers the point estimates of effects and diamonds and the null (0).
+    Intervals (CIs, diamonds, prediction bars) may extend it by at most one core span
+    (at least 0.4 model units) on each side; longer ones are cut and end in an arrow, so
+    that one imprecise estimate cannot squash the others.
     """
     core = [0.0]
-    whiskers: list[float] = []
+    extents: list[float] = []
     for row in rows:
-        if row.kind == "effect" and finite(row.estimate):
+        if row.kind in ("effect", "diamond") and finite(row.estimate):
             core.append(row.estimate)
-            whiskers += [row.lo, row.hi]
-        elif row.kind in ("diamond", "bar"):
-            core += [v for v in (row.estimate, row.lo, row.hi) if finite(v)]
-            core += list(row.pi or ())
+        if row.kind in ("effect", "diamond", "bar"):
+            extents += [v for v in (row.lo, row.hi, *(row.pi or ())) if finite(v)]
     lo, hi = min(core), max(core)
-    span = max(hi - lo, 0.2)
-    whiskers = [w for w in whiskers if finite(w)]
-    if whiskers:
-        lo = max(min([lo, *whiskers]), lo - span)
-        hi = min(max([hi, *whiskers]), hi + span)
+    span = max(hi - lo, 0.4)
+    if extents:
+        lo = max(min([lo, *extents]), lo - span)
+        hi = min(max([hi, *extents]), hi + span)
     margin = 0.05 * (hi - lo)
     return lo - margin, hi + margin
 
@@ -136,7 +134,8 @@ def draw_blocks(blocks: Sequence[Block], layout: Layout) -> Figure:
     for block in blocks:
         rows_inches = ROW_HEIGHT * max(len(block.rows), 1)
         bottom = top - rows_inches
-        axes = figure.add_axes((_AXES_LEFT, bottom / height, _AXES_RIGHT - _AXES_LEFT,
+        axes = figure.add_axes((layout.axes_left, bottom / height,
+                                layout.axes_right - layout.axes_left,
                                 rows_inches / height))
         _draw_block(figure, axes, block, layout)
         first_axes = first_axes or axes
@@ -187,7 +186,7 @@ def _draw_row(axes: Any, transform: Any, y: float, row: Row, layout: Layout,
         return
     if row.label:
         indent = 0.008 if row.kind in ("effect", "bar") else 0.0
-        room = (_AXES_LEFT - _LABEL_X - indent - 0.012) * FIGURE_WIDTH * 72.0
+        room = (layout.axes_left - _LABEL_X - indent - 0.012) * FIGURE_WIDTH * 72.0
         label = fit_text(row.label, room, matplotlib.rcParams["font.size"], weight == "bold")
         axes.text(_LABEL_X + indent, y, label, transform=transform, ha="left",
                   va="center", fontweight=weight, clip_on=False)
@@ -199,9 +198,21 @@ def _draw_row(axes: Any, transform: Any, y: float, row: Row, layout: Layout,
     if row.kind == "diamond" and finite(row.estimate):
         if row.pi is not None:
             _draw_bar(axes, y, row.pi[0], row.pi[1], MUTED, 1.0, 0.18)
+            _draw_arrows(axes, y, row.pi[0], row.pi[1], lo, hi, MUTED)
         draw_diamond(axes, y, row.estimate, row.lo, row.hi, row.color)
+        _draw_arrows(axes, y, row.lo, row.hi, lo, hi, row.color)
     elif row.kind == "bar" and finite(row.lo) and finite(row.hi):
         _draw_bar(axes, y, row.lo, row.hi, row.color, 2.2, 0.22)
+        _draw_arrows(axes, y, row.lo, row.hi, lo, hi, row.color)
+
+
+def _draw_arrows(axes: Any, y: float, left: float, right: float, lo: float, hi: float,
+                 color: str) -> None:
+    """Mark an interval that runs past the axis with an arrow at the axis end."""
+    for outside, x, marker in ((left < lo, lo, "<"), (right > hi, hi, ">")):
+        if outside:
+            axes.plot([x], [y], marker=marker, markersize=4.5, color=color, linestyle="none",
+                      clip_on=False, zorder=4)
 
 
 def _draw_bar(axes: Any, y: float, lo: float, hi: float, color: str, width: float,
