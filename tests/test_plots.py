@@ -22,6 +22,7 @@ from evidence.plots.data import included_effects
 from evidence.plots.diagnostics import baujat_points, reference_lines
 from evidence.plots.funnel import FEW_STUDIES_NOTE
 from evidence.plots.scale import TICK_GAP_INCHES, Scale, natural_ticks
+from evidence.plots.table import Row, axis_limits
 
 SVG = "{http://www.w3.org/2000/svg}"
 RTOL = 1e-12
@@ -381,3 +382,12 @@ def test_bubble_plot_states_the_slope(rendered):
     assert ("Slope \u22120.010 (\u00d70.990 per unit); k = 5; R\u00b2 = 0%. "
             "Bubble area: inverse-variance weight.") in texts
     assert "follow up years" in texts  # the axis label
+
+
+def test_axis_limits_cap_long_intervals():
+    # Estimates 0.0, 0.2 and 0.1: core range [0, 0.2], span max(0.2, 0.4) = 0.4, so the
+    # diamond's CI [-3, 3] is cut at [0 - 0.4, 0.2 + 0.4] = [-0.4, 0.6], plus a 5% margin
+    # of the 1.0 width on each side: (-0.45, 0.65).
+    rows = [Row("effect", "a", 0.0, -0.1, 0.1), Row("effect", "b", 0.2, 0.1, 0.3),
+            Row("diamond", "pooled", 0.1, -3.0, 3.0)]
+    assert_allclose(axis_limits(rows), (-0.45, 0.65), rtol=RTOL)
