@@ -1,0 +1,110 @@
+"""Speed of leave-one-out + influence diagnostics at k = 1,000 beside R metafor 3.8.
+
+Run: ``.venv/bin/python benchmarks/diagnostics.py`` (the metafor column needs ``Rscript``).
+
+Ours: :func:`evidence.sensitivity.diagnostics` computes leave-one-out, influence and Baujat
+statistics together from one vectorised batch of k REML deletion fits; timed with and
+without the Q-profile tau2/I2/H2 intervals of every leave-one-out row (metafor's
+``leave1out`` reports none, so "without" is the like-for-like figure). Best of 3 runs.
+
+metafor: ``leave1out(fit)`` and ``influence(fit)`` each refit the model k times. A full run
+at k = 1,000 takes tens of minutes, so R times (a) both functions in full at k = 100 and
+(b) a few single REML fits at k = 1,000, and the k = 1,000 figure is extrapolated as
+2 k x (time per fit): ``leave1out`` and ``influence`` refit k times each. Data are
+simulated with a fixed seed and written to a temporary CSV that R reads, so both sides
+fit the same numbers; R times itself (``proc.time``), so its start-up is not counted.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from evidence.sensitivity import diagnostics  # noqa: E402
+
+K = 1_000
+K_SMALL = 100
+R_SINGLE_FITS = 3
+
+R_SCRIPT = r"""
+suppressPackageStartupMessages(library(metafor))
+args <- commandArgs(TRUE)
+big <- read.csv(args[1]); small <- read.csv(args[2]); n <- as.integer(args[3])
+tight <- list(threshold = 1e-10, maxiter = 1000)
+fit <- rma(yi, vi, data = small, method = "REML", control = tight)
+t0 <- proc.time()[["elapsed"]]
+l1 <- leave1out(fit); inf <- influence(fit)
+small_time <- proc.time()[["elapsed"]] - t0
+t0 <- proc.time()[["elapsed"]]
+for (i in seq_len(n)) fitb <- rma(yi, vi, data = big, method = "REML", control = tight)
+per_fit <- (proc.time()[["elapsed"]] - t0) / n
+cat(sprintf("%.17g %.17g\n", small_time, per_fit))
+"""
+
+
+def simulate(k: int, seed: int = 2026) -> tuple[np.ndarray, np.ndarray]:
+    """yi ~ N(0.2, vi + 0.05) with vi ~ U(0.01, 0.2)."""
+    rng = np.random.default_rng(seed)
+    vi = rng.uniform(0.01, 0.2, k)
+    return rng.normal(0.2, np.sqrt(vi + 0.05)), vi
+
+
+def best_time(yi: np.ndarray, vi: np.ndarray, intervals: bool, repeats: int = 3) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        diagnostics(yi, vi, intervals=intervals).to_dict()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def metafor_times(big: tuple[np.ndarray, np.ndarray],
+                  small: tuple[np.ndarray, np.ndarray]) -> tuple[float, float] | None:
+    if shutil.which("Rscript") is None:
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        paths = []
+        for name, (yi, vi) in (("big", big), ("small", small)):
+            path = Path(folder) / f"{name}.csv"
+            lines = ["yi,vi"] + [f"{y:.17g},{v:.17g}" for y, v in zip(yi, vi, strict=True)]
+            path.write_text("\n".join(lines) + "\n")
+            paths.append(str(path))
+        script = Path(folder) / "time.R"
+        script.write_text(R_SCRIPT)
+        output = subprocess.run(["Rscript", str(script), *paths, str(R_SINGLE_FITS)],
+                                check=True, capture_output=True, text=True).stdout
+    small_time, per_fit = (float(x) for x in output.split())
+    return small_time, per_fit
+
+
+def main() -> None:
+    big, small = simulate(K), simulate(K_SMALL, seed=2027)
+    ours = best_time(*big, intervals=False)
+    ours_intervals = best_time(*big, intervals=True)
+    ours_small = best_time(*small, intervals=False)
+    print(f"evidence k={K}: leave-one-out + influence + Baujat {ours:.3f} s "
+          f"(with Q-profile intervals {ours_intervals:.3f} s)")
+    print(f"evidence k={K_SMALL}: {ours_small:.4f} s")
+    times = metafor_times(big, small)
+    if times is None:
+        print("Rscript not found: metafor not timed")
+        return
+    small_time, per_fit = times
+    extrapolated = 2 * K * per_fit
+    print(f"metafor k={K_SMALL}: leave1out + influence measured {small_time:.3f} s "
+          f"(ratio {small_time / ours_small:.0f}x)")
+    print(f"metafor k={K}: one REML fit {per_fit:.3f} s (mean of {R_SINGLE_FITS}); "
+          f"leave1out + influence extrapolated 2k fits = {extrapolated:.0f} s "
+          f"(ratio {extrapolated / ours:.0f}x)")
+
+
+if __name__ == "__main__":
+    main()
