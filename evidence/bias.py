@@ -34,8 +34,10 @@ Array = NDArray[np.float64]
 def _power_note(k: int) -> tuple[bool, str | None]:
     if k >= MIN_STUDIES:
         return False, None
-    return True, (f"only {k} studies: tests for funnel-plot asymmetry have too little power "
-                  f"below {MIN_STUDIES} studies to tell chance from small-study effects")
+    return True, (
+        f"only {k} studies: tests for funnel-plot asymmetry have too little power "
+        f"below {MIN_STUDIES} studies to tell chance from small-study effects"
+    )
 
 
 @dataclass(frozen=True)
@@ -53,10 +55,16 @@ class EggerResult:
 
     def to_dict(self) -> dict[str, Any]:
         """``{statistic, p, limit_estimate, limit_ci}`` plus df, k and the power note."""
-        return {"statistic": finite(self.statistic), "p": finite(self.p),
-                "df": finite(self.df), "limit_estimate": finite(self.limit_estimate),
-                "limit_ci": finite_interval(self.limit_ci), "k": self.k,
-                "underpowered": self.underpowered, "message": self.message}
+        return {
+            "statistic": finite(self.statistic),
+            "p": finite(self.p),
+            "df": finite(self.df),
+            "limit_estimate": finite(self.limit_estimate),
+            "limit_ci": finite_interval(self.limit_ci),
+            "k": self.k,
+            "underpowered": self.underpowered,
+            "message": self.message,
+        }
 
 
 @dataclass(frozen=True)
@@ -72,8 +80,14 @@ class BeggResult:
 
     def to_dict(self) -> dict[str, Any]:
         """``{tau, p}`` plus whether the p-value is exact, k and the power note."""
-        return {"tau": finite(self.tau), "p": finite(self.p), "exact": self.exact,
-                "k": self.k, "underpowered": self.underpowered, "message": self.message}
+        return {
+            "tau": finite(self.tau),
+            "p": finite(self.p),
+            "exact": self.exact,
+            "k": self.k,
+            "underpowered": self.underpowered,
+            "message": self.message,
+        }
 
 
 @dataclass(frozen=True)
@@ -95,12 +109,22 @@ class TrimFillResult:
 
     def to_dict(self) -> dict[str, Any]:
         """``{k0, side, estimate, ci}`` plus se, tau2, the filled studies and the note."""
-        return {"k0": self.k0, "side": self.side, "estimator": self.estimator,
-                "estimate": finite(self.estimate), "se": finite(self.se),
-                "ci": finite_interval(self.ci), "tau2": finite(self.tau2),
-                "filled": [{"yi": finite(y), "vi": finite(v)}
-                           for y, v in zip(self.filled_yi, self.filled_vi, strict=True)],
-                "k": self.k, "underpowered": self.underpowered, "message": self.message}
+        return {
+            "k0": self.k0,
+            "side": self.side,
+            "estimator": self.estimator,
+            "estimate": finite(self.estimate),
+            "se": finite(self.se),
+            "ci": finite_interval(self.ci),
+            "tau2": finite(self.tau2),
+            "filled": [
+                {"yi": finite(y), "vi": finite(v)}
+                for y, v in zip(self.filled_yi, self.filled_vi, strict=True)
+            ],
+            "k": self.k,
+            "underpowered": self.underpowered,
+            "message": self.message,
+        }
 
 
 @dataclass(frozen=True)
@@ -114,8 +138,12 @@ class FailSafeResult:
 
     def to_dict(self) -> dict[str, Any]:
         """``{rosenthal, orwin}`` plus Orwin's target and Rosenthal's alpha."""
-        return {"rosenthal": self.rosenthal, "orwin": finite(self.orwin),
-                "orwin_target": finite(self.orwin_target), "alpha": self.alpha}
+        return {
+            "rosenthal": self.rosenthal,
+            "orwin": finite(self.orwin),
+            "orwin_target": finite(self.orwin_target),
+            "alpha": self.alpha,
+        }
 
 
 @dataclass(frozen=True)
@@ -131,9 +159,14 @@ class WlsFit:
 
     def to_dict(self) -> dict[str, Any]:
         """``{estimate, se, statistic, p, ci, df}``."""
-        return {"estimate": finite(self.intercept), "se": finite(self.se),
-                "statistic": finite(self.statistic), "p": finite(self.p),
-                "ci": finite_interval(self.ci), "df": self.df}
+        return {
+            "estimate": finite(self.intercept),
+            "se": finite(self.se),
+            "statistic": finite(self.statistic),
+            "p": finite(self.p),
+            "ci": finite_interval(self.ci),
+            "df": self.df,
+        }
 
 
 @dataclass(frozen=True)
@@ -152,10 +185,18 @@ class PetPeeseResult:
     def to_dict(self) -> dict[str, Any]:
         """``{chosen, estimate, ci, pet, peese, rule, ...}``."""
         chosen = self.peese if self.chosen == "PEESE" else self.pet
-        return {"chosen": self.chosen, "estimate": finite(chosen.intercept),
-                "ci": finite_interval(chosen.ci), "pet": self.pet.to_dict(),
-                "peese": self.peese.to_dict(), "alpha": self.alpha, "rule": self.rule,
-                "k": self.k, "underpowered": self.underpowered, "message": self.message}
+        return {
+            "chosen": self.chosen,
+            "estimate": finite(chosen.intercept),
+            "ci": finite_interval(chosen.ci),
+            "pet": self.pet.to_dict(),
+            "peese": self.peese.to_dict(),
+            "alpha": self.alpha,
+            "rule": self.rule,
+            "k": self.k,
+            "underpowered": self.underpowered,
+            "message": self.message,
+        }
 
 
 def _inputs(yi: ArrayLike, vi: ArrayLike, minimum: int = 3) -> tuple[Array, Array]:
@@ -166,8 +207,9 @@ def _inputs(yi: ArrayLike, vi: ArrayLike, minimum: int = 3) -> tuple[Array, Arra
     return y, v
 
 
-def egger(yi: ArrayLike, vi: ArrayLike, *, method: str = "REML", test: str = "z",
-          level: float = 95) -> EggerResult:
+def egger(
+    yi: ArrayLike, vi: ArrayLike, *, method: str = "REML", test: str = "z", level: float = 95
+) -> EggerResult:
     """Egger's regression test as metafor ``regtest()`` (mixed-effects, SE as predictor).
 
     Fits ``y_i = b0 + b1 sqrt(v_i) + u_i + e_i`` (``u_i ~ N(0, tau2)`` with tau2 by
@@ -198,11 +240,15 @@ def egger(yi: ArrayLike, vi: ArrayLike, *, method: str = "REML", test: str = "z"
     fit = fit_batch(y, v, design=design, method=method, test=test, level=level)
     underpowered, message = _power_note(y.size)
     return EggerResult(
-        statistic=float(fit.statistic[0, 1]), p=float(fit.p_value[0, 1]),
+        statistic=float(fit.statistic[0, 1]),
+        p=float(fit.p_value[0, 1]),
         df=float(fit.df[0]) if test == "knha" else None,
         limit_estimate=float(fit.beta[0, 0]),
-        limit_ci=(float(fit.ci_lower[0, 0]), float(fit.ci_upper[0, 0])), k=y.size,
-        underpowered=underpowered, message=message)
+        limit_ci=(float(fit.ci_lower[0, 0]), float(fit.ci_upper[0, 0])),
+        k=y.size,
+        underpowered=underpowered,
+        message=message,
+    )
 
 
 def begg(yi: ArrayLike, vi: ArrayLike) -> BeggResult:
@@ -234,15 +280,21 @@ def begg(yi: ArrayLike, vi: ArrayLike) -> BeggResult:
     exact = y.size < 50 and not ties
     result = stats.kendalltau(standardised, v, method="exact" if exact else "asymptotic")
     underpowered, message = _power_note(y.size)
-    return BeggResult(float(result.statistic), float(result.pvalue), exact, y.size,
-                      underpowered, message)
+    return BeggResult(
+        float(result.statistic), float(result.pvalue), exact, y.size, underpowered, message
+    )
 
 
-def _pooled_estimate(y: Array, v: Array, method: str, test: str = "z",
-                     level: float = 95) -> tuple[float, float, tuple[float, float], float]:
+def _pooled_estimate(
+    y: Array, v: Array, method: str, test: str = "z", level: float = 95
+) -> tuple[float, float, tuple[float, float], float]:
     fit = fit_batch(y, v, method=method, test=test, level=level)
-    return (float(fit.beta[0, 0]), float(fit.se[0, 0]),
-            (float(fit.ci_lower[0, 0]), float(fit.ci_upper[0, 0])), float(fit.tau2[0]))
+    return (
+        float(fit.beta[0, 0]),
+        float(fit.se[0, 0]),
+        (float(fit.ci_lower[0, 0]), float(fit.ci_upper[0, 0])),
+        float(fit.tau2[0]),
+    )
 
 
 def _missing_count(centred: Array, estimator: str) -> int:
@@ -260,8 +312,15 @@ def _missing_count(centred: Array, estimator: str) -> int:
     return int(max(0, round(count))) if math.isfinite(count) else 0
 
 
-def trimfill(yi: ArrayLike, vi: ArrayLike, *, method: str = "REML", estimator: str = "L0",
-             side: str | None = None, level: float = 95) -> TrimFillResult:
+def trimfill(
+    yi: ArrayLike,
+    vi: ArrayLike,
+    *,
+    method: str = "REML",
+    estimator: str = "L0",
+    side: str | None = None,
+    level: float = 95,
+) -> TrimFillResult:
     """Duval and Tweedie's trim-and-fill as metafor ``trimfill()``.
 
     The side of the missing studies is chosen as metafor does: the sign of the slope in
@@ -318,19 +377,36 @@ def trimfill(yi: ArrayLike, vi: ArrayLike, *, method: str = "REML", estimator: s
         k0 = _missing_count(flipped - mu, estimator)
     else:
         raise EvidenceError("trim-and-fill did not converge")
-    filled_y = sign * (2 * mu - flipped[k - k0:]) if k0 else np.empty(0)
-    filled_v = variances[k - k0:] if k0 else np.empty(0)
-    estimate, se, ci, tau2 = _pooled_estimate(np.concatenate([y, filled_y]),
-                                              np.concatenate([v, filled_v]), method,
-                                              level=level)
+    filled_y = sign * (2 * mu - flipped[k - k0 :]) if k0 else np.empty(0)
+    filled_v = variances[k - k0 :] if k0 else np.empty(0)
+    estimate, se, ci, tau2 = _pooled_estimate(
+        np.concatenate([y, filled_y]), np.concatenate([v, filled_v]), method, level=level
+    )
     underpowered, message = _power_note(k)
-    return TrimFillResult(k0, side, estimator, estimate, se, ci, tau2,
-                          tuple(float(x) for x in filled_y), tuple(float(x) for x in filled_v),
-                          k, underpowered, message)
+    return TrimFillResult(
+        k0,
+        side,
+        estimator,
+        estimate,
+        se,
+        ci,
+        tau2,
+        tuple(float(x) for x in filled_y),
+        tuple(float(x) for x in filled_v),
+        k,
+        underpowered,
+        message,
+    )
 
 
-def failsafe_n(yi: ArrayLike, vi: ArrayLike, *, alpha: float = 0.05,
-               target: float | None = None, weighted: bool = False) -> FailSafeResult:
+def failsafe_n(
+    yi: ArrayLike,
+    vi: ArrayLike,
+    *,
+    alpha: float = 0.05,
+    target: float | None = None,
+    weighted: bool = False,
+) -> FailSafeResult:
     """Rosenthal's and Orwin's fail-safe N as metafor ``fsn()``.
 
     Rosenthal (Stouffer): ``N = max(0, k (z_bar / z_alpha)^2 - k)`` with
@@ -396,12 +472,19 @@ def _wls_intercept(y: Array, v: Array, predictor: Array, level: float) -> WlsFit
     se = math.sqrt(sigma2 * inverse[0, 0])
     statistic = float(beta[0]) / se
     crit = stats.t.isf((1 - level) / 2, df)
-    return WlsFit(float(beta[0]), se, statistic, float(2 * stats.t.sf(abs(statistic), df)),
-                  (float(beta[0]) - crit * se, float(beta[0]) + crit * se), df)
+    return WlsFit(
+        float(beta[0]),
+        se,
+        statistic,
+        float(2 * stats.t.sf(abs(statistic), df)),
+        (float(beta[0]) - crit * se, float(beta[0]) + crit * se),
+        df,
+    )
 
 
-def pet_peese(yi: ArrayLike, vi: ArrayLike, *, alpha: float = 0.10,
-              level: float = 95) -> PetPeeseResult:
+def pet_peese(
+    yi: ArrayLike, vi: ArrayLike, *, alpha: float = 0.10, level: float = 95
+) -> PetPeeseResult:
     """PET-PEESE: precision-effect test and precision-effect estimate with standard error.
 
     PET is the weighted least-squares regression ``y_i = b0 + b1 se_i`` and PEESE
@@ -439,8 +522,9 @@ def pet_peese(yi: ArrayLike, vi: ArrayLike, *, alpha: float = 0.10,
     return PetPeeseResult(pet, peese, chosen, alpha, y.size, underpowered, message)
 
 
-def small_study_tests(yi: ArrayLike, vi: ArrayLike, *, method: str = "REML",
-                      test: str = "z") -> dict[str, Any]:
+def small_study_tests(
+    yi: ArrayLike, vi: ArrayLike, *, method: str = "REML", test: str = "z"
+) -> dict[str, Any]:
     """Run every test in this module and return the DESIGN.md bias keys.
 
     Parameters

@@ -108,9 +108,15 @@ class ThreeLevelResult:
             "q": float(self.q),
             "q_df": self.q_df,
             "q_p": float(self.q_p),
-            "coefficients": _coefficient_rows(self.names, self.coefficients, self.se,
-                                              self.statistic, self.p, self.ci_lower,
-                                              self.ci_upper),
+            "coefficients": _coefficient_rows(
+                self.names,
+                self.coefficients,
+                self.se,
+                self.statistic,
+                self.p,
+                self.ci_lower,
+                self.ci_upper,
+            ),
         }
 
 
@@ -130,8 +136,15 @@ class RobustResult:
 
     def to_dict(self) -> dict[str, object]:
         """``robust`` keys of DESIGN.md for the first coefficient, plus every coefficient."""
-        rows = _coefficient_rows(self.names, self.coefficients, self.se, self.statistic,
-                                 self.p, self.ci_lower, self.ci_upper)
+        rows = _coefficient_rows(
+            self.names,
+            self.coefficients,
+            self.se,
+            self.statistic,
+            self.p,
+            self.ci_lower,
+            self.ci_upper,
+        )
         for row, df in zip(rows, self.df, strict=True):
             row["df"] = float(df)
         return {
@@ -158,15 +171,23 @@ class AggregateResult:
 
 def _coefficient_rows(names, estimate, se, statistic, p, lower, upper) -> list[dict]:
     return [
-        {"name": n, "estimate": float(b), "se": float(s), "statistic": float(z),
-         "p": float(pv), "ci": [float(lo), float(hi)]}
-        for n, b, s, z, pv, lo, hi in zip(names, estimate, se, statistic, p, lower, upper,
-                                          strict=True)
+        {
+            "name": n,
+            "estimate": float(b),
+            "se": float(s),
+            "statistic": float(z),
+            "p": float(pv),
+            "ci": [float(lo), float(hi)],
+        }
+        for n, b, s, z, pv, lo, hi in zip(
+            names, estimate, se, statistic, p, lower, upper, strict=True
+        )
     ]
 
 
-def make_blocks(yi: ArrayLike, vi: ArrayLike, cluster: ArrayLike,
-                design: ArrayLike | None = None) -> Blocks:
+def make_blocks(
+    yi: ArrayLike, vi: ArrayLike, cluster: ArrayLike, design: ArrayLike | None = None
+) -> Blocks:
     """Validate the inputs and arrange them in padded per-cluster blocks.
 
     Parameters
@@ -250,8 +271,13 @@ def _reml_loglik(blocks: Blocks, between: float, within: float) -> float:
     xm = blocks.design[blocks.mask]
     k, p = xm.shape
     quadratic = float(np.einsum("cn,cnm,cm->", residuals, w, residuals))
-    return float(-0.5 * (k - p) * np.log(2 * np.pi) + 0.5 * np.linalg.slogdet(xm.T @ xm)[1]
-                 - 0.5 * logdet + 0.5 * np.linalg.slogdet(vcov)[1] - 0.5 * quadratic)
+    return float(
+        -0.5 * (k - p) * np.log(2 * np.pi)
+        + 0.5 * np.linalg.slogdet(xm.T @ xm)[1]
+        - 0.5 * logdet
+        + 0.5 * np.linalg.slogdet(vcov)[1]
+        - 0.5 * quadratic
+    )
 
 
 def _score_information(blocks: Blocks, between: float, within: float) -> tuple[Array, Array]:
@@ -277,7 +303,8 @@ def _score_information(blocks: Blocks, between: float, within: float) -> tuple[A
     for a, (ws_a, xws_a) in enumerate(parts):
         s_a = structures[a]
         trace = np.trace(ws_a, axis1=1, axis2=2).sum() - np.trace(
-            vcov @ np.einsum("cpm,cmq->pq", xws_a, wx))
+            vcov @ np.einsum("cpm,cmq->pq", xws_a, wx)
+        )
         score[a] = -0.5 * trace + 0.5 * np.einsum("cn,cnm,cm->", wr, s_a, wr)
         for b in range(a, 2):
             ws_b, xws_b = parts[b]
@@ -313,9 +340,14 @@ def _fit_variance_components(blocks: Blocks) -> tuple[float, float]:
     raise EvidenceError("the three-level REML fit did not converge")
 
 
-def three_level(yi: ArrayLike, vi: ArrayLike, cluster: ArrayLike,
-                moderators: ArrayLike | None = None, names: tuple[str, ...] | None = None,
-                level: float = 0.95) -> ThreeLevelResult:
+def three_level(
+    yi: ArrayLike,
+    vi: ArrayLike,
+    cluster: ArrayLike,
+    moderators: ArrayLike | None = None,
+    names: tuple[str, ...] | None = None,
+    level: float = 0.95,
+) -> ThreeLevelResult:
     """Fit the three-level random-effects model by REML (metafor ``rma.mv``).
 
     Model: ``y_cj = x_cj' beta + u_c + w_cj + e_cj`` with ``u_c ~ N(0, sigma2_between)``
@@ -364,15 +396,29 @@ def three_level(yi: ArrayLike, vi: ArrayLike, cluster: ArrayLike,
     crit = stats.norm.isf((1 - level) / 2)
     q = _fixed_effects_q(blocks)
     return ThreeLevelResult(
-        names=names, coefficients=beta, se=se, statistic=z, p=2 * stats.norm.sf(np.abs(z)),
-        ci_lower=beta - crit * se, ci_upper=beta + crit * se, sigma2=(between, within),
-        q=q, q_df=k - p, q_p=float(stats.chi2.sf(q, k - p)),
-        loglik=_reml_loglik(blocks, between, within), k=k, n_clusters=blocks.mask.shape[0],
-        vcov=vcov, blocks=blocks, level=level)
+        names=names,
+        coefficients=beta,
+        se=se,
+        statistic=z,
+        p=2 * stats.norm.sf(np.abs(z)),
+        ci_lower=beta - crit * se,
+        ci_upper=beta + crit * se,
+        sigma2=(between, within),
+        q=q,
+        q_df=k - p,
+        q_p=float(stats.chi2.sf(q, k - p)),
+        loglik=_reml_loglik(blocks, between, within),
+        k=k,
+        n_clusters=blocks.mask.shape[0],
+        vcov=vcov,
+        blocks=blocks,
+        level=level,
+    )
 
 
-def _design(k: int, moderators: ArrayLike | None,
-            names: tuple[str, ...] | None) -> tuple[Array, tuple[str, ...]]:
+def _design(
+    k: int, moderators: ArrayLike | None, names: tuple[str, ...] | None
+) -> tuple[Array, tuple[str, ...]]:
     if moderators is None:
         return np.ones((k, 1)), ("intercept",)
     mods = np.asarray(moderators, dtype=float)
@@ -455,9 +501,16 @@ def robust_cr2(fit: ThreeLevelResult) -> RobustResult:
     t = fit.coefficients / se
     crit = stats.t.isf((1 - fit.level) / 2, df)
     return RobustResult(
-        names=fit.names, coefficients=fit.coefficients, se=se, statistic=t, df=df,
-        p=2 * stats.t.sf(np.abs(t), df), ci_lower=fit.coefficients - crit * se,
-        ci_upper=fit.coefficients + crit * se, n_clusters=blocks.mask.shape[0])
+        names=fit.names,
+        coefficients=fit.coefficients,
+        se=se,
+        statistic=t,
+        df=df,
+        p=2 * stats.t.sf(np.abs(t), df),
+        ci_lower=fit.coefficients - crit * se,
+        ci_upper=fit.coefficients + crit * se,
+        n_clusters=blocks.mask.shape[0],
+    )
 
 
 def aggregate(yi: ArrayLike, vi: ArrayLike, cluster: ArrayLike, rho: float) -> AggregateResult:
@@ -497,8 +550,9 @@ def aggregate(yi: ArrayLike, vi: ArrayLike, cluster: ArrayLike, rho: float) -> A
     n = blocks.mask.sum(axis=1)
     shrink = rho / (1 + (n - 1) * rho)
     sum_w = (np.sum(u**2, axis=1) - shrink * u.sum(axis=1) ** 2) / (1 - rho)
-    sum_wy = (np.sum(u**2 * blocks.yi, axis=1)
-              - shrink * u.sum(axis=1) * np.sum(u * blocks.yi, axis=1)) / (1 - rho)
+    sum_wy = (
+        np.sum(u**2 * blocks.yi, axis=1) - shrink * u.sum(axis=1) * np.sum(u * blocks.yi, axis=1)
+    ) / (1 - rho)
     if np.any(sum_w <= 0):
         raise EvidenceError(f"rho = {rho} makes a cluster's covariance matrix singular")
     return AggregateResult(clusters=blocks.labels, yi=sum_wy / sum_w, vi=1 / sum_w, rho=rho)

@@ -64,8 +64,11 @@ class PermutationResult:
                 {"name": n, "statistic": finite(s), "p": finite(p)}
                 for n, s, p in zip(self.names, self.statistic, self.p, strict=True)
             ],
-            "qm": finite(self.qm), "qm_p": finite(self.qm_p), "iterations": self.iterations,
-            "exact": self.exact, "seed": self.seed,
+            "qm": finite(self.qm),
+            "qm_p": finite(self.qm_p),
+            "iterations": self.iterations,
+            "exact": self.exact,
+            "seed": self.seed,
         }
 
 
@@ -78,8 +81,12 @@ def _log_likelihood(y: Array, v: Array, design: Array, tau2: Array, method: str)
     k, p = design.shape
     if method == "ML":
         return -0.5 * k * np.log(2 * np.pi) - 0.5 * np.sum(np.log(1 / w), axis=1) - 0.5 * rss
-    return (-0.5 * (k - p) * np.log(2 * np.pi) - 0.5 * np.sum(np.log(1 / w), axis=1)
-            - 0.5 * np.linalg.slogdet(xtwx)[1] - 0.5 * rss)
+    return (
+        -0.5 * (k - p) * np.log(2 * np.pi)
+        - 0.5 * np.sum(np.log(1 / w), axis=1)
+        - 0.5 * np.linalg.slogdet(xtwx)[1]
+        - 0.5 * rss
+    )
 
 
 def _tau2(y: Array, v: Array, design: Array, method: str) -> Array:
@@ -92,14 +99,16 @@ def _tau2(y: Array, v: Array, design: Array, method: str) -> Array:
     tau2 = np.atleast_1d(np.asarray(estimate_tau2(y, v, method, design=design), dtype=float))
     if method.upper() in ("ML", "REML"):
         name = method.upper()
-        stuck = (_log_likelihood(y, v, design, np.zeros_like(tau2), name)
-                 - _log_likelihood(y, v, design, tau2, name) > LIKELIHOOD_TOLERANCE)
+        stuck = (
+            _log_likelihood(y, v, design, np.zeros_like(tau2), name)
+            - _log_likelihood(y, v, design, tau2, name)
+            > LIKELIHOOD_TOLERANCE
+        )
         tau2 = np.where(stuck & (tau2 > LIKELIHOOD_THRESHOLD), 0.0, tau2)
     return tau2
 
 
-def _statistics(y: Array, v: Array, design: Array, method: str,
-                test: str) -> tuple[Array, Array]:
+def _statistics(y: Array, v: Array, design: Array, method: str, test: str) -> tuple[Array, Array]:
     """Coefficient z (or t) values and QM (chi-square, or F under knha) for each row.
 
     ``b = (X'WX)^{-1} X'Wy``, ``Var(b) = (X'WX)^{-1}`` (times ``s2 = sum w r^2/(k-p)``
@@ -110,7 +119,7 @@ def _statistics(y: Array, v: Array, design: Array, method: str,
     tested = slice(1, p) if p > 1 else slice(0, 1)
     m = max(p - 1, 1)
     for start in range(0, y.shape[0], CHUNK):
-        yc, vc = y[start:start + CHUNK], v[start:start + CHUNK]
+        yc, vc = y[start : start + CHUNK], v[start : start + CHUNK]
         w = 1 / (vc + _tau2(yc, vc, design, method)[:, None])
         covariance = np.linalg.inv(np.einsum("nk,kp,kq->npq", w, design, design))
         beta = np.einsum("npq,nq->np", covariance, np.einsum("nk,kp->np", w * yc, design))
@@ -125,8 +134,9 @@ def _statistics(y: Array, v: Array, design: Array, method: str,
     return np.concatenate(z_rows), np.concatenate(qm_rows)
 
 
-def _permutations(k: int, iterations: int, exact: bool,
-                  rng: np.random.Generator) -> NDArray[np.int64]:
+def _permutations(
+    k: int, iterations: int, exact: bool, rng: np.random.Generator
+) -> NDArray[np.int64]:
     if exact:
         return np.array(list(itertools.permutations(range(k))), dtype=np.int64)
     draws = rng.permuted(np.tile(np.arange(k), (iterations, 1)), axis=1)
@@ -134,8 +144,7 @@ def _permutations(k: int, iterations: int, exact: bool,
     return draws
 
 
-def _sign_patterns(k: int, iterations: int, exact: bool,
-                   rng: np.random.Generator) -> Array:
+def _sign_patterns(k: int, iterations: int, exact: bool, rng: np.random.Generator) -> Array:
     if exact:
         codes = np.arange(2**k)[:, None] >> np.arange(k)[None, :] & 1
         return np.where(codes == 1, -1.0, 1.0)
@@ -144,10 +153,18 @@ def _sign_patterns(k: int, iterations: int, exact: bool,
     return draws
 
 
-def permutation_test(yi: ArrayLike, vi: ArrayLike, moderators: ArrayLike | None = None,
-                     names: Sequence[str] | None = None, *, method: str = "REML",
-                     test: str = "z", iterations: int = 1000, exact: bool | None = None,
-                     seed: int | None = 0) -> PermutationResult:
+def permutation_test(
+    yi: ArrayLike,
+    vi: ArrayLike,
+    moderators: ArrayLike | None = None,
+    names: Sequence[str] | None = None,
+    *,
+    method: str = "REML",
+    test: str = "z",
+    iterations: int = 1000,
+    exact: bool | None = None,
+    seed: int | None = 0,
+) -> PermutationResult:
     """Permutation test of meta-regression coefficients (metafor ``permutest``).
 
     For the model ``y = X b + u + e`` with statistics ``z_j = b_j / se_j`` and
@@ -202,20 +219,30 @@ def permutation_test(yi: ArrayLike, vi: ArrayLike, moderators: ArrayLike | None 
         raise EvidenceError("a permutation test needs k > p studies and at least 2 iterations")
     exact = total <= iterations if exact is None else exact
     if exact and total > MAX_EXACT:
-        raise EvidenceError(f"exact enumeration would need {total} fits; use random "
-                            f"permutations (exact=False) instead")
+        raise EvidenceError(
+            f"exact enumeration would need {total} fits; use random "
+            f"permutations (exact=False) instead"
+        )
     rng = np.random.default_rng(seed)
     z_obs, qm_obs = _statistics(y[None, :], v[None, :], design, method, test)
     if moderators is None:
         signs = _sign_patterns(k, iterations, exact, rng)
-        z_perm, qm_perm = _statistics(signs * y, np.broadcast_to(v, signs.shape), design,
-                                      method, test)
+        z_perm, qm_perm = _statistics(
+            signs * y, np.broadcast_to(v, signs.shape), design, method, test
+        )
     else:
         order = _permutations(k, iterations, exact, rng)
         inverse = np.argsort(order, axis=1)
         z_perm, qm_perm = _statistics(y[inverse], v[inverse], design, method, test)
     p = np.mean(np.abs(z_perm) >= np.abs(z_obs) - COMPARISON_TOLERANCE, axis=0)
     qm_p = float(np.mean(qm_perm >= qm_obs[0] - COMPARISON_TOLERANCE))
-    return PermutationResult(labels, tuple(float(x) for x in z_obs[0]),
-                             tuple(float(x) for x in p), float(qm_obs[0]), qm_p,
-                             int(z_perm.shape[0]), bool(exact), None if exact else seed)
+    return PermutationResult(
+        labels,
+        tuple(float(x) for x in z_obs[0]),
+        tuple(float(x) for x in p),
+        float(qm_obs[0]),
+        qm_p,
+        int(z_perm.shape[0]),
+        bool(exact),
+        None if exact else seed,
+    )

@@ -55,8 +55,17 @@ class InfluenceRow:
     def to_dict(self) -> dict[str, Any]:
         """DESIGN.md ``influence`` keys (``dfbetas`` is extra)."""
         data: dict[str, Any] = {"study": self.study}
-        for name in ("rstudent", "dffits", "cook_d", "cov_r", "tau2_del", "q_del", "hat",
-                     "weight", "dfbetas"):
+        for name in (
+            "rstudent",
+            "dffits",
+            "cook_d",
+            "cov_r",
+            "tau2_del",
+            "q_del",
+            "hat",
+            "weight",
+            "dfbetas",
+        ):
             data[name] = finite(getattr(self, name))
         data["influential"] = bool(self.influential)
         return data
@@ -96,19 +105,31 @@ class Diagnostics:
         }
 
 
-def _prepare(yi: ArrayLike, vi: ArrayLike, labels: Sequence[str] | None,
-             minimum: int) -> tuple[Array, Array, tuple[str, ...]]:
+def _prepare(
+    yi: ArrayLike, vi: ArrayLike, labels: Sequence[str] | None, minimum: int
+) -> tuple[Array, Array, tuple[str, ...]]:
     y, v, kept, _ = check_inputs(yi, vi, None, labels, False)
     y, v = y[kept], v[kept]
     if y.size < minimum:
         raise EvidenceError(f"this diagnostic needs at least {minimum} studies, got {y.size}")
-    names = tuple(str(x) for x in labels) if labels is not None else tuple(
-        str(i + 1) for i in range(y.size))
+    names = (
+        tuple(str(x) for x in labels)
+        if labels is not None
+        else tuple(str(i + 1) for i in range(y.size))
+    )
     return y, v, names
 
 
-def _pooled_rows(y: Array, v: Array, mask: NDArray[np.bool_], fit: BatchFit, method: str,
-                 test: str, level: float, intervals: bool) -> tuple[PooledResult, ...]:
+def _pooled_rows(
+    y: Array,
+    v: Array,
+    mask: NDArray[np.bool_],
+    fit: BatchFit,
+    method: str,
+    test: str,
+    level: float,
+    intervals: bool,
+) -> tuple[PooledResult, ...]:
     """Turn a batch fit into one :class:`PooledResult` per row (metafor conventions)."""
     het = fit.heterogeneity
     k = fit.k.astype(int)
@@ -118,6 +139,7 @@ def _pooled_rows(y: Array, v: Array, mask: NDArray[np.bool_], fit: BatchFit, met
         fraction = level / 100 if level > 1 else level
         batch = make_batch(np.broadcast_to(y, mask.shape), np.broadcast_to(v, mask.shape), mask)
         bounds = q_profile_intervals(batch, fit.tau2, het.typical_variance, fraction)
+
     def pair(lo: float, hi: float) -> tuple[float, float] | None:
         return (lo, hi) if math.isfinite(lo) and math.isfinite(hi) else None
 
@@ -130,8 +152,9 @@ def _pooled_rows(y: Array, v: Array, mask: NDArray[np.bool_], fit: BatchFit, met
         crit, tau2 = float(fit.crit[i]), float(fit.tau2[i])
         half_pi = crit * math.sqrt(se * se + tau2) if random else math.nan
 
-        def interval(values: Array | None, row: int = i, ok: bool = defined and random
-                     ) -> tuple[float, float] | None:
+        def interval(
+            values: Array | None, row: int = i, ok: bool = defined and random
+        ) -> tuple[float, float] | None:
             if values is None or not ok:
                 return None
             return pair(float(values[row, 0]), float(values[row, 1]))
@@ -139,35 +162,62 @@ def _pooled_rows(y: Array, v: Array, mask: NDArray[np.bool_], fit: BatchFit, met
         def het_value(value: float, ok: bool = defined) -> float | None:
             return float(value) if ok else None
 
-        rows.append(PooledResult(
-            k=int(k[i]), n_studies=int(k[i]), n_participants=None, measure=None,
-            method=method.upper(), test=test, estimate=estimate, se=se,
-            statistic=float(fit.statistic[i, 0]),
-            df=float(fit.df[i]) if test == "knha" else None,
-            p=float(fit.p_value[i, 0]), ci=pair(estimate - crit * se, estimate + crit * se),
-            pi=pair(estimate - half_pi, estimate + half_pi) if random else None,
-            tau2=het_value(tau2) if random else 0.0,
-            tau2_ci=interval(None if bounds is None else bounds.tau2),
-            tau=het_value(math.sqrt(tau2)) if random else 0.0,
-            tau_ci=interval(None if bounds is None else bounds.tau),
-            i2=het_value(het.i2[i]), i2_ci=interval(None if bounds is None else bounds.i2),
-            h2=het_value(het.h2[i]), h2_ci=interval(None if bounds is None else bounds.h2),
-            q=het_value(het.q[i]), q_df=het_value(het.q_df[i]), q_p=het_value(het.q_p[i]),
-        ))
+        rows.append(
+            PooledResult(
+                k=int(k[i]),
+                n_studies=int(k[i]),
+                n_participants=None,
+                measure=None,
+                method=method.upper(),
+                test=test,
+                estimate=estimate,
+                se=se,
+                statistic=float(fit.statistic[i, 0]),
+                df=float(fit.df[i]) if test == "knha" else None,
+                p=float(fit.p_value[i, 0]),
+                ci=pair(estimate - crit * se, estimate + crit * se),
+                pi=pair(estimate - half_pi, estimate + half_pi) if random else None,
+                tau2=het_value(tau2) if random else 0.0,
+                tau2_ci=interval(None if bounds is None else bounds.tau2),
+                tau=het_value(math.sqrt(tau2)) if random else 0.0,
+                tau_ci=interval(None if bounds is None else bounds.tau),
+                i2=het_value(het.i2[i]),
+                i2_ci=interval(None if bounds is None else bounds.i2),
+                h2=het_value(het.h2[i]),
+                h2_ci=interval(None if bounds is None else bounds.h2),
+                q=het_value(het.q[i]),
+                q_df=het_value(het.q_df[i]),
+                q_p=het_value(het.q_p[i]),
+            )
+        )
     return tuple(rows)
 
 
-def _leave_one_out_batch(y: Array, v: Array, method: str, test: str,
-                         level: float) -> tuple[NDArray[np.bool_], BatchFit]:
+def _leave_one_out_batch(
+    y: Array, v: Array, method: str, test: str, level: float
+) -> tuple[NDArray[np.bool_], BatchFit]:
     k = y.size
     mask = ~np.eye(k, dtype=bool)
-    return mask, fit_batch(np.broadcast_to(y, (k, k)), np.broadcast_to(v, (k, k)), mask=mask,
-                           method=method, test=test, level=level)
+    return mask, fit_batch(
+        np.broadcast_to(y, (k, k)),
+        np.broadcast_to(v, (k, k)),
+        mask=mask,
+        method=method,
+        test=test,
+        level=level,
+    )
 
 
-def leave_one_out(yi: ArrayLike, vi: ArrayLike, labels: Sequence[str] | None = None, *,
-                  method: str = "REML", test: str = "z", level: float = 95,
-                  intervals: bool = True) -> list[dict[str, Any]]:
+def leave_one_out(
+    yi: ArrayLike,
+    vi: ArrayLike,
+    labels: Sequence[str] | None = None,
+    *,
+    method: str = "REML",
+    test: str = "z",
+    level: float = 95,
+    intervals: bool = True,
+) -> list[dict[str, Any]]:
     """Pooled result with each study left out in turn (metafor ``leave1out``).
 
     Row i is the model fitted to all studies but i: ``mu_(i) = sum_{j != i} w_j y_j /
@@ -195,14 +245,22 @@ def leave_one_out(yi: ArrayLike, vi: ArrayLike, labels: Sequence[str] | None = N
     Viechtbauer W, Cheung MW-L (2010). Outlier and influence diagnostics for
     meta-analysis. Research Synthesis Methods 1, 112-125.
     """
-    return diagnostics(yi, vi, labels, method=method, test=test, level=level,
-                       intervals=intervals).to_dict()["leave_one_out"]
+    return diagnostics(
+        yi, vi, labels, method=method, test=test, level=level, intervals=intervals
+    ).to_dict()["leave_one_out"]
 
 
-def cumulative(yi: ArrayLike, vi: ArrayLike, order: Sequence[int] | None = None,
-               labels: Sequence[str] | None = None, *, method: str = "REML",
-               test: str = "z", level: float = 95,
-               intervals: bool = True) -> list[dict[str, Any]]:
+def cumulative(
+    yi: ArrayLike,
+    vi: ArrayLike,
+    order: Sequence[int] | None = None,
+    labels: Sequence[str] | None = None,
+    *,
+    method: str = "REML",
+    test: str = "z",
+    level: float = 95,
+    intervals: bool = True,
+) -> list[dict[str, Any]]:
     """Cumulative meta-analysis: studies added one at a time (metafor ``cumul``).
 
     Row j pools the first ``j + 1`` studies of ``order`` (e.g. by publication year); all k
@@ -238,15 +296,28 @@ def cumulative(yi: ArrayLike, vi: ArrayLike, order: Sequence[int] | None = None,
     k = y.size
     mask = np.tril(np.ones((k, k), dtype=bool))
     with np.errstate(divide="ignore", invalid="ignore"):  # row 1 has k = 1: 0 df
-        fit = fit_batch(np.broadcast_to(y, (k, k)), np.broadcast_to(v, (k, k)), mask=mask,
-                        method=method, test=test, level=level)
+        fit = fit_batch(
+            np.broadcast_to(y, (k, k)),
+            np.broadcast_to(v, (k, k)),
+            mask=mask,
+            method=method,
+            test=test,
+            level=level,
+        )
         rows = _pooled_rows(y, v, mask, fit, method, test, level, intervals)
     return [{"added": names[j], **row.to_dict()} for j, row in zip(sequence, rows, strict=True)]
 
 
-def diagnostics(yi: ArrayLike, vi: ArrayLike, labels: Sequence[str] | None = None, *,
-                method: str = "REML", test: str = "z", level: float = 95,
-                intervals: bool = True) -> Diagnostics:
+def diagnostics(
+    yi: ArrayLike,
+    vi: ArrayLike,
+    labels: Sequence[str] | None = None,
+    *,
+    method: str = "REML",
+    test: str = "z",
+    level: float = 95,
+    intervals: bool = True,
+) -> Diagnostics:
     """Leave-one-out, influence and Baujat diagnostics from one batch of k deletion fits.
 
     With the full fit (``tau2``, ``w_i = 1/(v_i + tau2)``, ``mu``, ``Var(mu)``), the
@@ -302,26 +373,44 @@ def diagnostics(yi: ArrayLike, vi: ArrayLike, labels: Sequence[str] | None = Non
     var_all = 1 / np.sum(1 / (v[None, :] + tau2_del[:, None]), axis=1)
     dfbetas = change / np.sqrt(scale * var_all)
     cook = change**2 / var_mu
-    influential = ((np.abs(dffits) > 3 * math.sqrt(p / (k - p)))
-                   | (stats.chi2.cdf(cook, p) > 0.5) | (hat > 3 * p / k)
-                   | (np.abs(dfbetas) > 1))
+    influential = (
+        (np.abs(dffits) > 3 * math.sqrt(p / (k - p)))
+        | (stats.chi2.cdf(cook, p) > 0.5)
+        | (hat > 3 * p / k)
+        | (np.abs(dfbetas) > 1)
+    )
     q_del = deleted.heterogeneity.q
     influence = tuple(
-        InfluenceRow(names[i], float(rstudent[i]), float(dffits[i]), float(cook[i]),
-                     float(var_del[i] / var_mu), float(tau2_del[i]), float(q_del[i]),
-                     float(hat[i]), float(100 * hat[i]), float(dfbetas[i]),
-                     bool(influential[i]))
-        for i in range(k))
+        InfluenceRow(
+            names[i],
+            float(rstudent[i]),
+            float(dffits[i]),
+            float(cook[i]),
+            float(var_del[i] / var_mu),
+            float(tau2_del[i]),
+            float(q_del[i]),
+            float(hat[i]),
+            float(100 * hat[i]),
+            float(dfbetas[i]),
+            bool(influential[i]),
+        )
+        for i in range(k)
+    )
     baujat_x = (y - mu) ** 2 / (tau2 + v)
     baujat_y = change**2 / var_del
-    points = tuple(BaujatPoint(names[i], float(baujat_x[i]), float(baujat_y[i]))
-                   for i in range(k))
+    points = tuple(BaujatPoint(names[i], float(baujat_x[i]), float(baujat_y[i])) for i in range(k))
     rows = _pooled_rows(y, v, mask, deleted, method, test, level, intervals)
     return Diagnostics(rows, influence, points, names)
 
 
-def influence(yi: ArrayLike, vi: ArrayLike, labels: Sequence[str] | None = None, *,
-              method: str = "REML", test: str = "z") -> list[dict[str, Any]]:
+def influence(
+    yi: ArrayLike,
+    vi: ArrayLike,
+    labels: Sequence[str] | None = None,
+    *,
+    method: str = "REML",
+    test: str = "z",
+) -> list[dict[str, Any]]:
     """Influence diagnostics of every study (metafor ``influence``); see :func:`diagnostics`.
 
     Parameters
@@ -347,8 +436,14 @@ def influence(yi: ArrayLike, vi: ArrayLike, labels: Sequence[str] | None = None,
     return [row.to_dict() for row in result.influence]
 
 
-def baujat(yi: ArrayLike, vi: ArrayLike, labels: Sequence[str] | None = None, *,
-           method: str = "REML", test: str = "z") -> list[dict[str, Any]]:
+def baujat(
+    yi: ArrayLike,
+    vi: ArrayLike,
+    labels: Sequence[str] | None = None,
+    *,
+    method: str = "REML",
+    test: str = "z",
+) -> list[dict[str, Any]]:
     """Baujat plot coordinates (metafor ``baujat``); see :func:`diagnostics`.
 
     ``x_i = (y_i - mu)^2 / (tau2 + v_i)`` is study i's contribution to the (weighted)
