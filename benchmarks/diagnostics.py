@@ -66,8 +66,9 @@ def best_time(yi: np.ndarray, vi: np.ndarray, intervals: bool, repeats: int = 3)
     return min(times)
 
 
-def metafor_times(big: tuple[np.ndarray, np.ndarray],
-                  small: tuple[np.ndarray, np.ndarray]) -> tuple[float, float] | None:
+def metafor_times(
+    big: tuple[np.ndarray, np.ndarray], small: tuple[np.ndarray, np.ndarray]
+) -> tuple[float, float] | None:
     if shutil.which("Rscript") is None:
         return None
     with tempfile.TemporaryDirectory() as folder:
@@ -79,8 +80,12 @@ def metafor_times(big: tuple[np.ndarray, np.ndarray],
             paths.append(str(path))
         script = Path(folder) / "time.R"
         script.write_text(R_SCRIPT)
-        output = subprocess.run(["Rscript", str(script), *paths, str(R_SINGLE_FITS)],
-                                check=True, capture_output=True, text=True).stdout
+        output = subprocess.run(
+            ["Rscript", str(script), *paths, str(R_SINGLE_FITS)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
     small_time, per_fit = (float(x) for x in output.split())
     return small_time, per_fit
 
@@ -90,8 +95,10 @@ def main() -> None:
     ours = best_time(*big, intervals=False)
     ours_intervals = best_time(*big, intervals=True)
     ours_small = best_time(*small, intervals=False)
-    print(f"evidence k={K}: leave-one-out + influence + Baujat {ours:.3f} s "
-          f"(with Q-profile intervals {ours_intervals:.3f} s)")
+    print(
+        f"evidence k={K}: leave-one-out + influence + Baujat {ours:.3f} s "
+        f"(with Q-profile intervals {ours_intervals:.3f} s)"
+    )
     print(f"evidence k={K_SMALL}: {ours_small:.4f} s")
     times = metafor_times(big, small)
     if times is None:
@@ -99,11 +106,15 @@ def main() -> None:
         return
     small_time, per_fit = times
     extrapolated = 2 * K * per_fit
-    print(f"metafor k={K_SMALL}: leave1out + influence measured {small_time:.3f} s "
-          f"(ratio {small_time / ours_small:.0f}x)")
-    print(f"metafor k={K}: one REML fit {per_fit:.3f} s (mean of {R_SINGLE_FITS}); "
-          f"leave1out + influence extrapolated 2k fits = {extrapolated:.0f} s "
-          f"(ratio {extrapolated / ours:.0f}x)")
+    print(
+        f"metafor k={K_SMALL}: leave1out + influence measured {small_time:.3f} s "
+        f"(ratio {small_time / ours_small:.0f}x)"
+    )
+    print(
+        f"metafor k={K}: one REML fit {per_fit:.3f} s (mean of {R_SINGLE_FITS}); "
+        f"leave1out + influence extrapolated 2k fits = {extrapolated:.0f} s "
+        f"(ratio {extrapolated / ours:.0f}x)"
+    )
 
 
 if __name__ == "__main__":

@@ -18,9 +18,9 @@ from evidence import bias
 from evidence.errors import EvidenceError
 
 RTOL = 1e-6
-FIXTURES = json.loads(
-    (Path(__file__).parent / "reference" / "diagnostics_bias.json").read_text()
-)["datasets"]
+FIXTURES = json.loads((Path(__file__).parent / "reference" / "diagnostics_bias.json").read_text())[
+    "datasets"
+]
 NAMES = sorted(FIXTURES)
 
 
@@ -63,8 +63,9 @@ def test_failsafe_n_matches_fsn(name):
     result = bias.failsafe_n(data["yi"], data["vi"])
     assert result.rosenthal == data["fsn_rosenthal"]
     assert result.orwin == data["fsn_orwin"]
-    assert bias.failsafe_n(data["yi"], data["vi"], weighted=True).orwin == data[
-        "fsn_orwin_weighted"]
+    assert (
+        bias.failsafe_n(data["yi"], data["vi"], weighted=True).orwin == data["fsn_orwin_weighted"]
+    )
 
 
 def test_orwin_with_a_target_by_hand():

@@ -95,8 +95,11 @@ def test_aggregate_of_independent_effects_is_the_inverse_variance_mean():
 
 @pytest.mark.parametrize(
     ("yi", "vi", "cluster"),
-    [([0.1, 0.2], [0.1], ["a", "b"]), ([0.1, np.nan], [0.1, 0.1], ["a", "b"]),
-     ([0.1, 0.2], [0.1, -1.0], ["a", "b"])],
+    [
+        ([0.1, 0.2], [0.1], ["a", "b"]),
+        ([0.1, np.nan], [0.1, 0.1], ["a", "b"]),
+        ([0.1, 0.2], [0.1, -1.0], ["a", "b"]),
+    ],
 )
 def test_bad_input_raises_evidence_error(yi, vi, cluster):
     with pytest.raises(EvidenceError):

@@ -31,8 +31,9 @@ def moderators(data):
 @pytest.mark.parametrize("name", NAMES)
 def test_exact_permutation_p_values_match_permutest(name):
     data = FIXTURES[name]
-    result = permutation.permutation_test(data["yi"], data["vi"], moderators(data),
-                                          test=data["test"], exact=True)
+    result = permutation.permutation_test(
+        data["yi"], data["vi"], moderators(data), test=data["test"], exact=True
+    )
     assert_allclose(result.statistic, np.atleast_1d(data["zval"]), rtol=RTOL)
     assert_allclose(result.qm, data["qm"], rtol=RTOL)
     assert_allclose(result.p, np.atleast_1d(data["p"]), rtol=1e-12)
@@ -42,8 +43,9 @@ def test_exact_permutation_p_values_match_permutest(name):
 def test_random_permutations_are_reproducible_for_a_seed():
     data = FIXTURES["bcg_first7_ablat"]
     runs = [
-        permutation.permutation_test(data["yi"], data["vi"], moderators(data), exact=False,
-                                     iterations=400, seed=seed)
+        permutation.permutation_test(
+            data["yi"], data["vi"], moderators(data), exact=False, iterations=400, seed=seed
+        )
         for seed in (11, 11, 12)
     ]
     assert runs[0] == runs[1]
@@ -54,8 +56,9 @@ def test_random_permutations_are_reproducible_for_a_seed():
 def test_random_permutation_p_is_close_to_the_exact_one():
     # 2,000 draws: the Monte Carlo standard error of p = 0.184 is about 0.009.
     data = FIXTURES["bcg_first7_ablat"]
-    result = permutation.permutation_test(data["yi"], data["vi"], moderators(data),
-                                          exact=False, iterations=2000, seed=1)
+    result = permutation.permutation_test(
+        data["yi"], data["vi"], moderators(data), exact=False, iterations=2000, seed=1
+    )
     assert abs(result.qm_p - data["qm_p"]) < 4 * 0.009
 
 

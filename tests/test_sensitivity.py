@@ -30,8 +30,15 @@ FIXTURES = json.loads(
     (Path(__file__).parent / "reference" / "diagnostics_sensitivity.json").read_text()
 )["datasets"]
 NAMES = sorted(FIXTURES)
-POOLED = [("estimate", "estimate"), ("se", "se"), ("statistic", "statistic"), ("p", "p"),
-          ("q", "q"), ("q_p", "q_p"), ("h2", "h2")]
+POOLED = [
+    ("estimate", "estimate"),
+    ("se", "se"),
+    ("statistic", "statistic"),
+    ("p", "p"),
+    ("q", "q"),
+    ("q_p", "q_p"),
+    ("h2", "h2"),
+]
 
 
 def column(rows, key):
@@ -87,11 +94,21 @@ def test_baujat_matches_metafor_baujat(name):
 
 def test_influence_keys_follow_the_design():
     data = FIXTURES["bcg_z"]
-    result = sensitivity.diagnostics(data["yi"], data["vi"], labels=[f"t{i}" for i in
-                                                                   range(13)]).to_dict()
+    result = sensitivity.diagnostics(
+        data["yi"], data["vi"], labels=[f"t{i}" for i in range(13)]
+    ).to_dict()
     assert list(result["influence"][0])[:10] == [
-        "study", "rstudent", "dffits", "cook_d", "cov_r", "tau2_del", "q_del", "hat",
-        "weight", "dfbetas"]
+        "study",
+        "rstudent",
+        "dffits",
+        "cook_d",
+        "cov_r",
+        "tau2_del",
+        "q_del",
+        "hat",
+        "weight",
+        "dfbetas",
+    ]
     assert result["leave_one_out"][0]["omitted"] == "t0"
     assert {"estimate", "ci", "pi", "tau2", "i2", "q"} <= set(result["leave_one_out"][0])
     json.dumps(result, allow_nan=False)
