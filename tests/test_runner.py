@@ -1,0 +1,205 @@
+"""evidence run on a small temporary corpus written by the tests."""
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from evidence.cli import main
+from evidence.errors import EvidenceError
+from evidence.pooling import pool
+from evidence.runner import run_analyses
+
+RTOL_ESTIMATE = 1e-10
+Z = 1.959963984540054
+
+# (id, cohort, measure, value, lo, hi, higher_means, n)
+STUDIES = [
+    ("alpha2001", None, "HR", 1.26, 1.08, 1.48, "fewer-ties", 6500),
+    ("beta2005", None, "RR", 1.19, 1.06, 1.34, "fewer-ties", 28369),
+    ("gamma2010", None, "HR", 0.55, 0.41, 0.73, "more-ties", 76362),
+    ("delta2015", None, "HR", 1.45, 1.11, 1.88, "fewer-ties", 1604),
+    ("epsilon2019", None, "MRR", 1.7, 1.1, 2.6, "fewer-ties", 9288),
+]
+
+RECORD = """\
+id: {id}
+citation: {id}
+year: {year}
+design: prospective-cohort
+{cohort}population: {{description: adults, sex: mixed, n: {n}}}
+follow_up_years: {follow_up}
+risk_of_bias: {{tool: not-assessed, judgement: not-assessed}}
+extraction: {{status: needs-verification, source_type: abstract}}
+effects:
+  - id: isolation-mortality
+    exposure:
+      construct: social-isolation
+      dimension: structural
+      contrast: isolated vs not
+      higher_means: {higher_means}
+    outcome: {{domain: mortality, name: all-cause mortality, higher_is: harmful}}
+    adjustment: fully-adjusted
+    statistic: {{measure: {measure}, value: {value}, ci: [{lo}, {hi}]}}
+    source: {{locator: abstract, quote: "hazard ratio {value} ({lo} to {hi})"}}
+"""
+
+SPEC = """\
+id: {id}
+title: Isolation and mortality
+question: {{population: adults, exposure: isolation, comparator: integrated, outcome: death}}
+select: {select}
+metric: log-risk-ratio
+orient: fewer-ties-harmful
+adjustment: most-adjusted
+dependence: {dependence}
+model: {{method: REML, test: knha}}
+subgroups: [exposure.construct]
+moderators: [follow_up_years]
+sensitivity: [leave-one-out, influence, cumulative]
+bias: [funnel, egger]
+compare_with:
+  - {{doi: 10.1371/journal.pone.0280308, exposure: social isolation}}
+"""
+
+
+def write_corpus(root: Path, studies=STUDIES) -> tuple[Path, Path]:
+    studies_dir, analyses_dir = root / "studies", root / "analyses"
+    studies_dir.mkdir()
+    analyses_dir.mkdir()
+    bib = []
+    for index, (sid, cohort, measure, value, lo, hi, higher, n) in enumerate(studies):
+        (studies_dir / f"{sid}.yaml").write_text(RECORD.format(
+            id=sid, year=int(sid[-4:]), cohort=f"cohort: {cohort}\n" if cohort else "",
+            n=n, follow_up=5 + index, higher_means=higher, measure=measure, value=value,
+            lo=lo, hi=hi), encoding="utf-8")
+        bib.append(f"@misc{{{sid},\n  author = {{Author}},\n  year = {{{sid[-4:]}}}\n}}\n")
+    (studies_dir / "references.bib").write_text("\n".join(bib), encoding="utf-8")
+    spec = SPEC.format(id="isolation", select="{outcome.domain: mortality}",
+                       dependence="multilevel")
+    (analyses_dir / "isolation.yaml").write_text(spec, encoding="utf-8")
+    few = SPEC.format(id="few", select="{study.id: alpha2001}", dependence="multilevel")
+    (analyses_dir / "few.yaml").write_text(few, encoding="utf-8")
+    return studies_dir, analyses_dir
+
+
+def expected_effects():
+    yi, vi = [], []
+    for _sid, _cohort, _measure, value, lo, hi, higher, _n in STUDIES:
+        sign = 1 if higher == "fewer-ties" else -1  # flip "most vs least integrated"
+        yi.append(sign * math.log(value))
+        vi.append(((math.log(hi) - math.log(lo)) / (2 * Z)) ** 2)
+    return np.array(yi), np.array(vi)
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    studies_dir, analyses_dir = write_corpus(tmp_path)
+    return studies_dir, analyses_dir, tmp_path / "build"
+
+
+def run(corpus, **options):
+    studies_dir, analyses_dir, out = corpus
+    return run_analyses(studies_dir, analyses_dir, out, figures=False, **options)
+
+
+def test_pooled_numbers_equal_calling_pooling_directly(corpus, capsys):
+    documents = {d["id"]: d for d in run(corpus)}
+    yi, vi = expected_effects()
+    direct = pool(yi, vi, method="REML", test="knha", measure="RR").to_dict()
+    pooled = documents["isolation"]["pooled"]
+    for key in ("estimate", "se", "tau2", "i2", "q", "p"):
+        assert_allclose(pooled[key], direct[key], rtol=RTOL_ESTIMATE)
+    assert_allclose(pooled["ci"], direct["ci"], rtol=RTOL_ESTIMATE)
+    assert_allclose(pooled["back_transformed"]["estimate"], math.exp(direct["estimate"]),
+                    rtol=RTOL_ESTIMATE)
+    assert documents["isolation"]["published"][0]["pooled"] == "1.33"
+    assert "[2/2] isolation: k = 5" in capsys.readouterr().err
+
+
+def test_effects_csv_has_weights_and_reasons(corpus):
+    run(corpus)
+    out = corpus[2] / "results"
+    text = (out / "isolation-effects.csv").read_text(encoding="utf-8")
+    rows = list(csv.DictReader(text.splitlines()))
+    assert [r["study"] for r in rows] == ["alpha2001", "beta2005", "delta2015", "epsilon2019",
+                                          "gamma2010"]
+    yi, vi = expected_effects()
+    tau2 = json.loads((out / "isolation.json").read_text())["pooled"]["tau2"]
+    weights = 100 * (1 / (vi + tau2)) / np.sum(1 / (vi + tau2))
+    order = [0, 1, 3, 4, 2]
+    assert_allclose([float(r["weight"]) for r in rows], weights[order], rtol=1e-9)
+    assert rows[-1]["flipped"] == "true"
+    assert "follow_up_years" in rows[0]
+
+
+def test_insufficient_evidence_is_said_plainly_and_the_run_goes_on(corpus):
+    documents = {d["id"]: d for d in run(corpus)}
+    few = documents["few"]
+    assert few["status"] == "insufficient-evidence"
+    assert few["message"].startswith("Too little evidence to pool: 1 usable effect")
+    assert few["pooled"] is None
+    assert documents["isolation"]["status"] == "ok"
+    index = json.loads((corpus[2] / "results" / "index.json").read_text())
+    assert [row["id"] for row in index] == ["few", "isolation"]
+
+
+def test_outputs_are_byte_identical_and_unchanged_analyses_are_skipped(corpus, capsys):
+    run(corpus)
+    results = corpus[2] / "results"
+    first = {p.name: p.read_bytes() for p in results.iterdir()}
+    stamps = {p.name: p.stat().st_mtime_ns for p in results.iterdir()}
+    run(corpus, force=True)
+    assert {p.name: p.read_bytes() for p in results.iterdir()} == first
+    assert {p.name: p.stat().st_mtime_ns for p in results.iterdir()} == stamps
+    capsys.readouterr()
+    run(corpus)
+    assert capsys.readouterr().err.count("unchanged, skipped") == 2
+    record = corpus[0] / "beta2005.yaml"
+    record.write_text(record.read_text().replace("value: 1.19", "value: 1.2"))
+    run(corpus)
+    err = capsys.readouterr().err
+    assert "isolation: k = 5" in err
+    assert "few: unchanged, skipped" in err
+
+
+def test_provenance_hashes_every_input(corpus):
+    (document, *_rest) = [d for d in run(corpus) if d["id"] == "isolation"]
+    inputs = document["provenance"]["inputs"]
+    assert "analyses/isolation.yaml" in inputs
+    assert "studies/references.bib" in inputs
+    assert "evidence/data/headline_pooled_results.tsv" in inputs
+    assert sum(key.startswith("studies/") and key.endswith(".yaml") for key in inputs) == 5
+
+
+def test_multilevel_pool_matches_the_three_level_model(tmp_path):
+    from evidence.dependence import three_level
+
+    shared = [(sid, "shared" if sid in ("alpha2001", "delta2015") else None, *rest)
+              for sid, _c, *rest in STUDIES]
+    studies_dir, analyses_dir = write_corpus(tmp_path, shared)
+    (document, *_rest) = [d for d in run_analyses(studies_dir, analyses_dir, tmp_path / "b",
+                                                  ids=["isolation"], figures=False)]
+    yi, vi = expected_effects()
+    fit = three_level(yi, vi, ["shared", "beta2005", "gamma2010", "shared", "epsilon2019"])
+    assert_allclose(document["pooled"]["estimate"], fit.coefficients[0], rtol=RTOL_ESTIMATE)
+    assert_allclose(document["dependence"]["sigma2"], fit.sigma2, rtol=RTOL_ESTIMATE)
+    assert document["effects"]["clusters"] == 4
+
+
+def test_invalid_spec_stops_the_run_before_fitting(corpus, capsys):
+    studies_dir, analyses_dir, out = corpus
+    (analyses_dir / "bad.yaml").write_text(SPEC.format(
+        id="bad", select="{outcome.domian: mortality}", dependence="multilevel"))
+    with pytest.raises(EvidenceError) as caught:
+        run(corpus)
+    assert any(p.rule == "unknown-field-path" and p.line == 4 for p in caught.value.problems)
+    assert not out.exists()
+    status = main(["run", "--studies", str(studies_dir), "--analyses", str(analyses_dir),
+                   "--out", str(out), "--no-figures"])
+    assert status == 1
+    assert "bad.yaml:4:10:" in capsys.readouterr().err
