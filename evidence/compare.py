@@ -297,18 +297,19 @@ DIGITS = 4
 MAX_DIGITS = 10
 
 
-def render(changes: Sequence[AnalysisChange], fmt: str = "text") -> str:
+def render(changes: Sequence[AnalysisChange], fmt: str = "text", base: str | None = None) -> str:
     """Render a comparison as ``text``, ``markdown`` or ``json``.
 
     An empty comparison (nothing added, removed or changed) renders as exactly
-    :data:`NO_CHANGE` in text and markdown; JSON always gives the full document.
+    :data:`NO_CHANGE` in text and markdown; JSON always gives the full document. ``base``
+    names what the head was compared with (shown under the markdown heading).
     """
     if fmt == "json":
         return render_json(changes)
     if not has_changes(changes):
         return NO_CHANGE
     if fmt == "markdown":
-        return render_markdown(changes)
+        return render_markdown(changes, base)
     if fmt == "text":
         return render_text(changes)
     raise ValueError(f"unknown format {fmt!r}; expected text, markdown or json")
@@ -336,9 +337,11 @@ def render_text(changes: Sequence[AnalysisChange]) -> str:
     return "\n".join(lines).rstrip("\n")
 
 
-def render_markdown(changes: Sequence[AnalysisChange]) -> str:
+def render_markdown(changes: Sequence[AnalysisChange], base: str | None = None) -> str:
     """Render a pull-request comment: flagged conclusions first, then a table per change."""
     lines = ["## How this change moves the evidence", ""]
+    if base:
+        lines += [f"Base: {_escape_markdown(base)}. Head: the working tree.", ""]
     flagged = [change for change in changes if change.flags]
     if flagged:
         lines += ["**Changed conclusions**", ""]
@@ -355,9 +358,7 @@ def render_markdown(changes: Sequence[AnalysisChange]) -> str:
         lines += ["| | base | this branch |", "| --- | ---: | ---: |"]
         for label, before, after, changed in _rows(change):
             label_cell = f"**{label}**" if changed else label
-            lines.append(
-                f"| {label_cell} | {_escape_markdown(before)} | {_escape_markdown(after)} |"
-            )
+            lines.append(f"| {label_cell} | {_escape_cell(before)} | {_escape_cell(after)} |")
         lines.append("")
     unchanged = [f"`{change.id}`" for change in changes if change.kind == "unchanged"]
     if unchanged:
@@ -435,6 +436,11 @@ def _escape_markdown(text: str) -> str:
     for character in "|*_`[]":
         escaped = escaped.replace(character, "\\" + character)
     return escaped.replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _escape_cell(text: str) -> str:
+    """Escape what would break a table cell or inject HTML: ``|``, ``<``, ``>``."""
+    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _summary_dict(summary: AnalysisSummary | None) -> dict[str, Any] | None:

@@ -36,7 +36,10 @@ class GitUsageError(Exception):
 
 @dataclass(frozen=True)
 class DiffSides:
-    """The results dictionaries of both sides, and the commit the base was taken from."""
+    """The results dictionaries of both sides, and the commit the base was taken from.
+
+    ``base_ref`` is the ref as given, ``"HEAD"``, or ``"merge base with main"``.
+    """
 
     base_ref: str
     base_commit: str
@@ -170,6 +173,8 @@ def diff_sides(repository: Path, base_ref: str | None, studies: Path, analyses: 
     root = repository_root(repository)
     ref = base_ref or default_base(root)
     commit = resolve_commit(root, ref)
+    if base_ref is None and ref != "HEAD":
+        ref = f"merge base with {MAIN_BRANCH}"
     studies_relative = _relative_to_root(studies, root)
     analyses_relative = _relative_to_root(analyses, root)
     head = run_tree(studies, analyses)

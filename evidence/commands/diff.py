@@ -63,5 +63,6 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         print(f"evidence diff: the analysis runner is not available ({exc})", file=sys.stderr)
         return 2
-    print(render(compare_results(sides.base, sides.head), args.format))
+    base = f"{sides.base_ref} (commit {sides.base_commit[:7]})"
+    print(render(compare_results(sides.base, sides.head), args.format, base=base))
     return 0
