@@ -108,7 +108,7 @@ def main_forest(result: dict[str, Any], rows: list[EffectRow], scale: Scale,
     """
     pooled = pooled_from(result.get("pooled"))
     show_bias = any(row.risk_of_bias for row in rows)
-    columns = [Column(f"{scale.abbreviation} [95% CI]", 0.86), Column("Weight", 0.945)]
+    columns = [Column(f"{scale.abbreviation} [95% CI]", 0.865), Column("Weight", 0.948)]
     if show_bias:
         columns.append(Column("RoB", 0.978, "center"))
     table, marks = _effect_rows(result, rows, scale, grouping)

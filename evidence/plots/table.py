@@ -208,11 +208,24 @@ def _draw_row(axes: Any, transform: Any, y: float, row: Row, layout: Layout,
 
 def _draw_arrows(axes: Any, y: float, left: float, right: float, lo: float, hi: float,
                  color: str) -> None:
-    """Mark an interval that runs past the axis with an arrow at the axis end."""
+    """Mark an interval that runs past the axis with an arrow whose tip is the axis end."""
     for outside, x, marker in ((left < lo, lo, "<"), (right > hi, hi, ">")):
         if outside:
-            axes.plot([x], [y], marker=marker, markersize=4.5, color=color, linestyle="none",
-                      clip_on=False, zorder=4)
+            axes.plot([x], [y], marker=marker, markersize=_ARROW_POINTS, color=color,
+                      linestyle="none", clip_on=False, zorder=4,
+                      transform=_inward(axes, 1 if marker == "<" else -1))
+
+
+#: Size of the arrow marking a cut interval, in points.
+_ARROW_POINTS = 4.5
+
+
+def _inward(axes: Any, direction: int) -> Any:
+    """Return the data transform shifted half an arrow inward (arrows stay in the axis)."""
+    from matplotlib.transforms import offset_copy
+
+    return offset_copy(axes.transData, fig=axes.figure, x=direction * _ARROW_POINTS / 2,
+                       units="points")
 
 
 def _draw_bar(axes: Any, y: float, lo: float, hi: float, color: str, width: float,
@@ -239,8 +252,9 @@ def _draw_effects(axes: Any, effects: list[tuple[int, Row]], lo: float, hi: floa
     for marker, (y_values, x_value) in (("<", ([y for y, r in effects if r.lo < lo], lo)),
                                         (">", ([y for y, r in effects if r.hi > hi], hi))):
         if y_values:
-            axes.plot([x_value] * len(y_values), y_values, marker=marker, markersize=4.5,
-                      color=INK, linestyle="none", clip_on=False)
+            axes.plot([x_value] * len(y_values), y_values, marker=marker,
+                      markersize=_ARROW_POINTS, color=INK, linestyle="none", clip_on=False,
+                      transform=_inward(axes, 1 if marker == "<" else -1))
     inside = [(y, r) for y, r in effects if lo <= r.estimate <= hi]
     if inside:
         axes.scatter([r.estimate for _y, r in inside], [y for y, _r in inside],
