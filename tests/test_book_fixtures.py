@@ -107,3 +107,91 @@ def write_svg(path: Path, title: str, description: str) -> Path:
         'viewBox="0 0 200 100"><title>' + title + "</title><desc>" + description
         + '</desc><rect x="10" y="10" width="180" height="80" fill="#0072B2"/></svg>\n')
     return path
+
+
+HOSTILE_RECORD = '''\
+id: hostile2001
+citation: hostile2001
+doi: "10.1000/hostile"
+year: 2001
+design: prospective-cohort
+population:
+  description: "<script>alert('population')</script> {eval-rst} $x$ |sub|"
+  sex: mixed
+  n: 1000
+risk_of_bias:
+  tool: NOS
+  judgement: low
+  notes: "<img src=x onerror=alert(1)> [link](javascript:alert(1))"
+extraction:
+  status: needs-verification
+  source_type: abstract
+  notes: "{raw}`html`<b>raw</b>` ![img](https://evil.example/x.png)"
+notes: "```{raw} html\\n<script>alert('notes')</script>\\n```"
+effects:
+  - id: isolation-mortality
+    exposure:
+      construct: social-isolation
+      dimension: structural
+      contrast: "<script>alert('contrast')</script> `code` **bold** {{ sub }}"
+      higher_means: fewer-ties
+    outcome: {domain: mortality, name: all-cause mortality, higher_is: harmful}
+    adjustment: fully-adjusted
+    statistic: {measure: HR, value: 1.5, ci: [1.2, 1.9]}
+    source:
+      locator: "abstract <script>alert('locator')</script>"
+      url: "https://example.org/hostile"
+      quote: "<script>alert('quote')</script> :::{note} ::: % comment (target)= $$y$$"
+    notes: "[x](javascript:alert(2)) &lt;b&gt;"
+'''
+
+HOSTILE_BIB = '''\
+@article{hostile2001,
+  author = {Hostile, A. and Other, B.},
+  title = {A title with <script>alert('bib')</script> in it},
+  journal = {Journal of Tests},
+  year = {2001},
+  url = {javascript:alert(3)}
+}
+'''
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+_BUILT: dict[str, Path] = {}
+
+
+def hostile_site() -> Path:
+    """Build (once per test session) the site of a hostile one-study corpus; return it.
+
+    The study record goes through the real loader (``evidence.validate.load_studies``);
+    the results are a hand-built rendering fixture whose title is hostile too. The book
+    source is copied to a temporary directory so the repository's book/_generated is left
+    alone.
+    """
+    if "hostile" in _BUILT:
+        return _BUILT["hostile"]
+    import shutil
+    import tempfile
+
+    from evidence.book import build_book
+
+    root = Path(tempfile.mkdtemp(prefix="evidence-book-test-"))
+    studies = root / "studies"
+    studies.mkdir()
+    (studies / "hostile2001.yaml").write_text(HOSTILE_RECORD)
+    (studies / "references.bib").write_text(HOSTILE_BIB)
+    build = root / "build"
+    write_svg(build / "figures" / "isolation-mortality-forest.svg", "Forest plot",
+              "Forest plot of 2 effects")
+    write_svg(build / "figures" / "summary-forest.svg", "Summary of pooled estimates",
+              "Pooled estimates of 1 analysis")
+    result = make_result(title="<script>alert('title')</script> {eval-rst} [x](javascript:1)",
+                         figures={"forest": "figures/isolation-mortality-forest.svg"})
+    write_results(build / "results", [result], {result["id"]: [
+        "hostile2001,isolation-mortality,<b>Hostile</b>,,hostile2001,true,,HR,1.5,1.2,1.9,"
+        "0.405,0.0142,0.119,100.0,log-ratio,false,fully-adjusted,low,2001"]})
+    book = root / "book"
+    shutil.copytree(REPOSITORY / "book", book,
+                    ignore=shutil.ignore_patterns("_generated", "_build"))
+    build_book(build / "results", studies, build / "site", book)
+    _BUILT["hostile"] = build / "site"
+    return _BUILT["hostile"]

@@ -19,10 +19,18 @@ from evidence.book.build import build_html
 from evidence.book.escape import escape_markdown
 from evidence.book.inputs import load_bibliography, load_results, load_screening
 from evidence.book.pages import SiteInputs, generate_pages
+from evidence.book.sitecheck import broken_links, external_assets, unsafe_links
 from evidence.errors import EvidenceError, Problem, errors_in
 from evidence.records import Study
 
-__all__ = ["BookSummary", "build_book", "escape_markdown", "generate_pages", "read_inputs"]
+__all__ = [
+    "BookSummary",
+    "build_book",
+    "check_site",
+    "escape_markdown",
+    "generate_pages",
+    "read_inputs",
+]
 
 
 @dataclass(frozen=True)
@@ -35,8 +43,32 @@ class BookSummary:
     warnings: tuple[Problem, ...]
 
 
-def read_inputs(results_dir: Path, studies_dir: Path,
-                studies: list[Study] | None = None) -> tuple[SiteInputs, list[Problem]]:
+def check_site(site: Path) -> None:
+    """Raise EvidenceError for broken internal links, external assets or unsafe links."""
+    found = [(ref, "broken internal link", "book-broken-link") for ref in broken_links(site)]
+    found += [
+        (ref, "asset loaded from another host (the site must work offline)", "book-external-asset")
+        for ref in external_assets(site)
+    ]
+    found += [(ref, "link with an unsafe scheme", "book-unsafe-link") for ref in unsafe_links(site)]
+    if found:
+        raise EvidenceError(
+            [
+                Problem(
+                    str(ref.page),
+                    0,
+                    0,
+                    f"{message}: <{ref.tag} {ref.attribute}={ref.value!r}>",
+                    rule,
+                )
+                for ref, message, rule in found
+            ]
+        )
+
+
+def read_inputs(
+    results_dir: Path, studies_dir: Path, studies: list[Study] | None = None
+) -> tuple[SiteInputs, list[Problem]]:
     """Read results, records, bibliography and screening counts into :class:`SiteInputs`.
 
     When ``studies`` is None the records are loaded (and validated) from ``studies_dir``
@@ -58,9 +90,13 @@ def read_inputs(results_dir: Path, studies_dir: Path,
     return inputs, problems
 
 
-def build_book(results_dir: Path, studies_dir: Path, out_dir: Path,
-               book_dir: Path = Path("book"), studies: list[Study] | None = None
-               ) -> BookSummary:
+def build_book(
+    results_dir: Path,
+    studies_dir: Path,
+    out_dir: Path,
+    book_dir: Path = Path("book"),
+    studies: list[Study] | None = None,
+) -> BookSummary:
     """Generate the pages and build the site; raise EvidenceError on any input error.
 
     Parameters
@@ -82,6 +118,7 @@ def build_book(results_dir: Path, studies_dir: Path, out_dir: Path,
     problems += generate_pages(inputs, Path(book_dir))
     out_dir = Path(out_dir)
     build_html(Path(book_dir), out_dir, out_dir.parent / ".book-doctrees")
+    check_site(out_dir)
     for warning in problems:
         print(warning, file=sys.stderr)
     return BookSummary(out_dir, len(inputs.analyses), len(inputs.studies), tuple(problems))

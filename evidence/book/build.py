@@ -11,6 +11,7 @@ import contextlib
 import io
 import re
 import shutil
+import warnings as python_warnings
 from pathlib import Path
 
 from evidence.errors import EvidenceError, Problem
@@ -34,20 +35,36 @@ def build_html(book_dir: Path, out_dir: Path, doctree_dir: Path, *, quiet: bool 
     clear(Path(doctree_dir))
     warnings = io.StringIO()
     status = io.StringIO()
-    with contextlib.redirect_stderr(warnings), contextlib.redirect_stdout(status):
+    with contextlib.redirect_stderr(warnings), contextlib.redirect_stdout(status), \
+            python_warnings.catch_warnings():
+        # Deprecation notices between the installed Sphinx extensions (e.g. docutils'
+        # Node.traverse) are about library code, not the site: they must not fail a build
+        # (under pytest, where warnings are errors, they would).
+        python_warnings.simplefilter("ignore", DeprecationWarning)
+        python_warnings.simplefilter("ignore", PendingDeprecationWarning)
         outcome = build_sphinx(
-            str(book_dir), str(out_dir), path_config=str(book_dir / "_config.yml"),
-            confoverrides={"external_toc_path": "_generated/_toc.yml",
-                           "latex_individualpages": False},
-            doctreedir=str(doctree_dir), noconfig=True, warningiserror=True, quiet=quiet,
-            keep_going=True, freshenv=True)
+            str(book_dir),
+            str(out_dir),
+            path_config=str(book_dir / "_config.yml"),
+            confoverrides={
+                "external_toc_path": "_generated/_toc.yml",
+                "latex_individualpages": False,
+            },
+            doctreedir=str(doctree_dir),
+            noconfig=True,
+            warningiserror=True,
+            quiet=quiet,
+            keep_going=True,
+            freshenv=True,
+        )
     if outcome != 0:
         text = _ANSI.sub("", warnings.getvalue())
         lines = [line for line in text.splitlines() if line.strip()]
         problems = [Problem(str(book_dir), 0, 0, line, "book-build") for line in lines[-40:]]
         if not problems:
-            problems = [Problem(str(book_dir), 0, 0, f"Sphinx build failed: {outcome}",
-                                "book-build")]
+            problems = [
+                Problem(str(book_dir), 0, 0, f"Sphinx build failed: {outcome}", "book-build")
+            ]
         raise EvidenceError(problems)
     for leftover in (".buildinfo",):
         path = out_dir / leftover

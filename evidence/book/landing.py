@@ -20,39 +20,69 @@ def summary_table(analyses: Sequence[AnalysisResults]) -> str:
     rows = []
     for analysis in analyses:
         cells = summary_row(analysis.result)
-        rows.append([
-            document_link(esc(cells["question"]), f"_generated/analyses/{analysis.page}.md"),
-            esc(cells["k"]) + "<br>" + esc(f"{cells['participants']} participants"),
-            "**" + esc(cells["estimate"]) + "**<br>" + esc(f"95% CI {cells['ci']}")
-            + "<br>" + esc(f"95% PI {cells['pi']}"),
-            esc(cells["i2"]), esc(cells["certainty"]), esc(cells["sentence"]),
-        ])
-    return table(["Question", "Evidence", "Pooled estimate", "I\u00b2",
-                  "Certainty (reasons)", "In plain language"], rows, "summary-of-findings")
+        rows.append(
+            [
+                document_link(esc(cells["question"]), f"_generated/analyses/{analysis.page}.md"),
+                esc(cells["k"]) + "<br>" + esc(f"{cells['participants']} participants"),
+                "**"
+                + esc(cells["estimate"])
+                + "**<br>"
+                + esc(f"95% CI {cells['ci']}")
+                + "<br>"
+                + esc(f"95% PI {cells['pi']}"),
+                esc(cells["i2"]),
+                esc(cells["certainty"]),
+                esc(cells["sentence"]),
+            ]
+        )
+    return table(
+        [
+            "Question",
+            "Evidence",
+            "Pooled estimate",
+            "I\u00b2",
+            "Certainty (reasons)",
+            "In plain language",
+        ],
+        rows,
+        "summary-of-findings",
+    )
 
 
-def landing_fragment(analyses: Sequence[AnalysisResults], summary: FigureFile | None,
-                     n_studies: int, n_effects: int) -> str:
+def landing_fragment(
+    analyses: Sequence[AnalysisResults], summary: FigureFile | None, n_studies: int, n_effects: int
+) -> str:
     """Return the generated part of the landing page."""
     if not analyses:
-        return join_blocks([
-            heading(2, "Summary of findings"),
-            esc(f"No analysis results were found ({n_studies} study records, {n_effects} "
-                "effects). Run `evidence run` and then `evidence book` to fill this page."),
-        ])
+        return join_blocks(
+            [
+                heading(2, "Summary of findings"),
+                f"No analysis results were found ({n_studies:d} study records, {n_effects:d} "
+                "effects). Run `evidence run` and then `evidence book` to fill this page.",
+            ]
+        )
     blocks = [
         heading(2, "Summary of findings"),
-        esc(f"{len(analyses)} {'analysis' if len(analyses) == 1 else 'analyses'} over "
+        esc(
+            f"{len(analyses)} {'analysis' if len(analyses) == 1 else 'analyses'} over "
             f"{n_studies} study records ({n_effects} extracted "
             "effects). Estimates are on the natural scale (ratios, correlations) with 95% "
             "confidence (CI) and prediction (PI) intervals; each plain-language sentence is "
-            "written from the numbers by a fixed rule described in the methods."),
+            "written from the numbers by a fixed rule described in the methods."
+        ),
         summary_table(analyses),
     ]
     if summary is not None:
-        caption = esc(summary.title or "Summary of pooled estimates") + " " + esc(
-            "Pooled estimate of every analysis with its 95% confidence interval; ratio, "
-            "correlation and difference scales are drawn in separate panels.")
-        blocks += [heading(2, "All pooled estimates"),
-                   figure(summary.path, summary.description or summary.title, caption)]
+        caption = (
+            esc(summary.title or "Summary of pooled estimates")
+            + " "
+            + esc(
+                "Pooled estimate of every analysis with its 95% confidence interval; ratio, "
+                "correlation and difference scales are drawn in separate panels."
+            )
+        )
+        blocks += [
+            heading(2, "All pooled estimates"),
+            figure(summary.path, summary.description or summary.title, caption),
+        ]
     return join_blocks(blocks)

@@ -1,0 +1,279 @@
+"""Page generation from hand-built results files (fast; no Sphinx build).
+
+Every expected number is derived by hand in the test: the fixtures put ln(1.5), ln(1.2),
+ln(1.9) on the model scale, so the natural scale shows exp(ln 1.5) = 1.50 and so on.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+from test_book_fixtures import HOSTILE, make_result, make_study, write_results, write_svg
+
+from evidence.book.analysis import FigureFile, analysis_page, methods_paragraph
+from evidence.book.bibfile import site_bibtex
+from evidence.book.catalogue import catalogue_page, study_page
+from evidence.book.context import build_context
+from evidence.book.findings import plain_sentence, summary_row
+from evidence.book.inputs import (
+    AnalysisResults,
+    Bibliography,
+    load_bibliography,
+    load_results,
+    load_screening,
+)
+from evidence.book.landing import landing_fragment
+from evidence.book.numbers import interval, natural, number, p_value
+from evidence.book.pages import SiteInputs, generate_pages
+from evidence.book.prisma import prisma_html
+from evidence.book.toc import toc_yaml
+
+EFFECT_ROWS = [
+    "alpha2001,isolation-mortality,Alpha 2001,,alpha2001,true,,HR,1.5,1.2,1.9,0.405,0.0142,"
+    "0.119,100.0,log-ratio,false,fully-adjusted,low,2001",
+    "alpha2001,other,Alpha 2001,,alpha2001,false,no confidence interval,HR,1.1,,,,,,,,false,"
+    "unadjusted,low,2001",
+]
+
+
+def _analysis(result=None, rows=EFFECT_ROWS):
+    result = result or make_result()
+    rows = tuple(dict(zip(
+        "study effect label cohort cluster included reason measure_reported value lo hi yi vi "
+        "sei weight conversion flipped adjustment risk_of_bias year".split(), row.split(","),
+        strict=True)) for row in rows)
+    return AnalysisResults(result["id"], result["id"], result, rows)
+
+
+def _context(studies, analyses, keys=frozenset()):
+    return build_context(studies, Bibliography(None, frozenset(keys)), analyses)
+
+
+@pytest.mark.parametrize(("value", "digits", "expected"), [
+    (1.5, 2, "1.50"), (-1.5, 2, "\u22121.50"), (-0.001, 2, "0.00"), (None, 2, "not reported"),
+    (float("nan"), 2, "not reported"), (True, 2, "not reported"), (0.12345, 3, "0.123"),
+])
+def test_number_formats(value, digits, expected):
+    assert number(value, digits) == expected
+
+
+def test_interval_and_p_value():
+    assert interval([1.2, 1.9]) == "1.20 to 1.90"
+    assert interval(None) == "not reported"
+    assert p_value(0.0004) == "< 0.001"
+    assert p_value(0.0312) == "0.031"
+
+
+def test_natural_scale_back_transforms_log_and_fisher_z():
+    numbers = natural(make_result())
+    assert number(numbers["estimate"]) == "1.50"  # exp(ln 1.5)
+    assert interval(numbers["ci"]) == "1.20 to 1.90"
+    assert interval(numbers["pi"]) == "0.90 to 2.50"
+    fisher = make_result(estimate=math.atanh(0.3), ci=(math.atanh(0.1), math.atanh(0.5)))
+    fisher.update(metric="fisher-z", back_transform="tanh")
+    numbers = natural(fisher)
+    assert number(numbers["estimate"]) == "0.30"  # tanh(atanh 0.3)
+    assert interval(numbers["ci"]) == "0.10 to 0.50"
+
+
+def test_natural_scale_prefers_back_transformed_when_given():
+    result = make_result()
+    result["pooled"]["back_transformed"] = {"estimate": 2.0, "ci": [1.0, 4.0], "pi": None}
+    assert natural(result) == {"estimate": 2.0, "ci": (1.0, 4.0), "pi": None}
+
+
+def test_sentence_when_ci_excludes_null_and_pi_includes_it():
+    # CI exp(ln 1.2..ln 1.9) = 1.20..1.90 excludes 1; PI 0.90..2.50 includes it;
+    # (1.5 - 1) x 100 = 50% higher.
+    assert plain_sentence(make_result()) == (
+        "Across 2 effects, fewer or weaker social ties went with worse all-cause mortality "
+        "(RR 1.50, 50% higher; 95% CI 1.20 to 1.90); the 95% prediction interval (0.90 to "
+        "2.50) includes no effect, so a new setting could show none. Certainty of the "
+        "evidence: very low.")
+
+
+def test_sentence_when_ci_includes_null():
+    result = make_result(estimate=math.log(1.1), ci=(math.log(0.9), math.log(1.3)))
+    assert plain_sentence(result).startswith(
+        "Across 2 effects, the data are compatible with no association with all-cause "
+        "mortality (RR 1.10, 10% higher; 95% CI 0.90 to 1.30).")
+
+
+@pytest.mark.parametrize(("orient", "estimate", "words"), [
+    ("fewer-ties-harmful", 0.5, "fewer or weaker social ties went with better"),
+    ("more-ties-beneficial", 2.0, "more or stronger social ties went with better"),
+    ("more-ties-harmful", 2.0, "more or stronger social ties went with worse"),
+    ("fewer-ties-beneficial", 0.5, "fewer or weaker social ties went with worse"),
+])
+def test_sentence_direction_follows_orientation(orient, estimate, words):
+    result = make_result(estimate=math.log(estimate), ci=(math.log(estimate * 0.9),
+                                                          math.log(estimate * 1.1)), pi=None)
+    result["orient"] = orient
+    assert words in plain_sentence(result)
+
+
+def test_sentence_when_not_pooled():
+    result = make_result()
+    result.update(status="insufficient-evidence", message="only 1 usable effect")
+    assert plain_sentence(result) == "Not pooled: only 1 usable effect."
+
+
+def test_summary_row_cells():
+    row = summary_row(make_result())
+    assert row["k"] == "2 effects, 2 studies"
+    assert row["participants"] == "3,000"
+    assert row["estimate"] == "RR 1.50"
+    assert row["ci"] == "1.20 to 1.90"
+    assert row["pi"] == "0.90 to 2.50"
+    assert row["i2"] == "40%"
+    assert row["certainty"] == "very low (imprecision (down 1): CI is wide)"
+
+
+def test_analysis_page_sections_and_escaping():
+    result = make_result(title=HOSTILE)
+    result["published"] = [{"meta_analysis": "Holt-Lunstad <b>", "year": 2010,
+                            "source": "javascript:alert(1)", "quote": HOSTILE,
+                            "measure": "OR", "pooled": 1.5, "lo": 1.42, "hi": 1.59}]
+    analysis = _analysis(result)
+    figures = {"forest": FigureFile("../figures/x-forest.svg", "Forest plot: <t>",
+                                    "desc with :colon: and {role}`x`")}
+    page = analysis_page(analysis, _context([make_study()], [analysis]), figures,
+                         [("Results (JSON)", "../results/x.json")])
+    assert page.startswith("# \\<script\\>")
+    assert "<script>" not in page and "javascript:" not in page
+    assert "{download}`Results (JSON) <../results/x.json>`" in page
+    assert ":alt: desc with colon and role x\n" in page
+    assert "| 1\\.20 to 1\\.90 |" in page  # natural-scale CI of exp(ln 1.2), exp(ln 1.9)
+    assert "no confidence interval" in page  # the excluded effect keeps its reason
+    assert "[alpha2001](../studies/alpha2001.md)" in page
+    for section in ("## Heterogeneity", "## Certainty of the evidence", "## Methods",
+                    "## Published meta-analyses beside ours", "## What was selected"):
+        assert section in page
+
+
+def test_methods_paragraph_is_written_from_the_spec():
+    text = methods_paragraph(make_result())
+    assert "outcome.domain in mortality" in text
+    assert "the most adjusted estimate" in text
+    assert "REML estimator" in text and "knha inference" in text
+
+
+def test_study_page_cites_known_keys_and_escapes_everything_else():
+    study = make_study(text=HOSTILE, quote=HOSTILE, url="javascript:alert(1)")
+    analysis = _analysis()
+    page = study_page(study, _context([study], [analysis], {"alpha2001"}))
+    assert "{cite:p}`alpha2001`" in page
+    assert "<script>" not in page and "javascript:" not in page
+    assert "> \\<script\\>" in page  # the quote, as a block quote of escaped text
+    assert "- [Isolation and death](../analyses/isolation-mortality.md)\\: included" in page
+    hostile_key = make_study("beta{raw}`x`")
+    page = study_page(hostile_key, _context([hostile_key], [], {"beta{raw}`x`"}))
+    assert "{cite:p}" not in page
+
+
+def test_catalogue_lists_every_study_with_a_link():
+    studies = [make_study("alpha2001"), make_study("beta2002", text="<i>x</i>")]
+    page = catalogue_page(studies, _context(studies, [_analysis()]))
+    assert "[alpha2001](studies/alpha2001.md)" in page
+    assert "[beta2002](studies/beta2002.md)" in page
+    assert ":::{container} table-scroll sortable-table" in page
+    assert "<i>" not in page
+
+
+def test_landing_lists_each_analysis_and_the_summary_figure():
+    summary = FigureFile("_generated/figures/summary-forest.svg", "Summary", "All estimates")
+    page = landing_fragment([_analysis()], summary, 1, 1)
+    assert "[Isolation and death](_generated/analyses/isolation-mortality.md)" in page
+    assert "```{figure} _generated/figures/summary-forest.svg" in page
+    assert "No analysis results were found (3 study records, 5 effects)" in landing_fragment(
+        [], None, 3, 5)
+
+
+def test_prisma_uses_screening_counts_and_escapes_reasons(tmp_path):
+    path = tmp_path / "screening.yaml"
+    path.write_text(yaml.safe_dump({"databases": 120, "screened": 100, "excluded_at_eligibility":
+                                    {"<b>wrong design</b>": 7}}))
+    screening, problems = load_screening(path)
+    assert problems == []
+    diagram = prisma_html([make_study()], 1, screening)
+    assert "Databases: 120" in diagram and "Records screened: 100" in diagram
+    assert "&lt;b&gt;wrong design&lt;/b&gt;: 7" in diagram
+    assert "Registers: not recorded" in diagram
+    assert "Studies included in the review: 1" in diagram
+    assert "Records screened: not recorded" in prisma_html([], 0, None)
+
+
+@pytest.mark.parametrize(("content", "rule"), [
+    ({"screened": -1}, "book-screening"), ({"screened": "many"}, "book-screening"),
+    ({"unknown": 1}, "book-screening"), ([1, 2], "book-screening"),
+])
+def test_screening_problems(tmp_path, content, rule):
+    path = tmp_path / "screening.yaml"
+    path.write_text(yaml.safe_dump(content))
+    _, problems = load_screening(path)
+    assert [problem.rule for problem in problems] == [rule]
+
+
+def test_load_results_order_and_problems(tmp_path):
+    results = tmp_path / "results"
+    write_results(results, [make_result("b-analysis"), make_result("a-analysis")],
+                  {"b-analysis": EFFECT_ROWS})
+    (results / "broken.json").write_text("{not json")
+    analyses, problems = load_results(results)
+    assert [a.id for a in analyses] == ["b-analysis", "a-analysis"]  # index.json order
+    assert len(analyses[0].effects) == 2
+    assert [(p.rule, p.line) for p in problems] == [("book-input-json", 1)]
+    assert load_results(tmp_path / "missing") == ([], [])
+
+
+def test_site_bibtex_fills_missing_fields_and_drops_unsafe_urls(tmp_path):
+    bib = tmp_path / "references.bib"
+    bib.write_text("@misc{anon, note = {no author}}\n"
+                   "@article{x2001, author = {Smith, A. and others}, title = {T \\& U},"
+                   " journal = {J}, year = {2001}, url = {javascript:alert(1)}}\n")
+    text = site_bibtex(bib)
+    assert "title = {[title not recorded]}" in text and "year = {n.d.}" in text
+    assert "javascript" not in text
+    assert "title = {T \\& U}" in text  # values kept as written, not re-encoded
+    bibliography, problems = load_bibliography(bib)
+    assert problems == [] and bibliography.labels["x2001"] == "Smith et al. (2001)"
+
+
+def test_toc_lists_generated_and_hand_written_pages():
+    toc = yaml.safe_load(toc_yaml(["a"], ["s1", "s2"]))
+    assert toc["root"] == "index"
+    files = json.dumps(toc)
+    for name in ("_generated/analyses/a", "_generated/studies/s2", "methods", "contributing",
+                 "_generated/prisma", "_generated/bibliography"):
+        assert f'"{name}"' in files
+
+
+def test_generate_pages_copies_figures_and_refuses_paths_outside_build(tmp_path):
+    build = tmp_path / "build"
+    write_svg(build / "figures" / "isolation-mortality-forest.svg", "Forest", "A forest")
+    outside = write_svg(tmp_path / "secret.svg", "x", "y")
+    result = make_result(figures={"forest": "figures/isolation-mortality-forest.svg",
+                                  "funnel": f"../{outside.name}"})
+    write_results(build / "results", [result], {result["id"]: EFFECT_ROWS})
+    analyses, _ = load_results(build / "results")
+    book = tmp_path / "book"
+    stale = book / "_generated" / "studies" / "gone.md"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("old")
+    inputs = SiteInputs([make_study()], Bibliography(None, frozenset()), analyses, None, build)
+    problems = generate_pages(inputs, book)
+    assert [p.rule for p in problems] == ["book-missing-figure"]
+    generated = book / "_generated"
+    assert (generated / "figures" / "isolation-mortality-forest.svg").exists()
+    assert not (generated / "figures" / "secret.svg").exists()
+    assert (generated / "results" / "isolation-mortality.json").exists()
+    assert (generated / "studies" / "alpha2001.md").exists()
+    assert not stale.exists()
+    page = (generated / "analyses" / "isolation-mortality.md").read_text()
+    assert "```{figure} ../figures/isolation-mortality-forest.svg" in page
+    assert ":alt: A forest" in page
+    assert Path(generated / "_toc.yml").exists()

@@ -1,0 +1,97 @@
+"""End to end: build the site of a hostile corpus and read the HTML a browser would get.
+
+Marked slow (one Sphinx build, shared with the browser test through
+``test_book_fixtures.hostile_site``).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+from test_book_fixtures import hostile_site
+
+from evidence.book.sitecheck import broken_links, external_assets, unsafe_links
+
+pytestmark = pytest.mark.slow
+
+#: Every alert() the hostile record tries to run, by where it was planted.
+PLANTED = ["population", "contrast", "locator", "quote", "notes", "title", "bib"]
+
+
+@pytest.fixture(scope="module")
+def site():
+    return hostile_site()
+
+
+def _pages(site):
+    return {path.relative_to(site).as_posix(): path.read_text(encoding="utf-8")
+            for path in site.rglob("*.html") if "_static" not in path.parts}
+
+
+def test_site_has_every_kind_of_page(site):
+    for name in ("index.html", "methods.html", "contributing.html",
+                 "_generated/catalogue.html", "_generated/prisma.html",
+                 "_generated/bibliography.html", "_generated/studies/hostile2001.html",
+                 "_generated/analyses/isolation-mortality.html"):
+        assert (site / name).is_file(), name
+    assert list((site / "_downloads").rglob("isolation-mortality.json"))
+    assert list((site / "_downloads").rglob("isolation-mortality-effects.csv"))
+
+
+def test_no_script_from_data_reaches_any_page(site):
+    for name, text in _pages(site).items():
+        assert "<script>alert" not in text, name
+        assert not re.search(r"<img[^>]*onerror", text), name
+        assert "evil.example" not in text or "<img" not in text.split("evil.example")[0][-200:]
+
+
+@pytest.mark.parametrize("planted", ["population", "contrast", "locator", "quote", "notes"])
+def test_hostile_record_text_shows_as_literal_text_on_the_study_page(site, planted):
+    text = (site / "_generated/studies/hostile2001.html").read_text(encoding="utf-8")
+    assert f"<script>alert('{planted}')</script>" in html.unescape(text)
+    assert f"<script>alert('{planted}')</script>" not in text
+
+
+def test_roles_math_and_links_from_data_stay_literal(site):
+    text = html.unescape((site / "_generated/studies/hostile2001.html").read_text("utf-8"))
+    for literal in ("{eval-rst}", "$x$", "|sub|", "{{ sub }}", "`code`", "**bold**",
+                    "[link](javascript:alert(1))", "![img](https://evil.example/x.png)",
+                    "$$y$$", "{raw}`html`<b>raw</b>`", ":::{note} :::", "&lt;b&gt;"):
+        assert literal in text, literal
+
+
+def test_hostile_analysis_title_is_literal_on_landing_and_analysis_pages(site):
+    for name in ("index.html", "_generated/analyses/isolation-mortality.html"):
+        text = (site / name).read_text(encoding="utf-8")
+        assert "<script>alert('title')</script>" in html.unescape(text)
+        assert "<script>alert('title')</script>" not in text
+
+
+def test_no_unsafe_link_external_asset_or_broken_link(site):
+    assert unsafe_links(site) == []
+    assert external_assets(site) == []
+    assert broken_links(site) == []
+
+
+def test_no_mathjax_or_cdn_anywhere(site):
+    for name, text in _pages(site).items():
+        assert "mathjax" not in text.lower(), name
+        for tag in re.findall(r"<(?:script|link)\b[^>]*>", text):
+            assert "https://" not in tag and 'src="//' not in tag, (name, tag)
+
+
+def test_figures_have_alt_text_and_captions(site):
+    text = (site / "_generated/analyses/isolation-mortality.html").read_text("utf-8")
+    image = re.search(r'<img[^>]*src="[^"]*isolation-mortality-forest\.svg"[^>]*>', text)
+    assert image and 'alt="Forest plot of 2 effects"' in image.group(0)
+    assert "figcaption" in text
+
+
+def test_citation_links_to_the_bibliography(site):
+    text = (site / "_generated/studies/hostile2001.html").read_text("utf-8")
+    assert "bibliography.html#id" in text or "bibliography.html#" in text
+    bibliography = (site / "_generated/bibliography.html").read_text("utf-8")
+    assert "Hostile and Other 2001" in bibliography
+    assert "javascript:alert(3)" not in bibliography  # the bib's unsafe url was dropped
