@@ -140,7 +140,7 @@ class FailSafeResult:
         """``{rosenthal, orwin}`` plus Orwin's target and Rosenthal's alpha."""
         return {
             "rosenthal": self.rosenthal,
-            "orwin": finite(self.orwin),
+            "orwin": self.orwin if isinstance(self.orwin, int) else finite(self.orwin),
             "orwin_target": finite(self.orwin_target),
             "alpha": self.alpha,
         }

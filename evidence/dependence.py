@@ -369,7 +369,7 @@ def three_level(
     names : tuple of str, optional
         Names of the moderator columns.
     level : float
-        Confidence level.
+        Confidence level, 0.95 or 95.
 
     Returns
     -------
@@ -393,6 +393,7 @@ def three_level(
     beta, vcov, _ = _gls(blocks, w)
     se = np.sqrt(np.diag(vcov))
     z = beta / se
+    level = level / 100 if level > 1 else level
     crit = stats.norm.isf((1 - level) / 2)
     q = _fixed_effects_q(blocks)
     return ThreeLevelResult(

@@ -109,3 +109,31 @@ def test_bad_input_raises_evidence_error(yi, vi, cluster):
 def test_rho_outside_the_unit_interval_is_refused():
     with pytest.raises(EvidenceError, match="rho"):
         dependence.aggregate([0.1, 0.2], [0.1, 0.1], ["a", "a"], 1.0)
+
+
+def test_pool_command_cluster_robust_konstantopoulos2011(tmp_path, capsys):
+    from evidence.cli import main
+
+    data = FIXTURES["konstantopoulos2011"]
+    rows = ["school,district,yi,vi"] + [
+        f"s{i},{c},{y!r},{v!r}"
+        for i, (y, v, c) in enumerate(zip(data["yi"], data["vi"], data["cluster"], strict=True))
+    ]
+    path = tmp_path / "schools.csv"
+    path.write_text("\n".join(rows) + "\n")
+    assert main(["pool", str(path), "--cluster", "district", "--robust", "--json"]) == 0
+    section = json.loads(capsys.readouterr().out)["dependence"]
+    ref = data["intercept_only"]
+    assert_allclose(section["sigma2"], ref["sigma2"], rtol=RTOL_SIGMA2)
+    assert_allclose(section["estimate"], ref["beta"], rtol=RTOL)
+    assert_allclose(section["robust"]["df"], ref["robust"]["df"], rtol=RTOL)
+    assert_allclose(section["robust"]["p"], ref["robust"]["p"], rtol=RTOL)
+
+
+def test_pool_command_robust_without_cluster_is_a_usage_problem(tmp_path, capsys):
+    from evidence.cli import main
+
+    path = tmp_path / "two.csv"
+    path.write_text("yi,vi\n0.1,0.01\n0.2,0.02\n0.3,0.03\n")
+    assert main(["pool", str(path), "--robust"]) == 1
+    assert "--robust needs --cluster" in capsys.readouterr().err

@@ -128,3 +128,22 @@ def test_too_few_studies_is_a_problem_not_a_traceback():
 def test_order_must_be_a_permutation():
     with pytest.raises(EvidenceError, match="permutation"):
         sensitivity.cumulative([0.1, 0.2, 0.3], [0.01, 0.02, 0.03], order=[0, 0, 1])
+
+
+def test_pool_command_sensitivity_and_bias_bcg(tmp_path, capsys):
+    from evidence.cli import main
+
+    data = FIXTURES["bcg_z"]
+    rows = ["yi,vi"] + [f"{y!r},{v!r}" for y, v in zip(data["yi"], data["vi"], strict=True)]
+    path = tmp_path / "bcg.csv"
+    path.write_text("\n".join(rows) + "\n")
+    assert main(["pool", str(path), "--sensitivity", "--bias", "--json"]) == 0
+    output = json.loads(capsys.readouterr().out)
+    assert_allclose(column(output["influence"], "cook_d"), data["influence"]["cook_d"], rtol=RTOL)
+    assert_allclose(
+        column(output["leave_one_out"], "estimate"), data["leave1out"]["estimate"], rtol=RTOL
+    )
+    assert len(output["cumulative"]) == 13
+    assert {"egger", "begg", "trimfill", "failsafe_n"} <= set(output)
+    assert main(["pool", str(path), "--sensitivity", "--bias"]) == 0
+    assert "Trim-and-fill" in capsys.readouterr().out

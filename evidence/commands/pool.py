@@ -5,7 +5,11 @@ Options: ``--measure`` (metafor escalc name; default GEN when the file has ``yi`
 ``--level``, ``--mods a,b`` (mixed-effects meta-regression on those columns; text columns
 become dummy variables), ``--subgroup COL`` (a fit per level and the test for subgroup
 differences), ``--drop-missing`` (drop rows whose effect cannot be computed, with a note),
-``--json``.
+``--json``. Diagnostics (evidence.sensitivity, evidence.bias, evidence.dependence):
+``--sensitivity`` (leave-one-out, influence, Baujat, cumulative in file order),
+``--bias`` (Egger, Begg, trim-and-fill, fail-safe N, PET-PEESE), ``--cluster COL``
+(three-level model with effects nested in COL) and ``--robust`` (CR2 cluster-robust test
+with Satterthwaite df; needs ``--cluster``).
 
 Without ``--json`` it prints a summary laid out like metafor's ``print.rma``. With it:
 ``{"pooled": {...}, "subgroups": {COL: {...}}, "meta_regression": {"a,b": {...}},
@@ -19,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from evidence import bias, dependence, sensitivity
 from evidence.effect_csv import (
     EffectTable,
     compute_effects,
@@ -55,6 +60,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--drop00", action="store_true", help="drop 2x2 studies with no events in both groups"
     )
+    parser.add_argument(
+        "--sensitivity", action="store_true", help="leave-one-out, influence and cumulative"
+    )
+    parser.add_argument("--bias", action="store_true", help="small-study-effect tests")
+    parser.add_argument("--cluster", metavar="COL", help="three-level model: effects in COL")
+    parser.add_argument("--robust", action="store_true", help="CR2 robust test (--cluster)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.set_defaults(func=run)
 
@@ -96,7 +107,9 @@ def run(args: argparse.Namespace) -> int:
     """Pool the file and print the summary or JSON; problems raise EvidenceError."""
     table = read_table(args.file)
     mods = [m.strip() for m in args.mods.split(",") if m.strip()] if args.mods else []
-    _check_columns(table, mods + ([args.subgroup] if args.subgroup else []))
+    _check_columns(table, mods + [c for c in (args.subgroup, args.cluster) if c])
+    if args.robust and not args.cluster:
+        raise EvidenceError("--robust needs --cluster COL (the clusters of dependent effects)")
     effects = compute_effects(table, args.measure, args.drop00)
     problems = row_problems(table, effects)
     notes = list(effects.notes)
@@ -123,13 +136,90 @@ def run(args: argparse.Namespace) -> int:
         columns = {name: _moderator(table, name, kept) for name in mods}
         regression = meta_regression(yi, vi, columns, **options)
         output["meta_regression"] = {",".join(mods): regression.to_dict()}
+    diagnostics = _diagnostics(args, table, yi, vi, labels, kept)
+    output.update(diagnostics)
     notes += list(pooled.notes)
     output["notes"] = notes
     if args.json:
         print(dumps(output), end="")
     else:
         print(summary(pooled, groups, args.subgroup, regression, notes))
+        lines = _diagnostics_summary(diagnostics)
+        if lines:
+            print("\n".join(lines))
     return 0
+
+
+def _diagnostics(
+    args: argparse.Namespace,
+    table: EffectTable,
+    yi: np.ndarray,
+    vi: np.ndarray,
+    labels: list[str],
+    kept: np.ndarray,
+) -> dict[str, Any]:
+    """Sensitivity, bias and dependence sections requested on the command line."""
+    options = {"method": args.method, "test": args.test}
+    output: dict[str, Any] = {}
+    if args.sensitivity:
+        found = sensitivity.diagnostics(yi, vi, labels, level=args.level, **options)
+        output.update(found.to_dict())
+        output["cumulative"] = sensitivity.cumulative(
+            yi, vi, labels=labels, level=args.level, **options
+        )
+    if args.bias:
+        output.update(bias.small_study_tests(yi, vi, **options))
+    if args.cluster:
+        clusters = np.asarray(table.cells[args.cluster])[kept]
+        fit = dependence.three_level(yi, vi, clusters, level=args.level)
+        section = {"rule": "multilevel", **fit.to_dict()}
+        if args.robust:
+            section["robust"] = dependence.robust_cr2(fit).to_dict()
+        output["dependence"] = section
+    return output
+
+
+def _diagnostics_summary(sections: dict[str, Any]) -> list[str]:
+    """Describe each requested diagnostic section in a few readable lines."""
+    lines: list[str] = []
+    if "influence" in sections:
+        flagged = [row["study"] for row in sections["influence"] if row["influential"]]
+        estimates = [row["estimate"] for row in sections["leave_one_out"]]
+        lines += [
+            "",
+            f"Leave-one-out estimates range {_number(min(estimates))} to "
+            f"{_number(max(estimates))}; influential: {', '.join(flagged) or 'none'}",
+        ]
+    if "egger" in sections:
+        egger, trim = sections["egger"], sections["trimfill"]
+        lines += [
+            "",
+            f"Egger (regtest): {_number(egger['statistic'])}, p-val {_p(egger['p'])}; "
+            f"limit estimate {_number(egger['limit_estimate'])} {_interval(egger['limit_ci'])}",
+            f"Begg (ranktest): tau {_number(sections['begg']['tau'])}, "
+            f"p-val {_p(sections['begg']['p'])}",
+            f"Trim-and-fill: {trim['k0']} missing on the {trim['side']}; estimate "
+            f"{_number(trim['estimate'])} {_interval(trim['ci'])}",
+            f"Fail-safe N: Rosenthal {sections['failsafe_n']['rosenthal']}, "
+            f"Orwin {sections['failsafe_n']['orwin']}",
+        ]
+        if egger["message"]:
+            lines.append(f"note: {egger['message']}")
+    if "dependence" in sections:
+        dep = sections["dependence"]
+        lines += [
+            "",
+            f"Three-level model ({dep['n_clusters']} clusters): estimate "
+            f"{_number(dep['estimate'])} {_interval(dep['ci'])}, sigma^2 "
+            f"{_number(dep['sigma2'][0])} (between), {_number(dep['sigma2'][1])} (within)",
+        ]
+        if "robust" in dep:
+            rob = dep["robust"]
+            lines.append(
+                f"  CR2 robust: se {_number(rob['se'])}, t(df = {_number(rob['df'], 2)}) = "
+                f"{_number(rob['statistic'])}, p-val {_p(rob['p'])} {_interval(rob['ci'])}"
+            )
+    return lines
 
 
 def _number(value: float | None, digits: int = 4) -> str:
