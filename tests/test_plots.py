@@ -391,3 +391,17 @@ def test_axis_limits_cap_long_intervals():
     rows = [Row("effect", "a", 0.0, -0.1, 0.1), Row("effect", "b", 0.2, 0.1, 0.3),
             Row("diamond", "pooled", 0.1, -3.0, 3.0)]
     assert_allclose(axis_limits(rows), (-0.45, 0.65), rtol=RTOL)
+
+
+@pytest.mark.parametrize("k0, shown", [(2, True), (0, False)])
+def test_funnel_shows_trim_and_fill_only_when_studies_were_imputed(tmp_path, k0, shown):
+    result = full_result()
+    filled = [{"yi": math.log(0.8), "vi": 0.01}, {"yi": math.log(0.9), "vi": 0.04}][:k0]
+    result["trimfill"] = {"k0": k0, "side": "left", "estimate": math.log(1.2),
+                          "ci": [0.0, 0.4], "filled": filled}
+    render_all(result, effects_table(), tmp_path)
+    texts = svg_texts(tmp_path / "isolation-mortality-funnel.svg")
+    assert ("Imputed (trim and fill)" in texts) is shown
+    assert ("Trim-and-fill estimate" in texts) is shown
+    _title, description = figure_description(tmp_path / "isolation-mortality-funnel.svg")
+    assert f"Trim and fill imputes {k0} studies." in description

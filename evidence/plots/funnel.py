@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from matplotlib.figure import Figure
@@ -46,11 +47,13 @@ def funnel(result: dict[str, Any], rows: list[EffectRow], scale: Scale) -> Figur
     pooled estimate (Sterne & Egger 2001, J Clin Epidemiol 54:1046).
     """
     pooled = pooled_from(result.get("pooled"))
+    adjusted, filled = trim_and_fill(result)
     figure = new_figure(4.6)
     axes = figure.add_axes((0.12, 0.24, 0.84, 0.64))
-    se_max = max(row.sei for row in rows) * 1.08
+    se_max = max([row.sei for row in rows] + [se for _y, se in filled]) * 1.08
     centre = pooled.estimate if pooled is not None else 0.0
-    values = [row.yi for row in rows] + [centre - 1.96 * se_max, centre + 1.96 * se_max, 0.0]
+    values = [row.yi for row in rows] + [y for y, _se in filled]
+    values += [centre - 1.96 * se_max, centre + 1.96 * se_max, 0.0]
     lo, hi = min(values), max(values)
     margin = 0.05 * (hi - lo)
     lo, hi = lo - margin, hi + margin
@@ -68,12 +71,16 @@ def funnel(result: dict[str, Any], rows: list[EffectRow], scale: Scale) -> Figur
                   zorder=1)
         handles.append(Line2D([], [], color=POOLED, linewidth=1.0,
                               label="Pooled estimate, pseudo 95% CI"))
-    adjusted = _trim_and_fill_estimate(result)
     if adjusted is not None:
         axes.plot([adjusted, adjusted], [0, se_max], color=PREDICTION, linewidth=1.0,
                   linestyle=(0, (1, 2)), zorder=1)
         handles.append(Line2D([], [], color=PREDICTION, linewidth=1.0, linestyle=(0, (1, 2)),
                               label="Trim-and-fill estimate"))
+    if filled:
+        axes.scatter([y for y, _se in filled], [se for _y, se in filled], s=22,
+                     facecolors="#FFFFFF", edgecolors=INK, linewidths=0.8, zorder=3)
+        handles.append(Line2D([], [], marker="o", markerfacecolor="#FFFFFF", color=INK,
+                              linestyle="none", markersize=4.5, label="Imputed (trim and fill)"))
     axes.scatter([row.yi for row in rows], [row.sei for row in rows], s=22, color=INK,
                  zorder=3, linewidths=0.5, edgecolors="#FFFFFF")
     set_natural_axis(axes, scale, lo, hi)
@@ -90,12 +97,20 @@ def funnel(result: dict[str, Any], rows: list[EffectRow], scale: Scale) -> Figur
     return figure
 
 
-def _trim_and_fill_estimate(result: dict[str, Any]) -> float | None:
-    """Return the trim-and-fill adjusted estimate (model scale) when the results give one."""
+def trim_and_fill(result: dict[str, Any]) -> tuple[float | None, list[tuple[float, float]]]:
+    """Return the trim-and-fill estimate and imputed ``(yi, sei)`` when studies were filled.
+
+    Nothing is returned when no study was imputed (:math:`k_0 = 0`): the adjusted estimate
+    is then the pooled one (Duval & Tweedie 2000, Biometrics 56:455-463).
+    """
     section = result.get("trimfill")
-    if isinstance(section, dict) and finite(section.get("estimate")):
-        return float(section["estimate"])
-    return None
+    if not isinstance(section, dict) or not finite(section.get("k0")) or section["k0"] < 1:
+        return None, []
+    estimate = float(section["estimate"]) if finite(section.get("estimate")) else None
+    filled = [(float(f["yi"]), math.sqrt(float(f["vi"])))
+              for f in section.get("filled") or [] if isinstance(f, dict)
+              and finite(f.get("yi")) and finite(f.get("vi")) and float(f["vi"]) > 0]
+    return estimate, filled
 
 
 def funnel_description(result: dict[str, Any], rows: list[EffectRow], scale: Scale) -> str:
@@ -110,5 +125,6 @@ def funnel_description(result: dict[str, Any], rows: list[EffectRow], scale: Sca
         text += " " + FEW_STUDIES_NOTE
     trimfill = result.get("trimfill")
     if isinstance(trimfill, dict) and finite(trimfill.get("k0")):
-        text += f" Trim and fill imputes {int(trimfill['k0'])} studies."
+        k0 = int(trimfill["k0"])
+        text += f" Trim and fill imputes {k0} stud{'y' if k0 == 1 else 'ies'}."
     return text
