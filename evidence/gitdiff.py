@@ -167,14 +167,16 @@ def diff_sides(repository: Path, base_ref: str | None, studies: Path, analyses: 
     base_ref : str or None
         The ref to compare with; ``None`` means :func:`default_base`.
     studies, analyses : Path
-        Directories of the working tree; the base side uses the same paths relative to the
-        repository root.
+        Directories of the working tree (a relative path missing from the working directory
+        is taken from the repository root); the base side uses the same paths relative to
+        the repository root.
     """
     root = repository_root(repository)
     ref = base_ref or default_base(root)
     commit = resolve_commit(root, ref)
     if base_ref is None and ref != "HEAD":
         ref = f"merge base with {MAIN_BRANCH}"
+    studies, analyses = _from_root(studies, root), _from_root(analyses, root)
     studies_relative = _relative_to_root(studies, root)
     analyses_relative = _relative_to_root(analyses, root)
     head = run_tree(studies, analyses)
@@ -211,6 +213,13 @@ def _relabel(problem: Problem, label: str, tree: Path | None) -> Problem:
         problem.rule,
         problem.severity,
     )
+
+
+def _from_root(path: Path, root: Path) -> Path:
+    """Read a relative path missing from the working directory from the repository root."""
+    if path.is_absolute() or path.exists() or not (root / path).exists():
+        return path
+    return root / path
 
 
 def _relative_to_root(path: Path, root: Path) -> Path:

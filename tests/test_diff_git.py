@@ -206,6 +206,14 @@ def test_no_op_reports_no_change(repository, runner, capsys):
     assert repository_state(repository) == before
 
 
+def test_diff_from_a_subdirectory_finds_the_records_at_the_root(
+    repository, runner, monkeypatch, capsys
+):
+    monkeypatch.chdir(repository / "analyses")
+    assert main(["diff"]) == 0
+    assert capsys.readouterr().out == "no change\n"
+
+
 def test_adding_a_study_reports_k_and_estimate(repository, runner, capsys):
     write_study(repository, ADDED_STUDY)
     before = repository_state(repository)

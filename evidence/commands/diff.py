@@ -8,6 +8,7 @@ repository, unknown ref), with a one-line message.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -64,5 +65,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"evidence diff: the analysis runner is not available ({exc})", file=sys.stderr)
         return 2
     base = f"{sides.base_ref} (commit {sides.base_commit[:7]})"
-    print(render(compare_results(sides.base, sides.head), args.format, base=base))
+    text = render(compare_results(sides.base, sides.head), args.format, base=base)
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:  # e.g. `evidence diff | head`: the reader left; not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
