@@ -49,14 +49,15 @@ def fit_analysis(table: EffectTable, analysis: Analysis) -> dict[str, Any]:
     dict
         Keys ``status``, ``message``, ``pooled``, ``weights`` (percent, per included row),
         ``subgroups``, ``meta_regression``, ``leave_one_out``, ``influence``,
-        ``cumulative``, ``egger``, ``begg``, ``trimfill``, ``failsafe_n``, ``pet_peese``,
-        ``dependence``, ``certainty`` and ``notes`` (list of str).
+        ``cumulative``, ``low_risk_of_bias_only``, ``egger``, ``begg``, ``trimfill``,
+        ``failsafe_n``, ``pet_peese``, ``dependence``, ``certainty`` and ``notes``.
     """
     rows = table.included
     measure = METRIC_INFO[analysis.metric][0]
     sections: dict[str, Any] = {key: None for key in (
         "pooled", "subgroups", "meta_regression", "leave_one_out", "influence", "cumulative",
-        "egger", "begg", "trimfill", "failsafe_n", "pet_peese", "dependence", "certainty")}
+        "egger", "begg", "trimfill", "failsafe_n", "pet_peese", "dependence", "certainty",
+        "low_risk_of_bias_only")}
     sections.update(status="ok", message=None, weights=[], notes=[])
     if len(rows) < 2:
         sections["status"] = "insufficient-evidence"
@@ -99,6 +100,8 @@ def fit_analysis(table: EffectTable, analysis: Analysis) -> dict[str, Any]:
     sections["weights"] = [float(w) for w in weights]
     sections["subgroups"] = _subgroups(rows, yi, vi, analysis, measure, sections["notes"])
     sections["meta_regression"] = _moderators(rows, yi, vi, analysis, sections["notes"])
+    sections["low_risk_of_bias_only"] = _low_risk_only(rows, yi, vi, analysis, measure,
+                                                       sections["notes"])
     order = sorted(range(len(rows)), key=lambda i: (rows[i].year or 0, rows[i].label))
     _diagnostics(sections, yi, vi, labels, analysis, order)
     egger_p = (sections["egger"] or {}).get("p")
@@ -151,7 +154,8 @@ def _multilevel(rows: Sequence[EffectRow], yi: np.ndarray, vi: np.ndarray,
                "sigma2": [between, within], "robust": robust,
                "three_level": fit.to_dict(), "univariate": univariate, "pooled": pooled}
     note = (f"{len(rows)} effects in {fit.n_clusters} clusters: pooled from the three-level "
-            "model (effects nested in clusters; I2 is the total of both levels, Cheung 2014); "
+            "model (effects nested in clusters, z test; I2 is the total of both levels, Cheung "
+            "2014; cluster-robust CR2 inference under dependence.robust); "
             "the univariate fit is kept under dependence.univariate; subgroup, moderator, "
             "sensitivity and bias analyses treat effects as independent")
     return section, _three_level_weights(rows, vi, between, within), note
@@ -182,6 +186,20 @@ def _back(measure: str, estimate: float, ci: list[float], pi: list[float]
         return None
     return {"estimate": function(estimate), "ci": [function(c) for c in ci],
             "pi": [function(p) for p in pi]}
+
+
+def _low_risk_only(rows: Sequence[EffectRow], yi: np.ndarray, vi: np.ndarray,
+                   analysis: Analysis, measure: str, notes: list[str]) -> dict[str, Any] | None:
+    """Pool only the effects of studies judged at low risk of bias (a sensitivity analysis)."""
+    if "low-risk-of-bias-only" not in analysis.sensitivity:
+        return None
+    keep = [i for i, r in enumerate(rows) if r.risk_of_bias == "low"]
+    if len(keep) < 2:
+        notes.append(f"low-risk-of-bias-only: {len(keep)} included effects come from studies "
+                     "judged at low risk of bias; not pooled")
+        return None
+    return pool(yi[keep], vi[keep], method=analysis.method, test=analysis.test,
+                measure=measure).to_dict()
 
 
 def _subgroups(rows: Sequence[EffectRow], yi: np.ndarray, vi: np.ndarray, analysis: Analysis,

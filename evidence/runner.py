@@ -140,8 +140,8 @@ def build_document(analysis: Analysis, table: EffectTable, sections: dict[str, A
         "back_transform": back,
     }
     for key in ("pooled", "subgroups", "meta_regression", "leave_one_out", "influence",
-                "cumulative", "egger", "begg", "trimfill", "failsafe_n", "pet_peese",
-                "dependence", "certainty"):
+                "cumulative", "low_risk_of_bias_only", "egger", "begg", "trimfill",
+                "failsafe_n", "pet_peese", "dependence", "certainty"):
         document[key] = sections[key]
     document["published"] = published_for(analysis.compare_with)
     from evidence.fit import participants
