@@ -231,6 +231,34 @@ def test_adding_a_study_reports_k_and_estimate(repository, runner, capsys):
         )
 
 
+def test_a_study_that_moves_the_ci_off_the_null_is_flagged_first(repository, runner, capsys):
+    for path in (repository / "studies").glob("*.yaml"):
+        path.unlink()
+    (repository / "studies" / "references.bib").write_text("")
+    null_straddling = [
+        ("delta2004", "cohort-d", 1.10, 0.90, 1.34),
+        ("epsilon2005", "cohort-e", 1.05, 0.85, 1.30),
+    ]
+    for study in null_straddling:
+        write_study(repository, study)
+    git(repository, "add", "--all", "studies")
+    git(repository, "commit", "--quiet", "-m", "two studies whose pooled CI includes 1")
+    precise = ("zeta2006", "cohort-f", 1.20, 1.10, 1.31)
+    write_study(repository, precise)
+    _, (lower_before, upper_before) = hand_pooled(null_straddling)
+    _, (lower_after, upper_after) = hand_pooled([*null_straddling, precise])
+    assert lower_before < 0 < upper_before and 0 < lower_after  # the hand-derived premise
+    assert main(["diff", "--format", "json"]) == 0
+    (analysis,) = json.loads(capsys.readouterr().out)["analyses"]
+    assert "ci-excludes-null" in [flag["rule"] for flag in analysis["flags"]]
+    assert_allclose(
+        analysis["after"]["ci"], [math.exp(lower_after), math.exp(upper_after)], rtol=RTOL_ESTIMATE
+    )
+    assert main(["diff"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("Changed conclusions:\n  ! tiny-mortality: the CI now excludes the null")
+
+
 def test_adding_a_study_renders_a_markdown_table(repository, runner, capsys):
     write_study(repository, ADDED_STUDY)
     assert main(["diff", "--format", "markdown"]) == 0
