@@ -57,7 +57,6 @@ class AnalysisSummary:
     certainty: str | None
     ci_model: tuple[float, float] | None
     estimate_model: float | None
-    null_value: float
 
 
 @dataclass(frozen=True)
@@ -103,7 +102,7 @@ def summarise(results: Mapping[str, Any]) -> AnalysisSummary:
     -------
     AnalysisSummary
         Reporting-scale estimate and intervals: ``pooled.back_transformed`` when present
-        (e.g. :math:`\\exp(\\hat\\mu)` for a log risk ratio), otherwise the model scale.
+        (e.g. :math:`\exp(\hat\mu)` for a log risk ratio), otherwise the model scale.
 
     References
     ----------
@@ -112,7 +111,6 @@ def summarise(results: Mapping[str, Any]) -> AnalysisSummary:
     """
     pooled = _mapping(results.get("pooled"))
     back = _mapping(pooled.get("back_transformed"))
-    transformed = bool(back) and results.get("back_transform") == "exp"
     k = pooled.get("k")
     if k is None:
         k = _mapping(results.get("effects")).get("included")
@@ -129,7 +127,6 @@ def summarise(results: Mapping[str, Any]) -> AnalysisSummary:
         certainty=_certainty_level(results.get("certainty")),
         ci_model=_interval(pooled.get("ci")),
         estimate_model=_number(pooled.get("estimate")),
-        null_value=1.0 if transformed else 0.0,
     )
 
 
@@ -180,9 +177,9 @@ def compare_one(before: AnalysisSummary | None, after: AnalysisSummary | None) -
 def conclusion_flags(before: AnalysisSummary, after: AnalysisSummary) -> tuple[Flag, ...]:
     r"""Return the changed conclusions between two summaries of the same analysis.
 
-    The CI on the model scale :math:`[l, u]` includes the null when :math:`l \\le 0 \\le u`;
+    The CI on the model scale :math:`[l, u]` includes the null when :math:`l \le 0 \le u`;
     a flag is raised when that answer differs between base and head. The estimate changes
-    side when :math:`\\operatorname{sign}(\\hat\\mu)` differs (0 counts as its own side).
+    side when :math:`\operatorname{sign}(\hat\mu)` differs (0 counts as its own side).
     """
     flags: list[Flag] = []
     if after.status != before.status:
@@ -214,7 +211,7 @@ def same_value(left: Any, right: Any) -> bool:
     r"""Compare numbers with :data:`RELATIVE_TOLERANCE`, intervals element-wise, others by ``==``.
 
     Two numbers :math:`a, b` are the same when
-    :math:`|a - b| \\le \\max(r \\max(|a|, |b|), a_{tol})` (:func:`math.isclose`).
+    :math:`|a - b| \le \max(r \max(|a|, |b|), a_{tol})` (:func:`math.isclose`).
     """
     if isinstance(left, tuple) and isinstance(right, tuple) and len(left) == len(right):
         return all(same_value(a, b) for a, b in zip(left, right, strict=True))
@@ -446,8 +443,5 @@ def _escape_cell(text: str) -> str:
 def _summary_dict(summary: AnalysisSummary | None) -> dict[str, Any] | None:
     if summary is None:
         return None
-    return {name: _jsonable(getattr(summary, name)) for name in COMPARED_FIELDS}
-
-
-def _jsonable(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
+    values = {name: getattr(summary, name) for name in COMPARED_FIELDS}
+    return {name: list(v) if isinstance(v, tuple) else v for name, v in values.items()}

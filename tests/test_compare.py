@@ -71,7 +71,6 @@ def test_summary_reports_the_back_transformed_scale_and_model_scale_null():
     assert summary.estimate == 1.2
     assert summary.ci == (1.1, 1.3)
     assert summary.ci_model == (0.1, 0.3)
-    assert summary.null_value == 1.0
     assert summary.k == 4
     assert summary.certainty == "low"
 
