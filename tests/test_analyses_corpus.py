@@ -1,0 +1,61 @@
+"""The shipped analyses on the shipped corpus, checked against metafor where pooled.
+
+Reference values: tests/reference/analyses_fixtures.json, written by
+tests/reference/make_analyses_fixtures.R (metafor 3.8) from the shared data tables.
+"""
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from numpy.testing import assert_allclose
+
+from evidence.runner import run_analyses
+
+ROOT = Path(__file__).parents[1]
+RTOL_ESTIMATE = 1e-6
+FIXTURES = json.loads((ROOT / "tests" / "reference" / "analyses_fixtures.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    out = tmp_path_factory.mktemp("build")
+    documents = run_analyses(ROOT / "studies", ROOT / "analyses", out, figures=False,
+                             progress=io.StringIO())
+    return {d["id"]: d for d in documents}
+
+
+@pytest.mark.parametrize("analysis", ["holtlunstad2010-partial", "isolation-cancer-mortality"])
+def test_pooled_matches_metafor(results, analysis):
+    expected, pooled = FIXTURES[analysis], results[analysis]["pooled"]
+    assert pooled["k"] == expected["k"]
+    for key in ("estimate", "se", "tau2", "i2", "q"):
+        assert_allclose(pooled[key], expected[key], rtol=RTOL_ESTIMATE)
+    for key in ("ci", "pi"):
+        assert_allclose(pooled[key], expected[key], rtol=RTOL_ESTIMATE)
+
+
+def test_holt_lunstad_check_is_labelled_and_shown_beside_the_published_values(results):
+    document = results["holtlunstad2010-partial"]
+    assert "21 of the 148" in document["title"]
+    assert "not a reproduction" in document["title"]
+    assert "21 of 148" in document["question"]["population"]
+    overall = [row for row in document["published"] if row["k_studies"] == "148"]
+    assert [(r["pooled"], r["lo"], r["hi"]) for r in overall] == [("1.50", "1.42", "1.59")]
+    assert len(document["published"]) == 11  # the overall value and 10 Table 4 subgroups
+
+
+@pytest.mark.parametrize("analysis", ["peer-obesity", "peer-smoking", "peer-drinking",
+                                      "depression"])
+def test_single_sample_questions_are_not_pooled(results, analysis):
+    document = results[analysis]
+    assert document["status"] == "insufficient-evidence"
+    assert document["message"].startswith("Too little evidence to pool")
+    assert document["pooled"] is None
+
+
+def test_every_shipped_analysis_shows_its_published_results(results):
+    for analysis, document in results.items():
+        if analysis not in ("peer-obesity", "peer-drinking"):
+            assert document["published"], analysis
