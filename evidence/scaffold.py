@@ -243,6 +243,29 @@ def check_study_id(study_id: str, shown: str) -> list[Problem]:
     return [Problem(shown, 0, 0, message, "bad-study-id")]
 
 
+def normalise_doi(doi: str) -> str:
+    """Strip a ``https://doi.org/`` or ``doi:`` prefix: records keep the bare DOI.
+
+    Examples
+    --------
+    >>> normalise_doi("https://doi.org/10.1073/pnas.1219686110")
+    '10.1073/pnas.1219686110'
+    """
+    bare = doi.strip()
+    for prefix in ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "doi:"):
+        if bare.lower().startswith(prefix):
+            return bare[len(prefix) :].strip()
+    return bare
+
+
+def check_doi(doi: str, shown: str) -> list[Problem]:
+    """Return a problem unless ``doi`` matches the schema's ``doi`` pattern (``10.NNNN/...``)."""
+    if re.fullmatch(study_schema()["properties"]["doi"]["pattern"], doi):
+        return []
+    message = f"DOI {doi!r} does not look like a DOI (10.NNNN/suffix, without https://doi.org/)"
+    return [Problem(shown, 0, 0, message, "bad-doi")]
+
+
 def read_bib_entry(path: Path) -> BibEntry:
     """Parse ``path`` with pybtex and return its single entry.
 
@@ -307,6 +330,9 @@ def create_record(
     target = studies_dir / f"{study_id}.yaml"
     references = studies_dir / "references.bib"
     problems = check_study_id(study_id, str(target))
+    if doi is not None:
+        doi = normalise_doi(doi)
+        problems += check_doi(doi, str(target))
     if target.exists():
         problems.append(
             Problem(str(target), 0, 0, "already exists; edit it instead", "record-exists")

@@ -163,3 +163,13 @@ def test_new_rejects_an_id_that_is_not_a_lowercase_slug(tmp_path, study_id, caps
     assert main(["new", study_id, "--studies", str(studies)]) == 1
     assert "[bad-study-id]" in capsys.readouterr().err
     assert not studies.exists() or not any(studies.iterdir())
+
+
+def test_new_strips_a_doi_address_prefix_and_rejects_a_non_doi(tmp_path, capsys):
+    studies = tmp_path / "studies"
+    doi_address = "https://doi.org/10.1073/pnas.1219686110"
+    assert main(["new", "steptoe2013", "--studies", str(studies), "--doi", doi_address]) == 0
+    assert "\ndoi: 10.1073/pnas.1219686110\n" in (studies / "steptoe2013.yaml").read_text()
+    assert main(["new", "other2013", "--studies", str(studies), "--doi", "pnas.1219686110"]) == 1
+    assert "[bad-doi]" in capsys.readouterr().err
+    assert not (studies / "other2013.yaml").exists()
