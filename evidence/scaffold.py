@@ -13,11 +13,12 @@ is downloaded: ``--doi`` only fills the ``doi`` field.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import re
 import textwrap
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -33,6 +34,9 @@ SCHEMA_HEADER = "# yaml-language-server: $schema=../evidence/schema/study.schema
 
 #: Width the comment lines are wrapped to.
 COMMENT_WIDTH = 96
+
+#: A top-level ``cohort: key`` line of a record.
+COHORT_LINE = re.compile(r"^cohort:[ \t]*([^\s#]+)", re.MULTILINE)
 
 #: Record fields the command line fills in; they are written uncommented when known.
 PREFILLED = ("id", "citation", "doi")
@@ -94,6 +98,7 @@ def render_skeleton(
     doi: str | None = None,
     *,
     fill_examples: bool = False,
+    cohorts: Sequence[str] = (),
 ) -> str:
     """Render the commented record skeleton for ``study_id``.
 
@@ -108,6 +113,9 @@ def render_skeleton(
         example uses (e.g. ``value`` and ``ci`` of a statistic), with its schema example
         instead of an empty value or a comment (used to check that the skeleton, once
         filled, is a valid record).
+    cohorts : sequence of str
+        Cohort keys already used by other records, listed above the ``cohort`` field so
+        that a study of a known sample reuses its key.
 
     Returns
     -------
@@ -122,6 +130,8 @@ def render_skeleton(
             lines.append(_field_text(field, commented=True, value=field.example))
             continue
         commented_depth = None
+        if field.depth == 0 and field.key == "cohort" and cohorts:
+            lines.append(_wrap_comment("Cohort keys in use: " + ", ".join(cohorts) + ".", ""))
         value = known.get(field.key) if field.depth == 0 else None
         if value is not None:
             lines.append(_field_text(field, commented=False, value=value))
@@ -188,13 +198,7 @@ def _example(spec: Mapping[str, Any]) -> Any:
 def _field_text(field: FieldLine, *, commented: bool, value: Any) -> str:
     """Render one field: its wrapped description comment, then ``key: value``."""
     indent = "  " * field.depth
-    comment_prefix = f"{indent}# "
-    wrapped = textwrap.wrap(
-        field.description,
-        width=COMMENT_WIDTH - len(comment_prefix),
-        break_on_hyphens=False,
-    )
-    lines = [comment_prefix + line for line in wrapped]
+    lines = [_wrap_comment(field.description, indent)]
     key = field.key
     if field.list_item:
         # the dash sits one level up: "  - id:" opens the first item of the list
@@ -206,6 +210,21 @@ def _field_text(field: FieldLine, *, commented: bool, value: Any) -> str:
         text = _comment_out(text)
     lines.append(text)
     return "\n".join(lines)
+
+
+def _wrap_comment(text: str, indent: str) -> str:
+    prefix = f"{indent}# "
+    wrapped = textwrap.wrap(text, width=COMMENT_WIDTH - len(prefix), break_on_hyphens=False)
+    return "\n".join(prefix + line for line in wrapped)
+
+
+def existing_cohorts(studies_dir: Path) -> list[str]:
+    """Return the sorted ``cohort:`` keys of the records in ``studies_dir`` (top level only)."""
+    keys = set()
+    for path in studies_dir.glob("*.yaml"):
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            keys.update(COHORT_LINE.findall(path.read_text(encoding="utf-8")))
+    return sorted(key.strip("'\"") for key in keys)
 
 
 def _comment_out(text: str) -> str:
@@ -352,7 +371,8 @@ def create_record(
     studies_dir.mkdir(parents=True, exist_ok=True)
     citation = entry.key if entry else study_id
     with target.open("x", encoding="utf-8") as record:
-        record.write(render_skeleton(study_id, citation=citation, doi=doi))
+        cohorts = existing_cohorts(studies_dir)
+        record.write(render_skeleton(study_id, citation=citation, doi=doi, cohorts=cohorts))
     if entry is not None:
         _append_entry(references, entry)
     return target

@@ -173,3 +173,15 @@ def test_new_strips_a_doi_address_prefix_and_rejects_a_non_doi(tmp_path, capsys)
     assert main(["new", "other2013", "--studies", str(studies), "--doi", "pnas.1219686110"]) == 1
     assert "[bad-doi]" in capsys.readouterr().err
     assert not (studies / "other2013.yaml").exists()
+
+
+def test_new_lists_the_cohort_keys_other_records_use(tmp_path):
+    studies = tmp_path / "studies"
+    studies.mkdir()
+    (studies / "a2001.yaml").write_text("id: a2001\ncohort: uk-biobank\n")
+    (studies / "b2002.yaml").write_text("id: b2002\ncohort: 'elsa'  # English longitudinal\n")
+    (studies / "c2003.yaml").write_text("id: c2003\nnotes: |\n  cohort: not-a-key\n")
+    assert main(["new", "d2004", "--studies", str(studies)]) == 0
+    text = (studies / "d2004.yaml").read_text()
+    assert "\n# Cohort keys in use: elsa, uk-biobank.\n" in text
+    assert text.index("Cohort keys in use") < text.index("# cohort: ")
