@@ -33,7 +33,7 @@ from typing import Any, TextIO
 
 from evidence import __version__
 from evidence.analyses import Analysis, load_analyses
-from evidence.errors import EvidenceError, errors_in
+from evidence.errors import EvidenceError, Problem, errors_in
 from evidence.fit import METRIC_INFO, fit_analysis
 from evidence.harmonise import EffectRow, EffectTable, harmonise
 from evidence.published import HEADLINE_FILE, headline_sha256, published_for
@@ -77,7 +77,9 @@ def run_analyses(studies_dir: str | Path = "studies", analyses_dir: str | Path =
         Invalid records or specs; nothing is fitted or written.
     """
     stream = progress if progress is not None else sys.stderr
-    studies, analyses = _load_inputs(Path(studies_dir), Path(analyses_dir), ids)
+    studies, analyses, warnings = _load_inputs(Path(studies_dir), Path(analyses_dir), ids)
+    for warning in warnings:
+        print(warning, file=stream)
     results_dir = Path(out_dir) / "results"
     documents: list[dict[str, Any]] = []
     for number, analysis in enumerate(analyses, start=1):
@@ -100,8 +102,11 @@ def run_analyses(studies_dir: str | Path = "studies", analyses_dir: str | Path =
 
 
 def _load_inputs(studies_dir: Path, analyses_dir: Path, ids: Iterable[str] | None
-                 ) -> tuple[list[Study], list[Analysis]]:
-    """Load and validate everything; raise with every problem when anything is wrong."""
+                 ) -> tuple[list[Study], list[Analysis], list[Problem]]:
+    """Load and validate everything; raise with every problem when anything is wrong.
+
+    Returns the studies, the analyses and the warnings (problems that do not stop a run).
+    """
     from evidence.validate import load_studies
 
     studies, study_problems = load_studies(studies_dir)
@@ -109,7 +114,7 @@ def _load_inputs(studies_dir: Path, analyses_dir: Path, ids: Iterable[str] | Non
     problems = study_problems + analysis_problems
     if errors_in(problems):
         raise EvidenceError(problems)
-    return studies, analyses
+    return studies, analyses, problems
 
 
 def run_one(analysis: Analysis, table: EffectTable, provenance: dict[str, Any], out_dir: Path,
