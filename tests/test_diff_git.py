@@ -276,3 +276,15 @@ def test_broken_record_fails_with_its_file_and_line(repository, runner, capsys):
     assert f"{relative}:{STATISTIC_LINE}:" in error
     assert "Traceback" not in error
     assert repository_state(repository) == before
+
+
+def test_invalid_records_at_the_base_are_reported_with_the_ref(repository, runner, capsys):
+    broken = write_study(repository, ("broken2004", "cohort-d", 1.2, 1.44, 1.0))
+    git(repository, "add", "studies")
+    git(repository, "commit", "--quiet", "-m", "a broken record on main")
+    broken.write_text(broken.read_text().replace("ci: [1.44, 1.0]", "ci: [1.0, 1.44]"))
+    assert main(["diff"]) == 1
+    error = capsys.readouterr().err
+    assert f"HEAD: studies/broken2004.yaml:{STATISTIC_LINE}:" in error
+    assert "Traceback" not in error
+    assert len(git(repository, "worktree", "list").splitlines()) == 1  # removed on error too
