@@ -7,6 +7,7 @@ Marked slow (one Sphinx build, shared with the browser test through
 from __future__ import annotations
 
 import html
+import json
 import re
 
 import pytest
@@ -80,6 +81,15 @@ def test_no_mathjax_or_cdn_anywhere(site):
         assert "mathjax" not in text.lower(), name
         for tag in re.findall(r"<(?:script|link)\b[^>]*>", text):
             assert "https://" not in tag and 'src="//' not in tag, (name, tag)
+
+
+def test_search_index_titles_are_escaped(site):
+    # Sphinx's searchtools.js shows matching section titles with innerHTML.
+    text = (site / "searchindex.js").read_text("utf-8")
+    index = json.loads(text[len("Search.setIndex("):-1])
+    assert any("&lt;script&gt;alert('title')" in title for title in index["alltitles"])
+    assert not any("<" in title for title in index["alltitles"])
+    assert not any("<" in title for title in index["titles"])
 
 
 def test_figures_have_alt_text_and_captions(site):

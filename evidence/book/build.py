@@ -14,6 +14,7 @@ import shutil
 import warnings as python_warnings
 from pathlib import Path
 
+from evidence.book.searchindex import escape_search_titles
 from evidence.errors import EvidenceError, Problem
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -66,6 +67,7 @@ def build_html(book_dir: Path, out_dir: Path, doctree_dir: Path, *, quiet: bool 
                 Problem(str(book_dir), 0, 0, f"Sphinx build failed: {outcome}", "book-build")
             ]
         raise EvidenceError(problems)
+    escape_search_titles(out_dir)
     for leftover in (".buildinfo",):
         path = out_dir / leftover
         if path.exists():
