@@ -46,7 +46,11 @@ class Bibliography:
 
     def has(self, key: str) -> bool:
         """Whether ``key`` names an entry (BibTeX keys compare case-insensitively)."""
-        return key.lower() in {k.lower() for k in self.lines}
+        lowered = self.__dict__.get("_lowered")
+        if lowered is None:
+            lowered = frozenset(k.lower() for k in self.lines)
+            object.__setattr__(self, "_lowered", lowered)
+        return key.lower() in lowered
 
 
 def load_bibliography(path: str | os.PathLike[str]) -> Bibliography:
@@ -73,21 +77,29 @@ def load_bibliography(path: str | os.PathLike[str]) -> Bibliography:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        return Bibliography(shown, problems=(Problem(shown, 0, 0, f"cannot read: {exc}",
-                                                     "bib-unreadable"),))
+        return Bibliography(
+            shown, problems=(Problem(shown, 0, 0, f"cannot read: {exc}", "bib-unreadable"),)
+        )
     lines: dict[str, int] = {}
     problems: list[Problem] = []
     seen_lower: dict[str, int] = {}
+    line, counted_to = 1, 0
     for match in _ENTRY_START.finditer(text):
         if match.group(1).lower() in ("comment", "preamble", "string"):
             continue
         key = match.group(2)
-        line = text.count("\n", 0, match.start(2)) + 1
+        line += text.count("\n", counted_to, match.start(2))
+        counted_to = match.start(2)
         if key.lower() in seen_lower:
-            problems.append(Problem(
-                shown, line, 1,
-                f"entry key '{key}' repeats the entry on line {seen_lower[key.lower()]}",
-                "bib-duplicate"))
+            problems.append(
+                Problem(
+                    shown,
+                    line,
+                    1,
+                    f"entry key '{key}' repeats the entry on line {seen_lower[key.lower()]}",
+                    "bib-duplicate",
+                )
+            )
             continue
         seen_lower[key.lower()] = line
         lines[key] = line

@@ -63,15 +63,18 @@ CROSS_FILE_RULES = {
 
 @dataclass(frozen=True)
 class CheckedFile:
-    """One record file after loading and checking."""
+    """One record file after loading and checking.
 
-    loaded: LoadedYaml
+    Only what the rules across files need is kept (the YAML nodes are dropped once the
+    file is checked): the data, the problems, the positions of the fields those rules
+    report on, and the built record when asked for and valid.
+    """
+
+    path: str
+    data: dict[str, Any] | None
     problems: tuple[Problem, ...]
-
-    @property
-    def data(self) -> dict[str, Any] | None:
-        """The record's data when it loaded as a mapping, else ``None``."""
-        return self.loaded.data if isinstance(self.loaded.data, dict) else None
+    anchors: dict[tuple[str | int, ...], tuple[int, int]]
+    study: Study | None = None
 
 
 def validate_paths(paths: Iterable[str | os.PathLike[str]] = ("studies",),
@@ -97,7 +100,7 @@ def validate_paths(paths: Iterable[str | os.PathLike[str]] = ("studies",),
     >>> validate_paths(["no/such/dir"])[0].rule
     'file-unreadable'
     """
-    checked, problems = _check(paths, today)
+    checked, problems = _check(paths, today, build=False)
     return sorted(problems + [p for c in checked for p in c.problems])
 
 
@@ -127,13 +130,12 @@ def load_studies(path: str | os.PathLike[str] = "studies",
     >>> studies, [p.rule for p in problems]
     ([], ['file-unreadable'])
     """
-    checked, problems = _check([path], today)
-    studies = [build_study(c.loaded) for c in checked
-               if c.data is not None and not errors_in(c.problems)]
+    checked, problems = _check([path], today, build=True)
+    studies = [c.study for c in checked if c.study is not None]
     return studies, sorted(problems + [p for c in checked for p in c.problems])
 
 
-def _check(paths: Iterable[str | os.PathLike[str]], today: datetime.date | None
+def _check(paths: Iterable[str | os.PathLike[str]], today: datetime.date | None, build: bool
            ) -> tuple[list[CheckedFile], list[Problem]]:
     """Check each record, then the rules across records; return files and other problems."""
     today = today or datetime.date.today()
@@ -145,13 +147,24 @@ def _check(paths: Iterable[str | os.PathLike[str]], today: datetime.date | None
     for record_path in records:
         loaded = load_yaml(record_path)
         found = list(loaded.problems)
-        if isinstance(loaded.data, dict):
-            found += check_schema(loaded.data, loaded.positions, validator, loaded.path)
+        data = loaded.data if isinstance(loaded.data, dict) else None
+        anchors = {}
+        study = None
+        if data is not None:
+            found += check_schema(data, loaded.positions, validator, loaded.path)
             found += RecordChecker(loaded, vocabulary, fields, today).run()
-        checked.append(CheckedFile(loaded, tuple(found)))
+            anchors = {where: loaded.positions.of(where) for where in _anchor_paths(data)}
+            if build and not errors_in(found):
+                study = build_study(loaded)
+        checked.append(CheckedFile(loaded.path, data, tuple(found), anchors, study))
     problems += _check_across(checked)
     problems += _check_bibliographies(checked, bibliographies)
     return checked, problems
+
+
+def _anchor_paths(data: dict[str, Any]) -> list[tuple[str | int, ...]]:
+    """Fields the rules across files report on: id, doi and every citation."""
+    return [("id",), ("doi",), *(where for where, _ in _citations(data))]
 
 
 def _collect(paths: Iterable[str | os.PathLike[str]]
@@ -199,7 +212,7 @@ def _check_across(checked: Sequence[CheckedFile]) -> list[Problem]:
         if isinstance(record_id, str):
             if record_id in first_id:
                 problems.append(_at(item, ("id",), f"id '{record_id}' is also the id of "
-                                    f"{first_id[record_id].loaded.path}", "duplicate-id"))
+                                    f"{first_id[record_id].path}", "duplicate-id"))
             else:
                 first_id[record_id] = item
         doi = data.get("doi")
@@ -219,12 +232,12 @@ def _doi_problems(item: CheckedFile, earlier: list[CheckedFile], doi: str) -> li
     for other in earlier:
         other_data = other.data or {}
         if cohort is None or other_data.get("cohort") != cohort:
-            problems.append(_at(item, ("doi",), f"DOI {doi} is also cited by {other.loaded.path}; "
+            problems.append(_at(item, ("doi",), f"DOI {doi} is also cited by {other.path}; "
                                 "two records of one article must declare the same cohort "
                                 "(or merge them into one record)", "duplicate-doi"))
         elif mine & _statistics(other_data):
             problems.append(_at(item, ("doi",), f"DOI {doi}: this record repeats an effect of "
-                                f"{other.loaded.path}", "duplicate-doi"))
+                                f"{other.path}", "duplicate-doi"))
     return problems
 
 
@@ -246,7 +259,7 @@ def _check_bibliographies(checked: Sequence[CheckedFile],
         problems += bib.problems
     cited: dict[Path, set[str]] = {p: set() for p in loaded}
     for item in checked:
-        bib_path = (Path(item.loaded.path).parent / BIB_NAME).resolve()
+        bib_path = (Path(item.path).parent / BIB_NAME).resolve()
         bib = loaded.get(bib_path)
         if bib is None or item.data is None:
             continue
@@ -281,8 +294,8 @@ def _citations(data: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
 
 
 def _at(item: CheckedFile, path: tuple[str | int, ...], message: str, rule: str) -> Problem:
-    line, column = item.loaded.positions.of(path)
-    return Problem(item.loaded.path, line, column, message, rule)
+    line, column = item.anchors.get(path, (1, 1))
+    return Problem(item.path, line, column, message, rule)
 
 
 # ------------------------------------------------------------------------------ records

@@ -36,18 +36,15 @@ each error to the line and column of the offending node, with a readable message
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
 
 from evidence.errors import Problem
 
@@ -144,17 +141,35 @@ class _Loader(_Parser, _CoreResolver):  # type: ignore[misc, valid-type]
         _Parser.__init__(self, stream)
         _CoreResolver.__init__(self)
 
+    def resolve(self, kind: type, value: str, implicit: tuple[bool, bool]) -> str:
+        """Tag a node while composing: plain scalars are resolved later, by the builder.
 
-@dataclass(frozen=True)
+        libyaml calls this for every node, so it does the least work possible; the builder
+        then applies the core-schema resolvers above to plain scalars only.
+        """
+        if kind is yaml.ScalarNode:
+            return _PLAIN if implicit[0] else _STR
+        return _SEQ if kind is yaml.SequenceNode else _MAP
+
+
+#: Placeholder tag of a plain (unquoted, untagged) scalar until the builder resolves it.
+_PLAIN = "!plain"
+_FIRST_CHARACTER = {
+    first: tuple(entries) for first, entries in _CoreResolver.yaml_implicit_resolvers.items()
+}
+
+
 class Positions:
     """Line and column (1-based) of every value and every mapping key of one document.
 
-    ``values[path]`` is where the node at ``path`` starts; ``keys[path]`` is where the key
-    that names it starts (only for entries of a mapping).
+    Positions are read from the composed YAML nodes on demand, so loading pays nothing for
+    them until a problem needs one.
     """
 
-    values: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
-    keys: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    __slots__ = ("_root",)
+
+    def __init__(self, root: yaml.Node | None = None):
+        self._root = root
 
     def of(self, path: Iterable[str | int], *, key: bool = False) -> tuple[int, int]:
         """Return ``(line, column)`` of the node at ``path``, or of its nearest ancestor.
@@ -162,14 +177,30 @@ class Positions:
         With ``key=True`` the position of the mapping key is preferred (for problems about
         a field itself, such as an unknown field name).
         """
-        parts = tuple(path)
-        if key and parts in self.keys:
-            return self.keys[parts]
-        while parts:
-            if parts in self.values:
-                return self.values[parts]
-            parts = parts[:-1]
-        return self.values.get((), (1, 1))
+        node = self._root
+        if node is None:
+            return (1, 1)
+        key_node = None
+        for part in path:
+            child, child_key = _child(node, part)
+            if child is None:
+                key_node = None
+                break
+            node, key_node = child, child_key
+        mark = (key_node if key and key_node is not None else node).start_mark
+        return (mark.line + 1, mark.column + 1)
+
+
+def _child(node: yaml.Node, part: str | int) -> tuple[yaml.Node | None, yaml.Node | None]:
+    """Return the value node (and key node) under ``node`` for a key or an index."""
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value == part:
+                return value_node, key_node
+    elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+        if 0 <= part < len(node.value):
+            return node.value[part], None
+    return None, None
 
 
 @dataclass(frozen=True)
@@ -266,7 +297,9 @@ def _read_bytes(path: str | os.PathLike[str], shown: str, max_bytes: int) -> byt
         size = os.stat(path).st_size
         if size > max_bytes:
             return Problem(
-                shown, 0, 0,
+                shown,
+                0,
+                0,
                 f"file is {size:,} bytes; the limit is {max_bytes:,} bytes "
                 "(split it, or check it is the file you meant)",
                 "file-too-large",
@@ -274,11 +307,13 @@ def _read_bytes(path: str | os.PathLike[str], shown: str, max_bytes: int) -> byt
         with open(path, "rb") as handle:
             raw = handle.read(max_bytes + 1)
     except OSError as exc:
-        return Problem(shown, 0, 0, f"cannot read the file: {exc.strerror or exc}",
-                       "file-unreadable")
+        return Problem(
+            shown, 0, 0, f"cannot read the file: {exc.strerror or exc}", "file-unreadable"
+        )
     if len(raw) > max_bytes:  # grew while reading
-        return Problem(shown, 0, 0, f"file is over the limit of {max_bytes:,} bytes",
-                       "file-too-large")
+        return Problem(
+            shown, 0, 0, f"file is over the limit of {max_bytes:,} bytes", "file-too-large"
+        )
     return raw
 
 
@@ -292,46 +327,53 @@ def _decode(raw: bytes, shown: str) -> str | Problem:
         line = raw.count(b"\n", 0, start) + 1
         column = len(raw[line_start:start].decode("utf-8", errors="replace")) + 1
         return Problem(
-            shown, line, column,
+            shown,
+            line,
+            column,
             f"byte 0x{raw[start]:02x} is not valid UTF-8; save the file as UTF-8",
             "not-utf8",
         )
 
 
 def _parse(text: str, shown: str, require_mapping: bool) -> LoadedYaml:
-    """Compose the text with libyaml and build plain data with positions."""
-    positions = Positions()
+    """Compose the text with libyaml and build plain data; positions stay in the nodes."""
     if not text.strip():
-        return LoadedYaml(shown, None, positions, (_empty(shown),))
+        return LoadedYaml(shown, None, Positions(), (_empty(shown),))
     loader = None
     try:
         loader = _Loader(text)
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        return LoadedYaml(shown, None, positions, (_syntax_problem(exc, shown),))
+        return LoadedYaml(shown, None, Positions(), (_syntax_problem(exc, shown),))
     except yaml.YAMLError as exc:  # reader errors (e.g. control characters) carry no mark
-        return LoadedYaml(shown, None, positions, (_reader_problem(exc, text, shown),))
+        return LoadedYaml(shown, None, Positions(), (_reader_problem(exc, text, shown),))
     finally:
         if loader is not None:
             loader.dispose()
     if node is None:
-        return LoadedYaml(shown, None, positions, (_empty(shown),))
-    builder = _Builder(shown, text, positions)
+        return LoadedYaml(shown, None, Positions(), (_empty(shown),))
+    positions = Positions(node)
+    # an alias needs an anchor, and an anchor needs '&': without one, no node can repeat
+    builder = _Builder(shown, text, track_nodes="&" in text)
     try:
-        data = builder.build(node, (), 0)
+        data = builder.build(node, 0)
     except _AbortError as stop:
         return LoadedYaml(shown, None, positions, (*builder.problems, stop.problem))
     except RecursionError:  # pragma: no cover - MAX_DEPTH stops this first
         problem = Problem(shown, 0, 0, "nesting is too deep", "yaml-too-deep")
         return LoadedYaml(shown, None, positions, (problem,))
-    problems = list(builder.problems)
+    problems = builder.problems
     if require_mapping and not isinstance(data, dict):
         line, column = positions.of(())
-        problems.append(Problem(
-            shown, line, column,
-            f"expected a mapping of field: value at the top level, found {describe(data)}",
-            "not-a-mapping",
-        ))
+        problems.append(
+            Problem(
+                shown,
+                line,
+                column,
+                f"expected a mapping of field: value at the top level, found {describe(data)}",
+                "not-a-mapping",
+            )
+        )
         data = None
     first_line = text.lstrip("\ufeff").split("\n", 1)[0].rstrip("\r")
     return LoadedYaml(shown, data, positions, tuple(problems), first_line)
@@ -347,9 +389,13 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, shown: str) -> Problem:
     line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
     what = " ".join(part for part in (exc.context, exc.problem) if part)
     if "expected a single document" in what:
-        return Problem(shown, line, column,
-                       "only one YAML document per file; remove the second '---'",
-                       "yaml-multiple-documents")
+        return Problem(
+            shown,
+            line,
+            column,
+            "only one YAML document per file; remove the second '---'",
+            "yaml-multiple-documents",
+        )
     return Problem(shown, line, column, f"YAML syntax: {what}", "yaml-syntax")
 
 
@@ -363,91 +409,114 @@ def _reader_problem(exc: yaml.YAMLError, text: str, shown: str) -> Problem:
         line, column = 0, 0
     character = getattr(exc, "character", None)
     what = f"character U+{character:04X}" if isinstance(character, int) else "a character"
-    return Problem(shown, line, column,
-                   f"{what} is not allowed in YAML (control characters cannot appear in records)",
-                   "yaml-syntax")
+    return Problem(
+        shown,
+        line,
+        column,
+        f"{what} is not allowed in YAML (control characters cannot appear in records)",
+        "yaml-syntax",
+    )
 
 
 class _Builder:
-    """Builds plain Python values from composed nodes, recording positions and problems."""
+    """Builds plain Python values from composed nodes and collects problems."""
 
-    def __init__(self, shown: str, text: str, positions: Positions):
+    def __init__(self, shown: str, text: str, track_nodes: bool):
         self.shown = shown
         self.text = text
-        self.positions = positions
         self.problems: list[Problem] = []
-        self.seen: set[int] = set()
+        self.seen: set[int] | None = set() if track_nodes else None
 
     def problem(self, node: yaml.Node, message: str, rule: str) -> Problem:
         mark = node.start_mark
         return Problem(self.shown, mark.line + 1, mark.column + 1, message, rule)
 
-    def build(self, node: yaml.Node, path: PathKey, depth: int) -> Any:
-        if id(node) in self.seen:
-            raise _AbortError(self._alias_problem())
-        self.seen.add(id(node))
-        mark = node.start_mark
-        self.positions.values[path] = (mark.line + 1, mark.column + 1)
-        if depth > MAX_DEPTH:
-            raise _AbortError(self.problem(node, f"nesting deeper than {MAX_DEPTH} levels",
-                                      "yaml-too-deep"))
-        if isinstance(node, yaml.ScalarNode):
-            return self.scalar(node)
-        if isinstance(node, yaml.SequenceNode):
-            self.check_tag(node, _SEQ)
-            return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
-        self.check_tag(node, _MAP)
-        return self.mapping(node, path, depth)
-
-    def mapping(self, node: yaml.MappingNode, path: PathKey, depth: int) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                self.problems.append(self.problem(
-                    key_node, "a mapping key must be a plain word, not a list or mapping",
-                    "yaml-complex-key"))
-                continue
-            if id(key_node) in self.seen:
+    def build(self, node: yaml.Node, depth: int) -> Any:
+        if self.seen is not None:
+            if id(node) in self.seen:
                 raise _AbortError(self._alias_problem())
-            self.seen.add(id(key_node))
-            key = key_node.value
-            key_mark = key_node.start_mark
-            if key in result:
-                first = self.positions.keys[(*path, key)]
-                self.problems.append(self.problem(
-                    key_node,
-                    f"duplicate key '{key}' (first given on line {first[0]}); "
-                    "a later value would silently replace the earlier one",
-                    "duplicate-key"))
+            self.seen.add(id(node))
+        if depth > MAX_DEPTH:
+            raise _AbortError(
+                self.problem(node, f"nesting deeper than {MAX_DEPTH} levels", "yaml-too-deep")
+            )
+        cls = node.__class__
+        if cls is yaml.ScalarNode:
+            tag = node.tag
+            if tag == _PLAIN:
+                value = node.value
+                for implicit_tag, regexp in _FIRST_CHARACTER.get(value[:1], ()):
+                    if regexp.match(value):
+                        return self.scalar(node, implicit_tag)
+                return value
+            if tag == _STR:
+                return node.value
+            return self.scalar(node, tag)
+        if node.tag != (_SEQ if cls is yaml.SequenceNode else _MAP):
+            raise _AbortError(self._tag_problem(node))
+        if cls is yaml.SequenceNode:
+            return [self.build(item, depth + 1) for item in node.value]
+        return self.mapping(node, depth)
+
+    def mapping(self, node: yaml.MappingNode, depth: int) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        first_keys: dict[str, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            if key_node.__class__ is not yaml.ScalarNode:
+                self.problems.append(
+                    self.problem(
+                        key_node,
+                        "a mapping key must be a plain word, not a list or mapping",
+                        "yaml-complex-key",
+                    )
+                )
                 continue
-            self.positions.keys[(*path, key)] = (key_mark.line + 1, key_mark.column + 1)
-            result[key] = self.build(value_node, (*path, key), depth + 1)
+            if self.seen is not None:
+                if id(key_node) in self.seen:
+                    raise _AbortError(self._alias_problem())
+                self.seen.add(id(key_node))
+            if key_node.tag != _PLAIN and key_node.tag != _STR:
+                raise _AbortError(self._tag_problem(key_node))
+            key = key_node.value
+            if key in first_keys:
+                first = first_keys[key].start_mark.line + 1
+                self.problems.append(
+                    self.problem(
+                        key_node,
+                        f"duplicate key '{key}' (first given on line {first}); "
+                        "a later value would silently replace the earlier one",
+                        "duplicate-key",
+                    )
+                )
+                continue
+            first_keys[key] = key_node
+            result[key] = self.build(value_node, depth + 1)
         return result
 
-    def check_tag(self, node: yaml.Node, expected: str) -> None:
-        if node.tag != expected:
-            raise _AbortError(self._tag_problem(node))
-
-    def scalar(self, node: yaml.ScalarNode) -> Any:
-        tag, value = node.tag, node.value
+    def scalar(self, node: yaml.ScalarNode, tag: str) -> Any:
+        value = node.value
         try:
-            if tag == _STR:
-                return value
             if tag == _INT:
                 return _to_int(value)
             if tag == _FLOAT:
                 number = _to_float(value)
                 if not math.isfinite(number):
-                    self.problems.append(self.problem(
-                        node, f"'{value}' is not a finite number", "non-finite-number"))
+                    self.problems.append(
+                        self.problem(node, f"'{value}' is not a finite number", "non-finite-number")
+                    )
                 return number
             if tag == _BOOL:
                 return {"true": True, "false": False}[value.lower()]
+            if tag == _STR:
+                return value
             if tag == _NULL:
                 return None
         except (ValueError, KeyError):
-            self.problems.append(self.problem(
-                node, f"'{value}' cannot be read as {tag.removeprefix(_TAG)}", "yaml-tag"))
+            self.problems.append(
+                self.problem(
+                    node, f"'{value}' cannot be read as {tag.removeprefix(_TAG)}", "yaml-tag"
+                )
+            )
             return value
         raise _AbortError(self._tag_problem(node))
 
@@ -470,7 +539,9 @@ class _Builder:
         except yaml.YAMLError:  # pragma: no cover - the text composed once already
             pass
         return Problem(
-            self.shown, line, column,
+            self.shown,
+            line,
+            column,
             "anchors and aliases (&name, *name) are not allowed; write the value out in full",
             "yaml-alias",
         )
@@ -495,152 +566,28 @@ def _to_float(text: str) -> float:
     return float(text)
 
 
-# --------------------------------------------------------------------------- schema checks
+# Schema checks live in evidence.schemacheck; they are re-exported here for the loaders of
+# records and analysis specs, which import both from this module.
+from evidence.schemacheck import (  # noqa: E402
+    check_schema,
+    compile_schema,
+    describe,
+    did_you_mean,
+    dotted,
+)
 
-_TYPE_NAMES = {
-    "string": "text",
-    "integer": "a whole number",
-    "number": "a number",
-    "boolean": "true or false",
-    "array": "a list",
-    "object": "a mapping",
-    "null": "nothing (null)",
-}
-
-_VALIDATORS: dict[int, tuple[Mapping[str, Any], Draft202012Validator]] = {}
-
-
-def compile_schema(schema: Mapping[str, Any]) -> Draft202012Validator:
-    """Return a Draft 2020-12 validator for ``schema``, built once per schema object."""
-    cached = _VALIDATORS.get(id(schema))
-    if cached is not None and cached[0] is schema:
-        return cached[1]
-    Draft202012Validator.check_schema(schema)
-    validator = Draft202012Validator(schema)
-    _VALIDATORS[id(schema)] = (schema, validator)
-    return validator
-
-
-def describe(value: Any) -> str:
-    """Name a value's type in words, with a short preview: ``text ('abc')``."""
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return f"true/false ({str(value).lower()})"
-    if isinstance(value, int):
-        return f"a whole number ({value})"
-    if isinstance(value, float):
-        return f"a number ({value:g})"
-    if isinstance(value, str):
-        preview = value if len(value) <= 40 else value[:37] + "..."
-        return f"text ('{preview}')"
-    if isinstance(value, list):
-        return f"a list of {len(value)} item{'s' * (len(value) != 1)}"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
-
-
-def dotted(path: Iterable[str | int]) -> str:
-    """Write a node path as people read it: ``effects[0].statistic.ci``."""
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(top level)"
-
-
-def did_you_mean(word: str, candidates: Iterable[str]) -> str:
-    """Return ``"; did you mean 'x'?"`` for the closest candidate, or ``""``."""
-    pool = list(candidates)
-    match = difflib.get_close_matches(word, pool, n=1, cutoff=0.6)
-    if not match:
-        lowered = {c.lower(): c for c in pool}
-        if word.lower() in lowered:
-            match = [lowered[word.lower()]]
-    return f"; did you mean '{match[0]}'?" if match else ""
-
-
-def check_schema(
-    data: Any,
-    positions: Positions,
-    schema: Mapping[str, Any] | Draft202012Validator,
-    path: str,
-) -> list[Problem]:
-    """Validate ``data`` against a JSON Schema and point each error at its node.
-
-    Parameters
-    ----------
-    data : Any
-        Plain data as built by :func:`load_yaml`.
-    positions : Positions
-        The positions recorded while loading ``data``.
-    schema : mapping or Draft202012Validator
-        A JSON Schema (Draft 2020-12) or a validator compiled by :func:`compile_schema`.
-    path : str
-        File name to report problems under.
-
-    Returns
-    -------
-    list of Problem
-        Sorted by position. Rules: ``unknown-field`` (with a did-you-mean suggestion),
-        ``missing-field``, ``wrong-type`` (naming the expected type), ``invalid-value``
-        (enum or const, with a suggestion), ``invalid-format`` (pattern; quoting the
-        property's first example), ``wrong-length``, ``empty-value``, ``duplicate-item``,
-        ``out-of-range`` and ``schema`` for anything else.
-    """
-    validator = schema if isinstance(schema, Draft202012Validator) else compile_schema(schema)
-    found: set[Problem] = set()
-    for error in validator.iter_errors(data):
-        found.update(_problems_for(error, positions, path))
-    return sorted(found)
-
-
-def _problems_for(error: ValidationError, positions: Positions, shown: str) -> list[Problem]:
-    """Translate one jsonschema error into problems at the offending nodes."""
-    node_path = tuple(error.absolute_path)
-    where = dotted(node_path)
-    kind = error.validator
-    schema = error.schema if isinstance(error.schema, Mapping) else {}
-
-    def at(message: str, rule: str, target: PathKey = node_path, key: bool = False) -> Problem:
-        line, column = positions.of(target, key=key)
-        return Problem(shown, line, column, message, rule)
-
-    if kind == "additionalProperties" and isinstance(error.instance, dict):
-        allowed = list(schema.get("properties", {}))
-        patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
-        extras = [k for k in error.instance
-                  if k not in allowed and not any(p.search(k) for p in patterns)]
-        return [
-            at(f"unknown field '{k}' in {where}{did_you_mean(k, allowed)}"
-               f" (allowed: {', '.join(allowed)})", "unknown-field", (*node_path, k), True)
-            for k in extras
-        ]
-    if kind == "required" and isinstance(error.instance, dict):
-        return [at(f"{where}: missing required field '{name}'", "missing-field", node_path,
-                   True)
-                for name in error.validator_value if name not in error.instance]
-    if kind == "type":
-        expected = error.validator_value
-        names = [expected] if isinstance(expected, str) else list(expected)
-        wanted = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
-        return [at(f"{where}: expected {wanted}, found {describe(error.instance)}",
-                   "wrong-type")]
-    if kind in ("enum", "const"):
-        options = [error.validator_value] if kind == "const" else list(error.validator_value)
-        hint = did_you_mean(str(error.instance), [str(o) for o in options])
-        return [at(f"{where}: '{error.instance}' is not allowed; expected one of "
-                   f"{', '.join(str(o) for o in options)}{hint}", "invalid-value")]
-    if kind == "pattern":
-        examples = schema.get("examples") or []
-        like = f"; expected something like '{examples[0]}'" if examples else ""
-        return [at(f"{where}: '{error.instance}' has the wrong form{like}", "invalid-format")]
-    if kind in ("minItems", "maxItems") and isinstance(error.instance, list):
-        return [at(f"{where}: {error.message}", "wrong-length")]
-    if kind == "minLength":
-        return [at(f"{where}: must not be empty", "empty-value")]
-    if kind == "uniqueItems":
-        return [at(f"{where}: items must not repeat", "duplicate-item")]
-    if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        return [at(f"{where}: {error.message}", "out-of-range")]
-    return [at(f"{where}: {error.message}", "schema")]
+__all__ = [
+    "LOAD_RULES",
+    "MAX_BYTES",
+    "MAX_DEPTH",
+    "LoadedYaml",
+    "PathKey",
+    "Positions",
+    "check_schema",
+    "compile_schema",
+    "describe",
+    "did_you_mean",
+    "display_path",
+    "dotted",
+    "load_yaml",
+]
