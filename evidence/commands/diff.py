@@ -27,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "estimate, CI, prediction interval, tau^2, I^2 and certainty. Changed "
             "conclusions (CI now includes or excludes the null, certainty moved, analysis "
             "added or removed, status changed) are listed first. Prints 'no change' when "
-            "nothing moved."
+            "nothing moved. Exit status: 0 (changes are not errors), 1 invalid records, "
+            "2 git usage errors."
         ),
     )
     parser.add_argument(
@@ -43,12 +44,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="text (default), markdown (a pull-request comment) or json",
     )
     parser.add_argument(
-        "--studies", type=Path, default=Path("studies"), help="records directory (default: studies)"
+        "--studies",
+        type=Path,
+        default=Path("studies"),
+        metavar="DIR",
+        help="records directory (default: studies)",
     )
     parser.add_argument(
         "--analyses",
         type=Path,
         default=Path("analyses"),
+        metavar="DIR",
         help="analysis specs directory (default: analyses)",
     )
     parser.set_defaults(func=run)
