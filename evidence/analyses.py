@@ -30,7 +30,7 @@ import dataclasses
 import json
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -311,20 +311,33 @@ def is_numeric_path(path: str) -> bool:
 
 
 def resolve(study: records.Study, effect: records.Effect, path: str) -> Any:
-    """Value of ``path`` for one effect, honouring ``study.``/``effect.`` prefixes.
+    """Return the value of ``path`` for one effect, honouring ``study.``/``effect.`` prefixes.
 
-    ``study.id`` is the study's id and ``effect.id`` the effect's; without a prefix
-    :func:`evidence.records.field_value` decides (effect first, then study).
+    ``study.id`` is the study's id and ``effect.id`` the effect's; without a prefix the
+    effect is read first, then the study, as :func:`evidence.records.field_value` does
+    (``sex``: the subgroup's sex, else the population's). ``None`` when the path is unset.
     """
+    return getter(path)(study, effect)
+
+
+@cache
+def getter(path: str) -> Callable[[records.Study, records.Effect], Any]:
+    """Compile ``path`` once into a function ``(study, effect) -> value`` (see :func:`resolve`)."""
+    if path == "sex":
+        return lambda study, effect: records.field_value(study, effect, "sex")
     head, _, rest = path.partition(".")
     if head in _ROOTS and rest:
-        value: Any = study if head == "study" else effect
-        for part in rest.split("."):
+        on_study, parts = head == "study", tuple(rest.split("."))
+    else:
+        effect_paths = {p for p in field_paths() if p.startswith("effect.")}
+        on_study, parts = f"effect.{path}" not in effect_paths, tuple(path.split("."))
+
+    def read(study: records.Study, effect: records.Effect) -> Any:
+        value: Any = study if on_study else effect
+        for part in parts:
             value = getattr(value, part, None)
             if value is None:
                 return None
         return value
-    try:
-        return records.field_value(study, effect, path)
-    except KeyError:
-        return None
+
+    return read

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from evidence.analyses import ADJUSTMENT_ORDER, Analysis, resolve
+from evidence.analyses import ADJUSTMENT_ORDER, Analysis, getter, resolve
 from evidence.conversions import SYMMETRIC_MEASURES, Converted, to_metric
 from evidence.records import Effect, Study
 
@@ -127,14 +127,21 @@ def matches(value: Any, accepted: Iterable[Any]) -> bool:
 
 def select(studies: Sequence[Study], analysis: Analysis) -> list[tuple[Study, Effect]]:
     """Every ``(study, effect)`` that matches all filters of any ``select`` alternative."""
+    alternatives = [[(getter(path), frozenset(accepted)) for path, accepted in filters.items()]
+                    for filters in analysis.select]
     chosen = []
     for study in sorted(studies, key=lambda s: s.id):
         for effect in study.effects:
-            if any(all(matches(resolve(study, effect, path), accepted)
-                       for path, accepted in filters.items())
-                   for filters in analysis.select):
+            if any(all(_accepts(read(study, effect), allowed) for read, allowed in filters)
+                   for filters in alternatives):
                 chosen.append((study, effect))
     return chosen
+
+
+def _accepts(value: Any, allowed: frozenset[Any]) -> bool:
+    if isinstance(value, tuple | list):
+        return any(item in allowed for item in value)
+    return value in allowed
 
 
 def build_row(study: Study, effect: Effect, analysis: Analysis) -> EffectRow:
