@@ -2,7 +2,10 @@
 
 Writes 5,000 valid records (1-3 effects each, seeded) and their references.bib to a
 temporary directory, then times `validate_paths` and `load_studies` over it (best of
-`--repeats` runs). Run from the repository root:
+`--repeats` runs), beside a plain baseline on the same files: PyYAML's C loader
+(`yaml.load(text, Loader=yaml.CSafeLoader)`) plus one compiled jsonschema validator, which
+checks the schema only (no positions, no rules, no bibliography). Run from the repository
+root:
 
     .venv/bin/python benchmarks/validate_records.py [--records 5000] [--repeats 3]
 
@@ -100,6 +103,21 @@ def best_of(repeats: int, run) -> tuple[float, float, object]:
     return best_wall, best_cpu, result
 
 
+def baseline(directory: Path) -> int:
+    """Load every record with PyYAML's C loader and validate it with jsonschema alone."""
+    import yaml
+    from jsonschema import Draft202012Validator
+
+    from evidence.vocabulary import study_schema
+
+    validator = Draft202012Validator(study_schema())
+    errors = 0
+    for path in sorted(directory.glob("*.yaml")):
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
+        errors += sum(1 for _ in validator.iter_errors(data))
+    return errors
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=5000)
@@ -112,6 +130,7 @@ def main() -> None:
             args.repeats, lambda: validate_paths([directory]))
         load_wall, load_cpu, (studies, _) = best_of(
             args.repeats, lambda: load_studies(directory))
+        base_wall, base_cpu, _ = best_of(args.repeats, lambda: baseline(directory))
     errors = errors_in(problems)
     if errors:
         raise SystemExit(f"synthetic corpus has errors, e.g. {errors[0]}")
@@ -121,6 +140,7 @@ def main() -> None:
           f"load average {load_average:.1f} on {os.cpu_count()} CPUs)")
     print(f"validate_paths: {validate_wall:.2f} s wall, {validate_cpu:.2f} s CPU")
     print(f"load_studies:   {load_wall:.2f} s wall, {load_cpu:.2f} s CPU")
+    print(f"baseline (CSafeLoader + jsonschema): {base_wall:.2f} s wall, {base_cpu:.2f} s CPU")
 
 
 if __name__ == "__main__":
