@@ -25,13 +25,16 @@ Public API
     the tau^2 at which the generalised Q statistic equals ``target`` (Paule-Mandel and
     Q-profile confidence intervals).
 ``TauConvergenceWarning``
-    warned when an iterative estimator does not converge; the row falls back to DL.
+    warned when Fisher scoring does not converge; such rows are solved by bisection on
+    the score equation (or fall back to DL when no root is bracketed), and the warning
+    says which.
 """
 
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -41,12 +44,14 @@ METHODS = ("FE", "DL", "HE", "HS", "SJ", "PM", "EB", "ML", "REML")
 
 #: Convergence threshold on the change in tau^2 between Fisher-scoring iterations.
 THRESHOLD = 1e-12
-#: Maximum number of Fisher-scoring or root-finding iterations.
-MAX_ITERATIONS = 1000
+#: Maximum number of Fisher-scoring iterations (metafor's ``maxiter`` default is 100).
+MAX_ITERATIONS = 100
+#: Maximum number of root-finding iterations (PM, Q-profile, score-equation fallback).
+MAX_ROOT_ITERATIONS = 1000
 
 
 class TauConvergenceWarning(UserWarning):
-    """An iterative tau^2 estimator did not converge; the affected fits fall back to DL."""
+    """Fisher scoring did not converge; the message names the fallback used."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,11 @@ class Batch:
     def p(self) -> int:
         """Number of model coefficients."""
         return self.X.shape[1]
+
+    @cached_property
+    def intercept_only(self) -> bool:
+        """Whether the design is a single column of ones."""
+        return self.X.shape[1] == 1 and bool(np.all(self.X == 1.0))
 
     @property
     def centred(self) -> NDArray[np.float64]:
@@ -146,6 +156,8 @@ def quadratic_forms(
     ``tr(PP) = tr(W^2) - 2 tr(A X'W^3X) + tr(A X'W^2X A X'W^2X)`` with ``A = (X'WX)^-1``.
     """
     w = np.where(batch.mask, 1.0 / (batch.vi + tau2[:, None]), 0.0)
+    if batch.intercept_only:
+        return _intercept_forms(y, w)
     residual, inverse, xtw2x = _weighted_fit(batch, y, w)
     weighted_residual = w * residual
     xtw3x = np.einsum("nk,kp,kq->npq", w**3, batch.X, batch.X)
@@ -159,6 +171,27 @@ def quadratic_forms(
         - 2 * np.trace(inverse @ xtw3x, axis1=1, axis2=2)
         + np.einsum("npq,nqp->n", a_w2, a_w2),
         sum_w=w.sum(axis=1),
+        sum_w2=sum_w2,
+    )
+
+
+def _intercept_forms(y: NDArray[np.float64], w: NDArray[np.float64]) -> QuadraticForms:
+    """Compute :func:`quadratic_forms` in closed form for an intercept-only model.
+
+    With ``S_j = sum w^j``: ``tr(P) = S1 - S2/S1``, ``tr(PP) = S2 - 2 S3/S1 + (S2/S1)^2``.
+    """
+    sum_w = w.sum(axis=1)
+    mean = (w * y).sum(axis=1) / sum_w
+    weighted_residual = w * (y - mean[:, None])
+    w2 = w * w
+    sum_w2 = w2.sum(axis=1)
+    ratio = sum_w2 / sum_w
+    return QuadraticForms(
+        rss=(weighted_residual * (y - mean[:, None])).sum(axis=1),
+        rss_pp=(weighted_residual * weighted_residual).sum(axis=1),
+        trace_p=sum_w - ratio,
+        trace_pp=sum_w2 - 2 * (w2 * w).sum(axis=1) / sum_w + ratio * ratio,
+        sum_w=sum_w,
         sum_w2=sum_w2,
     )
 
@@ -227,6 +260,62 @@ def _fisher_scoring(batch: Batch, method: str) -> tuple[NDArray, NDArray[np.bool
     return tau2, ~active
 
 
+def _score(batch: Batch, y: NDArray, tau2: NDArray, method: str) -> NDArray:
+    """Score-equation value whose root is the estimate (decreasing near the root).
+
+    REML ``y'PPy - tr(P)``; ML ``y'PPy - tr(W)``; EB ``k/(k-p) y'Py - k``.
+    """
+    forms = quadratic_forms(batch, y, tau2)
+    if method == "ML":
+        return forms.rss_pp - forms.sum_w
+    if method == "REML":
+        return forms.rss_pp - forms.trace_p
+    return forms.rss * batch.k / (batch.k - batch.p) - batch.k
+
+
+def _score_root(batch: Batch, method: str) -> tuple[NDArray, NDArray[np.bool_]]:
+    """Bracketed bisection for the root of the score equation; (tau2, found) per row.
+
+    0 where the score at 0 is already <= 0 (the likelihood decreases from the boundary).
+    """
+    y = batch.centred
+    n = len(batch.yi)
+    low, high = np.zeros(n), np.ones(n) * max(1.0, float(np.nanmax(batch.vi)))
+    at_zero = _score(batch, y, low, method) <= 0
+    for _ in range(200):
+        expand = ~at_zero & (_score(batch, y, high, method) > 0)
+        if not expand.any():
+            break
+        low, high = np.where(expand, high, low), np.where(expand, high * 4, high)
+    for _ in range(MAX_ROOT_ITERATIONS):
+        middle = (low + high) / 2
+        positive = _score(batch, y, middle, method) > 0
+        low, high = np.where(positive, middle, low), np.where(positive, high, middle)
+        if np.all(high - low <= 1e-15 * np.maximum(1.0, high)):
+            break
+    found = at_zero | (high - low <= 1e-12 * np.maximum(1.0, high))
+    return np.where(at_zero, 0.0, (low + high) / 2), found
+
+
+def _fallback(batch: Batch, method: str, tau2: NDArray, converged: NDArray) -> NDArray:
+    """Rows where Fisher scoring failed: bisection on the score equation, else DL; warn."""
+    rows = np.flatnonzero(~converged)
+    sub = Batch(batch.yi[rows], batch.vi[rows], batch.mask[rows], batch.X)
+    root, found = _score_root(sub, method)
+    fallback = np.where(found, root, _dersimonian_laird(sub))
+    warnings.warn(
+        f"{method} Fisher scoring did not converge for {len(rows)} meta-analysis(es) "
+        "(metafor stops with an error there); used bisection on the "
+        f"{method} score equation for {int(found.sum())} and the DerSimonian-Laird "
+        f"estimate for {int((~found).sum())}",
+        TauConvergenceWarning,
+        stacklevel=4,
+    )
+    result = tau2.copy()
+    result[rows] = fallback
+    return result
+
+
 def generalised_q(batch: Batch, tau2: NDArray, y: NDArray | None = None) -> NDArray:
     """Generalised Q: ``sum w (y - X b)^2`` at ``w = 1/(vi + tau2)``."""
     y = batch.yi if y is None else y
@@ -288,7 +377,7 @@ def solve_generalised_q(
         low = np.where(above, high, low)
         high = np.where(above, high * 10, high)
     x = (low + high) / 2
-    for _ in range(MAX_ITERATIONS):
+    for _ in range(MAX_ROOT_ITERATIONS):
         if not todo.any():
             break
         forms = quadratic_forms(batch, y, x)
@@ -334,8 +423,9 @@ def estimate_tau2(
     Warns
     -----
     TauConvergenceWarning
-        When an iterative estimator (ML, REML, EB) does not converge within
-        ``MAX_ITERATIONS``; those rows fall back to DL.
+        When Fisher scoring (ML, REML, EB) does not converge within ``MAX_ITERATIONS``
+        (it can oscillate where metafor also fails); those rows are solved by bisection
+        on the score equation, or, if no root is bracketed, fall back to DL.
 
     Notes
     -----
@@ -373,11 +463,5 @@ def _dispatch(batch: Batch, name: str) -> NDArray[np.float64]:
     else:
         tau2, converged = _fisher_scoring(batch, name)
         if not converged.all():
-            warnings.warn(
-                f"{name} Fisher scoring did not converge for {int((~converged).sum())} "
-                "meta-analysis(es); using the DerSimonian-Laird estimate instead",
-                TauConvergenceWarning,
-                stacklevel=3,
-            )
-            tau2 = np.where(converged, tau2, _dersimonian_laird(batch))
+            tau2 = _fallback(batch, name, tau2, converged)
     return tau2

@@ -169,3 +169,14 @@ out <- list(metafor_version = as.character(packageVersion("metafor")),
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, null = "null", na = "null",
                   pretty = TRUE), "pooling_fixtures.json")
 cat("wrote pooling_fixtures.json:", length(datasets), "datasets\n")
+
+# A dataset where metafor's Fisher scoring oscillates and stops with an error
+# (row 78 of the seed-2024 simulation in benchmarks/pooling.py, saved as
+# oscillating_reml.csv) within its default maxiter = 100; halving the step (stepadj = 0.5) converges to the REML estimate.
+osc <- read.csv("oscillating_reml.csv")
+failed <- inherits(try(rma(yi, vi, data = osc, method = "REML", control = list(threshold = 1e-12)),
+                       silent = TRUE), "try-error")
+res <- rma(yi, vi, data = osc, method = "REML", control = c(CONTROL, list(stepadj = 0.5)))
+writeLines(toJSON(list(default_fails = failed, tau2 = num(res$tau2), estimate = num(res$b),
+                       se = num(res$se)), auto_unbox = TRUE, digits = NA, pretty = TRUE),
+           "oscillating_reml.json")
