@@ -45,26 +45,30 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.scanner import Scanner
 
 from evidence.errors import Problem
+
+
+class _PureParser(Reader, Scanner, Parser, Composer):
+    """PyYAML's pure-Python reader, scanner, parser and composer (when libyaml is absent)."""
+
+    def __init__(self, stream: str) -> None:
+        Reader.__init__(self, stream)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+        Composer.__init__(self)
+
 
 try:  # libyaml bindings
     from yaml._yaml import CParser as _Parser
 
     HAS_LIBYAML = True
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml.composer import Composer
-    from yaml.parser import Parser
-    from yaml.reader import Reader
-    from yaml.scanner import Scanner
-
-    class _Parser(Reader, Scanner, Parser, Composer):  # type: ignore[no-redef]
-        def __init__(self, stream: str) -> None:
-            Reader.__init__(self, stream)
-            Scanner.__init__(self)
-            Parser.__init__(self)
-            Composer.__init__(self)
-
+    _Parser = _PureParser  # type: ignore[misc, assignment]
     HAS_LIBYAML = False
 
 #: Rules :func:`load_yaml` reports, with what each one means.
@@ -134,12 +138,8 @@ _CoreResolver.add_implicit_resolver(
 )
 
 
-class _Loader(_Parser, _CoreResolver):  # type: ignore[misc, valid-type]
-    """Parser and composer (libyaml when available) with the core-schema resolver."""
-
-    def __init__(self, stream: str) -> None:
-        _Parser.__init__(self, stream)
-        _CoreResolver.__init__(self)
+class _CoreLoader(_CoreResolver):
+    """The core-schema resolver, cut to the least work per node (mixed into a parser)."""
 
     def resolve(self, kind: type, value: str, implicit: tuple[bool, bool]) -> str:
         """Tag a node while composing: plain scalars are resolved later, by the builder.
@@ -150,6 +150,22 @@ class _Loader(_Parser, _CoreResolver):  # type: ignore[misc, valid-type]
         if kind is yaml.ScalarNode:
             return _PLAIN if implicit[0] else _STR
         return _SEQ if kind is yaml.SequenceNode else _MAP
+
+
+class _Loader(_Parser, _CoreLoader):  # type: ignore[misc, valid-type]
+    """libyaml's parser and composer (when available) with the core-schema resolver."""
+
+    def __init__(self, stream: str) -> None:
+        _Parser.__init__(self, stream)
+        _CoreLoader.__init__(self)
+
+
+class _PureLoader(_PureParser, _CoreLoader):
+    """PyYAML's pure-Python parser and composer with the core-schema resolver."""
+
+    def __init__(self, stream: str) -> None:
+        _PureParser.__init__(self, stream)
+        _CoreLoader.__init__(self)
 
 
 #: Placeholder tag of a plain (unquoted, untagged) scalar until the builder resolves it.

@@ -198,3 +198,27 @@ def test_schema_missing_fields_pattern_and_length():
 
 def test_schema_validator_is_compiled_once():
     assert compile_schema(SCHEMA) is compile_schema(SCHEMA)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "id: x\ncountries: [NO, GB]\nn: 12\nf: 1.5e3\nd: 2013-01-01\nq: '7'\nz: ~\n",
+        "a: !!python/object/apply:os.system ['ls']\n",
+        "a: &x [1, 2]\nb: *x\n",
+        "a: 1\nb: 2\na: 3\n",
+        "a: [1, 2\nb: 3\n",
+        "a: 1\n---\nb: 2\n",
+        "a: b\x07c\n",
+        "- a\n",
+    ],
+)
+def test_pure_python_parser_gives_the_same_result(text, monkeypatch):
+    from evidence import yamlio
+
+    with_libyaml = load(text)
+    monkeypatch.setattr(yamlio, "_Loader", yamlio._PureLoader)
+    pure = load(text)
+    assert pure.data == with_libyaml.data
+    assert [(p.rule, p.line, p.column) for p in pure.problems] == [
+        (p.rule, p.line, p.column) for p in with_libyaml.problems]
