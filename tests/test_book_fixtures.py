@@ -72,7 +72,7 @@ def make_result(identifier: str = "isolation-mortality", title: str = "Isolation
         "dependence": {"rule": "multilevel", "sigma2": [0.01, 0.0], "robust": None,
                        "n_clusters": 2},
         "certainty": {"start": "low", "level": "very low", "domains": [
-            {"domain": "imprecision", "proposed": -1, "final": -1,
+            {"domain": "imprecision", "proposed": 1, "final": 1,
              "reason": "CI is wide", "override": None}]},
         "published": [],
         "effects": {"included": 2, "excluded": 1, "studies": 2, "participants": 3000},

@@ -130,7 +130,7 @@ def test_summary_row_cells():
     assert row["ci"] == "1.20 to 1.90"
     assert row["pi"] == "0.90 to 2.50"
     assert row["i2"] == "40%"
-    assert row["certainty"] == "very low (imprecision (down 1): CI is wide)"
+    assert row["certainty"] == "very low (downgraded for imprecision)"
 
 
 def test_analysis_page_sections_and_escaping():

@@ -129,6 +129,8 @@ def methods_paragraph(result: Mapping[str, Any]) -> str:
         f"{_words(spec.get('sensitivity', []))}. Small-study effects: "
         f"{_words(spec.get('bias', []))}.",
     ]
+    if spec.get("notes"):
+        parts.append(f"Notes of the spec: {spec['notes']}")
     return " ".join(parts)
 
 
@@ -175,14 +177,15 @@ def analysis_page(analysis: AnalysisResults, context: SiteContext,
         question_block(result),
         ":::{admonition} Finding\n:class: tip\n\n" + esc(plain_sentence(result)) + "\n:::\n",
         note,
-        _section("Pooled estimate", sections.pooled_table(result)),
+        _section("Pooled estimate", sections.pooled_table(result), sections.notes(result)),
         _section("What was selected", selection(analysis, context)),
         _section("Forest plot", figure_block("forest", figures)),
         _section("Heterogeneity", sections.heterogeneity(result)),
         _section("Dependent effects", sections.dependence(result)),
         _section("Subgroups and meta-regression", sections.subgroups(result),
                  sections.meta_regression(result), *bubbles),
-        _section("Sensitivity", sections.leave_one_out(result), sections.influence(result),
+        _section("Sensitivity", sections.leave_one_out(result),
+                 sections.low_risk_of_bias_only(result), sections.influence(result),
                  figure_block("leave-one-out", figures), figure_block("cumulative", figures),
                  figure_block("influence", figures), figure_block("baujat", figures)),
         _section("Small-study effects", sections.small_study_effects(result),

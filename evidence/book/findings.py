@@ -38,11 +38,15 @@ def certainty_level(result: Mapping[str, Any]) -> str:
     certainty = result.get("certainty")
     if isinstance(certainty, Mapping) and certainty.get("level"):
         return str(certainty["level"])
-    return MISSING
+    return "not rated"
 
 
 def certainty_reasons(result: Mapping[str, Any]) -> list[str]:
-    """Return ``domain: reason`` for every GRADE domain that moved the certainty."""
+    """Return ``domain (down n): reason`` for every GRADE domain that moved the certainty.
+
+    A domain's ``final`` (else ``proposed``) is the number of levels it downgrades
+    (``evidence.certainty``: 0, 1 or 2); a negative number would be an upgrade.
+    """
     certainty = result.get("certainty")
     domains = certainty.get("domains") if isinstance(certainty, Mapping) else None
     reasons = []
@@ -51,12 +55,17 @@ def certainty_reasons(result: Mapping[str, Any]) -> list[str]:
             continue
         level = domain.get("final", domain.get("proposed"))
         if finite(level) and float(level) != 0:
-            step = "down" if float(level) < 0 else "up"
+            step = "down" if float(level) > 0 else "up"
             text = f"{domain.get('domain', 'domain')} ({step} {abs(int(float(level)))})"
             if domain.get("reason"):
                 text += f": {domain['reason']}"
             reasons.append(text)
     return reasons
+
+
+def certainty_domains(result: Mapping[str, Any]) -> list[str]:
+    """Return the names of the GRADE domains that moved the certainty (``risk of bias``)."""
+    return [reason.split(" (")[0].replace("-", " ") for reason in certainty_reasons(result)]
 
 
 def _orientation(orient: Any) -> tuple[str, str] | None:
@@ -91,7 +100,7 @@ def plain_sentence(result: Mapping[str, Any]) -> str:
     question = result.get("question") if isinstance(result.get("question"), Mapping) else {}
     outcome = str(question.get("outcome") or result.get("title") or "the outcome")
     if result.get("status") != "ok":
-        message = result.get("message") or "too few usable effects"
+        message = str(result.get("message") or "too few usable effects").rstrip(". ")
         return f"Not pooled: {message}."
     numbers = natural(result)
     estimate, ci, pi = numbers["estimate"], numbers["ci"], numbers["pi"]
@@ -131,15 +140,16 @@ def summary_row(result: Mapping[str, Any]) -> dict[str, str]:
     counts = result.get("effects") if isinstance(result.get("effects"), Mapping) else {}
     numbers = natural(result)
     _, abbreviation, _ = metric_words(result.get("metric"))
-    reasons = certainty_reasons(result)
+    domains = certainty_domains(result)
     certainty = certainty_level(result)
-    if reasons:
-        certainty += " (" + "; ".join(reasons) + ")"
+    if domains:
+        certainty += " (downgraded for " + ", ".join(domains) + ")"
     participants = pooled.get("n_participants", counts.get("participants"))
     studies = pooled.get("n_studies", counts.get("studies"))
-    k_text = integer(pooled.get("k"))
+    k = pooled.get("k", counts.get("included"))
+    k_text = _count(k, "effect")
     if finite(studies):
-        k_text += f" effects, {integer(studies)} studies"
+        k_text += ", " + _count(studies, "study", "studies")
     return {
         "question": _question_text(result),
         "k": k_text,
@@ -152,6 +162,14 @@ def summary_row(result: Mapping[str, Any]) -> dict[str, str]:
         "certainty": certainty,
         "sentence": plain_sentence(result),
     }
+
+
+def _count(value: Any, singular: str, plural: str | None = None) -> str:
+    """Return ``'1 study'``, ``'3 studies'`` or ``'not reported'``."""
+    if not finite(value):
+        return f"{singular if plural is None else plural}: {MISSING}"
+    word = singular if float(value) == 1 else (plural or singular + "s")
+    return f"{integer(value)} {word}"
 
 
 def _question_text(result: Mapping[str, Any]) -> str:

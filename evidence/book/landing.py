@@ -20,33 +20,18 @@ def summary_table(analyses: Sequence[AnalysisResults]) -> str:
     rows = []
     for analysis in analyses:
         cells = summary_row(analysis.result)
-        rows.append(
-            [
-                document_link(esc(cells["question"]), f"_generated/analyses/{analysis.page}.md"),
-                esc(cells["k"]) + "<br>" + esc(f"{cells['participants']} participants"),
-                "**"
-                + esc(cells["estimate"])
-                + "**<br>"
-                + esc(f"95% CI {cells['ci']}")
-                + "<br>"
-                + esc(f"95% PI {cells['pi']}"),
-                esc(cells["i2"]),
-                esc(cells["certainty"]),
-                esc(cells["sentence"]),
-            ]
-        )
-    return table(
-        [
-            "Question",
-            "Evidence",
-            "Pooled estimate",
-            "I\u00b2",
-            "Certainty (reasons)",
-            "In plain language",
-        ],
-        rows,
-        "summary-of-findings",
-    )
+        link = document_link(esc(cells["question"]), f"_generated/analyses/{analysis.page}.md")
+        evidence = esc(cells["k"]) + "<br>" + esc(f"{cells['participants']} participants")
+        if analysis.result.get("status") != "ok":
+            rows.append([link, evidence, "not pooled", "", esc(cells["certainty"]),
+                         esc(cells["sentence"])])
+            continue
+        estimate = ("**" + esc(cells["estimate"]) + "**<br>" + esc(f"95% CI {cells['ci']}")
+                    + "<br>" + esc(f"95% PI {cells['pi']}"))
+        rows.append([link, evidence, estimate, esc(cells["i2"]), esc(cells["certainty"]),
+                     esc(cells["sentence"])])
+    return table(["Question", "Evidence", "Pooled estimate", "I\u00b2", "Certainty",
+                  "In plain language"], rows, "summary-of-findings")
 
 
 def landing_fragment(

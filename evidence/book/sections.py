@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from evidence.book.escape import doi_url
 from evidence.book.escape import escape_markdown as esc
 from evidence.book.findings import certainty_level, pooled_of
 from evidence.book.markdown import bullets, external_link, heading, join_blocks, table
@@ -154,6 +155,11 @@ def small_study_effects(result: Mapping[str, Any]) -> str:
         items.append(f"Egger's regression test: statistic {number(egger.get('statistic'))}, "
                      f"p = {p_value(egger.get('p'))}; limit estimate (model scale) "
                      f"{number(egger.get('limit_estimate'), 3)}.")
+    pet_peese = _mapping(result.get("pet_peese"))
+    if pet_peese:
+        items.append("PET-PEESE: " + "; ".join(
+            f"{key.replace('_', ' ')} {number(value, 3)}" for key, value in pet_peese.items()
+            if isinstance(value, int | float) and not isinstance(value, bool)) + ".")
     if begg:
         items.append(f"Begg's rank correlation: Kendall's tau {number(begg.get('tau'))}, "
                      f"p = {p_value(begg.get('p'))}.")
@@ -166,7 +172,32 @@ def small_study_effects(result: Mapping[str, Any]) -> str:
     if failsafe:
         items.append(f"Fail-safe N: Rosenthal {integer(failsafe.get('rosenthal'))}, "
                      f"Orwin {integer(failsafe.get('orwin'))}.")
-    return bullets(esc(item) for item in items)
+    warnings = sorted({str(section.get("message")) for section in (egger, begg, trimfill)
+                       if section.get("underpowered") and section.get("message")})
+    blocks = [bullets(esc(item) for item in items)]
+    blocks += [":::{note}\n" + esc(message) + "\n:::\n" for message in warnings]
+    return join_blocks(blocks) if items else ""
+
+
+def low_risk_of_bias_only(result: Mapping[str, Any]) -> str:
+    """Return the fit restricted to studies at low risk of bias, when the runner made it."""
+    if "low_risk_of_bias_only" not in result:
+        return ""
+    section = result.get("low_risk_of_bias_only")
+    if not isinstance(section, Mapping):
+        return esc("Restricted to studies at low risk of bias: not estimable (too few such "
+                   "studies).")
+    return join_blocks([esc("Restricted to studies at low risk of bias:"), table(
+        ["Fit", "k", "Estimate", "95% CI", "I\u00b2"],
+        [_pooled_row("low risk of bias only", result, section)])])
+
+
+def notes(result: Mapping[str, Any]) -> str:
+    """Return the runner's notes on how the analysis was fitted (one bullet each)."""
+    given = result.get("notes")
+    if isinstance(given, str):
+        given = [given]
+    return bullets(esc(note) for note in given) if isinstance(given, list) else ""
 
 
 def dependence(result: Mapping[str, Any]) -> str:
@@ -180,6 +211,11 @@ def dependence(result: Mapping[str, Any]) -> str:
     if isinstance(sigma2, list) and len(sigma2) == 2:
         items.append(f"Variance components: between clusters {number(sigma2[0], 4)}, within "
                      f"clusters {number(sigma2[1], 4)}.")
+    univariate = _mapping(section.get("univariate"))
+    if univariate:
+        numbers = natural(result, univariate)
+        items.append(f"Ignoring the clustering (every effect independent): estimate "
+                     f"{number(numbers['estimate'])}, 95% CI {interval(numbers['ci'])}.")
     robust = _mapping(section.get("robust"))
     if robust:
         numbers = natural(result, robust)
@@ -201,12 +237,16 @@ def certainty(result: Mapping[str, Any]) -> str:
             override, Mapping) else ("yes" if override else "")
         rows.append([esc(domain.get("domain")), esc(domain.get("proposed")),
                      esc(domain.get("final")), esc(domain.get("reason")), esc(override_text)])
-    intro = esc(f"Starting level: {section.get('start', MISSING)}; final certainty: "
-                f"{certainty_level(result)}.")
+    start = f"Starting level: {section.get('start', MISSING)}"
+    if section.get("start_reason"):
+        start += f" ({section['start_reason']})"
+    intro = esc(f"{start}; proposed certainty: {section.get('proposed_level', MISSING)}; "
+                f"final certainty: {certainty_level(result)}.")
     if not rows:
         return intro
     return join_blocks([intro, table(
-        ["Domain", "Proposed", "Final", "Reason", "Reviewer override"], rows)])
+        ["Domain", "Proposed downgrade", "Final downgrade", "Reason", "Reviewer override"],
+        rows)])
 
 
 def published(result: Mapping[str, Any]) -> str:
@@ -221,7 +261,8 @@ def published(result: Mapping[str, Any]) -> str:
                      esc(f"{abbreviation} {number(ours['estimate'])}"), esc(interval(ours["ci"])),
                      esc(f"I\u00b2 {percent(pooled.get('i2'))}"), ""])
     for entry in _list(result.get("published")):
-        source = external_link(esc(entry.get("meta_analysis")), entry.get("source"))
+        source = external_link(esc(entry.get("meta_analysis")),
+                               entry.get("source") or doi_url(entry.get("doi")))
         year = f" {esc(entry.get('year'))}" if entry.get("year") else ""
         rows.append([source + year,
                      esc(f"{entry.get('exposure', '')}; {entry.get('outcome', '')}"),
