@@ -18,6 +18,7 @@ from typing import Any
 
 from evidence.bib import BIB_RULES
 from evidence.rules import RULES
+from evidence.schemacheck import SCHEMA_RULES
 from evidence.validate import CROSS_FILE_RULES
 from evidence.vocabulary import (
     Vocabulary,
@@ -26,7 +27,7 @@ from evidence.vocabulary import (
     study_schema,
     vocabulary_fields,
 )
-from evidence.yamlio import LOAD_RULES, SCHEMA_RULES
+from evidence.yamlio import LOAD_RULES
 
 _TYPE_WORDS = {
     "string": "text",

@@ -26,6 +26,20 @@ from evidence.errors import Problem
 if TYPE_CHECKING:
     from evidence.yamlio import PathKey, Positions
 
+#: Rules :func:`check_schema` reports, with what each one means.
+SCHEMA_RULES = {
+    "unknown-field": "a field the schema does not define (with a did-you-mean suggestion)",
+    "missing-field": "a required field is absent",
+    "wrong-type": "a value of the wrong type (the expected type is named)",
+    "invalid-value": "a value outside a small fixed set (with a suggestion)",
+    "invalid-format": "a value of the wrong form (a DOI, a URL, an id, a country code)",
+    "wrong-length": "a list with too few or too many items (e.g. a ci that is not [lower, upper])",
+    "empty-value": "an empty text",
+    "duplicate-item": "a list item given twice",
+    "out-of-range": "a number outside the schema's bounds",
+    "schema": "any other schema violation",
+}
+
 _TYPE_NAMES = {
     "string": "text",
     "integer": "a whole number",

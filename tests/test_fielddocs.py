@@ -7,9 +7,10 @@ from pathlib import Path
 from evidence.bib import BIB_RULES
 from evidence.fielddocs import render
 from evidence.rules import RULES
+from evidence.schemacheck import SCHEMA_RULES
 from evidence.validate import CROSS_FILE_RULES
 from evidence.vocabulary import default_vocabulary
-from evidence.yamlio import LOAD_RULES, SCHEMA_RULES
+from evidence.yamlio import LOAD_RULES
 
 README = Path(__file__).resolve().parent.parent / "studies" / "README.md"
 

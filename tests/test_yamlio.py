@@ -214,10 +214,10 @@ def test_schema_validator_is_compiled_once():
     ],
 )
 def test_pure_python_parser_gives_the_same_result(text, monkeypatch):
-    from evidence import yamlio
+    from evidence import yamlbuild
 
     with_libyaml = load(text)
-    monkeypatch.setattr(yamlio, "_Loader", yamlio._PureLoader)
+    monkeypatch.setattr(yamlbuild, "Loader", yamlbuild.PureLoader)
     pure = load(text)
     assert pure.data == with_libyaml.data
     assert [(p.rule, p.line, p.column) for p in pure.problems] == [
