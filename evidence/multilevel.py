@@ -199,19 +199,40 @@ def score_information(blocks: Blocks, between: float, within: float) -> tuple[Ar
     return score, info
 
 
+def _projected_step(theta: Array, score: Array, info: Array) -> Array:
+    """Fisher-scoring step with components at zero held there when their score is negative.
+
+    A component at the boundary whose score points below zero is fixed at 0 and the step
+    of the others solves the reduced system ``I_ff step_f = U_f`` (an active-set step, so
+    the coupling with the fixed component does not bias the free ones).
+    """
+    free = np.ones(theta.size, dtype=bool)
+    for _ in range(theta.size):
+        step = np.zeros_like(theta)
+        if free.any():
+            sub = np.ix_(free, free)
+            step[free] = np.linalg.lstsq(info[sub], score[free], rcond=None)[0]
+        blocked = free & (theta + step < 0) & (theta <= THRESHOLD)
+        if not blocked.any():
+            return step
+        free &= ~blocked
+    return np.zeros_like(theta)
+
+
 def fit_variance_components(blocks: Blocks) -> tuple[float, float]:
     """Maximise the restricted likelihood by Fisher scoring with step halving on [0, inf).
 
     ``theta <- theta + I(theta)^{-1} U(theta)`` (see :func:`score_information`), halving
-    the step while the likelihood falls, components kept non-negative, until every
-    component changes by less than ``THRESHOLD`` (relative above 1).
+    the step while the likelihood falls, components kept non-negative (a component on the
+    boundary whose score is negative stays at 0 and the others take the reduced step),
+    until every component changes by less than ``THRESHOLD`` (relative above 1).
     """
     spread = float(np.var(blocks.yi[blocks.mask]))
     theta = np.array([spread / 4 + 1e-4, spread / 4 + 1e-4])
     current = reml_loglik(blocks, *theta)
     for _ in range(MAX_ITERATIONS):
         score, info = score_information(blocks, *theta)
-        step = np.linalg.lstsq(info, score, rcond=None)[0]
+        step = _projected_step(theta, score, info)
         candidate = np.maximum(theta + step, 0.0)
         value = reml_loglik(blocks, *candidate)
         halvings = 0

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +30,7 @@ from numpy.typing import ArrayLike, NDArray
 from evidence.errors import EvidenceError
 from evidence.pooling import check_inputs
 from evidence.results import finite
-from evidence.tau2 import estimate_tau2
+from evidence.tau2 import TauConvergenceWarning, estimate_tau2
 
 #: metafor's ``comptol``: observed statistics are lowered by this before comparing.
 COMPARISON_TOLERANCE = math.sqrt(np.finfo(float).eps)
@@ -96,7 +97,12 @@ def _tau2(y: Array, v: Array, design: Array, method: str) -> Array:
     the one at the Fisher-scoring solution by more than ``eps^0.25``; evidence.tau2 does
     not (yet), and permuted data hit that case, so it is applied here.
     """
-    tau2 = np.atleast_1d(np.asarray(estimate_tau2(y, v, method, design=design), dtype=float))
+    with warnings.catch_warnings():
+        # Some permuted data sets need evidence.tau2's bisection fallback; its answer is
+        # still the REML root, so the warning would only repeat itself across permutations.
+        warnings.simplefilter("ignore", TauConvergenceWarning)
+        estimates = estimate_tau2(y, v, method, design=design)
+    tau2 = np.atleast_1d(np.asarray(estimates, dtype=float))
     if method.upper() in ("ML", "REML"):
         name = method.upper()
         stuck = (

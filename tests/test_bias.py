@@ -35,6 +35,17 @@ def test_egger_matches_regtest(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_egger_knapp_hartung_matches_regtest(name):
+    data, ref = FIXTURES[name], FIXTURES[name]["regtest_knha"]
+    result = bias.egger(data["yi"], data["vi"], test="knha")
+    assert_allclose(result.statistic, ref["statistic"], rtol=RTOL)
+    assert_allclose(result.p, ref["p"], rtol=RTOL)
+    assert result.df == ref["df"]
+    assert_allclose(result.limit_estimate, ref["limit_estimate"], rtol=RTOL)
+    assert_allclose(result.limit_ci, [ref["limit_ci_lb"], ref["limit_ci_ub"]], rtol=RTOL)
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_begg_matches_ranktest(name):
     data, ref = FIXTURES[name], FIXTURES[name]["ranktest"]
     result = bias.begg(data["yi"], data["vi"])

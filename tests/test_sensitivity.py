@@ -4,7 +4,8 @@
 Datasets (metafor names): dat.bcg (Colditz 1994, BCG vaccine), dat.hackshaw1998
 (passive smoking and lung cancer), dat.molloy2014 (conscientiousness and medication
 adherence), dat.normand1999 (k = 9), dat.raudenbush1985 (teacher expectancy),
-dat.bangertdrowns2004 (writing-to-learn); REML with z and Knapp-Hartung tests.
+dat.bangertdrowns2004 (writing-to-learn); REML with z and Knapp-Hartung tests, and
+DerSimonian-Laird on dat.bcg and dat.hackshaw1998.
 
 Tolerance notes: tau2 near its zero boundary is compared with ATOL_TAU2 = 1e-9 (metafor
 stops at e.g. 5e-11 where the optimum is 0). Cumulative row 1 (a single study) is compared
@@ -57,7 +58,9 @@ def compare_pooled(rows, ref):
 @pytest.mark.parametrize("name", NAMES)
 def test_leave_one_out_matches_leave1out(name):
     data = FIXTURES[name]
-    rows = sensitivity.leave_one_out(data["yi"], data["vi"], test=data["test"])
+    rows = sensitivity.leave_one_out(
+        data["yi"], data["vi"], method=data["method"], test=data["test"]
+    )
     assert [row["omitted"] for row in rows] == [str(i + 1) for i in range(len(data["yi"]))]
     compare_pooled(rows, data["leave1out"])
 
@@ -65,7 +68,9 @@ def test_leave_one_out_matches_leave1out(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_cumulative_by_year_matches_cumul(name):
     data = FIXTURES[name]
-    rows = sensitivity.cumulative(data["yi"], data["vi"], data["order"], test=data["test"])
+    rows = sensitivity.cumulative(
+        data["yi"], data["vi"], data["order"], method=data["method"], test=data["test"]
+    )
     assert [row["added"] for row in rows] == [str(i + 1) for i in data["order"]]
     ref = {key: np.asarray(values)[1:] for key, values in data["cumul"].items()}
     compare_pooled(rows[1:], ref)
@@ -76,7 +81,7 @@ def test_cumulative_by_year_matches_cumul(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_influence_matches_metafor_influence(name):
     data = FIXTURES[name]
-    rows = sensitivity.influence(data["yi"], data["vi"], test=data["test"])
+    rows = sensitivity.influence(data["yi"], data["vi"], method=data["method"], test=data["test"])
     ref = data["influence"]
     for key in ("rstudent", "dffits", "cook_d", "cov_r", "q_del", "hat", "weight", "dfbetas"):
         assert_allclose(column(rows, key), ref[key], rtol=RTOL, err_msg=key)
@@ -87,7 +92,7 @@ def test_influence_matches_metafor_influence(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_baujat_matches_metafor_baujat(name):
     data = FIXTURES[name]
-    points = sensitivity.baujat(data["yi"], data["vi"], test=data["test"])
+    points = sensitivity.baujat(data["yi"], data["vi"], method=data["method"], test=data["test"])
     assert_allclose(column(points, "x"), data["baujat"]["x"], rtol=RTOL)
     assert_allclose(column(points, "y"), data["baujat"]["y"], rtol=RTOL)
 

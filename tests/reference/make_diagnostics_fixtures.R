@@ -95,6 +95,28 @@ for (name in names(univariate)) {
       baujat = list(x = num(bj$x), y = num(bj$y)))
   }
 }
+# One non-likelihood estimator: DerSimonian-Laird on dat.bcg and dat.hackshaw1998.
+for (name in c("bcg", "hackshaw1998")) {
+  d <- univariate[[name]]
+  fit <- rma(d$yi, d$vi, method = "DL")
+  inf <- influence(fit)
+  pdf(NULL)
+  bj <- baujat(fit)
+  invisible(dev.off())
+  sensitivity[[paste0(name, "_DL_z")]] <- list(
+    dataset = name, paper = d$paper, method = "DL", test = "z",
+    yi = d$yi, vi = d$vi, order = order(d$key) - 1L,
+    fit = list(estimate = num(fit$beta), se = num(fit$se), tau2 = num(fit$tau2)),
+    leave1out = pooled_rows(leave1out(fit)),
+    cumul = pooled_rows(cumul(fit, order = d$key)),
+    influence = list(rstudent = num(inf$inf$rstudent), dffits = num(inf$inf$dffits),
+                     cook_d = num(inf$inf$cook.d), cov_r = num(inf$inf$cov.r),
+                     tau2_del = num(inf$inf$tau2.del), q_del = num(inf$inf$QE.del),
+                     hat = num(inf$inf$hat), weight = num(inf$inf$weight),
+                     dfbetas = num(inf$dfbs$intrcpt),
+                     influential = as.logical(inf$is.infl)),
+    baujat = list(x = num(bj$x), y = num(bj$y)))
+}
 write_fixture(list(datasets = sensitivity), "diagnostics_sensitivity.json")
 
 # ---------------------------------------------------------------------------------------
@@ -110,6 +132,7 @@ for (name in names(univariate)) {
   d <- univariate[[name]]
   fit <- rma(d$yi, d$vi, method = "REML", control = tight)
   reg <- regtest(fit)
+  reg_knha <- regtest(rma(d$yi, d$vi, method = "REML", test = "knha", control = tight))
   rank <- suppressWarnings(ranktest(fit))
   sei <- sqrt(d$vi)
   pet <- summary(lm(d$yi ~ sei, weights = 1 / d$vi))
@@ -120,6 +143,9 @@ for (name in names(univariate)) {
     dataset = name, paper = d$paper, yi = d$yi, vi = d$vi,
     regtest = list(statistic = num(reg$zval), p = num(reg$pval), limit_estimate = num(reg$est),
                    limit_ci_lb = num(reg$ci.lb), limit_ci_ub = num(reg$ci.ub)),
+    regtest_knha = list(statistic = num(reg_knha$zval), p = num(reg_knha$pval),
+                        df = num(reg_knha$dfs), limit_estimate = num(reg_knha$est),
+                        limit_ci_lb = num(reg_knha$ci.lb), limit_ci_ub = num(reg_knha$ci.ub)),
     ranktest = list(tau = num(rank$tau), p = num(rank$pval)),
     trimfill_L0 = trimfill_list(trimfill(fit, estimator = "L0", control = tight)),
     trimfill_R0 = trimfill_list(trimfill(fit, estimator = "R0", control = tight)),
@@ -141,7 +167,16 @@ write_fixture(list(datasets = bias), "diagnostics_bias.json")
 # aggregate() with rho under compound symmetry.
 # ---------------------------------------------------------------------------------------
 dependence <- list()
+set.seed(1)  # simulated: no within-cluster heterogeneity, so sigma2_within is on its boundary
+simulated <- data.frame(cluster = rep(1:15, each = 3), effect = 1:45,
+                        vi = runif(45, 0.01, 0.05))
+simulated$yi <- 0.3 + rnorm(15, 0, sqrt(0.05))[simulated$cluster] +
+  rnorm(45, 0, sqrt(simulated$vi))
+simulated$x <- round(runif(45, 0, 10), 1)
 multilevel <- list(
+  simulated_boundary = list(
+    paper = "simulated in this script (seed 1): sigma2_within at its zero boundary",
+    data = simulated, cluster = "cluster", effect = "effect", moderator = "x", rho = 0.3),
   konstantopoulos2011 = list(
     paper = "Konstantopoulos 2011 (modified school calendars; schools within districts)",
     data = dat.konstantopoulos2011, cluster = "district", effect = "school",
