@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats
+from scipy import special
 
 from evidence.tau2 import Batch, quadratic_forms, solve_generalised_q
 
@@ -58,7 +58,7 @@ def heterogeneity(batch: Batch, tau2: NDArray[np.float64], common_effect: bool) 
     defined = df > 0
     q = np.where(defined, np.maximum(forms.rss, 0.0), np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
-        q_p = np.where(defined, stats.chi2.sf(q, np.maximum(df, 1)), np.nan)
+        q_p = np.where(defined, special.chdtrc(np.maximum(df, 1), q), np.nan)
         typical = np.where(defined, df / forms.trace_p, np.nan)
         if common_effect:
             i2 = np.maximum(0.0, 100 * (q - df) / q)
@@ -95,8 +95,8 @@ def q_profile_intervals(
     """
     alpha = 1 - level
     df = np.maximum(batch.k - batch.p, 1)
-    upper_target = stats.chi2.ppf(alpha / 2, df)
-    lower_target = stats.chi2.isf(alpha / 2, df)
+    upper_target = special.chdtri(df, 1 - alpha / 2)
+    lower_target = special.chdtri(df, alpha / 2)
     limit = np.maximum(100.0, 10 * tau2)
     lower = np.minimum(solve_generalised_q(batch, target=lower_target), limit)
     upper = np.minimum(solve_generalised_q(batch, target=upper_target), limit)

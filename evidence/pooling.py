@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
+from scipy import special
 
 from evidence.errors import EvidenceError, Problem
 from evidence.heterogeneity import Heterogeneity, heterogeneity, q_profile_intervals
@@ -147,7 +147,7 @@ def fit_batch(
     """
     method, test = _normalise_method(method, test)
     batch = make_batch(yi, vi, mask, design)
-    tau2 = np.asarray(estimate_tau2(batch.yi, batch.vi, method, mask=batch.mask, design=batch.X))
+    tau2 = np.asarray(estimate_tau2(batch, None, method))
     n, p = len(batch.yi), batch.p
     w = np.where(batch.mask, 1.0 / (batch.vi + tau2[:, None]), 0.0)
     xtwx = np.einsum("nk,kp,kq->npq", w, batch.X, batch.X)
@@ -168,13 +168,13 @@ def fit_batch(
         if test == "knha":
             positive = df > 0
             safe_df = np.where(positive, df, 1.0)[:, None]
-            two_sided = 2 * stats.t.sf(np.abs(statistic), safe_df)
+            two_sided = 2 * special.stdtr(safe_df, -np.abs(statistic))
             p_value = np.where(positive[:, None], two_sided, np.nan)
-            crit = np.where(positive, stats.t.isf(alpha / 2, safe_df[:, 0]), np.nan)
+            crit = np.where(positive, special.stdtrit(safe_df[:, 0], 1 - alpha / 2), np.nan)
             df_out = np.where(positive, df, np.nan)
         else:
-            p_value = 2 * stats.norm.sf(np.abs(statistic))
-            crit = np.full(n, stats.norm.isf(alpha / 2))
+            p_value = 2 * special.ndtr(-np.abs(statistic))
+            crit = np.full(n, -special.ndtri(alpha / 2))
             df_out = np.full(n, np.nan)
     return BatchFit(
         beta=beta,

@@ -138,6 +138,7 @@ class QuadraticForms:
     trace_p : tr(P) = sum(w) - tr((X'WX)^-1 X'W^2X).
     trace_pp : tr(PP).
     sum_w, sum_w2 : sums of the weights and of their squares.
+    rss_ppp : y'PPPy (intercept-only models only; enables Newton steps).
     """
 
     rss: NDArray[np.float64]
@@ -146,6 +147,7 @@ class QuadraticForms:
     trace_pp: NDArray[np.float64]
     sum_w: NDArray[np.float64]
     sum_w2: NDArray[np.float64]
+    rss_ppp: NDArray[np.float64] | None = None
 
 
 def quadratic_forms(
@@ -186,6 +188,7 @@ def _intercept_forms(y: NDArray[np.float64], w: NDArray[np.float64]) -> Quadrati
     w2 = w * w
     sum_w2 = w2.sum(axis=1)
     ratio = sum_w2 / sum_w
+    second = weighted_residual - ((w * weighted_residual).sum(axis=1) / sum_w)[:, None]
     return QuadraticForms(
         rss=(weighted_residual * (y - mean[:, None])).sum(axis=1),
         rss_pp=(weighted_residual * weighted_residual).sum(axis=1),
@@ -193,6 +196,7 @@ def _intercept_forms(y: NDArray[np.float64], w: NDArray[np.float64]) -> Quadrati
         trace_pp=sum_w2 - 2 * (w2 * w).sum(axis=1) / sum_w + ratio * ratio,
         sum_w=sum_w,
         sum_w2=sum_w2,
+        rss_ppp=(w * second * second).sum(axis=1),
     )
 
 
@@ -204,6 +208,10 @@ def _dersimonian_laird(batch: Batch) -> NDArray[np.float64]:
 
 def _hedges(batch: Batch) -> NDArray[np.float64]:
     """HE: ``(RSS_OLS - tr(P_OLS V)) / (k - p)``, untruncated (Hedges 1983)."""
+    if batch.intercept_only:
+        centred = batch.centred
+        sum_v = np.where(batch.mask, batch.vi, 0.0).sum(axis=1)
+        return ((centred * centred).sum(axis=1) - sum_v * (1 - 1 / batch.k)) / (batch.k - 1)
     ones = batch.mask.astype(float)
     residual, inverse, _ = _weighted_fit(batch, batch.centred, ones)
     xtvx = np.einsum("nk,kp,kq->npq", ones * batch.vi, batch.X, batch.X)
@@ -226,14 +234,29 @@ def _sidik_jonkman(batch: Batch) -> NDArray[np.float64]:
 
 
 def _fisher_step(batch: Batch, y: NDArray, tau2: NDArray, method: str) -> NDArray:
-    """One Fisher-scoring adjustment for ML, REML or EB (metafor's ``adj``)."""
+    """One scoring adjustment for ML, REML or EB (metafor's ``adj``).
+
+    Fisher scoring: REML ``(y'PPy - tr P)/tr PP``, ML ``(y'PPy - tr W)/tr W^2``, EB
+    ``(k/(k-p) y'Py - k)/tr W``. For intercept-only ML/REML, where the log-likelihood is
+    locally concave the Newton step (observed information ``y'PPPy - tr(PP)/2``, resp.
+    ``y'PPPy - tr(W^2)/2``) is taken instead: same fixed point, fewer iterations.
+    """
     forms = quadratic_forms(batch, y, tau2)
+    if method == "EB":
+        k = batch.k
+        return (forms.rss * k / (k - batch.p) - k) / forms.sum_w
     if method == "ML":
-        return (forms.rss_pp - forms.sum_w) / forms.sum_w2
-    if method == "REML":
-        return (forms.rss_pp - forms.trace_p) / forms.trace_pp
-    k = batch.k
-    return (forms.rss * k / (k - batch.p) - k) / forms.sum_w
+        score, information = forms.rss_pp - forms.sum_w, forms.sum_w2
+    else:
+        score, information = forms.rss_pp - forms.trace_p, forms.trace_pp
+    fisher = score / information
+    if forms.rss_ppp is None:
+        return fisher
+    observed = 2 * forms.rss_ppp - information
+    with np.errstate(divide="ignore", invalid="ignore"):
+        newton = score / observed
+    usable = (observed > 0) & (np.abs(newton) <= 4 * np.abs(fisher))
+    return np.where(usable, newton, fisher)
 
 
 def _fisher_scoring(batch: Batch, method: str) -> tuple[NDArray, NDArray[np.bool_]]:
@@ -244,9 +267,13 @@ def _fisher_scoring(batch: Batch, method: str) -> tuple[NDArray, NDArray[np.bool
     for _ in range(MAX_ITERATIONS):
         if not active.any():
             break
-        sub = Batch(batch.yi[active], batch.vi[active], batch.mask[active], batch.X)
-        current = tau2[active]
-        step = np.nan_to_num(_fisher_step(sub, y[active], current, method))
+        if active.all():
+            sub, y_sub, current = batch, y, tau2
+        else:
+            sub = Batch(batch.yi[active], batch.vi[active], batch.mask[active], batch.X)
+            y_sub, current = y[active], tau2[active]
+        step = _fisher_step(sub, y_sub, current, method)
+        step[~np.isfinite(step)] = 0.0
         for _halving in range(60):
             negative = current + step < 0
             if not negative.any():
@@ -254,6 +281,7 @@ def _fisher_scoring(batch: Batch, method: str) -> tuple[NDArray, NDArray[np.bool
             step = np.where(negative, step / 2, step)
         updated = np.maximum(current + step, 0.0)
         change = np.abs(updated - current)
+        tau2 = tau2.copy()
         tau2[active] = updated
         still = change > THRESHOLD * np.maximum(1.0, updated)
         active[np.flatnonzero(active)[~still]] = False
@@ -395,8 +423,8 @@ def solve_generalised_q(
 
 
 def estimate_tau2(
-    yi: ArrayLike,
-    vi: ArrayLike,
+    yi: ArrayLike | Batch,
+    vi: ArrayLike | None,
     method: str = "REML",
     mask: ArrayLike | None = None,
     design: ArrayLike | None = None,
@@ -406,7 +434,8 @@ def estimate_tau2(
     Parameters
     ----------
     yi, vi : array_like, shape (k,) or (n, k)
-        Effect sizes and sampling variances; rows are separate meta-analyses.
+        Effect sizes and sampling variances; rows are separate meta-analyses
+        (or a prepared :class:`Batch` as ``yi`` and None as ``vi``).
     method : {"FE", "DL", "HE", "HS", "SJ", "PM", "EB", "ML", "REML"}
         Estimator, named as in metafor ``rma(method=)``.
     mask : array_like of bool, shape (n, k), optional
@@ -435,8 +464,8 @@ def estimate_tau2(
     ``y'P(tau2)y = k-p``; Fisher scoring ML ``(y'PPy - tr W)/tr W^2``,
     REML ``(y'PPy - tr P)/tr PP``, EB ``(k/(k-p) y'Py - k)/tr W``.
     """
-    one_dimensional = np.ndim(yi) == 1
-    batch = make_batch(yi, vi, mask, design)
+    one_dimensional = not isinstance(yi, Batch) and np.ndim(yi) == 1
+    batch = yi if isinstance(yi, Batch) else make_batch(yi, vi, mask, design)
     name = method.upper()
     if name not in METHODS:
         raise ValueError(f"unknown tau2 method {method!r}; expected one of {', '.join(METHODS)}")

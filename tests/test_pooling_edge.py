@@ -90,7 +90,8 @@ def test_oscillating_fisher_scoring_is_solved() -> None:
     data = np.loadtxt(reference / "oscillating_reml.csv", delimiter=",", skiprows=1)
     expected = json.loads((reference / "oscillating_reml.json").read_text())
     assert expected["default_fails"]
-    with pytest.warns(TauConvergenceWarning):
+    with warnings.catch_warnings():  # Newton steps usually avoid the fallback (and warning)
+        warnings.simplefilter("ignore", TauConvergenceWarning)
         result = pool(data[:, 0], data[:, 1], method="REML")
     assert_allclose(result.tau2, expected["tau2"], rtol=RTOL)
     assert_allclose(result.estimate, expected["estimate"], rtol=RTOL)
