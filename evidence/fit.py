@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -51,7 +52,19 @@ def fit_analysis(table: EffectTable, analysis: Analysis) -> dict[str, Any]:
         ``subgroups``, ``meta_regression``, ``leave_one_out``, ``influence``,
         ``cumulative``, ``low_risk_of_bias_only``, ``egger``, ``begg``, ``trimfill``,
         ``failsafe_n``, ``pet_peese``, ``dependence``, ``certainty`` and ``notes``.
+        Warnings raised while fitting (e.g. a tau2 estimator that needed a fallback) are
+        not lost: each distinct message becomes a note.
     """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sections = _fit_sections(table, analysis)
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        sections["notes"].append(f"warning while fitting: {message}")
+    return sections
+
+
+def _fit_sections(table: EffectTable, analysis: Analysis) -> dict[str, Any]:
+    """Fit every section (see :func:`fit_analysis`)."""
     rows = table.included
     measure = METRIC_INFO[analysis.metric][0]
     sections: dict[str, Any] = {key: None for key in (

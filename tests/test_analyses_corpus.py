@@ -59,3 +59,16 @@ def test_every_shipped_analysis_shows_its_published_results(results):
     for analysis, document in results.items():
         if analysis not in ("peer-obesity", "peer-drinking"):
             assert document["published"], analysis
+
+
+@pytest.mark.parametrize("analysis", ["isolation-mortality", "isolation-chd-stroke"])
+def test_three_level_pooled_matches_metafor_rma_mv(results, analysis):
+    # rma.mv(yi, vi, random = ~ 1 | cluster/effect), REML (make_analyses_fixtures.R)
+    expected, document = FIXTURES[analysis], results[analysis]
+    pooled = document["pooled"]
+    assert pooled["method"] == "REML (three-level)"
+    assert pooled["k"] == expected["k"]
+    for key in ("estimate", "se", "q"):
+        assert_allclose(pooled[key], expected[key], rtol=RTOL_ESTIMATE)
+    assert_allclose(pooled["ci"], expected["ci"], rtol=RTOL_ESTIMATE)
+    assert_allclose(document["dependence"]["sigma2"], expected["sigma2"], rtol=RTOL_ESTIMATE)

@@ -20,6 +20,34 @@ ratio <- c(1.25, 2.14); lo <- c(1.01, 1.11); hi <- c(1.54, 4.12)
 yi <- log(ratio); sei <- (log(hi) - log(lo)) / (2 * qnorm(0.975))
 fit_cancer <- rma(yi = yi, sei = sei, method = "REML", test = "knha", control = ctrl)
 
+# Three-level models (analyses with dependence: multilevel and a cohort holding several
+# effects): rma.mv(yi, vi, random = ~ 1 | cluster/effect), REML, z test. Effects as in the
+# records (ratio and 95% CI -> log ratio and SE; "most vs least integrated" flipped).
+from_ci <- function(ratio, lo, hi, sign = 1) list(
+  yi = sign * log(ratio), vi = ((log(hi) - log(lo)) / (2 * qnorm(0.975)))^2)
+three_level <- function(ratio, lo, hi, sign, cluster) {
+  e <- from_ci(ratio, lo, hi, sign)
+  fit <- rma.mv(e$yi, e$vi, random = ~ 1 | cluster / effect,
+                data = data.frame(cluster = cluster, effect = seq_along(ratio)),
+                method = "REML", control = list(rel.tol = 1e-12))
+  list(estimate = as.numeric(fit$beta), se = fit$se, ci = c(fit$ci.lb, fit$ci.ub),
+       sigma2 = fit$sigma2, q = fit$QE, k = fit$k)
+}
+# isolation-mortality: Alcaraz 2019 (4 subgroups, CPS-II), Elovainio 2017 (fully adjusted),
+# Eng 2002, Laugesen 2018 (men, women), Steptoe 2013.
+fit_isolation <- three_level(
+  c(2.34, 2.13, 1.60, 1.84, 1.26, 1.19, 1.7, 1.6, 1.26),
+  c(1.58, 1.44, 1.41, 1.68, 1.20, 1.06, 1.1, 0.83, 1.08),
+  c(3.46, 3.15, 1.82, 2.01, 1.33, 1.34, 2.6, 2.9, 1.48), 1,
+  c("cps-ii", "cps-ii", "cps-ii", "cps-ii", "uk-biobank", "hpfs", "laugesen2018",
+    "laugesen2018", "elsa"))
+# isolation-chd-stroke: Chang 2017 (most vs least integrated: flipped), Eng 2002 fatal CHD,
+# Hakulinen 2018 (AMI fully adjusted, stroke, loneliness and AMI), Kawachi 1996 stroke.
+fit_chd <- three_level(
+  c(0.55, 1.82, 1.07, 1.39, 1.49, 2.21), c(0.41, 1.02, 0.99, 1.25, 1.36, 1.12),
+  c(0.73, 3.23, 1.16, 1.54, 1.64, 4.35), c(-1, 1, 1, 1, 1, 1),
+  c("nhs", "hpfs", "uk-biobank", "uk-biobank", "uk-biobank", "hpfs"))
+
 pooled <- function(fit, pred) list(
   estimate = as.numeric(fit$beta), se = fit$se, ci = c(fit$ci.lb, fit$ci.ub),
   pi = c(pred$pi.lb, pred$pi.ub), tau2 = fit$tau2, i2 = fit$I2, q = fit$QE, k = fit$k)
@@ -27,6 +55,8 @@ pooled <- function(fit, pred) list(
 out <- list(
   metafor_version = as.character(packageVersion("metafor")),
   "holtlunstad2010-partial" = pooled(fit_hl, pred_hl),
-  "isolation-cancer-mortality" = pooled(fit_cancer, predict(fit_cancer))
+  "isolation-cancer-mortality" = pooled(fit_cancer, predict(fit_cancer)),
+  "isolation-mortality" = fit_isolation,
+  "isolation-chd-stroke" = fit_chd
 )
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE), "analyses_fixtures.json")
