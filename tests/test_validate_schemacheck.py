@@ -85,3 +85,22 @@ def test_fast_check_never_passes_a_document_jsonschema_rejects():
 ])
 def test_unsupported_keywords_leave_the_work_to_jsonschema(schema):
     assert fast_check(schema) is None
+
+
+def test_broken_records_give_problems_never_exceptions(tmp_path):
+    import yaml
+
+    from evidence.validate import load_studies, validate_paths
+
+    (tmp_path / "references.bib").write_text("@article{fixture, title = {x}}\n")
+    record = tmp_path / "record.yaml"
+    rng = random.Random(SEED + 1)
+    valid = [d for _, d in documents()]
+    for _ in range(150):
+        data = rng.choice(valid)
+        for _ in range(rng.randint(1, 3)):
+            data = mutate(data, rng)
+        record.write_text(yaml.safe_dump(data, sort_keys=False))
+        validate_paths([record])  # must not raise
+        studies, problems = load_studies(record)
+        assert studies or problems
