@@ -169,7 +169,11 @@ def _anchor_paths(data: dict[str, Any]) -> list[tuple[str | int, ...]]:
 
 def _collect(paths: Iterable[str | os.PathLike[str]]
              ) -> tuple[list[Path], dict[Path, bool], list[Problem]]:
-    """Expand paths into record files and bibliographies (``True``: check for unused)."""
+    """Expand paths into record files and bibliographies (resolved; ``True``: check unused).
+
+    Entries no record cites are reported only for a directory's own bibliography, where the
+    set of records is complete.
+    """
     records: list[Path] = []
     bibliographies: dict[Path, bool] = {}
     problems: list[Problem] = []
@@ -179,18 +183,18 @@ def _collect(paths: Iterable[str | os.PathLike[str]]
             records += sorted(path.glob("*.yaml"))
             bib = path / BIB_NAME
             if bib.is_file():
-                bibliographies[bib] = True
+                bibliographies[bib.resolve()] = True
             elif any(path.glob("*.yaml")):
                 problems.append(Problem(display_path(bib), 0, 0, f"no {BIB_NAME} beside the "
                                         "records; every citation key must be defined there",
                                         "bib-missing"))
-        elif path.suffix == ".bib":
-            bibliographies[path] = True
+        elif path.suffix == ".bib":  # syntax only: which records cite it is not known
+            bibliographies.setdefault(path.resolve(), False)
         elif path.is_file() and path.suffix in (".yaml", ".yml"):
             records.append(path)
             sibling = path.parent / BIB_NAME
             if sibling.is_file():
-                bibliographies.setdefault(sibling, False)
+                bibliographies.setdefault(sibling.resolve(), False)
         else:
             problems.append(Problem(display_path(path), 0, 0, "not a record file (*.yaml), "
                                     "a bibliography (*.bib) or a directory", "file-unreadable"))

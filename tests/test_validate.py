@@ -156,3 +156,14 @@ def test_cli_default_path_is_studies(capsys, tmp_path, monkeypatch):
     status, out, _ = run_cli(capsys)
     assert status == 1
     assert "studies:0:0:" in out
+
+
+def test_a_bibliography_given_alone_is_checked_for_syntax_only():
+    assert validate_paths([VALID / "references.bib"]) == []
+    broken = INVALID / "bib-syntax" / "references.bib"
+    assert [p.rule for p in validate_paths([broken])] == ["bib-syntax"]
+
+
+def test_a_directory_given_twice_is_checked_once():
+    twice = validate_paths([INVALID / "bib-unused", (INVALID / "bib-unused").resolve()])
+    assert [p.rule for p in twice] == ["bib-unused"]
