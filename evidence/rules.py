@@ -93,7 +93,8 @@ class RecordChecker:
 
     def check_header(self) -> None:
         """Warn when the first line does not point editors at the schema."""
-        if not self.loaded.first_line.startswith(SCHEMA_COMMENT):
+        first = self.loaded.first_line.rstrip()
+        if not (first.startswith(SCHEMA_COMMENT) and first.endswith("study.schema.json")):
             self.problems.append(Problem(
                 self.loaded.path, 1, 1,
                 "first line should be '# yaml-language-server: "
