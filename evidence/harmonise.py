@@ -21,6 +21,7 @@ conversion in words and its orientation flip) or excluded with a reason. Steps, 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -167,6 +168,9 @@ def build_row(study: Study, effect: Effect, analysis: Analysis) -> EffectRow:
     converted = to_metric(s, analysis.metric, analysis.assume_rare_outcome)
     if not isinstance(converted, Converted):
         return row.exclude(converted.reason)
+    if not (math.isfinite(converted.yi) and math.isfinite(converted.vi) and converted.vi > 0):
+        return row.exclude(f"no usable precision: variance {converted.vi:g} from the reported "
+                           "CI or SE (a zero-width interval?)")
     sign, words = orientation(effect, analysis.orient)
     conversion = converted.conversion if not words else f"{converted.conversion}; {words}"
     return replace(row, yi=sign * converted.yi, vi=converted.vi, conversion=conversion,

@@ -124,6 +124,11 @@ def test_unusable_statistics_keep_a_reason(statistic, metric, reason):
     assert reason in result.reason
 
 
+def test_zero_width_interval_is_excluded_not_pooled():
+    table = harmonise([study("flat", effect(value=1.2, ci=(1.2, 1.2)))], ANALYSIS)
+    assert table.excluded[0].reason.startswith("no usable precision: variance 0")
+
+
 def test_rare_outcome_assumption_admits_odds_ratios_and_says_so():
     result = to_metric(Statistic("OR", 2.25, (1.51, 3.35)), "log-risk-ratio",
                        assume_rare_outcome=True)
