@@ -27,6 +27,7 @@ import io
 import json
 import sys
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Any, TextIO
@@ -74,7 +75,8 @@ def run_analyses(studies_dir: str | Path = "studies", analyses_dir: str | Path =
     Raises
     ------
     EvidenceError
-        Invalid records or specs; nothing is fitted or written.
+        Invalid records or specs (nothing is fitted or written), or, after every other
+        analysis has been written, the problems of analyses that could not be fitted.
     """
     stream = progress if progress is not None else sys.stderr
     studies, analyses, warnings = _load_inputs(Path(studies_dir), Path(analyses_dir), ids)
@@ -82,6 +84,7 @@ def run_analyses(studies_dir: str | Path = "studies", analyses_dir: str | Path =
         print(warning, file=stream)
     results_dir = Path(out_dir) / "results"
     documents: list[dict[str, Any]] = []
+    failures: list[Problem] = []
     for number, analysis in enumerate(analyses, start=1):
         prefix = f"[{number}/{len(analyses)}] {analysis.id}"
         table = harmonise(studies, analysis)
@@ -91,13 +94,23 @@ def run_analyses(studies_dir: str | Path = "studies", analyses_dir: str | Path =
             print(f"{prefix}: unchanged, skipped", file=stream)
             documents.append(existing)
             continue
-        document = run_one(analysis, table, provenance, Path(out_dir), figures)
+        try:
+            document = run_one(analysis, table, provenance, Path(out_dir), figures)
+        except EvidenceError as exc:  # the other analyses still run; reported at the end
+            print(f"{prefix}: failed ({len(exc.problems)} problem"
+                  f"{'s' * (len(exc.problems) != 1)})", file=stream)
+            failures.extend(replace(p, path=str(analysis.path),
+                                    message=f"{analysis.id}: {p.message}")
+                            if p.path == "<input>" else p for p in exc.problems)
+            continue
         print(f"{prefix}: {_summary(document)}", file=stream)
         documents.append(document)
     if ids is None:
         write_if_changed(results_dir / "index.json", dumps(index_rows(documents)))
     else:
         _update_index(results_dir, documents, Path(analyses_dir))
+    if failures:
+        raise EvidenceError(failures)
     return documents
 
 

@@ -203,3 +203,22 @@ def test_invalid_spec_stops_the_run_before_fitting(corpus, capsys):
                    "--out", str(out), "--no-figures"])
     assert status == 1
     assert "bad.yaml:4:10:" in capsys.readouterr().err
+
+
+def test_an_analysis_that_cannot_be_fitted_does_not_stop_the_others(corpus, monkeypatch):
+    import evidence.runner as runner
+
+    real = runner.fit_analysis
+
+    def failing(table, analysis):
+        if analysis.id == "few":
+            raise EvidenceError("the model could not be fitted")
+        return real(table, analysis)
+
+    monkeypatch.setattr(runner, "fit_analysis", failing)
+    with pytest.raises(EvidenceError) as caught:
+        run(corpus)
+    (problem,) = caught.value.problems
+    assert problem.path.endswith("few.yaml")
+    assert problem.message == "few: the model could not be fitted"
+    assert (corpus[2] / "results" / "isolation.json").is_file()
