@@ -11,6 +11,7 @@ rule                          meaning
 ============================  ================================================================
 ``id-file-name``              ``id`` differs from the file name without ``.yaml``
 ``unknown-field-path``        a ``select``/``subgroups``/``moderators`` path names no record field
+``unknown-term``              a ``select`` value is not a term of that field's vocabulary
 ``moderator-not-numeric``     a moderator path names a field that is not a number
 ``rho-required``              ``dependence: aggregate`` without a stated ``rho``
 ``rho-unused``                ``rho`` given with another dependence rule (warning)
@@ -192,10 +193,20 @@ def check_rules(data: Mapping[str, Any], positions: Positions, shown: str, stem:
     for index, filters in enumerate(alternatives):
         where: tuple[str | int, ...] = ("select", index) if isinstance(data["select"], list) \
             else ("select",)
-        for path in filters:
+        for path, accepted in filters.items():
             message = path_problem(path)
             if message:
                 at((*where, path), f"select: {message}", "unknown-field-path", key=True)
+                continue
+            terms = vocabulary_terms(path)
+            values = accepted if isinstance(accepted, list) else [accepted]
+            for position, value in enumerate(values):
+                if terms is not None and str(value) not in terms:
+                    target = (*where, path, position) if isinstance(accepted, list) \
+                        else (*where, path)
+                    at(target, f"select: '{value}' is not a term of {path} (vocabulary "
+                       f"'{vocabulary_name(path)}'){did_you_mean(str(value), terms)}",
+                       "unknown-term")
     for section in ("subgroups", "moderators"):
         for index, path in enumerate(data.get(section, [])):
             message = path_problem(path)
@@ -295,6 +306,38 @@ def _unwrap(hint: Any) -> Any:
     if origin is tuple:
         return _unwrap(typing.get_args(hint)[0])
     return hint
+
+
+@cache
+def _vocabulary_paths() -> dict[str, str]:
+    """Dotted record path -> name of its controlled vocabulary (from the study schema)."""
+    from evidence.vocabulary import study_schema, vocabulary_fields
+
+    found: dict[str, str] = {"sex": "sexes"}
+    for parts, name in vocabulary_fields(study_schema()).items():
+        if parts[:2] == ("effects", "*"):
+            dotted_path = ".".join(p for p in parts[2:] if p != "*")
+            found.setdefault(dotted_path, name)
+            found[f"effect.{dotted_path}"] = name
+        else:
+            dotted_path = ".".join(p for p in parts if p != "*")
+            found.setdefault(dotted_path, name)
+            found[f"study.{dotted_path}"] = name
+    return found
+
+
+def vocabulary_name(path: str) -> str | None:
+    """Name of the controlled vocabulary a record path takes its values from, or ``None``."""
+    return _vocabulary_paths().get(path)
+
+
+@cache
+def vocabulary_terms(path: str) -> tuple[str, ...] | None:
+    """Terms a select filter on ``path`` may name, or ``None`` for a free-text field."""
+    from evidence.vocabulary import default_vocabulary
+
+    name = vocabulary_name(path)
+    return None if name is None else tuple(default_vocabulary().terms(name))
 
 
 def path_problem(path: str) -> str | None:

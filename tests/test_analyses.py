@@ -69,6 +69,14 @@ def test_every_problem_is_reported_at_once_with_its_position(tmp_path):
         "good.yaml:1:5: id 'other' must equal the file name 'good' [id-file-name]")
 
 
+def test_select_values_must_be_vocabulary_terms(tmp_path):
+    text = GOOD.replace("exposure.construct: [social-isolation]",
+                        "exposure.construct: [social-isolaton]")
+    _, problems = load_analysis(write(tmp_path, "good", text))
+    assert rules(problems) == [(4, 58, "unknown-term")]
+    assert "did you mean 'social-isolation'?" in problems[0].message
+
+
 def test_schema_problems_name_the_field(tmp_path):
     text = GOOD.replace("metric: log-risk-ratio", "metrik: log-risk-ratio")
     _, problems = load_analysis(write(tmp_path, "good", text))
