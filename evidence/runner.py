@@ -88,6 +88,12 @@ def run_analyses(studies_dir: str | Path = "studies", analyses_dir: str | Path =
     for number, analysis in enumerate(analyses, start=1):
         prefix = f"[{number}/{len(analyses)}] {analysis.id}"
         table = harmonise(studies, analysis)
+        for exclusion in analysis.exclude:
+            if not any(exclusion.matches(r.study, r.effect) for r in table.rows):
+                named = exclusion.study + (f"/{exclusion.effect}" if exclusion.effect else "")
+                print(Problem(str(analysis.path), 0, 0, f"exclude names {named}, which is not "
+                              "among the selected effects", "exclusion-unused", "warning"),
+                      file=stream)
         provenance = build_provenance(analysis, studies, table, Path(studies_dir), figures)
         existing = _unchanged(results_dir, analysis.id, provenance)
         if existing is not None and not force:

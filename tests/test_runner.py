@@ -1,6 +1,7 @@
 """evidence run on a small temporary corpus written by the tests."""
 
 import csv
+import io
 import json
 import math
 from pathlib import Path
@@ -222,3 +223,28 @@ def test_an_analysis_that_cannot_be_fitted_does_not_stop_the_others(corpus, monk
     assert problem.path.endswith("few.yaml")
     assert problem.message == "few: the model could not be fitted"
     assert (corpus[2] / "results" / "isolation.json").is_file()
+
+
+def test_figures_are_written_and_listed(corpus):
+    studies_dir, analyses_dir, out = corpus
+    (document,) = run_analyses(studies_dir, analyses_dir, out, ids=["isolation"],
+                               progress=io.StringIO())
+    assert document["figures"]["forest"] == "figures/isolation-forest.svg"
+    for relative in document["figures"].values():
+        assert (out / relative).is_file()
+    stale = out / "figures" / "isolation-baujat.svg"
+    if "baujat" not in document["figures"]:
+        stale.write_text("<svg/>")
+    run_analyses(studies_dir, analyses_dir, out, ids=["isolation"], force=True,
+                 progress=io.StringIO())
+    assert stale.exists() == ("baujat" in document["figures"])
+
+
+def test_unused_exclusion_is_a_warning(corpus):
+    studies_dir, analyses_dir, out = corpus
+    spec = analyses_dir / "isolation.yaml"
+    spec.write_text(spec.read_text() + "exclude:\n  - {study: nosuch2000, reason: not here}\n")
+    progress = io.StringIO()
+    run_analyses(studies_dir, analyses_dir, out, figures=False, progress=progress)
+    assert ("isolation.yaml:0:0: warning: exclude names nosuch2000, which is not among the "
+            "selected effects [exclusion-unused]") in progress.getvalue()
