@@ -126,7 +126,10 @@ def _fit_sections(table: EffectTable, analysis: Analysis) -> dict[str, Any]:
 
 
 def participants(rows: Sequence[EffectRow]) -> int | None:
-    """Participants counted once per cluster (the largest n reported in it), or ``None``."""
+    """Participants counted once per cluster (the largest n reported in it), or ``None``.
+
+    An upper bound when effects come from subgroups of a larger recorded sample.
+    """
     largest: dict[str, int] = {}
     for row in rows:
         if row.n:
@@ -144,8 +147,10 @@ def _multilevel(rows: Sequence[EffectRow], yi: np.ndarray, vi: np.ndarray,
         fit = dependence.three_level(yi, vi, clusters)
         robust = dependence.robust_cr2(fit).to_dict()
     except (ImportError, AttributeError, EvidenceError, ValueError, np.linalg.LinAlgError) as exc:
-        return None, [], (f"three-level model unavailable ({exc}); pooled treats the "
-                          f"{len(rows)} effects in {len(set(clusters))} clusters as independent")
+        note = (f"three-level model unavailable ({exc}); pooled treats the {len(rows)} "
+                f"effects in {len(set(clusters))} clusters as independent")
+        return ({"rule": "multilevel", "n_clusters": len(set(clusters)), "sigma2": None,
+                 "robust": None, "note": note}, [], note)
     between, within = (float(s) for s in fit.sigma2)
     estimate, se = float(fit.coefficients[0]), float(fit.se[0])
     z = float(stats.norm.ppf(0.975))

@@ -248,3 +248,20 @@ def test_unused_exclusion_is_a_warning(corpus):
     run_analyses(studies_dir, analyses_dir, out, figures=False, progress=progress)
     assert ("isolation.yaml:0:0: warning: exclude names nosuch2000, which is not among the "
             "selected effects [exclusion-unused]") in progress.getvalue()
+
+
+def test_three_level_failure_falls_back_and_says_so(tmp_path, monkeypatch):
+    import evidence.dependence
+
+    def fail(*_args, **_kwargs):
+        raise EvidenceError("the three-level REML fit did not converge")
+
+    monkeypatch.setattr(evidence.dependence, "three_level", fail)
+    shared = [(sid, "shared" if sid in ("alpha2001", "delta2015") else None, *rest)
+              for sid, _c, *rest in STUDIES]
+    studies_dir, analyses_dir = write_corpus(tmp_path, shared)
+    (document,) = run_analyses(studies_dir, analyses_dir, tmp_path / "b", ids=["isolation"],
+                               figures=False, progress=io.StringIO())
+    assert document["pooled"]["method"] == "REML"
+    assert document["dependence"]["sigma2"] is None
+    assert "treats the 5 effects in 4 clusters as independent" in document["notes"][0]
