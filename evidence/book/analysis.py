@@ -70,7 +70,7 @@ def _effect_row(row: Mapping[str, str], context: SiteContext) -> list[str]:
     reported = esc(f"{row.get('measure_reported', '')} {row.get('value', '')}".strip())
     if finite(values[1]) and finite(values[2]):
         reported += " " + esc(f"({row.get('lo')} to {row.get('hi')})")
-    return [context.study_link(study), esc(row.get("effect")), esc(row.get("label")), reported,
+    return [context.study_link(study), esc(row.get("effect")), reported,
             esc(row.get("adjustment")), esc(number(row.get("yi"), 3)),
             esc(number(row.get("sei"), 3)),
             esc(f"{number(row.get('weight'), 1)}%" if finite(row.get("weight")) else ""),
@@ -83,16 +83,18 @@ def selection(analysis: AnalysisResults, context: SiteContext) -> str:
     counts = counts if isinstance(counts, Mapping) else {}
     included = [row for row in analysis.effects if is_included(row.get("included"))]
     excluded = [row for row in analysis.effects if not is_included(row.get("included"))]
+    clusters = (f" in {integer(counts['clusters'])} independent samples (clusters)"
+                if finite(counts.get("clusters")) else "")
     summary = esc(
         f"{integer(counts.get('included', len(included)))} effects included from "
-        f"{integer(counts.get('studies'))} studies "
+        f"{integer(counts.get('studies'))} studies{clusters} "
         f"({integer(counts.get('participants'))} participants); "
         f"{integer(counts.get('excluded', len(excluded)))} selected effects excluded.")
     blocks = [summary]
     if included:
         blocks.append(heading(3, "Included effects"))
-        blocks.append(table(["Study", "Effect", "Label", "As reported", "Adjustment",
-                             "yi", "SE", "Weight", "Conversion", "Flipped"],
+        blocks.append(table(["Study", "Effect", "As reported", "Adjustment", "yi", "SE",
+                             "Weight", "Conversion", "Flipped"],
                             [_effect_row(row, context) for row in included]))
     if excluded:
         blocks.append(heading(3, "Excluded effects and why"))
@@ -139,9 +141,12 @@ def figure_block(name: str, figures: Mapping[str, FigureFile]) -> str:
     entry = figures.get(name)
     if entry is None:
         return ""
-    caption = esc(entry.title or FIGURE_CAPTIONS.get(name, name))
-    if name in FIGURE_CAPTIONS:
-        caption += " " + esc(FIGURE_CAPTIONS[name])
+    explanation = FIGURE_CAPTIONS.get(name)
+    if explanation is None and name.startswith("bubble-"):
+        explanation = ("Bubble plot: each effect against the moderator, bubble area by weight, "
+                       "with the meta-regression line.")
+    parts = [entry.title, explanation] if entry.title else [explanation or name]
+    caption = " ".join(esc(part.rstrip(".") + ".") for part in parts if part)
     return figure(entry.path, entry.description or entry.title or name, caption)
 
 

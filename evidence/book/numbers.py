@@ -118,6 +118,14 @@ def p_value(value: Any) -> str:
     return f"{value:.3f}"
 
 
+def p_phrase(value: Any) -> str:
+    """Return ``p = 0.031``, ``p < 0.001`` or ``p not reported``."""
+    text = p_value(value)
+    if text == MISSING:
+        return f"p {MISSING}"
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
 def percent(value: Any, digits: int = 0) -> str:
     """Format a percentage (already in percent, e.g. I-squared) as ``63%``."""
     if not finite(value):

@@ -27,7 +27,7 @@ from evidence.errors import Problem
 from evidence.records import Study
 
 GENERATED = "_generated"
-_SVG_TEXT = re.compile(r"<(title|desc)>(.*?)</\1>", re.DOTALL)
+_SVG_TEXT = re.compile(r"<(title|desc)\b[^>]*>(.*?)</\1>", re.DOTALL)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from evidence.book.numbers import (
     metric_words,
     natural,
     number,
+    p_phrase,
     p_value,
     percent,
 )
@@ -52,7 +53,7 @@ def pooled_table(result: Mapping[str, Any]) -> str:
         ("95% prediction interval", interval(numbers["pi"])),
         ("Test of no effect", f"{statistic} = {number(pooled.get('statistic'))}"
          + (f" (df {number(pooled.get('df'), 0)})" if pooled.get("df") is not None else "")
-         + f", p = {p_value(pooled.get('p'))}"),
+         + f", {p_phrase(pooled.get('p'))}"),
         ("Estimator and test", f"{pooled.get('method', MISSING)}, "
                                f"{pooled.get('test', MISSING)}"),
     ]
@@ -71,7 +72,7 @@ def heterogeneity(result: Mapping[str, Any]) -> str:
         ("I\u00b2", f"{percent(pooled.get('i2'), 1)} (95% CI {interval(pooled.get('i2_ci'), 1)})"),
         ("H\u00b2", f"{number(pooled.get('h2'))} (95% CI {interval(pooled.get('h2_ci'))})"),
         ("Cochran's Q", f"{number(pooled.get('q'))} on {number(pooled.get('q_df'), 0)} df, "
-         f"p = {p_value(pooled.get('q_p'))}"),
+         f"{p_phrase(pooled.get('q_p'))}"),
     ]
     return table(["Quantity", "Value"], [(esc(a), esc(b)) for a, b in rows])
 
@@ -96,7 +97,7 @@ def subgroups(result: Mapping[str, Any]) -> str:
         blocks.append(table(["Subgroup", "k", "Estimate", "95% CI", "I\u00b2"], rows))
         blocks.append(esc(f"Test of subgroup differences: Q = {number(section.get('q_between'))}"
                           f" on {number(section.get('q_between_df'), 0)} df, "
-                          f"p = {p_value(section.get('q_between_p'))}."))
+                          f"{p_phrase(section.get('q_between_p'))}."))
     return join_blocks(blocks) if blocks else ""
 
 
@@ -114,7 +115,7 @@ def meta_regression(result: Mapping[str, Any]) -> str:
         blocks.append(table(["Term", "Coefficient (model scale)", "SE", "95% CI", "p"], rows))
         blocks.append(esc(f"Omnibus test: QM = {number(section.get('qm'))} on "
                           f"{number(section.get('qm_df'), 0)} df, "
-                          f"p = {p_value(section.get('qm_p'))}; "
+                          f"{p_phrase(section.get('qm_p'))}; "
                           f"R\u00b2 = {percent(section.get('r2'), 1)}; k = "
                           f"{integer(section.get('k'))}."))
     return join_blocks(blocks) if blocks else ""
@@ -153,7 +154,7 @@ def small_study_effects(result: Mapping[str, Any]) -> str:
     items = []
     if egger:
         items.append(f"Egger's regression test: statistic {number(egger.get('statistic'))}, "
-                     f"p = {p_value(egger.get('p'))}; limit estimate (model scale) "
+                     f"{p_phrase(egger.get('p'))}; limit estimate (model scale) "
                      f"{number(egger.get('limit_estimate'), 3)}.")
     pet_peese = _mapping(result.get("pet_peese"))
     if pet_peese:
@@ -162,7 +163,7 @@ def small_study_effects(result: Mapping[str, Any]) -> str:
             if isinstance(value, int | float) and not isinstance(value, bool)) + ".")
     if begg:
         items.append(f"Begg's rank correlation: Kendall's tau {number(begg.get('tau'))}, "
-                     f"p = {p_value(begg.get('p'))}.")
+                     f"{p_phrase(begg.get('p'))}.")
     if trimfill:
         filled = natural(result, {"estimate": trimfill.get("estimate"),
                                   "ci": trimfill.get("ci")})
@@ -220,7 +221,7 @@ def dependence(result: Mapping[str, Any]) -> str:
     if robust:
         numbers = natural(result, robust)
         items.append(f"Cluster-robust (CR2) estimate {number(numbers['estimate'])}, 95% CI "
-                     f"{interval(numbers['ci'])}, p = {p_value(robust.get('p'))} "
+                     f"{interval(numbers['ci'])}, {p_phrase(robust.get('p'))} "
                      f"(df {number(robust.get('df'), 1)}).")
     return bullets(esc(item) for item in items)
 
@@ -250,7 +251,14 @@ def certainty(result: Mapping[str, Any]) -> str:
 
 
 def published(result: Mapping[str, Any]) -> str:
-    """Return the published meta-analyses that answer the same question, beside ours."""
+    """Return the published meta-analyses that answer the same question, beside ours.
+
+    A table of the numbers (ours first), then each source's quoted sentence with its link,
+    so every published number can be checked against its source.
+    """
+    entries = _list(result.get("published"))
+    if not entries:
+        return esc("No published meta-analysis was listed for comparison in the spec.")
     rows = []
     ours = natural(result)
     _, abbreviation, _ = metric_words(result.get("metric"))
@@ -258,19 +266,23 @@ def published(result: Mapping[str, Any]) -> str:
         pooled = pooled_of(result)
         rows.append(["**This review**", esc(result.get("title")),
                      esc(integer(pooled.get("k"))), esc(integer(pooled.get("n_participants"))),
-                     esc(f"{abbreviation} {number(ours['estimate'])}"), esc(interval(ours["ci"])),
-                     esc(f"I\u00b2 {percent(pooled.get('i2'))}"), ""])
-    for entry in _list(result.get("published")):
-        source = external_link(esc(entry.get("meta_analysis")),
-                               entry.get("source") or doi_url(entry.get("doi")))
-        year = f" {esc(entry.get('year'))}" if entry.get("year") else ""
-        rows.append([source + year,
-                     esc(f"{entry.get('exposure', '')}; {entry.get('outcome', '')}"),
+                     esc(f"{abbreviation} {number(ours['estimate'])} "
+                         f"({interval(ours['ci'])})"),
+                     esc(f"I\u00b2 {percent(pooled.get('i2'))}")])
+    quotes = []
+    for entry in entries:
+        name = esc(f"{entry.get('meta_analysis', '')} {entry.get('year') or ''}".strip())
+        link = external_link(name, entry.get("source") or doi_url(entry.get("doi")))
+        rows.append([link, esc(f"{entry.get('exposure', '')}; {entry.get('outcome', '')}"),
                      esc(entry.get("k_studies")), esc(entry.get("n_participants")),
-                     esc(f"{entry.get('measure', '')} {entry.get('pooled', '')}"),
-                     esc(f"{entry.get('lo', '')} to {entry.get('hi', '')}"),
-                     esc(entry.get("heterogeneity")), esc(entry.get("quote"))])
-    if len(rows) <= 1 and not _list(result.get("published")):
-        return esc("No published meta-analysis was listed for comparison in the spec.")
-    return table(["Meta-analysis", "Exposure; outcome", "k", "N", "Pooled", "95% CI",
-                  "Heterogeneity", "Quoted from the source"], rows)
+                     esc(f"{entry.get('measure', '')} {entry.get('pooled', '')} "
+                         f"({entry.get('lo', '')} to {entry.get('hi', '')})"),
+                     esc(entry.get("heterogeneity"))])
+        if entry.get("quote"):
+            quotes.append(f"{link}: {esc(entry['quote'])}")
+    return join_blocks([
+        table(["Meta-analysis", "Exposure; outcome", "k", "N", "Pooled (95% CI)",
+               "Heterogeneity"], rows),
+        esc("As quoted from each source:") if quotes else "",
+        bullets(quotes),
+    ])
