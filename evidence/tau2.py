@@ -348,6 +348,10 @@ def generalised_q(batch: Batch, tau2: NDArray, y: NDArray | None = None) -> NDAr
     """Generalised Q: ``sum w (y - X b)^2`` at ``w = 1/(vi + tau2)``."""
     y = batch.yi if y is None else y
     w = np.where(batch.mask, 1.0 / (batch.vi + tau2[:, None]), 0.0)
+    if batch.intercept_only:
+        mean = (w * y).sum(axis=1) / w.sum(axis=1)
+        residual = y - mean[:, None]
+        return (w * residual * residual).sum(axis=1)
     residual, _, _ = _weighted_fit(batch, y, w)
     return (w * residual * residual).sum(axis=1)
 
@@ -362,9 +366,12 @@ def solve_generalised_q(
 ) -> NDArray[np.float64]:
     """Solve ``Q(tau2) = target`` for tau2 >= 0, row by row, vectorised.
 
-    Q(tau2) decreases in tau2 with derivative ``-y'PPy``; a Newton step safeguarded by a
-    bracket (bisection when Newton leaves it) converges to machine precision. Rows with
-    ``Q(0) <= target`` get 0 (Paule & Mandel 1982; Viechtbauer 2007, Stat Med 26, 37-52).
+    Q(tau2) is decreasing and convex in tau2 (``Q' = -y'PPy``, ``Q'' = 2 y'PPPy >= 0``),
+    so Newton's method started at 0 increases monotonically to the root. Because Q
+    behaves like ``c/(a + tau2)``, Newton on ``1/Q`` (nearly linear) is tried first and
+    kept when it stays inside the bracket of known signs; otherwise the plain Newton step
+    or bisection is used. Rows with ``Q(0) <= target`` get 0 (Paule & Mandel 1982;
+    Viechtbauer 2007, Stat Med 26, 37-52).
 
     Parameters
     ----------
@@ -392,34 +399,39 @@ def solve_generalised_q(
     y = batch.centred if centred else batch.yi
     n = len(batch.yi)
     goal = np.broadcast_to(np.asarray(target, dtype=float), (n,)).copy()
-    low = np.zeros(n)
-    q_low = generalised_q(batch, low, y)
-    result = np.where(q_low <= goal, 0.0, np.nan)
-    todo = np.isnan(result)
-    scale = np.maximum(np.var(np.where(batch.mask, y, np.nan), axis=1, where=batch.mask), 1e-8)
-    high = np.where(todo, 10 * scale + batch.vi.max(axis=1), 0.0)
-    for _ in range(200):
-        above = todo & (generalised_q(batch, high, y) > goal)
-        if not above.any():
-            break
-        low = np.where(above, high, low)
-        high = np.where(above, high * 10, high)
-    x = (low + high) / 2
+    x, low, high = np.zeros(n), np.zeros(n), np.full(n, np.inf)
+    active = generalised_q(batch, x, y) > goal
     for _ in range(MAX_ROOT_ITERATIONS):
-        if not todo.any():
+        rows = np.flatnonzero(active)
+        if rows.size == 0:
             break
-        forms = quadratic_forms(batch, y, x)
-        value = forms.rss - goal
-        low = np.where(todo & (value > 0), x, low)
-        high = np.where(todo & (value <= 0), x, high)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            newton = x + value / forms.rss_pp
-        inside = (newton > low) & (newton < high)
-        proposal = np.where(inside, newton, (low + high) / 2)
-        done = np.abs(proposal - x) <= 1e-15 * np.maximum(1.0, x) + 1e-300
-        x = np.where(todo, proposal, x)
-        todo = todo & ~done & ((high - low) > 1e-15 * np.maximum(1.0, high))
-    return np.where(np.isnan(result), x, result)
+        if rows.size == n:
+            sub, y_sub = batch, y
+        else:
+            sub = Batch(batch.yi[rows], batch.vi[rows], batch.mask[rows], batch.X)
+            y_sub = y[rows]
+        current, target_rows = x[rows], goal[rows]
+        forms = quadratic_forms(sub, y_sub, current)
+        above = forms.rss > target_rows
+        low[rows] = np.where(above, current, low[rows])
+        high[rows] = np.where(above, high[rows], current)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            newton = current + (forms.rss - target_rows) / forms.rss_pp
+            reciprocal = current + forms.rss * (forms.rss - target_rows) / (
+                target_rows * forms.rss_pp
+            )
+        lo, hi = low[rows], high[rows]
+        proposal = np.where((reciprocal > lo) & (reciprocal < hi), reciprocal, newton)
+        inside = (proposal > lo) & (proposal < hi) & np.isfinite(proposal)
+        proposal = np.where(inside, proposal, np.where(np.isfinite(hi), (lo + hi) / 2, lo))
+        x[rows] = proposal
+        done = (np.abs(proposal - current) <= 1e-14 * np.maximum(1.0, proposal)) | (
+            np.isfinite(hi) & (hi - lo <= 1e-14 * np.maximum(1.0, hi))
+        )
+        diverging = proposal > 1e12 * (1.0 + batch.vi[rows].max(axis=1))
+        x[rows[diverging]] = np.inf
+        active[rows[done | diverging]] = False
+    return x
 
 
 def estimate_tau2(
