@@ -4,6 +4,7 @@ Reference values: tests/reference/analyses_fixtures.json, written by
 tests/reference/make_analyses_fixtures.R (metafor 3.8) from the shared data tables.
 """
 
+import csv
 import io
 import json
 from pathlib import Path
@@ -23,7 +24,7 @@ def results(tmp_path_factory):
     out = tmp_path_factory.mktemp("build")
     documents = run_analyses(ROOT / "studies", ROOT / "analyses", out, figures=False,
                              progress=io.StringIO())
-    return {d["id"]: d for d in documents}
+    return {d["id"]: {**d, "_out": out} for d in documents}
 
 
 @pytest.mark.parametrize("analysis", ["holtlunstad2010-partial", "isolation-cancer-mortality"])
@@ -72,3 +73,19 @@ def test_three_level_pooled_matches_metafor_rma_mv(results, analysis):
         assert_allclose(pooled[key], expected[key], rtol=RTOL_ESTIMATE)
     assert_allclose(pooled["ci"], expected["ci"], rtol=RTOL_ESTIMATE)
     assert_allclose(document["dependence"]["sigma2"], expected["sigma2"], rtol=RTOL_ESTIMATE)
+
+
+def test_three_level_weights_match_metafor(results):
+    # weights(rma.mv) = diag(W)/sum(diag(W)) in percent, effects in the fixture's order
+    out = results["isolation-mortality"]["_out"]
+    text = (out / "results" / "isolation-mortality-effects.csv").read_text(encoding="utf-8")
+    rows = [r for r in csv.DictReader(text.splitlines()) if r["included"] == "true"]
+    order = ["isolation-mortality-black-men", "isolation-mortality-black-women",
+             "isolation-mortality-white-men", "isolation-mortality-white-women",
+             "isolation-mortality-full", "integration-mortality", "sni-mortality-men",
+             "sni-mortality-women", "isolation-mortality"]
+    weight = {r["effect"] + r["study"]: float(r["weight"]) for r in rows}
+    studies = ["alcaraz2019"] * 4 + ["elovainio2017", "eng2002", "laugesen2018",
+                                     "laugesen2018", "steptoe2013"]
+    found = [weight[e + s] for e, s in zip(order, studies, strict=True)]
+    assert_allclose(found, FIXTURES["isolation-mortality"]["weights"], rtol=RTOL_ESTIMATE)

@@ -31,7 +31,7 @@ three_level <- function(ratio, lo, hi, sign, cluster) {
                 data = data.frame(cluster = cluster, effect = seq_along(ratio)),
                 method = "REML", control = list(rel.tol = 1e-12))
   list(estimate = as.numeric(fit$beta), se = fit$se, ci = c(fit$ci.lb, fit$ci.ub),
-       sigma2 = fit$sigma2, q = fit$QE, k = fit$k)
+       sigma2 = fit$sigma2, q = fit$QE, k = fit$k, weights = as.numeric(weights(fit)))
 }
 # isolation-mortality: Alcaraz 2019 (4 subgroups, CPS-II), Elovainio 2017 (fully adjusted),
 # Eng 2002, Laugesen 2018 (men, women), Steptoe 2013.
