@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
+from evidence import reported
 from evidence.effects import escalc, hedges_correction
 
 FIXTURES = json.loads((Path(__file__).parent / "reference" / "pooling_fixtures.json").read_text())
@@ -68,3 +69,46 @@ def test_zero_cell_note_names_rows() -> None:
     assert_allclose(result.yi[1], math.log(0.5 * 10.5 / (10.5 * 5.5)), rtol=1e-14)
     assert_allclose(result.vi[1], 1 / 0.5 + 2 / 10.5 + 1 / 5.5, rtol=1e-14)
     assert result.notes == ("added 0.5 to every cell of row(s) 2",)
+
+
+def test_log_ratio_from_ci_by_hand() -> None:
+    # Hand derivation: RR 1.19 (1.06 to 1.34): log RR = ln 1.19,
+    # SE = (ln 1.34 - ln 1.06) / (2 x 1.959964).
+    log_rr, se = reported.log_ratio_from_ci(1.19, 1.06, 1.34)
+    assert_allclose(log_rr, math.log(1.19), rtol=1e-14)
+    assert_allclose(se, (math.log(1.34) - math.log(1.06)) / (2 * 1.959963984540054), rtol=1e-12)
+
+
+def test_se_from_p_by_hand() -> None:
+    # Hand derivation: estimate 0.5 with two-sided p = 0.05 -> z = 1.959964, SE = 0.5 / z.
+    assert_allclose(reported.se_from_p(0.5, 0.05), 0.5 / 1.959963984540054, rtol=1e-12)
+
+
+def test_d_from_t_and_f_by_hand() -> None:
+    # Hand derivation: t = 2, n1 = n2 = 20: d = 2 sqrt(1/10) = 0.632456;
+    # Var(d) = 40/400 + d^2/80. F = t^2 = 4 gives the same |d|.
+    d, variance = reported.d_from_t(2.0, 20, 20)
+    assert_allclose(d, 2 * math.sqrt(0.1), rtol=1e-14)
+    assert_allclose(variance, 0.1 + 0.4 / 80, rtol=1e-14)
+    d_f, _ = reported.d_from_f(4.0, 20, 20, sign=-1)
+    assert_allclose(d_f, -d, rtol=1e-14)
+
+
+def test_logit_and_correlation_conversions_round_trip() -> None:
+    # Hasselblad & Hedges (1995): d = ln(OR) sqrt(3)/pi; the inverse recovers ln(OR).
+    d, v = reported.log_odds_ratio_to_smd(math.log(2.0), 0.04)
+    assert_allclose(d, math.log(2.0) * math.sqrt(3) / math.pi, rtol=1e-14)
+    assert_allclose(v, 0.04 * 3 / math.pi**2, rtol=1e-14)
+    back, back_v = reported.smd_to_log_odds_ratio(d, v)
+    assert_allclose([back, back_v], [math.log(2.0), 0.04], rtol=1e-14)
+    # Borenstein (2009) eqs. 7.5-7.9 with equal groups (a = 4): r -> d -> r is the identity.
+    d, v = reported.r_to_d(0.3, 0.01)
+    assert_allclose(d, 0.6 / math.sqrt(0.91), rtol=1e-14)
+    r, r_v = reported.d_to_r(d, v)
+    assert_allclose([r, r_v], [0.3, 0.01], rtol=1e-12)
+
+
+def test_hazard_ratio_as_risk_ratio_records_the_assumption() -> None:
+    log_hr, se, assumption = reported.hazard_ratio_as_risk_ratio(1.26, 1.08, 1.48)
+    assert_allclose(log_hr, math.log(1.26), rtol=1e-14)
+    assert se > 0 and "hazard ratio treated as a risk ratio" in assumption
