@@ -105,3 +105,36 @@ def test_citation_links_to_the_bibliography(site):
     bibliography = (site / "_generated/bibliography.html").read_text("utf-8")
     assert "Hostile and Other 2001" in bibliography
     assert "javascript:alert(3)" not in bibliography  # the bib's unsafe url was dropped
+
+
+def test_shipped_corpus_through_the_real_pipeline(tmp_path):
+    """studies/ + analyses/ -> `evidence run` -> `evidence book` (the command), when present."""
+    import importlib.util
+    import io
+    import shutil
+
+    if importlib.util.find_spec("evidence.runner") is None:
+        pytest.skip("the analysis runner (evidence.runner) is not available yet")
+    from test_book_fixtures import REPOSITORY
+
+    from evidence.cli import main
+    from evidence.runner import run_analyses
+
+    build = tmp_path / "build"
+    documents = run_analyses(REPOSITORY / "studies", REPOSITORY / "analyses", build,
+                             progress=io.StringIO())
+    book = tmp_path / "book"
+    shutil.copytree(REPOSITORY / "book", book,
+                    ignore=shutil.ignore_patterns("_generated", "_build"))
+    status = main(["book", "--results", str(build / "results"), "--studies",
+                   str(REPOSITORY / "studies"), "--out", str(build / "site"),
+                   "--book", str(book)])
+    site = build / "site"
+    assert status == 0
+    for document in documents:
+        assert (site / "_generated" / "analyses" / f"{document['id']}.html").is_file()
+    studies = sorted((REPOSITORY / "studies").glob("*.yaml"))
+    assert len(list((site / "_generated" / "studies").glob("*.html"))) == len(studies)
+    landing = (site / "index.html").read_text("utf-8")
+    assert landing.count('href="_generated/analyses/') >= len(documents)
+    assert broken_links(site) == [] and external_assets(site) == []
