@@ -89,3 +89,15 @@ def test_three_level_weights_match_metafor(results):
                                      "laugesen2018", "steptoe2013"]
     found = [weight[e + s] for e, s in zip(order, studies, strict=True)]
     assert_allclose(found, FIXTURES["isolation-mortality"]["weights"], rtol=RTOL_ESTIMATE)
+
+
+@pytest.mark.slow
+def test_full_run_with_figures_is_byte_identical(tmp_path):
+    first, second = tmp_path / "one", tmp_path / "two"
+    for out in (first, second):
+        run_analyses(ROOT / "studies", ROOT / "analyses", out, progress=io.StringIO())
+    files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
+    assert any(p.suffix == ".svg" for p in files)
+    assert files == sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())
+    for relative in files:
+        assert (first / relative).read_bytes() == (second / relative).read_bytes(), relative
