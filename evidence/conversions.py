@@ -127,6 +127,9 @@ def to_metric(statistic: Statistic, metric: str, assume_rare_outcome: bool = Fal
     missing = _precision(statistic)
     if missing:
         return Unusable(missing)
+    if statistic.groups is not None:
+        return Unusable("group means and SDs are not converted by analyses yet; compute the "
+                        "SMD or MD with `evidence effects` and record it with its CI")
     if metric in ("log-risk-ratio", "log-odds-ratio"):
         return _to_log_ratio(statistic, metric, assume_rare_outcome)
     if metric == "smd":

@@ -21,6 +21,7 @@ from evidence.records import (
     Study,
     Subgroup,
     TwoByTwo,
+    TwoGroups,
 )
 
 RTOL = 1e-12
@@ -117,6 +118,8 @@ def test_two_by_two_table_with_a_zero_cell():
     (Statistic("OR", 2.25, (1.51, 3.35)), "log-risk-ratio", "without the baseline risk"),
     (Statistic("HR", 1.2, (1.0, 1.44)), "log-odds-ratio", "without the baseline risk"),
     (Statistic("HR", 1.2, (1.0, 1.44)), "fisher-z", "measure HR not convertible to fisher-z"),
+    (Statistic("SMD", groups=TwoGroups(5.0, 1.0, 20, 4.0, 1.0, 20)), "smd",
+     "group means and SDs are not converted"),
 ])
 def test_unusable_statistics_keep_a_reason(statistic, metric, reason):
     result = to_metric(statistic, metric)
