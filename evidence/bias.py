@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
+from evidence.errors import EvidenceError
 from evidence.missing_studies import (
     MIN_STUDIES,
     FailSafeResult,
@@ -28,6 +29,7 @@ from evidence.missing_studies import (
     checked_inputs,
     failsafe_n,
     power_note,
+    require_spread,
     trimfill,
 )
 from evidence.pooling import fit_batch
@@ -184,6 +186,7 @@ def egger(
     meta-analysis. In: Publication Bias in Meta-Analysis, Wiley, 99-110.
     """
     y, v = checked_inputs(yi, vi)
+    require_spread(v, "Egger's regression test")
     design = np.column_stack([np.ones(y.size), np.sqrt(v)])
     fit = fit_batch(y, v, design=design, method=method, test=test, level=level)
     underpowered, message = power_note(y.size)
@@ -221,9 +224,12 @@ def begg(yi: ArrayLike, vi: ArrayLike) -> BeggResult:
     publication bias. Biometrics 50, 1088-1101.
     """
     y, v = checked_inputs(yi, vi)
+    require_spread(v, "Begg's rank correlation test")
     w = 1 / v
     mean = np.sum(w * y) / np.sum(w)
     standardised = (y - mean) / np.sqrt(v - 1 / np.sum(w))
+    if np.ptp(standardised) == 0:
+        raise EvidenceError("Begg's rank correlation test is undefined: all effects are equal")
     ties = len(np.unique(standardised)) < y.size or len(np.unique(v)) < y.size
     exact = y.size < 50 and not ties
     result = stats.kendalltau(standardised, v, method="exact" if exact else "asymptotic")
@@ -286,6 +292,7 @@ def pet_peese(
     publication selection bias. Research Synthesis Methods 5, 60-78.
     """
     y, v = checked_inputs(yi, vi)
+    require_spread(v, "PET-PEESE")
     fraction = level / 100 if level > 1 else level
     pet = _wls_intercept(y, v, np.sqrt(v), fraction)
     peese = _wls_intercept(y, v, v, fraction)
@@ -309,12 +316,23 @@ def small_study_tests(
     Returns
     -------
     dict
-        ``{"egger", "begg", "trimfill", "failsafe_n", "pet_peese"}``, each a dict.
+        ``{"egger", "begg", "trimfill", "failsafe_n", "pet_peese"}``, each a dict, or None
+        when that test is undefined for the data (the reason is in ``bias_notes``).
     """
-    return {
-        "egger": egger(yi, vi, method=method, test=test).to_dict(),
-        "begg": begg(yi, vi).to_dict(),
-        "trimfill": trimfill(yi, vi, method=method).to_dict(),
-        "failsafe_n": failsafe_n(yi, vi).to_dict(),
-        "pet_peese": pet_peese(yi, vi).to_dict(),
+    tests = {
+        "egger": lambda: egger(yi, vi, method=method, test=test),
+        "begg": lambda: begg(yi, vi),
+        "trimfill": lambda: trimfill(yi, vi, method=method),
+        "failsafe_n": lambda: failsafe_n(yi, vi),
+        "pet_peese": lambda: pet_peese(yi, vi),
     }
+    results: dict[str, Any] = {}
+    notes: list[str] = []
+    for name, run in tests.items():
+        try:
+            results[name] = run().to_dict()
+        except EvidenceError as error:
+            results[name] = None
+            notes += [f"{name}: not computed ({problem.message})" for problem in error.problems]
+    results["bias_notes"] = notes
+    return results

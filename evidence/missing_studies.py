@@ -38,6 +38,16 @@ def power_note(k: int) -> tuple[bool, str | None]:
     )
 
 
+def require_spread(v: Array, what: str) -> None:
+    """Raise when every study has the same standard error (a regression on it is undefined)."""
+    se = np.sqrt(v)
+    if np.ptp(se) <= 1e-12 * np.max(se):
+        raise EvidenceError(
+            f"{what} needs studies of different precision; all {v.size} studies have the "
+            "same standard error"
+        )
+
+
 def checked_inputs(yi: ArrayLike, vi: ArrayLike, minimum: int = 3) -> tuple[Array, Array]:
     """Return validated ``yi``, ``vi`` (:func:`evidence.pooling.check_inputs`), k >= minimum."""
     y, v, kept, _ = check_inputs(yi, vi, None, None, False)
@@ -179,6 +189,7 @@ def trimfill(
         raise EvidenceError(f"side must be 'left' or 'right', not {side!r}")
     y, v = checked_inputs(yi, vi)
     if side is None:
+        require_spread(v, "choosing the trim-and-fill side")
         design = np.column_stack([np.ones(y.size), np.sqrt(v)])
         slope = fit_batch(y, v, design=design, method=method).beta[0, 1]
         side = "right" if slope < 0 else "left"

@@ -301,7 +301,8 @@ def diagnostics(
     y, v, names = _prepare(yi, vi, labels, 3)
     full = fit_batch(y, v, method=method, test=test, level=level)
     mask, deleted = _leave_one_out_batch(y, v, method, test, level)
-    influence, points = case_deletion(y, v, names, full, deleted)
+    with np.errstate(divide="ignore", invalid="ignore"):  # e.g. Knapp-Hartung scale 0
+        influence, points = case_deletion(y, v, names, full, deleted)
     rows = _pooled_rows(y, v, mask, deleted, method, test, level, intervals)
     return Diagnostics(rows, influence, points, names)
 

@@ -124,3 +124,13 @@ def test_bad_input_is_a_problem_not_a_traceback():
         bias.egger([0.1, 0.2], [0.01, 0.02])
     with pytest.raises(EvidenceError, match="estimator"):
         bias.trimfill([0.1, 0.2, 0.3], [0.01, 0.02, 0.03], estimator="Q9")
+
+
+def test_equal_standard_errors_leave_regression_tests_undefined_not_a_traceback():
+    result = bias.small_study_tests([0.2, 0.3, 0.4, 0.1], [0.05] * 4)
+    assert result["egger"] is None and result["pet_peese"] is None
+    assert result["trimfill"] is None and result["begg"] is None
+    assert result["failsafe_n"]["rosenthal"] >= 0
+    assert any("same standard error" in note for note in result["bias_notes"])
+    with pytest.raises(EvidenceError, match="same standard error"):
+        bias.egger([0.2, 0.3, 0.4], [0.05] * 3)

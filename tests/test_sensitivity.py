@@ -152,3 +152,11 @@ def test_pool_command_sensitivity_and_bias_bcg(tmp_path, capsys):
     assert {"egger", "begg", "trimfill", "failsafe_n"} <= set(output)
     assert main(["pool", str(path), "--sensitivity", "--bias"]) == 0
     assert "Trim-and-fill" in capsys.readouterr().out
+
+
+def test_identical_effects_under_knapp_hartung_give_nulls_not_warnings():
+    # All effects equal: the Knapp-Hartung scale is 0, so DFFITS and DFBETAS are 0/0;
+    # they are reported as null (None) instead of raising or warning.
+    result = sensitivity.diagnostics([0.5] * 4, [0.1] * 4, test="knha").to_dict()
+    assert result["influence"][0]["dffits"] is None
+    json.dumps(result, allow_nan=False)

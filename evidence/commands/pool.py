@@ -191,19 +191,26 @@ def _diagnostics_summary(sections: dict[str, Any]) -> list[str]:
             f"{_number(max(estimates))}; influential: {', '.join(flagged) or 'none'}",
         ]
     if "egger" in sections:
-        egger, trim = sections["egger"], sections["trimfill"]
-        lines += [
-            "",
-            f"Egger (regtest): {_number(egger['statistic'])}, p-val {_p(egger['p'])}; "
-            f"limit estimate {_number(egger['limit_estimate'])} {_interval(egger['limit_ci'])}",
-            f"Begg (ranktest): tau {_number(sections['begg']['tau'])}, "
-            f"p-val {_p(sections['begg']['p'])}",
-            f"Trim-and-fill: {trim['k0']} missing on the {trim['side']}; estimate "
-            f"{_number(trim['estimate'])} {_interval(trim['ci'])}",
+        egger, begg, trim = sections["egger"], sections["begg"], sections["trimfill"]
+        lines.append("")
+        if egger:
+            lines.append(
+                f"Egger (regtest): {_number(egger['statistic'])}, p-val {_p(egger['p'])}; limit "
+                f"estimate {_number(egger['limit_estimate'])} {_interval(egger['limit_ci'])}"
+            )
+        if begg:
+            lines.append(f"Begg (ranktest): tau {_number(begg['tau'])}, p-val {_p(begg['p'])}")
+        if trim:
+            lines.append(
+                f"Trim-and-fill: {trim['k0']} missing on the {trim['side']}; estimate "
+                f"{_number(trim['estimate'])} {_interval(trim['ci'])}"
+            )
+        lines.append(
             f"Fail-safe N: Rosenthal {sections['failsafe_n']['rosenthal']}, "
-            f"Orwin {sections['failsafe_n']['orwin']}",
-        ]
-        if egger["message"]:
+            f"Orwin {sections['failsafe_n']['orwin']}"
+        )
+        lines += [f"note: {note}" for note in sections["bias_notes"]]
+        if egger and egger["message"]:
             lines.append(f"note: {egger['message']}")
     if "dependence" in sections:
         dep = sections["dependence"]
