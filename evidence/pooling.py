@@ -71,11 +71,14 @@ LOG_MEASURES = frozenset(
 FISHER_Z_MEASURES = frozenset({"ZCOR", "fisher-z"})
 #: Measures pooled on the logit scale (back-transformed with the inverse logit).
 LOGIT_MEASURES = frozenset({"PLO"})
+#: Correlation measures already on the natural scale (back-transformed with the identity).
+CORRELATION_MEASURES = frozenset({"COR", "correlation"})
 
 TRANSFORMS: dict[str, Callable[[NDArray], NDArray]] = {
     "exp": np.exp,
     "tanh": np.tanh,
     "ilogit": lambda x: 1 / (1 + np.exp(-x)),
+    "identity": lambda x: np.asarray(x, dtype=float),
 }
 
 
@@ -269,7 +272,8 @@ def back_transform_function(
     """Return the function mapping the pooling scale to the natural scale, or None.
 
     ``exp`` for log ratios (OR, RR, HR, IRR, ROM), ``tanh`` for Fisher's z (ZCOR),
-    inverse logit for PLO; ``transform`` (a name in ``TRANSFORMS`` or a callable) wins.
+    inverse logit for PLO, the identity for COR; ``transform`` (a name in
+    ``TRANSFORMS`` or a callable) wins.
     """
     if callable(transform):
         return transform
@@ -285,6 +289,8 @@ def back_transform_function(
         return TRANSFORMS["tanh"]
     if measure in LOGIT_MEASURES:
         return TRANSFORMS["ilogit"]
+    if measure in CORRELATION_MEASURES:
+        return TRANSFORMS["identity"]
     return None
 
 
@@ -367,6 +373,11 @@ def pool(
         )
     elif np.ptp(y) == 0:
         notes.append("all effect sizes are identical: Q = 0 and tau2 = 0")
+    if method_name == "FE" and test == "knha":
+        notes.append(
+            "the Knapp-Hartung method is not meant for a common-effect model "
+            "(metafor warns likewise)"
+        )
     heterogeneity_defined = k > 1
     tau2_ci = tau_ci = i2_ci = h2_ci = None
     if random and heterogeneity_defined:

@@ -344,6 +344,47 @@ def _fallback(batch: Batch, method: str, tau2: NDArray, converged: NDArray) -> N
     return result
 
 
+def log_likelihood(batch: Batch, tau2: NDArray, method: str) -> NDArray:
+    """ML or REML log-likelihood per row, up to a constant (metafor ``ll.ML``/``ll.REML``).
+
+    ``-1/2 sum log(vi + tau2) - 1/2 y'Py`` plus, for REML, ``-1/2 log|X'WX|``; on ``yi``
+    centred as metafor's estimator does.
+    """
+    y = batch.centred
+    w = np.where(batch.mask, 1.0 / (batch.vi + tau2[:, None]), 0.0)
+    log_variance = np.where(batch.mask, np.log(batch.vi + tau2[:, None]), 0.0).sum(axis=1)
+    value = -0.5 * log_variance - 0.5 * generalised_q(batch, tau2, y)
+    if method == "REML" and batch.intercept_only:
+        value = value - 0.5 * np.log(w.sum(axis=1))
+    elif method == "REML":
+        xtwx = np.einsum("nk,kp,kq->npq", w, batch.X, batch.X)
+        value = value - 0.5 * np.linalg.slogdet(xtwx)[1]
+    return value
+
+
+#: metafor's ``tol`` default (``.Machine$double.eps^0.25``) for its ``ll0check``.
+LL0_TOLERANCE = np.finfo(float).eps ** 0.25
+
+
+def _boundary_check(batch: Batch, method: str, tau2: NDArray) -> NDArray:
+    """Set tau2 to 0 where the likelihood at 0 beats the converged value (metafor ``ll0check``)."""
+    positive = tau2 > THRESHOLD
+    if not positive.any():
+        return tau2
+    worse = positive & (
+        log_likelihood(batch, np.zeros_like(tau2), method) - log_likelihood(batch, tau2, method)
+        > LL0_TOLERANCE
+    )
+    if worse.any():
+        warnings.warn(
+            f"{method} converged to a local maximum for {int(worse.sum())} meta-analysis(es); "
+            "the likelihood is higher at tau2 = 0, which is used (as metafor does)",
+            TauConvergenceWarning,
+            stacklevel=4,
+        )
+    return np.where(worse, 0.0, tau2)
+
+
 def generalised_q(batch: Batch, tau2: NDArray, y: NDArray | None = None) -> NDArray:
     """Generalised Q: ``sum w (y - X b)^2`` at ``w = 1/(vi + tau2)``."""
     y = batch.yi if y is None else y
@@ -505,4 +546,6 @@ def _dispatch(batch: Batch, name: str) -> NDArray[np.float64]:
         tau2, converged = _fisher_scoring(batch, name)
         if not converged.all():
             tau2 = _fallback(batch, name, tau2, converged)
+        if name in ("ML", "REML"):
+            tau2 = _boundary_check(batch, name, tau2)
     return tau2

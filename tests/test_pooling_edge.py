@@ -139,3 +139,14 @@ def test_pymare_dersimonian_laird_agrees() -> None:
     ours = pool(yi[:, 0], vi[:, 0], method="DL")
     assert_allclose(float(np.ravel(theirs.tau2)[0]), ours.tau2, rtol=RTOL)
     assert_allclose(float(np.ravel(theirs.fe_params)[0]), ours.estimate, rtol=RTOL)
+
+
+def test_boundary_check_prefers_zero_when_its_likelihood_is_higher() -> None:
+    # dat.hine1989 (Hine 1989), RD: metafor's REML tau2 is 0, so the REML likelihood at
+    # tau2 = 0 beats any positive value; a (hypothetical) stuck fit at 0.01 is reset to 0
+    # with a warning, as metafor's ll0check does.
+    dataset = next(d for d in FIXTURES["datasets"] if d["name"] == "dat.hine1989")
+    batch = tau2_module.make_batch(dataset["escalc"]["yi"], dataset["escalc"]["vi"])
+    with pytest.warns(TauConvergenceWarning, match="local maximum"):
+        value = tau2_module._boundary_check(batch, "REML", np.array([0.01]))
+    assert value[0] == 0.0
