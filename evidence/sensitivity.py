@@ -29,8 +29,8 @@ from numpy.typing import ArrayLike, NDArray
 from evidence.errors import EvidenceError
 from evidence.heterogeneity import q_profile_intervals
 from evidence.influence import BaujatPoint, InfluenceRow, case_deletion
-from evidence.pooling import BatchFit, check_inputs, fit_batch
-from evidence.results import PooledResult
+from evidence.pooling import BatchFit, back_transform_function, check_inputs, fit_batch
+from evidence.results import BackTransformed, PooledResult
 from evidence.tau2 import make_batch
 
 Array = NDArray[np.float64]
@@ -81,9 +81,11 @@ def _pooled_rows(
     test: str,
     level: float,
     intervals: bool,
+    measure: str | None = None,
 ) -> tuple[PooledResult, ...]:
     """Turn a batch fit into one :class:`PooledResult` per row (metafor conventions)."""
     het = fit.heterogeneity
+    function = back_transform_function(measure, None)
     k = fit.k.astype(int)
     random = method.upper() not in ("FE", "EE", "CE")
     bounds = None
@@ -94,6 +96,14 @@ def _pooled_rows(
 
     def pair(lo: float, hi: float) -> tuple[float, float] | None:
         return (lo, hi) if math.isfinite(lo) and math.isfinite(hi) else None
+
+    def back(estimate: float, ci: Any, pi: Any) -> BackTransformed | None:
+        if function is None:
+            return None
+        natural = [
+            None if x is None else tuple(float(e) for e in function(np.array(x))) for x in (ci, pi)
+        ]
+        return BackTransformed(float(function(np.array(estimate))), natural[0], natural[1])
 
     rows = []
     for i in range(mask.shape[0]):
@@ -114,12 +124,14 @@ def _pooled_rows(
         def het_value(value: float, ok: bool = defined) -> float | None:
             return float(value) if ok else None
 
+        ci = pair(estimate - crit * se, estimate + crit * se)
+        pi = pair(estimate - half_pi, estimate + half_pi) if random else None
         rows.append(
             PooledResult(
                 k=int(k[i]),
                 n_studies=int(k[i]),
                 n_participants=None,
-                measure=None,
+                measure=measure,
                 method=method.upper(),
                 test=test,
                 estimate=estimate,
@@ -127,8 +139,8 @@ def _pooled_rows(
                 statistic=float(fit.statistic[i, 0]),
                 df=float(fit.df[i]) if test == "knha" else None,
                 p=float(fit.p_value[i, 0]),
-                ci=pair(estimate - crit * se, estimate + crit * se),
-                pi=pair(estimate - half_pi, estimate + half_pi) if random else None,
+                ci=ci,
+                pi=pi,
                 tau2=het_value(tau2) if random else 0.0,
                 tau2_ci=interval(None if bounds is None else bounds.tau2),
                 tau=het_value(math.sqrt(tau2)) if random else 0.0,
@@ -140,6 +152,7 @@ def _pooled_rows(
                 q=het_value(het.q[i]),
                 q_df=het_value(het.q_df[i]),
                 q_p=het_value(het.q_p[i]),
+                back_transformed=back(estimate, ci, pi),
             )
         )
     return tuple(rows)
@@ -169,6 +182,7 @@ def leave_one_out(
     test: str = "z",
     level: float = 95,
     intervals: bool = True,
+    measure: str | None = None,
 ) -> list[dict[str, Any]]:
     """Pooled result with each study left out in turn (metafor ``leave1out``).
 
@@ -186,6 +200,9 @@ def leave_one_out(
         As :func:`evidence.pooling.pool`.
     intervals : bool
         Also compute Q-profile intervals for tau2, tau, I2 and H2 in every row.
+    measure : str, optional
+        metafor measure name (e.g. "RR", "ZCOR"): recorded in each row and used to add
+        ``back_transformed`` estimate, CI and PI (as :func:`evidence.pooling.pool`).
 
     Returns
     -------
@@ -198,7 +215,14 @@ def leave_one_out(
     meta-analysis. Research Synthesis Methods 1, 112-125.
     """
     return diagnostics(
-        yi, vi, labels, method=method, test=test, level=level, intervals=intervals
+        yi,
+        vi,
+        labels,
+        method=method,
+        test=test,
+        level=level,
+        intervals=intervals,
+        measure=measure,
     ).to_dict()["leave_one_out"]
 
 
@@ -212,6 +236,7 @@ def cumulative(
     test: str = "z",
     level: float = 95,
     intervals: bool = True,
+    measure: str | None = None,
 ) -> list[dict[str, Any]]:
     """Cumulative meta-analysis: studies added one at a time (metafor ``cumul``).
 
@@ -227,7 +252,7 @@ def cumulative(
         Zero-based row indices in the order to add them; input order when omitted.
     labels : sequence of str, optional
         Study labels (``added`` values).
-    method, test, level, intervals
+    method, test, level, intervals, measure
         As :func:`leave_one_out`.
 
     Returns
@@ -256,7 +281,7 @@ def cumulative(
             test=test,
             level=level,
         )
-        rows = _pooled_rows(y, v, mask, fit, method, test, level, intervals)
+        rows = _pooled_rows(y, v, mask, fit, method, test, level, intervals, measure)
     return [{"added": names[j], **row.to_dict()} for j, row in zip(sequence, rows, strict=True)]
 
 
@@ -269,6 +294,7 @@ def diagnostics(
     test: str = "z",
     level: float = 95,
     intervals: bool = True,
+    measure: str | None = None,
 ) -> Diagnostics:
     """Leave-one-out, influence and Baujat diagnostics from one batch of k deletion fits.
 
@@ -284,7 +310,7 @@ def diagnostics(
         Effect sizes and sampling variances (k >= 3).
     labels : sequence of str, optional
         Study labels.
-    method, test, level, intervals
+    method, test, level, intervals, measure
         As :func:`leave_one_out`.
 
     Returns
@@ -303,7 +329,7 @@ def diagnostics(
     mask, deleted = _leave_one_out_batch(y, v, method, test, level)
     with np.errstate(divide="ignore", invalid="ignore"):  # e.g. Knapp-Hartung scale 0
         influence, points = case_deletion(y, v, names, full, deleted)
-    rows = _pooled_rows(y, v, mask, deleted, method, test, level, intervals)
+    rows = _pooled_rows(y, v, mask, deleted, method, test, level, intervals, measure)
     return Diagnostics(rows, influence, points, names)
 
 

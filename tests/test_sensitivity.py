@@ -160,3 +160,12 @@ def test_identical_effects_under_knapp_hartung_give_nulls_not_warnings():
     result = sensitivity.diagnostics([0.5] * 4, [0.1] * 4, test="knha").to_dict()
     assert result["influence"][0]["dffits"] is None
     json.dumps(result, allow_nan=False)
+
+
+def test_ratio_measures_are_back_transformed_with_exp_bcg():
+    data = FIXTURES["bcg_z"]
+    rows = sensitivity.leave_one_out(data["yi"], data["vi"], measure="RR")
+    for row in rows:
+        assert row["measure"] == "RR"
+        assert_allclose(row["back_transformed"]["estimate"], np.exp(row["estimate"]), rtol=1e-12)
+        assert_allclose(row["back_transformed"]["ci"], np.exp(row["ci"]), rtol=1e-12)

@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         columns = {name: _moderator(table, name, kept) for name in mods}
         regression = meta_regression(yi, vi, columns, **options)
         output["meta_regression"] = {",".join(mods): regression.to_dict()}
-    diagnostics = _diagnostics(args, table, yi, vi, labels, kept)
+    diagnostics = _diagnostics(args, table, yi, vi, labels, kept, measure)
     output.update(diagnostics)
     notes += list(pooled.notes)
     output["notes"] = notes
@@ -157,15 +157,18 @@ def _diagnostics(
     vi: np.ndarray,
     labels: list[str],
     kept: np.ndarray,
+    measure: str | None,
 ) -> dict[str, Any]:
     """Sensitivity, bias and dependence sections requested on the command line."""
     options = {"method": args.method, "test": args.test}
     output: dict[str, Any] = {}
     if args.sensitivity:
-        found = sensitivity.diagnostics(yi, vi, labels, level=args.level, **options)
+        found = sensitivity.diagnostics(
+            yi, vi, labels, level=args.level, measure=measure, **options
+        )
         output.update(found.to_dict())
         output["cumulative"] = sensitivity.cumulative(
-            yi, vi, labels=labels, level=args.level, **options
+            yi, vi, labels=labels, level=args.level, measure=measure, **options
         )
     if args.bias:
         output.update(bias.small_study_tests(yi, vi, **options))
