@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import special
 
-from evidence.tau2 import Batch, quadratic_forms, solve_generalised_q
+from evidence.batch import Batch, quadratic_forms, solve_generalised_q
 
 
 @dataclass(frozen=True)
