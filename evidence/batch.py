@@ -8,7 +8,7 @@ returns ``y'Py``, ``y'PPy``, ``tr(P)``, ``tr(PP)`` without ever forming the k x 
 (closed forms for intercept-only models, p x p solves otherwise), so the cost is
 O(n k p^2).
 
-Public API: ``Batch``, ``make_batch``, ``weighted_fit``, ``QuadraticForms``,
+Public API: ``Batch``, ``make_batch``, ``safe_inverse``, ``weighted_fit``, ``QuadraticForms``,
 ``quadratic_forms``, ``generalised_q``, ``solve_generalised_q``, ``log_likelihood``.
 """
 
@@ -79,6 +79,17 @@ def make_batch(
     return Batch(np.where(m, y, 0.0), np.where(m, v, 1.0), m, matrix)
 
 
+def safe_inverse(matrices: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Invert a stack of p x p matrices; singular ones (e.g. a row with no studies) give NaN."""
+    singular = np.abs(np.linalg.det(matrices)) <= 1e-300
+    if not singular.any():
+        return np.linalg.inv(matrices)
+    eye = np.broadcast_to(np.eye(matrices.shape[-1]), matrices.shape)
+    inverse = np.linalg.inv(np.where(singular[:, None, None], eye, matrices))
+    inverse[singular] = np.nan
+    return inverse
+
+
 def weighted_fit(
     batch: Batch, y: NDArray[np.float64], w: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
@@ -89,7 +100,7 @@ def weighted_fit(
     """
     matrix = batch.X
     xtwx = np.einsum("nk,kp,kq->npq", w, matrix, matrix)
-    inverse = np.linalg.inv(xtwx)
+    inverse = safe_inverse(xtwx)
     xtwy = np.einsum("nk,kp->np", w * y, matrix)
     beta = np.einsum("npq,nq->np", inverse, xtwy)
     residual = np.where(batch.mask, y - beta @ matrix.T, 0.0)

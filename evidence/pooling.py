@@ -44,6 +44,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
+from evidence.batch import Batch, safe_inverse
 from evidence.errors import EvidenceError
 from evidence.heterogeneity import Heterogeneity, heterogeneity, q_profile_intervals
 from evidence.pool_inputs import (
@@ -136,11 +137,17 @@ def fit_batch(
     """
     method, test = _normalise_method(method, test)
     batch = make_batch(yi, vi, mask, design)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _fit(batch, method, test, level)
+
+
+def _fit(batch: Batch, method: str, test: str, level: float) -> BatchFit:
+    """Fit every row of a prepared batch (see :func:`fit_batch`)."""
     tau2 = np.asarray(estimate_tau2(batch, None, method))
     n, p = len(batch.yi), batch.p
     w = np.where(batch.mask, 1.0 / (batch.vi + tau2[:, None]), 0.0)
     xtwx = np.einsum("nk,kp,kq->npq", w, batch.X, batch.X)
-    covariance = np.linalg.inv(xtwx)
+    covariance = safe_inverse(xtwx)
     beta = np.einsum("npq,nq->np", covariance, np.einsum("nk,kp->np", w * batch.yi, batch.X))
     residual = np.where(batch.mask, batch.yi - beta @ batch.X.T, 0.0)
     df = batch.k - p
@@ -251,6 +258,8 @@ def pool(
     k = int(fit.k[0])
     het = fit.heterogeneity
     estimate, se, crit = float(fit.beta[0, 0]), float(fit.se[0, 0]), float(fit.crit[0])
+    # Knapp-Hartung with k = 1 has 0 df: metafor reports se = 0 and no test; we report none.
+    no_test = test == "knha" and k == 1
     tau2 = float(fit.tau2[0])
     random = method_name != "FE"
     notes = list(notes)
@@ -300,8 +309,8 @@ def pool(
         method=method_name,
         test=test,
         estimate=estimate,
-        se=se,
-        statistic=float(fit.statistic[0, 0]),
+        se=None if no_test else se,
+        statistic=None if no_test else float(fit.statistic[0, 0]),
         df=float(fit.df[0]) if test == "knha" else None,
         p=float(fit.p_value[0, 0]),
         ci=ci,

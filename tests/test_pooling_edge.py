@@ -36,6 +36,7 @@ def test_single_study_knha_has_no_test() -> None:
     # k - p = 0 degrees of freedom: no t test, no interval.
     data = pool([0.4], [0.04], test="knha").to_dict()
     assert data["p"] is None and data["ci"] is None and data["df"] is None
+    assert data["se"] is None and data["statistic"] is None and data["estimate"] == 0.4
 
 
 def test_identical_effects() -> None:
@@ -150,3 +151,14 @@ def test_boundary_check_prefers_zero_when_its_likelihood_is_higher() -> None:
     with pytest.warns(TauConvergenceWarning, match="local maximum"):
         value = tau2_module._boundary_check(batch, "REML", np.array([0.01]))
     assert value[0] == 0.0
+
+
+def test_fit_batch_rows_without_studies_give_nan_not_errors() -> None:
+    # A leave-one-out of k = 1 leaves an empty row: it must come back as NaN, not raise.
+    yi = np.array([[0.1, 0.2, 0.3]] * 3)
+    vi = np.full((3, 3), 0.1)
+    mask = np.array([[True, True, True], [False, False, False], [True, False, False]])
+    fit = fit_batch(yi, vi, mask=mask, method="REML")
+    # Row 1 by hand: equal variances, so the estimate is the plain mean 0.2.
+    assert_allclose(fit.beta[:, 0], [0.2, np.nan, 0.1], rtol=1e-12)
+    assert np.isnan(fit.se[1, 0]) and np.isnan(fit.heterogeneity.q[1])
