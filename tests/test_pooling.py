@@ -105,3 +105,20 @@ def test_to_dict_keys_are_the_design_keys_in_order() -> None:
         "q_p",
         "back_transformed",
     ]
+
+
+@pytest.mark.parametrize(
+    "expected", FIXTURES["level90"], ids=lambda e: f"{e['method']}-{e['test']}-90"
+)
+def test_level_90_matches_metafor(expected: dict) -> None:
+    # dat.bcg (Colditz 1994), log RR, rma(level = 90), predict() and confint(level = 90).
+    dataset = FIXTURES["datasets"][0]
+    result = pool(
+        dataset["escalc"]["yi"],
+        dataset["escalc"]["vi"],
+        method=expected["method"],
+        test=expected["test"],
+        level=expected["level"],
+    )
+    for key in ("ci", "pi", "tau2_ci", "i2_ci"):
+        assert_allclose(getattr(result, key), expected[key], rtol=RTOL, err_msg=key)

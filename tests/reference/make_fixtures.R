@@ -63,10 +63,11 @@ regression_record <- function(res, mods_desc, method, test) {
 
 regressions <- function(data, formula, moderators) {
   out <- list()
-  for (method in c("FE", "DL", "REML", "ML", "PM")) for (test in TESTS) {
-    res <- suppressWarnings(rma(yi, vi, mods = formula, data = data, method = method,
-                                test = test, control = CONTROL))
-    out[[length(out) + 1]] <- regression_record(res, moderators, method, test)
+  for (method in METHODS) for (test in TESTS) {
+    res <- tryCatch(suppressWarnings(rma(yi, vi, mods = formula, data = data, method = method,
+                                         test = test, control = CONTROL)),
+                    error = function(e) NULL)
+    if (!is.null(res)) out[[length(out) + 1]] <- regression_record(res, moderators, method, test)
   }
   out
 }
@@ -164,8 +165,21 @@ datasets <- list(
           c("yi", "vi"), dat.raudenbush1985, formula = ~ weeks, moderators = c("weeks"))
 )
 
+# Confidence level other than 95%: dat.bcg log RR, REML and DL, level = 90.
+bcg_rr <- escalc("RR", ai = tpos, bi = tneg, ci = cpos, di = cneg, data = dat.bcg)
+level90 <- list()
+for (method in c("REML", "DL")) for (test in TESTS) {
+  res <- rma(yi, vi, data = bcg_rr, method = method, test = test, level = 90, control = CONTROL)
+  pred <- predict(res)
+  ci <- confint(res, control = list(tol = 1e-12))$random
+  level90[[length(level90) + 1]] <- list(
+    method = method, test = test, level = 90, ci = num(c(res$ci.lb, res$ci.ub)),
+    pi = num(c(pred$pi.lb, pred$pi.ub)), tau2_ci = num(ci["tau^2", 2:3]),
+    i2_ci = num(ci["I^2(%)", 2:3]))
+}
+
 out <- list(metafor_version = as.character(packageVersion("metafor")),
-            control = CONTROL, datasets = datasets)
+            control = CONTROL, datasets = datasets, level90 = level90)
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, null = "null", na = "null",
                   pretty = TRUE), "pooling_fixtures.json")
 cat("wrote pooling_fixtures.json:", length(datasets), "datasets\n")
