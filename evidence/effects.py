@@ -128,6 +128,23 @@ def _missing(rows: _Rows, columns: dict[str, Array], names: tuple[str, ...]) -> 
         rows.flag(~np.isfinite(columns[name]), f"{name} is missing")
 
 
+def _corrected_rows(has_zero: NDArray[np.bool_], to: str, rows: _Rows) -> NDArray[np.bool_]:
+    """Rows that receive the continuity correction under metafor's ``to`` option.
+
+    ``"only0"``: rows with a zero; ``"all"``: every row; ``"if0all"``: every row when any
+    has a zero; ``"none"``: no row. Rows that cannot be computed are left alone.
+    """
+    if to == "all":
+        chosen = np.ones_like(has_zero)
+    elif to == "if0all":
+        chosen = np.full_like(has_zero, bool(has_zero[~rows.bad].any()))
+    elif to == "none":
+        chosen = np.zeros_like(has_zero)
+    else:
+        chosen = has_zero.copy()
+    return chosen & ~rows.bad
+
+
 def _two_by_two(
     measure: str, c: dict[str, Array], rows: _Rows, add: float, to: str, drop00: bool
 ) -> tuple[Array, Array, list[str]]:
@@ -151,14 +168,7 @@ def _two_by_two(
             ((ai == 0) & (ci == 0)) | ((bi == 0) & (di == 0)),
             "no events (or only events) in both groups (drop00)",
         )
-    zero = (ai == 0) | (bi == 0) | (ci == 0) | (di == 0)
-    if to == "all":
-        zero = np.ones_like(zero)
-    elif to == "if0all":
-        zero = np.full_like(zero, zero.any())
-    elif to == "none":
-        zero = np.zeros_like(zero)
-    zero &= ~rows.bad
+    zero = _corrected_rows((ai == 0) | (bi == 0) | (ci == 0) | (di == 0), to, rows)
     if zero.any() and add:
         notes.append(
             f"added {add:g} to every cell of row(s) "
@@ -229,10 +239,7 @@ def _proportion(
     rows.flag((x < 0) | (x > n), "xi must lie between 0 and ni")
     rows.flag(n <= 0, "ni must be positive")
     non_events = n - x
-    zero = ((x == 0) | (non_events == 0)) & (to != "none")
-    if to == "all":
-        zero = np.ones_like(zero)
-    zero &= ~rows.bad
+    zero = _corrected_rows((x == 0) | (non_events == 0), to, rows)
     notes = (
         [
             f"added {add:g} to events and non-events of row(s) "
@@ -251,12 +258,12 @@ def _proportion(
 
 
 def _rates(
-    measure: str, c: dict[str, Array], rows: _Rows, add: float, to: str
+    measure: str, c: dict[str, Array], rows: _Rows, add: float, to: str, drop00: bool = False
 ) -> tuple[Array, Array, list[str]]:
     """IR ``x/t`` (v = x/t^2); IRLN ``log(x/t)`` (v = 1/x); IRR ``log((x1/t1)/(x2/t2))``.
 
     IRR variance ``1/x1 + 1/x2``; ``add`` to the counts of rows with a zero count
-    (metafor ``escalc``).
+    (metafor ``escalc``); ``drop00`` drops IRR rows with no events in either group.
     """
     if measure == "IRR":
         names = ("x1i", "x2i", "t1i", "t2i")
@@ -264,7 +271,9 @@ def _rates(
         x1, x2, t1, t2 = (c[n] for n in names)
         rows.flag((x1 < 0) | (x2 < 0), "an event count is negative")
         rows.flag((t1 <= 0) | (t2 <= 0), "a person-time is not positive")
-        zero = ((x1 == 0) | (x2 == 0)) & (to != "none") & ~rows.bad
+        if drop00:
+            rows.flag((x1 == 0) & (x2 == 0), "no events in both groups (drop00)")
+        zero = _corrected_rows((x1 == 0) | (x2 == 0), to, rows)
         x1, x2 = x1 + add * zero, x2 + add * zero
         notes = (
             [
@@ -280,7 +289,7 @@ def _rates(
     x, t = c["xi"], c["ti"]
     rows.flag(x < 0, "xi is negative")
     rows.flag(t <= 0, "ti must be positive")
-    zero = (x == 0) & (to != "none") & ~rows.bad
+    zero = _corrected_rows(x == 0, to, rows)
     x = x + add * zero
     with np.errstate(divide="ignore", invalid="ignore"):
         if measure == "IR":
@@ -330,6 +339,8 @@ def escalc(
     name = measure.upper() if measure.upper() in MEASURES else measure
     if name not in MEASURES:
         raise ValueError(f"unknown measure {measure!r}; expected one of {', '.join(MEASURES)}")
+    if to not in ("only0", "all", "if0all", "none"):
+        raise ValueError(f"unknown to={to!r}; expected only0, all, if0all or none")
     lengths = {np.size(v) for v in columns.values() if v is not None}
     k = max(lengths) if lengths else 0
     all_names = {n for spec in REQUIRED_COLUMNS.values() for alt in spec for n in alt.split("|")}
@@ -340,7 +351,7 @@ def escalc(
         "means": lambda: _means(name, data, rows),
         "correlation": lambda: _correlation(name, data, rows),
         "proportion": lambda: _proportion(name, data, rows, add, to),
-        "rates": lambda: _rates(name, data, rows, add, to),
+        "rates": lambda: _rates(name, data, rows, add, to, drop00),
         "given": lambda: _given(data, rows),
     }
     family = {

@@ -36,7 +36,12 @@ def test_escalc_matches_metafor(dataset: dict) -> None:
     columns = {
         name: [math.nan if v is None else v for v in values] for name, values in columns.items()
     }
-    result = escalc(dataset["measure"], drop00=dataset.get("drop00", False), **columns)
+    result = escalc(
+        dataset["measure"],
+        drop00=dataset.get("drop00", False),
+        to=dataset.get("to", "only0"),
+        **columns,
+    )
     kept = np.asarray(dataset["kept"]) - 1
     assert_allclose(result.yi[kept], dataset["escalc"]["yi"], rtol=RTOL, atol=1e-14)
     assert_allclose(result.vi[kept], dataset["escalc"]["vi"], rtol=RTOL)
@@ -112,3 +117,13 @@ def test_hazard_ratio_as_risk_ratio_records_the_assumption() -> None:
     log_hr, se, assumption = reported.hazard_ratio_as_risk_ratio(1.26, 1.08, 1.48)
     assert_allclose(log_hr, math.log(1.26), rtol=1e-14)
     assert se > 0 and "hazard ratio treated as a risk ratio" in assumption
+
+
+def test_incidence_rate_ratio_zero_count_by_hand() -> None:
+    # Hand derivation (metafor escalc, add = 1/2 to both counts when either is 0):
+    # x1 = 0, t1 = 100, x2 = 4, t2 = 200: yi = log((0.5/100)/(4.5/200)), vi = 1/0.5 + 1/4.5.
+    result = escalc("IRR", x1i=[0], t1i=[100], x2i=[4], t2i=[200])
+    assert_allclose(result.yi[0], math.log((0.5 / 100) / (4.5 / 200)), rtol=1e-14)
+    assert_allclose(result.vi[0], 1 / 0.5 + 1 / 4.5, rtol=1e-14)
+    dropped = escalc("IRR", x1i=[0], t1i=[100], x2i=[0], t2i=[200], drop00=True)
+    assert "drop00" in dropped.reasons[0]

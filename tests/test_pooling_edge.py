@@ -103,7 +103,7 @@ def test_oscillating_fisher_scoring_is_solved() -> None:
 def test_batch_leave_one_out_equals_separate_fits(method: str) -> None:
     # dat.curtis1998 (Curtis 1998), k = 102: a 102 x 102 leave-one-out mask in one call
     # gives the same tau2 as fitting each subset on its own.
-    dataset = FIXTURES["datasets"][11]
+    dataset = next(d for d in FIXTURES["datasets"] if d["name"] == "dat.curtis1998")
     yi, vi = np.asarray(dataset["escalc"]["yi"]), np.asarray(dataset["escalc"]["vi"])
     k = len(yi)
     mask = ~np.eye(k, dtype=bool)

@@ -138,6 +138,9 @@ datasets <- list(
   # Niel-Weise et al. (2007) anti-infective catheters: zero cells (one double zero).
   dataset("dat.nielweise2007", "Niel-Weise 2007", "OR", list(ai = quote(ai), n1i = quote(n1i),
           ci = quote(ci), n2i = quote(n2i)), c("ai", "n1i", "ci", "n2i"), dat.nielweise2007),
+  dataset("dat.nielweise2007 to=all", "Niel-Weise 2007", "OR", list(ai = quote(ai),
+          n1i = quote(n1i), ci = quote(ci), n2i = quote(n2i), to = "all"),
+          c("ai", "n1i", "ci", "n2i"), dat.nielweise2007, extra = list(to = "all")),
   # Yusuf et al. (1985) beta blockers, table 6: zero and double-zero cells, kept and dropped.
   dataset("dat.yusuf1985 table 6", "Yusuf 1985", "OR", list(ai = quote(ai), n1i = quote(n1i),
           ci = quote(ci), n2i = quote(n2i)), c("ai", "n1i", "ci", "n2i"), yusuf6),
