@@ -1,6 +1,6 @@
 """meta_regression() and subgroups() against R metafor 3.8 (tests/reference/make_fixtures.R).
 
-Meta-regressions (FE, DL, REML, ML, PM x z, knha): dat.bcg Colditz 1994 (log RR ~ ablat +
+Meta-regressions (all nine estimators x z, knha): dat.bcg Colditz 1994 (log RR ~ ablat +
 alloc, a numeric and a categorical moderator; log OR ~ ablat); dat.molloy2014 Molloy 2014
 (z ~ meanage); dat.curtis1998 Curtis 1998 (log ROM ~ time + fungrp); dat.raudenbush1985
 Raudenbush 1985 (d ~ weeks). Subgroups: dat.bcg by alloc, dat.curtis1998 by fungrp.
