@@ -112,3 +112,18 @@ def test_uncomputable_row_fails_pool_unless_dropped(
 def test_missing_file_is_a_problem(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["pool", str(tmp_path / "nope.csv")]) == 1
     assert "no such file [csv-file]" in capsys.readouterr().err
+
+
+def test_convergence_warning_is_reported_plainly(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from evidence import tau2
+
+    monkeypatch.setattr(tau2, "MAX_ITERATIONS", 1)  # force the Fisher-scoring fallback
+    path = _write_bcg(tmp_path / "bcg.csv")
+    assert main(["pool", str(path), "--measure", "RR", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert f"{path}: warning: REML Fisher scoring did not converge" in captured.err
+    # dat.bcg (Colditz 1994): the fallback still reaches metafor's REML tau2.
+    expected = _fixture_fit("REML", "z")["tau2"]
+    assert_allclose(json.loads(captured.out)["pooled"]["tau2"], expected, rtol=RTOL)

@@ -19,6 +19,8 @@ Without ``--json`` it prints a summary laid out like metafor's ``print.rma``. Wi
 from __future__ import annotations
 
 import argparse
+import sys
+import warnings
 from typing import Any
 
 import numpy as np
@@ -34,7 +36,7 @@ from evidence.effect_csv import (
 from evidence.effects import MEASURES
 from evidence.errors import EvidenceError, Problem
 from evidence.moderators import meta_regression, subgroups
-from evidence.pooling import METHODS, TESTS, pool
+from evidence.pooling import METHODS, TESTS, TauConvergenceWarning, pool
 from evidence.results import MetaRegressionResult, PooledResult, SubgroupResult, dumps
 
 MEASURE_NAMES = {"GEN": None}
@@ -104,7 +106,20 @@ def _check_columns(table: EffectTable, names: list[str]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Pool the file and print the summary or JSON; problems raise EvidenceError."""
+    """Pool the file and print the summary or JSON; problems raise EvidenceError.
+
+    Warnings (e.g. :class:`~evidence.pooling.TauConvergenceWarning`, which names the
+    fallback used) are printed to stderr as ``FILE: warning: message`` lines.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", TauConvergenceWarning)
+        status = _run(args)
+    for warning in caught:
+        print(f"{args.file}: warning: {warning.message}", file=sys.stderr)
+    return status
+
+
+def _run(args: argparse.Namespace) -> int:
     table = read_table(args.file)
     mods = [m.strip() for m in args.mods.split(",") if m.strip()] if args.mods else []
     _check_columns(table, mods + [c for c in (args.subgroup, args.cluster) if c])
