@@ -43,10 +43,10 @@ class Batch:
     mask: NDArray[np.bool_]
     X: NDArray[np.float64]
 
-    @property
+    @cached_property
     def k(self) -> NDArray[np.float64]:
-        """Number of studies in each row."""
-        return self.mask.sum(axis=1).astype(float)
+        """Number of studies in each row (computed once; read-only)."""
+        return _read_only(self.mask.sum(axis=1).astype(float))
 
     @property
     def p(self) -> int:
@@ -58,11 +58,16 @@ class Batch:
         """Whether the design is a single column of ones."""
         return self.X.shape[1] == 1 and bool(np.all(self.X == 1.0))
 
-    @property
+    @cached_property
     def centred(self) -> NDArray[np.float64]:
         """``yi`` minus its unweighted mean over the included studies (metafor's ``Ymc``)."""
         mean = (self.yi * self.mask).sum(axis=1) / np.maximum(self.k, 1)
-        return np.where(self.mask, self.yi - mean[:, None], 0.0)
+        return _read_only(np.where(self.mask, self.yi - mean[:, None], 0.0))
+
+
+def _read_only(array: NDArray) -> NDArray:
+    array.flags.writeable = False
+    return array
 
 
 def make_batch(
@@ -158,26 +163,31 @@ def quadratic_forms(
     )
 
 
+def _row_sum(values: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Sum over studies (axis 1) without ``ndarray.sum``'s Python-level wrapper."""
+    return np.add.reduce(values, axis=1)
+
+
 def _intercept_forms(y: NDArray[np.float64], w: NDArray[np.float64]) -> QuadraticForms:
     """Compute :func:`quadratic_forms` in closed form for an intercept-only model.
 
     With ``S_j = sum w^j``: ``tr(P) = S1 - S2/S1``, ``tr(PP) = S2 - 2 S3/S1 + (S2/S1)^2``.
     """
-    sum_w = w.sum(axis=1)
-    mean = (w * y).sum(axis=1) / sum_w
+    sum_w = _row_sum(w)
+    mean = _row_sum(w * y) / sum_w
     weighted_residual = w * (y - mean[:, None])
     w2 = w * w
-    sum_w2 = w2.sum(axis=1)
+    sum_w2 = _row_sum(w2)
     ratio = sum_w2 / sum_w
-    second = weighted_residual - ((w * weighted_residual).sum(axis=1) / sum_w)[:, None]
+    second = weighted_residual - (_row_sum(w * weighted_residual) / sum_w)[:, None]
     return QuadraticForms(
         rss=(weighted_residual * (y - mean[:, None])).sum(axis=1),
-        rss_pp=(weighted_residual * weighted_residual).sum(axis=1),
+        rss_pp=_row_sum(weighted_residual * weighted_residual),
         trace_p=sum_w - ratio,
-        trace_pp=sum_w2 - 2 * (w2 * w).sum(axis=1) / sum_w + ratio * ratio,
+        trace_pp=sum_w2 - 2 * _row_sum(w2 * w) / sum_w + ratio * ratio,
         sum_w=sum_w,
         sum_w2=sum_w2,
-        rss_ppp=(w * second * second).sum(axis=1),
+        rss_ppp=_row_sum(w * second * second),
     )
 
 
