@@ -224,6 +224,7 @@ def subgroups(
     level: float = 95,
     measure: str | None = None,
     labels: Sequence[str] | None = None,
+    transform: str | None = None,
 ) -> SubgroupResult:
     """Pool each subgroup separately and test whether the subgroup estimates differ.
 
@@ -242,6 +243,8 @@ def subgroups(
         As for :func:`evidence.pooling.pool`, applied within each subgroup.
     labels : sequence of str, optional
         Row labels for problem messages.
+    transform : str, optional
+        Back-transformation name for each subgroup (see :func:`evidence.pooling.pool`).
     """
     y, v, _kept, _ = check_inputs(yi, vi, labels=labels)
     text = np.asarray(groups).astype(str)
@@ -251,7 +254,13 @@ def subgroups(
     for level_name in sorted(set(text)):
         chosen = text == level_name
         results[level_name] = pool(
-            y[chosen], v[chosen], method=method, test=test, level=level, measure=measure
+            y[chosen],
+            v[chosen],
+            method=method,
+            test=test,
+            level=level,
+            measure=measure,
+            transform=transform,
         )
     notes: list[str] = []
     estimates = np.array([r.estimate for r in results.values()], dtype=float)

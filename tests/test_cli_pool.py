@@ -10,6 +10,7 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
@@ -127,3 +128,25 @@ def test_convergence_warning_is_reported_plainly(
     # dat.bcg (Colditz 1994): the fallback still reaches metafor's REML tau2.
     expected = _fixture_fit("REML", "z")["tau2"]
     assert_allclose(json.loads(captured.out)["pooled"]["tau2"], expected, rtol=RTOL)
+
+
+def test_transform_back_transforms_given_log_ratios(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # dat.bcg (Colditz 1994) log RR given as yi/vi: --transform exp gives exp() of the
+    # metafor REML estimate (predict(res, transf = exp)).
+    path = tmp_path / "given.csv"
+    rows = zip(BCG["escalc"]["yi"], BCG["escalc"]["vi"], strict=True)
+    path.write_text("yi,vi\n" + "".join(f"{y!r},{v!r}\n" for y, v in rows))
+    assert main(["pool", str(path), "--transform", "exp", "--json"]) == 0
+    back = json.loads(capsys.readouterr().out)["pooled"]["back_transformed"]
+    assert_allclose(back["estimate"], np.exp(_fixture_fit("REML", "z")["estimate"]), rtol=RTOL)
+
+
+def test_effects_text_lists_rows_in_order(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = _write_bcg(tmp_path / "bcg.csv")
+    assert main(["effects", str(path), "--measure", "RR"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith("trial 1") and lines[13].startswith("trial 13")
+    # dat.bcg trial 1 (Colditz 1994): log RR as metafor escalc.
+    assert float(lines[1].split()[2]) == pytest.approx(BCG["escalc"]["yi"][0], rel=1e-5)

@@ -63,6 +63,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--drop00", action="store_true", help="drop 2x2 studies with no events in both groups"
     )
     parser.add_argument(
+        "--transform",
+        choices=("exp", "tanh", "ilogit", "identity"),
+        help="back-transformation for yi given as they are (e.g. exp for log ratios); "
+        "default: from --measure",
+    )
+    parser.add_argument(
         "--sensitivity", action="store_true", help="leave-one-out, influence and cumulative"
     )
     parser.add_argument("--bias", action="store_true", help="small-study-effect tests")
@@ -140,12 +146,12 @@ def _run(args: argparse.Namespace) -> int:
     labels = [label for label, keep in zip(table.labels, kept, strict=True) if keep]
     measure = MEASURE_NAMES.get(effects.measure, effects.measure)
     options = {"method": args.method, "test": args.test, "level": args.level}
-    pooled = pool(yi, vi, measure=measure, labels=labels, **options)
+    pooled = pool(yi, vi, measure=measure, labels=labels, transform=args.transform, **options)
     output: dict[str, Any] = {"pooled": pooled.to_dict()}
     groups = regression = None
     if args.subgroup:
         values = np.asarray(table.cells[args.subgroup])[kept]
-        groups = subgroups(yi, vi, values, measure=measure, **options)
+        groups = subgroups(yi, vi, values, measure=measure, transform=args.transform, **options)
         output["subgroups"] = {args.subgroup: groups.to_dict()}
     if mods:
         columns = {name: _moderator(table, name, kept) for name in mods}
