@@ -14,7 +14,13 @@ transform=None, n_studies=None, n_participants=None, labels=None, drop_missing=F
 ``fit_batch(yi, vi, *, mask=None, design=None, method="REML", test="z", level=95) -> BatchFit``
     The full model (coefficients, covariance, tests, heterogeneity) for many meta-analyses
     at once; :func:`pool`, :mod:`evidence.moderators` and the diagnostics build on it.
+``check_inputs(yi, vi=None, sei=None, labels=None, drop_missing=False)``,
+``back_transform_function(measure, transform)``
+    Input validation and back-transforms (from :mod:`evidence.pool_inputs`).
 ``METHODS``, ``TESTS``, ``TauConvergenceWarning``.
+
+Modules underneath: :mod:`evidence.batch` (masked batches and quadratic forms),
+:mod:`evidence.tau2` (estimators), :mod:`evidence.heterogeneity` (Q, I2, H2, Q-profile).
 
 Conventions (metafor 3.8)
 -------------------------
@@ -26,12 +32,13 @@ Conventions (metafor 3.8)
 - Prediction interval ``b +/- crit sqrt(se^2 + tau2)`` with the same critical value as
   the CI (t(k - p) under knha, z otherwise), none for a common-effect model.
 - k = 1: the study's own estimate and standard error; heterogeneity is undefined (None)
-  and a note says so; under knha there is no test (0 df).
+  and a note says so; under knha there is no test (0 df): se, statistic, p, CI are None.
 
 PyMARE is not used for the fit itself: its likelihood estimators stop at ``xtol=1e-6``
-on a transformed scale, which does not reach metafor's 1e-6 relative agreement, and it
-lacks PM, SJ, EB and prediction intervals; it is the speed and cross-check reference in
-``benchmarks/pooling.py`` and ``tests/test_pooling_pymare.py``.
+on a transformed scale (up to 2e-6 relative from metafor in benchmarks/pooling.py), it
+has no masks for leave-one-out batches and lacks PM, SJ, EB and prediction intervals, and
+it is 2-6x slower here; it is the speed reference in ``benchmarks/pooling.py`` and the
+DerSimonian-Laird cross-check in ``tests/test_pooling_edge.py``.
 """
 
 from __future__ import annotations
