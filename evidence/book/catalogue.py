@@ -26,6 +26,11 @@ from evidence.book.markdown import (
 from evidence.book.numbers import MISSING, integer
 from evidence.records import Effect, Statistic, Study
 
+#: Front matter of a study page: reached from the catalogue, not listed in the sidebar
+#: (with hundreds of studies, a sidebar entry per study made every page of the site heavy
+#: and the build quadratic in the number of studies).
+ORPHAN = "---\norphan: true\n---\n"
+
 
 def statistic_text(statistic: Statistic) -> str:
     """Describe a reported statistic as printed: ``HR 1.26 (95% CI 1.08 to 1.48)``."""
@@ -110,6 +115,7 @@ def study_page(study: Study, context: SiteContext) -> str:
     ]
     title = context.bibliography.titles.get(study.citation, "")
     return join_blocks([
+        ORPHAN,
         heading(1, esc(context.study_label(study))),
         esc(title) if title else "",
         field_list(pairs),

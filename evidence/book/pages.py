@@ -172,7 +172,6 @@ def generate_pages(inputs: SiteInputs, book_dir: Path) -> list[Problem]:
     writer.text("landing.md", landing_fragment(
         inputs.analyses, _summary_figure(inputs.build_dir, writer), len(inputs.studies),
         n_effects))
-    writer.text("_toc.yml", toc_yaml([a.page for a in inputs.analyses],
-                                     sorted(context.study_pages.values())))
+    writer.text("_toc.yml", toc_yaml([a.page for a in inputs.analyses]))
     writer.remove_stale()
     return problems

@@ -39,6 +39,16 @@ def _label(entry: Any) -> str:
     return f"{who} {year}"
 
 
+def _suffix(index: int) -> str:
+    """Return ``a``, ``b``, ..., ``z``, ``aa``, ``ab``, ... for 0, 1, ..., 25, 26, 27, ..."""
+    letters = ""
+    index += 1
+    while index > 0:
+        index, remainder = divmod(index - 1, 26)
+        letters = "abcdefghijklmnopqrstuvwxyz"[remainder] + letters
+    return letters
+
+
 class AuthorYearLabelStyle(BaseLabelStyle):
     """Labels ``Surname et al. year``; repeated labels get ``a``, ``b``, ... appended."""
 
@@ -50,7 +60,7 @@ class AuthorYearLabelStyle(BaseLabelStyle):
         seen: Counter[str] = Counter()
         for label in labels:
             if counts[label] > 1:
-                yield label + "abcdefghijklmnopqrstuvwxyz"[seen[label] % 26]
+                yield label + _suffix(seen[label])
                 seen[label] += 1
             else:
                 yield label

@@ -11,12 +11,14 @@ from collections.abc import Sequence
 import yaml
 
 
-def toc_yaml(analysis_pages: Sequence[str], study_pages: Sequence[str]) -> str:
-    """Return the table of contents as YAML (``jb-book`` format, one part per concept)."""
+def toc_yaml(analysis_pages: Sequence[str]) -> str:
+    """Return the table of contents as YAML (``jb-book`` format, one part per concept).
+
+    Study pages are not listed: they are orphan pages reached from the catalogue (see
+    :data:`evidence.book.catalogue.ORPHAN`).
+    """
     findings = [{"file": f"_generated/analyses/{page}"} for page in analysis_pages]
     catalogue: dict[str, object] = {"file": "_generated/catalogue"}
-    if study_pages:
-        catalogue["sections"] = [{"file": f"_generated/studies/{page}"} for page in study_pages]
     parts = []
     if findings:
         parts.append({"caption": "Findings", "chapters": findings})
