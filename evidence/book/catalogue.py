@@ -117,6 +117,7 @@ def study_page(study: Study, context: SiteContext) -> str:
     return join_blocks([
         ORPHAN,
         heading(1, esc(context.study_label(study))),
+        "[\u2190 Study catalogue](../catalogue.md)",
         esc(title) if title else "",
         field_list(pairs),
         *escape_paragraphs(study.notes),
