@@ -145,7 +145,17 @@ effects:
     notes: "[x](javascript:alert(2)) &lt;b&gt;"
 '''
 
+BENIGN_RECORD = HOSTILE_RECORD.replace("hostile2001", "benign1999").replace(
+    "year: 2001", "year: 1999").replace("10.1000/hostile", "10.1000/benign")
+
 HOSTILE_BIB = '''\
+@article{benign1999,
+  author = {Benign, C.},
+  title = {A plain title},
+  journal = {Journal of Tests},
+  year = {1999}
+}
+
 @article{hostile2001,
   author = {Hostile, A. and Other, B.},
   title = {A title with <script>alert('bib')</script> in it},
@@ -178,6 +188,7 @@ def hostile_site() -> Path:
     studies = root / "studies"
     studies.mkdir()
     (studies / "hostile2001.yaml").write_text(HOSTILE_RECORD)
+    (studies / "benign1999.yaml").write_text(BENIGN_RECORD)
     (studies / "references.bib").write_text(HOSTILE_BIB)
     build = root / "build"
     write_svg(build / "figures" / "isolation-mortality-forest.svg", "Forest plot",

@@ -53,10 +53,47 @@ window.addEventListener("load", function () {
 </script>"""
 
 
-def _open(page: Path) -> dict:
+#: Added to the catalogue probe: filter the table, then sort it by the first column twice.
+CATALOGUE_PROBE = """<script>
+window.addEventListener("load", function () {
+  var input = document.querySelector("input.catalogue-filter");
+  var rows = function () {
+    return Array.prototype.filter.call(
+      document.querySelectorAll("div.sortable-table tbody tr"),
+      function (row) { return !row.hidden; }).map(function (row) {
+        return row.cells[0].textContent.trim(); });
+  };
+  var result = {filter: input !== null, all: rows()};
+  if (input) {
+    input.value = "zzz-no-such-study";
+    input.dispatchEvent(new Event("input"));
+    result.none = rows();
+    input.value = "BENIGN";
+    input.dispatchEvent(new Event("input"));
+    result.benign = rows();
+    input.value = "";
+    input.dispatchEvent(new Event("input"));
+  }
+  var button = document.querySelector("div.sortable-table th button.sort-button");
+  if (button) {
+    button.click();
+    result.ascending = rows();
+    button.click();
+    result.descending = rows();
+  }
+  var report = document.createElement("pre");
+  report.id = "catalogue-probe";
+  report.textContent = JSON.stringify(result);
+  document.body.appendChild(report);
+});
+</script>"""
+
+
+def _open(page: Path, extra: str = "") -> dict:
     probe_page = page.with_name(f"probe-{page.name}")
     text = page.read_text(encoding="utf-8")
-    probe_page.write_text(text.replace("<head>", "<head>" + PROBE, 1), encoding="utf-8")
+    probe_page.write_text(text.replace("<head>", "<head>" + PROBE + extra, 1),
+                          encoding="utf-8")
     with tempfile.TemporaryDirectory() as profile:
         completed = subprocess.run(
             [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
@@ -67,9 +104,14 @@ def _open(page: Path) -> dict:
             capture_output=True, text=True, timeout=120, check=False)
     probe_page.unlink()
     # The theme adds attributes (tabindex) to every <pre>.
-    match = re.search(r'<pre id="browser-probe"[^>]*>(.*?)</pre>', completed.stdout, re.DOTALL)
-    assert match, f"the probe did not report; chromium said: {completed.stderr[-2000:]}"
-    return json.loads(html.unescape(match.group(1)))
+    found = dict(re.findall(r'<pre id="([a-z-]+-probe)"[^>]*>(.*?)</pre>', completed.stdout,
+                            re.DOTALL))
+    assert "browser-probe" in found, (
+        f"the probe did not report; chromium said: {completed.stderr[-2000:]}")
+    report = json.loads(html.unescape(found["browser-probe"]))
+    if "catalogue-probe" in found:
+        report["catalogue"] = json.loads(html.unescape(found["catalogue-probe"]))
+    return report
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +130,15 @@ def test_page_figures_load_without_errors(site, page):
     for image in report["images"]:
         assert image["width"] > 0, image
         assert image["alt"], image
+
+
+def test_catalogue_filters_and_sorts_in_the_browser(site):
+    report = _open(site / "_generated" / "catalogue.html", CATALOGUE_PROBE)
+    assert report["problems"] == []
+    catalogue = report["catalogue"]
+    assert catalogue["filter"] is True
+    assert catalogue["all"] == ["benign1999", "hostile2001"]
+    assert catalogue["none"] == []
+    assert catalogue["benign"] == ["benign1999"]
+    assert catalogue["ascending"] == ["benign1999", "hostile2001"]
+    assert catalogue["descending"] == ["hostile2001", "benign1999"]
