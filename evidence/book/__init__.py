@@ -86,7 +86,8 @@ def read_inputs(
     problems += found
     screening, found = load_screening(Path(studies_dir) / "screening.yaml")
     problems += found
-    inputs = SiteInputs(studies, bibliography, analyses, screening, Path(results_dir).parent)
+    inputs = SiteInputs(studies, bibliography, analyses, screening, Path(results_dir).parent,
+                        Path(studies_dir).resolve().parent / "CONTRIBUTING.md")
     return inputs, problems
 
 

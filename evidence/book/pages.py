@@ -39,6 +39,7 @@ class SiteInputs:
     analyses: Sequence[AnalysisResults]
     screening: Screening | None
     build_dir: Path
+    contributing: Path | None = None
 
 
 class _Writer:
@@ -136,6 +137,19 @@ def _bibliography_page(writer: _Writer, bibliography: Bibliography) -> None:
     writer.text("bibliography.md", "# Bibliography\n\n" + body)
 
 
+def contributing_guide(path: Path | None) -> str:
+    """Return the text of ``CONTRIBUTING.md`` for the contributing page, or a placeholder.
+
+    Its first line, the ``# Contributing`` heading, is skipped by the include. The guide
+    is project documentation written by maintainers, not record data, so it is included
+    as Markdown; the Sphinx build (warnings as errors) checks its links.
+    """
+    if path is not None and Path(path).is_file():
+        return Path(path).read_text(encoding="utf-8")
+    return ("# Contributing\n\nThe contributing guide (CONTRIBUTING.md at the top of the "
+            "repository) was not found when this site was built.\n")
+
+
 def generate_pages(inputs: SiteInputs, book_dir: Path) -> list[Problem]:
     """Write every generated page, figure, results file and the table of contents.
 
@@ -168,6 +182,7 @@ def generate_pages(inputs: SiteInputs, book_dir: Path) -> list[Problem]:
                       if any(use.included for use in context.uses.get(study.id, ())))
     writer.text("prisma.md", prisma_page(inputs.studies, in_analyses, inputs.screening))
     _bibliography_page(writer, inputs.bibliography)
+    writer.text("contributing-guide.md", contributing_guide(inputs.contributing))
     n_effects = sum(len(study.effects) for study in inputs.studies)
     writer.text("landing.md", landing_fragment(
         inputs.analyses, _summary_figure(inputs.build_dir, writer), len(inputs.studies),
