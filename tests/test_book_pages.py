@@ -141,7 +141,7 @@ def test_analysis_page_sections_and_escaping():
     analysis = _analysis(result)
     figures = {"forest": FigureFile("../figures/x-forest.svg", "Forest plot: <t>",
                                     "desc with :colon: and {role}`x`")}
-    page = analysis_page(analysis, _context([make_study()], [analysis]), figures,
+    page = analysis_page(analysis, _context([make_study()], [analysis], {"alpha2001"}), figures,
                          [("Results (JSON)", "../results/x.json")])
     assert page.startswith("# \\<script\\>")
     assert "<script>" not in page and "javascript:" not in page
@@ -150,6 +150,7 @@ def test_analysis_page_sections_and_escaping():
     assert "| 1\\.20 to 1\\.90 |" in page  # natural-scale CI of exp(ln 1.2), exp(ln 1.9)
     assert "no confidence interval" in page  # the excluded effect keeps its reason
     assert "[alpha2001](../studies/alpha2001.md)" in page
+    assert "Included studies: {cite:p}`alpha2001`." in page
     for section in ("## Heterogeneity", "## Certainty of the evidence", "## Methods",
                     "## Published meta-analyses beside ours", "## What was selected"):
         assert section in page

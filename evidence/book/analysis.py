@@ -16,7 +16,7 @@ from evidence.book.context import SiteContext, is_included
 from evidence.book.escape import escape_markdown as esc
 from evidence.book.findings import plain_sentence
 from evidence.book.inputs import AnalysisResults
-from evidence.book.markdown import bullets, figure, heading, join_blocks, table
+from evidence.book.markdown import bullets, cite_many, figure, heading, join_blocks, table
 from evidence.book.numbers import MISSING, finite, integer, number
 
 #: Figures shown on an analysis page, in order, with their caption.
@@ -96,6 +96,11 @@ def selection(analysis: AnalysisResults, context: SiteContext) -> str:
         blocks.append(table(["Study", "Effect", "As reported", "Adjustment", "yi", "SE",
                              "Weight", "Conversion", "Flipped"],
                             [_effect_row(row, context) for row in included]))
+    if included:
+        sources = cite_many((context.citations.get(str(row.get("study", ""))) for row in included),
+                            context.bibliography.keys)
+        if sources:
+            blocks.append("Included studies: " + sources + ".")
     if excluded:
         blocks.append(heading(3, "Excluded effects and why"))
         blocks.append(table(["Study", "Effect", "Reason"], [

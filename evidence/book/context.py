@@ -36,6 +36,7 @@ class SiteContext:
     bibliography: Bibliography
     uses: Mapping[str, tuple[EffectUse, ...]] = field(default_factory=dict)
     shared_labels: frozenset[str] = frozenset()
+    citations: Mapping[str, str] = field(default_factory=dict)
 
     def study_link(self, study_id: str, text: str | None = None, prefix: str = "../studies/"
                    ) -> str:
@@ -85,5 +86,6 @@ def build_context(studies: Sequence[Study], bibliography: Bibliography,
         if label:
             seen[label] = seen.get(label, 0) + 1
     shared = frozenset(label for label, count in seen.items() if count > 1)
+    citations = {study.id: study.citation for study in studies}
     return SiteContext(pages, bibliography, {key: tuple(value) for key, value in uses.items()},
-                       shared)
+                       shared, citations)

@@ -57,6 +57,20 @@ def cite(key: object, known_keys: frozenset[str], mode: str = "p") -> str:
     return escape_markdown(text)
 
 
+def cite_many(keys: Iterable[object], known_keys: frozenset[str]) -> str:
+    """Return one ``{cite:p}`` role citing every safe, known key (in order, each once).
+
+    Unknown or unsafe keys are left out (their studies are still linked by id elsewhere);
+    an empty string when none is left.
+    """
+    cited: list[str] = []
+    for key in keys:
+        text = str(key) if key is not None else ""
+        if _CITATION_KEY.match(text) and text in known_keys and text not in cited:
+            cited.append(text)
+    return f"{{cite:p}}`{','.join(cited)}`" if cited else ""
+
+
 def figure(path: str, alt: object, caption: str, name: str = "") -> str:
     """Return a ``{figure}`` directive with option-safe ``alt`` and an escaped caption."""
     options = [f":alt: {option_text(alt) or 'Figure'}", ":width: 100%"]
