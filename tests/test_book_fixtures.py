@@ -184,7 +184,10 @@ def hostile_site() -> Path:
 
     from evidence.book import build_book
 
+    import atexit
+
     root = Path(tempfile.mkdtemp(prefix="evidence-book-test-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
     studies = root / "studies"
     studies.mkdir()
     (studies / "hostile2001.yaml").write_text(HOSTILE_RECORD)

@@ -210,7 +210,7 @@ def test_prisma_uses_screening_counts_and_escapes_reasons(tmp_path):
 
 @pytest.mark.parametrize(("content", "rule"), [
     ({"screened": -1}, "book-screening"), ({"screened": "many"}, "book-screening"),
-    ({"unknown": 1}, "book-screening"), ([1, 2], "book-screening"),
+    ({"unknown": 1}, "book-screening"), ([1, 2], "not-a-mapping"),
 ])
 def test_screening_problems(tmp_path, content, rule):
     path = tmp_path / "screening.yaml"
@@ -279,3 +279,12 @@ def test_generate_pages_copies_figures_and_refuses_paths_outside_build(tmp_path)
     assert "```{figure} ../figures/isolation-mortality-forest.svg" in page
     assert ":alt: A forest" in page
     assert Path(generated / "_toc.yml").exists()
+
+
+def test_screening_problems_point_at_their_line(tmp_path):
+    path = tmp_path / "screening.yaml"
+    path.write_text("databases: 10\nscreened: -1\nexcluded_at_eligibility:\n"
+                    "  wrong design: x\nfoo: 1\n")
+    screening, problems = load_screening(path)
+    assert [problem.line for problem in problems] == [2, 4, 5]
+    assert screening.counts["databases"] == 10

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from evidence.book.escape import slug
 from evidence.errors import Problem
 
@@ -181,47 +179,45 @@ def load_bibliography(path: Path) -> tuple[Bibliography, list[Problem]]:
 def load_screening(path: Path) -> tuple[Screening | None, list[Problem]]:
     """Read PRISMA screening counts from a YAML mapping (see ``SCREENING_FIELDS``).
 
-    ``excluded_at_eligibility`` is a mapping ``reason: count``. Unknown keys and counts that
-    are not non-negative integers are problems. No file: ``None`` (the page then says that
-    screening counts are not recorded).
+    Loaded with :func:`evidence.yamlio.load_yaml` (safe YAML: no tags, aliases or duplicate
+    keys; positions kept). ``excluded_at_eligibility`` is a mapping ``reason: count``.
+    Unknown keys and counts that are not non-negative integers are problems at their line.
+    No file: ``None`` (the page then says that screening counts are not recorded).
     """
-    problems: list[Problem] = []
+    from evidence.yamlio import load_yaml
+
     path = Path(path)
     if not path.exists():
+        return None, []
+    loaded = load_yaml(path)
+    problems = list(loaded.problems)
+    if not isinstance(loaded.data, dict):
         return None, problems
-    text = _read_text(path, problems)
-    try:
-        data = yaml.safe_load(text) if text is not None else None
-    except yaml.YAMLError as exc:
-        problems.append(Problem(str(path), 0, 0, f"invalid YAML: {exc}", "book-screening"))
-        return None, problems
-    if not isinstance(data, dict):
-        problems.append(Problem(str(path), 1, 1, "expected a mapping of counts",
-                                "book-screening"))
-        return None, problems
+
+    def problem(keys: tuple[str, ...], message: str) -> Problem:
+        line, column = loaded.positions.of(keys) or (0, 0)
+        return Problem(loaded.path, line, column, message, "book-screening")
+
     counts: dict[str, int | None] = dict.fromkeys(SCREENING_FIELDS)
     reasons: list[tuple[str, int]] = []
-    for key, value in data.items():
+    for key, value in loaded.data.items():
         if key == "excluded_at_eligibility" and isinstance(value, dict):
             for reason, count in value.items():
                 if _is_count(count):
                     reasons.append((str(reason), int(count)))
                 else:
-                    problems.append(_count_problem(path, f"{key}.{reason}"))
+                    problems.append(problem((key, reason), f"{key}.{reason} must be a "
+                                            "non-negative whole number"))
         elif key in counts and _is_count(value):
             counts[key] = int(value)
         elif key in counts:
-            problems.append(_count_problem(path, str(key)))
+            problems.append(problem((key,), f"{key} must be a non-negative whole number"))
         else:
-            problems.append(Problem(str(path), 0, 0, f"unknown screening field {key!r}",
-                                    "book-screening"))
-    return Screening(counts, tuple(reasons), str(path)), problems
+            problems.append(problem((key,), f"unknown screening field {key!r}; expected one "
+                                    f"of {', '.join(SCREENING_FIELDS)}, "
+                                    "excluded_at_eligibility"))
+    return Screening(counts, tuple(reasons), loaded.path), problems
 
 
 def _is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _count_problem(path: Path, key: str) -> Problem:
-    return Problem(str(path), 0, 0, f"{key} must be a non-negative whole number",
-                   "book-screening")

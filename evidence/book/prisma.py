@@ -13,7 +13,7 @@ import html
 from collections.abc import Sequence
 
 from evidence.book.escape import escape_markdown
-from evidence.book.inputs import Screening
+from evidence.book.inputs import SCREENING_FIELDS, Screening
 from evidence.book.markdown import join_blocks
 from evidence.records import Study
 
@@ -72,7 +72,10 @@ def prisma_page(studies: Sequence[Study], studies_in_analyses: int,
     if screening is None:
         note = ("Screening counts are not recorded: the project has no "
                 "studies/screening.yaml yet, so the identification and screening boxes say "
-                "\"not recorded\". The included counts come from the study records.")
+                "\"not recorded\". The included counts come from the study records. To "
+                "fill the diagram, add studies/screening.yaml with whole-number counts "
+                "under any of: " + ", ".join(SCREENING_FIELDS) + ", and "
+                "excluded_at_eligibility (a mapping of reason to count).")
     else:
         note = ("Identification and screening counts come from studies/screening.yaml; the "
                 "included counts come from the study records and the analyses.")
