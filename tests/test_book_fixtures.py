@@ -179,12 +179,11 @@ def hostile_site() -> Path:
     """
     if "hostile" in _BUILT:
         return _BUILT["hostile"]
+    import atexit
     import shutil
     import tempfile
 
     from evidence.book import build_book
-
-    import atexit
 
     root = Path(tempfile.mkdtemp(prefix="evidence-book-test-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)
