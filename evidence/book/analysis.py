@@ -83,8 +83,11 @@ def selection(analysis: AnalysisResults, context: SiteContext) -> str:
     counts = counts if isinstance(counts, Mapping) else {}
     included = [row for row in analysis.effects if is_included(row.get("included"))]
     excluded = [row for row in analysis.effects if not is_included(row.get("included"))]
-    clusters = (f" in {integer(counts['clusters'])} independent samples (clusters)"
-                if finite(counts.get("clusters")) else "")
+    clusters = ""
+    if finite(counts.get("clusters")):
+        one = float(counts["clusters"]) == 1
+        clusters = (f" in {integer(counts['clusters'])} independent "
+                    f"{'sample (cluster)' if one else 'samples (clusters)'}")
     summary = esc(
         f"{integer(counts.get('included', len(included)))} effects included from "
         f"{integer(counts.get('studies'))} studies{clusters} "
@@ -181,7 +184,7 @@ def analysis_page(analysis: AnalysisResults, context: SiteContext,
     bubbles = [figure_block(name, figures) for name in sorted(figures)
                if name.startswith("bubble-")]
     status = result.get("status")
-    note = "" if status == "ok" else esc(f"Status: {status}. {result.get('message') or ''}")
+    note = "" if status == "ok" else esc(f"Status: {status}.")
     return join_blocks([
         heading(1, esc(result.get("title") or analysis.id)),
         question_block(result),
@@ -203,6 +206,7 @@ def analysis_page(analysis: AnalysisResults, context: SiteContext,
         _section("Certainty of the evidence", sections.certainty(result)),
         _section("Published meta-analyses beside ours", sections.published(result)),
         _section("Methods", esc(methods_paragraph(result))),
+        _section("Provenance", sections.provenance(result)),
         _section("Downloads", bullets(f"{{download}}`{label} <{path}>`"
                                       for label, path in downloads)),
     ])

@@ -182,7 +182,7 @@ def small_study_effects(result: Mapping[str, Any]) -> str:
 
 def low_risk_of_bias_only(result: Mapping[str, Any]) -> str:
     """Return the fit restricted to studies at low risk of bias, when the runner made it."""
-    if "low_risk_of_bias_only" not in result:
+    if "low_risk_of_bias_only" not in result or result.get("status") != "ok":
         return ""
     section = result.get("low_risk_of_bias_only")
     if not isinstance(section, Mapping):
@@ -286,3 +286,15 @@ def published(result: Mapping[str, Any]) -> str:
         esc("As quoted from each source:") if quotes else "",
         bullets(quotes),
     ])
+
+
+def provenance(result: Mapping[str, Any]) -> str:
+    """Return which version of the toolkit computed the results, from which input files."""
+    section = _mapping(result.get("provenance"))
+    inputs = _mapping(section.get("inputs"))
+    if not section:
+        return ""
+    intro = esc(f"Computed by evidence {section.get('evidence_version', MISSING)} from "
+                f"{len(inputs)} input files (SHA-256 of each, shortened):")
+    return join_blocks([intro, bullets(esc(f"{path}: {str(digest)[:16]}")
+                                       for path, digest in inputs.items())])
