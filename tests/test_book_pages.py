@@ -240,6 +240,7 @@ def test_site_bibtex_fills_missing_fields_and_drops_unsafe_urls(tmp_path):
     assert "title = {[title not recorded]}" in text and "year = {n.d.}" in text
     assert "javascript" not in text
     assert "title = {T \\& U}" in text  # values kept as written, not re-encoded
+    assert "author = {{Smith et al.}}" in text  # not "Smith and others" on the site
     bibliography, problems = load_bibliography(bib)
     assert problems == [] and bibliography.labels["x2001"] == "Smith et al. (2001)"
 

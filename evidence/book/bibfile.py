@@ -58,15 +58,26 @@ def site_bibtex(path: Path) -> str:
     return "\n".join(_entry_text(key, entry) for key, entry in data.entries.items())
 
 
+def _names(people: list[Any]) -> str:
+    """Return a BibTeX name list; ``X and others`` -> ``{X et al.}`` (one literal name)."""
+    named = [person for person in people if str(person) != "others"]
+    if len(named) == len(people) or not named:
+        return " and ".join(str(person) for person in people)
+    surnames = ", ".join(" ".join(person.last_names) for person in named)
+    return "{" + surnames + " et al.}"
+
+
 def _entry_text(key: str, entry: Any) -> str:
     r"""Write one entry back as BibTeX, keeping field values exactly as parsed.
 
     pybtex's own writer LaTeX-encodes values again (``\&`` becomes ``\\&``), so
-    entries are written here with their raw values in braces.
+    entries are written here with their raw values in braces. A name list ending in
+    ``and others`` becomes one literal name ``{Surname et al.}``: both the citation style
+    and the bibliography style would otherwise print "Surname and others".
     """
     lines = [f"@{entry.type}{{{key},"]
     for role, people in entry.persons.items():
-        lines.append(f"  {role} = {{{' and '.join(str(person) for person in people)}}},")
+        lines.append(f"  {role} = {{{_names(people)}}},")
     for name, value in entry.fields.items():
         lines.append(f"  {name} = {{{value}}},")
     lines.append("}")
