@@ -289,3 +289,14 @@ def test_screening_problems_point_at_their_line(tmp_path):
     screening, problems = load_screening(path)
     assert [problem.line for problem in problems] == [2, 4, 5]
     assert screening.counts["databases"] == 10
+
+
+def test_prisma_text_cannot_close_the_raw_html_fence(tmp_path):
+    path = tmp_path / "screening.yaml"
+    path.write_text(yaml.safe_dump({"excluded_at_eligibility": {
+        "x\n```\n<script>alert(1)</script>\n```{raw} html": 3}}))
+    screening, problems = load_screening(path)
+    assert problems == []
+    diagram = prisma_html([], 0, screening)
+    assert "\n" not in diagram and "`" not in diagram and "<script>" not in diagram
+    assert "x &#96;&#96;&#96; &lt;script&gt;" in diagram

@@ -4,12 +4,14 @@ Boxes follow the PRISMA 2020 flow diagram for new systematic reviews (Page et al
 BMJ 372:n71, figure 1): identification, screening, included. Counts of records
 identified and screened come from ``studies/screening.yaml`` when supplied; the numbers of
 studies and reports included come from the records and the analyses' effects tables.
-Every text placed in the HTML is passed through :func:`html.escape`.
+Every text placed in the HTML is passed through :func:`_html_text` (:func:`html.escape`,
+backticks as entities, white space collapsed).
 """
 
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 
 from evidence.book.escape import escape_markdown
@@ -18,6 +20,16 @@ from evidence.book.markdown import join_blocks
 from evidence.records import Study
 
 NOT_RECORDED = "not recorded"
+_SPACE = re.compile(r"\s+")
+
+
+def _html_text(value: object) -> str:
+    """Escape text for the raw HTML block (markup characters and backticks as entities).
+
+    All white space becomes one space, so no line of the block can close its fence.
+    """
+    text = _SPACE.sub(" ", str(value)).strip()
+    return html.escape(text).replace("`", "&#96;")
 
 
 def _count(screening: Screening | None, key: str) -> str:
@@ -28,11 +40,11 @@ def _count(screening: Screening | None, key: str) -> str:
 
 def _box(stage: str, lines: Sequence[str], side: Sequence[str] = ()) -> str:
     """One row of the diagram: a stage label, a main box and an optional side box."""
-    main = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
-    aside = "".join(f"<p>{html.escape(line)}</p>" for line in side)
+    main = "".join(f"<p>{_html_text(line)}</p>" for line in lines)
+    aside = "".join(f"<p>{_html_text(line)}</p>" for line in side)
     side_html = f'<div class="prisma-box prisma-side">{aside}</div>' if side else (
         '<div class="prisma-spacer"></div>')
-    return (f'<div class="prisma-row"><div class="prisma-stage">{html.escape(stage)}</div>'
+    return (f'<div class="prisma-row"><div class="prisma-stage">{_html_text(stage)}</div>'
             f'<div class="prisma-box">{main}</div>{side_html}</div>')
 
 
