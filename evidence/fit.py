@@ -9,14 +9,12 @@ The pooled model is :func:`evidence.pooling.pool` on the included rows. With
 ``pooled`` section comes from the three-level model (:func:`evidence.dependence.three_level`,
 metafor ``rma.mv(yi, vi, random = ~ 1 | cluster/effect)``) so that a shared cohort is not
 counted as independent samples; the univariate fit is kept beside it
-(``dependence.univariate``). Diagnostics modules are optional at every stage: a section
-whose module or function is missing (or fails on these data) is ``null`` and the reason
-goes into ``notes``.
+(``dependence.univariate``). A diagnostic that cannot be computed on these data is ``null``
+and the reason goes into ``notes``.
 """
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import math
 import warnings
@@ -26,6 +24,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from evidence import bias, dependence, sensitivity
 from evidence.analyses import Analysis
 from evidence.certainty import CertaintyInputs, assess
 from evidence.errors import EvidenceError
@@ -68,7 +67,8 @@ def _fit_sections(table: EffectTable, analysis: Analysis) -> dict[str, Any]:
     rows = table.included
     measure = METRIC_INFO[analysis.metric][0]
     sections: dict[str, Any] = {key: None for key in (
-        "pooled", "subgroups", "meta_regression", "leave_one_out", "influence", "cumulative",
+        "pooled", "subgroups", "meta_regression", "leave_one_out", "influence", "baujat",
+        "cumulative",
         "egger", "begg", "trimfill", "failsafe_n", "pet_peese", "dependence", "certainty",
         "low_risk_of_bias_only")}
     sections.update(status="ok", message=None, weights=[], notes=[])
@@ -143,10 +143,9 @@ def _multilevel(rows: Sequence[EffectRow], yi: np.ndarray, vi: np.ndarray,
     """Three-level fit and CR2 robust test; the pooled section built from the fit."""
     clusters = [r.cluster for r in rows]
     try:
-        dependence = importlib.import_module("evidence.dependence")
         fit = dependence.three_level(yi, vi, clusters)
         robust = dependence.robust_cr2(fit).to_dict()
-    except (ImportError, AttributeError, EvidenceError, ValueError, np.linalg.LinAlgError) as exc:
+    except (EvidenceError, ValueError, np.linalg.LinAlgError) as exc:
         note = (f"three-level model unavailable ({exc}); pooled treats the {len(rows)} "
                 f"effects in {len(set(clusters))} clusters as independent")
         return ({"rule": "multilevel", "n_clusters": len(set(clusters)), "sigma2": None,
@@ -235,8 +234,10 @@ def _subgroups(rows: Sequence[EffectRow], yi: np.ndarray, vi: np.ndarray, analys
             result[path] = None
             continue
         try:
-            result[path] = subgroups(yi, vi, groups, method=analysis.method,
-                                     test=analysis.test, measure=measure).to_dict()
+            fitted = subgroups(yi, vi, groups, method=analysis.method, test=analysis.test,
+                               measure=measure)
+            notes.extend(f"subgroups by {path}: {note}" for note in fitted.notes)
+            result[path] = fitted.to_dict()
         except EvidenceError as exc:
             notes.append(f"subgroups by {path}: {exc}")
             result[path] = None
@@ -272,35 +273,30 @@ def _moderators(rows: Sequence[EffectRow], yi: np.ndarray, vi: np.ndarray, analy
     return result
 
 
-#: (results key, module, function, spec list, spec item)
-_DIAGNOSTICS = (
-    ("leave_one_out", "sensitivity", "leave_one_out", "sensitivity", "leave-one-out"),
-    ("influence", "sensitivity", "influence", "sensitivity", "influence"),
-    ("cumulative", "sensitivity", "cumulative", "sensitivity", "cumulative"),
-    ("egger", "bias", "egger", "bias", "egger"),
-    ("begg", "bias", "begg", "bias", "begg"),
-    ("trimfill", "bias", "trimfill", "bias", "trimfill"),
-    ("failsafe_n", "bias", "failsafe_n", "bias", "failsafe"),
-    ("pet_peese", "bias", "pet_peese", "bias", "pet-peese"),
+#: (results key, function, spec list, spec item). The Baujat coordinates come with the
+#: influence diagnostics, as the plot of the same name shows them.
+_DIAGNOSTICS: tuple[tuple[str, Callable[..., Any], str, str], ...] = (
+    ("leave_one_out", sensitivity.leave_one_out, "sensitivity", "leave-one-out"),
+    ("influence", sensitivity.influence, "sensitivity", "influence"),
+    ("baujat", sensitivity.baujat, "sensitivity", "influence"),
+    ("cumulative", sensitivity.cumulative, "sensitivity", "cumulative"),
+    ("egger", bias.egger, "bias", "egger"),
+    ("begg", bias.begg, "bias", "begg"),
+    ("trimfill", bias.trimfill, "bias", "trimfill"),
+    ("failsafe_n", bias.failsafe_n, "bias", "failsafe"),
+    ("pet_peese", bias.pet_peese, "bias", "pet-peese"),
 )
 
 
 def _diagnostics(sections: dict[str, Any], yi: np.ndarray, vi: np.ndarray, labels: list[str],
                  analysis: Analysis, order: list[int]) -> None:
-    """Run the requested sensitivity and bias analyses that exist; note the ones that don't.
+    """Run the requested sensitivity and bias analyses; a failure becomes a note.
 
     Each function gets the keyword arguments it declares among ``method``, ``test``,
     ``labels`` and (cumulative) ``order``: by publication year, then label.
     """
-    for key, module_name, function_name, spec_list, item in _DIAGNOSTICS:
+    for key, function, spec_list, item in _DIAGNOSTICS:
         if item not in getattr(analysis, spec_list):
-            continue
-        try:
-            module = importlib.import_module(f"evidence.{module_name}")
-            function = getattr(module, function_name)
-        except (ImportError, AttributeError):
-            sections["notes"].append(f"{item}: evidence.{module_name}.{function_name} is not "
-                                     "available in this version; section left empty")
             continue
         offered = {"method": analysis.method, "test": analysis.test, "labels": labels}
         if key == "cumulative":
@@ -309,7 +305,7 @@ def _diagnostics(sections: dict[str, Any], yi: np.ndarray, vi: np.ndarray, label
         try:
             value = function(yi, vi, **{k: v for k, v in offered.items() if k in accepted})
         except (EvidenceError, TypeError, ValueError, np.linalg.LinAlgError) as exc:
-            sections["notes"].append(f"{item}: not computed ({exc})")
+            sections["notes"].append(f"{key.replace('_', '-')}: not computed ({exc})")
             continue
         sections[key] = _plain(value)
 

@@ -262,10 +262,14 @@ def subgroups(
             measure=measure,
             transform=transform,
         )
-    notes: list[str] = []
     estimates = np.array([r.estimate for r in results.values()], dtype=float)
     errors = np.array([r.se for r in results.values()], dtype=float)
     usable = np.isfinite(estimates) & np.isfinite(errors) & (errors > 0)
+    notes: list[str] = []
+    left_out = [name for name, ok in zip(results, usable, strict=True) if not ok]
+    if left_out:
+        notes.append("left out of the test of differences (no positive, finite standard "
+                     f"error): {', '.join(left_out)}")
     if usable.sum() < 2:
         notes.append("fewer than two subgroups with an estimate: no test of differences")
         return SubgroupResult(results, None, None, None, tuple(notes))

@@ -26,6 +26,7 @@ import hashlib
 import io
 import json
 import sys
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from functools import cache
@@ -35,7 +36,7 @@ from typing import Any, TextIO
 from evidence import __version__
 from evidence.analyses import Analysis, load_analyses
 from evidence.errors import EvidenceError, Problem, errors_in
-from evidence.fit import METRIC_INFO, fit_analysis
+from evidence.fit import METRIC_INFO, fit_analysis, participants
 from evidence.harmonise import EffectRow, EffectTable, harmonise
 from evidence.published import HEADLINE_FILE, headline_sha256, published_for
 from evidence.records import Study
@@ -112,9 +113,12 @@ def run_analyses(studies_dir: str | Path = "studies", analyses_dir: str | Path =
         print(f"{prefix}: {_summary(document)}", file=stream)
         documents.append(document)
     if ids is None:
-        write_if_changed(results_dir / "index.json", dumps(index_rows(documents)))
+        rows = index_rows(documents)
+        write_if_changed(results_dir / "index.json", dumps(rows))
     else:
-        _update_index(results_dir, documents, Path(analyses_dir))
+        rows = _update_index(results_dir, documents, Path(analyses_dir))
+    if figures:
+        _render_summary(rows, Path(out_dir) / "figures")
     if failures:
         raise EvidenceError(failures)
     return documents
@@ -164,12 +168,10 @@ def build_document(analysis: Analysis, table: EffectTable, sections: dict[str, A
         "back_transform": back,
     }
     for key in ("pooled", "subgroups", "meta_regression", "leave_one_out", "influence",
-                "cumulative", "low_risk_of_bias_only", "egger", "begg", "trimfill",
+                "baujat", "cumulative", "low_risk_of_bias_only", "egger", "begg", "trimfill",
                 "failsafe_n", "pet_peese", "dependence", "certainty"):
         document[key] = sections[key]
     document["published"] = published_for(analysis.compare_with)
-    from evidence.fit import participants
-
     document["effects"] = {"included": len(included), "excluded": len(table.excluded),
                            "studies": len({r.study for r in table.rows}),
                            "clusters": len({r.cluster for r in included}),
@@ -335,8 +337,8 @@ def index_rows(documents: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _update_index(results_dir: Path, documents: Sequence[dict[str, Any]],
-                  analyses_dir: Path) -> None:
-    """Rebuild ``index.json`` from every results file whose spec still exists."""
+                  analyses_dir: Path) -> list[dict[str, Any]]:
+    """Rebuild ``index.json`` from every results file whose spec still exists; return its rows."""
     fresh = {d["id"]: d for d in documents}
     rows = []
     for spec in sorted(analyses_dir.glob("*.yaml")):
@@ -348,6 +350,22 @@ def _update_index(results_dir: Path, documents: Sequence[dict[str, Any]],
             document = json.loads(path.read_text(encoding="utf-8"))
         rows.append(index_row(document))
     write_if_changed(results_dir / "index.json", dumps(rows))
+    return rows
+
+
+def _render_summary(rows: list[dict[str, Any]], figures_dir: Path) -> None:
+    """Draw the summary forest into ``figures/summary-forest.svg``, writing only on change."""
+    from evidence.plots import summary_forest
+
+    target = figures_dir / "summary-forest.svg"
+    with tempfile.TemporaryDirectory() as scratch:
+        drawn = Path(scratch) / target.name
+        summary_forest(rows, drawn)
+        if drawn.is_file():
+            figures_dir.mkdir(parents=True, exist_ok=True)
+            write_if_changed(target, drawn.read_text(encoding="utf-8"))
+        elif target.is_file():
+            target.unlink()
 
 
 def _summary(document: dict[str, Any]) -> str:
