@@ -71,6 +71,8 @@ def _effect_section(study: Study, effect: Effect, context: SiteContext) -> str:
         ("Subgroup", esc(effect.subgroup.label) if effect.subgroup else ""),
         ("Statistic as reported", esc(statistic_text(effect.statistic))),
         ("Source", external_link(esc(effect.source.locator), effect.source.url)),
+        ("Copied from", cite(effect.source.citation, context.bibliography.keys)
+         if effect.source.citation else ""),
     ]
     uses = [use for use in context.uses.get(study.id, ()) if use.effect == effect.id]
     use_items = [
