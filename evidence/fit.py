@@ -273,12 +273,9 @@ def _moderators(rows: Sequence[EffectRow], yi: np.ndarray, vi: np.ndarray, analy
     return result
 
 
-#: (results key, function, spec list, spec item). The Baujat coordinates come with the
-#: influence diagnostics, as the plot of the same name shows them.
+#: (results key, function, spec list, spec item). Leave-one-out, influence and Baujat come
+#: from one batch of deletion fits (:func:`_case_deletion`); the rest are listed here.
 _DIAGNOSTICS: tuple[tuple[str, Callable[..., Any], str, str], ...] = (
-    ("leave_one_out", sensitivity.leave_one_out, "sensitivity", "leave-one-out"),
-    ("influence", sensitivity.influence, "sensitivity", "influence"),
-    ("baujat", sensitivity.baujat, "sensitivity", "influence"),
     ("cumulative", sensitivity.cumulative, "sensitivity", "cumulative"),
     ("egger", bias.egger, "bias", "egger"),
     ("begg", bias.begg, "bias", "begg"),
@@ -295,6 +292,7 @@ def _diagnostics(sections: dict[str, Any], yi: np.ndarray, vi: np.ndarray, label
     Each function gets the keyword arguments it declares among ``method``, ``test``,
     ``labels`` and (cumulative) ``order``: by publication year, then label.
     """
+    _case_deletion(sections, yi, vi, labels, analysis)
     for key, function, spec_list, item in _DIAGNOSTICS:
         if item not in getattr(analysis, spec_list):
             continue
@@ -308,6 +306,28 @@ def _diagnostics(sections: dict[str, Any], yi: np.ndarray, vi: np.ndarray, label
             sections["notes"].append(f"{key.replace('_', '-')}: not computed ({exc})")
             continue
         sections[key] = _plain(value)
+
+
+def _case_deletion(sections: dict[str, Any], yi: np.ndarray, vi: np.ndarray,
+                   labels: list[str], analysis: Analysis) -> None:
+    """Leave-one-out, influence and Baujat sections from one batch of k deletion fits.
+
+    A failure (e.g. fewer than three effects) leaves the sections empty with a note.
+    """
+    wanted = [key for item, keys in (("leave-one-out", ("leave_one_out",)),
+                                     ("influence", ("influence", "baujat")))
+              if item in analysis.sensitivity for key in keys]
+    if not wanted:
+        return
+    options = {"method": analysis.method, "test": analysis.test}
+    try:
+        found = sensitivity.diagnostics(yi, vi, labels, **options).to_dict()
+    except (EvidenceError, ValueError, np.linalg.LinAlgError) as exc:
+        names = " and ".join(key.replace("_", "-") for key in wanted)
+        sections["notes"].append(f"{names}: not computed ({exc})")
+        return
+    for key in wanted:
+        sections[key] = found[key]
 
 
 def _plain(value: Any) -> Any:
