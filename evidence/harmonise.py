@@ -26,10 +26,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import numpy as np
-
 from evidence.analyses import ADJUSTMENT_ORDER, Analysis, getter, resolve
 from evidence.conversions import SYMMETRIC_MEASURES, Converted, to_metric
+from evidence.dependence import aggregate
 from evidence.records import Effect, Study
 
 #: Which side of the contrast and which outcome direction each orientation puts above null.
@@ -324,11 +323,6 @@ def aggregate_cluster(yi: Sequence[float], vi: Sequence[float], rho: float
     >>> round(y, 10), round(v, 10)
     (0.2, 0.03)
     """
-    y = np.asarray(yi, dtype=float)
-    sd = np.sqrt(np.asarray(vi, dtype=float))
-    covariance = rho * np.outer(sd, sd)
-    np.fill_diagonal(covariance, sd * sd)
-    weights = np.linalg.solve(covariance, np.ones_like(y))
-    total = float(weights.sum())
-    return float(weights @ y) / total, 1.0 / total
+    combined = aggregate(yi, vi, ["cluster"] * len(yi), rho)
+    return float(combined.yi[0]), float(combined.vi[0])
 
