@@ -47,7 +47,7 @@ def escape_markdown(value: Any) -> str:
     Examples
     --------
     >>> escape_markdown("<script>alert(1)</script>")
-    '\\<script\\>alert\\(1\\)\\</script\\>'
+    '\\<script\\>alert\\(1\\)\\<\\/script\\>'
     >>> escape_markdown("{raw}`html` $x$")
     '\\{raw\\}\\`html\\` \\$x\\$'
     """
