@@ -33,6 +33,9 @@ Conventions (metafor 3.8)
   the CI (t(k - p) under knha, z otherwise), none for a common-effect model.
 - k = 1: the study's own estimate and standard error; heterogeneity is undefined (None)
   and a note says so; under knha there is no test (0 df): se, statistic, p, CI are None.
+- Knapp-Hartung when the effects fit exactly (e.g. all identical): the scale factor
+  ``s2`` is 0, so se = 0, the statistic is infinite (reported as None in JSON), p = 0 and
+  the CI and PI have zero width, exactly as metafor 3.8; a note says so.
 
 PyMARE is not used for the fit itself: its likelihood estimators stop at ``xtol=1e-6``
 on a transformed scale (up to 2e-6 relative from metafor in benchmarks/pooling.py), it
@@ -277,6 +280,12 @@ def pool(
         )
     elif np.ptp(y) == 0:
         notes.append("all effect sizes are identical: Q = 0 and tau2 = 0")
+    if test == "knha" and k > 1 and float(fit.knha_scale[0]) == 0.0:
+        notes.append(
+            "Knapp-Hartung scale factor s2 = 0 (the effects fit the model exactly): "
+            "se = 0 and the confidence interval has zero width, as metafor test='knha' "
+            "gives; the z test (test='z') gives a non-degenerate interval"
+        )
     if method_name == "FE" and test == "knha":
         notes.append(
             "the Knapp-Hartung method is not meant for a common-effect model "

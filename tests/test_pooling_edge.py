@@ -50,6 +50,19 @@ def test_identical_effects() -> None:
     assert any("identical" in note for note in result.notes)
 
 
+@pytest.mark.parametrize("method", ["REML", "DL", "PM"])
+def test_identical_effects_knapp_hartung_zero_width_interval_with_a_note(method: str) -> None:
+    # Hand derivation: every residual is 0, so s2 = sum w (y - mu)^2 / (k - 1) = 0 and
+    # se = sqrt(s2 / sum w) = 0; the CI and PI collapse to mu. metafor 3.8
+    # rma(c(.3, .3, .3), c(.01, .02, .03), test = "knha") prints the same: se 0, zval Inf,
+    # pval 0, ci.lb = ci.ub = pi.lb = pi.ub = 0.3.
+    result = pool([0.3, 0.3, 0.3], [0.01, 0.02, 0.03], method=method, test="knha")
+    assert result.estimate == 0.3 and result.se == 0.0 and result.p == 0.0
+    assert result.ci == (0.3, 0.3) and result.pi == (0.3, 0.3)
+    assert any("scale factor s2 = 0" in note and "zero width" in note for note in result.notes)
+    assert not any("scale factor" in note for note in pool([0.3, 0.3], [0.01, 0.02]).notes)
+
+
 @pytest.mark.parametrize("bad", [0.0, -0.1])
 def test_non_positive_variance_is_a_problem(bad: float) -> None:
     with pytest.raises(EvidenceError) as caught:
