@@ -15,8 +15,13 @@ Metrics and what they accept
     OR, log-OR, a 2x2 table; HR/RR/IRR/MRR/percent changes only with
     ``assume_rare_outcome``.
 ``smd``
-    SMD with CI or SE; OR/log-OR by the logit method (Chinn 2000); r by
-    ``d = 2r / sqrt(1 - r^2)`` (Borenstein et al. 2009, eq. 7.5).
+    SMD with CI, SE or p; two groups' means, SDs and ns (Hedges' g, as metafor ``escalc``
+    ``"SMD"``); a two-sample t or one-df F with n1 and n2 (d from t, then Hedges' g);
+    OR/log-OR by the logit method (Chinn 2000); r by ``d = 2r / sqrt(1 - r^2)``
+    (Borenstein et al. 2009, eq. 7.5).
+
+An estimate with a two-sided p but no CI or SE gets ``SE = |estimate| / z_{1-p/2}`` on the
+scale the test was done on (the log scale for ratios; Altman & Bland 2011, BMJ 343:d2090).
 ``fisher-z``
     r with SE, CI or n: ``z = atanh(r)``.
 ``correlation``
@@ -34,7 +39,9 @@ from dataclasses import dataclass
 
 from scipy import stats
 
+from evidence.effects import escalc, hedges_correction
 from evidence.records import Statistic
+from evidence.reported import d_from_f, d_from_t, se_from_p
 
 METRICS = ("log-risk-ratio", "log-odds-ratio", "smd", "fisher-z", "correlation")
 #: Ratio measures pooled as risk ratios, and how that is said.
@@ -98,11 +105,13 @@ def _precision(statistic: Statistic) -> str | None:
     if s.range is not None and s.value is None:
         return (f"only a range of estimates reported ({s.range[0]:g} to {s.range[1]:g}), "
                 "no single estimate with a CI or SE")
-    if s.table is not None or s.groups is not None:
+    if s.table is not None or s.groups is not None or s.t is not None or s.f is not None:
         return None
     if s.value is None:
         return "no estimate reported"
     if s.ci is None and s.se is None and s.se_log is None and not (s.measure == "r" and s.n):
+        if s.p is not None and s.measure != "r":
+            return None
         return "no CI or SE reported"
     return None
 
@@ -127,9 +136,13 @@ def to_metric(statistic: Statistic, metric: str, assume_rare_outcome: bool = Fal
     missing = _precision(statistic)
     if missing:
         return Unusable(missing)
-    if statistic.groups is not None:
-        return Unusable("group means and SDs are not converted by analyses yet; compute the "
-                        "SMD or MD with `evidence effects` and record it with its CI")
+    two_groups = statistic.groups is not None or statistic.t is not None or statistic.f is not None
+    if two_groups and metric == "smd":
+        return _smd_from_groups(statistic) if statistic.groups is not None else _smd_from_test(
+            statistic)
+    if two_groups:
+        form = "group means and SDs" if statistic.groups is not None else "a t or F statistic"
+        return Unusable(f"{form} convert to smd only, not to {metric}")
     if metric in ("log-risk-ratio", "log-odds-ratio"):
         return _to_log_ratio(statistic, metric, assume_rare_outcome)
     if metric == "smd":
@@ -147,12 +160,22 @@ def _log_ratio(statistic: Statistic) -> tuple[float, float, str]:
     """Return ``(ln ratio, variance, words)`` of a ratio, log-ratio or percent statistic."""
     s = statistic
     value = float(s.value)  # type: ignore[arg-type]
+    if s.ci is None and s.se is None and s.se_log is None:
+        y = math.log(1 + _percent_sign(s.measure)[0] * value / 100) if s.measure in PERCENT \
+            else value if s.measure in LOG_MEASURES else math.log(value)
+        se = float(se_from_p(y, s.p))
+        return y, se * se, (f"SE of the log from the two-sided p = {s.p:g} "
+                            "(Altman & Bland 2011)")
     if s.measure in PERCENT:
         sign, word = _percent_sign(s.measure)
         rule = f"percent {word} p -> ratio 1 {'+' if sign > 0 else '-'} p/100"
         ratio = 1 + sign * value / 100
         if s.se_log is not None:
             return math.log(ratio), s.se_log ** 2, rule
+        if s.ci is None:
+            se_log = float(s.se) / 100 / ratio  # type: ignore[arg-type]
+            return (math.log(ratio), se_log ** 2,
+                    f"{rule}; SE of the log by the delta method, (SE/100)/ratio")
         lo, hi = sorted(1 + sign * c / 100 for c in s.ci)  # type: ignore[union-attr]
         y, v = log_ratio_from_ci(ratio, lo, hi, s.ci_level)
         return y, v, f"{rule} (CI likewise), ratio and CI to log scale"
@@ -238,6 +261,10 @@ def _to_smd(statistic: Statistic) -> Converted | Unusable:
     if s.measure == "SMD":
         if s.se is not None:
             return Converted(float(s.value), s.se ** 2, "SMD with SE as reported")
+        if s.ci is None:
+            se = float(se_from_p(s.value, s.p))
+            return Converted(float(s.value), se * se,
+                             f"SMD; SE from the two-sided p = {s.p:g} (Altman & Bland 2011)")
         lo, hi = s.ci  # type: ignore[misc]
         se = (hi - lo) / (2 * z_critical(s.ci_level))
         return Converted(float(s.value), se * se, "SMD; SE from the CI width")
@@ -247,6 +274,55 @@ def _to_smd(statistic: Statistic) -> Converted | Unusable:
         return Converted(2 * r / math.sqrt(1 - r * r), 4 * v_r / (1 - r * r) ** 3,
                          "r to SMD: d = 2r/sqrt(1 - r^2) (Borenstein 2009, eq. 7.5)")
     return Unusable(f"measure {s.measure} not convertible to smd")
+
+
+def _smd_from_groups(statistic: Statistic) -> Converted | Unusable:
+    r"""Return Hedges' g from two groups' means, SDs and sizes (exposed minus unexposed).
+
+    :math:`s_p = \sqrt{((n_1-1)s_1^2 + (n_2-1)s_2^2)/(n_1+n_2-2)}`,
+    :math:`g = J(n_1+n_2-2)(m_1-m_2)/s_p` with the exact correction
+    :math:`J(m) = \Gamma(m/2)/(\sqrt{m/2}\,\Gamma((m-1)/2))`,
+    :math:`v = 1/n_1 + 1/n_2 + g^2/(2(n_1+n_2))` (Hedges 1981; metafor ``escalc("SMD")``,
+    ``vtype = "LS"``; computed by :func:`evidence.effects.escalc`).
+    """
+    g = statistic.groups
+    sizes = escalc("SMD", m1i=[g.exposed_mean], sd1i=[g.exposed_sd],  # type: ignore[union-attr]
+                   n1i=[g.exposed_n], m2i=[g.unexposed_mean],  # type: ignore[union-attr]
+                   sd2i=[g.unexposed_sd], n2i=[g.unexposed_n])  # type: ignore[union-attr]
+    yi, vi = float(sizes.yi[0]), float(sizes.vi[0])
+    if not (math.isfinite(yi) and math.isfinite(vi)):
+        return Unusable("group means and SDs give no SMD (pooled SD of 0 or groups too small)")
+    return Converted(yi, vi, "Hedges' g from the group means, SDs and ns (exposed minus "
+                             "unexposed; Hedges 1981, metafor escalc SMD)")
+
+
+def _smd_from_test(statistic: Statistic) -> Converted | Unusable:
+    r"""Return Hedges' g from a two-sample t, or a one-df F, and the group sizes.
+
+    :math:`d = t\sqrt{1/n_1 + 1/n_2}`, :math:`v_d = (n_1+n_2)/(n_1 n_2) + d^2/(2(n_1+n_2))`
+    (Borenstein et al. 2009, eqs. 4.20 and 7.x; :func:`evidence.reported.d_from_t`); an F
+    with one numerator df is :math:`t^2`, so :math:`|t| = \sqrt F`
+    (:func:`evidence.reported.d_from_f`). Then :math:`g = J d`, :math:`v_g = J^2 v_d` with
+    :math:`J` as in :func:`_smd_from_groups` (Borenstein et al. 2009, eqs. 4.22-4.24).
+    F has no sign: it takes the sign of ``value`` when one is recorded, else it is taken
+    as positive, i.e. pointing to the side the record's ``exposure.higher_means`` names.
+    """
+    s = statistic
+    n1, n2 = float(s.n1), float(s.n2)  # type: ignore[arg-type]
+    if n1 + n2 - 2 <= 1:
+        return Unusable(f"group sizes n1 = {n1:g}, n2 = {n2:g} too small for an SMD")
+    j = float(hedges_correction(n1 + n2 - 2))
+    if s.t is not None:
+        d, v = d_from_t(s.t, n1, n2)
+        words = f"t = {s.t:g}"
+    else:
+        sign = -1.0 if s.value is not None and s.value < 0 else 1.0
+        d, v = d_from_f(s.f, n1, n2, sign)
+        words = f"F = {s.f:g}, sign " + ("from the recorded value" if s.value is not None
+                                         else "taken from exposure.higher_means (F has none)")
+    return Converted(j * float(d), j * j * float(v),
+                     f"Hedges' g from {words} with n1 = {n1:g}, n2 = {n2:g}: "
+                     "d = t sqrt(1/n1 + 1/n2), g = J d (Borenstein 2009, eqs. 4.20-4.24)")
 
 
 def _correlation_variance(statistic: Statistic) -> float:

@@ -118,8 +118,12 @@ def test_two_by_two_table_with_a_zero_cell():
     (Statistic("OR", 2.25, (1.51, 3.35)), "log-risk-ratio", "without the baseline risk"),
     (Statistic("HR", 1.2, (1.0, 1.44)), "log-odds-ratio", "without the baseline risk"),
     (Statistic("HR", 1.2, (1.0, 1.44)), "fisher-z", "measure HR not convertible to fisher-z"),
-    (Statistic("SMD", groups=TwoGroups(5.0, 1.0, 20, 4.0, 1.0, 20)), "smd",
-     "group means and SDs are not converted"),
+    (Statistic("SMD", groups=TwoGroups(5.0, 1.0, 20, 4.0, 1.0, 20)), "log-risk-ratio",
+     "group means and SDs convert to smd only, not to log-risk-ratio"),
+    (Statistic("SMD", t=2.41, n1=42, n2=40), "fisher-z",
+     "a t or F statistic convert to smd only"),
+    (Statistic("SMD", groups=TwoGroups(5.0, 0.0, 1, 4.0, 0.0, 1)), "smd", "give no SMD"),
+    (Statistic("r", 0.2, p=0.01), "fisher-z", "no CI or SE reported"),
 ])
 def test_unusable_statistics_keep_a_reason(statistic, metric, reason):
     result = to_metric(statistic, metric)
