@@ -180,6 +180,8 @@ def _problems_for(error: ValidationError, positions: Positions, shown: str) -> l
         wanted = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
         return [at(f"{where}: expected {wanted}, found {describe(error.instance)}", "wrong-type")]
     if kind in ("enum", "const"):
+        if _fails_declared_type(error.instance, schema):
+            return []  # the ``type`` error names what was expected; one problem is enough
         options = [error.validator_value] if kind == "const" else list(error.validator_value)
         hint = did_you_mean(str(error.instance), [str(o) for o in options])
         return [
@@ -202,6 +204,16 @@ def _problems_for(error: ValidationError, positions: Positions, shown: str) -> l
     if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         return [at(f"{where}: {error.message}", "out-of-range")]
     return [at(f"{where}: {error.message}", "schema")]
+
+
+def _fails_declared_type(instance: Any, schema: Mapping[str, Any]) -> bool:
+    """Whether ``instance`` is not of the ``type`` the (sub)schema declares, if it declares one."""
+    declared = schema.get("type")
+    if declared is None:
+        return False
+    names = [declared] if isinstance(declared, str) else list(declared)
+    checker = Draft202012Validator.TYPE_CHECKER
+    return not any(checker.is_type(instance, name) for name in names)
 
 
 # --------------------------------------------------------------------------- fast check

@@ -67,6 +67,7 @@ CROSS_FILE_RULES = {
     "citation-missing": "the citation key is not in references.bib",
     "bib-unused": "a bibliography entry that no record cites (warning)",
     "bib-missing": "a studies directory without references.bib",
+    "no-records": "a directory given to check holds no record files (warning)",
 }
 
 
@@ -214,12 +215,19 @@ def _collect(paths: Iterable[str | os.PathLike[str]]
     problems: list[Problem] = []
     for given in paths:
         path = Path(given)
-        if path.is_dir():
-            records += sorted(path.glob("*.yaml"))
+        if not path.exists():
+            problems.append(Problem(display_path(path), 0, 0, "no such file or directory",
+                                    "file-unreadable"))
+        elif path.is_dir():
+            found = sorted(path.glob("*.yaml"))
+            if not found:
+                problems.append(Problem(display_path(path), 0, 0, "no record files (*.yaml) "
+                                        "in this directory", "no-records", "warning"))
+            records += found
             bib = path / BIB_NAME
             if bib.is_file():
                 bibliographies[bib.resolve()] = True
-            elif any(path.glob("*.yaml")):
+            elif found:
                 problems.append(Problem(display_path(bib), 0, 0, f"no {BIB_NAME} beside the "
                                         "records; every citation key must be defined there",
                                         "bib-missing"))
@@ -297,10 +305,14 @@ def _check_bibliographies(checked: Sequence[CheckedFile],
         loaded[path.resolve()] = bib = load_bibliography(path)
         problems += bib.problems
     cited: dict[Path, set[str]] = {p: set() for p in loaded}
+    unread: set[Path] = set()  # a record that could not be read may cite any entry
     for item in checked:
         bib_path = (Path(item.path).parent / BIB_NAME).resolve()
         bib = loaded.get(bib_path)
-        if bib is None or item.data is None:
+        if bib is None:
+            continue
+        if item.data is None:
+            unread.add(bib_path)
             continue
         for node_path, citation in _citations(item.data):
             cited[bib_path].add(citation.lower())
@@ -310,7 +322,7 @@ def _check_bibliographies(checked: Sequence[CheckedFile],
                                     f"{bib.path}{hint}", "citation-missing"))
     for path, check_unused in bibliographies.items():
         bib = loaded[path.resolve()]
-        if not check_unused:
+        if not check_unused or path.resolve() in unread:
             continue
         for key, line in bib.lines.items():
             if key.lower() not in cited[path.resolve()]:

@@ -84,3 +84,42 @@ def test_year_in_the_future_is_judged_against_the_given_date():
     assert [p.rule for p in validate_paths([fixture], today=datetime.date(2026, 1, 1))] == [
         "year-range"]
     assert validate_paths([fixture], today=datetime.date(3000, 1, 1)) == []
+
+
+def test_a_path_that_does_not_exist_is_named_as_missing(tmp_path):
+    for missing in (tmp_path / "studeis", tmp_path / "nope.bib", tmp_path / "x.yaml"):
+        problems = validate_paths([missing])
+        assert [(p.rule, p.message) for p in problems] == [
+            ("file-unreadable", "no such file or directory")]
+
+
+def test_an_empty_directory_is_a_warning_not_a_silent_pass(tmp_path):
+    problems = validate_paths([tmp_path])
+    assert [(p.rule, p.severity) for p in problems] == [("no-records", "warning")]
+    assert not errors_in(problems)
+
+
+def test_an_unreadable_record_does_not_make_its_citation_look_unused(tmp_path):
+    # bib-unused is skipped for a bibliography beside a record that could not be read:
+    # that record's citations are unknown, so "cited by no record" would be a guess.
+    fixture = INVALID / "bib-unused"
+    for name in ("a.yaml", "references.bib"):
+        (tmp_path / name).write_bytes((fixture / name).read_bytes())
+    (tmp_path / "broken.yaml").write_text("id: [broken\n", encoding="utf-8")
+    rules = [p.rule for p in validate_paths([tmp_path])]
+    assert "yaml-syntax" in rules
+    assert "bib-unused" not in rules
+
+
+@pytest.mark.parametrize("value", ["null", "3", "[fewer-ties]"])
+def test_a_vocabulary_field_of_the_wrong_type_is_one_problem(tmp_path, value):
+    # an empty `higher_means:` (as `evidence new` writes it) used to give a wrong-type
+    # and an "'None' is not allowed" invalid-value problem at the same place
+    valid = next((Path(__file__).parent / "fixtures" / "valid").glob("*.yaml"))
+    text = valid.read_text(encoding="utf-8")
+    assert "higher_means: fewer-ties" in text
+    record = tmp_path / valid.name
+    record.write_text(text.replace("higher_means: fewer-ties", f"higher_means: {value}", 1),
+                      encoding="utf-8")
+    problems = [p for p in validate_paths([record]) if "higher_means" in p.message]
+    assert [p.rule for p in problems] == ["wrong-type"]
