@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from evidence.errors import EvidenceError, Problem, errors_in
+from evidence.yamlio import display_path
 
 #: Branch whose merge base with HEAD is the default ``--base``.
 MAIN_BRANCH = "main"
@@ -179,6 +180,10 @@ def diff_sides(repository: Path, base_ref: str | None, studies: Path, analyses: 
     studies, analyses = _from_root(studies, root), _from_root(analyses, root)
     studies_relative = _relative_to_root(studies, root)
     analyses_relative = _relative_to_root(analyses, root)
+    missing = [Problem(display_path(path), 0, 0, "no such directory in the working tree",
+                       "file-unreadable") for path in (studies, analyses) if not path.is_dir()]
+    if missing:  # otherwise both sides run nothing and the diff says "no change"
+        raise EvidenceError(missing)
     head = run_tree(studies, analyses)
     with temporary_worktree(root, commit) as worktree:
         base = run_tree(

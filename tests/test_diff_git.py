@@ -288,3 +288,16 @@ def test_invalid_records_at_the_base_are_reported_with_the_ref(repository, runne
     assert f"HEAD: studies/broken2004.yaml:{STATISTIC_LINE}:" in error
     assert "Traceback" not in error
     assert len(git(repository, "worktree", "list").splitlines()) == 1  # removed on error too
+
+
+@pytest.mark.parametrize("option", ["--analyses", "--studies"])
+@pytest.mark.parametrize("given", ["no-such-dir", "README.md"])
+def test_a_missing_directory_is_an_error_not_no_change(repository, runner, capsys, option,
+                                                       given):
+    # with no analyses directory both sides ran nothing and the diff said "no change"
+    (repository / "README.md").write_text("not a directory\n")
+    assert main(["diff", option, given]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"{given}:0:0: no such directory in the working tree")
+    assert "Traceback" not in captured.err
