@@ -7,7 +7,8 @@ of ``label``, ``study``, ``slab``, ``author``, ``id``) names the rows. Empty cel
 ``NA`` are missing values. Moderator and subgroup columns may hold text.
 
 Problems are reported as ``file.csv:LINE:COL: message [rule]`` (LINE counts the header as
-line 1; COL is the 1-based field number), all at once.
+line 1; COL is the 1-based field number of the cell at fault, 0 when the problem is
+about the whole line or file), all at once.
 """
 
 from __future__ import annotations
@@ -167,10 +168,32 @@ def compute_effects(table: EffectTable, measure: str | None, drop00: bool = Fals
     return escalc(name, drop00=drop00, **columns)
 
 
+def reason_column(table: EffectTable, reason: str) -> int:
+    """1-based field of the column a reason names first (``"vi (or sei) ..."``), else 0.
+
+    A reason from :func:`evidence.effects.escalc` starts with the column it is about
+    ("ai is missing", "vi must be positive"); for ``vi (or sei)`` the column present in the
+    file is pointed at. Reasons about several columns ("a standard deviation is
+    negative") point at the whole line (0).
+    """
+    words = reason.replace("(", " ").replace(")", " ").split()
+    candidates = [words[0], *words[1:3]] if words and words[0] == "vi" else words[:1]
+    for name in candidates:
+        if name in table.header:
+            return table.column(name)
+    return 0
+
+
 def row_problems(table: EffectTable, effects: EffectSizes) -> list[Problem]:
-    """One problem per row whose effect size could not be computed."""
+    """One problem per row whose effect size could not be computed, at the cell named."""
     return [
-        Problem(table.path, line, 0, f"{label}: {reason}", "effect-not-computable")
+        Problem(
+            table.path,
+            line,
+            reason_column(table, reason),
+            f"{label}: {reason}",
+            "effect-not-computable",
+        )
         for line, label, reason in zip(table.lines, table.labels, effects.reasons, strict=True)
         if reason is not None
     ]

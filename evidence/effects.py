@@ -302,6 +302,8 @@ def _given(c: dict[str, Array], rows: _Rows) -> tuple[Array, Array, list[str]]:
     vi = np.where(np.isfinite(c["vi"]), c["vi"], c["sei"] ** 2)
     rows.flag(~np.isfinite(c["yi"]), "yi is missing")
     rows.flag(~np.isfinite(vi), "vi (or sei) is missing")
+    used_sei = ~np.isfinite(c["vi"]) & np.isfinite(c["sei"])
+    rows.flag(used_sei & (c["sei"] <= 0), "sei must be positive")
     rows.flag(vi <= 0, "vi must be positive")
     return c["yi"], vi, []
 

@@ -102,12 +102,38 @@ def test_uncomputable_row_fails_pool_unless_dropped(
     path.write_text("study,yi,vi\na,0.1,0.02\nb,0.3,\nc,0.2,0.05\n")
     assert main(["pool", str(path)]) == 1
     assert (
-        "missing.csv:3:0: b: vi (or sei) is missing [effect-not-computable]"
+        "missing.csv:3:3: b: vi (or sei) is missing [effect-not-computable]"
         in capsys.readouterr().err
     )
     assert main(["pool", str(path), "--drop-missing", "--json"]) == 0
     output = json.loads(capsys.readouterr().out)
     assert output["pooled"]["k"] == 2 and "dropped" in output["notes"][0]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The problem points at the cell: line 3, field 2 (ai) or field 3 (sei).
+        ("study,ai,n1i,ci,n2i\na,1,10,2,10\nb,,10,2,10\n", ":3:2: b: ai is missing"),
+        ("study,yi,sei\na,0.1,0.1\nb,0.2,-0.1\n", ":3:3: b: sei must be positive"),
+        ("study,yi,vi\na,0.1,0.1\nb,0.2,0\n", ":3:3: b: vi must be positive"),
+        # A reason about several columns points at the whole line (field 0).
+        (
+            "study,m1i,sd1i,n1i,m2i,sd2i,n2i\na,1,1,10,2,1,10\nb,1,-1,10,2,1,10\n",
+            ":3:0: b: a standard deviation is negative",
+        ),
+    ],
+)
+def test_uncomputable_row_points_at_its_cell(
+    tmp_path: Path, capsys: pytest.CaptureFixture, text: str, expected: str
+) -> None:
+    path = tmp_path / "rows.csv"
+    path.write_text(text)
+    measure = ["--measure", "OR"] if "ai" in text else ["--measure", "MD"] if "m1i" in text else []
+    assert main(["pool", str(path), *measure]) == 1
+    err = capsys.readouterr().err
+    assert f"{path}{expected} [effect-not-computable]" in err
+    assert "Traceback" not in err
 
 
 def test_missing_file_is_a_problem(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
