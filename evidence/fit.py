@@ -91,7 +91,8 @@ def _fit_sections(table: EffectTable, analysis: Analysis) -> dict[str, Any]:
     labels = [r.label for r in rows]
     options = {"method": analysis.method, "test": analysis.test}
     n_clusters = len({r.cluster for r in rows})
-    univariate = pool(yi, vi, measure=measure, labels=labels, n_studies=n_clusters,
+    n_studies = len({r.study for r in rows})
+    univariate = pool(yi, vi, measure=measure, labels=labels, n_studies=n_studies,
                       n_participants=participants(rows), **options)
     pooled = univariate.to_dict()
     tau2 = univariate.tau2 or 0.0

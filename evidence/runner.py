@@ -173,7 +173,7 @@ def build_document(analysis: Analysis, table: EffectTable, sections: dict[str, A
         document[key] = sections[key]
     document["published"] = published_for(analysis.compare_with)
     document["effects"] = {"included": len(included), "excluded": len(table.excluded),
-                           "studies": len({r.study for r in table.rows}),
+                           "studies": len({r.study for r in included}),
                            "clusters": len({r.cluster for r in included}),
                            "participants": participants(included)}
     document["figures"] = {}

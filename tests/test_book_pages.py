@@ -133,6 +133,20 @@ def test_summary_row_cells():
     assert row["certainty"] == "very low (downgraded for imprecision)"
 
 
+def test_summary_row_says_when_studies_share_samples():
+    result = make_result()
+    result["pooled"]["k"], result["pooled"]["n_studies"] = 4, 3
+    result["effects"] = {"included": 4, "excluded": 0, "studies": 3, "clusters": 2}
+    assert summary_row(result)["k"] == "4 effects, 3 studies in 2 independent samples"
+
+
+def test_summary_row_of_an_unpooled_analysis_counts_what_was_included():
+    result = make_result()
+    result.update(status="insufficient-evidence", pooled=None,
+                  effects={"included": 3, "excluded": 2, "studies": 1, "clusters": 1})
+    assert summary_row(result)["k"] == "3 effects, 1 study"
+
+
 def test_analysis_page_sections_and_escaping():
     result = make_result(title=HOSTILE)
     result["published"] = [{"meta_analysis": "Holt-Lunstad <b>", "year": 2010,

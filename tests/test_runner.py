@@ -190,6 +190,17 @@ def test_multilevel_pool_matches_the_three_level_model(tmp_path):
     assert_allclose(document["pooled"]["estimate"], fit.coefficients[0], rtol=RTOL_ESTIMATE)
     assert_allclose(document["dependence"]["sigma2"], fit.sigma2, rtol=RTOL_ESTIMATE)
     assert document["effects"]["clusters"] == 4
+    # five studies (two of them share a cohort) in four independent samples
+    assert document["effects"]["studies"] == 5
+    assert document["pooled"]["n_studies"] == 5
+
+
+def test_study_count_is_of_included_studies_only(corpus):
+    # "few" selects alpha2001 only; "isolation" excludes nothing, so both count what is used
+    documents = {d["id"]: d for d in run(corpus)}
+    assert documents["few"]["effects"] == {"included": 1, "excluded": 0, "studies": 1,
+                                           "clusters": 1, "participants": 6500}
+    assert documents["isolation"]["effects"]["studies"] == 5
 
 
 def test_invalid_spec_stops_the_run_before_fitting(corpus, capsys):

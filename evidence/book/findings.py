@@ -150,6 +150,9 @@ def summary_row(result: Mapping[str, Any]) -> dict[str, str]:
     k_text = _count(k, "effect")
     if finite(studies):
         k_text += ", " + _count(studies, "study", "studies")
+    clusters = counts.get("clusters")
+    if finite(clusters) and finite(studies) and float(clusters) < float(studies):
+        k_text += " in " + _count(clusters, "independent sample")
     return {
         "question": _question_text(result),
         "k": k_text,
