@@ -93,7 +93,9 @@ def plain_sentence(result: Mapping[str, Any]) -> str:
 
     Rules: (1) not pooled -> say so with the runner's message; (2) the 95% CI excludes the
     null (1 for ratios, 0 otherwise) -> name the direction from ``orient`` (an estimate above
-    the null means the orientation's side goes with the harmful or beneficial outcome),
+    the null means the orientation's side goes with the harmful or beneficial outcome); the
+    side is named by the question's ``exposure`` (and ``comparator``), which the analysis
+    schema defines as the side ``orient`` puts above the null, else by the orientation,
     else say the data are compatible with no association; (3) say whether the 95%
     prediction interval also excludes the null; (4) end with the certainty level.
     """
@@ -116,6 +118,9 @@ def plain_sentence(result: Mapping[str, Any]) -> str:
             direction = f"the pooled {abbreviation} was {'above' if above else 'below'} {null:g}"
         else:
             words, effect = oriented
+            exposure, comparator = question.get("exposure"), question.get("comparator")
+            if exposure:
+                words = str(exposure) + (f" (compared with {comparator})" if comparator else "")
             good = (effect == "beneficial") == above
             direction = f"{words} went with {'better' if good else 'worse'} {outcome}"
         sentence = f"Across {integer(k)} effects, {direction} ({numbers_text})"
