@@ -14,7 +14,7 @@ from pathlib import Path
 from pybtex.database import BibliographyData, BibliographyDataError, parse_string
 from pybtex.scanner import PybtexSyntaxError
 
-from evidence.errors import Problem
+from evidence.errors import Problem, read_error
 from evidence.yamlio import display_path
 
 #: Rules this module reports, with what each one means.
@@ -78,7 +78,8 @@ def load_bibliography(path: str | os.PathLike[str]) -> Bibliography:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return Bibliography(
-            shown, problems=(Problem(shown, 0, 0, f"cannot read: {exc}", "bib-unreadable"),)
+            shown, problems=(Problem(shown, 0, 0, f"cannot read: {read_error(exc)}",
+                                     "bib-unreadable"),)
         )
     lines: dict[str, int] = {}
     problems: list[Problem] = []

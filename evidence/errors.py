@@ -98,3 +98,20 @@ def summary_line(problems: Sequence[Problem]) -> str:
     n_errors = len(errors_in(problems))
     n_warnings = len(problems) - n_errors
     return f"{n_errors} error{'s' * (n_errors != 1)}, {n_warnings} warning{'s' * (n_warnings != 1)}"
+
+
+def read_error(exc: OSError | UnicodeDecodeError) -> str:
+    r"""Say in words why a file could not be read (no Python exception text).
+
+    Examples
+    --------
+    >>> read_error(FileNotFoundError(2, "No such file or directory"))
+    'no such file or directory'
+    >>> read_error(UnicodeDecodeError("utf-8", b"ab\xd0", 2, 3, "invalid start byte"))
+    'byte 0xd0 (at offset 2) is not valid UTF-8; save the file as UTF-8'
+    """
+    if isinstance(exc, UnicodeDecodeError):
+        byte = exc.object[exc.start]
+        return (f"byte 0x{byte:02x} (at offset {exc.start}) is not valid UTF-8; "
+                "save the file as UTF-8")
+    return (exc.strerror or str(exc)).lower()

@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from evidence.errors import EvidenceError, Problem
+from evidence.errors import EvidenceError, Problem, read_error
 
 #: First line of every record: lets editors (yaml-language-server) check and complete it.
 SCHEMA_HEADER = "# yaml-language-server: $schema=../evidence/schema/study.schema.json"
@@ -301,14 +301,16 @@ def read_bib_entry(path: Path) -> BibEntry:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise EvidenceError(
-            [Problem(shown, 0, 0, f"cannot read: {exc}", "bib-unreadable")]
+            [Problem(shown, 0, 0, f"cannot read: {read_error(exc)}", "bib-unreadable")]
         ) from exc
     try:
         data = parse_string(text, "bibtex")
     except PybtexError as exc:  # syntax errors carry a line; duplicate keys do not
         line = getattr(exc, "lineno", None) or 0
         message = f"not a valid BibTeX entry: {exc.args[0] if exc.args else exc}"
-        raise EvidenceError([Problem(shown, line, 0, message, "bib-syntax")]) from exc
+        raise EvidenceError(
+            [Problem(shown, line, 1 if line else 0, message, "bib-syntax")]
+        ) from exc
     keys = list(data.entries.keys())
     if len(keys) != 1:
         message = f"expected exactly one BibTeX entry, found {len(keys)}"
@@ -317,10 +319,22 @@ def read_bib_entry(path: Path) -> BibEntry:
 
 
 def existing_bib_keys(path: Path) -> set[str]:
-    """Return the keys already in ``references.bib`` (lower-cased: BibTeX keys ignore case)."""
+    """Return the keys already in ``references.bib`` (lower-cased: BibTeX keys ignore case).
+
+    Raises
+    ------
+    EvidenceError
+        When ``references.bib`` exists but cannot be read as UTF-8 text.
+    """
     if not path.exists():
         return set()
-    keys = re.findall(r"@\s*\w+\s*[{(]\s*([^,\s]+)\s*,", path.read_text(encoding="utf-8"))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvidenceError(
+            [Problem(str(path), 0, 0, f"cannot read: {read_error(exc)}", "bib-unreadable")]
+        ) from exc
+    keys = re.findall(r"@\s*\w+\s*[{(]\s*([^,\s]+)\s*,", text)
     return {key.lower() for key in keys}
 
 
@@ -352,7 +366,10 @@ def create_record(
     if doi is not None:
         doi = normalise_doi(doi)
         problems += check_doi(doi, str(target))
-    if target.exists():
+    if studies_dir.exists() and not studies_dir.is_dir():
+        problems.append(Problem(str(studies_dir), 0, 0, "not a directory; --studies names the "
+                                "directory of records", "not-a-directory"))
+    elif target.exists():
         problems.append(
             Problem(str(target), 0, 0, "already exists; edit it instead", "record-exists")
         )
@@ -360,21 +377,27 @@ def create_record(
     if bib_file is not None:
         try:
             entry = read_bib_entry(bib_file)
+            known = existing_bib_keys(references) if studies_dir.is_dir() else set()
         except EvidenceError as exc:
             problems.extend(exc.problems)
         else:
-            if entry.key.lower() in existing_bib_keys(references):
+            if entry.key.lower() in known:
                 message = f"BibTeX key {entry.key!r} is already in {references}; cite it instead"
                 problems.append(Problem(str(bib_file), 0, 0, message, "bib-duplicate-key"))
     if problems:
         raise EvidenceError(problems)
-    studies_dir.mkdir(parents=True, exist_ok=True)
     citation = entry.key if entry else study_id
-    with target.open("x", encoding="utf-8") as record:
-        cohorts = existing_cohorts(studies_dir)
-        record.write(render_skeleton(study_id, citation=citation, doi=doi, cohorts=cohorts))
-    if entry is not None:
-        _append_entry(references, entry)
+    try:
+        studies_dir.mkdir(parents=True, exist_ok=True)
+        with target.open("x", encoding="utf-8") as record:
+            cohorts = existing_cohorts(studies_dir)
+            record.write(render_skeleton(study_id, citation=citation, doi=doi, cohorts=cohorts))
+        if entry is not None:
+            _append_entry(references, entry)
+    except OSError as exc:  # e.g. a read-only directory: say so, never a traceback
+        where = exc.filename or target
+        raise EvidenceError([Problem(str(where), 0, 0, f"cannot write: {read_error(exc)}",
+                                     "file-unwritable")]) from exc
     return target
 
 

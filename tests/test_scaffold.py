@@ -223,3 +223,48 @@ def test_contributing_shows_what_new_and_validate_really_print(tmp_path, monkeyp
     shown = [line for line in validate_block[1:] if line != "..."]
     assert all(line in printed for line in shown)
     assert printed[-1] == shown[-1]
+
+
+NOT_UTF8 = b"@article{x,\n  title = {caf\xe9}\n}\n"  # Latin-1 e-acute: byte 0xe9 at offset 26
+
+
+@pytest.mark.parametrize(
+    ("setup", "expected"),
+    [
+        # --studies names a file: refused before anything is written (was a traceback)
+        ("studies-is-a-file", "studies:0:0: not a directory; --studies names the directory "
+                              "of records [not-a-directory]"),
+        ("bib-missing", "nope.bib:0:0: cannot read: no such file or directory [bib-unreadable]"),
+        ("bib-not-utf8", "entry.bib:0:0: cannot read: byte 0xe9 (at offset 26) is not valid "
+                         "UTF-8; save the file as UTF-8 [bib-unreadable]"),
+        ("references-not-utf8", "references.bib:0:0: cannot read: byte 0xe9 (at offset 26) is "
+                                "not valid UTF-8; save the file as UTF-8 [bib-unreadable]"),
+        # pybtex reports the line where the file ended; the column is 1, not 0
+        ("bib-syntax", "entry.bib:2:1: not a valid BibTeX entry: premature end of file "
+                       "[bib-syntax]"),
+    ],
+)
+def test_new_on_broken_input_says_what_is_wrong_without_a_traceback(tmp_path, bib_file, setup,
+                                                                    expected, capsys):
+    studies = tmp_path / "studies"
+    bib = bib_file
+    if setup == "studies-is-a-file":
+        studies.write_text("not a directory\n")
+    elif setup == "bib-missing":
+        bib = tmp_path / "nope.bib"
+    elif setup == "bib-not-utf8":
+        bib = tmp_path / "entry.bib"
+        bib.write_bytes(NOT_UTF8)
+    elif setup == "references-not-utf8":
+        studies.mkdir()
+        (studies / "references.bib").write_bytes(NOT_UTF8)
+    elif setup == "bib-syntax":
+        bib = tmp_path / "entry.bib"
+        bib.write_text("@article{broken,\n")
+    assert main(["new", "smith2024", "--studies", str(studies), "--bib", str(bib)]) == 1
+    error = capsys.readouterr().err
+    assert "Traceback" not in error
+    first = error.splitlines()[0]
+    assert first.startswith(str(tmp_path))
+    assert first.endswith(expected)
+    assert not (tmp_path / "studies" / "smith2024.yaml").exists()
