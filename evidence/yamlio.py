@@ -37,6 +37,7 @@ each error to the line and column of the offending node, with a readable message
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,7 +197,11 @@ def load_yaml(
 def _read_bytes(path: str | os.PathLike[str], shown: str, max_bytes: int) -> bytes | Problem:
     """Read the file's bytes, refusing unreadable and oversize files."""
     try:
-        size = os.stat(path).st_size
+        status = os.stat(path)
+        if not stat.S_ISREG(status.st_mode):  # a FIFO or a device would block or never end
+            kind = "a directory" if stat.S_ISDIR(status.st_mode) else "not a regular file"
+            return Problem(shown, 0, 0, f"cannot read the file: {kind}", "file-unreadable")
+        size = status.st_size
         if size > max_bytes:
             return Problem(
                 shown,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import pytest
 
@@ -222,3 +223,16 @@ def test_pure_python_parser_gives_the_same_result(text, monkeypatch):
     assert pure.data == with_libyaml.data
     assert [(p.rule, p.line, p.column) for p in pure.problems] == [
         (p.rule, p.line, p.column) for p in with_libyaml.problems]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes need POSIX")
+def test_a_named_pipe_or_device_is_refused_without_reading_it(tmp_path):
+    # a FIFO named *.yaml used to block `evidence validate` forever; /dev/zero never ends
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    assert [(p.rule, p.message) for p in load_yaml(fifo).problems] == [
+        ("file-unreadable", "cannot read the file: not a regular file")]
+    if os.path.exists("/dev/zero"):
+        device = tmp_path / "zero.yaml"
+        device.symlink_to("/dev/zero")
+        assert rules_of(load_yaml(device)) == ["file-unreadable"]
