@@ -74,6 +74,9 @@ def load_bibliography(path: str | os.PathLike[str]) -> Bibliography:
     pybtex itself decides what is valid BibTeX (Patashnik, *BibTeXing*, 1988).
     """
     shown = display_path(path)
+    if Path(path).exists() and not Path(path).is_file():  # a FIFO would block the read
+        return Bibliography(shown, problems=(Problem(
+            shown, 0, 0, "cannot read: not a regular file", "bib-unreadable"),))
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

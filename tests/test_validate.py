@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -167,3 +168,11 @@ def test_a_bibliography_given_alone_is_checked_for_syntax_only():
 def test_a_directory_given_twice_is_checked_once():
     twice = validate_paths([INVALID / "bib-unused", (INVALID / "bib-unused").resolve()])
     assert [p.rule for p in twice] == ["bib-unused"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes need POSIX")
+def test_a_bibliography_that_is_a_named_pipe_is_refused_without_reading_it(tmp_path):
+    fifo = tmp_path / "references.bib"
+    os.mkfifo(fifo)
+    assert [(p.rule, p.message) for p in validate_paths([fifo])] == [
+        ("bib-unreadable", "cannot read: not a regular file")]
