@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from xml.etree import ElementTree
 
+import numpy as np
 import pandas
 import pytest
 from numpy.testing import assert_allclose
@@ -405,3 +406,28 @@ def test_funnel_shows_trim_and_fill_only_when_studies_were_imputed(tmp_path, k0,
     assert ("Trim-and-fill estimate" in texts) is shown
     _title, description = figure_description(tmp_path / "isolation-mortality-funnel.svg")
     assert f"Trim and fill imputes {k0} studies." in description
+
+
+def test_summary_diamond_cut_by_the_axis_becomes_a_bar_with_a_small_diamond():
+    # k = 2 with a t(1) interval: CI 0.06 to 36.7 runs past both ends of the axis, so a
+    # diamond cut to the axis would be a solid block; the estimate is drawn as a diamond
+    # 2 x 2.5% of the axis width wide, and the CI as a bar. The narrow row keeps its diamond.
+    from matplotlib.patches import Polygon
+
+    from evidence.plots.summary import summary_figure
+
+    rows = [
+        {"id": "wide", "title": "Wide", "status": "ok", "k": 2, "estimate": math.log(1.49),
+         "ci": [math.log(0.06), math.log(36.67)], "pi": None, "metric": "log-risk-ratio",
+         "back_transform": "exp"},
+        {"id": "narrow", "title": "Narrow", "status": "ok", "k": 9, "estimate": math.log(1.4),
+         "ci": [math.log(1.18), math.log(1.67)], "pi": None, "metric": "log-risk-ratio",
+         "back_transform": "exp"},
+    ]
+    figure = summary_figure(rows)
+    (axes,) = [a for a in figure.axes if any(isinstance(p, Polygon) for p in a.patches)]
+    lo, hi = axes.get_xlim()
+    widths = sorted(float(np.ptp(p.get_xy()[:, 0])) for p in axes.patches
+                    if isinstance(p, Polygon))
+    assert_allclose(widths, sorted([0.05 * (hi - lo), math.log(1.67) - math.log(1.18)]),
+                    rtol=1e-9)

@@ -90,8 +90,10 @@ def summary_figure(rows: list[dict[str, Any]]) -> Figure | None:
         return None
     layout = Layout("Pooled estimates of every analysis", blocks[0].scale,
                     (Column("Estimate [95% CI]", 0.925), Column("k", 0.985)),
-                    footnotes=("Diamonds: pooled estimate and 95% CI; grey lines: 95% "
-                               "prediction intervals; arrows: interval continues.",),
+                    footnotes=("Diamonds: pooled estimate and 95% CI (a bar with a small "
+                               "diamond when the CI runs past the axis).",
+                               "Grey lines: 95% prediction intervals; arrows: interval "
+                               "continues; k: effects included."),
                     axes_left=0.48, axes_right=0.72)
     return draw_blocks(blocks, layout)
 

@@ -199,7 +199,15 @@ def _draw_row(axes: Any, transform: Any, y: float, row: Row, layout: Layout,
         if row.pi is not None:
             _draw_bar(axes, y, row.pi[0], row.pi[1], MUTED, 1.0, 0.18)
             _draw_arrows(axes, y, row.pi[0], row.pi[1], lo, hi, MUTED)
-        draw_diamond(axes, y, row.estimate, row.lo, row.hi, row.color)
+        if row.lo < lo or row.hi > hi:
+            # A diamond cut by the axis would read as a solid block: show the CI as a bar
+            # running off the axis (with arrows) and the estimate as a small diamond.
+            _draw_bar(axes, y, row.lo, row.hi, row.color, 2.2, 0.22)
+            half = 0.025 * (hi - lo)
+            draw_diamond(axes, y, row.estimate, row.estimate - half, row.estimate + half,
+                         row.color)
+        else:
+            draw_diamond(axes, y, row.estimate, row.lo, row.hi, row.color)
         _draw_arrows(axes, y, row.lo, row.hi, lo, hi, row.color)
     elif row.kind == "bar" and finite(row.lo) and finite(row.hi):
         _draw_bar(axes, y, row.lo, row.hi, row.color, 2.2, 0.22)
