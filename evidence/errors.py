@@ -51,13 +51,28 @@ class Problem:
         return f"{self.path}:{self.line}:{self.column}: {prefix}{self.message} [{self.rule}]"
 
     def to_github(self) -> str:
-        """Format as a GitHub Actions workflow annotation."""
+        """Format as a GitHub Actions workflow annotation.
+
+        The message is escaped as the Actions toolkit does (``%``, CR, LF) and the file
+        name and title as properties (also ``:`` and ``,``), so a file name with a comma
+        cannot cut the annotation short.
+        """
         level = "error" if self.severity == "error" else "warning"
-        message = self.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        message = _escape_data(self.message)
         return (
-            f"::{level} file={self.path},line={max(self.line, 1)},col={max(self.column, 1)},"
-            f"title={self.rule}::{message}"
+            f"::{level} file={_escape_property(self.path)},line={max(self.line, 1)},"
+            f"col={max(self.column, 1)},title={_escape_property(self.rule)}::{message}"
         )
+
+
+def _escape_data(text: str) -> str:
+    """Escape a workflow command's message (actions/toolkit ``escapeData``)."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    """Escape a workflow command's property value (actions/toolkit ``escapeProperty``)."""
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 class EvidenceError(Exception):

@@ -23,3 +23,11 @@ def test_format_problems_counts_errors_and_warnings():
     ]
     assert [p["rule"] for p in json.loads(format_problems(problems, "json"))] == ["x", "bib-unused"]
     assert format_problems(problems, "github").startswith("::error file=a.yaml,line=1,col=1")
+
+
+def test_github_annotation_escapes_the_file_name_and_the_message():
+    # actions/toolkit escapeProperty / escapeData: a comma or colon in the file name would
+    # otherwise end the property, a newline in a quoted value would end the command
+    problem = Problem("studies/a,b:c.yaml", 3, 7, "50% of\nit", "ci-order")
+    assert problem.to_github() == (
+        "::error file=studies/a%2Cb%3Ac.yaml,line=3,col=7,title=ci-order::50%25 of%0Ait")
