@@ -134,3 +134,77 @@ def test_equal_standard_errors_leave_regression_tests_undefined_not_a_traceback(
     assert any("same standard error" in note for note in result["bias_notes"])
     with pytest.raises(EvidenceError, match="same standard error"):
         bias.egger([0.2, 0.3, 0.4], [0.05] * 3)
+
+
+POOLING = json.loads((Path(__file__).parent / "reference" / "pooling_fixtures.json").read_text())[
+    "datasets"
+]
+
+
+def _pooling_cases(key):
+    # k = 2 (dat.bcg[1:2]) is left out: metafor's ranktest() still returns a tau there;
+    # ours refuses below 3 studies (test_begg_refuses_two_studies).
+    return [
+        pytest.param(d, id=f"{d['name']}-{d['measure']}")
+        for d in POOLING
+        if d["bias"][key] is not None and len(d["escalc"]["yi"]) > 2
+    ]
+
+
+# The 17 dataset/measure combinations of tests/reference/make_fixtures.R (dat.bcg RR/OR,
+# dat.normand1999 MD/SMD, dat.molloy2014 ZCOR/COR, dat.nielweise2007 and dat.yusuf1985 zero
+# cells, dat.hine1989 tau2 = 0, dat.curtis1998 k = 102, dat.pritz1997 PR/PLO, dat.hart1999
+# IRR, dat.raudenbush1985): regtest (z and knha), ranktest and trimfill (L0, R0) as metafor.
+@pytest.mark.parametrize("test", ["z", "knha"])
+@pytest.mark.parametrize("dataset", _pooling_cases("regtest"))
+def test_egger_matches_regtest_on_every_pooling_dataset(dataset, test):
+    ref = dataset["bias"]["regtest" if test == "z" else "regtest_knha"]
+    result = bias.egger(dataset["escalc"]["yi"], dataset["escalc"]["vi"], test=test)
+    assert_allclose(result.statistic, ref["statistic"], rtol=RTOL)
+    assert_allclose(result.p, ref["p"], rtol=RTOL)
+    if test == "knha":
+        assert result.df == ref["df"]
+    assert_allclose(result.limit_estimate, ref["limit_estimate"], rtol=RTOL, atol=1e-12)
+    assert_allclose(result.limit_ci, ref["limit_ci"], rtol=RTOL)
+
+
+@pytest.mark.parametrize("dataset", _pooling_cases("ranktest"))
+def test_begg_matches_ranktest_on_every_pooling_dataset(dataset):
+    ref = dataset["bias"]["ranktest"]
+    result = bias.begg(dataset["escalc"]["yi"], dataset["escalc"]["vi"])
+    assert_allclose(result.tau, ref["tau"], rtol=RTOL, atol=1e-12)
+    assert_allclose(result.p, ref["p"], rtol=RTOL)
+
+
+@pytest.mark.parametrize("estimator", ["L0", "R0"])
+@pytest.mark.parametrize("dataset", _pooling_cases("trimfill_L0"))
+def test_trimfill_matches_metafor_on_every_pooling_dataset(dataset, estimator):
+    ref = dataset["bias"][f"trimfill_{estimator}"]
+    result = bias.trimfill(dataset["escalc"]["yi"], dataset["escalc"]["vi"], estimator=estimator)
+    assert result.k0 == ref["k0"]
+    assert result.side == ref["side"]
+    assert_allclose(result.estimate, ref["estimate"], rtol=RTOL)
+    assert_allclose(result.se, ref["se"], rtol=RTOL)
+    assert_allclose(result.ci, ref["ci"], rtol=RTOL)
+    assert_allclose(result.tau2, ref["tau2"], rtol=RTOL, atol=1e-9)
+    filled_yi = [] if ref["filled_yi"] is None else np.atleast_1d(ref["filled_yi"])
+    filled_vi = [] if ref["filled_vi"] is None else np.atleast_1d(ref["filled_vi"])
+    assert_allclose(result.filled_yi, filled_yi, rtol=RTOL)
+    assert_allclose(result.filled_vi, filled_vi, rtol=RTOL)
+
+
+def test_begg_refuses_two_studies():
+    data = next(d for d in POOLING if d["name"] == "dat.bcg[1:2]")
+    with pytest.raises(EvidenceError, match="at least 3 studies"):
+        bias.begg(data["escalc"]["yi"], data["escalc"]["vi"])
+
+
+def test_begg_is_exact_without_ties_up_to_the_limit_then_normal():
+    # dat.curtis1998 (k = 102, no ties) is exact as metafor's cor.test(exact = TRUE): checked
+    # above against ranktest(). Past BEGG_EXACT_LIMIT the normal approximation is used.
+    curtis = next(d for d in POOLING if d["name"] == "dat.curtis1998")
+    assert bias.begg(curtis["escalc"]["yi"], curtis["escalc"]["vi"]).exact is True
+    rng = np.random.default_rng(7)
+    k = bias.BEGG_EXACT_LIMIT + 1
+    vi = rng.uniform(0.01, 0.3, k)
+    assert bias.begg(rng.normal(0.2, np.sqrt(vi + 0.05)), vi).exact is False

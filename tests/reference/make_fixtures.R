@@ -85,6 +85,28 @@ subgroup_record <- function(data, group, method = "REML", test = "z") {
        q_between_p = num(between$QEp))
 }
 
+# Small-study-effect tests on every dataset (issue 4 asks for them on each): regtest()
+# (default mixed-effects model, sei as predictor; z and knha), ranktest(), trimfill() with
+# L0 and R0, all from the REML fit. NULL where metafor refuses (e.g. k = 2).
+bias_record <- function(yi, vi) {
+  fit <- rma(yi, vi, method = "REML", control = CONTROL)
+  fit_knha <- rma(yi, vi, method = "REML", test = "knha", control = CONTROL)
+  safe <- function(expr) tryCatch(suppressWarnings(expr), error = function(e) NULL)
+  reg <- function(r) if (is.null(r)) NULL else
+    list(statistic = num(r$zval), p = num(r$pval), df = num(r$dfs),
+         limit_estimate = num(r$est), limit_ci = num(c(r$ci.lb, r$ci.ub)))
+  tf <- function(r) if (is.null(r)) NULL else
+    list(k0 = num(r$k0), side = r$side, estimate = num(r$beta), se = num(r$se),
+         ci = num(c(r$ci.lb, r$ci.ub)), tau2 = num(r$tau2),
+         filled_yi = num(r$yi[r$fill]), filled_vi = num(r$vi[r$fill]))
+  rank <- safe(ranktest(fit))
+  # trimfill() passes control on to its refits (the default threshold is 1e-5).
+  list(regtest = reg(safe(regtest(fit))), regtest_knha = reg(safe(regtest(fit_knha))),
+       ranktest = if (is.null(rank)) NULL else list(tau = num(rank$tau), p = num(rank$pval)),
+       trimfill_L0 = tf(safe(trimfill(fit, estimator = "L0", control = CONTROL))),
+       trimfill_R0 = tf(safe(trimfill(fit, estimator = "R0", control = CONTROL))))
+}
+
 dataset <- function(name, paper, measure, escalc_args, raw_columns, data,
                     formula = NULL, moderators = NULL, subgroup = NULL, extra = list()) {
   dat <- do.call(escalc, c(list(measure = measure, data = data), escalc_args))
@@ -94,7 +116,7 @@ dataset <- function(name, paper, measure, escalc_args, raw_columns, data,
   names(inputs) <- raw_columns
   rec <- list(name = name, paper = paper, measure = measure, inputs = inputs,
               escalc = list(yi = num(dat$yi), vi = num(dat$vi)), kept = which(keep),
-              fits = all_fits(dat$yi, dat$vi))
+              fits = all_fits(dat$yi, dat$vi), bias = bias_record(dat$yi, dat$vi))
   if (!is.null(formula)) rec$regressions <- regressions(dat, formula, moderators)
   if (!is.null(subgroup)) rec$subgroups <- list(subgroup_record(dat, subgroup),
                                                 subgroup_record(dat, subgroup, "DL", "knha"))
