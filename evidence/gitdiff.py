@@ -86,6 +86,9 @@ def resolve_commit(repository: Path, ref: str) -> str:
             repository, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"
         )
     except GitUsageError as exc:
+        if ref == "HEAD":
+            raise GitUsageError("no commit to compare with: the repository has no commits "
+                                "yet (commit once, or pass --base REF)") from exc
         raise GitUsageError(f"unknown git ref: {ref}") from exc
 
 

@@ -160,6 +160,15 @@ def test_not_a_repository_is_a_one_line_usage_error(tmp_path, monkeypatch, capsy
     assert len(error.strip().splitlines()) == 1
 
 
+def test_a_repository_without_commits_is_a_one_line_usage_error(tmp_path, monkeypatch, capsys):
+    git(tmp_path, "init", "--quiet")
+    monkeypatch.chdir(tmp_path)
+    assert main(["diff"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("evidence diff: no commit to compare with")
+    assert len(error.strip().splitlines()) == 1
+
+
 def test_unknown_ref_is_a_one_line_usage_error(repository, capsys):
     assert main(["diff", "--base", "no-such-branch"]) == 2
     error = capsys.readouterr().err
