@@ -68,6 +68,7 @@ CROSS_FILE_RULES = {
     "bib-unused": "a bibliography entry that no record cites (warning)",
     "bib-missing": "a studies directory without references.bib",
     "no-records": "a directory given to check holds no record files (warning)",
+    "wrong-extension": "a record file ending in .yml, which the loader never reads",
 }
 
 
@@ -220,6 +221,7 @@ def _collect(paths: Iterable[str | os.PathLike[str]]
                                     "file-unreadable"))
         elif path.is_dir():
             found = sorted(path.glob("*.yaml"))
+            problems += [_wrong_extension(p) for p in sorted(path.glob("*.yml"))]
             if not found:
                 problems.append(Problem(display_path(path), 0, 0, "no record files (*.yaml) "
                                         "in this directory", "no-records", "warning"))
@@ -233,7 +235,9 @@ def _collect(paths: Iterable[str | os.PathLike[str]]
                                         "bib-missing"))
         elif path.suffix == ".bib":  # syntax only: which records cite it is not known
             bibliographies.setdefault(path.resolve(), False)
-        elif path.is_file() and path.suffix in (".yaml", ".yml"):
+        elif path.suffix == ".yml":
+            problems.append(_wrong_extension(path))
+        elif path.is_file() and path.suffix == ".yaml":
             records.append(path)
             sibling = path.parent / BIB_NAME
             if sibling.is_file():
@@ -243,7 +247,13 @@ def _collect(paths: Iterable[str | os.PathLike[str]]
                                     "a bibliography (*.bib) or a directory", "file-unreadable"))
     unique = list(dict.fromkeys(p.resolve() for p in records))
     by_resolved = {p.resolve(): p for p in records}
-    return [by_resolved[p] for p in unique], bibliographies, problems
+    return [by_resolved[p] for p in unique], bibliographies, list(dict.fromkeys(problems))
+
+
+def _wrong_extension(path: Path) -> Problem:
+    """Report a ``*.yml`` record: the loader reads ``*.yaml`` only and would skip it."""
+    return Problem(display_path(path), 0, 0, f"record files end in .yaml; rename it to "
+                   f"{path.stem}.yaml (a .yml file is never loaded)", "wrong-extension")
 
 
 def _check_across(checked: Sequence[CheckedFile]) -> list[Problem]:
