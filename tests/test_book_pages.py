@@ -30,6 +30,7 @@ from evidence.book.landing import landing_fragment
 from evidence.book.numbers import interval, natural, number, p_value
 from evidence.book.pages import SiteInputs, generate_pages
 from evidence.book.prisma import prisma_html
+from evidence.book.sections import subgroups
 from evidence.book.toc import toc_yaml
 
 EFFECT_ROWS = [
@@ -183,7 +184,36 @@ def test_methods_paragraph_is_written_from_the_spec():
     text = methods_paragraph(make_result())
     assert "outcome.domain in mortality" in text
     assert "the most adjusted estimate" in text
-    assert "REML estimator" in text and "knha inference" in text
+    assert "REML estimator" in text
+    assert "Hartung-Knapp-Sidik-Jonkman (t) inference." in text
+
+
+def test_methods_paragraph_says_what_the_three_level_model_did():
+    # the spec asks for knha; the pooled numbers come from the three-level model's z test
+    result = make_result()
+    result["pooled"].update(method="REML (three-level)", test="z")
+    text = methods_paragraph(result)
+    assert ("REML (three-level) estimator of tau\u00b2 and normal-theory (z) inference (the "
+            "specification asks for Hartung-Knapp-Sidik-Jonkman (t)") in text
+    assert "cluster-robust (CR2)" not in text.split("(the specification")[0]
+
+
+def test_methods_paragraph_of_an_unpooled_analysis_says_nothing_was_pooled():
+    result = make_result()
+    result.update(status="insufficient-evidence", pooled=None)
+    assert "nothing was pooled" in methods_paragraph(result)
+
+
+def test_subgroup_with_a_zero_standard_error_is_not_given_a_zero_width_interval():
+    # two identical estimates under Knapp-Hartung: Q = 0, so SE = 0 and CI [y, y]
+    result = make_result()
+    level = dict(result["pooled"], k=2, se=0.0, ci=[0.2311, 0.2311], pi=None,
+                 back_transformed=None)
+    result["subgroups"] = {"sex": {"subgroups": {"mixed": level}, "q_between": 1.0,
+                                   "q_between_df": 1, "q_between_p": 0.3}}
+    text = subgroups(result)
+    assert r"not estimable \(SE of 0\: identical estimates\)" in text  # Markdown-escaped
+    assert "1.26 to 1.26" not in text
 
 
 def test_study_page_cites_known_keys_and_escapes_everything_else():

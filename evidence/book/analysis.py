@@ -34,11 +34,14 @@ _SPEC_WORDS = {
     "most-adjusted": "the most adjusted estimate",
     "least-adjusted": "the least adjusted estimate",
     "all": "every adjustment level",
-    "multilevel": "a three-level model (effects within clusters) with cluster-robust "
-                  "(CR2) inference",
+    "multilevel": "a three-level model (effects within clusters) where a cluster holds "
+                  "more than one effect",
     "aggregate": "aggregating effects within each cluster before pooling",
     "one-per-cohort": "keeping one effect per cohort",
 }
+#: Inference named in words.
+_TEST_WORDS = {"z": "normal-theory (z)", "knha": "Hartung-Knapp-Sidik-Jonkman (t)",
+               "t": "t-distribution"}
 
 
 @dataclass(frozen=True)
@@ -131,9 +134,7 @@ def methods_paragraph(result: Mapping[str, Any]) -> str:
         f"Where a study gave more than one adjustment level, {_words(spec.get('adjustment'))} "
         "was used.",
         f"Dependent effects were handled by {_words(spec.get('dependence'))}.",
-        f"Effects were pooled in a random-effects model with the "
-        f"{model.get('method', MISSING)} estimator of tau\u00b2 and "
-        f"{model.get('test', MISSING)} inference.",
+        _model_sentence(result, model),
         f"Subgroups: {_words(spec.get('subgroups', []))}. Moderators: "
         f"{_words(spec.get('moderators', []))}. Sensitivity analyses: "
         f"{_words(spec.get('sensitivity', []))}. Small-study effects: "
@@ -142,6 +143,24 @@ def methods_paragraph(result: Mapping[str, Any]) -> str:
     if spec.get("notes"):
         parts.append(f"Notes of the spec: {spec['notes']}")
     return " ".join(parts)
+
+
+def _model_sentence(result: Mapping[str, Any], model: Mapping[str, Any]) -> str:
+    """Say which model and inference produced the pooled numbers (not only what was asked)."""
+    asked_method, asked_test = model.get("method", MISSING), model.get("test", MISSING)
+    if result.get("status") != "ok":
+        return (f"The specification asks for a random-effects model with the {asked_method} "
+                f"estimator of tau\u00b2 and {_TEST_WORDS.get(str(asked_test), asked_test)} "
+                "inference; nothing was pooled.")
+    pooled = result.get("pooled") if isinstance(result.get("pooled"), Mapping) else {}
+    method, test = pooled.get("method", asked_method), pooled.get("test", asked_test)
+    sentence = (f"Effects were pooled in a random-effects model with the {method} estimator "
+                f"of tau\u00b2 and {_TEST_WORDS.get(str(test), test)} inference")
+    if test != asked_test:
+        sentence += (f" (the specification asks for {_TEST_WORDS.get(str(asked_test), asked_test)}"
+                     "; the three-level model gives a z test, and its cluster-robust CR2 "
+                     "interval is shown under Dependent effects)")
+    return sentence + "."
 
 
 def figure_block(name: str, figures: Mapping[str, FigureFile]) -> str:

@@ -79,8 +79,12 @@ def heterogeneity(result: Mapping[str, Any]) -> str:
 
 def _pooled_row(label: str, result: Mapping[str, Any], pooled: Mapping[str, Any]) -> list[str]:
     numbers = natural(result, pooled)
+    ci = interval(numbers["ci"])
+    if pooled.get("se") == 0:
+        # Knapp-Hartung with identical estimates (Q = 0) gives SE 0: not a real certainty
+        ci = "not estimable (SE of 0: identical estimates)"
     return [esc(label), esc(integer(pooled.get("k"))), esc(number(numbers["estimate"])),
-            esc(interval(numbers["ci"])), esc(percent(pooled.get("i2")))]
+            esc(ci), esc(percent(pooled.get("i2")))]
 
 
 def subgroups(result: Mapping[str, Any]) -> str:
