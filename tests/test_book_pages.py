@@ -353,3 +353,23 @@ def test_prisma_text_cannot_close_the_raw_html_fence(tmp_path):
     diagram = prisma_html([], 0, screening)
     assert "\n" not in diagram and "`" not in diagram and "<script>" not in diagram
     assert "x &#96;&#96;&#96; &lt;script&gt;" in diagram
+
+
+@pytest.mark.parametrize(("status", "counts", "expected"), [
+    ("ok", {"included": 2, "excluded": 1, "studies": 2, "clusters": 2, "participants": 3000},
+     "2 effects included from 2 studies in 2 independent samples (clusters) (3,000 "
+     "participants); 1 selected effect excluded."),
+    ("insufficient-evidence", {"included": 3, "excluded": 2, "studies": 1, "clusters": 1,
+                               "participants": 4642},
+     "3 effects usable (not pooled) from 1 study in 1 independent sample (cluster) (4,642 "
+     "participants); 2 selected effects excluded."),
+])
+def test_selection_summary_counts_with_singular_and_plural(status, counts, expected):
+    from evidence.book.analysis import selection
+
+    result = make_result()
+    result.update(status=status, effects=counts)
+    text = selection(_analysis(result), _context([], []))
+    plain = text.replace("\\", "")
+    assert expected in plain
+    assert ("Usable effects (not pooled)" in plain) == (status != "ok")

@@ -91,14 +91,18 @@ def selection(analysis: AnalysisResults, context: SiteContext) -> str:
         one = float(counts["clusters"]) == 1
         clusters = (f" in {integer(counts['clusters'])} independent "
                     f"{'sample (cluster)' if one else 'samples (clusters)'}")
+    pooled = analysis.result.get("status") == "ok"
+    n_included = counts.get("included", len(included))
+    n_studies = counts.get("studies")
+    n_excluded = counts.get("excluded", len(excluded))
     summary = esc(
-        f"{integer(counts.get('included', len(included)))} effects included from "
-        f"{integer(counts.get('studies'))} studies{clusters} "
+        f"{_plural(n_included, 'effect')} {'included' if pooled else 'usable (not pooled)'} "
+        f"from {_plural(n_studies, 'study', 'studies')}{clusters} "
         f"({integer(counts.get('participants'))} participants); "
-        f"{integer(counts.get('excluded', len(excluded)))} selected effects excluded.")
+        f"{_plural(n_excluded, 'selected effect')} excluded.")
     blocks = [summary]
     if included:
-        blocks.append(heading(3, "Included effects"))
+        blocks.append(heading(3, "Included effects" if pooled else "Usable effects (not pooled)"))
         blocks.append(table(["Study", "Effect", "As reported", "Adjustment", "yi", "SE",
                              "Weight", "Conversion", "Flipped"],
                             [_effect_row(row, context) for row in included]))
@@ -113,6 +117,13 @@ def selection(analysis: AnalysisResults, context: SiteContext) -> str:
             [context.study_link(str(row.get("study", ""))), esc(row.get("effect")),
              esc(row.get("reason") or MISSING)] for row in excluded]))
     return join_blocks(blocks)
+
+
+def _plural(value: Any, singular: str, plural: str | None = None) -> str:
+    """Return ``'1 study'``, ``'3 studies'``, or the missing marker with the plural noun."""
+    if not finite(value):
+        return f"{MISSING} {plural or singular + 's'}"
+    return f"{integer(value)} {singular if float(value) == 1 else (plural or singular + 's')}"
 
 
 def _words(value: Any) -> str:
