@@ -171,16 +171,27 @@ def meta_regression(
     tested = list(range(1, len(names))) if intercept else list(range(len(names)))
     beta, covariance = fit.beta[0], fit.covariance[0]
     qm = qm_p = qm_df2 = None
+    notes: list[str] = []
+    zero_scale = test == "knha" and float(fit.knha_scale[0]) == 0.0
+    if zero_scale:
+        notes.append(
+            "Knapp-Hartung scale factor s2 = 0 (the model fits the effects exactly): every "
+            "se is 0, confidence intervals have zero width and the omnibus test QM is "
+            "undefined, as metafor test='knha' gives; the z test (test='z') avoids this"
+        )
     if tested:
-        b = beta[tested]
-        block = covariance[np.ix_(tested, tested)]
-        qm = float(b @ np.linalg.solve(block, b))
         m = len(tested)
         if test == "knha":
-            qm, qm_df2 = qm / m, float(fit.df[0])
-            qm_p = float(stats.f.sf(qm, m, qm_df2))
-        else:
-            qm_p = float(stats.chi2.sf(qm, m))
+            qm_df2 = float(fit.df[0])
+        if not zero_scale:
+            b = beta[tested]
+            block = covariance[np.ix_(tested, tested)]
+            qm = float(b @ np.linalg.solve(block, b))
+            if test == "knha":
+                qm = qm / m
+                qm_p = float(stats.f.sf(qm, m, qm_df2))
+            else:
+                qm_p = float(stats.chi2.sf(qm, m))
     coefficients = tuple(
         Coefficient(
             name,
@@ -211,6 +222,7 @@ def meta_regression(
         qe=float(het.q[0]),
         qe_df=float(het.q_df[0]),
         qe_p=float(het.q_p[0]),
+        notes=tuple(notes),
     )
 
 
@@ -268,8 +280,10 @@ def subgroups(
     notes: list[str] = []
     left_out = [name for name, ok in zip(results, usable, strict=True) if not ok]
     if left_out:
-        notes.append("left out of the test of differences (no positive, finite standard "
-                     f"error): {', '.join(left_out)}")
+        notes.append(
+            "left out of the test of differences (no positive, finite standard "
+            f"error): {', '.join(left_out)}"
+        )
     if usable.sum() < 2:
         notes.append("fewer than two subgroups with an estimate: no test of differences")
         return SubgroupResult(results, None, None, None, tuple(notes))

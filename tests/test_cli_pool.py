@@ -176,3 +176,17 @@ def test_effects_text_lists_rows_in_order(tmp_path: Path, capsys: pytest.Capture
     assert lines[1].startswith("trial 1") and lines[13].startswith("trial 13")
     # dat.bcg trial 1 (Colditz 1994): log RR as metafor escalc.
     assert float(lines[1].split()[2]) == pytest.approx(BCG["escalc"]["yi"][0], rel=1e-5)
+
+
+def test_exact_fit_meta_regression_under_knha_is_a_note_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # yi = 0.1 x exactly: the Knapp-Hartung scale factor is 0 (tests/test_moderators.py).
+    path = tmp_path / "exact.csv"
+    path.write_text("yi,vi,x\n0.1,0.01,1\n0.2,0.02,2\n0.3,0.03,3\n0.4,0.01,4\n")
+    assert main(["pool", str(path), "--mods", "x", "--test", "knha", "--json"]) == 0
+    output = json.loads(capsys.readouterr().out)
+    assert output["meta_regression"]["x"]["qm"] is None
+    assert any(note.startswith("meta-regression: Knapp-Hartung") for note in output["notes"])
+    assert main(["pool", str(path), "--mods", "x", "--test", "knha"]) == 0
+    assert "F(df = 1) = NA" in capsys.readouterr().out

@@ -75,3 +75,20 @@ def test_subgroups_match_metafor(dataset: dict, expected: dict) -> None:
     assert_allclose(result.q_between, expected["q_between"], rtol=RTOL)
     assert result.q_between_df == expected["q_between_df"]
     assert_allclose(result.q_between_p, expected["q_between_p"], rtol=RTOL)
+
+
+def test_exact_fit_under_knapp_hartung_gives_zero_se_and_no_qm_with_a_note() -> None:
+    # Hand derivation: yi = 0.1 x exactly, so every residual is 0 and the Knapp-Hartung
+    # s2 = sum w e^2 / (k - p) = 0: se = 0 and QM = b' (s2 V)^-1 b / m is undefined.
+    # metafor 3.8 rma(c(.1, .2, .3, .4), c(.01, .02, .03, .01), mods = ~ c(1, 2, 3, 4),
+    # test = "knha") gives se 0 0 and QM NA likewise.
+    result = meta_regression(
+        [0.1, 0.2, 0.3, 0.4], [0.01, 0.02, 0.03, 0.01], {"x": [1, 2, 3, 4]}, test="knha"
+    )
+    got = result.to_dict()
+    assert [c["se"] for c in got["coefficients"]] == [0.0, 0.0]
+    assert_allclose(got["coefficients"][1]["estimate"], 0.1, rtol=1e-12)
+    assert got["qm"] is None and got["qm_p"] is None
+    assert got["qm_df"] == 1 and got["qm_df_denominator"] == 2
+    assert any("scale factor s2 = 0" in note for note in result.notes)
+    assert meta_regression([0.1, 0.2, 0.3, 0.4], [0.01] * 4, {"x": [1, 2, 3, 5]}).notes == ()

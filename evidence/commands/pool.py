@@ -160,6 +160,10 @@ def _run(args: argparse.Namespace) -> int:
     diagnostics = _diagnostics(args, table, yi, vi, labels, kept, measure)
     output.update(diagnostics)
     notes += list(pooled.notes)
+    if groups is not None:
+        notes += [f"subgroups by {args.subgroup}: {note}" for note in groups.notes]
+    if regression is not None:
+        notes += [f"meta-regression: {note}" for note in regression.notes]
     output["notes"] = notes
     if args.json:
         print(dumps(output), end="")
