@@ -373,3 +373,17 @@ def test_selection_summary_counts_with_singular_and_plural(status, counts, expec
     plain = text.replace("\\", "")
     assert expected in plain
     assert ("Usable effects (not pooled)" in plain) == (status != "ok")
+
+
+def test_link_with_a_query_keeps_a_single_escaped_ampersand():
+    # MyST-Parser escapes & in link targets and the HTML writer escapes it again
+    # (MyST-Parser issue 760): the extension undoes the first escape as each doctree is read.
+    from docutils.core import publish_doctree, publish_from_doctree
+    from myst_parser.parsers.docutils_ import Parser
+
+    from evidence.book.sphinx_ext import unescape_link_targets
+
+    doctree = publish_doctree("[source](http://x.dk/s?p=1&q=2)\n", parser=Parser())
+    unescape_link_targets(None, doctree)
+    html = publish_from_doctree(doctree, writer_name="html5").decode()
+    assert 'href="http://x.dk/s?p=1&amp;q=2"' in html

@@ -6,6 +6,11 @@ page and "[57]" in the list. This extension registers the pybtex formatting styl
 ``evidence-author-year``: the ``plain`` style with labels ``Steptoe et al. 2013`` (a, b, ...
 appended when two entries share a label). Loaded through ``sphinx.extra_extensions`` in
 ``book/_config.yml``.
+
+It also undoes MyST-Parser's double escaping of ``&`` in link targets (MyST escapes ``&``
+to ``&amp;`` in the doctree and the HTML writer escapes it again, so a source link
+``...?a=1&b=2`` became ``...?a=1&amp;amp;b=2`` and broke its query; MyST-Parser issues
+760 and 1116): :func:`unescape_link_targets` runs on every doctree as it is read.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from docutils import nodes
 from pybtex.plugin import register_plugin
 from pybtex.style.formatting.plain import Style as PlainStyle
 from pybtex.style.labels import BaseLabelStyle
@@ -72,7 +78,20 @@ class AuthorYearStyle(PlainStyle):
     default_label_style = AuthorYearLabelStyle
 
 
+def unescape_link_targets(app: Any, doctree: nodes.document) -> None:
+    """Turn MyST's ``&amp;`` back into ``&`` in every external link target.
+
+    The HTML writer escapes ``&`` once more, so the page gets the single ``&amp;`` that
+    HTML requires and the browser follows the URL as written in the record.
+    """
+    for reference in doctree.findall(nodes.reference):
+        target = reference.get("refuri")
+        if target and "&amp;" in target:
+            reference["refuri"] = target.replace("&amp;", "&")
+
+
 def setup(app: Any) -> dict[str, Any]:
-    """Register the pybtex style with Sphinx (parallel-safe, no state)."""
+    """Register the pybtex style and the link fix with Sphinx (parallel-safe, no state)."""
     register_plugin("pybtex.style.formatting", STYLE_NAME, AuthorYearStyle, force=True)
+    app.connect("doctree-read", unescape_link_targets)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
