@@ -91,7 +91,7 @@ def test_sentence_when_ci_excludes_null_and_pi_includes_it():
     # CI exp(ln 1.2..ln 1.9) = 1.20..1.90 excludes 1; PI 0.90..2.50 includes it;
     # (1.5 - 1) x 100 = 50% higher.
     assert plain_sentence(make_result()) == (
-        "Across 2 effects, social isolation (compared with integrated) went with worse "
+        "Across 2 effects, social isolation, compared with integrated, went with worse "
         "all-cause mortality "
         "(RR 1.50, 50% higher; 95% CI 1.20 to 1.90); the 95% prediction interval (0.90 to "
         "2.50) includes no effect, so a new setting could show none. Certainty of the "
@@ -122,7 +122,7 @@ def test_sentence_direction_follows_orientation(orient, estimate, words):
 def test_sentence_names_the_question_exposure_as_the_oriented_side():
     result = make_result(estimate=math.log(0.5), ci=(math.log(0.4), math.log(0.6)), pi=None)
     result["question"].update(exposure="poor relationship quality", comparator="good quality")
-    assert ("poor relationship quality (compared with good quality) went with better "
+    assert ("poor relationship quality, compared with good quality, went with better "
             "all-cause mortality") in plain_sentence(result)
 
 

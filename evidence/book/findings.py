@@ -120,7 +120,7 @@ def plain_sentence(result: Mapping[str, Any]) -> str:
             words, effect = oriented
             exposure, comparator = question.get("exposure"), question.get("comparator")
             if exposure:
-                words = str(exposure) + (f" (compared with {comparator})" if comparator else "")
+                words = str(exposure) + (f", compared with {comparator}," if comparator else "")
             good = (effect == "beneficial") == above
             direction = f"{words} went with {'better' if good else 'worse'} {outcome}"
         sentence = f"Across {integer(k)} effects, {direction} ({numbers_text})"
