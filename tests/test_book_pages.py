@@ -387,3 +387,18 @@ def test_link_with_a_query_keeps_a_single_escaped_ampersand():
     unescape_link_targets(None, doctree)
     html = publish_from_doctree(doctree, writer_name="html5").decode()
     assert 'href="http://x.dk/s?p=1&amp;q=2"' in html
+
+
+@pytest.mark.parametrize(("status", "pooled_count"), [("ok", 1), ("insufficient-evidence", 0)])
+def test_prisma_counts_studies_pooled_in_an_analysis_that_was_pooled(tmp_path, status,
+                                                                    pooled_count):
+    # alpha2001 has an included effect; it counts only when its analysis was pooled
+    build = tmp_path / "build"
+    result = make_result()
+    result["status"] = status
+    write_results(build / "results", [result], {result["id"]: EFFECT_ROWS})
+    analyses, _ = load_results(build / "results")
+    inputs = SiteInputs([make_study()], Bibliography(None, frozenset()), analyses, None, build)
+    generate_pages(inputs, tmp_path / "book")
+    page = (tmp_path / "book" / "_generated" / "prisma.md").read_text(encoding="utf-8")
+    assert f"Studies pooled in at least one meta-analysis: {pooled_count}" in page

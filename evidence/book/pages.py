@@ -178,8 +178,10 @@ def generate_pages(inputs: SiteInputs, book_dir: Path) -> list[Problem]:
         if page is not None:
             writer.text(f"studies/{page}.md", study_page(study, context))
     writer.text("catalogue.md", catalogue_page(inputs.studies, context))
+    pooled = {a.id for a in inputs.analyses if a.result.get("status") == "ok"}
     in_analyses = sum(1 for study in inputs.studies
-                      if any(use.included for use in context.uses.get(study.id, ())))
+                      if any(use.included and use.analysis_id in pooled
+                             for use in context.uses.get(study.id, ())))
     writer.text("prisma.md", prisma_page(inputs.studies, in_analyses, inputs.screening))
     _bibliography_page(writer, inputs.bibliography)
     writer.text("contributing-guide.md", contributing_guide(inputs.contributing))

@@ -72,7 +72,8 @@ def prisma_html(studies: Sequence[Study], studies_in_analyses: int,
              ["Reports excluded:", *(excluded or [NOT_RECORDED])]),
         _box("Included", [f"Studies included in the review: {len(studies):,}",
                           f"Effects extracted: {n_effects:,}",
-                          f"Studies in at least one meta-analysis: {studies_in_analyses:,}"]),
+                          "Studies pooled in at least one meta-analysis: "
+                          f"{studies_in_analyses:,}"]),
     ]
     return ('<div class="prisma" role="img" aria-label="PRISMA 2020 flow diagram">'
             + "".join(rows) + "</div>")
