@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-from evidence.errors import EvidenceError
+from evidence.pool_inputs import input_error
 from evidence.pooling import check_inputs, fit_batch, pool
 from evidence.results import Coefficient, MetaRegressionResult, PooledResult, SubgroupResult
 
@@ -68,7 +68,7 @@ def design_matrix(
     for name, raw in items:
         values = np.asarray(raw)
         if values.shape != (k,):
-            raise EvidenceError(
+            raise input_error(
                 f"moderator {name!r} has {values.size} values for {k} studies [mods-length]"
             )
         if _is_numeric(values):
@@ -77,6 +77,12 @@ def design_matrix(
             continue
         text = values.astype(str)
         levels = sorted(set(text))
+        if len(levels) < 2:
+            # metafor (R model.matrix) refuses too: contrasts need two or more levels.
+            raise input_error(
+                f"moderator {name!r} has a single level ({str(levels[0])!r}) in these studies, "
+                "so it cannot explain any difference [mods-one-level]"
+            )
         for level in levels[1:]:
             columns.append((text == level).astype(float))
             names.append(f"{name}{level}")
@@ -84,7 +90,7 @@ def design_matrix(
         columns.insert(0, np.ones(k))
         names.insert(0, "intrcpt")
     if not columns:
-        raise EvidenceError("the model has no coefficients [mods-empty]")
+        raise input_error("the model has no coefficients [mods-empty]")
     return np.column_stack(columns), names
 
 
@@ -92,14 +98,14 @@ def _check_design(design: NDArray[np.float64], names: list[str]) -> None:
     k, p = design.shape
     if not np.all(np.isfinite(design)):
         rows = sorted({int(i) + 1 for i in np.argwhere(~np.isfinite(design))[:, 0]})
-        raise EvidenceError(f"moderator values are missing in rows {rows} [mods-missing]")
+        raise input_error(f"moderator values are missing in rows {rows} [mods-missing]")
     if k <= p:
-        raise EvidenceError(
+        raise input_error(
             f"{k} studies cannot estimate {p} coefficients ({', '.join(names)}) plus "
             "residual heterogeneity [mods-too-few]"
         )
     if np.linalg.matrix_rank(design) < p:
-        raise EvidenceError(
+        raise input_error(
             f"the moderators are collinear ({', '.join(names)}); the model matrix is "
             "not of full rank [mods-collinear]"
         )
@@ -261,7 +267,7 @@ def subgroups(
     y, v, _kept, _ = check_inputs(yi, vi, labels=labels)
     text = np.asarray(groups).astype(str)
     if text.shape != y.shape:
-        raise EvidenceError(f"{text.size} group labels for {y.size} studies [subgroup-length]")
+        raise input_error(f"{text.size} group labels for {y.size} studies [subgroup-length]")
     results: dict[str, PooledResult] = {}
     for level_name in sorted(set(text)):
         chosen = text == level_name

@@ -9,6 +9,7 @@ for COR). Both are re-exported by :mod:`evidence.pooling`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -35,6 +36,21 @@ TRANSFORMS: dict[str, Callable[[NDArray], NDArray]] = {
 }
 
 
+def input_error(message: str) -> EvidenceError:
+    """Return an :class:`EvidenceError` for API input whose message ends in ``[rule-id]``.
+
+    The rule id becomes the problem's rule (``<input>:0:0: message [rule-id]``) instead of
+    being printed twice beside the generic ``invalid-input``.
+
+    >>> print(input_error("unknown test 'q'; expected z or knha [pool-test]"))
+    <input>:0:0: unknown test 'q'; expected z or knha [pool-test]
+    """
+    match = re.fullmatch(r"(?s)(.*?)\s*\[([a-z0-9-]+)\]", message)
+    if match is None:
+        return EvidenceError(message)
+    return EvidenceError([Problem("<input>", 0, 0, match.group(1), match.group(2))])
+
+
 def check_inputs(
     yi: ArrayLike,
     vi: ArrayLike | None = None,
@@ -57,11 +73,11 @@ def check_inputs(
     """
     y = np.atleast_1d(np.asarray(yi, dtype=float))
     if vi is None and sei is None:
-        raise EvidenceError("give the sampling variances (vi) or standard errors (sei) [pool-vi]")
+        raise input_error("give the sampling variances (vi) or standard errors (sei) [pool-vi]")
     v = np.asarray(vi, dtype=float) if vi is not None else np.asarray(sei, dtype=float) ** 2
     v = np.atleast_1d(v)
     if v.shape != y.shape:
-        raise EvidenceError(
+        raise input_error(
             f"yi has {y.size} values but vi/sei has {v.size}; they must match [pool-length]"
         )
     names = [str(label) for label in labels] if labels is not None else None
@@ -101,7 +117,7 @@ def check_inputs(
         raise EvidenceError(problems)
     kept = ~missing
     if not kept.any():
-        raise EvidenceError("no study has both an effect size and a variance [pool-empty]")
+        raise input_error("no study has both an effect size and a variance [pool-empty]")
     return y, v, kept, notes
 
 

@@ -55,11 +55,11 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
 from evidence.batch import Batch, safe_inverse
-from evidence.errors import EvidenceError
 from evidence.heterogeneity import Heterogeneity, heterogeneity, q_profile_intervals
 from evidence.pool_inputs import (
     back_transform_function,
     check_inputs,
+    input_error,
 )
 from evidence.results import BackTransformed, PooledResult
 from evidence.tau2 import METHODS, TauConvergenceWarning, estimate_tau2, make_batch
@@ -108,8 +108,14 @@ class BatchFit:
 
 
 def _normalise_level(level: float) -> float:
-    """Accept 95 or 0.95 (as metafor does) and return the fraction."""
-    return level / 100 if level > 1 else level
+    """Accept 95 or 0.95 (as metafor does) and return the fraction; refuse 0, 1, 100."""
+    fraction = level / 100 if level > 1 else level
+    if not (math.isfinite(fraction) and 0 < fraction < 1):
+        raise input_error(
+            f"confidence level {level!r} is not between 0 and 100 (exclusive); give e.g. "
+            "95 or 0.95 [pool-level]"
+        )
+    return fraction
 
 
 def _normalise_method(method: str, test: str) -> tuple[str, str]:
@@ -117,11 +123,11 @@ def _normalise_method(method: str, test: str) -> tuple[str, str]:
     if name in ("EE", "CE"):
         name = "FE"
     if name not in METHODS:
-        raise EvidenceError(
+        raise input_error(
             f"unknown method {method!r}; expected one of {', '.join(METHODS)} [pool-method]"
         )
     if test not in TESTS:
-        raise EvidenceError(f"unknown test {test!r}; expected z or knha [pool-test]")
+        raise input_error(f"unknown test {test!r}; expected z or knha [pool-test]")
     return name, test
 
 

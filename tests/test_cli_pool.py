@@ -190,3 +190,26 @@ def test_exact_fit_meta_regression_under_knha_is_a_note_not_a_traceback(
     assert any(note.startswith("meta-regression: Knapp-Hartung") for note in output["notes"])
     assert main(["pool", str(path), "--mods", "x", "--test", "knha"]) == 0
     assert "F(df = 1) = NA" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--mods", "c"], ":0:0: the moderators are collinear (intrcpt, c)"),
+        (["--mods", "t"], ":0:0: moderator 't' has a single level ('a')"),
+        (["--level", "0"], ":0:0: confidence level 0.0 is not between 0 and 100"),
+        (["--level", "100"], ":0:0: confidence level 100.0 is not between 0 and 100"),
+        (["--bias", "--cluster", "c"], ":0:0: a three-level model needs at least two clusters"),
+    ],
+)
+def test_model_problems_name_the_file_once_with_their_rule(
+    tmp_path: Path, capsys: pytest.CaptureFixture, args: list[str], expected: str
+) -> None:
+    path = tmp_path / "deg.csv"
+    path.write_text(
+        "yi,vi,x,c,t\n0.1,0.01,1,5,a\n0.25,0.02,2,5,a\n0.3,0.03,3,5,a\n0.42,0.01,4,5,a\n"
+    )
+    assert main(["pool", str(path), *args]) == 1
+    err = capsys.readouterr().err
+    assert f"{path}{expected}" in err
+    assert err.count("[") == 1 and "<input>" not in err and "Traceback" not in err

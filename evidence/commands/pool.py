@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -119,7 +120,14 @@ def run(args: argparse.Namespace) -> int:
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", TauConvergenceWarning)
-        status = _run(args)
+        try:
+            status = _run(args)
+        except EvidenceError as error:
+            # Problems raised by the Python API name "<input>": here the input is the file.
+            problems = [
+                replace(p, path=args.file) if p.path == "<input>" else p for p in error.problems
+            ]
+            raise EvidenceError(problems) from None
     for warning in caught:
         print(f"{args.file}: warning: {warning.message}", file=sys.stderr)
     return status
