@@ -72,6 +72,15 @@ def test_subgroups_match_metafor(dataset: dict, expected: dict) -> None:
     assert_allclose([f.estimate for f in fits], expected["estimate"], rtol=RTOL)
     assert_allclose([f.se for f in fits], expected["se"], rtol=RTOL)
     assert_allclose([f.tau2 for f in fits], expected["tau2"], rtol=RTOL, atol=ATOL)
+    # Each level's own fit: k, p, CI, predict() PI, Q and I2 (k = 2 levels included).
+    assert [f.k for f in fits] == expected["k"]
+    assert_allclose([f.p for f in fits], expected["p"], rtol=RTOL)
+    assert_allclose([f.ci[0] for f in fits], expected["ci_lb"], rtol=RTOL)
+    assert_allclose([f.ci[1] for f in fits], expected["ci_ub"], rtol=RTOL)
+    assert_allclose([f.pi[0] for f in fits], expected["pi_lb"], rtol=RTOL)
+    assert_allclose([f.pi[1] for f in fits], expected["pi_ub"], rtol=RTOL)
+    assert_allclose([f.q for f in fits], expected["q"], rtol=RTOL)
+    assert_allclose([f.i2 for f in fits], expected["i2"], rtol=RTOL, atol=1e-9)
     assert_allclose(result.q_between, expected["q_between"], rtol=RTOL)
     assert result.q_between_df == expected["q_between_df"]
     assert_allclose(result.q_between_p, expected["q_between_p"], rtol=RTOL)

@@ -79,8 +79,15 @@ subgroup_record <- function(data, group, method = "REML", test = "z") {
   est <- sapply(fits, function(f) f$b[1])
   se <- sapply(fits, function(f) f$se)
   between <- rma(est, sei = se, method = "FE")
+  preds <- lapply(fits, predict)
   list(group = group, method = method, test = test, levels = levels,
        estimate = num(est), se = num(se), tau2 = num(sapply(fits, function(f) f$tau2)),
+       ci_lb = num(sapply(fits, function(f) f$ci.lb)),
+       ci_ub = num(sapply(fits, function(f) f$ci.ub)),
+       pi_lb = num(sapply(preds, function(p) p$pi.lb)),
+       pi_ub = num(sapply(preds, function(p) p$pi.ub)),
+       p = num(sapply(fits, function(f) f$pval)), q = num(sapply(fits, function(f) f$QE)),
+       i2 = num(sapply(fits, function(f) f$I2)), k = sapply(fits, function(f) f$k),
        q_between = num(between$QE), q_between_df = length(levels) - 1,
        q_between_p = num(between$QEp))
 }
