@@ -74,10 +74,12 @@ def _fit_sections(table: EffectTable, analysis: Analysis) -> dict[str, Any]:
     sections.update(status="ok", message=None, weights=[], notes=[])
     if len(rows) < 2:
         sections["status"] = "insufficient-evidence"
+        n_out = len(table.excluded)
+        excluded = ("none excluded" if n_out == 0 else
+                    f"{n_out} excluded, each with its reason in the effects table")
         sections["message"] = (f"Too little evidence to pool: {len(rows)} usable effect"
-                               f"{'s' * (len(rows) != 1)} after selection "
-                               f"({len(table.excluded)} excluded, each with its reason in the "
-                               "effects table).")
+                               f"{'s' * (len(rows) != 1)} after selection ({excluded}); "
+                               "pooling needs at least two.")
         return sections
     clusters = sorted({r.cluster for r in rows})
     if len(clusters) < 2:

@@ -142,7 +142,8 @@ def test_insufficient_evidence_is_said_plainly_and_the_run_goes_on(corpus):
     documents = {d["id"]: d for d in run(corpus)}
     few = documents["few"]
     assert few["status"] == "insufficient-evidence"
-    assert few["message"].startswith("Too little evidence to pool: 1 usable effect")
+    assert few["message"] == ("Too little evidence to pool: 1 usable effect after selection "
+                              "(none excluded); pooling needs at least two.")
     assert few["pooled"] is None
     assert documents["isolation"]["status"] == "ok"
     index = json.loads((corpus[2] / "results" / "index.json").read_text())
