@@ -46,8 +46,8 @@ used for the fit itself, a deliberate deviation, for measured reasons:
   4.6e-6 relative (dat.nielweise2007 OR; median 1e-7), which fails the 1e-6 criterion;
   ML up to 4.9e-7; DL (``DerSimonianLaird``) and HE (``Hedges``) agree to 5e-15. Ours
   agrees with metafor to 1e-6 on all of them.
-- coverage: no HS, SJ, PM or EB estimators, no prediction
-  intervals, no Q-profile CIs, no masks for leave-one-out batches.
+- coverage: no HS, SJ, PM or EB estimators, no prediction intervals, no Q-profile CIs,
+  no masks for leave-one-out batches.
 - speed: it is 2-6x slower than :func:`fit_batch` (``benchmarks/pooling.py``).
 
 It remains the speed reference in ``benchmarks/pooling.py`` and the DerSimonian-Laird
