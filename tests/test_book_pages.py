@@ -402,3 +402,18 @@ def test_prisma_counts_studies_pooled_in_an_analysis_that_was_pooled(tmp_path, s
     generate_pages(inputs, tmp_path / "book")
     page = (tmp_path / "book" / "_generated" / "prisma.md").read_text(encoding="utf-8")
     assert f"Studies pooled in at least one meta-analysis: {pooled_count}" in page
+
+
+def test_univariate_sections_beside_a_three_level_estimate_say_what_to_compare_with():
+    # exp(ln 1.55) = 1.55 and exp of the CI (ln 1.29, ln 1.85): the univariate estimate
+    result = make_result()
+    result["leave_one_out"] = [dict(result["pooled"], omitted="alpha2001", k=1)]
+    result["dependence"] = {"rule": "multilevel", "univariate": dict(
+        result["pooled"], estimate=math.log(1.55), ci=[math.log(1.29), math.log(1.85)],
+        back_transformed=None)}
+    page = analysis_page(_analysis(result), _context([], [_analysis(result)]), {}, [])
+    note = "compare them with its estimate, 1.55 (95% CI 1.29 to 1.85)"
+    assert page.replace("\\", "").count(note) == 1  # sensitivity only: no subgroups here
+    del result["dependence"]
+    page = analysis_page(_analysis(result), _context([], [_analysis(result)]), {}, [])
+    assert "compare them with its estimate" not in page.replace("\\", "")

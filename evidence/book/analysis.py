@@ -188,6 +188,11 @@ def figure_block(name: str, figures: Mapping[str, FigureFile]) -> str:
     return figure(entry.path, entry.description or entry.title or name, caption)
 
 
+def _with_note(result: Mapping[str, Any], blocks: list[str]) -> list[str]:
+    """Put the 'effects treated as independent' note before ``blocks`` when any is shown."""
+    return [sections.independent_effects_note(result), *blocks] if any(blocks) else blocks
+
+
 def _section(title: str, *blocks: str) -> str:
     body = [block for block in blocks if block]
     return join_blocks([heading(2, title), *body]) if body else ""
@@ -225,9 +230,9 @@ def analysis_page(analysis: AnalysisResults, context: SiteContext,
         _section("Forest plot", figure_block("forest", figures)),
         _section("Heterogeneity", sections.heterogeneity(result)),
         _section("Dependent effects", sections.dependence(result)),
-        _section("Subgroups and meta-regression", sections.subgroups(result),
-                 sections.meta_regression(result), *bubbles),
-        _section("Sensitivity", sections.leave_one_out(result),
+        _section("Subgroups and meta-regression", *_with_note(
+            result, [sections.subgroups(result), sections.meta_regression(result), *bubbles])),
+        _section("Sensitivity", *_with_note(result, [sections.leave_one_out(result)]),
                  sections.low_risk_of_bias_only(result), sections.influence(result),
                  figure_block("leave-one-out", figures), figure_block("cumulative", figures),
                  figure_block("influence", figures), figure_block("baujat", figures)),

@@ -125,6 +125,23 @@ def meta_regression(result: Mapping[str, Any]) -> str:
     return join_blocks(blocks) if blocks else ""
 
 
+def independent_effects_note(result: Mapping[str, Any]) -> str:
+    """Say, when the pooled result is three-level, that these analyses are univariate.
+
+    Subgroups, meta-regression, sensitivity and small-study analyses treat effects as
+    independent; beside a three-level pooled estimate their numbers differ from it, so the
+    reader is given the univariate estimate they should be compared with.
+    """
+    univariate = _mapping(_mapping(result.get("dependence")).get("univariate"))
+    if not univariate:
+        return ""
+    numbers = natural(result, univariate)
+    return esc(f"These analyses treat the effects as independent (a univariate "
+               f"random-effects model): compare them with its estimate, "
+               f"{number(numbers['estimate'])} (95% CI {interval(numbers['ci'])}), not with "
+               "the three-level pooled estimate above.")
+
+
 def leave_one_out(result: Mapping[str, Any]) -> str:
     """Return the pooled estimate with each study left out in turn."""
     rows = [_pooled_row(f"without {entry.get('omitted', '?')}", result, entry)
