@@ -316,6 +316,14 @@ def pool(
         )
         tau2_ci, tau_ci = tuple(intervals.tau2[0]), tuple(intervals.tau[0])
         i2_ci, h2_ci = tuple(intervals.i2[0]), tuple(intervals.h2[0])
+        search_limit = max(100.0, 10 * tau2)
+        if tau2_ci[1] >= search_limit * (1 - 1e-12):
+            notes.append(
+                f"the upper Q-profile bound of tau2 lies beyond the search limit "
+                f"max(100, 10 tau2) = {search_limit:.6g} and is reported as that limit, as "
+                "metafor confint() does (it prints '>' before the tau2, tau, I2 and H2 "
+                "upper bounds)"
+            )
     ci = _pair(estimate - crit * se, estimate + crit * se)
     pi = None
     if random:

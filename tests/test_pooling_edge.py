@@ -175,3 +175,17 @@ def test_fit_batch_rows_without_studies_give_nan_not_errors() -> None:
     # Row 1 by hand: equal variances, so the estimate is the plain mean 0.2.
     assert_allclose(fit.beta[:, 0], [0.2, np.nan, 0.1], rtol=1e-12)
     assert np.isnan(fit.se[1, 0]) and np.isnan(fit.heterogeneity.q[1])
+
+
+def test_q_profile_upper_bound_at_the_search_limit_is_noted() -> None:
+    # metafor 3.8: rma(y, v, method = "HS") then confint(res, control = list(tol = 1e-12))
+    # prints tau^2 626.5668220199725 [493.7427728959296, >6265.6682201997246] and
+    # I^2 98.7618711443157 [98.4340122297986, >99.8747919005839]: the upper bound is the
+    # search limit tau2.max = max(100, 10 tau2), flagged with '>'.
+    y, v = [10, -20, 35, 5, -40, 60], [4, 9, 16, 4, 25, 9]
+    result = pool(y, v, method="HS")
+    assert_allclose(result.tau2, 626.5668220199725, rtol=RTOL)
+    assert_allclose(result.tau2_ci, [493.7427728959296, 6265.6682201997246], rtol=RTOL)
+    assert_allclose(result.i2_ci, [98.4340122297986, 99.8747919005839], rtol=RTOL)
+    assert any("beyond the search limit" in note for note in result.notes)
+    assert not any("search limit" in note for note in pool(y, v, method="REML").notes)
