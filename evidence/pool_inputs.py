@@ -102,6 +102,19 @@ def check_inputs(
                     "pool-missing",
                 )
             )
+    if vi is None:
+        # sei**2 would silently turn a negative standard error into a valid variance.
+        se = np.atleast_1d(np.asarray(sei, dtype=float))
+        for i in np.flatnonzero(~missing & (se < 0)):
+            problems.append(
+                Problem(
+                    path,
+                    int(i) + 1,
+                    0,
+                    f"{where(i)}: standard error {se[i]:g} is negative",
+                    "pool-variance",
+                )
+            )
     for i in np.flatnonzero(~missing & (v <= 0)):
         problems.append(
             Problem(

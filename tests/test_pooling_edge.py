@@ -189,3 +189,11 @@ def test_q_profile_upper_bound_at_the_search_limit_is_noted() -> None:
     assert_allclose(result.i2_ci, [98.4340122297986, 99.8747919005839], rtol=RTOL)
     assert any("beyond the search limit" in note for note in result.notes)
     assert not any("search limit" in note for note in pool(y, v, method="REML").notes)
+
+
+def test_negative_standard_error_is_a_problem_not_squared_away() -> None:
+    # metafor 3.8 rma(yi, sei = c(.1, -.1, .2)) squares sei silently; a negative standard
+    # error is an input error, so we refuse it and name the row.
+    with pytest.raises(EvidenceError, match=r"row 2 \(b\): standard error -0.1 is negative"):
+        pool([0.1, 0.2, 0.3], sei=[0.1, -0.1, 0.2], labels=["a", "b", "c"])
+    assert pool([0.1, 0.2, 0.3], sei=[0.1, 0.1, 0.2]).k == 3
