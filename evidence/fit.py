@@ -101,7 +101,8 @@ def _fit_sections(table: EffectTable, analysis: Analysis) -> dict[str, Any]:
     weights = 100 * (1 / (vi + tau2)) / np.sum(1 / (vi + tau2))
     shared = n_clusters < len(rows)
     if analysis.dependence == "multilevel" and shared:
-        multilevel, ml_weights, note = _multilevel(rows, yi, vi, pooled, measure)
+        multilevel, ml_weights, note = _multilevel(rows, yi, vi, pooled, measure,
+                                                   analysis.test)
         sections["dependence"] = multilevel
         if multilevel is not None and multilevel.get("pooled") is not None:
             pooled = multilevel.pop("pooled")
@@ -141,9 +142,17 @@ def participants(rows: Sequence[EffectRow]) -> int | None:
 
 
 def _multilevel(rows: Sequence[EffectRow], yi: np.ndarray, vi: np.ndarray,
-                univariate: dict[str, Any], measure: str
+                univariate: dict[str, Any], measure: str, test: str = "z"
                 ) -> tuple[dict[str, Any] | None, list[float], str]:
-    """Three-level fit and CR2 robust test; the pooled section built from the fit."""
+    r"""Three-level fit and CR2 robust test; the pooled section built from the fit.
+
+    With ``test`` ``"z"`` the CI, test and prediction interval use the normal distribution.
+    With ``"knha"`` or ``"t"`` they use a t distribution with :math:`k - 1` df, as metafor
+    ``rma.mv(test = "t")`` does (rma.mv has no Knapp-Hartung adjustment; this is its
+    small-sample option): :math:`\hat\mu \pm t_{k-1,0.975} SE`, prediction interval
+    :math:`\hat\mu \pm t_{k-1,0.975}\sqrt{SE^2 + \sigma^2_1 + \sigma^2_2}`
+    (Viechtbauer 2010; checked in tests/reference/make_analyses_fixtures.R).
+    """
     clusters = [r.cluster for r in rows]
     try:
         fit = dependence.three_level(yi, vi, clusters)
@@ -155,17 +164,24 @@ def _multilevel(rows: Sequence[EffectRow], yi: np.ndarray, vi: np.ndarray,
                  "robust": None, "note": note}, [], note)
     between, within = (float(s) for s in fit.sigma2)
     estimate, se = float(fit.coefficients[0]), float(fit.se[0])
-    z = float(stats.norm.ppf(0.975))
-    half = z * math.sqrt(se * se + between + within)
+    use_t = test in ("knha", "t")
+    df = len(rows) - 1 if use_t else None
+    crit = float(stats.t.ppf(0.975, df)) if use_t else float(stats.norm.ppf(0.975))
+    half = crit * math.sqrt(se * se + between + within)
     pooled = dict(univariate)
     weights = 1 / np.asarray(vi)  # typical within-study variance as metafor's I2 for rma.mv
     typical = (len(yi) - 1) * weights.sum() / (weights.sum() ** 2 - (weights ** 2).sum())
     total = between + within
-    ci = [float(fit.ci_lower[0]), float(fit.ci_upper[0])]
+    statistic = float(fit.statistic[0])
+    if use_t:
+        ci = [estimate - crit * se, estimate + crit * se]
+        p = float(2 * stats.t.sf(abs(statistic), df))
+    else:
+        ci, p = [float(fit.ci_lower[0]), float(fit.ci_upper[0])], float(fit.p[0])
     pi = [estimate - half, estimate + half]
     pooled.update(
-        method="REML (three-level)", test="z", estimate=estimate, se=se,
-        statistic=float(fit.statistic[0]), df=None, p=float(fit.p[0]), ci=ci, pi=pi,
+        method="REML (three-level)", test="t" if use_t else "z", estimate=estimate, se=se,
+        statistic=statistic, df=df, p=p, ci=ci, pi=pi,
         tau2=total, tau2_ci=None, tau=math.sqrt(total), tau_ci=None,
         i2=100 * total / (total + typical), i2_ci=None, h2=(total + typical) / typical,
         h2_ci=None, q=float(fit.q), q_df=float(fit.q_df), q_p=float(fit.q_p),
@@ -174,7 +190,8 @@ def _multilevel(rows: Sequence[EffectRow], yi: np.ndarray, vi: np.ndarray,
                "sigma2": [between, within], "robust": robust,
                "three_level": fit.to_dict(), "univariate": univariate, "pooled": pooled}
     note = (f"{len(rows)} effects in {fit.n_clusters} clusters: pooled from the three-level "
-            "model (effects nested in clusters, z test; I2 is the total of both levels, Cheung "
+            f"model (effects nested in clusters, {'t test with k - 1 df' if use_t else 'z test'}"
+            "; I2 is the total of both levels, Cheung "
             "2014; cluster-robust CR2 inference under dependence.robust); "
             "the univariate fit is kept under dependence.univariate; subgroup, moderator, "
             "sensitivity and bias analyses treat effects as independent")

@@ -71,8 +71,15 @@ def test_three_level_pooled_matches_metafor_rma_mv(results, analysis):
     assert pooled["k"] == expected["k"]
     for key in ("estimate", "se", "q"):
         assert_allclose(pooled[key], expected[key], rtol=RTOL_ESTIMATE)
-    assert_allclose(pooled["ci"], expected["ci"], rtol=RTOL_ESTIMATE)
+    assert_allclose(document["dependence"]["three_level"]["ci"], expected["ci"],
+                    rtol=RTOL_ESTIMATE)
     assert_allclose(document["dependence"]["sigma2"], expected["sigma2"], rtol=RTOL_ESTIMATE)
+    # the spec asks for knha: rma.mv(test = "t"), t with k - 1 df for CI, p and PI
+    t_test = expected["t_test"]
+    assert pooled["test"] == "t" and pooled["df"] == t_test["df"]
+    assert_allclose(pooled["statistic"], t_test["statistic"], rtol=RTOL_ESTIMATE)
+    for key in ("ci", "pi", "p"):
+        assert_allclose(pooled[key], t_test[key], rtol=RTOL_ESTIMATE)
 
 
 def test_three_level_weights_match_metafor(results):

@@ -188,13 +188,18 @@ def test_methods_paragraph_is_written_from_the_spec():
     assert "Hartung-Knapp-Sidik-Jonkman (t) inference." in text
 
 
-def test_methods_paragraph_says_what_the_three_level_model_did():
-    # the spec asks for knha; the pooled numbers come from the three-level model's z test
+@pytest.mark.parametrize(("test", "words", "reason"), [
+    ("z", "normal-theory (z)", "the three-level model gives a z test"),
+    ("t", "t-distribution", "so a t distribution with k - 1 df is used"),
+])
+def test_methods_paragraph_says_what_the_three_level_model_did(test, words, reason):
+    # the spec asks for knha; the pooled numbers come from the three-level model
     result = make_result()
-    result["pooled"].update(method="REML (three-level)", test="z")
+    result["pooled"].update(method="REML (three-level)", test=test)
     text = methods_paragraph(result)
-    assert ("REML (three-level) estimator of tau\u00b2 and normal-theory (z) inference (the "
+    assert (f"REML (three-level) estimator of tau\u00b2 and {words} inference (the "
             "specification asks for Hartung-Knapp-Sidik-Jonkman (t)") in text
+    assert reason in text
     assert "cluster-robust (CR2)" not in text.split("(the specification")[0]
 
 

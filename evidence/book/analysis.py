@@ -168,9 +168,12 @@ def _model_sentence(result: Mapping[str, Any], model: Mapping[str, Any]) -> str:
     sentence = (f"Effects were pooled in a random-effects model with the {method} estimator "
                 f"of tau\u00b2 and {_TEST_WORDS.get(str(test), test)} inference")
     if test != asked_test:
+        reason = ("a three-level model has no Knapp-Hartung adjustment, so a t distribution "
+                  "with k - 1 df is used, as metafor rma.mv(test = \"t\")" if test == "t"
+                  else "the three-level model gives a z test")
         sentence += (f" (the specification asks for {_TEST_WORDS.get(str(asked_test), asked_test)}"
-                     "; the three-level model gives a z test, and its cluster-robust CR2 "
-                     "interval is shown under Dependent effects)")
+                     f"; {reason}; the cluster-robust CR2 interval is shown under Dependent "
+                     "effects)")
     return sentence + "."
 
 

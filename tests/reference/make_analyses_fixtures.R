@@ -30,8 +30,16 @@ three_level <- function(ratio, lo, hi, sign, cluster) {
   fit <- rma.mv(e$yi, e$vi, random = ~ 1 | cluster / effect,
                 data = data.frame(cluster = cluster, effect = seq_along(ratio)),
                 method = "REML", control = list(rel.tol = 1e-12))
+  # the specs ask for Knapp-Hartung; rma.mv has no such adjustment, and its small-sample
+  # option is test = "t" (t with k - p df for the CI, the test and the prediction interval)
+  fit_t <- rma.mv(e$yi, e$vi, random = ~ 1 | cluster / effect,
+                  data = data.frame(cluster = cluster, effect = seq_along(ratio)),
+                  method = "REML", test = "t", control = list(rel.tol = 1e-12))
+  pred_t <- predict(fit_t)
   list(estimate = as.numeric(fit$beta), se = fit$se, ci = c(fit$ci.lb, fit$ci.ub),
-       sigma2 = fit$sigma2, q = fit$QE, k = fit$k, weights = as.numeric(weights(fit)))
+       sigma2 = fit$sigma2, q = fit$QE, k = fit$k, weights = as.numeric(weights(fit)),
+       t_test = list(ci = c(fit_t$ci.lb, fit_t$ci.ub), pi = c(pred_t$pi.lb, pred_t$pi.ub),
+                     statistic = fit_t$zval, p = fit_t$pval, df = fit_t$ddf))
 }
 # isolation-mortality: Alcaraz 2019 (4 subgroups, CPS-II), Elovainio 2017 (fully adjusted),
 # Eng 2002, Laugesen 2018 (men, women), Steptoe 2013.
