@@ -130,6 +130,8 @@ def test_sentence_when_not_pooled():
     result = make_result()
     result.update(status="insufficient-evidence", message="only 1 usable effect")
     assert plain_sentence(result) == "Not pooled: only 1 usable effect."
+    result["message"] = "Too little evidence to pool: 1 usable effect."
+    assert plain_sentence(result) == "Too little evidence to pool: 1 usable effect."
 
 
 def test_summary_row_cells():

@@ -103,6 +103,8 @@ def plain_sentence(result: Mapping[str, Any]) -> str:
     outcome = str(question.get("outcome") or result.get("title") or "the outcome")
     if result.get("status") != "ok":
         message = str(result.get("message") or "too few usable effects").rstrip(". ")
+        if message.lower().startswith("too little evidence to pool"):
+            return f"{message}."  # the runner's message already says it was not pooled
         return f"Not pooled: {message}."
     numbers = natural(result)
     estimate, ci, pi = numbers["estimate"], numbers["ci"], numbers["pi"]
