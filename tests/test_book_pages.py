@@ -205,6 +205,15 @@ def test_methods_paragraph_says_what_the_three_level_model_did(test, words, reas
     assert "cluster-robust (CR2)" not in text.split("(the specification")[0]
 
 
+def test_methods_paragraph_reads_alternative_selections():
+    result = make_result()
+    result["spec"]["select"] = [{"population.condition": "post-mi", "outcome.domain": "mortality"},
+                                {"effect.subgroup.label": "history of MI"}]
+    assert ("Effects were selected where population.condition in post-mi; outcome.domain in "
+            "mortality or where effect.subgroup.label in history of MI.") in methods_paragraph(
+                result)
+
+
 def test_methods_paragraph_of_an_unpooled_analysis_says_nothing_was_pooled():
     result = make_result()
     result.update(status="insufficient-evidence", pooled=None)

@@ -136,8 +136,12 @@ def methods_paragraph(result: Mapping[str, Any]) -> str:
     """Write the synthesis methods of one analysis from its spec (plain text)."""
     spec = _spec(result)
     model = spec.get("model") if isinstance(spec.get("model"), Mapping) else {}
-    select = spec.get("select") if isinstance(spec.get("select"), Mapping) else {}
-    criteria = "; ".join(f"{key} in {_words(value)}" for key, value in select.items())
+    select = spec.get("select")
+    alternatives = [select] if isinstance(select, Mapping) else [
+        item for item in (select if isinstance(select, list) else []) if isinstance(item, Mapping)]
+    criteria = " or where ".join(
+        "; ".join(f"{key} in {_words(value)}" for key, value in filters.items())
+        for filters in alternatives if filters)
     parts = [
         f"Effects were selected where {criteria or 'the spec gives no filter'}.",
         f"Each effect was converted to the {result.get('metric', spec.get('metric', MISSING))} "
