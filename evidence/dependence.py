@@ -39,6 +39,7 @@ from evidence.multilevel import (
     reml_loglik,
     weight_blocks,
 )
+from evidence.results import finite
 
 __all__ = [
     "AggregateResult",
@@ -137,14 +138,14 @@ class RobustResult:
             self.ci_upper,
         )
         for row, df in zip(rows, self.df, strict=True):
-            row["df"] = float(df)
+            row["df"] = finite(df)
         return {
-            "estimate": float(self.coefficients[0]),
-            "se": float(self.se[0]),
-            "statistic": float(self.statistic[0]),
-            "df": float(self.df[0]),
-            "p": float(self.p[0]),
-            "ci": [float(self.ci_lower[0]), float(self.ci_upper[0])],
+            "estimate": finite(self.coefficients[0]),
+            "se": finite(self.se[0]),
+            "statistic": finite(self.statistic[0]),
+            "df": finite(self.df[0]),
+            "p": finite(self.p[0]),
+            "ci": [finite(self.ci_lower[0]), finite(self.ci_upper[0])],
             "n_clusters": self.n_clusters,
             "coefficients": rows,
         }
@@ -164,11 +165,11 @@ def _coefficient_rows(names, estimate, se, statistic, p, lower, upper) -> list[d
     return [
         {
             "name": n,
-            "estimate": float(b),
-            "se": float(s),
-            "statistic": float(z),
-            "p": float(pv),
-            "ci": [float(lo), float(hi)],
+            "estimate": finite(b),
+            "se": finite(s),
+            "statistic": finite(z),
+            "p": finite(pv),
+            "ci": [finite(lo), finite(hi)],
         }
         for n, b, s, z, pv, lo, hi in zip(
             names, estimate, se, statistic, p, lower, upper, strict=True
@@ -328,7 +329,8 @@ def robust_cr2(fit: ThreeLevelResult) -> RobustResult:
     for i in range(p):
         p_mat = -h_arr[:, i, :] @ h_arr[:, i, :].T + np.diag(g[:, i])
         df[i] = 2 * np.trace(p_mat) ** 2 / (2 * np.sum(p_mat**2))
-    t = fit.coefficients / se
+    with np.errstate(divide="ignore", invalid="ignore"):  # se = 0 when every residual is 0
+        t = fit.coefficients / se
     crit = stats.t.isf((1 - fit.level) / 2, df)
     return RobustResult(
         names=fit.names,

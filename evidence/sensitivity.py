@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from evidence.errors import EvidenceError
+from evidence.errors import EvidenceError, Problem
 from evidence.heterogeneity import q_profile_intervals
 from evidence.influence import BaujatPoint, InfluenceRow, case_deletion
 from evidence.pooling import BatchFit, back_transform_function, check_inputs, fit_batch
@@ -58,12 +58,26 @@ class Diagnostics:
 
 
 def _prepare(
-    yi: ArrayLike, vi: ArrayLike, labels: Sequence[str] | None, minimum: int
+    yi: ArrayLike,
+    vi: ArrayLike,
+    labels: Sequence[str] | None,
+    minimum: int,
+    what: str = "this diagnostic",
 ) -> tuple[Array, Array, tuple[str, ...]]:
     y, v, kept, _ = check_inputs(yi, vi, None, labels, False)
     y, v = y[kept], v[kept]
     if y.size < minimum:
-        raise EvidenceError(f"this diagnostic needs at least {minimum} studies, got {y.size}")
+        raise EvidenceError(
+            [
+                Problem(
+                    "<input>",
+                    0,
+                    0,
+                    f"{what}: at least {minimum} studies are needed, got {y.size}",
+                    "sensitivity-too-few",
+                )
+            ]
+        )
     names = (
         tuple(str(x) for x in labels)
         if labels is not None
@@ -324,7 +338,9 @@ def diagnostics(
     Baujat B, Mahe C, Pignon J-P, Hill C (2002). A graphical method for exploring
     heterogeneity in meta-analyses. Statistics in Medicine 21, 2641-2652.
     """
-    y, v, names = _prepare(yi, vi, labels, 3)
+    y, v, names = _prepare(
+        yi, vi, labels, 3, "leave-one-out, influence and Baujat diagnostics (--sensitivity)"
+    )
     full = fit_batch(y, v, method=method, test=test, level=level)
     mask, deleted = _leave_one_out_batch(y, v, method, test, level)
     with np.errstate(divide="ignore", invalid="ignore"):  # e.g. Knapp-Hartung scale 0

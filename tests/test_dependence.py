@@ -139,3 +139,13 @@ def test_pool_command_robust_without_cluster_is_a_usage_problem(tmp_path, capsys
     path.write_text("yi,vi\n0.1,0.01\n0.2,0.02\n0.3,0.03\n")
     assert main(["pool", str(path), "--robust"]) == 1
     assert "--robust needs --cluster" in capsys.readouterr().err
+
+
+def test_cr2_with_every_residual_zero_warns_nothing():
+    # Identical effects: the CR2 meat is 0, so the robust se is 0 and the CI collapses to
+    # the estimate (0.3); no division warning escapes (warnings are errors in the suite).
+    fit = dependence.three_level([0.3] * 6, [0.01, 0.02, 0.03, 0.01, 0.02, 0.03], list("aabbcc"))
+    robust = dependence.robust_cr2(fit)
+    assert_allclose(robust.se, [0.0], atol=1e-12)
+    assert_allclose([robust.ci_lower[0], robust.ci_upper[0]], [0.3, 0.3], rtol=1e-12)
+    json.dumps(robust.to_dict(), allow_nan=False)

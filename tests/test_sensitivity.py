@@ -169,3 +169,9 @@ def test_ratio_measures_are_back_transformed_with_exp_bcg():
         assert row["measure"] == "RR"
         assert_allclose(row["back_transformed"]["estimate"], np.exp(row["estimate"]), rtol=1e-12)
         assert_allclose(row["back_transformed"]["ci"], np.exp(row["ci"]), rtol=1e-12)
+
+
+def test_too_few_studies_names_the_diagnostics_and_rule():
+    with pytest.raises(EvidenceError, match="Baujat diagnostics") as caught:
+        sensitivity.diagnostics([0.1, 0.3], [0.01, 0.02])
+    assert caught.value.problems[0].rule == "sensitivity-too-few"
