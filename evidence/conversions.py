@@ -111,7 +111,7 @@ def _precision(statistic: Statistic) -> str | None:
         return "no estimate reported"
     if s.ci is None and s.se is None and s.se_log is None and not (s.measure == "r" and s.n):
         if s.p is not None and s.measure != "r":
-            return None
+            return None if s.p < 1 else "p = 1 gives no standard error; no CI or SE reported"
         return "no CI or SE reported"
     return None
 

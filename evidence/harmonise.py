@@ -168,6 +168,10 @@ def build_row(study: Study, effect: Effect, analysis: Analysis) -> EffectRow:
     if not isinstance(converted, Converted):
         return row.exclude(converted.reason)
     if not (math.isfinite(converted.yi) and math.isfinite(converted.vi) and converted.vi > 0):
+        if "two-sided p" in converted.conversion:
+            return row.exclude(f"no usable precision: variance {converted.vi:g} from the "
+                               f"p-value (p = {s.p:g} with an estimate at or near the null "
+                               "gives no SE)")
         return row.exclude(f"no usable precision: variance {converted.vi:g} from the reported "
                            "CI or SE (a zero-width interval?)")
     sign, words = orientation(effect, analysis.orient)

@@ -128,3 +128,22 @@ def test_percent_change_with_se_uses_the_delta_method():
     # 20% increase, SE 5 percentage points: ratio 1.2, SE(ln ratio) = 0.05 / 1.2
     result = to_metric(Statistic("percent-increase", 20.0, se=5.0), "log-risk-ratio")
     assert_allclose([result.yi, result.vi], [math.log(1.2), (0.05 / 1.2) ** 2], rtol=RTOL)
+
+
+@pytest.mark.parametrize(("value", "p", "words"), [
+    (1.0, 0.5, "variance 0 from the p-value (p = 0.5"),  # ln 1 = 0: SE = 0 / z = 0
+    (1.2, 1.0, "p = 1 gives no standard error"),  # z_{1 - 1/2} = 0: no finite SE
+])
+def test_estimate_at_the_null_with_p_is_excluded_with_the_reason(value, p, words):
+    item = Effect("e", Exposure("social-isolation", "isolated vs not", "fewer-ties"),
+                  Outcome("mortality", "all-cause mortality", "harmful"), "fully-adjusted",
+                  Statistic("HR", value, p=p), Source("abstract", "quote"))
+    record = Study("s", "s", "prospective-cohort", Population("adults", n=100),
+                   RiskOfBias("not-assessed", "not-assessed"), Extraction("single", "abstract"),
+                   (item,))
+    analysis = Analysis(
+        id="a", title="A", question={}, select=({"outcome.domain": ("mortality",)},),
+        metric="log-risk-ratio", orient="fewer-ties-harmful", adjustment="most-adjusted",
+        dependence="multilevel", method="REML", test="z")
+    (row,) = harmonise([record], analysis).excluded
+    assert words in row.reason
