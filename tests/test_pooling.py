@@ -111,7 +111,8 @@ def test_to_dict_keys_are_the_design_keys_in_order() -> None:
     "expected", FIXTURES["level90"], ids=lambda e: f"{e['method']}-{e['test']}-90"
 )
 def test_level_90_matches_metafor(expected: dict) -> None:
-    # dat.bcg (Colditz 1994), log RR, rma(level = 90), predict() and confint(level = 90).
+    # dat.bcg (Colditz 1994), log RR, every tau2 estimator x {z, knha}: rma(level = 90),
+    # predict() and confint(level = 90).
     dataset = FIXTURES["datasets"][0]
     result = pool(
         dataset["escalc"]["yi"],

@@ -197,10 +197,10 @@ datasets <- list(
           c("yi", "vi"), dat.raudenbush1985, formula = ~ weeks, moderators = c("weeks"))
 )
 
-# Confidence level other than 95%: dat.bcg log RR, REML and DL, level = 90.
+# Confidence level other than 95%: dat.bcg log RR, every tau2 estimator, level = 90.
 bcg_rr <- escalc("RR", ai = tpos, bi = tneg, ci = cpos, di = cneg, data = dat.bcg)
 level90 <- list()
-for (method in c("REML", "DL")) for (test in TESTS) {
+for (method in setdiff(METHODS, "FE")) for (test in TESTS) {
   res <- rma(yi, vi, data = bcg_rr, method = method, test = test, level = 90, control = CONTROL)
   pred <- predict(res)
   ci <- confint(res, control = list(tol = 1e-12))$random
