@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -433,3 +434,16 @@ def test_univariate_sections_beside_a_three_level_estimate_say_what_to_compare_w
     del result["dependence"]
     page = analysis_page(_analysis(result), _context([], [_analysis(result)]), {}, [])
     assert "compare them with its estimate" not in page.replace("\\", "")
+
+
+@pytest.mark.parametrize(("status", "words"), [
+    ("ok", "Isolation and death: included"),
+    ("insufficient-evidence", "Isolation and death: usable, but the analysis was not pooled"),
+])
+def test_study_page_says_when_the_analysis_using_it_was_not_pooled(status, words):
+    result = make_result()
+    result["status"] = status
+    study = make_study()
+    page = study_page(study, _context([study], [_analysis(result)]))
+    plain = re.sub(r"\[([^]]*)\]\([^)]*\)", r"\1", page.replace("\\", ""))
+    assert words in plain

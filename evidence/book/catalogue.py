@@ -77,7 +77,9 @@ def _effect_section(study: Study, effect: Effect, context: SiteContext) -> str:
     uses = [use for use in context.uses.get(study.id, ()) if use.effect == effect.id]
     use_items = [
         document_link(esc(use.analysis_title), f"../analyses/{use.analysis_page}.md")
-        + esc(": included" if use.included else f": excluded ({use.reason or MISSING})")
+        + esc((": included" if use.pooled else ": usable, but the analysis was not pooled "
+               "(too little evidence)") if use.included
+              else f": excluded ({use.reason or MISSING})")
         for use in uses]
     return join_blocks([
         heading(3, esc(f"Effect {effect.id}")),

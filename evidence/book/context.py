@@ -26,6 +26,7 @@ class EffectUse:
     effect: str
     included: bool
     reason: str
+    pooled: bool = True  # False when the analysis had too little evidence to pool
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,8 @@ def build_context(studies: Sequence[Study], bibliography: Bibliography,
             study_id = str(row.get("study", ""))
             uses.setdefault(study_id, []).append(EffectUse(
                 analysis.id, analysis.page, title, str(row.get("effect", "")),
-                is_included(row.get("included")), str(row.get("reason") or "")))
+                is_included(row.get("included")), str(row.get("reason") or ""),
+                analysis.result.get("status", "ok") == "ok"))
     seen: dict[str, int] = {}
     for study in studies:
         label = bibliography.labels.get(study.citation)
