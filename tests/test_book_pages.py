@@ -447,3 +447,12 @@ def test_study_page_says_when_the_analysis_using_it_was_not_pooled(status, words
     page = study_page(study, _context([study], [_analysis(result)]))
     plain = re.sub(r"\[([^]]*)\]\([^)]*\)", r"\1", page.replace("\\", ""))
     assert words in plain
+
+
+def test_landing_says_participants_not_reported_in_that_order():
+    result = make_result()
+    result["pooled"]["n_participants"] = None
+    result["effects"] = {"included": 2, "excluded": 0, "studies": 2, "clusters": 2}
+    page = landing_fragment([_analysis(result)], None, 1, 1).replace("\\", "")
+    assert "participants not reported" in page
+    assert "not reported participants" not in page

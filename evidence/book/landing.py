@@ -13,6 +13,7 @@ from evidence.book.escape import escape_markdown as esc
 from evidence.book.findings import summary_row
 from evidence.book.inputs import AnalysisResults
 from evidence.book.markdown import document_link, figure, heading, join_blocks, table
+from evidence.book.numbers import MISSING
 
 
 def summary_table(analyses: Sequence[AnalysisResults]) -> str:
@@ -21,7 +22,9 @@ def summary_table(analyses: Sequence[AnalysisResults]) -> str:
     for analysis in analyses:
         cells = summary_row(analysis.result)
         link = document_link(esc(cells["question"]), f"_generated/analyses/{analysis.page}.md")
-        evidence = esc(cells["k"]) + "<br>" + esc(f"{cells['participants']} participants")
+        people = (f"{cells['participants']} participants" if cells["participants"] != MISSING
+                  else "participants not reported")
+        evidence = esc(cells["k"]) + "<br>" + esc(people)
         if analysis.result.get("status") != "ok":
             rows.append([link, evidence, "not pooled", "", esc(cells["certainty"]),
                          esc(cells["sentence"])])
