@@ -4,8 +4,8 @@
 Datasets (metafor names): dat.bcg (Colditz 1994, BCG vaccine), dat.hackshaw1998
 (passive smoking and lung cancer), dat.molloy2014 (conscientiousness and medication
 adherence), dat.normand1999 (k = 9), dat.raudenbush1985 (teacher expectancy),
-dat.bangertdrowns2004 (writing-to-learn); REML with z and Knapp-Hartung tests, and
-DerSimonian-Laird on dat.bcg and dat.hackshaw1998.
+dat.bangertdrowns2004 (writing-to-learn); REML with z and Knapp-Hartung tests,
+DerSimonian-Laird on dat.bcg and dat.hackshaw1998, and ML, PM, HE, HS, SJ and EB on dat.bcg.
 
 Tolerance notes: tau2 near its zero boundary is compared with ATOL_TAU2 = 1e-9 (metafor
 stops at e.g. 5e-11 where the optimum is 0). Cumulative row 1 (a single study) is compared

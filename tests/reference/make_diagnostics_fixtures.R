@@ -95,16 +95,22 @@ for (name in names(univariate)) {
       baujat = list(x = num(bj$x), y = num(bj$y)))
   }
 }
-# One non-likelihood estimator: DerSimonian-Laird on dat.bcg and dat.hackshaw1998.
-for (name in c("bcg", "hackshaw1998")) {
+# Other estimators: DerSimonian-Laird on dat.bcg and dat.hackshaw1998; every other tau2
+# estimator (ML, PM, HE, HS, SJ, EB) on dat.bcg (z test).
+others <- list(c("bcg", "DL"), c("hackshaw1998", "DL"), c("bcg", "ML"), c("bcg", "PM"),
+               c("bcg", "HE"), c("bcg", "HS"), c("bcg", "SJ"), c("bcg", "EB"))
+for (pair in others) {
+  name <- pair[1]
+  method <- pair[2]
   d <- univariate[[name]]
-  fit <- rma(d$yi, d$vi, method = "DL")
+  # tol: PM's uniroot tolerance (default ~1.2e-4), passed on to every deletion refit.
+  fit <- rma(d$yi, d$vi, method = method, control = c(tight, list(tol = 1e-12)))
   inf <- influence(fit)
   pdf(NULL)
   bj <- baujat(fit)
   invisible(dev.off())
-  sensitivity[[paste0(name, "_DL_z")]] <- list(
-    dataset = name, paper = d$paper, method = "DL", test = "z",
+  sensitivity[[paste0(name, "_", method, "_z")]] <- list(
+    dataset = name, paper = d$paper, method = method, test = "z",
     yi = d$yi, vi = d$vi, order = order(d$key) - 1L,
     fit = list(estimate = num(fit$beta), se = num(fit$se), tau2 = num(fit$tau2)),
     leave1out = pooled_rows(leave1out(fit)),
