@@ -151,6 +151,8 @@ def test_convergence_warning_is_reported_plainly(
     assert main(["pool", str(path), "--measure", "RR", "--json"]) == 0
     captured = capsys.readouterr()
     assert f"{path}: warning: REML Fisher scoring did not converge" in captured.err
+    notes = json.loads(captured.out)["notes"]
+    assert any(n.startswith("warning: REML Fisher scoring did not converge") for n in notes)
     # dat.bcg (Colditz 1994): the fallback still reaches metafor's REML tau2.
     expected = _fixture_fit("REML", "z")["tau2"]
     assert_allclose(json.loads(captured.out)["pooled"]["tau2"], expected, rtol=RTOL)

@@ -116,12 +116,13 @@ def run(args: argparse.Namespace) -> int:
     """Pool the file and print the summary or JSON; problems raise EvidenceError.
 
     Warnings (e.g. :class:`~evidence.pooling.TauConvergenceWarning`, which names the
-    fallback used) are printed to stderr as ``FILE: warning: message`` lines.
+    fallback used) are printed to stderr as ``FILE: warning: message`` lines; convergence
+    warnings also go into the results' ``notes`` so a saved JSON keeps them.
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", TauConvergenceWarning)
         try:
-            status = _run(args)
+            status = _run(args, caught)
         except EvidenceError as error:
             # Problems raised by the Python API name "<input>": here the input is the file.
             problems = [
@@ -133,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     return status
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, caught: list[warnings.WarningMessage]) -> int:
     table = read_table(args.file)
     mods = [m.strip() for m in args.mods.split(",") if m.strip()] if args.mods else []
     _check_columns(table, mods + [c for c in (args.subgroup, args.cluster) if c])
@@ -172,6 +173,8 @@ def _run(args: argparse.Namespace) -> int:
         notes += [f"subgroups by {args.subgroup}: {note}" for note in groups.notes]
     if regression is not None:
         notes += [f"meta-regression: {note}" for note in regression.notes]
+    # Convergence fallbacks so far (the fits are done) also go into the results' notes.
+    notes += [f"warning: {w.message}" for w in caught if w.category is TauConvergenceWarning]
     output["notes"] = notes
     if args.json:
         print(dumps(output), end="")
