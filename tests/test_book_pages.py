@@ -94,7 +94,7 @@ def test_sentence_when_ci_excludes_null_and_pi_includes_it():
     assert plain_sentence(make_result()) == (
         "Across 2 effects, social isolation, compared with integrated, went with worse "
         "all-cause mortality "
-        "(RR 1.50, 50% higher; 95% CI 1.20 to 1.90); the 95% prediction interval (0.90 to "
+        "(RR 1.50, 50% higher risk; 95% CI 1.20 to 1.90); the 95% prediction interval (0.90 to "
         "2.50) includes no effect, so a new setting could show none. Certainty of the "
         "evidence: very low.")
 
@@ -103,7 +103,7 @@ def test_sentence_when_ci_includes_null():
     result = make_result(estimate=math.log(1.1), ci=(math.log(0.9), math.log(1.3)))
     assert plain_sentence(result).startswith(
         "Across 2 effects, the data are compatible with no association with all-cause "
-        "mortality (RR 1.10, 10% higher; 95% CI 0.90 to 1.30).")
+        "mortality (RR 1.10, 10% higher risk; 95% CI 0.90 to 1.30).")
 
 
 @pytest.mark.parametrize(("orient", "estimate", "words"), [
@@ -456,3 +456,13 @@ def test_landing_says_participants_not_reported_in_that_order():
     page = landing_fragment([_analysis(result)], None, 1, 1).replace("\\", "")
     assert "participants not reported" in page
     assert "not reported participants" not in page
+
+
+@pytest.mark.parametrize(("metric", "words"), [
+    ("log-risk-ratio", "RR 1.50, 50% higher risk"),
+    ("log-odds-ratio", "OR 1.50, 50% higher odds"),  # (1.5 - 1) x 100 = 50%
+])
+def test_sentence_names_what_the_percent_change_is_of(metric, words):
+    result = make_result()
+    result["metric"] = metric
+    assert words in plain_sentence(result)

@@ -84,7 +84,8 @@ def _size_words(estimate: float, metric: Any) -> str:
     if null == 1.0:
         change = (estimate - 1.0) * 100.0
         side = "higher" if change > 0 else "lower"
-        return f"{abbreviation} {number(estimate)}, {abs(change):.0f}% {side}"
+        what = {"log-odds-ratio": " odds", "log-risk-ratio": " risk"}.get(str(metric), "")
+        return f"{abbreviation} {number(estimate)}, {abs(change):.0f}% {side}{what}"
     return f"{abbreviation} {number(estimate)}"
 
 
