@@ -16,6 +16,9 @@ from evidence.runner import run_analyses
 
 ROOT = Path(__file__).parents[1]
 RTOL_ESTIMATE = 1e-6
+#: A variance component at its boundary: metafor's optimiser stops a little above 0
+#: (isolation-chd-stroke's within-cohort sigma2: 8.3e-13 in R, exactly 0 here).
+ATOL_BOUNDARY_VARIANCE = 1e-9
 FIXTURES = json.loads((ROOT / "tests" / "reference" / "analyses_fixtures.json").read_text())
 
 
@@ -73,7 +76,8 @@ def test_three_level_pooled_matches_metafor_rma_mv(results, analysis):
         assert_allclose(pooled[key], expected[key], rtol=RTOL_ESTIMATE)
     assert_allclose(document["dependence"]["three_level"]["ci"], expected["ci"],
                     rtol=RTOL_ESTIMATE)
-    assert_allclose(document["dependence"]["sigma2"], expected["sigma2"], rtol=RTOL_ESTIMATE)
+    assert_allclose(document["dependence"]["sigma2"], expected["sigma2"], rtol=RTOL_ESTIMATE,
+                    atol=ATOL_BOUNDARY_VARIANCE)
     # the spec asks for knha: rma.mv(test = "t"), t with k - 1 df for CI, p and PI
     t_test = expected["t_test"]
     assert pooled["test"] == "t" and pooled["df"] == t_test["df"]
