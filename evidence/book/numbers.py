@@ -9,8 +9,11 @@ Meta-Analysis*, ch. 2 and 6) or takes ``back_transformed`` when the runner gives
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
+
+from evidence.values import finite as finite
+from evidence.values import finite_pair as pair
 
 #: Shown wherever a number is missing or undefined.
 MISSING = "not reported"
@@ -27,22 +30,8 @@ METRIC_WORDS: dict[str, tuple[str, str, float]] = {
 }
 
 
-def finite(value: Any) -> bool:
-    """Return True when ``value`` is a real, finite number (not None, bool, NaN or inf)."""
-    if value is None or isinstance(value, bool):
-        return False
-    try:
-        return math.isfinite(float(value))
-    except (TypeError, ValueError):
-        return False
 
 
-def pair(value: Any) -> tuple[float, float] | None:
-    """Return ``(lo, hi)`` when ``value`` is a pair of finite numbers, else None."""
-    if isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2:
-        if finite(value[0]) and finite(value[1]):
-            return float(value[0]), float(value[1])
-    return None
 
 
 def back_transform(value: float, transform: str | None) -> float:

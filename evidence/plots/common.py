@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,9 @@ import matplotlib
 matplotlib.use("Agg")
 
 from matplotlib.figure import Figure  # noqa: E402
+
+from evidence.values import finite as finite
+from evidence.values import finite_pair as finite_pair
 
 #: z quantile of a two-sided 95% interval, :math:`\Phi^{-1}(0.975)`.
 Z_95 = 1.959963984540054
@@ -128,22 +131,8 @@ def figure_title(kind: str, title: Any, limit: int = 72) -> str:
     return safe_text(f"{kind}: {text}" if text else kind, limit)
 
 
-def finite(value: Any) -> bool:
-    """Return True when ``value`` is a real, finite number (not None, NaN or inf)."""
-    if value is None or isinstance(value, bool):
-        return False
-    try:
-        return math.isfinite(float(value))
-    except (TypeError, ValueError):
-        return False
 
 
-def finite_pair(value: Any) -> tuple[float, float] | None:
-    """Return ``(lo, hi)`` as floats when ``value`` is a pair of finite numbers, else None."""
-    if isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2:
-        if finite(value[0]) and finite(value[1]):
-            return float(value[0]), float(value[1])
-    return None
 
 
 def number(value: float, digits: int = 2) -> str:
