@@ -62,7 +62,7 @@ def landing_fragment(
     ]
     if summary is not None:
         caption = (
-            esc(summary.title or "Summary of pooled estimates")
+            esc((summary.title or "Summary of pooled estimates").rstrip(".") + ".")
             + " "
             + esc(
                 "Pooled estimate of every analysis with its 95% confidence interval; ratio, "
