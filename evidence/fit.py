@@ -158,7 +158,7 @@ def _multilevel(rows: Sequence[EffectRow], yi: np.ndarray, vi: np.ndarray,
         fit = dependence.three_level(yi, vi, clusters)
         robust = dependence.robust_cr2(fit).to_dict()
     except (EvidenceError, ValueError, np.linalg.LinAlgError) as exc:
-        note = (f"three-level model unavailable ({exc}); pooled treats the {len(rows)} "
+        note = (f"three-level model unavailable ({_reason(exc)}); pooled treats the {len(rows)} "
                 f"effects in {len(set(clusters))} clusters as independent")
         return ({"rule": "multilevel", "n_clusters": len(set(clusters)), "sigma2": None,
                  "robust": None, "note": note}, [], note)
@@ -259,7 +259,7 @@ def _subgroups(rows: Sequence[EffectRow], yi: np.ndarray, vi: np.ndarray, analys
             notes.extend(f"subgroups by {path}: {note}" for note in fitted.notes)
             result[path] = fitted.to_dict()
         except EvidenceError as exc:
-            notes.append(f"subgroups by {path}: {exc}")
+            notes.append(f"subgroups by {path}: {_reason(exc)}")
             result[path] = None
     return result
 
@@ -288,7 +288,7 @@ def _moderators(rows: Sequence[EffectRow], yi: np.ndarray, vi: np.ndarray, analy
                                   method=analysis.method, test=analysis.test)
             result[path] = {**fit.to_dict(), "k": len(known)}
         except EvidenceError as exc:
-            notes.append(f"meta-regression on {path}: {exc}")
+            notes.append(f"meta-regression on {path}: {_reason(exc)}")
             result[path] = None
     return result
 
@@ -323,7 +323,7 @@ def _diagnostics(sections: dict[str, Any], yi: np.ndarray, vi: np.ndarray, label
         try:
             value = function(yi, vi, **{k: v for k, v in offered.items() if k in accepted})
         except (EvidenceError, TypeError, ValueError, np.linalg.LinAlgError) as exc:
-            sections["notes"].append(f"{key.replace('_', '-')}: not computed ({exc})")
+            sections["notes"].append(f"{key.replace('_', '-')}: not computed ({_reason(exc)})")
             continue
         sections[key] = _plain(value)
 
@@ -344,10 +344,17 @@ def _case_deletion(sections: dict[str, Any], yi: np.ndarray, vi: np.ndarray,
         found = sensitivity.diagnostics(yi, vi, labels, **options).to_dict()
     except (EvidenceError, ValueError, np.linalg.LinAlgError) as exc:
         names = " and ".join(key.replace("_", "-") for key in wanted)
-        sections["notes"].append(f"{names}: not computed ({exc})")
+        sections["notes"].append(f"{names}: not computed ({_reason(exc)})")
         return
     for key in wanted:
         sections[key] = found[key]
+
+
+def _reason(exc: Exception) -> str:
+    """Give the words of an error for a results note (messages without file positions)."""
+    if isinstance(exc, EvidenceError):
+        return "; ".join(problem.message for problem in exc.problems)
+    return str(exc)
 
 
 def _plain(value: Any) -> Any:

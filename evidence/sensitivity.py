@@ -339,7 +339,7 @@ def diagnostics(
     heterogeneity in meta-analyses. Statistics in Medicine 21, 2641-2652.
     """
     y, v, names = _prepare(
-        yi, vi, labels, 3, "leave-one-out, influence and Baujat diagnostics (--sensitivity)"
+        yi, vi, labels, 3, "leave-one-out, influence and Baujat diagnostics"
     )
     full = fit_batch(y, v, method=method, test=test, level=level)
     mask, deleted = _leave_one_out_batch(y, v, method, test, level)
