@@ -34,3 +34,21 @@ def finite_pair(value: Any) -> tuple[float, float] | None:
         if finite(value[0]) and finite(value[1]):
             return float(value[0]), float(value[1])
     return None
+
+
+def format_number(value: Any, digits: int = 2, missing: str = "NA") -> str:
+    """Format a number with ``digits`` decimals and a true minus sign; ``missing`` if none.
+
+    A value that rounds to zero is shown without a sign.
+
+    Examples
+    --------
+    >>> format_number(-0.0004, 3), format_number(-1.5, 1), format_number(None, missing="-")
+    ('0.000', '\u22121.5', '-')
+    """
+    if not finite(value):
+        return missing
+    text = f"{float(value):.{digits}f}"
+    if text.startswith("-") and float(text) == 0:
+        text = text[1:]
+    return text.replace("-", "\u2212")

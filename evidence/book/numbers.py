@@ -14,6 +14,7 @@ from typing import Any
 
 from evidence.values import finite as finite
 from evidence.values import finite_pair as pair
+from evidence.values import format_number
 
 #: Shown wherever a number is missing or undefined.
 MISSING = "not reported"
@@ -74,12 +75,7 @@ def natural(result: Mapping[str, Any], pooled: Mapping[str, Any] | None = None
 
 def number(value: Any, digits: int = 2) -> str:
     """Format a number with ``digits`` decimals (a true minus sign); missing -> MISSING."""
-    if not finite(value):
-        return MISSING
-    text = f"{float(value):.{digits}f}"
-    if text.startswith("-") and float(text) == 0:
-        text = text[1:]
-    return text.replace("-", "\u2212")
+    return format_number(value, digits, MISSING)
 
 
 def integer(value: Any) -> str:

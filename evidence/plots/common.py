@@ -24,6 +24,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from evidence.values import finite as finite
 from evidence.values import finite_pair as finite_pair
+from evidence.values import format_number
 
 #: z quantile of a two-sided 95% interval, :math:`\Phi^{-1}(0.975)`.
 Z_95 = 1.959963984540054
@@ -137,12 +138,7 @@ def figure_title(kind: str, title: Any, limit: int = 72) -> str:
 
 def number(value: float, digits: int = 2) -> str:
     """Format a number for a figure (``digits`` decimals; a minus sign, not a hyphen)."""
-    if not finite(value):
-        return "NA"
-    text = f"{float(value):.{digits}f}"
-    if text.startswith("-") and float(text) == 0:
-        text = text[1:]
-    return text.replace("-", "\u2212")
+    return format_number(value, digits, "NA")
 
 
 def p_value(value: float) -> str:
