@@ -466,3 +466,14 @@ def test_sentence_names_what_the_percent_change_is_of(metric, words):
     result = make_result()
     result["metric"] = metric
     assert words in plain_sentence(result)
+
+
+def test_build_without_a_book_configuration_is_a_problem_and_writes_nothing(tmp_path):
+    from evidence.book import build_book
+    from evidence.errors import EvidenceError
+
+    with pytest.raises(EvidenceError) as raised:
+        build_book(tmp_path / "results", tmp_path / "studies", tmp_path / "site",
+                   tmp_path / "book")
+    assert [p.rule for p in raised.value.problems] == ["book-config-missing"]
+    assert list(tmp_path.iterdir()) == []

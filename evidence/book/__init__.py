@@ -113,6 +113,11 @@ def build_book(
     studies : list of Study, optional
         Records already loaded (skips loading ``studies_dir``).
     """
+    config = Path(book_dir) / "_config.yml"
+    if not config.is_file():  # checked first: generating pages writes under book_dir
+        raise EvidenceError([Problem(str(config), 0, 0, "no Jupyter Book configuration: run "
+                                     "from the project folder or pass --book DIR",
+                                     "book-config-missing")])
     inputs, problems = read_inputs(results_dir, studies_dir, studies)
     if errors_in(problems):
         raise EvidenceError(errors_in(problems))
