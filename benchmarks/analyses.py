@@ -11,7 +11,7 @@ Run: .venv/bin/python benchmarks/analyses.py [--studies 2000] [--analyses 50] [-
    between studies so the three-level model is used). Timed cold with figures, cold without
    figures, and unchanged rerun.
 
-Each phase runs `evidence.runner.run_analyses` in this process (loading + validating every
+Each phase runs `evidence.analyses.runner.run_analyses` in this process (loading + validating every
 record, harmonising, fitting, writing); progress lines are discarded.
 """
 
@@ -31,7 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from evidence.runner import run_analyses  # noqa: E402
+from evidence.analyses.runner import run_analyses  # noqa: E402
 
 CONSTRUCTS = ("social-isolation", "loneliness", "social-support", "social-integration",
               "living-alone")

@@ -48,7 +48,7 @@ def timed(command: list[str], cwd: Path) -> float:
 
 def shipped() -> tuple[float, int, int]:
     """Run the analyses, then time `make book` on the repository's own inputs."""
-    from evidence.runner import run_analyses
+    from evidence.analyses.runner import run_analyses
 
     documents = run_analyses(ROOT / "studies", ROOT / "analyses", ROOT / "build",
                              progress=io.StringIO())

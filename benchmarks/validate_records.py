@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from evidence.errors import errors_in
-from evidence.validate import load_studies, validate_paths
+from evidence.records.validate import load_studies, validate_paths
 
 CONSTRUCTS = ["social-isolation", "loneliness", "social-support", "social-integration"]
 DOMAINS = ["mortality", "cardiovascular", "depression", "inflammation"]
@@ -108,7 +108,7 @@ def baseline(directory: Path) -> int:
     import yaml
     from jsonschema import Draft202012Validator
 
-    from evidence.vocabulary import study_schema
+    from evidence.records.vocabulary import study_schema
 
     validator = Draft202012Validator(study_schema())
     errors = 0

@@ -11,9 +11,9 @@ __all__ = ["__version__", "load_studies"]
 
 
 def __getattr__(name: str) -> Any:
-    """Import :func:`evidence.validate.load_studies` on first use (keeps imports light)."""
+    """Import :func:`evidence.records.validate.load_studies` on first use (keeps imports light)."""
     if name == "load_studies":
-        from evidence.validate import load_studies
+        from evidence.records.validate import load_studies
 
         return load_studies
     raise AttributeError(f"module 'evidence' has no attribute {name!r}")

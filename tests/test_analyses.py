@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from evidence.analyses import field_paths, load_analyses, load_analysis
-from evidence.published import headline_rows, headline_sha256, match_rows, published_for
-from evidence.yamlio import load_yaml
+from evidence.analyses.published import headline_rows, headline_sha256, match_rows, published_for
+from evidence.analyses.spec import field_paths, load_analyses, load_analysis
+from evidence.records.yamlio import load_yaml
 
 GOOD = """\
 id: good

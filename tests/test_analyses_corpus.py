@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from numpy.testing import assert_allclose
 
-from evidence.runner import run_analyses
+from evidence.analyses.runner import run_analyses
 
 ROOT = Path(__file__).parents[1]
 RTOL_ESTIMATE = 1e-6

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from evidence import bias
 from evidence.errors import EvidenceError
+from evidence.stats import bias
 
 RTOL = 1e-6
 FIXTURES = json.loads((Path(__file__).parent / "reference" / "diagnostics_bias.json").read_text())[

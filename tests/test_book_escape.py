@@ -15,7 +15,7 @@ from myst_parser.config.main import MdParserConfig
 from myst_parser.parsers.mdit import create_md_parser
 from test_book_fixtures import HOSTILE
 
-from evidence.book.escape import (
+from evidence.report.book.escape import (
     doi_url,
     escape_markdown,
     escape_paragraphs,

@@ -11,7 +11,7 @@ import json
 import math
 from pathlib import Path
 
-from evidence.records import (
+from evidence.records.model import (
     Effect,
     Exposure,
     Extraction,
@@ -172,7 +172,7 @@ _BUILT: dict[str, Path] = {}
 def hostile_site() -> Path:
     """Build (once per test session) the site of a hostile one-study corpus; return it.
 
-    The study record goes through the real loader (``evidence.validate.load_studies``);
+    The study record goes through the real loader (``evidence.records.validate.load_studies``);
     the results are a hand-built rendering fixture whose title is hostile too. The book
     source is copied to a temporary directory so the repository's book/_generated is left
     alone.
@@ -183,7 +183,7 @@ def hostile_site() -> Path:
     import shutil
     import tempfile
 
-    from evidence.book import build_book
+    from evidence.report.book import build_book
 
     root = Path(tempfile.mkdtemp(prefix="evidence-book-test-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)

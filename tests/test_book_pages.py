@@ -15,24 +15,24 @@ import pytest
 import yaml
 from test_book_fixtures import HOSTILE, make_result, make_study, write_results, write_svg
 
-from evidence.book.analysis import FigureFile, analysis_page, methods_paragraph
-from evidence.book.bibfile import site_bibtex
-from evidence.book.catalogue import catalogue_page, study_page
-from evidence.book.context import build_context
-from evidence.book.findings import plain_sentence, summary_row
-from evidence.book.inputs import (
+from evidence.report.book.analysis import FigureFile, analysis_page, methods_paragraph
+from evidence.report.book.bibfile import site_bibtex
+from evidence.report.book.catalogue import catalogue_page, study_page
+from evidence.report.book.context import build_context
+from evidence.report.book.findings import plain_sentence, summary_row
+from evidence.report.book.inputs import (
     AnalysisResults,
     Bibliography,
     load_bibliography,
     load_results,
     load_screening,
 )
-from evidence.book.landing import landing_fragment
-from evidence.book.numbers import interval, natural, number, p_value
-from evidence.book.pages import SiteInputs, generate_pages
-from evidence.book.prisma import prisma_html
-from evidence.book.sections import subgroups
-from evidence.book.toc import toc_yaml
+from evidence.report.book.landing import landing_fragment
+from evidence.report.book.numbers import interval, natural, number, p_value
+from evidence.report.book.pages import SiteInputs, generate_pages
+from evidence.report.book.prisma import prisma_html
+from evidence.report.book.sections import subgroups
+from evidence.report.book.toc import toc_yaml
 
 EFFECT_ROWS = [
     "alpha2001,isolation-mortality,Alpha 2001,,alpha2001,true,,HR,1.5,1.2,1.9,0.405,0.0142,"
@@ -382,7 +382,7 @@ def test_prisma_text_cannot_close_the_raw_html_fence(tmp_path):
      "participants); 2 selected effects excluded."),
 ])
 def test_selection_summary_counts_with_singular_and_plural(status, counts, expected):
-    from evidence.book.analysis import selection
+    from evidence.report.book.analysis import selection
 
     result = make_result()
     result.update(status=status, effects=counts)
@@ -398,7 +398,7 @@ def test_link_with_a_query_keeps_a_single_escaped_ampersand():
     from docutils.core import publish_doctree, publish_from_doctree
     from myst_parser.parsers.docutils_ import Parser
 
-    from evidence.book.sphinx_ext import unescape_link_targets
+    from evidence.report.book.sphinx_ext import unescape_link_targets
 
     doctree = publish_doctree("[source](http://x.dk/s?p=1&q=2)\n", parser=Parser())
     unescape_link_targets(None, doctree)
@@ -469,8 +469,8 @@ def test_sentence_names_what_the_percent_change_is_of(metric, words):
 
 
 def test_build_without_a_book_configuration_is_a_problem_and_writes_nothing(tmp_path):
-    from evidence.book import build_book
     from evidence.errors import EvidenceError
+    from evidence.report.book import build_book
 
     with pytest.raises(EvidenceError) as raised:
         build_book(tmp_path / "results", tmp_path / "studies", tmp_path / "site",

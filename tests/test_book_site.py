@@ -13,7 +13,7 @@ import re
 import pytest
 from test_book_fixtures import hostile_site
 
-from evidence.book.sitecheck import broken_links, external_assets, unsafe_links
+from evidence.report.book.sitecheck import broken_links, external_assets, unsafe_links
 
 pytestmark = pytest.mark.slow
 
@@ -113,12 +113,12 @@ def test_shipped_corpus_through_the_real_pipeline(tmp_path):
     import io
     import shutil
 
-    if importlib.util.find_spec("evidence.runner") is None:
-        pytest.skip("the analysis runner (evidence.runner) is not available yet")
+    if importlib.util.find_spec("evidence.analyses.runner") is None:
+        pytest.skip("the analysis runner (evidence.analyses.runner) is not available yet")
     from test_book_fixtures import REPOSITORY
 
+    from evidence.analyses.runner import run_analyses
     from evidence.cli import main
-    from evidence.runner import run_analyses
 
     build = tmp_path / "build"
     documents = run_analyses(REPOSITORY / "studies", REPOSITORY / "analyses", build,

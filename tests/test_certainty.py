@@ -1,11 +1,10 @@
-"""GRADE-style certainty rules on constructed inputs (thresholds in evidence.certainty)."""
+"""GRADE-style certainty rules on constructed inputs (thresholds in evidence.analyses.certainty)."""
 
 import math
 
 import pytest
 
-from evidence.analyses import Override
-from evidence.certainty import (
+from evidence.analyses.certainty import (
     CertaintyInputs,
     assess,
     imprecision,
@@ -14,6 +13,7 @@ from evidence.certainty import (
     small_study_effects,
     starting_level,
 )
+from evidence.analyses.spec import Override
 
 LOG = math.log
 

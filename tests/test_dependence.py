@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from evidence import dependence
 from evidence.errors import EvidenceError
+from evidence.stats import dependence
 
 RTOL = 1e-6
 RTOL_SIGMA2 = 1e-6

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from evidence import reported
-from evidence.effects import escalc, hedges_correction
+from evidence.effects import reported
+from evidence.effects.escalc import escalc, hedges_correction
 
 FIXTURES = json.loads((Path(__file__).parent / "reference" / "pooling_fixtures.json").read_text())
 RTOL = 1e-6

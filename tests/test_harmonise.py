@@ -6,10 +6,10 @@ from dataclasses import replace
 import pytest
 from numpy.testing import assert_allclose
 
-from evidence.analyses import Analysis, Exclusion
-from evidence.conversions import Converted, Unusable, to_metric
-from evidence.harmonise import aggregate_cluster, harmonise, orientation
-from evidence.records import (
+from evidence.analyses.harmonise import aggregate_cluster, harmonise, orientation
+from evidence.analyses.spec import Analysis, Exclusion
+from evidence.effects.conversions import Converted, Unusable, to_metric
+from evidence.records.model import (
     Effect,
     Exposure,
     Extraction,

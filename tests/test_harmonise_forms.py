@@ -5,10 +5,10 @@ import math
 import pytest
 from numpy.testing import assert_allclose
 
-from evidence.analyses import Analysis
-from evidence.conversions import Converted, to_metric
-from evidence.harmonise import harmonise
-from evidence.records import (
+from evidence.analyses.harmonise import harmonise
+from evidence.analyses.spec import Analysis
+from evidence.effects.conversions import Converted, to_metric
+from evidence.records.model import (
     Effect,
     Exposure,
     Extraction,

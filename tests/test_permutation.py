@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from evidence import permutation
 from evidence.errors import EvidenceError
+from evidence.stats import permutation
 
 RTOL = 1e-6
 FIXTURES = json.loads(

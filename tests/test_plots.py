@@ -17,13 +17,13 @@ import pandas
 import pytest
 from numpy.testing import assert_allclose
 
-from evidence.plots import figure_description, render_all, summary_forest
-from evidence.plots.common import fit_text, safe_text
-from evidence.plots.data import included_effects
-from evidence.plots.diagnostics import baujat_points, reference_lines
-from evidence.plots.funnel import FEW_STUDIES_NOTE
-from evidence.plots.scale import TICK_GAP_INCHES, Scale, natural_ticks
-from evidence.plots.table import Row, axis_limits
+from evidence.report.plots import figure_description, render_all, summary_forest
+from evidence.report.plots.common import fit_text, safe_text
+from evidence.report.plots.data import included_effects
+from evidence.report.plots.diagnostics import baujat_points, reference_lines
+from evidence.report.plots.funnel import FEW_STUDIES_NOTE
+from evidence.report.plots.scale import TICK_GAP_INCHES, Scale, natural_ticks
+from evidence.report.plots.table import Row, axis_limits
 
 SVG = "{http://www.w3.org/2000/svg}"
 RTOL = 1e-12
@@ -414,7 +414,7 @@ def test_summary_diamond_cut_by_the_axis_becomes_a_bar_with_a_small_diamond():
     # 2 x 2.5% of the axis width wide, and the CI as a bar. The narrow row keeps its diamond.
     from matplotlib.patches import Polygon
 
-    from evidence.plots.summary import summary_figure
+    from evidence.report.plots.summary import summary_figure
 
     rows = [
         {"id": "wide", "title": "Wide", "status": "ok", "k": 2, "estimate": math.log(1.49),

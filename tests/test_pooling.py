@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from evidence.pooling import pool
+from evidence.stats.pooling import pool
 
 FIXTURES = json.loads((Path(__file__).parent / "reference" / "pooling_fixtures.json").read_text())
 #: Relative tolerance for every statistic (issue 3).

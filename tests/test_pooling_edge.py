@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from evidence import tau2 as tau2_module
 from evidence.errors import EvidenceError
-from evidence.pooling import TauConvergenceWarning, estimate_tau2, fit_batch, pool
+from evidence.stats import tau2 as tau2_module
+from evidence.stats.pooling import TauConvergenceWarning, estimate_tau2, fit_batch, pool
 
 FIXTURES = json.loads((Path(__file__).parent / "reference" / "pooling_fixtures.json").read_text())
 RTOL = 1e-6

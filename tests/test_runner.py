@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
+from evidence.analyses.runner import run_analyses
 from evidence.cli import main
 from evidence.errors import EvidenceError
-from evidence.pooling import pool
-from evidence.runner import run_analyses
+from evidence.stats.pooling import pool
 
 RTOL_ESTIMATE = 1e-10
 Z = 1.959963984540054
@@ -179,7 +179,7 @@ def test_provenance_hashes_every_input(corpus):
 
 
 def test_multilevel_pool_matches_the_three_level_model(tmp_path):
-    from evidence.dependence import three_level
+    from evidence.stats.dependence import three_level
 
     shared = [(sid, "shared" if sid in ("alpha2001", "delta2015") else None, *rest)
               for sid, _c, *rest in STUDIES]
@@ -219,7 +219,7 @@ def test_invalid_spec_stops_the_run_before_fitting(corpus, capsys):
 
 
 def test_an_analysis_that_cannot_be_fitted_does_not_stop_the_others(corpus, monkeypatch):
-    import evidence.runner as runner
+    import evidence.analyses.runner as runner
 
     real = runner.fit_analysis
 
@@ -263,12 +263,12 @@ def test_unused_exclusion_is_a_warning(corpus):
 
 
 def test_three_level_failure_falls_back_and_says_so(tmp_path, monkeypatch):
-    import evidence.dependence
+    import evidence.stats.dependence
 
     def fail(*_args, **_kwargs):
         raise EvidenceError("the three-level REML fit did not converge")
 
-    monkeypatch.setattr(evidence.dependence, "three_level", fail)
+    monkeypatch.setattr(evidence.stats.dependence, "three_level", fail)
     shared = [(sid, "shared" if sid in ("alpha2001", "delta2015") else None, *rest)
               for sid, _c, *rest in STUDIES]
     studies_dir, analyses_dir = write_corpus(tmp_path, shared)

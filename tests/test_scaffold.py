@@ -8,8 +8,8 @@ import pytest
 
 from evidence.cli import main
 from evidence.errors import errors_in
-from evidence.scaffold import SCHEMA_HEADER, render_skeleton, skeleton_fields, study_schema
-from evidence.yamlio import check_schema, load_yaml
+from evidence.records.scaffold import SCHEMA_HEADER, render_skeleton, skeleton_fields, study_schema
+from evidence.records.yamlio import check_schema, load_yaml
 
 BIB_ENTRY = """\
 @article{steptoe2013,
@@ -88,7 +88,7 @@ def test_skeleton_filled_with_the_schema_examples_passes_the_schema():
 
 
 def test_skeleton_filled_with_the_schema_examples_passes_evidence_validate(tmp_path):
-    validate = pytest.importorskip("evidence.validate", reason="evidence.validate is not written")
+    validate = pytest.importorskip("evidence.records.validate")
     studies = tmp_path / "studies"
     studies.mkdir()
     (studies / "smith2024.yaml").write_text(render_skeleton("smith2024", fill_examples=True))
@@ -97,7 +97,7 @@ def test_skeleton_filled_with_the_schema_examples_passes_evidence_validate(tmp_p
 
 
 def test_fresh_skeleton_fails_evidence_validate_at_its_empty_fields(tmp_path):
-    validate = pytest.importorskip("evidence.validate", reason="evidence.validate is not written")
+    validate = pytest.importorskip("evidence.records.validate")
     studies = tmp_path / "studies"
     studies.mkdir()
     assert main(["new", "smith2024", "--studies", str(studies)]) == 0

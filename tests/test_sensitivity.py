@@ -10,7 +10,7 @@ DerSimonian-Laird on dat.bcg and dat.hackshaw1998, and ML, PM, HE, HS, SJ and EB
 Tolerance notes: tau2 near its zero boundary is compared with ATOL_TAU2 = 1e-9 (metafor
 stops at e.g. 5e-11 where the optimum is 0). Cumulative row 1 (a single study) is compared
 for estimate and se only: metafor reports Q = 0 and tau2 = 0 and falls back to a z test
-there, whereas we report heterogeneity as undefined at k = 1 (as evidence.pooling) and,
+there, whereas we report heterogeneity as undefined at k = 1 (as evidence.stats.pooling) and,
 under Knapp-Hartung, no test for a single study.
 """
 
@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from evidence import sensitivity
 from evidence.errors import EvidenceError
+from evidence.stats import sensitivity
 
 RTOL = 1e-6
 ATOL_TAU2 = 1e-9

@@ -11,9 +11,9 @@ import pytest
 
 import evidence
 from evidence.cli import main
-from evidence.records import Position, Statistic, Study, TwoByTwo, TwoGroups
-from evidence.validate import load_studies, validate_paths
-from evidence.yamlio import load_yaml
+from evidence.records.model import Position, Statistic, Study, TwoByTwo, TwoGroups
+from evidence.records.validate import load_studies, validate_paths
+from evidence.records.yamlio import load_yaml
 
 FIXTURES = Path(__file__).parent / "fixtures"
 VALID = FIXTURES / "valid"

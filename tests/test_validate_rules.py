@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from evidence.errors import errors_in
-from evidence.rules import RULES
-from evidence.validate import CROSS_FILE_RULES, validate_paths
+from evidence.records.rules import RULES
+from evidence.records.validate import CROSS_FILE_RULES, validate_paths
 
 INVALID = Path(__file__).parent / "fixtures" / "invalid"
 EXPECT = re.compile(rb"# expect: ([a-z0-9-]+) (\d+):(\d+)")

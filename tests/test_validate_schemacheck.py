@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from evidence.schemacheck import fast_check
-from evidence.vocabulary import study_schema
-from evidence.yamlio import load_yaml
+from evidence.records.schemacheck import fast_check
+from evidence.records.vocabulary import study_schema
+from evidence.records.yamlio import load_yaml
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SEED = 20261125
@@ -90,7 +90,7 @@ def test_unsupported_keywords_leave_the_work_to_jsonschema(schema):
 def test_broken_records_give_problems_never_exceptions(tmp_path):
     import yaml
 
-    from evidence.validate import load_studies, validate_paths
+    from evidence.records.validate import load_studies, validate_paths
 
     (tmp_path / "references.bib").write_text("@article{fixture, title = {x}}\n")
     record = tmp_path / "record.yaml"

@@ -1,4 +1,4 @@
-"""Safe YAML loading (evidence.yamlio): values, positions, hostile files, schema messages."""
+"""Safe YAML loading (evidence.records.yamlio): values, positions, hostile files, schema errors."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from evidence.yamlio import MAX_BYTES, check_schema, compile_schema, load_yaml
+from evidence.records.yamlio import MAX_BYTES, check_schema, compile_schema, load_yaml
 
 
 def load(text: str, **kwargs):
@@ -215,7 +215,7 @@ def test_schema_validator_is_compiled_once():
     ],
 )
 def test_pure_python_parser_gives_the_same_result(text, monkeypatch):
-    from evidence import yamlbuild
+    from evidence.records import yamlbuild
 
     with_libyaml = load(text)
     monkeypatch.setattr(yamlbuild, "Loader", yamlbuild.PureLoader)

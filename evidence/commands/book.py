@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build the site and say where it is."""
-    from evidence.book import build_book
+    from evidence.report.book import build_book
 
     summary = build_book(args.results, args.studies, args.out, args.book)
     print(f"Site built from {summary.analyses} analyses and {summary.studies} studies: "

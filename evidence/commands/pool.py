@@ -5,7 +5,8 @@ Options: ``--measure`` (metafor escalc name; default GEN when the file has ``yi`
 ``--level``, ``--mods a,b`` (mixed-effects meta-regression on those columns; text columns
 become dummy variables), ``--subgroup COL`` (a fit per level and the test for subgroup
 differences), ``--drop-missing`` (drop rows whose effect cannot be computed, with a note),
-``--json``. Diagnostics (evidence.sensitivity, evidence.bias, evidence.dependence):
+``--json``. Diagnostics (evidence.stats.sensitivity, evidence.stats.bias,
+evidence.stats.dependence):
 ``--sensitivity`` (leave-one-out, influence, Baujat, cumulative in file order),
 ``--bias`` (Egger, Begg, trim-and-fill, fail-safe N, PET-PEESE), ``--cluster COL``
 (three-level model with effects nested in COL) and ``--robust`` (CR2 cluster-robust test
@@ -26,19 +27,19 @@ from typing import Any
 
 import numpy as np
 
-from evidence import bias, dependence, sensitivity
-from evidence.effect_csv import (
+from evidence.effects.csvinput import (
     EffectTable,
     compute_effects,
     numeric_column,
     read_table,
     row_problems,
 )
-from evidence.effects import MEASURES
+from evidence.effects.escalc import MEASURES
 from evidence.errors import EvidenceError, Problem
-from evidence.moderators import meta_regression, subgroups
-from evidence.pooling import METHODS, TESTS, TauConvergenceWarning, pool
-from evidence.results import MetaRegressionResult, PooledResult, SubgroupResult, dumps
+from evidence.stats import bias, dependence, sensitivity
+from evidence.stats.moderators import meta_regression, subgroups
+from evidence.stats.pooling import METHODS, TESTS, TauConvergenceWarning, pool
+from evidence.stats.results import MetaRegressionResult, PooledResult, SubgroupResult, dumps
 
 MEASURE_NAMES = {"GEN": None}
 
@@ -115,7 +116,7 @@ def _check_columns(table: EffectTable, names: list[str]) -> None:
 def run(args: argparse.Namespace) -> int:
     """Pool the file and print the summary or JSON; problems raise EvidenceError.
 
-    Warnings (e.g. :class:`~evidence.pooling.TauConvergenceWarning`, which names the
+    Warnings (e.g. :class:`~evidence.stats.pooling.TauConvergenceWarning`, which names the
     fallback used) are printed to stderr as ``FILE: warning: message`` lines; convergence
     warnings also go into the results' ``notes`` so a saved JSON keeps them.
     """

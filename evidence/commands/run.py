@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the analyses; problems in records or specs raise EvidenceError (exit 1)."""
-    from evidence.runner import run_analyses
+    from evidence.analyses.runner import run_analyses
 
     run_analyses(args.studies, args.analyses, args.out, ids=args.ids or None,
                  figures=not args.no_figures, force=args.force)

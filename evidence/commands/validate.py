@@ -12,7 +12,7 @@ import argparse
 import sys
 
 from evidence.errors import errors_in, format_problems, summary_line
-from evidence.validate import validate_paths
+from evidence.records.validate import validate_paths
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

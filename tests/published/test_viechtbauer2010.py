@@ -31,8 +31,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from evidence.effects import escalc
-from evidence.pooling import pool
+from evidence.effects.escalc import escalc
+from evidence.stats.pooling import pool
 
 #: Colditz 1994 / dat.bcg: vaccinated TB+ (tpos), TB- (tneg); control TB+ (cpos), TB- (cneg).
 BCG = np.array(

@@ -1,0 +1,196 @@
+"""Shared pieces of every figure: style, scales, safe text and deterministic SVG output.
+
+Only the :mod:`evidence.report.plots` package imports matplotlib. Figures are built on
+:class:`matplotlib.figure.Figure` objects directly (never through ``pyplot``), inside an
+``rc_context`` so that the global matplotlib state of the caller is left alone.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape, quoteattr
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from matplotlib.figure import Figure  # noqa: E402
+
+from evidence.report.values import finite as finite
+from evidence.report.values import finite_pair as finite_pair
+from evidence.report.values import format_number
+
+#: z quantile of a two-sided 95% interval, :math:`\Phi^{-1}(0.975)`.
+Z_95 = 1.959963984540054
+
+#: Width of every figure in inches: readable when scaled to a phone screen (about 360 px).
+FIGURE_WIDTH = 6.4
+#: Height of one table row of a forest plot, in inches.
+ROW_HEIGHT = 0.24
+#: Longest label drawn in full; longer labels are cut with an ellipsis.
+LABEL_CHARACTERS = 36
+
+STYLE: dict[str, Any] = {
+    "svg.fonttype": "none",  # text stays text: searchable, accessible, escaped XML
+    "svg.hashsalt": "evidence",
+    "svg.id": None,
+    "text.usetex": False,
+    "text.parse_math": False,  # a `$` in a record label is a dollar sign, never mathtext
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica", "Liberation Sans"],
+    "font.size": 9.0,
+    "axes.titlesize": 10.0,
+    "axes.labelsize": 9.0,
+    "xtick.labelsize": 8.5,
+    "ytick.labelsize": 8.5,
+    "legend.fontsize": 8.0,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "path.simplify": False,
+    "figure.dpi": 72,
+    "savefig.dpi": 72,
+}
+
+#: Colours (colour-blind safe, Okabe-Ito) used across figures.
+INK = "#000000"
+POOLED = "#0072B2"
+PREDICTION = "#D55E00"
+SUBGROUP = "#009E73"
+MUTED = "#6E6E6E"
+HIGHLIGHT = "#CC79A7"
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_SPACE = re.compile(r"\s+")
+_SVG_OPEN = re.compile(r"<svg\b[^>]*>")
+
+
+@contextmanager
+def figure_style() -> Iterator[None]:
+    """Apply :data:`STYLE` for the duration of one figure."""
+    with matplotlib.rc_context(STYLE):
+        yield
+
+
+def new_figure(height: float, width: float = FIGURE_WIDTH) -> Figure:
+    """Return a figure of the project's width and the given height (inches)."""
+    return Figure(figsize=(width, max(height, 1.6)))
+
+
+def safe_text(value: Any, limit: int | None = LABEL_CHARACTERS) -> str:
+    """Turn any record value into one line of plain text that is safe in SVG.
+
+    Control characters (invalid in XML) are removed, whitespace runs become one space and
+    text longer than ``limit`` characters is cut with an ellipsis. Markup is *not* escaped
+    here: matplotlib's SVG writer escapes ``<``, ``>`` and ``&``; mathtext is off
+    (``text.parse_math = False``), so ``$`` is literal.
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    text = unicodedata.normalize("NFC", str(value))
+    text = _SPACE.sub(" ", _CONTROL.sub("", text)).strip()
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1].rstrip() + "\u2026"
+    return text
+
+
+def fit_text(text: str, width_points: float, size: float, bold: bool = False) -> str:
+    """Cut ``text`` with an ellipsis so that it is at most ``width_points`` wide.
+
+    Widths are measured with the font matplotlib lays the figure out with (DejaVu Sans),
+    so a label never runs into the plot area next to it.
+    """
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    properties = FontProperties(size=size, weight="bold" if bold else "normal")
+    measure = TextToPath()
+
+    def width(candidate: str) -> float:
+        return measure.get_text_width_height_descent(candidate, properties, ismath=False)[0]
+
+    if not text or width(text) <= width_points:
+        return text
+    low, high = 0, len(text)
+    while low < high:  # longest prefix that fits with the ellipsis
+        middle = (low + high + 1) // 2
+        if width(text[:middle].rstrip() + "\u2026") <= width_points:
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low].rstrip() + "\u2026"
+
+
+def figure_title(kind: str, title: Any, limit: int = 72) -> str:
+    """``"Funnel plot: <analysis title>"``, cut with an ellipsis to fit the figure width."""
+    text = safe_text(title, None)
+    return safe_text(f"{kind}: {text}" if text else kind, limit)
+
+
+
+
+
+
+def number(value: float, digits: int = 2) -> str:
+    """Format a number for a figure (``digits`` decimals; a minus sign, not a hyphen)."""
+    return format_number(value, digits, "NA")
+
+
+def p_value(value: float) -> str:
+    """Format a p value as ``p = 0.032`` or ``p < 0.001``."""
+    if not finite(value):
+        return "p = NA"
+    return "p < 0.001" if float(value) < 0.001 else f"p = {float(value):.3f}"
+
+
+def save_svg(figure: Figure, path: Path, title: str, description: str) -> None:
+    """Write ``figure`` to ``path`` as a byte-reproducible SVG with a title and description.
+
+    Determinism: a fixed ``svg.hashsalt`` (see :data:`STYLE`), no date and no creator
+    version in the metadata, text as text. Accessibility: an SVG ``<title>`` and ``<desc>``
+    are inserted as the first children of the root element, and the root gets
+    ``role="img"`` and ``aria-labelledby``; both texts are XML-escaped here.
+    """
+    import io
+
+    buffer = io.StringIO()
+    figure.savefig(
+        buffer,
+        format="svg",
+        metadata={"Date": None, "Creator": None},
+    )
+    svg = add_title_and_description(buffer.getvalue(), title, description)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write(svg)
+
+
+def add_title_and_description(svg: str, title: str, description: str) -> str:
+    """Insert ``<title>`` and ``<desc>`` after the opening ``<svg>`` tag of ``svg``."""
+    match = _SVG_OPEN.search(svg)
+    if match is None:
+        return svg
+    identifier = "figure-" + re.sub(r"[^a-z0-9]+", "-", safe_text(title, 60).lower()).strip("-")
+    opening = match.group(0)[:-1].rstrip("/")
+    opening += f' role="img" aria-labelledby={quoteattr(identifier + "-title")}'
+    opening += f" aria-describedby={quoteattr(identifier + '-desc')}>"
+    inserted = (
+        f'\n <title id="{identifier}-title">{escape(safe_text(title, None))}</title>'
+        f'\n <desc id="{identifier}-desc">{escape(safe_text(description, None))}</desc>'
+    )
+    return svg[: match.start()] + opening + inserted + svg[match.end():]
+
+
+def draw_diamond(axes: Any, y: float, estimate: float, lo: float, hi: float, color: str,
+                 half_height: float = 0.32) -> None:
+    """Draw a pooled-estimate diamond spanning ``[lo, hi]`` centred on ``estimate`` at ``y``."""
+    from matplotlib.patches import Polygon
+
+    corners = [(lo, y), (estimate, y + half_height), (hi, y), (estimate, y - half_height)]
+    axes.add_patch(Polygon(corners, closed=True, facecolor=color, edgecolor=color,
+                           linewidth=0.8, zorder=3))
