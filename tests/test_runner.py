@@ -13,6 +13,7 @@ from numpy.testing import assert_allclose
 from evidence.analyses.runner import run_analyses
 from evidence.cli import main
 from evidence.errors import EvidenceError
+from evidence.stats.errors import InputError
 from evidence.stats.pooling import pool
 
 RTOL_ESTIMATE = 1e-10
@@ -111,7 +112,7 @@ def run(corpus, **options):
 def test_pooled_numbers_equal_calling_pooling_directly(corpus, capsys):
     documents = {d["id"]: d for d in run(corpus)}
     yi, vi = expected_effects()
-    direct = pool(yi, vi, method="REML", test="knha", measure="RR").to_dict()
+    direct = pool(yi, vi, method="REML", test="knha", measure="RR", transform="exp").to_dict()
     pooled = documents["isolation"]["pooled"]
     for key in ("estimate", "se", "tau2", "i2", "q", "p"):
         assert_allclose(pooled[key], direct[key], rtol=RTOL_ESTIMATE)
@@ -225,7 +226,7 @@ def test_an_analysis_that_cannot_be_fitted_does_not_stop_the_others(corpus, monk
 
     def failing(table, analysis):
         if analysis.id == "few":
-            raise EvidenceError("the model could not be fitted")
+            raise InputError("the model could not be fitted")
         return real(table, analysis)
 
     monkeypatch.setattr(runner, "fit_analysis", failing)
@@ -266,7 +267,7 @@ def test_three_level_failure_falls_back_and_says_so(tmp_path, monkeypatch):
     import evidence.stats.dependence
 
     def fail(*_args, **_kwargs):
-        raise EvidenceError("the three-level REML fit did not converge")
+        raise InputError("the three-level REML fit did not converge")
 
     monkeypatch.setattr(evidence.stats.dependence, "three_level", fail)
     shared = [(sid, "shared" if sid in ("alpha2001", "delta2015") else None, *rest)

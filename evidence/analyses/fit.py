@@ -15,7 +15,6 @@ and the reason goes into ``notes``.
 
 from __future__ import annotations
 
-import inspect
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -27,18 +26,34 @@ from scipy import stats
 from evidence.analyses.certainty import CertaintyInputs, assess
 from evidence.analyses.harmonise import EffectRow, EffectTable
 from evidence.analyses.spec import Analysis
-from evidence.errors import EvidenceError
+from evidence.effects.escalc import MEASURE_REGISTRY
 from evidence.stats import bias, dependence, sensitivity
+from evidence.stats.errors import InputError
 from evidence.stats.pooling import pool
+from evidence.stats.transforms import TRANSFORMS
 
-#: Metric -> (pooling measure name, scale, back-transform).
-METRIC_INFO = {
-    "log-risk-ratio": ("RR", "log", "exp"),
-    "log-odds-ratio": ("OR", "log", "exp"),
-    "smd": ("SMD", "identity", None),
-    "fisher-z": ("ZCOR", "identity", "tanh"),
-    "correlation": ("COR", "identity", None),
+#: Analysis metric -> the effect measure it pools (metafor name, see the measure registry).
+METRIC_MEASURES = {
+    "log-risk-ratio": "RR",
+    "log-odds-ratio": "OR",
+    "smd": "SMD",
+    "fisher-z": "ZCOR",
+    "correlation": "COR",
 }
+
+
+def _metric_info(measure: str) -> tuple[str, str, str | None]:
+    """``(measure, scale, back-transform)`` as the results JSON names them.
+
+    The results contract knows two scales, ``"log"`` and ``"identity"``; the back-transform
+    is the measure registry's (``exp``, ``tanh`` or none).
+    """
+    entry = MEASURE_REGISTRY[measure]
+    return measure, "log" if entry.scale == "log" else "identity", entry.back_transform
+
+
+#: Metric -> (pooling measure name, scale, back-transform), read from the measure registry.
+METRIC_INFO = {metric: _metric_info(measure) for metric, measure in METRIC_MEASURES.items()}
 
 
 def fit_analysis(table: EffectTable, analysis: Analysis) -> dict[str, Any]:
@@ -65,7 +80,7 @@ def fit_analysis(table: EffectTable, analysis: Analysis) -> dict[str, Any]:
 def _fit_sections(table: EffectTable, analysis: Analysis) -> dict[str, Any]:
     """Fit every section (see :func:`fit_analysis`)."""
     rows = table.included
-    measure = METRIC_INFO[analysis.metric][0]
+    measure, _scale, back = METRIC_INFO[analysis.metric]
     sections: dict[str, Any] = {key: None for key in (
         "pooled", "subgroups", "meta_regression", "leave_one_out", "influence", "baujat",
         "cumulative",
@@ -94,15 +109,14 @@ def _fit_sections(table: EffectTable, analysis: Analysis) -> dict[str, Any]:
     options = {"method": analysis.method, "test": analysis.test}
     n_clusters = len({r.cluster for r in rows})
     n_studies = len({r.study for r in rows})
-    univariate = pool(yi, vi, measure=measure, labels=labels, n_studies=n_studies,
-                      n_participants=participants(rows), **options)
+    univariate = pool(yi, vi, measure=measure, transform=back, labels=labels,
+                      n_studies=n_studies, n_participants=participants(rows), **options)
     pooled = univariate.to_dict()
     tau2 = univariate.tau2 or 0.0
     weights = 100 * (1 / (vi + tau2)) / np.sum(1 / (vi + tau2))
     shared = n_clusters < len(rows)
     if analysis.dependence == "multilevel" and shared:
-        multilevel, ml_weights, note = _multilevel(rows, yi, vi, pooled, measure,
-                                                   analysis.test)
+        multilevel, ml_weights, note = _multilevel(rows, yi, vi, pooled, back, analysis.test)
         sections["dependence"] = multilevel
         if multilevel is not None and multilevel.get("pooled") is not None:
             pooled = multilevel.pop("pooled")
@@ -115,9 +129,10 @@ def _fit_sections(table: EffectTable, analysis: Analysis) -> dict[str, Any]:
         sections["notes"].append(table.dependence_note)
     sections["pooled"] = pooled
     sections["weights"] = [float(w) for w in weights]
-    sections["subgroups"] = _subgroups(rows, yi, vi, analysis, measure, sections["notes"])
+    sections["subgroups"] = _subgroups(rows, yi, vi, analysis, measure, back,
+                                       sections["notes"])
     sections["meta_regression"] = _moderators(rows, yi, vi, analysis, sections["notes"])
-    sections["low_risk_of_bias_only"] = _low_risk_only(rows, yi, vi, analysis, measure,
+    sections["low_risk_of_bias_only"] = _low_risk_only(rows, yi, vi, analysis, measure, back,
                                                        sections["notes"])
     order = sorted(range(len(rows)), key=lambda i: (rows[i].year or 0, rows[i].label))
     _diagnostics(sections, yi, vi, labels, analysis, order)
@@ -142,7 +157,7 @@ def participants(rows: Sequence[EffectRow]) -> int | None:
 
 
 def _multilevel(rows: Sequence[EffectRow], yi: np.ndarray, vi: np.ndarray,
-                univariate: dict[str, Any], measure: str, test: str = "z"
+                univariate: dict[str, Any], back: str | None, test: str = "z"
                 ) -> tuple[dict[str, Any] | None, list[float], str]:
     r"""Three-level fit and CR2 robust test; the pooled section built from the fit.
 
@@ -157,7 +172,7 @@ def _multilevel(rows: Sequence[EffectRow], yi: np.ndarray, vi: np.ndarray,
     try:
         fit = dependence.three_level(yi, vi, clusters)
         robust = dependence.robust_cr2(fit).to_dict()
-    except (EvidenceError, ValueError, np.linalg.LinAlgError) as exc:
+    except (InputError, ValueError, np.linalg.LinAlgError) as exc:
         note = (f"three-level model unavailable ({_reason(exc)}); pooled treats the {len(rows)} "
                 f"effects in {len(set(clusters))} clusters as independent")
         return ({"rule": "multilevel", "n_clusters": len(set(clusters)), "sigma2": None,
@@ -185,7 +200,7 @@ def _multilevel(rows: Sequence[EffectRow], yi: np.ndarray, vi: np.ndarray,
         tau2=total, tau2_ci=None, tau=math.sqrt(total), tau_ci=None,
         i2=100 * total / (total + typical), i2_ci=None, h2=(total + typical) / typical,
         h2_ci=None, q=float(fit.q), q_df=float(fit.q_df), q_p=float(fit.q_p),
-        back_transformed=_back(measure, estimate, ci, pi))
+        back_transformed=_back(back, estimate, ci, pi))
     section = {"rule": "multilevel", "n_clusters": fit.n_clusters,
                "sigma2": [between, within], "robust": robust,
                "three_level": fit.to_dict(), "univariate": univariate, "pooled": pooled}
@@ -215,18 +230,19 @@ def _three_level_weights(rows: Sequence[EffectRow], vi: np.ndarray, between: flo
     return [float(w) for w in 100 * diagonal / diagonal.sum()]
 
 
-def _back(measure: str, estimate: float, ci: list[float], pi: list[float]
+def _back(back: str | None, estimate: float, ci: list[float], pi: list[float]
           ) -> dict[str, Any] | None:
-    function: Callable[[float], float] | None = {"RR": math.exp, "OR": math.exp,
-                                                  "ZCOR": math.tanh}.get(measure)
-    if function is None:
+    """Back-transform the three-level pooled numbers (the registry's one-number form)."""
+    if back is None:
         return None
+    function = TRANSFORMS[back].scalar
     return {"estimate": function(estimate), "ci": [function(c) for c in ci],
             "pi": [function(p) for p in pi]}
 
 
 def _low_risk_only(rows: Sequence[EffectRow], yi: np.ndarray, vi: np.ndarray,
-                   analysis: Analysis, measure: str, notes: list[str]) -> dict[str, Any] | None:
+                   analysis: Analysis, measure: str, back: str | None, notes: list[str]
+                   ) -> dict[str, Any] | None:
     """Pool only the effects of studies judged at low risk of bias (a sensitivity analysis)."""
     if "low-risk-of-bias-only" not in analysis.sensitivity:
         return None
@@ -236,11 +252,11 @@ def _low_risk_only(rows: Sequence[EffectRow], yi: np.ndarray, vi: np.ndarray,
                      "judged at low risk of bias; not pooled")
         return None
     return pool(yi[keep], vi[keep], method=analysis.method, test=analysis.test,
-                measure=measure).to_dict()
+                measure=measure, transform=back).to_dict()
 
 
 def _subgroups(rows: Sequence[EffectRow], yi: np.ndarray, vi: np.ndarray, analysis: Analysis,
-               measure: str, notes: list[str]) -> dict[str, Any] | None:
+               measure: str, back: str | None, notes: list[str]) -> dict[str, Any] | None:
     if not analysis.subgroups:
         return None
     from evidence.stats.moderators import subgroups
@@ -255,10 +271,10 @@ def _subgroups(rows: Sequence[EffectRow], yi: np.ndarray, vi: np.ndarray, analys
             continue
         try:
             fitted = subgroups(yi, vi, groups, method=analysis.method, test=analysis.test,
-                               measure=measure)
+                               measure=measure, transform=back)
             notes.extend(f"subgroups by {path}: {note}" for note in fitted.notes)
             result[path] = fitted.to_dict()
-        except EvidenceError as exc:
+        except InputError as exc:
             notes.append(f"subgroups by {path}: {_reason(exc)}")
             result[path] = None
     return result
@@ -287,42 +303,42 @@ def _moderators(rows: Sequence[EffectRow], yi: np.ndarray, vi: np.ndarray, analy
                                   {path: np.array([values[i] for i in known], dtype=float)},
                                   method=analysis.method, test=analysis.test)
             result[path] = {**fit.to_dict(), "k": len(known)}
-        except EvidenceError as exc:
+        except InputError as exc:
             notes.append(f"meta-regression on {path}: {_reason(exc)}")
             result[path] = None
     return result
 
 
-#: (results key, function, spec list, spec item). Leave-one-out, influence and Baujat come
-#: from one batch of deletion fits (:func:`_case_deletion`); the rest are listed here.
-_DIAGNOSTICS: tuple[tuple[str, Callable[..., Any], str, str], ...] = (
-    ("cumulative", sensitivity.cumulative, "sensitivity", "cumulative"),
-    ("egger", bias.egger, "bias", "egger"),
-    ("begg", bias.begg, "bias", "begg"),
-    ("trimfill", bias.trimfill, "bias", "trimfill"),
-    ("failsafe_n", bias.failsafe_n, "bias", "failsafe"),
-    ("pet_peese", bias.pet_peese, "bias", "pet-peese"),
+#: Inputs of one diagnostic: yi, vi, labels, the analysis and the cumulative order.
+_Call = Callable[[np.ndarray, np.ndarray, list[str], Analysis, list[int]], Any]
+
+#: (results key, spec list, spec item, call). Leave-one-out, influence and Baujat come
+#: from one batch of deletion fits (:func:`_case_deletion`); the rest are listed here,
+#: each with the arguments it takes. Cumulative adds studies by publication year, then label.
+_DIAGNOSTICS: tuple[tuple[str, str, str, _Call], ...] = (
+    ("cumulative", "sensitivity", "cumulative",
+     lambda yi, vi, labels, a, order: sensitivity.cumulative(
+         yi, vi, order=order, labels=labels, method=a.method, test=a.test)),
+    ("egger", "bias", "egger",
+     lambda yi, vi, labels, a, order: bias.egger(yi, vi, method=a.method, test=a.test)),
+    ("begg", "bias", "begg", lambda yi, vi, labels, a, order: bias.begg(yi, vi)),
+    ("trimfill", "bias", "trimfill",
+     lambda yi, vi, labels, a, order: bias.trimfill(yi, vi, method=a.method)),
+    ("failsafe_n", "bias", "failsafe", lambda yi, vi, labels, a, order: bias.failsafe_n(yi, vi)),
+    ("pet_peese", "bias", "pet-peese", lambda yi, vi, labels, a, order: bias.pet_peese(yi, vi)),
 )
 
 
 def _diagnostics(sections: dict[str, Any], yi: np.ndarray, vi: np.ndarray, labels: list[str],
                  analysis: Analysis, order: list[int]) -> None:
-    """Run the requested sensitivity and bias analyses; a failure becomes a note.
-
-    Each function gets the keyword arguments it declares among ``method``, ``test``,
-    ``labels`` and (cumulative) ``order``: by publication year, then label.
-    """
+    """Run the requested sensitivity and bias analyses; a failure becomes a note."""
     _case_deletion(sections, yi, vi, labels, analysis)
-    for key, function, spec_list, item in _DIAGNOSTICS:
+    for key, spec_list, item, call in _DIAGNOSTICS:
         if item not in getattr(analysis, spec_list):
             continue
-        offered = {"method": analysis.method, "test": analysis.test, "labels": labels}
-        if key == "cumulative":
-            offered["order"] = order
-        accepted = inspect.signature(function).parameters
         try:
-            value = function(yi, vi, **{k: v for k, v in offered.items() if k in accepted})
-        except (EvidenceError, TypeError, ValueError, np.linalg.LinAlgError) as exc:
+            value = call(yi, vi, labels, analysis, order)
+        except (InputError, TypeError, ValueError, np.linalg.LinAlgError) as exc:
             sections["notes"].append(f"{key.replace('_', '-')}: not computed ({_reason(exc)})")
             continue
         sections[key] = _plain(value)
@@ -342,7 +358,7 @@ def _case_deletion(sections: dict[str, Any], yi: np.ndarray, vi: np.ndarray,
     options = {"method": analysis.method, "test": analysis.test}
     try:
         found = sensitivity.diagnostics(yi, vi, labels, **options).to_dict()
-    except (EvidenceError, ValueError, np.linalg.LinAlgError) as exc:
+    except (InputError, ValueError, np.linalg.LinAlgError) as exc:
         names = " and ".join(key.replace("_", "-") for key in wanted)
         sections["notes"].append(f"{names}: not computed ({_reason(exc)})")
         return
@@ -351,9 +367,7 @@ def _case_deletion(sections: dict[str, Any], yi: np.ndarray, vi: np.ndarray,
 
 
 def _reason(exc: Exception) -> str:
-    """Give the words of an error for a results note (messages without file positions)."""
-    if isinstance(exc, EvidenceError):
-        return "; ".join(problem.message for problem in exc.problems)
+    """Give the words of an error for a results note (an InputError's messages, no rule)."""
     return str(exc)
 
 

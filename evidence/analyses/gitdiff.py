@@ -14,7 +14,6 @@ the test suite, which compares with R metafor.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import io
 import shutil
 import subprocess
@@ -151,12 +150,11 @@ def run_tree(
         return []
     from evidence.analyses.runner import run_analyses
 
-    options: dict[str, Any] = {"figures": False, "force": True}
-    if "progress" in inspect.signature(run_analyses).parameters:
-        options["progress"] = io.StringIO()  # the runner's progress lines are not the diff
     with tempfile.TemporaryDirectory(prefix="evidence-diff-results-") as out_dir:
         try:
-            return list(run_analyses(studies_dir, analyses_dir, Path(out_dir), **options))
+            # The runner's progress lines are not the diff.
+            return list(run_analyses(studies_dir, analyses_dir, Path(out_dir), figures=False,
+                                     force=True, progress=io.StringIO()))
         except EvidenceError as exc:
             raise EvidenceError([_relabel(p, label, tree) for p in exc.problems]) from exc
 

@@ -29,7 +29,6 @@ import json
 import sys
 import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Any, TextIO
@@ -41,6 +40,7 @@ from evidence.analyses.published import HEADLINE_FILE, headline_sha256, publishe
 from evidence.analyses.spec import Analysis, load_analyses
 from evidence.errors import EvidenceError, Problem, errors_in
 from evidence.records.model import Study
+from evidence.stats.errors import InputError
 from evidence.stats.results import dumps, finite
 
 #: Fixed columns of ``<id>-effects.csv`` (subgroup and moderator fields follow).
@@ -104,12 +104,11 @@ def run_analyses(studies_dir: str | Path = "studies", analyses_dir: str | Path =
             continue
         try:
             document = run_one(analysis, table, provenance, Path(out_dir), figures)
-        except EvidenceError as exc:  # the other analyses still run; reported at the end
-            print(f"{prefix}: failed ({len(exc.problems)} problem"
-                  f"{'s' * (len(exc.problems) != 1)})", file=stream)
-            failures.extend(replace(p, path=str(analysis.path),
-                                    message=f"{analysis.id}: {p.message}")
-                            if p.path == "<input>" else p for p in exc.problems)
+        except (EvidenceError, InputError) as exc:  # the others still run; reported at the end
+            problems = _fit_problems(analysis, exc)
+            print(f"{prefix}: failed ({len(problems)} problem"
+                  f"{'s' * (len(problems) != 1)})", file=stream)
+            failures.extend(problems)
             continue
         print(f"{prefix}: {_summary(document)}", file=stream)
         documents.append(document)
@@ -123,6 +122,19 @@ def run_analyses(studies_dir: str | Path = "studies", analyses_dir: str | Path =
     if failures:
         raise EvidenceError(failures)
     return documents
+
+
+def _fit_problems(analysis: Analysis, error: EvidenceError | InputError) -> list[Problem]:
+    """Return the problems of an analysis that could not be fitted, each naming its spec.
+
+    An :class:`InputError` of the statistics knows no file: each of its issues becomes
+    ``analyses/<id>.yaml:ROW:0: <id>: message [rule]`` (ROW is 0 unless the issue names a
+    row of the effects).
+    """
+    if isinstance(error, EvidenceError):
+        return list(error.problems)
+    return [Problem(str(analysis.path), issue.row, 0, f"{analysis.id}: {issue.message}",
+                    issue.rule) for issue in error.issues]
 
 
 def _load_inputs(studies_dir: Path, analyses_dir: Path, ids: Iterable[str] | None

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -34,12 +33,14 @@ from evidence.effects.csvinput import (
     read_table,
     row_problems,
 )
-from evidence.effects.escalc import MEASURES
+from evidence.effects.escalc import MEASURES, back_transform
 from evidence.errors import EvidenceError, Problem
 from evidence.stats import bias, dependence, sensitivity
+from evidence.stats.errors import InputError
 from evidence.stats.moderators import meta_regression, subgroups
 from evidence.stats.pooling import METHODS, TESTS, TauConvergenceWarning, pool
 from evidence.stats.results import MetaRegressionResult, PooledResult, SubgroupResult, dumps
+from evidence.stats.transforms import TRANSFORMS
 
 MEASURE_NAMES = {"GEN": None}
 
@@ -66,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--transform",
-        choices=("exp", "tanh", "ilogit", "identity"),
+        choices=tuple(TRANSFORMS),
         help="back-transformation for yi given as they are (e.g. exp for log ratios); "
         "default: from --measure",
     )
@@ -124,12 +125,11 @@ def run(args: argparse.Namespace) -> int:
         warnings.simplefilter("always", TauConvergenceWarning)
         try:
             status = _run(args, caught)
-        except EvidenceError as error:
-            # Problems raised by the Python API name "<input>": here the input is the file.
-            problems = [
-                replace(p, path=args.file) if p.path == "<input>" else p for p in error.problems
-            ]
-            raise EvidenceError(problems) from None
+        except InputError as error:
+            # The statistics know no file: here the input is the CSV (rows as they counted).
+            raise EvidenceError(
+                [Problem(args.file, i.row, 0, i.message, i.rule) for i in error.issues]
+            ) from None
     for warning in caught:
         print(f"{args.file}: warning: {warning.message}", file=sys.stderr)
     return status
@@ -140,7 +140,8 @@ def _run(args: argparse.Namespace, caught: list[warnings.WarningMessage]) -> int
     mods = [m.strip() for m in args.mods.split(",") if m.strip()] if args.mods else []
     _check_columns(table, mods + [c for c in (args.subgroup, args.cluster) if c])
     if args.robust and not args.cluster:
-        raise EvidenceError("--robust needs --cluster COL (the clusters of dependent effects)")
+        raise EvidenceError([Problem(args.file, 0, 0, "--robust needs --cluster COL (the clusters "
+                                     "of dependent effects)", "invalid-input")])
     effects = compute_effects(table, args.measure, args.drop00)
     problems = row_problems(table, effects)
     notes = list(effects.notes)
@@ -155,19 +156,20 @@ def _run(args: argparse.Namespace, caught: list[warnings.WarningMessage]) -> int
     yi, vi = effects.yi[kept], effects.vi[kept]
     labels = [label for label, keep in zip(table.labels, kept, strict=True) if keep]
     measure = MEASURE_NAMES.get(effects.measure, effects.measure)
+    transform = args.transform or back_transform(measure)
     options = {"method": args.method, "test": args.test, "level": args.level}
-    pooled = pool(yi, vi, measure=measure, labels=labels, transform=args.transform, **options)
+    pooled = pool(yi, vi, measure=measure, labels=labels, transform=transform, **options)
     output: dict[str, Any] = {"pooled": pooled.to_dict()}
     groups = regression = None
     if args.subgroup:
         values = np.asarray(table.cells[args.subgroup])[kept]
-        groups = subgroups(yi, vi, values, measure=measure, transform=args.transform, **options)
+        groups = subgroups(yi, vi, values, measure=measure, transform=transform, **options)
         output["subgroups"] = {args.subgroup: groups.to_dict()}
     if mods:
         columns = {name: _moderator(table, name, kept) for name in mods}
         regression = meta_regression(yi, vi, columns, **options)
         output["meta_regression"] = {",".join(mods): regression.to_dict()}
-    diagnostics = _diagnostics(args, table, yi, vi, labels, kept, measure)
+    diagnostics = _diagnostics(args, table, yi, vi, labels, kept, measure, transform)
     output.update(diagnostics)
     notes += list(pooled.notes)
     if groups is not None:
@@ -195,17 +197,24 @@ def _diagnostics(
     labels: list[str],
     kept: np.ndarray,
     measure: str | None,
+    transform: str | None,
 ) -> dict[str, Any]:
     """Sensitivity, bias and dependence sections requested on the command line."""
     options = {"method": args.method, "test": args.test}
     output: dict[str, Any] = {}
     if args.sensitivity:
         found = sensitivity.diagnostics(
-            yi, vi, labels, level=args.level, measure=measure, **options
+            yi, vi, labels, level=args.level, measure=measure, transform=transform, **options
         )
         output.update(found.to_dict())
         output["cumulative"] = sensitivity.cumulative(
-            yi, vi, labels=labels, level=args.level, measure=measure, **options
+            yi,
+            vi,
+            labels=labels,
+            level=args.level,
+            measure=measure,
+            transform=transform,
+            **options,
         )
     if args.bias:
         output.update(bias.small_study_tests(yi, vi, **options))

@@ -19,6 +19,11 @@ Public API
     ============  ==========================================  ===========================
 
     A row that cannot be computed gets ``yi = vi = NaN`` and a reason.
+``MEASURE_REGISTRY``
+    The one registry of effect measures (:class:`Measure`: name, columns, function, scale
+    and the name of its back-transform); ``MEASURES`` and ``REQUIRED_COLUMNS`` are read
+    from it, and :func:`back_transform` names a measure's back-transform.
+
 The conversions for what papers report are in :mod:`evidence.effects.reported`.
 
 Conventions (metafor 3.8 ``escalc`` defaults): ``add=1/2, to="only0"`` adds 1/2 to every
@@ -37,29 +42,18 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import gammaln
 
-__all__ = ["MEASURES", "REQUIRED_COLUMNS", "EffectSizes", "escalc", "hedges_correction"]
+__all__ = [
+    "MEASURES",
+    "MEASURE_REGISTRY",
+    "REQUIRED_COLUMNS",
+    "EffectSizes",
+    "Measure",
+    "back_transform",
+    "escalc",
+    "hedges_correction",
+]
 
 Array = NDArray[np.float64]
-
-#: Columns each measure needs (alternatives separated by ``|``).
-REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "OR": ("ai", "bi|n1i", "ci", "di|n2i"),
-    "RR": ("ai", "bi|n1i", "ci", "di|n2i"),
-    "RD": ("ai", "bi|n1i", "ci", "di|n2i"),
-    "MD": ("m1i", "m2i", "sd1i", "sd2i", "n1i", "n2i"),
-    "SMD": ("m1i", "m2i", "sd1i", "sd2i", "n1i", "n2i"),
-    "ROM": ("m1i", "m2i", "sd1i", "sd2i", "n1i", "n2i"),
-    "COR": ("ri", "ni"),
-    "ZCOR": ("ri", "ni"),
-    "PR": ("xi", "ni"),
-    "PLO": ("xi", "ni"),
-    "IR": ("xi", "ti"),
-    "IRLN": ("xi", "ti"),
-    "IRR": ("x1i", "x2i", "t1i", "t2i"),
-    "GEN": ("yi", "vi|sei"),
-}
-MEASURES = tuple(REQUIRED_COLUMNS)
-
 
 @dataclass(frozen=True)
 class EffectSizes:
@@ -308,6 +302,118 @@ def _given(c: dict[str, Array], rows: _Rows) -> tuple[Array, Array, list[str]]:
     return c["yi"], vi, []
 
 
+@dataclass(frozen=True)
+class _Options:
+    """escalc's options that some measure families use."""
+
+    add: float
+    to: str
+    drop00: bool
+
+
+Compute = Callable[[str, dict[str, Array], _Rows, _Options], tuple[Array, Array, list[str]]]
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One effect measure (metafor ``escalc`` name) and everything the package knows of it.
+
+    Attributes
+    ----------
+    name : str
+        metafor's name (``"OR"``, ``"SMD"``, ...).
+    description : str
+        What ``yi`` is, in words.
+    columns : tuple of str
+        Columns the measure needs (alternatives separated by ``|``).
+    compute : callable
+        ``(name, columns, rows, options) -> (yi, vi, notes)``; flags rows it cannot compute.
+    scale : str
+        Scale ``yi`` is on: ``"log"``, ``"logit"``, ``"fisher-z"`` or ``"identity"``.
+    back_transform : str or None
+        Name of the back-transform to the natural scale in
+        :data:`evidence.stats.transforms.TRANSFORMS` (``None``: already natural), as
+        metafor ``predict(res, transf = ...)`` would be asked for.
+    """
+
+    name: str
+    description: str
+    columns: tuple[str, ...]
+    compute: Compute
+    scale: str
+    back_transform: str | None
+
+
+def _table(name: str, c: dict[str, Array], rows: _Rows, o: _Options) -> tuple[Array, Array, list]:
+    return _two_by_two(name, c, rows, o.add, o.to, o.drop00)
+
+
+def _groups(name: str, c: dict[str, Array], rows: _Rows, o: _Options) -> tuple[Array, Array, list]:
+    return _means(name, c, rows)
+
+
+def _r(name: str, c: dict[str, Array], rows: _Rows, o: _Options) -> tuple[Array, Array, list]:
+    return _correlation(name, c, rows)
+
+
+def _events(name: str, c: dict[str, Array], rows: _Rows, o: _Options) -> tuple[Array, Array, list]:
+    return _proportion(name, c, rows, o.add, o.to)
+
+
+def _counts(name: str, c: dict[str, Array], rows: _Rows, o: _Options) -> tuple[Array, Array, list]:
+    return _rates(name, c, rows, o.add, o.to, o.drop00)
+
+
+def _as_given(
+    name: str, c: dict[str, Array], rows: _Rows, o: _Options
+) -> tuple[Array, Array, list]:
+    return _given(c, rows)
+
+
+_TABLE = ("ai", "bi|n1i", "ci", "di|n2i")
+_GROUPS = ("m1i", "m2i", "sd1i", "sd2i", "n1i", "n2i")
+
+#: Every effect measure, by metafor name, in the order ``--measure`` lists them. Add a
+#: measure by adding one :class:`Measure` here (and its test against metafor).
+MEASURE_REGISTRY: dict[str, Measure] = {
+    m.name: m
+    for m in (
+        Measure("OR", "log odds ratio", _TABLE, _table, "log", "exp"),
+        Measure("RR", "log risk ratio", _TABLE, _table, "log", "exp"),
+        Measure("RD", "risk difference", _TABLE, _table, "identity", None),
+        Measure("MD", "mean difference", _GROUPS, _groups, "identity", None),
+        Measure("SMD", "standardised mean difference (Hedges' g)", _GROUPS, _groups,
+                "identity", None),
+        Measure("ROM", "log ratio of means", _GROUPS, _groups, "log", "exp"),
+        Measure("COR", "correlation r", ("ri", "ni"), _r, "identity", None),
+        Measure("ZCOR", "Fisher's z of r", ("ri", "ni"), _r, "fisher-z", "tanh"),
+        Measure("PR", "proportion", ("xi", "ni"), _events, "identity", None),
+        Measure("PLO", "logit of a proportion", ("xi", "ni"), _events, "logit", "ilogit"),
+        Measure("IR", "incidence rate", ("xi", "ti"), _counts, "identity", None),
+        Measure("IRLN", "log incidence rate", ("xi", "ti"), _counts, "log", None),
+        Measure("IRR", "log incidence rate ratio", ("x1i", "x2i", "t1i", "t2i"), _counts,
+                "log", "exp"),
+        Measure("GEN", "as given (yi with vi or sei)", ("yi", "vi|sei"), _as_given,
+                "identity", None),
+    )
+}
+MEASURES = tuple(MEASURE_REGISTRY)
+#: Columns each measure needs (alternatives separated by ``|``).
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    m.name: m.columns for m in MEASURE_REGISTRY.values()
+}
+
+
+def back_transform(measure: str | None) -> str | None:
+    """Name of the back-transform of ``measure`` (None for none or an unknown measure).
+
+    >>> back_transform("OR"), back_transform("ZCOR"), back_transform("COR")
+    ('exp', 'tanh', None)
+    """
+    entry = MEASURE_REGISTRY.get(measure or "")
+    return None if entry is None else entry.back_transform
+
+
 def escalc(
     measure: str,
     *,
@@ -348,31 +454,7 @@ def escalc(
     all_names = {n for spec in REQUIRED_COLUMNS.values() for alt in spec for n in alt.split("|")}
     data = {n: _column(columns, n, k) for n in all_names}
     rows = _Rows(k)
-    computers: dict[str, Callable[[], tuple[Array, Array, list[str]]]] = {
-        "two_by_two": lambda: _two_by_two(name, data, rows, add, to, drop00),
-        "means": lambda: _means(name, data, rows),
-        "correlation": lambda: _correlation(name, data, rows),
-        "proportion": lambda: _proportion(name, data, rows, add, to),
-        "rates": lambda: _rates(name, data, rows, add, to, drop00),
-        "given": lambda: _given(data, rows),
-    }
-    family = {
-        "OR": "two_by_two",
-        "RR": "two_by_two",
-        "RD": "two_by_two",
-        "MD": "means",
-        "SMD": "means",
-        "ROM": "means",
-        "COR": "correlation",
-        "ZCOR": "correlation",
-        "PR": "proportion",
-        "PLO": "proportion",
-        "IR": "rates",
-        "IRLN": "rates",
-        "IRR": "rates",
-        "GEN": "given",
-    }[name]
-    yi, vi, notes = computers[family]()
+    yi, vi, notes = MEASURE_REGISTRY[name].compute(name, data, rows, _Options(add, to, drop00))
     rows.flag(~(np.isfinite(yi) & np.isfinite(vi)), "the effect size is not finite")
     bad = rows.bad
     return EffectSizes(

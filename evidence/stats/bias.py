@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-from evidence.errors import EvidenceError
+from evidence.stats.errors import InputError
 from evidence.stats.missing_studies import (
     MIN_STUDIES,
     FailSafeResult,
@@ -241,7 +241,7 @@ def begg(yi: ArrayLike, vi: ArrayLike) -> BeggResult:
     mean = np.sum(w * y) / np.sum(w)
     standardised = (y - mean) / np.sqrt(v - 1 / np.sum(w))
     if np.ptp(standardised) == 0:
-        raise EvidenceError("Begg's rank correlation test is undefined: all effects are equal")
+        raise InputError("Begg's rank correlation test is undefined: all effects are equal")
     ties = len(np.unique(standardised)) < y.size or len(np.unique(v)) < y.size
     exact = not ties and y.size <= BEGG_EXACT_LIMIT
     result = stats.kendalltau(standardised, v, method="exact" if exact else "asymptotic")
@@ -343,8 +343,8 @@ def small_study_tests(
     for name, run in tests.items():
         try:
             results[name] = run().to_dict()
-        except EvidenceError as error:
+        except InputError as error:
             results[name] = None
-            notes += [f"{name}: not computed ({problem.message})" for problem in error.problems]
+            notes += [f"{name}: not computed ({issue.message})" for issue in error.issues]
     results["bias_notes"] = notes
     return results

@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-from evidence.errors import EvidenceError
+from evidence.stats.errors import InputError
 from evidence.stats.multilevel import (
     Blocks,
     fit_variance_components,
@@ -224,7 +224,7 @@ def three_level(
     blocks = make_blocks(y, vi, cluster, xm)
     k, p = blocks.design[blocks.mask].shape
     if blocks.mask.shape[0] < 2 or k <= p:
-        raise EvidenceError("a three-level model needs at least two clusters and k > p")
+        raise InputError("a three-level model needs at least two clusters and k > p")
     between, within = fit_variance_components(blocks)
     w, _ = weight_blocks(blocks, between, within)
     beta, vcov, _ = gls(blocks, w)
@@ -376,7 +376,7 @@ def aggregate(yi: ArrayLike, vi: ArrayLike, cluster: ArrayLike, rho: float) -> A
     Journal of Statistical Software 36(3); metafor ``aggregate.escalc``.
     """
     if not -1 < rho < 1:
-        raise EvidenceError(f"rho must lie strictly between -1 and 1, not {rho}")
+        raise InputError(f"rho must lie strictly between -1 and 1, not {rho}")
     blocks = make_blocks(yi, vi, cluster)
     u = np.where(blocks.mask, 1 / np.sqrt(blocks.vi), 0.0)
     n = blocks.mask.sum(axis=1)
@@ -386,5 +386,5 @@ def aggregate(yi: ArrayLike, vi: ArrayLike, cluster: ArrayLike, rho: float) -> A
         np.sum(u**2 * blocks.yi, axis=1) - shrink * u.sum(axis=1) * np.sum(u * blocks.yi, axis=1)
     ) / (1 - rho)
     if np.any(sum_w <= 0):
-        raise EvidenceError(f"rho = {rho} makes a cluster's covariance matrix singular")
+        raise InputError(f"rho = {rho} makes a cluster's covariance matrix singular")
     return AggregateResult(clusters=blocks.labels, yi=sum_wy / sum_w, vi=1 / sum_w, rho=rho)

@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-from evidence.errors import EvidenceError
+from evidence.stats.errors import InputError
 from evidence.stats.pooling import check_inputs, fit_batch
 from evidence.stats.results import finite, finite_interval
 
@@ -42,7 +42,7 @@ def require_spread(v: Array, what: str) -> None:
     """Raise when every study has the same standard error (a regression on it is undefined)."""
     se = np.sqrt(v)
     if np.ptp(se) <= 1e-12 * np.max(se):
-        raise EvidenceError(
+        raise InputError(
             f"{what} needs studies of different precision; all {v.size} studies have the "
             "same standard error"
         )
@@ -53,7 +53,7 @@ def checked_inputs(yi: ArrayLike, vi: ArrayLike, minimum: int = 3) -> tuple[Arra
     y, v, kept, _ = check_inputs(yi, vi, None, None, False)
     y, v = y[kept], v[kept]
     if y.size < minimum:
-        raise EvidenceError(f"this test needs at least {minimum} studies, got {y.size}")
+        raise InputError(f"this test needs at least {minimum} studies, got {y.size}")
     return y, v
 
 
@@ -184,9 +184,9 @@ def trimfill(
     publication bias in meta-analysis. JASA 95, 89-98.
     """
     if estimator not in ("L0", "R0"):
-        raise EvidenceError(f"unknown trim-and-fill estimator {estimator!r}; expected L0 or R0")
+        raise InputError(f"unknown trim-and-fill estimator {estimator!r}; expected L0 or R0")
     if side not in (None, "left", "right"):
-        raise EvidenceError(f"side must be 'left' or 'right', not {side!r}")
+        raise InputError(f"side must be 'left' or 'right', not {side!r}")
     y, v = checked_inputs(yi, vi)
     if side is None:
         require_spread(v, "choosing the trim-and-fill side")
@@ -205,7 +205,7 @@ def trimfill(
         mu = _pooled_estimate(flipped[: k - k0], variances[: k - k0], method)[0]
         k0 = _missing_count(flipped - mu, estimator)
     else:
-        raise EvidenceError("trim-and-fill did not converge")
+        raise InputError("trim-and-fill did not converge")
     filled_y = sign * (2 * mu - flipped[k - k0 :]) if k0 else np.empty(0)
     filled_v = variances[k - k0 :] if k0 else np.empty(0)
     estimate, se, ci, tau2 = _pooled_estimate(

@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-from evidence.stats.inputs import input_error
+from evidence.stats.errors import InputError
 from evidence.stats.pooling import check_inputs, fit_batch, pool
 from evidence.stats.results import Coefficient, MetaRegressionResult, PooledResult, SubgroupResult
 
@@ -68,8 +68,8 @@ def design_matrix(
     for name, raw in items:
         values = np.asarray(raw)
         if values.shape != (k,):
-            raise input_error(
-                f"moderator {name!r} has {values.size} values for {k} studies [mods-length]"
+            raise InputError(
+                f"moderator {name!r} has {values.size} values for {k} studies", "mods-length"
             )
         if _is_numeric(values):
             columns.append(values.astype(float))
@@ -79,9 +79,10 @@ def design_matrix(
         levels = sorted(set(text))
         if len(levels) < 2:
             # metafor (R model.matrix) refuses too: contrasts need two or more levels.
-            raise input_error(
+            raise InputError(
                 f"moderator {name!r} has a single level ({str(levels[0])!r}) in these studies, "
-                "so it cannot explain any difference [mods-one-level]"
+                "so it cannot explain any difference",
+                "mods-one-level",
             )
         for level in levels[1:]:
             columns.append((text == level).astype(float))
@@ -90,7 +91,7 @@ def design_matrix(
         columns.insert(0, np.ones(k))
         names.insert(0, "intrcpt")
     if not columns:
-        raise input_error("the model has no coefficients [mods-empty]")
+        raise InputError("the model has no coefficients", "mods-empty")
     return np.column_stack(columns), names
 
 
@@ -98,16 +99,18 @@ def _check_design(design: NDArray[np.float64], names: list[str]) -> None:
     k, p = design.shape
     if not np.all(np.isfinite(design)):
         rows = sorted({int(i) + 1 for i in np.argwhere(~np.isfinite(design))[:, 0]})
-        raise input_error(f"moderator values are missing in rows {rows} [mods-missing]")
+        raise InputError(f"moderator values are missing in rows {rows}", "mods-missing")
     if k <= p:
-        raise input_error(
+        raise InputError(
             f"{k} studies cannot estimate {p} coefficients ({', '.join(names)}) plus "
-            "residual heterogeneity [mods-too-few]"
+            "residual heterogeneity",
+            "mods-too-few",
         )
     if np.linalg.matrix_rank(design) < p:
-        raise input_error(
+        raise InputError(
             f"the moderators are collinear ({', '.join(names)}); the model matrix is "
-            "not of full rank [mods-collinear]"
+            "not of full rank",
+            "mods-collinear",
         )
 
 
@@ -267,7 +270,7 @@ def subgroups(
     y, v, _kept, _ = check_inputs(yi, vi, labels=labels)
     text = np.asarray(groups).astype(str)
     if text.shape != y.shape:
-        raise input_error(f"{text.size} group labels for {y.size} studies [subgroup-length]")
+        raise InputError(f"{text.size} group labels for {y.size} studies", "subgroup-length")
     results: dict[str, PooledResult] = {}
     for level_name in sorted(set(text)):
         chosen = text == level_name

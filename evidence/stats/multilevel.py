@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from evidence.errors import EvidenceError
+from evidence.stats.errors import InputError
 
 #: Convergence threshold on the change in each variance component (Fisher scoring).
 THRESHOLD = 1e-12
@@ -91,7 +91,7 @@ def make_blocks(
     if matrix.shape[0] != y.size or not np.all(np.isfinite(matrix)):
         problems.append("the design matrix must be finite with one row per effect")
     if problems:
-        raise EvidenceError("; ".join(problems))
+        raise InputError("; ".join(problems))
     unique, first, codes = np.unique(labels, return_index=True, return_inverse=True)
     order = np.argsort(first, kind="stable")
     rank = np.empty_like(order)
@@ -245,7 +245,7 @@ def fit_variance_components(blocks: Blocks) -> tuple[float, float]:
         theta, current = candidate, value
         if np.all(change <= THRESHOLD * np.maximum(1.0, theta)):
             return float(theta[0]), float(theta[1])
-    raise EvidenceError("the three-level REML fit did not converge")
+    raise InputError("the three-level REML fit did not converge")
 
 
 def fixed_effects_q(blocks: Blocks) -> float:

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from evidence.errors import EvidenceError
+from evidence.stats.errors import InputError
 from evidence.stats.pooling import check_inputs
 from evidence.stats.results import finite
 from evidence.stats.tau2 import TauConvergenceWarning, estimate_tau2
@@ -222,10 +222,10 @@ def permutation_test(
         labels = ("intercept", *(names or [f"x{j + 1}" for j in range(mods.shape[1])]))
         total = math.factorial(k)
     if k <= design.shape[1] or iterations < 2:
-        raise EvidenceError("a permutation test needs k > p studies and at least 2 iterations")
+        raise InputError("a permutation test needs k > p studies and at least 2 iterations")
     exact = total <= iterations if exact is None else exact
     if exact and total > MAX_EXACT:
-        raise EvidenceError(
+        raise InputError(
             f"exact enumeration would need {total} fits; use random "
             f"permutations (exact=False) instead"
         )

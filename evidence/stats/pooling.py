@@ -7,16 +7,16 @@ transform=None, n_studies=None, n_participants=None, labels=None, drop_missing=F
 -> PooledResult``
     One meta-analysis: estimate, se, z or t statistic, p, CI and prediction interval
     (metafor ``predict()``), Q test, tau2/tau/I2/H2 with Q-profile CIs (metafor
-    ``confint()``), and ``back_transformed`` values for ratio and correlation measures.
+    ``confint()``), and ``back_transformed`` values when a back-transform is named.
 ``estimate_tau2(yi, vi, method, mask=None, design=None)``
     tau2 for a 2-D batch of meta-analyses (rows) in one vectorised call
     (re-exported from :mod:`evidence.stats.tau2`).
 ``fit_batch(yi, vi, *, mask=None, design=None, method="REML", test="z", level=95) -> BatchFit``
     The full model (coefficients, covariance, tests, heterogeneity) for many meta-analyses
     at once; :func:`pool`, :mod:`evidence.stats.moderators` and the diagnostics build on it.
-``check_inputs(yi, vi=None, sei=None, labels=None, drop_missing=False)``,
-``back_transform_function(measure, transform)``
-    Input validation and back-transforms (from :mod:`evidence.stats.inputs`).
+``check_inputs(yi, vi=None, sei=None, labels=None, drop_missing=False)``
+    Input validation (from :mod:`evidence.stats.inputs`); back-transforms are named in
+    :mod:`evidence.stats.transforms`.
 ``METHODS``, ``TESTS``, ``TauConvergenceWarning``.
 
 Modules underneath: :mod:`evidence.stats.batch` (masked batches and quadratic forms),
@@ -65,21 +65,18 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
 from evidence.stats.batch import Batch, safe_inverse
+from evidence.stats.errors import InputError
 from evidence.stats.heterogeneity import Heterogeneity, heterogeneity, q_profile_intervals
-from evidence.stats.inputs import (
-    back_transform_function,
-    check_inputs,
-    input_error,
-)
+from evidence.stats.inputs import check_inputs
 from evidence.stats.results import BackTransformed, PooledResult
 from evidence.stats.tau2 import METHODS, TauConvergenceWarning, estimate_tau2, make_batch
+from evidence.stats.transforms import transform_function
 
 __all__ = [
     "METHODS",
     "TESTS",
     "BatchFit",
     "TauConvergenceWarning",
-    "back_transform_function",
     "check_inputs",
     "estimate_tau2",
     "fit_batch",
@@ -121,9 +118,10 @@ def _normalise_level(level: float) -> float:
     """Accept 95 or 0.95 (as metafor does) and return the fraction; refuse 0, 1, 100."""
     fraction = level / 100 if level > 1 else level
     if not (math.isfinite(fraction) and 0 < fraction < 1):
-        raise input_error(
+        raise InputError(
             f"confidence level {level!r} is not between 0 and 100 (exclusive); give e.g. "
-            "95 or 0.95 [pool-level]"
+            "95 or 0.95",
+            "pool-level",
         )
     return fraction
 
@@ -133,11 +131,11 @@ def _normalise_method(method: str, test: str) -> tuple[str, str]:
     if name in ("EE", "CE"):
         name = "FE"
     if name not in METHODS:
-        raise input_error(
-            f"unknown method {method!r}; expected one of {', '.join(METHODS)} [pool-method]"
+        raise InputError(
+            f"unknown method {method!r}; expected one of {', '.join(METHODS)}", "pool-method"
         )
     if test not in TESTS:
-        raise input_error(f"unknown test {test!r}; expected z or knha [pool-test]")
+        raise InputError(f"unknown test {test!r}; expected z or knha", "pool-test")
     return name, test
 
 
@@ -251,10 +249,12 @@ def pool(
     level : float
         Confidence level, 95 or 0.95.
     measure : str, optional
-        metafor measure name (e.g. "RR", "OR", "ZCOR"), recorded and used to choose the
-        back-transformation.
+        metafor measure name (e.g. "RR", "OR", "ZCOR"), recorded in the result.
     transform : str or callable, optional
-        "exp", "tanh", "ilogit" or a function; overrides the measure's back-transform.
+        Back-transform to the natural scale: a name in
+        :data:`evidence.stats.transforms.TRANSFORMS` ("exp", "tanh", "ilogit",
+        "identity") or a function; none by default. The measure registry
+        (:mod:`evidence.effects.escalc`) names the one that belongs to each measure.
     n_studies, n_participants : int, optional
         Recorded in the result (``n_studies`` defaults to k).
     labels : sequence of str, optional
@@ -274,7 +274,7 @@ def pool(
 
     Raises
     ------
-    EvidenceError
+    InputError
         Missing values (unless ``drop_missing``), ``vi <= 0``, unknown method or test.
     """
     method_name, test = _normalise_method(method, test)
@@ -329,7 +329,7 @@ def pool(
     if random:
         half = crit * math.sqrt(se * se + tau2)
         pi = _pair(estimate - half, estimate + half)
-    function = back_transform_function(measure, transform)
+    function = transform_function(transform)
     back = None
     if function is not None:
         back = BackTransformed(

@@ -26,12 +26,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from evidence.errors import EvidenceError, Problem
+from evidence.stats.errors import InputError
 from evidence.stats.heterogeneity import q_profile_intervals
 from evidence.stats.influence import BaujatPoint, InfluenceRow, case_deletion
-from evidence.stats.pooling import BatchFit, back_transform_function, check_inputs, fit_batch
+from evidence.stats.pooling import BatchFit, check_inputs, fit_batch
 from evidence.stats.results import BackTransformed, PooledResult
 from evidence.stats.tau2 import make_batch
+from evidence.stats.transforms import transform_function
 
 Array = NDArray[np.float64]
 
@@ -67,16 +68,9 @@ def _prepare(
     y, v, kept, _ = check_inputs(yi, vi, None, labels, False)
     y, v = y[kept], v[kept]
     if y.size < minimum:
-        raise EvidenceError(
-            [
-                Problem(
-                    "<input>",
-                    0,
-                    0,
-                    f"{what}: at least {minimum} studies are needed, got {y.size}",
-                    "sensitivity-too-few",
-                )
-            ]
+        raise InputError(
+            f"{what}: at least {minimum} studies are needed, got {y.size}",
+            "sensitivity-too-few",
         )
     names = (
         tuple(str(x) for x in labels)
@@ -96,10 +90,11 @@ def _pooled_rows(
     level: float,
     intervals: bool,
     measure: str | None = None,
+    transform: str | None = None,
 ) -> tuple[PooledResult, ...]:
     """Turn a batch fit into one :class:`PooledResult` per row (metafor conventions)."""
     het = fit.heterogeneity
-    function = back_transform_function(measure, None)
+    function = transform_function(transform)
     k = fit.k.astype(int)
     random = method.upper() not in ("FE", "EE", "CE")
     bounds = None
@@ -197,6 +192,7 @@ def leave_one_out(
     level: float = 95,
     intervals: bool = True,
     measure: str | None = None,
+    transform: str | None = None,
 ) -> list[dict[str, Any]]:
     """Pooled result with each study left out in turn (metafor ``leave1out``).
 
@@ -215,7 +211,9 @@ def leave_one_out(
     intervals : bool
         Also compute Q-profile intervals for tau2, tau, I2 and H2 in every row.
     measure : str, optional
-        metafor measure name (e.g. "RR", "ZCOR"): recorded in each row and used to add
+        metafor measure name (e.g. "RR", "ZCOR"), recorded in each row.
+    transform : str, optional
+        Back-transform name (:data:`evidence.stats.transforms.TRANSFORMS`): adds the
         ``back_transformed`` estimate, CI and PI (as :func:`evidence.stats.pooling.pool`).
 
     Returns
@@ -237,6 +235,7 @@ def leave_one_out(
         level=level,
         intervals=intervals,
         measure=measure,
+        transform=transform,
     ).to_dict()["leave_one_out"]
 
 
@@ -251,6 +250,7 @@ def cumulative(
     level: float = 95,
     intervals: bool = True,
     measure: str | None = None,
+    transform: str | None = None,
 ) -> list[dict[str, Any]]:
     """Cumulative meta-analysis: studies added one at a time (metafor ``cumul``).
 
@@ -266,7 +266,7 @@ def cumulative(
         Zero-based row indices in the order to add them; input order when omitted.
     labels : sequence of str, optional
         Study labels (``added`` values).
-    method, test, level, intervals, measure
+    method, test, level, intervals, measure, transform
         As :func:`leave_one_out`.
 
     Returns
@@ -282,7 +282,7 @@ def cumulative(
     y, v, names = _prepare(yi, vi, labels, 1)
     sequence = np.arange(y.size) if order is None else np.asarray(order, dtype=int)
     if sorted(sequence.tolist()) != list(range(y.size)):
-        raise EvidenceError("order must be a permutation of the row indices 0..k-1")
+        raise InputError("order must be a permutation of the row indices 0..k-1")
     y, v = y[sequence], v[sequence]
     k = y.size
     mask = np.tril(np.ones((k, k), dtype=bool))
@@ -295,7 +295,9 @@ def cumulative(
             test=test,
             level=level,
         )
-        rows = _pooled_rows(y, v, mask, fit, method, test, level, intervals, measure)
+        rows = _pooled_rows(
+            y, v, mask, fit, method, test, level, intervals, measure, transform
+        )
     return [{"added": names[j], **row.to_dict()} for j, row in zip(sequence, rows, strict=True)]
 
 
@@ -309,6 +311,7 @@ def diagnostics(
     level: float = 95,
     intervals: bool = True,
     measure: str | None = None,
+    transform: str | None = None,
 ) -> Diagnostics:
     """Leave-one-out, influence and Baujat diagnostics from one batch of k deletion fits.
 
@@ -324,7 +327,7 @@ def diagnostics(
         Effect sizes and sampling variances (k >= 3).
     labels : sequence of str, optional
         Study labels.
-    method, test, level, intervals, measure
+    method, test, level, intervals, measure, transform
         As :func:`leave_one_out`.
 
     Returns
@@ -345,7 +348,9 @@ def diagnostics(
     mask, deleted = _leave_one_out_batch(y, v, method, test, level)
     with np.errstate(divide="ignore", invalid="ignore"):  # e.g. Knapp-Hartung scale 0
         influence, points = case_deletion(y, v, names, full, deleted)
-    rows = _pooled_rows(y, v, mask, deleted, method, test, level, intervals, measure)
+    rows = _pooled_rows(
+        y, v, mask, deleted, method, test, level, intervals, measure, transform
+    )
     return Diagnostics(rows, influence, points, names)
 
 

@@ -63,7 +63,7 @@ HALF_2 = 5e-3
 @pytest.fixture(scope="module")
 def result():
     effects = escalc("RR", ai=BCG[:, 0], bi=BCG[:, 1], ci=BCG[:, 2], di=BCG[:, 3])
-    return pool(effects.yi, effects.vi, method="REML", test="z", measure="RR")
+    return pool(effects.yi, effects.vi, method="REML", test="z", measure="RR", transform="exp")
 
 
 @pytest.mark.parametrize(
