@@ -42,6 +42,7 @@ from evidence.analyses.published import headline_rows, match_rows
 from evidence.errors import Problem
 from evidence.records import model as records
 from evidence.records.yamlio import Positions, check_schema, did_you_mean, load_yaml
+from evidence.stats.tau2 import METHODS
 
 #: Ranked adjustment levels, most adjusted first (``not-reported`` is ranked last).
 ADJUSTMENT_ORDER = ("fully-adjusted", "minimally-adjusted", "unadjusted", "not-reported")
@@ -104,10 +105,16 @@ class Analysis:
 
 @cache
 def analysis_schema() -> dict[str, Any]:
-    """Return the analysis JSON Schema shipped as package data."""
+    """Return the analysis JSON Schema shipped as package data, with the method enum.
+
+    ``model.method`` takes the names of the tau^2 estimator registry
+    (:data:`evidence.stats.tau2.ESTIMATORS`), so that adding an estimator is one change.
+    """
     text = resources.files("evidence").joinpath("schema/analysis.schema.json").read_text(
         encoding="utf-8")
-    return json.loads(text)
+    schema = json.loads(text)
+    schema["properties"]["model"]["properties"]["method"]["enum"] = list(METHODS)
+    return schema
 
 
 def load_analyses(directory: str | Path, ids: Iterable[str] | None = None

@@ -23,6 +23,9 @@ The batch arrays and quadratic forms live in :mod:`evidence.stats.batch` (re-exp
 
 Public API
 ----------
+``ESTIMATORS``
+    The one registry of estimators (:class:`Estimator`: metafor name, display label,
+    reference, function, whether iterative); ``METHODS`` are its keys.
 ``estimate_tau2(yi, vi, method, mask=None, design=None)``
     tau^2 per row for method in ``METHODS``.
 ``solve_generalised_q(yi, vi, target, mask=None, design=None)``
@@ -37,6 +40,8 @@ Public API
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -51,10 +56,13 @@ from evidence.stats.batch import (
     solve_generalised_q,
     weighted_fit,
 )
+from evidence.stats.errors import InputError
 
 __all__ = [
+    "ESTIMATORS",
     "METHODS",
     "Batch",
+    "Estimator",
     "TauConvergenceWarning",
     "estimate_tau2",
     "generalised_q",
@@ -62,9 +70,6 @@ __all__ = [
     "quadratic_forms",
     "solve_generalised_q",
 ]
-
-#: tau^2 estimators, with metafor's names.
-METHODS = ("FE", "DL", "HE", "HS", "SJ", "PM", "EB", "ML", "REML")
 
 #: Convergence threshold on the change in tau^2 between Fisher-scoring iterations.
 THRESHOLD = 1e-12
@@ -257,8 +262,9 @@ def estimate_tau2(
     yi, vi : array_like, shape (k,) or (n, k)
         Effect sizes and sampling variances; rows are separate meta-analyses
         (or a prepared :class:`Batch` as ``yi`` and None as ``vi``).
-    method : {"FE", "DL", "HE", "HS", "SJ", "PM", "EB", "ML", "REML"}
-        Estimator, named as in metafor ``rma(method=)``.
+    method : str
+        Estimator, named as in metafor ``rma(method=)``: a key of :data:`ESTIMATORS`
+        (FE, DL, HE, HS, SJ, PM, EB, ML, REML).
     mask : array_like of bool, shape (n, k), optional
         Which studies take part in each row (e.g. leave-one-out: ``~eye(k, dtype=bool)``).
         Non-finite entries are always excluded.
@@ -287,33 +293,83 @@ def estimate_tau2(
     """
     one_dimensional = not isinstance(yi, Batch) and np.ndim(yi) == 1
     batch = yi if isinstance(yi, Batch) else make_batch(yi, vi, mask, design)
-    name = method.upper()
-    if name not in METHODS:
-        raise ValueError(f"unknown tau2 method {method!r}; expected one of {', '.join(METHODS)}")
+    estimator = ESTIMATORS.get(method.upper())
+    if estimator is None:
+        raise InputError(
+            f"unknown tau2 method {method!r}; expected one of {', '.join(METHODS)}", "pool-method"
+        )
     with np.errstate(divide="ignore", invalid="ignore"):
-        tau2 = _dispatch(batch, name)
+        tau2 = estimator.estimate(batch)
     tau2 = np.where(batch.k > batch.p, tau2, 0.0)
     return float(tau2[0]) if one_dimensional else tau2
 
 
-def _dispatch(batch: Batch, name: str) -> NDArray[np.float64]:
-    """Run the named estimator on every row (rows with k <= p are zeroed by the caller)."""
-    if name == "FE":
-        tau2 = np.zeros(len(batch.yi))
-    elif name == "DL":
-        tau2 = _dersimonian_laird(batch)
-    elif name == "HE":
-        tau2 = np.maximum(0.0, _hedges(batch))
-    elif name == "HS":
-        tau2 = _hunter_schmidt(batch)
-    elif name == "SJ":
-        tau2 = _sidik_jonkman(batch)
-    elif name == "PM":
-        tau2 = solve_generalised_q(batch, target=batch.k - batch.p, centred=True)
-    else:
-        tau2, converged = _fisher_scoring(batch, name)
+def _common_effect(batch: Batch) -> NDArray[np.float64]:
+    """FE: no between-study variance (the common-effect model)."""
+    return np.zeros(len(batch.yi))
+
+
+def _hedges_truncated(batch: Batch) -> NDArray[np.float64]:
+    """HE truncated at zero."""
+    return np.maximum(0.0, _hedges(batch))
+
+
+def _paule_mandel(batch: Batch) -> NDArray[np.float64]:
+    """PM: the root of ``y'P(tau2)y = k - p`` on [0, inf) (Paule & Mandel 1982)."""
+    return solve_generalised_q(batch, target=batch.k - batch.p, centred=True)
+
+
+def _iterative(method: str) -> Callable[[Batch], NDArray[np.float64]]:
+    """Fisher scoring for ML, REML or EB, with the fallback and (ML, REML) ``ll0check``."""
+
+    def estimate(batch: Batch) -> NDArray[np.float64]:
+        tau2, converged = _fisher_scoring(batch, method)
         if not converged.all():
-            tau2 = _fallback(batch, name, tau2, converged)
-        if name in ("ML", "REML"):
-            tau2 = _boundary_check(batch, name, tau2)
-    return tau2
+            tau2 = _fallback(batch, method, tau2, converged)
+        if method in ("ML", "REML"):
+            tau2 = _boundary_check(batch, method, tau2)
+        return tau2
+
+    return estimate
+
+
+@dataclass(frozen=True)
+class Estimator:
+    """One tau^2 estimator: metafor's name, the label readers see, its reference, how.
+
+    ``estimate(batch)`` returns tau^2 per row (rows with k <= p are zeroed by
+    :func:`estimate_tau2`); ``iterative`` says whether the estimate is found iteratively
+    (PM by root finding; EB, ML and REML by Fisher scoring, which may warn
+    :class:`TauConvergenceWarning`) rather than in closed form.
+    """
+
+    name: str
+    label: str
+    reference: str
+    estimate: Callable[[Batch], NDArray[np.float64]]
+    iterative: bool
+
+
+#: Every tau^2 estimator by metafor name, in the order ``--method`` lists them. The
+#: analysis schema's ``model.method`` enum and the forest plot's labels are read from
+#: here: adding an estimator is one :class:`Estimator` here and its test.
+ESTIMATORS: dict[str, Estimator] = {
+    e.name: e
+    for e in (
+        Estimator("FE", "fixed-effect", "common-effect (inverse-variance) model",
+                  _common_effect, False),
+        Estimator("DL", "DerSimonian-Laird", "DerSimonian & Laird 1986",
+                  _dersimonian_laird, False),
+        Estimator("HE", "Hedges", "Hedges 1983", _hedges_truncated, False),
+        Estimator("HS", "Hunter-Schmidt", "Hunter & Schmidt 2004", _hunter_schmidt, False),
+        Estimator("SJ", "Sidik-Jonkman", "Sidik & Jonkman 2005", _sidik_jonkman, False),
+        Estimator("PM", "Paule-Mandel", "Paule & Mandel 1982", _paule_mandel, True),
+        Estimator("EB", "empirical Bayes", "Morris 1983; Berkey et al. 1995",
+                  _iterative("EB"), True),
+        Estimator("ML", "ML", "maximum likelihood (Viechtbauer 2005)", _iterative("ML"), True),
+        Estimator("REML", "REML", "restricted maximum likelihood (Viechtbauer 2005)",
+                  _iterative("REML"), True),
+    )
+}
+#: tau^2 estimators, with metafor's names (the keys of :data:`ESTIMATORS`).
+METHODS = tuple(ESTIMATORS)

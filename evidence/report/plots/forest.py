@@ -32,6 +32,7 @@ from evidence.report.plots.table import (
     orientation_note,
     prediction_row,
 )
+from evidence.stats.tau2 import ESTIMATORS
 
 #: Risk-of-bias judgements as a letter and a colour (Okabe-Ito; letters carry the meaning).
 RISK_OF_BIAS_MARKS = {
@@ -44,9 +45,6 @@ RISK_OF_BIAS_MARKS = {
 }
 UNKNOWN_RISK_OF_BIAS = ("?", "#8C8C8C")
 
-_METHOD_NAMES = {"REML": "REML", "DL": "DerSimonian-Laird", "ML": "ML", "PM": "Paule-Mandel",
-                 "SJ": "Sidik-Jonkman", "HE": "Hedges", "EB": "empirical Bayes",
-                 "FE": "fixed-effect", "EE": "equal-effects"}
 _TEST_NAMES = {"knha": "Knapp-Hartung", "z": "z", "t": "t"}
 
 
@@ -63,7 +61,8 @@ def model_label(pooled: Pooled) -> str:
     """``"Random effects (REML, Knapp-Hartung)"`` from a pooled result's method and test."""
     method = safe_text(pooled.raw.get("method"), 20)
     test = safe_text(pooled.raw.get("test"), 20)
-    details = ", ".join(x for x in (_METHOD_NAMES.get(method, method),
+    estimator = ESTIMATORS.get(method)
+    details = ", ".join(x for x in (estimator.label if estimator else method,
                                     _TEST_NAMES.get(test, test)) if x)
     kind = "Fixed-effect model" if method in ("FE", "EE", "CE") else "Random-effects model"
     return f"{kind} ({details})" if details else kind
