@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from evidence.analyses.runner import run_analyses  # noqa: E402
+from evidence.report.plots import render_all, summary_forest  # noqa: E402
 
 CONSTRUCTS = ("social-isolation", "loneliness", "social-support", "social-integration",
               "living-alone")
@@ -128,7 +129,8 @@ def write_synthetic(root: Path, n_studies: int, n_analyses: int, seed: int) -> t
 def timed(label: str, studies: Path, analyses: Path, out: Path, **options: bool) -> float:
     """Run once and print the wall time."""
     start = time.perf_counter()
-    documents = run_analyses(studies, analyses, out, progress=io.StringIO(), **options)
+    documents = run_analyses(studies, analyses, out, progress=io.StringIO(), render=render_all,
+                             render_summary=summary_forest, **options)
     seconds = time.perf_counter() - start
     effects = sum((d.get("effects") or {}).get("included", 0) for d in documents)
     print(f"{label:<58} {seconds:8.2f} s  ({len(documents)} analyses, {effects} effects)")

@@ -103,10 +103,11 @@ def test_three_level_weights_match_metafor(results):
 
 
 @pytest.mark.slow
-def test_full_run_with_figures_is_byte_identical(tmp_path):
+def test_full_run_with_figures_is_byte_identical(tmp_path, draw_figures):
     first, second = tmp_path / "one", tmp_path / "two"
     for out in (first, second):
-        run_analyses(ROOT / "studies", ROOT / "analyses", out, progress=io.StringIO())
+        run_analyses(ROOT / "studies", ROOT / "analyses", out, progress=io.StringIO(),
+                     **draw_figures)
     files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
     assert any(p.suffix == ".svg" for p in files)
     assert files == sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())

@@ -119,10 +119,12 @@ def test_shipped_corpus_through_the_real_pipeline(tmp_path):
 
     from evidence.analyses.runner import run_analyses
     from evidence.cli import main
+    from evidence.report.plots import render_all, summary_forest
 
     build = tmp_path / "build"
     documents = run_analyses(REPOSITORY / "studies", REPOSITORY / "analyses", build,
-                             progress=io.StringIO())
+                             progress=io.StringIO(), render=render_all,
+                             render_summary=summary_forest)
     book = tmp_path / "book"
     shutil.copytree(REPOSITORY / "book", book,
                     ignore=shutil.ignore_patterns("_generated", "_build"))

@@ -138,3 +138,45 @@ def test_pool_and_the_three_level_section_back_transform_alike(measure):
     assert section["ci"] == pytest.approx(list(back.ci), rel=1e-15)
     if measure == "ZCOR":
         assert back.estimate == pytest.approx(math.tanh(result.estimate), rel=1e-15)
+
+
+# ---------------------------------------------------------------------- figure kinds
+
+
+def test_figure_kinds_are_registered_by_their_modules_in_order():
+    from evidence.report.plots.registry import figure_kinds
+
+    kinds = {kind.name: kind.__module__ for kind in figure_kinds()}
+    assert list(kinds) == ["forest", "funnel", "cumulative", "leave-one-out", "influence",
+                           "baujat", "bubble"]
+
+
+def test_figure_of_knows_every_kind_and_not_a_longer_id():
+    from evidence.report.plots.registry import figure_of
+
+    assert figure_of("peer-forest.svg", "peer")
+    assert figure_of("peer-bubble-follow-up-years.svg", "peer")
+    assert not figure_of("peer-smoking-forest.svg", "peer")
+    assert not figure_of("peer-notes.svg", "peer")
+
+
+def test_a_new_figure_kind_is_drawn_and_its_stale_file_removed(tmp_path, monkeypatch):
+    import pandas
+    from matplotlib.figure import Figure
+
+    from evidence.report.plots import registry, render_all
+    from evidence.report.plots.registry import Drawing, FigureKind
+
+    monkeypatch.setattr(registry, "_KINDS", dict(registry._KINDS))
+
+    def draw(source):
+        return [Drawing("dots", "Dot plot", f"{len(source.rows)} dots", Figure)]
+
+    registry.register(FigureKind("dots", 99, lambda source: True, draw))
+    result = {"id": "a", "title": "A", "status": "ok", "metric": "smd", "pooled": None}
+    effects = pandas.DataFrame({"label": ["x", "y"], "included": [True, True],
+                                "yi": [0.1, 0.2], "sei": [0.1, 0.1]})
+    written = render_all(result, effects, tmp_path)
+    assert list(written)[-1] == "dots" and (tmp_path / "a-dots.svg").is_file()
+    assert render_all({**result, "status": "insufficient-evidence"}, effects, tmp_path) == {}
+    assert not (tmp_path / "a-dots.svg").exists()

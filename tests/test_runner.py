@@ -238,10 +238,10 @@ def test_an_analysis_that_cannot_be_fitted_does_not_stop_the_others(corpus, monk
     assert (corpus[2] / "results" / "isolation.json").is_file()
 
 
-def test_figures_are_written_and_listed(corpus):
+def test_figures_are_written_and_listed(corpus, draw_figures):
     studies_dir, analyses_dir, out = corpus
     (document,) = run_analyses(studies_dir, analyses_dir, out, ids=["isolation"],
-                               progress=io.StringIO())
+                               progress=io.StringIO(), **draw_figures)
     assert document["figures"]["forest"] == "figures/isolation-forest.svg"
     for relative in document["figures"].values():
         assert (out / relative).is_file()
@@ -249,7 +249,7 @@ def test_figures_are_written_and_listed(corpus):
     if "baujat" not in document["figures"]:
         stale.write_text("<svg/>")
     run_analyses(studies_dir, analyses_dir, out, ids=["isolation"], force=True,
-                 progress=io.StringIO())
+                 progress=io.StringIO(), **draw_figures)
     assert stale.exists() == ("baujat" in document["figures"])
 
 

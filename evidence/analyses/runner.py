@@ -11,7 +11,8 @@ and writes:
   ``references.bib``, the headline table);
 - ``<out>/results/<id>-effects.csv``: every selected effect, included first (with ``yi``,
   ``vi``, ``weight``), then excluded ones with their reason;
-- ``<out>/figures/<id>-*.svg`` through :func:`evidence.report.plots.render_all`;
+- ``<out>/figures/<id>-*.svg`` through the ``render`` callback (``evidence run`` passes
+  :func:`evidence.report.plots.render_all`: the runner never imports the report layer);
 - ``<out>/results/index.json``: one summary row per analysis in file-name order.
 
 An analysis whose provenance equals the one in its existing JSON is skipped (``force``
@@ -28,7 +29,7 @@ import io
 import json
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any, TextIO
@@ -49,10 +50,19 @@ CSV_COLUMNS = ("study", "effect", "label", "cohort", "cluster", "included", "rea
                "conversion", "flipped", "adjustment", "risk_of_bias", "year")
 
 
+#: Draws one analysis's figures: ``(results document, effects table, figures dir) ->
+#: {name: "figures/<id>-<name>.svg"}`` (:func:`evidence.report.plots.render_all`).
+RenderFigures = Callable[[dict[str, Any], Any, Path], Mapping[str, str]]
+#: Draws the summary forest of every analysis: ``(index rows, svg path) -> None``
+#: (:func:`evidence.report.plots.summary_forest`).
+RenderSummary = Callable[[list[dict[str, Any]], Path], None]
+
+
 def run_analyses(studies_dir: str | Path = "studies", analyses_dir: str | Path = "analyses",
                  out_dir: str | Path = "build", ids: Iterable[str] | None = None,
                  figures: bool = True, force: bool = False,
-                 progress: TextIO | None = None) -> list[dict[str, Any]]:
+                 progress: TextIO | None = None, render: RenderFigures | None = None,
+                 render_summary: RenderSummary | None = None) -> list[dict[str, Any]]:
     """Run analyses and write their results; return one result dict per analysis.
 
     Parameters
@@ -63,11 +73,16 @@ def run_analyses(studies_dir: str | Path = "studies", analyses_dir: str | Path =
     ids : iterable of str, optional
         Only these analyses (default: every spec in ``analyses_dir``).
     figures : bool
-        Render SVG figures.
+        Render SVG figures (only when ``render`` is given; recorded in the provenance).
     force : bool
         Refit even when the inputs are unchanged.
     progress : text stream, optional
         Where progress lines go (default ``sys.stderr``).
+    render, render_summary : callable, optional
+        Draw an analysis's figures and the summary forest (the report layer's
+        :func:`~evidence.report.plots.render_all` and
+        :func:`~evidence.report.plots.summary_forest`, passed in by ``evidence run``).
+        Without ``render`` no figure is drawn, as with ``figures=False``.
 
     Returns
     -------
@@ -81,6 +96,8 @@ def run_analyses(studies_dir: str | Path = "studies", analyses_dir: str | Path =
         analysis has been written, the problems of analyses that could not be fitted.
     """
     stream = progress if progress is not None else sys.stderr
+    render = render if figures else None
+    figures = render is not None
     studies, analyses, warnings = _load_inputs(Path(studies_dir), Path(analyses_dir), ids)
     for warning in warnings:
         print(warning, file=stream)
@@ -103,7 +120,7 @@ def run_analyses(studies_dir: str | Path = "studies", analyses_dir: str | Path =
             documents.append(existing)
             continue
         try:
-            document = run_one(analysis, table, provenance, Path(out_dir), figures)
+            document = run_one(analysis, table, provenance, Path(out_dir), render)
         except (EvidenceError, InputError) as exc:  # the others still run; reported at the end
             problems = _fit_problems(analysis, exc)
             print(f"{prefix}: failed ({len(problems)} problem"
@@ -117,8 +134,8 @@ def run_analyses(studies_dir: str | Path = "studies", analyses_dir: str | Path =
         write_if_changed(results_dir / "index.json", dumps(rows))
     else:
         rows = _update_index(results_dir, documents, Path(analyses_dir))
-    if figures:
-        _render_summary(rows, Path(out_dir) / "figures")
+    if figures and render_summary is not None:
+        _render_summary(render_summary, rows, Path(out_dir) / "figures")
     if failures:
         raise EvidenceError(failures)
     return documents
@@ -154,16 +171,16 @@ def _load_inputs(studies_dir: Path, analyses_dir: Path, ids: Iterable[str] | Non
 
 
 def run_one(analysis: Analysis, table: EffectTable, provenance: dict[str, Any], out_dir: Path,
-            figures: bool) -> dict[str, Any]:
-    """Fit one analysis and write its JSON, effects CSV and figures; return the JSON dict."""
+            render: RenderFigures | None = None) -> dict[str, Any]:
+    """Fit one analysis and write its JSON, effects CSV and (with ``render``) figures."""
     sections = fit_analysis(table, analysis)
     weights = dict(zip((id(r) for r in table.included), sections["weights"], strict=False))
     csv_text = effects_csv(table, weights, analysis)
     document = build_document(analysis, table, sections, provenance)
     results_dir = out_dir / "results"
     write_if_changed(results_dir / f"{analysis.id}-effects.csv", csv_text)
-    if figures:
-        document["figures"] = _render(document, csv_text, out_dir / "figures")
+    if render is not None:
+        document["figures"] = _render(render, document, csv_text, out_dir / "figures")
     write_if_changed(results_dir / f"{analysis.id}.json", dumps(document))
     return document
 
@@ -234,31 +251,13 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _render(document: dict[str, Any], csv_text: str, figures_dir: Path) -> dict[str, str]:
-    """Figures through :mod:`evidence.report.plots`; stale figures of this analysis are removed."""
+def _render(render: RenderFigures, document: dict[str, Any], csv_text: str,
+            figures_dir: Path) -> dict[str, str]:
+    """Figures through the ``render`` callback, which also removes this analysis's stale ones."""
     import pandas
 
-    from evidence.report.plots import render_all
-
     effects = pandas.read_csv(io.StringIO(csv_text), keep_default_na=True)
-    written = render_all(document, effects, figures_dir) if document["status"] == "ok" else {}
-    keep = {Path(p).name for p in written.values()}
-    if figures_dir.is_dir():
-        for old in sorted(figures_dir.glob(f"{document['id']}-*.svg")):
-            if old.name not in keep and _figure_of(old.name, document["id"]):
-                old.unlink()
-    return dict(written)
-
-
-#: Figure names written by :func:`evidence.report.plots.render_all` (``bubble-`` takes a suffix).
-FIGURE_KINDS = ("forest", "funnel", "cumulative", "leave-one-out", "influence", "baujat",
-                "bubble-")
-
-
-def _figure_of(name: str, identifier: str) -> bool:
-    """Return True when ``name`` is a figure of analysis ``identifier`` (not a longer id)."""
-    rest = name[len(identifier) + 1:-len(".svg")]
-    return any(rest == k or (k.endswith("-") and rest.startswith(k)) for k in FIGURE_KINDS)
+    return dict(render(document, effects, figures_dir))
 
 
 # --------------------------------------------------------------------------- provenance
@@ -366,14 +365,13 @@ def _update_index(results_dir: Path, documents: Sequence[dict[str, Any]],
     return rows
 
 
-def _render_summary(rows: list[dict[str, Any]], figures_dir: Path) -> None:
+def _render_summary(render_summary: RenderSummary, rows: list[dict[str, Any]],
+                    figures_dir: Path) -> None:
     """Draw the summary forest into ``figures/summary-forest.svg``, writing only on change."""
-    from evidence.report.plots import summary_forest
-
     target = figures_dir / "summary-forest.svg"
     with tempfile.TemporaryDirectory() as scratch:
         drawn = Path(scratch) / target.name
-        summary_forest(rows, drawn)
+        render_summary(rows, drawn)
         if drawn.is_file():
             figures_dir.mkdir(parents=True, exist_ok=True)
             write_if_changed(target, drawn.read_text(encoding="utf-8"))

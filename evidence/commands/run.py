@@ -29,7 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the analyses; problems in records or specs raise EvidenceError (exit 1)."""
     from evidence.analyses.runner import run_analyses
+    from evidence.report.plots import render_all, summary_forest
 
     run_analyses(args.studies, args.analyses, args.out, ids=args.ids or None,
-                 figures=not args.no_figures, force=args.force)
+                 figures=not args.no_figures, force=args.force, render=render_all,
+                 render_summary=summary_forest)
     return 0

@@ -194,3 +194,9 @@ def draw_diamond(axes: Any, y: float, estimate: float, lo: float, hi: float, col
     corners = [(lo, y), (estimate, y + half_height), (hi, y), (estimate, y - half_height)]
     axes.add_patch(Polygon(corners, closed=True, facecolor=color, edgecolor=color,
                            linewidth=0.8, zorder=3))
+
+
+def file_stem(value: Any) -> str:
+    """Make a safe file-name part: lower-case letters, digits and hyphens."""
+    stem = re.sub(r"[^a-z0-9]+", "-", safe_text(value, None).lower()).strip("-")
+    return stem or "analysis"

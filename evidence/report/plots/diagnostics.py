@@ -14,6 +14,7 @@ from evidence.report.plots.common import (
     POOLED,
     Z_95,
     figure_title,
+    file_stem,
     finite,
     finite_pair,
     new_figure,
@@ -21,7 +22,8 @@ from evidence.report.plots.common import (
     p_value,
     safe_text,
 )
-from evidence.report.plots.data import EffectRow
+from evidence.report.plots.data import EffectRow, moderator_values, section_list
+from evidence.report.plots.registry import Drawing, FigureInput, FigureKind, register
 from evidence.report.plots.scale import Scale, set_natural_axis
 
 #: Influence statistics drawn, in metafor's ``plot.infl.rma.uni`` order, with their labels.
@@ -266,3 +268,63 @@ def _integer_locator(count: int) -> Any:
     from matplotlib.ticker import MaxNLocator
 
     return MaxNLocator(nbins=min(count, 8), integer=True)
+
+
+def influential_text(entries: list[dict[str, Any]]) -> str:
+    """``"2 flagged as influential: A, B"`` or ``"none flagged as influential"``."""
+    flagged = [safe_text(e.get("study"), 40) for e in entries if e.get("influential") is True]
+    if not flagged:
+        return "none flagged as influential"
+    return f"{len(flagged)} flagged as influential: " + ", ".join(flagged)
+
+
+def _influence(source: FigureInput) -> list[Drawing]:
+    entries = section_list(source.result, "influence")
+    return [Drawing("influence", "Influence diagnostics",
+                    f"Influence diagnostics of {len(entries)} studies (studentised "
+                    f"residuals, DFFITS, Cook's distances, covariance ratios, leave-one-out "
+                    f"tau2 and Q, hat values, weights); {influential_text(entries)}.",
+                    lambda: influence(source.result, entries))]
+
+
+def _baujat_points(source: FigureInput) -> list[tuple[str, float, float]]:
+    return baujat_points(source.result, section_list(source.result, "influence"))
+
+
+def _baujat(source: FigureInput) -> list[Drawing]:
+    points = _baujat_points(source)
+    return [Drawing("baujat", "Baujat plot",
+                    f"Baujat plot of {len(points)} studies: contribution to heterogeneity "
+                    f"against influence on the pooled estimate.",
+                    lambda: baujat(source.result, points))]
+
+
+def _bubbles(source: FigureInput) -> list[Drawing]:
+    """One bubble plot per meta-regression moderator that has a column in the effects."""
+    sections = source.result.get("meta_regression")
+    if not isinstance(sections, dict):
+        return []
+    drawings = []
+    for moderator, section in sections.items():
+        values = moderator_values(source.effects, str(moderator))
+        if not isinstance(section, dict) or values is None:
+            continue
+        if sum(finite(v) for v in values) < 2:
+            continue
+        description = (f"Bubble plot of {sum(finite(v) for v in values)} effects against "
+                       f"{safe_text(moderator, 60)}, bubble area by weight, with the "
+                       f"meta-regression line.")
+        # The SVG title of a bubble plot starts with its file name, as it always has.
+        name = f"bubble-{file_stem(moderator)}"
+        drawings.append(Drawing(
+            name, name, description,
+            lambda moderator=moderator, section=section, values=values: bubble(
+                source.result, str(moderator), section, source.rows, values, source.scale)))
+    return drawings
+
+
+register(FigureKind("influence", 50,
+                    lambda source: len(section_list(source.result, "influence")) >= 2,
+                    _influence))
+register(FigureKind("baujat", 60, lambda source: len(_baujat_points(source)) >= 2, _baujat))
+register(FigureKind("bubble", 70, lambda source: True, _bubbles, suffixed=True))

@@ -22,7 +22,8 @@ from evidence.report.plots.common import (
     p_value,
     safe_text,
 )
-from evidence.report.plots.data import EffectRow, Pooled, pooled_from
+from evidence.report.plots.data import EffectRow, Pooled, level_values, pooled_from, section_list
+from evidence.report.plots.registry import Drawing, FigureInput, FigureKind, register
 from evidence.report.plots.scale import Scale
 from evidence.report.plots.table import (
     Column,
@@ -289,3 +290,54 @@ def sequence_forest(result: dict[str, Any], entries: list[dict[str, Any]], scale
                     footnotes=("Dashed line and band: estimate and 95% CI with every study.",)
                     if pooled else ())
     return draw_rows(table, layout)
+
+
+def forest_description(rows: list[Any], pooled: Any, scale: Scale) -> str:
+    """``"Forest plot of 12 effects; pooled RR 1.29 (1.13 to 1.47); ..."``."""
+    text = f"Forest plot of {len(rows)} effects"
+    if pooled is None:
+        return text + "; no pooled estimate."
+    text += f"; pooled {scale.describe(pooled.estimate, pooled.lo, pooled.hi)}"
+    if pooled.pi is not None:
+        text += (f"; 95% prediction interval {number(scale.natural(pooled.pi[0]))} to "
+                 f"{number(scale.natural(pooled.pi[1]))}")
+    if finite(pooled.raw.get("i2")):
+        text += f"; I2 = {float(pooled.raw['i2']):.0f}%"
+    return text + "."
+
+
+def sequence_description(kind: str, entries: list[dict[str, Any]], scale: Scale) -> str:
+    """Alt text of a cumulative or leave-one-out forest: the range of estimates."""
+    estimates = [float(e["estimate"]) for e in entries if finite(e.get("estimate"))]
+    span = ""
+    if estimates:
+        span = (f"; estimates range from {number(scale.natural(min(estimates)))} to "
+                f"{number(scale.natural(max(estimates)))} ({scale.abbreviation})")
+    what = "adding one study at a time" if kind == "cumulative" else "omitting each study"
+    return f"{kind.capitalize()} forest plot of {len(entries)} fits {what}{span}."
+
+
+def _forest(source: FigureInput) -> list[Drawing]:
+    grouping = subgroup_grouping(source.result,
+                                 lambda field: level_values(source.effects, field))
+    return [Drawing("forest", "Forest plot",
+                    forest_description(source.rows, source.pooled, source.scale),
+                    lambda: main_forest(source.result, source.rows, source.scale, grouping))]
+
+
+def _sequence(kind: str, title: str) -> FigureKind:
+    """Register the cumulative or leave-one-out forest (drawn from two fits or more)."""
+    key = kind.replace("-", "_")
+
+    def render(source: FigureInput) -> list[Drawing]:
+        entries = section_list(source.result, key)
+        return [Drawing(kind, title, sequence_description(kind, entries, source.scale),
+                        lambda: sequence_forest(source.result, entries, source.scale, kind))]
+
+    return FigureKind(kind, 30 if kind == "cumulative" else 40,
+                      lambda source: len(section_list(source.result, key)) >= 2, render)
+
+
+register(FigureKind("forest", 10, lambda source: True, _forest))
+register(_sequence("cumulative", "Cumulative forest plot"))
+register(_sequence("leave-one-out", "Leave-one-out plot"))

@@ -20,6 +20,7 @@ from evidence.report.plots.common import (
     p_value,
 )
 from evidence.report.plots.data import EffectRow, pooled_from
+from evidence.report.plots.registry import Drawing, FigureInput, FigureKind, register
 from evidence.report.plots.scale import Scale, set_natural_axis
 
 #: Two-sided significance contours: (z quantile, fill colour, legend text), widest first.
@@ -128,3 +129,12 @@ def funnel_description(result: dict[str, Any], rows: list[EffectRow], scale: Sca
         k0 = int(trimfill["k0"])
         text += f" Trim and fill imputes {k0} stud{'y' if k0 == 1 else 'ies'}."
     return text
+
+
+def _funnel(source: FigureInput) -> list[Drawing]:
+    return [Drawing("funnel", "Funnel plot",
+                    funnel_description(source.result, source.rows, source.scale),
+                    lambda: funnel(source.result, source.rows, source.scale))]
+
+
+register(FigureKind("funnel", 20, lambda source: True, _funnel))
