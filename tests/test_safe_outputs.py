@@ -125,3 +125,12 @@ def test_a_second_book_build_at_the_same_time_is_told_to_wait(project, capsys):
     assert "another evidence book is running with its site in build/site" in error
     assert "[output-locked]" in error
     assert changed(before, snapshot(project.parent)) == set()
+
+
+def test_book_will_not_clean_generated_pages_through_a_symbolic_link(project, capsys):
+    (project / "book" / "_generated").symlink_to(project.parent / "sentinel")
+    before = snapshot(project.parent)
+    assert main(["book", "--out", "site"]) == 1
+    error = capsys.readouterr().err
+    assert "book/_generated:0:0: is a symbolic link to" in error
+    assert changed(before, snapshot(project.parent)) == {"repo/.evidence-book.lock"}

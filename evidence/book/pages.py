@@ -7,6 +7,7 @@ results files and the bibliography are copied next to the pages that use them.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections.abc import Sequence
@@ -23,8 +24,9 @@ from evidence.book.inputs import AnalysisResults, Bibliography, Screening
 from evidence.book.landing import landing_fragment
 from evidence.book.prisma import prisma_page
 from evidence.book.toc import toc_yaml
-from evidence.errors import Problem
+from evidence.errors import EvidenceError, Problem
 from evidence.records import Study
+from evidence.yamlio import display_path
 
 GENERATED = "_generated"
 _SVG_TEXT = re.compile(r"<(title|desc)\b[^>]*>(.*?)</\1>", re.DOTALL)
@@ -165,9 +167,23 @@ def generate_pages(inputs: SiteInputs, book_dir: Path) -> list[Problem]:
     -------
     list of Problem
         Warnings about inputs that could not be shown (e.g. a missing figure).
+
+    Raises
+    ------
+    EvidenceError
+        When ``book_dir/_generated`` is a symbolic link or a file: stale files are deleted
+        there, so it must be a directory of its own.
     """
     problems: list[Problem] = []
-    writer = _Writer(Path(book_dir) / GENERATED)
+    generated = Path(book_dir) / GENERATED
+    if generated.is_symlink() or (generated.exists() and not generated.is_dir()):
+        what = (f"a symbolic link to {os.readlink(generated)}" if generated.is_symlink()
+                else "not a directory")
+        raise EvidenceError([Problem(display_path(generated), 0, 0, f"is {what}; generated "
+                                     "pages go here and files left from earlier builds are "
+                                     "deleted, so it must be a plain directory (remove it and "
+                                     "build again)", "output-dir-unsafe")])
+    writer = _Writer(generated)
     context: SiteContext = build_context(inputs.studies, inputs.bibliography, inputs.analyses)
     for analysis in inputs.analyses:
         figures = _figures(analysis, inputs.build_dir, writer, problems)
