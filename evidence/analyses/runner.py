@@ -41,6 +41,7 @@ from evidence.analyses.published import HEADLINE_FILE, headline_sha256, publishe
 from evidence.analyses.spec import Analysis, load_analyses
 from evidence.errors import EvidenceError, Problem, errors_in
 from evidence.records.model import Study
+from evidence.records.safefs import claim_output_dir, output_dir_problem
 from evidence.stats.errors import InputError
 from evidence.stats.results import dumps, finite
 
@@ -101,6 +102,7 @@ def run_analyses(studies_dir: str | Path = "studies", analyses_dir: str | Path =
     studies, analyses, warnings = _load_inputs(Path(studies_dir), Path(analyses_dir), ids)
     for warning in warnings:
         print(warning, file=stream)
+    claim_build_dir(Path(out_dir), [Path(studies_dir), Path(analyses_dir)])
     results_dir = Path(out_dir) / "results"
     documents: list[dict[str, Any]] = []
     failures: list[Problem] = []
@@ -152,6 +154,31 @@ def _fit_problems(analysis: Analysis, error: EvidenceError | InputError) -> list
         return list(error.problems)
     return [Problem(str(analysis.path), issue.row, 0, f"{analysis.id}: {issue.message}",
                     issue.rule) for issue in error.issues]
+
+
+#: Marker file ``evidence run`` leaves in its build directory (see :func:`claim_build_dir`).
+BUILD_MARKER = ".evidence-build"
+#: What the evidence commands write into a build directory: an unmarked directory holding
+#: nothing else was made by a version from before the marker, and is adopted.
+BUILD_NAMES = frozenset({"results", "figures", "site", ".book-doctrees", ".evidence-book.lock"})
+
+
+def claim_build_dir(out_dir: Path, sources: Sequence[Path]) -> None:
+    """Check that ``out_dir`` is a build directory to write into, and mark it as one.
+
+    Raises
+    ------
+    EvidenceError
+        ``output-dir-unsafe`` (nothing written) when ``out_dir`` is the working directory
+        or contains it, is or contains ``sources``, is a git repository, holds records or
+        specs, or holds anything but earlier output without the ``.evidence-build`` marker.
+    """
+    problem = output_dir_problem(out_dir, BUILD_MARKER, "evidence run", inputs=sources,
+                                 adopt=lambda names: names <= BUILD_NAMES)
+    if problem is not None:
+        raise EvidenceError([problem])
+    claim_output_dir(out_dir, BUILD_MARKER, "This is a build directory of `evidence run`: it "
+                     "rewrites results/ and figures/ here.\n")
 
 
 def _load_inputs(studies_dir: Path, analyses_dir: Path, ids: Iterable[str] | None

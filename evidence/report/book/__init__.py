@@ -17,6 +17,8 @@ from pathlib import Path
 
 from evidence.errors import EvidenceError, Problem, errors_in
 from evidence.records.model import Study
+from evidence.records.safefs import claim_output_dir, exclusive_lock, output_dir_problem
+from evidence.records.yamlio import display_path
 from evidence.report.book.build import build_html
 from evidence.report.book.escape import escape_markdown
 from evidence.report.book.inputs import load_bibliography, load_results, load_screening
@@ -91,6 +93,23 @@ def read_inputs(
     return inputs, problems
 
 
+#: Marker file ``evidence book`` leaves in the site directory: only a directory holding it
+#: (or an empty or new one) is ever deleted and rebuilt.
+SITE_MARKER = ".evidence-site"
+SITE_NOTE = ("This directory is the site `evidence book` built. The next build deletes and "
+             "rebuilds it:\nkeep nothing else here.\n")
+#: Lock file, beside the site directory, held while a build writes pages and the site.
+BOOK_LOCK = ".evidence-book.lock"
+
+
+def _check_out_dir(out_dir: Path, sources: list[Path]) -> None:
+    """Refuse a site directory that ``evidence book`` did not create (nothing is written)."""
+    problem = output_dir_problem(out_dir, SITE_MARKER, "evidence book", inputs=sources,
+                                 replace=True)
+    if problem is not None:
+        raise EvidenceError([problem])
+
+
 def build_book(
     results_dir: Path,
     studies_dir: Path,
@@ -107,7 +126,12 @@ def build_book(
     studies_dir : pathlib.Path
         ``studies`` with the records, ``references.bib`` and optional ``screening.yaml``.
     out_dir : pathlib.Path
-        Where the HTML site goes; ``out_dir/index.html`` is the landing page.
+        Where the HTML site goes; ``out_dir/index.html`` is the landing page. It is deleted
+        and rebuilt only when it is new, empty or holds the ``.evidence-site`` marker of an
+        earlier build, and never when it is (or contains) the working directory, an input,
+        a git repository or a directory of records; otherwise nothing is written and
+        EvidenceError says why. A lock file ``.evidence-book.lock`` beside it keeps a
+        second build from running at the same time.
     book_dir : pathlib.Path
         The Jupyter Book source (``_config.yml``, hand-written pages, ``_static``).
     studies : list of Study, optional
@@ -118,13 +142,21 @@ def build_book(
         raise EvidenceError([Problem(str(config), 0, 0, "no Jupyter Book configuration: run "
                                      "from the project folder or pass --book DIR",
                                      "book-config-missing")])
+    out_dir = Path(out_dir)
+    sources = [Path(results_dir), Path(results_dir).parent / "figures", Path(studies_dir),
+               Path(book_dir)]
+    _check_out_dir(out_dir, sources)
     inputs, problems = read_inputs(results_dir, studies_dir, studies)
     if errors_in(problems):
         raise EvidenceError(errors_in(problems))
-    problems += generate_pages(inputs, Path(book_dir))
-    out_dir = Path(out_dir)
-    build_html(Path(book_dir), out_dir, out_dir.parent / ".book-doctrees")
-    check_site(out_dir)
+    busy = (f"another evidence book is running with its site in {display_path(out_dir)} "
+            "(it holds this lock file); wait for it to finish, then run again")
+    with exclusive_lock(out_dir.parent / BOOK_LOCK, busy):
+        _check_out_dir(out_dir, sources)  # again: another build may have finished meanwhile
+        problems += generate_pages(inputs, Path(book_dir))
+        claim_output_dir(out_dir, SITE_MARKER, SITE_NOTE, clear=True)
+        build_html(Path(book_dir), out_dir)
+        check_site(out_dir)
     for warning in problems:
         print(warning, file=sys.stderr)
     return BookSummary(out_dir, len(inputs.analyses), len(inputs.studies), tuple(problems))

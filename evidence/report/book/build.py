@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
-import shutil
+import tempfile
 import warnings as python_warnings
 from pathlib import Path
 
@@ -20,20 +20,26 @@ from evidence.report.book.searchindex import escape_search_titles
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def build_html(book_dir: Path, out_dir: Path, doctree_dir: Path, *, quiet: bool = True) -> None:
+def build_html(book_dir: Path, out_dir: Path, doctree_dir: Path | None = None, *,
+               quiet: bool = True) -> None:
     """Build ``book_dir`` into ``out_dir`` (HTML) with Sphinx warnings as errors.
 
     The table of contents is ``book_dir/_generated/_toc.yml`` (written by
     :func:`evidence.report.book.pages.generate_pages`). Every build starts from a fresh Sphinx
-    environment and an empty output directory: incremental builds kept stale citation
-    caches and pages of removed studies. Raises :class:`EvidenceError` carrying the Sphinx
-    warnings when the build fails.
+    environment; the caller empties ``out_dir`` first (see
+    :func:`evidence.records.safefs.claim_output_dir`): incremental builds kept stale citation
+    caches and pages of removed studies. The doctrees go to ``doctree_dir`` or, by default,
+    to a temporary directory removed afterwards (nothing beside the site is deleted or
+    left behind). Raises :class:`EvidenceError` carrying the Sphinx warnings when the
+    build fails.
     """
+    if doctree_dir is None:
+        with tempfile.TemporaryDirectory(prefix="evidence-doctrees-") as scratch:
+            build_html(book_dir, out_dir, Path(scratch), quiet=quiet)
+        return
     from jupyter_book.sphinx import build_sphinx
 
     book_dir, out_dir = Path(book_dir), Path(out_dir)
-    clear(out_dir)
-    clear(Path(doctree_dir))
     warnings = io.StringIO()
     status = io.StringIO()
     with contextlib.redirect_stderr(warnings), contextlib.redirect_stdout(status), \
@@ -72,9 +78,3 @@ def build_html(book_dir: Path, out_dir: Path, doctree_dir: Path, *, quiet: bool 
         path = out_dir / leftover
         if path.exists():
             path.unlink()
-
-
-def clear(path: Path) -> None:
-    """Remove a build output directory if it exists."""
-    if Path(path).exists():
-        shutil.rmtree(path)

@@ -7,6 +7,7 @@ results files and the bibliography are copied next to the pages that use them.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections.abc import Sequence
@@ -14,8 +15,9 @@ from dataclasses import dataclass
 from html import unescape
 from pathlib import Path
 
-from evidence.errors import Problem
+from evidence.errors import EvidenceError, Problem
 from evidence.records.model import Study
+from evidence.records.yamlio import display_path
 from evidence.report.book.analysis import FigureFile, analysis_page
 from evidence.report.book.bibfile import site_bibtex
 from evidence.report.book.catalogue import catalogue_page, study_page
@@ -165,9 +167,23 @@ def generate_pages(inputs: SiteInputs, book_dir: Path) -> list[Problem]:
     -------
     list of Problem
         Warnings about inputs that could not be shown (e.g. a missing figure).
+
+    Raises
+    ------
+    EvidenceError
+        When ``book_dir/_generated`` is a symbolic link or a file: stale files are deleted
+        there, so it must be a directory of its own.
     """
     problems: list[Problem] = []
-    writer = _Writer(Path(book_dir) / GENERATED)
+    generated = Path(book_dir) / GENERATED
+    if generated.is_symlink() or (generated.exists() and not generated.is_dir()):
+        what = (f"a symbolic link to {os.readlink(generated)}" if generated.is_symlink()
+                else "not a directory")
+        raise EvidenceError([Problem(display_path(generated), 0, 0, f"is {what}; generated "
+                                     "pages go here and files left from earlier builds are "
+                                     "deleted, so it must be a plain directory (remove it and "
+                                     "build again)", "output-dir-unsafe")])
+    writer = _Writer(generated)
     context: SiteContext = build_context(inputs.studies, inputs.bibliography, inputs.analyses)
     for analysis in inputs.analyses:
         figures = _figures(analysis, inputs.build_dir, writer, problems)
