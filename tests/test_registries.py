@@ -180,3 +180,53 @@ def test_a_new_figure_kind_is_drawn_and_its_stale_file_removed(tmp_path, monkeyp
     assert list(written)[-1] == "dots" and (tmp_path / "a-dots.svg").is_file()
     assert render_all({**result, "status": "insufficient-evidence"}, effects, tmp_path) == {}
     assert not (tmp_path / "a-dots.svg").exists()
+
+
+# ---------------------------------------------------------------------- site pages
+
+
+def _site_inputs(tmp_path):
+    from test_book_fixtures import make_result, make_study, write_results
+
+    from evidence.report.book.inputs import Bibliography, load_results
+    from evidence.report.book.pages import SiteInputs
+
+    build = tmp_path / "build"
+    result = make_result()
+    write_results(build / "results", [result], {result["id"]: []})
+    analyses, _ = load_results(build / "results")
+    return SiteInputs([make_study()], Bibliography(None, frozenset()), analyses, None, build)
+
+
+def test_every_registered_site_page_is_written_and_the_sidebar_follows_the_registry(tmp_path):
+    import yaml
+
+    from evidence.report.book.pages import SITE_PAGES, generate_pages
+
+    inputs = _site_inputs(tmp_path)
+    generate_pages(inputs, tmp_path / "book")
+    generated = tmp_path / "book" / "_generated"
+    for name in ("catalogue", "prisma", "bibliography", "contributing-guide", "landing"):
+        assert (generated / f"{name}.md").is_file()
+    toc = yaml.safe_load((generated / "_toc.yml").read_text(encoding="utf-8"))
+    listed = [(part["caption"], [c["file"] for c in part["chapters"]]) for part in toc["parts"]]
+    expected: dict[str, list[str]] = {}
+    for page in SITE_PAGES:
+        if page.toc_part:
+            expected.setdefault(page.toc_part, []).extend(
+                f"_generated/{f}" for f in page.toc_files(inputs))
+    assert listed == [*expected.items(), ("About", ["methods", "contributing"])]
+
+
+def test_a_registered_site_page_is_generated_and_listed(tmp_path, monkeypatch):
+    from evidence.report.book import pages
+
+    def write(page):
+        page.writer.text("glossary.md", "# Glossary\n")
+
+    glossary = pages.SitePage("glossary", write, "About the evidence", lambda i: ["glossary"])
+    monkeypatch.setattr(pages, "SITE_PAGES", (*pages.SITE_PAGES, glossary))
+    pages.generate_pages(_site_inputs(tmp_path), tmp_path / "book")
+    generated = tmp_path / "book" / "_generated"
+    assert (generated / "glossary.md").read_text(encoding="utf-8") == "# Glossary\n"
+    assert "_generated/glossary" in (generated / "_toc.yml").read_text(encoding="utf-8")

@@ -1,5 +1,9 @@
 """Write every generated page of the site into ``book/_generated/``.
 
+The pages are registered in one place, :data:`SITE_PAGES` (name, generator, sidebar part
+and files); :func:`generate_pages` writes them in that order and builds the sidebar
+(``_toc.yml``) from it.
+
 Generated files are written only when their content changed (their timestamps then say
 when they last moved); files left over from an earlier run are removed. Figures,
 results files and the bibliography are copied next to the pages that use them.
@@ -10,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import unescape
 from pathlib import Path
@@ -152,6 +156,91 @@ def contributing_guide(path: Path | None) -> str:
             "repository) was not found when this site was built.\n")
 
 
+@dataclass(frozen=True)
+class PageInput:
+    """What a page generator gets: the site inputs, the cross-references, the writer."""
+
+    inputs: SiteInputs
+    context: SiteContext
+    writer: _Writer
+    problems: list[Problem]
+
+
+@dataclass(frozen=True)
+class SitePage:
+    """A generator of site pages, registered in :data:`SITE_PAGES`.
+
+    ``write`` writes its file(s) under ``_generated/``; ``toc_part`` is the sidebar
+    caption its pages are listed under (None: not in the sidebar, e.g. a fragment a
+    hand-written page includes, or orphan pages reached by links) and ``toc_files`` the
+    files listed there (without ``.md``, relative to ``_generated/``).
+    """
+
+    name: str
+    write: Callable[[PageInput], None]
+    toc_part: str | None = None
+    toc_files: Callable[[SiteInputs], Sequence[str]] = lambda inputs: ()
+
+
+def _analysis_pages(page: PageInput) -> None:
+    for analysis in page.inputs.analyses:
+        figures = _figures(analysis, page.inputs.build_dir, page.writer, page.problems)
+        page.writer.text(f"analyses/{analysis.page}.md", analysis_page(
+            analysis, page.context, figures, _downloads(analysis, page.writer)))
+
+
+def _study_pages(page: PageInput) -> None:
+    for study in page.inputs.studies:
+        name = page.context.study_pages.get(study.id)
+        if name is not None:
+            page.writer.text(f"studies/{name}.md", study_page(study, page.context))
+
+
+def _catalogue(page: PageInput) -> None:
+    page.writer.text("catalogue.md", catalogue_page(page.inputs.studies, page.context))
+
+
+def _prisma(page: PageInput) -> None:
+    inputs, context = page.inputs, page.context
+    pooled = {a.id for a in inputs.analyses if a.result.get("status") == "ok"}
+    in_analyses = sum(1 for study in inputs.studies
+                      if any(use.included and use.analysis_id in pooled
+                             for use in context.uses.get(study.id, ())))
+    page.writer.text("prisma.md", prisma_page(inputs.studies, in_analyses, inputs.screening))
+
+
+def _bibliography(page: PageInput) -> None:
+    _bibliography_page(page.writer, page.inputs.bibliography)
+
+
+def _contributing(page: PageInput) -> None:
+    page.writer.text("contributing-guide.md", contributing_guide(page.inputs.contributing))
+
+
+def _landing(page: PageInput) -> None:
+    inputs = page.inputs
+    n_effects = sum(len(study.effects) for study in inputs.studies)
+    page.writer.text("landing.md", landing_fragment(
+        inputs.analyses, _summary_figure(inputs.build_dir, page.writer), len(inputs.studies),
+        n_effects))
+
+
+#: Every generated page of the site, in the order they are written and listed in the
+#: sidebar (``_generated/_toc.yml``; the hand-written methods and contributing pages
+#: follow under "About"). Add a site page by writing its generator (a module of
+#: ``report/book/`` for the Markdown) and registering it here, with its test.
+SITE_PAGES: tuple[SitePage, ...] = (
+    SitePage("analyses", _analysis_pages, "Findings",
+             lambda inputs: [f"analyses/{a.page}" for a in inputs.analyses]),
+    SitePage("studies", _study_pages),  # orphans, reached from the catalogue
+    SitePage("catalogue", _catalogue, "Studies", lambda inputs: ["catalogue"]),
+    SitePage("prisma", _prisma, "Studies", lambda inputs: ["prisma"]),
+    SitePage("bibliography", _bibliography, "Studies", lambda inputs: ["bibliography"]),
+    SitePage("contributing-guide", _contributing),  # included by book/contributing.md
+    SitePage("landing", _landing),  # included by book/index.md
+)
+
+
 def generate_pages(inputs: SiteInputs, book_dir: Path) -> list[Problem]:
     """Write every generated page, figure, results file and the table of contents.
 
@@ -185,26 +274,14 @@ def generate_pages(inputs: SiteInputs, book_dir: Path) -> list[Problem]:
                                      "build again)", "output-dir-unsafe")])
     writer = _Writer(generated)
     context: SiteContext = build_context(inputs.studies, inputs.bibliography, inputs.analyses)
-    for analysis in inputs.analyses:
-        figures = _figures(analysis, inputs.build_dir, writer, problems)
-        writer.text(f"analyses/{analysis.page}.md", analysis_page(
-            analysis, context, figures, _downloads(analysis, writer)))
-    for study in inputs.studies:
-        page = context.study_pages.get(study.id)
-        if page is not None:
-            writer.text(f"studies/{page}.md", study_page(study, context))
-    writer.text("catalogue.md", catalogue_page(inputs.studies, context))
-    pooled = {a.id for a in inputs.analyses if a.result.get("status") == "ok"}
-    in_analyses = sum(1 for study in inputs.studies
-                      if any(use.included and use.analysis_id in pooled
-                             for use in context.uses.get(study.id, ())))
-    writer.text("prisma.md", prisma_page(inputs.studies, in_analyses, inputs.screening))
-    _bibliography_page(writer, inputs.bibliography)
-    writer.text("contributing-guide.md", contributing_guide(inputs.contributing))
-    n_effects = sum(len(study.effects) for study in inputs.studies)
-    writer.text("landing.md", landing_fragment(
-        inputs.analyses, _summary_figure(inputs.build_dir, writer), len(inputs.studies),
-        n_effects))
-    writer.text("_toc.yml", toc_yaml([a.page for a in inputs.analyses]))
+    page_input = PageInput(inputs, context, writer, problems)
+    parts: dict[str, list[str]] = {}
+    for page in SITE_PAGES:
+        page.write(page_input)
+        if page.toc_part is not None:
+            parts.setdefault(page.toc_part, []).extend(
+                f"{GENERATED}/{name}" for name in page.toc_files(inputs))
+    writer.text("_toc.yml", toc_yaml([(caption, files) for caption, files in parts.items()
+                                      if files]))
     writer.remove_stale()
     return problems
