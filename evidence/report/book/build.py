@@ -37,7 +37,12 @@ def build_html(book_dir: Path, out_dir: Path, doctree_dir: Path | None = None, *
         with tempfile.TemporaryDirectory(prefix="evidence-doctrees-") as scratch:
             build_html(book_dir, out_dir, Path(scratch), quiet=quiet)
         return
-    from jupyter_book.sphinx import build_sphinx
+    try:
+        from jupyter_book.sphinx import build_sphinx
+    except ModuleNotFoundError:  # the `site` extra is not installed
+        raise EvidenceError([Problem(str(book_dir), 0, 0, "the site toolchain (Jupyter Book) "
+                                     "is not installed: pip install 'evidence[site]' (make "
+                                     "setup installs it)", "book-toolchain-missing")]) from None
 
     book_dir, out_dir = Path(book_dir), Path(out_dir)
     warnings = io.StringIO()
