@@ -49,10 +49,6 @@ ADJUSTMENT_ORDER = ("fully-adjusted", "minimally-adjusted", "unadjusted", "not-r
 #: Shortest written justification accepted for a certainty override (characters).
 MIN_JUSTIFICATION = 20
 #: GRADE domains an override may name.
-CERTAINTY_DOMAINS = ("risk-of-bias", "inconsistency", "indirectness", "imprecision",
-                     "publication-bias")
-
-
 @dataclass(frozen=True)
 class Exclusion:
     """A study (or one of its effects) left out on purpose, with the reason."""

@@ -37,13 +37,19 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from scipy import stats
-
+from evidence.effects import reported
 from evidence.effects.escalc import escalc, hedges_correction
-from evidence.effects.reported import d_from_f, d_from_t, se_from_p
+from evidence.effects.reported import (
+    d_from_f,
+    d_from_t,
+    log_odds_ratio_to_smd,
+    r_to_d,
+    se_from_ci,
+    se_from_p,
+    z_critical,
+)
 from evidence.records.model import Statistic
 
-METRICS = ("log-risk-ratio", "log-odds-ratio", "smd", "fisher-z", "correlation")
 #: Ratio measures pooled as risk ratios, and how that is said.
 RISK_RATIOS = {"RR": "RR", "HR": "HR treated as RR", "IRR": "IRR treated as RR",
                "MRR": "mortality rate ratio treated as RR"}
@@ -71,17 +77,6 @@ class Unusable:
     reason: str
 
 
-def z_critical(level: float) -> float:
-    r"""Return the two-sided normal critical value :math:`z_{(1+\text{level})/2}`.
-
-    Examples
-    --------
-    >>> round(z_critical(0.95), 6)
-    1.959964
-    """
-    return float(stats.norm.ppf(0.5 + level / 2))
-
-
 def log_ratio_from_ci(value: float, lower: float, upper: float, level: float = 0.95
                       ) -> tuple[float, float]:
     r"""Return the log ratio and its variance from a ratio and its confidence interval.
@@ -95,8 +90,8 @@ def log_ratio_from_ci(value: float, lower: float, upper: float, level: float = 0
     >>> round(y, 4), round(v ** 0.5, 4)
     (0.2311, 0.0804)
     """
-    se = (math.log(upper) - math.log(lower)) / (2 * z_critical(level))
-    return math.log(value), se * se
+    y, se = reported.log_ratio_from_ci(value, lower, upper, level)
+    return float(y), float(se) * float(se)
 
 
 def _precision(statistic: Statistic) -> str | None:
@@ -183,7 +178,7 @@ def _log_ratio(statistic: Statistic) -> tuple[float, float, str]:
         if s.se is not None:
             return value, s.se ** 2, "log scale with SE as reported"
         lo, hi = s.ci  # type: ignore[misc]
-        se = (hi - lo) / (2 * z_critical(s.ci_level))
+        se = float(se_from_ci(lo, hi, s.ci_level))
         return value, se * se, "log scale; SE from the CI width"
     if s.se_log is not None:
         return math.log(value), s.se_log ** 2, "ratio to log scale, SE of the log as reported"
@@ -255,8 +250,8 @@ def _to_smd(statistic: Statistic) -> Converted | Unusable:
         return Unusable(f"measure {s.measure} not convertible to smd")
     if s.measure in ("OR", "log-OR"):
         y, v, words = _log_ratio(s)
-        factor = math.sqrt(3) / math.pi
-        return Converted(y * factor, v * factor ** 2,
+        d, v_d = log_odds_ratio_to_smd(y, v)
+        return Converted(float(d), float(v_d),
                          f"OR to SMD by the logit method (Chinn 2000); {words}")
     if s.measure == "SMD":
         if s.se is not None:
@@ -266,12 +261,11 @@ def _to_smd(statistic: Statistic) -> Converted | Unusable:
             return Converted(float(s.value), se * se,
                              f"SMD; SE from the two-sided p = {s.p:g} (Altman & Bland 2011)")
         lo, hi = s.ci  # type: ignore[misc]
-        se = (hi - lo) / (2 * z_critical(s.ci_level))
+        se = float(se_from_ci(lo, hi, s.ci_level))
         return Converted(float(s.value), se * se, "SMD; SE from the CI width")
     if s.measure == "r":
-        r = float(s.value)
-        v_r = _correlation_variance(s)
-        return Converted(2 * r / math.sqrt(1 - r * r), 4 * v_r / (1 - r * r) ** 3,
+        d, v_d = r_to_d(float(s.value), _correlation_variance(s))
+        return Converted(float(d), float(v_d),
                          "r to SMD: d = 2r/sqrt(1 - r^2) (Borenstein 2009, eq. 7.5)")
     return Unusable(f"measure {s.measure} not convertible to smd")
 

@@ -7,11 +7,12 @@ Every function is vectorised (scalars or arrays) and returns plain floats/arrays
 - :func:`se_from_p`: estimate with two-sided p -> ``SE = |est| / z_{1 - p/2}``;
 - :func:`d_from_t`, :func:`d_from_f`: t or F (1 numerator df) with group sizes -> Cohen's d
   and its variance;
-- :func:`log_odds_ratio_to_smd`, :func:`smd_to_log_odds_ratio`: the logit method
-  (Hasselblad & Hedges 1995), factor ``sqrt(3)/pi``;
-- :func:`r_to_d`, :func:`d_to_r`: correlation <-> standardised mean difference;
-- :func:`hazard_ratio_as_risk_ratio`: HR with CI used as an RR, with the assumption
-  returned as text.
+- :func:`log_odds_ratio_to_smd`: the logit method (Hasselblad & Hedges 1995), factor
+  ``sqrt(3)/pi``;
+- :func:`r_to_d`: correlation -> standardised mean difference;
+- :func:`z_critical`: the two-sided normal critical value of a confidence level.
+
+:mod:`evidence.effects.conversions` calls these for one recorded statistic.
 
 Reference for the formulas: Borenstein, Hedges, Higgins & Rothstein (2009),
 Introduction to Meta-Analysis, chapters 4-7; Altman & Bland (2011), BMJ 343:d2090
@@ -28,16 +29,18 @@ from scipy import stats
 
 Array = NDArray[np.float64]
 
-#: The assumption recorded whenever a hazard ratio is pooled as a risk ratio.
-HR_AS_RR_ASSUMPTION = (
-    "hazard ratio treated as a risk ratio (log HR pooled on the log-RR scale); "
-    "reasonable when the outcome is rare or hazards are proportional over follow-up"
-)
+def z_critical(level: float) -> float:
+    r"""Return the two-sided normal critical value :math:`z_{(1+\text{level})/2}`.
 
+    ``level`` as a fraction (0.95) or a percentage (95).
 
-def _z(level: float) -> float:
+    Examples
+    --------
+    >>> round(z_critical(0.95), 6), z_critical(95) == z_critical(0.95)
+    (1.959964, True)
+    """
     level = level / 100 if level > 1 else level
-    return float(stats.norm.isf((1 - level) / 2))
+    return float(stats.norm.ppf(0.5 + level / 2))
 
 
 def log_ratio_from_ci(
@@ -49,12 +52,12 @@ def log_ratio_from_ci(
     symmetric on the log scale.
     """
     log_lower, log_upper = np.log(np.asarray(lower, float)), np.log(np.asarray(upper, float))
-    return np.log(np.asarray(ratio, float)), (log_upper - log_lower) / (2 * _z(level))
+    return np.log(np.asarray(ratio, float)), (log_upper - log_lower) / (2 * z_critical(level))
 
 
 def se_from_ci(lower: ArrayLike, upper: ArrayLike, level: float = 0.95) -> Array:
     """``SE = (upper - lower) / (2 z_{1-a/2})`` for a CI symmetric on the analysis scale."""
-    return (np.asarray(upper, float) - np.asarray(lower, float)) / (2 * _z(level))
+    return (np.asarray(upper, float) - np.asarray(lower, float)) / (2 * z_critical(level))
 
 
 def se_from_p(estimate: ArrayLike, p: ArrayLike) -> Array:
@@ -96,42 +99,7 @@ def log_odds_ratio_to_smd(log_or: ArrayLike, variance: ArrayLike) -> tuple[Array
     return np.asarray(log_or, float) * factor, np.asarray(variance, float) * factor**2
 
 
-def smd_to_log_odds_ratio(d: ArrayLike, variance: ArrayLike) -> tuple[Array, Array]:
-    """Inverse logit method: ``log(OR) = d pi/sqrt(3)``, ``Var = Var(d) pi^2/3``."""
-    factor = math.pi / math.sqrt(3)
-    return np.asarray(d, float) * factor, np.asarray(variance, float) * factor**2
-
-
 def r_to_d(r: ArrayLike, variance: ArrayLike) -> tuple[Array, Array]:
     """``d = 2r/sqrt(1 - r^2)``, ``Var(d) = 4 Var(r)/(1 - r^2)^3`` (Borenstein 2009, eq. 7.5)."""
     r = np.asarray(r, float)
     return 2 * r / np.sqrt(1 - r**2), 4 * np.asarray(variance, float) / (1 - r**2) ** 3
-
-
-def d_to_r(
-    d: ArrayLike, variance: ArrayLike, n1: ArrayLike | None = None, n2: ArrayLike | None = None
-) -> tuple[Array, Array]:
-    """``r = d/sqrt(d^2 + a)``, ``Var(r) = a^2 Var(d)/(d^2 + a)^3``, ``a = (n1+n2)^2/(n1 n2)``.
-
-    ``a = 4`` when the group sizes are not given (equal groups); Borenstein et al.
-    (2009), eqs. 7.7-7.9.
-    """
-    d = np.asarray(d, float)
-    if n1 is None or n2 is None:
-        a = np.asarray(4.0)
-    else:
-        n1, n2 = np.asarray(n1, float), np.asarray(n2, float)
-        a = (n1 + n2) ** 2 / (n1 * n2)
-    return d / np.sqrt(d**2 + a), a**2 * np.asarray(variance, float) / (d**2 + a) ** 3
-
-
-def hazard_ratio_as_risk_ratio(
-    hazard_ratio: ArrayLike, lower: ArrayLike, upper: ArrayLike, level: float = 0.95
-) -> tuple[Array, Array, str]:
-    """Return ``(log HR, SE, assumption)`` for pooling an HR on the log-RR scale.
-
-    The numbers are those of :func:`log_ratio_from_ci`; the third element is the text of
-    the assumption (:data:`HR_AS_RR_ASSUMPTION`) to record beside the result.
-    """
-    log_hr, se = log_ratio_from_ci(hazard_ratio, lower, upper, level)
-    return log_hr, se, HR_AS_RR_ASSUMPTION

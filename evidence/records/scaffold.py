@@ -38,9 +38,6 @@ COMMENT_WIDTH = 96
 #: A top-level ``cohort: key`` line of a record.
 COHORT_LINE = re.compile(r"^cohort:[ \t]*([^\s#]+)", re.MULTILINE)
 
-#: Record fields the command line fills in; they are written uncommented when known.
-PREFILLED = ("id", "citation", "doi")
-
 INTRODUCTION = """\
 # New study record. Fill in every field, then check it with `evidence validate studies`.
 # Required fields have an empty value: replace it with the study's own value.

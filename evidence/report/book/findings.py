@@ -19,7 +19,6 @@ from evidence.report.book.numbers import (
     metric_words,
     natural,
     number,
-    pair,
     percent,
 )
 
@@ -191,8 +190,3 @@ def _question_text(result: Mapping[str, Any]) -> str:
     if isinstance(question, Mapping):
         return f"{question.get('exposure', '')} and {question.get('outcome', '')}".strip()
     return str(result.get("id", ""))
-
-
-def has_ci(result: Mapping[str, Any]) -> bool:
-    """Return True when the pooled result has a finite confidence interval."""
-    return pair(pooled_of(result).get("ci")) is not None
