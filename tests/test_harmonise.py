@@ -4,21 +4,16 @@ import math
 from dataclasses import replace
 
 import pytest
+from conftest import ANALYSIS
+from conftest import make_effect as effect
+from conftest import make_record as study
 from numpy.testing import assert_allclose
 
 from evidence.analyses.harmonise import aggregate_cluster, harmonise, orientation
-from evidence.analyses.spec import Analysis, Exclusion
+from evidence.analyses.spec import Exclusion
 from evidence.effects.conversions import Converted, Unusable, to_metric
 from evidence.records.model import (
-    Effect,
-    Exposure,
-    Extraction,
-    Outcome,
-    Population,
-    RiskOfBias,
-    Source,
     Statistic,
-    Study,
     Subgroup,
     TwoByTwo,
     TwoGroups,
@@ -30,27 +25,6 @@ Z = 1.959963984540054  # qnorm(0.975)
 
 def se_from_ci(lower, upper):
     return (math.log(upper) - math.log(lower)) / (2 * Z)
-
-
-def effect(effect_id="e", measure="HR", value=1.26, ci=(1.08, 1.48), higher_means="fewer-ties",
-           higher_is="harmful", construct="social-isolation", adjustment="fully-adjusted",
-           outcome_name="all-cause mortality", subgroup=None, **statistic):
-    return Effect(effect_id, Exposure(construct, "isolated vs not", higher_means),
-                  Outcome("mortality", outcome_name, higher_is), adjustment,
-                  Statistic(measure, value, ci, **statistic), Source("abstract", "quote"),
-                  subgroup=subgroup)
-
-
-def study(study_id, *effects, cohort=None, n=100, year=2000, judgement="not-assessed"):
-    return Study(study_id, study_id, "prospective-cohort", Population("adults", n=n),
-                 RiskOfBias("not-assessed", judgement), Extraction("single", "abstract"),
-                 tuple(effects), cohort=cohort, year=year)
-
-
-ANALYSIS = Analysis(
-    id="a", title="A", question={}, select=({"outcome.domain": ("mortality",)},),
-    metric="log-risk-ratio", orient="fewer-ties-harmful", adjustment="most-adjusted",
-    dependence="multilevel", method="REML", test="z")
 
 
 def test_hazard_ratio_with_ci_to_log_risk_ratio():

@@ -3,21 +3,13 @@
 import math
 
 import pytest
+from conftest import make_analysis, make_effect, make_record
 from numpy.testing import assert_allclose
 
 from evidence.analyses.harmonise import harmonise
-from evidence.analyses.spec import Analysis
 from evidence.effects.conversions import Converted, to_metric
 from evidence.records.model import (
-    Effect,
-    Exposure,
-    Extraction,
-    Outcome,
-    Population,
-    RiskOfBias,
-    Source,
     Statistic,
-    Study,
     TwoGroups,
 )
 
@@ -108,17 +100,14 @@ def test_confidence_interval_wins_over_p():
 def test_group_means_are_oriented_like_any_difference():
     # exposed (more ties) has the higher depression score (harmful): flipped for
     # fewer-ties-harmful, exactly (a difference), so g becomes negative of g(5, 4)
-    item = Effect("e", Exposure("social-support", "high vs low support", "more-ties"),
-                  Outcome("depression", "depressive symptoms", "harmful"), "unadjusted",
-                  Statistic("SMD", groups=TwoGroups(5.0, 1.0, 20, 4.0, 1.0, 20)),
-                  Source("table 2", "quote"))
-    record = Study("s", "s", "cross-sectional", Population("adults", n=40),
-                   RiskOfBias("not-assessed", "not-assessed"), Extraction("single", "table"),
-                   (item,))
-    analysis = Analysis(
-        id="a", title="A", question={}, select=({"outcome.domain": ("depression",)},),
-        metric="smd", orient="fewer-ties-harmful", adjustment="most-adjusted",
-        dependence="multilevel", method="REML", test="z")
+    item = make_effect(measure="SMD", value=None, ci=None, construct="social-support",
+                       contrast="high vs low support", higher_means="more-ties",
+                       domain="depression", outcome_name="depressive symptoms",
+                       adjustment="unadjusted", locator="table 2",
+                       groups=TwoGroups(5.0, 1.0, 20, 4.0, 1.0, 20))
+    record = make_record("s", item, n=40, year=None, design="cross-sectional",
+                         source_type="table")
+    analysis = make_analysis(select=({"outcome.domain": ("depression",)},), metric="smd")
     row = harmonise([record], analysis).included[0]
     assert_allclose(row.yi, -hedges_j(38), rtol=RTOL)
     assert row.flipped and "contrast reversed" in row.conversion
@@ -135,15 +124,8 @@ def test_percent_change_with_se_uses_the_delta_method():
     (1.2, 1.0, "p = 1 gives no standard error"),  # z_{1 - 1/2} = 0: no finite SE
 ])
 def test_estimate_at_the_null_with_p_is_excluded_with_the_reason(value, p, words):
-    item = Effect("e", Exposure("social-isolation", "isolated vs not", "fewer-ties"),
-                  Outcome("mortality", "all-cause mortality", "harmful"), "fully-adjusted",
-                  Statistic("HR", value, p=p), Source("abstract", "quote"))
-    record = Study("s", "s", "prospective-cohort", Population("adults", n=100),
-                   RiskOfBias("not-assessed", "not-assessed"), Extraction("single", "abstract"),
-                   (item,))
-    analysis = Analysis(
-        id="a", title="A", question={}, select=({"outcome.domain": ("mortality",)},),
-        metric="log-risk-ratio", orient="fewer-ties-harmful", adjustment="most-adjusted",
-        dependence="multilevel", method="REML", test="z")
+    item = make_effect(value=value, ci=None, p=p)
+    record = make_record("s", item, year=None)
+    analysis = make_analysis()
     (row,) = harmonise([record], analysis).excluded
     assert words in row.reason

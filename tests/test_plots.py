@@ -15,6 +15,7 @@ from xml.etree import ElementTree
 import numpy as np
 import pandas
 import pytest
+from conftest import HAZARD_RATIOS, effects_table
 from numpy.testing import assert_allclose
 
 from evidence.report.plots import figure_description, render_all, summary_forest
@@ -29,30 +30,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 RTOL = 1e-12
 Z = 1.959963984540054
 
-# Five hazard ratios with 95% CIs, as a runner would give them: yi = ln(HR),
-# sei = (ln(hi) - ln(lo)) / (2 * 1.959964). The last label is hostile on purpose.
-HAZARD_RATIOS = [
-    ("Steptoe 2013", 1.26, 1.08, 1.48, "low"),
-    ("Eng 2002", 1.19, 1.06, 1.34, "some-concerns"),
-    ("Kawachi 1996", 1.90, 1.07, 3.37, "high"),
-    ("Pantell 2011", 1.14, 0.82, 1.58, "not-assessed"),
-    ("A&B $x^2$ <script>alert(1)</script>", 0.95, 0.70, 1.29, ""),
-]
 HOSTILE = HAZARD_RATIOS[-1][0]
-
-
-def effects_table() -> pandas.DataFrame:
-    rows = []
-    for label, ratio, lo, hi, bias in HAZARD_RATIOS:
-        sei = (math.log(hi) - math.log(lo)) / (2 * Z)
-        rows.append({"study": label, "effect": "e1", "label": label, "included": True,
-                     "yi": math.log(ratio), "vi": sei**2, "sei": sei, "weight": 20.0,
-                     "risk_of_bias": bias, "follow_up_years": 5.0 + len(rows)})
-    rows.append({"study": "excluded2020", "effect": "e1", "label": "Excluded 2020",
-                 "included": False, "reason": "no CI", "yi": math.nan, "vi": math.nan,
-                 "sei": math.nan, "weight": math.nan, "risk_of_bias": "low",
-                 "follow_up_years": 3.0})
-    return pandas.DataFrame(rows)
 
 
 def pooled(estimate: float, lo: float, hi: float, k: int = 5) -> dict:
