@@ -14,7 +14,7 @@ with Satterthwaite df; needs ``--cluster``).
 
 Without ``--json`` it prints a summary laid out like metafor's ``print.rma``. With it:
 ``{"pooled": {...}, "subgroups": {COL: {...}}, "meta_regression": {"a,b": {...}},
-"notes": [...]}`` with the keys of "Results JSON" in the design. Exit 1 on problems.
+"notes": [...]}`` with the keys of "Results files" in ARCHITECTURE.md. Exit 1 on problems.
 """
 
 from __future__ import annotations

@@ -3,12 +3,12 @@
 ``egger`` (metafor ``regtest``), ``begg`` (``ranktest``), ``trimfill`` (``trimfill``, L0
 and R0 estimators), ``failsafe_n`` (``fsn``: Rosenthal and Orwin) and ``pet_peese``
 (Stanley & Doucouliagos 2014). Every result is a frozen dataclass whose ``to_dict()``
-gives the JSON keys of DESIGN.md: ``egger`` {statistic, p, limit_estimate, limit_ci},
-``begg`` {tau, p}, ``trimfill`` {k0, side, estimate, ci}, ``failsafe_n`` {rosenthal,
-orwin}. With fewer than ``MIN_STUDIES`` studies the tests still run, but the result carries
-``underpowered: true`` and a message saying why it should not be relied on.
-``trimfill`` and ``failsafe_n`` live in :mod:`evidence.stats.missing_studies` and are re-exported
-here.
+gives the results-file keys (ARCHITECTURE.md, "Results files"): ``egger`` {statistic, p,
+limit_estimate, limit_ci}, ``begg`` {tau, p}, ``trimfill`` {k0, side, estimate, ci},
+``failsafe_n`` {rosenthal, orwin}. With fewer than ``MIN_STUDIES`` studies the tests still
+run, but the result carries ``underpowered: true`` and a message saying why it should not
+be relied on. ``trimfill`` and ``failsafe_n`` live in :mod:`evidence.stats.missing_studies`
+and are re-exported here.
 """
 
 from __future__ import annotations
@@ -316,7 +316,7 @@ def pet_peese(
 def small_study_tests(
     yi: ArrayLike, vi: ArrayLike, *, method: str = "REML", test: str = "z"
 ) -> dict[str, Any]:
-    """Run every test in this module and return the DESIGN.md bias keys.
+    """Run every test in this module and return the results-file bias keys.
 
     Parameters
     ----------

@@ -85,7 +85,7 @@ class ThreeLevelResult:
     level: float
 
     def to_dict(self) -> dict[str, object]:
-        """JSON keys of DESIGN.md: pooled keys of the first coefficient, plus ``sigma2``."""
+        """Results-file keys: pooled keys of the first coefficient, plus ``sigma2``."""
         return {
             "k": self.k,
             "n_clusters": self.n_clusters,
@@ -127,7 +127,7 @@ class RobustResult:
     n_clusters: int
 
     def to_dict(self) -> dict[str, object]:
-        """``robust`` keys of DESIGN.md for the first coefficient, plus every coefficient."""
+        """``robust`` results-file keys for the first coefficient, plus every coefficient."""
         rows = _coefficient_rows(
             self.names,
             self.coefficients,

@@ -35,7 +35,7 @@ class InfluenceRow:
     influential: bool
 
     def to_dict(self) -> dict[str, Any]:
-        """DESIGN.md ``influence`` keys (``dfbetas`` is extra)."""
+        """Results-file ``influence`` keys (``dfbetas`` is extra)."""
         data: dict[str, Any] = {"study": self.study}
         for name in (
             "rstudent",

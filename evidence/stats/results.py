@@ -1,7 +1,7 @@
 """Result dataclasses of the pooling layer and their JSON form.
 
 Every result is a frozen dataclass whose ``to_dict()`` returns the keys listed under
-"Results JSON" in the design (DESIGN.md), in that order:
+under "Results files" in ARCHITECTURE.md, in that order:
 
 - pooled result (:class:`PooledResult`): ``k``, ``n_studies``, ``n_participants``,
   ``measure``, ``method``, ``test``, ``estimate``, ``se``, ``statistic`` (z or t), ``df``
@@ -74,9 +74,9 @@ class BackTransformed:
 class PooledResult:
     """A common-effect or random-effects pooled estimate with its heterogeneity.
 
-    Attributes follow the "Results JSON" pooled keys. ``notes`` holds human-readable
-    remarks (e.g. why heterogeneity is undefined at k = 1); it is not part of
-    ``to_dict()`` unless asked for.
+    Attributes follow the pooled keys of "Results files" (ARCHITECTURE.md). ``notes``
+    holds human-readable remarks (e.g. why heterogeneity is undefined at k = 1); it is
+    not part of ``to_dict()`` unless asked for.
     """
 
     k: int
@@ -107,7 +107,7 @@ class PooledResult:
     notes: tuple[str, ...] = field(default=())
 
     def to_dict(self, include_notes: bool = False) -> dict[str, Any]:
-        """Return the design's pooled keys in order (plus ``notes`` when asked)."""
+        """Return the pooled keys of the results contract in order (plus ``notes`` when asked)."""
         data: dict[str, Any] = {
             "k": int(self.k),
             "n_studies": int(self.n_studies),
@@ -183,7 +183,7 @@ class MetaRegressionResult:
     notes: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the design's meta-regression keys, then the residual heterogeneity."""
+        """Return the results contract's meta-regression keys, then the residual heterogeneity."""
         return {
             "coefficients": [c.to_dict() for c in self.coefficients],
             "qm": finite(self.qm),

@@ -11,9 +11,10 @@ closed-form functions of the full fit and that batch, so ``diagnostics`` compute
 leave-one-out, influence and Baujat together from a single batch.
 
 Results are lists of dicts in input row order (cumulative: in the order used), with the
-keys of DESIGN.md: ``leave_one_out`` [{``omitted``, ...pooled keys}], ``influence``
-[{``study``, ``rstudent``, ``dffits``, ``cook_d``, ``cov_r``, ``tau2_del``, ``q_del``,
-``hat``, ``weight``, ``influential``}], ``cumulative`` [{``added``, ...pooled keys}].
+keys of the results files (ARCHITECTURE.md): ``leave_one_out`` [{``omitted``, ...pooled
+keys}], ``influence`` [{``study``, ``rstudent``, ``dffits``, ``cook_d``, ``cov_r``,
+``tau2_del``, ``q_del``, ``hat``, ``weight``, ``influential``}], ``cumulative``
+[{``added``, ...pooled keys}].
 """
 
 from __future__ import annotations
@@ -376,7 +377,7 @@ def influence(
     Returns
     -------
     list of dict
-        DESIGN.md ``influence`` rows in input order.
+        The results files' ``influence`` rows in input order.
 
     References
     ----------
