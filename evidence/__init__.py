@@ -1,6 +1,8 @@
 """evidence: a living evidence base on social ties and health, and the toolkit that runs it.
 
-Data flows one way: records -> effects -> pooling -> results -> plots/book.
+Data flows one way, one package per layer: records -> effects -> stats -> analyses ->
+report (plots, book) -> commands/cli. ARCHITECTURE.md describes each layer and what it
+may import (checked by import-linter).
 """
 
 from typing import Any

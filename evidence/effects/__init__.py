@@ -7,8 +7,9 @@ one recorded :class:`~evidence.records.model.Statistic` on an analysis metric;
 ``csvinput`` reads metafor-style CSV files for ``evidence pool`` and ``evidence effects``.
 
 May import: numpy, scipy, the standard library, :mod:`evidence.records` and
-:mod:`evidence.errors`; from :mod:`evidence.stats` only ``stats.transforms`` (the names of
-back-transforms). Never pooling, analyses or report.
+:mod:`evidence.errors`. Not :mod:`evidence.stats`: a measure *names* its back-transform
+(``"exp"``, ``"tanh"``, ...) and ``stats.transforms`` applies it (a test checks every
+name is registered there). Never analyses or report.
 
 Add here: an effect measure (one :class:`~evidence.effects.escalc.Measure` in
 ``escalc.MEASURE_REGISTRY`` and its test).

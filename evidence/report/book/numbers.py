@@ -8,13 +8,13 @@ Meta-Analysis*, ch. 2 and 6) or takes ``back_transformed`` when the runner gives
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
 from evidence.report.values import finite as finite
 from evidence.report.values import finite_pair as pair
 from evidence.report.values import format_number
+from evidence.stats.transforms import TRANSFORMS
 
 #: Shown wherever a number is missing or undefined.
 MISSING = "not reported"
@@ -39,13 +39,11 @@ def back_transform(value: float, transform: str | None) -> float:
     r"""Map a model-scale number to the natural scale.
 
     :math:`\exp(y)` for ``"exp"`` (log ratios), :math:`\tanh(z)` for ``"tanh"`` (Fisher's
-    z to r; Borenstein et al. 2009, eq. 6.3), unchanged otherwise.
+    z to r; Borenstein et al. 2009, eq. 6.3): the back-transform registry
+    (:data:`evidence.stats.transforms.TRANSFORMS`); unchanged for none or an unknown name.
     """
-    if transform == "exp":
-        return math.exp(value)
-    if transform == "tanh":
-        return math.tanh(value)
-    return value
+    known = TRANSFORMS.get(transform or "")
+    return value if known is None else known.scalar(value)
 
 
 def natural(result: Mapping[str, Any], pooled: Mapping[str, Any] | None = None

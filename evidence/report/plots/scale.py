@@ -6,11 +6,11 @@ labelled with round natural-scale values (ratios 0.5, 1, 2; correlations 0, 0.2,
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from evidence.report.plots.common import finite, number, safe_text
+from evidence.stats.transforms import TRANSFORMS
 
 METRIC_LABELS = {
     "log-risk-ratio": "Risk ratio",
@@ -74,19 +74,13 @@ class Scale:
 
     def natural(self, value: float) -> float:
         """Back-transform one model-scale value to the natural scale."""
-        if self.back_transform == "exp":
-            return math.exp(value)
-        if self.back_transform == "tanh":
-            return math.tanh(value)
-        return value
+        known = TRANSFORMS.get(self.back_transform or "")
+        return value if known is None else known.scalar(value)
 
     def model(self, value: float) -> float:
         """Transform one natural-scale value to the model scale (inverse of :meth:`natural`)."""
-        if self.back_transform == "exp":
-            return math.log(value)
-        if self.back_transform == "tanh":
-            return math.atanh(value)
-        return value
+        known = TRANSFORMS.get(self.back_transform or "")
+        return value if known is None else known.inverse(value)
 
     def axis_label(self) -> str:
         """Axis label, saying when the axis is logarithmic."""
