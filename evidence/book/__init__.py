@@ -22,7 +22,13 @@ from evidence.book.pages import SiteInputs, generate_pages
 from evidence.book.sitecheck import broken_links, external_assets, unsafe_links
 from evidence.errors import EvidenceError, Problem, errors_in
 from evidence.records import Study
-from evidence.safefs import claim_output_dir, exclusive_lock, output_dir_problem
+from evidence.safefs import (
+    claim_output_dir,
+    exclusive_lock,
+    input_problem,
+    output_dir_problem,
+    safe_resolve,
+)
 from evidence.yamlio import display_path
 
 __all__ = [
@@ -88,9 +94,14 @@ def read_inputs(
     problems += found
     screening, found = load_screening(Path(studies_dir) / "screening.yaml")
     problems += found
+    contributing = safe_resolve(studies_dir).parent / "CONTRIBUTING.md"
+    if contributing.exists() or contributing.is_symlink():
+        unsafe = input_problem(contributing, contributing.parent)
+        if unsafe is not None:  # published on the site: never through a link out
+            problems.append(unsafe)
     inputs = SiteInputs(studies, bibliography, analyses, screening, Path(results_dir).parent,
-                        Path(studies_dir).resolve().parent / "CONTRIBUTING.md")
-    return inputs, problems
+                        contributing)
+    return inputs, list(dict.fromkeys(problems))
 
 
 #: Marker file ``evidence book`` leaves in the site directory: only a directory holding it
