@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 from fs_snapshot import changed, make_project, make_sentinel, snapshot
@@ -19,6 +20,7 @@ from evidence.cli import main
 from evidence.validate import validate_paths
 
 SECRET = "ghp_not_a_real_token_0123456789"
+ENTRY = "@article{fresh2020,\n  author = {Fresh, A.},\n  title = {T},\n  year = {2020}\n}\n"
 
 
 @pytest.fixture
@@ -123,6 +125,40 @@ def test_a_bibliography_linked_out_of_the_repository_is_not_read(project, capsys
     assert changed(before, snapshot(project.parent)) == set()
 
 
+def test_new_never_appends_to_a_linked_bibliography(project, capsys):
+    outside = project.parent / "sentinel" / "shared.bib"
+    shutil.copyfile(project / "studies" / "references.bib", outside)
+    bib = project / "studies" / "references.bib"
+    bib.unlink()
+    bib.symlink_to(outside)
+    entry = project.parent / "entry.bib"
+    entry.write_text(ENTRY, encoding="utf-8")
+    before = snapshot(project.parent)
+    assert main(["new", "fresh2020", "--bib", str(entry)]) == 1
+    err = capsys.readouterr().err
+    assert f"studies/references.bib:0:0: is a symbolic link to {outside}; evidence new does " \
+           "not write the BibTeX entry through a link (replace the link with a regular " \
+           "file, or remove it) [file-is-link]" in err
+    assert changed(before, snapshot(project.parent)) == set()
+
+
+def test_new_never_creates_a_record_through_a_dangling_link(project, capsys):
+    (project / "studies" / "fresh2020.yaml").symlink_to("../../sentinel/planted.yaml")
+    before = snapshot(project.parent)
+    assert main(["new", "fresh2020"]) == 1
+    err = capsys.readouterr().err
+    assert "studies/fresh2020.yaml:0:0: is a symbolic link to ../../sentinel/planted.yaml; " \
+           "evidence new does not write the record through a link" in err
+    assert changed(before, snapshot(project.parent)) == set()
+
+
+def test_new_skips_a_record_linked_to_a_device_when_listing_cohorts(project, capsys):
+    (project / "studies" / "zero.yaml").symlink_to("/dev/zero")
+    before = snapshot(project.parent)
+    assert main(["new", "fresh2020"]) == 0
+    assert changed(before, snapshot(project.parent)) == {"repo/studies/fresh2020.yaml"}
+
+
 def test_book_refuses_a_guide_or_screening_file_linked_out_of_the_repository(project, capsys):
     (project / "CONTRIBUTING.md").unlink()
     (project / "CONTRIBUTING.md").symlink_to("../sentinel/secret.txt")
@@ -149,3 +185,11 @@ def test_a_csv_that_is_a_fifo_or_a_device_is_named_as_such(project, capsys, comm
     assert main([command, "zero.csv"]) == 1
     assert "zero.csv:0:0: is a symbolic link to /dev/zero, which is a character device, not " \
            "a regular file [csv-file]" in capsys.readouterr().err
+
+
+def test_new_with_a_bib_file_that_is_a_fifo_does_not_hang(project, capsys):
+    os.mkfifo(project / "entry.bib")
+    assert main(["new", "fresh2020", "--bib", "entry.bib"]) == 1
+    assert "entry.bib:0:0: is a FIFO (named pipe), not a regular file [bib-unreadable]" in \
+        capsys.readouterr().err
+    assert not Path("studies/fresh2020.yaml").exists()
