@@ -13,10 +13,12 @@ selected effects (:mod:`evidence.harmonise`), fits (:mod:`evidence.fit`) and wri
 - ``<out>/figures/<id>-*.svg`` through :func:`evidence.plots.render_all`;
 - ``<out>/results/index.json``: one summary row per analysis in file-name order.
 
-An analysis whose provenance equals the one in its existing JSON is skipped (``force``
-overrides), and files are only written when their bytes change, so a rerun with no change
-rewrites nothing. Output is deterministic: fixed key order, shortest round-trip floats, no
-timestamps. Progress lines go to stderr.
+An analysis whose provenance equals the one in its existing JSON, and whose outputs still
+have the sha256 recorded in ``provenance["outputs"]``, is skipped (``force`` overrides);
+files are only written when their bytes change, each to a temporary file renamed into
+place, so a rerun with no change rewrites nothing and no reader sees half a file. Output
+is deterministic: fixed key order, shortest round-trip floats, no timestamps. Progress
+lines go to stderr.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import sys
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -41,7 +44,7 @@ from evidence.harmonise import EffectRow, EffectTable, harmonise
 from evidence.published import HEADLINE_FILE, headline_sha256, published_for
 from evidence.records import Study
 from evidence.results import dumps, finite
-from evidence.safefs import claim_output_dir, output_dir_problem
+from evidence.safefs import atomic_write, claim_output_dir, output_dir_problem, sha256_of
 
 #: Fixed columns of ``<id>-effects.csv`` (subgroup and moderator fields follow).
 CSV_COLUMNS = ("study", "effect", "label", "cohort", "cluster", "included", "reason",
@@ -169,15 +172,26 @@ def _load_inputs(studies_dir: Path, analyses_dir: Path, ids: Iterable[str] | Non
 
 def run_one(analysis: Analysis, table: EffectTable, provenance: dict[str, Any], out_dir: Path,
             figures: bool) -> dict[str, Any]:
-    """Fit one analysis and write its JSON, effects CSV and figures; return the JSON dict."""
+    """Fit one analysis and write its JSON, effects CSV and figures; return the JSON dict.
+
+    Every file is written to a temporary file and renamed into place; the sha256 of the
+    effects CSV and of every figure goes into ``provenance["outputs"]`` (keys relative to
+    ``out_dir``), so a later run notices a file that was truncated or changed.
+    """
     sections = fit_analysis(table, analysis)
     weights = dict(zip((id(r) for r in table.included), sections["weights"], strict=False))
     csv_text = effects_csv(table, weights, analysis)
     document = build_document(analysis, table, sections, provenance)
     results_dir = out_dir / "results"
-    write_if_changed(results_dir / f"{analysis.id}-effects.csv", csv_text)
+    previous = _previous_figures(results_dir / f"{analysis.id}.json", analysis.id)
+    csv_name = f"results/{analysis.id}-effects.csv"
+    write_if_changed(out_dir / csv_name, csv_text)
+    outputs = {csv_name: hashlib.sha256(csv_text.encode("utf-8")).hexdigest()}
     if figures:
-        document["figures"] = _render(document, csv_text, out_dir / "figures")
+        document["figures"] = _render(document, csv_text, out_dir / "figures", previous)
+        for relative in document["figures"].values():
+            outputs[relative] = sha256_of(out_dir / relative) or ""
+    document["provenance"] = {**document["provenance"], "outputs": dict(sorted(outputs.items()))}
     write_if_changed(results_dir / f"{analysis.id}.json", dumps(document))
     return document
 
@@ -248,8 +262,15 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _render(document: dict[str, Any], csv_text: str, figures_dir: Path) -> dict[str, str]:
-    """Figures through :mod:`evidence.plots`; stale figures of this analysis are removed."""
+def _render(document: dict[str, Any], csv_text: str, figures_dir: Path,
+            previous: Iterable[str] = ()) -> dict[str, str]:
+    """Figures through :mod:`evidence.plots`; stale figures of this analysis are removed.
+
+    Stale means one of this analysis's own file names, known exactly: ``<id>-<kind>.svg``
+    for the fixed kinds and the names in ``previous`` (from its last results file) that
+    were not drawn again. A file of another analysis whose id starts with this one (``x``
+    and ``x-bubble-y``) is never touched.
+    """
     import pandas
 
     from evidence.plots import render_all
@@ -257,22 +278,34 @@ def _render(document: dict[str, Any], csv_text: str, figures_dir: Path) -> dict[
     effects = pandas.read_csv(io.StringIO(csv_text), keep_default_na=True)
     written = render_all(document, effects, figures_dir) if document["status"] == "ok" else {}
     keep = {Path(p).name for p in written.values()}
-    if figures_dir.is_dir():
-        for old in sorted(figures_dir.glob(f"{document['id']}-*.svg")):
-            if old.name not in keep and _figure_of(old.name, document["id"]):
-                old.unlink()
+    own = {f"{document['id']}-{kind}.svg" for kind in FIGURE_KINDS} | set(previous)
+    for name in sorted(own - keep):
+        stale = figures_dir / name
+        if stale.is_file() or stale.is_symlink():
+            stale.unlink()
     return dict(written)
 
 
-#: Figure names written by :func:`evidence.plots.render_all` (``bubble-`` takes a suffix).
-FIGURE_KINDS = ("forest", "funnel", "cumulative", "leave-one-out", "influence", "baujat",
-                "bubble-")
+#: Figure names written by :func:`evidence.plots.render_all` besides ``bubble-<moderator>``.
+FIGURE_KINDS = ("forest", "funnel", "cumulative", "leave-one-out", "influence", "baujat")
+_BUBBLE = re.compile(r"bubble-[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
-def _figure_of(name: str, identifier: str) -> bool:
-    """Return True when ``name`` is a figure of analysis ``identifier`` (not a longer id)."""
-    rest = name[len(identifier) + 1:-len(".svg")]
-    return any(rest == k or (k.endswith("-") and rest.startswith(k)) for k in FIGURE_KINDS)
+def _previous_figures(path: Path, identifier: str) -> list[str]:
+    """File names of the figures the last results file of ``identifier`` lists.
+
+    Only entries of the form ``{name: "figures/<id>-<name>.svg"}`` with a figure name the
+    plots write count, so an edited results file cannot name any other file.
+    """
+    try:
+        figures = json.loads(path.read_text(encoding="utf-8")).get("figures")
+    except (OSError, ValueError, AttributeError):
+        return []
+    if not isinstance(figures, dict):
+        return []
+    return [f"{identifier}-{name}.svg" for name, relative in figures.items()
+            if isinstance(name, str) and relative == f"figures/{identifier}-{name}.svg"
+            and (name in FIGURE_KINDS or _BUBBLE.fullmatch(name))]
 
 
 # --------------------------------------------------------------------------- provenance
@@ -317,7 +350,12 @@ def build_provenance(analysis: Analysis, studies: Sequence[Study], table: Effect
 
 def _unchanged(results_dir: Path, identifier: str, provenance: dict[str, Any]
                ) -> dict[str, Any] | None:
-    """Return the existing results document when its provenance matches, else ``None``."""
+    """Return the existing results document when nothing changed, else ``None``.
+
+    Unchanged means: its provenance (less ``outputs``) equals ``provenance``, and the
+    effects CSV and every figure it lists still have the sha256 recorded in
+    ``provenance["outputs"]`` (a truncated or edited output is rewritten).
+    """
     path = results_dir / f"{identifier}.json"
     if not path.is_file() or not (results_dir / f"{identifier}-effects.csv").is_file():
         return None
@@ -325,21 +363,32 @@ def _unchanged(results_dir: Path, identifier: str, provenance: dict[str, Any]
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(document, dict) or document.get("provenance") != provenance:
+    if not isinstance(document, dict) or not isinstance(document.get("provenance"), dict):
+        return None
+    recorded = dict(document["provenance"])
+    outputs = recorded.pop("outputs", None)
+    if recorded != provenance or not isinstance(outputs, dict):
         return None
     build = results_dir.parent
-    if any(not (build / p).is_file() for p in (document.get("figures") or {}).values()):
+    expected = {f"results/{identifier}-effects.csv",
+                *(document.get("figures") or {}).values()}
+    if set(outputs) != expected:
+        return None
+    if any(sha256_of(build / relative) != digest for relative, digest in outputs.items()):
         return None
     return document
 
 
 def write_if_changed(path: Path, text: str) -> bool:
-    """Write ``text`` to ``path`` only when the bytes differ; return whether it wrote."""
+    """Write ``text`` to ``path`` only when the bytes differ; return whether it wrote.
+
+    The new bytes go to a temporary file beside ``path`` that is renamed over it, so
+    ``path`` is never left half-written (and a link there is replaced, not followed).
+    """
     data = text.encode("utf-8")
-    if path.is_file() and path.read_bytes() == data:
+    if path.is_file() and not path.is_symlink() and path.read_bytes() == data:
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    atomic_write(path, data)
     return True
 
 
