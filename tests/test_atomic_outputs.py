@@ -4,17 +4,22 @@
   through a link);
 - the sha256 of the effects CSV and of every figure is in the results' provenance, and a
   truncated or edited output makes the analysis run again instead of "unchanged, skipped";
-- analysis ``x`` removes only its own stale figures, never those of ``x-bubble-y``.
+- analysis ``x`` removes only its own stale figures, never those of ``x-bubble-y``;
+- ``evidence diff`` removes the worktrees that killed runs left behind, and only those.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
+import tempfile
 
 import pytest
 from fs_snapshot import make_sentinel, snapshot
+from test_diff_git import git
+from test_diff_git import repository as repository  # the fixture
 from test_runner import SPEC, write_corpus
 
 from evidence.cli import main
@@ -102,3 +107,26 @@ def test_a_write_that_fails_leaves_the_old_file_whole_and_no_leftovers(tmp_path,
         write_if_changed(target, '[{"id": "new"}]\n')
     assert target.read_text("utf-8") == "[]\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["index.json"]
+
+
+def test_diff_removes_worktrees_left_by_killed_runs_and_only_those(repository, tmp_path,
+                                                                   monkeypatch, capsys):
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    dead = temporary / "evidence-diff-dead" / "base"  # its run was killed: no lock held
+    live = temporary / "evidence-diff-live" / "base"  # another diff, still running
+    mine = tmp_path / "my-worktree"  # the user's own
+    for worktree in (dead, live, mine):
+        git(repository, "worktree", "add", "--detach", "--quiet", str(worktree), "HEAD")
+    (dead.parent / ".lock").touch()
+    descriptor = os.open(live.parent / ".lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        assert main(["diff"]) == 0
+    finally:
+        os.close(descriptor)
+    listed = git(repository, "worktree", "list", "--porcelain")
+    assert f"worktree {dead}\n" not in listed and not dead.parent.exists()
+    assert f"worktree {live}\n" in listed and f"worktree {mine}\n" in listed
+    assert sorted(p.name for p in temporary.iterdir()) == ["evidence-diff-live"]  # own: gone
