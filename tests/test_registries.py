@@ -151,13 +151,12 @@ def test_figure_kinds_are_registered_by_their_modules_in_order():
                            "baujat", "bubble"]
 
 
-def test_figure_of_knows_every_kind_and_not_a_longer_id():
-    from evidence.report.plots.registry import figure_of
+def test_figure_names_are_those_of_registered_kinds():
+    from evidence.report.plots.registry import is_figure_name
 
-    assert figure_of("peer-forest.svg", "peer")
-    assert figure_of("peer-bubble-follow-up-years.svg", "peer")
-    assert not figure_of("peer-smoking-forest.svg", "peer")
-    assert not figure_of("peer-notes.svg", "peer")
+    assert is_figure_name("forest") and is_figure_name("bubble-follow-up-years")
+    assert not is_figure_name("bubble-") and not is_figure_name("bubble-../x")
+    assert not is_figure_name("notes") and not is_figure_name("smoking-forest")
 
 
 def test_a_new_figure_kind_is_drawn_and_its_stale_file_removed(tmp_path, monkeypatch):

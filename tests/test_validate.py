@@ -175,4 +175,4 @@ def test_a_bibliography_that_is_a_named_pipe_is_refused_without_reading_it(tmp_p
     fifo = tmp_path / "references.bib"
     os.mkfifo(fifo)
     assert [(p.rule, p.message) for p in validate_paths([fifo])] == [
-        ("bib-unreadable", "cannot read: not a regular file")]
+        ("bib-unreadable", "is a FIFO (named pipe), not a regular file")]

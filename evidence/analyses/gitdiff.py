@@ -2,9 +2,11 @@
 
 The base side is checked out with ``git worktree add --detach`` into a temporary
 directory, which is removed afterwards even when the run fails (``git worktree remove``,
-then ``git worktree prune``). The user's working tree, index and branch are never touched:
-only the repository's private worktree bookkeeping under ``.git/worktrees/`` changes, and
-only while the command runs. Results go to temporary directories, never ``build/``.
+then ``git worktree prune``); worktrees left by runs that were killed are removed at the
+start of the next run (:func:`prune_stale_worktrees`). The user's working tree, index and
+branch are never touched: only the repository's private worktree bookkeeping under
+``.git/worktrees/`` changes, and only while the command runs. Results go to temporary
+directories, never ``build/``.
 
 Both sides run with the installed (working-tree) code, so the comparison shows how the
 *records and analysis specs* move the evidence; changes to the code itself are checked by
@@ -14,7 +16,9 @@ the test suite, which compares with R metafor.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
+import os
 import shutil
 import subprocess
 import tempfile
@@ -24,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from evidence.errors import EvidenceError, Problem, errors_in
+from evidence.records.safefs import safe_resolve
 from evidence.records.yamlio import display_path
 
 #: Branch whose merge base with HEAD is the default ``--base``.
@@ -108,16 +113,26 @@ def default_base(repository: Path) -> str:
     return "HEAD"
 
 
+#: Prefix of the temporary directory of each diff run (``<tmp>/evidence-diff-XXXX/base``).
+WORKTREE_PREFIX = "evidence-diff-"
+#: Lock file a running diff holds in its temporary directory (see :func:`prune_stale_worktrees`).
+WORKTREE_LOCK = ".lock"
+
+
 @contextlib.contextmanager
 def temporary_worktree(repository: Path, commit: str) -> Iterator[Path]:
     """Check out ``commit`` (detached) in a temporary worktree; remove it on exit.
 
     The worktree is removed with ``git worktree remove --force`` and the directory deleted
-    even when the body raises; ``git worktree prune`` clears any stale bookkeeping.
+    even when the body raises; ``git worktree prune`` clears any stale bookkeeping. While
+    the worktree exists, an exclusive lock on ``<parent>/.lock`` says the run is alive, so
+    that :func:`prune_stale_worktrees` in another run leaves it alone.
     """
-    parent = Path(tempfile.mkdtemp(prefix="evidence-diff-"))
+    parent = Path(tempfile.mkdtemp(prefix=WORKTREE_PREFIX))
     worktree = parent / "base"
+    lock = os.open(parent / WORKTREE_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
     try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         git(repository, "worktree", "add", "--detach", "--quiet", str(worktree), commit)
         yield worktree
     finally:
@@ -126,6 +141,55 @@ def temporary_worktree(repository: Path, commit: str) -> Iterator[Path]:
         shutil.rmtree(parent, ignore_errors=True)
         with contextlib.suppress(GitUsageError):
             git(repository, "worktree", "prune")
+        os.close(lock)
+
+
+def prune_stale_worktrees(repository: Path) -> list[Path]:
+    """Remove the worktrees that killed ``evidence diff`` runs left registered; return them.
+
+    A run killed with SIGKILL cannot clean up: its ``<tmp>/evidence-diff-XXXX/base``
+    stays checked out and registered in ``.git/worktrees/``, and ``git worktree prune``
+    alone keeps it because the directory still exists. A worktree of that form whose
+    ``.lock`` no process holds (flock) is removed, with its temporary directory; worktrees
+    of live runs, and every worktree elsewhere, are left alone. Then ``git worktree prune``
+    clears the bookkeeping of directories that are gone.
+    """
+    removed: list[Path] = []
+    try:
+        listing = git(repository, "worktree", "list", "--porcelain")
+    except GitUsageError:
+        return removed
+    temporary = safe_resolve(Path(tempfile.gettempdir()))
+    for line in listing.splitlines():
+        if not line.startswith("worktree "):
+            continue
+        worktree = Path(line.removeprefix("worktree "))
+        parent = worktree.parent
+        if (worktree.name != "base" or not parent.name.startswith(WORKTREE_PREFIX)
+                or safe_resolve(parent.parent) != temporary or _in_use(parent / WORKTREE_LOCK)):
+            continue
+        with contextlib.suppress(GitUsageError):
+            git(repository, "worktree", "remove", "--force", str(worktree))
+        shutil.rmtree(parent, ignore_errors=True)
+        removed.append(worktree)
+    with contextlib.suppress(GitUsageError):
+        git(repository, "worktree", "prune")
+    return removed
+
+
+def _in_use(lock: Path) -> bool:
+    """Whether a live process holds ``lock`` (a missing lock file: nobody does)."""
+    try:
+        descriptor = os.open(lock, os.O_RDWR | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(descriptor)
+    return False
 
 
 def run_tree(
@@ -174,6 +238,7 @@ def diff_sides(repository: Path, base_ref: str | None, studies: Path, analyses: 
         the repository root.
     """
     root = repository_root(repository)
+    prune_stale_worktrees(root)  # left by runs that were killed (SIGKILL) mid-way
     ref = base_ref or default_base(root)
     commit = resolve_commit(root, ref)
     if base_ref is None and ref != "HEAD":

@@ -15,10 +15,12 @@ and writes:
   :func:`evidence.report.plots.render_all`: the runner never imports the report layer);
 - ``<out>/results/index.json``: one summary row per analysis in file-name order.
 
-An analysis whose provenance equals the one in its existing JSON is skipped (``force``
-overrides), and files are only written when their bytes change, so a rerun with no change
-rewrites nothing. Output is deterministic: fixed key order, shortest round-trip floats, no
-timestamps. Progress lines go to stderr.
+An analysis whose provenance equals the one in its existing JSON, and whose outputs still
+have the sha256 recorded in ``provenance["outputs"]``, is skipped (``force`` overrides);
+files are only written when their bytes change, each to a temporary file renamed into
+place, so a rerun with no change rewrites nothing and no reader sees half a file. Output
+is deterministic: fixed key order, shortest round-trip floats, no timestamps. Progress
+lines go to stderr.
 """
 
 from __future__ import annotations
@@ -41,7 +43,12 @@ from evidence.analyses.published import HEADLINE_FILE, headline_sha256, publishe
 from evidence.analyses.spec import Analysis, load_analyses
 from evidence.errors import EvidenceError, Problem, errors_in
 from evidence.records.model import Study
-from evidence.records.safefs import claim_output_dir, output_dir_problem
+from evidence.records.safefs import (
+    atomic_write,
+    claim_output_dir,
+    output_dir_problem,
+    sha256_of,
+)
 from evidence.stats.errors import InputError
 from evidence.stats.results import dumps, finite
 
@@ -51,9 +58,10 @@ CSV_COLUMNS = ("study", "effect", "label", "cohort", "cluster", "included", "rea
                "conversion", "flipped", "adjustment", "risk_of_bias", "year")
 
 
-#: Draws one analysis's figures: ``(results document, effects table, figures dir) ->
-#: {name: "figures/<id>-<name>.svg"}`` (:func:`evidence.report.plots.render_all`).
-RenderFigures = Callable[[dict[str, Any], Any, Path], Mapping[str, str]]
+#: Draws one analysis's figures: ``(results document, effects table, figures dir, figures
+#: of the previous results file) -> {name: "figures/<id>-<name>.svg"}``, removing this
+#: analysis's stale figures (:func:`evidence.report.plots.render_all`).
+RenderFigures = Callable[[dict[str, Any], Any, Path, Mapping[str, str]], Mapping[str, str]]
 #: Draws the summary forest of every analysis: ``(index rows, svg path) -> None``
 #: (:func:`evidence.report.plots.summary_forest`).
 RenderSummary = Callable[[list[dict[str, Any]], Path], None]
@@ -199,15 +207,27 @@ def _load_inputs(studies_dir: Path, analyses_dir: Path, ids: Iterable[str] | Non
 
 def run_one(analysis: Analysis, table: EffectTable, provenance: dict[str, Any], out_dir: Path,
             render: RenderFigures | None = None) -> dict[str, Any]:
-    """Fit one analysis and write its JSON, effects CSV and (with ``render``) figures."""
+    """Fit one analysis and write its JSON, effects CSV and (with ``render``) figures.
+
+    Every file is written to a temporary file and renamed into place; the sha256 of the
+    effects CSV and of every figure goes into ``provenance["outputs"]`` (keys relative to
+    ``out_dir``), so a later run notices a file that was truncated or changed.
+    """
     sections = fit_analysis(table, analysis)
     weights = dict(zip((id(r) for r in table.included), sections["weights"], strict=False))
     csv_text = effects_csv(table, weights, analysis)
     document = build_document(analysis, table, sections, provenance)
     results_dir = out_dir / "results"
-    write_if_changed(results_dir / f"{analysis.id}-effects.csv", csv_text)
+    previous = _previous_figures(results_dir / f"{analysis.id}.json")
+    csv_name = f"results/{analysis.id}-effects.csv"
+    write_if_changed(out_dir / csv_name, csv_text)
+    outputs = {csv_name: hashlib.sha256(csv_text.encode("utf-8")).hexdigest()}
     if render is not None:
-        document["figures"] = _render(render, document, csv_text, out_dir / "figures")
+        document["figures"] = _render(render, document, csv_text, out_dir / "figures",
+                                      previous)
+        for relative in document["figures"].values():
+            outputs[relative] = sha256_of(out_dir / relative) or ""
+    document["provenance"] = {**document["provenance"], "outputs": dict(sorted(outputs.items()))}
     write_if_changed(results_dir / f"{analysis.id}.json", dumps(document))
     return document
 
@@ -279,12 +299,34 @@ def _cell(value: Any) -> str:
 
 
 def _render(render: RenderFigures, document: dict[str, Any], csv_text: str,
-            figures_dir: Path) -> dict[str, str]:
-    """Figures through the ``render`` callback, which also removes this analysis's stale ones."""
+            figures_dir: Path, previous: Mapping[str, str]) -> dict[str, str]:
+    """Figures through the ``render`` callback, which also removes this analysis's stale ones.
+
+    Stale means one of this analysis's own file names, known exactly by the report layer:
+    ``<id>-<kind>.svg`` for the registered kinds and the figures of ``previous`` (its last
+    results file's ``figures``) that were not drawn again. A file of another analysis
+    whose id starts with this one (``x`` and ``x-bubble-y``) is never touched.
+    """
     import pandas
 
     effects = pandas.read_csv(io.StringIO(csv_text), keep_default_na=True)
-    return dict(render(document, effects, figures_dir))
+    return dict(render(document, effects, figures_dir, previous))
+
+
+def _previous_figures(path: Path) -> dict[str, str]:
+    """Return the ``figures`` of the last results file at ``path`` (text pairs) or ``{}``.
+
+    The report layer decides which of them are this analysis's figures (an edited results
+    file cannot name any other file).
+    """
+    try:
+        figures = json.loads(path.read_text(encoding="utf-8")).get("figures")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    if not isinstance(figures, dict):
+        return {}
+    return {name: relative for name, relative in figures.items()
+            if isinstance(name, str) and isinstance(relative, str)}
 
 
 # --------------------------------------------------------------------------- provenance
@@ -329,7 +371,12 @@ def build_provenance(analysis: Analysis, studies: Sequence[Study], table: Effect
 
 def _unchanged(results_dir: Path, identifier: str, provenance: dict[str, Any]
                ) -> dict[str, Any] | None:
-    """Return the existing results document when its provenance matches, else ``None``."""
+    """Return the existing results document when nothing changed, else ``None``.
+
+    Unchanged means: its provenance (less ``outputs``) equals ``provenance``, and the
+    effects CSV and every figure it lists still have the sha256 recorded in
+    ``provenance["outputs"]`` (a truncated or edited output is rewritten).
+    """
     path = results_dir / f"{identifier}.json"
     if not path.is_file() or not (results_dir / f"{identifier}-effects.csv").is_file():
         return None
@@ -337,21 +384,32 @@ def _unchanged(results_dir: Path, identifier: str, provenance: dict[str, Any]
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(document, dict) or document.get("provenance") != provenance:
+    if not isinstance(document, dict) or not isinstance(document.get("provenance"), dict):
+        return None
+    recorded = dict(document["provenance"])
+    outputs = recorded.pop("outputs", None)
+    if recorded != provenance or not isinstance(outputs, dict):
         return None
     build = results_dir.parent
-    if any(not (build / p).is_file() for p in (document.get("figures") or {}).values()):
+    expected = {f"results/{identifier}-effects.csv",
+                *(document.get("figures") or {}).values()}
+    if set(outputs) != expected:
+        return None
+    if any(sha256_of(build / relative) != digest for relative, digest in outputs.items()):
         return None
     return document
 
 
 def write_if_changed(path: Path, text: str) -> bool:
-    """Write ``text`` to ``path`` only when the bytes differ; return whether it wrote."""
+    """Write ``text`` to ``path`` only when the bytes differ; return whether it wrote.
+
+    The new bytes go to a temporary file beside ``path`` that is renamed over it, so
+    ``path`` is never left half-written (and a link there is replaced, not followed).
+    """
     data = text.encode("utf-8")
-    if path.is_file() and path.read_bytes() == data:
+    if path.is_file() and not path.is_symlink() and path.read_bytes() == data:
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    atomic_write(path, data)
     return True
 
 

@@ -41,6 +41,7 @@ from typing import Any
 from evidence.analyses.published import headline_rows, match_rows
 from evidence.errors import Problem
 from evidence.records import model as records
+from evidence.records.safefs import input_problem
 from evidence.records.yamlio import Positions, check_schema, did_you_mean, load_yaml
 from evidence.stats.tau2 import METHODS
 
@@ -127,7 +128,9 @@ def load_analyses(directory: str | Path, ids: Iterable[str] | None = None
     Returns
     -------
     (list of Analysis, list of Problem)
-        The specs that loaded without an error, and every problem found in any spec.
+        The specs that loaded without an error, and every problem found in any spec. A
+        spec that is not a regular file inside ``directory`` (a symbolic link out of it, a
+        loop, a FIFO) is one problem naming the link and is never read.
     """
     folder = Path(directory)
     paths = sorted(folder.glob("*.yaml"))
@@ -143,6 +146,10 @@ def load_analyses(directory: str | Path, ids: Iterable[str] | None = None
     loaded: list[Analysis] = []
     seen: dict[str, str] = {}
     for path in paths:
+        unsafe = input_problem(path, folder)  # a link out, a FIFO, ...
+        if unsafe is not None:
+            problems.append(unsafe)
+            continue
         analysis, found = load_analysis(path)
         problems.extend(found)
         if analysis is None:

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import csv
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from evidence.effects.escalc import MEASURES, REQUIRED_COLUMNS, EffectSizes, escalc
 from evidence.errors import EvidenceError, Problem
+from evidence.records.safefs import input_problem
 
 LABEL_COLUMNS = ("label", "study", "slab", "author", "id")
 MISSING = ("", "NA", "na", "NaN", "nan", "null")
@@ -45,8 +46,11 @@ class EffectTable:
 def read_table(path: str) -> EffectTable:
     """Read the CSV into text cells, checking its shape; raise EvidenceError on problems."""
     file = Path(path)
-    if not file.is_file():
+    if not file.exists() and not file.is_symlink():
         raise EvidenceError([Problem(path, 0, 0, "no such file", "csv-file")]) from None
+    unsafe = input_problem(file)  # a FIFO would block the read, a device never end
+    if unsafe is not None:
+        raise EvidenceError([replace(unsafe, path=path, rule="csv-file")]) from None
     try:
         text = file.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -90,7 +90,7 @@ def _link_text(path: Path) -> str:
 
 
 def input_problem(path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None,
-                  what: str = "input files") -> Problem | None:
+                  rule: str = UNREADABLE) -> Problem | None:
     """Return a problem unless ``path`` is a regular file (inside ``root``, when given).
 
     Only the file's metadata is looked at (``lstat``, ``stat``, ``readlink``): the
@@ -103,14 +103,15 @@ def input_problem(path: str | os.PathLike[str], root: str | os.PathLike[str] | N
     root : str or path-like, optional
         The directory the file must stay in once every link is followed (the studies or
         analyses directory); ``None`` checks only that it is a regular file.
-    what : str
-        What the files are, for the message (``"records"``, ``"analysis specs"``).
+    rule : str
+        Rule of every problem but a link out of ``root`` (``bib-unreadable`` for a
+        bibliography, say).
 
     Returns
     -------
     Problem or None
-        ``link-outside`` for a link out of ``root``; ``file-unreadable`` for a loop, a
-        dangling link, a directory, a FIFO, a device or a missing file.
+        ``link-outside`` for a link out of ``root``; ``rule`` (``file-unreadable``) for a
+        loop, a dangling link, a directory, a FIFO, a device or a missing file.
 
     Examples
     --------
@@ -124,47 +125,48 @@ def input_problem(path: str | os.PathLike[str], root: str | os.PathLike[str] | N
     except OSError as exc:
         reason = "no such file" if exc.errno == errno.ENOENT else (
             (exc.strerror or str(exc)).lower())
-        return Problem(shown, 0, 0, reason, UNREADABLE)
+        return Problem(shown, 0, 0, reason, rule)
     is_link = stat.S_ISLNK(own.st_mode)
     link = f"is a symbolic link to {_link_text(path)}" if is_link else ""
     try:
         resolved = path.resolve(strict=True)
     except RuntimeError:
-        return Problem(shown, 0, 0, f"{link}, which loops back to itself (a link loop); "
-                       "replace the link with the file itself", UNREADABLE)
+        return Problem(shown, 0, 0, f"{link}, which never reaches a file (a loop of links); "
+                       "replace the link with the file itself", rule)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            return Problem(shown, 0, 0, f"{link}, which loops back to itself (a link loop); "
-                           "replace the link with the file itself", UNREADABLE)
+            return Problem(shown, 0, 0, f"{link}, which never reaches a file (a loop of links); "
+                           "replace the link with the file itself", rule)
         if exc.errno == errno.ENOENT and is_link:
             return Problem(shown, 0, 0, f"{link}, which does not exist; replace the link "
-                           "with the file itself", UNREADABLE)
+                           "with the file itself", rule)
         return Problem(shown, 0, 0, f"cannot read the file: {(exc.strerror or str(exc)).lower()}",
-                       UNREADABLE)
+                        rule)
     if root is not None:
         inside = safe_resolve(root)
         if resolved != inside and inside not in resolved.parents:
-            start = link or "resolves to a file"
-            return Problem(shown, 0, 0, f"{start}, outside {display(root) or '.'}; {what} must be "
-                           f"regular files inside {display(root) or '.'} (copy the file there "
-                           "instead of linking to it)", LINK_OUTSIDE)
+            start, where = link or "resolves to a file", display(root)
+            where = "the working directory" if where in ("", ".") else where
+            return Problem(shown, 0, 0, f"{start}, outside {where}; input files must be "
+                           f"regular files inside {where} (copy the file there instead of "
+                           "linking to it)", LINK_OUTSIDE)
     try:
         mode = os.stat(resolved).st_mode
     except OSError as exc:
         return Problem(shown, 0, 0, f"cannot read the file: {(exc.strerror or str(exc)).lower()}",
-                       UNREADABLE)
+                        rule)
     if not stat.S_ISREG(mode):
         if is_link:
             return Problem(shown, 0, 0, f"{link}, which is {file_kind(mode)}, not a regular "
-                           "file", UNREADABLE)
-        return Problem(shown, 0, 0, f"is {file_kind(mode)}, not a regular file", UNREADABLE)
+                           "file", rule)
+        return Problem(shown, 0, 0, f"is {file_kind(mode)}, not a regular file", rule)
     return None
 
 
 def check_input(path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None,
-                what: str = "input files") -> None:
+                rule: str = UNREADABLE) -> None:
     """Raise :class:`EvidenceError` with :func:`input_problem`'s problem, if there is one."""
-    problem = input_problem(path, root, what)
+    problem = input_problem(path, root, rule)
     if problem is not None:
         raise EvidenceError([problem])
 

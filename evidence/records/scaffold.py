@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import os
 import re
 import textwrap
 from collections.abc import Iterator, Mapping, Sequence
@@ -28,6 +29,7 @@ from typing import Any
 import yaml
 
 from evidence.errors import EvidenceError, Problem, read_error
+from evidence.records.safefs import atomic_write, check_input, input_problem
 
 #: First line of every record: lets editors (yaml-language-server) check and complete it.
 SCHEMA_HEADER = "# yaml-language-server: $schema=../evidence/schema/study.schema.json"
@@ -219,6 +221,8 @@ def existing_cohorts(studies_dir: Path) -> list[str]:
     """Return the sorted ``cohort:`` keys of the records in ``studies_dir`` (top level only)."""
     keys = set()
     for path in studies_dir.glob("*.yaml"):
+        if input_problem(path, studies_dir) is not None:  # e.g. a link to /dev/zero
+            continue
         with contextlib.suppress(OSError, UnicodeDecodeError):
             keys.update(COHORT_LINE.findall(path.read_text(encoding="utf-8")))
     return sorted(key.strip("'\"") for key in keys)
@@ -294,6 +298,8 @@ def read_bib_entry(path: Path) -> BibEntry:
     from pybtex.exceptions import PybtexError
 
     shown = str(path)
+    if path.exists() or path.is_symlink():
+        check_input(path, rule="bib-unreadable")  # a FIFO would block, a device never end
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -321,10 +327,12 @@ def existing_bib_keys(path: Path) -> set[str]:
     Raises
     ------
     EvidenceError
-        When ``references.bib`` exists but cannot be read as UTF-8 text.
+        When ``references.bib`` exists but cannot be read as UTF-8 text, or is not a
+        regular file inside its directory (a symbolic link out of it, a FIFO).
     """
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return set()
+    check_input(path, path.parent, "bib-unreadable")
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -345,7 +353,9 @@ def create_record(
 
     Every check runs before anything is written: the id is a lowercase slug, the record
     does not exist yet, the BibTeX file holds exactly one entry that pybtex parses, and its
-    key is not in ``references.bib`` yet.
+    key is not in ``references.bib`` yet. Nothing is written through a symbolic link: a
+    link (even a dangling one) where the record would go, or a linked ``references.bib``
+    when an entry is to be added, is refused (rule ``file-is-link``).
 
     Returns
     -------
@@ -366,12 +376,16 @@ def create_record(
     if studies_dir.exists() and not studies_dir.is_dir():
         problems.append(Problem(str(studies_dir), 0, 0, "not a directory; --studies names the "
                                 "directory of records", "not-a-directory"))
+    elif target.is_symlink():
+        problems.append(_link_problem(target, "the record"))
     elif target.exists():
         problems.append(
             Problem(str(target), 0, 0, "already exists; edit it instead", "record-exists")
         )
     entry = None
-    if bib_file is not None:
+    if bib_file is not None and references.is_symlink():
+        problems.append(_link_problem(references, "the BibTeX entry"))
+    elif bib_file is not None:
         try:
             entry = read_bib_entry(bib_file)
             known = existing_bib_keys(references) if studies_dir.is_dir() else set()
@@ -386,9 +400,10 @@ def create_record(
     citation = entry.key if entry else study_id
     try:
         studies_dir.mkdir(parents=True, exist_ok=True)
-        with target.open("x", encoding="utf-8") as record:
-            cohorts = existing_cohorts(studies_dir)
-            record.write(render_skeleton(study_id, citation=citation, doi=doi, cohorts=cohorts))
+        text = render_skeleton(study_id, citation=citation, doi=doi,
+                               cohorts=existing_cohorts(studies_dir))
+        with target.open("x", encoding="utf-8") as record:  # "x": never over a file or link
+            record.write(text)
         if entry is not None:
             _append_entry(references, entry)
     except OSError as exc:  # e.g. a read-only directory: say so, never a traceback
@@ -398,8 +413,19 @@ def create_record(
     return target
 
 
+def _link_problem(path: Path, what: str) -> Problem:
+    """``evidence new`` never writes through a symbolic link: say which link and where to."""
+    try:
+        target = os.readlink(path)
+    except OSError:
+        target = "?"
+    return Problem(str(path), 0, 0, f"is a symbolic link to {target}; evidence new does not "
+                   f"write {what} through a link (replace the link with a regular file, or "
+                   "remove it)", "file-is-link")
+
+
 def _append_entry(references: Path, entry: BibEntry) -> None:
+    """Add ``entry`` at the end of ``references`` (a new file replaces the old at once)."""
     existing = references.read_text(encoding="utf-8") if references.exists() else ""
     separator = "" if not existing.strip() else ("" if existing.endswith("\n") else "\n") + "\n"
-    with references.open("a", encoding="utf-8") as bib:
-        bib.write(separator + entry.text)
+    atomic_write(references, existing + separator + entry.text)

@@ -46,6 +46,7 @@ from evidence.records.model import (
     TwoGroups,
 )
 from evidence.records.rules import RecordChecker
+from evidence.records.safefs import input_problem, safe_resolve
 from evidence.records.vocabulary import (
     Vocabulary,
     default_vocabulary,
@@ -70,6 +71,9 @@ CROSS_FILE_RULES = {
     "bib-missing": "a studies directory without references.bib",
     "no-records": "a directory given to check holds no record files (warning)",
     "wrong-extension": "a record file ending in .yml, which the loader never reads",
+    "link-outside": "a record or references.bib that is a symbolic link out of its directory "
+                    "(never read)",
+    "bib-empty": "references.bib holds no entry (or is not BibTeX) while records cite keys",
 }
 
 
@@ -217,7 +221,7 @@ def _collect(paths: Iterable[str | os.PathLike[str]]
     problems: list[Problem] = []
     for given in paths:
         path = Path(given)
-        if not path.exists():
+        if not path.exists() and not path.is_symlink():
             problems.append(Problem(display_path(path), 0, 0, "no such file or directory",
                                     "file-unreadable"))
         elif path.is_dir():
@@ -226,22 +230,26 @@ def _collect(paths: Iterable[str | os.PathLike[str]]
             if not found:
                 problems.append(Problem(display_path(path), 0, 0, "no record files (*.yaml) "
                                         "in this directory", "no-records", "warning"))
-            records += found
+            records += _inside(found, path, problems)
             bib = path / BIB_NAME
-            if bib.is_file():
-                bibliographies[bib.resolve()] = True
+            if bib.exists() or bib.is_symlink():
+                if _inside([bib], path, problems, "bib-unreadable"):
+                    bibliographies[bib.resolve()] = True
             elif found:
                 problems.append(Problem(display_path(bib), 0, 0, f"no {BIB_NAME} beside the "
                                         "records; every citation key must be defined there",
                                         "bib-missing"))
         elif path.suffix == ".bib":  # syntax only: which records cite it is not known
-            bibliographies.setdefault(path.resolve(), False)
+            if _inside([path], path.parent, problems, "bib-unreadable"):
+                bibliographies.setdefault(path.resolve(), False)
         elif path.suffix == ".yml":
             problems.append(_wrong_extension(path))
-        elif path.is_file() and path.suffix == ".yaml":
+        elif path.suffix == ".yaml":
+            if not _inside([path], path.parent, problems):
+                continue
             records.append(path)
             sibling = path.parent / BIB_NAME
-            if sibling.is_file():
+            if sibling.is_file() and _inside([sibling], path.parent, problems, "bib-unreadable"):
                 bibliographies.setdefault(sibling.resolve(), False)
         else:
             problems.append(Problem(display_path(path), 0, 0, "not a record file (*.yaml), "
@@ -249,6 +257,24 @@ def _collect(paths: Iterable[str | os.PathLike[str]]
     unique = list(dict.fromkeys(p.resolve() for p in records))
     by_resolved = {p.resolve(): p for p in records}
     return [by_resolved[p] for p in unique], bibliographies, list(dict.fromkeys(problems))
+
+
+def _inside(paths: Iterable[Path], root: Path, problems: list[Problem],
+            rule: str = "file-unreadable") -> list[Path]:
+    """Keep the regular files inside ``root``; one problem for each link out, FIFO, ....
+
+    A record or bibliography that is a symbolic link out of its directory (or a loop, a
+    device, a directory named ``*.yaml``) is never read: its problem names the link and
+    its target, not the content (:func:`evidence.records.safefs.input_problem`).
+    """
+    kept = []
+    for path in paths:
+        problem = input_problem(path, root, rule)
+        if problem is None:
+            kept.append(path)
+        else:
+            problems.append(problem)
+    return kept
 
 
 def _wrong_extension(path: Path) -> Problem:
@@ -317,8 +343,10 @@ def _check_bibliographies(checked: Sequence[CheckedFile],
         problems += bib.problems
     cited: dict[Path, set[str]] = {p: set() for p in loaded}
     unread: set[Path] = set()  # a record that could not be read may cite any entry
+    empty = {path for path, bib in loaded.items()
+             if not bib.lines and not bib.problems and not (bib.data and bib.data.entries)}
     for item in checked:
-        bib_path = (Path(item.path).parent / BIB_NAME).resolve()
+        bib_path = safe_resolve(Path(item.path).parent / BIB_NAME)
         bib = loaded.get(bib_path)
         if bib is None:
             continue
@@ -331,6 +359,14 @@ def _check_bibliographies(checked: Sequence[CheckedFile],
                 hint = did_you_mean(citation, bib.keys)
                 problems.append(_at(item, node_path, f"citation key '{citation}' is not in "
                                     f"{bib.path}{hint}", "citation-missing"))
+    for path in sorted(empty):
+        if cited[path]:  # an empty bibliography must not switch the citation check off
+            example = sorted(cited[path])[0]
+            problems.append(Problem(loaded[path].path, 0, 0, f"holds no BibTeX entry, but "
+                                    f"records cite {len(cited[path])} key"
+                                    f"{'s' * (len(cited[path]) != 1)} (e.g. '{example}'); add "
+                                    "an entry for each (is it the bibliography you meant?)",
+                                    "bib-empty"))
     for path, check_unused in bibliographies.items():
         bib = loaded[path.resolve()]
         if not check_unused or path.resolve() in unread:

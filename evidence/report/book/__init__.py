@@ -17,7 +17,13 @@ from pathlib import Path
 
 from evidence.errors import EvidenceError, Problem, errors_in
 from evidence.records.model import Study
-from evidence.records.safefs import claim_output_dir, exclusive_lock, output_dir_problem
+from evidence.records.safefs import (
+    claim_output_dir,
+    exclusive_lock,
+    input_problem,
+    output_dir_problem,
+    safe_resolve,
+)
 from evidence.records.yamlio import display_path
 from evidence.report.book.build import build_html
 from evidence.report.book.escape import escape_markdown
@@ -88,9 +94,14 @@ def read_inputs(
     problems += found
     screening, found = load_screening(Path(studies_dir) / "screening.yaml")
     problems += found
+    contributing = safe_resolve(studies_dir).parent / "CONTRIBUTING.md"
+    if contributing.exists() or contributing.is_symlink():
+        unsafe = input_problem(contributing, contributing.parent)
+        if unsafe is not None:  # published on the site: never through a link out
+            problems.append(unsafe)
     inputs = SiteInputs(studies, bibliography, analyses, screening, Path(results_dir).parent,
-                        Path(studies_dir).resolve().parent / "CONTRIBUTING.md")
-    return inputs, problems
+                        contributing)
+    return inputs, list(dict.fromkeys(problems))
 
 
 #: Marker file ``evidence book`` leaves in the site directory: only a directory holding it

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from evidence.errors import Problem
+from evidence.records.safefs import input_problem
 from evidence.report.book.escape import slug
 
 #: Largest results or screening file read, in bytes (a guard against runaway inputs).
@@ -144,14 +145,21 @@ def load_results(results_dir: Path) -> tuple[list[AnalysisResults], list[Problem
 
 
 def load_bibliography(path: Path) -> tuple[Bibliography, list[Problem]]:
-    """Read the citation keys of ``references.bib`` with pybtex (no file: empty)."""
+    """Read the citation keys of ``references.bib`` with pybtex (no file: empty).
+
+    A ``references.bib`` that is not a regular file inside its directory (a symbolic link
+    out of it, a FIFO) is a problem and is never read.
+    """
     from pybtex.database import parse_string
     from pybtex.scanner import PybtexError
 
     problems: list[Problem] = []
     path = Path(path)
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return Bibliography(None, frozenset()), problems
+    unsafe = input_problem(path, path.parent, "bib-unreadable")
+    if unsafe is not None:  # a link out of studies/, a FIFO, ...: never read
+        return Bibliography(None, frozenset()), [unsafe]
     text = _read_text(path, problems)
     if text is None:
         return Bibliography(None, frozenset()), problems
@@ -181,14 +189,18 @@ def load_screening(path: Path) -> tuple[Screening | None, list[Problem]]:
 
     Loaded with :func:`evidence.records.yamlio.load_yaml` (safe YAML: no tags, aliases or duplicate
     keys; positions kept). ``excluded_at_eligibility`` is a mapping ``reason: count``.
-    Unknown keys and counts that are not non-negative integers are problems at their line.
+    Unknown keys and counts that are not non-negative integers are problems at their line;
+    a file that is not a regular file inside its directory is a problem and is not read.
     No file: ``None`` (the page then says that screening counts are not recorded).
     """
     from evidence.records.yamlio import load_yaml
 
     path = Path(path)
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return None, []
+    unsafe = input_problem(path, path.parent)
+    if unsafe is not None:  # a link out of studies/, a FIFO, ...: never read
+        return None, [unsafe]
     loaded = load_yaml(path)
     problems = list(loaded.problems)
     if not isinstance(loaded.data, dict):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import unescape
@@ -21,6 +20,7 @@ from pathlib import Path
 
 from evidence.errors import EvidenceError, Problem
 from evidence.records.model import Study
+from evidence.records.safefs import atomic_write
 from evidence.records.yamlio import display_path
 from evidence.report.book.analysis import FigureFile, analysis_page
 from evidence.report.book.bibfile import site_bibtex
@@ -57,16 +57,16 @@ class _Writer:
 
     def text(self, relative: str, content: str) -> None:
         path = self.root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists() or path.read_text(encoding="utf-8") != content:
-            path.write_text(content, encoding="utf-8")
+        data = content.encode("utf-8")
+        if path.is_symlink() or not path.is_file() or path.read_bytes() != data:
+            atomic_write(path, data)  # renamed into place: never half a page, never via a link
         self.written.add(path)
 
     def copy(self, source: Path, relative: str) -> None:
         path = self.root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists() or path.read_bytes() != source.read_bytes():
-            shutil.copyfile(source, path)
+        data = source.read_bytes()
+        if path.is_symlink() or not path.is_file() or path.read_bytes() != data:
+            atomic_write(path, data)
         self.written.add(path)
 
     def remove_stale(self) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -21,7 +22,7 @@ import pandas
 
 from evidence.report.plots.common import figure_style, file_stem, safe_text, save_svg
 from evidence.report.plots.data import included_effects, pooled_from
-from evidence.report.plots.registry import FigureInput, figure_kinds, figure_of
+from evidence.report.plots.registry import FigureInput, figure_kinds, is_figure_name
 from evidence.report.plots.scale import Scale
 from evidence.report.plots.summary import summary_description, summary_figure
 
@@ -35,8 +36,8 @@ for _module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
     importlib.import_module(f"{__name__}.{_module.name}")
 
 
-def render_all(result: dict[str, Any], effects: pandas.DataFrame,
-               figures_dir: Path) -> dict[str, str]:
+def render_all(result: dict[str, Any], effects: pandas.DataFrame, figures_dir: Path,
+               previous: Mapping[str, str] | None = None) -> dict[str, str]:
     r"""Write every figure that applies to one analysis and return their relative paths.
 
     Figures (file ``figures_dir/<id>-<name>.svg``) are the registered figure kinds
@@ -44,8 +45,10 @@ def render_all(result: dict[str, Any], effects: pandas.DataFrame,
     ``cumulative``, ``leave-one-out``, ``influence``, ``baujat`` and ``bubble-<moderator>``
     for each meta-regression moderator that has a column in ``effects``. A figure is
     skipped when its section is missing or null, or when fewer than two effects can be
-    drawn (k < 2); nothing is drawn unless ``status`` is ``"ok"``. Figures of this
-    analysis that a registered kind wrote earlier but that no longer apply are removed.
+    drawn (k < 2); nothing is drawn unless ``status`` is ``"ok"``. This analysis's stale
+    figures are removed, known exactly: ``<id>-<kind>.svg`` of every registered kind and
+    the figures ``previous`` lists that were not drawn again; a file of another analysis
+    whose id starts with this one (``x`` and ``x-bubble-y``) is never touched.
 
     Parameters
     ----------
@@ -57,6 +60,9 @@ def render_all(result: dict[str, Any], effects: pandas.DataFrame,
         :math:`y_i \pm 1.96\, s_i` as its 95% CI (Borenstein et al. 2009, eq. 8.6).
     figures_dir : pathlib.Path
         Directory the SVG files are written to (created if needed).
+    previous : mapping, optional
+        The ``figures`` of this analysis's previous results file; only entries
+        ``{name: "figures/<id>-<name>.svg"}`` whose name a registered kind writes count.
 
     Returns
     -------
@@ -67,10 +73,13 @@ def render_all(result: dict[str, Any], effects: pandas.DataFrame,
     figures_dir = Path(figures_dir)
     written = _draw(identifier, result, effects, figures_dir)
     keep = {Path(p).name for p in written.values()}
-    if figures_dir.is_dir():
-        for old in sorted(figures_dir.glob(f"{identifier}-*.svg")):
-            if old.name not in keep and figure_of(old.name, identifier):
-                old.unlink()
+    own = {f"{identifier}-{kind.name}.svg" for kind in figure_kinds() if not kind.suffixed}
+    own |= {f"{identifier}-{name}.svg" for name, relative in (previous or {}).items()
+            if relative == f"figures/{identifier}-{name}.svg" and is_figure_name(name)}
+    for name in sorted(own - keep):
+        stale = figures_dir / name
+        if stale.is_file() or stale.is_symlink():
+            stale.unlink()
     return written
 
 

@@ -22,6 +22,7 @@ matplotlib.use("Agg")
 
 from matplotlib.figure import Figure  # noqa: E402
 
+from evidence.records.safefs import atomic_write
 from evidence.report.values import finite as finite
 from evidence.report.values import finite_pair as finite_pair
 from evidence.report.values import format_number
@@ -154,7 +155,8 @@ def save_svg(figure: Figure, path: Path, title: str, description: str) -> None:
     Determinism: a fixed ``svg.hashsalt`` (see :data:`STYLE`), no date and no creator
     version in the metadata, text as text. Accessibility: an SVG ``<title>`` and ``<desc>``
     are inserted as the first children of the root element, and the root gets
-    ``role="img"`` and ``aria-labelledby``; both texts are XML-escaped here.
+    ``role="img"`` and ``aria-labelledby``; both texts are XML-escaped here. The file is
+    written to a temporary file beside ``path`` and renamed into place.
     """
     import io
 
@@ -165,9 +167,7 @@ def save_svg(figure: Figure, path: Path, title: str, description: str) -> None:
         metadata={"Date": None, "Creator": None},
     )
     svg = add_title_and_description(buffer.getvalue(), title, description)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8", newline="\n") as handle:
-        handle.write(svg)
+    atomic_write(path, svg)  # a reader never sees half a figure
 
 
 def add_title_and_description(svg: str, title: str, description: str) -> str:

@@ -13,6 +13,7 @@ calls :func:`register`, and its test.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,12 +62,20 @@ class FigureKind:
     render: Callable[[FigureInput], Sequence[Drawing]]
     suffixed: bool = field(default=False)
 
-    def owns(self, stem: str) -> bool:
-        """Return True when ``stem`` (the file name after ``<id>-``) is a figure of this kind."""
-        return stem == self.name or (self.suffixed and stem.startswith(f"{self.name}-"))
+    def owns(self, name: str) -> bool:
+        """Return True when ``name`` (the file name between ``<id>-`` and ``.svg``) is ours.
+
+        That is the kind's name, or (``suffixed``) its name, a hyphen and a file-name suffix.
+        """
+        if not self.suffixed:
+            return name == self.name
+        return name.startswith(f"{self.name}-") and bool(
+            _SUFFIX.fullmatch(name[len(self.name) + 1:]))
 
 
 _KINDS: dict[str, FigureKind] = {}
+#: A file-name suffix (``follow-up-years``): what a suffixed kind adds to its name.
+_SUFFIX = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
 def register(kind: FigureKind) -> FigureKind:
@@ -82,10 +91,6 @@ def figure_kinds() -> list[FigureKind]:
     return sorted(_KINDS.values(), key=lambda kind: (kind.order, kind.name))
 
 
-def figure_of(file_name: str, identifier: str) -> bool:
-    """Return True when ``file_name`` is a figure of analysis ``identifier`` (not a longer id)."""
-    prefix = f"{identifier}-"
-    if not (file_name.startswith(prefix) and file_name.endswith(".svg")):
-        return False
-    stem = file_name[len(prefix):-len(".svg")]
-    return any(kind.owns(stem) for kind in _KINDS.values())
+def is_figure_name(name: str) -> bool:
+    """Return True when a registered kind writes figures named ``name`` (``forest``, ...)."""
+    return any(kind.owns(name) for kind in _KINDS.values())
