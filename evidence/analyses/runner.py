@@ -182,7 +182,7 @@ def claim_build_dir(out_dir: Path, sources: Sequence[Path]) -> None:
         specs, or holds anything but earlier output without the ``.evidence-build`` marker.
     """
     problem = output_dir_problem(out_dir, BUILD_MARKER, "evidence run", inputs=sources,
-                                 adopt=lambda names: names <= BUILD_NAMES)
+                                 owned=BUILD_NAMES)
     if problem is not None:
         raise EvidenceError([problem])
     claim_output_dir(out_dir, BUILD_MARKER, "This is a build directory of `evidence run`: it "

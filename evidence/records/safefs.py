@@ -27,7 +27,7 @@ import hashlib
 import os
 import secrets
 import stat
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from evidence.errors import EvidenceError, Problem
@@ -238,7 +238,7 @@ def _marked(directory: Path, marker: str) -> bool:
 
 def output_dir_problem(out: str | os.PathLike[str], marker: str, command: str, *,
                        inputs: Sequence[str | os.PathLike[str]] = (),
-                       adopt: Callable[[set[str]], bool] | None = None,
+                       owned: frozenset[str] = frozenset(),
                        replace: bool = False) -> Problem | None:
     """Return why ``command`` must not write into (or replace) ``out``, or ``None``.
 
@@ -246,9 +246,9 @@ def output_dir_problem(out: str | os.PathLike[str], marker: str, command: str, *
     git repository (a ``.git`` inside), a directory holding records, specs or
     ``references.bib``, and a directory that is or contains one of ``inputs``. An existing
     directory is accepted when it is empty, holds ``marker`` (a regular file this command
-    wrote there) or, for directories from before markers, when ``adopt`` accepts the set of
-    names in it. With ``replace`` (the directory is deleted and rebuilt) a symbolic link
-    is refused too. Nothing is written.
+    wrote there) or, for directories from before markers, when every name in it is one of
+    ``owned``. With ``replace`` (the directory is deleted and rebuilt) a symbolic link is
+    refused too. Nothing is written.
 
     Parameters
     ----------
@@ -260,9 +260,9 @@ def output_dir_problem(out: str | os.PathLike[str], marker: str, command: str, *
         The command, for the message (``"evidence book"``).
     inputs : sequence of path-like
         Directories the command reads; the output must not be or contain one.
-    adopt : callable, optional
-        Takes the names in an unmarked, non-empty directory and says whether they are all
-        this command's own output.
+    owned : frozenset of str
+        Names the command itself writes into the directory: an unmarked directory holding
+        only these is adopted.
     replace : bool
         The command deletes the directory before writing it again.
     """
@@ -299,12 +299,16 @@ def output_dir_problem(out: str | os.PathLike[str], marker: str, command: str, *
     record = _holds_records(target)
     if record is not None:
         return refuse(f"it holds {record} (records, analysis specs or a bibliography)")
-    names = {entry.name for entry in target.iterdir()}
+    try:
+        names = {entry.name for entry in target.iterdir()}
+    except OSError as exc:
+        return refuse(f"it cannot be listed ({(exc.strerror or str(exc)).lower()})")
     if not names or _marked(target, marker):
         return None
-    if adopt is not None and adopt(names):
+    foreign = sorted(names - owned)
+    if not foreign:
         return None
-    listed = ", ".join(sorted(names)[:3]) + (", ..." if len(names) > 3 else "")
+    listed = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
     return refuse(f"it already holds files {command} did not write ({listed}) and no "
                   f"{marker} marker", " (or delete this one yourself if nothing in it is "
                   "needed)")
