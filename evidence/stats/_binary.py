@@ -26,7 +26,7 @@ FloatArray = NDArray[np.float64]
 
 
 def as_counts(name: str, values: ArrayLike, *, positive: bool = False) -> FloatArray:
-    """A 1-D float array of finite non-negative numbers (strictly positive when asked)."""
+    """Return a 1-D float array of finite non-negative numbers (positive when asked)."""
     try:
         array = np.asarray(values, dtype=float)
     except (TypeError, ValueError) as exc:
@@ -43,7 +43,7 @@ def as_counts(name: str, values: ArrayLike, *, positive: bool = False) -> FloatA
 
 
 def same_length(**arrays: FloatArray) -> int:
-    """The common length of the arrays; a ValueError naming them when they differ or are empty."""
+    """Return the arrays' common length; ValueError naming them if they differ or are empty."""
     lengths = {len(a) for a in arrays.values()}
     if len(lengths) != 1:
         described = ", ".join(f"{name} ({len(a)})" for name, a in arrays.items())
@@ -55,7 +55,7 @@ def same_length(**arrays: FloatArray) -> int:
 
 
 def pair(name: str, value: Any, second_default: Any) -> tuple[Any, Any]:
-    """metafor's one-or-two-value options: a scalar applies to the per-study effects only."""
+    """Metafor's one-or-two-value options: a scalar applies to the per-study effects only."""
     if isinstance(value, (str, bool, int, float)):
         return value, second_default
     if isinstance(value, Sequence) and len(value) == 2:
@@ -65,8 +65,10 @@ def pair(name: str, value: Any, second_default: Any) -> tuple[Any, Any]:
 
 def check_options(add: tuple[Any, Any], to: tuple[Any, Any], drop00: tuple[Any, Any]) -> None:
     for value in add:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-            math.isfinite(value) and value >= 0
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not (math.isfinite(value) and value >= 0)
         ):
             raise ValueError(f"add must be a non-negative number, got {value!r}")
     for value in to:
@@ -207,7 +209,7 @@ def heterogeneity_q(yi: FloatArray, vi: FloatArray) -> tuple[float, int]:
 
 
 def typical_variance(vi: FloatArray) -> float:
-    """metafor's "typical" sampling variance ``(k - 1) sum w / ((sum w)^2 - sum w^2)``."""
+    """Metafor's "typical" sampling variance ``(k - 1) sum w / ((sum w)^2 - sum w^2)``."""
     w = 1 / vi[np.isfinite(vi)]
     k = len(w)
     if k < 2:
@@ -216,7 +218,7 @@ def typical_variance(vi: FloatArray) -> float:
 
 
 def json_float(value: float | None) -> float | None:
-    """A plain float for JSON, ``None`` for missing, NaN or infinite values."""
+    """Return a plain float for JSON, ``None`` for missing, NaN or infinite values."""
     if value is None:
         return None
     value = float(value)

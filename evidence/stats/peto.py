@@ -131,9 +131,11 @@ def peto(
     --------
     >>> res = peto([10, 4, 0], [90, 46, 50], [5, 2, 1], [95, 48, 49])
     >>> round(math.exp(res.estimate), 4), res.k_pos, round(res.q, 4)
-    (1.8102, 3, 1.3741)
+    (1.7884, 3, 1.7509)
     """
-    cells = [as_counts(n, v) for n, v in zip(("ai", "bi", "ci", "di"), (ai, bi, ci, di), strict=True)]
+    cells = [
+        as_counts(n, v) for n, v in zip(("ai", "bi", "ci", "di"), (ai, bi, ci, di), strict=True)
+    ]
     same_length(ai=cells[0], bi=cells[1], ci=cells[2], di=cells[3])
     adds, tos, drops = pair("add", add, 0.0), pair("to", to, "none"), pair("drop00", drop00, False)
     check_options(adds, tos, drops)
