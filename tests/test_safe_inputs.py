@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from fs_snapshot import changed, make_project, make_sentinel, snapshot
+from test_diff_git import repository as repository  # the fixture
 
 from evidence.cli import main
 from evidence.records.validate import validate_paths
@@ -193,3 +194,11 @@ def test_new_with_a_bib_file_that_is_a_fifo_does_not_hang(project, capsys):
     assert "entry.bib:0:0: is a FIFO (named pipe), not a regular file [bib-unreadable]" in \
         capsys.readouterr().err
     assert not Path("studies/fresh2020.yaml").exists()
+
+
+def test_diff_with_a_link_loop_for_a_directory_is_a_problem_not_a_traceback(repository,
+                                                                          capsys):
+    (repository / "loop").symlink_to("loop")
+    assert main(["diff", "--studies", "loop"]) == 1
+    assert "loop:0:0: no such directory in the working tree [file-unreadable]" in \
+        capsys.readouterr().err

@@ -294,9 +294,9 @@ def _from_root(path: Path, root: Path) -> Path:
 
 
 def _relative_to_root(path: Path, root: Path) -> Path:
-    absolute = path.resolve()
+    absolute = safe_resolve(path)  # a link loop: checked as a missing directory next
     try:
-        return absolute.relative_to(root.resolve())
+        return absolute.relative_to(safe_resolve(root))
     except ValueError as exc:
         raise GitUsageError(f"{path} is outside the git repository {root}") from exc
 
