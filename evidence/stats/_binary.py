@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from evidence.stats.errors import InputError
+
 TO_OPTIONS = ("all", "only0", "if0all", "none")
 
 FloatArray = NDArray[np.float64]
@@ -30,27 +32,27 @@ def as_counts(name: str, values: ArrayLike, *, positive: bool = False) -> FloatA
     try:
         array = np.asarray(values, dtype=float)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a sequence of numbers") from exc
+        raise InputError(f"{name} must be a sequence of numbers") from exc
     if array.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got {array.ndim} dimensions")
+        raise InputError(f"{name} must be one-dimensional, got {array.ndim} dimensions")
     if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} has missing or infinite values")
+        raise InputError(f"{name} has missing or infinite values")
     if positive and np.any(array <= 0):
-        raise ValueError(f"{name} must be positive")
+        raise InputError(f"{name} must be positive")
     if np.any(array < 0):
-        raise ValueError(f"{name} has negative values")
+        raise InputError(f"{name} has negative values")
     return array
 
 
 def same_length(**arrays: FloatArray) -> int:
-    """Return the arrays' common length; ValueError naming them if they differ or are empty."""
+    """Return the arrays' common length; InputError naming them if they differ or are empty."""
     lengths = {len(a) for a in arrays.values()}
     if len(lengths) != 1:
         described = ", ".join(f"{name} ({len(a)})" for name, a in arrays.items())
-        raise ValueError(f"inputs differ in length: {described}")
+        raise InputError(f"inputs differ in length: {described}")
     (k,) = lengths
     if k == 0:
-        raise ValueError("no studies given")
+        raise InputError("no studies given")
     return k
 
 
@@ -60,7 +62,7 @@ def pair(name: str, value: Any, second_default: Any) -> tuple[Any, Any]:
         return value, second_default
     if isinstance(value, Sequence) and len(value) == 2:
         return value[0], value[1]
-    raise ValueError(f"{name} must be one value or a pair of values, got {value!r}")
+    raise InputError(f"{name} must be one value or a pair of values, got {value!r}")
 
 
 def check_options(add: tuple[Any, Any], to: tuple[Any, Any], drop00: tuple[Any, Any]) -> None:
@@ -70,13 +72,13 @@ def check_options(add: tuple[Any, Any], to: tuple[Any, Any], drop00: tuple[Any, 
             or not isinstance(value, (int, float))
             or not (math.isfinite(value) and value >= 0)
         ):
-            raise ValueError(f"add must be a non-negative number, got {value!r}")
+            raise InputError(f"add must be a non-negative number, got {value!r}")
     for value in to:
         if value not in TO_OPTIONS:
-            raise ValueError(f"to must be one of {', '.join(TO_OPTIONS)}, got {value!r}")
+            raise InputError(f"to must be one of {', '.join(TO_OPTIONS)}, got {value!r}")
     for value in drop00:
         if not isinstance(value, (bool, np.bool_)):
-            raise ValueError(f"drop00 must be True or False, got {value!r}")
+            raise InputError(f"drop00 must be True or False, got {value!r}")
 
 
 def add_to_cells(cells: Sequence[FloatArray], add: float, to: str) -> list[FloatArray]:
@@ -144,7 +146,7 @@ def table_effects(
             yi = (a - expected) / variance
             vi = 1 / variance
         else:  # pragma: no cover - callers pass a checked measure
-            raise ValueError(f"unknown measure {measure!r}")
+            raise InputError(f"unknown measure {measure!r}")
     return _finite_or_nan(yi, vi)
 
 
@@ -175,7 +177,7 @@ def rate_effects(
             yi = x1 / t1i - x2 / t2i
             vi = x1 / t1i**2 + x2 / t2i**2
         else:  # pragma: no cover
-            raise ValueError(f"unknown measure {measure!r}")
+            raise InputError(f"unknown measure {measure!r}")
     return _finite_or_nan(yi, vi)
 
 

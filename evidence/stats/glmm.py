@@ -133,6 +133,7 @@ from evidence.stats._binary import (
     typical_variance,
     zero_zero,
 )
+from evidence.stats.errors import InputError
 
 __all__ = ["GLMMResult", "N_AGQ", "glmm_proportions", "glmm_rates", "glmm_tables"]
 
@@ -525,16 +526,16 @@ def glmm_tables(
     check_options((add, 0.0), (to, "none"), (drop00, False))
     _check_level(level)
     if model not in ("UM.FS", "CM.EL"):
-        raise ValueError(f"model must be 'UM.FS' or 'CM.EL', got {model!r}")
+        raise InputError(f"model must be 'UM.FS' or 'CM.EL', got {model!r}")
     _check_n_agq(n_agq)
     yi, vi = table_effects("OR", a, b, c, d, add=add, to=to, drop00=drop00)
     keep = ~zero_zero(a, b, c, d) if drop00 else np.ones(len(a), dtype=bool)
     a, b, c, d = a[keep], b[keep], c[keep], d[keep]
     k = len(a)
     if k < 2:
-        raise ValueError("a random-effects GLMM needs at least two tables with events")
+        raise InputError("a random-effects GLMM needs at least two tables with events")
     if np.any(a + b == 0) or np.any(c + d == 0):
-        raise ValueError("every table needs at least one participant in each group")
+        raise InputError("every table needs at least one participant in each group")
     raw_y, raw_v = table_effects("OR", a, b, c, d, add=0.0, to="none", drop00=False)
     if model == "CM.EL":
         fit = _fit_conditional(a, b, c, d)
@@ -594,7 +595,7 @@ def glmm_rates(
     x1, t1, x2, t2 = x1[keep], t1[keep], x2[keep], t2[keep]
     k = len(x1)
     if k < 2:
-        raise ValueError("a random-effects GLMM needs at least two studies with events")
+        raise InputError("a random-effects GLMM needs at least two studies with events")
     raw_y, raw_v = rate_effects("IRR", x1, t1, x2, t2, add=0.0, to="none", drop00=False)
     rows_y = np.column_stack([x1, x2]).ravel()
     offset = np.log(np.column_stack([t1, t2]).ravel())
@@ -636,15 +637,15 @@ def glmm_proportions(
     x, n = as_counts("xi", xi), as_counts("ni", ni)
     same_length(xi=x, ni=n)
     if np.any(x > n):
-        raise ValueError("xi must not exceed ni")
+        raise InputError("xi must not exceed ni")
     if np.any(n == 0):
-        raise ValueError("ni must be positive")
+        raise InputError("ni must be positive")
     check_options((add, 0.0), (to, "none"), (False, False))
     _check_level(level)
     _check_n_agq(n_agq)
     k = len(x)
     if k < 2:
-        raise ValueError("a random-effects GLMM needs at least two studies")
+        raise InputError("a random-effects GLMM needs at least two studies")
     yi, vi = proportion_effects(x, n, add=add, to=to)
     raw_y, raw_v = proportion_effects(x, n, add=0.0, to="none")
     design = _Design(
@@ -668,12 +669,12 @@ def glmm_proportions(
 
 def _check_level(level: float) -> None:
     if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 100:
-        raise ValueError(f"level must be a percentage between 0 and 100, got {level!r}")
+        raise InputError(f"level must be a percentage between 0 and 100, got {level!r}")
 
 
 def _check_n_agq(n_agq: int) -> None:
     if isinstance(n_agq, bool) or not isinstance(n_agq, int) or not 1 <= n_agq <= 25:
-        raise ValueError(f"n_agq must be an integer from 1 to 25, got {n_agq!r}")
+        raise InputError(f"n_agq must be an integer from 1 to 25, got {n_agq!r}")
 
 
 def _log_choose(n: FloatArray, x: FloatArray) -> FloatArray:

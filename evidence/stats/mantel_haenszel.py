@@ -87,6 +87,7 @@ from evidence.stats._binary import (
     table_effects,
     zero_zero,
 )
+from evidence.stats.errors import InputError
 
 __all__ = [
     "MEASURES",
@@ -210,7 +211,7 @@ def mantel_haenszel(
     (1.8328, 0.000119)
     """
     if measure not in MEASURES:
-        raise ValueError(f"measure must be one of {', '.join(MEASURES)}, got {measure!r}")
+        raise InputError(f"measure must be one of {', '.join(MEASURES)}, got {measure!r}")
     cells = {name: as_counts(name, v) for name, v in zip("abcd", (ai, bi, ci, di), strict=True)}
     same_length(ai=cells["a"], bi=cells["b"], ci=cells["c"], di=cells["d"])
     adds, tos, drops = _options(add, to, drop00)
@@ -222,11 +223,11 @@ def mantel_haenszel(
     a, b, c, d = add_to_cells([x[keep] for x in (a0, b0, c0, d0)], adds[1], tos[1])
     k = len(a)
     if k == 0:
-        raise ValueError("no tables left after dropping those without events in both groups")
+        raise InputError("no tables left after dropping those without events in both groups")
     n1, n2 = a + b, c + d
     n = n1 + n2
     if np.any(n1 == 0) or np.any(n2 == 0):
-        raise ValueError("every table needs at least one participant in each group")
+        raise InputError("every table needs at least one participant in each group")
 
     extra: dict[str, Any] = {}
     if measure == "OR":
@@ -299,7 +300,7 @@ def mantel_haenszel_rates(
     (0.5278, 2.1735)
     """
     if measure not in RATE_MEASURES:
-        raise ValueError(f"measure must be one of {', '.join(RATE_MEASURES)}, got {measure!r}")
+        raise InputError(f"measure must be one of {', '.join(RATE_MEASURES)}, got {measure!r}")
     x1, x2 = as_counts("x1i", x1i), as_counts("x2i", x2i)
     t1, t2 = as_counts("t1i", t1i, positive=True), as_counts("t2i", t2i, positive=True)
     same_length(x1i=x1, t1i=t1, x2i=x2, t2i=t2)
@@ -311,7 +312,7 @@ def mantel_haenszel_rates(
     t1, t2 = t1[keep], t2[keep]
     k = len(x1)
     if k == 0:
-        raise ValueError("no studies left after dropping those without events")
+        raise InputError("no studies left after dropping those without events")
     total = t1 + t2
     extra: dict[str, Any] = {}
     if measure == "IRR":
@@ -355,7 +356,7 @@ def _options(
 
 def _level(level: float) -> float:
     if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 100:
-        raise ValueError(f"level must be a percentage between 0 and 100, got {level!r}")
+        raise InputError(f"level must be a percentage between 0 and 100, got {level!r}")
     return float(level) / 100
 
 

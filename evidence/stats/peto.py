@@ -49,6 +49,7 @@ from evidence.stats._binary import (
     table_effects,
     zero_zero,
 )
+from evidence.stats.errors import InputError
 
 __all__ = ["PetoResult", "peto"]
 
@@ -140,7 +141,7 @@ def peto(
     adds, tos, drops = pair("add", add, 0.0), pair("to", to, "none"), pair("drop00", drop00, False)
     check_options(adds, tos, drops)
     if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 100:
-        raise ValueError(f"level must be a percentage between 0 and 100, got {level!r}")
+        raise InputError(f"level must be a percentage between 0 and 100, got {level!r}")
     yi, vi = table_effects(
         "PETO", *cells, add=float(adds[0]), to=str(tos[0]), drop00=bool(drops[0])
     )
@@ -148,17 +149,17 @@ def peto(
     a, b, c, d = add_to_cells([x[keep] for x in cells], float(adds[1]), str(tos[1]))
     k = len(a)
     if k == 0:
-        raise ValueError("no tables left after dropping those without events in both groups")
+        raise InputError("no tables left after dropping those without events in both groups")
     n1, n2 = a + b, c + d
     n = n1 + n2
     if np.any(n < 2):
-        raise ValueError("every table needs at least two participants")
+        raise InputError("every table needs at least two participants")
     events, non_events = a + c, b + d
     expected = events * n1 / n
     variance = events * non_events * (n1 / n) * (n2 / n) / (n - 1)
     total_variance = float(variance.sum())
     if total_variance == 0:
-        raise ValueError(
+        raise InputError(
             "one of the two outcomes never occurred in any table: Peto's method cannot be used"
         )
     residual = a - expected
