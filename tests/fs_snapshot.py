@@ -45,8 +45,9 @@ def make_project(root: Path) -> Path:
     """A small project in ``root``: two analyses, five records, the book, a git repository."""
     root.mkdir(parents=True)
     write_corpus(root)
-    shutil.copytree(REPOSITORY / "book", root / "book",
-                    ignore=shutil.ignore_patterns("_generated", "_build"))
+    shutil.copytree(
+        REPOSITORY / "book", root / "book", ignore=shutil.ignore_patterns("_generated", "_build")
+    )
     shutil.copyfile(REPOSITORY / "CONTRIBUTING.md", root / "CONTRIBUTING.md")
     (root / "README.md").write_text("# a project\n", encoding="utf-8")
     subprocess.run(["git", "init", "--quiet", str(root)], check=True)

@@ -17,8 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_import_contracts_are_kept():
     lint_imports = Path(sys.executable).parent / "lint-imports"
-    done = subprocess.run([str(lint_imports), "--no-cache"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        [str(lint_imports), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "0 broken" in done.stdout
 
@@ -28,7 +29,16 @@ def test_stats_may_not_import_records_analyses_or_report():
     contracts = {c["id"]: c for c in config["tool"]["importlinter"]["contracts"]}
     stats = contracts["stats-pure"]
     assert stats["source_modules"] == ["evidence.stats"]
-    assert {"evidence.records", "evidence.analyses", "evidence.report",
-            "evidence.errors"} <= set(stats["forbidden_modules"])
-    assert contracts["layers"]["layers"] == ["cli", "commands", "report", "analyses", "stats",
-                                             "effects", "records", "errors"]
+    assert {"evidence.records", "evidence.analyses", "evidence.report", "evidence.errors"} <= set(
+        stats["forbidden_modules"]
+    )
+    assert contracts["layers"]["layers"] == [
+        "cli",
+        "commands",
+        "report",
+        "analyses",
+        "stats",
+        "effects",
+        "records",
+        "errors",
+    ]

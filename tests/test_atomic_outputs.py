@@ -62,18 +62,21 @@ def test_a_truncated_effects_csv_or_figure_is_noticed_and_written_again(corpus, 
 
 
 def test_an_analysis_never_deletes_the_figures_of_one_whose_id_extends_its_own(corpus):
-    longer = SPEC.format(id="isolation-bubble-y", select="{outcome.domain: mortality}",
-                         dependence="multilevel")
+    longer = SPEC.format(
+        id="isolation-bubble-y", select="{outcome.domain: mortality}", dependence="multilevel"
+    )
     (corpus / "analyses" / "isolation-bubble-y.yaml").write_text(longer, encoding="utf-8")
     assert main(["run"]) == 0
     build = corpus / "build"
     figures = json.loads((build / "results" / "isolation-bubble-y.json").read_text("utf-8"))[
-        "figures"]
+        "figures"
+    ]
     assert "bubble-follow-up-years" in figures
     assert all((build / relative).is_file() for relative in figures.values())
     spec = corpus / "analyses" / "isolation.yaml"  # drop the moderator: its bubble is stale
-    spec.write_text(spec.read_text("utf-8").replace("moderators: [follow_up_years]\n", ""),
-                    encoding="utf-8")
+    spec.write_text(
+        spec.read_text("utf-8").replace("moderators: [follow_up_years]\n", ""), encoding="utf-8"
+    )
     assert main(["run", "isolation"]) == 0
     assert not (build / "figures" / "isolation-bubble-follow-up-years.svg").exists()
     assert (build / "figures" / "isolation-forest.svg").is_file()
@@ -91,7 +94,9 @@ def test_outputs_replace_a_symbolic_link_instead_of_writing_through_it(corpus, t
     assert snapshot(sentinel) == before
     assert not (results / "index.json").is_symlink()
     assert [row["id"] for row in json.loads((results / "index.json").read_text("utf-8"))] == [
-        "few", "isolation"]
+        "few",
+        "isolation",
+    ]
     assert (results / "isolation-effects.csv").read_text("utf-8").startswith("study,effect,")
 
 
@@ -109,8 +114,9 @@ def test_a_write_that_fails_leaves_the_old_file_whole_and_no_leftovers(tmp_path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["index.json"]
 
 
-def test_diff_removes_worktrees_left_by_killed_runs_and_only_those(repository, tmp_path,
-                                                                   monkeypatch, capsys):
+def test_diff_removes_worktrees_left_by_killed_runs_and_only_those(
+    repository, tmp_path, monkeypatch, capsys
+):
     temporary = tmp_path / "tmp"
     temporary.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temporary))

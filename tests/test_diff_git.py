@@ -302,8 +302,7 @@ def test_invalid_records_at_the_base_are_reported_with_the_ref(repository, runne
 
 @pytest.mark.parametrize("option", ["--analyses", "--studies"])
 @pytest.mark.parametrize("given", ["no-such-dir", "README.md"])
-def test_a_missing_directory_is_an_error_not_no_change(repository, runner, capsys, option,
-                                                       given):
+def test_a_missing_directory_is_an_error_not_no_change(repository, runner, capsys, option, given):
     # with no analyses directory both sides ran nothing and the diff said "no change"
     (repository / "README.md").write_text("not a directory\n")
     assert main(["diff", option, given]) == 1

@@ -17,8 +17,8 @@ README = Path(__file__).resolve().parent.parent / "studies" / "README.md"
 
 def test_committed_field_reference_equals_the_generated_text():
     assert README.read_text(encoding="utf-8") == render(), (
-        "studies/README.md is stale: run "
-        "`python -m evidence.records.fielddocs > studies/README.md`")
+        "studies/README.md is stale: run `python -m evidence.records.fielddocs > studies/README.md`"
+    )
 
 
 def test_reference_lists_every_term_and_every_rule():

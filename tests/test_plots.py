@@ -35,9 +35,19 @@ HOSTILE = HAZARD_RATIOS[-1][0]
 
 def pooled(estimate: float, lo: float, hi: float, k: int = 5) -> dict:
     """A pooled result on the log scale from natural-scale numbers."""
-    return {"k": k, "estimate": math.log(estimate), "ci": [math.log(lo), math.log(hi)],
-            "pi": [math.log(0.9), math.log(1.8)], "tau2": 0.012, "i2": 45.0, "q": 7.3,
-            "q_df": k - 1, "q_p": 0.12, "method": "REML", "test": "knha"}
+    return {
+        "k": k,
+        "estimate": math.log(estimate),
+        "ci": [math.log(lo), math.log(hi)],
+        "pi": [math.log(0.9), math.log(1.8)],
+        "tau2": 0.012,
+        "i2": 45.0,
+        "q": 7.3,
+        "q_df": k - 1,
+        "q_p": 0.12,
+        "method": "REML",
+        "test": "knha",
+    }
 
 
 def full_result() -> dict:
@@ -51,28 +61,66 @@ def full_result() -> dict:
         "scale": "log",
         "back_transform": "exp",
         "pooled": pooled(1.29, 1.13, 1.47),
-        "subgroups": {"population.sex": {
-            "subgroups": {"male": pooled(1.3, 1.1, 1.5, 2), "mixed": pooled(1.2, 1.0, 1.4, 3)},
-            "q_between": 0.4, "q_between_df": 1, "q_between_p": 0.53}},
-        "meta_regression": {"follow_up_years": {
-            "coefficients": [{"name": "intrcpt", "estimate": 0.3},
-                             {"name": "follow_up_years", "estimate": -0.01}],
-            "qm": 1.0, "qm_df": 1, "qm_p": 0.3, "r2": 0.0, "tau2": 0.01, "k": 5}},
-        "leave_one_out": [{"omitted": label, **pooled(1.25 + 0.01 * i, 1.1, 1.45, 4)}
-                          for i, label in enumerate(labels)],
-        "cumulative": [{"added": label, **pooled(1.2 + 0.02 * i, 1.0, 1.5, i + 1)}
-                       for i, label in enumerate(labels)],
-        "influence": [{"study": label, "rstudent": 0.1 * i, "dffits": 0.05 * i,
-                       "cook_d": 0.02 * i, "cov_r": 1.0, "tau2_del": 0.01, "q_del": 6.0,
-                       "hat": 0.2, "weight": 20.0, "influential": i == 2,
-                       "baujat_x": 0.5 * i, "baujat_y": 0.1 * i}
-                      for i, label in enumerate(labels)],
+        "subgroups": {
+            "population.sex": {
+                "subgroups": {"male": pooled(1.3, 1.1, 1.5, 2), "mixed": pooled(1.2, 1.0, 1.4, 3)},
+                "q_between": 0.4,
+                "q_between_df": 1,
+                "q_between_p": 0.53,
+            }
+        },
+        "meta_regression": {
+            "follow_up_years": {
+                "coefficients": [
+                    {"name": "intrcpt", "estimate": 0.3},
+                    {"name": "follow_up_years", "estimate": -0.01},
+                ],
+                "qm": 1.0,
+                "qm_df": 1,
+                "qm_p": 0.3,
+                "r2": 0.0,
+                "tau2": 0.01,
+                "k": 5,
+            }
+        },
+        "leave_one_out": [
+            {"omitted": label, **pooled(1.25 + 0.01 * i, 1.1, 1.45, 4)}
+            for i, label in enumerate(labels)
+        ],
+        "cumulative": [
+            {"added": label, **pooled(1.2 + 0.02 * i, 1.0, 1.5, i + 1)}
+            for i, label in enumerate(labels)
+        ],
+        "influence": [
+            {
+                "study": label,
+                "rstudent": 0.1 * i,
+                "dffits": 0.05 * i,
+                "cook_d": 0.02 * i,
+                "cov_r": 1.0,
+                "tau2_del": 0.01,
+                "q_del": 6.0,
+                "hat": 0.2,
+                "weight": 20.0,
+                "influential": i == 2,
+                "baujat_x": 0.5 * i,
+                "baujat_y": 0.1 * i,
+            }
+            for i, label in enumerate(labels)
+        ],
         "egger": {"p": 0.21},
     }
 
 
-EXPECTED_FIGURES = {"forest", "funnel", "cumulative", "leave-one-out", "influence", "baujat",
-                    "bubble-follow-up-years"}
+EXPECTED_FIGURES = {
+    "forest",
+    "funnel",
+    "cumulative",
+    "leave-one-out",
+    "influence",
+    "baujat",
+    "bubble-follow-up-years",
+}
 
 
 @pytest.fixture(scope="module")
@@ -167,12 +215,15 @@ def test_control_characters_are_removed_so_the_xml_stays_valid(tmp_path):
     assert set(figures) == EXPECTED_FIGURES
 
 
-@pytest.mark.parametrize("missing, gone", [
-    ("cumulative", {"cumulative"}),
-    ("leave_one_out", {"leave-one-out"}),
-    ("influence", {"influence", "baujat"}),
-    ("meta_regression", {"bubble-follow-up-years"}),
-])
+@pytest.mark.parametrize(
+    "missing, gone",
+    [
+        ("cumulative", {"cumulative"}),
+        ("leave_one_out", {"leave-one-out"}),
+        ("influence", {"influence", "baujat"}),
+        ("meta_regression", {"bubble-follow-up-years"}),
+    ],
+)
 def test_a_missing_section_skips_its_figure(tmp_path, missing, gone):
     result = full_result()
     result[missing] = None
@@ -190,20 +241,35 @@ def test_fewer_than_two_effects_draw_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("back_transform, metric, null_label, data_label", [
-    # tanh(atanh(0.2)) = 0.2: a Fisher-z analysis is labelled in correlations.
-    ("tanh", "fisher-z", "0", "0.20 [0.10, 0.29]"),
-    # identity: an SMD of 0.2 with SE 0.05 has CI 0.2 -/+ 1.96 * 0.05 = [0.10, 0.30].
-    (None, "smd", "0", "0.20 [0.10, 0.30]"),
-])
+@pytest.mark.parametrize(
+    "back_transform, metric, null_label, data_label",
+    [
+        # tanh(atanh(0.2)) = 0.2: a Fisher-z analysis is labelled in correlations.
+        ("tanh", "fisher-z", "0", "0.20 [0.10, 0.29]"),
+        # identity: an SMD of 0.2 with SE 0.05 has CI 0.2 -/+ 1.96 * 0.05 = [0.10, 0.30].
+        (None, "smd", "0", "0.20 [0.10, 0.30]"),
+    ],
+)
 def test_other_scales(tmp_path, back_transform, metric, null_label, data_label):
-    effects = pandas.DataFrame({
-        "label": ["A", "B", "C"], "included": [True, True, True],
-        "yi": [math.atanh(0.2) if back_transform else 0.2, 0.1, 0.3],
-        "sei": [(math.atanh(0.29) - math.atanh(0.1)) / (2 * Z) if back_transform else 0.05,
-                0.05, 0.05]})
-    result = {"id": "x", "title": "T", "metric": metric, "back_transform": back_transform,
-              "pooled": {"estimate": 0.2, "ci": [0.1, 0.3], "pi": None, "k": 3}}
+    effects = pandas.DataFrame(
+        {
+            "label": ["A", "B", "C"],
+            "included": [True, True, True],
+            "yi": [math.atanh(0.2) if back_transform else 0.2, 0.1, 0.3],
+            "sei": [
+                (math.atanh(0.29) - math.atanh(0.1)) / (2 * Z) if back_transform else 0.05,
+                0.05,
+                0.05,
+            ],
+        }
+    )
+    result = {
+        "id": "x",
+        "title": "T",
+        "metric": metric,
+        "back_transform": back_transform,
+        "pooled": {"estimate": 0.2, "ci": [0.1, 0.3], "pi": None, "k": 3},
+    }
     assert set(render_all(result, effects, tmp_path)) == {"forest", "funnel"}
     texts = svg_texts(tmp_path / "x-forest.svg")
     assert null_label in texts
@@ -212,16 +278,42 @@ def test_other_scales(tmp_path, back_transform, metric, null_label, data_label):
 
 def test_summary_forest_puts_ratios_and_correlations_on_separate_axes(tmp_path):
     rows = [
-        {"id": "a", "title": "Isolation and mortality", "status": "ok", "k": 12,
-         "estimate": math.log(1.29), "ci": [math.log(1.13), math.log(1.47)],
-         "pi": [math.log(0.9), math.log(1.8)], "i2": 45.0, "certainty": "moderate",
-         "metric": "log-risk-ratio", "back_transform": "exp"},
-        {"id": "b", "title": "Marital quality <b>& health</b>", "status": "ok", "k": 8,
-         "back_transformed": {"estimate": 0.07, "ci": [0.03, 0.11], "pi": None},
-         "estimate": math.atanh(0.07), "ci": [0.0, 0.1], "pi": None, "certainty": "low",
-         "metric": "fisher-z", "back_transform": "tanh"},
-        {"id": "c", "title": "Depression", "status": "insufficient-evidence", "k": 1,
-         "estimate": None, "ci": None, "pi": None, "back_transform": "exp"},
+        {
+            "id": "a",
+            "title": "Isolation and mortality",
+            "status": "ok",
+            "k": 12,
+            "estimate": math.log(1.29),
+            "ci": [math.log(1.13), math.log(1.47)],
+            "pi": [math.log(0.9), math.log(1.8)],
+            "i2": 45.0,
+            "certainty": "moderate",
+            "metric": "log-risk-ratio",
+            "back_transform": "exp",
+        },
+        {
+            "id": "b",
+            "title": "Marital quality <b>& health</b>",
+            "status": "ok",
+            "k": 8,
+            "back_transformed": {"estimate": 0.07, "ci": [0.03, 0.11], "pi": None},
+            "estimate": math.atanh(0.07),
+            "ci": [0.0, 0.1],
+            "pi": None,
+            "certainty": "low",
+            "metric": "fisher-z",
+            "back_transform": "tanh",
+        },
+        {
+            "id": "c",
+            "title": "Depression",
+            "status": "insufficient-evidence",
+            "k": 1,
+            "estimate": None,
+            "ci": None,
+            "pi": None,
+            "back_transform": "exp",
+        },
     ]
     first, second = tmp_path / "one.svg", tmp_path / "two.svg"
     summary_forest(rows, first)
@@ -243,8 +335,9 @@ def test_summary_forest_with_no_rows_writes_nothing(tmp_path):
     assert not (tmp_path / "none.svg").exists()
 
 
-@pytest.mark.parametrize("lo, hi, length", [(-0.5, 1.8, 1.8), (-0.05, 0.4, 1.8),
-                                            (-2.0, 2.0, 5.4), (0.02, 0.08, 1.8)])
+@pytest.mark.parametrize(
+    "lo, hi, length", [(-0.5, 1.8, 1.8), (-0.05, 0.4, 1.8), (-2.0, 2.0, 5.4), (0.02, 0.08, 1.8)]
+)
 def test_ratio_ticks_are_round_natural_values_that_do_not_collide(lo, hi, length):
     scale = Scale("exp", "Risk ratio", "RR")
     ticks = natural_ticks(scale, lo, hi, length)
@@ -261,9 +354,15 @@ def test_ratio_ticks_are_round_natural_values_that_do_not_collide(lo, hi, length
 
 def test_weights_are_shown_in_percent():
     # weights 1, 1, 2 sum to 4: 100 * 1 / 4 = 25% and 100 * 2 / 4 = 50%.
-    table = pandas.DataFrame({"label": ["a", "b", "c"], "included": [True, True, True],
-                              "yi": [0.1, 0.2, 0.3], "vi": [0.01, 0.01, 0.005],
-                              "weight": [1.0, 1.0, 2.0]})
+    table = pandas.DataFrame(
+        {
+            "label": ["a", "b", "c"],
+            "included": [True, True, True],
+            "yi": [0.1, 0.2, 0.3],
+            "vi": [0.01, 0.01, 0.005],
+            "weight": [1.0, 1.0, 2.0],
+        }
+    )
     rows = included_effects(table)
     assert_allclose([r.weight for r in rows], [25.0, 25.0, 50.0], rtol=RTOL)
     # sei from vi when sei is absent: sqrt(0.01) = 0.1
@@ -274,8 +373,7 @@ def test_file_names_are_safe(tmp_path):
     result = full_result()
     result["id"] = "../../Evil id"
     figures = render_all(result, effects_table(), tmp_path)
-    assert all(re.fullmatch(r"figures/evil-id-[a-z0-9-]+\.svg", path)
-               for path in figures.values())
+    assert all(re.fullmatch(r"figures/evil-id-[a-z0-9-]+\.svg", path) for path in figures.values())
     assert sorted(p.name for p in tmp_path.iterdir())[0].startswith("evil-id-")
 
 
@@ -293,8 +391,11 @@ def test_influence_reference_lines_follow_metafor():
     # weight 100/5 = 20; Cook's distance qchisq(0.5, 1) = 0.4549364 (R); tau2 and Q of
     # the full model.
     result = full_result()
-    assert reference_lines("dffits", 5, result) == [(0.0, "dashed"), (-1.5, "dotted"),
-                                                     (1.5, "dotted")]
+    assert reference_lines("dffits", 5, result) == [
+        (0.0, "dashed"),
+        (-1.5, "dotted"),
+        (1.5, "dotted"),
+    ]
     assert_allclose([v for v, _ in reference_lines("hat", 5, result)], [0.2, 0.6], rtol=RTOL)
     assert reference_lines("weight", 5, result) == [(20.0, "dashed")]
     assert_allclose(reference_lines("cook_d", 5, result)[0][0], 0.4549364, rtol=1e-6)
@@ -302,10 +403,13 @@ def test_influence_reference_lines_follow_metafor():
     assert reference_lines("q_del", 5, result) == [(7.3, "dashed")]
 
 
-@pytest.mark.parametrize("section", [
-    {"x": [0.1, 0.5, 2.0, 0.3, 0.2], "y": [0.01, 0.2, 0.4, 0.05, 0.1]},
-    [{"study": f"S{i}", "x": 0.1 * i, "y": 0.01 * i} for i in range(5)],
-])
+@pytest.mark.parametrize(
+    "section",
+    [
+        {"x": [0.1, 0.5, 2.0, 0.3, 0.2], "y": [0.01, 0.2, 0.4, 0.05, 0.1]},
+        [{"study": f"S{i}", "x": 0.1 * i, "y": 0.01 * i} for i in range(5)],
+    ],
+)
 def test_baujat_reads_columns_or_rows(tmp_path, section):
     result = full_result()
     result["baujat"] = section
@@ -313,13 +417,16 @@ def test_baujat_reads_columns_or_rows(tmp_path, section):
     assert "baujat" in render_all(result, effects_table(), tmp_path)
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("Bell\x07 and\n  newline\x00", "Bell and newline"),
-    (None, ""),
-    (math.nan, ""),
-    ("x" * 40, "x" * 35 + "\u2026"),  # 36 characters at most
-    ("$\\alpha$ <b>", "$\\alpha$ <b>"),  # markup is left to the SVG writer to escape
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("Bell\x07 and\n  newline\x00", "Bell and newline"),
+        (None, ""),
+        (math.nan, ""),
+        ("x" * 40, "x" * 35 + "\u2026"),  # 36 characters at most
+        ("$\\alpha$ <b>", "$\\alpha$ <b>"),  # markup is left to the SVG writer to escape
+    ],
+)
 def test_safe_text(value, expected):
     assert safe_text(value) == expected
 
@@ -335,8 +442,7 @@ def test_pooled_label_says_effects_and_studies_when_they_differ(tmp_path):
     result = full_result()
     result["pooled"]["n_studies"] = 4  # five effects from four studies (dependent effects)
     render_all(result, effects_table(), tmp_path)
-    assert "Pooled (5 effects, 4 studies)" in svg_texts(
-        tmp_path / "isolation-mortality-forest.svg")
+    assert "Pooled (5 effects, 4 studies)" in svg_texts(tmp_path / "isolation-mortality-forest.svg")
 
 
 def test_forest_groups_effects_under_their_subgroup_with_subtotals(tmp_path):
@@ -348,8 +454,7 @@ def test_forest_groups_effects_under_their_subgroup_with_subtotals(tmp_path):
     assert texts.count("Subtotal (k = 2)") == 1 and texts.count("Subtotal (k = 3)") == 1
     assert "not reported" in texts  # the fifth effect has no level; no subtotal is drawn
     assert "female" not in texts  # only the excluded row has it
-    assert "Test for subgroup differences (population.sex): Q = 0.40, df = 1, p = 0.530" \
-        in texts
+    assert "Test for subgroup differences (population.sex): Q = 0.40, df = 1, p = 0.530" in texts
     assert "By population.sex" not in texts  # not drawn a second time
     assert sum(texts.count(letter) for letter in "LMH?") == 5  # one RoB mark per effect
 
@@ -358,8 +463,10 @@ def test_bubble_plot_states_the_slope(rendered):
     _figures, directory = rendered
     texts = svg_texts(directory / "isolation-mortality-bubble-follow-up-years.svg")
     # slope -0.01 on the log scale: exp(-0.01) = 0.99005, a ratio of 0.990 per year.
-    assert ("Slope \u22120.010 (\u00d70.990 per unit); k = 5; R\u00b2 = 0%. "
-            "Bubble area: inverse-variance weight.") in texts
+    assert (
+        "Slope \u22120.010 (\u00d70.990 per unit); k = 5; R\u00b2 = 0%. "
+        "Bubble area: inverse-variance weight."
+    ) in texts
     assert "follow up years" in texts  # the axis label
 
 
@@ -367,8 +474,11 @@ def test_axis_limits_cap_long_intervals():
     # Estimates 0.0, 0.2 and 0.1: core range [0, 0.2], span max(0.2, 0.4) = 0.4, so the
     # diamond's CI [-3, 3] is cut at [0 - 0.4, 0.2 + 0.4] = [-0.4, 0.6], plus a 5% margin
     # of the 1.0 width on each side: (-0.45, 0.65).
-    rows = [Row("effect", "a", 0.0, -0.1, 0.1), Row("effect", "b", 0.2, 0.1, 0.3),
-            Row("diamond", "pooled", 0.1, -3.0, 3.0)]
+    rows = [
+        Row("effect", "a", 0.0, -0.1, 0.1),
+        Row("effect", "b", 0.2, 0.1, 0.3),
+        Row("diamond", "pooled", 0.1, -3.0, 3.0),
+    ]
     assert_allclose(axis_limits(rows), (-0.45, 0.65), rtol=RTOL)
 
 
@@ -376,8 +486,13 @@ def test_axis_limits_cap_long_intervals():
 def test_funnel_shows_trim_and_fill_only_when_studies_were_imputed(tmp_path, k0, shown):
     result = full_result()
     filled = [{"yi": math.log(0.8), "vi": 0.01}, {"yi": math.log(0.9), "vi": 0.04}][:k0]
-    result["trimfill"] = {"k0": k0, "side": "left", "estimate": math.log(1.2),
-                          "ci": [0.0, 0.4], "filled": filled}
+    result["trimfill"] = {
+        "k0": k0,
+        "side": "left",
+        "estimate": math.log(1.2),
+        "ci": [0.0, 0.4],
+        "filled": filled,
+    }
     render_all(result, effects_table(), tmp_path)
     texts = svg_texts(tmp_path / "isolation-mortality-funnel.svg")
     assert ("Imputed (trim and fill)" in texts) is shown
@@ -395,17 +510,31 @@ def test_summary_diamond_cut_by_the_axis_becomes_a_bar_with_a_small_diamond():
     from evidence.report.plots.summary import summary_figure
 
     rows = [
-        {"id": "wide", "title": "Wide", "status": "ok", "k": 2, "estimate": math.log(1.49),
-         "ci": [math.log(0.06), math.log(36.67)], "pi": None, "metric": "log-risk-ratio",
-         "back_transform": "exp"},
-        {"id": "narrow", "title": "Narrow", "status": "ok", "k": 9, "estimate": math.log(1.4),
-         "ci": [math.log(1.18), math.log(1.67)], "pi": None, "metric": "log-risk-ratio",
-         "back_transform": "exp"},
+        {
+            "id": "wide",
+            "title": "Wide",
+            "status": "ok",
+            "k": 2,
+            "estimate": math.log(1.49),
+            "ci": [math.log(0.06), math.log(36.67)],
+            "pi": None,
+            "metric": "log-risk-ratio",
+            "back_transform": "exp",
+        },
+        {
+            "id": "narrow",
+            "title": "Narrow",
+            "status": "ok",
+            "k": 9,
+            "estimate": math.log(1.4),
+            "ci": [math.log(1.18), math.log(1.67)],
+            "pi": None,
+            "metric": "log-risk-ratio",
+            "back_transform": "exp",
+        },
     ]
     figure = summary_figure(rows)
     (axes,) = [a for a in figure.axes if any(isinstance(p, Polygon) for p in a.patches)]
     lo, hi = axes.get_xlim()
-    widths = sorted(float(np.ptp(p.get_xy()[:, 0])) for p in axes.patches
-                    if isinstance(p, Polygon))
-    assert_allclose(widths, sorted([0.05 * (hi - lo), math.log(1.67) - math.log(1.18)]),
-                    rtol=1e-9)
+    widths = sorted(float(np.ptp(p.get_xy()[:, 0])) for p in axes.patches if isinstance(p, Polygon))
+    assert_allclose(widths, sorted([0.05 * (hi - lo), math.log(1.67) - math.log(1.18)]), rtol=1e-9)

@@ -69,8 +69,12 @@ def test_back_transformed_ratio_uses_exp() -> None:
     # dat.bcg (Colditz 1994), RR, REML: back-transformed values are exp() of the log scale,
     # as metafor predict(res, transf = exp).
     dataset = FIXTURES["datasets"][0]
-    result = pool(dataset["escalc"]["yi"], dataset["escalc"]["vi"], measure="RR",
-                  transform=back_transform("RR"))
+    result = pool(
+        dataset["escalc"]["yi"],
+        dataset["escalc"]["vi"],
+        measure="RR",
+        transform=back_transform("RR"),
+    )
     back = result.to_dict()["back_transformed"]
     assert_allclose(back["estimate"], np.exp(result.estimate), rtol=1e-15)
     assert_allclose(back["ci"], np.exp(result.ci), rtol=1e-15)

@@ -22,10 +22,36 @@ from evidence.stats.tau2 import ESTIMATORS, METHODS, estimate_tau2
 from evidence.stats.transforms import TRANSFORMS
 
 # dat.bcg (Colditz 1994), log risk ratios and variances (metafor escalc "RR").
-BCG_YI = [-0.8893, -1.5854, -1.3481, -1.4416, -0.2175, -0.7861, -1.6209, 0.0120, -0.4694,
-          -1.3713, -0.3394, 0.4459, -0.0173]
-BCG_VI = [0.3256, 0.1946, 0.4154, 0.0200, 0.0512, 0.0069, 0.2230, 0.0040, 0.0564, 0.0730,
-          0.0124, 0.5325, 0.0714]
+BCG_YI = [
+    -0.8893,
+    -1.5854,
+    -1.3481,
+    -1.4416,
+    -0.2175,
+    -0.7861,
+    -1.6209,
+    0.0120,
+    -0.4694,
+    -1.3713,
+    -0.3394,
+    0.4459,
+    -0.0173,
+]
+BCG_VI = [
+    0.3256,
+    0.1946,
+    0.4154,
+    0.0200,
+    0.0512,
+    0.0069,
+    0.2230,
+    0.0040,
+    0.0564,
+    0.0730,
+    0.0124,
+    0.5325,
+    0.0714,
+]
 
 
 def _choices(command: str, option: str) -> tuple[str, ...]:
@@ -58,14 +84,16 @@ def test_every_estimator_has_a_label_a_reference_and_runs(name):
 
 @pytest.mark.parametrize("name", METHODS)
 def test_forest_plot_names_every_estimator_by_its_label(name):
-    label = model_label(pooled_from({"method": name, "test": "z", "estimate": 0.1,
-                                     "ci": [0.0, 0.2]}))
+    label = model_label(
+        pooled_from({"method": name, "test": "z", "estimate": 0.1, "ci": [0.0, 0.2]})
+    )
     assert f"({ESTIMATORS[name].label}, z)" in label
 
 
 def test_hunter_schmidt_has_its_name_on_the_forest_plot():
-    label = model_label(pooled_from({"method": "HS", "test": "knha", "estimate": 0.1,
-                                     "ci": [0.0, 0.2]}))
+    label = model_label(
+        pooled_from({"method": "HS", "test": "knha", "estimate": 0.1, "ci": [0.0, 0.2]})
+    )
     assert label == "Random-effects model (Hunter-Schmidt, Knapp-Hartung)"
 
 
@@ -111,9 +139,17 @@ def test_both_forms_of_a_transform_agree_and_invert(name):
         assert transform.inverse(transform.scalar(x)) == pytest.approx(x, abs=1e-12)
 
 
-@pytest.mark.parametrize(("measure", "expected"), [("ZCOR", "tanh"), ("COR", None),
-                                                    ("RR", "exp"), ("OR", "exp"),
-                                                    ("SMD", None), ("PLO", "ilogit")])
+@pytest.mark.parametrize(
+    ("measure", "expected"),
+    [
+        ("ZCOR", "tanh"),
+        ("COR", None),
+        ("RR", "exp"),
+        ("OR", "exp"),
+        ("SMD", None),
+        ("PLO", "ilogit"),
+    ],
+)
 def test_back_transform_per_measure_as_metafor(measure, expected):
     # metafor leaves back-transforms to predict(res, transf = ...): transf.ztor (tanh) for
     # Fisher's z, exp for log ratios, transf.ilogit for logits; a raw correlation (COR)
@@ -147,8 +183,15 @@ def test_figure_kinds_are_registered_by_their_modules_in_order():
     from evidence.report.plots.registry import figure_kinds
 
     kinds = {kind.name: kind.__module__ for kind in figure_kinds()}
-    assert list(kinds) == ["forest", "funnel", "cumulative", "leave-one-out", "influence",
-                           "baujat", "bubble"]
+    assert list(kinds) == [
+        "forest",
+        "funnel",
+        "cumulative",
+        "leave-one-out",
+        "influence",
+        "baujat",
+        "bubble",
+    ]
 
 
 def test_figure_names_are_those_of_registered_kinds():
@@ -173,8 +216,9 @@ def test_a_new_figure_kind_is_drawn_and_its_stale_file_removed(tmp_path, monkeyp
 
     registry.register(FigureKind("dots", 99, lambda source: True, draw))
     result = {"id": "a", "title": "A", "status": "ok", "metric": "smd", "pooled": None}
-    effects = pandas.DataFrame({"label": ["x", "y"], "included": [True, True],
-                                "yi": [0.1, 0.2], "sei": [0.1, 0.1]})
+    effects = pandas.DataFrame(
+        {"label": ["x", "y"], "included": [True, True], "yi": [0.1, 0.2], "sei": [0.1, 0.1]}
+    )
     written = render_all(result, effects, tmp_path)
     assert list(written)[-1] == "dots" and (tmp_path / "a-dots.svg").is_file()
     assert render_all({**result, "status": "insufficient-evidence"}, effects, tmp_path) == {}
@@ -213,7 +257,8 @@ def test_every_registered_site_page_is_written_and_the_sidebar_follows_the_regis
     for page in SITE_PAGES:
         if page.toc_part:
             expected.setdefault(page.toc_part, []).extend(
-                f"_generated/{f}" for f in page.toc_files(inputs))
+                f"_generated/{f}" for f in page.toc_files(inputs)
+            )
     assert listed == [*expected.items(), ("About", ["methods", "contributing"])]
 
 

@@ -156,8 +156,12 @@ SCHEMA = {
         "size": {"type": "integer"},
         "colour": {"enum": ["red", "green", "blue"]},
         "pair": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
-        "inner": {"type": "object", "additionalProperties": False, "required": ["x"],
-                  "properties": {"x": {"type": "number"}}},
+        "inner": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["x"],
+            "properties": {"x": {"type": "number"}},
+        },
     },
 }
 
@@ -222,7 +226,8 @@ def test_pure_python_parser_gives_the_same_result(text, monkeypatch):
     pure = load(text)
     assert pure.data == with_libyaml.data
     assert [(p.rule, p.line, p.column) for p in pure.problems] == [
-        (p.rule, p.line, p.column) for p in with_libyaml.problems]
+        (p.rule, p.line, p.column) for p in with_libyaml.problems
+    ]
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes need POSIX")
@@ -231,7 +236,8 @@ def test_a_named_pipe_or_device_is_refused_without_reading_it(tmp_path):
     fifo = tmp_path / "pipe.yaml"
     os.mkfifo(fifo)
     assert [(p.rule, p.message) for p in load_yaml(fifo).problems] == [
-        ("file-unreadable", "cannot read the file: not a regular file")]
+        ("file-unreadable", "cannot read the file: not a regular file")
+    ]
     if os.path.exists("/dev/zero"):
         device = tmp_path / "zero.yaml"
         device.symlink_to("/dev/zero")

@@ -92,10 +92,21 @@ class Domain:
 
     def to_dict(self) -> dict[str, Any]:
         """Return ``{domain, proposed, final, reason, override}``."""
-        override = None if self.override is None else {
-            "downgrade": self.override.downgrade, "justification": self.override.justification}
-        return {"domain": self.domain, "proposed": self.proposed, "final": self.final,
-                "reason": self.reason, "override": override}
+        override = (
+            None
+            if self.override is None
+            else {
+                "downgrade": self.override.downgrade,
+                "justification": self.override.justification,
+            }
+        )
+        return {
+            "domain": self.domain,
+            "proposed": self.proposed,
+            "final": self.final,
+            "reason": self.reason,
+            "override": override,
+        }
 
 
 @dataclass(frozen=True)
@@ -110,9 +121,13 @@ class Certainty:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the results-JSON ``certainty`` section."""
-        return {"start": self.start, "start_reason": self.start_reason,
-                "proposed_level": self.proposed_level, "level": self.level,
-                "domains": [d.to_dict() for d in self.domains]}
+        return {
+            "start": self.start,
+            "start_reason": self.start_reason,
+            "proposed_level": self.proposed_level,
+            "level": self.level,
+            "domains": [d.to_dict() for d in self.domains],
+        }
 
 
 def assess(inputs: CertaintyInputs, overrides: Sequence[Override] = ()) -> Certainty:
@@ -132,16 +147,26 @@ def assess(inputs: CertaintyInputs, overrides: Sequence[Override] = ()) -> Certa
     proposals = [
         ("risk-of-bias", *risk_of_bias(inputs.judgements, inputs.weights)),
         ("inconsistency", *inconsistency(inputs.k, inputs.i2, inputs.ci, inputs.pi)),
-        ("indirectness", 0, "not judged automatically: needs a reviewer's reading of how "
-                            "well the studies match the question"),
+        (
+            "indirectness",
+            0,
+            "not judged automatically: needs a reviewer's reading of how "
+            "well the studies match the question",
+        ),
         ("imprecision", *imprecision(inputs.metric, inputs.ci)),
         ("publication-bias", *small_study_effects(inputs.k, inputs.egger_p)),
     ]
     by_domain: Mapping[str, Override] = {o.domain: o for o in overrides}
     domains = tuple(
-        Domain(name, proposed, by_domain[name].downgrade if name in by_domain else proposed,
-               reason, by_domain.get(name))
-        for name, proposed, reason in proposals)
+        Domain(
+            name,
+            proposed,
+            by_domain[name].downgrade if name in by_domain else proposed,
+            reason,
+            by_domain.get(name),
+        )
+        for name, proposed, reason in proposals
+    )
     base = LEVELS.index(start)
     proposed_level = LEVELS[max(0, base - sum(d.proposed for d in domains))]
     level = LEVELS[max(0, base - sum(d.final for d in domains))]
@@ -153,8 +178,9 @@ def starting_level(designs: Sequence[str]) -> tuple[str, str]:
     if designs and all(d in RANDOMISED for d in designs):
         return "high", "all included studies are randomised"
     observational = sum(d not in RANDOMISED for d in designs)
-    return "low", (f"{observational} of {len(designs)} included effects come from "
-                   "observational studies")
+    return "low", (
+        f"{observational} of {len(designs)} included effects come from observational studies"
+    )
 
 
 def _shares(judgements: Sequence[str], weights: Sequence[float]) -> tuple[float, float]:
@@ -167,14 +193,17 @@ def _shares(judgements: Sequence[str], weights: Sequence[float]) -> tuple[float,
 def risk_of_bias(judgements: Sequence[str], weights: Sequence[float]) -> tuple[int, str]:
     """Downgrade by the weight share of high-risk and not-judged studies (module rules)."""
     high, unknown = _shares(judgements, weights)
-    said = (f"{100 * high:.0f}% of the weight from high-risk studies; {100 * unknown:.0f}% "
-            "from studies whose risk of bias was not assessed")
+    said = (
+        f"{100 * high:.0f}% of the weight from high-risk studies; {100 * unknown:.0f}% "
+        "from studies whose risk of bias was not assessed"
+    )
     if high > 0.5:
         return 2, said
     if high > 0.25 or high + unknown > 0.5:
         if unknown >= 0.999:
-            return 1, ("risk of bias not assessed for any included study; downgraded one "
-                       "level until it is")
+            return 1, (
+                "risk of bias not assessed for any included study; downgraded one level until it is"
+            )
         return 1, said
     return 0, said
 
@@ -186,15 +215,18 @@ def crosses(interval: Sequence[float | None] | None, null: float = 0.0) -> bool 
     return interval[0] <= null <= interval[1]
 
 
-def inconsistency(k: int, i2: float | None, ci: Sequence[float | None] | None,
-                  pi: Sequence[float | None] | None) -> tuple[int, str]:
+def inconsistency(
+    k: int, i2: float | None, ci: Sequence[float | None] | None, pi: Sequence[float | None] | None
+) -> tuple[int, str]:
     """Downgrade for heterogeneity from I2 and the prediction interval (module rules)."""
     if k < 3 or i2 is None:
         return 0, f"not judged: {k} effects are too few to assess heterogeneity"
     pi_crosses = bool(crosses(pi))
     ci_crosses = bool(crosses(ci))
-    said = (f"I2 = {i2:.0f}%; the 95% prediction interval "
-            f"{'crosses' if pi_crosses else 'does not cross'} the null")
+    said = (
+        f"I2 = {i2:.0f}%; the 95% prediction interval "
+        f"{'crosses' if pi_crosses else 'does not cross'} the null"
+    )
     if i2 >= 75 and pi_crosses:
         return 2, said
     if i2 >= 50 or (pi_crosses and not ci_crosses):
@@ -211,8 +243,10 @@ def imprecision(metric: str, ci: Sequence[float | None] | None) -> tuple[int, st
     shown = _natural(metric, lower, upper)
     if crosses(ci):
         if lower <= low_bound and upper >= high_bound:
-            return 2, (f"95% CI {shown} crosses the null and includes both appreciable benefit "
-                       "and appreciable harm")
+            return 2, (
+                f"95% CI {shown} crosses the null and includes both appreciable benefit "
+                "and appreciable harm"
+            )
         return 1, f"95% CI {shown} crosses the null"
     wide = (upper - lower > math.log(3)) if metric in RATIO_METRICS else (upper - lower > 1)
     if wide:

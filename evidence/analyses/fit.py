@@ -81,27 +81,49 @@ def _fit_sections(table: EffectTable, analysis: Analysis) -> dict[str, Any]:
     """Fit every section (see :func:`fit_analysis`)."""
     rows = table.included
     measure, _scale, back = METRIC_INFO[analysis.metric]
-    sections: dict[str, Any] = {key: None for key in (
-        "pooled", "subgroups", "meta_regression", "leave_one_out", "influence", "baujat",
-        "cumulative",
-        "egger", "begg", "trimfill", "failsafe_n", "pet_peese", "dependence", "certainty",
-        "low_risk_of_bias_only")}
+    sections: dict[str, Any] = {
+        key: None
+        for key in (
+            "pooled",
+            "subgroups",
+            "meta_regression",
+            "leave_one_out",
+            "influence",
+            "baujat",
+            "cumulative",
+            "egger",
+            "begg",
+            "trimfill",
+            "failsafe_n",
+            "pet_peese",
+            "dependence",
+            "certainty",
+            "low_risk_of_bias_only",
+        )
+    }
     sections.update(status="ok", message=None, weights=[], notes=[])
     if len(rows) < 2:
         sections["status"] = "insufficient-evidence"
         n_out = len(table.excluded)
-        excluded = ("none excluded" if n_out == 0 else
-                    f"{n_out} excluded, each with its reason in the effects table")
-        sections["message"] = (f"Too little evidence to pool: {len(rows)} usable effect"
-                               f"{'s' * (len(rows) != 1)} after selection ({excluded}); "
-                               "pooling needs at least two.")
+        excluded = (
+            "none excluded"
+            if n_out == 0
+            else f"{n_out} excluded, each with its reason in the effects table"
+        )
+        sections["message"] = (
+            f"Too little evidence to pool: {len(rows)} usable effect"
+            f"{'s' * (len(rows) != 1)} after selection ({excluded}); "
+            "pooling needs at least two."
+        )
         return sections
     clusters = sorted({r.cluster for r in rows})
     if len(clusters) < 2:
         sections["status"] = "insufficient-evidence"
-        sections["message"] = (f"Too little evidence to pool: the {len(rows)} usable effects "
-                               f"all come from one sample ('{clusters[0]}'); pooling needs at "
-                               "least two independent samples.")
+        sections["message"] = (
+            f"Too little evidence to pool: the {len(rows)} usable effects "
+            f"all come from one sample ('{clusters[0]}'); pooling needs at "
+            "least two independent samples."
+        )
         return sections
     yi = np.array([r.yi for r in rows], dtype=float)
     vi = np.array([r.vi for r in rows], dtype=float)
@@ -109,8 +131,16 @@ def _fit_sections(table: EffectTable, analysis: Analysis) -> dict[str, Any]:
     options = {"method": analysis.method, "test": analysis.test}
     n_clusters = len({r.cluster for r in rows})
     n_studies = len({r.study for r in rows})
-    univariate = pool(yi, vi, measure=measure, transform=back, labels=labels,
-                      n_studies=n_studies, n_participants=participants(rows), **options)
+    univariate = pool(
+        yi,
+        vi,
+        measure=measure,
+        transform=back,
+        labels=labels,
+        n_studies=n_studies,
+        n_participants=participants(rows),
+        **options,
+    )
     pooled = univariate.to_dict()
     tau2 = univariate.tau2 or 0.0
     weights = 100 * (1 / (vi + tau2)) / np.sum(1 / (vi + tau2))
@@ -123,24 +153,39 @@ def _fit_sections(table: EffectTable, analysis: Analysis) -> dict[str, Any]:
             weights = ml_weights
         sections["notes"].append(note)
     else:
-        sections["dependence"] = {"rule": analysis.dependence, "n_clusters": n_clusters,
-                                  "note": table.dependence_note, "sigma2": None, "robust": None}
+        sections["dependence"] = {
+            "rule": analysis.dependence,
+            "n_clusters": n_clusters,
+            "note": table.dependence_note,
+            "sigma2": None,
+            "robust": None,
+        }
     if table.dependence_note:
         sections["notes"].append(table.dependence_note)
     sections["pooled"] = pooled
     sections["weights"] = [float(w) for w in weights]
-    sections["subgroups"] = _subgroups(rows, yi, vi, analysis, measure, back,
-                                       sections["notes"])
+    sections["subgroups"] = _subgroups(rows, yi, vi, analysis, measure, back, sections["notes"])
     sections["meta_regression"] = _moderators(rows, yi, vi, analysis, sections["notes"])
-    sections["low_risk_of_bias_only"] = _low_risk_only(rows, yi, vi, analysis, measure, back,
-                                                       sections["notes"])
+    sections["low_risk_of_bias_only"] = _low_risk_only(
+        rows, yi, vi, analysis, measure, back, sections["notes"]
+    )
     order = sorted(range(len(rows)), key=lambda i: (rows[i].year or 0, rows[i].label))
     _diagnostics(sections, yi, vi, labels, analysis, order)
     egger_p = (sections["egger"] or {}).get("p")
-    sections["certainty"] = assess(CertaintyInputs(
-        metric=analysis.metric, k=len(rows), designs=[r.design for r in rows],
-        judgements=[r.risk_of_bias for r in rows], weights=list(weights), ci=pooled["ci"],
-        pi=pooled["pi"], i2=pooled["i2"], egger_p=egger_p), analysis.overrides).to_dict()
+    sections["certainty"] = assess(
+        CertaintyInputs(
+            metric=analysis.metric,
+            k=len(rows),
+            designs=[r.design for r in rows],
+            judgements=[r.risk_of_bias for r in rows],
+            weights=list(weights),
+            ci=pooled["ci"],
+            pi=pooled["pi"],
+            i2=pooled["i2"],
+            egger_p=egger_p,
+        ),
+        analysis.overrides,
+    ).to_dict()
     return sections
 
 
@@ -156,9 +201,14 @@ def participants(rows: Sequence[EffectRow]) -> int | None:
     return sum(largest.values()) if largest else None
 
 
-def _multilevel(rows: Sequence[EffectRow], yi: np.ndarray, vi: np.ndarray,
-                univariate: dict[str, Any], back: str | None, test: str = "z"
-                ) -> tuple[dict[str, Any] | None, list[float], str]:
+def _multilevel(
+    rows: Sequence[EffectRow],
+    yi: np.ndarray,
+    vi: np.ndarray,
+    univariate: dict[str, Any],
+    back: str | None,
+    test: str = "z",
+) -> tuple[dict[str, Any] | None, list[float], str]:
     r"""Three-level fit and CR2 robust test; the pooled section built from the fit.
 
     With ``test`` ``"z"`` the CI, test and prediction interval use the normal distribution.
@@ -173,10 +223,21 @@ def _multilevel(rows: Sequence[EffectRow], yi: np.ndarray, vi: np.ndarray,
         fit = dependence.three_level(yi, vi, clusters)
         robust = dependence.robust_cr2(fit).to_dict()
     except (InputError, ValueError, np.linalg.LinAlgError) as exc:
-        note = (f"three-level model unavailable ({_reason(exc)}); pooled treats the {len(rows)} "
-                f"effects in {len(set(clusters))} clusters as independent")
-        return ({"rule": "multilevel", "n_clusters": len(set(clusters)), "sigma2": None,
-                 "robust": None, "note": note}, [], note)
+        note = (
+            f"three-level model unavailable ({_reason(exc)}); pooled treats the {len(rows)} "
+            f"effects in {len(set(clusters))} clusters as independent"
+        )
+        return (
+            {
+                "rule": "multilevel",
+                "n_clusters": len(set(clusters)),
+                "sigma2": None,
+                "robust": None,
+                "note": note,
+            },
+            [],
+            note,
+        )
     between, within = (float(s) for s in fit.sigma2)
     estimate, se = float(fit.coefficients[0]), float(fit.se[0])
     use_t = test in ("knha", "t")
@@ -185,7 +246,7 @@ def _multilevel(rows: Sequence[EffectRow], yi: np.ndarray, vi: np.ndarray,
     half = crit * math.sqrt(se * se + between + within)
     pooled = dict(univariate)
     weights = 1 / np.asarray(vi)  # typical within-study variance as metafor's I2 for rma.mv
-    typical = (len(yi) - 1) * weights.sum() / (weights.sum() ** 2 - (weights ** 2).sum())
+    typical = (len(yi) - 1) * weights.sum() / (weights.sum() ** 2 - (weights**2).sum())
     total = between + within
     statistic = float(fit.statistic[0])
     if use_t:
@@ -195,26 +256,51 @@ def _multilevel(rows: Sequence[EffectRow], yi: np.ndarray, vi: np.ndarray,
         ci, p = [float(fit.ci_lower[0]), float(fit.ci_upper[0])], float(fit.p[0])
     pi = [estimate - half, estimate + half]
     pooled.update(
-        method="REML (three-level)", test="t" if use_t else "z", estimate=estimate, se=se,
-        statistic=statistic, df=df, p=p, ci=ci, pi=pi,
-        tau2=total, tau2_ci=None, tau=math.sqrt(total), tau_ci=None,
-        i2=100 * total / (total + typical), i2_ci=None, h2=(total + typical) / typical,
-        h2_ci=None, q=float(fit.q), q_df=float(fit.q_df), q_p=float(fit.q_p),
-        back_transformed=_back(back, estimate, ci, pi))
-    section = {"rule": "multilevel", "n_clusters": fit.n_clusters,
-               "sigma2": [between, within], "robust": robust,
-               "three_level": fit.to_dict(), "univariate": univariate, "pooled": pooled}
-    note = (f"{len(rows)} effects in {fit.n_clusters} clusters: pooled from the three-level "
-            f"model (effects nested in clusters, {'t test with k - 1 df' if use_t else 'z test'}"
-            "; I2 is the total of both levels, Cheung "
-            "2014; cluster-robust CR2 inference under dependence.robust); "
-            "the univariate fit is kept under dependence.univariate; subgroup, moderator, "
-            "sensitivity and bias analyses treat effects as independent")
+        method="REML (three-level)",
+        test="t" if use_t else "z",
+        estimate=estimate,
+        se=se,
+        statistic=statistic,
+        df=df,
+        p=p,
+        ci=ci,
+        pi=pi,
+        tau2=total,
+        tau2_ci=None,
+        tau=math.sqrt(total),
+        tau_ci=None,
+        i2=100 * total / (total + typical),
+        i2_ci=None,
+        h2=(total + typical) / typical,
+        h2_ci=None,
+        q=float(fit.q),
+        q_df=float(fit.q_df),
+        q_p=float(fit.q_p),
+        back_transformed=_back(back, estimate, ci, pi),
+    )
+    section = {
+        "rule": "multilevel",
+        "n_clusters": fit.n_clusters,
+        "sigma2": [between, within],
+        "robust": robust,
+        "three_level": fit.to_dict(),
+        "univariate": univariate,
+        "pooled": pooled,
+    }
+    note = (
+        f"{len(rows)} effects in {fit.n_clusters} clusters: pooled from the three-level "
+        f"model (effects nested in clusters, {'t test with k - 1 df' if use_t else 'z test'}"
+        "; I2 is the total of both levels, Cheung "
+        "2014; cluster-robust CR2 inference under dependence.robust); "
+        "the univariate fit is kept under dependence.univariate; subgroup, moderator, "
+        "sensitivity and bias analyses treat effects as independent"
+    )
     return section, _three_level_weights(rows, vi, between, within), note
 
 
-def _three_level_weights(rows: Sequence[EffectRow], vi: np.ndarray, between: float,
-                         within: float) -> list[float]:
+def _three_level_weights(
+    rows: Sequence[EffectRow], vi: np.ndarray, between: float, within: float
+) -> list[float]:
     r"""Percent weights :math:`\operatorname{diag}(V^{-1})` as metafor ``weights.rma.mv``.
 
     Per cluster :math:`V = D + \sigma^2_b \mathbf 1 \mathbf 1'`, :math:`D = \operatorname
@@ -225,53 +311,91 @@ def _three_level_weights(rows: Sequence[EffectRow], vi: np.ndarray, between: flo
     inverse_sum: dict[str, float] = {}
     for row, value in zip(rows, d, strict=True):
         inverse_sum[row.cluster] = inverse_sum.get(row.cluster, 0.0) + 1 / value
-    diagonal = np.array([1 / value - between / value ** 2 / (1 + between * inverse_sum[r.cluster])
-                         for r, value in zip(rows, d, strict=True)])
+    diagonal = np.array(
+        [
+            1 / value - between / value**2 / (1 + between * inverse_sum[r.cluster])
+            for r, value in zip(rows, d, strict=True)
+        ]
+    )
     return [float(w) for w in 100 * diagonal / diagonal.sum()]
 
 
-def _back(back: str | None, estimate: float, ci: list[float], pi: list[float]
-          ) -> dict[str, Any] | None:
+def _back(
+    back: str | None, estimate: float, ci: list[float], pi: list[float]
+) -> dict[str, Any] | None:
     """Back-transform the three-level pooled numbers (the registry's one-number form)."""
     if back is None:
         return None
     function = TRANSFORMS[back].scalar
-    return {"estimate": function(estimate), "ci": [function(c) for c in ci],
-            "pi": [function(p) for p in pi]}
+    return {
+        "estimate": function(estimate),
+        "ci": [function(c) for c in ci],
+        "pi": [function(p) for p in pi],
+    }
 
 
-def _low_risk_only(rows: Sequence[EffectRow], yi: np.ndarray, vi: np.ndarray,
-                   analysis: Analysis, measure: str, back: str | None, notes: list[str]
-                   ) -> dict[str, Any] | None:
+def _low_risk_only(
+    rows: Sequence[EffectRow],
+    yi: np.ndarray,
+    vi: np.ndarray,
+    analysis: Analysis,
+    measure: str,
+    back: str | None,
+    notes: list[str],
+) -> dict[str, Any] | None:
     """Pool only the effects of studies judged at low risk of bias (a sensitivity analysis)."""
     if "low-risk-of-bias-only" not in analysis.sensitivity:
         return None
     keep = [i for i, r in enumerate(rows) if r.risk_of_bias == "low"]
     if len(keep) < 2:
-        notes.append(f"low-risk-of-bias-only: {len(keep)} included effects come from studies "
-                     "judged at low risk of bias; not pooled")
+        notes.append(
+            f"low-risk-of-bias-only: {len(keep)} included effects come from studies "
+            "judged at low risk of bias; not pooled"
+        )
         return None
-    return pool(yi[keep], vi[keep], method=analysis.method, test=analysis.test,
-                measure=measure, transform=back).to_dict()
+    return pool(
+        yi[keep],
+        vi[keep],
+        method=analysis.method,
+        test=analysis.test,
+        measure=measure,
+        transform=back,
+    ).to_dict()
 
 
-def _subgroups(rows: Sequence[EffectRow], yi: np.ndarray, vi: np.ndarray, analysis: Analysis,
-               measure: str, back: str | None, notes: list[str]) -> dict[str, Any] | None:
+def _subgroups(
+    rows: Sequence[EffectRow],
+    yi: np.ndarray,
+    vi: np.ndarray,
+    analysis: Analysis,
+    measure: str,
+    back: str | None,
+    notes: list[str],
+) -> dict[str, Any] | None:
     if not analysis.subgroups:
         return None
     from evidence.stats.moderators import subgroups
 
     result: dict[str, Any] = {}
     for path in analysis.subgroups:
-        groups = [str(r.fields.get(path)) if r.fields.get(path) is not None else "not reported"
-                  for r in rows]
+        groups = [
+            str(r.fields.get(path)) if r.fields.get(path) is not None else "not reported"
+            for r in rows
+        ]
         if len(set(groups)) < 2:
             notes.append(f"subgroups by {path}: only one level ({groups[0]}); not analysed")
             result[path] = None
             continue
         try:
-            fitted = subgroups(yi, vi, groups, method=analysis.method, test=analysis.test,
-                               measure=measure, transform=back)
+            fitted = subgroups(
+                yi,
+                vi,
+                groups,
+                method=analysis.method,
+                test=analysis.test,
+                measure=measure,
+                transform=back,
+            )
             notes.extend(f"subgroups by {path}: {note}" for note in fitted.notes)
             result[path] = fitted.to_dict()
         except InputError as exc:
@@ -280,8 +404,9 @@ def _subgroups(rows: Sequence[EffectRow], yi: np.ndarray, vi: np.ndarray, analys
     return result
 
 
-def _moderators(rows: Sequence[EffectRow], yi: np.ndarray, vi: np.ndarray, analysis: Analysis,
-                notes: list[str]) -> dict[str, Any] | None:
+def _moderators(
+    rows: Sequence[EffectRow], yi: np.ndarray, vi: np.ndarray, analysis: Analysis, notes: list[str]
+) -> dict[str, Any] | None:
     if not analysis.moderators:
         return None
     from evidence.stats.moderators import meta_regression
@@ -291,17 +416,24 @@ def _moderators(rows: Sequence[EffectRow], yi: np.ndarray, vi: np.ndarray, analy
         values = [r.fields.get(path) for r in rows]
         known = [i for i, v in enumerate(values) if isinstance(v, int | float)]
         if len(known) < 3 or len({values[i] for i in known}) < 2:
-            notes.append(f"meta-regression on {path}: fewer than 3 effects with distinct "
-                         "values; not fitted")
+            notes.append(
+                f"meta-regression on {path}: fewer than 3 effects with distinct values; not fitted"
+            )
             result[path] = None
             continue
         if len(known) < len(rows):
-            notes.append(f"meta-regression on {path}: {len(rows) - len(known)} effects without "
-                         "a value left out")
+            notes.append(
+                f"meta-regression on {path}: {len(rows) - len(known)} effects without "
+                "a value left out"
+            )
         try:
-            fit = meta_regression(yi[known], vi[known],
-                                  {path: np.array([values[i] for i in known], dtype=float)},
-                                  method=analysis.method, test=analysis.test)
+            fit = meta_regression(
+                yi[known],
+                vi[known],
+                {path: np.array([values[i] for i in known], dtype=float)},
+                method=analysis.method,
+                test=analysis.test,
+            )
             result[path] = {**fit.to_dict(), "k": len(known)}
         except InputError as exc:
             notes.append(f"meta-regression on {path}: {_reason(exc)}")
@@ -316,21 +448,40 @@ _Call = Callable[[np.ndarray, np.ndarray, list[str], Analysis, list[int]], Any]
 #: from one batch of deletion fits (:func:`_case_deletion`); the rest are listed here,
 #: each with the arguments it takes. Cumulative adds studies by publication year, then label.
 _DIAGNOSTICS: tuple[tuple[str, str, str, _Call], ...] = (
-    ("cumulative", "sensitivity", "cumulative",
-     lambda yi, vi, labels, a, order: sensitivity.cumulative(
-         yi, vi, order=order, labels=labels, method=a.method, test=a.test)),
-    ("egger", "bias", "egger",
-     lambda yi, vi, labels, a, order: bias.egger(yi, vi, method=a.method, test=a.test)),
+    (
+        "cumulative",
+        "sensitivity",
+        "cumulative",
+        lambda yi, vi, labels, a, order: sensitivity.cumulative(
+            yi, vi, order=order, labels=labels, method=a.method, test=a.test
+        ),
+    ),
+    (
+        "egger",
+        "bias",
+        "egger",
+        lambda yi, vi, labels, a, order: bias.egger(yi, vi, method=a.method, test=a.test),
+    ),
     ("begg", "bias", "begg", lambda yi, vi, labels, a, order: bias.begg(yi, vi)),
-    ("trimfill", "bias", "trimfill",
-     lambda yi, vi, labels, a, order: bias.trimfill(yi, vi, method=a.method)),
+    (
+        "trimfill",
+        "bias",
+        "trimfill",
+        lambda yi, vi, labels, a, order: bias.trimfill(yi, vi, method=a.method),
+    ),
     ("failsafe_n", "bias", "failsafe", lambda yi, vi, labels, a, order: bias.failsafe_n(yi, vi)),
     ("pet_peese", "bias", "pet-peese", lambda yi, vi, labels, a, order: bias.pet_peese(yi, vi)),
 )
 
 
-def _diagnostics(sections: dict[str, Any], yi: np.ndarray, vi: np.ndarray, labels: list[str],
-                 analysis: Analysis, order: list[int]) -> None:
+def _diagnostics(
+    sections: dict[str, Any],
+    yi: np.ndarray,
+    vi: np.ndarray,
+    labels: list[str],
+    analysis: Analysis,
+    order: list[int],
+) -> None:
     """Run the requested sensitivity and bias analyses; a failure becomes a note."""
     _case_deletion(sections, yi, vi, labels, analysis)
     for key, spec_list, item, call in _DIAGNOSTICS:
@@ -344,15 +495,22 @@ def _diagnostics(sections: dict[str, Any], yi: np.ndarray, vi: np.ndarray, label
         sections[key] = _plain(value)
 
 
-def _case_deletion(sections: dict[str, Any], yi: np.ndarray, vi: np.ndarray,
-                   labels: list[str], analysis: Analysis) -> None:
+def _case_deletion(
+    sections: dict[str, Any], yi: np.ndarray, vi: np.ndarray, labels: list[str], analysis: Analysis
+) -> None:
     """Leave-one-out, influence and Baujat sections from one batch of k deletion fits.
 
     A failure (e.g. fewer than three effects) leaves the sections empty with a note.
     """
-    wanted = [key for item, keys in (("leave-one-out", ("leave_one_out",)),
-                                     ("influence", ("influence", "baujat")))
-              if item in analysis.sensitivity for key in keys]
+    wanted = [
+        key
+        for item, keys in (
+            ("leave-one-out", ("leave_one_out",)),
+            ("influence", ("influence", "baujat")),
+        )
+        if item in analysis.sensitivity
+        for key in keys
+    ]
     if not wanted:
         return
     options = {"method": analysis.method, "test": analysis.test}

@@ -91,8 +91,10 @@ def resolve_commit(repository: Path, ref: str) -> str:
         )
     except GitUsageError as exc:
         if ref == "HEAD":
-            raise GitUsageError("no commit to compare with: the repository has no commits "
-                                "yet (commit once, or pass --base REF)") from exc
+            raise GitUsageError(
+                "no commit to compare with: the repository has no commits "
+                "yet (commit once, or pass --base REF)"
+            ) from exc
         raise GitUsageError(f"unknown git ref: {ref}") from exc
 
 
@@ -165,8 +167,12 @@ def prune_stale_worktrees(repository: Path) -> list[Path]:
             continue
         worktree = Path(line.removeprefix("worktree "))
         parent = worktree.parent
-        if (worktree.name != "base" or not parent.name.startswith(WORKTREE_PREFIX)
-                or safe_resolve(parent.parent) != temporary or _in_use(parent / WORKTREE_LOCK)):
+        if (
+            worktree.name != "base"
+            or not parent.name.startswith(WORKTREE_PREFIX)
+            or safe_resolve(parent.parent) != temporary
+            or _in_use(parent / WORKTREE_LOCK)
+        ):
             continue
         with contextlib.suppress(GitUsageError):
             git(repository, "worktree", "remove", "--force", str(worktree))
@@ -217,8 +223,16 @@ def run_tree(
     with tempfile.TemporaryDirectory(prefix="evidence-diff-results-") as out_dir:
         try:
             # The runner's progress lines are not the diff.
-            return list(run_analyses(studies_dir, analyses_dir, Path(out_dir), figures=False,
-                                     force=True, progress=io.StringIO()))
+            return list(
+                run_analyses(
+                    studies_dir,
+                    analyses_dir,
+                    Path(out_dir),
+                    figures=False,
+                    force=True,
+                    progress=io.StringIO(),
+                )
+            )
         except EvidenceError as exc:
             raise EvidenceError([_relabel(p, label, tree) for p in exc.problems]) from exc
 
@@ -246,8 +260,13 @@ def diff_sides(repository: Path, base_ref: str | None, studies: Path, analyses: 
     studies, analyses = _from_root(studies, root), _from_root(analyses, root)
     studies_relative = _relative_to_root(studies, root)
     analyses_relative = _relative_to_root(analyses, root)
-    missing = [Problem(display_path(path), 0, 0, "no such directory in the working tree",
-                       "file-unreadable") for path in (studies, analyses) if not path.is_dir()]
+    missing = [
+        Problem(
+            display_path(path), 0, 0, "no such directory in the working tree", "file-unreadable"
+        )
+        for path in (studies, analyses)
+        if not path.is_dir()
+    ]
     if missing:  # otherwise both sides run nothing and the diff says "no change"
         raise EvidenceError(missing)
     head = run_tree(studies, analyses)

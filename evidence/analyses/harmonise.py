@@ -127,13 +127,17 @@ def matches(value: Any, accepted: Iterable[Any]) -> bool:
 
 def select(studies: Sequence[Study], analysis: Analysis) -> list[tuple[Study, Effect]]:
     """Every ``(study, effect)`` that matches all filters of any ``select`` alternative."""
-    alternatives = [[(getter(path), frozenset(accepted)) for path, accepted in filters.items()]
-                    for filters in analysis.select]
+    alternatives = [
+        [(getter(path), frozenset(accepted)) for path, accepted in filters.items()]
+        for filters in analysis.select
+    ]
     chosen = []
     for study in sorted(studies, key=lambda s: s.id):
         for effect in study.effects:
-            if any(all(_accepts(read(study, effect), allowed) for read, allowed in filters)
-                   for filters in alternatives):
+            if any(
+                all(_accepts(read(study, effect), allowed) for read, allowed in filters)
+                for filters in alternatives
+            ):
                 chosen.append((study, effect))
     return chosen
 
@@ -150,16 +154,38 @@ def build_row(study: Study, effect: Effect, analysis: Analysis) -> EffectRow:
     lo, hi = s.ci if s.ci is not None else (None, None)
     label = effect.id if not effect.subgroup else effect.subgroup.label
     row = EffectRow(
-        study=study.id, effect=effect.id, label=f"{study.id}: {label}", cohort=study.cohort,
-        cluster=study.cluster, included=True, reason=None, measure_reported=s.measure,
-        value=s.value, lo=lo, hi=hi, yi=None, vi=None, conversion="", flipped=False,
-        adjustment=effect.adjustment, risk_of_bias=study.risk_of_bias.judgement,
-        year=study.year, design=study.design, n=study.population.n,
-        fields={path: _plain(resolve(study, effect, path))
-                for path in (*analysis.subgroups, *analysis.moderators)},
-        group=(study.id, effect.exposure.construct, effect.exposure.tie_types,
-               effect.outcome.domain, effect.outcome.name,
-               effect.subgroup.label if effect.subgroup else None),
+        study=study.id,
+        effect=effect.id,
+        label=f"{study.id}: {label}",
+        cohort=study.cohort,
+        cluster=study.cluster,
+        included=True,
+        reason=None,
+        measure_reported=s.measure,
+        value=s.value,
+        lo=lo,
+        hi=hi,
+        yi=None,
+        vi=None,
+        conversion="",
+        flipped=False,
+        adjustment=effect.adjustment,
+        risk_of_bias=study.risk_of_bias.judgement,
+        year=study.year,
+        design=study.design,
+        n=study.population.n,
+        fields={
+            path: _plain(resolve(study, effect, path))
+            for path in (*analysis.subgroups, *analysis.moderators)
+        },
+        group=(
+            study.id,
+            effect.exposure.construct,
+            effect.exposure.tie_types,
+            effect.outcome.domain,
+            effect.outcome.name,
+            effect.subgroup.label if effect.subgroup else None,
+        ),
     )
     for exclusion in analysis.exclude:
         if exclusion.matches(study.id, effect.id):
@@ -169,15 +195,20 @@ def build_row(study: Study, effect: Effect, analysis: Analysis) -> EffectRow:
         return row.exclude(converted.reason)
     if not (math.isfinite(converted.yi) and math.isfinite(converted.vi) and converted.vi > 0):
         if "two-sided p" in converted.conversion:
-            return row.exclude(f"no usable precision: variance {converted.vi:g} from the "
-                               f"p-value (p = {s.p:g} with an estimate at or near the null "
-                               "gives no SE)")
-        return row.exclude(f"no usable precision: variance {converted.vi:g} from the reported "
-                           "CI or SE (a zero-width interval?)")
+            return row.exclude(
+                f"no usable precision: variance {converted.vi:g} from the "
+                f"p-value (p = {s.p:g} with an estimate at or near the null "
+                "gives no SE)"
+            )
+        return row.exclude(
+            f"no usable precision: variance {converted.vi:g} from the reported "
+            "CI or SE (a zero-width interval?)"
+        )
     sign, words = orientation(effect, analysis.orient)
     conversion = converted.conversion if not words else f"{converted.conversion}; {words}"
-    return replace(row, yi=sign * converted.yi, vi=converted.vi, conversion=conversion,
-                   flipped=sign < 0)
+    return replace(
+        row, yi=sign * converted.yi, vi=converted.vi, conversion=conversion, flipped=sign < 0
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -209,14 +240,19 @@ def orientation(effect: Effect, orient: str) -> tuple[int, str]:
     sign = -1 if contrast_reversed != outcome_reversed else 1
     parts = []
     if contrast_reversed:
-        parts.append(f"contrast reversed (statistic points to {effect.exposure.higher_means}; "
-                     "exact)")
+        parts.append(
+            f"contrast reversed (statistic points to {effect.exposure.higher_means}; exact)"
+        )
     if outcome_reversed:
         exact = effect.statistic.measure in SYMMETRIC_MEASURES
-        parts.append(f"outcome reversed ({effect.outcome.higher_is} -> {direction}; "
-                     + ("exact for this measure)" if exact else
-                        f"exact only for odds ratios, an approximation for "
-                        f"{effect.statistic.measure})"))
+        parts.append(
+            f"outcome reversed ({effect.outcome.higher_is} -> {direction}; "
+            + (
+                "exact for this measure)"
+                if exact
+                else f"exact only for odds ratios, an approximation for {effect.statistic.measure})"
+            )
+        )
     if not parts:
         return sign, ""
     verb = "sign flipped" if sign < 0 else "signs cancel, not flipped"
@@ -255,12 +291,14 @@ def apply_adjustment_rule(rows: list[EffectRow], rule: str) -> list[EffectRow]:
                 word = "less" if rule == "most-adjusted" else "more"
                 result[i] = rows[i].exclude(
                     f"{word} adjusted estimate of the same effect (kept {kept.effect}, "
-                    f"{kept.adjustment})")
+                    f"{kept.adjustment})"
+                )
     return result
 
 
-def apply_dependence(rows: list[EffectRow], rule: str, rho: float | None
-                     ) -> tuple[list[EffectRow], str | None]:
+def apply_dependence(
+    rows: list[EffectRow], rule: str, rho: float | None
+) -> tuple[list[EffectRow], str | None]:
     """Apply the dependence rule to the included rows (see the module docstring).
 
     Returns
@@ -287,30 +325,47 @@ def apply_dependence(rows: list[EffectRow], rule: str, rho: float | None
                 if i != best:
                     result[i] = rows[i].exclude(
                         f"other cohort member chosen ({kept.study}/{kept.effect}: same sample "
-                        f"'{cluster}', smallest variance kept)")
+                        f"'{cluster}', smallest variance kept)"
+                    )
         return result, f"one effect per cluster, the most precise: {names}"
     for cluster, members in sorted(shared.items()):
-        yi, vi = aggregate_cluster([rows[i].yi for i in members],  # type: ignore[misc]
-                                   [rows[i].vi for i in members], float(rho))  # type: ignore[misc]
+        yi, vi = aggregate_cluster(
+            [rows[i].yi for i in members],  # type: ignore[misc]
+            [rows[i].vi for i in members],
+            float(rho),
+        )  # type: ignore[misc]
         first = rows[members[0]]
         parts = [f"{rows[i].study}/{rows[i].effect}" for i in members]
         for i in members:
-            result[i] = rows[i].exclude(f"combined into the cluster row '{cluster}' "
-                                        f"(aggregate, rho = {rho:g})")
-        result.append(replace(
-            first, study=cluster, effect="aggregate", label=f"{cluster} (aggregate of "
-            f"{len(members)})", included=True, reason=None, measure_reported="aggregate",
-            value=None, lo=None, hi=None, yi=yi, vi=vi, flipped=False,
-            conversion=f"inverse-variance aggregate of {', '.join(parts)} with rho = {rho:g} "
-                       "(metafor aggregate.escalc, struct CS)",
-            year=min((rows[i].year for i in members if rows[i].year), default=None),
-            n=max((rows[i].n for i in members if rows[i].n), default=None),
-            fields={k: v for k, v in first.fields.items()}))
+            result[i] = rows[i].exclude(
+                f"combined into the cluster row '{cluster}' (aggregate, rho = {rho:g})"
+            )
+        result.append(
+            replace(
+                first,
+                study=cluster,
+                effect="aggregate",
+                label=f"{cluster} (aggregate of {len(members)})",
+                included=True,
+                reason=None,
+                measure_reported="aggregate",
+                value=None,
+                lo=None,
+                hi=None,
+                yi=yi,
+                vi=vi,
+                flipped=False,
+                conversion=f"inverse-variance aggregate of {', '.join(parts)} with rho = {rho:g} "
+                "(metafor aggregate.escalc, struct CS)",
+                year=min((rows[i].year for i in members if rows[i].year), default=None),
+                n=max((rows[i].n for i in members if rows[i].n), default=None),
+                fields={k: v for k, v in first.fields.items()},
+            )
+        )
     return result, f"effects aggregated within clusters (rho = {rho:g}): {names}"
 
 
-def aggregate_cluster(yi: Sequence[float], vi: Sequence[float], rho: float
-                      ) -> tuple[float, float]:
+def aggregate_cluster(yi: Sequence[float], vi: Sequence[float], rho: float) -> tuple[float, float]:
     r"""Combine dependent effects of one cluster into one (compound symmetry).
 
     With :math:`V_{ij} = \rho\sqrt{v_i v_j}` (:math:`i \ne j`), :math:`V_{ii} = v_i` and
@@ -329,4 +384,3 @@ def aggregate_cluster(yi: Sequence[float], vi: Sequence[float], rho: float
     """
     combined = aggregate(yi, vi, ["cluster"] * len(yi), rho)
     return float(combined.yi[0]), float(combined.vi[0])
-

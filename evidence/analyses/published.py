@@ -19,9 +19,23 @@ from importlib import resources
 #: The headline table inside the package.
 HEADLINE_FILE = "data/headline_pooled_results.tsv"
 #: Columns copied into the results JSON, in this order.
-COLUMNS = ("meta_analysis", "year", "doi", "exposure", "outcome", "k_studies",
-           "n_participants", "measure", "pooled", "lo", "hi", "heterogeneity", "model",
-           "source", "quote")
+COLUMNS = (
+    "meta_analysis",
+    "year",
+    "doi",
+    "exposure",
+    "outcome",
+    "k_studies",
+    "n_participants",
+    "measure",
+    "pooled",
+    "lo",
+    "hi",
+    "heterogeneity",
+    "model",
+    "source",
+    "quote",
+)
 
 
 @cache
@@ -38,13 +52,15 @@ def headline_sha256() -> str:
 @cache
 def headline_rows() -> tuple[dict[str, str], ...]:
     """Every row of the headline table as ``{column: cell}`` (cells as printed)."""
-    reader = csv.DictReader(io.StringIO(headline_bytes().decode("utf-8")), delimiter="\t",
-                            quoting=csv.QUOTE_NONE)
+    reader = csv.DictReader(
+        io.StringIO(headline_bytes().decode("utf-8")), delimiter="\t", quoting=csv.QUOTE_NONE
+    )
     return tuple({column: row.get(column, "") for column in COLUMNS} for row in reader)
 
 
-def match_rows(rows: Iterable[Mapping[str, str]], selector: Mapping[str, str]
-               ) -> list[dict[str, str]]:
+def match_rows(
+    rows: Iterable[Mapping[str, str]], selector: Mapping[str, str]
+) -> list[dict[str, str]]:
     """Rows whose cells equal every ``column: value`` of ``selector`` (exact match).
 
     Examples
@@ -53,8 +69,11 @@ def match_rows(rows: Iterable[Mapping[str, str]], selector: Mapping[str, str]
     >>> match_rows(rows, {"doi": "a", "exposure": "y"})
     [{'doi': 'a', 'exposure': 'y'}]
     """
-    return [dict(row) for row in rows
-            if all(row.get(column) == value for column, value in selector.items())]
+    return [
+        dict(row)
+        for row in rows
+        if all(row.get(column) == value for column, value in selector.items())
+    ]
 
 
 def published_for(selectors: Iterable[Mapping[str, str]]) -> list[dict[str, str]]:

@@ -53,9 +53,28 @@ from evidence.stats.errors import InputError
 from evidence.stats.results import dumps, finite
 
 #: Fixed columns of ``<id>-effects.csv`` (subgroup and moderator fields follow).
-CSV_COLUMNS = ("study", "effect", "label", "cohort", "cluster", "included", "reason",
-               "measure_reported", "value", "lo", "hi", "yi", "vi", "sei", "weight",
-               "conversion", "flipped", "adjustment", "risk_of_bias", "year")
+CSV_COLUMNS = (
+    "study",
+    "effect",
+    "label",
+    "cohort",
+    "cluster",
+    "included",
+    "reason",
+    "measure_reported",
+    "value",
+    "lo",
+    "hi",
+    "yi",
+    "vi",
+    "sei",
+    "weight",
+    "conversion",
+    "flipped",
+    "adjustment",
+    "risk_of_bias",
+    "year",
+)
 
 
 #: Draws one analysis's figures: ``(results document, effects table, figures dir, figures
@@ -67,11 +86,17 @@ RenderFigures = Callable[[dict[str, Any], Any, Path, Mapping[str, str]], Mapping
 RenderSummary = Callable[[list[dict[str, Any]], Path], None]
 
 
-def run_analyses(studies_dir: str | Path = "studies", analyses_dir: str | Path = "analyses",
-                 out_dir: str | Path = "build", ids: Iterable[str] | None = None,
-                 figures: bool = True, force: bool = False,
-                 progress: TextIO | None = None, render: RenderFigures | None = None,
-                 render_summary: RenderSummary | None = None) -> list[dict[str, Any]]:
+def run_analyses(
+    studies_dir: str | Path = "studies",
+    analyses_dir: str | Path = "analyses",
+    out_dir: str | Path = "build",
+    ids: Iterable[str] | None = None,
+    figures: bool = True,
+    force: bool = False,
+    progress: TextIO | None = None,
+    render: RenderFigures | None = None,
+    render_summary: RenderSummary | None = None,
+) -> list[dict[str, Any]]:
     """Run analyses and write their results; return one result dict per analysis.
 
     Parameters
@@ -120,9 +145,17 @@ def run_analyses(studies_dir: str | Path = "studies", analyses_dir: str | Path =
         for exclusion in analysis.exclude:
             if not any(exclusion.matches(r.study, r.effect) for r in table.rows):
                 named = exclusion.study + (f"/{exclusion.effect}" if exclusion.effect else "")
-                print(Problem(str(analysis.path), 0, 0, f"exclude names {named}, which is not "
-                              "among the selected effects", "exclusion-unused", "warning"),
-                      file=stream)
+                print(
+                    Problem(
+                        str(analysis.path),
+                        0,
+                        0,
+                        f"exclude names {named}, which is not among the selected effects",
+                        "exclusion-unused",
+                        "warning",
+                    ),
+                    file=stream,
+                )
         provenance = build_provenance(analysis, studies, table, Path(studies_dir), figures)
         existing = _unchanged(results_dir, analysis.id, provenance)
         if existing is not None and not force:
@@ -133,8 +166,10 @@ def run_analyses(studies_dir: str | Path = "studies", analyses_dir: str | Path =
             document = run_one(analysis, table, provenance, Path(out_dir), render)
         except (EvidenceError, InputError) as exc:  # the others still run; reported at the end
             problems = _fit_problems(analysis, exc)
-            print(f"{prefix}: failed ({len(problems)} problem"
-                  f"{'s' * (len(problems) != 1)})", file=stream)
+            print(
+                f"{prefix}: failed ({len(problems)} problem{'s' * (len(problems) != 1)})",
+                file=stream,
+            )
             failures.extend(problems)
             continue
         print(f"{prefix}: {_summary(document)}", file=stream)
@@ -160,8 +195,10 @@ def _fit_problems(analysis: Analysis, error: EvidenceError | InputError) -> list
     """
     if isinstance(error, EvidenceError):
         return list(error.problems)
-    return [Problem(str(analysis.path), issue.row, 0, f"{analysis.id}: {issue.message}",
-                    issue.rule) for issue in error.issues]
+    return [
+        Problem(str(analysis.path), issue.row, 0, f"{analysis.id}: {issue.message}", issue.rule)
+        for issue in error.issues
+    ]
 
 
 #: Marker file ``evidence run`` leaves in its build directory (see :func:`claim_build_dir`).
@@ -181,16 +218,21 @@ def claim_build_dir(out_dir: Path, sources: Sequence[Path]) -> None:
         or contains it, is or contains ``sources``, is a git repository, holds records or
         specs, or holds anything but earlier output without the ``.evidence-build`` marker.
     """
-    problem = output_dir_problem(out_dir, BUILD_MARKER, "evidence run", inputs=sources,
-                                 owned=BUILD_NAMES)
+    problem = output_dir_problem(
+        out_dir, BUILD_MARKER, "evidence run", inputs=sources, owned=BUILD_NAMES
+    )
     if problem is not None:
         raise EvidenceError([problem])
-    claim_output_dir(out_dir, BUILD_MARKER, "This is a build directory of `evidence run`: it "
-                     "rewrites results/ and figures/ here.\n")
+    claim_output_dir(
+        out_dir,
+        BUILD_MARKER,
+        "This is a build directory of `evidence run`: it rewrites results/ and figures/ here.\n",
+    )
 
 
-def _load_inputs(studies_dir: Path, analyses_dir: Path, ids: Iterable[str] | None
-                 ) -> tuple[list[Study], list[Analysis], list[Problem]]:
+def _load_inputs(
+    studies_dir: Path, analyses_dir: Path, ids: Iterable[str] | None
+) -> tuple[list[Study], list[Analysis], list[Problem]]:
     """Load and validate everything; raise with every problem when anything is wrong.
 
     Returns the studies, the analyses and the warnings (problems that do not stop a run).
@@ -205,8 +247,13 @@ def _load_inputs(studies_dir: Path, analyses_dir: Path, ids: Iterable[str] | Non
     return studies, analyses, problems
 
 
-def run_one(analysis: Analysis, table: EffectTable, provenance: dict[str, Any], out_dir: Path,
-            render: RenderFigures | None = None) -> dict[str, Any]:
+def run_one(
+    analysis: Analysis,
+    table: EffectTable,
+    provenance: dict[str, Any],
+    out_dir: Path,
+    render: RenderFigures | None = None,
+) -> dict[str, Any]:
     """Fit one analysis and write its JSON, effects CSV and (with ``render``) figures.
 
     Every file is written to a temporary file and renamed into place; the sha256 of the
@@ -223,8 +270,7 @@ def run_one(analysis: Analysis, table: EffectTable, provenance: dict[str, Any], 
     write_if_changed(out_dir / csv_name, csv_text)
     outputs = {csv_name: hashlib.sha256(csv_text.encode("utf-8")).hexdigest()}
     if render is not None:
-        document["figures"] = _render(render, document, csv_text, out_dir / "figures",
-                                      previous)
+        document["figures"] = _render(render, document, csv_text, out_dir / "figures", previous)
         for relative in document["figures"].values():
             outputs[relative] = sha256_of(out_dir / relative) or ""
     document["provenance"] = {**document["provenance"], "outputs": dict(sorted(outputs.items()))}
@@ -232,27 +278,52 @@ def run_one(analysis: Analysis, table: EffectTable, provenance: dict[str, Any], 
     return document
 
 
-def build_document(analysis: Analysis, table: EffectTable, sections: dict[str, Any],
-                   provenance: dict[str, Any]) -> dict[str, Any]:
+def build_document(
+    analysis: Analysis, table: EffectTable, sections: dict[str, Any], provenance: dict[str, Any]
+) -> dict[str, Any]:
     """Assemble the results JSON in the contract's key order."""
     _measure, scale, back = METRIC_INFO[analysis.metric]
     included = table.included
     notes = list(sections["notes"])
     document: dict[str, Any] = {
-        "id": analysis.id, "title": analysis.title, "question": dict(analysis.question),
-        "spec": analysis.spec, "status": sections["status"], "message": sections["message"],
-        "notes": notes, "metric": analysis.metric, "orient": analysis.orient, "scale": scale,
+        "id": analysis.id,
+        "title": analysis.title,
+        "question": dict(analysis.question),
+        "spec": analysis.spec,
+        "status": sections["status"],
+        "message": sections["message"],
+        "notes": notes,
+        "metric": analysis.metric,
+        "orient": analysis.orient,
+        "scale": scale,
         "back_transform": back,
     }
-    for key in ("pooled", "subgroups", "meta_regression", "leave_one_out", "influence",
-                "baujat", "cumulative", "low_risk_of_bias_only", "egger", "begg", "trimfill",
-                "failsafe_n", "pet_peese", "dependence", "certainty"):
+    for key in (
+        "pooled",
+        "subgroups",
+        "meta_regression",
+        "leave_one_out",
+        "influence",
+        "baujat",
+        "cumulative",
+        "low_risk_of_bias_only",
+        "egger",
+        "begg",
+        "trimfill",
+        "failsafe_n",
+        "pet_peese",
+        "dependence",
+        "certainty",
+    ):
         document[key] = sections[key]
     document["published"] = published_for(analysis.compare_with)
-    document["effects"] = {"included": len(included), "excluded": len(table.excluded),
-                           "studies": len({r.study for r in included}),
-                           "clusters": len({r.cluster for r in included}),
-                           "participants": participants(included)}
+    document["effects"] = {
+        "included": len(included),
+        "excluded": len(table.excluded),
+        "studies": len({r.study for r in included}),
+        "clusters": len({r.cluster for r in included}),
+        "participants": participants(included),
+    }
     document["figures"] = {}
     document["provenance"] = provenance
     return json.loads(json.dumps(document, allow_nan=False, default=_json_default))
@@ -268,22 +339,46 @@ def _json_default(value: Any) -> Any:
 
 def effects_csv(table: EffectTable, weights: dict[int, float], analysis: Analysis) -> str:
     """Write the effects table as CSV text (fixed columns, then subgroup and moderator fields)."""
-    extra = [path for path in dict.fromkeys((*analysis.subgroups, *analysis.moderators))
-             if path not in CSV_COLUMNS]
+    extra = [
+        path
+        for path in dict.fromkeys((*analysis.subgroups, *analysis.moderators))
+        if path not in CSV_COLUMNS
+    ]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([*CSV_COLUMNS, *extra])
     for row in table.rows:
-        writer.writerow([_cell(v) for v in _csv_values(row, weights.get(id(row)))]
-                        + [_cell(row.fields.get(path)) for path in extra])
+        writer.writerow(
+            [_cell(v) for v in _csv_values(row, weights.get(id(row)))]
+            + [_cell(row.fields.get(path)) for path in extra]
+        )
     return buffer.getvalue()
 
 
 def _csv_values(row: EffectRow, weight: float | None) -> list[Any]:
-    sei = None if row.vi is None else row.vi ** 0.5
-    return [row.study, row.effect, row.label, row.cohort, row.cluster, row.included,
-            row.reason, row.measure_reported, row.value, row.lo, row.hi, row.yi, row.vi, sei,
-            weight, row.conversion, row.flipped, row.adjustment, row.risk_of_bias, row.year]
+    sei = None if row.vi is None else row.vi**0.5
+    return [
+        row.study,
+        row.effect,
+        row.label,
+        row.cohort,
+        row.cluster,
+        row.included,
+        row.reason,
+        row.measure_reported,
+        row.value,
+        row.lo,
+        row.hi,
+        row.yi,
+        row.vi,
+        sei,
+        weight,
+        row.conversion,
+        row.flipped,
+        row.adjustment,
+        row.risk_of_bias,
+        row.year,
+    ]
 
 
 def _cell(value: Any) -> str:
@@ -298,8 +393,13 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _render(render: RenderFigures, document: dict[str, Any], csv_text: str,
-            figures_dir: Path, previous: Mapping[str, str]) -> dict[str, str]:
+def _render(
+    render: RenderFigures,
+    document: dict[str, Any],
+    csv_text: str,
+    figures_dir: Path,
+    previous: Mapping[str, str],
+) -> dict[str, str]:
     """Figures through the ``render`` callback, which also removes this analysis's stale ones.
 
     Stale means one of this analysis's own file names, known exactly by the report layer:
@@ -325,8 +425,11 @@ def _previous_figures(path: Path) -> dict[str, str]:
         return {}
     if not isinstance(figures, dict):
         return {}
-    return {name: relative for name, relative in figures.items()
-            if isinstance(name, str) and isinstance(relative, str)}
+    return {
+        name: relative
+        for name, relative in figures.items()
+        if isinstance(name, str) and isinstance(relative, str)
+    }
 
 
 # --------------------------------------------------------------------------- provenance
@@ -349,8 +452,13 @@ def code_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def build_provenance(analysis: Analysis, studies: Sequence[Study], table: EffectTable,
-                     studies_dir: Path, figures: bool) -> dict[str, Any]:
+def build_provenance(
+    analysis: Analysis,
+    studies: Sequence[Study],
+    table: EffectTable,
+    studies_dir: Path,
+    figures: bool,
+) -> dict[str, Any]:
     """Package version, code fingerprint, options and the sha256 of every input file."""
     inputs: dict[str, str] = {}
     spec = Path(str(analysis.path))
@@ -365,12 +473,17 @@ def build_provenance(analysis: Analysis, studies: Sequence[Study], table: Effect
     if bib.is_file():
         inputs["studies/references.bib"] = sha256_file(bib)
     inputs[f"evidence/{HEADLINE_FILE}"] = headline_sha256()
-    return {"evidence_version": __version__, "code_sha256": code_fingerprint(),
-            "options": {"figures": figures}, "inputs": dict(sorted(inputs.items()))}
+    return {
+        "evidence_version": __version__,
+        "code_sha256": code_fingerprint(),
+        "options": {"figures": figures},
+        "inputs": dict(sorted(inputs.items())),
+    }
 
 
-def _unchanged(results_dir: Path, identifier: str, provenance: dict[str, Any]
-               ) -> dict[str, Any] | None:
+def _unchanged(
+    results_dir: Path, identifier: str, provenance: dict[str, Any]
+) -> dict[str, Any] | None:
     """Return the existing results document when nothing changed, else ``None``.
 
     Unchanged means: its provenance (less ``outputs``) equals ``provenance``, and the
@@ -391,8 +504,7 @@ def _unchanged(results_dir: Path, identifier: str, provenance: dict[str, Any]
     if recorded != provenance or not isinstance(outputs, dict):
         return None
     build = results_dir.parent
-    expected = {f"results/{identifier}-effects.csv",
-                *(document.get("figures") or {}).values()}
+    expected = {f"results/{identifier}-effects.csv", *(document.get("figures") or {}).values()}
     if set(outputs) != expected:
         return None
     if any(sha256_of(build / relative) != digest for relative, digest in outputs.items()):
@@ -420,12 +532,20 @@ def index_row(document: dict[str, Any]) -> dict[str, Any]:
     """One ``index.json`` row: id, title, status, k, estimate, ci, pi, i2, certainty, ..."""
     pooled = document.get("pooled") or {}
     certainty = document.get("certainty") or {}
-    return {"id": document["id"], "title": document["title"], "status": document["status"],
-            "k": (document.get("effects") or {}).get("included"),
-            "estimate": pooled.get("estimate"), "ci": pooled.get("ci"), "pi": pooled.get("pi"),
-            "i2": pooled.get("i2"), "certainty": certainty.get("level"),
-            "metric": document.get("metric"), "back_transform": document.get("back_transform"),
-            "back_transformed": pooled.get("back_transformed")}
+    return {
+        "id": document["id"],
+        "title": document["title"],
+        "status": document["status"],
+        "k": (document.get("effects") or {}).get("included"),
+        "estimate": pooled.get("estimate"),
+        "ci": pooled.get("ci"),
+        "pi": pooled.get("pi"),
+        "i2": pooled.get("i2"),
+        "certainty": certainty.get("level"),
+        "metric": document.get("metric"),
+        "back_transform": document.get("back_transform"),
+        "back_transformed": pooled.get("back_transformed"),
+    }
 
 
 def index_rows(documents: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -433,8 +553,9 @@ def index_rows(documents: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [index_row(d) for d in documents]
 
 
-def _update_index(results_dir: Path, documents: Sequence[dict[str, Any]],
-                  analyses_dir: Path) -> list[dict[str, Any]]:
+def _update_index(
+    results_dir: Path, documents: Sequence[dict[str, Any]], analyses_dir: Path
+) -> list[dict[str, Any]]:
     """Rebuild ``index.json`` from every results file whose spec still exists; return its rows."""
     fresh = {d["id"]: d for d in documents}
     rows = []
@@ -450,8 +571,9 @@ def _update_index(results_dir: Path, documents: Sequence[dict[str, Any]],
     return rows
 
 
-def _render_summary(render_summary: RenderSummary, rows: list[dict[str, Any]],
-                    figures_dir: Path) -> None:
+def _render_summary(
+    render_summary: RenderSummary, rows: list[dict[str, Any]], figures_dir: Path
+) -> None:
     """Draw the summary forest into ``figures/summary-forest.svg``, writing only on change."""
     target = figures_dir / "summary-forest.svg"
     with tempfile.TemporaryDirectory() as scratch:
@@ -470,5 +592,7 @@ def _summary(document: dict[str, Any]) -> str:
     pooled = document["pooled"]
     shown = pooled.get("back_transformed") or pooled
     ci = shown.get("ci") or [None, None]
-    return (f"k = {document['effects']['included']}, estimate {shown['estimate']:.3g} "
-            f"({ci[0]:.3g} to {ci[1]:.3g}), certainty {document['certainty']['level']}")
+    return (
+        f"k = {document['effects']['included']}, estimate {shown['estimate']:.3g} "
+        f"({ci[0]:.3g} to {ci[1]:.3g}), certainty {document['certainty']['level']}"
+    )

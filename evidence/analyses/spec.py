@@ -49,6 +49,8 @@ from evidence.stats.tau2 import METHODS
 ADJUSTMENT_ORDER = ("fully-adjusted", "minimally-adjusted", "unadjusted", "not-reported")
 #: Shortest written justification accepted for a certainty override (characters).
 MIN_JUSTIFICATION = 20
+
+
 #: GRADE domains an override may name.
 @dataclass(frozen=True)
 class Exclusion:
@@ -107,15 +109,19 @@ def analysis_schema() -> dict[str, Any]:
     ``model.method`` takes the names of the tau^2 estimator registry
     (:data:`evidence.stats.tau2.ESTIMATORS`), so that adding an estimator is one change.
     """
-    text = resources.files("evidence").joinpath("schema/analysis.schema.json").read_text(
-        encoding="utf-8")
+    text = (
+        resources.files("evidence")
+        .joinpath("schema/analysis.schema.json")
+        .read_text(encoding="utf-8")
+    )
     schema = json.loads(text)
     schema["properties"]["model"]["properties"]["method"]["enum"] = list(METHODS)
     return schema
 
 
-def load_analyses(directory: str | Path, ids: Iterable[str] | None = None
-                  ) -> tuple[list[Analysis], list[Problem]]:
+def load_analyses(
+    directory: str | Path, ids: Iterable[str] | None = None
+) -> tuple[list[Analysis], list[Problem]]:
     """Load every ``*.yaml`` spec in ``directory`` (sorted by file name).
 
     Parameters
@@ -140,8 +146,15 @@ def load_analyses(directory: str | Path, ids: Iterable[str] | None = None
         stems = {p.stem for p in paths}
         for name in wanted:
             if name not in stems:
-                problems.append(Problem(str(folder), 0, 0, f"no analysis '{name}' in {folder}"
-                                        f"{did_you_mean(name, stems)}", "unknown-analysis"))
+                problems.append(
+                    Problem(
+                        str(folder),
+                        0,
+                        0,
+                        f"no analysis '{name}' in {folder}{did_you_mean(name, stems)}",
+                        "unknown-analysis",
+                    )
+                )
         paths = [p for p in paths if p.stem in wanted]
     loaded: list[Analysis] = []
     seen: dict[str, str] = {}
@@ -155,16 +168,24 @@ def load_analyses(directory: str | Path, ids: Iterable[str] | None = None
         if analysis is None:
             continue
         if analysis.id in seen:
-            problems.append(Problem(str(analysis.path), 1, 1, f"id '{analysis.id}' is also used "
-                                    f"by {seen[analysis.id]}", "duplicate-id"))
+            problems.append(
+                Problem(
+                    str(analysis.path),
+                    1,
+                    1,
+                    f"id '{analysis.id}' is also used by {seen[analysis.id]}",
+                    "duplicate-id",
+                )
+            )
             continue
         seen[analysis.id] = str(analysis.path)
         loaded.append(analysis)
     return loaded, problems
 
 
-def load_analysis(path: str | Path, text: str | None = None
-                  ) -> tuple[Analysis | None, list[Problem]]:
+def load_analysis(
+    path: str | Path, text: str | None = None
+) -> tuple[Analysis | None, list[Problem]]:
     """Load and check one spec; return ``(None, problems)`` when it has an error.
 
     Parameters
@@ -187,13 +208,19 @@ def load_analysis(path: str | Path, text: str | None = None
     return _build(data, document.path), problems
 
 
-def check_rules(data: Mapping[str, Any], positions: Positions, shown: str, stem: str
-                ) -> list[Problem]:
+def check_rules(
+    data: Mapping[str, Any], positions: Positions, shown: str, stem: str
+) -> list[Problem]:
     """Rules the schema cannot express (see the module docstring for the rule ids)."""
     problems: list[Problem] = []
 
-    def at(where: tuple[str | int, ...], message: str, rule: str, key: bool = False,
-           severity: str = "error") -> None:
+    def at(
+        where: tuple[str | int, ...],
+        message: str,
+        rule: str,
+        key: bool = False,
+        severity: str = "error",
+    ) -> None:
         line, column = positions.of(where, key=key)
         problems.append(Problem(shown, line, column, message, rule, severity))  # type: ignore[arg-type]
 
@@ -201,8 +228,9 @@ def check_rules(data: Mapping[str, Any], positions: Positions, shown: str, stem:
         at(("id",), f"id '{data['id']}' must equal the file name '{stem}'", "id-file-name")
     alternatives = data["select"] if isinstance(data["select"], list) else [data["select"]]
     for index, filters in enumerate(alternatives):
-        where: tuple[str | int, ...] = ("select", index) if isinstance(data["select"], list) \
-            else ("select",)
+        where: tuple[str | int, ...] = (
+            ("select", index) if isinstance(data["select"], list) else ("select",)
+        )
         for path, accepted in filters.items():
             message = path_problem(path)
             if message:
@@ -212,63 +240,107 @@ def check_rules(data: Mapping[str, Any], positions: Positions, shown: str, stem:
             values = accepted if isinstance(accepted, list) else [accepted]
             for position, value in enumerate(values):
                 if terms is not None and str(value) not in terms:
-                    target = (*where, path, position) if isinstance(accepted, list) \
-                        else (*where, path)
-                    at(target, f"select: '{value}' is not a term of {path} (vocabulary "
-                       f"'{vocabulary_name(path)}'){did_you_mean(str(value), terms)}",
-                       "unknown-term")
+                    target = (
+                        (*where, path, position) if isinstance(accepted, list) else (*where, path)
+                    )
+                    at(
+                        target,
+                        f"select: '{value}' is not a term of {path} (vocabulary "
+                        f"'{vocabulary_name(path)}'){did_you_mean(str(value), terms)}",
+                        "unknown-term",
+                    )
     for section in ("subgroups", "moderators"):
         for index, path in enumerate(data.get(section, [])):
             message = path_problem(path)
             if message:
                 at((section, index), f"{section}: {message}", "unknown-field-path")
             elif section == "moderators" and not is_numeric_path(path):
-                at((section, index), f"moderators: '{path}' is not a numeric field; use it as "
-                   "a subgroup instead", "moderator-not-numeric")
+                at(
+                    (section, index),
+                    f"moderators: '{path}' is not a numeric field; use it as a subgroup instead",
+                    "moderator-not-numeric",
+                )
     if data["dependence"] == "aggregate" and "rho" not in data:
-        at(("dependence",), "dependence: aggregate needs a stated rho (the assumed correlation "
-           "of effects within a cluster), e.g. rho: 0.5", "rho-required")
+        at(
+            ("dependence",),
+            "dependence: aggregate needs a stated rho (the assumed correlation "
+            "of effects within a cluster), e.g. rho: 0.5",
+            "rho-required",
+        )
     if data["dependence"] != "aggregate" and "rho" in data:
-        at(("rho",), "rho is used only with dependence: aggregate", "rho-unused", key=True,
-           severity="warning")
+        at(
+            ("rho",),
+            "rho is used only with dependence: aggregate",
+            "rho-unused",
+            key=True,
+            severity="warning",
+        )
     domains: set[str] = set()
     for index, item in enumerate(data.get("certainty", {}).get("overrides", [])):
         if item["domain"] in domains:
-            at(("certainty", "overrides", index, "domain"),
-               f"a second override for '{item['domain']}'", "duplicate-override")
+            at(
+                ("certainty", "overrides", index, "domain"),
+                f"a second override for '{item['domain']}'",
+                "duplicate-override",
+            )
         domains.add(item["domain"])
         if len(item["justification"].strip()) < MIN_JUSTIFICATION:
-            at(("certainty", "overrides", index, "justification"),
-               f"the justification of the {item['domain']} override is too short to tell "
-               f"readers why (at least {MIN_JUSTIFICATION} characters)",
-               "justification-too-short")
+            at(
+                ("certainty", "overrides", index, "justification"),
+                f"the justification of the {item['domain']} override is too short to tell "
+                f"readers why (at least {MIN_JUSTIFICATION} characters)",
+                "justification-too-short",
+            )
     rows = headline_rows()
     for index, selector in enumerate(data.get("compare_with", [])):
         if not match_rows(rows, selector):
-            at(("compare_with", index), "compare_with: no row of the headline table has "
-               + ", ".join(f"{k} = '{v}'" for k, v in selector.items()), "compare-no-match")
+            at(
+                ("compare_with", index),
+                "compare_with: no row of the headline table has "
+                + ", ".join(f"{k} = '{v}'" for k, v in selector.items()),
+                "compare-no-match",
+            )
     return problems
 
 
 def _build(data: Mapping[str, Any], shown: str) -> Analysis:
     """Turn checked plain data into an :class:`Analysis`."""
     alternatives = data["select"] if isinstance(data["select"], list) else [data["select"]]
-    select = tuple({key: tuple(value) if isinstance(value, list) else (value,)
-                    for key, value in filters.items()} for filters in alternatives)
+    select = tuple(
+        {
+            key: tuple(value) if isinstance(value, list) else (value,)
+            for key, value in filters.items()
+        }
+        for filters in alternatives
+    )
     return Analysis(
-        id=data["id"], title=data["title"], question=dict(data["question"]), select=select,
-        metric=data["metric"], orient=data["orient"], adjustment=data["adjustment"],
-        dependence=data["dependence"], method=data["model"]["method"],
+        id=data["id"],
+        title=data["title"],
+        question=dict(data["question"]),
+        select=select,
+        metric=data["metric"],
+        orient=data["orient"],
+        adjustment=data["adjustment"],
+        dependence=data["dependence"],
+        method=data["model"]["method"],
         test=data["model"].get("test", "z"),
-        exclude=tuple(Exclusion(e["study"], e["reason"], e.get("effect"))
-                      for e in data.get("exclude", [])),
-        rho=data.get("rho"), assume_rare_outcome=bool(data.get("assume_rare_outcome", False)),
-        subgroups=tuple(data.get("subgroups", [])), moderators=tuple(data.get("moderators", [])),
-        sensitivity=tuple(data.get("sensitivity", [])), bias=tuple(data.get("bias", [])),
+        exclude=tuple(
+            Exclusion(e["study"], e["reason"], e.get("effect")) for e in data.get("exclude", [])
+        ),
+        rho=data.get("rho"),
+        assume_rare_outcome=bool(data.get("assume_rare_outcome", False)),
+        subgroups=tuple(data.get("subgroups", [])),
+        moderators=tuple(data.get("moderators", [])),
+        sensitivity=tuple(data.get("sensitivity", [])),
+        bias=tuple(data.get("bias", [])),
         compare_with=tuple(dict(c) for c in data.get("compare_with", [])),
-        overrides=tuple(Override(o["domain"], o["downgrade"], o["justification"])
-                        for o in data.get("certainty", {}).get("overrides", [])),
-        notes=data.get("notes"), spec=data, path=shown,
+        overrides=tuple(
+            Override(o["domain"], o["downgrade"], o["justification"])
+            for o in data.get("certainty", {}).get("overrides", [])
+        ),
+        notes=data.get("notes"),
+        spec=data,
+        path=shown,
     )
 
 

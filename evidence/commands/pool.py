@@ -140,8 +140,17 @@ def _run(args: argparse.Namespace, caught: list[warnings.WarningMessage]) -> int
     mods = [m.strip() for m in args.mods.split(",") if m.strip()] if args.mods else []
     _check_columns(table, mods + [c for c in (args.subgroup, args.cluster) if c])
     if args.robust and not args.cluster:
-        raise EvidenceError([Problem(args.file, 0, 0, "--robust needs --cluster COL (the clusters "
-                                     "of dependent effects)", "invalid-input")])
+        raise EvidenceError(
+            [
+                Problem(
+                    args.file,
+                    0,
+                    0,
+                    "--robust needs --cluster COL (the clusters of dependent effects)",
+                    "invalid-input",
+                )
+            ]
+        )
     effects = compute_effects(table, args.measure, args.drop00)
     problems = row_problems(table, effects)
     notes = list(effects.notes)

@@ -51,8 +51,12 @@ from evidence.effects.reported import (
 from evidence.records.model import Statistic
 
 #: Ratio measures pooled as risk ratios, and how that is said.
-RISK_RATIOS = {"RR": "RR", "HR": "HR treated as RR", "IRR": "IRR treated as RR",
-               "MRR": "mortality rate ratio treated as RR"}
+RISK_RATIOS = {
+    "RR": "RR",
+    "HR": "HR treated as RR",
+    "IRR": "IRR treated as RR",
+    "MRR": "mortality rate ratio treated as RR",
+}
 #: Log-scale measures and the ratio they are the log of.
 LOG_MEASURES = {"log-HR": "HR", "log-RR": "RR", "log-OR": "OR"}
 PERCENT = ("percent-increase", "percent-decrease")
@@ -77,8 +81,9 @@ class Unusable:
     reason: str
 
 
-def log_ratio_from_ci(value: float, lower: float, upper: float, level: float = 0.95
-                      ) -> tuple[float, float]:
+def log_ratio_from_ci(
+    value: float, lower: float, upper: float, level: float = 0.95
+) -> tuple[float, float]:
     r"""Return the log ratio and its variance from a ratio and its confidence interval.
 
     :math:`y = \ln(\text{ratio})`, :math:`s = (\ln u - \ln l) / (2 z_{(1+\text{level})/2})`,
@@ -98,8 +103,10 @@ def _precision(statistic: Statistic) -> str | None:
     """Say why the statistic has no usable precision, or return ``None`` when it has one."""
     s = statistic
     if s.range is not None and s.value is None:
-        return (f"only a range of estimates reported ({s.range[0]:g} to {s.range[1]:g}), "
-                "no single estimate with a CI or SE")
+        return (
+            f"only a range of estimates reported ({s.range[0]:g} to {s.range[1]:g}), "
+            "no single estimate with a CI or SE"
+        )
     if s.table is not None or s.groups is not None or s.t is not None or s.f is not None:
         return None
     if s.value is None:
@@ -111,8 +118,9 @@ def _precision(statistic: Statistic) -> str | None:
     return None
 
 
-def to_metric(statistic: Statistic, metric: str, assume_rare_outcome: bool = False
-              ) -> Converted | Unusable:
+def to_metric(
+    statistic: Statistic, metric: str, assume_rare_outcome: bool = False
+) -> Converted | Unusable:
     """Put one reported statistic on ``metric`` (rules in the module docstring).
 
     Parameters
@@ -133,8 +141,11 @@ def to_metric(statistic: Statistic, metric: str, assume_rare_outcome: bool = Fal
         return Unusable(missing)
     two_groups = statistic.groups is not None or statistic.t is not None or statistic.f is not None
     if two_groups and metric == "smd":
-        return _smd_from_groups(statistic) if statistic.groups is not None else _smd_from_test(
-            statistic)
+        return (
+            _smd_from_groups(statistic)
+            if statistic.groups is not None
+            else _smd_from_test(statistic)
+        )
     if two_groups:
         form = "group means and SDs" if statistic.groups is not None else "a t or F statistic"
         return Unusable(f"{form} convert to smd only, not to {metric}")
@@ -156,32 +167,39 @@ def _log_ratio(statistic: Statistic) -> tuple[float, float, str]:
     s = statistic
     value = float(s.value)  # type: ignore[arg-type]
     if s.ci is None and s.se is None and s.se_log is None:
-        y = math.log(1 + _percent_sign(s.measure)[0] * value / 100) if s.measure in PERCENT \
-            else value if s.measure in LOG_MEASURES else math.log(value)
+        y = (
+            math.log(1 + _percent_sign(s.measure)[0] * value / 100)
+            if s.measure in PERCENT
+            else value
+            if s.measure in LOG_MEASURES
+            else math.log(value)
+        )
         se = float(se_from_p(y, s.p))
-        return y, se * se, (f"SE of the log from the two-sided p = {s.p:g} "
-                            "(Altman & Bland 2011)")
+        return y, se * se, (f"SE of the log from the two-sided p = {s.p:g} (Altman & Bland 2011)")
     if s.measure in PERCENT:
         sign, word = _percent_sign(s.measure)
         rule = f"percent {word} p -> ratio 1 {'+' if sign > 0 else '-'} p/100"
         ratio = 1 + sign * value / 100
         if s.se_log is not None:
-            return math.log(ratio), s.se_log ** 2, rule
+            return math.log(ratio), s.se_log**2, rule
         if s.ci is None:
             se_log = float(s.se) / 100 / ratio  # type: ignore[arg-type]
-            return (math.log(ratio), se_log ** 2,
-                    f"{rule}; SE of the log by the delta method, (SE/100)/ratio")
+            return (
+                math.log(ratio),
+                se_log**2,
+                f"{rule}; SE of the log by the delta method, (SE/100)/ratio",
+            )
         lo, hi = sorted(1 + sign * c / 100 for c in s.ci)  # type: ignore[union-attr]
         y, v = log_ratio_from_ci(ratio, lo, hi, s.ci_level)
         return y, v, f"{rule} (CI likewise), ratio and CI to log scale"
     if s.measure in LOG_MEASURES:
         if s.se is not None:
-            return value, s.se ** 2, "log scale with SE as reported"
+            return value, s.se**2, "log scale with SE as reported"
         lo, hi = s.ci  # type: ignore[misc]
         se = float(se_from_ci(lo, hi, s.ci_level))
         return value, se * se, "log scale; SE from the CI width"
     if s.se_log is not None:
-        return math.log(value), s.se_log ** 2, "ratio to log scale, SE of the log as reported"
+        return math.log(value), s.se_log**2, "ratio to log scale, SE of the log as reported"
     if s.ci is None:
         se = float(s.se) / value  # type: ignore[arg-type]
         return math.log(value), se * se, "ratio to log scale; SE by the delta method"
@@ -202,15 +220,23 @@ def _to_log_ratio(statistic: Statistic, metric: str, rare: bool) -> Converted | 
     y, v, words = _log_ratio(statistic)
     if metric == "log-risk-ratio":
         if odds and not rare:
-            return Unusable(f"measure {measure} not convertible to log-risk-ratio without the "
-                            "baseline risk (set assume_rare_outcome to accept it)")
-        label = ("OR treated as RR (rare-outcome assumption)" if odds
-                 else "percent change treated as RR" if measure in PERCENT
-                 else RISK_RATIOS[base])
+            return Unusable(
+                f"measure {measure} not convertible to log-risk-ratio without the "
+                "baseline risk (set assume_rare_outcome to accept it)"
+            )
+        label = (
+            "OR treated as RR (rare-outcome assumption)"
+            if odds
+            else "percent change treated as RR"
+            if measure in PERCENT
+            else RISK_RATIOS[base]
+        )
     else:
         if risk and not rare:
-            return Unusable(f"measure {measure} not convertible to log-odds-ratio without the "
-                            "baseline risk (set assume_rare_outcome to accept it)")
+            return Unusable(
+                f"measure {measure} not convertible to log-odds-ratio without the "
+                "baseline risk (set assume_rare_outcome to accept it)"
+            )
         label = f"{base} treated as OR (rare-outcome assumption)" if risk else "OR"
     return Converted(y, v, f"{label}; {words}")
 
@@ -232,10 +258,16 @@ def _from_table(statistic: Statistic, metric: str) -> Converted:
         n1, n2 = a + b, c + d
         added = " (1/2 added to each cell: a zero cell)"
     if metric == "log-risk-ratio":
-        return Converted(math.log((a / n1) / (c / n2)), 1 / a - 1 / n1 + 1 / c - 1 / n2,
-                         f"log RR from the 2x2 table{added}")
-    return Converted(math.log(a * d / (b * c)), 1 / a + 1 / b + 1 / c + 1 / d,
-                     f"log OR from the 2x2 table{added}")
+        return Converted(
+            math.log((a / n1) / (c / n2)),
+            1 / a - 1 / n1 + 1 / c - 1 / n2,
+            f"log RR from the 2x2 table{added}",
+        )
+    return Converted(
+        math.log(a * d / (b * c)),
+        1 / a + 1 / b + 1 / c + 1 / d,
+        f"log OR from the 2x2 table{added}",
+    )
 
 
 def _to_smd(statistic: Statistic) -> Converted | Unusable:
@@ -251,22 +283,27 @@ def _to_smd(statistic: Statistic) -> Converted | Unusable:
     if s.measure in ("OR", "log-OR"):
         y, v, words = _log_ratio(s)
         d, v_d = log_odds_ratio_to_smd(y, v)
-        return Converted(float(d), float(v_d),
-                         f"OR to SMD by the logit method (Chinn 2000); {words}")
+        return Converted(
+            float(d), float(v_d), f"OR to SMD by the logit method (Chinn 2000); {words}"
+        )
     if s.measure == "SMD":
         if s.se is not None:
-            return Converted(float(s.value), s.se ** 2, "SMD with SE as reported")
+            return Converted(float(s.value), s.se**2, "SMD with SE as reported")
         if s.ci is None:
             se = float(se_from_p(s.value, s.p))
-            return Converted(float(s.value), se * se,
-                             f"SMD; SE from the two-sided p = {s.p:g} (Altman & Bland 2011)")
+            return Converted(
+                float(s.value),
+                se * se,
+                f"SMD; SE from the two-sided p = {s.p:g} (Altman & Bland 2011)",
+            )
         lo, hi = s.ci  # type: ignore[misc]
         se = float(se_from_ci(lo, hi, s.ci_level))
         return Converted(float(s.value), se * se, "SMD; SE from the CI width")
     if s.measure == "r":
         d, v_d = r_to_d(float(s.value), _correlation_variance(s))
-        return Converted(float(d), float(v_d),
-                         "r to SMD: d = 2r/sqrt(1 - r^2) (Borenstein 2009, eq. 7.5)")
+        return Converted(
+            float(d), float(v_d), "r to SMD: d = 2r/sqrt(1 - r^2) (Borenstein 2009, eq. 7.5)"
+        )
     return Unusable(f"measure {s.measure} not convertible to smd")
 
 
@@ -280,14 +317,24 @@ def _smd_from_groups(statistic: Statistic) -> Converted | Unusable:
     ``vtype = "LS"``; computed by :func:`evidence.effects.escalc.escalc`).
     """
     g = statistic.groups
-    sizes = escalc("SMD", m1i=[g.exposed_mean], sd1i=[g.exposed_sd],  # type: ignore[union-attr]
-                   n1i=[g.exposed_n], m2i=[g.unexposed_mean],  # type: ignore[union-attr]
-                   sd2i=[g.unexposed_sd], n2i=[g.unexposed_n])  # type: ignore[union-attr]
+    sizes = escalc(
+        "SMD",
+        m1i=[g.exposed_mean],
+        sd1i=[g.exposed_sd],  # type: ignore[union-attr]
+        n1i=[g.exposed_n],
+        m2i=[g.unexposed_mean],  # type: ignore[union-attr]
+        sd2i=[g.unexposed_sd],
+        n2i=[g.unexposed_n],
+    )  # type: ignore[union-attr]
     yi, vi = float(sizes.yi[0]), float(sizes.vi[0])
     if not (math.isfinite(yi) and math.isfinite(vi)):
         return Unusable("group means and SDs give no SMD (pooled SD of 0 or groups too small)")
-    return Converted(yi, vi, "Hedges' g from the group means, SDs and ns (exposed minus "
-                             "unexposed; Hedges 1981, metafor escalc SMD)")
+    return Converted(
+        yi,
+        vi,
+        "Hedges' g from the group means, SDs and ns (exposed minus "
+        "unexposed; Hedges 1981, metafor escalc SMD)",
+    )
 
 
 def _smd_from_test(statistic: Statistic) -> Converted | Unusable:
@@ -312,18 +359,24 @@ def _smd_from_test(statistic: Statistic) -> Converted | Unusable:
     else:
         sign = -1.0 if s.value is not None and s.value < 0 else 1.0
         d, v = d_from_f(s.f, n1, n2, sign)
-        words = f"F = {s.f:g}, sign " + ("from the recorded value" if s.value is not None
-                                         else "taken from exposure.higher_means (F has none)")
-    return Converted(j * float(d), j * j * float(v),
-                     f"Hedges' g from {words} with n1 = {n1:g}, n2 = {n2:g}: "
-                     "d = t sqrt(1/n1 + 1/n2), g = J d (Borenstein 2009, eqs. 4.20-4.24)")
+        words = f"F = {s.f:g}, sign " + (
+            "from the recorded value"
+            if s.value is not None
+            else "taken from exposure.higher_means (F has none)"
+        )
+    return Converted(
+        j * float(d),
+        j * j * float(v),
+        f"Hedges' g from {words} with n1 = {n1:g}, n2 = {n2:g}: "
+        "d = t sqrt(1/n1 + 1/n2), g = J d (Borenstein 2009, eqs. 4.20-4.24)",
+    )
 
 
 def _correlation_variance(statistic: Statistic) -> float:
     r"""Return the variance of r: :math:`SE^2` when reported, else :math:`(1-r^2)^2/(n-1)`."""
     r = float(statistic.value)  # type: ignore[arg-type]
     if statistic.se is not None:
-        return statistic.se ** 2
+        return statistic.se**2
     if statistic.ci is not None:
         lo, hi = statistic.ci
         se = (math.atanh(hi) - math.atanh(lo)) / (2 * z_critical(statistic.ci_level))
@@ -342,8 +395,10 @@ def _correlation(statistic: Statistic, metric: str) -> Converted:
     if metric == "correlation":
         return Converted(r, _correlation_variance(statistic), "r as reported")
     if statistic.se is None and statistic.ci is None:
-        return Converted(math.atanh(r), 1 / (statistic.n - 3),  # type: ignore[operator]
-                         "r to Fisher z; variance 1/(n - 3)")
+        return Converted(
+            math.atanh(r),
+            1 / (statistic.n - 3),  # type: ignore[operator]
+            "r to Fisher z; variance 1/(n - 3)",
+        )
     v = _correlation_variance(statistic) / (1 - r * r) ** 2
-    return Converted(math.atanh(r), v,
-                     "r to Fisher z; variance SE_r^2/(1 - r^2)^2 (delta method)")
+    return Converted(math.atanh(r), v, "r to Fisher z; variance SE_r^2/(1 - r^2)^2 (delta method)")

@@ -55,6 +55,7 @@ __all__ = [
 
 Array = NDArray[np.float64]
 
+
 @dataclass(frozen=True)
 class EffectSizes:
     """Effect sizes of every input row.
@@ -382,8 +383,9 @@ MEASURE_REGISTRY: dict[str, Measure] = {
         Measure("RR", "log risk ratio", _TABLE, _table, "log", "exp"),
         Measure("RD", "risk difference", _TABLE, _table, "identity", None),
         Measure("MD", "mean difference", _GROUPS, _groups, "identity", None),
-        Measure("SMD", "standardised mean difference (Hedges' g)", _GROUPS, _groups,
-                "identity", None),
+        Measure(
+            "SMD", "standardised mean difference (Hedges' g)", _GROUPS, _groups, "identity", None
+        ),
         Measure("ROM", "log ratio of means", _GROUPS, _groups, "log", "exp"),
         Measure("COR", "correlation r", ("ri", "ni"), _r, "identity", None),
         Measure("ZCOR", "Fisher's z of r", ("ri", "ni"), _r, "fisher-z", "tanh"),
@@ -391,10 +393,12 @@ MEASURE_REGISTRY: dict[str, Measure] = {
         Measure("PLO", "logit of a proportion", ("xi", "ni"), _events, "logit", "ilogit"),
         Measure("IR", "incidence rate", ("xi", "ti"), _counts, "identity", None),
         Measure("IRLN", "log incidence rate", ("xi", "ti"), _counts, "log", None),
-        Measure("IRR", "log incidence rate ratio", ("x1i", "x2i", "t1i", "t2i"), _counts,
-                "log", "exp"),
-        Measure("GEN", "as given (yi with vi or sei)", ("yi", "vi|sei"), _as_given,
-                "identity", None),
+        Measure(
+            "IRR", "log incidence rate ratio", ("x1i", "x2i", "t1i", "t2i"), _counts, "log", "exp"
+        ),
+        Measure(
+            "GEN", "as given (yi with vi or sei)", ("yi", "vi|sei"), _as_given, "identity", None
+        ),
     )
 }
 MEASURES = tuple(MEASURE_REGISTRY)

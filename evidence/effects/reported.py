@@ -29,6 +29,7 @@ from scipy import stats
 
 Array = NDArray[np.float64]
 
+
 def z_critical(level: float) -> float:
     r"""Return the two-sided normal critical value :math:`z_{(1+\text{level})/2}`.
 

@@ -75,14 +75,16 @@ def load_bibliography(path: str | os.PathLike[str]) -> Bibliography:
     """
     shown = display_path(path)
     if Path(path).exists() and not Path(path).is_file():  # a FIFO would block the read
-        return Bibliography(shown, problems=(Problem(
-            shown, 0, 0, "cannot read: not a regular file", "bib-unreadable"),))
+        return Bibliography(
+            shown,
+            problems=(Problem(shown, 0, 0, "cannot read: not a regular file", "bib-unreadable"),),
+        )
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return Bibliography(
-            shown, problems=(Problem(shown, 0, 0, f"cannot read: {read_error(exc)}",
-                                     "bib-unreadable"),)
+            shown,
+            problems=(Problem(shown, 0, 0, f"cannot read: {read_error(exc)}", "bib-unreadable"),),
         )
     lines: dict[str, int] = {}
     problems: list[Problem] = []

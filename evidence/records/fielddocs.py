@@ -55,8 +55,7 @@ _SECTIONS = (
 )
 
 
-def render(schema: Mapping[str, Any] | None = None,
-           vocabulary: Vocabulary | None = None) -> str:
+def render(schema: Mapping[str, Any] | None = None, vocabulary: Vocabulary | None = None) -> str:
     """Return the Markdown field reference for the study-record schema.
 
     Parameters
@@ -73,8 +72,9 @@ def render(schema: Mapping[str, Any] | None = None,
     """
     schema = schema if schema is not None else study_schema()
     vocabulary = vocabulary if vocabulary is not None else default_vocabulary()
-    vocab_of = {".".join(p).replace(".*", "[]"): name
-                for p, name in vocabulary_fields(schema).items()}
+    vocab_of = {
+        ".".join(p).replace(".*", "[]"): name for p, name in vocabulary_fields(schema).items()
+    }
     lines = [
         "# Study records: field reference",
         "",
@@ -96,7 +96,7 @@ def render(schema: Mapping[str, Any] | None = None,
         "",
         "## Fields",
         "",
-        "\"required\" means required within its mapping: `subgroup.label` must be given",
+        '"required" means required within its mapping: `subgroup.label` must be given',
         "whenever an effect has a `subgroup`.",
     ]
     for heading, prefix, path in _SECTIONS:
@@ -110,9 +110,15 @@ def render(schema: Mapping[str, Any] | None = None,
         used_by = sorted(f"`{f}`" for f, v in vocab_of.items() if v == name)
         lines += ["", f"### {name}", "", f"Used by {', '.join(used_by) or 'no field yet'}.", ""]
         lines += _term_table(name, terms, vocabulary)
-    lines += ["", "## Rules", "",
-              "`evidence validate` reports each problem as `file:line:col: message [rule]`.", "",
-              "| rule | meaning |", "| --- | --- |"]
+    lines += [
+        "",
+        "## Rules",
+        "",
+        "`evidence validate` reports each problem as `file:line:col: message [rule]`.",
+        "",
+        "| rule | meaning |",
+        "| --- | --- |",
+    ]
     for table in (LOAD_RULES, SCHEMA_RULES, RULES, CROSS_FILE_RULES, BIB_RULES):
         lines += [f"| `{rule}` | {_cell(meaning)} |" for rule, meaning in table.items()]
     return "\n".join(lines) + "\n"
@@ -126,12 +132,15 @@ def _schema_at(schema: Mapping[str, Any], path: tuple[str, ...]) -> Mapping[str,
     return node
 
 
-def _field_table(schema: Mapping[str, Any], node: Mapping[str, Any], prefix: str,
-                 vocab_of: Mapping[str, str]) -> list[str]:
+def _field_table(
+    schema: Mapping[str, Any], node: Mapping[str, Any], prefix: str, vocab_of: Mapping[str, str]
+) -> list[str]:
     """One row per property: field, type, required, description, example."""
     required = set(node.get("required", ()))
-    rows = ["| field | type | required | description | example |",
-            "| --- | --- | --- | --- | --- |"]
+    rows = [
+        "| field | type | required | description | example |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for name, child in node.get("properties", {}).items():
         child = resolve_ref(schema, child)
         field = prefix + name
@@ -143,10 +152,13 @@ def _field_table(schema: Mapping[str, Any], node: Mapping[str, Any], prefix: str
             kind += ": " + " \\| ".join(f"`{v}`" for v in child["enum"])
         example = child.get("examples", [None])[0]
         nested = isinstance(example, dict) or (
-            isinstance(example, list) and any(isinstance(v, dict) for v in example))
+            isinstance(example, list) and any(isinstance(v, dict) for v in example)
+        )
         example_text = "" if nested or example is None else f"`{_flow(example)}`"
-        rows.append(f"| `{field}` | {kind} | {'yes' if name in required else ''} | "
-                    f"{_cell(child.get('description', ''))} | {example_text} |")
+        rows.append(
+            f"| `{field}` | {kind} | {'yes' if name in required else ''} | "
+            f"{_cell(child.get('description', ''))} | {example_text} |"
+        )
     return rows
 
 
@@ -165,10 +177,13 @@ def _type_words(node: Mapping[str, Any]) -> str:
 def _term_table(name: str, terms: Mapping[str, str], vocabulary: Vocabulary) -> list[str]:
     if name == "measures":
         rows = ["| term | kind | description |", "| --- | --- | --- |"]
-        return rows + [f"| `{t}` | {vocabulary.measure_kinds.get(t, '')} | {_cell(d)} |"
-                       for t, d in terms.items()]
+        return rows + [
+            f"| `{t}` | {vocabulary.measure_kinds.get(t, '')} | {_cell(d)} |"
+            for t, d in terms.items()
+        ]
     return ["| term | description |", "| --- | --- |"] + [
-        f"| `{t}` | {_cell(d)} |" for t, d in terms.items()]
+        f"| `{t}` | {_cell(d)} |" for t, d in terms.items()
+    ]
 
 
 def _flow(value: Any) -> str:

@@ -52,16 +52,27 @@ _ASYMMETRY_FACTOR = 2.0
 class RecordChecker:
     """Collects rule problems for one loaded record."""
 
-    def __init__(self, loaded: LoadedYaml, vocabulary: Vocabulary,
-                 vocabulary_fields: dict[tuple[str, ...], str], today: datetime.date):
+    def __init__(
+        self,
+        loaded: LoadedYaml,
+        vocabulary: Vocabulary,
+        vocabulary_fields: dict[tuple[str, ...], str],
+        today: datetime.date,
+    ):
         self.loaded = loaded
         self.vocabulary = vocabulary
         self.vocabulary_fields = vocabulary_fields
         self.today = today
         self.problems: list[Problem] = []
 
-    def report(self, path: PathKey, message: str, rule: str, severity: Severity = "error",
-               key: bool = False) -> None:
+    def report(
+        self,
+        path: PathKey,
+        message: str,
+        rule: str,
+        severity: Severity = "error",
+        key: bool = False,
+    ) -> None:
         """Add a problem at the node at ``path``."""
         line, column = self.loaded.positions.of(path, key=key)
         self.problems.append(Problem(self.loaded.path, line, column, message, rule, severity))
@@ -80,10 +91,11 @@ class RecordChecker:
             effect_id = effect.get("id")
             if isinstance(effect_id, str):
                 if effect_id in seen:
-                    self.report(("effects", index, "id"),
-                                f"effect id '{effect_id}' is already used by "
-                                f"effects[{seen[effect_id]}]",
-                                "duplicate-effect-id")
+                    self.report(
+                        ("effects", index, "id"),
+                        f"effect id '{effect_id}' is already used by effects[{seen[effect_id]}]",
+                        "duplicate-effect-id",
+                    )
                 else:
                     seen[effect_id] = index
             statistic = effect.get("statistic")
@@ -95,19 +107,29 @@ class RecordChecker:
         """Warn when the first line does not point editors at the schema."""
         first = self.loaded.first_line.rstrip()
         if not (first.startswith(SCHEMA_COMMENT) and first.endswith("study.schema.json")):
-            self.problems.append(Problem(
-                self.loaded.path, 1, 1,
-                "first line should be '# yaml-language-server: "
-                "$schema=../evidence/schema/study.schema.json' so editors check the record",
-                "schema-comment", "warning"))
+            self.problems.append(
+                Problem(
+                    self.loaded.path,
+                    1,
+                    1,
+                    "first line should be '# yaml-language-server: "
+                    "$schema=../evidence/schema/study.schema.json' so editors check the record",
+                    "schema-comment",
+                    "warning",
+                )
+            )
 
     def check_id(self, data: dict[str, Any]) -> None:
         """Check that the id equals the file stem (``id-mismatch``)."""
         record_id = data.get("id")
         stem = Path(self.loaded.path).stem
         if isinstance(record_id, str) and record_id != stem:
-            self.report(("id",), f"id '{record_id}' must equal the file name '{stem}' "
-                        f"(rename the file or set id: {stem})", "id-mismatch")
+            self.report(
+                ("id",),
+                f"id '{record_id}' must equal the file name '{stem}' "
+                f"(rename the file or set id: {stem})",
+                "id-mismatch",
+            )
 
     def check_terms(self, data: dict[str, Any]) -> None:
         """Check that vocabulary-controlled fields hold listed terms (``unknown-term``)."""
@@ -115,9 +137,13 @@ class RecordChecker:
             terms = self.vocabulary.terms(name)
             for path, value in matching_nodes(data, pattern):
                 if isinstance(value, str) and value not in terms:
-                    self.report(path, f"{dotted(path)}: '{value}' is not a term of the vocabulary "
-                                f"'{name}'{did_you_mean(value, terms)} (add new terms to "
-                                "evidence/schema/vocabulary.yaml)", "unknown-term")
+                    self.report(
+                        path,
+                        f"{dotted(path)}: '{value}' is not a term of the vocabulary "
+                        f"'{name}'{did_you_mean(value, terms)} (add new terms to "
+                        "evidence/schema/vocabulary.yaml)",
+                        "unknown-term",
+                    )
 
     def check_study_numbers(self, data: dict[str, Any]) -> None:
         """Check year, follow-up and population size."""
@@ -126,8 +152,11 @@ class RecordChecker:
             self.report(("year",), f"year {year} is outside 1800-{self.today.year}", "year-range")
         follow_up = _number(data.get("follow_up_years"))
         if follow_up is not None and follow_up <= 0:
-            self.report(("follow_up_years",), f"follow_up_years {follow_up:g} must be above 0",
-                        "follow-up-range")
+            self.report(
+                ("follow_up_years",),
+                f"follow_up_years {follow_up:g} must be above 0",
+                "follow-up-range",
+            )
         population = data.get("population")
         if isinstance(population, dict):
             self.check_n(("population", "n"), population.get("n"))
@@ -136,8 +165,9 @@ class RecordChecker:
         """Check that a sample size is at least 2 (``n-too-small``)."""
         n = _integer(value)
         if n is not None and n < 2:
-            self.report(path, f"{dotted(path)} is {n}; a sample size must be at least 2",
-                        "n-too-small")
+            self.report(
+                path, f"{dotted(path)} is {n}; a sample size must be at least 2", "n-too-small"
+            )
 
 
 class StatisticChecker:
@@ -151,8 +181,13 @@ class StatisticChecker:
         self.measure = measure if isinstance(measure, str) else ""
         self.kind = parent.vocabulary.measure_kinds.get(self.measure)
 
-    def report(self, field: str | tuple[str | int, ...], message: str, rule: str,
-               severity: Severity = "error") -> None:
+    def report(
+        self,
+        field: str | tuple[str | int, ...],
+        message: str,
+        rule: str,
+        severity: Severity = "error",
+    ) -> None:
         """Add a problem at a field of this statistic."""
         parts = (field,) if isinstance(field, str) else field
         self.parent.report((*self.path, *parts), message, rule, severity)
@@ -178,8 +213,9 @@ class StatisticChecker:
         if self.has("table") and m not in _TABLE_MEASURES:
             self.report("table", f"a 2x2 table gives {', '.join(_TABLE_MEASURES)}, not '{m}'", form)
         if self.has("groups") and m not in _GROUP_MEASURES:
-            self.report("groups", f"group means and SDs give {', '.join(_GROUP_MEASURES)}, "
-                        f"not '{m}'", form)
+            self.report(
+                "groups", f"group means and SDs give {', '.join(_GROUP_MEASURES)}, not '{m}'", form
+            )
         for test in ("t", "f"):
             if self.has(test):
                 if m not in _TEST_MEASURES:
@@ -191,20 +227,31 @@ class StatisticChecker:
         if (self.has("n1") or self.has("n2")) and not (self.has("t") or self.has("f")):
             self.report("n1" if self.has("n1") else "n2", "n1 and n2 go with t or f", form)
         if self.has("range") and self.has("value"):
-            self.report("range", "range is for when no single value was printed; "
-                        "remove value or range", form)
+            self.report(
+                "range",
+                "range is for when no single value was printed; remove value or range",
+                form,
+            )
         if self.has("se_log") and self.kind != "ratio":
-            self.report("se_log", f"se_log is the SE of a log ratio; '{m}' is not a ratio, "
-                        "use se", form)
+            self.report(
+                "se_log", f"se_log is the SE of a log ratio; '{m}' is not a ratio, use se", form
+            )
         if self.has("se") and self.kind == "ratio":
             self.report("se", f"for a ratio ('{m}') give se_log, the SE of its natural log", form)
-        if self.kind == "correlation" and self.has("value") and not (
-                self.has("n") or self.has("se")):
+        if (
+            self.kind == "correlation"
+            and self.has("value")
+            and not (self.has("n") or self.has("se"))
+        ):
             self.report("measure", "a correlation needs n or se to be weighted", form)
         if not self.has("value") and not any(
-                self.has(k) for k in ("table", "groups", "t", "f", "range")):
-            self.report("measure", f"statistic '{m}' needs a value (or table, groups, t/f with "
-                        "n1 and n2, or range)", form)
+            self.has(k) for k in ("table", "groups", "t", "f", "range")
+        ):
+            self.report(
+                "measure",
+                f"statistic '{m}' needs a value (or table, groups, t/f with n1 and n2, or range)",
+                form,
+            )
 
     def check_interval(self) -> None:
         """Check lower <= value <= upper, and the order of a range."""
@@ -213,11 +260,15 @@ class StatisticChecker:
         if ci is not None:
             low, high = ci
             if low > high:
-                self.report("ci", f"ci [{low:g}, {high:g}] is reversed; expected lower <= upper",
-                            "ci-order")
+                self.report(
+                    "ci", f"ci [{low:g}, {high:g}] is reversed; expected lower <= upper", "ci-order"
+                )
             elif value is not None and not low <= value <= high:
-                self.report("value", f"value {value:g} lies outside its ci [{low:g}, {high:g}]",
-                            "value-outside-ci")
+                self.report(
+                    "value",
+                    f"value {value:g} lies outside its ci [{low:g}, {high:g}]",
+                    "value-outside-ci",
+                )
         spread = _pair(self.statistic.get("range"))
         if spread is not None and spread[0] > spread[1]:
             self.report("range", f"range [{spread[0]:g}, {spread[1]:g}] is reversed", "range-order")
@@ -236,8 +287,11 @@ class StatisticChecker:
             return
         for field, number in _numbers_of(self.statistic, ("value", "ci", "range")):
             if number <= 0:
-                self.report(field, f"a ratio ('{self.measure}') must be above 0, found {number:g}",
-                            "ratio-positive")
+                self.report(
+                    field,
+                    f"a ratio ('{self.measure}') must be above 0, found {number:g}",
+                    "ratio-positive",
+                )
         value, ci = _number(self.statistic.get("value")), _pair(self.statistic.get("ci"))
         if value is None or ci is None or not 0 < ci[0] <= value <= ci[1]:
             return
@@ -245,9 +299,13 @@ class StatisticChecker:
         slack = sum(_rounding(x) / x for x in (ci[0], value, value, ci[1]))
         small, large = sorted((below, above))
         if large - small > slack and large > _ASYMMETRY_FACTOR * max(small, 1e-12):
-            self.report("ci", f"ci [{ci[0]:g}, {ci[1]:g}] around {value:g} is lopsided on the log "
-                        f"scale ({below:.3f} below, {above:.3f} above); check for a typo",
-                        "ci-asymmetric", "warning")
+            self.report(
+                "ci",
+                f"ci [{ci[0]:g}, {ci[1]:g}] around {value:g} is lopsided on the log "
+                f"scale ({below:.3f} below, {above:.3f} above); check for a typo",
+                "ci-asymmetric",
+                "warning",
+            )
 
     def check_scalars(self) -> None:
         """Check SEs, p, CI level, correlation and percentage bounds, and sizes."""
@@ -262,13 +320,19 @@ class StatisticChecker:
         level = _number(s.get("ci_level"))
         if level is not None and not 0 < level < 1:
             hint = f" (write {level / 100:g} for {level:g}%)" if 1 < level < 100 else ""
-            self.report("ci_level", f"ci_level must be a fraction in (0, 1), found {level:g}{hint}",
-                        "ci-level")
+            self.report(
+                "ci_level",
+                f"ci_level must be a fraction in (0, 1), found {level:g}{hint}",
+                "ci-level",
+            )
         if self.kind == "correlation":
             for field, number in _numbers_of(s, ("value", "ci", "range")):
                 if not -1 <= number <= 1:
-                    self.report(field, f"a correlation must be in [-1, 1], found {number:g}",
-                                "correlation-range")
+                    self.report(
+                        field,
+                        f"a correlation must be in [-1, 1], found {number:g}",
+                        "correlation-range",
+                    )
         if self.kind == "percent":
             for field, number in _numbers_of(s, ("value", "ci", "range")):
                 change = -number if self.measure == "percent-decrease" else number
@@ -287,11 +351,17 @@ class StatisticChecker:
             total = _integer(table.get(f"{group}_total"))
             for field, count in ((f"{group}_events", events), (f"{group}_total", total)):
                 if count is not None and count < 0:
-                    self.report(("table", field), f"{field} must not be negative, found {count}",
-                                "negative-count")
+                    self.report(
+                        ("table", field),
+                        f"{field} must not be negative, found {count}",
+                        "negative-count",
+                    )
             if events is not None and total is not None and 0 <= total < events:
-                self.report(("table", f"{group}_events"), f"{group}_events ({events}) exceeds "
-                            f"{group}_total ({total})", "events-exceed-total")
+                self.report(
+                    ("table", f"{group}_events"),
+                    f"{group}_events ({events}) exceeds {group}_total ({total})",
+                    "events-exceed-total",
+                )
 
     def check_groups(self) -> None:
         """Check group SDs > 0 and group sizes >= 2."""
@@ -301,8 +371,11 @@ class StatisticChecker:
         for group in ("exposed", "unexposed"):
             sd = _number(groups.get(f"{group}_sd"))
             if sd is not None and sd <= 0:
-                self.report(("groups", f"{group}_sd"), f"{group}_sd must be above 0, found {sd:g}",
-                            "sd-positive")
+                self.report(
+                    ("groups", f"{group}_sd"),
+                    f"{group}_sd must be above 0, found {sd:g}",
+                    "sd-positive",
+                )
             self.parent.check_n((*self.path, "groups", f"{group}_n"), groups.get(f"{group}_n"))
 
 
@@ -333,8 +406,9 @@ def _pair(value: Any) -> tuple[float, float] | None:
     return None
 
 
-def _numbers_of(statistic: dict[str, Any], fields: tuple[str, ...]
-                ) -> Iterator[tuple[str | tuple[str | int, ...], float]]:
+def _numbers_of(
+    statistic: dict[str, Any], fields: tuple[str, ...]
+) -> Iterator[tuple[str | tuple[str | int, ...], float]]:
     """Yield ``(field path, number)`` for scalar fields and both ends of pairs."""
     for field in fields:
         value = statistic.get(field)
@@ -355,4 +429,4 @@ def _rounding(x: float) -> float:
     if "e" in text or "E" in text:
         return 0.0
     decimals = len(text.split(".")[1].rstrip("0")) if "." in text else 0
-    return 0.5 * 10.0 ** -decimals
+    return 0.5 * 10.0**-decimals

@@ -89,8 +89,9 @@ def _link_text(path: Path) -> str:
         return "?"
 
 
-def input_problem(path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None,
-                  rule: str = UNREADABLE) -> Problem | None:
+def input_problem(
+    path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None, rule: str = UNREADABLE
+) -> Problem | None:
     """Return a problem unless ``path`` is a regular file (inside ``root``, when given).
 
     Only the file's metadata is looked at (``lstat``, ``stat``, ``readlink``): the
@@ -123,48 +124,76 @@ def input_problem(path: str | os.PathLike[str], root: str | os.PathLike[str] | N
     try:
         own = os.lstat(path)
     except OSError as exc:
-        reason = "no such file" if exc.errno == errno.ENOENT else (
-            (exc.strerror or str(exc)).lower())
+        reason = (
+            "no such file" if exc.errno == errno.ENOENT else ((exc.strerror or str(exc)).lower())
+        )
         return Problem(shown, 0, 0, reason, rule)
     is_link = stat.S_ISLNK(own.st_mode)
     link = f"is a symbolic link to {_link_text(path)}" if is_link else ""
     try:
         resolved = path.resolve(strict=True)
     except RuntimeError:
-        return Problem(shown, 0, 0, f"{link}, which never reaches a file (a loop of links); "
-                       "replace the link with the file itself", rule)
+        return Problem(
+            shown,
+            0,
+            0,
+            f"{link}, which never reaches a file (a loop of links); "
+            "replace the link with the file itself",
+            rule,
+        )
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            return Problem(shown, 0, 0, f"{link}, which never reaches a file (a loop of links); "
-                           "replace the link with the file itself", rule)
+            return Problem(
+                shown,
+                0,
+                0,
+                f"{link}, which never reaches a file (a loop of links); "
+                "replace the link with the file itself",
+                rule,
+            )
         if exc.errno == errno.ENOENT and is_link:
-            return Problem(shown, 0, 0, f"{link}, which does not exist; replace the link "
-                           "with the file itself", rule)
-        return Problem(shown, 0, 0, f"cannot read the file: {(exc.strerror or str(exc)).lower()}",
-                        rule)
+            return Problem(
+                shown,
+                0,
+                0,
+                f"{link}, which does not exist; replace the link with the file itself",
+                rule,
+            )
+        return Problem(
+            shown, 0, 0, f"cannot read the file: {(exc.strerror or str(exc)).lower()}", rule
+        )
     if root is not None:
         inside = safe_resolve(root)
         if resolved != inside and inside not in resolved.parents:
             start, where = link or "resolves to a file", display(root)
             where = "the working directory" if where in ("", ".") else where
-            return Problem(shown, 0, 0, f"{start}, outside {where}; input files must be "
-                           f"regular files inside {where} (copy the file there instead of "
-                           "linking to it)", LINK_OUTSIDE)
+            return Problem(
+                shown,
+                0,
+                0,
+                f"{start}, outside {where}; input files must be "
+                f"regular files inside {where} (copy the file there instead of "
+                "linking to it)",
+                LINK_OUTSIDE,
+            )
     try:
         mode = os.stat(resolved).st_mode
     except OSError as exc:
-        return Problem(shown, 0, 0, f"cannot read the file: {(exc.strerror or str(exc)).lower()}",
-                        rule)
+        return Problem(
+            shown, 0, 0, f"cannot read the file: {(exc.strerror or str(exc)).lower()}", rule
+        )
     if not stat.S_ISREG(mode):
         if is_link:
-            return Problem(shown, 0, 0, f"{link}, which is {file_kind(mode)}, not a regular "
-                           "file", rule)
+            return Problem(
+                shown, 0, 0, f"{link}, which is {file_kind(mode)}, not a regular file", rule
+            )
         return Problem(shown, 0, 0, f"is {file_kind(mode)}, not a regular file", rule)
     return None
 
 
-def check_input(path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None,
-                rule: str = UNREADABLE) -> None:
+def check_input(
+    path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None, rule: str = UNREADABLE
+) -> None:
     """Raise :class:`EvidenceError` with :func:`input_problem`'s problem, if there is one."""
     problem = input_problem(path, root, rule)
     if problem is not None:
@@ -236,10 +265,15 @@ def _marked(directory: Path, marker: str) -> bool:
         return False
 
 
-def output_dir_problem(out: str | os.PathLike[str], marker: str, command: str, *,
-                       inputs: Sequence[str | os.PathLike[str]] = (),
-                       owned: frozenset[str] = frozenset(),
-                       replace: bool = False) -> Problem | None:
+def output_dir_problem(
+    out: str | os.PathLike[str],
+    marker: str,
+    command: str,
+    *,
+    inputs: Sequence[str | os.PathLike[str]] = (),
+    owned: frozenset[str] = frozenset(),
+    replace: bool = False,
+) -> Problem | None:
     """Return why ``command`` must not write into (or replace) ``out``, or ``None``.
 
     Refused, whatever is in it: the working directory or a directory containing it, a
@@ -271,25 +305,40 @@ def output_dir_problem(out: str | os.PathLike[str], marker: str, command: str, *
     try:
         target = out.resolve(strict=False)
     except (OSError, RuntimeError):
-        return Problem(shown, 0, 0, f"is a symbolic link loop; pass a real directory to "
-                       f"{command} --out", OUTPUT_UNSAFE)
+        return Problem(
+            shown,
+            0,
+            0,
+            f"is a symbolic link loop; pass a real directory to {command} --out",
+            OUTPUT_UNSAFE,
+        )
 
     def refuse(why: str, fix: str = "") -> Problem:
-        return Problem(shown, 0, 0, f"{command} will not write here: {why}; pass a new or "
-                       f"empty directory with --out{fix}", OUTPUT_UNSAFE)
+        return Problem(
+            shown,
+            0,
+            0,
+            f"{command} will not write here: {why}; pass a new or empty directory with --out{fix}",
+            OUTPUT_UNSAFE,
+        )
 
     here = Path.cwd().resolve()
     if target == here or target in here.parents:
-        return refuse("it is the working directory" if target == here
-                      else "it contains the working directory")
+        return refuse(
+            "it is the working directory" if target == here else "it contains the working directory"
+        )
     for given in inputs:
         source = safe_resolve(given)
         if target == source or target in source.parents:
-            return refuse(f"it {'is' if target == source else 'contains'} "
-                          f"{display(given) or '.'}, an input of {command}")
+            return refuse(
+                f"it {'is' if target == source else 'contains'} "
+                f"{display(given) or '.'}, an input of {command}"
+            )
     if replace and out.is_symlink():
-        return refuse(f"it is a symbolic link to {_link_text(out)}, and {command} deletes "
-                      "and rebuilds its output directory")
+        return refuse(
+            f"it is a symbolic link to {_link_text(out)}, and {command} deletes "
+            "and rebuilds its output directory"
+        )
     if not out.exists():
         return None if not out.is_symlink() else refuse("it is a dangling symbolic link")
     if not out.is_dir():
@@ -309,13 +358,15 @@ def output_dir_problem(out: str | os.PathLike[str], marker: str, command: str, *
     if not foreign:
         return None
     listed = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
-    return refuse(f"it already holds files {command} did not write ({listed}) and no "
-                  f"{marker} marker", " (or delete this one yourself if nothing in it is "
-                  "needed)")
+    return refuse(
+        f"it already holds files {command} did not write ({listed}) and no {marker} marker",
+        " (or delete this one yourself if nothing in it is needed)",
+    )
 
 
-def claim_output_dir(out: str | os.PathLike[str], marker: str, note: str,
-                     clear: bool = False) -> None:
+def claim_output_dir(
+    out: str | os.PathLike[str], marker: str, note: str, clear: bool = False
+) -> None:
     """Create ``out`` (emptied first with ``clear``) and leave the ``marker`` file in it.
 
     Call only after :func:`output_dir_problem` returned ``None``: ``clear`` deletes the
@@ -348,8 +399,17 @@ def exclusive_lock(path: str | os.PathLike[str], busy: str) -> Iterator[None]:
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
     except OSError as exc:  # e.g. a symbolic link there, or a read-only directory
         reason = (exc.strerror or str(exc)).lower()
-        raise EvidenceError([Problem(display(path), 0, 0, f"cannot open the lock file: "
-                                     f"{reason}; remove it if it is a link", LOCKED)]) from None
+        raise EvidenceError(
+            [
+                Problem(
+                    display(path),
+                    0,
+                    0,
+                    f"cannot open the lock file: {reason}; remove it if it is a link",
+                    LOCKED,
+                )
+            ]
+        ) from None
     try:
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -374,8 +374,15 @@ def create_record(
         doi = normalise_doi(doi)
         problems += check_doi(doi, str(target))
     if studies_dir.exists() and not studies_dir.is_dir():
-        problems.append(Problem(str(studies_dir), 0, 0, "not a directory; --studies names the "
-                                "directory of records", "not-a-directory"))
+        problems.append(
+            Problem(
+                str(studies_dir),
+                0,
+                0,
+                "not a directory; --studies names the directory of records",
+                "not-a-directory",
+            )
+        )
     elif target.is_symlink():
         problems.append(_link_problem(target, "the record"))
     elif target.exists():
@@ -400,16 +407,18 @@ def create_record(
     citation = entry.key if entry else study_id
     try:
         studies_dir.mkdir(parents=True, exist_ok=True)
-        text = render_skeleton(study_id, citation=citation, doi=doi,
-                               cohorts=existing_cohorts(studies_dir))
+        text = render_skeleton(
+            study_id, citation=citation, doi=doi, cohorts=existing_cohorts(studies_dir)
+        )
         with target.open("x", encoding="utf-8") as record:  # "x": never over a file or link
             record.write(text)
         if entry is not None:
             _append_entry(references, entry)
     except OSError as exc:  # e.g. a read-only directory: say so, never a traceback
         where = exc.filename or target
-        raise EvidenceError([Problem(str(where), 0, 0, f"cannot write: {read_error(exc)}",
-                                     "file-unwritable")]) from exc
+        raise EvidenceError(
+            [Problem(str(where), 0, 0, f"cannot write: {read_error(exc)}", "file-unwritable")]
+        ) from exc
     return target
 
 
@@ -419,9 +428,15 @@ def _link_problem(path: Path, what: str) -> Problem:
         target = os.readlink(path)
     except OSError:
         target = "?"
-    return Problem(str(path), 0, 0, f"is a symbolic link to {target}; evidence new does not "
-                   f"write {what} through a link (replace the link with a regular file, or "
-                   "remove it)", "file-is-link")
+    return Problem(
+        str(path),
+        0,
+        0,
+        f"is a symbolic link to {target}; evidence new does not "
+        f"write {what} through a link (replace the link with a regular file, or "
+        "remove it)",
+        "file-is-link",
+    )
 
 
 def _append_entry(references: Path, entry: BibEntry) -> None:

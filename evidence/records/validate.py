@@ -72,7 +72,7 @@ CROSS_FILE_RULES = {
     "no-records": "a directory given to check holds no record files (warning)",
     "wrong-extension": "a record file ending in .yml, which the loader never reads",
     "link-outside": "a record or references.bib that is a symbolic link out of its directory "
-                    "(never read)",
+    "(never read)",
     "bib-empty": "references.bib holds no entry (or is not BibTeX) while records cite keys",
 }
 
@@ -93,8 +93,9 @@ class CheckedFile:
     study: Study | None = None
 
 
-def validate_paths(paths: Iterable[str | os.PathLike[str]] = ("studies",),
-                   today: datetime.date | None = None) -> list[Problem]:
+def validate_paths(
+    paths: Iterable[str | os.PathLike[str]] = ("studies",), today: datetime.date | None = None
+) -> list[Problem]:
     """Check record files and directories; return every problem, sorted.
 
     Parameters
@@ -120,8 +121,9 @@ def validate_paths(paths: Iterable[str | os.PathLike[str]] = ("studies",),
     return sorted(problems + [p for c in checked for p in c.problems])
 
 
-def load_studies(path: str | os.PathLike[str] = "studies",
-                 today: datetime.date | None = None) -> tuple[list[Study], list[Problem]]:
+def load_studies(
+    path: str | os.PathLike[str] = "studies", today: datetime.date | None = None
+) -> tuple[list[Study], list[Problem]]:
     """Validate a studies directory (or file) and build the records that are valid.
 
     Parameters
@@ -151,8 +153,9 @@ def load_studies(path: str | os.PathLike[str] = "studies",
     return studies, sorted(problems + [p for c in checked for p in c.problems])
 
 
-def _check(paths: Iterable[str | os.PathLike[str]], today: datetime.date | None, build: bool
-           ) -> tuple[list[CheckedFile], list[Problem]]:
+def _check(
+    paths: Iterable[str | os.PathLike[str]], today: datetime.date | None, build: bool
+) -> tuple[list[CheckedFile], list[Problem]]:
     """Check each record, then the rules across records; return files and other problems."""
     today = today or datetime.date.today()
     records, bibliographies, problems = _collect(paths)
@@ -186,9 +189,14 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _check_file(record_path: Path, validator: Draft202012Validator, vocabulary: Vocabulary,
-                fields: dict[tuple[str, ...], str], today: datetime.date, build: bool
-                ) -> CheckedFile:
+def _check_file(
+    record_path: Path,
+    validator: Draft202012Validator,
+    vocabulary: Vocabulary,
+    fields: dict[tuple[str, ...], str],
+    today: datetime.date,
+    build: bool,
+) -> CheckedFile:
     """Load and check one record; build its Study when asked and free of errors."""
     loaded = load_yaml(record_path)
     found = list(loaded.problems)
@@ -209,8 +217,9 @@ def _anchor_paths(data: dict[str, Any]) -> list[tuple[str | int, ...]]:
     return [("id",), ("doi",), *(where for where, _ in _citations(data))]
 
 
-def _collect(paths: Iterable[str | os.PathLike[str]]
-             ) -> tuple[list[Path], dict[Path, bool], list[Problem]]:
+def _collect(
+    paths: Iterable[str | os.PathLike[str]],
+) -> tuple[list[Path], dict[Path, bool], list[Problem]]:
     """Expand paths into record files and bibliographies (resolved; ``True``: check unused).
 
     Entries no record cites are reported only for a directory's own bibliography, where the
@@ -222,23 +231,39 @@ def _collect(paths: Iterable[str | os.PathLike[str]]
     for given in paths:
         path = Path(given)
         if not path.exists() and not path.is_symlink():
-            problems.append(Problem(display_path(path), 0, 0, "no such file or directory",
-                                    "file-unreadable"))
+            problems.append(
+                Problem(display_path(path), 0, 0, "no such file or directory", "file-unreadable")
+            )
         elif path.is_dir():
             found = sorted(path.glob("*.yaml"))
             problems += [_wrong_extension(p) for p in sorted(path.glob("*.yml"))]
             if not found:
-                problems.append(Problem(display_path(path), 0, 0, "no record files (*.yaml) "
-                                        "in this directory", "no-records", "warning"))
+                problems.append(
+                    Problem(
+                        display_path(path),
+                        0,
+                        0,
+                        "no record files (*.yaml) in this directory",
+                        "no-records",
+                        "warning",
+                    )
+                )
             records += _inside(found, path, problems)
             bib = path / BIB_NAME
             if bib.exists() or bib.is_symlink():
                 if _inside([bib], path, problems, "bib-unreadable"):
                     bibliographies[bib.resolve()] = True
             elif found:
-                problems.append(Problem(display_path(bib), 0, 0, f"no {BIB_NAME} beside the "
-                                        "records; every citation key must be defined there",
-                                        "bib-missing"))
+                problems.append(
+                    Problem(
+                        display_path(bib),
+                        0,
+                        0,
+                        f"no {BIB_NAME} beside the "
+                        "records; every citation key must be defined there",
+                        "bib-missing",
+                    )
+                )
         elif path.suffix == ".bib":  # syntax only: which records cite it is not known
             if _inside([path], path.parent, problems, "bib-unreadable"):
                 bibliographies.setdefault(path.resolve(), False)
@@ -252,15 +277,23 @@ def _collect(paths: Iterable[str | os.PathLike[str]]
             if sibling.is_file() and _inside([sibling], path.parent, problems, "bib-unreadable"):
                 bibliographies.setdefault(sibling.resolve(), False)
         else:
-            problems.append(Problem(display_path(path), 0, 0, "not a record file (*.yaml), "
-                                    "a bibliography (*.bib) or a directory", "file-unreadable"))
+            problems.append(
+                Problem(
+                    display_path(path),
+                    0,
+                    0,
+                    "not a record file (*.yaml), a bibliography (*.bib) or a directory",
+                    "file-unreadable",
+                )
+            )
     unique = list(dict.fromkeys(p.resolve() for p in records))
     by_resolved = {p.resolve(): p for p in records}
     return [by_resolved[p] for p in unique], bibliographies, list(dict.fromkeys(problems))
 
 
-def _inside(paths: Iterable[Path], root: Path, problems: list[Problem],
-            rule: str = "file-unreadable") -> list[Path]:
+def _inside(
+    paths: Iterable[Path], root: Path, problems: list[Problem], rule: str = "file-unreadable"
+) -> list[Path]:
     """Keep the regular files inside ``root``; one problem for each link out, FIFO, ....
 
     A record or bibliography that is a symbolic link out of its directory (or a loop, a
@@ -279,8 +312,13 @@ def _inside(paths: Iterable[Path], root: Path, problems: list[Problem],
 
 def _wrong_extension(path: Path) -> Problem:
     """Report a ``*.yml`` record: the loader reads ``*.yaml`` only and would skip it."""
-    return Problem(display_path(path), 0, 0, f"record files end in .yaml; rename it to "
-                   f"{path.stem}.yaml (a .yml file is never loaded)", "wrong-extension")
+    return Problem(
+        display_path(path),
+        0,
+        0,
+        f"record files end in .yaml; rename it to {path.stem}.yaml (a .yml file is never loaded)",
+        "wrong-extension",
+    )
 
 
 def _check_across(checked: Sequence[CheckedFile]) -> list[Problem]:
@@ -295,8 +333,14 @@ def _check_across(checked: Sequence[CheckedFile]) -> list[Problem]:
         record_id = data.get("id")
         if isinstance(record_id, str):
             if record_id in first_id:
-                problems.append(_at(item, ("id",), f"id '{record_id}' is also the id of "
-                                    f"{first_id[record_id].path}", "duplicate-id"))
+                problems.append(
+                    _at(
+                        item,
+                        ("id",),
+                        f"id '{record_id}' is also the id of {first_id[record_id].path}",
+                        "duplicate-id",
+                    )
+                )
             else:
                 first_id[record_id] = item
         doi = data.get("doi")
@@ -316,12 +360,25 @@ def _doi_problems(item: CheckedFile, earlier: list[CheckedFile], doi: str) -> li
     for other in earlier:
         other_data = other.data or {}
         if cohort is None or other_data.get("cohort") != cohort:
-            problems.append(_at(item, ("doi",), f"DOI {doi} is also cited by {other.path}; "
-                                "two records of one article must declare the same cohort "
-                                "(or merge them into one record)", "duplicate-doi"))
+            problems.append(
+                _at(
+                    item,
+                    ("doi",),
+                    f"DOI {doi} is also cited by {other.path}; "
+                    "two records of one article must declare the same cohort "
+                    "(or merge them into one record)",
+                    "duplicate-doi",
+                )
+            )
         elif mine & _statistics(other_data):
-            problems.append(_at(item, ("doi",), f"DOI {doi}: this record repeats an effect of "
-                                f"{other.path}", "duplicate-doi"))
+            problems.append(
+                _at(
+                    item,
+                    ("doi",),
+                    f"DOI {doi}: this record repeats an effect of {other.path}",
+                    "duplicate-doi",
+                )
+            )
     return problems
 
 
@@ -333,8 +390,9 @@ def _statistics(data: dict[str, Any]) -> set[str]:
     return {json.dumps(e.get("statistic"), sort_keys=True) for e in effects if isinstance(e, dict)}
 
 
-def _check_bibliographies(checked: Sequence[CheckedFile],
-                          bibliographies: dict[Path, bool]) -> list[Problem]:
+def _check_bibliographies(
+    checked: Sequence[CheckedFile], bibliographies: dict[Path, bool]
+) -> list[Problem]:
     """Parse each bibliography; check citation keys and entries no record cites."""
     problems: list[Problem] = []
     loaded: dict[Path, Bibliography] = {}
@@ -343,8 +401,11 @@ def _check_bibliographies(checked: Sequence[CheckedFile],
         problems += bib.problems
     cited: dict[Path, set[str]] = {p: set() for p in loaded}
     unread: set[Path] = set()  # a record that could not be read may cite any entry
-    empty = {path for path, bib in loaded.items()
-             if not bib.lines and not bib.problems and not (bib.data and bib.data.entries)}
+    empty = {
+        path
+        for path, bib in loaded.items()
+        if not bib.lines and not bib.problems and not (bib.data and bib.data.entries)
+    }
     for item in checked:
         bib_path = safe_resolve(Path(item.path).parent / BIB_NAME)
         bib = loaded.get(bib_path)
@@ -357,24 +418,45 @@ def _check_bibliographies(checked: Sequence[CheckedFile],
             cited[bib_path].add(citation.lower())
             if bib.lines and not bib.has(citation):
                 hint = did_you_mean(citation, bib.keys)
-                problems.append(_at(item, node_path, f"citation key '{citation}' is not in "
-                                    f"{bib.path}{hint}", "citation-missing"))
+                problems.append(
+                    _at(
+                        item,
+                        node_path,
+                        f"citation key '{citation}' is not in {bib.path}{hint}",
+                        "citation-missing",
+                    )
+                )
     for path in sorted(empty):
         if cited[path]:  # an empty bibliography must not switch the citation check off
             example = sorted(cited[path])[0]
-            problems.append(Problem(loaded[path].path, 0, 0, f"holds no BibTeX entry, but "
-                                    f"records cite {len(cited[path])} key"
-                                    f"{'s' * (len(cited[path]) != 1)} (e.g. '{example}'); add "
-                                    "an entry for each (is it the bibliography you meant?)",
-                                    "bib-empty"))
+            problems.append(
+                Problem(
+                    loaded[path].path,
+                    0,
+                    0,
+                    f"holds no BibTeX entry, but "
+                    f"records cite {len(cited[path])} key"
+                    f"{'s' * (len(cited[path]) != 1)} (e.g. '{example}'); add "
+                    "an entry for each (is it the bibliography you meant?)",
+                    "bib-empty",
+                )
+            )
     for path, check_unused in bibliographies.items():
         bib = loaded[path.resolve()]
         if not check_unused or path.resolve() in unread:
             continue
         for key, line in bib.lines.items():
             if key.lower() not in cited[path.resolve()]:
-                problems.append(Problem(bib.path, line, 1, f"entry '{key}' is cited by no record",
-                                        "bib-unused", "warning"))
+                problems.append(
+                    Problem(
+                        bib.path,
+                        line,
+                        1,
+                        f"entry '{key}' is cited by no record",
+                        "bib-unused",
+                        "warning",
+                    )
+                )
     return problems
 
 
@@ -398,6 +480,7 @@ def _at(item: CheckedFile, path: tuple[str | int, ...], message: str, rule: str)
 
 # ------------------------------------------------------------------------------ records
 
+
 def build_study(loaded: LoadedYaml) -> Study:
     """Build a :class:`Study` from a loaded record that passed validation.
 
@@ -410,9 +493,13 @@ def build_study(loaded: LoadedYaml) -> Study:
         id=data["id"],
         citation=data["citation"],
         design=data["design"],
-        population=Population(population["description"], population.get("age_group"),
-                              population.get("sex"), population.get("condition"),
-                              population.get("n")),
+        population=Population(
+            population["description"],
+            population.get("age_group"),
+            population.get("sex"),
+            population.get("condition"),
+            population.get("n"),
+        ),
         risk_of_bias=RiskOfBias(**data["risk_of_bias"]),
         extraction=Extraction(**data["extraction"]),
         effects=tuple(_effect(e, loaded, i) for i, e in enumerate(data["effects"])),

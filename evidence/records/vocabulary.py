@@ -54,21 +54,36 @@ def parse_vocabulary(data: Any, path: str = str(VOCABULARY_PATH)) -> Vocabulary:
         raise EvidenceError([Problem(path, 0, 0, "vocabulary must be a mapping", "vocabulary")])
     for name, terms in data.items():
         if not isinstance(terms, dict):
-            problems.append(Problem(path, 0, 0, f"list '{name}' must map terms to descriptions",
-                                    "vocabulary"))
+            problems.append(
+                Problem(path, 0, 0, f"list '{name}' must map terms to descriptions", "vocabulary")
+            )
             continue
         lists[name] = {}
         for term, entry in terms.items():
             if isinstance(entry, dict):
                 kind = entry.get("kind")
                 if name == "measures" and kind not in MEASURE_KINDS:
-                    problems.append(Problem(path, 0, 0, f"measure '{term}' needs a kind, one of "
-                                            f"{', '.join(MEASURE_KINDS)}", "vocabulary"))
+                    problems.append(
+                        Problem(
+                            path,
+                            0,
+                            0,
+                            f"measure '{term}' needs a kind, one of {', '.join(MEASURE_KINDS)}",
+                            "vocabulary",
+                        )
+                    )
                 kinds[str(term)] = str(kind)
                 entry = entry.get("description")
             if not isinstance(entry, str) or not entry.strip():
-                problems.append(Problem(path, 0, 0, f"term '{term}' in '{name}' needs a one-line "
-                                        "description", "vocabulary"))
+                problems.append(
+                    Problem(
+                        path,
+                        0,
+                        0,
+                        f"term '{term}' in '{name}' needs a one-line description",
+                        "vocabulary",
+                    )
+                )
                 continue
             lists[name][str(term)] = entry
     if problems:

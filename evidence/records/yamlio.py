@@ -70,6 +70,7 @@ MAX_BYTES = 1024 * 1024
 PathKey = tuple[str | int, ...]
 """Where a node sits in the data: mapping keys and list indices from the root."""
 
+
 class Positions:
     """Line and column (1-based) of every value and every mapping key of one document.
 

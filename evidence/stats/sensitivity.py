@@ -296,9 +296,7 @@ def cumulative(
             test=test,
             level=level,
         )
-        rows = _pooled_rows(
-            y, v, mask, fit, method, test, level, intervals, measure, transform
-        )
+        rows = _pooled_rows(y, v, mask, fit, method, test, level, intervals, measure, transform)
     return [{"added": names[j], **row.to_dict()} for j, row in zip(sequence, rows, strict=True)]
 
 
@@ -342,16 +340,12 @@ def diagnostics(
     Baujat B, Mahe C, Pignon J-P, Hill C (2002). A graphical method for exploring
     heterogeneity in meta-analyses. Statistics in Medicine 21, 2641-2652.
     """
-    y, v, names = _prepare(
-        yi, vi, labels, 3, "leave-one-out, influence and Baujat diagnostics"
-    )
+    y, v, names = _prepare(yi, vi, labels, 3, "leave-one-out, influence and Baujat diagnostics")
     full = fit_batch(y, v, method=method, test=test, level=level)
     mask, deleted = _leave_one_out_batch(y, v, method, test, level)
     with np.errstate(divide="ignore", invalid="ignore"):  # e.g. Knapp-Hartung scale 0
         influence, points = case_deletion(y, v, names, full, deleted)
-    rows = _pooled_rows(
-        y, v, mask, deleted, method, test, level, intervals, measure, transform
-    )
+    rows = _pooled_rows(y, v, mask, deleted, method, test, level, intervals, measure, transform)
     return Diagnostics(rows, influence, points, names)
 
 

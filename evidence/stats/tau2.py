@@ -356,19 +356,25 @@ class Estimator:
 ESTIMATORS: dict[str, Estimator] = {
     e.name: e
     for e in (
-        Estimator("FE", "fixed-effect", "common-effect (inverse-variance) model",
-                  _common_effect, False),
-        Estimator("DL", "DerSimonian-Laird", "DerSimonian & Laird 1986",
-                  _dersimonian_laird, False),
+        Estimator(
+            "FE", "fixed-effect", "common-effect (inverse-variance) model", _common_effect, False
+        ),
+        Estimator("DL", "DerSimonian-Laird", "DerSimonian & Laird 1986", _dersimonian_laird, False),
         Estimator("HE", "Hedges", "Hedges 1983", _hedges_truncated, False),
         Estimator("HS", "Hunter-Schmidt", "Hunter & Schmidt 2004", _hunter_schmidt, False),
         Estimator("SJ", "Sidik-Jonkman", "Sidik & Jonkman 2005", _sidik_jonkman, False),
         Estimator("PM", "Paule-Mandel", "Paule & Mandel 1982", _paule_mandel, True),
-        Estimator("EB", "empirical Bayes", "Morris 1983; Berkey et al. 1995",
-                  _iterative("EB"), True),
+        Estimator(
+            "EB", "empirical Bayes", "Morris 1983; Berkey et al. 1995", _iterative("EB"), True
+        ),
         Estimator("ML", "ML", "maximum likelihood (Viechtbauer 2005)", _iterative("ML"), True),
-        Estimator("REML", "REML", "restricted maximum likelihood (Viechtbauer 2005)",
-                  _iterative("REML"), True),
+        Estimator(
+            "REML",
+            "REML",
+            "restricted maximum likelihood (Viechtbauer 2005)",
+            _iterative("REML"),
+            True,
+        ),
     )
 }
 #: tau^2 estimators, with metafor's names (the keys of :data:`ESTIMATORS`).

@@ -60,10 +60,20 @@ TRANSFORMS: dict[str, Transform] = {
     t.name: t
     for t in (
         Transform("exp", "log ratio -> ratio", np.exp, math.exp, math.log),
-        Transform("tanh", "Fisher's z -> correlation r (metafor transf.ztor)", np.tanh,
-                  math.tanh, math.atanh),
-        Transform("ilogit", "logit -> proportion (metafor transf.ilogit)", _ilogit,
-                  lambda x: 1 / (1 + math.exp(-x)), lambda p: math.log(p / (1 - p))),
+        Transform(
+            "tanh",
+            "Fisher's z -> correlation r (metafor transf.ztor)",
+            np.tanh,
+            math.tanh,
+            math.atanh,
+        ),
+        Transform(
+            "ilogit",
+            "logit -> proportion (metafor transf.ilogit)",
+            _ilogit,
+            lambda x: 1 / (1 + math.exp(-x)),
+            lambda p: math.log(p / (1 - p)),
+        ),
         Transform("identity", "no change", _identity, float, float),
     )
 }

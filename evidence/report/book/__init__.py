@@ -99,24 +99,28 @@ def read_inputs(
         unsafe = input_problem(contributing, contributing.parent)
         if unsafe is not None:  # published on the site: never through a link out
             problems.append(unsafe)
-    inputs = SiteInputs(studies, bibliography, analyses, screening, Path(results_dir).parent,
-                        contributing)
+    inputs = SiteInputs(
+        studies, bibliography, analyses, screening, Path(results_dir).parent, contributing
+    )
     return inputs, list(dict.fromkeys(problems))
 
 
 #: Marker file ``evidence book`` leaves in the site directory: only a directory holding it
 #: (or an empty or new one) is ever deleted and rebuilt.
 SITE_MARKER = ".evidence-site"
-SITE_NOTE = ("This directory is the site `evidence book` built. The next build deletes and "
-             "rebuilds it:\nkeep nothing else here.\n")
+SITE_NOTE = (
+    "This directory is the site `evidence book` built. The next build deletes and "
+    "rebuilds it:\nkeep nothing else here.\n"
+)
 #: Lock file, beside the site directory, held while a build writes pages and the site.
 BOOK_LOCK = ".evidence-book.lock"
 
 
 def _check_out_dir(out_dir: Path, sources: list[Path]) -> None:
     """Refuse a site directory that ``evidence book`` did not create (nothing is written)."""
-    problem = output_dir_problem(out_dir, SITE_MARKER, "evidence book", inputs=sources,
-                                 replace=True)
+    problem = output_dir_problem(
+        out_dir, SITE_MARKER, "evidence book", inputs=sources, replace=True
+    )
     if problem is not None:
         raise EvidenceError([problem])
 
@@ -150,18 +154,32 @@ def build_book(
     """
     config = Path(book_dir) / "_config.yml"
     if not config.is_file():  # checked first: generating pages writes under book_dir
-        raise EvidenceError([Problem(str(config), 0, 0, "no Jupyter Book configuration: run "
-                                     "from the project folder or pass --book DIR",
-                                     "book-config-missing")])
+        raise EvidenceError(
+            [
+                Problem(
+                    str(config),
+                    0,
+                    0,
+                    "no Jupyter Book configuration: run from the project folder or pass --book DIR",
+                    "book-config-missing",
+                )
+            ]
+        )
     out_dir = Path(out_dir)
-    sources = [Path(results_dir), Path(results_dir).parent / "figures", Path(studies_dir),
-               Path(book_dir)]
+    sources = [
+        Path(results_dir),
+        Path(results_dir).parent / "figures",
+        Path(studies_dir),
+        Path(book_dir),
+    ]
     _check_out_dir(out_dir, sources)
     inputs, problems = read_inputs(results_dir, studies_dir, studies)
     if errors_in(problems):
         raise EvidenceError(errors_in(problems))
-    busy = (f"another evidence book is running with its site in {display_path(out_dir)} "
-            "(it holds this lock file); wait for it to finish, then run again")
+    busy = (
+        f"another evidence book is running with its site in {display_path(out_dir)} "
+        "(it holds this lock file); wait for it to finish, then run again"
+    )
     with exclusive_lock(out_dir.parent / BOOK_LOCK, busy):
         _check_out_dir(out_dir, sources)  # again: another build may have finished meanwhile
         problems += generate_pages(inputs, Path(book_dir))

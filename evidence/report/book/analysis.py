@@ -22,7 +22,7 @@ from evidence.report.book.numbers import MISSING, finite, integer, number
 #: Figures shown on an analysis page, in order, with their caption.
 FIGURE_CAPTIONS = {
     "forest": "Forest plot: each included effect with its 95% CI and weight, and the pooled "
-              "estimate with its confidence and prediction intervals.",
+    "estimate with its confidence and prediction intervals.",
     "funnel": "Contour-enhanced funnel plot: effect against its standard error.",
     "cumulative": "Cumulative meta-analysis: the pooled estimate as effects are added.",
     "leave-one-out": "Leave-one-out: the pooled estimate with each effect omitted in turn.",
@@ -35,13 +35,16 @@ _SPEC_WORDS = {
     "least-adjusted": "the least adjusted estimate",
     "all": "every adjustment level",
     "multilevel": "a three-level model (effects within clusters) where a cluster holds "
-                  "more than one effect",
+    "more than one effect",
     "aggregate": "aggregating effects within each cluster before pooling",
     "one-per-cohort": "keeping one effect per cohort",
 }
 #: Inference named in words.
-_TEST_WORDS = {"z": "normal-theory (z)", "knha": "Hartung-Knapp-Sidik-Jonkman (t)",
-               "t": "t-distribution"}
+_TEST_WORDS = {
+    "z": "normal-theory (z)",
+    "knha": "Hartung-Knapp-Sidik-Jonkman (t)",
+    "t": "t-distribution",
+}
 
 
 @dataclass(frozen=True)
@@ -63,8 +66,9 @@ def question_block(result: Mapping[str, Any]) -> str:
     question = result.get("question")
     if not isinstance(question, Mapping):
         return ""
-    return bullets(f"**{esc(key.capitalize())}:** {esc(value)}"
-                   for key, value in question.items() if value)
+    return bullets(
+        f"**{esc(key.capitalize())}:** {esc(value)}" for key, value in question.items() if value
+    )
 
 
 def _effect_row(row: Mapping[str, str], context: SiteContext) -> list[str]:
@@ -73,11 +77,17 @@ def _effect_row(row: Mapping[str, str], context: SiteContext) -> list[str]:
     reported = esc(f"{row.get('measure_reported', '')} {row.get('value', '')}".strip())
     if finite(values[1]) and finite(values[2]):
         reported += " " + esc(f"({row.get('lo')} to {row.get('hi')})")
-    return [context.study_link(study), esc(row.get("effect")), reported,
-            esc(row.get("adjustment")), esc(number(row.get("yi"), 3)),
-            esc(number(row.get("sei"), 3)),
-            esc(f"{number(row.get('weight'), 1)}%" if finite(row.get("weight")) else ""),
-            esc(row.get("conversion")), esc("yes" if is_included(row.get("flipped")) else "")]
+    return [
+        context.study_link(study),
+        esc(row.get("effect")),
+        reported,
+        esc(row.get("adjustment")),
+        esc(number(row.get("yi"), 3)),
+        esc(number(row.get("sei"), 3)),
+        esc(f"{number(row.get('weight'), 1)}%" if finite(row.get("weight")) else ""),
+        esc(row.get("conversion")),
+        esc("yes" if is_included(row.get("flipped")) else ""),
+    ]
 
 
 def selection(analysis: AnalysisResults, context: SiteContext) -> str:
@@ -89,8 +99,10 @@ def selection(analysis: AnalysisResults, context: SiteContext) -> str:
     clusters = ""
     if finite(counts.get("clusters")):
         one = float(counts["clusters"]) == 1
-        clusters = (f" in {integer(counts['clusters'])} independent "
-                    f"{'sample (cluster)' if one else 'samples (clusters)'}")
+        clusters = (
+            f" in {integer(counts['clusters'])} independent "
+            f"{'sample (cluster)' if one else 'samples (clusters)'}"
+        )
     pooled = analysis.result.get("status") == "ok"
     n_included = counts.get("included", len(included))
     n_studies = counts.get("studies")
@@ -99,23 +111,49 @@ def selection(analysis: AnalysisResults, context: SiteContext) -> str:
         f"{_plural(n_included, 'effect')} {'included' if pooled else 'usable (not pooled)'} "
         f"from {_plural(n_studies, 'study', 'studies')}{clusters} "
         f"({integer(counts.get('participants'))} participants); "
-        f"{_plural(n_excluded, 'selected effect')} excluded.")
+        f"{_plural(n_excluded, 'selected effect')} excluded."
+    )
     blocks = [summary]
     if included:
         blocks.append(heading(3, "Included effects" if pooled else "Usable effects (not pooled)"))
-        blocks.append(table(["Study", "Effect", "As reported", "Adjustment", "yi", "SE",
-                             "Weight", "Conversion", "Flipped"],
-                            [_effect_row(row, context) for row in included]))
+        blocks.append(
+            table(
+                [
+                    "Study",
+                    "Effect",
+                    "As reported",
+                    "Adjustment",
+                    "yi",
+                    "SE",
+                    "Weight",
+                    "Conversion",
+                    "Flipped",
+                ],
+                [_effect_row(row, context) for row in included],
+            )
+        )
     if included:
-        sources = cite_many((context.citations.get(str(row.get("study", ""))) for row in included),
-                            context.bibliography.keys)
+        sources = cite_many(
+            (context.citations.get(str(row.get("study", ""))) for row in included),
+            context.bibliography.keys,
+        )
         if sources:
             blocks.append("Included studies: " + sources + ".")
     if excluded:
         blocks.append(heading(3, "Excluded effects and why"))
-        blocks.append(table(["Study", "Effect", "Reason"], [
-            [context.study_link(str(row.get("study", ""))), esc(row.get("effect")),
-             esc(row.get("reason") or MISSING)] for row in excluded]))
+        blocks.append(
+            table(
+                ["Study", "Effect", "Reason"],
+                [
+                    [
+                        context.study_link(str(row.get("study", ""))),
+                        esc(row.get("effect")),
+                        esc(row.get("reason") or MISSING),
+                    ]
+                    for row in excluded
+                ],
+            )
+        )
     return join_blocks(blocks)
 
 
@@ -137,11 +175,20 @@ def methods_paragraph(result: Mapping[str, Any]) -> str:
     spec = _spec(result)
     model = spec.get("model") if isinstance(spec.get("model"), Mapping) else {}
     select = spec.get("select")
-    alternatives = [select] if isinstance(select, Mapping) else [
-        item for item in (select if isinstance(select, list) else []) if isinstance(item, Mapping)]
+    alternatives = (
+        [select]
+        if isinstance(select, Mapping)
+        else [
+            item
+            for item in (select if isinstance(select, list) else [])
+            if isinstance(item, Mapping)
+        ]
+    )
     criteria = " or where ".join(
         "; ".join(f"{key} in {_words(value)}" for key, value in filters.items())
-        for filters in alternatives if filters)
+        for filters in alternatives
+        if filters
+    )
     parts = [
         f"Effects were selected where {criteria or 'the spec gives no filter'}.",
         f"Each effect was converted to the {result.get('metric', spec.get('metric', MISSING))} "
@@ -164,20 +211,29 @@ def _model_sentence(result: Mapping[str, Any], model: Mapping[str, Any]) -> str:
     """Say which model and inference produced the pooled numbers (not only what was asked)."""
     asked_method, asked_test = model.get("method", MISSING), model.get("test", MISSING)
     if result.get("status") != "ok":
-        return (f"The specification asks for a random-effects model with the {asked_method} "
-                f"estimator of tau\u00b2 and {_TEST_WORDS.get(str(asked_test), asked_test)} "
-                "inference; nothing was pooled.")
+        return (
+            f"The specification asks for a random-effects model with the {asked_method} "
+            f"estimator of tau\u00b2 and {_TEST_WORDS.get(str(asked_test), asked_test)} "
+            "inference; nothing was pooled."
+        )
     pooled = result.get("pooled") if isinstance(result.get("pooled"), Mapping) else {}
     method, test = pooled.get("method", asked_method), pooled.get("test", asked_test)
-    sentence = (f"Effects were pooled in a random-effects model with the {method} estimator "
-                f"of tau\u00b2 and {_TEST_WORDS.get(str(test), test)} inference")
+    sentence = (
+        f"Effects were pooled in a random-effects model with the {method} estimator "
+        f"of tau\u00b2 and {_TEST_WORDS.get(str(test), test)} inference"
+    )
     if test != asked_test:
-        reason = ("a three-level model has no Knapp-Hartung adjustment, so a t distribution "
-                  "with k - 1 df is used, as metafor rma.mv(test = \"t\")" if test == "t"
-                  else "the three-level model gives a z test")
-        sentence += (f" (the specification asks for {_TEST_WORDS.get(str(asked_test), asked_test)}"
-                     f"; {reason}; the cluster-robust CR2 interval is shown under Dependent "
-                     "effects)")
+        reason = (
+            "a three-level model has no Knapp-Hartung adjustment, so a t distribution "
+            'with k - 1 df is used, as metafor rma.mv(test = "t")'
+            if test == "t"
+            else "the three-level model gives a z test"
+        )
+        sentence += (
+            f" (the specification asks for {_TEST_WORDS.get(str(asked_test), asked_test)}"
+            f"; {reason}; the cluster-robust CR2 interval is shown under Dependent "
+            "effects)"
+        )
     return sentence + "."
 
 
@@ -188,8 +244,10 @@ def figure_block(name: str, figures: Mapping[str, FigureFile]) -> str:
         return ""
     explanation = FIGURE_CAPTIONS.get(name)
     if explanation is None and name.startswith("bubble-"):
-        explanation = ("Bubble plot: each effect against the moderator, bubble area by weight, "
-                       "with the meta-regression line.")
+        explanation = (
+            "Bubble plot: each effect against the moderator, bubble area by weight, "
+            "with the meta-regression line."
+        )
     parts = [entry.title, explanation] if entry.title else [explanation or name]
     caption = " ".join(esc(part.rstrip(".") + ".") for part in parts if part)
     return figure(entry.path, entry.description or entry.title or name, caption)
@@ -205,9 +263,12 @@ def _section(title: str, *blocks: str) -> str:
     return join_blocks([heading(2, title), *body]) if body else ""
 
 
-def analysis_page(analysis: AnalysisResults, context: SiteContext,
-                  figures: Mapping[str, FigureFile], downloads: Sequence[tuple[str, str]]
-                  ) -> str:
+def analysis_page(
+    analysis: AnalysisResults,
+    context: SiteContext,
+    figures: Mapping[str, FigureFile],
+    downloads: Sequence[tuple[str, str]],
+) -> str:
     """Return the Markdown of one analysis page.
 
     Parameters
@@ -223,32 +284,49 @@ def analysis_page(analysis: AnalysisResults, context: SiteContext,
         written by the generator (never record text): they go into a role unescaped.
     """
     result = analysis.result
-    bubbles = [figure_block(name, figures) for name in sorted(figures)
-               if name.startswith("bubble-")]
+    bubbles = [
+        figure_block(name, figures) for name in sorted(figures) if name.startswith("bubble-")
+    ]
     status = result.get("status")
     note = "" if status == "ok" else esc(f"Status: {status}.")
-    return join_blocks([
-        heading(1, esc(result.get("title") or analysis.id)),
-        question_block(result),
-        ":::{admonition} Finding\n:class: tip\n\n" + esc(plain_sentence(result)) + "\n:::\n",
-        note,
-        _section("Pooled estimate", sections.pooled_table(result), sections.notes(result)),
-        _section("What was selected", selection(analysis, context)),
-        _section("Forest plot", figure_block("forest", figures)),
-        _section("Heterogeneity", sections.heterogeneity(result)),
-        _section("Dependent effects", sections.dependence(result)),
-        _section("Subgroups and meta-regression", *_with_note(
-            result, [sections.subgroups(result), sections.meta_regression(result), *bubbles])),
-        _section("Sensitivity", *_with_note(result, [sections.leave_one_out(result)]),
-                 sections.low_risk_of_bias_only(result), sections.influence(result),
-                 figure_block("leave-one-out", figures), figure_block("cumulative", figures),
-                 figure_block("influence", figures), figure_block("baujat", figures)),
-        _section("Small-study effects", sections.small_study_effects(result),
-                 figure_block("funnel", figures)),
-        _section("Certainty of the evidence", sections.certainty(result)),
-        _section("Published meta-analyses beside ours", sections.published(result)),
-        _section("Methods", esc(methods_paragraph(result))),
-        _section("Provenance", sections.provenance(result)),
-        _section("Downloads", bullets(f"{{download}}`{label} <{path}>`"
-                                      for label, path in downloads)),
-    ])
+    return join_blocks(
+        [
+            heading(1, esc(result.get("title") or analysis.id)),
+            question_block(result),
+            ":::{admonition} Finding\n:class: tip\n\n" + esc(plain_sentence(result)) + "\n:::\n",
+            note,
+            _section("Pooled estimate", sections.pooled_table(result), sections.notes(result)),
+            _section("What was selected", selection(analysis, context)),
+            _section("Forest plot", figure_block("forest", figures)),
+            _section("Heterogeneity", sections.heterogeneity(result)),
+            _section("Dependent effects", sections.dependence(result)),
+            _section(
+                "Subgroups and meta-regression",
+                *_with_note(
+                    result, [sections.subgroups(result), sections.meta_regression(result), *bubbles]
+                ),
+            ),
+            _section(
+                "Sensitivity",
+                *_with_note(result, [sections.leave_one_out(result)]),
+                sections.low_risk_of_bias_only(result),
+                sections.influence(result),
+                figure_block("leave-one-out", figures),
+                figure_block("cumulative", figures),
+                figure_block("influence", figures),
+                figure_block("baujat", figures),
+            ),
+            _section(
+                "Small-study effects",
+                sections.small_study_effects(result),
+                figure_block("funnel", figures),
+            ),
+            _section("Certainty of the evidence", sections.certainty(result)),
+            _section("Published meta-analyses beside ours", sections.published(result)),
+            _section("Methods", esc(methods_paragraph(result))),
+            _section("Provenance", sections.provenance(result)),
+            _section(
+                "Downloads", bullets(f"{{download}}`{label} <{path}>`" for label, path in downloads)
+            ),
+        ]
+    )

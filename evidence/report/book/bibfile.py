@@ -49,8 +49,11 @@ def site_bibtex(path: Path) -> str:
     for entry in data.entries.values():
         if "url" in entry.fields and safe_url(entry.fields["url"]) is None:
             del entry.fields["url"]
-        if not entry.persons.get("author") and not entry.persons.get("editor") and (
-                "title" not in entry.fields):
+        if (
+            not entry.persons.get("author")
+            and not entry.persons.get("editor")
+            and ("title" not in entry.fields)
+        ):
             entry.fields["title"] = NOT_RECORDED.format("title")
         if "year" not in entry.fields:
             entry.fields["year"] = "n.d."

@@ -20,8 +20,9 @@ from evidence.report.book.searchindex import escape_search_titles
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def build_html(book_dir: Path, out_dir: Path, doctree_dir: Path | None = None, *,
-               quiet: bool = True) -> None:
+def build_html(
+    book_dir: Path, out_dir: Path, doctree_dir: Path | None = None, *, quiet: bool = True
+) -> None:
     """Build ``book_dir`` into ``out_dir`` (HTML) with Sphinx warnings as errors.
 
     The table of contents is ``book_dir/_generated/_toc.yml`` (written by
@@ -40,15 +41,28 @@ def build_html(book_dir: Path, out_dir: Path, doctree_dir: Path | None = None, *
     try:
         from jupyter_book.sphinx import build_sphinx
     except ModuleNotFoundError:  # the `site` extra is not installed
-        raise EvidenceError([Problem(str(book_dir), 0, 0, "the site toolchain (Jupyter Book) "
-                                     "is not installed: pip install 'evidence[site]' (make "
-                                     "setup installs it)", "book-toolchain-missing")]) from None
+        raise EvidenceError(
+            [
+                Problem(
+                    str(book_dir),
+                    0,
+                    0,
+                    "the site toolchain (Jupyter Book) "
+                    "is not installed: pip install 'evidence[site]' (make "
+                    "setup installs it)",
+                    "book-toolchain-missing",
+                )
+            ]
+        ) from None
 
     book_dir, out_dir = Path(book_dir), Path(out_dir)
     warnings = io.StringIO()
     status = io.StringIO()
-    with contextlib.redirect_stderr(warnings), contextlib.redirect_stdout(status), \
-            python_warnings.catch_warnings():
+    with (
+        contextlib.redirect_stderr(warnings),
+        contextlib.redirect_stdout(status),
+        python_warnings.catch_warnings(),
+    ):
         # Deprecation notices between the installed Sphinx extensions (e.g. docutils'
         # Node.traverse) are about library code, not the site: they must not fail a build
         # (under pytest, where warnings are errors, they would).

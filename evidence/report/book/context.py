@@ -39,8 +39,9 @@ class SiteContext:
     shared_labels: frozenset[str] = frozenset()
     citations: Mapping[str, str] = field(default_factory=dict)
 
-    def study_link(self, study_id: str, text: str | None = None, prefix: str = "../studies/"
-                   ) -> str:
+    def study_link(
+        self, study_id: str, text: str | None = None, prefix: str = "../studies/"
+    ) -> str:
         """Link to a study page when the study has one, else its escaped id."""
         label = escape_markdown(text if text is not None else study_id)
         page = self.study_pages.get(study_id)
@@ -65,8 +66,9 @@ def is_included(value: object) -> bool:
     return str(value).strip().lower() in ("true", "1", "yes")
 
 
-def build_context(studies: Sequence[Study], bibliography: Bibliography,
-                  analyses: Sequence[AnalysisResults]) -> SiteContext:
+def build_context(
+    studies: Sequence[Study], bibliography: Bibliography, analyses: Sequence[AnalysisResults]
+) -> SiteContext:
     """Collect study pages and effect uses over every analysis's effects table."""
     pages: dict[str, str] = {}
     for study in studies:
@@ -78,10 +80,17 @@ def build_context(studies: Sequence[Study], bibliography: Bibliography,
         title = str(analysis.result.get("title") or analysis.id)
         for row in analysis.effects:
             study_id = str(row.get("study", ""))
-            uses.setdefault(study_id, []).append(EffectUse(
-                analysis.id, analysis.page, title, str(row.get("effect", "")),
-                is_included(row.get("included")), str(row.get("reason") or ""),
-                analysis.result.get("status", "ok") == "ok"))
+            uses.setdefault(study_id, []).append(
+                EffectUse(
+                    analysis.id,
+                    analysis.page,
+                    title,
+                    str(row.get("effect", "")),
+                    is_included(row.get("included")),
+                    str(row.get("reason") or ""),
+                    analysis.result.get("status", "ok") == "ok",
+                )
+            )
     seen: dict[str, int] = {}
     for study in studies:
         label = bibliography.labels.get(study.citation)
@@ -89,5 +98,6 @@ def build_context(studies: Sequence[Study], bibliography: Bibliography,
             seen[label] = seen.get(label, 0) + 1
     shared = frozenset(label for label, count in seen.items() if count > 1)
     citations = {study.id: study.citation for study in studies}
-    return SiteContext(pages, bibliography, {key: tuple(value) for key, value in uses.items()},
-                       shared, citations)
+    return SiteContext(
+        pages, bibliography, {key: tuple(value) for key, value in uses.items()}, shared, citations
+    )

@@ -128,12 +128,16 @@ def plain_sentence(result: Mapping[str, Any]) -> str:
         sentence = f"Across {integer(k)} effects, {direction} ({numbers_text})"
         if pi is not None:
             excludes = pi[0] > null or pi[1] < null
-            sentence += (f"; the 95% prediction interval ({interval(pi)}) "
-                         + ("also excludes no effect" if excludes else
-                            "includes no effect, so a new setting could show none"))
+            sentence += f"; the 95% prediction interval ({interval(pi)}) " + (
+                "also excludes no effect"
+                if excludes
+                else "includes no effect, so a new setting could show none"
+            )
     else:
-        sentence = (f"Across {integer(k)} effects, the data are compatible with no association "
-                    f"with {outcome} ({numbers_text})")
+        sentence = (
+            f"Across {integer(k)} effects, the data are compatible with no association "
+            f"with {outcome} ({numbers_text})"
+        )
     return f"{sentence}. Certainty of the evidence: {certainty_level(result)}."
 
 
@@ -164,8 +168,11 @@ def summary_row(result: Mapping[str, Any]) -> dict[str, str]:
         "question": _question_text(result),
         "k": k_text,
         "participants": integer(participants),
-        "estimate": (f"{abbreviation} {number(numbers['estimate'])}"
-                     if numbers["estimate"] is not None else MISSING),
+        "estimate": (
+            f"{abbreviation} {number(numbers['estimate'])}"
+            if numbers["estimate"] is not None
+            else MISSING
+        ),
         "ci": interval(numbers["ci"]),
         "pi": interval(numbers["pi"]),
         "i2": percent(pooled.get("i2")),

@@ -26,9 +26,17 @@ MAX_FILE_BYTES = 50_000_000
 #: Screening counts understood on the PRISMA page, in flow order (PRISMA 2020, Page et al.
 #: 2021, BMJ 372:n71, figure 1).
 SCREENING_FIELDS = (
-    "databases", "registers", "other_sources", "duplicates_removed",
-    "automation_removed", "other_removed", "screened", "excluded_at_screening",
-    "sought_for_retrieval", "not_retrieved", "assessed_for_eligibility",
+    "databases",
+    "registers",
+    "other_sources",
+    "duplicates_removed",
+    "automation_removed",
+    "other_removed",
+    "screened",
+    "excluded_at_screening",
+    "sought_for_retrieval",
+    "not_retrieved",
+    "assessed_for_eligibility",
 )
 
 
@@ -66,8 +74,9 @@ class Bibliography:
 def _read_text(path: Path, problems: list[Problem]) -> str | None:
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
-            problems.append(Problem(str(path), 0, 0, "file is too large to read",
-                                    "book-input-size"))
+            problems.append(
+                Problem(str(path), 0, 0, "file is too large to read", "book-input-size")
+            )
             return None
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -82,8 +91,9 @@ def _read_json(path: Path, problems: list[Problem]) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        problems.append(Problem(str(path), exc.lineno, exc.colno, f"invalid JSON: {exc.msg}",
-                                "book-input-json"))
+        problems.append(
+            Problem(str(path), exc.lineno, exc.colno, f"invalid JSON: {exc.msg}", "book-input-json")
+        )
         return None
 
 
@@ -123,24 +133,38 @@ def load_results(results_dir: Path) -> tuple[list[AnalysisResults], list[Problem
     for identifier in _analysis_ids(results_dir, problems):
         json_path = results_dir / f"{identifier}.json"
         if not json_path.exists():
-            problems.append(Problem(str(results_dir / "index.json"), 0, 0,
-                                    f"analysis {identifier!r} has no results file",
-                                    "book-missing-results"))
+            problems.append(
+                Problem(
+                    str(results_dir / "index.json"),
+                    0,
+                    0,
+                    f"analysis {identifier!r} has no results file",
+                    "book-missing-results",
+                )
+            )
             continue
         result = _read_json(json_path, problems)
         if not isinstance(result, dict):
             if result is not None:
-                problems.append(Problem(str(json_path), 1, 1, "expected a JSON object",
-                                        "book-input-json"))
+                problems.append(
+                    Problem(str(json_path), 1, 1, "expected a JSON object", "book-input-json")
+                )
             continue
         csv_path = results_dir / f"{identifier}-effects.csv"
         page = slug(identifier)
         if page in pages:
             continue
         pages.add(page)
-        analyses.append(AnalysisResults(
-            identifier, page, result, _read_effects(csv_path, problems), json_path,
-            csv_path if csv_path.exists() else None))
+        analyses.append(
+            AnalysisResults(
+                identifier,
+                page,
+                result,
+                _read_effects(csv_path, problems),
+                json_path,
+                csv_path if csv_path.exists() else None,
+            )
+        )
     return analyses, problems
 
 
@@ -171,8 +195,9 @@ def load_bibliography(path: Path) -> tuple[Bibliography, list[Problem]]:
     labels, titles = {}, {}
     for key, entry in data.entries.items():
         people = entry.persons.get("author") or entry.persons.get("editor") or []
-        surname = " ".join(people[0].last_names).replace("{", "").replace("}", "") if (
-            people) else ""
+        surname = (
+            " ".join(people[0].last_names).replace("{", "").replace("}", "") if (people) else ""
+        )
         if len(people) > 2 or any(p.last_names == ["others"] for p in people):
             surname += " et al."
         elif len(people) == 2:
@@ -218,16 +243,24 @@ def load_screening(path: Path) -> tuple[Screening | None, list[Problem]]:
                 if _is_count(count):
                     reasons.append((str(reason), int(count)))
                 else:
-                    problems.append(problem((key, reason), f"{key}.{reason} must be a "
-                                            "non-negative whole number"))
+                    problems.append(
+                        problem(
+                            (key, reason), f"{key}.{reason} must be a non-negative whole number"
+                        )
+                    )
         elif key in counts and _is_count(value):
             counts[key] = int(value)
         elif key in counts:
             problems.append(problem((key,), f"{key} must be a non-negative whole number"))
         else:
-            problems.append(problem((key,), f"unknown screening field {key!r}; expected one "
-                                    f"of {', '.join(SCREENING_FIELDS)}, "
-                                    "excluded_at_eligibility"))
+            problems.append(
+                problem(
+                    (key,),
+                    f"unknown screening field {key!r}; expected one "
+                    f"of {', '.join(SCREENING_FIELDS)}, "
+                    "excluded_at_eligibility",
+                )
+            )
     return Screening(counts, tuple(reasons), loaded.path), problems
 
 

@@ -22,19 +22,40 @@ def summary_table(analyses: Sequence[AnalysisResults]) -> str:
     for analysis in analyses:
         cells = summary_row(analysis.result)
         link = document_link(esc(cells["question"]), f"_generated/analyses/{analysis.page}.md")
-        people = (f"{cells['participants']} participants" if cells["participants"] != MISSING
-                  else "participants not reported")
+        people = (
+            f"{cells['participants']} participants"
+            if cells["participants"] != MISSING
+            else "participants not reported"
+        )
         evidence = esc(cells["k"]) + "<br>" + esc(people)
         if analysis.result.get("status") != "ok":
-            rows.append([link, evidence, "not pooled", "", esc(cells["certainty"]),
-                         esc(cells["sentence"])])
+            rows.append(
+                [link, evidence, "not pooled", "", esc(cells["certainty"]), esc(cells["sentence"])]
+            )
             continue
-        estimate = ("**" + esc(cells["estimate"]) + "**<br>" + esc(f"95% CI {cells['ci']}")
-                    + "<br>" + esc(f"95% PI {cells['pi']}"))
-        rows.append([link, evidence, estimate, esc(cells["i2"]), esc(cells["certainty"]),
-                     esc(cells["sentence"])])
-    return table(["Question", "Evidence", "Pooled estimate", "I\u00b2", "Certainty",
-                  "In plain language"], rows, "summary-of-findings")
+        estimate = (
+            "**"
+            + esc(cells["estimate"])
+            + "**<br>"
+            + esc(f"95% CI {cells['ci']}")
+            + "<br>"
+            + esc(f"95% PI {cells['pi']}")
+        )
+        rows.append(
+            [
+                link,
+                evidence,
+                estimate,
+                esc(cells["i2"]),
+                esc(cells["certainty"]),
+                esc(cells["sentence"]),
+            ]
+        )
+    return table(
+        ["Question", "Evidence", "Pooled estimate", "I\u00b2", "Certainty", "In plain language"],
+        rows,
+        "summary-of-findings",
+    )
 
 
 def landing_fragment(

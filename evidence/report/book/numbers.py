@@ -31,10 +31,6 @@ METRIC_WORDS: dict[str, tuple[str, str, float]] = {
 }
 
 
-
-
-
-
 def back_transform(value: float, transform: str | None) -> float:
     r"""Map a model-scale number to the natural scale.
 
@@ -46,8 +42,7 @@ def back_transform(value: float, transform: str | None) -> float:
     return value if known is None else known.scalar(value)
 
 
-def natural(result: Mapping[str, Any], pooled: Mapping[str, Any] | None = None
-            ) -> dict[str, Any]:
+def natural(result: Mapping[str, Any], pooled: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Return ``{estimate, ci, pi}`` of a pooled result on the natural scale.
 
     Uses ``pooled["back_transformed"]`` when present, else back-transforms ``estimate``,
@@ -59,8 +54,11 @@ def natural(result: Mapping[str, Any], pooled: Mapping[str, Any] | None = None
     given = pooled.get("back_transformed")
     if isinstance(given, Mapping):
         estimate = given.get("estimate")
-        return {"estimate": float(estimate) if finite(estimate) else None,
-                "ci": pair(given.get("ci")), "pi": pair(given.get("pi"))}
+        return {
+            "estimate": float(estimate) if finite(estimate) else None,
+            "ci": pair(given.get("ci")),
+            "pi": pair(given.get("pi")),
+        }
     transform = result.get("back_transform")
     estimate = pooled.get("estimate")
     ci, pi = pair(pooled.get("ci")), pair(pooled.get("pi"))

@@ -94,16 +94,24 @@ def _inside(base: Path, relative: object) -> Path | None:
     return path
 
 
-def _figures(analysis: AnalysisResults, build_dir: Path, writer: _Writer,
-             problems: list[Problem]) -> dict[str, FigureFile]:
+def _figures(
+    analysis: AnalysisResults, build_dir: Path, writer: _Writer, problems: list[Problem]
+) -> dict[str, FigureFile]:
     figures = analysis.result.get("figures")
     copied: dict[str, FigureFile] = {}
-    for name, relative in (figures.items() if isinstance(figures, dict) else ()):
+    for name, relative in figures.items() if isinstance(figures, dict) else ():
         source = _inside(build_dir, relative)
         if source is None:
-            problems.append(Problem(str(analysis.json_path), 0, 0, f"figure {name!r} "
-                                    f"({relative!r}) is not an SVG file under {build_dir}",
-                                    "book-missing-figure", "warning"))
+            problems.append(
+                Problem(
+                    str(analysis.json_path),
+                    0,
+                    0,
+                    f"figure {name!r} ({relative!r}) is not an SVG file under {build_dir}",
+                    "book-missing-figure",
+                    "warning",
+                )
+            )
             continue
         target = f"figures/{slug(source.stem)}.svg"
         writer.copy(source, target)
@@ -135,8 +143,10 @@ def _summary_figure(build_dir: Path, writer: _Writer) -> FigureFile | None:
 def _bibliography_page(writer: _Writer, bibliography: Bibliography) -> None:
     if bibliography.path is not None and bibliography.keys:
         writer.text("references.bib", site_bibtex(bibliography.path))
-        body = "Every reference in `studies/references.bib`, each cited on the study pages.\n\n" \
-               "```{bibliography}\n:all:\n```\n"
+        body = (
+            "Every reference in `studies/references.bib`, each cited on the study pages.\n\n"
+            "```{bibliography}\n:all:\n```\n"
+        )
     else:
         writer.text("references.bib", "% no references.bib was supplied\n")
         body = "No bibliography (studies/references.bib) was supplied.\n"
@@ -152,8 +162,10 @@ def contributing_guide(path: Path | None) -> str:
     """
     if path is not None and Path(path).is_file():
         return Path(path).read_text(encoding="utf-8")
-    return ("# Contributing\n\nThe contributing guide (CONTRIBUTING.md at the top of the "
-            "repository) was not found when this site was built.\n")
+    return (
+        "# Contributing\n\nThe contributing guide (CONTRIBUTING.md at the top of the "
+        "repository) was not found when this site was built.\n"
+    )
 
 
 @dataclass(frozen=True)
@@ -185,8 +197,10 @@ class SitePage:
 def _analysis_pages(page: PageInput) -> None:
     for analysis in page.inputs.analyses:
         figures = _figures(analysis, page.inputs.build_dir, page.writer, page.problems)
-        page.writer.text(f"analyses/{analysis.page}.md", analysis_page(
-            analysis, page.context, figures, _downloads(analysis, page.writer)))
+        page.writer.text(
+            f"analyses/{analysis.page}.md",
+            analysis_page(analysis, page.context, figures, _downloads(analysis, page.writer)),
+        )
 
 
 def _study_pages(page: PageInput) -> None:
@@ -203,9 +217,11 @@ def _catalogue(page: PageInput) -> None:
 def _prisma(page: PageInput) -> None:
     inputs, context = page.inputs, page.context
     pooled = {a.id for a in inputs.analyses if a.result.get("status") == "ok"}
-    in_analyses = sum(1 for study in inputs.studies
-                      if any(use.included and use.analysis_id in pooled
-                             for use in context.uses.get(study.id, ())))
+    in_analyses = sum(
+        1
+        for study in inputs.studies
+        if any(use.included and use.analysis_id in pooled for use in context.uses.get(study.id, ()))
+    )
     page.writer.text("prisma.md", prisma_page(inputs.studies, in_analyses, inputs.screening))
 
 
@@ -220,9 +236,15 @@ def _contributing(page: PageInput) -> None:
 def _landing(page: PageInput) -> None:
     inputs = page.inputs
     n_effects = sum(len(study.effects) for study in inputs.studies)
-    page.writer.text("landing.md", landing_fragment(
-        inputs.analyses, _summary_figure(inputs.build_dir, page.writer), len(inputs.studies),
-        n_effects))
+    page.writer.text(
+        "landing.md",
+        landing_fragment(
+            inputs.analyses,
+            _summary_figure(inputs.build_dir, page.writer),
+            len(inputs.studies),
+            n_effects,
+        ),
+    )
 
 
 #: Every generated page of the site, in the order they are written and listed in the
@@ -230,8 +252,12 @@ def _landing(page: PageInput) -> None:
 #: follow under "About"). Add a site page by writing its generator (a module of
 #: ``report/book/`` for the Markdown) and registering it here, with its test.
 SITE_PAGES: tuple[SitePage, ...] = (
-    SitePage("analyses", _analysis_pages, "Findings",
-             lambda inputs: [f"analyses/{a.page}" for a in inputs.analyses]),
+    SitePage(
+        "analyses",
+        _analysis_pages,
+        "Findings",
+        lambda inputs: [f"analyses/{a.page}" for a in inputs.analyses],
+    ),
     SitePage("studies", _study_pages),  # orphans, reached from the catalogue
     SitePage("catalogue", _catalogue, "Studies", lambda inputs: ["catalogue"]),
     SitePage("prisma", _prisma, "Studies", lambda inputs: ["prisma"]),
@@ -266,12 +292,25 @@ def generate_pages(inputs: SiteInputs, book_dir: Path) -> list[Problem]:
     problems: list[Problem] = []
     generated = Path(book_dir) / GENERATED
     if generated.is_symlink() or (generated.exists() and not generated.is_dir()):
-        what = (f"a symbolic link to {os.readlink(generated)}" if generated.is_symlink()
-                else "not a directory")
-        raise EvidenceError([Problem(display_path(generated), 0, 0, f"is {what}; generated "
-                                     "pages go here and files left from earlier builds are "
-                                     "deleted, so it must be a plain directory (remove it and "
-                                     "build again)", "output-dir-unsafe")])
+        what = (
+            f"a symbolic link to {os.readlink(generated)}"
+            if generated.is_symlink()
+            else "not a directory"
+        )
+        raise EvidenceError(
+            [
+                Problem(
+                    display_path(generated),
+                    0,
+                    0,
+                    f"is {what}; generated "
+                    "pages go here and files left from earlier builds are "
+                    "deleted, so it must be a plain directory (remove it and "
+                    "build again)",
+                    "output-dir-unsafe",
+                )
+            ]
+        )
     writer = _Writer(generated)
     context: SiteContext = build_context(inputs.studies, inputs.bibliography, inputs.analyses)
     page_input = PageInput(inputs, context, writer, problems)
@@ -280,8 +319,10 @@ def generate_pages(inputs: SiteInputs, book_dir: Path) -> list[Problem]:
         page.write(page_input)
         if page.toc_part is not None:
             parts.setdefault(page.toc_part, []).extend(
-                f"{GENERATED}/{name}" for name in page.toc_files(inputs))
-    writer.text("_toc.yml", toc_yaml([(caption, files) for caption, files in parts.items()
-                                      if files]))
+                f"{GENERATED}/{name}" for name in page.toc_files(inputs)
+            )
+    writer.text(
+        "_toc.yml", toc_yaml([(caption, files) for caption, files in parts.items() if files])
+    )
     writer.remove_stale()
     return problems

@@ -27,12 +27,14 @@ def escape_search_titles(site: Path) -> None:
     text = path.read_text(encoding="utf-8").strip()
     if not (text.startswith(_PREFIX) and text.endswith(_SUFFIX)):
         raise EvidenceError(f"{path}: unexpected search index format; cannot make it safe")
-    index = json.loads(text[len(_PREFIX):-len(_SUFFIX)])
+    index = json.loads(text[len(_PREFIX) : -len(_SUFFIX)])
     titles = index.get("alltitles")
     if isinstance(titles, dict):
         escaped: dict[str, list] = {}
         for title, places in titles.items():
             escaped.setdefault(html.escape(title, quote=False), []).extend(places)
         index["alltitles"] = escaped
-    path.write_text(_PREFIX + json.dumps(index, separators=(",", ":"), sort_keys=True)
-                    + _SUFFIX, encoding="utf-8")
+    path.write_text(
+        _PREFIX + json.dumps(index, separators=(",", ":"), sort_keys=True) + _SUFFIX,
+        encoding="utf-8",
+    )

@@ -45,17 +45,21 @@ def pooled_table(result: Mapping[str, Any]) -> str:
     name, abbreviation, _ = metric_words(result.get("metric"))
     statistic = "t" if pooled.get("df") is not None else "z"
     rows = [
-        ("Effects (k) and studies", f"{integer(pooled.get('k'))} effects, "
-         f"{integer(pooled.get('n_studies'))} studies"),
+        (
+            "Effects (k) and studies",
+            f"{integer(pooled.get('k'))} effects, {integer(pooled.get('n_studies'))} studies",
+        ),
         ("Participants", integer(pooled.get("n_participants"))),
         (f"Pooled {name} ({abbreviation})", number(numbers["estimate"])),
         ("95% confidence interval", interval(numbers["ci"])),
         ("95% prediction interval", interval(numbers["pi"])),
-        ("Test of no effect", f"{statistic} = {number(pooled.get('statistic'))}"
-         + (f" (df {number(pooled.get('df'), 0)})" if pooled.get("df") is not None else "")
-         + f", {p_phrase(pooled.get('p'))}"),
-        ("Estimator and test", f"{pooled.get('method', MISSING)}, "
-                               f"{pooled.get('test', MISSING)}"),
+        (
+            "Test of no effect",
+            f"{statistic} = {number(pooled.get('statistic'))}"
+            + (f" (df {number(pooled.get('df'), 0)})" if pooled.get("df") is not None else "")
+            + f", {p_phrase(pooled.get('p'))}",
+        ),
+        ("Estimator and test", f"{pooled.get('method', MISSING)}, {pooled.get('test', MISSING)}"),
     ]
     return table(["Quantity", "Value"], [(esc(a), esc(b)) for a, b in rows])
 
@@ -66,13 +70,18 @@ def heterogeneity(result: Mapping[str, Any]) -> str:
     if not pooled:
         return ""
     rows = [
-        ("tau\u00b2 (between-study variance, model scale)",
-         f"{number(pooled.get('tau2'), 4)} (95% CI {interval(pooled.get('tau2_ci'), 4)})"),
+        (
+            "tau\u00b2 (between-study variance, model scale)",
+            f"{number(pooled.get('tau2'), 4)} (95% CI {interval(pooled.get('tau2_ci'), 4)})",
+        ),
         ("tau", f"{number(pooled.get('tau'), 4)} (95% CI {interval(pooled.get('tau_ci'), 4)})"),
         ("I\u00b2", f"{percent(pooled.get('i2'), 1)} (95% CI {interval(pooled.get('i2_ci'), 1)})"),
         ("H\u00b2", f"{number(pooled.get('h2'))} (95% CI {interval(pooled.get('h2_ci'))})"),
-        ("Cochran's Q", f"{number(pooled.get('q'))} on {number(pooled.get('q_df'), 0)} df, "
-         f"{p_phrase(pooled.get('q_p'))}"),
+        (
+            "Cochran's Q",
+            f"{number(pooled.get('q'))} on {number(pooled.get('q_df'), 0)} df, "
+            f"{p_phrase(pooled.get('q_p'))}",
+        ),
     ]
     return table(["Quantity", "Value"], [(esc(a), esc(b)) for a, b in rows])
 
@@ -83,8 +92,13 @@ def _pooled_row(label: str, result: Mapping[str, Any], pooled: Mapping[str, Any]
     if pooled.get("se") == 0:
         # Knapp-Hartung with identical estimates (Q = 0) gives SE 0: not a real certainty
         ci = "not estimable (SE of 0: identical estimates)"
-    return [esc(label), esc(integer(pooled.get("k"))), esc(number(numbers["estimate"])),
-            esc(ci), esc(percent(pooled.get("i2")))]
+    return [
+        esc(label),
+        esc(integer(pooled.get("k"))),
+        esc(number(numbers["estimate"])),
+        esc(ci),
+        esc(percent(pooled.get("i2"))),
+    ]
 
 
 def subgroups(result: Mapping[str, Any]) -> str:
@@ -93,15 +107,20 @@ def subgroups(result: Mapping[str, Any]) -> str:
     for field, section in _mapping(result.get("subgroups")).items():
         section = _mapping(section)
         levels = _mapping(section.get("subgroups"))
-        rows = [_pooled_row(str(level), result, _mapping(pooled))
-                for level, pooled in levels.items()]
+        rows = [
+            _pooled_row(str(level), result, _mapping(pooled)) for level, pooled in levels.items()
+        ]
         if not rows:
             continue
         blocks.append(heading(3, f"By {esc(field)}"))
         blocks.append(table(["Subgroup", "k", "Estimate", "95% CI", "I\u00b2"], rows))
-        blocks.append(esc(f"Test of subgroup differences: Q = {number(section.get('q_between'))}"
-                          f" on {number(section.get('q_between_df'), 0)} df, "
-                          f"{p_phrase(section.get('q_between_p'))}."))
+        blocks.append(
+            esc(
+                f"Test of subgroup differences: Q = {number(section.get('q_between'))}"
+                f" on {number(section.get('q_between_df'), 0)} df, "
+                f"{p_phrase(section.get('q_between_p'))}."
+            )
+        )
     return join_blocks(blocks) if blocks else ""
 
 
@@ -110,18 +129,29 @@ def meta_regression(result: Mapping[str, Any]) -> str:
     blocks = []
     for moderator, section in _mapping(result.get("meta_regression")).items():
         section = _mapping(section)
-        rows = [[esc(c.get("name")), esc(number(c.get("estimate"), 3)),
-                 esc(number(c.get("se"), 3)), esc(interval(c.get("ci"), 3)),
-                 esc(p_value(c.get("p")))] for c in _list(section.get("coefficients"))]
+        rows = [
+            [
+                esc(c.get("name")),
+                esc(number(c.get("estimate"), 3)),
+                esc(number(c.get("se"), 3)),
+                esc(interval(c.get("ci"), 3)),
+                esc(p_value(c.get("p"))),
+            ]
+            for c in _list(section.get("coefficients"))
+        ]
         if not rows:
             continue
         blocks.append(heading(3, f"Moderator: {esc(moderator)}"))
         blocks.append(table(["Term", "Coefficient (model scale)", "SE", "95% CI", "p"], rows))
-        blocks.append(esc(f"Omnibus test: QM = {number(section.get('qm'))} on "
-                          f"{number(section.get('qm_df'), 0)} df, "
-                          f"{p_phrase(section.get('qm_p'))}; "
-                          f"R\u00b2 = {percent(section.get('r2'), 1)}; k = "
-                          f"{integer(section.get('k'))}."))
+        blocks.append(
+            esc(
+                f"Omnibus test: QM = {number(section.get('qm'))} on "
+                f"{number(section.get('qm_df'), 0)} df, "
+                f"{p_phrase(section.get('qm_p'))}; "
+                f"R\u00b2 = {percent(section.get('r2'), 1)}; k = "
+                f"{integer(section.get('k'))}."
+            )
+        )
     return join_blocks(blocks) if blocks else ""
 
 
@@ -136,16 +166,20 @@ def independent_effects_note(result: Mapping[str, Any]) -> str:
     if not univariate:
         return ""
     numbers = natural(result, univariate)
-    return esc(f"These analyses treat the effects as independent (a univariate "
-               f"random-effects model): compare them with its estimate, "
-               f"{number(numbers['estimate'])} (95% CI {interval(numbers['ci'])}), not with "
-               "the three-level pooled estimate above.")
+    return esc(
+        f"These analyses treat the effects as independent (a univariate "
+        f"random-effects model): compare them with its estimate, "
+        f"{number(numbers['estimate'])} (95% CI {interval(numbers['ci'])}), not with "
+        "the three-level pooled estimate above."
+    )
 
 
 def leave_one_out(result: Mapping[str, Any]) -> str:
     """Return the pooled estimate with each study left out in turn."""
-    rows = [_pooled_row(f"without {entry.get('omitted', '?')}", result, entry)
-            for entry in _list(result.get("leave_one_out"))]
+    rows = [
+        _pooled_row(f"without {entry.get('omitted', '?')}", result, entry)
+        for entry in _list(result.get("leave_one_out"))
+    ]
     if not rows:
         return ""
     return table(["Omitted", "k", "Estimate", "95% CI", "I\u00b2"], rows)
@@ -158,14 +192,29 @@ def influence(result: Mapping[str, Any]) -> str:
         return ""
     flagged = [entry for entry in entries if entry.get("influential") is True]
     if not flagged:
-        return esc(f"No study of {len(entries)} was flagged as influential "
-                   "(Viechtbauer and Cheung 2010 criteria).")
-    rows = [[esc(e.get("study")), esc(number(e.get("rstudent"))), esc(number(e.get("dffits"))),
-             esc(number(e.get("cook_d"))), esc(number(e.get("hat"), 3))] for e in flagged]
-    return join_blocks([
-        esc(f"{len(flagged)} of {len(entries)} studies flagged as influential "
-            "(Viechtbauer and Cheung 2010 criteria):"),
-        table(["Study", "Studentised residual", "DFFITS", "Cook's distance", "Hat"], rows)])
+        return esc(
+            f"No study of {len(entries)} was flagged as influential "
+            "(Viechtbauer and Cheung 2010 criteria)."
+        )
+    rows = [
+        [
+            esc(e.get("study")),
+            esc(number(e.get("rstudent"))),
+            esc(number(e.get("dffits"))),
+            esc(number(e.get("cook_d"))),
+            esc(number(e.get("hat"), 3)),
+        ]
+        for e in flagged
+    ]
+    return join_blocks(
+        [
+            esc(
+                f"{len(flagged)} of {len(entries)} studies flagged as influential "
+                "(Viechtbauer and Cheung 2010 criteria):"
+            ),
+            table(["Study", "Studentised residual", "DFFITS", "Cook's distance", "Hat"], rows),
+        ]
+    )
 
 
 def small_study_effects(result: Mapping[str, Any]) -> str:
@@ -174,28 +223,46 @@ def small_study_effects(result: Mapping[str, Any]) -> str:
     trimfill, failsafe = _mapping(result.get("trimfill")), _mapping(result.get("failsafe_n"))
     items = []
     if egger:
-        items.append(f"Egger's regression test: statistic {number(egger.get('statistic'))}, "
-                     f"{p_phrase(egger.get('p'))}; limit estimate (model scale) "
-                     f"{number(egger.get('limit_estimate'), 3)}.")
+        items.append(
+            f"Egger's regression test: statistic {number(egger.get('statistic'))}, "
+            f"{p_phrase(egger.get('p'))}; limit estimate (model scale) "
+            f"{number(egger.get('limit_estimate'), 3)}."
+        )
     pet_peese = _mapping(result.get("pet_peese"))
     if pet_peese:
-        items.append("PET-PEESE: " + "; ".join(
-            f"{key.replace('_', ' ')} {number(value, 3)}" for key, value in pet_peese.items()
-            if isinstance(value, int | float) and not isinstance(value, bool)) + ".")
+        items.append(
+            "PET-PEESE: "
+            + "; ".join(
+                f"{key.replace('_', ' ')} {number(value, 3)}"
+                for key, value in pet_peese.items()
+                if isinstance(value, int | float) and not isinstance(value, bool)
+            )
+            + "."
+        )
     if begg:
-        items.append(f"Begg's rank correlation: Kendall's tau {number(begg.get('tau'))}, "
-                     f"{p_phrase(begg.get('p'))}.")
+        items.append(
+            f"Begg's rank correlation: Kendall's tau {number(begg.get('tau'))}, "
+            f"{p_phrase(begg.get('p'))}."
+        )
     if trimfill:
-        filled = natural(result, {"estimate": trimfill.get("estimate"),
-                                  "ci": trimfill.get("ci")})
-        items.append(f"Trim-and-fill: {integer(trimfill.get('k0'))} studies imputed on the "
-                     f"{trimfill.get('side', MISSING)} side; adjusted estimate "
-                     f"{number(filled['estimate'])} (95% CI {interval(filled['ci'])}).")
+        filled = natural(result, {"estimate": trimfill.get("estimate"), "ci": trimfill.get("ci")})
+        items.append(
+            f"Trim-and-fill: {integer(trimfill.get('k0'))} studies imputed on the "
+            f"{trimfill.get('side', MISSING)} side; adjusted estimate "
+            f"{number(filled['estimate'])} (95% CI {interval(filled['ci'])})."
+        )
     if failsafe:
-        items.append(f"Fail-safe N: Rosenthal {integer(failsafe.get('rosenthal'))}, "
-                     f"Orwin {integer(failsafe.get('orwin'))}.")
-    warnings = sorted({str(section.get("message")) for section in (egger, begg, trimfill)
-                       if section.get("underpowered") and section.get("message")})
+        items.append(
+            f"Fail-safe N: Rosenthal {integer(failsafe.get('rosenthal'))}, "
+            f"Orwin {integer(failsafe.get('orwin'))}."
+        )
+    warnings = sorted(
+        {
+            str(section.get("message"))
+            for section in (egger, begg, trimfill)
+            if section.get("underpowered") and section.get("message")
+        }
+    )
     blocks = [bullets(esc(item) for item in items)]
     blocks += [":::{note}\n" + esc(message) + "\n:::\n" for message in warnings]
     return join_blocks(blocks) if items else ""
@@ -207,11 +274,18 @@ def low_risk_of_bias_only(result: Mapping[str, Any]) -> str:
         return ""
     section = result.get("low_risk_of_bias_only")
     if not isinstance(section, Mapping):
-        return esc("Restricted to studies at low risk of bias: not estimable (too few such "
-                   "studies).")
-    return join_blocks([esc("Restricted to studies at low risk of bias:"), table(
-        ["Fit", "k", "Estimate", "95% CI", "I\u00b2"],
-        [_pooled_row("low risk of bias only", result, section)])])
+        return esc(
+            "Restricted to studies at low risk of bias: not estimable (too few such studies)."
+        )
+    return join_blocks(
+        [
+            esc("Restricted to studies at low risk of bias:"),
+            table(
+                ["Fit", "k", "Estimate", "95% CI", "I\u00b2"],
+                [_pooled_row("low risk of bias only", result, section)],
+            ),
+        ]
+    )
 
 
 def notes(result: Mapping[str, Any]) -> str:
@@ -227,23 +301,30 @@ def dependence(result: Mapping[str, Any]) -> str:
     section = _mapping(result.get("dependence"))
     if not section:
         return ""
-    items = [f"Rule: {section.get('rule', MISSING)}; clusters: "
-             f"{integer(section.get('n_clusters'))}."]
+    items = [
+        f"Rule: {section.get('rule', MISSING)}; clusters: {integer(section.get('n_clusters'))}."
+    ]
     sigma2 = section.get("sigma2")
     if isinstance(sigma2, list) and len(sigma2) == 2:
-        items.append(f"Variance components: between clusters {number(sigma2[0], 4)}, within "
-                     f"clusters {number(sigma2[1], 4)}.")
+        items.append(
+            f"Variance components: between clusters {number(sigma2[0], 4)}, within "
+            f"clusters {number(sigma2[1], 4)}."
+        )
     univariate = _mapping(section.get("univariate"))
     if univariate:
         numbers = natural(result, univariate)
-        items.append(f"Ignoring the clustering (every effect independent): estimate "
-                     f"{number(numbers['estimate'])}, 95% CI {interval(numbers['ci'])}.")
+        items.append(
+            f"Ignoring the clustering (every effect independent): estimate "
+            f"{number(numbers['estimate'])}, 95% CI {interval(numbers['ci'])}."
+        )
     robust = _mapping(section.get("robust"))
     if robust:
         numbers = natural(result, robust)
-        items.append(f"Cluster-robust (CR2) estimate {number(numbers['estimate'])}, 95% CI "
-                     f"{interval(numbers['ci'])}, {p_phrase(robust.get('p'))} "
-                     f"(df {number(robust.get('df'), 1)}).")
+        items.append(
+            f"Cluster-robust (CR2) estimate {number(numbers['estimate'])}, 95% CI "
+            f"{interval(numbers['ci'])}, {p_phrase(robust.get('p'))} "
+            f"(df {number(robust.get('df'), 1)})."
+        )
     return bullets(esc(item) for item in items)
 
 
@@ -255,20 +336,38 @@ def certainty(result: Mapping[str, Any]) -> str:
     rows = []
     for domain in _list(section.get("domains")):
         override = domain.get("override")
-        override_text = override.get("justification", "yes") if isinstance(
-            override, Mapping) else ("yes" if override else "")
-        rows.append([esc(domain.get("domain")), esc(domain.get("proposed")),
-                     esc(domain.get("final")), esc(domain.get("reason")), esc(override_text)])
+        override_text = (
+            override.get("justification", "yes")
+            if isinstance(override, Mapping)
+            else ("yes" if override else "")
+        )
+        rows.append(
+            [
+                esc(domain.get("domain")),
+                esc(domain.get("proposed")),
+                esc(domain.get("final")),
+                esc(domain.get("reason")),
+                esc(override_text),
+            ]
+        )
     start = f"Starting level: {section.get('start', MISSING)}"
     if section.get("start_reason"):
         start += f" ({section['start_reason']})"
-    intro = esc(f"{start}; proposed certainty: {section.get('proposed_level', MISSING)}; "
-                f"final certainty: {certainty_level(result)}.")
+    intro = esc(
+        f"{start}; proposed certainty: {section.get('proposed_level', MISSING)}; "
+        f"final certainty: {certainty_level(result)}."
+    )
     if not rows:
         return intro
-    return join_blocks([intro, table(
-        ["Domain", "Proposed downgrade", "Final downgrade", "Reason", "Reviewer override"],
-        rows)])
+    return join_blocks(
+        [
+            intro,
+            table(
+                ["Domain", "Proposed downgrade", "Final downgrade", "Reason", "Reviewer override"],
+                rows,
+            ),
+        ]
+    )
 
 
 def published(result: Mapping[str, Any]) -> str:
@@ -285,28 +384,52 @@ def published(result: Mapping[str, Any]) -> str:
     _, abbreviation, _ = metric_words(result.get("metric"))
     if ours["estimate"] is not None:
         pooled = pooled_of(result)
-        rows.append(["**This review**", esc(result.get("title")),
-                     esc(integer(pooled.get("k"))), esc(integer(pooled.get("n_participants"))),
-                     esc(f"{abbreviation} {number(ours['estimate'])} "
-                         f"({interval(ours['ci'])})"),
-                     esc(f"I\u00b2 {percent(pooled.get('i2'))}")])
+        rows.append(
+            [
+                "**This review**",
+                esc(result.get("title")),
+                esc(integer(pooled.get("k"))),
+                esc(integer(pooled.get("n_participants"))),
+                esc(f"{abbreviation} {number(ours['estimate'])} ({interval(ours['ci'])})"),
+                esc(f"I\u00b2 {percent(pooled.get('i2'))}"),
+            ]
+        )
     quotes = []
     for entry in entries:
         name = esc(f"{entry.get('meta_analysis', '')} {entry.get('year') or ''}".strip())
         link = external_link(name, entry.get("source") or doi_url(entry.get("doi")))
-        rows.append([link, esc(f"{entry.get('exposure', '')}; {entry.get('outcome', '')}"),
-                     esc(entry.get("k_studies")), esc(entry.get("n_participants")),
-                     esc(f"{entry.get('measure', '')} {entry.get('pooled', '')} "
-                         f"({entry.get('lo', '')} to {entry.get('hi', '')})"),
-                     esc(entry.get("heterogeneity"))])
+        rows.append(
+            [
+                link,
+                esc(f"{entry.get('exposure', '')}; {entry.get('outcome', '')}"),
+                esc(entry.get("k_studies")),
+                esc(entry.get("n_participants")),
+                esc(
+                    f"{entry.get('measure', '')} {entry.get('pooled', '')} "
+                    f"({entry.get('lo', '')} to {entry.get('hi', '')})"
+                ),
+                esc(entry.get("heterogeneity")),
+            ]
+        )
         if entry.get("quote"):
             quotes.append(f"{link}: {esc(entry['quote'])}")
-    return join_blocks([
-        table(["Meta-analysis", "Exposure; outcome", "k", "N", "Pooled (95% CI)",
-               "Heterogeneity"], rows),
-        esc("As quoted from each source:") if quotes else "",
-        bullets(quotes),
-    ])
+    return join_blocks(
+        [
+            table(
+                [
+                    "Meta-analysis",
+                    "Exposure; outcome",
+                    "k",
+                    "N",
+                    "Pooled (95% CI)",
+                    "Heterogeneity",
+                ],
+                rows,
+            ),
+            esc("As quoted from each source:") if quotes else "",
+            bullets(quotes),
+        ]
+    )
 
 
 def provenance(result: Mapping[str, Any]) -> str:
@@ -315,7 +438,10 @@ def provenance(result: Mapping[str, Any]) -> str:
     inputs = _mapping(section.get("inputs"))
     if not section:
         return ""
-    intro = esc(f"Computed by evidence {section.get('evidence_version', MISSING)} from "
-                f"{len(inputs)} input files (SHA-256 of each, shortened):")
-    return join_blocks([intro, bullets(esc(f"{path}: {str(digest)[:16]}")
-                                       for path, digest in inputs.items())])
+    intro = esc(
+        f"Computed by evidence {section.get('evidence_version', MISSING)} from "
+        f"{len(inputs)} input files (SHA-256 of each, shortened):"
+    )
+    return join_blocks(
+        [intro, bullets(esc(f"{path}: {str(digest)[:16]}") for path, digest in inputs.items())]
+    )

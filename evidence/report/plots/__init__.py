@@ -36,8 +36,12 @@ for _module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
     importlib.import_module(f"{__name__}.{_module.name}")
 
 
-def render_all(result: dict[str, Any], effects: pandas.DataFrame, figures_dir: Path,
-               previous: Mapping[str, str] | None = None) -> dict[str, str]:
+def render_all(
+    result: dict[str, Any],
+    effects: pandas.DataFrame,
+    figures_dir: Path,
+    previous: Mapping[str, str] | None = None,
+) -> dict[str, str]:
     r"""Write every figure that applies to one analysis and return their relative paths.
 
     Figures (file ``figures_dir/<id>-<name>.svg``) are the registered figure kinds
@@ -74,8 +78,11 @@ def render_all(result: dict[str, Any], effects: pandas.DataFrame, figures_dir: P
     written = _draw(identifier, result, effects, figures_dir)
     keep = {Path(p).name for p in written.values()}
     own = {f"{identifier}-{kind.name}.svg" for kind in figure_kinds() if not kind.suffixed}
-    own |= {f"{identifier}-{name}.svg" for name, relative in (previous or {}).items()
-            if relative == f"figures/{identifier}-{name}.svg" and is_figure_name(name)}
+    own |= {
+        f"{identifier}-{name}.svg"
+        for name, relative in (previous or {}).items()
+        if relative == f"figures/{identifier}-{name}.svg" and is_figure_name(name)
+    }
     for name in sorted(own - keep):
         stale = figures_dir / name
         if stale.is_file() or stale.is_symlink():
@@ -83,15 +90,17 @@ def render_all(result: dict[str, Any], effects: pandas.DataFrame, figures_dir: P
     return written
 
 
-def _draw(identifier: str, result: dict[str, Any], effects: pandas.DataFrame,
-          figures_dir: Path) -> dict[str, str]:
+def _draw(
+    identifier: str, result: dict[str, Any], effects: pandas.DataFrame, figures_dir: Path
+) -> dict[str, str]:
     """Draw every registered figure kind that applies; return ``{name: relative path}``."""
     rows = included_effects(effects)
     written: dict[str, str] = {}
     if result.get("status", "ok") != "ok" or len(rows) < 2:
         return written
-    source = FigureInput(result, effects, rows, Scale.from_result(result),
-                         pooled_from(result.get("pooled")))
+    source = FigureInput(
+        result, effects, rows, Scale.from_result(result), pooled_from(result.get("pooled"))
+    )
     title = safe_text(result.get("title"), None) or identifier
     for kind in figure_kinds():
         if not kind.applies(source):
@@ -101,8 +110,12 @@ def _draw(identifier: str, result: dict[str, Any], effects: pandas.DataFrame,
                 figure = drawing.build()
                 if figure is None:
                     continue
-                save_svg(figure, figures_dir / f"{identifier}-{drawing.name}.svg",
-                         f"{drawing.title}: {title}", drawing.description)
+                save_svg(
+                    figure,
+                    figures_dir / f"{identifier}-{drawing.name}.svg",
+                    f"{drawing.title}: {title}",
+                    drawing.description,
+                )
             written[drawing.name] = f"figures/{identifier}-{drawing.name}.svg"
     return written
 
@@ -136,5 +149,7 @@ def figure_description(path: Path) -> tuple[str, str]:
     root = ElementTree.parse(path).getroot()
     title = root.find(f"{_SVG}title")
     desc = root.find(f"{_SVG}desc")
-    return (title.text or "" if title is not None else "",
-            desc.text or "" if desc is not None else "")
+    return (
+        title.text or "" if title is not None else "",
+        desc.text or "" if desc is not None else "",
+    )

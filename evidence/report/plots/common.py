@@ -133,10 +133,6 @@ def figure_title(kind: str, title: Any, limit: int = 72) -> str:
     return safe_text(f"{kind}: {text}" if text else kind, limit)
 
 
-
-
-
-
 def number(value: float, digits: int = 2) -> str:
     """Format a number for a figure (``digits`` decimals; a minus sign, not a hyphen)."""
     return format_number(value, digits, "NA")
@@ -183,17 +179,25 @@ def add_title_and_description(svg: str, title: str, description: str) -> str:
         f'\n <title id="{identifier}-title">{escape(safe_text(title, None))}</title>'
         f'\n <desc id="{identifier}-desc">{escape(safe_text(description, None))}</desc>'
     )
-    return svg[: match.start()] + opening + inserted + svg[match.end():]
+    return svg[: match.start()] + opening + inserted + svg[match.end() :]
 
 
-def draw_diamond(axes: Any, y: float, estimate: float, lo: float, hi: float, color: str,
-                 half_height: float = 0.32) -> None:
+def draw_diamond(
+    axes: Any,
+    y: float,
+    estimate: float,
+    lo: float,
+    hi: float,
+    color: str,
+    half_height: float = 0.32,
+) -> None:
     """Draw a pooled-estimate diamond spanning ``[lo, hi]`` centred on ``estimate`` at ``y``."""
     from matplotlib.patches import Polygon
 
     corners = [(lo, y), (estimate, y + half_height), (hi, y), (estimate, y - half_height)]
-    axes.add_patch(Polygon(corners, closed=True, facecolor=color, edgecolor=color,
-                           linewidth=0.8, zorder=3))
+    axes.add_patch(
+        Polygon(corners, closed=True, facecolor=color, edgecolor=color, linewidth=0.8, zorder=3)
+    )
 
 
 def file_stem(value: Any) -> str:

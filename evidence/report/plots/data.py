@@ -73,8 +73,15 @@ def included_effects(effects: pandas.DataFrame | None) -> list[EffectRow]:
             sei = math.sqrt(float(record["vi"]))
         label = safe_text(record.get("label")) or safe_text(record.get("study")) or "?"
         weight = float(record["weight"]) if finite(record.get("weight")) else math.nan
-        rows.append(EffectRow(label, float(record["yi"]), float(sei), weight,
-                              safe_text(record.get("risk_of_bias"), 40)))
+        rows.append(
+            EffectRow(
+                label,
+                float(record["yi"]),
+                float(sei),
+                weight,
+                safe_text(record.get("risk_of_bias"), 40),
+            )
+        )
     return _as_percent(rows)
 
 
@@ -86,8 +93,7 @@ def _as_percent(rows: list[EffectRow]) -> list[EffectRow]:
     total = sum(weights)
     if total <= 0 or abs(total - 100.0) < 0.5:
         return rows
-    return [EffectRow(r.label, r.yi, r.sei, 100.0 * r.weight / total, r.risk_of_bias)
-            for r in rows]
+    return [EffectRow(r.label, r.yi, r.sei, 100.0 * r.weight / total, r.risk_of_bias) for r in rows]
 
 
 def pooled_from(section: Any) -> Pooled | None:
@@ -98,8 +104,14 @@ def pooled_from(section: Any) -> Pooled | None:
     if not finite(section.get("estimate")) or ci is None:
         return None
     k = section.get("k")
-    return Pooled(float(section["estimate"]), ci[0], ci[1], finite_pair(section.get("pi")),
-                  int(k) if finite(k) else None, section)
+    return Pooled(
+        float(section["estimate"]),
+        ci[0],
+        ci[1],
+        finite_pair(section.get("pi")),
+        int(k) if finite(k) else None,
+        section,
+    )
 
 
 def section_list(result: dict[str, Any], key: str) -> list[dict[str, Any]]:
@@ -134,8 +146,10 @@ def moderator_values(effects: pandas.DataFrame | None, moderator: str) -> list[f
     """
     if effects is None or moderator not in effects.columns:
         return None
-    return [float(r[moderator]) if finite(r.get(moderator)) else math.nan
-            for r in _kept_records(effects)]
+    return [
+        float(r[moderator]) if finite(r.get(moderator)) else math.nan
+        for r in _kept_records(effects)
+    ]
 
 
 def level_values(effects: pandas.DataFrame | None, field: str) -> list[str] | None:

@@ -46,8 +46,11 @@ def influence(result: dict[str, Any], entries: list[dict[str, Any]]) -> Figure |
     as computed by metafor ``influence.rma.uni``; studies flagged ``influential`` are
     drawn in a contrasting colour and named in the key.
     """
-    panels = [(key, label) for key, label in INFLUENCE_PANELS
-              if any(finite(entry.get(key)) for entry in entries)]
+    panels = [
+        (key, label)
+        for key, label in INFLUENCE_PANELS
+        if any(finite(entry.get(key)) for entry in entries)
+    ]
     if not panels:
         return None
     columns = 2
@@ -56,8 +59,16 @@ def influence(result: dict[str, Any], entries: list[dict[str, Any]]) -> Figure |
     height = 0.7 + 1.35 * rows + 0.16 * len(key_lines)
     figure = new_figure(height)
     bottom = (0.35 + 0.16 * len(key_lines)) / height
-    grid = figure.add_gridspec(rows, columns, left=0.1, right=0.98, top=1 - 0.55 / height,
-                               bottom=bottom, hspace=0.75, wspace=0.3)
+    grid = figure.add_gridspec(
+        rows,
+        columns,
+        left=0.1,
+        right=0.98,
+        top=1 - 0.55 / height,
+        bottom=bottom,
+        hspace=0.75,
+        wspace=0.3,
+    )
     index = list(range(1, len(entries) + 1))
     flagged = [bool(entry.get("influential")) for entry in entries]
     for position, (key, label) in enumerate(panels):
@@ -67,14 +78,26 @@ def influence(result: dict[str, Any], entries: list[dict[str, Any]]) -> Figure |
         colours = [HIGHLIGHT if flag else INK for flag in flagged]
         axes.scatter(index, values, s=16, c=colours, zorder=2, linewidths=0)
         for level, style in reference_lines(key, len(entries), result):
-            axes.axhline(level, color=MUTED, linewidth=0.7, zorder=0,
-                         linestyle=(0, (4, 3)) if style == "dashed" else (0, (1, 2)))
+            axes.axhline(
+                level,
+                color=MUTED,
+                linewidth=0.7,
+                zorder=0,
+                linestyle=(0, (4, 3)) if style == "dashed" else (0, (1, 2)),
+            )
         axes.set_title(label, fontsize=8.5, loc="left")
         axes.set_xlim(0.5, len(entries) + 0.5)
         axes.xaxis.set_major_locator(_integer_locator(len(entries)))
         axes.tick_params(labelsize=7.5)
-    figure.text(0.012, 1 - 0.1 / height, figure_title("Influence diagnostics",
-                result.get("title")), ha="left", va="top", fontsize=10, fontweight="bold")
+    figure.text(
+        0.012,
+        1 - 0.1 / height,
+        figure_title("Influence diagnostics", result.get("title")),
+        ha="left",
+        va="top",
+        fontsize=10,
+        fontweight="bold",
+    )
     _draw_key(figure, key_lines, height)
     return figure
 
@@ -129,19 +152,28 @@ def baujat(result: dict[str, Any], points: list[tuple[str, float, float]]) -> Fi
     ys = [y for _label, _x, y in points]
     axes.scatter(xs, ys, s=26, color=POOLED, zorder=2, linewidths=0)
     for index_number, (x, y) in enumerate(zip(xs, ys, strict=True), start=1):
-        axes.annotate(str(index_number), (x, y), xytext=(4, 3), textcoords="offset points",
-                      fontsize=7.5)
+        axes.annotate(
+            str(index_number), (x, y), xytext=(4, 3), textcoords="offset points", fontsize=7.5
+        )
     axes.set_xlabel("Contribution to overall heterogeneity (Q)")
     axes.set_ylabel("Influence on the pooled estimate")
     axes.margins(0.12)
-    figure.text(0.012, 1 - 0.1 / height, figure_title("Baujat plot", result.get("title")),
-                ha="left", va="top", fontsize=10, fontweight="bold")
+    figure.text(
+        0.012,
+        1 - 0.1 / height,
+        figure_title("Baujat plot", result.get("title")),
+        ha="left",
+        va="top",
+        fontsize=10,
+        fontweight="bold",
+    )
     _draw_key(figure, key_lines, height)
     return figure
 
 
-def baujat_points(result: dict[str, Any], entries: list[dict[str, Any]]
-                  ) -> list[tuple[str, float, float]]:
+def baujat_points(
+    result: dict[str, Any], entries: list[dict[str, Any]]
+) -> list[tuple[str, float, float]]:
     """Return Baujat coordinates as ``(label, x, y)`` tuples.
 
     Read from ``result["baujat"]``, either a list of {``study``, ``x``, ``y``} or columns
@@ -151,10 +183,13 @@ def baujat_points(result: dict[str, Any], entries: list[dict[str, Any]]
     """
     section = result.get("baujat")
     source: list[tuple[Any, Any, Any]] = []
-    if isinstance(section, dict) and isinstance(section.get("x"), list) and isinstance(
-            section.get("y"), list) and len(section["x"]) == len(section["y"]):
-        labels = section.get("study") or section.get("studies") or [
-            e.get("study") for e in entries]
+    if (
+        isinstance(section, dict)
+        and isinstance(section.get("x"), list)
+        and isinstance(section.get("y"), list)
+        and len(section["x"]) == len(section["y"])
+    ):
+        labels = section.get("study") or section.get("studies") or [e.get("study") for e in entries]
         if not isinstance(labels, list) or len(labels) != len(section["x"]):
             labels = [str(i) for i in range(1, len(section["x"]) + 1)]
         source = list(zip(labels, section["x"], section["y"], strict=True))
@@ -162,12 +197,21 @@ def baujat_points(result: dict[str, Any], entries: list[dict[str, Any]]
         source = [(e.get("study"), e.get("x"), e.get("y")) for e in section if isinstance(e, dict)]
     elif entries:
         source = [(e.get("study"), e.get("baujat_x"), e.get("baujat_y")) for e in entries]
-    return [(safe_text(label, 40), float(x), float(y)) for label, x, y in source
-            if finite(x) and finite(y)]
+    return [
+        (safe_text(label, 40), float(x), float(y))
+        for label, x, y in source
+        if finite(x) and finite(y)
+    ]
 
 
-def bubble(result: dict[str, Any], moderator: str, section: dict[str, Any],
-           rows: list[EffectRow], values: list[float], scale: Scale) -> Figure | None:
+def bubble(
+    result: dict[str, Any],
+    moderator: str,
+    section: dict[str, Any],
+    rows: list[EffectRow],
+    values: list[float],
+    scale: Scale,
+) -> Figure | None:
     r"""Bubble plot of effects against a continuous moderator with the fitted line.
 
     Bubble area is proportional to the inverse-variance weight :math:`1/v_i`; the line is
@@ -184,14 +228,16 @@ def bubble(result: dict[str, Any], moderator: str, section: dict[str, Any],
     inverse = [1.0 / row.sei**2 for _x, row in pairs]
     largest = max(inverse)
     sizes = [20.0 + 380.0 * w / largest for w in inverse]
-    axes.scatter(xs, ys, s=sizes, facecolor=POOLED, alpha=0.45, edgecolors=POOLED,
-                 linewidths=0.8, zorder=2)
+    axes.scatter(
+        xs, ys, s=sizes, facecolor=POOLED, alpha=0.45, edgecolors=POOLED, linewidths=0.8, zorder=2
+    )
     coefficients = [c for c in section.get("coefficients") or [] if isinstance(c, dict)]
     if len(coefficients) == 2 and all(finite(c.get("estimate")) for c in coefficients):
         intercept, slope = (float(c["estimate"]) for c in coefficients)
         line_x = [min(xs), max(xs)]
-        axes.plot(line_x, [intercept + slope * x for x in line_x], color=INK, linewidth=1.2,
-                  zorder=3)
+        axes.plot(
+            line_x, [intercept + slope * x for x in line_x], color=INK, linewidth=1.2, zorder=3
+        )
     axes.axhline(scale.null, color=MUTED, linewidth=0.8, zorder=1)
     lo, hi = min([*ys, scale.null]), max([*ys, scale.null])
     margin = 0.1 * (hi - lo or 1.0)
@@ -201,8 +247,15 @@ def bubble(result: dict[str, Any], moderator: str, section: dict[str, Any],
     axes.margins(x=0.08)
     if all(float(x).is_integer() for x in xs):  # years, counts: no "2002.5" ticks
         axes.xaxis.set_major_locator(_integer_locator(8))
-    figure.text(0.012, 0.985, figure_title(f"Meta-regression on {moderator_name(moderator)}",
-                result.get("title")), ha="left", va="top", fontsize=10, fontweight="bold")
+    figure.text(
+        0.012,
+        0.985,
+        figure_title(f"Meta-regression on {moderator_name(moderator)}", result.get("title")),
+        ha="left",
+        va="top",
+        fontsize=10,
+        fontweight="bold",
+    )
     summary = slope_summary(section, scale)
     if summary:
         figure.text(0.012, 0.02, summary, ha="left", va="bottom", fontsize=7.5, color=MUTED)
@@ -235,10 +288,13 @@ def slope_summary(section: dict[str, Any], scale: Scale) -> str:
 
 def study_key(entries: list[dict[str, Any]], key: str) -> list[str]:
     """``["1 Steptoe 2013; 2 Eng 2002; ..."]`` wrapped to lines of at most 110 characters."""
-    names = [f"{number} {safe_text(entry.get(key), 30) or '?'}"
-             for number, entry in enumerate(entries, start=1)]
-    flagged = [name for name, entry in zip(names, entries, strict=True)
-               if entry.get("influential") is True]
+    names = [
+        f"{number} {safe_text(entry.get(key), 30) or '?'}"
+        for number, entry in enumerate(entries, start=1)
+    ]
+    flagged = [
+        name for name, entry in zip(names, entries, strict=True) if entry.get("influential") is True
+    ]
     lines: list[str] = []
     for name in names:  # wrap between entries, never inside one
         if lines and len(lines[-1]) + len(name) + 2 <= 110:
@@ -280,11 +336,16 @@ def influential_text(entries: list[dict[str, Any]]) -> str:
 
 def _influence(source: FigureInput) -> list[Drawing]:
     entries = section_list(source.result, "influence")
-    return [Drawing("influence", "Influence diagnostics",
-                    f"Influence diagnostics of {len(entries)} studies (studentised "
-                    f"residuals, DFFITS, Cook's distances, covariance ratios, leave-one-out "
-                    f"tau2 and Q, hat values, weights); {influential_text(entries)}.",
-                    lambda: influence(source.result, entries))]
+    return [
+        Drawing(
+            "influence",
+            "Influence diagnostics",
+            f"Influence diagnostics of {len(entries)} studies (studentised "
+            f"residuals, DFFITS, Cook's distances, covariance ratios, leave-one-out "
+            f"tau2 and Q, hat values, weights); {influential_text(entries)}.",
+            lambda: influence(source.result, entries),
+        )
+    ]
 
 
 def _baujat_points(source: FigureInput) -> list[tuple[str, float, float]]:
@@ -293,10 +354,15 @@ def _baujat_points(source: FigureInput) -> list[tuple[str, float, float]]:
 
 def _baujat(source: FigureInput) -> list[Drawing]:
     points = _baujat_points(source)
-    return [Drawing("baujat", "Baujat plot",
-                    f"Baujat plot of {len(points)} studies: contribution to heterogeneity "
-                    f"against influence on the pooled estimate.",
-                    lambda: baujat(source.result, points))]
+    return [
+        Drawing(
+            "baujat",
+            "Baujat plot",
+            f"Baujat plot of {len(points)} studies: contribution to heterogeneity "
+            f"against influence on the pooled estimate.",
+            lambda: baujat(source.result, points),
+        )
+    ]
 
 
 def _bubbles(source: FigureInput) -> list[Drawing]:
@@ -311,20 +377,33 @@ def _bubbles(source: FigureInput) -> list[Drawing]:
             continue
         if sum(finite(v) for v in values) < 2:
             continue
-        description = (f"Bubble plot of {sum(finite(v) for v in values)} effects against "
-                       f"{safe_text(moderator, 60)}, bubble area by weight, with the "
-                       f"meta-regression line.")
+        description = (
+            f"Bubble plot of {sum(finite(v) for v in values)} effects against "
+            f"{safe_text(moderator, 60)}, bubble area by weight, with the "
+            f"meta-regression line."
+        )
         # The SVG title of a bubble plot starts with its file name, as it always has.
         name = f"bubble-{file_stem(moderator)}"
-        drawings.append(Drawing(
-            name, name, description,
-            lambda moderator=moderator, section=section, values=values: bubble(
-                source.result, str(moderator), section, source.rows, values, source.scale)))
+        drawings.append(
+            Drawing(
+                name,
+                name,
+                description,
+                lambda moderator=moderator, section=section, values=values: bubble(
+                    source.result, str(moderator), section, source.rows, values, source.scale
+                ),
+            )
+        )
     return drawings
 
 
-register(FigureKind("influence", 50,
-                    lambda source: len(section_list(source.result, "influence")) >= 2,
-                    _influence))
+register(
+    FigureKind(
+        "influence",
+        50,
+        lambda source: len(section_list(source.result, "influence")) >= 2,
+        _influence,
+    )
+)
 register(FigureKind("baujat", 60, lambda source: len(_baujat_points(source)) >= 2, _baujat))
 register(FigureKind("bubble", 70, lambda source: True, _bubbles, suffixed=True))

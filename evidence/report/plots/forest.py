@@ -63,8 +63,9 @@ def model_label(pooled: Pooled) -> str:
     method = safe_text(pooled.raw.get("method"), 20)
     test = safe_text(pooled.raw.get("test"), 20)
     estimator = ESTIMATORS.get(method)
-    details = ", ".join(x for x in (estimator.label if estimator else method,
-                                    _TEST_NAMES.get(test, test)) if x)
+    details = ", ".join(
+        x for x in (estimator.label if estimator else method, _TEST_NAMES.get(test, test)) if x
+    )
     kind = "Fixed-effect model" if method in ("FE", "EE", "CE") else "Random-effects model"
     return f"{kind} ({details})" if details else kind
 
@@ -94,8 +95,12 @@ def heterogeneity_note(pooled: Pooled) -> str:
     return "Heterogeneity: " + "; ".join(parts) if parts else ""
 
 
-def main_forest(result: dict[str, Any], rows: list[EffectRow], scale: Scale,
-                grouping: tuple[str, list[str]] | None = None) -> Figure:
+def main_forest(
+    result: dict[str, Any],
+    rows: list[EffectRow],
+    scale: Scale,
+    grouping: tuple[str, list[str]] | None = None,
+) -> Figure:
     r"""Forest plot of the included effects, the pooled diamond, PI and subgroup diamonds.
 
     Squares have area proportional to the inverse-variance weight
@@ -113,9 +118,18 @@ def main_forest(result: dict[str, Any], rows: list[EffectRow], scale: Scale,
         columns.append(Column("RoB", 0.978, "center"))
     table, marks = _effect_rows(result, rows, scale, grouping)
     if pooled is not None:
-        table.append(Row("diamond", pooled_label(pooled), pooled.estimate, pooled.lo, pooled.hi,
-                         texts=(scale.interval_text(pooled.estimate, pooled.lo, pooled.hi),
-                                "100%"), color=POOLED, bold=True))
+        table.append(
+            Row(
+                "diamond",
+                pooled_label(pooled),
+                pooled.estimate,
+                pooled.lo,
+                pooled.hi,
+                texts=(scale.interval_text(pooled.estimate, pooled.lo, pooled.hi), "100%"),
+                color=POOLED,
+                bold=True,
+            )
+        )
         pi_row = prediction_row(pooled.pi, scale)
         if pi_row is not None:
             table.append(pi_row)
@@ -126,20 +140,29 @@ def main_forest(result: dict[str, Any], rows: list[EffectRow], scale: Scale,
     table += subgroup_rows(result, scale, grouping[0] if grouping else None)
     footnotes: list[str] = []
     if show_bias:
-        footnotes.append("Risk of bias (RoB): L low, M some concerns or moderate, "
-                         "H high or serious, ? unclear or not assessed.")
-    layout = Layout(safe_text(result.get("title"), 72) or "Forest plot", scale,
-                    tuple(columns), orient_note=orientation_note(result.get("orient")),
-                    footnotes=tuple(footnotes))
+        footnotes.append(
+            "Risk of bias (RoB): L low, M some concerns or moderate, "
+            "H high or serious, ? unclear or not assessed."
+        )
+    layout = Layout(
+        safe_text(result.get("title"), 72) or "Forest plot",
+        scale,
+        tuple(columns),
+        orient_note=orientation_note(result.get("orient")),
+        footnotes=tuple(footnotes),
+    )
     figure = draw_rows(table, layout)
     if show_bias:
         _draw_risk_of_bias(figure, marks, columns[-1].x)
     return figure
 
 
-def _effect_rows(result: dict[str, Any], rows: list[EffectRow], scale: Scale,
-                 grouping: tuple[str, list[str]] | None
-                 ) -> tuple[list[Row], list[tuple[int, str]]]:
+def _effect_rows(
+    result: dict[str, Any],
+    rows: list[EffectRow],
+    scale: Scale,
+    grouping: tuple[str, list[str]] | None,
+) -> tuple[list[Row], list[tuple[int, str]]]:
     """Rows of the study part of the forest, and (row number, risk of bias) of each effect."""
     max_weight = max((r.weight for r in rows if finite(r.weight)), default=1.0) or 1.0
     table: list[Row] = []
@@ -149,8 +172,17 @@ def _effect_rows(result: dict[str, Any], rows: list[EffectRow], scale: Scale,
         weight = f"{row.weight:.1f}%" if finite(row.weight) else ""
         size = row.weight / max_weight if finite(row.weight) else 0.5
         marks.append((len(table), row.risk_of_bias))
-        table.append(Row("effect", row.label, row.yi, row.lo, row.hi, size,
-                         (scale.interval_text(row.yi, row.lo, row.hi), weight)))
+        table.append(
+            Row(
+                "effect",
+                row.label,
+                row.yi,
+                row.lo,
+                row.hi,
+                size,
+                (scale.interval_text(row.yi, row.lo, row.hi), weight),
+            )
+        )
 
     if grouping is None:
         table.append(Row("heading", "Study"))
@@ -171,10 +203,17 @@ def _effect_rows(result: dict[str, Any], rows: list[EffectRow], scale: Scale,
         subtotal = pooled_from(fitted.get(level))
         if subtotal is not None:
             k = f" (k = {subtotal.k})" if subtotal.k is not None else ""
-            table.append(Row("diamond", f"Subtotal{k}", subtotal.estimate, subtotal.lo,
-                             subtotal.hi, texts=(scale.interval_text(
-                                 subtotal.estimate, subtotal.lo, subtotal.hi),),
-                             color=SUBGROUP))
+            table.append(
+                Row(
+                    "diamond",
+                    f"Subtotal{k}",
+                    subtotal.estimate,
+                    subtotal.lo,
+                    subtotal.hi,
+                    texts=(scale.interval_text(subtotal.estimate, subtotal.lo, subtotal.hi),),
+                    color=SUBGROUP,
+                )
+            )
         table.append(Row("blank"))
     return table, marks
 
@@ -205,14 +244,31 @@ def _draw_risk_of_bias(figure: Figure, marks: list[tuple[int, str]], x: float) -
     transform = blended_transform_factory(figure.transFigure, axes.transData)
     for y, judgement in marks:
         letter, colour = risk_of_bias_mark(judgement)
-        axes.plot([x], [y], marker="o", markersize=10, color=colour, transform=transform,
-                  clip_on=False, linestyle="none")
-        axes.text(x, y, letter, transform=transform, ha="center", va="center",
-                  fontsize=7, fontweight="bold", color="#FFFFFF", clip_on=False)
+        axes.plot(
+            [x],
+            [y],
+            marker="o",
+            markersize=10,
+            color=colour,
+            transform=transform,
+            clip_on=False,
+            linestyle="none",
+        )
+        axes.text(
+            x,
+            y,
+            letter,
+            transform=transform,
+            ha="center",
+            va="center",
+            fontsize=7,
+            fontweight="bold",
+            color="#FFFFFF",
+            clip_on=False,
+        )
 
 
-def subgroup_rows(result: dict[str, Any], scale: Scale, grouped: str | None = None
-                  ) -> list[Row]:
+def subgroup_rows(result: dict[str, Any], scale: Scale, grouped: str | None = None) -> list[Row]:
     """Rows for every subgroup analysis: a heading, one diamond per level, the Q-between test.
 
     The ``grouped`` field (already drawn with its studies) contributes only its test.
@@ -236,9 +292,17 @@ def subgroup_rows(result: dict[str, Any], scale: Scale, grouped: str | None = No
             if pooled is None:
                 rows.append(Row("text", label, texts=("NA",), color=MUTED))
                 continue
-            rows.append(Row("diamond", label, pooled.estimate, pooled.lo, pooled.hi,
-                            texts=(scale.interval_text(pooled.estimate, pooled.lo,
-                                                       pooled.hi),), color=SUBGROUP))
+            rows.append(
+                Row(
+                    "diamond",
+                    label,
+                    pooled.estimate,
+                    pooled.lo,
+                    pooled.hi,
+                    texts=(scale.interval_text(pooled.estimate, pooled.lo, pooled.hi),),
+                    color=SUBGROUP,
+                )
+            )
         rows += _q_between_rows(section)
     return rows
 
@@ -250,13 +314,19 @@ def _q_between_rows(section: dict[str, Any], name: str | None = None) -> list[Ro
     df = section.get("q_between_df")
     df_text = f", df = {int(df)}" if finite(df) else ""
     which = f" ({safe_text(name, 30)})" if name else ""
-    return [Row("note", f"Test for subgroup differences{which}: Q = "
-                        f"{number(section['q_between'])}{df_text}, "
-                        f"{p_value(section.get('q_between_p'))}")]
+    return [
+        Row(
+            "note",
+            f"Test for subgroup differences{which}: Q = "
+            f"{number(section['q_between'])}{df_text}, "
+            f"{p_value(section.get('q_between_p'))}",
+        )
+    ]
 
 
-def sequence_forest(result: dict[str, Any], entries: list[dict[str, Any]], scale: Scale,
-                    kind: str) -> Figure | None:
+def sequence_forest(
+    result: dict[str, Any], entries: list[dict[str, Any]], scale: Scale, kind: str
+) -> Figure | None:
     """Cumulative (``kind="cumulative"``) or leave-one-out (``"leave-one-out"``) forest.
 
     Each row is the random-effects estimate after adding one study in order (cumulative,
@@ -274,21 +344,36 @@ def sequence_forest(result: dict[str, Any], entries: list[dict[str, Any]], scale
             continue
         i2 = f"{float(entry['i2']):.0f}%" if finite(entry.get("i2")) else ""
         k = str(estimate.k) if estimate.k is not None else ""
-        table.append(Row("effect", label, estimate.estimate, estimate.lo, estimate.hi, 0.35,
-                         (scale.interval_text(estimate.estimate, estimate.lo, estimate.hi), k,
-                          i2),
-                         color=POOLED if kind == "cumulative" else "#000000"))
+        table.append(
+            Row(
+                "effect",
+                label,
+                estimate.estimate,
+                estimate.lo,
+                estimate.hi,
+                0.35,
+                (scale.interval_text(estimate.estimate, estimate.lo, estimate.hi), k, i2),
+                color=POOLED if kind == "cumulative" else "#000000",
+            )
+        )
     if len(table) < 3:
         return None
     title = "Cumulative meta-analysis" if kind == "cumulative" else "Leave-one-out analysis"
-    layout = Layout(figure_title(title, result.get("title")), scale,
-                    (Column(f"{scale.abbreviation} [95% CI]", 0.84), Column("k", 0.895),
-                     Column("I\u00b2", 0.97)),
-                    reference=pooled.estimate if pooled else None,
-                    band=(pooled.lo, pooled.hi) if pooled else None,
-                    orient_note=orientation_note(result.get("orient")),
-                    footnotes=("Dashed line and band: estimate and 95% CI with every study.",)
-                    if pooled else ())
+    layout = Layout(
+        figure_title(title, result.get("title")),
+        scale,
+        (
+            Column(f"{scale.abbreviation} [95% CI]", 0.84),
+            Column("k", 0.895),
+            Column("I\u00b2", 0.97),
+        ),
+        reference=pooled.estimate if pooled else None,
+        band=(pooled.lo, pooled.hi) if pooled else None,
+        orient_note=orientation_note(result.get("orient")),
+        footnotes=("Dashed line and band: estimate and 95% CI with every study.",)
+        if pooled
+        else (),
+    )
     return draw_rows(table, layout)
 
 
@@ -299,8 +384,10 @@ def forest_description(rows: list[Any], pooled: Any, scale: Scale) -> str:
         return text + "; no pooled estimate."
     text += f"; pooled {scale.describe(pooled.estimate, pooled.lo, pooled.hi)}"
     if pooled.pi is not None:
-        text += (f"; 95% prediction interval {number(scale.natural(pooled.pi[0]))} to "
-                 f"{number(scale.natural(pooled.pi[1]))}")
+        text += (
+            f"; 95% prediction interval {number(scale.natural(pooled.pi[0]))} to "
+            f"{number(scale.natural(pooled.pi[1]))}"
+        )
     if finite(pooled.raw.get("i2")):
         text += f"; I2 = {float(pooled.raw['i2']):.0f}%"
     return text + "."
@@ -311,18 +398,24 @@ def sequence_description(kind: str, entries: list[dict[str, Any]], scale: Scale)
     estimates = [float(e["estimate"]) for e in entries if finite(e.get("estimate"))]
     span = ""
     if estimates:
-        span = (f"; estimates range from {number(scale.natural(min(estimates)))} to "
-                f"{number(scale.natural(max(estimates)))} ({scale.abbreviation})")
+        span = (
+            f"; estimates range from {number(scale.natural(min(estimates)))} to "
+            f"{number(scale.natural(max(estimates)))} ({scale.abbreviation})"
+        )
     what = "adding one study at a time" if kind == "cumulative" else "omitting each study"
     return f"{kind.capitalize()} forest plot of {len(entries)} fits {what}{span}."
 
 
 def _forest(source: FigureInput) -> list[Drawing]:
-    grouping = subgroup_grouping(source.result,
-                                 lambda field: level_values(source.effects, field))
-    return [Drawing("forest", "Forest plot",
-                    forest_description(source.rows, source.pooled, source.scale),
-                    lambda: main_forest(source.result, source.rows, source.scale, grouping))]
+    grouping = subgroup_grouping(source.result, lambda field: level_values(source.effects, field))
+    return [
+        Drawing(
+            "forest",
+            "Forest plot",
+            forest_description(source.rows, source.pooled, source.scale),
+            lambda: main_forest(source.result, source.rows, source.scale, grouping),
+        )
+    ]
 
 
 def _sequence(kind: str, title: str) -> FigureKind:
@@ -331,11 +424,21 @@ def _sequence(kind: str, title: str) -> FigureKind:
 
     def render(source: FigureInput) -> list[Drawing]:
         entries = section_list(source.result, key)
-        return [Drawing(kind, title, sequence_description(kind, entries, source.scale),
-                        lambda: sequence_forest(source.result, entries, source.scale, kind))]
+        return [
+            Drawing(
+                kind,
+                title,
+                sequence_description(kind, entries, source.scale),
+                lambda: sequence_forest(source.result, entries, source.scale, kind),
+            )
+        ]
 
-    return FigureKind(kind, 30 if kind == "cumulative" else 40,
-                      lambda source: len(section_list(source.result, key)) >= 2, render)
+    return FigureKind(
+        kind,
+        30 if kind == "cumulative" else 40,
+        lambda source: len(section_list(source.result, key)) >= 2,
+        render,
+    )
 
 
 register(FigureKind("forest", 10, lambda source: True, _forest))

@@ -34,8 +34,9 @@ OUTSIDE = ("#9E9E9E", "p < 0.01")
 #: Below this many effects, asymmetry tests and funnel plots are not advised
 #: (Sterne et al. 2011, BMJ 343:d4002, recommendation 1).
 FEW_STUDIES = 10
-FEW_STUDIES_NOTE = ("Fewer than 10 effects: funnel asymmetry cannot be judged reliably "
-                    "(Sterne et al. 2011).")
+FEW_STUDIES_NOTE = (
+    "Fewer than 10 effects: funnel asymmetry cannot be judged reliably (Sterne et al. 2011)."
+)
 
 
 def funnel(result: dict[str, Any], rows: list[EffectRow], scale: Scale) -> Figure:
@@ -60,30 +61,82 @@ def funnel(result: dict[str, Any], rows: list[EffectRow], scale: Scale) -> Figur
     lo, hi = lo - margin, hi + margin
     axes.set_facecolor(OUTSIDE[0])
     for z, colour, _label in CONTOURS:
-        axes.add_patch(Polygon([(-z * se_max, se_max), (0.0, 0.0), (z * se_max, se_max)],
-                               closed=True, facecolor=colour, edgecolor="none", zorder=0))
+        axes.add_patch(
+            Polygon(
+                [(-z * se_max, se_max), (0.0, 0.0), (z * se_max, se_max)],
+                closed=True,
+                facecolor=colour,
+                edgecolor="none",
+                zorder=0,
+            )
+        )
     handles: list[Any] = [Patch(facecolor=OUTSIDE[0], label=OUTSIDE[1])]
-    handles += [Patch(facecolor=c, edgecolor="#9E9E9E", linewidth=0.5, label=t)
-                for _z, c, t in CONTOURS]
+    handles += [
+        Patch(facecolor=c, edgecolor="#9E9E9E", linewidth=0.5, label=t) for _z, c, t in CONTOURS
+    ]
     if pooled is not None:
         axes.plot([centre, centre], [0, se_max], color=POOLED, linewidth=1.0, zorder=1)
-        axes.plot([centre - 1.96 * se_max, centre, centre + 1.96 * se_max],
-                  [se_max, 0, se_max], color=POOLED, linewidth=0.8, linestyle=(0, (4, 3)),
-                  zorder=1)
-        handles.append(Line2D([], [], color=POOLED, linewidth=1.0,
-                              label="Pooled estimate, pseudo 95% CI"))
+        axes.plot(
+            [centre - 1.96 * se_max, centre, centre + 1.96 * se_max],
+            [se_max, 0, se_max],
+            color=POOLED,
+            linewidth=0.8,
+            linestyle=(0, (4, 3)),
+            zorder=1,
+        )
+        handles.append(
+            Line2D([], [], color=POOLED, linewidth=1.0, label="Pooled estimate, pseudo 95% CI")
+        )
     if adjusted is not None:
-        axes.plot([adjusted, adjusted], [0, se_max], color=PREDICTION, linewidth=1.0,
-                  linestyle=(0, (1, 2)), zorder=1)
-        handles.append(Line2D([], [], color=PREDICTION, linewidth=1.0, linestyle=(0, (1, 2)),
-                              label="Trim-and-fill estimate"))
+        axes.plot(
+            [adjusted, adjusted],
+            [0, se_max],
+            color=PREDICTION,
+            linewidth=1.0,
+            linestyle=(0, (1, 2)),
+            zorder=1,
+        )
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color=PREDICTION,
+                linewidth=1.0,
+                linestyle=(0, (1, 2)),
+                label="Trim-and-fill estimate",
+            )
+        )
     if filled:
-        axes.scatter([y for y, _se in filled], [se for _y, se in filled], s=22,
-                     facecolors="#FFFFFF", edgecolors=INK, linewidths=0.8, zorder=3)
-        handles.append(Line2D([], [], marker="o", markerfacecolor="#FFFFFF", color=INK,
-                              linestyle="none", markersize=4.5, label="Imputed (trim and fill)"))
-    axes.scatter([row.yi for row in rows], [row.sei for row in rows], s=22, color=INK,
-                 zorder=3, linewidths=0.5, edgecolors="#FFFFFF")
+        axes.scatter(
+            [y for y, _se in filled],
+            [se for _y, se in filled],
+            s=22,
+            facecolors="#FFFFFF",
+            edgecolors=INK,
+            linewidths=0.8,
+            zorder=3,
+        )
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="o",
+                markerfacecolor="#FFFFFF",
+                color=INK,
+                linestyle="none",
+                markersize=4.5,
+                label="Imputed (trim and fill)",
+            )
+        )
+    axes.scatter(
+        [row.yi for row in rows],
+        [row.sei for row in rows],
+        s=22,
+        color=INK,
+        zorder=3,
+        linewidths=0.5,
+        edgecolors="#FFFFFF",
+    )
     set_natural_axis(axes, scale, lo, hi)
     axes.set_ylim(se_max, 0.0)
     axes.set_ylabel("Standard error")
@@ -91,10 +144,25 @@ def funnel(result: dict[str, Any], rows: list[EffectRow], scale: Scale) -> Figur
     title = figure_title("Funnel plot", result.get("title"))
     figure.text(0.012, 0.985, title, ha="left", va="top", fontsize=10, fontweight="bold")
     if len(rows) < FEW_STUDIES:
-        figure.text(0.012, 0.925, FEW_STUDIES_NOTE, ha="left", va="top", fontsize=7.5,
-                    color=MUTED, style="italic")
-    figure.legend(handles=handles, loc="lower center", ncol=3, frameon=False,
-                  bbox_to_anchor=(0.5, 0.0), fontsize=7.5, handlelength=1.6)
+        figure.text(
+            0.012,
+            0.925,
+            FEW_STUDIES_NOTE,
+            ha="left",
+            va="top",
+            fontsize=7.5,
+            color=MUTED,
+            style="italic",
+        )
+    figure.legend(
+        handles=handles,
+        loc="lower center",
+        ncol=3,
+        frameon=False,
+        bbox_to_anchor=(0.5, 0.0),
+        fontsize=7.5,
+        handlelength=1.6,
+    )
     return figure
 
 
@@ -108,17 +176,24 @@ def trim_and_fill(result: dict[str, Any]) -> tuple[float | None, list[tuple[floa
     if not isinstance(section, dict) or not finite(section.get("k0")) or section["k0"] < 1:
         return None, []
     estimate = float(section["estimate"]) if finite(section.get("estimate")) else None
-    filled = [(float(f["yi"]), math.sqrt(float(f["vi"])))
-              for f in section.get("filled") or [] if isinstance(f, dict)
-              and finite(f.get("yi")) and finite(f.get("vi")) and float(f["vi"]) > 0]
+    filled = [
+        (float(f["yi"]), math.sqrt(float(f["vi"])))
+        for f in section.get("filled") or []
+        if isinstance(f, dict)
+        and finite(f.get("yi"))
+        and finite(f.get("vi"))
+        and float(f["vi"]) > 0
+    ]
     return estimate, filled
 
 
 def funnel_description(result: dict[str, Any], rows: list[EffectRow], scale: Scale) -> str:
     """Alt text of the funnel plot, with Egger's test when the results give it."""
-    text = (f"Contour-enhanced funnel plot of {len(rows)} effects: each estimate "
-            f"({scale.label.lower()}) against its standard error, shaded where a study's own "
-            f"test gives p < 0.01, p < 0.05 and p < 0.10.")
+    text = (
+        f"Contour-enhanced funnel plot of {len(rows)} effects: each estimate "
+        f"({scale.label.lower()}) against its standard error, shaded where a study's own "
+        f"test gives p < 0.01, p < 0.05 and p < 0.10."
+    )
     egger = result.get("egger")
     if isinstance(egger, dict) and finite(egger.get("p")):
         text += f" Egger's regression test {p_value(egger['p'])}."
@@ -132,9 +207,14 @@ def funnel_description(result: dict[str, Any], rows: list[EffectRow], scale: Sca
 
 
 def _funnel(source: FigureInput) -> list[Drawing]:
-    return [Drawing("funnel", "Funnel plot",
-                    funnel_description(source.result, source.rows, source.scale),
-                    lambda: funnel(source.result, source.rows, source.scale))]
+    return [
+        Drawing(
+            "funnel",
+            "Funnel plot",
+            funnel_description(source.result, source.rows, source.scale),
+            lambda: funnel(source.result, source.rows, source.scale),
+        )
+    ]
 
 
 register(FigureKind("funnel", 20, lambda source: True, _funnel))

@@ -70,7 +70,8 @@ class FigureKind:
         if not self.suffixed:
             return name == self.name
         return name.startswith(f"{self.name}-") and bool(
-            _SUFFIX.fullmatch(name[len(self.name) + 1:]))
+            _SUFFIX.fullmatch(name[len(self.name) + 1 :])
+        )
 
 
 _KINDS: dict[str, FigureKind] = {}

@@ -60,8 +60,11 @@ class Scale:
         metric = str(result.get("metric") or "")
         back = result.get("back_transform")
         if "back_transform" not in result:  # older files: infer from the scale and metric
-            back = "exp" if result.get("scale") == "log" else (
-                "tanh" if metric == "fisher-z" else None)
+            back = (
+                "exp"
+                if result.get("scale") == "log"
+                else ("tanh" if metric == "fisher-z" else None)
+            )
         if back not in ("exp", "tanh"):
             back = None
         label = METRIC_LABELS.get(metric, safe_text(metric, 40) or "Effect size")
@@ -119,8 +122,7 @@ _NATURAL_CORRELATION_TICKS = (
 TICK_GAP_INCHES = 0.42
 
 
-def natural_ticks(scale: Scale, lo: float, hi: float, length_inches: float = 2.0
-                  ) -> list[float]:
+def natural_ticks(scale: Scale, lo: float, hi: float, length_inches: float = 2.0) -> list[float]:
     """Choose model-scale tick positions whose natural-scale values are round numbers.
 
     Candidates are taken in order of preference (the null first, then 1-2-5 steps) and kept
@@ -129,8 +131,8 @@ def natural_ticks(scale: Scale, lo: float, hi: float, length_inches: float = 2.0
     """
     if scale.back_transform is None:
         return []
-    candidates = _NATURAL_RATIO_TICKS if scale.back_transform == "exp" else (
-        _NATURAL_CORRELATION_TICKS
+    candidates = (
+        _NATURAL_RATIO_TICKS if scale.back_transform == "exp" else (_NATURAL_CORRELATION_TICKS)
     )
     gap = TICK_GAP_INCHES / max(length_inches, 0.5) * (hi - lo)
     kept: list[float] = []
@@ -151,8 +153,11 @@ def _even_ticks(scale: Scale, lo: float, hi: float, gap: float) -> list[float]:
     fallback: list[float] = []
     for bins in (6, 5, 4, 3, 2):
         values = MaxNLocator(nbins=bins).tick_values(natural_lo, natural_hi)
-        positions = [scale.model(v) for v in values if natural_lo <= v <= natural_hi and (
-            scale.back_transform != "exp" or v > 0)]
+        positions = [
+            scale.model(v)
+            for v in values
+            if natural_lo <= v <= natural_hi and (scale.back_transform != "exp" or v > 0)
+        ]
         if all(b - a >= gap for a, b in zip(positions, positions[1:], strict=False)):
             if not lo <= scale.null <= hi or any(abs(p) < 1e-12 for p in positions):
                 return positions
@@ -176,8 +181,11 @@ def set_natural_axis(axes: Any, scale: Scale, lo: float, hi: float, which: str =
     axis = axes.xaxis if which == "x" else axes.yaxis
     (axes.set_xlim if which == "x" else axes.set_ylim)(lo, hi)
     box = axes.get_position()
-    length = (box.width * axes.figure.get_figwidth() if which == "x"
-              else box.height * axes.figure.get_figheight())
+    length = (
+        box.width * axes.figure.get_figwidth()
+        if which == "x"
+        else box.height * axes.figure.get_figheight()
+    )
     ticks = natural_ticks(scale, min(lo, hi), max(lo, hi), length)
     if ticks:
         axis.set_major_locator(FixedLocator(ticks))

@@ -19,8 +19,9 @@ PANELS = (
 )
 
 
-def row_numbers(row: dict[str, Any], scale: Scale) -> tuple[float, float, float,
-                                                            tuple[float, float] | None] | None:
+def row_numbers(
+    row: dict[str, Any], scale: Scale
+) -> tuple[float, float, float, tuple[float, float] | None] | None:
     """Model-scale estimate, CI and PI of one ``index.json`` row, or None.
 
     A whole results document (with ``pooled``) is read through its ``pooled`` section.
@@ -30,8 +31,7 @@ def row_numbers(row: dict[str, Any], scale: Scale) -> tuple[float, float, float,
     """
     if not finite(row.get("estimate")) and isinstance(row.get("pooled"), dict):
         row = row["pooled"]  # a whole results document rather than an index row
-    source = row.get("back_transformed") if isinstance(row.get("back_transformed"),
-                                                       dict) else None
+    source = row.get("back_transformed") if isinstance(row.get("back_transformed"), dict) else None
     numbers = source or row
     ci, pi = finite_pair(numbers.get("ci")), finite_pair(numbers.get("pi"))
     if not finite(numbers.get("estimate")) or ci is None:
@@ -70,9 +70,18 @@ def summary_rows(rows: list[dict[str, Any]], back: str | None) -> list[Row]:
             table.append(Row("text", label, texts=(text, k), color=MUTED))
             continue
         estimate, lo, hi, pi = numbers
-        table.append(Row("diamond", label, estimate, lo, hi,
-                         texts=(scale.interval_text(estimate, lo, hi), k),
-                         color=POOLED, pi=pi))
+        table.append(
+            Row(
+                "diamond",
+                label,
+                estimate,
+                lo,
+                hi,
+                texts=(scale.interval_text(estimate, lo, hi), k),
+                color=POOLED,
+                pi=pi,
+            )
+        )
     return table
 
 
@@ -82,19 +91,26 @@ def summary_figure(rows: list[dict[str, Any]]) -> Figure | None:
     for back, label in PANELS:
         table = summary_rows(rows, back)
         if table:
-            labels = {summary_scale(r).label for r in rows
-                      if summary_scale(r).back_transform == back}
+            labels = {
+                summary_scale(r).label for r in rows if summary_scale(r).back_transform == back
+            }
             label = labels.pop() if len(labels) == 1 else label
             blocks.append(Block((Row("heading", label), *table), Scale(back, label, "")))
     if not blocks:
         return None
-    layout = Layout("Pooled estimates of every analysis", blocks[0].scale,
-                    (Column("Estimate [95% CI]", 0.925), Column("k", 0.985)),
-                    footnotes=("Diamonds: pooled estimate and 95% CI (a bar with a small "
-                               "diamond when the CI runs past the axis).",
-                               "Grey lines: 95% prediction intervals; arrows: interval "
-                               "continues; k: effects included."),
-                    axes_left=0.48, axes_right=0.72)
+    layout = Layout(
+        "Pooled estimates of every analysis",
+        blocks[0].scale,
+        (Column("Estimate [95% CI]", 0.925), Column("k", 0.985)),
+        footnotes=(
+            "Diamonds: pooled estimate and 95% CI (a bar with a small "
+            "diamond when the CI runs past the axis).",
+            "Grey lines: 95% prediction intervals; arrows: interval "
+            "continues; k: effects included.",
+        ),
+        axes_left=0.48,
+        axes_right=0.72,
+    )
     return draw_blocks(blocks, layout)
 
 

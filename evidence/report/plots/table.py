@@ -134,9 +134,14 @@ def draw_blocks(blocks: Sequence[Block], layout: Layout) -> Figure:
     for block in blocks:
         rows_inches = ROW_HEIGHT * max(len(block.rows), 1)
         bottom = top - rows_inches
-        axes = figure.add_axes((layout.axes_left, bottom / height,
-                                layout.axes_right - layout.axes_left,
-                                rows_inches / height))
+        axes = figure.add_axes(
+            (
+                layout.axes_left,
+                bottom / height,
+                layout.axes_right - layout.axes_left,
+                rows_inches / height,
+            )
+        )
         _draw_block(figure, axes, block, layout)
         first_axes = first_axes or axes
         top = bottom - _AXIS_INCHES
@@ -158,8 +163,16 @@ def _draw_block(figure: Figure, axes: Any, block: Block, layout: Layout) -> None
     text_transform = blended_transform_factory(figure.transFigure, axes.transData)
     for y, row in enumerate(block.rows):
         _draw_row(axes, text_transform, y, row, layout, lo, hi)
-    _draw_effects(axes, [(y, row) for y, row in enumerate(block.rows)
-                         if row.kind == "effect" and finite(row.estimate)], lo, hi)
+    _draw_effects(
+        axes,
+        [
+            (y, row)
+            for y, row in enumerate(block.rows)
+            if row.kind == "effect" and finite(row.estimate)
+        ],
+        lo,
+        hi,
+    )
 
 
 def _draw_guides(axes: Any, block: Block, lo: float, hi: float) -> None:
@@ -168,33 +181,59 @@ def _draw_guides(axes: Any, block: Block, lo: float, hi: float) -> None:
     if lo <= null <= hi:
         axes.axvline(null, color=INK, linewidth=0.8, zorder=1)
     if block.band is not None:
-        axes.axvspan(block.band[0], block.band[1], color=POOLED, alpha=0.10, linewidth=0,
-                     zorder=0)
+        axes.axvspan(block.band[0], block.band[1], color=POOLED, alpha=0.10, linewidth=0, zorder=0)
     if block.reference is not None and finite(block.reference):
-        axes.axvline(block.reference, color=POOLED, linewidth=0.8, linestyle=(0, (4, 3)),
-                     zorder=1)
+        axes.axvline(block.reference, color=POOLED, linewidth=0.8, linestyle=(0, (4, 3)), zorder=1)
 
 
-def _draw_row(axes: Any, transform: Any, y: float, row: Row, layout: Layout,
-              lo: float, hi: float) -> None:
+def _draw_row(
+    axes: Any, transform: Any, y: float, row: Row, layout: Layout, lo: float, hi: float
+) -> None:
     """Draw one row: its label, its mark and its text columns."""
     weight = "bold" if row.bold or row.kind == "heading" else "normal"
     if row.kind == "note":
-        axes.text(_LABEL_X, y, row.label, transform=transform, ha="left", va="center",
-                  fontsize=7.5, color=MUTED, style="italic", clip_on=False, zorder=4,
-                  bbox={"facecolor": "#FFFFFF", "edgecolor": "none", "pad": 1.0})
+        axes.text(
+            _LABEL_X,
+            y,
+            row.label,
+            transform=transform,
+            ha="left",
+            va="center",
+            fontsize=7.5,
+            color=MUTED,
+            style="italic",
+            clip_on=False,
+            zorder=4,
+            bbox={"facecolor": "#FFFFFF", "edgecolor": "none", "pad": 1.0},
+        )
         return
     if row.label:
         indent = 0.008 if row.kind in ("effect", "bar") else 0.0
         room = (layout.axes_left - _LABEL_X - indent - 0.012) * FIGURE_WIDTH * 72.0
         label = fit_text(row.label, room, matplotlib.rcParams["font.size"], weight == "bold")
-        axes.text(_LABEL_X + indent, y, label, transform=transform, ha="left",
-                  va="center", fontweight=weight, clip_on=False)
+        axes.text(
+            _LABEL_X + indent,
+            y,
+            label,
+            transform=transform,
+            ha="left",
+            va="center",
+            fontweight=weight,
+            clip_on=False,
+        )
     for column, text in zip(layout.columns, row.texts, strict=False):
         if text:
-            axes.text(column.x, y, text, transform=transform, ha=column.align, va="center",
-                      fontweight=weight, clip_on=False, color=row.color
-                      if row.kind != "effect" else INK)
+            axes.text(
+                column.x,
+                y,
+                text,
+                transform=transform,
+                ha=column.align,
+                va="center",
+                fontweight=weight,
+                clip_on=False,
+                color=row.color if row.kind != "effect" else INK,
+            )
     if row.kind == "diamond" and finite(row.estimate):
         if row.pi is not None:
             _draw_bar(axes, y, row.pi[0], row.pi[1], MUTED, 1.0, 0.18)
@@ -204,8 +243,7 @@ def _draw_row(axes: Any, transform: Any, y: float, row: Row, layout: Layout,
             # running off the axis (with arrows) and the estimate as a small diamond.
             _draw_bar(axes, y, row.lo, row.hi, row.color, 2.2, 0.22)
             half = 0.025 * (hi - lo)
-            draw_diamond(axes, y, row.estimate, row.estimate - half, row.estimate + half,
-                         row.color)
+            draw_diamond(axes, y, row.estimate, row.estimate - half, row.estimate + half, row.color)
         else:
             draw_diamond(axes, y, row.estimate, row.lo, row.hi, row.color)
         _draw_arrows(axes, y, row.lo, row.hi, lo, hi, row.color)
@@ -214,14 +252,23 @@ def _draw_row(axes: Any, transform: Any, y: float, row: Row, layout: Layout,
         _draw_arrows(axes, y, row.lo, row.hi, lo, hi, row.color)
 
 
-def _draw_arrows(axes: Any, y: float, left: float, right: float, lo: float, hi: float,
-                 color: str) -> None:
+def _draw_arrows(
+    axes: Any, y: float, left: float, right: float, lo: float, hi: float, color: str
+) -> None:
     """Mark an interval that runs past the axis with an arrow whose tip is the axis end."""
     for outside, x, marker in ((left < lo, lo, "<"), (right > hi, hi, ">")):
         if outside:
-            axes.plot([x], [y], marker=marker, markersize=_ARROW_POINTS, color=color,
-                      linestyle="none", clip_on=False, zorder=4,
-                      transform=_inward(axes, 1 if marker == "<" else -1))
+            axes.plot(
+                [x],
+                [y],
+                marker=marker,
+                markersize=_ARROW_POINTS,
+                color=color,
+                linestyle="none",
+                clip_on=False,
+                zorder=4,
+                transform=_inward(axes, 1 if marker == "<" else -1),
+            )
 
 
 #: Size of the arrow marking a cut interval, in points.
@@ -232,12 +279,14 @@ def _inward(axes: Any, direction: int) -> Any:
     """Return the data transform shifted half an arrow inward (arrows stay in the axis)."""
     from matplotlib.transforms import offset_copy
 
-    return offset_copy(axes.transData, fig=axes.figure, x=direction * _ARROW_POINTS / 2,
-                       units="points")
+    return offset_copy(
+        axes.transData, fig=axes.figure, x=direction * _ARROW_POINTS / 2, units="points"
+    )
 
 
-def _draw_bar(axes: Any, y: float, lo: float, hi: float, color: str, width: float,
-              cap: float) -> None:
+def _draw_bar(
+    axes: Any, y: float, lo: float, hi: float, color: str, width: float, cap: float
+) -> None:
     """Draw a horizontal interval from ``lo`` to ``hi`` with end caps ``cap`` rows high."""
     axes.plot([lo, hi], [y, y], color=color, linewidth=width, solid_capstyle="butt", zorder=2)
     axes.plot([lo, lo], [y - cap, y + cap], color=color, linewidth=1.2, zorder=2)
@@ -255,30 +304,63 @@ def _draw_effects(axes: Any, effects: list[tuple[int, Row]], lo: float, hi: floa
     if not effects:
         return
     segments = [((max(r.lo, lo), y), (min(r.hi, hi), y)) for y, r in effects]
-    axes.add_collection(LineCollection(segments, colors=[r.color for _y, r in effects],
-                                       linewidths=1.0, zorder=2))
-    for marker, (y_values, x_value) in (("<", ([y for y, r in effects if r.lo < lo], lo)),
-                                        (">", ([y for y, r in effects if r.hi > hi], hi))):
+    axes.add_collection(
+        LineCollection(segments, colors=[r.color for _y, r in effects], linewidths=1.0, zorder=2)
+    )
+    for marker, (y_values, x_value) in (
+        ("<", ([y for y, r in effects if r.lo < lo], lo)),
+        (">", ([y for y, r in effects if r.hi > hi], hi)),
+    ):
         if y_values:
-            axes.plot([x_value] * len(y_values), y_values, marker=marker,
-                      markersize=_ARROW_POINTS, color=INK, linestyle="none", clip_on=False,
-                      transform=_inward(axes, 1 if marker == "<" else -1))
+            axes.plot(
+                [x_value] * len(y_values),
+                y_values,
+                marker=marker,
+                markersize=_ARROW_POINTS,
+                color=INK,
+                linestyle="none",
+                clip_on=False,
+                transform=_inward(axes, 1 if marker == "<" else -1),
+            )
     inside = [(y, r) for y, r in effects if lo <= r.estimate <= hi]
     if inside:
-        axes.scatter([r.estimate for _y, r in inside], [y for y, _r in inside],
-                     s=[12.0 + 70.0 * max(min(r.size, 1.0), 0.0) for _y, r in inside],
-                     marker="s", c=[r.color for _y, r in inside], zorder=3, linewidths=0)
+        axes.scatter(
+            [r.estimate for _y, r in inside],
+            [y for y, _r in inside],
+            s=[12.0 + 70.0 * max(min(r.size, 1.0), 0.0) for _y, r in inside],
+            marker="s",
+            c=[r.color for _y, r in inside],
+            zorder=3,
+            linewidths=0,
+        )
 
 
 def _draw_headers(figure: Figure, axes: Any, layout: Layout, height: float) -> None:
     """Draw the title, and the column headers on the first row (a heading row)."""
     top = 1.0 - 0.1 / height
-    figure.text(_LABEL_X, top, safe_text(layout.title, 80), ha="left", va="top",
-                fontsize=10, fontweight="bold")
+    figure.text(
+        _LABEL_X,
+        top,
+        safe_text(layout.title, 80),
+        ha="left",
+        va="top",
+        fontsize=10,
+        fontweight="bold",
+    )
     transform = blended_transform_factory(figure.transFigure, axes.transData)
     for column in layout.columns:
-        axes.text(column.x, 0, column.header, transform=transform, ha=column.align,
-                  va="center", fontsize=8, fontweight="bold", color=MUTED, clip_on=False)
+        axes.text(
+            column.x,
+            0,
+            column.header,
+            transform=transform,
+            ha=column.align,
+            va="center",
+            fontsize=8,
+            fontweight="bold",
+            color=MUTED,
+            clip_on=False,
+        )
 
 
 def _draw_footer(figure: Figure, layout: Layout, footer: float, height: float) -> None:
@@ -312,5 +394,6 @@ def prediction_row(pi: tuple[float, float] | None, scale: Scale) -> Row | None:
     if pi is None:
         return None
     text = f"[{scale.interval_text(0.0, pi[0], pi[1]).split('[', 1)[1]}"
-    return Row("bar", "95% prediction interval", lo=pi[0], hi=pi[1], texts=(text,),
-               color=PREDICTION)
+    return Row(
+        "bar", "95% prediction interval", lo=pi[0], hi=pi[1], texts=(text,), color=PREDICTION
+    )
