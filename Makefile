@@ -39,10 +39,11 @@ serve: ## Serve build/site/ on http://127.0.0.1:8000
 test: $(STAMP) ## Run the test suite
 	$(BIN)/pytest
 
-lint: $(STAMP) ## Formatting, ruff checks and the layer contracts (import-linter)
+lint: $(STAMP) ## Formatting, ruff checks, the layer contracts (import-linter) and types (mypy)
 	$(BIN)/ruff format --check evidence tests benchmarks
 	$(BIN)/ruff check evidence tests benchmarks
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 
 bench: $(STAMP) ## Run the benchmarks and record their figures in benchmarks/
 	$(BIN)/python benchmarks/run_all.py
