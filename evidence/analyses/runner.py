@@ -469,6 +469,9 @@ def build_provenance(
         study = by_id.get(study_id)
         if study is not None and study.path:
             inputs[f"studies/{Path(study.path).name}"] = sha256_file(Path(study.path))
+            own_bib = Path(study.path).with_suffix(".bib")  # the study's own entry
+            if own_bib.is_file():
+                inputs[f"studies/{own_bib.name}"] = sha256_file(own_bib)
     bib = studies_dir / "references.bib"
     if bib.is_file():
         inputs["studies/references.bib"] = sha256_file(bib)

@@ -48,7 +48,7 @@ from evidence.effects.reported import (
     se_from_p,
     z_critical,
 )
-from evidence.records.model import Statistic
+from evidence.records.model import Statistic, TwoByTwo
 
 #: Ratio measures pooled as risk ratios, and how that is said.
 RISK_RATIOS = {
@@ -107,7 +107,9 @@ def _precision(statistic: Statistic) -> str | None:
             f"only a range of estimates reported ({s.range[0]:g} to {s.range[1]:g}), "
             "no single estimate with a CI or SE"
         )
-    if s.table is not None or s.groups is not None or s.t is not None or s.f is not None:
+    if s.table is not None:
+        return _table_problem(s.table)
+    if s.groups is not None or s.t is not None or s.f is not None:
         return None
     if s.value is None:
         return "no estimate reported"
@@ -115,6 +117,26 @@ def _precision(statistic: Statistic) -> str | None:
         if s.p is not None and s.measure != "r":
             return None if s.p < 1 else "p = 1 gives no standard error; no CI or SE reported"
         return "no CI or SE reported"
+    return None
+
+
+def _table_problem(table: TwoByTwo) -> str | None:
+    """Why a 2x2 table gives no ratio: an empty group, or no (or only) events in both groups.
+
+    A double-zero table carries no information on the odds or risk ratio; it is left out
+    as metafor's ``escalc(..., drop00 = TRUE)`` and ``rma.mh``/``rma.peto`` do, rather
+    than pooled as a ratio of 1 made up by the 1/2 continuity correction.
+    """
+    a, n1 = table.exposed_events, table.exposed_total
+    c, n2 = table.unexposed_events, table.unexposed_total
+    if n1 <= 0 or n2 <= 0:
+        return "a 2x2 table with an empty group (a total of 0): no ratio can be computed"
+    if (a == 0 and c == 0) or (a == n1 and c == n2):
+        what = "no events" if a == 0 else "only events"
+        return (
+            f"a double-zero 2x2 table ({what} in both groups) carries no information on the "
+            "ratio; left out as metafor does (drop00 = TRUE)"
+        )
     return None
 
 

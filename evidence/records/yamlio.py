@@ -28,6 +28,7 @@ rule                        meaning
 ``non-finite-number``       ``.nan`` or ``.inf``
 ``duplicate-key``           a key given twice in one mapping (at the second one)
 ``not-a-mapping``           a list or scalar where the top-level mapping belongs
+``merge-conflict``          a leftover git conflict marker (``<<<<<<<``, ``=======``, ...)
 ==========================  ==============================================================
 
 :func:`check_schema` validates loaded data against a JSON Schema (Draft 2020-12) and maps
@@ -37,6 +38,7 @@ each error to the line and column of the offending node, with a readable message
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -63,7 +65,38 @@ LOAD_RULES = {
     "non-finite-number": ".nan or .inf",
     "duplicate-key": "a key given twice in one mapping (reported at the second)",
     "not-a-mapping": "a list or a scalar where the top-level mapping belongs",
+    "merge-conflict": "a leftover git conflict marker (<<<<<<<, =======, >>>>>>>)",
 }
+
+#: A git conflict marker at the start of a line.
+CONFLICT_MARKER = re.compile(r"^(<{7}|={7}|>{7}|\|{7})(?:[ \t].*)?\r?$", re.MULTILINE)
+
+
+def conflict_problems(text: str, shown: str) -> list[Problem]:
+    r"""One ``merge-conflict`` problem per git conflict marker line (``<<<<<<< HEAD``, ...).
+
+    Examples
+    --------
+    >>> [p.line for p in conflict_problems("a: 1\n<<<<<<< HEAD\nb: 2\n=======\n", "x.yaml")]
+    [2, 4]
+    """
+    if "<<<<<<<" not in text and "=======" not in text and ">>>>>>>" not in text:
+        return []
+    problems = []
+    for match in CONFLICT_MARKER.finditer(text):
+        line = text.count("\n", 0, match.start()) + 1
+        problems.append(
+            Problem(
+                shown,
+                line,
+                1,
+                f"unresolved git merge conflict marker '{match.group(1)}'; keep what both "
+                "sides meant (for two added entries or effects, usually both) and delete "
+                "the marker lines",
+                "merge-conflict",
+            )
+        )
+    return problems
 
 #: Largest file accepted, in bytes (1 MiB).
 MAX_BYTES = 1024 * 1024
@@ -192,6 +225,9 @@ def load_yaml(
         if isinstance(decoded, Problem):
             return LoadedYaml(shown, None, Positions(), (decoded,))
         text = decoded
+    conflicts = conflict_problems(text, shown)
+    if conflicts:  # two versions of the text at once: any YAML message would mislead
+        return LoadedYaml(shown, None, Positions(), tuple(conflicts))
     return _parse(text, shown, require_mapping)
 
 
@@ -332,6 +368,7 @@ from evidence.records.schemacheck import (  # noqa: E402
 )
 
 __all__ = [
+    "CONFLICT_MARKER",
     "HAS_LIBYAML",
     "LOAD_RULES",
     "MAX_BYTES",
@@ -341,6 +378,7 @@ __all__ = [
     "Positions",
     "check_schema",
     "compile_schema",
+    "conflict_problems",
     "describe",
     "did_you_mean",
     "display_path",

@@ -90,7 +90,7 @@ def read_inputs(
         problems += found
     analyses, found = load_results(Path(results_dir))
     problems += found
-    bibliography, found = load_bibliography(Path(studies_dir) / "references.bib")
+    bibliography, found = load_bibliography(Path(studies_dir))
     problems += found
     screening, found = load_screening(Path(studies_dir) / "screening.yaml")
     problems += found

@@ -1,4 +1,4 @@
-"""The site's copy of ``studies/references.bib``: complete enough to render, safe to link.
+"""The site's copy of the bibliography (``studies/*.bib``): complete enough to render, safe to link.
 
 sphinxcontrib-bibtex formats entries with a pybtex style and labels citations by author and
 year; an entry missing a field the style needs stops the build. The site copy therefore
@@ -9,6 +9,7 @@ fills what the source does not give with a visible placeholder (``[title not rec
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,11 @@ def _fill_missing(entry: Any, style: Any) -> None:
             entry.fields[missing.field_name] = NOT_RECORDED.format(missing.field_name)
 
 
-def site_bibtex(path: Path) -> str:
+def site_bibtex(path: Path | Sequence[Path]) -> str:
     """Return a BibTeX text of ``path`` that the site's citation style can always render.
+
+    ``path`` may be several files (``references.bib`` and the per-study ``<id>.bib``):
+    their entries are written in one text, the first definition of a key winning.
 
     For each entry: a ``title`` placeholder when it has no author, editor or title (the
     author-year label falls back to the title); ``year = {n.d.}`` when it has no year; then
@@ -44,7 +48,13 @@ def site_bibtex(path: Path) -> str:
     from pybtex.database import parse_file
     from pybtex.style.formatting.plain import Style
 
-    data = parse_file(str(path), "bibtex")
+    from pybtex.database import BibliographyData
+
+    data = BibliographyData()
+    for one in [path] if isinstance(path, Path) else list(path):
+        for key, entry in parse_file(str(one), "bibtex").entries.items():
+            if key not in data.entries:
+                data.entries[key] = entry
     style = Style()
     for entry in data.entries.values():
         if "url" in entry.fields and safe_url(entry.fields["url"]) is None:

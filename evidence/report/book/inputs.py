@@ -69,6 +69,7 @@ class Bibliography:
     keys: frozenset[str]
     labels: Mapping[str, str] = field(default_factory=dict)
     titles: Mapping[str, str] = field(default_factory=dict)
+    files: tuple[Path, ...] = ()
 
 
 def _read_text(path: Path, problems: list[Problem]) -> str | None:
@@ -169,29 +170,45 @@ def load_results(results_dir: Path) -> tuple[list[AnalysisResults], list[Problem
 
 
 def load_bibliography(path: Path) -> tuple[Bibliography, list[Problem]]:
-    """Read the citation keys of ``references.bib`` with pybtex (no file: empty).
+    """Read the citation keys of a bibliography with pybtex (no file: empty).
 
-    A ``references.bib`` that is not a regular file inside its directory (a symbolic link
-    out of it, a FIFO) is a problem and is never read.
+    ``path`` is one ``.bib`` file, or a studies directory: then every bibliography file
+    in it is read, ``references.bib`` and the per-study ``<id>.bib``
+    (:func:`evidence.records.bib.bibliography_files`). A file that is not a regular file
+    inside its directory (a symbolic link out of it, a FIFO) is a problem and is never read.
     """
-    from pybtex.database import parse_string
+    from pybtex.database import BibliographyData, parse_string
     from pybtex.scanner import PybtexError
+
+    from evidence.records.bib import bibliography_files
 
     problems: list[Problem] = []
     path = Path(path)
-    if not path.exists() and not path.is_symlink():
+    paths = bibliography_files(path) if path.is_dir() else [path]
+    merged = BibliographyData()
+    files: list[Path] = []
+    for one in paths:
+        if not one.exists() and not one.is_symlink():
+            continue
+        unsafe = input_problem(one, one.parent, "bib-unreadable")
+        if unsafe is not None:  # a link out of studies/, a FIFO, ...: never read
+            problems.append(unsafe)
+            continue
+        text = _read_text(one, problems)
+        if text is None:
+            continue
+        try:
+            data = parse_string(text.removeprefix("\ufeff"), "bibtex")
+        except PybtexError as exc:
+            problems.append(Problem(str(one), 0, 0, f"cannot parse: {exc}", "book-bibtex"))
+            continue
+        files.append(one)
+        for key, entry in data.entries.items():
+            if key not in merged.entries:
+                merged.entries[key] = entry
+    if not files:
         return Bibliography(None, frozenset()), problems
-    unsafe = input_problem(path, path.parent, "bib-unreadable")
-    if unsafe is not None:  # a link out of studies/, a FIFO, ...: never read
-        return Bibliography(None, frozenset()), [unsafe]
-    text = _read_text(path, problems)
-    if text is None:
-        return Bibliography(None, frozenset()), problems
-    try:
-        data = parse_string(text, "bibtex")
-    except PybtexError as exc:
-        problems.append(Problem(str(path), 0, 0, f"cannot parse: {exc}", "book-bibtex"))
-        return Bibliography(None, frozenset()), problems
+    data = merged
     labels, titles = {}, {}
     for key, entry in data.entries.items():
         people = entry.persons.get("author") or entry.persons.get("editor") or []
@@ -206,7 +223,10 @@ def load_bibliography(path: Path) -> tuple[Bibliography, list[Problem]]:
         if surname:
             labels[key] = f"{surname} ({year})" if year else surname
         titles[key] = str(entry.fields.get("title", "")).replace("{", "").replace("}", "")
-    return Bibliography(path, frozenset(data.entries.keys()), labels, titles), problems
+    return (
+        Bibliography(files[0], frozenset(data.entries.keys()), labels, titles, tuple(files)),
+        problems,
+    )
 
 
 def load_screening(path: Path) -> tuple[Screening | None, list[Problem]]:

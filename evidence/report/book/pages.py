@@ -142,14 +142,15 @@ def _summary_figure(build_dir: Path, writer: _Writer) -> FigureFile | None:
 
 def _bibliography_page(writer: _Writer, bibliography: Bibliography) -> None:
     if bibliography.path is not None and bibliography.keys:
-        writer.text("references.bib", site_bibtex(bibliography.path))
+        writer.text("references.bib", site_bibtex(bibliography.files or bibliography.path))
         body = (
-            "Every reference in `studies/references.bib`, each cited on the study pages.\n\n"
+            "Every reference in the bibliography (`studies/*.bib`: each study's own "
+            "entry and the shared `references.bib`), each cited on the study pages.\n\n"
             "```{bibliography}\n:all:\n```\n"
         )
     else:
         writer.text("references.bib", "% no references.bib was supplied\n")
-        body = "No bibliography (studies/references.bib) was supplied.\n"
+        body = "No bibliography (studies/*.bib) was supplied.\n"
     writer.text("bibliography.md", "# Bibliography\n\n" + body)
 
 
