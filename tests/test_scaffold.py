@@ -187,45 +187,6 @@ def test_new_lists_the_cohort_keys_other_records_use(tmp_path):
     assert text.index("Cohort keys in use") < text.index("# cohort: ")
 
 
-def _console_blocks(text: str) -> list[list[str]]:
-    """The ``console`` code blocks of a Markdown text, as lists of lines."""
-    blocks, current = [], None
-    for line in text.splitlines():
-        stripped = line.strip()
-        if current is None and stripped == "```console":
-            current = []
-        elif current is not None and stripped == "```":
-            blocks.append(current)
-            current = None
-        elif current is not None:
-            current.append(stripped)
-    return blocks
-
-
-def test_contributing_shows_what_new_and_validate_really_print(tmp_path, monkeypatch, capsys):
-    # CONTRIBUTING.md says its outputs come from real runs; this keeps the scaffold and
-    # validate examples true as the schema grows (the shown lines, the count line).
-    root = Path(__file__).resolve().parent.parent
-    blocks = _console_blocks((root / "CONTRIBUTING.md").read_text(encoding="utf-8"))
-    new_block = next(b for b in blocks if b[0].startswith("$ evidence new"))
-    validate_block = next(b for b in blocks if b[0] == "$ evidence validate studies")
-    (tmp_path / "studies").mkdir()
-    for record in (root / "studies").glob("*.yaml"):
-        (tmp_path / "studies" / record.name).write_bytes(record.read_bytes())
-    (tmp_path / "studies" / "references.bib").write_bytes(
-        (root / "studies" / "references.bib").read_bytes()
-    )
-    (tmp_path / "smith2024.bib").write_text(BIB_ENTRY.replace("steptoe2013", "smith2024"))
-    monkeypatch.chdir(tmp_path)
-    assert main(new_block[0].removeprefix("$ evidence ").split()) == 0
-    assert capsys.readouterr().out.splitlines() == new_block[1:]
-    assert main(["validate", "studies"]) == 1
-    printed = capsys.readouterr().out.splitlines()
-    shown = [line for line in validate_block[1:] if line != "..."]
-    assert all(line in printed for line in shown)
-    assert printed[-1] == shown[-1]
-
-
 NOT_UTF8 = b"@article{x,\n  title = {caf\xe9}\n}\n"  # Latin-1 e-acute: byte 0xe9 at offset 26
 
 

@@ -101,7 +101,7 @@ class BibEntry:
     fields: tuple[BibField, ...] = ()
 
     def get(self, name: str) -> BibField | None:
-        """The field called ``name`` (case-insensitive), or ``None``."""
+        """Return the field called ``name`` (case-insensitive), or ``None``."""
         for item in self.fields:
             if item.name.lower() == name:
                 return item
@@ -131,15 +131,34 @@ class Bibliography:
         return key.lower() in lowered
 
     def entry(self, key: str) -> BibEntry | None:
-        """The entry called ``key`` (case-insensitive), or ``None``."""
+        """Return the entry called ``key`` (case-insensitive), or ``None``."""
         for item in self.entries:
             if item.key.lower() == key.lower():
                 return item
         return None
 
 
+def plain_text(value: str) -> str:
+    r"""Return a BibTeX value as text: LaTeX decoded, protecting braces dropped, spaces collapsed.
+
+    Examples
+    --------
+    >>> plain_text("Brolin L{\\aa}ftman, Sara"), plain_text("Parent--youth {UK}")
+    ('Brolin Låftman, Sara', 'Parent–youth UK')
+    """
+    import codecs
+
+    import latexcodec  # noqa: F401  (registers the "ulatex" codec)
+
+    try:
+        decoded = codecs.decode(value, "ulatex")  # type: ignore[call-overload]
+    except (UnicodeDecodeError, ValueError):  # a malformed value: compare it as written
+        decoded = value
+    return " ".join(decoded.replace("{", "").replace("}", "").split())
+
+
 def bibliography_files(studies_dir: str | os.PathLike[str]) -> list[Path]:
-    """The bibliography files of a studies directory: ``references.bib``, then ``*.bib``.
+    """List the bibliography files of a studies directory: ``references.bib``, then ``*.bib``.
 
     Only names are listed (nothing is read); whether each is a regular file inside the
     directory is for the reader to check (:func:`evidence.records.safefs.input_problem`).
@@ -442,7 +461,8 @@ class _Scanner:
         return BibEntry(kind, key, line, column, tuple(fields) if fields is not None else ())
 
     def _fields(self, start: int, end: int, key: str) -> list[BibField] | None:
-        text, found, position = self.text, [], start
+        text, position = self.text, start
+        found: list[BibField] = []
         while True:
             while position < end and (text[position].isspace() or text[position] == ","):
                 position += 1
@@ -474,7 +494,7 @@ class _Scanner:
             if position >= end:
                 return None
             char = text[position]
-            if char in "{\"":
+            if char in '{"':
                 closing = self._delimited(position, end)
                 if closing is None:
                     return None

@@ -148,7 +148,7 @@ def _kept(path: Path, root: Path, found: Collected, rule: str = "file-unreadable
 
 
 def _bib_files(directory: Path, found: Collected) -> list[Path]:
-    """The readable bibliography files of ``directory``: references.bib first, then *.bib."""
+    """List the readable bibliography files of ``directory`` (references.bib first)."""
     names = []
     try:
         with os.scandir(directory) as entries:
@@ -157,7 +157,9 @@ def _bib_files(directory: Path, found: Collected) -> list[Path]:
         return []
     ordered = [BIB_NAME] if BIB_NAME in names else []
     ordered += [name for name in names if name != BIB_NAME]
-    return [p for p in (directory / n for n in ordered) if _kept(p, directory, found, "bib-unreadable")]
+    return [
+        p for p in (directory / n for n in ordered) if _kept(p, directory, found, "bib-unreadable")
+    ]
 
 
 def _collect_directory(directory: Path, found: Collected) -> None:
@@ -168,7 +170,9 @@ def _collect_directory(directory: Path, found: Collected) -> None:
             entries = sorted(scanned, key=lambda e: e.name)
     except OSError as exc:
         found.problems.append(
-            _problem(directory, f"cannot list: {(exc.strerror or str(exc)).lower()}", "file-unreadable")
+            _problem(
+                directory, f"cannot list: {(exc.strerror or str(exc)).lower()}", "file-unreadable"
+            )
         )
         return
     for entry in entries:
@@ -231,7 +235,7 @@ def _files_under(directory: Path) -> list[Path]:
 
 
 def _not_loaded(path: Path, is_dir: bool) -> Problem:
-    """A file or subdirectory of the studies directory that no command reads."""
+    """Report a file or subdirectory of the studies directory that no command reads."""
     if is_dir:
         names = []
         for root, _dirs, files in os.walk(path):

@@ -25,7 +25,7 @@ def country_table() -> dict[str, list[str]]:
 
 
 def suggest_country(text: str) -> str | None:
-    """The code a country name, an old code or a near miss stands for, or ``None``.
+    """Return the code a country name, an old code or a near miss stands for, or ``None``.
 
     Examples
     --------

@@ -85,7 +85,7 @@ class PrintedNumbers:
 
 
 def as_decimal(number: int | float) -> Decimal | None:
-    """The decimal a record's number stands for: 1.38 -> Decimal('1.38'); None if not finite.
+    """Return the decimal a number stands for (1.38 -> Decimal('1.38')), None if not finite.
 
     Examples
     --------
@@ -247,7 +247,7 @@ def _is_number(value: Any) -> bool:
 def missing_numbers(
     statistic: dict[str, Any], quote: str
 ) -> list[tuple[tuple[str | int, ...], int | float]]:
-    """The numbers of ``statistic`` that ``quote`` does not print, with their paths.
+    """List the numbers of ``statistic`` that ``quote`` does not print, with their paths.
 
     Examples
     --------
@@ -256,4 +256,6 @@ def missing_numbers(
     [(('value',), 1.39)]
     """
     printed = printed_numbers(quote)
-    return [(path, number) for path, number in statistic_numbers(statistic) if not printed.has(number)]
+    return [
+        (path, number) for path, number in statistic_numbers(statistic) if not printed.has(number)
+    ]

@@ -51,8 +51,7 @@ RULES = {
     "sd-positive": "a standard deviation of zero or below",
     "number-not-in-quote": "a number of the statistic that its source.quote does not print",
     "computed-field": "source.computed names a field the statistic does not give",
-    "computed-unneeded": "source.computed declares a number the quote prints after all "
-    "(warning)",
+    "computed-unneeded": "source.computed declares a number the quote prints after all (warning)",
     "ratio-implausible": "a ratio or its CI bound above 20 or below 0.05: a percentage or a "
     "typo? (acknowledge a true outlier)",
     "percent-looks-like-ratio": "a percentage change between 0 and 5 not printed as a "
@@ -147,7 +146,7 @@ class RecordChecker:
         )
 
     def acknowledgements(self, path: PathKey, entries: Any) -> dict[str, PathKey]:
-        """The rules acknowledged by an ``acknowledge`` list, with each entry's path."""
+        """Return the rules acknowledged by an ``acknowledge`` list, with each entry's path."""
         found: dict[str, PathKey] = {}
         for index, entry in enumerate(entries if isinstance(entries, list) else []):
             if isinstance(entry, dict) and isinstance(entry.get("rule"), str):
@@ -251,7 +250,7 @@ class RecordChecker:
                 if isinstance(value, str) and value not in terms:
                     term = self.vocabulary.suggest(name, value)
                     if term is not None:
-                        hint = f"; did you mean '{term}' ({terms[term]})?"
+                        hint = f"; did you mean '{term}'? ({term}: {terms[term]})"
                     else:
                         hint = (
                             f"{did_you_mean(value, terms)}; if no listed term fits, add one "
@@ -259,8 +258,7 @@ class RecordChecker:
                         )
                     self.report(
                         path,
-                        f"{dotted(path)}: '{value}' is not a term of the vocabulary "
-                        f"'{name}'{hint}",
+                        f"{dotted(path)}: '{value}' is not a term of the vocabulary '{name}'{hint}",
                         "unknown-term",
                     )
 
@@ -296,8 +294,7 @@ class RecordChecker:
             if years is not None:
                 self.report(
                     ("follow_up",),
-                    "give follow_up (the printed value with its unit) or follow_up_years, "
-                    "not both",
+                    "give follow_up (the printed value with its unit) or follow_up_years, not both",
                     "follow-up-both",
                 )
                 return
@@ -322,7 +319,10 @@ class RecordChecker:
         texts = [data.get("notes")]
         for _, effect in _effects(data):
             source = effect.get("source")
-            texts += [effect.get("notes"), source.get("quote") if isinstance(source, dict) else None]
+            texts += [
+                effect.get("notes"),
+                source.get("quote") if isinstance(source, dict) else None,
+            ]
         number = format(years, "g")
         unit = re.compile(rf"(?<![\d.]){re.escape(number)}[\s-]*(months?|weeks?|days?)\b")
         for text in texts:
@@ -418,7 +418,11 @@ class StatisticChecker:
         printed = printed_numbers(quote)
         needed: set[int] = set()
         covered: set[int] = set()
-        for path, number in statistic_numbers(self.statistic):
+        numbers = list(statistic_numbers(self.statistic))
+        near = next(
+            (quote.find(_show(n)) for _, n in numbers if printed.has(n) and _show(n) in quote), 0
+        )
+        for path, number in numbers:
             name = field_name(path)
             entry = covered_by(name, declared)
             shown_in_quote = printed.has(number)
@@ -430,7 +434,7 @@ class StatisticChecker:
                 self.report(
                     path,
                     f"{dotted((*self.path, *path))}: {_show(number)} is not printed in the "
-                    f'quote "{_preview(quote)}"; copy the number exactly as printed, or, if '
+                    f'quote "{_preview(quote, near)}"; copy the number exactly as printed, or, if '
                     f"you computed it from the quote, say how: source.computed: "
                     f"[{{field: {name}, how: ...}}]",
                     "number-not-in-quote",
@@ -482,7 +486,7 @@ class StatisticChecker:
         self.check_precision()
 
     def check_precision(self) -> None:
-        """A CI narrower than n allows (``ci-too-narrow``); an SE too large (``se-implausible``)."""
+        """Check for a CI narrower than n allows and an SE too large for the scale."""
         s = self.statistic
         scale = self.measure if self.measure in ("SMD", "beta") else self.kind
         se, where = _standard_error(s, self.kind)
@@ -716,16 +720,24 @@ _TABLE_FIELDS = ("exposed_events", "exposed_total", "unexposed_events", "unexpos
 
 
 def _show(number: float | int | None) -> str:
-    """A record's number as it reads in YAML: 1.39, 117, 2.1e-05."""
+    """Write a record's number as it reads in YAML: 1.39, 117, 2.1e-05."""
     if number is None:
         return "?"
     return repr(number) if isinstance(number, float) else str(number)
 
 
-def _preview(quote: str, width: int = 240) -> str:
-    """The quote on one line, cut at ``width`` characters."""
-    text = " ".join(quote.split())
-    return text if len(text) <= width else text[: width - 3] + "..."
+def _preview(quote: str, near: int = 0, width: int = 240) -> str:
+    """Return the quote on one line, cut to ``width`` characters around offset ``near``.
+
+    ``near`` is where the statistic's other numbers are printed, so that a long quote is
+    shown where the number was expected, not only from its start.
+    """
+    if len(quote) <= width:
+        return " ".join(quote.split())
+    start = max(0, min(near - width // 2, len(quote) - width))
+    text = quote[start : start + width]
+    text = ("..." if start else "") + text + ("..." if start + width < len(quote) else "")
+    return " ".join(text.split())
 
 
 def _printed_as_percent(value: float, quote: str) -> bool:
@@ -737,7 +749,7 @@ def _printed_as_percent(value: float, quote: str) -> bool:
 
 
 def _standard_error(statistic: dict[str, Any], kind: str | None) -> tuple[float | None, str]:
-    """The statistic's standard error on its analysis scale, and the field it comes from.
+    r"""Return the statistic's standard error on its analysis scale, and the field it comes from.
 
     A ratio's CI gives :math:`(\log u - \log l) / (2 z)`; a correlation's CI the same on
     Fisher's z; other CIs :math:`(u - l) / (2 z)`, with :math:`z` the normal quantile of

@@ -62,7 +62,8 @@ def ecma_pattern(pattern: str) -> re.Pattern[str]:
 
     Examples
     --------
-    >>> bool(ecma_pattern("^[a-z]+$").search("elsa\n")), bool(ecma_pattern("^[a-z]+$").search("elsa"))
+    >>> pattern = ecma_pattern("^[a-z]+$")
+    >>> bool(pattern.search("elsa\n")), bool(pattern.search("elsa"))
     (False, True)
     """
     cached = _PATTERNS.get(pattern)
@@ -78,7 +79,7 @@ _PATTERNS: dict[str, re.Pattern[str]] = {}
 
 
 def _pattern_keyword(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterable[Any]:
-    """jsonschema's ``pattern`` keyword with :func:`ecma_pattern`'s meaning of ``$``."""
+    """Jsonschema's ``pattern`` keyword with :func:`ecma_pattern`'s meaning of ``$``."""
     if validator.is_type(instance, "string") and not ecma_pattern(pattern).search(instance):
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
@@ -165,7 +166,11 @@ def check_schema(
         property's first example), ``wrong-length``, ``empty-value``, ``duplicate-item``,
         ``out-of-range`` and ``schema`` for anything else.
     """
-    validator = schema if hasattr(schema, "iter_errors") else compile_schema(schema)
+    validator = (
+        schema
+        if isinstance(schema, Draft202012Validator | SchemaValidator)
+        else compile_schema(schema)
+    )
     root = validator.schema
     predicate = fast_check(root) if isinstance(root, Mapping) else None
     if predicate is not None and predicate(data):
@@ -196,8 +201,7 @@ def _problems_for(error: ValidationError, positions: Positions, shown: str) -> l
         ]
         return [
             at(
-                f"unknown field '{k}' in {where}{did_you_mean(k, allowed)}"
-                f" (allowed: {', '.join(allowed)})",
+                f"unknown field '{k}' in {where}{_unknown_field_hint(k, error.instance, allowed)}",
                 "unknown-field",
                 (*node_path, k),
                 True,
@@ -227,7 +231,9 @@ def _problems_for(error: ValidationError, positions: Positions, shown: str) -> l
             )
         ]
     if kind == "pattern":
-        return [at(f"{where}: {pattern_message(node_path, error.instance, schema)}", "invalid-format")]
+        return [
+            at(f"{where}: {pattern_message(node_path, error.instance, schema)}", "invalid-format")
+        ]
     if kind in ("minItems", "maxItems") and isinstance(error.instance, list):
         return [at(f"{where}: {error.message}", "wrong-length")]
     if kind == "minLength":
@@ -236,7 +242,7 @@ def _problems_for(error: ValidationError, positions: Positions, shown: str) -> l
         return [
             at(
                 f"{where}: '{error.instance}' is too short: give at least {expected} characters "
-                f"(found {len(error.instance)})",
+                f"(found {len(str(error.instance))})",
                 "empty-value",
             )
         ]
@@ -280,6 +286,19 @@ def pattern_message(node_path: tuple[Any, ...], instance: Any, schema: Mapping[s
     examples = schema.get("examples") or []
     like = f"; expected something like '{examples[0]}'" if examples else ""
     return f"'{text}' has the wrong form{like}"
+
+
+def _unknown_field_hint(key: str, mapping: Mapping[str, Any], allowed: list[str]) -> str:
+    """Say what an unknown field most likely is: a typo, or text cut off at a comma."""
+    if mapping.get(key) is None and (" " in key or key not in allowed):
+        keys = list(mapping)
+        before = keys[keys.index(key) - 1] if keys.index(key) > 0 else None
+        if before is not None and " " in key:
+            return (
+                f": it has no value, so it is probably the rest of the text of '{before}' cut "
+                f'at a comma; quote that text: {before}: "{mapping.get(before)}, {key}"'
+            )
+    return f"{did_you_mean(key, allowed)} (allowed: {', '.join(allowed)})"
 
 
 def _fails_declared_type(instance: Any, schema: Mapping[str, Any]) -> bool:

@@ -37,7 +37,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from evidence.errors import Problem, errors_in
-from evidence.records.bib import BIB_NAME, BibEntry, Bibliography, load_bibliography
+from evidence.records.bib import BIB_NAME, BibEntry, Bibliography, load_bibliography, plain_text
 from evidence.records.build import build_study
 from evidence.records.collect import COLLECT_RULES, BibGroup, collect
 from evidence.records.model import Study
@@ -66,8 +66,7 @@ CROSS_FILE_RULES = {
     "duplicate-doi": "two records cite one DOI without sharing a cohort, or repeat an effect",
     "citation-missing": "the citation key is in no bibliography file of the directory",
     "bib-unused": "a bibliography entry that no record cites (warning)",
-    "bib-empty": "the bibliography files hold no entry (or are not BibTeX) while records "
-    "cite keys",
+    "bib-empty": "the bibliography files hold no entry (or are not BibTeX) while records cite keys",
     "bib-mismatch": "the record's year, DOI, title or authors differ from its bibliography "
     "entry (warning)",
     "merge-conflict": "a leftover git conflict marker in any file of the studies directory",
@@ -212,7 +211,12 @@ def _check_file(
     anchors = {}
     study = None
     if data is not None:
-        found += check_schema(data, loaded.positions, validator, loaded.path)
+        loaded_at = {(p.line, p.column) for p in found}  # one problem per node is enough
+        found += [
+            p
+            for p in check_schema(data, loaded.positions, validator, loaded.path)
+            if (p.line, p.column) not in loaded_at
+        ]
         found += RecordChecker(loaded, vocabulary, fields, today).run()
         anchors = {where: loaded.positions.of(where) for where in _anchor_paths(data)}
         if build and not errors_in(found):
@@ -353,7 +357,7 @@ def _check_bibliographies(
 
 
 def _check_group(group: BibGroup, records: list[CheckedFile]) -> list[Problem]:
-    """The rules of one directory's bibliography against the records in it."""
+    """Apply the rules of one directory's bibliography against the records in it."""
     bibs = [load_bibliography(path) for path in group.files]
     problems = [p for bib in bibs for p in bib.problems]
     entries: dict[str, tuple[Bibliography, BibEntry]] = {}
@@ -471,8 +475,8 @@ def _mismatches(item: CheckedFile, entry: BibEntry) -> list[Problem]:
 
 
 def _plain(text: str) -> str:
-    """Text without braces, case or extra spaces, for comparing a record with BibTeX."""
-    return " ".join(text.replace("{", "").replace("}", "").split()).lower().rstrip(".")
+    """Text as BibTeX means it, without case or a final full stop, for comparisons."""
+    return plain_text(text).lower().rstrip(".")
 
 
 def _citations(data: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:

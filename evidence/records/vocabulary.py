@@ -44,7 +44,7 @@ class Vocabulary:
         return self.lists.get(name, {})
 
     def suggest(self, name: str, word: str) -> str | None:
-        """The term of list ``name`` that ``word`` names in other words, or ``None``.
+        """Return the term of list ``name`` that ``word`` names in other words, or ``None``.
 
         ``word`` is compared, ignoring case, spaces, hyphens and a trailing plural ``s``,
         with each term, its synonyms (``synonyms`` in the vocabulary file) and its

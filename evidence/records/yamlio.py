@@ -29,6 +29,7 @@ rule                        meaning
 ``duplicate-key``           a key given twice in one mapping (at the second one)
 ``not-a-mapping``           a list or scalar where the top-level mapping belongs
 ``merge-conflict``          a leftover git conflict marker (``<<<<<<<``, ``=======``, ...)
+``number-too-large``        an integer beyond 2**53 (e.g. 400 digits)
 ==========================  ==============================================================
 
 :func:`check_schema` validates loaded data against a JSON Schema (Draft 2020-12) and maps
@@ -66,6 +67,7 @@ LOAD_RULES = {
     "duplicate-key": "a key given twice in one mapping (reported at the second)",
     "not-a-mapping": "a list or a scalar where the top-level mapping belongs",
     "merge-conflict": "a leftover git conflict marker (<<<<<<<, =======, >>>>>>>)",
+    "number-too-large": "an integer beyond 2**53 (a 400-digit number): a typo",
 }
 
 #: A git conflict marker at the start of a line.
@@ -97,6 +99,7 @@ def conflict_problems(text: str, shown: str) -> list[Problem]:
             )
         )
     return problems
+
 
 #: Largest file accepted, in bytes (1 MiB).
 MAX_BYTES = 1024 * 1024
@@ -286,7 +289,7 @@ def _parse(text: str, shown: str, require_mapping: bool) -> LoadedYaml:
     try:
         node = compose(text)
     except yaml.MarkedYAMLError as exc:
-        return LoadedYaml(shown, None, Positions(), (_syntax_problem(exc, shown),))
+        return LoadedYaml(shown, None, Positions(), (_syntax_problem(exc, shown, text),))
     except yaml.YAMLError as exc:  # reader errors (e.g. control characters) carry no mark
         return LoadedYaml(shown, None, Positions(), (_reader_problem(exc, text, shown),))
     if node is None:
@@ -322,7 +325,30 @@ def _empty(shown: str) -> Problem:
     return Problem(shown, 0, 0, "file is empty (only whitespace or comments)", "empty-file")
 
 
-def _syntax_problem(exc: yaml.MarkedYAMLError, shown: str) -> Problem:
+def _open_quote_before(text: str, line: int) -> tuple[yaml.Mark, yaml.Mark] | None:
+    """Find the start and end of a quoted value spanning lines and ending by ``line``, if any.
+
+    A missing closing quote makes libyaml read on to the next quote, often many lines
+    later, and fail there; a record's quoted values are single lines, so a quoted value
+    that spans lines before the failure is most likely where the quote is missing.
+    """
+    found = None
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if token.start_mark.line > line:
+                break
+            if (
+                isinstance(token, yaml.ScalarToken)
+                and token.style in ('"', "'")
+                and token.end_mark.line > token.start_mark.line
+            ):
+                found = (token.start_mark, token.end_mark)
+    except yaml.YAMLError:
+        pass
+    return found
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, shown: str, text: str | None = None) -> Problem:
     """Turn a libyaml error into a problem at its mark."""
     mark = exc.problem_mark or exc.context_mark
     line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
@@ -335,7 +361,41 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, shown: str) -> Problem:
             "only one YAML document per file; remove the second '---'",
             "yaml-multiple-documents",
         )
-    return Problem(shown, line, column, f"YAML syntax: {what}", "yaml-syntax")
+    start = exc.context_mark
+    if exc.context and "quoted scalar" in exc.context and start is not None:
+        # libyaml notices an unclosed quote only where the text ends: point at the opening
+        return Problem(
+            shown,
+            start.line + 1,
+            start.column + 1,
+            f"YAML syntax: the quoted text that starts here (line {start.line + 1}) is never "
+            "closed; add the closing quote at the end of the value",
+            "yaml-syntax",
+        )
+    opened = _open_quote_before(text, mark.line if mark else 0) if text is not None else None
+    if opened is not None:
+        begin, end = opened
+        return Problem(
+            shown,
+            begin.line + 1,
+            begin.column + 1,
+            f"YAML syntax: {what}; the quoted text that starts here (line {begin.line + 1}) "
+            f"runs on to line {end.line + 1}: is its closing quote missing?",
+            "yaml-syntax",
+        )
+    hint = ""
+    if exc.problem and "mapping values are not allowed" in exc.problem:
+        hint = (
+            "; a ': ' inside a value starts a new field: put the whole value in double quotes "
+            '(notes: "ratio: 1.2 in men")'
+        )
+    elif exc.problem and "found character '\\t'" in exc.problem:
+        hint = "; indent with spaces, not tabs"
+    elif exc.problem and (
+        "expected ',' or '}'" in exc.problem or "expected ',' or ']'" in exc.problem
+    ):
+        hint = "; a ',' or ':' inside a value in {...} or [...] must be quoted: name: \"a, b\""
+    return Problem(shown, line, column, f"YAML syntax: {what}{hint}", "yaml-syntax")
 
 
 def _reader_problem(exc: yaml.YAMLError, text: str, shown: str) -> Problem:

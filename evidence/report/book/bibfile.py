@@ -45,10 +45,8 @@ def site_bibtex(path: Path | Sequence[Path]) -> str:
     every field the pybtex ``plain`` style requires and the entry lacks gets a placeholder.
     Non-http(s) ``url`` fields are removed.
     """
-    from pybtex.database import parse_file
+    from pybtex.database import BibliographyData, parse_file
     from pybtex.style.formatting.plain import Style
-
-    from pybtex.database import BibliographyData
 
     data = BibliographyData()
     for one in [path] if isinstance(path, Path) else list(path):
