@@ -5,11 +5,11 @@ of the paper); data dat.bcg with the paper's smoothed sampling variances.
 """
 
 import numpy as np
+from _published import assert_rounded, metadat
 
 from evidence.effects.escalc import escalc
 from evidence.stats.prediction import predict
 from evidence.stats.uni import fit_uni
-from tests.published._published import assert_rounded, metadat
 
 BCG = metadat("bcg")
 EFFECTS = escalc("RR", ai=BCG["tpos"], bi=BCG["tneg"], ci=BCG["cpos"], di=BCG["cneg"])

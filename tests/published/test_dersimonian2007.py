@@ -7,10 +7,10 @@ at the HE estimate.
 """
 
 import numpy as np
+from _published import assert_rounded
 
 from evidence.effects.escalc import escalc
 from evidence.stats.uni import fit_uni
-from tests.published._published import assert_rounded
 
 N1 = np.array([156, 303, 565, 1570, 103, 4659.0])
 N2 = np.array([74, 303, 477, 1565, 105, 4650.0])

@@ -3,10 +3,11 @@
 Expected values (page 2978) from metafor's tests/testthat/test_analysis_example_henmi2010.r.
 """
 
+from _published import assert_tol, metadat
+
 from evidence.effects.escalc import escalc
 from evidence.stats.tau2_intervals import henmi_copas
 from evidence.stats.uni import fit_uni
-from tests.published._published import assert_tol, metadat
 
 LEE = metadat("lee2004")
 E = escalc("OR", ai=LEE["ai"], n1i=LEE["n1i"], ci=LEE["ci"], n2i=LEE["n2i"])

@@ -9,10 +9,10 @@ import math
 
 import numpy as np
 import pytest
+from _published import assert_tol
 
 from evidence.stats.tau2_intervals import confint_tau2
 from evidence.stats.uni import fit_uni
-from tests.published._published import assert_tol
 
 EXAMPLES = {
     1: (

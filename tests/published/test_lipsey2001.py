@@ -6,10 +6,10 @@ tests/testthat/test_analysis_example_lipsey2001.r.
 """
 
 import numpy as np
+from _published import assert_rounded
 
 from evidence.stats.prediction import predict
 from evidence.stats.uni import fit_uni
-from tests.published._published import assert_rounded
 
 Y = np.array([-0.33, 0.32, 0.39, 0.31, 0.17, 0.64, -0.33, 0.15, -0.02, 0.00])
 V = np.array([0.084, 0.035, 0.017, 0.034, 0.072, 0.117, 0.102, 0.093, 0.012, 0.067])

@@ -6,10 +6,10 @@ tests/testthat/test_analysis_example_normand1999.r.
 """
 
 import numpy as np
+from _published import assert_rounded, metadat
 
 from evidence.effects.escalc import escalc
 from evidence.stats.uni import fit_uni
-from tests.published._published import assert_rounded, metadat
 
 Z95 = 1.959963984540054
 

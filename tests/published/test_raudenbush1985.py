@@ -8,10 +8,10 @@ tests/testthat/test_analysis_example_raudenbush1985.r. Its profile and scatter p
 """
 
 import numpy as np
+from _published import assert_tol, metadat
 
 from evidence.stats.prediction import blup, predict, ranef
 from evidence.stats.uni import fit_uni
-from tests.published._published import assert_tol, metadat
 
 D = metadat("raudenbush1985")
 

@@ -8,10 +8,10 @@ tests/testthat/test_analysis_example_rothman2008.r. The fixed-effects GLMMs of t
 """
 
 import numpy as np
+from _published import assert_tol
 
 from evidence.effects.escalc import escalc
 from evidence.stats.mantel_haenszel import mantel_haenszel, mantel_haenszel_rates
-from tests.published._published import assert_tol
 
 # Table 15-1 (tolbutamide): deaths / survivors by age stratum.
 T1 = {"ai": [8, 22], "bi": [98, 76], "ci": [5, 16], "di": [115, 69]}

@@ -7,9 +7,9 @@ tests/testthat/test_analysis_example_viechtbauer2005.r.
 
 import numpy as np
 import pytest
+from _published import assert_rounded
 
 from evidence.stats.uni import fit_uni
-from tests.published._published import assert_rounded
 
 METHODS = ("HS", "HE", "DL", "ML", "REML", "EB", "SJ")
 EXAMPLES = {

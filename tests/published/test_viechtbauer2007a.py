@@ -9,11 +9,11 @@ of scope (tests/published/README.md).
 """
 
 import numpy as np
+from _published import assert_rounded, metadat
 
 from evidence.effects.escalc import escalc
 from evidence.stats.tau2_intervals import biggerstaff_tweedie, confint_tau2
 from evidence.stats.uni import fit_uni
-from tests.published._published import assert_rounded, metadat
 
 D = metadat("collins1985b")
 E = escalc("OR", ai=D["pre.xti"], n1i=D["pre.nti"], ci=D["pre.xci"], n2i=D["pre.nci"])
