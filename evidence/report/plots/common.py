@@ -74,7 +74,7 @@ _SVG_OPEN = re.compile(r"<svg\b[^>]*>")
 @contextmanager
 def figure_style() -> Iterator[None]:
     """Apply :data:`STYLE` for the duration of one figure."""
-    with matplotlib.rc_context(STYLE):
+    with matplotlib.rc_context(STYLE):  # type: ignore[arg-type]
         yield
 
 
@@ -138,7 +138,7 @@ def number(value: float, digits: int = 2) -> str:
     return format_number(value, digits, "NA")
 
 
-def p_value(value: float) -> str:
+def p_value(value: Any) -> str:
     """Format a p value as ``p = 0.032`` or ``p < 0.001``."""
     if not finite(value):
         return "p = NA"

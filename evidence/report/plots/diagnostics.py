@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
 from matplotlib.figure import Figure
@@ -116,7 +117,8 @@ def reference_lines(key: str, k: int, result: dict[str, Any]) -> list[tuple[floa
     :math:`Q` of the full model; hat values :math:`p/k` and :math:`3p/k`; weights
     :math:`100/k` (Viechtbauer & Cheung 2010). Returns ``(level, "dashed"|"dotted")`` pairs.
     """
-    pooled = result.get("pooled") if isinstance(result.get("pooled"), dict) else {}
+    given = result.get("pooled")
+    pooled: dict[str, Any] = given if isinstance(given, dict) else {}
     lines: dict[str, list[tuple[float, str]]] = {
         "rstudent": [(0.0, "dashed"), (-Z_95, "dotted"), (Z_95, "dotted")],
         "cook_d": [(CHI2_1_MEDIAN, "dotted")],
@@ -389,8 +391,14 @@ def _bubbles(source: FigureInput) -> list[Drawing]:
                 name,
                 name,
                 description,
-                lambda moderator=moderator, section=section, values=values: bubble(
-                    source.result, str(moderator), section, source.rows, values, source.scale
+                partial(
+                    bubble,
+                    source.result,
+                    str(moderator),
+                    section,
+                    source.rows,
+                    values,
+                    source.scale,
                 ),
             )
         )

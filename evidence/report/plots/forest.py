@@ -33,6 +33,7 @@ from evidence.report.plots.table import (
     orientation_note,
     prediction_row,
 )
+from evidence.report.values import as_float
 from evidence.stats.tau2 import ESTIMATORS
 
 #: Risk-of-bias judgements as a letter and a colour (Okabe-Ito; letters carry the meaning).
@@ -72,10 +73,10 @@ def model_label(pooled: Pooled) -> str:
 
 def pooled_label(pooled: Pooled) -> str:
     """``"Pooled estimate (k = 12)"``, or ``"Pooled (12 effects, 9 studies)"`` if they differ."""
-    studies = pooled.raw.get("n_studies")
+    studies = as_float(pooled.raw.get("n_studies"))
     if pooled.k is None:
         return "Pooled estimate"
-    if finite(studies) and int(studies) != pooled.k:
+    if studies is not None and int(studies) != pooled.k:
         return f"Pooled ({pooled.k} effects, {int(studies)} studies)"
     return f"Pooled estimate (k = {pooled.k})"
 
@@ -311,8 +312,8 @@ def _q_between_rows(section: dict[str, Any], name: str | None = None) -> list[Ro
     """Return a note with the test for subgroup differences, when the results give it."""
     if not finite(section.get("q_between")):
         return []
-    df = section.get("q_between_df")
-    df_text = f", df = {int(df)}" if finite(df) else ""
+    df = as_float(section.get("q_between_df"))
+    df_text = f", df = {int(df)}" if df is not None else ""
     which = f" ({safe_text(name, 30)})" if name else ""
     return [
         Row(

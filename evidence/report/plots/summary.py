@@ -9,6 +9,7 @@ from matplotlib.figure import Figure
 from evidence.report.plots.common import MUTED, POOLED, finite, finite_pair, safe_text
 from evidence.report.plots.scale import Scale
 from evidence.report.plots.table import Block, Column, Layout, Row, draw_blocks
+from evidence.report.values import as_float
 
 #: Panel of each back-transform: ratios, correlations and identity-scale metrics each get
 #: their own axis, because their numbers are not comparable.
@@ -62,8 +63,8 @@ def summary_rows(rows: list[dict[str, Any]], back: str | None) -> list[Row]:
         if scale.back_transform != back:
             continue
         label = safe_text(row.get("title"), None) or safe_text(row.get("id"), None)
-        k_value = row.get("k", (row.get("pooled") or {}).get("k"))
-        k = f"{int(k_value)}" if finite(k_value) else ""
+        k_value = as_float(row.get("k", (row.get("pooled") or {}).get("k")))
+        k = f"{int(k_value)}" if k_value is not None else ""
         numbers = row_numbers(row, scale) if row.get("status", "ok") == "ok" else None
         if numbers is None:
             text = safe_text(row.get("status"), 24).replace("-", " ") or "not estimable"
