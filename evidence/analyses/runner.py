@@ -529,9 +529,16 @@ def write_if_changed(path: Path, text: str) -> bool:
 
 
 def index_row(document: dict[str, Any]) -> dict[str, Any]:
-    """One ``index.json`` row: id, title, status, k, estimate, ci, pi, i2, certainty, ..."""
+    """One ``index.json`` row: id, title, status, k, estimate, ci, pi, i2, certainty, ...
+
+    ``kind`` (``finding`` unless the spec says ``check``), ``orient`` and ``outcome`` (the
+    question's outcome) let the landing page's summary forest keep checks out of the
+    findings and draw each outcome and direction on its own axis.
+    """
     pooled = document.get("pooled") or {}
     certainty = document.get("certainty") or {}
+    spec = document.get("spec") if isinstance(document.get("spec"), dict) else {}
+    question = document.get("question") if isinstance(document.get("question"), dict) else {}
     return {
         "id": document["id"],
         "title": document["title"],
@@ -545,6 +552,9 @@ def index_row(document: dict[str, Any]) -> dict[str, Any]:
         "metric": document.get("metric"),
         "back_transform": document.get("back_transform"),
         "back_transformed": pooled.get("back_transformed"),
+        "kind": document.get("kind") or spec.get("kind") or "finding",
+        "orient": document.get("orient"),
+        "outcome": question.get("outcome"),
     }
 
 

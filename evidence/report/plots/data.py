@@ -51,6 +51,17 @@ class Pooled:
     k: int | None
     raw: dict[str, Any]
 
+    @property
+    def estimable(self) -> bool:
+        """False when the interval is degenerate (a standard error of 0, or lo == hi).
+
+        Knapp-Hartung with identical estimates gives SE 0 and an interval of zero width:
+        not a real certainty, so no interval is drawn (the site's table says "not
+        estimable").
+        """
+        se = self.raw.get("se")
+        return not (finite(se) and float(se) <= 0) and self.hi > self.lo
+
 
 def is_included(value: Any) -> bool:
     """Interpret an ``included`` cell (bool, 0/1 or text such as ``"True"``)."""
