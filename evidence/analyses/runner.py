@@ -537,8 +537,9 @@ def index_row(document: dict[str, Any]) -> dict[str, Any]:
     """
     pooled = document.get("pooled") or {}
     certainty = document.get("certainty") or {}
-    spec = document.get("spec") if isinstance(document.get("spec"), dict) else {}
-    question = document.get("question") if isinstance(document.get("question"), dict) else {}
+    given_spec, given_question = document.get("spec"), document.get("question")
+    spec: dict[str, Any] = given_spec if isinstance(given_spec, dict) else {}
+    question: dict[str, Any] = given_question if isinstance(given_question, dict) else {}
     return {
         "id": document["id"],
         "title": document["title"],

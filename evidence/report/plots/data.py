@@ -59,8 +59,8 @@ class Pooled:
         not a real certainty, so no interval is drawn (the site's table says "not
         estimable").
         """
-        se = self.raw.get("se")
-        return not (finite(se) and float(se) <= 0) and self.hi > self.lo
+        se = as_float(self.raw.get("se"))
+        return not (se is not None and se <= 0) and self.hi > self.lo
 
 
 def is_included(value: Any) -> bool:

@@ -33,7 +33,7 @@ from evidence.report.plots.table import (
     orientation_note,
     prediction_row,
 )
-from evidence.report.values import as_float
+from evidence.report.values import as_dict, as_float
 from evidence.report.wording import code_words, direction_labels, field_words
 from evidence.stats.tau2 import ESTIMATORS
 
@@ -161,7 +161,7 @@ def main_forest(
 
 def result_directions(result: dict[str, Any]) -> tuple[str, str] | None:
     """Return what left and right of the null mean (from metric, orient and outcome)."""
-    question = result.get("question") if isinstance(result.get("question"), dict) else {}
+    question = as_dict(result.get("question"))
     return direction_labels(result.get("metric"), result.get("orient"), question.get("outcome"))
 
 

@@ -88,9 +88,7 @@ def funnel(result: dict[str, Any], rows: list[EffectRow], scale: Scale) -> Figur
             linestyle=(0, (4, 3)),
             zorder=1,
         )
-        handles.append(
-            Line2D([], [], color=POOLED, linewidth=1.0, label="Pooled, pseudo 95% CI")
-        )
+        handles.append(Line2D([], [], color=POOLED, linewidth=1.0, label="Pooled, pseudo 95% CI"))
     if adjusted is not None:
         axes.plot(
             [adjusted, adjusted],

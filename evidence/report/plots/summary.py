@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from evidence.report.plots.common import POOLED, finite, finite_pair, safe_text
 from evidence.report.plots.scale import Scale
 from evidence.report.plots.table import Block, Column, Layout, Row, draw_blocks
-from evidence.report.values import as_float
+from evidence.report.values import as_dict, as_float
 from evidence.report.wording import direction_labels
 
 
@@ -50,12 +50,12 @@ def summary_scale(row: dict[str, Any]) -> Scale:
 
 def is_check(row: dict[str, Any]) -> bool:
     """Return True for an analysis that checks the pipeline rather than answers a question."""
-    spec = row.get("spec") if isinstance(row.get("spec"), dict) else {}
+    spec = as_dict(row.get("spec"))
     return str(row.get("kind") or spec.get("kind") or "finding") == "check"
 
 
 def _outcome(row: dict[str, Any]) -> str:
-    question = row.get("question") if isinstance(row.get("question"), dict) else {}
+    question = as_dict(row.get("question"))
     return safe_text(row.get("outcome") or question.get("outcome"), None)
 
 

@@ -464,7 +464,7 @@ def _draw_bar(
     axes.plot([hi, hi], [y - cap, y + cap], color=color, linewidth=1.2, zorder=2)
 
 
-def _draw_effects(axes: Any, effects: list[tuple[int, Row]], lo: float, hi: float) -> None:
+def _draw_effects(axes: Any, effects: list[tuple[float, Row]], lo: float, hi: float) -> None:
     """Draw every effect's square (area by weight) and CI in one collection each.
 
     Whiskers past the axis end in an arrow; one collection per kind of mark keeps large
