@@ -301,10 +301,10 @@ def _coefficients(
     if a is None:
         w = 1 / m
         wx = xm * w[:, None]
-        vb = np.linalg.inv(xm.T @ wx)
+        vb = np.asarray(np.linalg.inv(xm.T @ wx), dtype=float)
         return vb @ (wx.T @ y), vb
     ax = xm * a[:, None]
-    bread = np.linalg.inv(xm.T @ ax)
+    bread = np.asarray(np.linalg.inv(xm.T @ ax), dtype=float)
     vb = bread @ (ax.T * m) @ ax @ bread
     return bread @ (ax.T @ y), vb
 
