@@ -335,11 +335,12 @@ def _preview(text: str, width: int = 60) -> str:
 
 def _pybtex_problems(text: str, shown: str) -> list[Problem]:
     """Run pybtex in strict mode; turn its exceptions into a problem with a line."""
-    from pybtex.database import BibliographyDataError, parse_string
+    from pybtex.database import BibliographyDataError
+    from pybtex.database.input.bibtex import Parser
     from pybtex.scanner import PybtexSyntaxError
 
-    try:
-        parse_string(text, "bibtex")
+    try:  # the parser class itself: parse_string looks the plugin up on every call (slow)
+        Parser().parse_string(text)
     except PybtexSyntaxError as exc:
         line = int(getattr(exc, "lineno", 0) or 0)
         message = str(exc).split(": ", 1)[-1]

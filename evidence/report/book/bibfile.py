@@ -45,12 +45,14 @@ def site_bibtex(path: Path | Sequence[Path]) -> str:
     every field the pybtex ``plain`` style requires and the entry lacks gets a placeholder.
     Non-http(s) ``url`` fields are removed.
     """
-    from pybtex.database import BibliographyData, parse_file
+    from pybtex.database import BibliographyData
+    from pybtex.database.input.bibtex import Parser  # not parse_file: no plugin lookup
     from pybtex.style.formatting.plain import Style
 
     data = BibliographyData()
     for one in [path] if isinstance(path, Path) else list(path):
-        for key, entry in parse_file(str(one), "bibtex").entries.items():
+        text = Path(one).read_text(encoding="utf-8").removeprefix("\ufeff")
+        for key, entry in Parser().parse_string(text).entries.items():
             if key not in data.entries:
                 data.entries[key] = entry
     style = Style()

@@ -177,7 +177,8 @@ def load_bibliography(path: Path) -> tuple[Bibliography, list[Problem]]:
     (:func:`evidence.records.bib.bibliography_files`). A file that is not a regular file
     inside its directory (a symbolic link out of it, a FIFO) is a problem and is never read.
     """
-    from pybtex.database import BibliographyData, parse_string
+    from pybtex.database import BibliographyData
+    from pybtex.database.input.bibtex import Parser  # not parse_string: no plugin lookup
     from pybtex.scanner import PybtexError
 
     from evidence.records.bib import bibliography_files
@@ -198,7 +199,7 @@ def load_bibliography(path: Path) -> tuple[Bibliography, list[Problem]]:
         if text is None:
             continue
         try:
-            data = parse_string(text.removeprefix("\ufeff"), "bibtex")
+            data = Parser().parse_string(text.removeprefix("\ufeff"))
         except PybtexError as exc:
             problems.append(Problem(str(one), 0, 0, f"cannot parse: {exc}", "book-bibtex"))
             continue
