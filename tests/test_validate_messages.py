@@ -340,7 +340,7 @@ def test_a_windows_1252_bibliography_is_reported_at_its_line(tmp_path):
     )
     (found,) = problems_of(tmp_path, "bib-unreadable")
     assert (found.line, found.column) == (2, 21)  # the é of "  author = {Doe, José"
-    assert "save it as UTF-8" in found.message
+    assert "Windows-1252" in found.message and "save the file as UTF-8" in found.message
 
 
 def test_each_study_may_keep_its_entry_in_its_own_file(tmp_path):

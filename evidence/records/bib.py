@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from evidence.errors import Problem, read_error
-from evidence.records.yamlio import conflict_problems, display_path
+from evidence.records.yamlio import conflict_problems, decode_utf8, display_path
 
 #: Rules this module reports, with what each one means.
 BIB_RULES = {
@@ -170,25 +170,6 @@ def bibliography_files(studies_dir: str | os.PathLike[str]) -> list[Path]:
     return found
 
 
-def decode_text(raw: bytes, shown: str, rule: str) -> str | Problem:
-    """Decode UTF-8 (dropping a byte-order mark); point at the first bad byte's line and column."""
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        start = exc.start
-        line = raw.count(b"\n", 0, start) + 1
-        line_start = raw.rfind(b"\n", 0, start) + 1
-        column = len(raw[line_start:start].decode("utf-8", errors="replace")) + 1
-        return Problem(
-            shown,
-            line,
-            column,
-            f"byte 0x{raw[start]:02x} is not valid UTF-8 (the file looks like Windows-1252 or "
-            "Latin-1); save it as UTF-8",
-            rule,
-        )
-
-
 def load_bibliography(path: str | os.PathLike[str], text: str | None = None) -> Bibliography:
     """Read one ``.bib`` file and report every problem at its line.
 
@@ -216,7 +197,9 @@ def load_bibliography(path: str | os.PathLike[str], text: str | None = None) -> 
         except OSError as exc:
             problem = Problem(shown, 0, 0, f"cannot read: {read_error(exc)}", "bib-unreadable")
             return Bibliography(shown, problems=(problem,))
-        decoded = decode_text(raw, shown, "bib-unreadable")
+        decoded = decode_utf8(
+            raw, shown, "bib-unreadable", " (the file looks like Windows-1252 or Latin-1)"
+        )
         if isinstance(decoded, Problem):
             return Bibliography(shown, problems=(decoded,))
         text = decoded

@@ -264,8 +264,12 @@ def _read_bytes(path: str | os.PathLike[str], shown: str, max_bytes: int) -> byt
     return raw
 
 
-def _decode(raw: bytes, shown: str) -> str | Problem:
-    """Decode UTF-8 (a leading byte-order mark is dropped); point at the first bad byte."""
+def decode_utf8(raw: bytes, shown: str, rule: str = "not-utf8", hint: str = "") -> str | Problem:
+    """Decode UTF-8 (a leading byte-order mark is dropped); point at the first bad byte.
+
+    The problem gives the line and column of the first byte that is not UTF-8 (``rule``,
+    with ``hint`` after the byte, e.g. what encoding the file looks like).
+    """
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -277,9 +281,13 @@ def _decode(raw: bytes, shown: str) -> str | Problem:
             shown,
             line,
             column,
-            f"byte 0x{raw[start]:02x} is not valid UTF-8; save the file as UTF-8",
-            "not-utf8",
+            f"byte 0x{raw[start]:02x} is not valid UTF-8{hint}; save the file as UTF-8",
+            rule,
         )
+
+
+def _decode(raw: bytes, shown: str) -> str | Problem:
+    return decode_utf8(raw, shown)
 
 
 def _parse(text: str, shown: str, require_mapping: bool) -> LoadedYaml:
@@ -439,6 +447,7 @@ __all__ = [
     "check_schema",
     "compile_schema",
     "conflict_problems",
+    "decode_utf8",
     "describe",
     "did_you_mean",
     "display_path",
