@@ -107,15 +107,26 @@ def test_fresh_skeleton_fails_evidence_validate_at_its_empty_fields(tmp_path):
     assert all(problem.line > 0 for problem in problems)
 
 
-def test_bib_entry_is_appended_and_its_key_becomes_the_citation(tmp_path, bib_file):
+def test_bib_entry_goes_into_the_studys_own_file_and_fills_the_record(tmp_path, bib_file):
+    # one file per study: two branches adding different studies never touch the same file
     studies = tmp_path / "studies"
     studies.mkdir()
     (studies / "references.bib").write_text(OTHER_ENTRY)
     status = main(["new", "steptoe2013", "--studies", str(studies), "--bib", str(bib_file)])
     assert status == 0
-    references = (studies / "references.bib").read_text()
-    assert references == OTHER_ENTRY + "\n" + BIB_ENTRY
-    assert "\ncitation: steptoe2013\n" in (studies / "steptoe2013.yaml").read_text()
+    assert (studies / "references.bib").read_text() == OTHER_ENTRY
+    assert (studies / "steptoe2013.bib").read_text() == BIB_ENTRY
+    record = (studies / "steptoe2013.yaml").read_text()
+    assert "\ncitation: steptoe2013\n" in record
+    assert "\nyear: 2013\n" in record and "\ndoi: 10.1073/pnas.1219686110\n" in record
+    assert (
+        "\ntitle: Social isolation, loneliness, and all-cause mortality in older men and women\n"
+    ) in record
+    assert (
+        "\nauthors: [Steptoe, Andrew, Shankar, Aparna, Demakakos, Panayotes, Wardle, Jane]"
+        not in record
+    )
+    assert "'Steptoe, Andrew'" in record
 
 
 def test_new_refuses_to_overwrite_an_existing_record(tmp_path, capsys):
@@ -137,6 +148,7 @@ def test_new_rejects_a_duplicate_bib_key_and_writes_nothing(tmp_path, bib_file, 
     assert main(["new", "steptoe2013", "--studies", str(studies), "--bib", str(bib_file)]) == 1
     assert "[bib-duplicate-key]" in capsys.readouterr().err
     assert not (studies / "steptoe2013.yaml").exists()
+    assert not (studies / "steptoe2013.bib").exists()
     assert (studies / "references.bib").read_text() == existing
 
 
