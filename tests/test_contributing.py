@@ -1,8 +1,10 @@
 """CONTRIBUTING.md cannot go stale: every ``console`` block in it is run and compared.
 
 The guide walks a contributor through adding a real study (alaie2019, from
-tests/fixtures/new-studies/). This test copies the repository's studies/ and analyses/
-into a temporary git repository on ``main`` and runs every ``$ command`` of every
+tests/fixtures/new-studies/). This test copies the repository's analyses/ and the records
+listed in tests/fixtures/guide-studies.txt (those present when the guide's outputs were
+taken: a study added since does not move them) into a temporary git repository on
+``main`` and runs every ``$ command`` of every
 ``console`` block in the order the guide gives them, with the guide's hidden steps (HTML
 comments ``<!-- test: ... -->`` before a block: make the repository, put the BibTeX file
 there, fill the record in as a reader would) done in between. What each command prints
@@ -25,6 +27,10 @@ REPO = Path(__file__).resolve().parents[1]
 GUIDE = REPO / "CONTRIBUTING.md"
 NEW_STUDIES = Path(__file__).parent / "fixtures" / "new-studies"
 DIRECTIVE = re.compile(r"<!-- test: (.+?) -->")
+#: Ids of the records the guide's example outputs were taken with.
+GUIDE_STUDIES = frozenset(
+    (Path(__file__).parent / "fixtures" / "guide-studies.txt").read_text().split()
+)
 
 
 def steps(text: str) -> list[tuple[list[str], list[tuple[str, list[str]]]]]:
@@ -71,8 +77,17 @@ def normalise(text: str, root: Path) -> list[str]:
 
 def hidden_step(step: str, root: Path) -> None:
     if step == "setup-repository":
-        for name in ("studies", "analyses"):
-            shutil.copytree(REPO / name, root / name)
+        # the records present when the guide's outputs were taken (studies added since
+        # must not change them); the analyses, the code and the rest of studies/ as they are
+        shutil.copytree(REPO / "analyses", root / "analyses")
+        (root / "studies").mkdir()
+        for path in (REPO / "studies").iterdir():
+            if not path.is_file():
+                continue
+            if path.suffix not in (".yaml", ".bib") or path.stem in GUIDE_STUDIES:
+                shutil.copy(path, root / "studies" / path.name)
+            elif path.name == "references.bib":
+                shutil.copy(path, root / "studies" / path.name)
         git = ["git", "-c", "user.name=Guide", "-c", "user.email=guide@example.org"]
         subprocess.run(["git", "init", "-q", "-b", "main"], cwd=root, check=True)
         subprocess.run(["git", "add", "-A"], cwd=root, check=True)
