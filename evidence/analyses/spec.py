@@ -409,7 +409,7 @@ def _walk(cls: type, prefix: str) -> Iterable[tuple[str, type]]:
     """Yield ``(dotted path, leaf type)`` for every field of a records dataclass."""
     hints = typing.get_type_hints(cls, vars(records))
     for item in dataclasses.fields(cls):
-        if item.name in ("position", "path", "effects"):
+        if item.name in ("position", "path", "effects", "domains"):
             continue
         leaf = _unwrap(hints[item.name])
         path = f"{prefix}{item.name}"
