@@ -31,13 +31,13 @@ from jsonschema import Draft202012Validator
 from evidence.errors import Problem, errors_in
 from evidence.records.bib import BIB_NAME, Bibliography, load_bibliography
 from evidence.records.model import (
+    ROB_DOMAINS,
     Effect,
     Exposure,
     Extraction,
     Outcome,
     Population,
     Position,
-    ROB_DOMAINS,
     RiskOfBias,
     RobDomain,
     Source,
@@ -517,7 +517,7 @@ def build_study(loaded: LoadedYaml) -> Study:
 
 
 def _risk_of_bias(data: dict[str, Any]) -> RiskOfBias:
-    """The risk-of-bias block, its domains in ROBINS-E order."""
+    """Build the risk-of-bias block, its domains in ROBINS-E order."""
     values = dict(data)
     domains = values.pop("domains", {}) or {}
     return RiskOfBias(
