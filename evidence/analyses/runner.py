@@ -38,7 +38,7 @@ from typing import Any, TextIO
 
 from evidence import __version__
 from evidence.analyses.fit import METRIC_INFO, fit_analysis, participants
-from evidence.analyses.harmonise import EffectRow, EffectTable, harmonise
+from evidence.analyses.harmonise import EffectRow, EffectTable, adjustment_variants, harmonise
 from evidence.analyses.published import HEADLINE_FILE, headline_sha256, published_for
 from evidence.analyses.spec import Analysis, load_analyses
 from evidence.errors import EvidenceError, Problem, errors_in
@@ -74,6 +74,10 @@ CSV_COLUMNS = (
     "adjustment",
     "risk_of_bias",
     "year",
+    "measure_family",
+    "contrast_type",
+    "outcome_family",
+    "indirect",
 )
 
 
@@ -163,7 +167,8 @@ def run_analyses(
             documents.append(existing)
             continue
         try:
-            document = run_one(analysis, table, provenance, Path(out_dir), render)
+            variants = adjustment_variants(studies, analysis)
+            document = run_one(analysis, table, provenance, Path(out_dir), render, variants)
         except (EvidenceError, InputError) as exc:  # the others still run; reported at the end
             problems = _fit_problems(analysis, exc)
             print(
@@ -253,6 +258,7 @@ def run_one(
     provenance: dict[str, Any],
     out_dir: Path,
     render: RenderFigures | None = None,
+    variants: Mapping[str, EffectTable] | None = None,
 ) -> dict[str, Any]:
     """Fit one analysis and write its JSON, effects CSV and (with ``render``) figures.
 
@@ -260,7 +266,7 @@ def run_one(
     effects CSV and of every figure goes into ``provenance["outputs"]`` (keys relative to
     ``out_dir``), so a later run notices a file that was truncated or changed.
     """
-    sections = fit_analysis(table, analysis)
+    sections = fit_analysis(table, analysis, variants)
     weights = dict(zip((id(r) for r in table.included), sections["weights"], strict=False))
     csv_text = effects_csv(table, weights, analysis)
     document = build_document(analysis, table, sections, provenance)
@@ -290,6 +296,7 @@ def build_document(
         "title": analysis.title,
         "question": dict(analysis.question),
         "spec": analysis.spec,
+        "kind": analysis.kind,
         "status": sections["status"],
         "message": sections["message"],
         "notes": notes,
@@ -314,6 +321,12 @@ def build_document(
         "pet_peese",
         "dependence",
         "certainty",
+        "eligibility",
+        "by_family",
+        "adjustment",
+        "risk_of_bias",
+        "finding",
+        "plain_language",
     ):
         document[key] = sections[key]
     document["published"] = published_for(analysis.compare_with)
@@ -378,6 +391,10 @@ def _csv_values(row: EffectRow, weight: float | None) -> list[Any]:
         row.adjustment,
         row.risk_of_bias,
         row.year,
+        row.measure_family,
+        row.contrast_type,
+        row.outcome_family,
+        "; ".join(f"{element}: {words}" for element, words in row.indirect),
     ]
 
 
@@ -532,9 +549,14 @@ def index_row(document: dict[str, Any]) -> dict[str, Any]:
     """One ``index.json`` row: id, title, status, k, estimate, ci, pi, i2, certainty, ..."""
     pooled = document.get("pooled") or {}
     certainty = document.get("certainty") or {}
+    found = document.get("finding") or {}
+    families = ((document.get("eligibility") or {}).get("outcome_families") or {}).get(
+        "included"
+    ) or {}
     return {
         "id": document["id"],
         "title": document["title"],
+        "kind": document.get("kind", "finding"),
         "status": document["status"],
         "k": (document.get("effects") or {}).get("included"),
         "estimate": pooled.get("estimate"),
@@ -545,6 +567,11 @@ def index_row(document: dict[str, Any]) -> dict[str, Any]:
         "metric": document.get("metric"),
         "back_transform": document.get("back_transform"),
         "back_transformed": pooled.get("back_transformed"),
+        "certainty_symbol": certainty.get("symbol"),
+        "provisional": certainty.get("provisional"),
+        "measure_label": found.get("measure_label"),
+        "outcome_family": next(iter(families)) if len(families) == 1 else None,
+        "above_null_means": found.get("above_null_means"),
     }
 
 
@@ -590,9 +617,10 @@ def _summary(document: dict[str, Any]) -> str:
     if document["status"] != "ok":
         return document["status"]
     pooled = document["pooled"]
+    level = (document.get("certainty") or {}).get("level", "not rated")
     shown = pooled.get("back_transformed") or pooled
     ci = shown.get("ci") or [None, None]
     return (
         f"k = {document['effects']['included']}, estimate {shown['estimate']:.3g} "
-        f"({ci[0]:.3g} to {ci[1]:.3g}), certainty {document['certainty']['level']}"
+        f"({ci[0]:.3g} to {ci[1]:.3g}), certainty {level}"
     )
