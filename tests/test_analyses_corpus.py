@@ -193,8 +193,9 @@ def test_findings_and_summaries_say_what_the_numbers_say(results):
         assert found["ci"] == shown["ci"], label
         numbers = f"{number(shown['estimate'])}, 95% CI {number(shown['ci'][0])} to"
         assert numbers in found["statement"], label
-        assert f"{number(shown['estimate'])} (95% CI {number(shown['ci'][0])} to " in (
-            plain["what_we_found"]
+        assert (
+            f"{number(shown['estimate'])} (95% CI {number(shown['ci'][0])} to "
+            in (plain["what_we_found"])
         ), label
         if results[analysis]["kind"] == "check":
             assert certainty is None
