@@ -161,8 +161,9 @@ def _fit_sections(
     vi = np.array([r.vi for r in rows], dtype=float)
     labels = [r.label for r in rows]
     measure, _scale, back = METRIC_INFO[analysis.metric]
-    if sections["by_family"] is None:
-        sections["subgroups"] = _subgroups(rows, yi, vi, analysis, measure, back, sections["notes"])
+    by_spec = _subgroups(rows, yi, vi, analysis, measure, back, sections["notes"])
+    if sections["subgroups"] or by_spec:  # keep the outcome-family test beside them
+        sections["subgroups"] = {**(sections["subgroups"] or {}), **(by_spec or {})}
     sections["meta_regression"] = _moderators(rows, yi, vi, analysis, sections["notes"])
     sections["low_risk_of_bias_only"] = _low_risk_only(
         rows, yi, vi, analysis, measure, back, sections["notes"]
