@@ -25,7 +25,6 @@ from test_runner import SPEC, STUDIES, write_corpus
 from evidence.analyses.runner import write_if_changed
 from evidence.cli import main
 
-
 #: Ten independent samples: a meta-regression (and so its bubble plot) needs at least ten.
 TEN_STUDIES = STUDIES + [
     (f"{sid[:-4]}x{int(sid[-4:]) + 1}", cohort, measure, value, lo, hi, higher, n)
