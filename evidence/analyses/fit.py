@@ -59,7 +59,8 @@ METRIC_INFO = {metric: _metric_info(measure) for metric, measure in METRIC_MEASU
 
 
 #: Every section :func:`fit_analysis` returns besides ``status``, ``message``, ``weights``
-#: and ``notes`` (``null`` when not requested or not computable).
+#: and ``notes`` (``null`` when not requested or not computable), in the order of the
+#: results JSON.
 SECTION_KEYS = (
     "pooled",
     "subgroups",
@@ -68,6 +69,7 @@ SECTION_KEYS = (
     "influence",
     "baujat",
     "cumulative",
+    "low_risk_of_bias_only",
     "egger",
     "begg",
     "trimfill",
@@ -75,7 +77,6 @@ SECTION_KEYS = (
     "pet_peese",
     "dependence",
     "certainty",
-    "low_risk_of_bias_only",
     "eligibility",
     "by_family",
     "adjustment",

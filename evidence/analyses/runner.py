@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from evidence import __version__
-from evidence.analyses.fit import METRIC_INFO, fit_analysis, participants
+from evidence.analyses.fit import METRIC_INFO, SECTION_KEYS, fit_analysis, participants
 from evidence.analyses.harmonise import EffectRow, EffectTable, adjustment_variants, harmonise
 from evidence.analyses.published import HEADLINE_FILE, headline_sha256, published_for
 from evidence.analyses.spec import Analysis, load_analyses
@@ -305,29 +305,7 @@ def build_document(
         "scale": scale,
         "back_transform": back,
     }
-    for key in (
-        "pooled",
-        "subgroups",
-        "meta_regression",
-        "leave_one_out",
-        "influence",
-        "baujat",
-        "cumulative",
-        "low_risk_of_bias_only",
-        "egger",
-        "begg",
-        "trimfill",
-        "failsafe_n",
-        "pet_peese",
-        "dependence",
-        "certainty",
-        "eligibility",
-        "by_family",
-        "adjustment",
-        "risk_of_bias",
-        "finding",
-        "plain_language",
-    ):
+    for key in SECTION_KEYS:
         document[key] = sections[key]
     document["published"] = published_for(analysis.compare_with)
     document["effects"] = {
