@@ -21,6 +21,7 @@ from evidence.analyses.fit import fit_analysis
 from evidence.analyses.harmonise import EffectRow, EffectTable
 from evidence.analyses.runner import run_analyses
 from evidence.analyses.spec import load_analysis
+from evidence.stats.pooling import pool
 
 ROOT = Path(__file__).parents[1]
 SNAPSHOTS = ROOT / "tests" / "reference" / "snapshots"
@@ -86,6 +87,7 @@ def frozen_fit(analysis_id: str) -> tuple[EffectTable, dict]:
         "isolation-cancer-mortality",
         "isolation-mortality",
         "isolation-chd-stroke",
+        "loneliness-mortality",
     ],
 )
 def test_frozen_effects_equal_metafor_recomputed_from_the_printed_numbers(analysis_id):
@@ -96,11 +98,17 @@ def test_frozen_effects_equal_metafor_recomputed_from_the_printed_numbers(analys
     assert_allclose([r.vi for r in table.included], expected["vi"], rtol=RTOL_ESTIMATE)
 
 
-@pytest.mark.parametrize("analysis_id", ["holtlunstad2010-partial", "isolation-cancer-mortality"])
-def test_pooled_matches_metafor(analysis_id):
+@pytest.mark.parametrize(
+    ("analysis_id", "test"),
+    [("holtlunstad2010-partial", "z"), ("isolation-cancer-mortality", "knha")],
+)
+def test_pooled_matches_metafor(analysis_id, test):
+    # the engine on the frozen table, with the frozen spec's model (REML, its test); the
+    # runner's eligibility rules (which may decline to pool two studies) are not asked here
     expected = FIXTURES[analysis_id]
-    _, fitted = frozen_fit(analysis_id)
-    pooled = fitted["pooled"]
+    table = snapshot_table(analysis_id)
+    yi, vi = [r.yi for r in table.included], [r.vi for r in table.included]
+    pooled = pool(yi, vi, method="REML", test=test).to_dict()
     assert pooled["k"] == expected["k"]
     for key in ("estimate", "se", "tau2", "i2", "q"):
         assert_allclose(pooled[key], expected[key], rtol=RTOL_ESTIMATE)
@@ -108,7 +116,9 @@ def test_pooled_matches_metafor(analysis_id):
         assert_allclose(pooled[key], expected[key], rtol=RTOL_ESTIMATE)
 
 
-@pytest.mark.parametrize("analysis_id", ["isolation-mortality", "isolation-chd-stroke"])
+@pytest.mark.parametrize(
+    "analysis_id", ["isolation-mortality", "isolation-chd-stroke", "loneliness-mortality"]
+)
 def test_three_level_pooled_matches_metafor_rma_mv(analysis_id):
     # rma.mv(yi, vi, random = ~ 1 | cluster/effect), REML (make_analyses_fixtures.R)
     expected = FIXTURES[analysis_id]
@@ -130,7 +140,9 @@ def test_three_level_pooled_matches_metafor_rma_mv(analysis_id):
         assert_allclose(pooled[key], t_test[key], rtol=RTOL_ESTIMATE)
 
 
-@pytest.mark.parametrize("analysis_id", ["isolation-mortality", "isolation-chd-stroke"])
+@pytest.mark.parametrize(
+    "analysis_id", ["isolation-mortality", "isolation-chd-stroke", "loneliness-mortality"]
+)
 def test_three_level_weights_match_metafor(analysis_id):
     # weights(rma.mv) = diag(W)/sum(diag(W)) in percent, effects in the snapshot's order
     _, fitted = frozen_fit(analysis_id)
@@ -153,7 +165,7 @@ def test_every_shipped_analysis_runs(results):
     specs = sorted(p.stem for p in (ROOT / "analyses").glob("*.yaml"))
     assert sorted(results) == specs
     for analysis_id, document in results.items():
-        assert document["status"] in ("ok", "insufficient-evidence"), analysis_id
+        assert document["status"] in ("ok", "insufficient-evidence", "by-family"), analysis_id
 
 
 def test_results_are_consistent_with_their_effect_tables(results):
@@ -166,7 +178,11 @@ def test_results_are_consistent_with_their_effect_tables(results):
         assert document["effects"]["excluded"] == len(rows) - len(included), analysis_id
         assert all(r["reason"] for r in rows if r["included"] != "true"), analysis_id
         if document["status"] == "insufficient-evidence":
-            assert document["pooled"] is None and document["message"], analysis_id
+            assert document["pooled"] is None, analysis_id
+            assert document["message"].startswith("Not pooled: "), analysis_id
+            continue
+        if document["status"] == "by-family":  # pooled per outcome family only
+            assert document["pooled"] is None and document["by_family"], analysis_id
             continue
         pooled = document["pooled"]
         assert pooled["k"] == len(included), analysis_id

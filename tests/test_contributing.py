@@ -1,6 +1,6 @@
 """CONTRIBUTING.md cannot go stale: every ``console`` block in it is run and compared.
 
-The guide walks a contributor through adding a real study (alaie2019, from
+The guide walks a contributor through adding a real study (giles2005, from
 tests/fixtures/new-studies/). This test copies the repository's analyses/ and the records
 listed in tests/fixtures/guide-studies.txt (those present when the guide's outputs were
 taken: a study added since does not move them) into a temporary git repository on
@@ -92,21 +92,21 @@ def hidden_step(step: str, root: Path) -> None:
         subprocess.run(["git", "init", "-q", "-b", "main"], cwd=root, check=True)
         subprocess.run(["git", "add", "-A"], cwd=root, check=True)
         subprocess.run([*git, "commit", "-q", "-m", "base"], cwd=root, check=True)
-    elif step == "copy alaie2019.bib":
-        shutil.copy(NEW_STUDIES / "alaie2019.bib", root / "alaie2019.bib")
-    elif step.startswith("fill alaie2019"):
-        text = (NEW_STUDIES / "alaie2019.yaml").read_text(encoding="utf-8")
-        if step.endswith("with value 2.29"):
-            text = text.replace("value: 2.28", "value: 2.29")
-        (root / "studies" / "alaie2019.yaml").write_text(text, encoding="utf-8")
+    elif step == "copy giles2005.bib":
+        shutil.copy(NEW_STUDIES / "giles2005.bib", root / "giles2005.bib")
+    elif step.startswith("fill giles2005"):
+        text = (NEW_STUDIES / "giles2005.yaml").read_text(encoding="utf-8")
+        if step.endswith("with value 0.79"):
+            text = text.replace("value: 0.78", "value: 0.79")
+        (root / "studies" / "giles2005.yaml").write_text(text, encoding="utf-8")
     else:
         raise AssertionError(f"unknown hidden step in CONTRIBUTING.md: {step}")
 
 
 def test_the_guide_has_the_walk_through():
     commands = [command for _, block in steps(GUIDE.read_text()) for command, _ in block]
-    assert "evidence new alaie2019 --bib alaie2019.bib" in commands
-    assert "evidence diff" in commands and "evidence show alaie2019" in commands
+    assert "evidence new giles2005 --bib giles2005.bib" in commands
+    assert "evidence diff" in commands and "evidence show giles2005" in commands
 
 
 @pytest.mark.slow

@@ -1,7 +1,7 @@
 """``evidence show STUDY`` and the new-study section of ``evidence diff``'s comment.
 
 Run on a copy of the repository with two real studies added (tests/fixtures/new-studies):
-alaie2019 joins relationship-quality-health, momtaz2012 is selected by no analysis. The
+giles2005 joins isolation-mortality, momtaz2012 is selected by no analysis. The
 asserted relations (one more effect with the study than without; the study's effect
 pooled) hold whatever else the corpus holds.
 """
@@ -32,18 +32,18 @@ def corpus(tmp_path_factory) -> Path:
 
 
 def test_a_study_in_a_pooled_analysis_shows_its_use_and_its_weight(corpus):
-    view = show_study("alaie2019", corpus / "studies", corpus / "analyses")
-    (effect,) = view.effects
-    assert effect.statistic == "OR 2.28 [1.07, 4.87]"
-    uses = {use.analysis: use for use in effect.uses}
-    assert uses["relationship-quality-health"].included
-    influence = {item.analysis: item for item in view.influence}
-    joined = influence["relationship-quality-health"]
+    view = show_study("giles2005", corpus / "studies", corpus / "analyses")
+    friends, confidants = view.effects
+    assert friends.statistic == "HR 0.78 [0.65, 0.92]"
+    assert [(u.analysis, u.included) for u in friends.uses] == [("isolation-mortality", True)]
+    assert confidants.uses == ()
+    (joined,) = view.influence
+    assert joined.analysis == "isolation-mortality"
     assert joined.k_with == joined.k_without + 1
     assert joined.with_study is not None and joined.without_study is not None
     assert joined.with_study != joined.without_study
     text = render_show(view)
-    assert "relationship-quality-health: pooled" in text
+    assert "isolation-mortality: included" in text and "selected by no analysis" in text
     assert "without it (k = " in text
 
 
@@ -56,13 +56,13 @@ def test_a_study_no_analysis_selects_says_so(corpus):
 
 def test_unknown_study_is_a_problem_with_a_suggestion(corpus, monkeypatch, capsys):
     monkeypatch.chdir(corpus)
-    assert main(["show", "alaie2091"]) == 1
-    assert "no study with the id 'alaie2091'; did you mean 'alaie2019'?" in capsys.readouterr().err
+    assert main(["show", "giles2050"]) == 1
+    assert "no study with the id 'giles2050'; did you mean 'giles2005'?" in capsys.readouterr().err
 
 
 def test_the_pull_request_comment_shows_each_new_study(corpus):
-    text = _new_studies(("alaie2019", "momtaz2012"), corpus / "studies", corpus / "analyses")
+    text = _new_studies(("giles2005", "momtaz2012"), corpus / "studies", corpus / "analyses")
     assert text.startswith("### New studies")
-    assert "#### alaie2019: prospective-cohort" in text
-    assert "- leaving it out of relationship-quality-health:" in text
+    assert "#### giles2005: prospective-cohort" in text
+    assert "- isolation-mortality: " in text and "without it (k = " in text
     assert "#### momtaz2012" in text and "selected by no analysis" in text

@@ -93,18 +93,27 @@ def describe_statistic(statistic: Statistic) -> str:
 
 def _pooled(
     table: EffectTable, analysis: Analysis
-) -> tuple[tuple[float, float, float] | None, str]:
-    """Return the pooled estimate and CI as reported (back-transformed for a ratio)."""
-    if len({r.cluster for r in table.included}) < 2:
-        return None, "too little evidence to pool"
+) -> dict[str, tuple[tuple[float, float, float] | None, str]]:
+    """Pooled estimate and CI as the analysis reports them, per outcome family if it splits.
+
+    Returns ``{label: (numbers or None, scale or the reason it is not pooled)}``; the label
+    is ``""`` for an analysis pooled as a whole, the family's name otherwise.
+    """
     fitted = fit_analysis(table, analysis)
-    pooled = fitted.get("pooled")
-    if not pooled:
-        return None, str(fitted.get("message") or "not pooled")
-    back = pooled.get("back_transformed")
-    if back:
-        return (back["estimate"], back["ci"][0], back["ci"][1]), "ratio"
-    return (pooled["estimate"], pooled["ci"][0], pooled["ci"][1]), analysis.metric
+    blocks = [("", fitted)] if fitted.get("pooled") or not fitted.get("by_family") else []
+    blocks += [(str(b.get("family")), b) for b in fitted.get("by_family") or []]
+    found: dict[str, tuple[tuple[float, float, float] | None, str]] = {}
+    for label, block in blocks:
+        pooled = block.get("pooled")
+        if not pooled:
+            found[label] = (None, str(block.get("message") or "not pooled"))
+            continue
+        back = pooled.get("back_transformed")
+        if back:
+            found[label] = ((back["estimate"], back["ci"][0], back["ci"][1]), "ratio")
+        else:
+            found[label] = ((pooled["estimate"], pooled["ci"][0], pooled["ci"][1]), analysis.metric)
+    return found
 
 
 def show_study(
@@ -149,21 +158,25 @@ def show_study(
                 uses[row.effect].append(EffectUse(analysis.id, row.included, row.reason))
         if not any(r.included for r in mine):
             continue
-        with_study, scale = _pooled(table, analysis)
+        with_study = _pooled(table, analysis)
         without_table = harmonise(others, analysis)
-        without_study, note = _pooled(without_table, analysis)
-        influence.append(
-            Influence(
-                analysis.id,
-                analysis.title,
-                len(table.included),
-                len(without_table.included),
-                with_study,
-                without_study,
-                scale,
-                None if without_study is not None else note,
+        without_study = _pooled(without_table, analysis)
+        for label, (numbers, scale) in with_study.items():
+            before, note = without_study.get(label, (None, "not in the analysis without it"))
+            if label and (numbers, scale) == (before, note):
+                continue  # an outcome family the study has no estimate in
+            influence.append(
+                Influence(
+                    analysis.id + (f" ({label})" if label else ""),
+                    analysis.title,
+                    len(table.included),
+                    len(without_table.included),
+                    numbers,
+                    before,
+                    scale,
+                    None if before is not None else note,
+                )
             )
-        )
     effects = tuple(
         EffectView(e.id, describe_statistic(e.statistic), tuple(uses[e.id])) for e in study.effects
     )
@@ -178,7 +191,9 @@ def _interval(numbers: tuple[float, float, float] | None) -> str:
 
 
 def _scale(item: Influence) -> str:
-    return "" if item.scale == "ratio" else f"{item.scale} "
+    if item.with_study is None or item.scale == "ratio":
+        return ""
+    return f"{item.scale} "
 
 
 def _change(item: Influence) -> str:
@@ -217,16 +232,20 @@ def render_show(view: StudyView, markdown: bool = False) -> str:
         if not effect.uses:
             lines.append(f"{'  - ' if markdown else '      '}selected by no analysis")
         for use in effect.uses:
-            state = "pooled" if use.included else f"left out: {esc(use.reason or '')}"
+            state = "included" if use.included else f"left out: {esc(use.reason or '')}"
             lines.append(f"{'  - ' if markdown else '      '}{use.analysis}: {state}")
     if view.influence:
-        lines.append("" if markdown else "  leaving the study out:")
+        lines.append("" if markdown else "  pooled with and without the study:")
     for item in view.influence:
+        if item.with_study is None and item.without_study is None:
+            text = f"{item.analysis}: not pooled, with it or without it ({esc(item.scale)})"
+            lines.append(f"- {text}" if markdown else f"    {text}")
+            continue
         text = (
             f"{item.analysis}: {_scale(item)}{_interval(item.with_study)} with it "
             f"(k = {item.k_with}), {_interval(item.without_study)} without it "
             f"(k = {item.k_without})"
             f"{_change(item)}{f' ({esc(item.note)})' if item.note else ''}"
         )
-        lines.append(f"- leaving it out of {text}" if markdown else f"    {text}")
+        lines.append(f"- {text}" if markdown else f"    {text}")
     return "\n".join(lines)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from evidence.records.model import (
+    ROB_DOMAINS,
     Acknowledgement,
     Computed,
     Effect,
@@ -18,6 +19,7 @@ from evidence.records.model import (
     Population,
     Position,
     RiskOfBias,
+    RobDomain,
     Source,
     Statistic,
     Study,
@@ -54,7 +56,7 @@ def build_study(loaded: LoadedYaml) -> Study:
             population.get("condition"),
             population.get("n"),
         ),
-        risk_of_bias=RiskOfBias(**data["risk_of_bias"]),
+        risk_of_bias=_risk_of_bias(data["risk_of_bias"]),
         extraction=Extraction(**data["extraction"]),
         effects=tuple(_effect(e, loaded, i) for i, e in enumerate(data["effects"])),
         cohort=data.get("cohort"),
@@ -69,6 +71,20 @@ def build_study(loaded: LoadedYaml) -> Study:
         notes=data.get("notes"),
         acknowledge=_acknowledgements(data),
         path=loaded.path,
+    )
+
+
+def _risk_of_bias(data: dict[str, Any]) -> RiskOfBias:
+    """Build the risk-of-bias block, its domains in ROBINS-E order."""
+    values = dict(data)
+    domains = values.pop("domains", {}) or {}
+    return RiskOfBias(
+        **values,
+        domains=tuple(
+            RobDomain(name, domains[name]["judgement"], domains[name].get("support"))
+            for name in ROB_DOMAINS
+            if name in domains
+        ),
     )
 
 

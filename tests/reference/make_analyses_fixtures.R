@@ -60,6 +60,7 @@ out <- list(
   "holtlunstad2010-partial" = pooled(fit_hl, predict(fit_hl), hl),
   "isolation-cancer-mortality" = pooled(fit_cancer, predict(fit_cancer), cancer),
   "isolation-mortality" = three_level(snapshot("isolation-mortality")),
-  "isolation-chd-stroke" = three_level(snapshot("isolation-chd-stroke"))
+  "isolation-chd-stroke" = three_level(snapshot("isolation-chd-stroke")),
+  "loneliness-mortality" = three_level(snapshot("loneliness-mortality"))
 )
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE), "analyses_fixtures.json")
