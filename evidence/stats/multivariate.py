@@ -133,6 +133,8 @@ MAX_ITERATIONS = 300
 STEP_TOLERANCE = 1e-11
 #: A variance below this fraction of var(y) whose score points to 0 is set to 0.
 BOUNDARY = 1e-7
+#: A correlation whose Fisher z exceeds this (|rho| > 1 - 3e-8) is set to +-1.
+RHO_EDGE = 9.0
 
 
 class MultivariateError(ValueError):
@@ -458,8 +460,11 @@ class _Problem:
     the ``G`` block is a log-Cholesky factor instead (always positive semi-definite).
     """
 
-    def __init__(self, model: _Model, reml: bool, fixed: Array) -> None:
+    def __init__(
+        self, model: _Model, reml: bool, fixed: Array, zero_diag: frozenset[int] = frozenset()
+    ) -> None:
         self.model, self.reml = model, reml
+        self.zero_diag = zero_diag  # Cholesky diagonal entries held at 0 (singular G)
         self.n_s = model.n_sigma2
         self.n_tau, self.n_rho = _n_g_params(model.struct, model.q)
         self.n_theta = self.n_s + self.n_tau + self.n_rho
@@ -468,16 +473,29 @@ class _Problem:
         g_free = self.free[self.n_s :]
         self.cholesky = model.struct == "UN" and model.q > 1 and bool(np.all(g_free))
         self.kinds = ["var"] * (self.n_s + self.n_tau) + ["cor"] * self.n_rho
-        # Positions in the internal vector of log-variances that may reach 0 (sigma2, and
-        # tau2 of CS and DIAG; the others are kept positive by their parametrisation).
+        # Positions in the internal vector of log-variances that may reach 0.
         slots, k = [], 0
         for i in range(self.n_theta):
             if not self.free[i] or (self.cholesky and i >= self.n_s):
                 continue
-            if i < self.n_s or (i < self.n_s + self.n_tau and model.struct in ("CS", "DIAG")):
+            if i < self.n_s + self.n_tau:
                 slots.append(k)
             k += 1
         self.boundary_slots = np.asarray(slots, dtype=np.int64)
+        # Fisher-z correlations (|rho| -> 1) and log-Cholesky diagonals (singular G).
+        rho_slots, k = [], 0
+        for i in range(self.n_theta):
+            if self.free[i] and not (self.cholesky and i >= self.n_s):
+                if self.kinds[i] == "cor":
+                    rho_slots.append(k)
+                k += 1
+        self.rho_slots = np.asarray(rho_slots, dtype=np.int64)
+        self.diag_slots = (
+            np.arange(k, k + self.model.q - len(zero_diag))
+            if self.cholesky
+            else (np.zeros(0, dtype=np.int64))
+        )
+        self.live_diag = [i for i in range(self.model.q) if i not in zero_diag]
 
     # natural <-> internal
     def to_internal(self, theta: Array) -> Array:
@@ -491,7 +509,7 @@ class _Problem:
             G = (U * np.maximum(w, 1e-8 * max(w.max(), 1e-12))) @ U.T
             L = np.linalg.cholesky(G)
             q = self.model.q
-            out.extend(np.log(np.diag(L)))
+            out.extend(np.log(np.diag(L))[self.live_diag])
             out.extend(L[a, b] for a, b in _pairs(q))
         else:
             for i in range(self.n_s, self.n_theta):
@@ -513,15 +531,19 @@ class _Problem:
                     k += 1
             if self.cholesky:
                 q = self.model.q
+                n_live = len(self.live_diag)
                 L = np.zeros((q, q))
-                L[np.diag_indices(q)] = np.exp(np.minimum(phi[k : k + q], 700.0))
-                for (a, b), value in zip(_pairs(q), phi[k + q :], strict=True):
+                L[self.live_diag, self.live_diag] = np.exp(np.minimum(phi[k : k + n_live], 700.0))
+                for (a, b), value in zip(_pairs(q), phi[k + n_live :], strict=True):
                     L[a, b] = value
                 G = L @ L.T
                 tau2 = np.diag(G).copy()
                 root = np.sqrt(tau2)
                 theta[self.n_s : self.n_s + q] = tau2
-                theta[self.n_s + q :] = [G[a, b] / (root[a] * root[b]) for a, b in _pairs(q)]
+                theta[self.n_s + q :] = [
+                    G[a, b] / (root[a] * root[b]) if root[a] * root[b] > 0 else math.nan
+                    for a, b in _pairs(q)
+                ]
                 return theta, L
             for i in range(self.n_s, self.n_theta):
                 if self.free[i]:
@@ -554,7 +576,7 @@ class _Problem:
         if L is not None:
             dL = 2.0 * res["B"] @ L
             q = self.model.q
-            grad.extend(np.diag(dL) * np.diag(L))
+            grad.extend((np.diag(dL) * np.diag(L))[self.live_diag])
             grad.extend(dL[a, b] for a, b in _pairs(q))
         else:
             for j, i in enumerate(range(self.n_s, self.n_theta)):
@@ -639,26 +661,44 @@ def _newton(problem: _Problem, phi: Array, floor: float = -math.inf) -> tuple[Ar
             return phi, f, iteration
         if problem.boundary_slots.size and np.any(phi[problem.boundary_slots] < floor):
             return phi, f, iteration
+        if problem.diag_slots.size and np.any(phi[problem.diag_slots] < 0.5 * floor):
+            return phi, f, iteration
+        if problem.rho_slots.size and np.any(np.abs(phi[problem.rho_slots]) > RHO_EDGE):
+            return phi, f, iteration
     raise MultivariateError("the variance components did not converge")
 
 
 def _optimise(model: _Model, reml: bool, fixed: Array, start: Array) -> tuple[Array, int]:
     """Optimum of the (restricted) likelihood over the free natural parameters.
 
-    A variance component that falls below ``BOUNDARY`` x the variance of ``y`` while its
-    score at 0 points below zero (the likelihood falls as it leaves 0) is held at exactly
-    0 and the others are re-optimised.
+    Components that run to the edge of the parameter space are held there and the others
+    re-optimised: a variance below ``BOUNDARY`` x var(y) whose score at 0 points below
+    zero (the likelihood falls as it leaves 0) is set to 0; a correlation within 3e-8 of
+    +-1 is set to +-1; an unstructured ``G`` whose Cholesky factor loses a diagonal entry
+    becomes singular (a correlation of +-1). Such a move is kept only if the likelihood
+    does not fall.
     """
     fixed = fixed.copy()
+    zero_diag: frozenset[int] = frozenset()
     total_iterations = 0
     scale = max(float(np.var(model.y)), 1e-12)
     floor = math.log(BOUNDARY * scale)
+    best: tuple[float, Array] | None = None
+    # Start inside the parameter space: a variance at 0 or a correlation at +-1 would
+    # leave the log / Fisher-z scale with no gradient to follow.
+    start = start.copy()
+    n_var = model.n_sigma2 + _n_g_params(model.struct, model.q)[0]
+    start[:n_var] = np.maximum(start[:n_var], 1e-3 * scale)
+    start[n_var:] = np.clip(start[n_var:], -0.99, 0.99)
     for _ in range(2 * fixed.size + 2):
-        problem = _Problem(model, reml, fixed)
+        problem = _Problem(model, reml, fixed, zero_diag)
         theta0 = np.where(problem.free, start, fixed)
-        phi, _f, iterations = _newton(problem, problem.to_internal(theta0), floor)
+        phi, f, iterations = _newton(problem, problem.to_internal(theta0), floor)
         total_iterations += iterations
-        theta, _ = problem.natural(phi)
+        theta, L = problem.natural(phi)
+        if best is not None and f > best[0] + 1e-9 * max(1.0, abs(best[0])):
+            return best[1], total_iterations
+        best = (f, theta)
         slots = set(problem.boundary_slots.tolist())
         candidates, k = [], 0
         for i in range(problem.n_theta):
@@ -666,18 +706,34 @@ def _optimise(model: _Model, reml: bool, fixed: Array, start: Array) -> tuple[Ar
                 if k in slots and theta[i] < BOUNDARY * scale:
                     candidates.append(i)
                 k += 1
-        if not candidates:
+        newly = []
+        if candidates:
+            # The score at 0 decides for sigma2 and the tau2 of CS and DIAG; for HCS and
+            # UN it is infinite there (d sqrt(tau2)), and the likelihood check decides.
+            at_zero = theta.copy()
+            at_zero[candidates] = 0.0
+            score = problem.natural_score(at_zero)
+            plain = problem.n_s + (problem.n_tau if model.struct in ("CS", "DIAG") else 0)
+            newly = [i for i in candidates if i >= plain or score[i] >= 0]
+        edges = [
+            i
+            for i in range(problem.n_s + problem.n_tau, problem.n_theta)
+            if problem.free[i] and not problem.cholesky and abs(theta[i]) > math.tanh(RHO_EDGE)
+        ]
+        singular = set()
+        if problem.cholesky and L is not None:
+            singular = {i for i in problem.live_diag if L[i, i] ** 2 < BOUNDARY * scale and i > 0}
+        if not newly and not edges and not singular:
+            if candidates:
+                # A small but positive optimum: finish without the early stop.
+                phi, f, iterations = _newton(problem, phi)
+                theta, _ = problem.natural(phi)
+                total_iterations += iterations
             return theta, total_iterations
-        at_zero = theta.copy()
-        at_zero[candidates] = 0.0
-        score = problem.natural_score(at_zero)
-        newly = [i for i in candidates if score[i] >= 0]
-        if not newly:
-            # A small but positive optimum: finish without the early stop.
-            phi, _f, iterations = _newton(problem, phi)
-            theta, _ = problem.natural(phi)
-            return theta, total_iterations + iterations
         fixed[newly] = 0.0
+        for i in edges:
+            fixed[i] = math.copysign(1.0, theta[i])
+        zero_diag = zero_diag | frozenset(singular)
         start = theta
     return theta, total_iterations
 
