@@ -6,12 +6,15 @@ outcomes, V from vcalc with rho = 0.66), Konstantopoulos 2011 (three and four le
 Assink 2016 (three levels), McCurdy 2020 (five levels, 1,653 effects) and Moura 2021
 (Crustacea: study and species crossed).
 
-The fixture holds metafor's best fit over several optimiser settings (its optimum). Our
-optimiser reaches a log-likelihood at least as high on every model (checked below); the
-variance components are compared at RTOL_VC, which allows for how far metafor's best fit
-still is from the exact optimum on flat likelihoods (see the module notes in the test of
-each case), and components on the zero boundary at ATOL_VC (metafor stops at ~1e-10
-there, we return 0).
+The fixture holds metafor's best fit over several optimiser settings (its optimum); our
+log-likelihood is at least as high on every model (checked below). Where metafor's
+default nlminb settings stop short of that optimum (relative difference of the estimates
+beside the log-likelihood it leaves): Berkey UN REML 1.0e-5 (6.7e-11), Berkey UN ML
+5.6e-6, Berkey HCS REML 5.6e-6, Kalaian HCS REML/ML 1.6e-6, McCurdy five levels REML
+1.0e-5 (1.8e-10; only Nelder-Mead restarted from the default fit reaches the optimum),
+Moura crossed ML 1.4e-6; every other fit agrees with the optimum to 1e-6 already.
+Variance components on the zero boundary are compared at ATOL_VC (metafor stops at
+~1e-10 there, we return 0), correlations at -1 likewise (Kalaian: verbal-math rho = -1).
 """
 
 import json
@@ -183,19 +186,12 @@ def test_vcalc_blocks_fit_like_the_dense_matrix():
     assert from_blocks.n_groups == dense.n_groups
 
 
-def test_metafor_default_optimiser_shortfall_is_recorded():
-    """Where metafor's default settings stop short, its log-likelihood is lower than ours."""
-    short = []
-    for name, key in CASES:
-        ref = MODELS[name]["fits"][key]
-        if ref["default"]["loglik"] < ref["loglik"] - 1e-9:
-            short.append((name, key))
-    # Informational: the list is documented in the module docstring of the report; the
-    # best fit is never below the default.
-    for name, key in CASES:
-        ref = MODELS[name]["fits"][key]
-        assert ref["loglik"] >= ref["default"]["loglik"] - 1e-12
-    assert isinstance(short, list)
+@pytest.mark.parametrize(("name", "key"), CASES)
+def test_never_below_metafor_default_fit(fits, name, key):
+    """Our optimum is never below where metafor's default settings stop."""
+    ref = MODELS[name]["fits"][key]
+    fit = get_fit(fits, name, key)
+    assert fit.loglik >= ref["default"]["loglik"] - LL_SLACK * max(1.0, abs(ref["loglik"]))
 
 
 def test_to_dict_is_json_ready(fits):
@@ -253,3 +249,30 @@ def test_anova_refuses_reml_with_different_fixed_effects(fits):
     b = get_fit(fits, "konstantopoulos2011", "REML_z")
     with pytest.raises(ValueError, match="refit both by ML"):
         mv.anova(a, b)
+
+
+def test_vcalc_subgroups_are_independent_and_flags_non_positive_definite_blocks():
+    v = vcalc(
+        [0.04, 0.09, 0.05, 0.06],
+        ["a", "a", "a", "a"],
+        obs=[1, 2, 1, 2],
+        rho=0.5,
+        subgroup=[1, 1, 2, 2],
+    )
+    dense = v.matrix()
+    assert dense[0, 2] == 0.0 and dense[0, 1] == pytest.approx(0.5 * 0.2 * 0.3)
+    assert v.clusters == ("a.1", "a.2")
+    assert v.not_positive_definite() == ()
+    # Same cluster, same type and no obs: metafor treats the rows as one observation.
+    same = vcalc([0.04, 0.09], ["a", "a"], type=["x", "x"], rho=0.3)
+    assert same.matrix()[0, 1] == pytest.approx(0.2 * 0.3)
+    assert same.not_positive_definite() == ("a",)
+    json.dumps(v.to_dict(), allow_nan=False)
+
+
+def test_nested_labels_and_errors():
+    assert mv.nested([1, 1], ["x", "y"]) == {"f1": ["1", "1"], "f1/f2": ["1/x", "1/y"]}
+    with pytest.raises(ValueError, match="equal length"):
+        mv.nested([1, 2], [1])
+    with pytest.raises(ValueError, match="at least one factor"):
+        mv.nested()
