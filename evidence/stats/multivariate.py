@@ -982,7 +982,9 @@ def rma_mv(
         :func:`nested` for ``~ 1 | a/b/c``, several factors for crossed effects.
     inner, outer : array_like, shape (N,), optional
         The ``~ inner | outer`` term (e.g. outcome within study) with covariance
-        structure ``struct``.
+        structure ``struct``. The levels of ``inner`` are sorted (numerically when all
+        are numbers, else by code point, which for mixed-case labels can differ from
+        R's locale order); ``tau2`` and ``rho`` follow that order.
     struct : {"CS", "HCS", "UN", "DIAG"}
         Covariance structure of the ``~ inner | outer`` term.
     method : {"REML", "ML"}
@@ -1281,7 +1283,10 @@ def profile_ci(fit: MultivariateResult, level: float = 0.95) -> ProfileResult:
             low = 0.0
             high = 10.0 if estimate <= math.sqrt(np.finfo(float).eps) else max(10.0, 100 * estimate)
         bounds = []
-        for end, hard in ((low, low), (high, high)):
+        for end in (low, high):
+            # As metafor: where the fit fails at the end of the search interval, step
+            # towards the estimate (ten tries); where the likelihood has not dropped by
+            # the critical value at the end, the end is the bound.
             step = (end - estimate) / 10
             value = None
             at_bound = False
@@ -1295,9 +1300,14 @@ def profile_ci(fit: MultivariateResult, level: float = 0.95) -> ProfileResult:
                     value, at_bound = end, True
                 else:
                     a, b = sorted((end, estimate))
-                    value = optimize.brentq(objective, a, b, xtol=1e-14, rtol=1e-13, maxiter=500)
+                    try:
+                        value = optimize.brentq(
+                            objective, a, b, xtol=1e-14, rtol=1e-13, maxiter=500
+                        )
+                    except (MultivariateError, ValueError, RuntimeError):
+                        value = None
                 break
-            bounds.append((value, at_bound and value is not None and (value == hard or True)))
+            bounds.append((value, at_bound))
         intervals.append(
             ProfileInterval(
                 label, kind, estimate, bounds[0][0], bounds[1][0], bounds[0][1], bounds[1][1]
