@@ -629,6 +629,16 @@ def selmodel(
     SelectionError
         For bad inputs, an interval of the step function that holds no p-value, too few
         studies, or a failed fit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(1)
+    >>> vi = rng.uniform(0.01, 0.2, 30)
+    >>> yi = rng.normal(0.2, np.sqrt(vi + 0.02))
+    >>> fit = selmodel(yi, vi, steps=[0.025])  # three-parameter selection model
+    >>> fit.counts, round(float(fit.beta[0]), 3), round(float(fit.delta[1]), 2), fit.lrt_df
+    ((2, 28), 0.221, 2.04, 1)
     """
     y = np.asarray(yi, dtype=float).ravel()
     v = np.asarray(vi, dtype=float).ravel()
