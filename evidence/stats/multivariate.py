@@ -5,8 +5,9 @@ The model for ``N`` effect sizes ``y`` with a known sampling covariance matrix `
 
 .. math::
 
-    y = X\beta + \sum_j Z_j u_j + Z_{in} \circ (w \text{ grouped by } Z_{out}) + e,
-    \qquad e \sim N(0, V),
+    y = X\beta + \sum_j Z_j u_j + w + e, \qquad u_j \sim N(0, \sigma^2_j I),
+    \quad w \sim N(0, (Z_{in} G Z_{in}') \circ (Z_{out} Z_{out}')),
+    \quad e \sim N(0, V),
 
 so that the marginal covariance is
 
@@ -54,8 +55,9 @@ random effects connect all rows (fully crossed factors). The score
 (``P = M^{-1} - M^{-1}X(X'M^{-1}X)^{-1}X'M^{-1}`` for REML, ``M^{-1}`` for ML) is exact;
 the optimiser is Newton's method on log variances, Fisher-z correlations (a log-Cholesky
 factor of ``G`` for ``UN``) with a finite-difference Hessian of the exact score, started
-where metafor starts. Variance components whose likelihood keeps rising towards zero are
-set to exactly 0 (metafor's optimiser stops at a tiny positive value there).
+where metafor starts. Components whose likelihood keeps rising towards the edge of the
+parameter space are set to the edge (a variance to exactly 0, a correlation to +-1, an
+unstructured ``G`` to a singular one), where metafor's optimiser stops just short.
 
 Inference matches ``rma.mv``: Wald z (or t with ``N - p`` df and an F test for the
 moderators, ``test="t"``) tests, ``QE`` (the fixed-effects residual heterogeneity
