@@ -14,13 +14,15 @@ all: validate analyses book ## Set up, validate the records, run the analyses, b
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# Exact versions of every package (direct and transitive) come from constraints.txt, made
+# from a working venv with `pip freeze --exclude-editable > constraints.txt`.
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP) ## Create .venv and install the package with its pinned dependencies
+setup: $(STAMP) ## Create .venv and install the package, site toolchain and test/lint tools (pinned)
 
 validate: $(STAMP) ## Check every study record and the bibliography
 	$(BIN)/evidence validate studies
@@ -37,8 +39,11 @@ serve: ## Serve build/site/ on http://127.0.0.1:8000
 test: $(STAMP) ## Run the test suite
 	$(BIN)/pytest
 
-lint: $(STAMP) ## ruff over the package, tests and benchmarks
+lint: $(STAMP) ## Formatting, ruff checks, the layer contracts (import-linter) and types (mypy)
+	$(BIN)/ruff format --check evidence tests benchmarks
 	$(BIN)/ruff check evidence tests benchmarks
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 
 bench: $(STAMP) ## Run the benchmarks and record their figures in benchmarks/
 	$(BIN)/python benchmarks/run_all.py

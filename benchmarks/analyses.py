@@ -11,7 +11,7 @@ Run: .venv/bin/python benchmarks/analyses.py [--studies 2000] [--analyses 50] [-
    between studies so the three-level model is used). Timed cold with figures, cold without
    figures, and unchanged rerun.
 
-Each phase runs `evidence.runner.run_analyses` in this process (loading + validating every
+Each phase runs `evidence.analyses.runner.run_analyses` in this process (loading + validating every
 record, harmonising, fitting, writing); progress lines are discarded.
 """
 
@@ -31,13 +31,28 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from evidence.runner import run_analyses  # noqa: E402
+from evidence.analyses.runner import run_analyses  # noqa: E402
+from evidence.report.plots import render_all, summary_forest  # noqa: E402
 
-CONSTRUCTS = ("social-isolation", "loneliness", "social-support", "social-integration",
-              "living-alone")
-DOMAINS = ("mortality", "cardiovascular", "depression", "cancer", "functional-decline",
-           "cognitive-decline", "inflammation", "wellbeing", "self-rated-health",
-           "health-behaviour")
+CONSTRUCTS = (
+    "social-isolation",
+    "loneliness",
+    "social-support",
+    "social-integration",
+    "living-alone",
+)
+DOMAINS = (
+    "mortality",
+    "cardiovascular",
+    "depression",
+    "cancer",
+    "functional-decline",
+    "cognitive-decline",
+    "inflammation",
+    "wellbeing",
+    "self-rated-health",
+    "health-behaviour",
+)
 
 RECORD = """\
 id: {id}
@@ -100,35 +115,58 @@ def write_synthetic(root: Path, n_studies: int, n_analyses: int, seed: int) -> t
         for index in range(int(rng.integers(1, 3))):
             construct, domain = cells[int(rng.integers(len(cells)))]
             se = 2 / math.sqrt(n * 0.1)
-            estimate = rng.normal(truth[(construct, domain)], math.sqrt(se ** 2 + 0.01))
+            estimate = rng.normal(truth[(construct, domain)], math.sqrt(se**2 + 0.01))
             value = round(math.exp(estimate), 2)
             lo = round(math.exp(estimate - 1.96 * se), 2)
             hi = round(math.exp(estimate + 1.96 * se), 2)
             lo, hi = min(lo, value), max(hi, value)
             if lo == hi or lo <= 0:
                 lo, hi = round(value * 0.9, 3), round(value * 1.1, 3)
-            effects.append(EFFECT.format(
-                index=index, construct=construct, domain=domain,
-                adjustment=("fully-adjusted", "minimally-adjusted")[int(rng.integers(2))],
-                value=value, lo=lo, hi=hi))
+            effects.append(
+                EFFECT.format(
+                    index=index,
+                    construct=construct,
+                    domain=domain,
+                    adjustment=("fully-adjusted", "minimally-adjusted")[int(rng.integers(2))],
+                    value=value,
+                    lo=lo,
+                    hi=hi,
+                )
+            )
         cohort = f"cohort: shared{number // 7:04d}\n" if number % 10 == 0 else ""
-        (studies / f"{sid}.yaml").write_text(RECORD.format(
-            id=sid, year=int(rng.integers(1975, 2024)), cohort=cohort, n=n,
-            follow_up=round(float(rng.uniform(1, 20)), 1), effects="".join(effects)),
-            encoding="utf-8")
+        (studies / f"{sid}.yaml").write_text(
+            RECORD.format(
+                id=sid,
+                year=int(rng.integers(1975, 2024)),
+                cohort=cohort,
+                n=n,
+                follow_up=round(float(rng.uniform(1, 20)), 1),
+                effects="".join(effects),
+            ),
+            encoding="utf-8",
+        )
         bib.append(f"@misc{{{sid},\n  author = {{Synthetic}},\n  year = {{2000}}\n}}\n")
     (studies / "references.bib").write_text("\n".join(bib), encoding="utf-8")
     for number, (construct, domain) in enumerate(cells):
         spec_id = f"synthetic-{number:02d}"
         (analyses / f"{spec_id}.yaml").write_text(
-            SPEC.format(id=spec_id, construct=construct, domain=domain), encoding="utf-8")
+            SPEC.format(id=spec_id, construct=construct, domain=domain), encoding="utf-8"
+        )
     return studies, analyses
 
 
 def timed(label: str, studies: Path, analyses: Path, out: Path, **options: bool) -> float:
     """Run once and print the wall time."""
     start = time.perf_counter()
-    documents = run_analyses(studies, analyses, out, progress=io.StringIO(), **options)
+    documents = run_analyses(
+        studies,
+        analyses,
+        out,
+        progress=io.StringIO(),
+        render=render_all,
+        render_summary=summary_forest,
+        **options,
+    )
     seconds = time.perf_counter() - start
     effects = sum((d.get("effects") or {}).get("included", 0) for d in documents)
     print(f"{label:<58} {seconds:8.2f} s  ({len(documents)} analyses, {effects} effects)")
@@ -146,20 +184,33 @@ def main() -> None:
         root = Path(folder)
         out = root / "shipped-build"
         timed("shipped corpus: cold, with figures", ROOT / "studies", ROOT / "analyses", out)
-        timed("shipped corpus: rerun, nothing changed", ROOT / "studies", ROOT / "analyses",
-              out)
+        timed("shipped corpus: rerun, nothing changed", ROOT / "studies", ROOT / "analyses", out)
         start = time.perf_counter()
-        studies, analyses = write_synthetic(root / "synthetic", args.studies, args.analyses,
-                                            args.seed)
+        studies, analyses = write_synthetic(
+            root / "synthetic", args.studies, args.analyses, args.seed
+        )
         print(f"{'synthetic corpus written':<58} {time.perf_counter() - start:8.2f} s")
         out = root / "synthetic-build"
-        timed(f"synthetic {args.studies} studies x {args.analyses} analyses: cold, no figures",
-              studies, analyses, out, figures=False)
+        timed(
+            f"synthetic {args.studies} studies x {args.analyses} analyses: cold, no figures",
+            studies,
+            analyses,
+            out,
+            figures=False,
+        )
         shutil.rmtree(out)
-        timed(f"synthetic {args.studies} x {args.analyses}: cold, with figures", studies,
-              analyses, out)
-        timed(f"synthetic {args.studies} x {args.analyses}: rerun, nothing changed", studies,
-              analyses, out)
+        timed(
+            f"synthetic {args.studies} x {args.analyses}: cold, with figures",
+            studies,
+            analyses,
+            out,
+        )
+        timed(
+            f"synthetic {args.studies} x {args.analyses}: rerun, nothing changed",
+            studies,
+            analyses,
+            out,
+        )
 
 
 if __name__ == "__main__":

@@ -48,16 +48,18 @@ def timed(command: list[str], cwd: Path) -> float:
 
 def shipped() -> tuple[float, int, int]:
     """Run the analyses, then time `make book` on the repository's own inputs."""
-    from evidence.runner import run_analyses
+    from evidence.analyses.runner import run_analyses
 
-    documents = run_analyses(ROOT / "studies", ROOT / "analyses", ROOT / "build",
-                             progress=io.StringIO())
+    documents = run_analyses(
+        ROOT / "studies", ROOT / "analyses", ROOT / "build", progress=io.StringIO()
+    )
     seconds = timed(["make", "-s", "-o", ".venv/.installed", "book"], ROOT)
     return seconds, len(documents), len(list((ROOT / "studies").glob("*.yaml")))
 
 
-def synthetic_results(template_dir: Path, studies_dir: Path, out: Path, analyses: int,
-                      per_analysis: int) -> None:
+def synthetic_results(
+    template_dir: Path, studies_dir: Path, out: Path, analyses: int, per_analysis: int
+) -> None:
     """Write ``analyses`` results files modelled on one shipped results file."""
     template = json.loads((template_dir / "results" / "isolation-mortality.json").read_text())
     with (template_dir / "results" / "isolation-mortality-effects.csv").open() as handle:
@@ -99,11 +101,22 @@ def synthetic(studies: int, analyses: int) -> float:
         write_corpus(studies_dir, studies)
         synthetic_results(ROOT / "build", studies_dir, root / "build", analyses, 40)
         book = root / "book"
-        shutil.copytree(ROOT / "book", book,
-                        ignore=shutil.ignore_patterns("_generated", "_build"))
-        return timed([str(EVIDENCE), "book", "--results", str(root / "build" / "results"),
-                      "--studies", str(studies_dir), "--out", str(root / "build" / "site"),
-                      "--book", str(book)], ROOT)
+        shutil.copytree(ROOT / "book", book, ignore=shutil.ignore_patterns("_generated", "_build"))
+        return timed(
+            [
+                str(EVIDENCE),
+                "book",
+                "--results",
+                str(root / "build" / "results"),
+                "--studies",
+                str(studies_dir),
+                "--out",
+                str(root / "build" / "site"),
+                "--book",
+                str(book),
+            ],
+            ROOT,
+        )
 
 
 def main() -> None:
@@ -116,13 +129,17 @@ def main() -> None:
     print(f"load average {load:.1f} on {os.cpu_count()} CPUs")
     if not args.skip_shipped:
         seconds, n_analyses, n_studies = shipped()
-        print(f"shipped corpus ({n_studies} studies, {n_analyses} analyses): "
-              f"make book {seconds:.1f} s")
+        print(
+            f"shipped corpus ({n_studies} studies, {n_analyses} analyses): "
+            f"make book {seconds:.1f} s"
+        )
     elif not (ROOT / "build" / "results" / "isolation-mortality.json").exists():
         raise SystemExit("run `evidence run` first: the synthetic results use its files")
     seconds = synthetic(args.studies, args.analyses)
-    print(f"synthetic corpus ({args.studies} studies, {args.analyses} analyses): "
-          f"evidence book {seconds:.1f} s")
+    print(
+        f"synthetic corpus ({args.studies} studies, {args.analyses} analyses): "
+        f"evidence book {seconds:.1f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python benchmarks/diagnostics.py`` (the metafor column needs ``Rscript``).
 
-Ours: :func:`evidence.sensitivity.diagnostics` computes leave-one-out, influence and Baujat
+Ours: :func:`evidence.stats.sensitivity.diagnostics` computes leave-one-out, influence and Baujat
 statistics together from one vectorised batch of k REML deletion fits; timed with and
 without the Q-profile tau2/I2/H2 intervals of every leave-one-out row (metafor's
 ``leave1out`` reports none, so "without" is the like-for-like figure). Best of 3 runs.
@@ -15,7 +15,7 @@ simulated with a fixed seed and written to a temporary CSV that R reads, so both
 fit the same numbers; R times itself (``proc.time``), so its start-up is not counted.
 
 Second table: the three-level model (REML) plus CR2 cluster-robust inference with
-Satterthwaite df (:func:`evidence.dependence.three_level`, :func:`robust_cr2`) beside
+Satterthwaite df (:func:`evidence.stats.dependence.three_level`, :func:`robust_cr2`) beside
 ``rma.mv(yi, vi, random = ~ 1 | cluster/effect, sparse = TRUE)`` and
 ``robust(fit, cluster, clubSandwich = TRUE)``, for 200 and 1,000 clusters of 1-10 effects.
 """
@@ -33,8 +33,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from evidence.dependence import robust_cr2, three_level  # noqa: E402
-from evidence.sensitivity import diagnostics  # noqa: E402
+from evidence.stats.dependence import robust_cr2, three_level  # noqa: E402
+from evidence.stats.sensitivity import diagnostics  # noqa: E402
 
 K = 1_000
 K_SMALL = 100

@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from evidence.pooling import TauConvergenceWarning, fit_batch, pool  # noqa: E402
+from evidence.stats.pooling import TauConvergenceWarning, fit_batch, pool  # noqa: E402
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", ResourceWarning)

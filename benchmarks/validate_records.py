@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from evidence.errors import errors_in
-from evidence.validate import load_studies, validate_paths
+from evidence.records.validate import load_studies, validate_paths
 
 CONSTRUCTS = ["social-isolation", "loneliness", "social-support", "social-integration"]
 DOMAINS = ["mortality", "cardiovascular", "depression", "inflammation"]
@@ -77,18 +77,36 @@ def write_corpus(directory: Path, count: int, seed: int = 20261125) -> None:
         for k in range(rng.randint(1, 3)):
             log_value = rng.uniform(-0.3, 0.8)
             se = rng.uniform(0.03, 0.3)
-            value, low, high = (round(2.718281828 ** x, 2) for x in
-                                (log_value, log_value - 1.96 * se, log_value + 1.96 * se))
-            effects.append(EFFECT.format(k=k, construct=rng.choice(CONSTRUCTS),
-                                         domain=rng.choice(DOMAINS), value=value, low=low,
-                                         high=high, index=index))
-        text = RECORD.format(id=record_id, index=index, year=rng.randint(1970, 2024),
-                             design=rng.choice(DESIGNS), cohort=index % 997,
-                             n=rng.randint(50, 50000), follow_up=rng.randint(1, 20),
-                             effects="".join(effects))
+            value, low, high = (
+                round(2.718281828**x, 2)
+                for x in (log_value, log_value - 1.96 * se, log_value + 1.96 * se)
+            )
+            effects.append(
+                EFFECT.format(
+                    k=k,
+                    construct=rng.choice(CONSTRUCTS),
+                    domain=rng.choice(DOMAINS),
+                    value=value,
+                    low=low,
+                    high=high,
+                    index=index,
+                )
+            )
+        text = RECORD.format(
+            id=record_id,
+            index=index,
+            year=rng.randint(1970, 2024),
+            design=rng.choice(DESIGNS),
+            cohort=index % 997,
+            n=rng.randint(50, 50000),
+            follow_up=rng.randint(1, 20),
+            effects="".join(effects),
+        )
         (directory / f"{record_id}.yaml").write_text(text, encoding="utf-8")
-        bib.append(f"@article{{{record_id},\n  author = {{Doe, Jane}},\n"
-                   f"  title = {{Synthetic record {index}}},\n  year = {{2020}},\n}}\n")
+        bib.append(
+            f"@article{{{record_id},\n  author = {{Doe, Jane}},\n"
+            f"  title = {{Synthetic record {index}}},\n  year = {{2020}},\n}}\n"
+        )
     (directory / "references.bib").write_text("\n".join(bib), encoding="utf-8")
 
 
@@ -108,7 +126,7 @@ def baseline(directory: Path) -> int:
     import yaml
     from jsonschema import Draft202012Validator
 
-    from evidence.vocabulary import study_schema
+    from evidence.records.vocabulary import study_schema
 
     validator = Draft202012Validator(study_schema())
     errors = 0
@@ -127,17 +145,19 @@ def main() -> None:
         directory = Path(tmp)
         write_corpus(directory, args.records)
         validate_wall, validate_cpu, problems = best_of(
-            args.repeats, lambda: validate_paths([directory]))
-        load_wall, load_cpu, (studies, _) = best_of(
-            args.repeats, lambda: load_studies(directory))
+            args.repeats, lambda: validate_paths([directory])
+        )
+        load_wall, load_cpu, (studies, _) = best_of(args.repeats, lambda: load_studies(directory))
         base_wall, base_cpu, _ = best_of(args.repeats, lambda: baseline(directory))
     errors = errors_in(problems)
     if errors:
         raise SystemExit(f"synthetic corpus has errors, e.g. {errors[0]}")
     effects = sum(len(s.effects) for s in studies)
     load_average = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"{args.records} records, {effects} effects (best of {args.repeats}; "
-          f"load average {load_average:.1f} on {os.cpu_count()} CPUs)")
+    print(
+        f"{args.records} records, {effects} effects (best of {args.repeats}; "
+        f"load average {load_average:.1f} on {os.cpu_count()} CPUs)"
+    )
     print(f"validate_paths: {validate_wall:.2f} s wall, {validate_cpu:.2f} s CPU")
     print(f"load_studies:   {load_wall:.2f} s wall, {load_cpu:.2f} s CPU")
     print(f"baseline (CSafeLoader + jsonschema): {base_wall:.2f} s wall, {base_cpu:.2f} s CPU")

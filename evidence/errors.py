@@ -127,6 +127,7 @@ def read_error(exc: OSError | UnicodeDecodeError) -> str:
     """
     if isinstance(exc, UnicodeDecodeError):
         byte = exc.object[exc.start]
-        return (f"byte 0x{byte:02x} (at offset {exc.start}) is not valid UTF-8; "
-                "save the file as UTF-8")
+        return (
+            f"byte 0x{byte:02x} (at offset {exc.start}) is not valid UTF-8; save the file as UTF-8"
+        )
     return (exc.strerror or str(exc)).lower()

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from evidence.analyses import field_paths, load_analyses, load_analysis
-from evidence.published import headline_rows, headline_sha256, match_rows, published_for
-from evidence.yamlio import load_yaml
+from evidence.analyses.published import headline_rows, headline_sha256, match_rows, published_for
+from evidence.analyses.spec import field_paths, load_analyses, load_analysis
+from evidence.records.yamlio import load_yaml
 
 GOOD = """\
 id: good
@@ -42,19 +42,21 @@ def rules(problems):
 def test_a_good_spec_loads(tmp_path):
     analysis, problems = load_analysis(write(tmp_path, "good", GOOD))
     assert problems == []
-    assert analysis.select == ({"outcome.domain": ("mortality",),
-                                "exposure.construct": ("social-isolation",)},)
+    assert analysis.select == (
+        {"outcome.domain": ("mortality",), "exposure.construct": ("social-isolation",)},
+    )
     assert (analysis.method, analysis.test) == ("REML", "knha")
     assert analysis.overrides[0].downgrade == 1
 
 
 def test_every_problem_is_reported_at_once_with_its_position(tmp_path):
-    text = GOOD.replace("id: good", "id: other") \
-               .replace("select: {outcome.domain: mortality,",
-                        "select: {outcome.domian: mortality,") \
-               .replace("dependence: multilevel", "dependence: aggregate") \
-               .replace("moderators: [follow_up_years]", "moderators: [sex]") \
-               .replace("exposure: social isolation}", "exposure: no such row}")
+    text = (
+        GOOD.replace("id: good", "id: other")
+        .replace("select: {outcome.domain: mortality,", "select: {outcome.domian: mortality,")
+        .replace("dependence: multilevel", "dependence: aggregate")
+        .replace("moderators: [follow_up_years]", "moderators: [sex]")
+        .replace("exposure: social isolation}", "exposure: no such row}")
+    )
     _, problems = load_analysis(write(tmp_path, "good", text))
     assert rules(problems) == [
         (1, 5, "id-file-name"),
@@ -66,12 +68,14 @@ def test_every_problem_is_reported_at_once_with_its_position(tmp_path):
     by_rule = {p.rule: str(p) for p in problems}
     assert "did you mean 'outcome.domain'?" in by_rule["unknown-field-path"]
     assert by_rule["id-file-name"].endswith(
-        "good.yaml:1:5: id 'other' must equal the file name 'good' [id-file-name]")
+        "good.yaml:1:5: id 'other' must equal the file name 'good' [id-file-name]"
+    )
 
 
 def test_select_values_must_be_vocabulary_terms(tmp_path):
-    text = GOOD.replace("exposure.construct: [social-isolation]",
-                        "exposure.construct: [social-isolaton]")
+    text = GOOD.replace(
+        "exposure.construct: [social-isolation]", "exposure.construct: [social-isolaton]"
+    )
     _, problems = load_analysis(write(tmp_path, "good", text))
     assert rules(problems) == [(4, 58, "unknown-term")]
     assert "did you mean 'social-isolation'?" in problems[0].message
@@ -87,20 +91,25 @@ def test_schema_problems_name_the_field(tmp_path):
 
 
 def test_override_needs_a_real_justification(tmp_path):
-    text = GOOD.replace("justification: outcomes mix 6-month and 10-year deaths",
-                        "justification: short")
+    text = GOOD.replace(
+        "justification: outcomes mix 6-month and 10-year deaths", "justification: short"
+    )
     _, problems = load_analysis(write(tmp_path, "good", text))
     assert rules(problems) == [(16, 59, "justification-too-short")]
 
 
 def test_duplicate_override_and_unused_rho(tmp_path):
-    text = GOOD + ("    - {domain: indirectness, downgrade: 0, justification: "
-                   "the populations match the question}\nrho: 0.5\n")
+    text = GOOD + (
+        "    - {domain: indirectness, downgrade: 0, justification: "
+        "the populations match the question}\nrho: 0.5\n"
+    )
     analysis, problems = load_analysis(write(tmp_path, "good", text))
     assert analysis is None
     assert rules(problems) == [(17, 16, "duplicate-override"), (18, 1, "rho-unused")]
-    assert {p.rule: p.severity for p in problems} == {"duplicate-override": "error",
-                                                      "rho-unused": "warning"}
+    assert {p.rule: p.severity for p in problems} == {
+        "duplicate-override": "error",
+        "rho-unused": "warning",
+    }
 
 
 def test_load_analyses_reports_unknown_ids(tmp_path):
@@ -113,14 +122,24 @@ def test_load_analyses_reports_unknown_ids(tmp_path):
 
 def test_field_paths_cover_study_and_effect_fields():
     paths = field_paths()
-    for path in ("outcome.domain", "population.sex", "study.id", "effect.subgroup.label",
-                 "sex", "follow_up_years", "exposure.tie_types"):
+    for path in (
+        "outcome.domain",
+        "population.sex",
+        "study.id",
+        "effect.subgroup.label",
+        "sex",
+        "follow_up_years",
+        "exposure.tie_types",
+    ):
         assert path in paths
 
 
 def test_schema_documents_every_property():
-    schema = json.loads((Path(__file__).parents[1] / "evidence" / "schema"
-                         / "analysis.schema.json").read_text(encoding="utf-8"))
+    schema = json.loads(
+        (Path(__file__).parents[1] / "evidence" / "schema" / "analysis.schema.json").read_text(
+            encoding="utf-8"
+        )
+    )
 
     def walk(node, where):
         for name, child in node.get("properties", {}).items():
@@ -144,14 +163,19 @@ def test_shipped_specs_are_valid(path):
 
 def test_headline_table_is_an_unchanged_copy():
     # sha256 recorded in evidence/data/README.md, equal to the shared file's
-    assert headline_sha256() == ("13e1b5353c962c32532dd02107f30b5a8504371286350a637d775aa06ccb"
-                                 "2444")
+    assert headline_sha256() == ("13e1b5353c962c32532dd02107f30b5a8504371286350a637d775aa06ccb2444")
     assert len(headline_rows()) == 45
 
 
 def test_compare_with_selects_rows_unchanged():
-    rows = published_for([{"doi": "10.1371/journal.pmed.1000316",
-                           "exposure": "stronger social relationships (overall)"}])
+    rows = published_for(
+        [
+            {
+                "doi": "10.1371/journal.pmed.1000316",
+                "exposure": "stronger social relationships (overall)",
+            }
+        ]
+    )
     assert len(rows) == 1
     assert (rows[0]["pooled"], rows[0]["lo"], rows[0]["hi"]) == ("1.50", "1.42", "1.59")
     assert rows[0]["k_studies"] == "148"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from numpy.testing import assert_allclose
 
-from evidence.runner import run_analyses
+from evidence.analyses.runner import run_analyses
 
 ROOT = Path(__file__).parents[1]
 RTOL_ESTIMATE = 1e-6
@@ -25,8 +25,9 @@ FIXTURES = json.loads((ROOT / "tests" / "reference" / "analyses_fixtures.json").
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     out = tmp_path_factory.mktemp("build")
-    documents = run_analyses(ROOT / "studies", ROOT / "analyses", out, figures=False,
-                             progress=io.StringIO())
+    documents = run_analyses(
+        ROOT / "studies", ROOT / "analyses", out, figures=False, progress=io.StringIO()
+    )
     return {d["id"]: {**d, "_out": out} for d in documents}
 
 
@@ -50,8 +51,9 @@ def test_holt_lunstad_check_is_labelled_and_shown_beside_the_published_values(re
     assert len(document["published"]) == 11  # the overall value and 10 Table 4 subgroups
 
 
-@pytest.mark.parametrize("analysis", ["peer-obesity", "peer-smoking", "peer-drinking",
-                                      "depression"])
+@pytest.mark.parametrize(
+    "analysis", ["peer-obesity", "peer-smoking", "peer-drinking", "depression"]
+)
 def test_single_sample_questions_are_not_pooled(results, analysis):
     document = results[analysis]
     assert document["status"] == "insufficient-evidence"
@@ -74,10 +76,13 @@ def test_three_level_pooled_matches_metafor_rma_mv(results, analysis):
     assert pooled["k"] == expected["k"]
     for key in ("estimate", "se", "q"):
         assert_allclose(pooled[key], expected[key], rtol=RTOL_ESTIMATE)
-    assert_allclose(document["dependence"]["three_level"]["ci"], expected["ci"],
-                    rtol=RTOL_ESTIMATE)
-    assert_allclose(document["dependence"]["sigma2"], expected["sigma2"], rtol=RTOL_ESTIMATE,
-                    atol=ATOL_BOUNDARY_VARIANCE)
+    assert_allclose(document["dependence"]["three_level"]["ci"], expected["ci"], rtol=RTOL_ESTIMATE)
+    assert_allclose(
+        document["dependence"]["sigma2"],
+        expected["sigma2"],
+        rtol=RTOL_ESTIMATE,
+        atol=ATOL_BOUNDARY_VARIANCE,
+    )
     # the spec asks for knha: rma.mv(test = "t"), t with k - 1 df for CI, p and PI
     t_test = expected["t_test"]
     assert pooled["test"] == "t" and pooled["df"] == t_test["df"]
@@ -91,22 +96,36 @@ def test_three_level_weights_match_metafor(results):
     out = results["isolation-mortality"]["_out"]
     text = (out / "results" / "isolation-mortality-effects.csv").read_text(encoding="utf-8")
     rows = [r for r in csv.DictReader(text.splitlines()) if r["included"] == "true"]
-    order = ["isolation-mortality-black-men", "isolation-mortality-black-women",
-             "isolation-mortality-white-men", "isolation-mortality-white-women",
-             "isolation-mortality-full", "integration-mortality", "sni-mortality-men",
-             "sni-mortality-women", "isolation-mortality"]
+    order = [
+        "isolation-mortality-black-men",
+        "isolation-mortality-black-women",
+        "isolation-mortality-white-men",
+        "isolation-mortality-white-women",
+        "isolation-mortality-full",
+        "integration-mortality",
+        "sni-mortality-men",
+        "sni-mortality-women",
+        "isolation-mortality",
+    ]
     weight = {r["effect"] + r["study"]: float(r["weight"]) for r in rows}
-    studies = ["alcaraz2019"] * 4 + ["elovainio2017", "eng2002", "laugesen2018",
-                                     "laugesen2018", "steptoe2013"]
+    studies = ["alcaraz2019"] * 4 + [
+        "elovainio2017",
+        "eng2002",
+        "laugesen2018",
+        "laugesen2018",
+        "steptoe2013",
+    ]
     found = [weight[e + s] for e, s in zip(order, studies, strict=True)]
     assert_allclose(found, FIXTURES["isolation-mortality"]["weights"], rtol=RTOL_ESTIMATE)
 
 
 @pytest.mark.slow
-def test_full_run_with_figures_is_byte_identical(tmp_path):
+def test_full_run_with_figures_is_byte_identical(tmp_path, draw_figures):
     first, second = tmp_path / "one", tmp_path / "two"
     for out in (first, second):
-        run_analyses(ROOT / "studies", ROOT / "analyses", out, progress=io.StringIO())
+        run_analyses(
+            ROOT / "studies", ROOT / "analyses", out, progress=io.StringIO(), **draw_figures
+        )
     files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
     assert any(p.suffix == ".svg" for p in files)
     assert files == sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from evidence import bias
-from evidence.errors import EvidenceError
+from evidence.stats import bias
+from evidence.stats.errors import InputError
 
 RTOL = 1e-6
 FIXTURES = json.loads((Path(__file__).parent / "reference" / "diagnostics_bias.json").read_text())[
@@ -120,9 +120,9 @@ def test_json_keys_follow_the_design():
 
 
 def test_bad_input_is_a_problem_not_a_traceback():
-    with pytest.raises(EvidenceError):
+    with pytest.raises(InputError):
         bias.egger([0.1, 0.2], [0.01, 0.02])
-    with pytest.raises(EvidenceError, match="estimator"):
+    with pytest.raises(InputError, match="estimator"):
         bias.trimfill([0.1, 0.2, 0.3], [0.01, 0.02, 0.03], estimator="Q9")
 
 
@@ -132,7 +132,7 @@ def test_equal_standard_errors_leave_regression_tests_undefined_not_a_traceback(
     assert result["trimfill"] is None and result["begg"] is None
     assert result["failsafe_n"]["rosenthal"] >= 0
     assert any("same standard error" in note for note in result["bias_notes"])
-    with pytest.raises(EvidenceError, match="same standard error"):
+    with pytest.raises(InputError, match="same standard error"):
         bias.egger([0.2, 0.3, 0.4], [0.05] * 3)
 
 
@@ -195,7 +195,7 @@ def test_trimfill_matches_metafor_on_every_pooling_dataset(dataset, estimator):
 
 def test_begg_refuses_two_studies():
     data = next(d for d in POOLING if d["name"] == "dat.bcg[1:2]")
-    with pytest.raises(EvidenceError, match="at least 3 studies"):
+    with pytest.raises(InputError, match="at least 3 studies"):
         bias.begg(data["escalc"]["yi"], data["escalc"]["vi"])
 
 

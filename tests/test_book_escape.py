@@ -15,7 +15,7 @@ from myst_parser.config.main import MdParserConfig
 from myst_parser.parsers.mdit import create_md_parser
 from test_book_fixtures import HOSTILE
 
-from evidence.book.escape import (
+from evidence.report.book.escape import (
     doi_url,
     escape_markdown,
     escape_paragraphs,
@@ -24,9 +24,22 @@ from evidence.book.escape import (
     slug,
 )
 
-EXTENSIONS = {"colon_fence", "dollarmath", "substitution", "amsmath", "deflist",
-              "html_image", "html_admonition", "linkify", "tasklist", "fieldlist",
-              "attrs_inline", "strikethrough", "smartquotes", "replacements"}
+EXTENSIONS = {
+    "colon_fence",
+    "dollarmath",
+    "substitution",
+    "amsmath",
+    "deflist",
+    "html_image",
+    "html_admonition",
+    "linkify",
+    "tasklist",
+    "fieldlist",
+    "attrs_inline",
+    "strikethrough",
+    "smartquotes",
+    "replacements",
+}
 
 HOSTILE_TEXTS = [
     HOSTILE,
@@ -97,30 +110,38 @@ def test_escape_paragraphs_keeps_paragraph_breaks_only():
     assert escape_paragraphs(None) == []
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("Forest plot: 3 effects <b>", "Forest plot 3 effects b"),
-    ("a\n:alt: x {raw}`y`", "a alt x raw y"),
-    ("ratio 1.5 (95% CI 1.2 to 1.9)", "ratio 1.5 (95% CI 1.2 to 1.9)"),
-    (None, ""),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Forest plot: 3 effects <b>", "Forest plot 3 effects b"),
+        ("a\n:alt: x {raw}`y`", "a alt x raw y"),
+        ("ratio 1.5 (95% CI 1.2 to 1.9)", "ratio 1.5 (95% CI 1.2 to 1.9)"),
+        (None, ""),
+    ],
+)
 def test_option_text_keeps_only_plain_characters(text, expected):
     assert option_text(text) == expected
 
 
-@pytest.mark.parametrize(("url", "expected"), [
-    ("https://pmc.ncbi.nlm.nih.gov/articles/PMC3625264",
-     "https://pmc.ncbi.nlm.nih.gov/articles/PMC3625264"),
-    ("http://example.org/a b(c)", "http://example.org/a%20b%28c%29"),
-    ("https://example.org/x?a=1&b=2#f", "https://example.org/x?a=1&b=2#f"),
-    ("javascript:alert(1)", None),
-    ("JaVaScRiPt:alert(1)", None),
-    ("data:text/html,<script>", None),
-    ("file:///etc/passwd", None),
-    ("//evil.example/x", None),
-    ("relative/path", None),
-    ("https://", None),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "https://pmc.ncbi.nlm.nih.gov/articles/PMC3625264",
+            "https://pmc.ncbi.nlm.nih.gov/articles/PMC3625264",
+        ),
+        ("http://example.org/a b(c)", "http://example.org/a%20b%28c%29"),
+        ("https://example.org/x?a=1&b=2#f", "https://example.org/x?a=1&b=2#f"),
+        ("javascript:alert(1)", None),
+        ("JaVaScRiPt:alert(1)", None),
+        ("data:text/html,<script>", None),
+        ("file:///etc/passwd", None),
+        ("//evil.example/x", None),
+        ("relative/path", None),
+        ("https://", None),
+        (None, None),
+    ],
+)
 def test_safe_url_accepts_only_http_and_encodes(url, expected):
     assert safe_url(url) == expected
 

@@ -11,7 +11,7 @@ import json
 import math
 from pathlib import Path
 
-from evidence.records import (
+from evidence.records.model import (
     Effect,
     Exposure,
     Extraction,
@@ -24,56 +24,130 @@ from evidence.records import (
 )
 
 #: A string that tries every injection the escaping must neutralise.
-HOSTILE = ("<script>alert('x')</script> <img src=x onerror=alert(1)> {eval-rst} "
-           "{raw}`html` [link](javascript:alert(1)) ![img](http://evil.example/a.png) "
-           "$x^2$ $$y$$ |sub| {{ sub }} `code` **bold** &lt;b&gt; % comment (target)= "
-           "```{raw} html``` :::{note}:::")
+HOSTILE = (
+    "<script>alert('x')</script> <img src=x onerror=alert(1)> {eval-rst} "
+    "{raw}`html` [link](javascript:alert(1)) ![img](http://evil.example/a.png) "
+    "$x^2$ $$y$$ |sub| {{ sub }} `code` **bold** &lt;b&gt; % comment (target)= "
+    "```{raw} html``` :::{note}:::"
+)
 
 
-def make_study(identifier: str = "alpha2001", text: str = "adults in a town",
-               quote: str = "the hazard ratio was 1.5 (95% CI 1.2 to 1.9)",
-               url: str | None = "https://example.org/alpha") -> Study:
+def make_study(
+    identifier: str = "alpha2001",
+    text: str = "adults in a town",
+    quote: str = "the hazard ratio was 1.5 (95% CI 1.2 to 1.9)",
+    url: str | None = "https://example.org/alpha",
+) -> Study:
     effect = Effect(
         "isolation-mortality",
         Exposure("social-isolation", text, "fewer-ties", "structural"),
         Outcome("mortality", "all-cause mortality", "harmful"),
-        "fully-adjusted", Statistic("HR", 1.5, (1.2, 1.9)),
-        Source("abstract", quote, url), notes=text)
-    return Study(identifier, identifier, "prospective-cohort",
-                 Population(text, "adult", "mixed", n=1000),
-                 RiskOfBias("NOS", "low", text), Extraction("needs-verification", "abstract",
-                                                            text),
-                 (effect,), cohort=None, doi="10.1000/xyz", year=2001, notes=text)
+        "fully-adjusted",
+        Statistic("HR", 1.5, (1.2, 1.9)),
+        Source("abstract", quote, url),
+        notes=text,
+    )
+    return Study(
+        identifier,
+        identifier,
+        "prospective-cohort",
+        Population(text, "adult", "mixed", n=1000),
+        RiskOfBias("NOS", "low", text),
+        Extraction("needs-verification", "abstract", text),
+        (effect,),
+        cohort=None,
+        doi="10.1000/xyz",
+        year=2001,
+        notes=text,
+    )
 
 
-def make_result(identifier: str = "isolation-mortality", title: str = "Isolation and death",
-                estimate: float = math.log(1.5), ci: tuple[float, float] = (
-                    math.log(1.2), math.log(1.9)),
-                pi: tuple[float, float] | None = (math.log(0.9), math.log(2.5)),
-                figures: dict[str, str] | None = None) -> dict:
+def make_result(
+    identifier: str = "isolation-mortality",
+    title: str = "Isolation and death",
+    estimate: float = math.log(1.5),
+    ci: tuple[float, float] = (math.log(1.2), math.log(1.9)),
+    pi: tuple[float, float] | None = (math.log(0.9), math.log(2.5)),
+    figures: dict[str, str] | None = None,
+) -> dict:
     return {
-        "id": identifier, "title": title,
-        "question": {"population": "adults", "exposure": "social isolation",
-                     "comparator": "integrated", "outcome": "all-cause mortality"},
-        "spec": {"select": {"outcome.domain": "mortality"}, "adjustment": "most-adjusted",
-                 "dependence": "multilevel", "model": {"method": "REML", "test": "knha"},
-                 "subgroups": ["sex"], "moderators": [], "sensitivity": ["leave-one-out"],
-                 "bias": ["egger"]},
-        "status": "ok", "message": None, "metric": "log-risk-ratio",
-        "orient": "fewer-ties-harmful", "scale": "log", "back_transform": "exp",
-        "pooled": {"k": 2, "n_studies": 2, "n_participants": 3000, "method": "REML",
-                   "test": "knha", "estimate": estimate, "se": 0.1, "statistic": 4.05,
-                   "df": 1, "p": 0.154, "ci": list(ci), "pi": list(pi) if pi else None,
-                   "tau2": 0.01, "tau2_ci": [0.0, 0.5], "tau": 0.1, "tau_ci": [0.0, 0.71],
-                   "i2": 40.0, "i2_ci": [0.0, 99.0], "h2": 1.67, "h2_ci": [1.0, 100.0],
-                   "q": 1.67, "q_df": 1, "q_p": 0.196},
-        "subgroups": {}, "meta_regression": {}, "leave_one_out": [], "influence": [],
-        "cumulative": [], "egger": None, "begg": None, "trimfill": None, "failsafe_n": None,
-        "dependence": {"rule": "multilevel", "sigma2": [0.01, 0.0], "robust": None,
-                       "n_clusters": 2},
-        "certainty": {"start": "low", "level": "very low", "domains": [
-            {"domain": "imprecision", "proposed": 1, "final": 1,
-             "reason": "CI is wide", "override": None}]},
+        "id": identifier,
+        "title": title,
+        "question": {
+            "population": "adults",
+            "exposure": "social isolation",
+            "comparator": "integrated",
+            "outcome": "all-cause mortality",
+        },
+        "spec": {
+            "select": {"outcome.domain": "mortality"},
+            "adjustment": "most-adjusted",
+            "dependence": "multilevel",
+            "model": {"method": "REML", "test": "knha"},
+            "subgroups": ["sex"],
+            "moderators": [],
+            "sensitivity": ["leave-one-out"],
+            "bias": ["egger"],
+        },
+        "status": "ok",
+        "message": None,
+        "metric": "log-risk-ratio",
+        "orient": "fewer-ties-harmful",
+        "scale": "log",
+        "back_transform": "exp",
+        "pooled": {
+            "k": 2,
+            "n_studies": 2,
+            "n_participants": 3000,
+            "method": "REML",
+            "test": "knha",
+            "estimate": estimate,
+            "se": 0.1,
+            "statistic": 4.05,
+            "df": 1,
+            "p": 0.154,
+            "ci": list(ci),
+            "pi": list(pi) if pi else None,
+            "tau2": 0.01,
+            "tau2_ci": [0.0, 0.5],
+            "tau": 0.1,
+            "tau_ci": [0.0, 0.71],
+            "i2": 40.0,
+            "i2_ci": [0.0, 99.0],
+            "h2": 1.67,
+            "h2_ci": [1.0, 100.0],
+            "q": 1.67,
+            "q_df": 1,
+            "q_p": 0.196,
+        },
+        "subgroups": {},
+        "meta_regression": {},
+        "leave_one_out": [],
+        "influence": [],
+        "cumulative": [],
+        "egger": None,
+        "begg": None,
+        "trimfill": None,
+        "failsafe_n": None,
+        "dependence": {
+            "rule": "multilevel",
+            "sigma2": [0.01, 0.0],
+            "robust": None,
+            "n_clusters": 2,
+        },
+        "certainty": {
+            "start": "low",
+            "level": "very low",
+            "domains": [
+                {
+                    "domain": "imprecision",
+                    "proposed": 1,
+                    "final": 1,
+                    "reason": "CI is wide",
+                    "override": None,
+                }
+            ],
+        },
         "published": [],
         "effects": {"included": 2, "excluded": 1, "studies": 2, "participants": 3000},
         "figures": figures or {},
@@ -81,19 +155,21 @@ def make_result(identifier: str = "isolation-mortality", title: str = "Isolation
     }
 
 
-EFFECTS_HEADER = ("study,effect,label,cohort,cluster,included,reason,measure_reported,value,"
-                  "lo,hi,yi,vi,sei,weight,conversion,flipped,adjustment,risk_of_bias,year")
+EFFECTS_HEADER = (
+    "study,effect,label,cohort,cluster,included,reason,measure_reported,value,"
+    "lo,hi,yi,vi,sei,weight,conversion,flipped,adjustment,risk_of_bias,year"
+)
 
 
-def write_results(directory: Path, results: list[dict], effects_rows: dict[str, list[str]]
-                  ) -> Path:
+def write_results(directory: Path, results: list[dict], effects_rows: dict[str, list[str]]) -> Path:
     """Write ``<id>.json``, ``<id>-effects.csv`` and ``index.json`` into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     for result in results:
         (directory / f"{result['id']}.json").write_text(json.dumps(result, indent=2) + "\n")
         rows = effects_rows.get(result["id"], [])
         (directory / f"{result['id']}-effects.csv").write_text(
-            "\n".join([EFFECTS_HEADER, *rows]) + "\n")
+            "\n".join([EFFECTS_HEADER, *rows]) + "\n"
+        )
     index = [{"id": r["id"], "title": r["title"], "status": r["status"]} for r in results]
     (directory / "index.json").write_text(json.dumps(index) + "\n")
     return directory
@@ -104,12 +180,16 @@ def write_svg(path: Path, title: str, description: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
         '<svg xmlns="http://www.w3.org/2000/svg" width="200" height="100" '
-        'viewBox="0 0 200 100"><title>' + title + "</title><desc>" + description
-        + '</desc><rect x="10" y="10" width="180" height="80" fill="#0072B2"/></svg>\n')
+        'viewBox="0 0 200 100"><title>'
+        + title
+        + "</title><desc>"
+        + description
+        + '</desc><rect x="10" y="10" width="180" height="80" fill="#0072B2"/></svg>\n'
+    )
     return path
 
 
-HOSTILE_RECORD = '''\
+HOSTILE_RECORD = """\
 id: hostile2001
 citation: hostile2001
 doi: "10.1000/hostile"
@@ -143,12 +223,15 @@ effects:
       url: "https://example.org/hostile"
       quote: "<script>alert('quote')</script> :::{note} ::: % comment (target)= $$y$$"
     notes: "[x](javascript:alert(2)) &lt;b&gt;"
-'''
+"""
 
-BENIGN_RECORD = HOSTILE_RECORD.replace("hostile2001", "benign1999").replace(
-    "year: 2001", "year: 1999").replace("10.1000/hostile", "10.1000/benign")
+BENIGN_RECORD = (
+    HOSTILE_RECORD.replace("hostile2001", "benign1999")
+    .replace("year: 2001", "year: 1999")
+    .replace("10.1000/hostile", "10.1000/benign")
+)
 
-HOSTILE_BIB = '''\
+HOSTILE_BIB = """\
 @article{benign1999,
   author = {Benign, C.},
   title = {A plain title},
@@ -163,7 +246,7 @@ HOSTILE_BIB = '''\
   year = {2001},
   url = {javascript:alert(3)}
 }
-'''
+"""
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 _BUILT: dict[str, Path] = {}
@@ -172,7 +255,7 @@ _BUILT: dict[str, Path] = {}
 def hostile_site() -> Path:
     """Build (once per test session) the site of a hostile one-study corpus; return it.
 
-    The study record goes through the real loader (``evidence.validate.load_studies``);
+    The study record goes through the real loader (``evidence.records.validate.load_studies``);
     the results are a hand-built rendering fixture whose title is hostile too. The book
     source is copied to a temporary directory so the repository's book/_generated is left
     alone.
@@ -183,7 +266,7 @@ def hostile_site() -> Path:
     import shutil
     import tempfile
 
-    from evidence.book import build_book
+    from evidence.report.book import build_book
 
     root = Path(tempfile.mkdtemp(prefix="evidence-book-test-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)
@@ -193,18 +276,34 @@ def hostile_site() -> Path:
     (studies / "benign1999.yaml").write_text(BENIGN_RECORD)
     (studies / "references.bib").write_text(HOSTILE_BIB)
     build = root / "build"
-    write_svg(build / "figures" / "isolation-mortality-forest.svg", "Forest plot",
-              "Forest plot of 2 effects")
-    write_svg(build / "figures" / "summary-forest.svg", "Summary of pooled estimates",
-              "Pooled estimates of 1 analysis")
-    result = make_result(title="<script>alert('title')</script> {eval-rst} [x](javascript:1)",
-                         figures={"forest": "figures/isolation-mortality-forest.svg"})
-    write_results(build / "results", [result], {result["id"]: [
-        "hostile2001,isolation-mortality,<b>Hostile</b>,,hostile2001,true,,HR,1.5,1.2,1.9,"
-        "0.405,0.0142,0.119,100.0,log-ratio,false,fully-adjusted,low,2001"]})
+    write_svg(
+        build / "figures" / "isolation-mortality-forest.svg",
+        "Forest plot",
+        "Forest plot of 2 effects",
+    )
+    write_svg(
+        build / "figures" / "summary-forest.svg",
+        "Summary of pooled estimates",
+        "Pooled estimates of 1 analysis",
+    )
+    result = make_result(
+        title="<script>alert('title')</script> {eval-rst} [x](javascript:1)",
+        figures={"forest": "figures/isolation-mortality-forest.svg"},
+    )
+    write_results(
+        build / "results",
+        [result],
+        {
+            result["id"]: [
+                "hostile2001,isolation-mortality,<b>Hostile</b>,,hostile2001,true,,HR,1.5,1.2,1.9,"
+                "0.405,0.0142,0.119,100.0,log-ratio,false,fully-adjusted,low,2001"
+            ]
+        },
+    )
     book = root / "book"
-    shutil.copytree(REPOSITORY / "book", book,
-                    ignore=shutil.ignore_patterns("_generated", "_build"))
+    shutil.copytree(
+        REPOSITORY / "book", book, ignore=shutil.ignore_patterns("_generated", "_build")
+    )
     build_book(build / "results", studies, build / "site", book)
     _BUILT["hostile"] = build / "site"
     return _BUILT["hostile"]

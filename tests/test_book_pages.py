@@ -15,24 +15,24 @@ import pytest
 import yaml
 from test_book_fixtures import HOSTILE, make_result, make_study, write_results, write_svg
 
-from evidence.book.analysis import FigureFile, analysis_page, methods_paragraph
-from evidence.book.bibfile import site_bibtex
-from evidence.book.catalogue import catalogue_page, study_page
-from evidence.book.context import build_context
-from evidence.book.findings import plain_sentence, summary_row
-from evidence.book.inputs import (
+from evidence.report.book.analysis import FigureFile, analysis_page, methods_paragraph
+from evidence.report.book.bibfile import site_bibtex
+from evidence.report.book.catalogue import catalogue_page, study_page
+from evidence.report.book.context import build_context
+from evidence.report.book.findings import plain_sentence, summary_row
+from evidence.report.book.inputs import (
     AnalysisResults,
     Bibliography,
     load_bibliography,
     load_results,
     load_screening,
 )
-from evidence.book.landing import landing_fragment
-from evidence.book.numbers import interval, natural, number, p_value
-from evidence.book.pages import SiteInputs, generate_pages
-from evidence.book.prisma import prisma_html
-from evidence.book.sections import subgroups
-from evidence.book.toc import toc_yaml
+from evidence.report.book.landing import landing_fragment
+from evidence.report.book.numbers import interval, natural, number, p_value
+from evidence.report.book.pages import SiteInputs, generate_pages
+from evidence.report.book.prisma import prisma_html
+from evidence.report.book.sections import subgroups
+from evidence.report.book.toc import toc_yaml
 
 EFFECT_ROWS = [
     "alpha2001,isolation-mortality,Alpha 2001,,alpha2001,true,,HR,1.5,1.2,1.9,0.405,0.0142,"
@@ -44,10 +44,17 @@ EFFECT_ROWS = [
 
 def _analysis(result=None, rows=EFFECT_ROWS):
     result = result or make_result()
-    rows = tuple(dict(zip(
-        "study effect label cohort cluster included reason measure_reported value lo hi yi vi "
-        "sei weight conversion flipped adjustment risk_of_bias year".split(), row.split(","),
-        strict=True)) for row in rows)
+    rows = tuple(
+        dict(
+            zip(
+                "study effect label cohort cluster included reason measure_reported value lo hi "
+                "yi vi sei weight conversion flipped adjustment risk_of_bias year".split(),
+                row.split(","),
+                strict=True,
+            )
+        )
+        for row in rows
+    )
     return AnalysisResults(result["id"], result["id"], result, rows)
 
 
@@ -55,10 +62,18 @@ def _context(studies, analyses, keys=frozenset()):
     return build_context(studies, Bibliography(None, frozenset(keys)), analyses)
 
 
-@pytest.mark.parametrize(("value", "digits", "expected"), [
-    (1.5, 2, "1.50"), (-1.5, 2, "\u22121.50"), (-0.001, 2, "0.00"), (None, 2, "not reported"),
-    (float("nan"), 2, "not reported"), (True, 2, "not reported"), (0.12345, 3, "0.123"),
-])
+@pytest.mark.parametrize(
+    ("value", "digits", "expected"),
+    [
+        (1.5, 2, "1.50"),
+        (-1.5, 2, "\u22121.50"),
+        (-0.001, 2, "0.00"),
+        (None, 2, "not reported"),
+        (float("nan"), 2, "not reported"),
+        (True, 2, "not reported"),
+        (0.12345, 3, "0.123"),
+    ],
+)
 def test_number_formats(value, digits, expected):
     assert number(value, digits) == expected
 
@@ -96,25 +111,33 @@ def test_sentence_when_ci_excludes_null_and_pi_includes_it():
         "all-cause mortality "
         "(RR 1.50, 50% higher risk; 95% CI 1.20 to 1.90); the 95% prediction interval (0.90 to "
         "2.50) includes no effect, so a new setting could show none. Certainty of the "
-        "evidence: very low.")
+        "evidence: very low."
+    )
 
 
 def test_sentence_when_ci_includes_null():
     result = make_result(estimate=math.log(1.1), ci=(math.log(0.9), math.log(1.3)))
     assert plain_sentence(result).startswith(
         "Across 2 effects, the data are compatible with no association with all-cause "
-        "mortality (RR 1.10, 10% higher risk; 95% CI 0.90 to 1.30).")
+        "mortality (RR 1.10, 10% higher risk; 95% CI 0.90 to 1.30)."
+    )
 
 
-@pytest.mark.parametrize(("orient", "estimate", "words"), [
-    ("fewer-ties-harmful", 0.5, "fewer or weaker social ties went with better"),
-    ("more-ties-beneficial", 2.0, "more or stronger social ties went with better"),
-    ("more-ties-harmful", 2.0, "more or stronger social ties went with worse"),
-    ("fewer-ties-beneficial", 0.5, "fewer or weaker social ties went with worse"),
-])
+@pytest.mark.parametrize(
+    ("orient", "estimate", "words"),
+    [
+        ("fewer-ties-harmful", 0.5, "fewer or weaker social ties went with better"),
+        ("more-ties-beneficial", 2.0, "more or stronger social ties went with better"),
+        ("more-ties-harmful", 2.0, "more or stronger social ties went with worse"),
+        ("fewer-ties-beneficial", 0.5, "fewer or weaker social ties went with worse"),
+    ],
+)
 def test_sentence_direction_follows_orientation(orient, estimate, words):
-    result = make_result(estimate=math.log(estimate), ci=(math.log(estimate * 0.9),
-                                                          math.log(estimate * 1.1)), pi=None)
+    result = make_result(
+        estimate=math.log(estimate),
+        ci=(math.log(estimate * 0.9), math.log(estimate * 1.1)),
+        pi=None,
+    )
     result["orient"] = orient
     del result["question"]["exposure"]
     assert words in plain_sentence(result)
@@ -123,8 +146,10 @@ def test_sentence_direction_follows_orientation(orient, estimate, words):
 def test_sentence_names_the_question_exposure_as_the_oriented_side():
     result = make_result(estimate=math.log(0.5), ci=(math.log(0.4), math.log(0.6)), pi=None)
     result["question"].update(exposure="poor relationship quality", comparator="good quality")
-    assert ("poor relationship quality, compared with good quality, went with better "
-            "all-cause mortality") in plain_sentence(result)
+    assert (
+        "poor relationship quality, compared with good quality, went with better "
+        "all-cause mortality"
+    ) in plain_sentence(result)
 
 
 def test_sentence_when_not_pooled():
@@ -155,21 +180,40 @@ def test_summary_row_says_when_studies_share_samples():
 
 def test_summary_row_of_an_unpooled_analysis_counts_what_was_included():
     result = make_result()
-    result.update(status="insufficient-evidence", pooled=None,
-                  effects={"included": 3, "excluded": 2, "studies": 1, "clusters": 1})
+    result.update(
+        status="insufficient-evidence",
+        pooled=None,
+        effects={"included": 3, "excluded": 2, "studies": 1, "clusters": 1},
+    )
     assert summary_row(result)["k"] == "3 effects, 1 study"
 
 
 def test_analysis_page_sections_and_escaping():
     result = make_result(title=HOSTILE)
-    result["published"] = [{"meta_analysis": "Holt-Lunstad <b>", "year": 2010,
-                            "source": "javascript:alert(1)", "quote": HOSTILE,
-                            "measure": "OR", "pooled": 1.5, "lo": 1.42, "hi": 1.59}]
+    result["published"] = [
+        {
+            "meta_analysis": "Holt-Lunstad <b>",
+            "year": 2010,
+            "source": "javascript:alert(1)",
+            "quote": HOSTILE,
+            "measure": "OR",
+            "pooled": 1.5,
+            "lo": 1.42,
+            "hi": 1.59,
+        }
+    ]
     analysis = _analysis(result)
-    figures = {"forest": FigureFile("../figures/x-forest.svg", "Forest plot: <t>",
-                                    "desc with :colon: and {role}`x`")}
-    page = analysis_page(analysis, _context([make_study()], [analysis], {"alpha2001"}), figures,
-                         [("Results (JSON)", "../results/x.json")])
+    figures = {
+        "forest": FigureFile(
+            "../figures/x-forest.svg", "Forest plot: <t>", "desc with :colon: and {role}`x`"
+        )
+    }
+    page = analysis_page(
+        analysis,
+        _context([make_study()], [analysis], {"alpha2001"}),
+        figures,
+        [("Results (JSON)", "../results/x.json")],
+    )
     assert page.startswith("# \\<script\\>")
     assert "<script>" not in page and "javascript:" not in page
     assert "{download}`Results (JSON) <../results/x.json>`" in page
@@ -178,8 +222,13 @@ def test_analysis_page_sections_and_escaping():
     assert "no confidence interval" in page  # the excluded effect keeps its reason
     assert "[alpha2001](../studies/alpha2001.md)" in page
     assert "Included studies: {cite:p}`alpha2001`." in page
-    for section in ("## Heterogeneity", "## Certainty of the evidence", "## Methods",
-                    "## Published meta-analyses beside ours", "## What was selected"):
+    for section in (
+        "## Heterogeneity",
+        "## Certainty of the evidence",
+        "## Methods",
+        "## Published meta-analyses beside ours",
+        "## What was selected",
+    ):
         assert section in page
 
 
@@ -191,28 +240,36 @@ def test_methods_paragraph_is_written_from_the_spec():
     assert "Hartung-Knapp-Sidik-Jonkman (t) inference." in text
 
 
-@pytest.mark.parametrize(("test", "words", "reason"), [
-    ("z", "normal-theory (z)", "the three-level model gives a z test"),
-    ("t", "t-distribution", "so a t distribution with k - 1 df is used"),
-])
+@pytest.mark.parametrize(
+    ("test", "words", "reason"),
+    [
+        ("z", "normal-theory (z)", "the three-level model gives a z test"),
+        ("t", "t-distribution", "so a t distribution with k - 1 df is used"),
+    ],
+)
 def test_methods_paragraph_says_what_the_three_level_model_did(test, words, reason):
     # the spec asks for knha; the pooled numbers come from the three-level model
     result = make_result()
     result["pooled"].update(method="REML (three-level)", test=test)
     text = methods_paragraph(result)
-    assert (f"REML (three-level) estimator of tau\u00b2 and {words} inference (the "
-            "specification asks for Hartung-Knapp-Sidik-Jonkman (t)") in text
+    assert (
+        f"REML (three-level) estimator of tau\u00b2 and {words} inference (the "
+        "specification asks for Hartung-Knapp-Sidik-Jonkman (t)"
+    ) in text
     assert reason in text
     assert "cluster-robust (CR2)" not in text.split("(the specification")[0]
 
 
 def test_methods_paragraph_reads_alternative_selections():
     result = make_result()
-    result["spec"]["select"] = [{"population.condition": "post-mi", "outcome.domain": "mortality"},
-                                {"effect.subgroup.label": "history of MI"}]
-    assert ("Effects were selected where population.condition in post-mi; outcome.domain in "
-            "mortality or where effect.subgroup.label in history of MI.") in methods_paragraph(
-                result)
+    result["spec"]["select"] = [
+        {"population.condition": "post-mi", "outcome.domain": "mortality"},
+        {"effect.subgroup.label": "history of MI"},
+    ]
+    assert (
+        "Effects were selected where population.condition in post-mi; outcome.domain in "
+        "mortality or where effect.subgroup.label in history of MI."
+    ) in methods_paragraph(result)
 
 
 def test_methods_paragraph_of_an_unpooled_analysis_says_nothing_was_pooled():
@@ -224,10 +281,15 @@ def test_methods_paragraph_of_an_unpooled_analysis_says_nothing_was_pooled():
 def test_subgroup_with_a_zero_standard_error_is_not_given_a_zero_width_interval():
     # two identical estimates under Knapp-Hartung: Q = 0, so SE = 0 and CI [y, y]
     result = make_result()
-    level = dict(result["pooled"], k=2, se=0.0, ci=[0.2311, 0.2311], pi=None,
-                 back_transformed=None)
-    result["subgroups"] = {"sex": {"subgroups": {"mixed": level}, "q_between": 1.0,
-                                   "q_between_df": 1, "q_between_p": 0.3}}
+    level = dict(result["pooled"], k=2, se=0.0, ci=[0.2311, 0.2311], pi=None, back_transformed=None)
+    result["subgroups"] = {
+        "sex": {
+            "subgroups": {"mixed": level},
+            "q_between": 1.0,
+            "q_between_df": 1,
+            "q_between_p": 0.3,
+        }
+    }
     text = subgroups(result)
     assert r"not estimable \(SE of 0\: identical estimates\)" in text  # Markdown-escaped
     assert "1.26 to 1.26" not in text
@@ -261,13 +323,21 @@ def test_landing_lists_each_analysis_and_the_summary_figure():
     assert "[Isolation and death](_generated/analyses/isolation-mortality.md)" in page
     assert "```{figure} _generated/figures/summary-forest.svg" in page
     assert "No analysis results were found (3 study records, 5 effects)" in landing_fragment(
-        [], None, 3, 5)
+        [], None, 3, 5
+    )
 
 
 def test_prisma_uses_screening_counts_and_escapes_reasons(tmp_path):
     path = tmp_path / "screening.yaml"
-    path.write_text(yaml.safe_dump({"databases": 120, "screened": 100, "excluded_at_eligibility":
-                                    {"<b>wrong design</b>": 7}}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "databases": 120,
+                "screened": 100,
+                "excluded_at_eligibility": {"<b>wrong design</b>": 7},
+            }
+        )
+    )
     screening, problems = load_screening(path)
     assert problems == []
     diagram = prisma_html([make_study()], 1, screening)
@@ -278,10 +348,15 @@ def test_prisma_uses_screening_counts_and_escapes_reasons(tmp_path):
     assert "Records screened: not recorded" in prisma_html([], 0, None)
 
 
-@pytest.mark.parametrize(("content", "rule"), [
-    ({"screened": -1}, "book-screening"), ({"screened": "many"}, "book-screening"),
-    ({"unknown": 1}, "book-screening"), ([1, 2], "not-a-mapping"),
-])
+@pytest.mark.parametrize(
+    ("content", "rule"),
+    [
+        ({"screened": -1}, "book-screening"),
+        ({"screened": "many"}, "book-screening"),
+        ({"unknown": 1}, "book-screening"),
+        ([1, 2], "not-a-mapping"),
+    ],
+)
 def test_screening_problems(tmp_path, content, rule):
     path = tmp_path / "screening.yaml"
     path.write_text(yaml.safe_dump(content))
@@ -291,8 +366,9 @@ def test_screening_problems(tmp_path, content, rule):
 
 def test_load_results_order_and_problems(tmp_path):
     results = tmp_path / "results"
-    write_results(results, [make_result("b-analysis"), make_result("a-analysis")],
-                  {"b-analysis": EFFECT_ROWS})
+    write_results(
+        results, [make_result("b-analysis"), make_result("a-analysis")], {"b-analysis": EFFECT_ROWS}
+    )
     (results / "broken.json").write_text("{not json")
     analyses, problems = load_results(results)
     assert [a.id for a in analyses] == ["b-analysis", "a-analysis"]  # index.json order
@@ -303,9 +379,11 @@ def test_load_results_order_and_problems(tmp_path):
 
 def test_site_bibtex_fills_missing_fields_and_drops_unsafe_urls(tmp_path):
     bib = tmp_path / "references.bib"
-    bib.write_text("@misc{anon, note = {no author}}\n"
-                   "@article{x2001, author = {Smith, A. and others}, title = {T \\& U},"
-                   " journal = {J}, year = {2001}, url = {javascript:alert(1)}}\n")
+    bib.write_text(
+        "@misc{anon, note = {no author}}\n"
+        "@article{x2001, author = {Smith, A. and others}, title = {T \\& U},"
+        " journal = {J}, year = {2001}, url = {javascript:alert(1)}}\n"
+    )
     text = site_bibtex(bib)
     assert "title = {[title not recorded]}" in text and "year = {n.d.}" in text
     assert "javascript" not in text
@@ -316,12 +394,24 @@ def test_site_bibtex_fills_missing_fields_and_drops_unsafe_urls(tmp_path):
 
 
 def test_toc_lists_generated_and_hand_written_pages():
-    toc = yaml.safe_load(toc_yaml(["a"]))
+    toc = yaml.safe_load(
+        toc_yaml(
+            [
+                ("Findings", ["_generated/analyses/a"]),
+                ("Studies", ["_generated/prisma", "_generated/bibliography"]),
+            ]
+        )
+    )
     assert toc["root"] == "index"
     files = json.dumps(toc)
     assert "_generated/studies" not in files  # study pages are orphans (see catalogue)
-    for name in ("_generated/analyses/a", "methods", "contributing",
-                 "_generated/prisma", "_generated/bibliography"):
+    for name in (
+        "_generated/analyses/a",
+        "methods",
+        "contributing",
+        "_generated/prisma",
+        "_generated/bibliography",
+    ):
         assert f'"{name}"' in files
 
 
@@ -329,8 +419,9 @@ def test_generate_pages_copies_figures_and_refuses_paths_outside_build(tmp_path)
     build = tmp_path / "build"
     write_svg(build / "figures" / "isolation-mortality-forest.svg", "Forest", "A forest")
     outside = write_svg(tmp_path / "secret.svg", "x", "y")
-    result = make_result(figures={"forest": "figures/isolation-mortality-forest.svg",
-                                  "funnel": f"../{outside.name}"})
+    result = make_result(
+        figures={"forest": "figures/isolation-mortality-forest.svg", "funnel": f"../{outside.name}"}
+    )
     write_results(build / "results", [result], {result["id"]: EFFECT_ROWS})
     analyses, _ = load_results(build / "results")
     book = tmp_path / "book"
@@ -354,8 +445,9 @@ def test_generate_pages_copies_figures_and_refuses_paths_outside_build(tmp_path)
 
 def test_screening_problems_point_at_their_line(tmp_path):
     path = tmp_path / "screening.yaml"
-    path.write_text("databases: 10\nscreened: -1\nexcluded_at_eligibility:\n"
-                    "  wrong design: x\nfoo: 1\n")
+    path.write_text(
+        "databases: 10\nscreened: -1\nexcluded_at_eligibility:\n  wrong design: x\nfoo: 1\n"
+    )
     screening, problems = load_screening(path)
     assert [problem.line for problem in problems] == [2, 4, 5]
     assert screening.counts["databases"] == 10
@@ -363,8 +455,11 @@ def test_screening_problems_point_at_their_line(tmp_path):
 
 def test_prisma_text_cannot_close_the_raw_html_fence(tmp_path):
     path = tmp_path / "screening.yaml"
-    path.write_text(yaml.safe_dump({"excluded_at_eligibility": {
-        "x\n```\n<script>alert(1)</script>\n```{raw} html": 3}}))
+    path.write_text(
+        yaml.safe_dump(
+            {"excluded_at_eligibility": {"x\n```\n<script>alert(1)</script>\n```{raw} html": 3}}
+        )
+    )
     screening, problems = load_screening(path)
     assert problems == []
     diagram = prisma_html([], 0, screening)
@@ -372,17 +467,25 @@ def test_prisma_text_cannot_close_the_raw_html_fence(tmp_path):
     assert "x &#96;&#96;&#96; &lt;script&gt;" in diagram
 
 
-@pytest.mark.parametrize(("status", "counts", "expected"), [
-    ("ok", {"included": 2, "excluded": 1, "studies": 2, "clusters": 2, "participants": 3000},
-     "2 effects included from 2 studies in 2 independent samples (clusters) (3,000 "
-     "participants); 1 selected effect excluded."),
-    ("insufficient-evidence", {"included": 3, "excluded": 2, "studies": 1, "clusters": 1,
-                               "participants": 4642},
-     "3 effects usable (not pooled) from 1 study in 1 independent sample (cluster) (4,642 "
-     "participants); 2 selected effects excluded."),
-])
+@pytest.mark.parametrize(
+    ("status", "counts", "expected"),
+    [
+        (
+            "ok",
+            {"included": 2, "excluded": 1, "studies": 2, "clusters": 2, "participants": 3000},
+            "2 effects included from 2 studies in 2 independent samples (clusters) (3,000 "
+            "participants); 1 selected effect excluded.",
+        ),
+        (
+            "insufficient-evidence",
+            {"included": 3, "excluded": 2, "studies": 1, "clusters": 1, "participants": 4642},
+            "3 effects usable (not pooled) from 1 study in 1 independent sample (cluster) (4,642 "
+            "participants); 2 selected effects excluded.",
+        ),
+    ],
+)
 def test_selection_summary_counts_with_singular_and_plural(status, counts, expected):
-    from evidence.book.analysis import selection
+    from evidence.report.book.analysis import selection
 
     result = make_result()
     result.update(status=status, effects=counts)
@@ -398,7 +501,7 @@ def test_link_with_a_query_keeps_a_single_escaped_ampersand():
     from docutils.core import publish_doctree, publish_from_doctree
     from myst_parser.parsers.docutils_ import Parser
 
-    from evidence.book.sphinx_ext import unescape_link_targets
+    from evidence.report.book.sphinx_ext import unescape_link_targets
 
     doctree = publish_doctree("[source](http://x.dk/s?p=1&q=2)\n", parser=Parser())
     unescape_link_targets(None, doctree)
@@ -407,8 +510,9 @@ def test_link_with_a_query_keeps_a_single_escaped_ampersand():
 
 
 @pytest.mark.parametrize(("status", "pooled_count"), [("ok", 1), ("insufficient-evidence", 0)])
-def test_prisma_counts_studies_pooled_in_an_analysis_that_was_pooled(tmp_path, status,
-                                                                    pooled_count):
+def test_prisma_counts_studies_pooled_in_an_analysis_that_was_pooled(
+    tmp_path, status, pooled_count
+):
     # alpha2001 has an included effect; it counts only when its analysis was pooled
     build = tmp_path / "build"
     result = make_result()
@@ -425,9 +529,15 @@ def test_univariate_sections_beside_a_three_level_estimate_say_what_to_compare_w
     # exp(ln 1.55) = 1.55 and exp of the CI (ln 1.29, ln 1.85): the univariate estimate
     result = make_result()
     result["leave_one_out"] = [dict(result["pooled"], omitted="alpha2001", k=1)]
-    result["dependence"] = {"rule": "multilevel", "univariate": dict(
-        result["pooled"], estimate=math.log(1.55), ci=[math.log(1.29), math.log(1.85)],
-        back_transformed=None)}
+    result["dependence"] = {
+        "rule": "multilevel",
+        "univariate": dict(
+            result["pooled"],
+            estimate=math.log(1.55),
+            ci=[math.log(1.29), math.log(1.85)],
+            back_transformed=None,
+        ),
+    }
     page = analysis_page(_analysis(result), _context([], [_analysis(result)]), {}, [])
     note = "compare them with its estimate, 1.55 (95% CI 1.29 to 1.85)"
     assert page.replace("\\", "").count(note) == 1  # sensitivity only: no subgroups here
@@ -436,10 +546,13 @@ def test_univariate_sections_beside_a_three_level_estimate_say_what_to_compare_w
     assert "compare them with its estimate" not in page.replace("\\", "")
 
 
-@pytest.mark.parametrize(("status", "words"), [
-    ("ok", "Isolation and death: included"),
-    ("insufficient-evidence", "Isolation and death: usable, but the analysis was not pooled"),
-])
+@pytest.mark.parametrize(
+    ("status", "words"),
+    [
+        ("ok", "Isolation and death: included"),
+        ("insufficient-evidence", "Isolation and death: usable, but the analysis was not pooled"),
+    ],
+)
 def test_study_page_says_when_the_analysis_using_it_was_not_pooled(status, words):
     result = make_result()
     result["status"] = status
@@ -458,10 +571,13 @@ def test_landing_says_participants_not_reported_in_that_order():
     assert "not reported participants" not in page
 
 
-@pytest.mark.parametrize(("metric", "words"), [
-    ("log-risk-ratio", "RR 1.50, 50% higher risk"),
-    ("log-odds-ratio", "OR 1.50, 50% higher odds"),  # (1.5 - 1) x 100 = 50%
-])
+@pytest.mark.parametrize(
+    ("metric", "words"),
+    [
+        ("log-risk-ratio", "RR 1.50, 50% higher risk"),
+        ("log-odds-ratio", "OR 1.50, 50% higher odds"),  # (1.5 - 1) x 100 = 50%
+    ],
+)
 def test_sentence_names_what_the_percent_change_is_of(metric, words):
     result = make_result()
     result["metric"] = metric
@@ -469,11 +585,10 @@ def test_sentence_names_what_the_percent_change_is_of(metric, words):
 
 
 def test_build_without_a_book_configuration_is_a_problem_and_writes_nothing(tmp_path):
-    from evidence.book import build_book
     from evidence.errors import EvidenceError
+    from evidence.report.book import build_book
 
     with pytest.raises(EvidenceError) as raised:
-        build_book(tmp_path / "results", tmp_path / "studies", tmp_path / "site",
-                   tmp_path / "book")
+        build_book(tmp_path / "results", tmp_path / "studies", tmp_path / "site", tmp_path / "book")
     assert [p.rule for p in raised.value.problems] == ["book-config-missing"]
     assert list(tmp_path.iterdir()) == []

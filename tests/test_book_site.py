@@ -13,7 +13,7 @@ import re
 import pytest
 from test_book_fixtures import hostile_site
 
-from evidence.book.sitecheck import broken_links, external_assets, unsafe_links
+from evidence.report.book.sitecheck import broken_links, external_assets, unsafe_links
 
 pytestmark = pytest.mark.slow
 
@@ -27,15 +27,24 @@ def site():
 
 
 def _pages(site):
-    return {path.relative_to(site).as_posix(): path.read_text(encoding="utf-8")
-            for path in site.rglob("*.html") if "_static" not in path.parts}
+    return {
+        path.relative_to(site).as_posix(): path.read_text(encoding="utf-8")
+        for path in site.rglob("*.html")
+        if "_static" not in path.parts
+    }
 
 
 def test_site_has_every_kind_of_page(site):
-    for name in ("index.html", "methods.html", "contributing.html",
-                 "_generated/catalogue.html", "_generated/prisma.html",
-                 "_generated/bibliography.html", "_generated/studies/hostile2001.html",
-                 "_generated/analyses/isolation-mortality.html"):
+    for name in (
+        "index.html",
+        "methods.html",
+        "contributing.html",
+        "_generated/catalogue.html",
+        "_generated/prisma.html",
+        "_generated/bibliography.html",
+        "_generated/studies/hostile2001.html",
+        "_generated/analyses/isolation-mortality.html",
+    ):
         assert (site / name).is_file(), name
     assert list((site / "_downloads").rglob("isolation-mortality.json"))
     assert list((site / "_downloads").rglob("isolation-mortality-effects.csv"))
@@ -57,9 +66,20 @@ def test_hostile_record_text_shows_as_literal_text_on_the_study_page(site, plant
 
 def test_roles_math_and_links_from_data_stay_literal(site):
     text = html.unescape((site / "_generated/studies/hostile2001.html").read_text("utf-8"))
-    for literal in ("{eval-rst}", "$x$", "|sub|", "{{ sub }}", "`code`", "**bold**",
-                    "[link](javascript:alert(1))", "![img](https://evil.example/x.png)",
-                    "$$y$$", "{raw}`html`<b>raw</b>`", ":::{note} :::", "&lt;b&gt;"):
+    for literal in (
+        "{eval-rst}",
+        "$x$",
+        "|sub|",
+        "{{ sub }}",
+        "`code`",
+        "**bold**",
+        "[link](javascript:alert(1))",
+        "![img](https://evil.example/x.png)",
+        "$$y$$",
+        "{raw}`html`<b>raw</b>`",
+        ":::{note} :::",
+        "&lt;b&gt;",
+    ):
         assert literal in text, literal
 
 
@@ -86,7 +106,7 @@ def test_no_mathjax_or_cdn_anywhere(site):
 def test_search_index_titles_are_escaped(site):
     # Sphinx's searchtools.js shows matching section titles with innerHTML.
     text = (site / "searchindex.js").read_text("utf-8")
-    index = json.loads(text[len("Search.setIndex("):-1])
+    index = json.loads(text[len("Search.setIndex(") : -1])
     assert any("&lt;script&gt;alert('title')" in title for title in index["alltitles"])
     assert not any("<" in title for title in index["alltitles"])
     assert not any("<" in title for title in index["titles"])
@@ -113,22 +133,40 @@ def test_shipped_corpus_through_the_real_pipeline(tmp_path):
     import io
     import shutil
 
-    if importlib.util.find_spec("evidence.runner") is None:
-        pytest.skip("the analysis runner (evidence.runner) is not available yet")
+    if importlib.util.find_spec("evidence.analyses.runner") is None:
+        pytest.skip("the analysis runner (evidence.analyses.runner) is not available yet")
     from test_book_fixtures import REPOSITORY
 
+    from evidence.analyses.runner import run_analyses
     from evidence.cli import main
-    from evidence.runner import run_analyses
+    from evidence.report.plots import render_all, summary_forest
 
     build = tmp_path / "build"
-    documents = run_analyses(REPOSITORY / "studies", REPOSITORY / "analyses", build,
-                             progress=io.StringIO())
+    documents = run_analyses(
+        REPOSITORY / "studies",
+        REPOSITORY / "analyses",
+        build,
+        progress=io.StringIO(),
+        render=render_all,
+        render_summary=summary_forest,
+    )
     book = tmp_path / "book"
-    shutil.copytree(REPOSITORY / "book", book,
-                    ignore=shutil.ignore_patterns("_generated", "_build"))
-    status = main(["book", "--results", str(build / "results"), "--studies",
-                   str(REPOSITORY / "studies"), "--out", str(build / "site"),
-                   "--book", str(book)])
+    shutil.copytree(
+        REPOSITORY / "book", book, ignore=shutil.ignore_patterns("_generated", "_build")
+    )
+    status = main(
+        [
+            "book",
+            "--results",
+            str(build / "results"),
+            "--studies",
+            str(REPOSITORY / "studies"),
+            "--out",
+            str(build / "site"),
+            "--book",
+            str(book),
+        ]
+    )
     site = build / "site"
     assert status == 0
     for document in documents:

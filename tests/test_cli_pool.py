@@ -144,7 +144,7 @@ def test_missing_file_is_a_problem(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_convergence_warning_is_reported_plainly(
     tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from evidence import tau2
+    from evidence.stats import tau2
 
     monkeypatch.setattr(tau2, "MAX_ITERATIONS", 1)  # force the Fisher-scoring fallback
     path = _write_bcg(tmp_path / "bcg.csv")

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from evidence.compare import (
+from evidence.analyses.compare import (
     NO_CHANGE,
     compare_results,
     format_value,

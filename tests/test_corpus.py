@@ -309,12 +309,12 @@ def test_every_citation_is_in_the_bibliography():
 
 
 @pytest.mark.skipif(
-    importlib.util.find_spec("evidence.validate") is None,
-    reason="evidence.validate not written yet",
+    importlib.util.find_spec("evidence.records.validate") is None,
+    reason="evidence.records.validate not written yet",
 )
 def test_corpus_validates_without_errors():
     from evidence.errors import errors_in
-    from evidence.validate import load_studies
+    from evidence.records.validate import load_studies
 
     studies, problems = load_studies(str(STUDIES))
     assert [str(problem) for problem in errors_in(problems)] == []

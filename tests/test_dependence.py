@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from evidence import dependence
-from evidence.errors import EvidenceError
+from evidence.stats import dependence
+from evidence.stats.errors import InputError
 
 RTOL = 1e-6
 RTOL_SIGMA2 = 1e-6
@@ -104,12 +104,12 @@ def test_aggregate_of_independent_effects_is_the_inverse_variance_mean():
     ],
 )
 def test_bad_input_raises_evidence_error(yi, vi, cluster):
-    with pytest.raises(EvidenceError):
+    with pytest.raises(InputError):
         dependence.three_level(yi, vi, cluster)
 
 
 def test_rho_outside_the_unit_interval_is_refused():
-    with pytest.raises(EvidenceError, match="rho"):
+    with pytest.raises(InputError, match="rho"):
         dependence.aggregate([0.1, 0.2], [0.1, 0.1], ["a", "a"], 1.0)
 
 

@@ -176,7 +176,7 @@ def test_unknown_ref_is_a_one_line_usage_error(repository, capsys):
 
 
 def test_temporary_worktree_is_removed_even_on_error(repository):
-    from evidence.gitdiff import temporary_worktree
+    from evidence.analyses.gitdiff import temporary_worktree
 
     before = repository_state(repository)
     with pytest.raises(RuntimeError), temporary_worktree(repository, "HEAD") as worktree:
@@ -187,7 +187,7 @@ def test_temporary_worktree_is_removed_even_on_error(repository):
 
 
 def test_default_base_is_the_merge_base_with_main(repository):
-    from evidence.gitdiff import default_base
+    from evidence.analyses.gitdiff import default_base
 
     main_commit = git(repository, "rev-parse", "HEAD").strip()
     assert default_base(repository) == "HEAD"
@@ -204,7 +204,8 @@ def test_default_base_is_the_merge_base_with_main(repository):
 @pytest.fixture
 def runner():
     return pytest.importorskip(
-        "evidence.runner", reason="evidence.runner (run_analyses) is not written yet"
+        "evidence.analyses.runner",
+        reason="evidence.analyses.runner (run_analyses) is not written yet",
     )
 
 
@@ -301,8 +302,7 @@ def test_invalid_records_at_the_base_are_reported_with_the_ref(repository, runne
 
 @pytest.mark.parametrize("option", ["--analyses", "--studies"])
 @pytest.mark.parametrize("given", ["no-such-dir", "README.md"])
-def test_a_missing_directory_is_an_error_not_no_change(repository, runner, capsys, option,
-                                                       given):
+def test_a_missing_directory_is_an_error_not_no_change(repository, runner, capsys, option, given):
     # with no analyses directory both sides ran nothing and the diff said "no change"
     (repository / "README.md").write_text("not a directory\n")
     assert main(["diff", option, given]) == 1

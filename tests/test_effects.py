@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from evidence import reported
-from evidence.effects import escalc, hedges_correction
+from evidence.effects import reported
+from evidence.effects.escalc import escalc, hedges_correction
 
 FIXTURES = json.loads((Path(__file__).parent / "reference" / "pooling_fixtures.json").read_text())
 RTOL = 1e-6
@@ -99,24 +99,21 @@ def test_d_from_t_and_f_by_hand() -> None:
     assert_allclose(d_f, -d, rtol=1e-14)
 
 
-def test_logit_and_correlation_conversions_round_trip() -> None:
-    # Hasselblad & Hedges (1995): d = ln(OR) sqrt(3)/pi; the inverse recovers ln(OR).
+def test_logit_and_correlation_conversions_by_hand() -> None:
+    # Hasselblad & Hedges (1995): d = ln(OR) sqrt(3)/pi, Var(d) = Var(ln OR) 3/pi^2.
     d, v = reported.log_odds_ratio_to_smd(math.log(2.0), 0.04)
     assert_allclose(d, math.log(2.0) * math.sqrt(3) / math.pi, rtol=1e-14)
     assert_allclose(v, 0.04 * 3 / math.pi**2, rtol=1e-14)
-    back, back_v = reported.smd_to_log_odds_ratio(d, v)
-    assert_allclose([back, back_v], [math.log(2.0), 0.04], rtol=1e-14)
-    # Borenstein (2009) eqs. 7.5-7.9 with equal groups (a = 4): r -> d -> r is the identity.
+    # Borenstein (2009) eqs. 7.5-7.6: d = 2r/sqrt(1 - r^2), Var(d) = 4 Var(r)/(1 - r^2)^3.
     d, v = reported.r_to_d(0.3, 0.01)
     assert_allclose(d, 0.6 / math.sqrt(0.91), rtol=1e-14)
-    r, r_v = reported.d_to_r(d, v)
-    assert_allclose([r, r_v], [0.3, 0.01], rtol=1e-12)
+    assert_allclose(v, 0.04 / 0.91**3, rtol=1e-14)
 
 
-def test_hazard_ratio_as_risk_ratio_records_the_assumption() -> None:
-    log_hr, se, assumption = reported.hazard_ratio_as_risk_ratio(1.26, 1.08, 1.48)
-    assert_allclose(log_hr, math.log(1.26), rtol=1e-14)
-    assert se > 0 and "hazard ratio treated as a risk ratio" in assumption
+def test_se_from_ci_and_the_critical_value() -> None:
+    # SE = (hi - lo) / (2 z), z = 1.959964 at 95% (Borenstein 2009, eq. 8.3).
+    assert_allclose(reported.se_from_ci(0.1, 0.5), 0.4 / (2 * 1.959963984540054), rtol=1e-15)
+    assert reported.z_critical(95) == reported.z_critical(0.95)
 
 
 def test_incidence_rate_ratio_zero_count_by_hand() -> None:

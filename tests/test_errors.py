@@ -30,4 +30,5 @@ def test_github_annotation_escapes_the_file_name_and_the_message():
     # otherwise end the property, a newline in a quoted value would end the command
     problem = Problem("studies/a,b:c.yaml", 3, 7, "50% of\nit", "ci-order")
     assert problem.to_github() == (
-        "::error file=studies/a%2Cb%3Ac.yaml,line=3,col=7,title=ci-order::50%25 of%0Ait")
+        "::error file=studies/a%2Cb%3Ac.yaml,line=3,col=7,title=ci-order::50%25 of%0Ait"
+    )

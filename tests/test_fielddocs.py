@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evidence.bib import BIB_RULES
-from evidence.fielddocs import render
-from evidence.rules import RULES
-from evidence.schemacheck import SCHEMA_RULES
-from evidence.validate import CROSS_FILE_RULES
-from evidence.vocabulary import default_vocabulary
-from evidence.yamlio import LOAD_RULES
+from evidence.records.bib import BIB_RULES
+from evidence.records.fielddocs import render
+from evidence.records.rules import RULES
+from evidence.records.schemacheck import SCHEMA_RULES
+from evidence.records.validate import CROSS_FILE_RULES
+from evidence.records.vocabulary import default_vocabulary
+from evidence.records.yamlio import LOAD_RULES
 
 README = Path(__file__).resolve().parent.parent / "studies" / "README.md"
 
 
 def test_committed_field_reference_equals_the_generated_text():
     assert README.read_text(encoding="utf-8") == render(), (
-        "studies/README.md is stale: run `python -m evidence.fielddocs > studies/README.md`")
+        "studies/README.md is stale: run `python -m evidence.records.fielddocs > studies/README.md`"
+    )
 
 
 def test_reference_lists_every_term_and_every_rule():
@@ -31,7 +32,7 @@ def test_reference_lists_every_term_and_every_rule():
 
 
 def test_every_schema_property_has_title_description_and_examples():
-    from evidence.vocabulary import study_schema
+    from evidence.records.vocabulary import study_schema
 
     def walk(node, where):
         for name, child in node.get("properties", {}).items():

@@ -4,21 +4,16 @@ import math
 from dataclasses import replace
 
 import pytest
+from conftest import ANALYSIS
+from conftest import make_effect as effect
+from conftest import make_record as study
 from numpy.testing import assert_allclose
 
-from evidence.analyses import Analysis, Exclusion
-from evidence.conversions import Converted, Unusable, to_metric
-from evidence.harmonise import aggregate_cluster, harmonise, orientation
-from evidence.records import (
-    Effect,
-    Exposure,
-    Extraction,
-    Outcome,
-    Population,
-    RiskOfBias,
-    Source,
+from evidence.analyses.harmonise import aggregate_cluster, harmonise, orientation
+from evidence.analyses.spec import Exclusion
+from evidence.effects.conversions import Converted, Unusable, to_metric
+from evidence.records.model import (
     Statistic,
-    Study,
     Subgroup,
     TwoByTwo,
     TwoGroups,
@@ -32,27 +27,6 @@ def se_from_ci(lower, upper):
     return (math.log(upper) - math.log(lower)) / (2 * Z)
 
 
-def effect(effect_id="e", measure="HR", value=1.26, ci=(1.08, 1.48), higher_means="fewer-ties",
-           higher_is="harmful", construct="social-isolation", adjustment="fully-adjusted",
-           outcome_name="all-cause mortality", subgroup=None, **statistic):
-    return Effect(effect_id, Exposure(construct, "isolated vs not", higher_means),
-                  Outcome("mortality", outcome_name, higher_is), adjustment,
-                  Statistic(measure, value, ci, **statistic), Source("abstract", "quote"),
-                  subgroup=subgroup)
-
-
-def study(study_id, *effects, cohort=None, n=100, year=2000, judgement="not-assessed"):
-    return Study(study_id, study_id, "prospective-cohort", Population("adults", n=n),
-                 RiskOfBias("not-assessed", judgement), Extraction("single", "abstract"),
-                 tuple(effects), cohort=cohort, year=year)
-
-
-ANALYSIS = Analysis(
-    id="a", title="A", question={}, select=({"outcome.domain": ("mortality",)},),
-    metric="log-risk-ratio", orient="fewer-ties-harmful", adjustment="most-adjusted",
-    dependence="multilevel", method="REML", test="z")
-
-
 def test_hazard_ratio_with_ci_to_log_risk_ratio():
     # HR 1.26 (1.08, 1.48): yi = ln 1.26, sei = (ln 1.48 - ln 1.08) / (2 * 1.959964)
     result = to_metric(Statistic("HR", 1.26, (1.08, 1.48)), "log-risk-ratio")
@@ -63,12 +37,15 @@ def test_hazard_ratio_with_ci_to_log_risk_ratio():
     assert "ratio and 95% CI to log scale" in result.conversion
 
 
-@pytest.mark.parametrize(("measure", "value", "ci", "ratio", "lower", "upper", "words"), [
-    # 57% (6, 123) increase -> ratio 1.57 (1.06, 2.23)
-    ("percent-increase", 57, (6, 123), 1.57, 1.06, 2.23, "ratio 1 + p/100"),
-    # 67% (59, 73) decrease -> ratio 0.33 with CI (1 - 0.73, 1 - 0.59) = (0.27, 0.41)
-    ("percent-decrease", 67, (59, 73), 0.33, 0.27, 0.41, "ratio 1 - p/100"),
-])
+@pytest.mark.parametrize(
+    ("measure", "value", "ci", "ratio", "lower", "upper", "words"),
+    [
+        # 57% (6, 123) increase -> ratio 1.57 (1.06, 2.23)
+        ("percent-increase", 57, (6, 123), 1.57, 1.06, 2.23, "ratio 1 + p/100"),
+        # 67% (59, 73) decrease -> ratio 0.33 with CI (1 - 0.73, 1 - 0.59) = (0.27, 0.41)
+        ("percent-decrease", 67, (59, 73), 0.33, 0.27, 0.41, "ratio 1 - p/100"),
+    ],
+)
 def test_percent_changes_become_ratios(measure, value, ci, ratio, lower, upper, words):
     result = to_metric(Statistic(measure, value, ci), "log-risk-ratio")
     assert_allclose(result.yi, math.log(ratio), rtol=1e-9)
@@ -80,7 +57,7 @@ def test_odds_ratio_to_smd_by_the_logit_method():
     # d = ln(OR) sqrt(3)/pi; v_d = v_lnOR 3/pi^2 (Chinn 2000)
     result = to_metric(Statistic("OR", 1.99, (1.47, 2.70)), "smd")
     assert_allclose(result.yi, math.log(1.99) * math.sqrt(3) / math.pi, rtol=1e-12)
-    assert_allclose(result.vi, se_from_ci(1.47, 2.70) ** 2 * 3 / math.pi ** 2, rtol=1e-9)
+    assert_allclose(result.vi, se_from_ci(1.47, 2.70) ** 2 * 3 / math.pi**2, rtol=1e-9)
     assert "OR to SMD by the logit method (Chinn 2000)" in result.conversion
 
 
@@ -110,21 +87,33 @@ def test_two_by_two_table_with_a_zero_cell():
     assert_allclose(odds.vi, 1 / 0.5 + 1 / 10.5 + 1 / 5.5 + 1 / 5.5, rtol=1e-12)
 
 
-@pytest.mark.parametrize(("statistic", "metric", "reason"), [
-    (Statistic("RR", 2.3), "log-risk-ratio", "no CI or SE reported"),
-    (Statistic("HR", range=(1.74, 2.39)), "log-risk-ratio", "only a range of estimates"),
-    (Statistic("b", 0.16, (0.13, 0.19)), "log-risk-ratio",
-     "measure b not convertible to log-risk-ratio"),
-    (Statistic("OR", 2.25, (1.51, 3.35)), "log-risk-ratio", "without the baseline risk"),
-    (Statistic("HR", 1.2, (1.0, 1.44)), "log-odds-ratio", "without the baseline risk"),
-    (Statistic("HR", 1.2, (1.0, 1.44)), "fisher-z", "measure HR not convertible to fisher-z"),
-    (Statistic("SMD", groups=TwoGroups(5.0, 1.0, 20, 4.0, 1.0, 20)), "log-risk-ratio",
-     "group means and SDs convert to smd only, not to log-risk-ratio"),
-    (Statistic("SMD", t=2.41, n1=42, n2=40), "fisher-z",
-     "a t or F statistic convert to smd only"),
-    (Statistic("SMD", groups=TwoGroups(5.0, 0.0, 1, 4.0, 0.0, 1)), "smd", "give no SMD"),
-    (Statistic("r", 0.2, p=0.01), "fisher-z", "no CI or SE reported"),
-])
+@pytest.mark.parametrize(
+    ("statistic", "metric", "reason"),
+    [
+        (Statistic("RR", 2.3), "log-risk-ratio", "no CI or SE reported"),
+        (Statistic("HR", range=(1.74, 2.39)), "log-risk-ratio", "only a range of estimates"),
+        (
+            Statistic("b", 0.16, (0.13, 0.19)),
+            "log-risk-ratio",
+            "measure b not convertible to log-risk-ratio",
+        ),
+        (Statistic("OR", 2.25, (1.51, 3.35)), "log-risk-ratio", "without the baseline risk"),
+        (Statistic("HR", 1.2, (1.0, 1.44)), "log-odds-ratio", "without the baseline risk"),
+        (Statistic("HR", 1.2, (1.0, 1.44)), "fisher-z", "measure HR not convertible to fisher-z"),
+        (
+            Statistic("SMD", groups=TwoGroups(5.0, 1.0, 20, 4.0, 1.0, 20)),
+            "log-risk-ratio",
+            "group means and SDs convert to smd only, not to log-risk-ratio",
+        ),
+        (
+            Statistic("SMD", t=2.41, n1=42, n2=40),
+            "fisher-z",
+            "a t or F statistic convert to smd only",
+        ),
+        (Statistic("SMD", groups=TwoGroups(5.0, 0.0, 1, 4.0, 0.0, 1)), "smd", "give no SMD"),
+        (Statistic("r", 0.2, p=0.01), "fisher-z", "no CI or SE reported"),
+    ],
+)
 def test_unusable_statistics_keep_a_reason(statistic, metric, reason):
     result = to_metric(statistic, metric)
     assert isinstance(result, Unusable)
@@ -137,19 +126,29 @@ def test_zero_width_interval_is_excluded_not_pooled():
 
 
 def test_rare_outcome_assumption_admits_odds_ratios_and_says_so():
-    result = to_metric(Statistic("OR", 2.25, (1.51, 3.35)), "log-risk-ratio",
-                       assume_rare_outcome=True)
+    result = to_metric(
+        Statistic("OR", 2.25, (1.51, 3.35)), "log-risk-ratio", assume_rare_outcome=True
+    )
     assert_allclose(result.yi, math.log(2.25), rtol=RTOL)
     assert "OR treated as RR (rare-outcome assumption)" in result.conversion
 
 
-@pytest.mark.parametrize(("higher_means", "higher_is", "measure", "sign", "words"), [
-    ("fewer-ties", "harmful", "HR", 1, ""),
-    ("more-ties", "harmful", "HR", -1, "contrast reversed"),
-    ("fewer-ties", "beneficial", "HR", -1, "exact only for odds ratios, an approximation for HR"),
-    ("fewer-ties", "beneficial", "OR", -1, "exact for this measure"),
-    ("more-ties", "beneficial", "log-OR", 1, "signs cancel, not flipped"),
-])
+@pytest.mark.parametrize(
+    ("higher_means", "higher_is", "measure", "sign", "words"),
+    [
+        ("fewer-ties", "harmful", "HR", 1, ""),
+        ("more-ties", "harmful", "HR", -1, "contrast reversed"),
+        (
+            "fewer-ties",
+            "beneficial",
+            "HR",
+            -1,
+            "exact only for odds ratios, an approximation for HR",
+        ),
+        ("fewer-ties", "beneficial", "OR", -1, "exact for this measure"),
+        ("more-ties", "beneficial", "log-OR", 1, "signs cancel, not flipped"),
+    ],
+)
 def test_orientation_flips(higher_means, higher_is, measure, sign, words):
     item = effect(measure=measure, higher_means=higher_means, higher_is=higher_is)
     found_sign, found_words = orientation(item, "fewer-ties-harmful")
@@ -172,13 +171,17 @@ def test_adjustment_rule_keeps_the_most_adjusted_and_says_why():
     kept = {r.effect: r for r in table.rows}
     assert kept["full"].included
     assert not kept["minimal"].included
-    assert kept["minimal"].reason == ("less adjusted estimate of the same effect "
-                                      "(kept full, fully-adjusted)")
-    least = harmonise([study("elovainio", minimal, full)],
-                      replace(ANALYSIS, adjustment="least-adjusted"))
+    assert kept["minimal"].reason == (
+        "less adjusted estimate of the same effect (kept full, fully-adjusted)"
+    )
+    least = harmonise(
+        [study("elovainio", minimal, full)], replace(ANALYSIS, adjustment="least-adjusted")
+    )
     assert [r.effect for r in least.included] == ["minimal"]
-    assert len(harmonise([study("x", minimal, full)],
-                         replace(ANALYSIS, adjustment="all")).included) == 2
+    assert (
+        len(harmonise([study("x", minimal, full)], replace(ANALYSIS, adjustment="all")).included)
+        == 2
+    )
 
 
 def test_adjustment_rule_only_compares_the_same_subgroup():
@@ -188,13 +191,14 @@ def test_adjustment_rule_only_compares_the_same_subgroup():
 
 
 def test_spec_exclusions_and_missing_ci_keep_reasons():
-    studies = [study("a", effect()), study("b", effect(value=2.3, ci=None)),
-               study("c", effect())]
+    studies = [study("a", effect()), study("b", effect(value=2.3, ci=None)), study("c", effect())]
     analysis = replace(ANALYSIS, exclude=(Exclusion("c", "patients with cancer"),))
     table = harmonise(studies, analysis)
     reasons = {r.study: r.reason for r in table.excluded}
-    assert reasons == {"b": "no CI or SE reported",
-                       "c": "excluded by the analysis: patients with cancer"}
+    assert reasons == {
+        "b": "no CI or SE reported",
+        "c": "excluded by the analysis: patients with cancer",
+    }
     assert [r.study for r in table.rows] == ["a", "b", "c"]  # included first
 
 
@@ -205,8 +209,7 @@ def test_one_per_cohort_keeps_the_most_precise():
     table = harmonise([wide, narrow, other], replace(ANALYSIS, dependence="one-per-cohort"))
     assert sorted(r.study for r in table.included) == ["narrow", "other"]
     (dropped,) = table.excluded
-    assert dropped.reason.startswith("other cohort member chosen (narrow/e: same sample "
-                                     "'biobank'")
+    assert dropped.reason.startswith("other cohort member chosen (narrow/e: same sample 'biobank'")
 
 
 def test_multilevel_keeps_every_effect_with_its_cluster():
@@ -223,30 +226,34 @@ def test_aggregate_two_effects_by_hand():
     y1, y2, v1, v2, rho = 0.2, 0.5, 0.01, 0.04, 0.5
     c = rho * math.sqrt(v1 * v2)
     expected_y = ((v2 - c) * y1 + (v1 - c) * y2) / (v1 + v2 - 2 * c)
-    expected_v = v1 * v2 * (1 - rho ** 2) / (v1 + v2 - 2 * c)
-    assert_allclose(aggregate_cluster([y1, y2], [v1, v2], rho), (expected_y, expected_v),
-                    rtol=1e-12)
+    expected_v = v1 * v2 * (1 - rho**2) / (v1 + v2 - 2 * c)
+    assert_allclose(
+        aggregate_cluster([y1, y2], [v1, v2], rho), (expected_y, expected_v), rtol=1e-12
+    )
 
 
 def test_aggregate_rule_replaces_a_cluster_by_one_row():
     a = study("a", effect(value=1.2, ci=(1.0, 1.44)), cohort="k")
     b = study("b", effect(value=1.5, ci=(1.1, 2.05)), cohort="k")
-    table = harmonise([a, b, study("c", effect())],
-                      replace(ANALYSIS, dependence="aggregate", rho=0.5))
+    table = harmonise(
+        [a, b, study("c", effect())], replace(ANALYSIS, dependence="aggregate", rho=0.5)
+    )
     assert sorted(r.study for r in table.included) == ["c", "k"]
     aggregate = next(r for r in table.included if r.study == "k")
     ya, va = math.log(1.2), se_from_ci(1.0, 1.44) ** 2
     yb, vb = math.log(1.5), se_from_ci(1.1, 2.05) ** 2
-    assert_allclose((aggregate.yi, aggregate.vi), aggregate_cluster([ya, yb], [va, vb], 0.5),
-                    rtol=1e-9)
+    assert_allclose(
+        (aggregate.yi, aggregate.vi), aggregate_cluster([ya, yb], [va, vb], 0.5), rtol=1e-9
+    )
     assert all("combined into the cluster row 'k'" in r.reason for r in table.excluded)
 
 
 def test_select_alternatives_and_list_valued_fields():
     plain = study("plain", effect())
     other = study("other", effect(outcome_name="cancer death"))
-    analysis = replace(ANALYSIS, select=({"outcome.name": ("all-cause mortality",)},
-                                         {"study.id": ("other",)}))
+    analysis = replace(
+        ANALYSIS, select=({"outcome.name": ("all-cause mortality",)}, {"study.id": ("other",)})
+    )
     assert len(harmonise([plain, other], analysis).included) == 2
     only = replace(ANALYSIS, select=({"study.id": ("other",)},))
     assert [r.study for r in harmonise([plain, other], only).rows] == ["other"]

@@ -3,21 +3,13 @@
 import math
 
 import pytest
+from conftest import make_analysis, make_effect, make_record
 from numpy.testing import assert_allclose
 
-from evidence.analyses import Analysis
-from evidence.conversions import Converted, to_metric
-from evidence.harmonise import harmonise
-from evidence.records import (
-    Effect,
-    Exposure,
-    Extraction,
-    Outcome,
-    Population,
-    RiskOfBias,
-    Source,
+from evidence.analyses.harmonise import harmonise
+from evidence.effects.conversions import Converted, to_metric
+from evidence.records.model import (
     Statistic,
-    Study,
     TwoGroups,
 )
 
@@ -36,14 +28,17 @@ def test_hedges_j_matches_the_usual_approximation():
     assert_allclose(hedges_j(38), 1 - 3 / (4 * 38 - 1), atol=1e-4)
 
 
-@pytest.mark.parametrize(("groups", "pooled_sd"), [
-    # equal SDs of 1: pooled SD 1, d = 5 - 4 = 1
-    (TwoGroups(5.0, 1.0, 20, 4.0, 1.0, 20), 1.0),
-    # sp^2 = (9 * 2^2 + 14 * 3^2) / 23 = 162/23
-    (TwoGroups(10.0, 2.0, 10, 8.0, 3.0, 15), math.sqrt(162 / 23)),
-    # exposed group lower: a negative g
-    (TwoGroups(3.0, 2.0, 12, 4.0, 2.0, 12), 2.0),
-])
+@pytest.mark.parametrize(
+    ("groups", "pooled_sd"),
+    [
+        # equal SDs of 1: pooled SD 1, d = 5 - 4 = 1
+        (TwoGroups(5.0, 1.0, 20, 4.0, 1.0, 20), 1.0),
+        # sp^2 = (9 * 2^2 + 14 * 3^2) / 23 = 162/23
+        (TwoGroups(10.0, 2.0, 10, 8.0, 3.0, 15), math.sqrt(162 / 23)),
+        # exposed group lower: a negative g
+        (TwoGroups(3.0, 2.0, 12, 4.0, 2.0, 12), 2.0),
+    ],
+)
 def test_group_means_give_hedges_g(groups, pooled_sd):
     n1, n2 = groups.exposed_n, groups.unexposed_n
     g = hedges_j(n1 + n2 - 2) * (groups.exposed_mean - groups.unexposed_mean) / pooled_sd
@@ -70,10 +65,13 @@ def test_t_with_group_sizes_gives_hedges_g():
     assert "t = 2.41" in result.conversion
 
 
-@pytest.mark.parametrize(("value", "sign", "words"), [
-    (None, 1, "sign taken from exposure.higher_means"),
-    (-0.6, -1, "sign from the recorded value"),
-])
+@pytest.mark.parametrize(
+    ("value", "sign", "words"),
+    [
+        (None, 1, "sign taken from exposure.higher_means"),
+        (-0.6, -1, "sign from the recorded value"),
+    ],
+)
 def test_f_with_group_sizes_gives_hedges_g_with_a_stated_sign(value, sign, words):
     # F = 5.8 (1 df) is t^2: |d| = sqrt(5.8 (1/30 + 1/30)), v_d = 60/900 + d^2/120
     d = sign * math.sqrt(5.8 * 2 / 30)
@@ -84,16 +82,23 @@ def test_f_with_group_sizes_gives_hedges_g_with_a_stated_sign(value, sign, words
     assert words in result.conversion
 
 
-@pytest.mark.parametrize(("statistic", "metric", "yi", "se"), [
-    # ratio with p: SE of the log = |ln 1.5| / z_{1 - 0.01/2} (Altman & Bland 2011)
-    (Statistic("HR", 1.5, p=0.01), "log-risk-ratio", math.log(1.5), math.log(1.5) / Z_995),
-    # a log ratio with p: the estimate is already on the tested scale
-    (Statistic("log-OR", -0.4, p=0.04), "log-odds-ratio", -0.4, 0.4 / Z_98),
-    # percent increase 50% is a ratio of 1.5
-    (Statistic("percent-increase", 50.0, p=0.01), "log-risk-ratio", math.log(1.5),
-     math.log(1.5) / Z_995),
-    (Statistic("SMD", 0.3, p=0.04), "smd", 0.3, 0.3 / Z_98),
-])
+@pytest.mark.parametrize(
+    ("statistic", "metric", "yi", "se"),
+    [
+        # ratio with p: SE of the log = |ln 1.5| / z_{1 - 0.01/2} (Altman & Bland 2011)
+        (Statistic("HR", 1.5, p=0.01), "log-risk-ratio", math.log(1.5), math.log(1.5) / Z_995),
+        # a log ratio with p: the estimate is already on the tested scale
+        (Statistic("log-OR", -0.4, p=0.04), "log-odds-ratio", -0.4, 0.4 / Z_98),
+        # percent increase 50% is a ratio of 1.5
+        (
+            Statistic("percent-increase", 50.0, p=0.01),
+            "log-risk-ratio",
+            math.log(1.5),
+            math.log(1.5) / Z_995,
+        ),
+        (Statistic("SMD", 0.3, p=0.04), "smd", 0.3, 0.3 / Z_98),
+    ],
+)
 def test_estimate_with_p_gets_its_se_from_the_p_value(statistic, metric, yi, se):
     result = to_metric(statistic, metric)
     assert_allclose([result.yi, result.vi], [yi, se * se], rtol=RTOL)
@@ -108,17 +113,21 @@ def test_confidence_interval_wins_over_p():
 def test_group_means_are_oriented_like_any_difference():
     # exposed (more ties) has the higher depression score (harmful): flipped for
     # fewer-ties-harmful, exactly (a difference), so g becomes negative of g(5, 4)
-    item = Effect("e", Exposure("social-support", "high vs low support", "more-ties"),
-                  Outcome("depression", "depressive symptoms", "harmful"), "unadjusted",
-                  Statistic("SMD", groups=TwoGroups(5.0, 1.0, 20, 4.0, 1.0, 20)),
-                  Source("table 2", "quote"))
-    record = Study("s", "s", "cross-sectional", Population("adults", n=40),
-                   RiskOfBias("not-assessed", "not-assessed"), Extraction("single", "table"),
-                   (item,))
-    analysis = Analysis(
-        id="a", title="A", question={}, select=({"outcome.domain": ("depression",)},),
-        metric="smd", orient="fewer-ties-harmful", adjustment="most-adjusted",
-        dependence="multilevel", method="REML", test="z")
+    item = make_effect(
+        measure="SMD",
+        value=None,
+        ci=None,
+        construct="social-support",
+        contrast="high vs low support",
+        higher_means="more-ties",
+        domain="depression",
+        outcome_name="depressive symptoms",
+        adjustment="unadjusted",
+        locator="table 2",
+        groups=TwoGroups(5.0, 1.0, 20, 4.0, 1.0, 20),
+    )
+    record = make_record("s", item, n=40, year=None, design="cross-sectional", source_type="table")
+    analysis = make_analysis(select=({"outcome.domain": ("depression",)},), metric="smd")
     row = harmonise([record], analysis).included[0]
     assert_allclose(row.yi, -hedges_j(38), rtol=RTOL)
     assert row.flipped and "contrast reversed" in row.conversion
@@ -130,20 +139,16 @@ def test_percent_change_with_se_uses_the_delta_method():
     assert_allclose([result.yi, result.vi], [math.log(1.2), (0.05 / 1.2) ** 2], rtol=RTOL)
 
 
-@pytest.mark.parametrize(("value", "p", "words"), [
-    (1.0, 0.5, "variance 0 from the p-value (p = 0.5"),  # ln 1 = 0: SE = 0 / z = 0
-    (1.2, 1.0, "p = 1 gives no standard error"),  # z_{1 - 1/2} = 0: no finite SE
-])
+@pytest.mark.parametrize(
+    ("value", "p", "words"),
+    [
+        (1.0, 0.5, "variance 0 from the p-value (p = 0.5"),  # ln 1 = 0: SE = 0 / z = 0
+        (1.2, 1.0, "p = 1 gives no standard error"),  # z_{1 - 1/2} = 0: no finite SE
+    ],
+)
 def test_estimate_at_the_null_with_p_is_excluded_with_the_reason(value, p, words):
-    item = Effect("e", Exposure("social-isolation", "isolated vs not", "fewer-ties"),
-                  Outcome("mortality", "all-cause mortality", "harmful"), "fully-adjusted",
-                  Statistic("HR", value, p=p), Source("abstract", "quote"))
-    record = Study("s", "s", "prospective-cohort", Population("adults", n=100),
-                   RiskOfBias("not-assessed", "not-assessed"), Extraction("single", "abstract"),
-                   (item,))
-    analysis = Analysis(
-        id="a", title="A", question={}, select=({"outcome.domain": ("mortality",)},),
-        metric="log-risk-ratio", orient="fewer-ties-harmful", adjustment="most-adjusted",
-        dependence="multilevel", method="REML", test="z")
+    item = make_effect(value=value, ci=None, p=p)
+    record = make_record("s", item, year=None)
+    analysis = make_analysis()
     (row,) = harmonise([record], analysis).excluded
     assert words in row.reason

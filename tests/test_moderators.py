@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from evidence.moderators import meta_regression, subgroups
+from evidence.stats.moderators import meta_regression, subgroups
 
 FIXTURES = json.loads((Path(__file__).parent / "reference" / "pooling_fixtures.json").read_text())
 RTOL = 1e-6

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from evidence import permutation
-from evidence.errors import EvidenceError
+from evidence.stats import permutation
+from evidence.stats.errors import InputError
 
 RTOL = 1e-6
 FIXTURES = json.loads(
@@ -69,5 +69,5 @@ def test_exact_is_chosen_when_it_needs_no_more_fits_than_iterations():
 
 
 def test_too_few_studies_is_a_problem():
-    with pytest.raises(EvidenceError):
+    with pytest.raises(InputError):
         permutation.permutation_test([0.1, 0.2], [0.01, 0.02], [1.0, 2.0])

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from evidence.pooling import pool
+from evidence.effects.escalc import back_transform
+from evidence.stats.pooling import pool
 
 FIXTURES = json.loads((Path(__file__).parent / "reference" / "pooling_fixtures.json").read_text())
 #: Relative tolerance for every statistic (issue 3).
@@ -68,7 +69,12 @@ def test_back_transformed_ratio_uses_exp() -> None:
     # dat.bcg (Colditz 1994), RR, REML: back-transformed values are exp() of the log scale,
     # as metafor predict(res, transf = exp).
     dataset = FIXTURES["datasets"][0]
-    result = pool(dataset["escalc"]["yi"], dataset["escalc"]["vi"], measure="RR")
+    result = pool(
+        dataset["escalc"]["yi"],
+        dataset["escalc"]["vi"],
+        measure="RR",
+        transform=back_transform("RR"),
+    )
     back = result.to_dict()["back_transformed"]
     assert_allclose(back["estimate"], np.exp(result.estimate), rtol=1e-15)
     assert_allclose(back["ci"], np.exp(result.ci), rtol=1e-15)

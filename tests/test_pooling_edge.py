@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from evidence import tau2 as tau2_module
-from evidence.errors import EvidenceError
-from evidence.pooling import TauConvergenceWarning, estimate_tau2, fit_batch, pool
+from evidence.stats import tau2 as tau2_module
+from evidence.stats.errors import InputError
+from evidence.stats.pooling import TauConvergenceWarning, estimate_tau2, fit_batch, pool
 
 FIXTURES = json.loads((Path(__file__).parent / "reference" / "pooling_fixtures.json").read_text())
 RTOL = 1e-6
@@ -65,22 +65,22 @@ def test_identical_effects_knapp_hartung_zero_width_interval_with_a_note(method:
 
 @pytest.mark.parametrize("bad", [0.0, -0.1])
 def test_non_positive_variance_is_a_problem(bad: float) -> None:
-    with pytest.raises(EvidenceError) as caught:
+    with pytest.raises(InputError) as caught:
         pool([0.1, 0.2, 0.3], [0.1, bad, 0.1], labels=["a", "b", "c"])
-    problem = caught.value.problems[0]
-    assert problem.rule == "pool-variance" and problem.line == 2 and "(b)" in problem.message
+    error = caught.value
+    assert error.rule == "pool-variance" and error.row == 2 and "(b)" in error.message
 
 
 def test_missing_values_name_the_row_unless_dropped() -> None:
-    with pytest.raises(EvidenceError) as caught:
+    with pytest.raises(InputError) as caught:
         pool([0.1, math.nan, 0.3, 0.2], [0.1, 0.1, 0.1, 0.2])
-    assert "row 2" in caught.value.problems[0].message
+    assert "row 2" in caught.value.message
     result = pool([0.1, math.nan, 0.3, 0.2], [0.1, 0.1, 0.1, 0.2], drop_missing=True)
     assert result.k == 3 and "row 2 dropped" in result.notes[0]
 
 
 def test_unknown_method_is_a_problem() -> None:
-    with pytest.raises(EvidenceError):
+    with pytest.raises(InputError):
         pool([0.1, 0.2], [0.1, 0.1], method="XYZ")
 
 
@@ -194,6 +194,6 @@ def test_q_profile_upper_bound_at_the_search_limit_is_noted() -> None:
 def test_negative_standard_error_is_a_problem_not_squared_away() -> None:
     # metafor 3.8 rma(yi, sei = c(.1, -.1, .2)) squares sei silently; a negative standard
     # error is an input error, so we refuse it and name the row.
-    with pytest.raises(EvidenceError, match=r"row 2 \(b\): standard error -0.1 is negative"):
+    with pytest.raises(InputError, match=r"row 2 \(b\): standard error -0.1 is negative"):
         pool([0.1, 0.2, 0.3], sei=[0.1, -0.1, 0.2], labels=["a", "b", "c"])
     assert pool([0.1, 0.2, 0.3], sei=[0.1, 0.1, 0.2]).k == 3

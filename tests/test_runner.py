@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
+from evidence.analyses.runner import run_analyses
 from evidence.cli import main
 from evidence.errors import EvidenceError
-from evidence.pooling import pool
-from evidence.runner import run_analyses
+from evidence.stats.errors import InputError
+from evidence.stats.pooling import pool
 
 RTOL_ESTIMATE = 1e-10
 Z = 1.959963984540054
@@ -74,14 +75,26 @@ def write_corpus(root: Path, studies=STUDIES) -> tuple[Path, Path]:
     analyses_dir.mkdir()
     bib = []
     for index, (sid, cohort, measure, value, lo, hi, higher, n) in enumerate(studies):
-        (studies_dir / f"{sid}.yaml").write_text(RECORD.format(
-            id=sid, year=int(sid[-4:]), cohort=f"cohort: {cohort}\n" if cohort else "",
-            n=n, follow_up=5 + index, higher_means=higher, measure=measure, value=value,
-            lo=lo, hi=hi), encoding="utf-8")
+        (studies_dir / f"{sid}.yaml").write_text(
+            RECORD.format(
+                id=sid,
+                year=int(sid[-4:]),
+                cohort=f"cohort: {cohort}\n" if cohort else "",
+                n=n,
+                follow_up=5 + index,
+                higher_means=higher,
+                measure=measure,
+                value=value,
+                lo=lo,
+                hi=hi,
+            ),
+            encoding="utf-8",
+        )
         bib.append(f"@misc{{{sid},\n  author = {{Author}},\n  year = {{{sid[-4:]}}}\n}}\n")
     (studies_dir / "references.bib").write_text("\n".join(bib), encoding="utf-8")
-    spec = SPEC.format(id="isolation", select="{outcome.domain: mortality}",
-                       dependence="multilevel")
+    spec = SPEC.format(
+        id="isolation", select="{outcome.domain: mortality}", dependence="multilevel"
+    )
     (analyses_dir / "isolation.yaml").write_text(spec, encoding="utf-8")
     few = SPEC.format(id="few", select="{study.id: alpha2001}", dependence="multilevel")
     (analyses_dir / "few.yaml").write_text(few, encoding="utf-8")
@@ -111,13 +124,14 @@ def run(corpus, **options):
 def test_pooled_numbers_equal_calling_pooling_directly(corpus, capsys):
     documents = {d["id"]: d for d in run(corpus)}
     yi, vi = expected_effects()
-    direct = pool(yi, vi, method="REML", test="knha", measure="RR").to_dict()
+    direct = pool(yi, vi, method="REML", test="knha", measure="RR", transform="exp").to_dict()
     pooled = documents["isolation"]["pooled"]
     for key in ("estimate", "se", "tau2", "i2", "q", "p"):
         assert_allclose(pooled[key], direct[key], rtol=RTOL_ESTIMATE)
     assert_allclose(pooled["ci"], direct["ci"], rtol=RTOL_ESTIMATE)
-    assert_allclose(pooled["back_transformed"]["estimate"], math.exp(direct["estimate"]),
-                    rtol=RTOL_ESTIMATE)
+    assert_allclose(
+        pooled["back_transformed"]["estimate"], math.exp(direct["estimate"]), rtol=RTOL_ESTIMATE
+    )
     assert documents["isolation"]["published"][0]["pooled"] == "1.33"
     assert "[2/2] isolation: k = 5" in capsys.readouterr().err
 
@@ -127,8 +141,13 @@ def test_effects_csv_has_weights_and_reasons(corpus):
     out = corpus[2] / "results"
     text = (out / "isolation-effects.csv").read_text(encoding="utf-8")
     rows = list(csv.DictReader(text.splitlines()))
-    assert [r["study"] for r in rows] == ["alpha2001", "beta2005", "delta2015", "epsilon2019",
-                                          "gamma2010"]
+    assert [r["study"] for r in rows] == [
+        "alpha2001",
+        "beta2005",
+        "delta2015",
+        "epsilon2019",
+        "gamma2010",
+    ]
     yi, vi = expected_effects()
     tau2 = json.loads((out / "isolation.json").read_text())["pooled"]["tau2"]
     weights = 100 * (1 / (vi + tau2)) / np.sum(1 / (vi + tau2))
@@ -142,8 +161,10 @@ def test_insufficient_evidence_is_said_plainly_and_the_run_goes_on(corpus):
     documents = {d["id"]: d for d in run(corpus)}
     few = documents["few"]
     assert few["status"] == "insufficient-evidence"
-    assert few["message"] == ("Too little evidence to pool: 1 usable effect after selection "
-                              "(none excluded); pooling needs at least two.")
+    assert few["message"] == (
+        "Too little evidence to pool: 1 usable effect after selection "
+        "(none excluded); pooling needs at least two."
+    )
     assert few["pooled"] is None
     assert documents["isolation"]["status"] == "ok"
     index = json.loads((corpus[2] / "results" / "index.json").read_text())
@@ -179,13 +200,19 @@ def test_provenance_hashes_every_input(corpus):
 
 
 def test_multilevel_pool_matches_the_three_level_model(tmp_path):
-    from evidence.dependence import three_level
+    from evidence.stats.dependence import three_level
 
-    shared = [(sid, "shared" if sid in ("alpha2001", "delta2015") else None, *rest)
-              for sid, _c, *rest in STUDIES]
+    shared = [
+        (sid, "shared" if sid in ("alpha2001", "delta2015") else None, *rest)
+        for sid, _c, *rest in STUDIES
+    ]
     studies_dir, analyses_dir = write_corpus(tmp_path, shared)
-    (document, *_rest) = [d for d in run_analyses(studies_dir, analyses_dir, tmp_path / "b",
-                                                  ids=["isolation"], figures=False)]
+    (document, *_rest) = [
+        d
+        for d in run_analyses(
+            studies_dir, analyses_dir, tmp_path / "b", ids=["isolation"], figures=False
+        )
+    ]
     yi, vi = expected_effects()
     fit = three_level(yi, vi, ["shared", "beta2005", "gamma2010", "shared", "epsilon2019"])
     assert_allclose(document["pooled"]["estimate"], fit.coefficients[0], rtol=RTOL_ESTIMATE)
@@ -199,33 +226,49 @@ def test_multilevel_pool_matches_the_three_level_model(tmp_path):
 def test_study_count_is_of_included_studies_only(corpus):
     # "few" selects alpha2001 only; "isolation" excludes nothing, so both count what is used
     documents = {d["id"]: d for d in run(corpus)}
-    assert documents["few"]["effects"] == {"included": 1, "excluded": 0, "studies": 1,
-                                           "clusters": 1, "participants": 6500}
+    assert documents["few"]["effects"] == {
+        "included": 1,
+        "excluded": 0,
+        "studies": 1,
+        "clusters": 1,
+        "participants": 6500,
+    }
     assert documents["isolation"]["effects"]["studies"] == 5
 
 
 def test_invalid_spec_stops_the_run_before_fitting(corpus, capsys):
     studies_dir, analyses_dir, out = corpus
-    (analyses_dir / "bad.yaml").write_text(SPEC.format(
-        id="bad", select="{outcome.domian: mortality}", dependence="multilevel"))
+    (analyses_dir / "bad.yaml").write_text(
+        SPEC.format(id="bad", select="{outcome.domian: mortality}", dependence="multilevel")
+    )
     with pytest.raises(EvidenceError) as caught:
         run(corpus)
     assert any(p.rule == "unknown-field-path" and p.line == 4 for p in caught.value.problems)
     assert not out.exists()
-    status = main(["run", "--studies", str(studies_dir), "--analyses", str(analyses_dir),
-                   "--out", str(out), "--no-figures"])
+    status = main(
+        [
+            "run",
+            "--studies",
+            str(studies_dir),
+            "--analyses",
+            str(analyses_dir),
+            "--out",
+            str(out),
+            "--no-figures",
+        ]
+    )
     assert status == 1
     assert "bad.yaml:4:10:" in capsys.readouterr().err
 
 
 def test_an_analysis_that_cannot_be_fitted_does_not_stop_the_others(corpus, monkeypatch):
-    import evidence.runner as runner
+    import evidence.analyses.runner as runner
 
     real = runner.fit_analysis
 
     def failing(table, analysis):
         if analysis.id == "few":
-            raise EvidenceError("the model could not be fitted")
+            raise InputError("the model could not be fitted")
         return real(table, analysis)
 
     monkeypatch.setattr(runner, "fit_analysis", failing)
@@ -237,18 +280,26 @@ def test_an_analysis_that_cannot_be_fitted_does_not_stop_the_others(corpus, monk
     assert (corpus[2] / "results" / "isolation.json").is_file()
 
 
-def test_figures_are_written_and_listed(corpus):
+def test_figures_are_written_and_listed(corpus, draw_figures):
     studies_dir, analyses_dir, out = corpus
-    (document,) = run_analyses(studies_dir, analyses_dir, out, ids=["isolation"],
-                               progress=io.StringIO())
+    (document,) = run_analyses(
+        studies_dir, analyses_dir, out, ids=["isolation"], progress=io.StringIO(), **draw_figures
+    )
     assert document["figures"]["forest"] == "figures/isolation-forest.svg"
     for relative in document["figures"].values():
         assert (out / relative).is_file()
     stale = out / "figures" / "isolation-baujat.svg"
     if "baujat" not in document["figures"]:
         stale.write_text("<svg/>")
-    run_analyses(studies_dir, analyses_dir, out, ids=["isolation"], force=True,
-                 progress=io.StringIO())
+    run_analyses(
+        studies_dir,
+        analyses_dir,
+        out,
+        ids=["isolation"],
+        force=True,
+        progress=io.StringIO(),
+        **draw_figures,
+    )
     assert stale.exists() == ("baujat" in document["figures"])
 
 
@@ -258,22 +309,32 @@ def test_unused_exclusion_is_a_warning(corpus):
     spec.write_text(spec.read_text() + "exclude:\n  - {study: nosuch2000, reason: not here}\n")
     progress = io.StringIO()
     run_analyses(studies_dir, analyses_dir, out, figures=False, progress=progress)
-    assert ("isolation.yaml:0:0: warning: exclude names nosuch2000, which is not among the "
-            "selected effects [exclusion-unused]") in progress.getvalue()
+    assert (
+        "isolation.yaml:0:0: warning: exclude names nosuch2000, which is not among the "
+        "selected effects [exclusion-unused]"
+    ) in progress.getvalue()
 
 
 def test_three_level_failure_falls_back_and_says_so(tmp_path, monkeypatch):
-    import evidence.dependence
+    import evidence.stats.dependence
 
     def fail(*_args, **_kwargs):
-        raise EvidenceError("the three-level REML fit did not converge")
+        raise InputError("the three-level REML fit did not converge")
 
-    monkeypatch.setattr(evidence.dependence, "three_level", fail)
-    shared = [(sid, "shared" if sid in ("alpha2001", "delta2015") else None, *rest)
-              for sid, _c, *rest in STUDIES]
+    monkeypatch.setattr(evidence.stats.dependence, "three_level", fail)
+    shared = [
+        (sid, "shared" if sid in ("alpha2001", "delta2015") else None, *rest)
+        for sid, _c, *rest in STUDIES
+    ]
     studies_dir, analyses_dir = write_corpus(tmp_path, shared)
-    (document,) = run_analyses(studies_dir, analyses_dir, tmp_path / "b", ids=["isolation"],
-                               figures=False, progress=io.StringIO())
+    (document,) = run_analyses(
+        studies_dir,
+        analyses_dir,
+        tmp_path / "b",
+        ids=["isolation"],
+        figures=False,
+        progress=io.StringIO(),
+    )
     assert document["pooled"]["method"] == "REML"
     assert document["dependence"]["sigma2"] is None
     assert "treats the 5 effects in 4 clusters as independent" in document["notes"][0]

@@ -8,8 +8,8 @@ import pytest
 
 from evidence.cli import main
 from evidence.errors import errors_in
-from evidence.scaffold import SCHEMA_HEADER, render_skeleton, skeleton_fields, study_schema
-from evidence.yamlio import check_schema, load_yaml
+from evidence.records.scaffold import SCHEMA_HEADER, render_skeleton, skeleton_fields, study_schema
+from evidence.records.yamlio import check_schema, load_yaml
 
 BIB_ENTRY = """\
 @article{steptoe2013,
@@ -88,7 +88,7 @@ def test_skeleton_filled_with_the_schema_examples_passes_the_schema():
 
 
 def test_skeleton_filled_with_the_schema_examples_passes_evidence_validate(tmp_path):
-    validate = pytest.importorskip("evidence.validate", reason="evidence.validate is not written")
+    validate = pytest.importorskip("evidence.records.validate")
     studies = tmp_path / "studies"
     studies.mkdir()
     (studies / "smith2024.yaml").write_text(render_skeleton("smith2024", fill_examples=True))
@@ -97,7 +97,7 @@ def test_skeleton_filled_with_the_schema_examples_passes_evidence_validate(tmp_p
 
 
 def test_fresh_skeleton_fails_evidence_validate_at_its_empty_fields(tmp_path):
-    validate = pytest.importorskip("evidence.validate", reason="evidence.validate is not written")
+    validate = pytest.importorskip("evidence.records.validate")
     studies = tmp_path / "studies"
     studies.mkdir()
     assert main(["new", "smith2024", "--studies", str(studies)]) == 0
@@ -213,7 +213,8 @@ def test_contributing_shows_what_new_and_validate_really_print(tmp_path, monkeyp
     for record in (root / "studies").glob("*.yaml"):
         (tmp_path / "studies" / record.name).write_bytes(record.read_bytes())
     (tmp_path / "studies" / "references.bib").write_bytes(
-        (root / "studies" / "references.bib").read_bytes())
+        (root / "studies" / "references.bib").read_bytes()
+    )
     (tmp_path / "smith2024.bib").write_text(BIB_ENTRY.replace("steptoe2013", "smith2024"))
     monkeypatch.chdir(tmp_path)
     assert main(new_block[0].removeprefix("$ evidence ").split()) == 0
@@ -232,20 +233,32 @@ NOT_UTF8 = b"@article{x,\n  title = {caf\xe9}\n}\n"  # Latin-1 e-acute: byte 0xe
     ("setup", "expected"),
     [
         # --studies names a file: refused before anything is written (was a traceback)
-        ("studies-is-a-file", "studies:0:0: not a directory; --studies names the directory "
-                              "of records [not-a-directory]"),
+        (
+            "studies-is-a-file",
+            "studies:0:0: not a directory; --studies names the directory "
+            "of records [not-a-directory]",
+        ),
         ("bib-missing", "nope.bib:0:0: cannot read: no such file or directory [bib-unreadable]"),
-        ("bib-not-utf8", "entry.bib:0:0: cannot read: byte 0xe9 (at offset 26) is not valid "
-                         "UTF-8; save the file as UTF-8 [bib-unreadable]"),
-        ("references-not-utf8", "references.bib:0:0: cannot read: byte 0xe9 (at offset 26) is "
-                                "not valid UTF-8; save the file as UTF-8 [bib-unreadable]"),
+        (
+            "bib-not-utf8",
+            "entry.bib:0:0: cannot read: byte 0xe9 (at offset 26) is not valid "
+            "UTF-8; save the file as UTF-8 [bib-unreadable]",
+        ),
+        (
+            "references-not-utf8",
+            "references.bib:0:0: cannot read: byte 0xe9 (at offset 26) is "
+            "not valid UTF-8; save the file as UTF-8 [bib-unreadable]",
+        ),
         # pybtex reports the line where the file ended; the column is 1, not 0
-        ("bib-syntax", "entry.bib:2:1: not a valid BibTeX entry: premature end of file "
-                       "[bib-syntax]"),
+        (
+            "bib-syntax",
+            "entry.bib:2:1: not a valid BibTeX entry: premature end of file [bib-syntax]",
+        ),
     ],
 )
-def test_new_on_broken_input_says_what_is_wrong_without_a_traceback(tmp_path, bib_file, setup,
-                                                                    expected, capsys):
+def test_new_on_broken_input_says_what_is_wrong_without_a_traceback(
+    tmp_path, bib_file, setup, expected, capsys
+):
     studies = tmp_path / "studies"
     bib = bib_file
     if setup == "studies-is-a-file":

@@ -92,22 +92,37 @@ window.addEventListener("load", function () {
 def _open(page: Path, extra: str = "") -> dict:
     probe_page = page.with_name(f"probe-{page.name}")
     text = page.read_text(encoding="utf-8")
-    probe_page.write_text(text.replace("<head>", "<head>" + PROBE + extra, 1),
-                          encoding="utf-8")
+    probe_page.write_text(text.replace("<head>", "<head>" + PROBE + extra, 1), encoding="utf-8")
     with tempfile.TemporaryDirectory() as profile:
         completed = subprocess.run(
-            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
-             "--disable-background-networking", "--disable-component-update",
-             "--disable-sync", "--no-first-run", "--disable-extensions",
-             f"--user-data-dir={profile}", "--virtual-time-budget=5000", "--dump-dom",
-             probe_page.as_uri()],
-            capture_output=True, text=True, timeout=120, check=False)
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-extensions",
+                f"--user-data-dir={profile}",
+                "--virtual-time-budget=5000",
+                "--dump-dom",
+                probe_page.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
     probe_page.unlink()
     # The theme adds attributes (tabindex) to every <pre>.
-    found = dict(re.findall(r'<pre id="([a-z-]+-probe)"[^>]*>(.*?)</pre>', completed.stdout,
-                            re.DOTALL))
+    found = dict(
+        re.findall(r'<pre id="([a-z-]+-probe)"[^>]*>(.*?)</pre>', completed.stdout, re.DOTALL)
+    )
     assert "browser-probe" in found, (
-        f"the probe did not report; chromium said: {completed.stderr[-2000:]}")
+        f"the probe did not report; chromium said: {completed.stderr[-2000:]}"
+    )
     report = json.loads(html.unescape(found["browser-probe"]))
     if "catalogue-probe" in found:
         report["catalogue"] = json.loads(html.unescape(found["catalogue-probe"]))
@@ -117,8 +132,9 @@ def _open(page: Path, extra: str = "") -> dict:
 @pytest.fixture(scope="module")
 def site():
     if CHROMIUM is None:
-        pytest.skip("headless Chromium is not installed (Debian package `chromium`; "
-                    ".ci/run installs it)")
+        pytest.skip(
+            "headless Chromium is not installed (Debian package `chromium`; .ci/run installs it)"
+        )
     return hostile_site()
 
 

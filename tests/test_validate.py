@@ -11,9 +11,9 @@ import pytest
 
 import evidence
 from evidence.cli import main
-from evidence.records import Position, Statistic, Study, TwoByTwo, TwoGroups
-from evidence.validate import load_studies, validate_paths
-from evidence.yamlio import load_yaml
+from evidence.records.model import Position, Statistic, Study, TwoByTwo, TwoGroups
+from evidence.records.validate import load_studies, validate_paths
+from evidence.records.yamlio import load_yaml
 
 FIXTURES = Path(__file__).parent / "fixtures"
 VALID = FIXTURES / "valid"
@@ -33,11 +33,17 @@ def test_load_studies_is_exported_from_the_package():
 def plain(value):
     """Dataclasses and tuples as the dicts and lists a YAML file holds, defaults left out."""
     if dataclasses.is_dataclass(value):
-        value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)
-                 if f.name not in ("path", "position")}
+        value = {
+            f.name: getattr(value, f.name)
+            for f in dataclasses.fields(value)
+            if f.name not in ("path", "position")
+        }
     if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()
-                if v is not None and v != () and not (k == "ci_level" and v == 0.95)}
+        return {
+            k: plain(v)
+            for k, v in value.items()
+            if v is not None and v != () and not (k == "ci_level" and v == 0.95)
+        }
     if isinstance(value, list | tuple):
         return [plain(v) for v in value]
     return value
@@ -93,8 +99,11 @@ def test_problems_from_several_files_come_sorted():
     assert problems == sorted(problems, key=lambda p: (p.path, p.line, p.column))
     # each file's own rule; the fixtures also share one DOI and one effect (duplicate-doi)
     assert {(Path(p.path).name, p.rule) for p in problems} == {
-        ("ci-order.yaml", "ci-order"), ("id-mismatch.yaml", "id-mismatch"),
-        ("year-range.yaml", "year-range"), ("id-mismatch.yaml", "duplicate-doi")}
+        ("ci-order.yaml", "ci-order"),
+        ("id-mismatch.yaml", "id-mismatch"),
+        ("year-range.yaml", "year-range"),
+        ("id-mismatch.yaml", "duplicate-doi"),
+    }
 
 
 def run_cli(capsys, *args: str) -> tuple[int, str, str]:
@@ -120,7 +129,8 @@ def test_cli_text_format_lists_every_problem_then_a_count(capsys):
     assert status == 1
     lines = out.strip().splitlines()
     assert lines[0].endswith(
-        "ci-order.yaml:27:47: ci [1.48, 1.08] is reversed; expected lower <= upper [ci-order]")
+        "ci-order.yaml:27:47: ci [1.48, 1.08] is reversed; expected lower <= upper [ci-order]"
+    )
     assert lines[1].endswith("p-range.yaml:27:64: p must be in (0, 1], found 1.5 [p-range]")
     assert lines[2] == "2 errors, 0 warnings"
 
@@ -130,7 +140,11 @@ def test_cli_json_format(capsys):
     assert status == 1
     (item,) = json.loads(out)
     assert (item["rule"], item["line"], item["column"], item["severity"]) == (
-        "unknown-term", 7, 9, "error")
+        "unknown-term",
+        7,
+        9,
+        "error",
+    )
     assert "did you mean 'prospective-cohort'?" in item["message"]
 
 
@@ -143,7 +157,8 @@ def test_cli_github_format(capsys):
 
 
 @pytest.mark.parametrize(
-    "name", ["yaml-tag", "yaml-alias", "not-utf8", "empty-file", "not-a-mapping", "duplicate-key"])
+    "name", ["yaml-tag", "yaml-alias", "not-utf8", "empty-file", "not-a-mapping", "duplicate-key"]
+)
 def test_cli_hostile_files_give_one_clear_problem(capsys, name):
     status, out, err = run_cli(capsys, str(INVALID / f"{name}.yaml"))
     assert status == 1
@@ -175,4 +190,5 @@ def test_a_bibliography_that_is_a_named_pipe_is_refused_without_reading_it(tmp_p
     fifo = tmp_path / "references.bib"
     os.mkfifo(fifo)
     assert [(p.rule, p.message) for p in validate_paths([fifo])] == [
-        ("bib-unreadable", "cannot read: not a regular file")]
+        ("bib-unreadable", "is a FIFO (named pipe), not a regular file")
+    ]

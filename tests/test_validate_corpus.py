@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from evidence.errors import errors_in
-from evidence.validate import load_studies, validate_paths
+from evidence.records.validate import load_studies, validate_paths
 
 STUDIES = Path(__file__).resolve().parent.parent / "studies"
 

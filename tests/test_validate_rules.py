@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from evidence.errors import errors_in
-from evidence.rules import RULES
-from evidence.validate import CROSS_FILE_RULES, validate_paths
+from evidence.records.rules import RULES
+from evidence.records.validate import CROSS_FILE_RULES, validate_paths
 
 INVALID = Path(__file__).parent / "fixtures" / "invalid"
 EXPECT = re.compile(rb"# expect: ([a-z0-9-]+) (\d+):(\d+)")
@@ -60,8 +60,14 @@ def test_directory_fixture_reports_its_rule_at_its_position(fixture):
 
 
 @pytest.mark.parametrize(
-    ("rule", "severity"), [("ci-asymmetric", "warning"), ("schema-comment", "warning"),
-                           ("ci-order", "error"), ("duplicate-key", "error")])
+    ("rule", "severity"),
+    [
+        ("ci-asymmetric", "warning"),
+        ("schema-comment", "warning"),
+        ("ci-order", "error"),
+        ("duplicate-key", "error"),
+    ],
+)
 def test_warnings_do_not_count_as_errors(rule, severity):
     problems = validate_paths([INVALID / f"{rule}.yaml"])
     assert {p.severity for p in problems} == {severity}
@@ -71,8 +77,7 @@ def test_warnings_do_not_count_as_errors(rule, severity):
 def test_file_too_large_and_unreadable_paths(tmp_path):
     big = tmp_path / "big.yaml"
     big.write_text("id: big\nnotes: " + "x" * (2 * 1024 * 1024) + "\n")
-    assert [(p.rule, p.line, p.column) for p in validate_paths([big])] == [
-        ("file-too-large", 0, 0)]
+    assert [(p.rule, p.line, p.column) for p in validate_paths([big])] == [("file-too-large", 0, 0)]
     missing = tmp_path / "missing.yaml"
     assert [p.rule for p in validate_paths([missing])] == ["file-unreadable"]
 
@@ -82,7 +87,8 @@ def test_year_in_the_future_is_judged_against_the_given_date():
 
     fixture = INVALID / "year-range.yaml"  # year: 2999
     assert [p.rule for p in validate_paths([fixture], today=datetime.date(2026, 1, 1))] == [
-        "year-range"]
+        "year-range"
+    ]
     assert validate_paths([fixture], today=datetime.date(3000, 1, 1)) == []
 
 
@@ -90,7 +96,8 @@ def test_a_path_that_does_not_exist_is_named_as_missing(tmp_path):
     for missing in (tmp_path / "studeis", tmp_path / "nope.bib", tmp_path / "x.yaml"):
         problems = validate_paths([missing])
         assert [(p.rule, p.message) for p in problems] == [
-            ("file-unreadable", "no such file or directory")]
+            ("file-unreadable", "no such file or directory")
+        ]
 
 
 def test_an_empty_directory_is_a_warning_not_a_silent_pass(tmp_path):
@@ -119,7 +126,8 @@ def test_a_vocabulary_field_of_the_wrong_type_is_one_problem(tmp_path, value):
     text = valid.read_text(encoding="utf-8")
     assert "higher_means: fewer-ties" in text
     record = tmp_path / valid.name
-    record.write_text(text.replace("higher_means: fewer-ties", f"higher_means: {value}", 1),
-                      encoding="utf-8")
+    record.write_text(
+        text.replace("higher_means: fewer-ties", f"higher_means: {value}", 1), encoding="utf-8"
+    )
     problems = [p for p in validate_paths([record]) if "higher_means" in p.message]
     assert [p.rule for p in problems] == ["wrong-type"]

@@ -9,16 +9,31 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from evidence.schemacheck import fast_check
-from evidence.vocabulary import study_schema
-from evidence.yamlio import load_yaml
+from evidence.records.schemacheck import fast_check
+from evidence.records.vocabulary import study_schema
+from evidence.records.yamlio import load_yaml
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SEED = 20261125
 MUTATIONS = 400
 
-REPLACEMENTS = [None, True, 0, -1, 1.5, "", "text", "10.1/x", [], [1], [1, 2], [1, 2, 3],
-                ["GB", "GB"], {}, {"x": 1}]
+REPLACEMENTS = [
+    None,
+    True,
+    0,
+    -1,
+    1.5,
+    "",
+    "text",
+    "10.1/x",
+    [],
+    [1],
+    [1, 2],
+    [1, 2, 3],
+    ["GB", "GB"],
+    {},
+    {"x": 1},
+]
 
 
 def documents():
@@ -78,11 +93,14 @@ def test_fast_check_never_passes_a_document_jsonschema_rejects():
     assert rejected > MUTATIONS // 4  # the mutations do exercise invalid documents
 
 
-@pytest.mark.parametrize("schema", [
-    {"type": "object", "patternProperties": {"^x": {"type": "string"}}},
-    {"anyOf": [{"type": "string"}, {"type": "number"}]},
-    {"type": "object", "additionalProperties": {"type": "string"}},
-])
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "object", "patternProperties": {"^x": {"type": "string"}}},
+        {"anyOf": [{"type": "string"}, {"type": "number"}]},
+        {"type": "object", "additionalProperties": {"type": "string"}},
+    ],
+)
 def test_unsupported_keywords_leave_the_work_to_jsonschema(schema):
     assert fast_check(schema) is None
 
@@ -90,7 +108,7 @@ def test_unsupported_keywords_leave_the_work_to_jsonschema(schema):
 def test_broken_records_give_problems_never_exceptions(tmp_path):
     import yaml
 
-    from evidence.validate import load_studies, validate_paths
+    from evidence.records.validate import load_studies, validate_paths
 
     (tmp_path / "references.bib").write_text("@article{fixture, title = {x}}\n")
     record = tmp_path / "record.yaml"

@@ -1,4 +1,4 @@
-"""Safe YAML loading (evidence.yamlio): values, positions, hostile files, schema messages."""
+"""Safe YAML loading (evidence.records.yamlio): values, positions, hostile files, schema errors."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from evidence.yamlio import MAX_BYTES, check_schema, compile_schema, load_yaml
+from evidence.records.yamlio import MAX_BYTES, check_schema, compile_schema, load_yaml
 
 
 def load(text: str, **kwargs):
@@ -156,8 +156,12 @@ SCHEMA = {
         "size": {"type": "integer"},
         "colour": {"enum": ["red", "green", "blue"]},
         "pair": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
-        "inner": {"type": "object", "additionalProperties": False, "required": ["x"],
-                  "properties": {"x": {"type": "number"}}},
+        "inner": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["x"],
+            "properties": {"x": {"type": "number"}},
+        },
     },
 }
 
@@ -215,14 +219,15 @@ def test_schema_validator_is_compiled_once():
     ],
 )
 def test_pure_python_parser_gives_the_same_result(text, monkeypatch):
-    from evidence import yamlbuild
+    from evidence.records import yamlbuild
 
     with_libyaml = load(text)
     monkeypatch.setattr(yamlbuild, "Loader", yamlbuild.PureLoader)
     pure = load(text)
     assert pure.data == with_libyaml.data
     assert [(p.rule, p.line, p.column) for p in pure.problems] == [
-        (p.rule, p.line, p.column) for p in with_libyaml.problems]
+        (p.rule, p.line, p.column) for p in with_libyaml.problems
+    ]
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes need POSIX")
@@ -231,7 +236,8 @@ def test_a_named_pipe_or_device_is_refused_without_reading_it(tmp_path):
     fifo = tmp_path / "pipe.yaml"
     os.mkfifo(fifo)
     assert [(p.rule, p.message) for p in load_yaml(fifo).problems] == [
-        ("file-unreadable", "cannot read the file: not a regular file")]
+        ("file-unreadable", "cannot read the file: not a regular file")
+    ]
     if os.path.exists("/dev/zero"):
         device = tmp_path / "zero.yaml"
         device.symlink_to("/dev/zero")

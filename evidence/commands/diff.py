@@ -12,8 +12,8 @@ import os
 import sys
 from pathlib import Path
 
-from evidence.compare import compare_results, render
-from evidence.gitdiff import GitUsageError, diff_sides
+from evidence.analyses.compare import compare_results, render
+from evidence.analyses.gitdiff import GitUsageError, diff_sides
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -1,6 +1,6 @@
 """``evidence effects FILE.csv --measure M``: the effect size and variance of every row.
 
-Reads metafor-style columns (see :mod:`evidence.effect_csv`) and prints ``yi`` and ``vi``
+Reads metafor-style columns (see :mod:`evidence.effects.csvinput`) and prints ``yi`` and ``vi``
 per input row, in input order, with the row label; a row that cannot be computed says why.
 ``--json`` prints one object per input row: ``{"line", "label", "yi", "vi", "reason"}``.
 Exit status 0 (rows that cannot be computed are reported, not failures); 1 when the file
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import argparse
 
-from evidence.effect_csv import compute_effects, read_table
-from evidence.effects import MEASURES
-from evidence.results import dumps, finite
+from evidence.effects.csvinput import compute_effects, read_table
+from evidence.effects.escalc import MEASURES
+from evidence.stats.results import dumps, finite
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

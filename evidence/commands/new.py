@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from evidence.scaffold import create_record
+from evidence.records.scaffold import create_record
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

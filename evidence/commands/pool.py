@@ -5,7 +5,8 @@ Options: ``--measure`` (metafor escalc name; default GEN when the file has ``yi`
 ``--level``, ``--mods a,b`` (mixed-effects meta-regression on those columns; text columns
 become dummy variables), ``--subgroup COL`` (a fit per level and the test for subgroup
 differences), ``--drop-missing`` (drop rows whose effect cannot be computed, with a note),
-``--json``. Diagnostics (evidence.sensitivity, evidence.bias, evidence.dependence):
+``--json``. Diagnostics (evidence.stats.sensitivity, evidence.stats.bias,
+evidence.stats.dependence):
 ``--sensitivity`` (leave-one-out, influence, Baujat, cumulative in file order),
 ``--bias`` (Egger, Begg, trim-and-fill, fail-safe N, PET-PEESE), ``--cluster COL``
 (three-level model with effects nested in COL) and ``--robust`` (CR2 cluster-robust test
@@ -13,7 +14,7 @@ with Satterthwaite df; needs ``--cluster``).
 
 Without ``--json`` it prints a summary laid out like metafor's ``print.rma``. With it:
 ``{"pooled": {...}, "subgroups": {COL: {...}}, "meta_regression": {"a,b": {...}},
-"notes": [...]}`` with the keys of "Results JSON" in the design. Exit 1 on problems.
+"notes": [...]}`` with the keys of "Results files" in ARCHITECTURE.md. Exit 1 on problems.
 """
 
 from __future__ import annotations
@@ -21,24 +22,25 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from evidence import bias, dependence, sensitivity
-from evidence.effect_csv import (
+from evidence.effects.csvinput import (
     EffectTable,
     compute_effects,
     numeric_column,
     read_table,
     row_problems,
 )
-from evidence.effects import MEASURES
+from evidence.effects.escalc import MEASURES, back_transform
 from evidence.errors import EvidenceError, Problem
-from evidence.moderators import meta_regression, subgroups
-from evidence.pooling import METHODS, TESTS, TauConvergenceWarning, pool
-from evidence.results import MetaRegressionResult, PooledResult, SubgroupResult, dumps
+from evidence.stats import bias, dependence, sensitivity
+from evidence.stats.errors import InputError
+from evidence.stats.moderators import meta_regression, subgroups
+from evidence.stats.pooling import METHODS, TESTS, TauConvergenceWarning, pool
+from evidence.stats.results import MetaRegressionResult, PooledResult, SubgroupResult, dumps
+from evidence.stats.transforms import TRANSFORMS
 
 MEASURE_NAMES = {"GEN": None}
 
@@ -65,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--transform",
-        choices=("exp", "tanh", "ilogit", "identity"),
+        choices=tuple(TRANSFORMS),
         help="back-transformation for yi given as they are (e.g. exp for log ratios); "
         "default: from --measure",
     )
@@ -115,7 +117,7 @@ def _check_columns(table: EffectTable, names: list[str]) -> None:
 def run(args: argparse.Namespace) -> int:
     """Pool the file and print the summary or JSON; problems raise EvidenceError.
 
-    Warnings (e.g. :class:`~evidence.pooling.TauConvergenceWarning`, which names the
+    Warnings (e.g. :class:`~evidence.stats.pooling.TauConvergenceWarning`, which names the
     fallback used) are printed to stderr as ``FILE: warning: message`` lines; convergence
     warnings also go into the results' ``notes`` so a saved JSON keeps them.
     """
@@ -123,12 +125,11 @@ def run(args: argparse.Namespace) -> int:
         warnings.simplefilter("always", TauConvergenceWarning)
         try:
             status = _run(args, caught)
-        except EvidenceError as error:
-            # Problems raised by the Python API name "<input>": here the input is the file.
-            problems = [
-                replace(p, path=args.file) if p.path == "<input>" else p for p in error.problems
-            ]
-            raise EvidenceError(problems) from None
+        except InputError as error:
+            # The statistics know no file: here the input is the CSV (rows as they counted).
+            raise EvidenceError(
+                [Problem(args.file, i.row, 0, i.message, i.rule) for i in error.issues]
+            ) from None
     for warning in caught:
         print(f"{args.file}: warning: {warning.message}", file=sys.stderr)
     return status
@@ -139,7 +140,17 @@ def _run(args: argparse.Namespace, caught: list[warnings.WarningMessage]) -> int
     mods = [m.strip() for m in args.mods.split(",") if m.strip()] if args.mods else []
     _check_columns(table, mods + [c for c in (args.subgroup, args.cluster) if c])
     if args.robust and not args.cluster:
-        raise EvidenceError("--robust needs --cluster COL (the clusters of dependent effects)")
+        raise EvidenceError(
+            [
+                Problem(
+                    args.file,
+                    0,
+                    0,
+                    "--robust needs --cluster COL (the clusters of dependent effects)",
+                    "invalid-input",
+                )
+            ]
+        )
     effects = compute_effects(table, args.measure, args.drop00)
     problems = row_problems(table, effects)
     notes = list(effects.notes)
@@ -154,19 +165,20 @@ def _run(args: argparse.Namespace, caught: list[warnings.WarningMessage]) -> int
     yi, vi = effects.yi[kept], effects.vi[kept]
     labels = [label for label, keep in zip(table.labels, kept, strict=True) if keep]
     measure = MEASURE_NAMES.get(effects.measure, effects.measure)
+    transform = args.transform or back_transform(measure)
     options = {"method": args.method, "test": args.test, "level": args.level}
-    pooled = pool(yi, vi, measure=measure, labels=labels, transform=args.transform, **options)
+    pooled = pool(yi, vi, measure=measure, labels=labels, transform=transform, **options)
     output: dict[str, Any] = {"pooled": pooled.to_dict()}
     groups = regression = None
     if args.subgroup:
         values = np.asarray(table.cells[args.subgroup])[kept]
-        groups = subgroups(yi, vi, values, measure=measure, transform=args.transform, **options)
+        groups = subgroups(yi, vi, values, measure=measure, transform=transform, **options)
         output["subgroups"] = {args.subgroup: groups.to_dict()}
     if mods:
         columns = {name: _moderator(table, name, kept) for name in mods}
         regression = meta_regression(yi, vi, columns, **options)
         output["meta_regression"] = {",".join(mods): regression.to_dict()}
-    diagnostics = _diagnostics(args, table, yi, vi, labels, kept, measure)
+    diagnostics = _diagnostics(args, table, yi, vi, labels, kept, measure, transform)
     output.update(diagnostics)
     notes += list(pooled.notes)
     if groups is not None:
@@ -194,17 +206,24 @@ def _diagnostics(
     labels: list[str],
     kept: np.ndarray,
     measure: str | None,
+    transform: str | None,
 ) -> dict[str, Any]:
     """Sensitivity, bias and dependence sections requested on the command line."""
     options = {"method": args.method, "test": args.test}
     output: dict[str, Any] = {}
     if args.sensitivity:
         found = sensitivity.diagnostics(
-            yi, vi, labels, level=args.level, measure=measure, **options
+            yi, vi, labels, level=args.level, measure=measure, transform=transform, **options
         )
         output.update(found.to_dict())
         output["cumulative"] = sensitivity.cumulative(
-            yi, vi, labels=labels, level=args.level, measure=measure, **options
+            yi,
+            vi,
+            labels=labels,
+            level=args.level,
+            measure=measure,
+            transform=transform,
+            **options,
         )
     if args.bias:
         output.update(bias.small_study_tests(yi, vi, **options))

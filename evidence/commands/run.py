@@ -9,27 +9,46 @@ from pathlib import Path
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``run`` sub-command."""
     parser = subparsers.add_parser(
-        "run", help="run analyses (only those whose inputs changed)",
+        "run",
+        help="run analyses (only those whose inputs changed)",
         description="Run the analyses in analyses/ on the records in studies/ and write "
-                    "build/results/<id>.json, <id>-effects.csv, index.json and "
-                    "build/figures/. Analyses whose inputs are unchanged are skipped.")
+        "build/results/<id>.json, <id>-effects.csv, index.json and "
+        "build/figures/. Analyses whose inputs are unchanged are skipped.",
+    )
     parser.add_argument("ids", nargs="*", metavar="ID", help="analysis ids (default: all)")
-    parser.add_argument("--studies", default="studies", type=Path,
-                        help="directory of study records (default: studies)")
-    parser.add_argument("--analyses", default="analyses", type=Path,
-                        help="directory of analysis specs (default: analyses)")
-    parser.add_argument("--out", default="build", type=Path,
-                        help="build directory (default: build)")
+    parser.add_argument(
+        "--studies",
+        default="studies",
+        type=Path,
+        help="directory of study records (default: studies)",
+    )
+    parser.add_argument(
+        "--analyses",
+        default="analyses",
+        type=Path,
+        help="directory of analysis specs (default: analyses)",
+    )
+    parser.add_argument(
+        "--out", default="build", type=Path, help="build directory (default: build)"
+    )
     parser.add_argument("--no-figures", action="store_true", help="do not render figures")
-    parser.add_argument("--force", action="store_true",
-                        help="refit even when nothing changed")
+    parser.add_argument("--force", action="store_true", help="refit even when nothing changed")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the analyses; problems in records or specs raise EvidenceError (exit 1)."""
-    from evidence.runner import run_analyses
+    from evidence.analyses.runner import run_analyses
+    from evidence.report.plots import render_all, summary_forest
 
-    run_analyses(args.studies, args.analyses, args.out, ids=args.ids or None,
-                 figures=not args.no_figures, force=args.force)
+    run_analyses(
+        args.studies,
+        args.analyses,
+        args.out,
+        ids=args.ids or None,
+        figures=not args.no_figures,
+        force=args.force,
+        render=render_all,
+        render_summary=summary_forest,
+    )
     return 0

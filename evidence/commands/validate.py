@@ -12,7 +12,7 @@ import argparse
 import sys
 
 from evidence.errors import errors_in, format_problems, summary_line
-from evidence.validate import validate_paths
+from evidence.records.validate import validate_paths
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,11 +28,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument(
-        "paths", nargs="*", default=["studies"], metavar="PATH",
+        "paths",
+        nargs="*",
+        default=["studies"],
+        metavar="PATH",
         help="record files, .bib files or directories (default: studies)",
     )
     parser.add_argument(
-        "--format", choices=("text", "json", "github"), default="text",
+        "--format",
+        choices=("text", "json", "github"),
+        default="text",
         help="text (default), json (for tools) or github (Actions annotations)",
     )
     parser.set_defaults(func=run)

@@ -31,8 +31,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from evidence.effects import escalc
-from evidence.pooling import pool
+from evidence.effects.escalc import escalc
+from evidence.stats.pooling import pool
 
 #: Colditz 1994 / dat.bcg: vaccinated TB+ (tpos), TB- (tneg); control TB+ (cpos), TB- (cneg).
 BCG = np.array(
@@ -63,7 +63,7 @@ HALF_2 = 5e-3
 @pytest.fixture(scope="module")
 def result():
     effects = escalc("RR", ai=BCG[:, 0], bi=BCG[:, 1], ci=BCG[:, 2], di=BCG[:, 3])
-    return pool(effects.yi, effects.vi, method="REML", test="z", measure="RR")
+    return pool(effects.yi, effects.vi, method="REML", test="z", measure="RR", transform="exp")
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
-# Reference values for evidence.sensitivity, evidence.bias, evidence.dependence and
-# evidence.permutation, computed with R metafor 3.8 and clubSandwich.
+# Reference values for evidence.stats.sensitivity, evidence.stats.bias, evidence.stats.dependence and
+# evidence.stats.permutation, computed with R metafor 3.8 and clubSandwich.
 #
 # Run from this directory:  Rscript make_diagnostics_fixtures.R
 # Writes diagnostics_sensitivity.json, diagnostics_bias.json, diagnostics_dependence.json

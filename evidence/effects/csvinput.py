@@ -1,0 +1,203 @@
+"""Read a metafor-style effect-size CSV for ``evidence pool`` and ``evidence effects``.
+
+Columns use metafor's names: ``yi`` with ``vi`` or ``sei`` (precomputed), or the raw
+``escalc`` columns of a measure (``ai bi ci di n1i n2i m1i m2i sd1i sd2i ri ni xi ti x1i
+x2i t1i t2i``, see :data:`evidence.effects.escalc.REQUIRED_COLUMNS`). A label column (the first
+of ``label``, ``study``, ``slab``, ``author``, ``id``) names the rows. Empty cells and
+``NA`` are missing values. Moderator and subgroup columns may hold text.
+
+Problems are reported as ``file.csv:LINE:COL: message [rule]`` (LINE counts the header as
+line 1; COL is the 1-based field number of the cell at fault, 0 when the problem is
+about the whole line or file), all at once.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from evidence.effects.escalc import MEASURES, REQUIRED_COLUMNS, EffectSizes, escalc
+from evidence.errors import EvidenceError, Problem
+from evidence.records.safefs import input_problem
+
+LABEL_COLUMNS = ("label", "study", "slab", "author", "id")
+MISSING = ("", "NA", "na", "NaN", "nan", "null")
+
+
+@dataclass(frozen=True)
+class EffectTable:
+    """The parsed CSV: raw cells by column, the data line of each row, and row labels."""
+
+    path: str
+    header: tuple[str, ...]
+    cells: dict[str, list[str]]
+    lines: tuple[int, ...]
+    labels: tuple[str, ...]
+
+    def column(self, name: str) -> int:
+        """1-based field number of a column."""
+        return self.header.index(name) + 1
+
+
+def read_table(path: str) -> EffectTable:
+    """Read the CSV into text cells, checking its shape; raise EvidenceError on problems."""
+    file = Path(path)
+    if not file.exists() and not file.is_symlink():
+        raise EvidenceError([Problem(path, 0, 0, "no such file", "csv-file")]) from None
+    unsafe = input_problem(file)  # a FIFO would block the read, a device never end
+    if unsafe is not None:
+        raise EvidenceError([replace(unsafe, path=path, rule="csv-file")]) from None
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        problem = Problem(path, 0, 0, f"not UTF-8 text ({exc.reason})", "csv-file")
+        raise EvidenceError([problem]) from None
+    reader = csv.reader(text.splitlines())
+    rows = list(reader)
+    if not rows or not any(cell.strip() for cell in rows[0]):
+        raise EvidenceError([Problem(path, 1, 1, "the file has no header row", "csv-header")])
+    header = tuple(cell.strip() for cell in rows[0])
+    problems = [
+        Problem(path, 1, j + 1, f"column {name!r} appears more than once", "csv-header")
+        for j, name in enumerate(header)
+        if name in header[:j]
+    ]
+    data, lines = [], []
+    for number, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            problems.append(
+                Problem(
+                    path,
+                    number,
+                    min(len(row), len(header)) + 1,
+                    f"{len(row)} fields, but the header has {len(header)}",
+                    "csv-fields",
+                )
+            )
+            continue
+        data.append([cell.strip() for cell in row])
+        lines.append(number)
+    if problems:
+        raise EvidenceError(problems)
+    if not data:
+        raise EvidenceError([Problem(path, 1, 0, "the file has no data rows", "csv-empty")])
+    cells = {name: [row[j] for row in data] for j, name in enumerate(header)}
+    label_column = next((c for c in LABEL_COLUMNS if c in cells), None)
+    labels = cells[label_column] if label_column else [f"row {i + 1}" for i in range(len(data))]
+    return EffectTable(path, header, cells, tuple(lines), tuple(labels))
+
+
+def numeric_column(table: EffectTable, name: str) -> np.ndarray:
+    """Convert a column to floats (missing -> NaN); non-numbers are problems."""
+    values, problems = [], []
+    for line, cell in zip(table.lines, table.cells[name], strict=True):
+        if cell in MISSING:
+            values.append(math.nan)
+            continue
+        try:
+            values.append(float(cell))
+        except ValueError:
+            problems.append(
+                Problem(
+                    table.path,
+                    line,
+                    table.column(name),
+                    f"{name} {cell!r} is not a number",
+                    "csv-number",
+                )
+            )
+    if problems:
+        raise EvidenceError(problems)
+    return np.asarray(values, dtype=float)
+
+
+def infer_measure(table: EffectTable, measure: str | None) -> str:
+    """Return the measure: as given, or GEN when the file has ``yi``."""
+    if measure is not None:
+        name = measure.upper()
+        if name not in MEASURES:
+            raise EvidenceError(
+                [
+                    Problem(
+                        table.path,
+                        0,
+                        0,
+                        f"unknown measure {measure!r}; expected one of {', '.join(MEASURES)}",
+                        "csv-measure",
+                    )
+                ]
+            )
+        return name
+    if "yi" in table.cells:
+        return "GEN"
+    raise EvidenceError(
+        [
+            Problem(
+                table.path,
+                1,
+                0,
+                "no yi column: give --measure and the escalc columns it needs",
+                "csv-measure",
+            )
+        ]
+    )
+
+
+def compute_effects(table: EffectTable, measure: str | None, drop00: bool = False) -> EffectSizes:
+    """Effect sizes for every row with :func:`evidence.effects.escalc.escalc`."""
+    name = infer_measure(table, measure)
+    problems = []
+    for alternatives in REQUIRED_COLUMNS[name]:
+        options = alternatives.split("|")
+        if not any(option in table.cells for option in options):
+            problems.append(
+                Problem(
+                    table.path,
+                    1,
+                    0,
+                    f"measure {name} needs a column {' or '.join(options)}",
+                    "csv-column",
+                )
+            )
+    if problems:
+        raise EvidenceError(problems)
+    wanted = {c for spec in REQUIRED_COLUMNS[name] for c in spec.split("|")}
+    columns = {c: numeric_column(table, c) for c in sorted(wanted) if c in table.cells}
+    return escalc(name, drop00=drop00, **columns)
+
+
+def reason_column(table: EffectTable, reason: str) -> int:
+    """1-based field of the column a reason names first (``"vi (or sei) ..."``), else 0.
+
+    A reason from :func:`evidence.effects.escalc.escalc` starts with the column it is about
+    ("ai is missing", "vi must be positive"); for ``vi (or sei)`` the column present in the
+    file is pointed at. Reasons about several columns ("a standard deviation is
+    negative") point at the whole line (0).
+    """
+    words = reason.replace("(", " ").replace(")", " ").split()
+    candidates = [words[0], *words[1:3]] if words and words[0] == "vi" else words[:1]
+    for name in candidates:
+        if name in table.header:
+            return table.column(name)
+    return 0
+
+
+def row_problems(table: EffectTable, effects: EffectSizes) -> list[Problem]:
+    """One problem per row whose effect size could not be computed, at the cell named."""
+    return [
+        Problem(
+            table.path,
+            line,
+            reason_column(table, reason),
+            f"{label}: {reason}",
+            "effect-not-computable",
+        )
+        for line, label, reason in zip(table.lines, table.labels, effects.reasons, strict=True)
+        if reason is not None
+    ]

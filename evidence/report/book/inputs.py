@@ -1,0 +1,268 @@
+"""Read what the site is made from: results files, the bibliography and screening counts.
+
+The book never re-fits. It reads ``build/results/index.json``, ``<id>.json`` and
+``<id>-effects.csv`` (the "Results files" contract in ARCHITECTURE.md), the figures the
+runner wrote under ``build/figures/``, ``studies/references.bib`` and, when supplied,
+``studies/screening.yaml``. A file that cannot be read becomes a
+:class:`~evidence.errors.Problem`, never a traceback.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evidence.errors import Problem
+from evidence.records.safefs import input_problem
+from evidence.report.book.escape import slug
+
+#: Largest results or screening file read, in bytes (a guard against runaway inputs).
+MAX_FILE_BYTES = 50_000_000
+
+#: Screening counts understood on the PRISMA page, in flow order (PRISMA 2020, Page et al.
+#: 2021, BMJ 372:n71, figure 1).
+SCREENING_FIELDS = (
+    "databases",
+    "registers",
+    "other_sources",
+    "duplicates_removed",
+    "automation_removed",
+    "other_removed",
+    "screened",
+    "excluded_at_screening",
+    "sought_for_retrieval",
+    "not_retrieved",
+    "assessed_for_eligibility",
+)
+
+
+@dataclass(frozen=True)
+class AnalysisResults:
+    """One analysis as the runner left it: its results document and effects table."""
+
+    id: str
+    page: str
+    result: Mapping[str, Any]
+    effects: tuple[Mapping[str, str], ...]
+    json_path: Path | None = None
+    csv_path: Path | None = None
+
+
+@dataclass(frozen=True)
+class Screening:
+    """Screening counts for the PRISMA diagram (``None`` when a count is not recorded)."""
+
+    counts: Mapping[str, int | None]
+    excluded_at_eligibility: tuple[tuple[str, int], ...] = ()
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Bibliography:
+    """Keys and short labels of the entries in ``references.bib``."""
+
+    path: Path | None
+    keys: frozenset[str]
+    labels: Mapping[str, str] = field(default_factory=dict)
+    titles: Mapping[str, str] = field(default_factory=dict)
+
+
+def _read_text(path: Path, problems: list[Problem]) -> str | None:
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            problems.append(
+                Problem(str(path), 0, 0, "file is too large to read", "book-input-size")
+            )
+            return None
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(Problem(str(path), 0, 0, f"cannot read: {exc}", "book-input-read"))
+        return None
+
+
+def _read_json(path: Path, problems: list[Problem]) -> Any:
+    text = _read_text(path, problems)
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        problems.append(
+            Problem(str(path), exc.lineno, exc.colno, f"invalid JSON: {exc.msg}", "book-input-json")
+        )
+        return None
+
+
+def _read_effects(path: Path, problems: list[Problem]) -> tuple[Mapping[str, str], ...]:
+    text = _read_text(path, problems) if path.exists() else None
+    if text is None:
+        return ()
+    return tuple(dict(row) for row in csv.DictReader(text.splitlines()))
+
+
+def _analysis_ids(results_dir: Path, problems: list[Problem]) -> list[str]:
+    """Analysis ids in ``index.json`` order, then any other ``<id>.json`` by file name."""
+    ordered: list[str] = []
+    index_path = results_dir / "index.json"
+    if index_path.exists():
+        index = _read_json(index_path, problems)
+        if isinstance(index, list):
+            ordered = [str(row["id"]) for row in index if isinstance(row, dict) and "id" in row]
+    others = sorted(p.stem for p in results_dir.glob("*.json") if p.name != "index.json")
+    return ordered + [name for name in others if name not in ordered]
+
+
+def load_results(results_dir: Path) -> tuple[list[AnalysisResults], list[Problem]]:
+    """Read every analysis in ``results_dir`` (missing directory: no analyses, no problem).
+
+    Returns
+    -------
+    (analyses, problems)
+        Analyses in ``index.json`` order; a problem for each unreadable file.
+    """
+    problems: list[Problem] = []
+    results_dir = Path(results_dir)
+    if not results_dir.is_dir():
+        return [], problems
+    analyses: list[AnalysisResults] = []
+    pages: set[str] = set()
+    for identifier in _analysis_ids(results_dir, problems):
+        json_path = results_dir / f"{identifier}.json"
+        if not json_path.exists():
+            problems.append(
+                Problem(
+                    str(results_dir / "index.json"),
+                    0,
+                    0,
+                    f"analysis {identifier!r} has no results file",
+                    "book-missing-results",
+                )
+            )
+            continue
+        result = _read_json(json_path, problems)
+        if not isinstance(result, dict):
+            if result is not None:
+                problems.append(
+                    Problem(str(json_path), 1, 1, "expected a JSON object", "book-input-json")
+                )
+            continue
+        csv_path = results_dir / f"{identifier}-effects.csv"
+        page = slug(identifier)
+        if page in pages:
+            continue
+        pages.add(page)
+        analyses.append(
+            AnalysisResults(
+                identifier,
+                page,
+                result,
+                _read_effects(csv_path, problems),
+                json_path,
+                csv_path if csv_path.exists() else None,
+            )
+        )
+    return analyses, problems
+
+
+def load_bibliography(path: Path) -> tuple[Bibliography, list[Problem]]:
+    """Read the citation keys of ``references.bib`` with pybtex (no file: empty).
+
+    A ``references.bib`` that is not a regular file inside its directory (a symbolic link
+    out of it, a FIFO) is a problem and is never read.
+    """
+    from pybtex.database import parse_string
+    from pybtex.scanner import PybtexError
+
+    problems: list[Problem] = []
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        return Bibliography(None, frozenset()), problems
+    unsafe = input_problem(path, path.parent, "bib-unreadable")
+    if unsafe is not None:  # a link out of studies/, a FIFO, ...: never read
+        return Bibliography(None, frozenset()), [unsafe]
+    text = _read_text(path, problems)
+    if text is None:
+        return Bibliography(None, frozenset()), problems
+    try:
+        data = parse_string(text, "bibtex")
+    except PybtexError as exc:
+        problems.append(Problem(str(path), 0, 0, f"cannot parse: {exc}", "book-bibtex"))
+        return Bibliography(None, frozenset()), problems
+    labels, titles = {}, {}
+    for key, entry in data.entries.items():
+        people = entry.persons.get("author") or entry.persons.get("editor") or []
+        surname = (
+            " ".join(people[0].last_names).replace("{", "").replace("}", "") if (people) else ""
+        )
+        if len(people) > 2 or any(p.last_names == ["others"] for p in people):
+            surname += " et al."
+        elif len(people) == 2:
+            surname += " and " + " ".join(people[1].last_names).replace("{", "").replace("}", "")
+        year = entry.fields.get("year", "")
+        if surname:
+            labels[key] = f"{surname} ({year})" if year else surname
+        titles[key] = str(entry.fields.get("title", "")).replace("{", "").replace("}", "")
+    return Bibliography(path, frozenset(data.entries.keys()), labels, titles), problems
+
+
+def load_screening(path: Path) -> tuple[Screening | None, list[Problem]]:
+    """Read PRISMA screening counts from a YAML mapping (see ``SCREENING_FIELDS``).
+
+    Loaded with :func:`evidence.records.yamlio.load_yaml` (safe YAML: no tags, aliases or duplicate
+    keys; positions kept). ``excluded_at_eligibility`` is a mapping ``reason: count``.
+    Unknown keys and counts that are not non-negative integers are problems at their line;
+    a file that is not a regular file inside its directory is a problem and is not read.
+    No file: ``None`` (the page then says that screening counts are not recorded).
+    """
+    from evidence.records.yamlio import load_yaml
+
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        return None, []
+    unsafe = input_problem(path, path.parent)
+    if unsafe is not None:  # a link out of studies/, a FIFO, ...: never read
+        return None, [unsafe]
+    loaded = load_yaml(path)
+    problems = list(loaded.problems)
+    if not isinstance(loaded.data, dict):
+        return None, problems
+
+    def problem(keys: tuple[str, ...], message: str) -> Problem:
+        line, column = loaded.positions.of(keys) or (0, 0)
+        return Problem(loaded.path, line, column, message, "book-screening")
+
+    counts: dict[str, int | None] = dict.fromkeys(SCREENING_FIELDS)
+    reasons: list[tuple[str, int]] = []
+    for key, value in loaded.data.items():
+        if key == "excluded_at_eligibility" and isinstance(value, dict):
+            for reason, count in value.items():
+                if _is_count(count):
+                    reasons.append((str(reason), int(count)))
+                else:
+                    problems.append(
+                        problem(
+                            (key, reason), f"{key}.{reason} must be a non-negative whole number"
+                        )
+                    )
+        elif key in counts and _is_count(value):
+            counts[key] = int(value)
+        elif key in counts:
+            problems.append(problem((key,), f"{key} must be a non-negative whole number"))
+        else:
+            problems.append(
+                problem(
+                    (key,),
+                    f"unknown screening field {key!r}; expected one "
+                    f"of {', '.join(SCREENING_FIELDS)}, "
+                    "excluded_at_eligibility",
+                )
+            )
+    return Screening(counts, tuple(reasons), loaded.path), problems
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
