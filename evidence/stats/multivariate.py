@@ -111,6 +111,8 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, sparse, stats
 from scipy.sparse import csgraph
 
+from evidence.stats.errors import InputError
+
 __all__ = [
     "AnovaResult",
     "FitStatistics",
@@ -139,7 +141,7 @@ BOUNDARY = 1e-7
 RHO_EDGE = 9.0
 
 
-class MultivariateError(ValueError):
+class MultivariateError(InputError):
     """Invalid input to, or failure of, a multivariate model fit."""
 
 

@@ -67,6 +67,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, special, stats
 
+from evidence.stats.errors import InputError
+
 __all__ = ["SelectionError", "SelectionResult", "selmodel"]
 
 Array = NDArray[np.float64]
@@ -79,7 +81,7 @@ BETA_DELTA_BOUNDS = (1e-5, 100.0)
 PVAL_MIN = 1e-5
 
 
-class SelectionError(ValueError):
+class SelectionError(InputError):
     """Invalid input to, or failure of, a selection model fit."""
 
 

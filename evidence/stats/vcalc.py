@@ -44,12 +44,14 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from evidence.stats.errors import InputError
+
 __all__ = ["SamplingCovariance", "VcalcError", "vcalc"]
 
 Array = NDArray[np.float64]
 
 
-class VcalcError(ValueError):
+class VcalcError(InputError):
     """Invalid input to :func:`vcalc`."""
 
 
