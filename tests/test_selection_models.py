@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
+from evidence.stats.errors import InputError
 from evidence.stats.selection import SelectionError, selmodel
 
 RTOL = 1e-6
@@ -144,23 +145,25 @@ def test_to_dict_is_json_ready(fits):
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "message"),
+    ("kwargs", "message", "rule"),
     [
-        ({"steps": None}, "needs steps"),
-        ({"steps": [1.5]}, "between 0 and 1"),
-        ({"steps": [0.025], "type": "power"}, "type must be"),
-        ({"steps": [0.025], "alternative": "both"}, "alternative"),
-        ({"steps": [1e-12]}, "hold no p-value"),
+        ({"steps": None}, "needs steps", "selmodel-steps"),
+        ({"steps": [1.5]}, "between 0 and 1", "selmodel-steps"),
+        ({"steps": [0.025], "type": "power"}, "type must be", "selmodel-type"),
+        ({"steps": [0.025], "alternative": "both"}, "alternative", "selmodel-alternative"),
+        ({"steps": [1e-12]}, "hold no p-value", "selmodel-empty-interval"),
     ],
 )
-def test_bad_input_raises_value_error(kwargs, message):
+def test_bad_input_raises_input_error_with_rule(kwargs, message, rule):
     case = MODELS["hackshaw1998_3psm"]
-    with pytest.raises(SelectionError, match=message):
+    with pytest.raises(SelectionError, match=message) as caught:
         selmodel(case["yi"], case["vi"], **kwargs)
+    assert isinstance(caught.value, InputError) and caught.value.rule == rule
 
 
 def test_bad_data_raises_value_error():
     with pytest.raises(ValueError, match="finite"):
         selmodel([0.1, np.nan, 0.2], [0.1, 0.1, 0.1], steps=[0.5])
-    with pytest.raises(ValueError, match="too few studies"):
+    with pytest.raises(InputError, match="too few studies") as caught:
         selmodel([0.1, 0.2], [0.1, 0.1], steps=[0.5])
+    assert caught.value.rule == "selmodel-too-few"

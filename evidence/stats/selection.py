@@ -59,9 +59,9 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -79,6 +79,8 @@ STEP_DELTA_BOUNDS = (0.0, 100.0)
 BETA_DELTA_BOUNDS = (1e-5, 100.0)
 #: p-values of the beta model are clipped to [PVAL_MIN, 1 - PVAL_MIN].
 PVAL_MIN = 1e-5
+#: The weights' z tests are against 1 (no selection).
+DELTA_NULL = 1.0
 
 
 class SelectionError(InputError):
@@ -118,7 +120,7 @@ def one_sided_p(yi: Array, vi: Array, alternative: str) -> Array:
 def _gls(y: Array, v: Array, X: Array, tau2: float) -> tuple[Array, Array, Array]:
     w = 1.0 / (v + tau2)
     F = X.T @ (w[:, None] * X)
-    Finv = np.linalg.inv(F)
+    Finv = np.asarray(np.linalg.inv(F), dtype=np.float64)
     beta = Finv @ (X.T @ (w * y))
     return beta, Finv, w
 
@@ -141,7 +143,7 @@ def _re_tau2(y: Array, v: Array, X: Array, reml: bool) -> float:
     while _re_score(y, v, X, upper, reml) > 0:
         upper *= 2
         if upper > 1e12:
-            raise SelectionError("tau2 of the random-effects model is unbounded")
+            raise SelectionError("tau2 of the random-effects model is unbounded", "selmodel-fit")
     return float(
         optimize.brentq(
             lambda t: _re_score(y, v, X, t, reml),
@@ -196,7 +198,7 @@ class _StepFunction:
                 terms = [(hi, 1.0), (lo, -1.0)]
             self.terms.append(terms)
 
-    def probabilities(self, mu: Array, s: Array, derivatives: bool):
+    def probabilities(self, mu: Array, s: Array, derivatives: bool) -> tuple[Array, Array, Array]:
         J = len(self.terms)
         P = np.zeros((J, mu.size))
         dmu = np.zeros_like(P)
@@ -213,7 +215,9 @@ class _StepFunction:
                     ds[j] += sign * np.where(finite, -dens * np.where(finite, z, 0.0) / s, 0.0)
         return P, dmu, ds
 
-    def nll(self, beta: Array, tau2: float, delta: Array, gradient: bool = True):
+    def nll(
+        self, beta: Array, tau2: float, delta: Array, gradient: bool = True
+    ) -> tuple[float, Array | None]:
         mu = self.X @ beta
         s2 = self.v + tau2
         if np.any(s2 <= 0):
@@ -288,7 +292,9 @@ class _Beta:
     def weight(p: Array, delta: Array) -> Array:
         return p ** (delta[0] - 1) * (1 - p) ** (delta[1] - 1)
 
-    def nll(self, beta: Array, tau2: float, delta: Array, gradient: bool = False):
+    def nll(
+        self, beta: Array, tau2: float, delta: Array, gradient: bool = False
+    ) -> tuple[float, Array | None]:
         mu = self.X @ beta
         s2 = self.v + tau2
         if np.any(s2 <= 0) or np.any(delta <= 0):
@@ -326,7 +332,7 @@ class _Beta:
 # ---------------------------------------------------------------------------------------
 
 
-def _numeric_gradient(fun, x: Array) -> Array:
+def _numeric_gradient(fun: Callable[[Array], float], x: Array) -> Array:
     g = np.zeros_like(x)
     for i in range(x.size):
         h = 1e-6 * max(1.0, abs(x[i]))
@@ -337,7 +343,7 @@ def _numeric_gradient(fun, x: Array) -> Array:
     return g
 
 
-def _hessian_from_gradient(grad, x: Array) -> Array:
+def _hessian_from_gradient(grad: Callable[[Array], Array], x: Array) -> Array:
     """Central differences of a gradient, Richardson-extrapolated (two step sizes)."""
     n = x.size
     H = np.zeros((n, n))
@@ -353,7 +359,7 @@ def _hessian_from_gradient(grad, x: Array) -> Array:
     return 0.5 * (H + H.T)
 
 
-def _hessian_from_function(fun, x: Array) -> Array:
+def _hessian_from_function(fun: Callable[[Array], float], x: Array) -> Array:
     """Central second differences of a function, Richardson-extrapolated."""
     n = x.size
     f0 = fun(x)
@@ -498,96 +504,177 @@ class SelectionResult:
         }
 
 
-def _maximise(
-    likelihood,
-    p: int,
-    n_delta: int,
-    free_delta: Array,
-    x0: Array,
-    bounds: list[tuple[float | None, float | None]],
-    exact_gradient: bool,
-    tau2_fixed: bool,
-) -> tuple[Array, float]:
-    """Maximise the likelihood over ``(beta, tau2, free deltas)`` within bounds.
+class _Likelihood(Protocol):
+    """A selection model's negative log-likelihood (with its gradient where it is exact)."""
 
-    L-BFGS-B within the bounds, then Newton steps on the parameters not at a bound
-    (finite-difference Hessian) until the step is below 1e-13 relative or the likelihood
-    no longer rises beyond rounding.
+    def nll(
+        self, beta: Array, tau2: float, delta: Array, gradient: bool = ...
+    ) -> tuple[float, Array | None]: ...
+
+
+@dataclass(frozen=True)
+class _WeightFunction:
+    """One weight function: its likelihood, which weights are estimated and within what.
+
+    ``free_delta`` marks the estimated weights (the others are held at 1); ``exact``
+    says whether the likelihood gives its exact gradient (else finite differences).
     """
 
-    def unpack(x: Array) -> tuple[Array, float, Array]:
-        delta = np.ones(n_delta)
-        delta[free_delta] = x[p + 1 :]
-        return x[:p], float(x[p]), delta
+    likelihood: _Likelihood
+    n_delta: int
+    free_delta: NDArray[np.bool_]
+    bounds: tuple[float, float]
+    exact: bool
+    steps: tuple[float, ...]
+    counts: tuple[int, ...]
 
-    def fun(x: Array) -> float:
-        beta, tau2, delta = unpack(x)
-        return likelihood.nll(beta, tau2, delta, gradient=False)[0]
+    @property
+    def n_free(self) -> int:
+        """Number of estimated weights."""
+        return int(self.free_delta.sum())
 
-    def fun_grad(x: Array) -> tuple[float, Array]:
-        beta, tau2, delta = unpack(x)
-        value, grad = likelihood.nll(beta, tau2, delta, gradient=exact_gradient)
+    def delta(self, free: Array) -> Array:
+        """Every weight, from the estimated ones (the others are 1)."""
+        delta = np.ones(self.n_delta)
+        delta[self.free_delta] = free
+        return delta
+
+
+class _Objective:
+    """``-ll`` as a function of ``x = (beta, tau2, estimated deltas)``.
+
+    With ``tau2_fixed`` the gradient in ``tau2`` is reported as 0, so that the optimiser
+    leaves ``tau2`` where it starts (the fit under ``tau2 = 0``).
+    """
+
+    def __init__(self, weights: _WeightFunction, p: int, tau2_fixed: bool = False) -> None:
+        self.weights, self.p, self.tau2_fixed = weights, p, tau2_fixed
+
+    def unpack(self, x: Array) -> tuple[Array, float, Array]:
+        """``(beta, tau2, delta)`` of ``x``."""
+        return x[: self.p], float(x[self.p]), self.weights.delta(x[self.p + 1 :])
+
+    def value(self, x: Array) -> float:
+        """``-ll`` at ``x``."""
+        beta, tau2, delta = self.unpack(x)
+        return self.weights.likelihood.nll(beta, tau2, delta, gradient=False)[0]
+
+    def _estimated(self, grad: Array) -> Array:
+        """Keep the gradient entries of ``x`` (drop those of weights held at 1)."""
+        p = self.p
+        return np.concatenate([grad[: p + 1], grad[p + 1 :][self.weights.free_delta]])
+
+    def score(self, x: Array) -> Array:
+        """Exact gradient of ``-ll`` at ``x`` (step functions only)."""
+        beta, tau2, delta = self.unpack(x)
+        grad = self.weights.likelihood.nll(beta, tau2, delta, gradient=True)[1]
+        if grad is None:
+            raise SelectionError(
+                "the standard errors of this fit cannot be computed yet: tau2 or a weight "
+                "lies within the numerical Hessian's step (1e-4) of its lower bound, where "
+                "the likelihood is undefined",
+                "selmodel-fit",
+            )
+        return self._estimated(grad)
+
+    def value_and_gradient(self, x: Array) -> tuple[float, Array]:
+        """``-ll`` and its gradient at ``x`` (exact, or by central differences)."""
+        beta, tau2, delta = self.unpack(x)
+        value, grad = self.weights.likelihood.nll(beta, tau2, delta, gradient=self.weights.exact)
         if not math.isfinite(value):
             return 1e300, np.zeros_like(x)
         if grad is None:
-            grad = _numeric_gradient(fun, x)
+            grad = _numeric_gradient(self.value, x)
         else:
-            grad = np.concatenate([grad[: p + 1], grad[p + 1 :][free_delta]])
-        if tau2_fixed:
-            grad[p] = 0.0
+            grad = self._estimated(grad)
+        if self.tau2_fixed:
+            grad[self.p] = 0.0
         return value, grad
 
+
+Bounds = Sequence[tuple[float | None, float | None]]
+
+
+def _maximise(objective: _Objective, x0: Array, bounds: Bounds) -> tuple[Array, float]:
+    """Maximise the likelihood over ``(beta, tau2, free deltas)`` within bounds.
+
+    L-BFGS-B within the bounds, then Newton steps on the parameters not at a bound
+    (:func:`_polish`).
+    """
     result = optimize.minimize(
-        fun_grad,
+        objective.value_and_gradient,
         x0,
         jac=True,
         method="L-BFGS-B",
         bounds=bounds,
         options={"maxiter": 20000, "ftol": 1e-15, "gtol": 1e-12},
     )
-    x = np.clip(
-        result.x,
-        [b[0] if b[0] is not None else -np.inf for b in bounds],
-        [b[1] if b[1] is not None else np.inf for b in bounds],
-    )
-    value = fun(x)
     lower = np.array([b[0] if b[0] is not None else -np.inf for b in bounds])
     upper = np.array([b[1] if b[1] is not None else np.inf for b in bounds])
+    x = np.clip(result.x, lower, upper)
+    return _polish(objective, x, objective.value(x), lower, upper)
+
+
+def _polish(
+    objective: _Objective, x: Array, value: float, lower: Array, upper: Array
+) -> tuple[Array, float]:
+    """Newton steps on the parameters not at a bound (finite-difference Hessian).
+
+    Stops when the step is below 1e-13 relative or the likelihood no longer rises beyond
+    rounding. A parameter at a bound whose gradient points out of the region stays there.
+    """
     for _ in range(200):
-        _, grad = fun_grad(x)
+        _, grad = objective.value_and_gradient(x)
         free = (x > lower + 1e-12) & (x < upper - 1e-12)
-        if tau2_fixed:
-            free[p] = False
-        # A parameter at a bound whose gradient points out of the region stays there.
+        if objective.tau2_fixed:
+            free[objective.p] = False
         if not free.any():
             break
         idx = np.flatnonzero(free)
-        H = _hessian_from_gradient(lambda z: fun_grad(z)[1], x)[np.ix_(idx, idx)]
+        H = _hessian_from_gradient(lambda z: objective.value_and_gradient(z)[1], x)
+        H = H[np.ix_(idx, idx)]
         if not np.all(np.isfinite(H)):
             break
-        # Eigenvalue-modified Newton step: a descent direction even where H is indefinite.
-        w, U = np.linalg.eigh(H)
-        w = np.maximum(np.abs(w), 1e-10 * max(1.0, float(np.abs(w).max())))
-        step = -U @ ((U.T @ grad[idx]) / w)
-        t = 1.0
-        moved = False
-        while t > 1e-8:
-            candidate = x.copy()
-            candidate[idx] += t * step
-            candidate = np.clip(candidate, lower, upper)
-            new_value = fun(candidate)
-            if new_value <= value + 1e-13 * abs(value):
-                moved = True
-                break
-            t /= 2
-        if not moved:
+        step = _newton_direction(H, grad[idx])
+        found = _line_search(objective, x, idx, step, value, (lower, upper))
+        if found is None:
             break
+        candidate, new_value = found
         change = float(np.max(np.abs(candidate - x) / np.maximum(1.0, np.abs(x))))
         gain = value - new_value
         x, value = candidate, min(value, new_value)
         if change < 1e-13 or gain <= 1e-15 * abs(value):
             break
     return x, value
+
+
+def _newton_direction(H: Array, grad: Array) -> Array:
+    """Eigenvalue-modified Newton step: a descent direction even where H is indefinite."""
+    w, U = np.linalg.eigh(H)
+    w = np.maximum(np.abs(w), 1e-10 * max(1.0, float(np.abs(w).max())))
+    return -U @ ((U.T @ grad) / w)
+
+
+def _line_search(
+    objective: _Objective,
+    x: Array,
+    idx: NDArray[np.intp],
+    step: Array,
+    value: float,
+    bounds: tuple[Array, Array],
+) -> tuple[Array, float] | None:
+    """Halve the step on ``x[idx]`` (clipped to the bounds) until ``-ll`` does not rise."""
+    lower, upper = bounds
+    t = 1.0
+    while t > 1e-8:
+        candidate = x.copy()
+        candidate[idx] += t * step
+        candidate = np.clip(candidate, lower, upper)
+        new_value = objective.value(candidate)
+        if new_value <= value + 1e-13 * abs(value):
+            return candidate, new_value
+        t /= 2
+    return None
 
 
 def selmodel(
@@ -642,178 +729,240 @@ def selmodel(
     >>> fit.counts, round(float(fit.beta[0]), 3), round(float(fit.delta[1]), 2), fit.lrt_df
     ((2, 28), 0.221, 2.04, 1)
     """
-    y = np.asarray(yi, dtype=float).ravel()
-    v = np.asarray(vi, dtype=float).ravel()
-    k = y.size
-    if v.shape != y.shape:
-        raise SelectionError("yi and vi must have equal length")
-    if not (np.all(np.isfinite(y)) and np.all(np.isfinite(v)) and np.all(v > 0)):
-        raise SelectionError("yi must be finite and vi finite and positive")
-    if type not in ("stepfun", "beta"):
-        raise SelectionError("type must be 'stepfun' or 'beta'")
-    if alternative not in ("greater", "less", "two.sided"):
-        raise SelectionError("alternative must be 'greater', 'less' or 'two.sided'")
-    if not 0 < level < 1:
-        raise SelectionError("level must lie strictly between 0 and 1")
-    Xm = np.ones((k, 1)) if X is None else np.asarray(X, dtype=float)
-    if Xm.ndim == 1:
-        Xm = Xm[:, None]
-    if Xm.shape[0] != k or not np.all(np.isfinite(Xm)):
-        raise SelectionError("X must be finite with one row per effect")
-    p = Xm.shape[1]
-    if np.linalg.matrix_rank(Xm) < p:
-        raise SelectionError("X is not of full column rank")
-    if names is None:
-        names = ["intrcpt"] if X is None else [f"X{i + 1}" for i in range(p)]
-    names = tuple(str(n) for n in names)
-    if len(names) != p:
-        raise SelectionError("names must have one entry per column of X")
-
+    y, v, Xm = _check_data(yi, vi, X, type, alternative, level)
+    k, p = Xm.shape
+    names = _coefficient_names(names, X is None, p)
     if type == "stepfun":
-        if steps is None:
-            raise SelectionError("the step function needs steps (cut points of the p-values)")
-        cuts = np.unique(np.asarray(steps, dtype=float))
-        if cuts.size == 0 or np.any(~np.isfinite(cuts)) or np.any((cuts < 0) | (cuts > 1)):
-            raise SelectionError("steps must lie between 0 and 1")
-        if cuts[-1] != 1:
-            cuts = np.append(cuts, 1.0)
-        likelihood: Any = _StepFunction(y, v, Xm, cuts, alternative)
-        n_delta = cuts.size
-        free_delta = np.arange(n_delta) > 0
-        counts = tuple(int(c) for c in np.bincount(likelihood.group, minlength=n_delta))
-        if k < p + n_delta:
-            raise SelectionError(f"too few studies (k = {k}) to fit this selection model")
-        empty = [j for j in range(n_delta) if counts[j] == 0]
-        if empty:
-            raise SelectionError(
-                "one or more intervals of the step function hold no p-value: "
-                + ", ".join(f"({0 if j == 0 else cuts[j - 1]:g}, {cuts[j]:g}]" for j in empty)
-            )
-        d_bounds = STEP_DELTA_BOUNDS
-        h0 = 1.0
-        exact = True
-        steps_out = tuple(float(c) for c in cuts)
+        weights = _step_function(y, v, Xm, steps, alternative)
     else:
-        likelihood = _Beta(y, v, Xm, alternative)
-        n_delta = 2
-        free_delta = np.array([True, True])
-        counts = ()
-        d_bounds = BETA_DELTA_BOUNDS
-        h0 = 1.0
-        exact = False
-        steps_out = ()
-    n_free = int(free_delta.sum())
+        weights = _beta_function(y, v, Xm, alternative)
+    n_free = weights.n_free
     if k < p + 1 + n_free:
-        raise SelectionError(f"too few studies (k = {k}) to fit this selection model")
+        raise SelectionError(
+            f"too few studies (k = {k}) to fit this selection model", "selmodel-too-few"
+        )
 
     base_tau2 = _re_tau2(y, v, Xm, reml=False)
     base_beta, _, _ = _gls(y, v, Xm, base_tau2)
     ll0 = _ml_loglik(y, v, Xm, base_tau2)
-
     x0 = np.concatenate([base_beta, [base_tau2 + 0.001], np.ones(n_free)])
-    bounds = [(None, None)] * p + [(0.0, None)] + [d_bounds] * n_free
-    x, value = _maximise(likelihood, p, n_delta, free_delta, x0, bounds, exact, False)
-    ll = -value
-    beta = x[:p]
-    tau2 = float(x[p])
-    if tau2 < 10 * np.finfo(float).eps:
-        tau2 = 0.0
+    bounds = [(None, None)] * p + [(0.0, None)] + [weights.bounds] * n_free
+    objective = _Objective(weights, p)
+    x, value = _maximise(objective, x0, bounds)
+    if x[p] < 10 * np.finfo(float).eps:
         x[p] = 0.0
-    delta = np.ones(n_delta)
-    delta[free_delta] = x[p + 1 :]
+    cov = _covariance(objective, x)
+    lrt_tau2 = _lrt_tau2(weights, p, x, bounds, -value)
+    return _result(
+        _Fit(type, alternative, names, Xm, weights, x, cov, -value, ll0, lrt_tau2), level
+    )
 
-    # Hessian of -ll on the natural scale (beta, tau2, free deltas), as metafor.
-    if exact:
 
-        def grad_all(z: Array) -> Array:
-            d = np.ones(n_delta)
-            d[free_delta] = z[p + 1 :]
-            g = likelihood.nll(z[:p], float(z[p]), d, gradient=True)[1]
-            return np.concatenate([g[: p + 1], g[p + 1 :][free_delta]])
+def _check_data(
+    yi: ArrayLike, vi: ArrayLike, X: ArrayLike | None, kind: str, alternative: str, level: float
+) -> tuple[Array, Array, Array]:
+    """Effect sizes, variances and design matrix, checked (intercept only without ``X``)."""
+    y = np.asarray(yi, dtype=float).ravel()
+    v = np.asarray(vi, dtype=float).ravel()
+    k = y.size
+    if v.shape != y.shape:
+        raise SelectionError("yi and vi must have equal length", "selmodel-length")
+    if not (np.all(np.isfinite(y)) and np.all(np.isfinite(v)) and np.all(v > 0)):
+        raise SelectionError("yi must be finite and vi finite and positive", "selmodel-values")
+    if kind not in ("stepfun", "beta"):
+        raise SelectionError("type must be 'stepfun' or 'beta'", "selmodel-type")
+    if alternative not in ("greater", "less", "two.sided"):
+        raise SelectionError(
+            "alternative must be 'greater', 'less' or 'two.sided'", "selmodel-alternative"
+        )
+    if not 0 < level < 1:
+        raise SelectionError("level must lie strictly between 0 and 1", "selmodel-level")
+    Xm = np.ones((k, 1)) if X is None else np.asarray(X, dtype=float)
+    if Xm.ndim == 1:
+        Xm = Xm[:, None]
+    if Xm.shape[0] != k or not np.all(np.isfinite(Xm)):
+        raise SelectionError("X must be finite with one row per effect", "selmodel-mods")
+    if np.linalg.matrix_rank(Xm) < Xm.shape[1]:
+        raise SelectionError("X is not of full column rank", "selmodel-collinear")
+    return y, v, Xm
 
-        H = _hessian_from_gradient(grad_all, x)
+
+def _coefficient_names(
+    names: Sequence[str] | None, intercept_only: bool, p: int
+) -> tuple[str, ...]:
+    """Return the names given, or ``intrcpt`` / ``X1, X2, ...``; one per column of ``X``."""
+    if names is None:
+        names = ["intrcpt"] if intercept_only else [f"X{i + 1}" for i in range(p)]
+    out = tuple(str(n) for n in names)
+    if len(out) != p:
+        raise SelectionError("names must have one entry per column of X", "selmodel-names")
+    return out
+
+
+def _step_function(
+    y: Array, v: Array, Xm: Array, steps: Sequence[float] | None, alternative: str
+) -> _WeightFunction:
+    """Build the step function with cut points ``steps`` (1 added), checked on the data."""
+    if steps is None:
+        raise SelectionError(
+            "the step function needs steps (cut points of the p-values)", "selmodel-steps"
+        )
+    cuts = np.unique(np.asarray(steps, dtype=float))
+    if cuts.size == 0 or np.any(~np.isfinite(cuts)) or np.any((cuts < 0) | (cuts > 1)):
+        raise SelectionError("steps must lie between 0 and 1", "selmodel-steps")
+    if cuts[-1] != 1:
+        cuts = np.append(cuts, 1.0)
+    likelihood = _StepFunction(y, v, Xm, cuts, alternative)
+    n_delta = cuts.size
+    counts = tuple(int(c) for c in np.bincount(likelihood.group, minlength=n_delta))
+    k, p = Xm.shape
+    if k < p + n_delta:
+        raise SelectionError(
+            f"too few studies (k = {k}) to fit this selection model", "selmodel-too-few"
+        )
+    empty = [j for j in range(n_delta) if counts[j] == 0]
+    if empty:
+        raise SelectionError(
+            "one or more intervals of the step function hold no p-value: "
+            + ", ".join(f"({0 if j == 0 else cuts[j - 1]:g}, {cuts[j]:g}]" for j in empty),
+            "selmodel-empty-interval",
+        )
+    return _WeightFunction(
+        likelihood=likelihood,
+        n_delta=n_delta,
+        free_delta=np.arange(n_delta) > 0,
+        bounds=STEP_DELTA_BOUNDS,
+        exact=True,
+        steps=tuple(float(c) for c in cuts),
+        counts=counts,
+    )
+
+
+def _beta_function(y: Array, v: Array, Xm: Array, alternative: str) -> _WeightFunction:
+    """Build the beta weight function (both parameters estimated)."""
+    return _WeightFunction(
+        likelihood=_Beta(y, v, Xm, alternative),
+        n_delta=2,
+        free_delta=np.array([True, True]),
+        bounds=BETA_DELTA_BOUNDS,
+        exact=False,
+        steps=(),
+        counts=(),
+    )
+
+
+def _covariance(objective: _Objective, x: Array) -> Array:
+    """Inverse Hessian of ``-ll`` on the natural scale (beta, tau2, free deltas), as metafor.
+
+    NaN throughout when the Hessian is singular or its inverse has a negative variance.
+    """
+    if objective.weights.exact:
+        H = _hessian_from_gradient(objective.score, x)
     else:
-
-        def fun_all(z: Array) -> float:
-            d = np.ones(n_delta)
-            d[free_delta] = z[p + 1 :]
-            return likelihood.nll(z[:p], float(z[p]), d)[0]
-
-        H = _hessian_from_function(fun_all, x)
+        H = _hessian_from_function(objective.value, x)
     try:
-        cov = np.linalg.inv(H)
+        cov = np.asarray(np.linalg.inv(H), dtype=np.float64)
         if np.any(np.diag(cov) < 0) or not np.all(np.isfinite(cov)):
             raise np.linalg.LinAlgError
     except np.linalg.LinAlgError:
         cov = np.full_like(H, np.nan)
-    vcov = cov[:p, :p]
-    se = np.sqrt(np.diag(vcov))
-    se_tau2 = float(np.sqrt(cov[p, p]))
-    vd = np.full((n_delta, n_delta), np.nan)
-    idx = np.flatnonzero(free_delta)
-    vd[np.ix_(idx, idx)] = cov[p + 1 :, p + 1 :]
-    se_delta = np.sqrt(np.diag(vd))
+    return cov
 
-    crit = float(stats.norm.ppf(0.5 + level / 2))
-    stat = beta / se
-    pvals = 2 * stats.norm.sf(np.abs(stat))
-    with np.errstate(invalid="ignore"):
-        stat_delta = (delta - h0) / se_delta
-    p_delta = 2 * stats.norm.sf(np.abs(stat_delta))
-    delta_lo = np.maximum(delta - crit * se_delta, 0.0)
-    delta_hi = delta + crit * se_delta
-    tau2_ci = (max(tau2 - crit * se_tau2, 0.0), tau2 + crit * se_tau2)
 
-    intercept = [j for j in range(p) if np.all(Xm[:, j] == 1.0)]
-    btt = [j for j in range(p) if j not in intercept[:1]]
-    qm = qm_p = None
-    qm_df = None
-    if btt:
-        qm = float(beta[btt] @ np.linalg.solve(vcov[np.ix_(btt, btt)], beta[btt]))
-        qm_df = len(btt)
-        qm_p = float(stats.chi2.sf(qm, qm_df))
-
-    lrt = max(0.0, -2 * (ll0 - ll))
-    lrt_p = float(stats.chi2.sf(lrt, n_free))
-    # tau2 = 0 within the selection model.
+def _lrt_tau2(
+    weights: _WeightFunction, p: int, x: Array, bounds: Bounds, ll: float
+) -> tuple[float, float]:
+    """Likelihood-ratio test of ``tau2 = 0`` within the selection model (statistic, p)."""
     x0_fixed = x.copy()
     x0_fixed[p] = 0.0
     bounds_fixed = list(bounds)
     bounds_fixed[p] = (0.0, 0.0)
-    _, value0 = _maximise(likelihood, p, n_delta, free_delta, x0_fixed, bounds_fixed, exact, True)
+    _, value0 = _maximise(_Objective(weights, p, tau2_fixed=True), x0_fixed, bounds_fixed)
     lrt_tau2 = max(0.0, -2 * (-value0 - ll))
-    lrt_tau2_p = float(stats.chi2.sf(lrt_tau2, 1))
+    return lrt_tau2, float(stats.chi2.sf(lrt_tau2, 1))
 
+
+@dataclass(frozen=True)
+class _Fit:
+    """What the fit found, before inference: the maximum, its covariance, the tests."""
+
+    type: str
+    alternative: str
+    names: tuple[str, ...]
+    Xm: Array
+    weights: _WeightFunction
+    x: Array
+    cov: Array
+    ll: float
+    ll0: float
+    lrt_tau2: tuple[float, float]
+
+
+def _moderator_test(
+    beta: Array, vcov: Array, Xm: Array
+) -> tuple[float | None, int | None, float | None]:
+    """Wald test of every coefficient but the intercept (None without moderators)."""
+    p = Xm.shape[1]
+    intercept = [j for j in range(p) if np.all(Xm[:, j] == 1.0)]
+    btt = [j for j in range(p) if j not in intercept[:1]]
+    if not btt:
+        return None, None, None
+    qm = float(beta[btt] @ np.linalg.solve(vcov[np.ix_(btt, btt)], beta[btt]))
+    return qm, len(btt), float(stats.chi2.sf(qm, len(btt)))
+
+
+def _result(fit: _Fit, level: float) -> SelectionResult:
+    """Wald inference, the tests of selection and the fit statistics."""
+    weights, x, cov = fit.weights, fit.x, fit.cov
+    k, p = fit.Xm.shape
+    beta = x[:p]
+    tau2 = float(x[p])
+    delta = weights.delta(x[p + 1 :])
+    vcov = cov[:p, :p]
+    se = np.sqrt(np.diag(vcov))
+    se_tau2 = float(np.sqrt(cov[p, p]))
+    vd = np.full((weights.n_delta, weights.n_delta), np.nan)
+    idx = np.flatnonzero(weights.free_delta)
+    vd[np.ix_(idx, idx)] = cov[p + 1 :, p + 1 :]
+    se_delta = np.sqrt(np.diag(vd))
+    crit = float(stats.norm.ppf(0.5 + level / 2))
+    stat = beta / se
+    with np.errstate(invalid="ignore"):
+        stat_delta = (delta - DELTA_NULL) / se_delta
+    qm, qm_df, qm_p = _moderator_test(beta, vcov, fit.Xm)
+    ll = fit.ll
+    lrt = max(0.0, -2 * (fit.ll0 - ll))
+    n_free = weights.n_free
     parms = p + 1 + n_free
     big = max(k, parms + 2)
     return SelectionResult(
-        type=type,
-        alternative=alternative,
-        steps=steps_out,
-        names=names,
+        type=fit.type,
+        alternative=fit.alternative,
+        steps=weights.steps,
+        names=fit.names,
         beta=beta,
         se=se,
         statistic=stat,
-        p=pvals,
+        p=2 * stats.norm.sf(np.abs(stat)),
         ci_lower=beta - crit * se,
         ci_upper=beta + crit * se,
         vcov=vcov,
         tau2=tau2,
         se_tau2=se_tau2,
-        tau2_ci=tau2_ci,
+        tau2_ci=(max(tau2 - crit * se_tau2, 0.0), tau2 + crit * se_tau2),
         delta=delta,
         se_delta=se_delta,
         statistic_delta=stat_delta,
-        p_delta=p_delta,
-        delta_ci_lower=delta_lo,
-        delta_ci_upper=delta_hi,
+        p_delta=2 * stats.norm.sf(np.abs(stat_delta)),
+        delta_ci_lower=np.maximum(delta - crit * se_delta, 0.0),
+        delta_ci_upper=delta + crit * se_delta,
         loglik=ll,
-        loglik0=ll0,
+        loglik0=fit.ll0,
         lrt=lrt,
         lrt_df=n_free,
-        lrt_p=lrt_p,
-        lrt_tau2=lrt_tau2,
-        lrt_tau2_p=lrt_tau2_p,
+        lrt_p=float(stats.chi2.sf(lrt, n_free)),
+        lrt_tau2=fit.lrt_tau2[0],
+        lrt_tau2_p=fit.lrt_tau2[1],
         qm=qm,
         qm_df=qm_df,
         qm_p=qm_p,
@@ -822,7 +971,7 @@ def selmodel(
         aic=-2 * ll + 2 * parms,
         bic=-2 * ll + parms * math.log(k),
         aicc=-2 * ll + 2 * parms * big / (big - parms - 1),
-        counts=counts,
+        counts=weights.counts,
         k=k,
         level=level,
     )
