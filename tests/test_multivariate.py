@@ -25,6 +25,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from evidence.stats import multivariate as mv
+from evidence.stats.errors import InputError
 from evidence.stats.vcalc import VcalcError, vcalc
 
 RTOL = 1e-6
@@ -205,18 +206,27 @@ def test_to_dict_is_json_ready(fits):
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "message"),
+    ("kwargs", "message", "rule"),
     [
-        ({"yi": [0.1, 0.2], "V": [0.1]}, "vi has 1 values"),
-        ({"yi": [0.1, np.nan], "V": [0.1, 0.1]}, "yi must be finite"),
-        ({"yi": [0.1, 0.2], "V": [0.1, 0.1], "random": {"s": [1, 2]}, "method": "DL"}, "method"),
-        ({"yi": [0.1, 0.2], "V": [0.1, 0.1]}, "at least one random effect"),
-        ({"yi": [0.1, 0.2], "V": [0.1, 0.1], "inner": [1, 2]}, "both inner and outer"),
+        ({"yi": [0.1, 0.2], "V": [0.1]}, "vi has 1 values", "mv-length"),
+        ({"yi": [0.1, np.nan], "V": [0.1, 0.1]}, "yi must be finite", "mv-missing"),
+        (
+            {"yi": [0.1, 0.2], "V": [0.1, 0.1], "random": {"s": [1, 2]}, "method": "DL"},
+            "method",
+            "mv-method",
+        ),
+        ({"yi": [0.1, 0.2], "V": [0.1, 0.1]}, "at least one random effect", "mv-random"),
+        ({"yi": [0.1, 0.2], "V": [0.1, 0.1], "inner": [1, 2]}, "both inner and outer", "mv-struct"),
         (
             {"yi": [0.1, 0.2], "V": [0.1, 0.1], "inner": [1, 2], "outer": [1, 1], "struct": "AR"},
             "struct must be",
+            "mv-struct",
         ),
-        ({"yi": [0.1, 0.2, 0.3], "V": [0.1, 0.1, 0.1], "random": {"s": [1, 2]}}, "has 2 values"),
+        (
+            {"yi": [0.1, 0.2, 0.3], "V": [0.1, 0.1, 0.1], "random": {"s": [1, 2]}},
+            "has 2 values",
+            "mv-length",
+        ),
         (
             {
                 "yi": [0.1, 0.2, 0.3],
@@ -225,23 +235,35 @@ def test_to_dict_is_json_ready(fits):
                 "X": [[1, 1], [1, 1], [1, 1]],
             },
             "full column rank",
+            "mv-collinear",
         ),
     ],
 )
-def test_bad_input_raises_value_error(kwargs, message):
+def test_bad_input_raises_input_error_with_rule(kwargs, message, rule):
     args = dict(kwargs)
     yi, v = args.pop("yi"), args.pop("V")
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InputError, match=message) as caught:
         mv.rma_mv(yi, v, **args)
+    assert caught.value.rule == rule
 
 
-def test_vcalc_bad_input():
-    with pytest.raises(VcalcError, match="rho"):
-        vcalc([0.1, 0.2], [1, 1], obs=[1, 2])
-    with pytest.raises(VcalcError, match=r"\(rho_obs, rho_type\)"):
-        vcalc([0.1, 0.2], [1, 1], obs=[1, 2], type=[1, 2], rho=0.5)
-    with pytest.raises(VcalcError, match="non-negative"):
-        vcalc([-0.1, 0.2], [1, 1])
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message", "rule"),
+    [
+        (([0.1, 0.2], [1, 1]), {"obs": [1, 2]}, "rho", "vcalc-rho"),
+        (
+            ([0.1, 0.2], [1, 1]),
+            {"obs": [1, 2], "type": [1, 2], "rho": 0.5},
+            r"\(rho_obs, rho_type\)",
+            "vcalc-rho",
+        ),
+        (([-0.1, 0.2], [1, 1]), {}, "non-negative", "vcalc-variance"),
+    ],
+)
+def test_vcalc_bad_input(args, kwargs, message, rule):
+    with pytest.raises(VcalcError, match=message) as caught:
+        vcalc(*args, **kwargs)
+    assert isinstance(caught.value, InputError) and caught.value.rule == rule
 
 
 def test_anova_refuses_reml_with_different_fixed_effects(fits):

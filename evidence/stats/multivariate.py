@@ -178,13 +178,13 @@ def nested(*factors: ArrayLike, names: Sequence[str] | None = None) -> dict[str,
     {'district': ['d1', 'd1', 'd2'], 'district/school': ['d1/1', 'd1/2', 'd2/1']}
     """
     if not factors:
-        raise MultivariateError("nested() needs at least one factor")
+        raise MultivariateError("nested() needs at least one factor", "mv-nested")
     columns = [[str(v) for v in np.asarray(f, dtype=object).ravel()] for f in factors]
     if len({len(c) for c in columns}) != 1:
-        raise MultivariateError("nested factors must have equal length")
+        raise MultivariateError("nested factors must have equal length", "mv-nested")
     names = list(names) if names is not None else [f"f{i + 1}" for i in range(len(factors))]
     if len(names) != len(factors):
-        raise MultivariateError("names must have one entry per factor")
+        raise MultivariateError("names must have one entry per factor", "mv-nested")
     out: dict[str, list[str]] = {}
     labels = columns[0]
     out[names[0]] = list(labels)
@@ -215,9 +215,9 @@ class _Bucket:
 def _codes(labels: ArrayLike, n: int, what: str) -> tuple[NDArray[np.int64], list[str]]:
     array = np.asarray(labels, dtype=object).ravel()
     if array.size != n:
-        raise MultivariateError(f"{what} has {array.size} values but yi has {n}")
+        raise MultivariateError(f"{what} has {array.size} values but yi has {n}", "mv-length")
     if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in array):
-        raise MultivariateError(f"{what} has missing values")
+        raise MultivariateError(f"{what} has missing values", "mv-missing")
     text = np.asarray([str(v) for v in array])
     try:
         numeric = np.asarray([float(v) for v in array])
@@ -326,7 +326,7 @@ class _Model:
             M = bk.V.copy()
             for j in range(self.n_sigma2):
                 M += sigma2[j] * bk.D[j]
-            if G is not None and bk.pair is not None:
+            if G is not None and bk.pair is not None and bk.O is not None:
                 M += G.ravel()[bk.pair] * bk.O
             try:
                 L = np.linalg.cholesky(M)
@@ -374,7 +374,7 @@ class _Model:
                     A = A - (WX @ Finv) @ WX.transpose(0, 2, 1)
                 for j in range(self.n_sigma2):
                     g_sigma2[j] += float(np.sum(A * bk.D[j]))
-                if bk.pair is not None:
+                if bk.pair is not None and bk.O is not None:
                     B += np.bincount(
                         bk.pair.ravel(), weights=(A * bk.O).ravel(), minlength=self.q * self.q
                     ).reshape(self.q, self.q)
@@ -386,7 +386,7 @@ class _Model:
         """``QE = r' V^{-1} r`` at the fixed-effects (``M = V``) GLS fit, and that fit."""
         res = self.evaluate(np.zeros(self.n_sigma2), None, reml=False, score=False)
         if res is None:
-            raise MultivariateError("V is not positive definite")
+            raise MultivariateError("V is not positive definite", "mv-covariance")
         return float(res["rss"]), res["beta"]
 
     def saturated_loglik(self) -> float:
@@ -631,7 +631,7 @@ def _newton(problem: _Problem, phi: Array, floor: float = -math.inf) -> tuple[Ar
     f, grad, _ = problem.value(phi)
     if grad is None:
         raise MultivariateError(
-            "the starting values give a covariance that is not positive definite"
+            "the starting values give a covariance that is not positive definite", "mv-fit"
         )
     for iteration in range(1, MAX_ITERATIONS + 1):
         if phi.size == 0:
@@ -669,7 +669,7 @@ def _newton(problem: _Problem, phi: Array, floor: float = -math.inf) -> tuple[Ar
             return phi, f, iteration
         if problem.rho_slots.size and np.any(np.abs(phi[problem.rho_slots]) > RHO_EDGE):
             return phi, f, iteration
-    raise MultivariateError("the variance components did not converge")
+    raise MultivariateError("the variance components did not converge", "mv-fit")
 
 
 def _optimise(model: _Model, reml: bool, fixed: Array, start: Array) -> tuple[Array, int]:
@@ -900,11 +900,11 @@ def _as_matrix(X: ArrayLike | None, n: int) -> Array:
     if matrix.ndim == 1:
         matrix = matrix[:, None]
     if matrix.ndim != 2 or matrix.shape[0] != n:
-        raise MultivariateError(f"X must have one row per effect ({n})")
+        raise MultivariateError(f"X must have one row per effect ({n})", "mv-length")
     if not np.all(np.isfinite(matrix)):
-        raise MultivariateError("X must be finite")
+        raise MultivariateError("X must be finite", "mv-missing")
     if np.linalg.matrix_rank(matrix) < matrix.shape[1]:
-        raise MultivariateError("X is not of full column rank")
+        raise MultivariateError("X is not of full column rank", "mv-collinear")
     return matrix
 
 
@@ -912,7 +912,7 @@ def _sampling_covariance(V: Any, n: int):
     """Dense ``V`` or a tuple of ``(rows, block)`` from 1-D ``vi``, 2-D ``V`` or blocks."""
     if hasattr(V, "rows") and hasattr(V, "blocks"):
         if int(V.n) != n:
-            raise MultivariateError(f"V has {V.n} rows but yi has {n}")
+            raise MultivariateError(f"V has {V.n} rows but yi has {n}", "mv-length")
         pairs = tuple(
             (np.asarray(r, dtype=np.int64), np.asarray(b, dtype=float))
             for r, b in zip(V.rows, V.blocks, strict=True)
@@ -921,19 +921,21 @@ def _sampling_covariance(V: Any, n: int):
         for rows, block in pairs:
             diag[rows] = np.diag(block)
         if not all(np.all(np.isfinite(b)) and np.array_equal(b, b.T) for _, b in pairs):
-            raise MultivariateError("every block of V must be finite and symmetric")
+            raise MultivariateError(
+                "every block of V must be finite and symmetric", "mv-covariance"
+            )
         return pairs, diag
     array = np.asarray(V, dtype=float)
     if array.ndim == 1:
         if array.size != n:
-            raise MultivariateError(f"vi has {array.size} values but yi has {n}")
+            raise MultivariateError(f"vi has {array.size} values but yi has {n}", "mv-length")
         if not np.all(np.isfinite(array)) or np.any(array <= 0):
-            raise MultivariateError("vi must be finite and positive")
+            raise MultivariateError("vi must be finite and positive", "mv-variance")
         return tuple((np.array([i]), np.array([[v]])) for i, v in enumerate(array)), array
     if array.shape != (n, n):
-        raise MultivariateError(f"V must be {n} x {n}")
+        raise MultivariateError(f"V must be {n} x {n}", "mv-length")
     if not np.all(np.isfinite(array)) or not np.allclose(array, array.T):
-        raise MultivariateError("V must be finite and symmetric")
+        raise MultivariateError("V must be finite and symmetric", "mv-covariance")
     return array, np.diag(array).copy()
 
 
@@ -946,7 +948,9 @@ def _fixed_values(values: Any, n: int, what: str) -> Array:
     if array.size == 1 and n > 1:
         array = np.full(n, array[0])
     if array.size != n:
-        raise MultivariateError(f"{what} must have {n} values (None or NaN where estimated)")
+        raise MultivariateError(
+            f"{what} must have {n} values (None or NaN where estimated)", "mv-fixed"
+        )
     return array
 
 
@@ -1021,25 +1025,80 @@ def rma_mv(
     y = np.asarray(yi, dtype=float).ravel()
     n = y.size
     if n < 2:
-        raise MultivariateError("at least two effects are needed")
+        raise MultivariateError("at least two effects are needed", "mv-too-few")
     if not np.all(np.isfinite(y)):
-        raise MultivariateError("yi must be finite")
-    if method not in ("REML", "ML"):
-        raise MultivariateError(f"method must be 'REML' or 'ML', not {method!r}")
-    if test not in ("z", "t"):
-        raise MultivariateError(f"test must be 'z' or 't', not {test!r}")
-    if not 0 < level < 1:
-        raise MultivariateError("level must lie strictly between 0 and 1")
+        raise MultivariateError("yi must be finite", "mv-missing")
+    _check_options(method, test, level)
     V_struct, vdiag = _sampling_covariance(V, n)
     Xm = _as_matrix(X, n)
     p = Xm.shape[1]
     if n <= p:
-        raise MultivariateError("more effects than coefficients are needed")
+        raise MultivariateError("more effects than coefficients are needed", "mv-too-few")
+    names = _coefficient_names(names, X is None, p)
+    terms = _random_terms(random, inner, outer, struct, n)
+    model = _Model(y, V_struct, Xm, terms.factors, terms.inner, terms.outer, terms.q, terms.struct)
+    user_fixed = _user_fixed(model, sigma2, tau2, rho)
+    qe, beta_fe = model.fixed_effects()
+    start = _start_values(model, y - Xm @ beta_fe, vdiag)
+    theta, iterations = _optimise(model, method == "REML", user_fixed, start)
+    return _result(
+        model,
+        theta,
+        user_fixed,
+        names,
+        method,
+        test,
+        level,
+        qe,
+        terms.items,
+        terms.inner_levels,
+        iterations,
+    )
+
+
+def _check_options(method: str, test: str, level: float) -> None:
+    """Check that the fitting method, test and confidence level are ones rma_mv knows."""
+    if method not in ("REML", "ML"):
+        raise MultivariateError(f"method must be 'REML' or 'ML', not {method!r}", "mv-method")
+    if test not in ("z", "t"):
+        raise MultivariateError(f"test must be 'z' or 't', not {test!r}", "mv-test")
+    if not 0 < level < 1:
+        raise MultivariateError("level must lie strictly between 0 and 1", "mv-level")
+
+
+def _coefficient_names(
+    names: Sequence[str] | None, intercept_only: bool, p: int
+) -> tuple[str, ...]:
+    """Return the names given, or ``intrcpt`` / ``X1, X2, ...``; one per column of ``X``."""
     if names is None:
-        names = ["intrcpt"] if X is None else [f"X{i + 1}" for i in range(p)]
-    names = tuple(str(x) for x in names)
-    if len(names) != p:
-        raise MultivariateError("names must have one entry per column of X")
+        names = ["intrcpt"] if intercept_only else [f"X{i + 1}" for i in range(p)]
+    out = tuple(str(x) for x in names)
+    if len(out) != p:
+        raise MultivariateError("names must have one entry per column of X", "mv-names")
+    return out
+
+
+@dataclass(frozen=True)
+class _RandomTerms:
+    """The random effects of a model: intercepts ``~ 1 | f`` and ``~ inner | outer``."""
+
+    items: list[tuple[str, ArrayLike]]  # (name, labels) of each random intercept
+    factors: list[NDArray[np.int64]]  # their level codes
+    inner: NDArray[np.int64] | None
+    outer: NDArray[np.int64] | None
+    inner_levels: list[str]
+    q: int  # levels of inner (0 without the term)
+    struct: str | None  # None without the term
+
+
+def _random_terms(
+    random: Mapping[str, ArrayLike] | Sequence[ArrayLike] | None,
+    inner: ArrayLike | None,
+    outer: ArrayLike | None,
+    struct: str,
+    n: int,
+) -> _RandomTerms:
+    """Check the random effects and code their factors' levels."""
     if random is None:
         items: list[tuple[str, ArrayLike]] = []
     elif isinstance(random, Mapping):
@@ -1047,24 +1106,27 @@ def rma_mv(
     else:
         items = [(f"f{i + 1}", v) for i, v in enumerate(random)]
     factors = [_codes(v, n, f"random factor {k!r}")[0] for k, v in items]
-    inner_codes = outer_codes = None
-    inner_levels: list[str] = []
-    q = 0
-    use_struct: str | None = None
     if (inner is None) != (outer is None):
-        raise MultivariateError("give both inner and outer (or neither)")
-    if inner is not None:
-        if struct not in STRUCTURES:
-            raise MultivariateError(f"struct must be one of {', '.join(STRUCTURES)}")
-        inner_codes, inner_levels = _codes(inner, n, "inner")
-        outer_codes, _ = _codes(outer, n, "outer")
-        q = len(inner_levels)
-        use_struct = struct
-    if not factors and use_struct is None:
-        raise MultivariateError("give at least one random effect (random, or inner and outer)")
-    model = _Model(y, V_struct, Xm, factors, inner_codes, outer_codes, q, use_struct)
-    n_s = len(factors)
-    n_tau, n_rho = _n_g_params(use_struct, q)
+        raise MultivariateError("give both inner and outer (or neither)", "mv-struct")
+    if inner is None or outer is None:
+        if not factors:
+            raise MultivariateError(
+                "give at least one random effect (random, or inner and outer)", "mv-random"
+            )
+        return _RandomTerms(items, factors, None, None, [], 0, None)
+    if struct not in STRUCTURES:
+        raise MultivariateError(f"struct must be one of {', '.join(STRUCTURES)}", "mv-struct")
+    inner_codes, inner_levels = _codes(inner, n, "inner")
+    outer_codes, _ = _codes(outer, n, "outer")
+    return _RandomTerms(
+        items, factors, inner_codes, outer_codes, inner_levels, len(inner_levels), struct
+    )
+
+
+def _user_fixed(model: _Model, sigma2: Any, tau2: Any, rho: Any) -> Array:
+    """Return the values held fixed (NaN where estimated); CS with one level has no rho."""
+    n_s = model.n_sigma2
+    n_tau, n_rho = _n_g_params(model.struct, model.q)
     user_fixed = np.concatenate(
         [
             _fixed_values(sigma2, n_s, "sigma2"),
@@ -1072,19 +1134,21 @@ def rma_mv(
             _fixed_values(rho, n_rho, "rho"),
         ]
     )
-    if use_struct == "CS" and q == 1:
+    if model.struct == "CS" and model.q == 1:
         user_fixed[n_s + 1] = 0.0 if np.isnan(user_fixed[n_s + 1]) else user_fixed[n_s + 1]
-    qe, beta_fe = model.fixed_effects()
-    # metafor's starting values: the residual variance of the fixed-effects fit beyond
-    # the typical sampling variance, shared equally among the variance components.
-    resid = y - Xm @ beta_fe
-    total = max(0.001 * (n_s + n_tau), float(np.var(resid, ddof=1)) - 1 / float(np.mean(1 / vdiag)))
-    start = np.concatenate([np.full(n_s + n_tau, total / max(n_s + n_tau, 1)), np.full(n_rho, 0.5)])
-    reml = method == "REML"
-    theta, iterations = _optimise(model, reml, user_fixed, start)
-    return _result(
-        model, theta, user_fixed, names, method, test, level, qe, items, inner_levels, iterations
-    )
+    return user_fixed
+
+
+def _start_values(model: _Model, resid: Array, vdiag: Array) -> Array:
+    """Start where metafor starts.
+
+    The residual variance of the fixed-effects fit beyond the typical sampling variance,
+    shared equally among the variance components; correlations 0.5.
+    """
+    n_var = model.n_sigma2 + _n_g_params(model.struct, model.q)[0]
+    n_rho = _n_g_params(model.struct, model.q)[1]
+    total = max(0.001 * n_var, float(np.var(resid, ddof=1)) - 1 / float(np.mean(1 / vdiag)))
+    return np.concatenate([np.full(n_var, total / max(n_var, 1)), np.full(n_rho, 0.5)])
 
 
 def _result(
@@ -1098,7 +1162,7 @@ def _result(
         G, _ = _g_matrix(model.struct, model.q, theta[n_s:])
     res = model.evaluate(theta[:n_s], G, method == "REML", score=False)
     if res is None:
-        raise MultivariateError("the fitted marginal covariance is not positive definite")
+        raise MultivariateError("the fitted marginal covariance is not positive definite", "mv-fit")
     beta, vcov = res["beta"], res["vcov"]
     se = np.sqrt(np.diag(vcov))
     stat = beta / se
@@ -1254,9 +1318,9 @@ def profile_ci(fit: MultivariateResult, level: float = 0.95) -> ProfileResult:
     ('sigma2[study]', 0.0, True)
     """
     if not isinstance(fit, MultivariateResult) or fit._model is None:
-        raise MultivariateError("profile_ci needs a result of rma_mv")
+        raise MultivariateError("profile_ci needs a result of rma_mv", "mv-profile")
     if not 0 < level < 1:
-        raise MultivariateError("level must lie strictly between 0 and 1")
+        raise MultivariateError("level must lie strictly between 0 and 1", "mv-level")
     model: _Model = fit._model
     reml = fit.method == "REML"
     crit = float(stats.chi2.ppf(level, 1))
@@ -1278,7 +1342,7 @@ def profile_ci(fit: MultivariateResult, level: float = 0.95) -> ProfileResult:
                 G, _ = _g_matrix(model.struct, model.q, theta[model.n_sigma2 :])
             res = model.evaluate(theta[: model.n_sigma2], G, reml, score=False)
             if res is None:
-                raise MultivariateError("not positive definite")
+                raise MultivariateError("not positive definite", "mv-fit")
             return res["f"] - f_hat - crit
 
         if kind == "rho":
@@ -1383,21 +1447,22 @@ def anova(full: MultivariateResult, reduced: MultivariateResult) -> AnovaResult:
     """
     for fit in (full, reduced):
         if not isinstance(fit, MultivariateResult):
-            raise MultivariateError("anova needs two results of rma_mv")
+            raise MultivariateError("anova needs two results of rma_mv", "mv-anova")
     if full.parms == reduced.parms:
-        raise MultivariateError("the models have the same number of parameters")
+        raise MultivariateError("the models have the same number of parameters", "mv-anova")
     if full.parms < reduced.parms:
         full, reduced = reduced, full
     if full.method != reduced.method:
-        raise MultivariateError("the models must be fitted by the same method")
+        raise MultivariateError("the models must be fitted by the same method", "mv-anova")
     if not np.array_equal(full._model.y, reduced._model.y):
-        raise MultivariateError("the models were not fitted to the same data")
+        raise MultivariateError("the models were not fitted to the same data", "mv-anova")
     if full.method == "REML" and not (
         full._model.X.shape == reduced._model.X.shape
         and np.array_equal(full._model.X, reduced._model.X)
     ):
         raise MultivariateError(
-            "REML fits with different fixed effects cannot be compared; refit both by ML"
+            "REML fits with different fixed effects cannot be compared; refit both by ML",
+            "mv-anova",
         )
     f_full, f_red = full.fitstats(), reduced.fitstats()
     lrt = max(0.0, f_red.deviance - f_full.deviance)

@@ -113,9 +113,9 @@ def _labels(values: ArrayLike | None, n: int, name: str) -> NDArray[np.str_] | N
         return None
     array = np.asarray(values, dtype=object).ravel()
     if array.size != n:
-        raise VcalcError(f"{name} has {array.size} values but vi has {n}")
+        raise VcalcError(f"{name} has {array.size} values but vi has {n}", "vcalc-length")
     if any(v is None or (isinstance(v, float) and np.isnan(v)) for v in array):
-        raise VcalcError(f"{name} has missing values")
+        raise VcalcError(f"{name} has missing values", "vcalc-missing")
     return np.asarray([str(v) for v in array])
 
 
@@ -164,9 +164,9 @@ def vcalc(
     v = np.asarray(vi, dtype=float).ravel()
     n = v.size
     if n == 0:
-        raise VcalcError("vi is empty")
+        raise VcalcError("vi is empty", "vcalc-empty")
     if not np.all(np.isfinite(v)) or np.any(v < 0):
-        raise VcalcError("vi must be finite and non-negative")
+        raise VcalcError("vi must be finite and non-negative", "vcalc-variance")
     clusters = _labels(cluster, n, "cluster")
     assert clusters is not None
     groups = _labels(subgroup, n, "subgroup")
@@ -177,18 +177,20 @@ def vcalc(
     if obs_labels is not None and type_labels is not None:
         values = np.atleast_1d(np.asarray(rho if rho is not None else [], dtype=float))
         if values.size != 2:
-            raise VcalcError("with both obs and type, rho must be (rho_obs, rho_type)")
+            raise VcalcError("with both obs and type, rho must be (rho_obs, rho_type)", "vcalc-rho")
         rho_obs, rho_type = float(values[0]), float(values[1])
     elif obs_labels is not None or type_labels is not None:
         values = np.atleast_1d(np.asarray(rho if rho is not None else [], dtype=float))
         if values.size != 1:
-            raise VcalcError("rho must be a single correlation when only obs or type is given")
+            raise VcalcError(
+                "rho must be a single correlation when only obs or type is given", "vcalc-rho"
+            )
         rho_obs = float(values[0]) if obs_labels is not None else 0.0
         rho_type = float(values[0]) if type_labels is not None else 0.0
     else:
         rho_obs = rho_type = 0.0
     if not (-1 <= rho_obs <= 1 and -1 <= rho_type <= 1):
-        raise VcalcError("rho must lie in [-1, 1]")
+        raise VcalcError("rho must lie in [-1, 1]", "vcalc-rho")
     obs_labels = obs_labels if obs_labels is not None else np.full(n, "1")
     type_labels = type_labels if type_labels is not None else np.full(n, "1")
 
