@@ -1,6 +1,6 @@
 """Speed of the multivariate model beside R metafor 3.8 ``rma.mv`` on the same data.
 
-Run: ``.venv/bin/python benchmarks/bench_multivariate.py`` (metafor columns need
+Run: ``.venv/bin/python benchmarks/multivariate.py`` (metafor columns need
 ``Rscript``). Simulates 100 and 1,000 studies with 3 outcomes each (seed 2026): true
 effects with an unstructured 3 x 3 between-study covariance (tau2 = 0.04, 0.06, 0.08;
 rho = 0.5, 0.3, 0.6), sampling variances ~ U(0.01, 0.1) and within-study sampling

@@ -13,7 +13,7 @@ SCRIPTS = (
     "validate_records.py",
     "pooling.py",
     "diagnostics.py",
-    "bench_multivariate.py",
+    "multivariate.py",
     "analyses.py",
     "book.py",
 )
