@@ -112,6 +112,7 @@ from scipy import optimize, sparse, stats
 from scipy.sparse import csgraph
 
 from evidence.stats.errors import InputError
+from evidence.stats.results import finite
 
 __all__ = [
     "AnovaResult",
@@ -145,15 +146,8 @@ class MultivariateError(InputError):
     """Invalid input to, or failure of, a multivariate model fit."""
 
 
-def _finite(value: Any) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
 def _floats(values: Any) -> list[float | None]:
-    return [_finite(v) for v in np.asarray(values, dtype=float).ravel()]
+    return [finite(v) for v in np.asarray(values, dtype=float).ravel()]
 
 
 def nested(*factors: ArrayLike, names: Sequence[str] | None = None) -> dict[str, list[str]]:
@@ -760,11 +754,11 @@ class FitStatistics:
     def to_dict(self) -> dict[str, float | None]:
         """``{"loglik", "deviance", "aic", "bic", "aicc"}``."""
         return {
-            "loglik": _finite(self.loglik),
-            "deviance": _finite(self.deviance),
-            "aic": _finite(self.aic),
-            "bic": _finite(self.bic),
-            "aicc": _finite(self.aicc),
+            "loglik": finite(self.loglik),
+            "deviance": finite(self.deviance),
+            "aic": finite(self.aic),
+            "bic": finite(self.bic),
+            "aicc": finite(self.aicc),
         }
 
 
@@ -866,27 +860,27 @@ class MultivariateResult:
             "coefficients": [
                 {
                     "name": name,
-                    "estimate": _finite(self.beta[i]),
-                    "se": _finite(self.se[i]),
-                    "statistic": _finite(self.statistic[i]),
-                    "p": _finite(self.p[i]),
-                    "ci": [_finite(self.ci_lower[i]), _finite(self.ci_upper[i])],
+                    "estimate": finite(self.beta[i]),
+                    "se": finite(self.se[i]),
+                    "statistic": finite(self.statistic[i]),
+                    "p": finite(self.p[i]),
+                    "ci": [finite(self.ci_lower[i]), finite(self.ci_upper[i])],
                 }
                 for i, name in enumerate(self.names)
             ],
             "sigma2": {
-                name: _finite(v) for name, v in zip(self.sigma2_names, self.sigma2, strict=True)
+                name: finite(v) for name, v in zip(self.sigma2_names, self.sigma2, strict=True)
             },
             "struct": self.struct,
             "inner_levels": list(self.inner_levels),
             "tau2": _floats(self.tau2),
             "rho": _floats(self.rho),
-            "qe": _finite(self.qe),
+            "qe": finite(self.qe),
             "qe_df": self.qe_df,
-            "qe_p": _finite(self.qe_p),
-            "qm": _finite(self.qm),
+            "qe_p": finite(self.qe_p),
+            "qm": finite(self.qm),
             "qm_df": list(self.qm_df),
-            "qm_p": _finite(self.qm_p),
+            "qm_p": finite(self.qm_p),
             "parms": self.parms,
             "fitstats": {"ML": self.fit_ml.to_dict(), "REML": self.fit_reml.to_dict()},
             "n_groups": self.n_groups,
@@ -1255,8 +1249,8 @@ class ProfileInterval:
         return {
             "component": self.component,
             "kind": self.kind,
-            "estimate": _finite(self.estimate),
-            "ci": [_finite(self.lower), _finite(self.upper)],
+            "estimate": finite(self.estimate),
+            "ci": [finite(self.lower), finite(self.upper)],
             "lower_at_bound": self.lower_at_bound,
             "upper_at_bound": self.upper_at_bound,
         }
@@ -1404,16 +1398,16 @@ class AnovaResult:
         return {
             "method": self.method,
             "df": self.df,
-            "lrt": _finite(self.lrt),
-            "p": _finite(self.p),
+            "lrt": finite(self.lrt),
+            "p": finite(self.p),
             "full": {
                 "parms": self.parms_full,
-                "qe": _finite(self.qe_full),
+                "qe": finite(self.qe_full),
                 **self.fit_full.to_dict(),
             },
             "reduced": {
                 "parms": self.parms_reduced,
-                "qe": _finite(self.qe_reduced),
+                "qe": finite(self.qe_reduced),
                 **self.fit_reduced.to_dict(),
             },
         }

@@ -68,6 +68,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, special, stats
 
 from evidence.stats.errors import InputError
+from evidence.stats.results import finite
 
 __all__ = ["SelectionError", "SelectionResult", "selmodel"]
 
@@ -87,15 +88,8 @@ class SelectionError(InputError):
     """Invalid input to, or failure of, a selection model fit."""
 
 
-def _finite(value: Any) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
 def _floats(values: Any) -> list[float | None]:
-    return [_finite(v) for v in np.asarray(values, dtype=float).ravel()]
+    return [finite(v) for v in np.asarray(values, dtype=float).ravel()]
 
 
 def _norm_pdf(z: Array) -> Array:
@@ -463,43 +457,43 @@ class SelectionResult:
             "coefficients": [
                 {
                     "name": name,
-                    "estimate": _finite(self.beta[i]),
-                    "se": _finite(self.se[i]),
-                    "statistic": _finite(self.statistic[i]),
-                    "p": _finite(self.p[i]),
-                    "ci": [_finite(self.ci_lower[i]), _finite(self.ci_upper[i])],
+                    "estimate": finite(self.beta[i]),
+                    "se": finite(self.se[i]),
+                    "statistic": finite(self.statistic[i]),
+                    "p": finite(self.p[i]),
+                    "ci": [finite(self.ci_lower[i]), finite(self.ci_upper[i])],
                 }
                 for i, name in enumerate(self.names)
             ],
-            "tau2": _finite(self.tau2),
-            "se_tau2": _finite(self.se_tau2),
-            "tau2_ci": [_finite(self.tau2_ci[0]), _finite(self.tau2_ci[1])],
+            "tau2": finite(self.tau2),
+            "se_tau2": finite(self.se_tau2),
+            "tau2_ci": [finite(self.tau2_ci[0]), finite(self.tau2_ci[1])],
             "delta": _floats(self.delta),
             "se_delta": _floats(self.se_delta),
             "statistic_delta": _floats(self.statistic_delta),
             "p_delta": _floats(self.p_delta),
             "delta_ci": [
-                [_finite(lo), _finite(hi)]
+                [finite(lo), finite(hi)]
                 for lo, hi in zip(self.delta_ci_lower, self.delta_ci_upper, strict=True)
             ],
             "counts": list(self.counts),
-            "loglik": _finite(self.loglik),
-            "loglik0": _finite(self.loglik0),
-            "lrt": _finite(self.lrt),
+            "loglik": finite(self.loglik),
+            "loglik0": finite(self.loglik0),
+            "lrt": finite(self.lrt),
             "lrt_df": self.lrt_df,
-            "lrt_p": _finite(self.lrt_p),
-            "lrt_tau2": _finite(self.lrt_tau2),
-            "lrt_tau2_p": _finite(self.lrt_tau2_p),
-            "qm": _finite(self.qm),
+            "lrt_p": finite(self.lrt_p),
+            "lrt_tau2": finite(self.lrt_tau2),
+            "lrt_tau2_p": finite(self.lrt_tau2_p),
+            "qm": finite(self.qm),
             "qm_df": self.qm_df,
-            "qm_p": _finite(self.qm_p),
+            "qm_p": finite(self.qm_p),
             "parms": self.parms,
             "fitstats": {
-                "loglik": _finite(self.loglik),
-                "deviance": _finite(self.deviance),
-                "aic": _finite(self.aic),
-                "bic": _finite(self.bic),
-                "aicc": _finite(self.aicc),
+                "loglik": finite(self.loglik),
+                "deviance": finite(self.deviance),
+                "aic": finite(self.aic),
+                "bic": finite(self.bic),
+                "aicc": finite(self.aicc),
             },
         }
 
