@@ -148,3 +148,65 @@ def direction_labels(metric: Any, orient: Any, outcome: Any) -> tuple[str, str] 
         return (f"lower {noun} of {what} with {side}", f"higher {noun} of {what} with {side}")
     worse, better = f"worse {what} with {side}", f"better {what} with {side}"
     return (better, worse) if effect == "harmful" else (worse, better)
+
+
+#: Runner and harmonise phrases rewritten for readers, in order (regex, replacement).
+_REASON_WORDS: tuple[tuple[str, str], ...] = (
+    (
+        r"measure (\w[\w-]*) not convertible to ([\w-]+) without the baseline risk "
+        r"\(set assume_rare_outcome to accept it\)",
+        r"an \1 cannot be put on the \2 scale without the baseline risk (the analysis does "
+        r"not assume the outcome is rare)",
+    ),
+    (
+        r"measure b not convertible to ([\w-]+)",
+        r"an unstandardised coefficient cannot be put on the \1 scale",
+    ),
+    (r"measure (\w[\w-]*) not convertible to ([\w-]+)", r"an \1 cannot be put on the \2 scale"),
+    (r"no CI or SE reported", "no confidence interval or standard error was reported"),
+    (r"excluded by the analysis: ", "excluded by the analysis plan: "),
+    (
+        r"less adjusted estimate of the same effect \(kept ([^,]+), ([\w-]+)\)",
+        r"a less adjusted estimate of the same effect (the \2 one, \1, is used)",
+    ),
+    (r"\blog-risk-ratio\b", "risk ratio"),
+    (r"\blog-odds-ratio\b", "odds ratio"),
+    (r"\blog-hazard-ratio\b", "hazard ratio"),
+    (r"\bsmd\b", "standardised mean difference"),
+    (r"\bfisher-z\b", "correlation"),
+    (r"\bfully-adjusted\b", "fully adjusted"),
+    (r"\bminimally-adjusted\b", "minimally adjusted"),
+    (r"\bnot-reported\b", "adjustment not reported"),
+)
+
+
+def reason_words(text: Any) -> str:
+    """Rewrite a runner message (an exclusion reason, a note) in a reader's words.
+
+    >>> reason_words("measure b not convertible to log-odds-ratio")
+    'an unstandardised coefficient cannot be put on the odds ratio scale'
+    """
+    result = str(text or "")
+    for pattern, replacement in _REASON_WORDS:
+        result = re.sub(pattern, replacement, result)
+    return result
+
+
+#: Metric codes as the name of the scale a reader sees.
+METRIC_NAMES = {
+    "log-risk-ratio": "risk ratio (log scale for pooling)",
+    "log-odds-ratio": "odds ratio (log scale for pooling)",
+    "log-hazard-ratio": "hazard ratio (log scale for pooling)",
+    "smd": "standardised mean difference",
+    "fisher-z": "correlation (Fisher's z for pooling)",
+    "correlation": "correlation",
+}
+
+#: Orientation codes as a sentence part: what an estimate above the null means.
+_ABOVE = "an estimate above the null means"
+ORIENT_WORDS = {
+    "fewer-ties-harmful": f"{_ABOVE} worse health with fewer or weaker ties",
+    "more-ties-harmful": f"{_ABOVE} worse health with more ties (or with the exposure)",
+    "fewer-ties-beneficial": f"{_ABOVE} better health with fewer or weaker ties",
+    "more-ties-beneficial": f"{_ABOVE} better health with more or stronger ties",
+}
