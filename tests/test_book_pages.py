@@ -217,7 +217,7 @@ def test_analysis_page_sections_and_escaping():
     assert page.startswith("# \\<script\\>")
     assert "<script>" not in page and "javascript:" not in page
     assert "{download}`Results (JSON) <../results/x.json>`" in page
-    assert ":alt: desc with colon and role x\n" in page
+    assert ":alt: desc with :colon: and role x\n" in page  # one line: no second option
     assert "| 1\\.20 to 1\\.90 |" in page  # natural-scale CI of exp(ln 1.2), exp(ln 1.9)
     assert "no confidence interval" in page  # the excluded effect keeps its reason
     assert "[alpha2001](../studies/alpha2001.md)" in page
@@ -234,7 +234,8 @@ def test_analysis_page_sections_and_escaping():
 
 def test_methods_paragraph_is_written_from_the_spec():
     text = methods_paragraph(make_result())
-    assert "outcome.domain in mortality" in text
+    assert "the outcome area is mortality" in text  # field paths in words
+    assert "outcome.domain" not in text
     assert "the most adjusted estimate" in text
     assert "REML estimator" in text
     assert "Hartung-Knapp-Sidik-Jonkman (t) inference." in text
@@ -267,8 +268,8 @@ def test_methods_paragraph_reads_alternative_selections():
         {"effect.subgroup.label": "history of MI"},
     ]
     assert (
-        "Effects were selected where population.condition in post-mi; outcome.domain in "
-        "mortality or where effect.subgroup.label in history of MI."
+        "Effects were selected where the health condition of the participants is post-mi; "
+        "the outcome area is mortality or where the subgroup is history of MI."
     ) in methods_paragraph(result)
 
 

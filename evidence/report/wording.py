@@ -43,6 +43,8 @@ FIELD_WORDS = {
     "risk_of_bias.judgement": "risk of bias",
     "sex": "sex",
     "subgroup.sex": "sex",
+    "subgroup.label": "subgroup",
+    "effect.subgroup.label": "subgroup",
     "source.url": "source",
     "source.citation": "review the numbers were copied from",
     "measure": "reported measure",

@@ -177,9 +177,17 @@ def _plural(value: Any, singular: str, plural: str | None = None) -> str:
     return f"{integer(value)} {singular if float(value) == 1 else (plural or singular + 's')}"
 
 
+def _values(value: Any) -> str:
+    """Return selected record values as recorded (``a or b``)."""
+    if isinstance(value, list | tuple):
+        return " or ".join(str(item) for item in value) if value else "none"
+    return str(value) if value is not None else MISSING
+
+
 def _words(value: Any, joiner: str = ", ") -> str:
     if isinstance(value, list | tuple):
-        return joiner.join(code_words(item) for item in value) if value else "none"
+        words = [_SPEC_WORDS.get(str(item), code_words(item)) for item in value]
+        return joiner.join(words) if value else "none"
     if value is None:
         return MISSING
     return _SPEC_WORDS.get(str(value), code_words(value))
@@ -211,9 +219,7 @@ def methods_paragraph(result: Mapping[str, Any]) -> str:
         ]
     )
     criteria = " or where ".join(
-        "; ".join(
-            f"the {field_words(key)} is {_words(value, ' or ')}" for key, value in filters.items()
-        )
+        "; ".join(f"the {field_words(key)} is {_values(value)}" for key, value in filters.items())
         for filters in alternatives
         if filters
     )

@@ -135,7 +135,7 @@ def meta_regression(result: Mapping[str, Any]) -> str:
         section = _mapping(section)
         rows = [
             [
-                esc(c.get("name")),
+                esc(field_words(c.get("name"))),
                 esc(number(c.get("estimate"), 3)),
                 esc(number(c.get("se"), 3)),
                 esc(interval(c.get("ci"), 3)),
