@@ -309,6 +309,18 @@ def test_study_page_cites_known_keys_and_escapes_everything_else():
     assert "{cite:p}" not in page
 
 
+def test_study_page_says_codes_and_field_names_in_words():
+    note = "higher_means: fewer-ties reads more strain as weaker ties; follow_up_years as printed"
+    study = make_study(text=note)
+    page = study_page(study, _context([study], [_analysis()])).replace("\\", "")
+    assert "higher_means" not in page and "follow_up_years" not in page
+    assert "the direction recorded (fewer or weaker ties) reads more strain" in page
+    assert "the follow-up in years as printed" in page
+    assert "prospective cohort" in page and "prospective-cohort" not in page
+    assert "social isolation (structural)" in page
+    assert "not yet checked against the full text; read from the abstract" in page
+
+
 def test_catalogue_lists_every_study_with_a_link():
     studies = [make_study("alpha2001"), make_study("beta2002", text="<i>x</i>")]
     page = catalogue_page(studies, _context(studies, [_analysis()]))

@@ -152,6 +152,43 @@ def direction_labels(metric: Any, orient: Any, outcome: Any) -> tuple[str, str] 
     return (better, worse) if effect == "harmful" else (worse, better)
 
 
+#: Record field names that contributors' notes mention, as a reader reads them. A note
+#: such as "higher_means: more-ties reads the exposed side ..." says which way the record
+#: points; "follow_up_years is that length in years" names the follow-up field.
+_NOTE_FIELDS = {
+    "higher_means": "the direction recorded",
+    "higher_is": "whether higher is harmful",
+    "follow_up_years": "the follow-up in years",
+    "source_type": "the kind of source",
+    "risk_of_bias": "the risk of bias",
+    "age_group": "the age group",
+    "tie_types": "the tie types",
+    "assume_rare_outcome": "the rare-outcome assumption",
+}
+_SNAKE = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
+
+
+def note_words(text: Any) -> str:
+    """Rewrite record field names inside a contributor's free-text note in words.
+
+    ``higher_means: more-ties`` becomes "the direction recorded (more or stronger ties)";
+    other known fields take their words from ``_NOTE_FIELDS``; any other snake-case name
+    (a source table's column such as ``r_min``) is shown with spaces. Everything else is
+    kept as written.
+
+    >>> note_words("higher_means: fewer-ties reads more criticism as weaker ties")
+    'the direction recorded (fewer or weaker ties) reads more criticism as weaker ties'
+    >>> note_words("Study length as printed: 9 y; follow_up_years is that length in years.")
+    'Study length as printed: 9 y; the follow-up in years is that length in years.'
+    """
+    result = re.sub(
+        r"\bhigher_means: (fewer-ties|more-ties)\b",
+        lambda m: f"{_NOTE_FIELDS['higher_means']} ({CODE_WORDS[m.group(1)]})",
+        str(text or ""),
+    )
+    return _SNAKE.sub(lambda m: _NOTE_FIELDS.get(m.group(0), m.group(0).replace("_", " ")), result)
+
+
 #: Runner and harmonise phrases rewritten for readers, in order (regex, replacement).
 _REASON_WORDS: tuple[tuple[str, str], ...] = (
     (

@@ -18,7 +18,6 @@ from evidence.report.book.findings import certainty_level, pooled_of
 from evidence.report.book.markdown import bullets, external_link, heading, join_blocks, table
 from evidence.report.book.numbers import (
     MISSING,
-    finite,
     integer,
     interval,
     metric_words,
@@ -28,6 +27,7 @@ from evidence.report.book.numbers import (
     p_value,
     percent,
 )
+from evidence.report.values import as_float
 from evidence.report.wording import code_words, field_words, reason_words
 
 
@@ -156,8 +156,8 @@ def meta_regression(result: Mapping[str, Any]) -> str:
                 f"{integer(section.get('k'))}."
             )
         )
-        k = section.get("k")
-        if not finite(k) or float(k) < 10:
+        k = as_float(section.get("k"))
+        if k is None or k < 10:
             blocks.append(
                 ":::{caution}\n"
                 + esc(
