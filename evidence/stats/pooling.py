@@ -68,8 +68,9 @@ from evidence.stats.batch import Batch, safe_inverse
 from evidence.stats.errors import InputError
 from evidence.stats.heterogeneity import Heterogeneity, heterogeneity, q_profile_intervals
 from evidence.stats.inputs import check_inputs
+from evidence.stats.likelihood import Maxima, peaks_note
 from evidence.stats.results import BackTransformed, PooledResult
-from evidence.stats.tau2 import METHODS, TauConvergenceWarning, estimate_tau2, make_batch
+from evidence.stats.tau2 import METHODS, TauConvergenceWarning, estimate_tau2, fit_tau2, make_batch
 from evidence.stats.transforms import ArrayFunction, transform_function
 
 __all__ = [
@@ -97,6 +98,8 @@ class BatchFit:
     tau2, df, crit, knha_scale : (n,); ``df`` is NaN under z; ``crit`` is the critical
         value for CIs and PIs.
     k : (n,) number of studies; ``heterogeneity`` the Q test and I2/H2 per row.
+    maxima : for ML and REML, the likelihood maxima found per row (rows with several
+        local maxima list them all), else None.
     """
 
     beta: NDArray[np.float64]
@@ -112,6 +115,7 @@ class BatchFit:
     knha_scale: NDArray[np.float64]
     k: NDArray[np.float64]
     heterogeneity: Heterogeneity
+    maxima: Maxima | None = None
 
 
 def _normalise_level(level: float) -> float:
@@ -167,7 +171,7 @@ def fit_batch(
 
 def _fit(batch: Batch, method: str, test: str, level: float) -> BatchFit:
     """Fit every row of a prepared batch (see :func:`fit_batch`)."""
-    tau2 = np.asarray(estimate_tau2(batch, None, method))
+    tau2, maxima = fit_tau2(batch, method)
     n, p = len(batch.yi), batch.p
     w = np.where(batch.mask, 1.0 / (batch.vi + tau2[:, None]), 0.0)
     xtwx = np.einsum("nk,kp,kq->npq", w, batch.X, batch.X)
@@ -210,6 +214,7 @@ def _fit(batch: Batch, method: str, test: str, level: float) -> BatchFit:
         knha_scale=scale,
         k=batch.k,
         heterogeneity=heterogeneity(batch, tau2, common_effect=method == "FE"),
+        maxima=maxima,
     )
 
 
@@ -302,6 +307,8 @@ def pool(
             "se = 0 and the confidence interval has zero width, as metafor test='knha' "
             "gives; the z test (test='z') gives a non-degenerate interval"
         )
+    if fit.maxima is not None and 0 in fit.maxima.peaks:
+        notes.append(peaks_note(method_name, fit.maxima.peaks[0]))
     if method_name == "FE" and test == "knha":
         notes.append(
             "the Knapp-Hartung method is not meant for a common-effect model "
