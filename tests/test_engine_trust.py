@@ -90,3 +90,174 @@ def test_leave_one_out_and_influence_follow_the_global_maximum() -> None:
     assert [r["influential"] for r in influence] == inf["influential"]
     assert rows[2]["i2"] == pytest.approx(49.7671258, rel=1e-6)
     assert influence[2]["dffits"] < 0
+
+
+# --- 2. One-study subgroups, cumulative step 1, leave-one-out at k = 2 -----------------
+
+
+@pytest.mark.parametrize("requested", ["z", "knha", "adhoc"])
+def test_one_study_is_the_study_itself_with_a_z_interval(requested: str) -> None:
+    # metafor's rma() on one study returns the study itself, se = sqrt(vi), and a z test
+    # and CI even when test = "knha" is asked for (it warns and sets test = "z").
+    case = TRUST["single_study"]
+    expected = case["fits"][1]
+    assert expected["test_requested"] == "knha" and expected["test_used"] == "z"
+    result = pool([case["yi"]], [case["vi"]], method="REML", test=requested)
+    assert_fit(result.to_dict(), expected, ("estimate", "se", "statistic", "p", "ci"))
+    assert result.test == "z" and result.df is None
+    # heterogeneity is undefined with one study (metafor prints tau2 = 0, Q = 0): said so
+    assert result.tau2 is None and result.i2 is None and result.q is None
+    assert_allclose(result.pi, expected["pi"], rtol=RTOL)  # tau2 = 0 there, as metafor
+    assert any("k = 1" in note and "undefined" in note for note in result.notes)
+
+
+SUBGROUP_CASES = [name for name in TRUST["subgroups"] if name != "note"]
+
+
+@pytest.mark.parametrize("name", SUBGROUP_CASES)
+@pytest.mark.parametrize("test", ["knha", "adhoc", "z"])
+def test_subgroup_test_keeps_one_study_levels(name: str, test: str) -> None:
+    # isolation-chd-stroke by construct: Q_between 13.93 (df 2) under knha, not 0.24 (df 1)
+    # with the one-study level dropped; loneliness-mortality by sex and ties-mi-survival by
+    # construct now have a test at all. Per-level fits as metafor's separate rma() fits.
+    from evidence.stats.moderators import subgroups
+
+    case = TRUST["subgroups"][name]
+    expected = case[test]
+    data = case["inputs"]
+    result = subgroups(data["yi"], data["vi"], data[expected["column"]], test=test)
+    assert list(result.subgroups) == expected["levels"]
+    assert [r.k for r in result.subgroups.values()] == expected["k"]
+    assert_allclose(
+        [r.estimate for r in result.subgroups.values()], expected["estimate"], rtol=RTOL
+    )
+    assert_allclose([r.se for r in result.subgroups.values()], expected["se"], rtol=RTOL)
+    for level, fit in zip(result.subgroups.values(), expected["fits"], strict=True):
+        assert level.test == fit["test_used"]
+        assert_allclose(level.ci, fit["ci"], rtol=RTOL)
+    assert result.q_between_df == expected["q_between_df"]
+    assert_allclose(result.q_between, expected["q_between"], rtol=RTOL)
+    assert_allclose(result.q_between_p, expected["q_between_p"], rtol=RTOL)
+    # metafor's other route: the level as a factor in one model with a common tau2
+    moderator, theirs = result.moderator_test, expected["moderator_test"]
+    assert moderator is not None
+    assert_allclose(moderator["statistic"], theirs["statistic"], rtol=RTOL)
+    assert_allclose(moderator["p"], theirs["p"], rtol=RTOL)
+    assert moderator["df"] == theirs["df"]
+    assert moderator["df_denominator"] == theirs.get("df_denominator")
+    assert_allclose(moderator["tau2"], theirs["tau2"], rtol=RTOL, atol=ATOL_TAU2)
+
+
+def test_shrunk_knha_standard_errors_and_disagreeing_tests_are_noted() -> None:
+    # isolation-chd-stroke by construct under knha: the two-study loneliness level has
+    # s2 = 0.05, so its Knapp-Hartung se (0.0091) is far below the model-based one (0.0406)
+    # and inflates Q_between (13.93 vs 12.84 under adhoc, 12.87 under z); and the common-tau2
+    # moderator test F(2, 4) = 3.37, p = 0.14 disagrees with Q_between (p = 0.0009).
+    from evidence.stats.moderators import subgroups
+
+    case = TRUST["subgroups"]["isolation-chd-stroke"]
+    data = case["inputs"]
+    knha = subgroups(data["yi"], data["vi"], data["exposure.construct"], test="knha")
+    (shrunk,) = [n for n in knha.notes if "below the model-based" in n]
+    assert "loneliness" in shrunk and "social-isolation" not in shrunk
+    assert any("disagree at the 5% level" in n for n in knha.notes)
+    adhoc = subgroups(data["yi"], data["vi"], data["exposure.construct"], test="adhoc")
+    assert not [n for n in adhoc.notes if "below the model-based" in n]
+
+
+CUMULATIVE_CASES = [name for name in TRUST["cumulative"] if name != "note"]
+
+
+@pytest.mark.parametrize("name", CUMULATIVE_CASES)
+def test_cumulative_step_one_is_one_study_with_a_z_test(name: str) -> None:
+    case = TRUST["cumulative"][name]
+    data, order, cumul = case["inputs"], case["order"], case["cumul"]
+    rows = sensitivity.cumulative(
+        data["yi"], data["vi"], order=order, labels=data["label"], method="REML", test="knha"
+    )
+    assert rows[0]["added"] == data["label"][order[0]]
+    assert rows[0]["test"] == "z" and rows[0]["df"] is None
+    assert_fit(rows[0], case["step1"], ("estimate", "se", "statistic", "p", "ci"))
+    assert rows[0]["tau2"] is None and rows[0]["q"] is None
+    for ours, theirs in (("estimate", "estimate"), ("se", "se"), ("p", "p")):
+        assert_allclose([r[ours] for r in rows], cumul[theirs], rtol=RTOL, err_msg=ours)
+    assert_allclose([r["ci"][0] for r in rows], cumul["ci_lb"], rtol=RTOL)
+    assert_allclose([r["ci"][1] for r in rows], cumul["ci_ub"], rtol=RTOL)
+    assert_allclose([r["tau2"] for r in rows[1:]], cumul["tau2"][1:], rtol=RTOL, atol=ATOL_TAU2)
+    # every step is the separate rma() fit of the first j studies
+    for row, step in zip(rows, case["steps"], strict=True):
+        assert_allclose(row["estimate"], step["estimate"], rtol=RTOL)
+
+
+K2_CASES = [name for name in TRUST["leave1out_k2"] if name != "note"]
+
+
+@pytest.mark.parametrize("name", K2_CASES)
+def test_leave_one_out_at_k_two_fits_one_study_each(name: str) -> None:
+    case = TRUST["leave1out_k2"][name]
+    data, l1o, inf = case["inputs"], case["leave1out"], case["influence"]
+    found = sensitivity.diagnostics(
+        data["yi"], data["vi"], data["label"], method="REML", test="knha"
+    ).to_dict()
+    rows = found["leave_one_out"]
+    assert [r["test"] for r in rows] == ["z", "z"]
+    for ours, theirs in (("estimate", "estimate"), ("se", "se"), ("statistic", "statistic")):
+        assert_allclose([r[ours] for r in rows], l1o[theirs], rtol=RTOL, err_msg=ours)
+    assert_allclose([r["p"] for r in rows], l1o["p"], rtol=RTOL)
+    assert_allclose([r["ci"][0] for r in rows], l1o["ci_lb"], rtol=RTOL)
+    assert_allclose([r["ci"][1] for r in rows], l1o["ci_ub"], rtol=RTOL)
+    for key in ("rstudent", "dffits", "cook_d", "cov_r", "hat", "weight"):
+        assert_allclose([r[key] for r in found["influence"]], inf[key], rtol=RTOL, err_msg=key)
+
+
+# --- 3. Trim-and-fill under Knapp-Hartung with nothing imputed -------------------------
+
+
+@pytest.mark.parametrize("test", ["knha", "adhoc"])
+def test_trimfill_without_imputation_is_the_original_fit(test: str) -> None:
+    # relationship-quality-health: k0 = 0, so metafor's trimfill() returns the model itself
+    # (knha: se 0.08116, CI 0.108-0.465), not a z refit (se 0.08172, CI 0.127-0.447).
+    from evidence.stats.bias import trimfill
+
+    case = TRUST["trimfill_knha"]
+    expected = case["trimfill" if test == "knha" else "trimfill_adhoc"]
+    assert expected["k0"] == 0 and expected["test"] == test
+    result = trimfill(case["inputs"]["yi"], case["inputs"]["vi"], method="REML", test=test)
+    assert result.k0 == 0 and result.side == expected["side"] and result.test == test
+    assert_allclose(result.estimate, expected["estimate"], rtol=RTOL)
+    assert_allclose(result.se, expected["se"], rtol=RTOL)
+    assert_allclose(result.ci, expected["ci"], rtol=RTOL)
+    assert_allclose(result.tau2, expected["tau2"], rtol=RTOL)
+
+
+# --- 6. The modified Knapp-Hartung method (test = "adhoc") -----------------------------
+
+ADHOC_CASES = [name for name in TRUST["adhoc"] if name != "note"]
+
+
+@pytest.mark.parametrize("name", ADHOC_CASES)
+@pytest.mark.parametrize("test", ["knha", "adhoc", "z"])
+def test_adhoc_and_knha_match_metafor(name: str, test: str) -> None:
+    case = TRUST["adhoc"][name]
+    expected = case["reml"][test]
+    result = pool(case["yi"], case["vi"], method="REML", test=test).to_dict()
+    keys = ("estimate", "se", "p", "ci", "pi")
+    assert_fit(result, expected, keys)
+    if expected["statistic"] is None:  # knha with s2 = 0: metafor's statistic is Inf
+        assert result["statistic"] is None
+    else:
+        assert_allclose(result["statistic"], expected["statistic"], rtol=RTOL)
+    assert result["df"] == expected["df"]
+
+
+def test_adhoc_gives_identical_effects_a_real_interval() -> None:
+    # isolation-mortality, "mixed" subgroup: two identical log ratios. knha (metafor-exact)
+    # has s2 = 0: se 0 and a zero-width CI; adhoc truncates s2 at 1: se 0.02494 and the
+    # t(1) interval -0.086 to 0.548.
+    case = TRUST["adhoc"]["isolation-mortality mixed"]
+    knha = pool(case["yi"], case["vi"], method="REML", test="knha")
+    assert knha.se == 0 and knha.ci is not None and knha.ci[0] == knha.ci[1]
+    assert any("test='adhoc'" in note for note in knha.notes)
+    adhoc = pool(case["yi"], case["vi"], method="REML", test="adhoc")
+    assert adhoc.se == pytest.approx(0.0249441299491683, rel=RTOL)
+    assert adhoc.ci == pytest.approx((-0.0858335011364933, 0.548056943063266), rel=RTOL)

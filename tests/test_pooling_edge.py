@@ -32,11 +32,16 @@ def test_single_study_returns_its_own_estimate() -> None:
     assert result.pi is not None  # tau2 undefined is taken as 0 in the interval, as metafor
 
 
-def test_single_study_knha_has_no_test() -> None:
-    # k - p = 0 degrees of freedom: no t test, no interval.
+def test_single_study_knha_falls_back_to_z_as_metafor() -> None:
+    # k - p = 0 degrees of freedom: metafor sets test = "z" for k = 1 (issue 11), so the
+    # study's own se 0.2, z = 2, p = 2 (1 - pnorm(2)) and the z interval.
     data = pool([0.4], [0.04], test="knha").to_dict()
-    assert data["p"] is None and data["ci"] is None and data["df"] is None
-    assert data["se"] is None and data["statistic"] is None and data["estimate"] == 0.4
+    assert data["test"] == "z" and data["df"] is None
+    assert data["se"] == pytest.approx(0.2) and data["statistic"] == pytest.approx(2.0)
+    assert data["p"] == pytest.approx(0.04550026389635839, rel=1e-12)
+    assert data["ci"] == pytest.approx(
+        [0.4 - 1.959963984540054 * 0.2, 0.4 + 1.959963984540054 * 0.2]
+    )
 
 
 def test_identical_effects() -> None:

@@ -152,8 +152,8 @@ def test_weights_are_percentages_summing_to_100():
 
 
 def test_too_few_studies_is_a_problem_not_a_traceback():
-    with pytest.raises(InputError, match="at least 3"):
-        sensitivity.influence([0.1, 0.2], [0.01, 0.02])
+    with pytest.raises(InputError, match="at least 2"):
+        sensitivity.influence([0.1], [0.01])
 
 
 def test_order_must_be_a_permutation():
@@ -199,5 +199,5 @@ def test_ratio_measures_are_back_transformed_with_exp_bcg():
 
 def test_too_few_studies_names_the_diagnostics_and_rule():
     with pytest.raises(InputError, match="Baujat diagnostics") as caught:
-        sensitivity.diagnostics([0.1, 0.3], [0.01, 0.02])
+        sensitivity.diagnostics([0.1], [0.01])
     assert caught.value.rule == "sensitivity-too-few"

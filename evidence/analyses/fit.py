@@ -240,7 +240,7 @@ def _multilevel(
         )
     between, within = (float(s) for s in fit.sigma2)
     estimate, se = float(fit.coefficients[0]), float(fit.se[0])
-    use_t = test in ("knha", "t")
+    use_t = test in ("knha", "adhoc", "t")
     df = len(rows) - 1 if use_t else None
     crit = float(stats.t.ppf(0.975, df)) if use_t else float(stats.norm.ppf(0.975))
     half = crit * math.sqrt(se * se + between + within)
@@ -467,7 +467,7 @@ _DIAGNOSTICS: tuple[tuple[str, str, str, _Call], ...] = (
         "trimfill",
         "bias",
         "trimfill",
-        lambda yi, vi, labels, a, order: bias.trimfill(yi, vi, method=a.method),
+        lambda yi, vi, labels, a, order: bias.trimfill(yi, vi, method=a.method, test=a.test),
     ),
     ("failsafe_n", "bias", "failsafe", lambda yi, vi, labels, a, order: bias.failsafe_n(yi, vi)),
     ("pet_peese", "bias", "pet-peese", lambda yi, vi, labels, a, order: bias.pet_peese(yi, vi)),

@@ -1,7 +1,7 @@
 """``evidence pool FILE.csv``: pool the rows of a metafor-style CSV.
 
 Options: ``--measure`` (metafor escalc name; default GEN when the file has ``yi``),
-``--method`` (FE, DL, HE, HS, SJ, PM, EB, ML, REML; default REML), ``--test z|knha``,
+``--method`` (FE, DL, HE, HS, SJ, PM, EB, ML, REML; default REML), ``--test z|knha|adhoc``,
 ``--level``, ``--mods a,b`` (mixed-effects meta-regression on those columns; text columns
 become dummy variables), ``--subgroup COL`` (a fit per level and the test for subgroup
 differences), ``--drop-missing`` (drop rows whose effect cannot be computed, with a note),

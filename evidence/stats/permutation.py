@@ -83,7 +83,8 @@ def _statistics(y: Array, v: Array, design: Array, method: str, test: str) -> tu
     """Coefficient z (or t) values and QM (chi-square, or F under knha) for each row.
 
     ``b = (X'WX)^{-1} X'Wy``, ``Var(b) = (X'WX)^{-1}`` (times ``s2 = sum w r^2/(k-p)``
-    under Knapp-Hartung), ``W = diag(1/(v + tau2))``, as metafor ``rma.uni``.
+    under Knapp-Hartung, ``max(1, s2)`` under adhoc), ``W = diag(1/(v + tau2))``, as
+    metafor ``rma.uni``.
     """
     z_rows, qm_rows = [], []
     k, p = design.shape
@@ -94,14 +95,16 @@ def _statistics(y: Array, v: Array, design: Array, method: str, test: str) -> tu
         w = 1 / (vc + _tau2(yc, vc, design, method)[:, None])
         covariance = np.linalg.inv(np.einsum("nk,kp,kq->npq", w, design, design))
         beta = np.einsum("npq,nq->np", covariance, np.einsum("nk,kp->np", w * yc, design))
-        if test == "knha":
+        if test in ("knha", "adhoc"):
             scale = np.sum(w * (yc - beta @ design.T) ** 2, axis=1) / (k - p)
+            if test == "adhoc":
+                scale = np.maximum(scale, 1.0)
             covariance = covariance * scale[:, None, None]
         z_rows.append(beta / np.sqrt(np.diagonal(covariance, axis1=1, axis2=2)))
         tested_beta = beta[:, tested]
         solved = np.linalg.solve(covariance[:, tested, tested], tested_beta[..., None])[..., 0]
         qm = np.einsum("np,np->n", tested_beta, solved)
-        qm_rows.append(qm / m if test == "knha" else qm)
+        qm_rows.append(qm / m if test in ("knha", "adhoc") else qm)
     return np.concatenate(z_rows), np.concatenate(qm_rows)
 
 
