@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
@@ -261,3 +262,122 @@ def test_adhoc_gives_identical_effects_a_real_interval() -> None:
     adhoc = pool(case["yi"], case["vi"], method="REML", test="adhoc")
     assert adhoc.se == pytest.approx(0.0249441299491683, rel=RTOL)
     assert adhoc.ci == pytest.approx((-0.0858335011364933, 0.548056943063266), rel=RTOL)
+
+
+# --- 4. Row-sum weights of three-level models; 5. few clusters -------------------------
+
+THREE_LEVEL = [name for name in TRUST["three_level"] if name != "note"]
+
+
+@pytest.mark.parametrize("name", THREE_LEVEL)
+def test_three_level_weights_are_metafor_row_sums(name: str) -> None:
+    # isolation-chd-stroke: Chang 2017 33.2%, UK Biobank's four effects 39.6% together
+    # (diagonal weights: 0.68% and 98.2%); the row sums are what the estimate is made of.
+    from evidence.stats import dependence
+
+    case = TRUST["three_level"][name]
+    fit = dependence.three_level(case["yi"], case["vi"], case["cluster"])
+    weights = case["weights"]
+    assert_allclose(fit.weights("rowsum"), weights["rowsum"], rtol=1e-6)
+    assert_allclose(fit.weights("diagonal"), weights["diagonal"], rtol=1e-6)
+    assert_allclose(
+        np.dot(fit.weights("rowsum"), case["yi"]) / 100, case["check_rowsum_estimate"], rtol=RTOL
+    )
+
+
+@pytest.mark.parametrize("name", THREE_LEVEL)
+@pytest.mark.parametrize(
+    ("key", "test", "dfs"),
+    [("t_contain", "t", "contain"), ("t_residual", "t", "residual"), ("z", "z", "contain")],
+)
+def test_three_level_inference_by_df_rule(name: str, key: str, test: str, dfs: str) -> None:
+    # isolation-chd-stroke (7 effects, 3 clusters): t with k - 1 = 6 df gives 0.90-2.50 on
+    # the ratio scale; containment df 2 gives 0.61-3.68; CR2 (Satterthwaite df 1.95)
+    # 0.59-3.84.
+    from evidence.stats import dependence
+
+    case = TRUST["three_level"][name]
+    expected = case[key]
+    fit = dependence.three_level(case["yi"], case["vi"], case["cluster"], test=test, dfs=dfs)
+    assert_allclose(fit.coefficients[0], expected["estimate"], rtol=RTOL)
+    assert_allclose(fit.se[0], expected["se"], rtol=RTOL)
+    assert_allclose(fit.p[0], expected["p"], rtol=RTOL)
+    assert_allclose([fit.ci_lower[0], fit.ci_upper[0]], expected["ci"], rtol=RTOL, atol=1e-8)
+    pooled = dependence.pooled_section(fit)
+    assert_allclose(pooled["pi"], expected["pi"], rtol=RTOL)
+    assert pooled["df"] == expected["df"]
+    cr2 = dependence.robust_cr2(fit)
+    assert_allclose(cr2.se[0], case["cr2"]["se"], rtol=RTOL)
+    assert_allclose(cr2.df[0], case["cr2"]["df"], rtol=RTOL)
+    assert_allclose([cr2.ci_lower[0], cr2.ci_upper[0]], case["cr2"]["ci"], rtol=RTOL)
+
+
+def _chd_rows() -> tuple[list, dict]:
+    from evidence.analyses.harmonise import EffectRow
+
+    case = TRUST["three_level"]["isolation-chd-stroke"]
+    rows = [
+        EffectRow(
+            study=label.split(":")[0],
+            effect=label.split(": ")[1],
+            label=label,
+            cohort=cluster,
+            cluster=cluster,
+            included=True,
+            reason=None,
+            measure_reported="HR",
+            value=None,
+            lo=None,
+            hi=None,
+            yi=y,
+            vi=v,
+            conversion="",
+            flipped=False,
+            adjustment="fully-adjusted",
+            risk_of_bias="not-assessed",
+            year=None,
+            design="prospective-cohort",
+            n=None,
+        )
+        for label, y, v, cluster in zip(
+            case["label"], case["yi"], case["vi"], case["cluster"], strict=True
+        )
+    ]
+    return rows, case
+
+
+@pytest.mark.parametrize("test", ["adhoc", "knha"])
+def test_cli_and_runner_give_the_same_three_level_answer(
+    tmp_path: Path, capsys: pytest.CaptureFixture, test: str
+) -> None:
+    # The same data and spec through `evidence pool --cluster COL --test ...` and through
+    # the runner's pooling: both the containment-df t interval of rma.mv(dfs = "contain"),
+    # CR2 beside it, row-sum weights, and a note that 3 clusters are too few.
+    from conftest import make_analysis
+
+    from evidence.analyses.fit import pool_rows
+    from evidence.cli import main
+
+    rows, case = _chd_rows()
+    path = tmp_path / "chd.csv"
+    lines = ["yi,vi,cluster"] + [f"{r.yi!r},{r.vi!r},{r.cluster}" for r in rows]
+    path.write_text("\n".join(lines) + "\n")
+    args = ["--cluster", "cluster", "--test", test, "--transform", "exp", "--json"]
+    assert main(["pool", str(path), *args]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    runner = pool_rows(rows, make_analysis(dependence="multilevel", test=test))
+    expected, cr2 = case["t_contain"], case["cr2"]
+    for pooled in (cli["pooled"], runner["pooled"]):
+        assert pooled["method"] == "REML (three-level)" and pooled["test"] == "t"
+        assert pooled["df"] == expected["df"] == 2
+        assert_allclose(pooled["estimate"], expected["estimate"], rtol=RTOL)
+        assert_allclose(pooled["ci"], expected["ci"], rtol=RTOL)
+        assert_allclose(pooled["pi"], expected["pi"], rtol=RTOL)
+        assert_allclose(pooled["back_transformed"]["ci"], np.exp(expected["ci"]), rtol=RTOL)
+    for section in (cli["dependence"], runner["dependence"]):
+        assert_allclose(section["robust"]["df"], cr2["df"], rtol=RTOL)
+        assert_allclose(section["robust"]["ci"], cr2["ci"], rtol=RTOL)
+    assert_allclose(runner["weights"], case["weights"]["rowsum"], rtol=1e-6)
+    assert_allclose(cli["dependence"]["weights"], case["weights"]["rowsum"], rtol=1e-6)
+    for notes in (cli["notes"], runner["notes"]):
+        assert any("only 3 clusters" in n and "unreliable" in n for n in notes)
