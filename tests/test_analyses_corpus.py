@@ -128,11 +128,14 @@ def test_three_level_pooled_matches_metafor_rma_mv(analysis_id):
     assert pooled["k"] == expected["k"]
     for key in ("estimate", "se", "q"):
         assert_allclose(pooled[key], expected[key], rtol=RTOL_ESTIMATE)
-    assert_allclose(dependence["three_level"]["ci"], expected["ci"], rtol=RTOL_ESTIMATE)
+    three_level = dependence["three_level"]
+    assert three_level["test"] == "t" and three_level["dfs"] == "contain"
+    assert_allclose(three_level["ci"], expected["t_test"]["ci"], rtol=RTOL_ESTIMATE)
     assert_allclose(
         dependence["sigma2"], expected["sigma2"], rtol=RTOL_ESTIMATE, atol=ATOL_BOUNDARY_VARIANCE
     )
-    # the spec asks for knha: rma.mv(test = "t"), t with k - 1 df for CI, p and PI
+    # the spec asks for knha: rma.mv(test = "t", dfs = "contain"), t with clusters - 1 df
+    # for CI, p and PI (issue 11)
     t_test = expected["t_test"]
     assert pooled["test"] == "t" and pooled["df"] == t_test["df"]
     assert_allclose(pooled["statistic"], t_test["statistic"], rtol=RTOL_ESTIMATE)
@@ -144,7 +147,8 @@ def test_three_level_pooled_matches_metafor_rma_mv(analysis_id):
     "analysis_id", ["isolation-mortality", "isolation-chd-stroke", "loneliness-mortality"]
 )
 def test_three_level_weights_match_metafor(analysis_id):
-    # weights(rma.mv) = diag(W)/sum(diag(W)) in percent, effects in the snapshot's order
+    # weights(rma.mv, type = "rowsum") in percent (the weights that make the estimate;
+    # issue 11), effects in the snapshot's order
     _, fitted = frozen_fit(analysis_id)
     assert_allclose(fitted["weights"], FIXTURES[analysis_id]["weights"], rtol=RTOL_ESTIMATE)
 

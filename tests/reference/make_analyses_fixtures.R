@@ -40,16 +40,18 @@ fit_cancer <- rma(yi = cancer$yi, vi = cancer$vi, method = "REML", test = "knha"
 
 # Three-level models (dependence: multilevel, a cohort holding several effects):
 # rma.mv(yi, vi, random = ~ 1 | cluster/effect), REML; the specs ask for Knapp-Hartung, and
-# rma.mv's small-sample option is test = "t" (t with k - p df for CI, test and PI).
+# rma.mv's small-sample option is test = "t", with containment df (clusters - 1 for the
+# intercept; issue 11) for CI, test and PI; weights are the row sums that make the estimate.
 three_level <- function(d) {
   d$row <- seq_len(nrow(d))
   fit <- rma.mv(yi, vi, random = ~ 1 | cluster / row, data = d, method = "REML",
                 control = list(rel.tol = 1e-10))
   fit_t <- rma.mv(yi, vi, random = ~ 1 | cluster / row, data = d, method = "REML",
-                  test = "t", control = list(rel.tol = 1e-10))
+                  test = "t", dfs = "contain", control = list(rel.tol = 1e-10))
   pred_t <- predict(fit_t)
   list(estimate = as.numeric(fit$beta), se = fit$se, ci = c(fit$ci.lb, fit$ci.ub),
-       sigma2 = fit$sigma2, q = fit$QE, k = fit$k, weights = as.numeric(weights(fit)),
+       sigma2 = fit$sigma2, q = fit$QE, k = fit$k,
+       weights = as.numeric(weights(fit, type = "rowsum")),
        effects = paste(d$study, d$effect), yi = d$yi, vi = d$vi,
        t_test = list(ci = c(fit_t$ci.lb, fit_t$ci.ub), pi = c(pred_t$pi.lb, pred_t$pi.ub),
                      statistic = fit_t$zval, p = fit_t$pval, df = fit_t$ddf))

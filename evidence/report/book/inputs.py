@@ -182,6 +182,7 @@ def load_bibliography(path: Path) -> tuple[Bibliography, list[Problem]]:
     from pybtex.scanner import PybtexError
 
     from evidence.records.bib import bibliography_files
+    from evidence.report.book.bibfile import described_title
 
     problems: list[Problem] = []
     path = Path(path)
@@ -221,9 +222,13 @@ def load_bibliography(path: Path) -> tuple[Bibliography, list[Problem]]:
         elif len(people) == 2:
             surname += " and " + " ".join(people[1].last_names).replace("{", "").replace("}", "")
         year = entry.fields.get("year", "")
-        if surname:
-            labels[key] = f"{surname} ({year})" if year else surname
-        titles[key] = str(entry.fields.get("title", "")).replace("{", "").replace("}", "")
+        title = str(entry.fields.get("title", "")).replace("{", "").replace("}", "")
+        if not surname and not title:
+            title = described_title(entry) or ""
+        name = surname or title
+        if name:
+            labels[key] = f"{name} ({year})" if year else name
+        titles[key] = title
     return (
         Bibliography(files[0], frozenset(data.entries.keys()), labels, titles, tuple(files)),
         problems,
