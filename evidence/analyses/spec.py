@@ -18,6 +18,8 @@ rule                          meaning
 ``duplicate-override``        two certainty overrides for one domain
 ``justification-too-short``   an override's justification under 20 characters
 ``compare-no-match``          a ``compare_with`` item matches no row of the headline table
+``multiverse-prespecified``   a ``multiverse`` option list leaves out the spec's own setting
+``multiverse-rho``            ``multiverse.rho`` given without the ``aggregate`` option (warning)
 ``duplicate-id``              two specs share an id
 ============================  ================================================================
 
@@ -38,6 +40,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from evidence.analyses.choices import (
+    DEFAULT_RHO,
+    default_options,
+    listed_choices,
+    prespecified,
+)
 from evidence.analyses.published import headline_rows, match_rows
 from evidence.errors import Problem
 from evidence.records import model as records
@@ -75,6 +83,24 @@ class Override:
 
 
 @dataclass(frozen=True)
+class Multiverse:
+    """The choices of an analysis's multiverse (:mod:`evidence.analyses.choices`).
+
+    ``options`` gives, per listed choice in registry order, the options to run;
+    ``leave_one_sample_out`` adds each sample left out in turn; ``rho`` is the correlation
+    the ``aggregate`` option assumes.
+    """
+
+    options: tuple[tuple[str, tuple[str, ...]], ...]
+    leave_one_sample_out: bool = True
+    rho: float = DEFAULT_RHO
+
+    def of(self, choice: str) -> tuple[str, ...]:
+        """Options of ``choice``."""
+        return dict(self.options)[choice]
+
+
+@dataclass(frozen=True)
 class Analysis:
     """One loaded, validated analysis spec (field names as in the YAML)."""
 
@@ -98,6 +124,7 @@ class Analysis:
     compare_with: tuple[Mapping[str, str], ...] = ()
     overrides: tuple[Override, ...] = ()
     notes: str | None = None
+    multiverse: Multiverse | None = None
     spec: Mapping[str, Any] = field(default_factory=dict, compare=False)
     path: str | None = field(default=None, compare=False)
 
@@ -116,6 +143,9 @@ def analysis_schema() -> dict[str, Any]:
     )
     schema = json.loads(text)
     schema["properties"]["model"]["properties"]["method"]["enum"] = list(METHODS)
+    block = schema["properties"]["multiverse"]["properties"]
+    for choice in listed_choices():
+        block[choice.key]["items"]["enum"] = list(choice.names)
     return schema
 
 
@@ -291,6 +321,8 @@ def check_rules(
                 f"readers why (at least {MIN_JUSTIFICATION} characters)",
                 "justification-too-short",
             )
+    for where, message, rule, severity in multiverse_problems(data):
+        at(where, message, rule, severity=severity)
     rows = headline_rows()
     for index, selector in enumerate(data.get("compare_with", [])):
         if not match_rows(rows, selector):
@@ -301,6 +333,61 @@ def check_rules(
                 "compare-no-match",
             )
     return problems
+
+
+def multiverse_problems(
+    data: Mapping[str, Any],
+) -> list[tuple[tuple[str | int, ...], str, str, str]]:
+    """Problems of the ``multiverse`` block: ``(where, message, rule, severity)`` each."""
+    block = data.get("multiverse")
+    if not isinstance(block, Mapping):
+        return []
+    own = prespecified(data)
+    problems: list[tuple[tuple[str | int, ...], str, str, str]] = []
+    for choice in listed_choices():
+        listed = block.get(choice.key)
+        if listed is not None and own[choice.name] not in listed:
+            problems.append(
+                (
+                    ("multiverse", str(choice.key)),
+                    f"multiverse.{choice.key} leaves out the analysis's own setting "
+                    f"'{own[choice.name]}'; add it, so that the pre-specified analysis is one "
+                    "of the specifications",
+                    "multiverse-prespecified",
+                    "error",
+                )
+            )
+    dependence = block.get("dependence", ("aggregate",))
+    if "rho" in block and "aggregate" not in dependence:
+        problems.append(
+            (
+                ("multiverse", "rho"),
+                "multiverse.rho is used only by the aggregate dependence option",
+                "multiverse-rho",
+                "warning",
+            )
+        )
+    return problems
+
+
+def _multiverse(data: Mapping[str, Any]) -> Multiverse | None:
+    """Return the multiverse of a checked spec (defaults filled in), or ``None`` when off."""
+    block = data.get("multiverse", True)
+    if block is False:
+        return None
+    block = block if isinstance(block, Mapping) else {}
+    options = tuple(
+        (
+            choice.name,
+            tuple(block[choice.key]) if choice.key in block else default_options(choice.name, data),
+        )
+        for choice in listed_choices()
+    )
+    return Multiverse(
+        options=options,
+        leave_one_sample_out=bool(block.get("leave_one_sample_out", True)),
+        rho=float(block.get("rho", data.get("rho", DEFAULT_RHO))),
+    )
 
 
 def _build(data: Mapping[str, Any], shown: str) -> Analysis:
@@ -339,6 +426,7 @@ def _build(data: Mapping[str, Any], shown: str) -> Analysis:
             for o in data.get("certainty", {}).get("overrides", [])
         ),
         notes=data.get("notes"),
+        multiverse=_multiverse(data),
         spec=data,
         path=shown,
     )
