@@ -37,6 +37,7 @@ write identical tables. Results stream block by block to Parquet and CSV
 from __future__ import annotations
 
 import contextlib
+import filecmp
 import itertools
 import math
 import os
@@ -51,7 +52,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import special
 
-from evidence.analyses.choices import CHOICES, DEPENDENCE_RULES, KEEP_ALL, prespecified
+from evidence.analyses.choices import CHOICES, DEPENDENCE_RULES, KEEP_ALL, SPEC_DEPENDENCE
 from evidence.analyses.harmonise import harmonise, select
 from evidence.analyses.spec import Analysis, Exclusion
 from evidence.records.model import Effect, Study
@@ -282,7 +283,14 @@ def _inclusion_exclusions(
 
 def _prespecified_index(design: Design, analysis: Analysis) -> int | None:
     """Specification index of the analysis as specified (every sample kept)."""
-    own = {**prespecified(analysis.spec), "leave_out": KEEP_ALL}
+    own = {
+        "adjustment": analysis.adjustment,
+        "dependence": SPEC_DEPENDENCE[analysis.dependence],
+        "inclusion": "all",
+        "estimator": analysis.method,
+        "inference": analysis.test,
+        "leave_out": KEEP_ALL,
+    }
     index = 0
     for (name, names), size in zip(design.options, design.sizes, strict=True):
         if own[name] not in names:
@@ -689,7 +697,10 @@ class TableWriter:
         self._parquet.close()
         self._csv.close()
         for temporary, target in zip(self.temporary, self.targets, strict=True):
-            os.replace(temporary, target)
+            if _same_bytes(temporary, target):  # unchanged: leave the file (and its mtime)
+                os.unlink(temporary)
+            else:
+                os.replace(temporary, target)
 
     def abort(self) -> None:
         """Remove the temporary files (after a failure)."""
@@ -700,6 +711,13 @@ class TableWriter:
         for temporary in self.temporary:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
+
+
+def _same_bytes(new: Path, old: Path) -> bool:
+    """Return True when ``old`` is a regular file holding exactly the bytes of ``new``."""
+    if old.is_symlink() or not old.is_file() or old.stat().st_size != new.stat().st_size:
+        return False
+    return filecmp.cmp(new, old, shallow=False)
 
 
 def _empty_block(design: Design) -> Block:
