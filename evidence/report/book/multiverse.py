@@ -74,12 +74,14 @@ def multiverse_section(result: Mapping[str, Any]) -> str:
         _choices_table(section),
     ]
     reasons = [
-        f"{integer(item.get('specifications'))}: {item.get('reason')}"
+        f"{item.get('reason')} ({integer(item.get('specifications'))})"
         for item in section.get("pruned") or []
         if isinstance(item, Mapping)
     ]
     if reasons:
-        blocks.append(esc("Not fitted: " + "; ".join(reasons) + "."))
+        blocks.append(
+            esc("Not fitted, with the number of specifications: " + "; ".join(reasons) + ".")
+        )
     return join_blocks(blocks)
 
 
