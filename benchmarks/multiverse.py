@@ -255,7 +255,7 @@ def beside(found: list[multiverse.Design]) -> dict:
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for k, group in by_k.items():
+        for group in by_k.values():
             fit_batch(
                 np.array([g[0] for g in group]), np.array([g[1] for g in group]), method="REML"
             )

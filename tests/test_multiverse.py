@@ -8,13 +8,15 @@ harmonising, the sample left out dropped with its studies) and pooled through th
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 import pandas
 import pytest
-from conftest import make_analysis, make_effect, make_record
+from conftest import effects_table, make_analysis, make_effect, make_record
 from numpy.testing import assert_allclose
 
 from evidence.analyses import multiverse
@@ -22,6 +24,8 @@ from evidence.analyses.choices import CHOICES, DEFAULTS
 from evidence.analyses.harmonise import harmonise
 from evidence.analyses.spec import Multiverse, analysis_schema, load_analysis
 from evidence.cli import main
+from evidence.report.book.multiverse import multiverse_section
+from evidence.report.plots import figure_description, render_all
 from evidence.stats import dependence
 from evidence.stats.multilevel import make_blocks
 from evidence.stats.multilevel_batch import fit_three_level_batch
@@ -32,6 +36,10 @@ RTOL_ESTIMATE = 1e-6
 RTOL_SAME = 1e-9
 #: sigma2 at its zero boundary (metafor stops at ~6e-12; see tests/test_dependence.py).
 ATOL_SIGMA2 = 1e-9
+
+#: A phone's figure width and the smallest text a reader should get (tests/test_plots.py).
+PHONE_FIGURE_PX = 327.0
+SMALLEST_TEXT_PX = 11.0
 
 REFERENCE = json.loads(
     (Path(__file__).parent / "reference" / "diagnostics_dependence.json").read_text()
@@ -388,3 +396,62 @@ def test_a_dask_local_cluster_writes_the_identical_table(tmp_path, table):
         multiverse.compute(design, *spread, block_specifications=97, client=client)
     for one, other in zip(single, spread, strict=True):
         assert one.read_bytes() == other.read_bytes()
+
+
+# --------------------------------------------------------------------------- figure and page
+
+
+@pytest.fixture(scope="module")
+def document(table, tmp_path_factory):
+    """A results document whose multiverse names the small corpus's table in a build dir."""
+    design, data, _frame, _csv = table
+    build = tmp_path_factory.mktemp("build")
+    parquet, csv = multiverse.table_paths(build / "results", "m")
+    multiverse.compute(design, parquet, csv, block_specifications=97)
+    section = multiverse.summarise(design, data, "exp")
+    section["files"] = {
+        "parquet": "results/m-multiverse.parquet",
+        "csv": "results/m-multiverse.csv",
+    }
+    result = {
+        "id": "m",
+        "title": "M",
+        "status": "ok",
+        "metric": "log-risk-ratio",
+        "back_transform": "exp",
+        "multiverse": section,
+    }
+    return result, build
+
+
+def test_the_spec_curve_is_drawn_from_the_table_and_readable_on_a_phone(document):
+    result, build = document
+    written = render_all(result, effects_table(), build / "figures")
+    assert written["spec-curve"] == "figures/m-spec-curve.svg"
+    path = build / written["spec-curve"]
+    title, description = figure_description(path)
+    assert title.startswith("Specification curve")
+    assert f"{result['multiverse']['specifications']} specifications" in description
+    root = ElementTree.parse(path).getroot()
+    width = float(root.get("viewBox").split()[2])
+    sizes = [float(s) for s in re.findall(r"font-size: ([0-9.]+)px", path.read_text())]
+    sizes += [
+        float(s) for s in re.findall(r"font: (?:bold |italic )*([0-9.]+)px", path.read_text())
+    ]
+    assert min(sizes) * PHONE_FIGURE_PX / width >= SMALLEST_TEXT_PX
+
+
+def test_no_table_no_spec_curve(document, tmp_path):
+    result, _build = document
+    written = render_all(result, effects_table(), tmp_path / "figures")
+    assert "spec-curve" not in written
+
+
+def test_the_page_section_says_how_robust_the_headline_is_in_words(document):
+    result, _build = document
+    text = multiverse_section(result)
+    section = result["multiverse"]
+    assert f"{section['specifications']:,} of {section['candidates']:,}" in text
+    assert "pre-specified analysis" in text and "Variance of the estimates it explains" in text
+    assert "NA" not in text.split() and "leave_out" not in text and "None" not in text
+    assert multiverse_section({**result, "multiverse": None}) == ""

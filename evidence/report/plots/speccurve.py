@@ -21,28 +21,43 @@ import numpy as np
 import pandas
 from matplotlib.figure import Figure
 
-from evidence.report.plots.common import INK, MUTED, POOLED, PREDICTION, new_figure, safe_text
+from evidence.report.plots.common import (
+    INK,
+    MUTED,
+    POOLED,
+    PREDICTION,
+    SMALL_TEXT,
+    TEXT,
+    fit_text,
+    new_figure,
+    safe_text,
+)
 from evidence.report.plots.registry import Drawing, FigureInput, FigureKind, register
 from evidence.report.plots.scale import Scale, set_natural_axis
 
 #: Most columns drawn; more specifications are grouped (see the module docstring).
 MAX_COLUMNS = 240
-#: Height of one option row of the dot matrix, in inches.
-OPTION_ROW = 0.15
+#: Height of one row of the dot matrix (an option, or a choice's heading), in inches.
+OPTION_ROW = 1.35 * SMALL_TEXT / 72.0
+#: Width of the label column left of the panels, in inches.
+LABEL_WIDTH = 1.5
 #: Choice columns of the table, in order, with the words readers see.
 CHOICE_LABELS = {
     "adjustment": "Adjustment",
     "dependence": "Dependence",
     "inclusion": "Inclusion",
-    "leave_out": "Sample left out",
+    "leave_out": "Left out",
     "estimator": "\u03c4\u00b2 estimator",
     "inference": "Inference",
 }
 
 
-def _option_rows(table: pandas.DataFrame) -> list[tuple[str, str, np.ndarray]]:
-    """``(choice label, option, indicator per specification)`` for every option row."""
-    rows = []
+def _option_rows(table: pandas.DataFrame) -> list[tuple[str, np.ndarray | None]]:
+    """Rows of the dot matrix: a heading ``(choice, None)``, then ``(option, indicator)``s.
+
+    Choices that take one option only are left out (they do not vary).
+    """
+    rows: list[tuple[str, np.ndarray | None]] = []
     for column, label in CHOICE_LABELS.items():
         if column not in table:
             continue
@@ -58,7 +73,8 @@ def _option_rows(table: pandas.DataFrame) -> list[tuple[str, str, np.ndarray]]:
             options = [(str(o), values == str(o)) for o in present]
         kept = [(name, flags) for name, flags in options if flags.any()]
         if len(kept) > 1:
-            rows.extend((label, name, flags) for name, flags in kept)
+            rows.append((label, None))
+            rows.extend(kept)
     return rows
 
 
@@ -77,45 +93,52 @@ def spec_curve(table: pandas.DataFrame, scale: Scale, prespecified: int | None) 
     table = table.iloc[order].reset_index(drop=True)
     group = _groups(len(table))
     columns = int(group.max()) + 1
-    frame = pandas.DataFrame(
-        {
-            "group": group,
-            "estimate": table["estimate"].to_numpy(dtype=float),
-            "lower": table["ci_lower"].to_numpy(dtype=float),
-            "upper": table["ci_upper"].to_numpy(dtype=float),
-        }
+    medians = (
+        pandas.DataFrame(
+            {
+                "group": group,
+                "estimate": table["estimate"].to_numpy(dtype=float),
+                "lower": table["ci_lower"].to_numpy(dtype=float),
+                "upper": table["ci_upper"].to_numpy(dtype=float),
+            }
+        )
+        .groupby("group")
+        .median()
     )
-    medians = frame.groupby("group").median()
-    x = np.arange(columns)
     rows = _option_rows(table)
-    height = 2.6 + OPTION_ROW * len(rows) + 0.6
+    curve_height, bottom = 2.4, 0.55
+    height = 0.2 + curve_height + 0.25 + OPTION_ROW * len(rows) + bottom
     figure = new_figure(height)
-    top = 1 - 0.35 / height
-    split = 1 - 2.55 / height
-    curve = figure.add_axes((0.3, split + 0.25 / height, 0.66, top - split - 0.25 / height))
-    matrix = figure.add_axes((0.3, 0.45 / height, 0.66, split - 0.45 / height), sharex=curve)
+    left = LABEL_WIDTH / figure.get_figwidth()
+    width = 0.97 - left
+    matrix_height = OPTION_ROW * len(rows)
+    curve = figure.add_axes(
+        (left, (bottom + matrix_height + 0.25) / height, width, curve_height / height)
+    )
+    matrix = figure.add_axes((left, bottom / height, width, matrix_height / height), sharex=curve)
+    _curve(curve, medians, scale)
+    _mark_prespecified(curve, table, group, prespecified)
+    curve.tick_params(axis="x", labelbottom=False, length=0)
+    _dot_matrix(matrix, rows, group, columns)
+    matrix.set_xlim(-0.5, columns - 0.5)
+    matrix.set_xlabel(
+        f"{len(table)} specifications, sorted by estimate"
+        + ("" if columns == len(table) else f", in {columns} groups"),
+        fontsize=SMALL_TEXT,
+    )
+    return figure
+
+
+def _curve(axes: Any, medians: pandas.DataFrame, scale: Scale) -> None:
+    """Estimates (blue where the CI excludes the null) over their shaded CIs, and the null."""
+    x = np.arange(len(medians))
     lower, upper = medians["lower"].to_numpy(), medians["upper"].to_numpy()
-    curve.fill_between(x, lower, upper, step="mid", color=POOLED, alpha=0.22, linewidth=0)
-    excludes = (lower > scale.null) | (upper < scale.null)
     estimate = medians["estimate"].to_numpy()
+    axes.fill_between(x, lower, upper, step="mid", color=POOLED, alpha=0.22, linewidth=0)
+    excludes = (lower > scale.null) | (upper < scale.null)
     for flags, color in ((excludes, POOLED), (~excludes, MUTED)):
-        curve.plot(x[flags], estimate[flags], "o", markersize=2.2, color=color, linewidth=0)
-    curve.axhline(scale.null, color=INK, linewidth=0.7, linestyle="--")
-    if prespecified is not None:
-        at = np.flatnonzero(table["spec"].to_numpy() == prespecified)
-        if len(at):
-            where = int(group[at[0]])
-            curve.plot(
-                [where], [table["estimate"].iloc[at[0]]], "D", color=PREDICTION, markersize=5
-            )
-            curve.annotate(
-                "pre-specified",
-                (where, table["estimate"].iloc[at[0]]),
-                xytext=(4, 6),
-                textcoords="offset points",
-                fontsize=7.5,
-                color=PREDICTION,
-            )
+        axes.plot(x[flags], estimate[flags], "o", markersize=2.6, color=color, linewidth=0)
+    axes.axhline(scale.null, color=INK, linewidth=0.8, linestyle="--")
     # Very wide CIs (k = 2 under a t test) would flatten the curve: the axis spans the
     # estimates, the null and the central 96% of the CI bounds; wider bands are cut.
     span = [
@@ -126,32 +149,48 @@ def spec_curve(table: pandas.DataFrame, scale: Scale, prespecified: int | None) 
         scale.null,
     ]
     pad = 0.05 * (max(span) - min(span) or 1.0)
-    set_natural_axis(curve, scale, min(span) - pad, max(span) + pad, which="y")
-    curve.set_ylabel(scale.axis_label(), fontsize=8)
-    curve.tick_params(axis="x", labelbottom=False, length=0)
-    _dot_matrix(matrix, rows, group, columns)
-    matrix.set_xlim(-0.5, columns - 0.5)
-    matrix.set_xlabel(
-        f"{len(table)} specifications, sorted by estimate"
-        + ("" if columns == len(table) else f" (in {columns} groups)"),
-        fontsize=8,
+    set_natural_axis(axes, scale, min(span) - pad, max(span) + pad, which="y")
+    axes.set_ylabel(fit_text(scale.axis_label(), 2.3 * 72, TEXT), fontsize=TEXT)
+
+
+def _mark_prespecified(
+    axes: Any, table: pandas.DataFrame, group: np.ndarray, prespecified: int | None
+) -> None:
+    """Mark the pre-specified analysis's place on the curve with a diamond."""
+    if prespecified is None:
+        return
+    at = np.flatnonzero(table["spec"].to_numpy() == prespecified)
+    if not len(at):
+        return
+    where, value = int(group[at[0]]), float(table["estimate"].iloc[at[0]])
+    axes.plot([where], [value], "D", color=PREDICTION, markersize=6)
+    right = where < 0.6 * (group.max() + 1)
+    axes.annotate(
+        "pre-specified",
+        (where, value),
+        xytext=(6 if right else -6, 8),
+        textcoords="offset points",
+        ha="left" if right else "right",
+        fontsize=SMALL_TEXT,
+        color=PREDICTION,
     )
-    return figure
 
 
 def _dot_matrix(
-    axes: Any, rows: list[tuple[str, str, np.ndarray]], group: np.ndarray, columns: int
+    axes: Any, rows: list[tuple[str, np.ndarray | None]], group: np.ndarray, columns: int
 ) -> None:
     """One row per option, one cell per column, shaded by the share of the column taking it.
 
     Drawn as one small image (nearest-neighbour, so cells stay sharp), which keeps the SVG
-    small however many specifications there are.
+    small however many specifications there are; a choice's heading row stays blank.
     """
     counts = np.bincount(group, minlength=columns).astype(float)
     shares = np.array(
         [
-            np.bincount(group, weights=flags.astype(float), minlength=columns) / counts
-            for _choice, _option, flags in rows
+            np.zeros(columns)
+            if flags is None
+            else np.bincount(group, weights=flags.astype(float), minlength=columns) / counts
+            for _label, flags in rows
         ]
     )
     axes.imshow(
@@ -163,14 +202,18 @@ def _dot_matrix(
         interpolation="nearest",
         extent=(-0.5, columns - 0.5, -len(rows) + 0.5, 0.5),
     )
-    labels, previous = [], None
-    for index, (choice, option, _flags) in enumerate(rows):
-        text = safe_text(option, 22)
-        labels.append(f"{choice}: {text}" if choice != previous else text)
-        if previous is not None and choice != previous:
+    room = (LABEL_WIDTH - 0.12) * 72
+    labels = [
+        fit_text(safe_text(label, None), room, SMALL_TEXT, bold=flags is None)
+        for label, flags in rows
+    ]
+    axes.set_yticks([-i for i in range(len(rows))], labels, fontsize=SMALL_TEXT)
+    for tick, (_label, flags) in zip(axes.get_yticklabels(), rows, strict=True):
+        if flags is None:
+            tick.set_fontweight("bold")
+    for index, (_label, flags) in enumerate(rows):
+        if flags is None and index:
             axes.axhline(-index + 0.5, color=MUTED, linewidth=0.6)
-        previous = choice
-    axes.set_yticks([-i for i in range(len(rows))], labels, fontsize=6.8)
     axes.set_ylim(-len(rows) + 0.5, 0.5)
     axes.tick_params(axis="y", length=0)
     axes.tick_params(axis="x", labelbottom=False, length=0)
