@@ -418,8 +418,12 @@ def _two_level(
     if len(chosen):
         y, v, held = _pack(design.yi, design.vi, masks)
         for e, method in enumerate(estimators):
+            tau2 = None  # estimated once per estimator, shared by its inferences
             for i, test in enumerate(inferences):
-                fit = fit_batch(y, v, mask=held, method=method, test=test, level=LEVEL * 100)
+                fit = fit_batch(
+                    y, v, mask=held, method=method, test=test, level=LEVEL * 100, tau2=tau2
+                )
+                tau2 = fit.tau2
                 estimate, se = fit.beta[:, 0], fit.se[:, 0]
                 half = fit.crit * np.sqrt(se * se + fit.tau2)
                 random = method != "FE"
