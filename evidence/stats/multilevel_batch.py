@@ -48,7 +48,7 @@ Public API: ``BatchThreeLevel``, ``fit_three_level_batch``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -103,6 +103,17 @@ def _sums(y: Array, v: Array, mask: NDArray[np.bool_], between: Array, within: A
         e=e,
         g=1.0 / (1.0 + between[:, None] * t),
     )
+
+
+def _take(sums: _Sums, rows: NDArray) -> _Sums:
+    """Return the sums of some rows (a boolean mask or indices)."""
+    return _Sums(*(getattr(sums, f.name)[rows] for f in fields(_Sums)))
+
+
+def _assign(sums: _Sums, rows: NDArray, values: _Sums) -> None:
+    """Overwrite the sums of ``rows`` (indices) with ``values``, in place."""
+    for item in fields(_Sums):
+        getattr(sums, item.name)[rows] = getattr(values, item.name)
 
 
 def _mean(sums: _Sums) -> tuple[Array, Array]:
@@ -217,43 +228,40 @@ def fit_three_level_batch(yi: ArrayLike, vi: ArrayLike, mask: ArrayLike) -> Batc
     spread = np.where(held, (y - mean[:, None, None]) ** 2, 0.0).sum(axis=(1, 2)) / counts
     theta = np.stack([spread / 4 + 1e-4, spread / 4 + 1e-4], axis=1)
     converged = np.zeros(n, dtype=bool)
-    usable = (k >= 2) & (clusters >= 2)
-    active = usable.copy()
+    rows = np.flatnonzero((k >= 2) & (clusters >= 2))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        current = _loglik(y, held, _sums(y, v, held, theta[:, 0], theta[:, 1]), theta[:, 0])
+        # Only the rows still iterating are carried, with their sums at the current theta
+        # (the accepted candidate's sums of the step before: one set of sums per step).
+        yr, vr, mr, th = y[rows], v[rows], held[rows], theta[rows]
+        sums = _sums(yr, vr, mr, th[:, 0], th[:, 1])
+        current = _loglik(yr, mr, sums, th[:, 0])
         for _ in range(MAX_ITERATIONS):
-            rows = np.flatnonzero(active)
             if rows.size == 0:
                 break
-            yr, vr, mr, th = y[rows], v[rows], held[rows], theta[rows]
-            sums = _sums(yr, vr, mr, th[:, 0], th[:, 1])
             score, information = _score_information(yr, mr, sums, th[:, 0])
             step = _projected_steps(th, score, information)
             candidate = np.maximum(th + step, 0.0)
-            value = _loglik(
-                yr, mr, _sums(yr, vr, mr, candidate[:, 0], candidate[:, 1]), candidate[:, 0]
-            )
-            base = current[rows]
+            moved = _sums(yr, vr, mr, candidate[:, 0], candidate[:, 1])
+            value = _loglik(yr, mr, moved, candidate[:, 0])
             for _halving in range(60):
-                falling = value < base - 1e-12 * np.abs(base)
+                falling = value < current - 1e-12 * np.abs(current)
                 if not falling.any():
                     break
                 step[falling] /= 2
                 candidate[falling] = np.maximum(th[falling] + step[falling], 0.0)
                 sub = np.flatnonzero(falling)
-                value[sub] = _loglik(
-                    yr[sub],
-                    mr[sub],
-                    _sums(yr[sub], vr[sub], mr[sub], candidate[sub, 0], candidate[sub, 1]),
-                    candidate[sub, 0],
-                )
+                halved = _sums(yr[sub], vr[sub], mr[sub], candidate[sub, 0], candidate[sub, 1])
+                value[sub] = _loglik(yr[sub], mr[sub], halved, candidate[sub, 0])
+                _assign(moved, sub, halved)
             change = np.abs(candidate - th)
-            theta[rows], current[rows] = candidate, value
+            theta[rows] = candidate
             done = np.all(change <= THRESHOLD * np.maximum(1.0, candidate), axis=1)
             converged[rows[done]] = True
-            active[rows[done]] = False
-        sums = _sums(y, v, held, theta[:, 0], theta[:, 1])
-        mu, total = _mean(sums)
+            keep = ~done
+            rows, yr, vr, mr = rows[keep], yr[keep], vr[keep], mr[keep]
+            th, current, sums = candidate[keep], value[keep], _take(moved, keep)
+        final = _sums(y, v, held, theta[:, 0], theta[:, 1])
+        mu, total = _mean(final)
     bad = ~converged
     nan = np.full(n, np.nan)
     return BatchThreeLevel(
