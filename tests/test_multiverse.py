@@ -21,7 +21,7 @@ from numpy.testing import assert_allclose
 
 from evidence.analyses import multiverse
 from evidence.analyses.choices import CHOICES, DEFAULTS
-from evidence.analyses.harmonise import harmonise
+from evidence.analyses.harmonise import adjustment_variants, harmonise
 from evidence.analyses.spec import Multiverse, analysis_schema, load_analysis
 from evidence.cli import main
 from evidence.report.book.multiverse import multiverse_section
@@ -455,3 +455,28 @@ def test_the_page_section_says_how_robust_the_headline_is_in_words(document):
     assert "pre-specified analysis" in text and "Variance of the estimates it explains" in text
     assert "NA" not in text.split() and "leave_out" not in text and "None" not in text
     assert multiverse_section({**result, "multiverse": None}) == ""
+
+
+def test_fully_adjusted_only_is_the_adjustment_sensitivity_table_of_evidence_run(
+    table, tmp_path, capsys
+):
+    _design, _data, frame, _csv = table
+    row = _pick(
+        frame,
+        adjustment="fully-adjusted-only",
+        dependence="two-level",
+        inclusion="all",
+        leave_out="none",
+        estimator="REML",
+        inference="knha",
+    )
+    rows = adjustment_variants(corpus(), make_analysis())["fully-adjusted-only"].included
+    path, flags = _pool(tmp_path, rows, "--method", "REML", "--test", "knha")
+    assert main(["pool", str(path), *flags, "--json"]) == 0
+    pooled = json.loads(capsys.readouterr().out)["pooled"]
+    assert row.k == pooled["k"]
+    assert_allclose(
+        [row.estimate, row.ci_lower, row.ci_upper],
+        [pooled["estimate"], *pooled["ci"]],
+        rtol=RTOL_SAME,
+    )

@@ -108,6 +108,7 @@ CHOICES: dict[str, Choice] = {
                 Option("most-adjusted", "most adjusted estimate"),
                 Option("least-adjusted", "least adjusted estimate"),
                 Option("all", "every adjustment level"),
+                Option("fully-adjusted-only", "fully adjusted estimates only"),
             ),
             "adjustment",
         ),
@@ -156,7 +157,7 @@ CHOICES: dict[str, Choice] = {
 #: setting is always added (:func:`default_options`), so the pre-specified analysis is one
 #: of the specifications.
 DEFAULTS: dict[str, tuple[str, ...]] = {
-    "adjustment": ("most-adjusted", "least-adjusted", "all"),
+    "adjustment": ("most-adjusted", "least-adjusted", "all", "fully-adjusted-only"),
     "dependence": ("three-level", "two-level", "aggregate", "one-per-cohort"),
     "inclusion": ("all", "primary-sources", "adjusted-only"),
     "estimator": ("REML", "DL", "PM"),

@@ -105,6 +105,19 @@ _INCLUSION: dict[str, tuple[Callable[[Study, Effect], bool], str] | None] = {
         lambda study, effect: effect.adjustment in ("unadjusted", "not-reported"),
         "multiverse inclusion adjusted-only: unadjusted or adjustment not reported",
     ),
+    "fully-adjusted": (
+        lambda study, effect: effect.adjustment != "fully-adjusted",
+        "multiverse adjustment fully-adjusted-only: not fully adjusted",
+    ),
+}
+
+
+#: Adjustment options that are a rule plus exclusions: ``fully-adjusted-only`` keeps the
+#: most adjusted estimate and leaves out studies whose most adjusted one is not fully
+#: adjusted (as the adjustment sensitivity analysis of ``evidence run`` does); leaving
+#: out the estimates not fully adjusted before the rule gives the same table.
+_ADJUSTMENT: dict[str, tuple[str, tuple[str, ...]]] = {
+    "fully-adjusted-only": ("most-adjusted", ("fully-adjusted",)),
 }
 
 
@@ -224,12 +237,15 @@ def build_design(studies: Sequence[Study], analysis: Analysis) -> Design:
         rule, model = DEPENDENCE_RULES[options["dependence"]]
         key = (options["adjustment"], rule, options["inclusion"])
         if key not in cache:
+            adjustment, only = _ADJUSTMENT.get(options["adjustment"], (options["adjustment"], ()))
+            exclusions = _inclusion_exclusions(chosen, options["inclusion"])
+            exclusions += _inclusion_exclusions(chosen, *only)
             variant = replace(
                 analysis,
-                adjustment=options["adjustment"],
+                adjustment=adjustment,
                 dependence=rule,
                 rho=multiverse.rho,
-                exclude=analysis.exclude + _inclusion_exclusions(chosen, options["inclusion"]),
+                exclude=analysis.exclude + exclusions,
             )
             table = harmonise(pool_of_studies, variant)
             indices = []
@@ -267,7 +283,7 @@ def build_design(studies: Sequence[Study], analysis: Analysis) -> Design:
 
 
 def _inclusion_exclusions(
-    chosen: Iterable[tuple[Study, Effect]], option: str
+    chosen: Iterable[tuple[Study, Effect]], option: str = "all"
 ) -> tuple[Exclusion, ...]:
     """Return the effects an inclusion option leaves out, as exclusions with its reason."""
     rule = _INCLUSION[option]
