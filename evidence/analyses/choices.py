@@ -94,7 +94,11 @@ SPEC_DEPENDENCE = {
 }
 
 #: Inference words (as the analysis page names them).
-_TEST_LABELS = {"z": "z (normal)", "knha": "Knapp-Hartung (t)"}
+_TEST_LABELS = {
+    "z": "z (normal)",
+    "knha": "Knapp-Hartung (t)",
+    "adhoc": "modified Knapp-Hartung (t, never narrower than z)",
+}
 
 #: Every choice, in the order of the table's columns and of the specification index.
 CHOICES: dict[str, Choice] = {
@@ -161,7 +165,7 @@ DEFAULTS: dict[str, tuple[str, ...]] = {
     "dependence": ("three-level", "two-level", "aggregate", "one-per-cohort"),
     "inclusion": ("all", "primary-sources", "adjusted-only"),
     "estimator": ("REML", "DL", "PM"),
-    "inference": ("z", "knha"),
+    "inference": ("z", "knha", "adhoc"),
 }
 
 

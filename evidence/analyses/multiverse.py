@@ -25,8 +25,9 @@ three-level fit that does not converge.
 
 Numbers are those of ``evidence run``/``evidence pool`` on the same selection and options:
 two-level rows are :func:`~evidence.stats.pooling.pool`'s estimate, CI, prediction
-interval, tau^2, I^2 and p; three-level rows follow :mod:`evidence.analyses.fit` (a t
-distribution with k - 1 df under ``knha``; I^2 of both levels, Cheung 2014).
+interval, tau^2, I^2 and p; three-level rows follow :mod:`evidence.analyses.fit` (under
+``knha`` or ``adhoc`` a t distribution with the containment df, samples - 1; I^2 of both
+levels, Cheung 2014).
 
 Blocks are a fixed number of selections, so a run in one process and a run on a Dask
 cluster (:func:`run_multiverse` with a ``distributed.Client``) compute the same blocks and
@@ -78,6 +79,9 @@ PRUNE_REASONS = (
     "the three-level REML fit did not converge",
 )
 (_FEW_EFFECTS, _FEW_SAMPLES, _ABSENT_SAMPLE, _NOT_REML, _NO_CONVERGENCE) = range(5)
+
+#: Inferences that give the three-level model a t test (as :mod:`evidence.analyses.fit`).
+T_INFERENCES = ("knha", "adhoc", "t")
 
 #: Float columns of the table, in order.
 NUMBER_COLUMNS = (
@@ -415,12 +419,12 @@ class _Part:
     pruned: NDArray[np.int64] = field(default_factory=lambda: np.zeros(len(PRUNE_REASONS), int))
 
 
-def _critical(inference: str, k: NDArray) -> tuple[NDArray, Callable[[NDArray], NDArray]]:
-    """Critical value and two-sided p-value function: z, or t with k - 1 df."""
-    if inference == "knha":
-        df = np.where(k > 1, k - 1.0, np.nan)
+def _critical(inference: str, df: NDArray) -> tuple[NDArray, Callable[[NDArray], NDArray]]:
+    """Critical value and two-sided p-value function: z, or t with ``df`` (knha, adhoc)."""
+    if inference in T_INFERENCES:
+        df = np.where(df > 0, df.astype(float), np.nan)
         return special.stdtrit(df, 1 - (1 - LEVEL) / 2), lambda s: 2 * special.stdtr(df, -np.abs(s))
-    crit = np.full(len(k), -special.ndtri((1 - LEVEL) / 2))
+    crit = np.full(len(df), -special.ndtri((1 - LEVEL) / 2))
     return crit, lambda s: 2 * special.ndtr(-np.abs(s))
 
 
@@ -534,7 +538,8 @@ def _three_level(
     total = fit.between + fit.within
     e = estimators.index("REML")
     for i, test in enumerate(inferences):
-        crit, p_value = _critical(test, k.astype(float))
+        # evidence run: a t test with the containment df, samples - 1 (metafor dfs = "contain")
+        crit, p_value = _critical(test, n_samples - 1)
         se = fit.se
         half = crit * np.sqrt(se * se + total)
         statistic = fit.estimate / se
