@@ -14,6 +14,7 @@ import json
 import math
 from pathlib import Path
 
+import pandas
 import pytest
 from numpy.testing import assert_allclose
 
@@ -21,6 +22,7 @@ from evidence.analyses.fit import fit_analysis
 from evidence.analyses.harmonise import EffectRow, EffectTable
 from evidence.analyses.runner import run_analyses
 from evidence.analyses.spec import load_analysis
+from evidence.records.safefs import sha256_of
 from evidence.stats.pooling import pool
 
 ROOT = Path(__file__).parents[1]
@@ -217,3 +219,143 @@ def test_full_run_with_figures_is_byte_identical(tmp_path, draw_figures):
     assert files == sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())
     for relative in files:
         assert (first / relative).read_bytes() == (second / relative).read_bytes(), relative
+
+
+def test_every_pooled_analysis_has_a_multiverse_whose_prespecified_row_is_the_headline(results):
+    """Invariant: the multiverse row of the analysis as specified equals its pooled result."""
+    for identifier, document in results.items():
+        section = document["multiverse"]
+        if document["status"] != "ok":
+            continue
+        assert section["specifications"] > 0, identifier
+        out = document["_out"]
+        for relative in section["files"].values():
+            assert document["provenance"]["outputs"][relative] == sha256_of(out / relative)
+        table = pandas.read_parquet(out / section["files"]["parquet"])
+        [row] = table[table["prespecified"]].itertuples()
+        pooled = document["pooled"]
+        assert row.k == pooled["k"], identifier
+        assert_allclose(row.estimate, pooled["estimate"], rtol=1e-9)
+        assert_allclose([row.ci_lower, row.ci_upper], pooled["ci"], rtol=1e-9)
+        assert_allclose([row.pi_lower, row.pi_upper], pooled["pi"], rtol=1e-9)
+        assert_allclose(row.tau2, pooled["tau2"], rtol=1e-8, atol=1e-12)
+        assert_allclose(row.p, pooled["p"], rtol=1e-8)
+        assert_allclose(section["prespecified"]["estimate"], row.estimate)
+
+
+# --------------------------------------------------------------------------- issue 13
+# Invariants over the live corpus (no counts, no pooled values): every pooled headline
+# obeys the eligibility rules, and the sentences and summaries say what the numbers say.
+
+
+def _headlines(results):
+    """(analysis id, label, pooled, certainty, finding, plain language) of every estimate."""
+    for analysis, document in results.items():
+        if document["status"] == "ok":
+            yield (
+                analysis,
+                analysis,
+                document["pooled"],
+                document["certainty"],
+                document["finding"],
+                document["plain_language"],
+            )
+        for block in document["by_family"] or []:
+            if block["status"] == "ok":
+                yield (
+                    analysis,
+                    f"{analysis}/{block['family']}",
+                    block["pooled"],
+                    block["certainty"],
+                    block["finding"],
+                    block["plain_language"],
+                )
+
+
+def test_every_pooled_headline_satisfies_the_eligibility_rules(results):
+    for analysis, document in results.items():
+        if document["status"] != "ok":
+            continue
+        rules = document["eligibility"]
+        assert rules["samples"] >= rules["min_samples"], analysis
+        assert len(rules["outcome_families"]["included"]) == 1 or (
+            rules["outcome_families"]["across"] == "subgroups"
+        ), analysis
+        families = rules["measure_families"]["included"]
+        assert set(families) <= set(rules["measure_families"]["allowed"]), analysis
+        if len(families) > 1:
+            assert rules["measure_families"]["justification"], analysis
+        contrasts = set(rules["contrasts"]["included"])
+        assert contrasts <= set(rules["contrasts"]["allowed"]), analysis
+        assert not ({"per-sd", "per-unit"} & contrasts) or contrasts <= {"per-sd", "per-unit"}
+        assert document["pooled"]["estimable"], analysis
+
+
+def test_findings_and_summaries_say_what_the_numbers_say(results):
+    from evidence.analyses.summary import QUALIFIERS, number
+
+    for analysis, label, pooled, certainty, found, plain in _headlines(results):
+        shown = pooled.get("back_transformed") or pooled
+        assert found["estimate"] == shown["estimate"], label
+        assert found["ci"] == shown["ci"], label
+        numbers = f"{number(shown['estimate'])}, 95% CI {number(shown['ci'][0])} to"
+        assert numbers in found["statement"], label
+        assert (
+            f"{number(shown['estimate'])} (95% CI {number(shown['ci'][0])} to "
+            in (plain["what_we_found"])
+        ), label
+        if results[analysis]["kind"] == "check":
+            assert certainty is None
+            continue
+        level = certainty["level"]
+        assert found["certainty"] == level
+        assert f"{level} certainty" in found["statement"], label
+        assert found["qualifier"] == QUALIFIERS[level]
+        if level == "very low":
+            assert found["statement"].startswith("The evidence is very uncertain"), label
+        else:
+            assert found["exposure"][1:] in found["statement"], label
+        assert found["outcome"] in found["statement"], label
+        assert certainty["symbol"] in plain["how_sure"], label
+        assert certainty["definition"] in plain["how_sure"], label
+        assert all(plain[key] for key in ("who", "exposure", "outcome", "text")), label
+
+
+def test_every_rating_has_a_footnote_per_domain_and_says_when_risk_of_bias_is_unknown(results):
+    for _analysis, label, _pooled, certainty, found, _plain in _headlines(results):
+        if certainty is None:
+            continue
+        assert [d["domain"] for d in certainty["domains"]] == [
+            "risk-of-bias",
+            "inconsistency",
+            "indirectness",
+            "imprecision",
+            "publication-bias",
+        ]
+        assert all(d["footnote"] and d["mark"] for d in certainty["domains"]), label
+        assert len(certainty["levels"]) == 4
+        if certainty["provisional"]:
+            assert "not been assessed" in found["statement"], label
+
+
+def test_checks_are_marked_and_never_rated(results):
+    document = results["holtlunstad2010-partial"]
+    assert document["kind"] == "check"
+    assert document["certainty"] is None
+
+
+def test_no_headline_presents_a_zero_width_interval(results):
+    for analysis, document in results.items():
+        for fitted in (document["subgroups"] or {}).values():
+            for level in ((fitted or {}).get("subgroups") or {}).values():
+                if level and level["ci"] and level["ci"][0] == level["ci"][1]:
+                    assert level["estimable"] is False, analysis
+        for row in document["adjustment"]["sensitivity"]:
+            assert "estimable" in row, analysis
+
+
+def test_meta_regression_is_not_run_on_fewer_than_ten_samples(results):
+    for analysis, document in results.items():
+        for moderator, fitted in (document["meta_regression"] or {}).items():
+            if fitted is not None:
+                assert document["eligibility"]["samples"] >= 10, (analysis, moderator)
