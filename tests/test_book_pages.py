@@ -168,7 +168,7 @@ def test_summary_row_cells():
     assert row["ci"] == "1.20 to 1.90"
     assert row["pi"] == "0.90 to 2.50"
     assert row["i2"] == "40%"
-    assert row["certainty"] == "very low (downgraded for imprecision)"
+    assert row["certainty"] == "very low (rated down for imprecision)"
 
 
 def test_summary_row_says_when_studies_share_samples():

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from evidence.report.book.appraisal import certainty_badge
 from evidence.report.book.numbers import (
     MISSING,
     finite,
@@ -106,9 +107,14 @@ def plain_sentence(result: Mapping[str, Any]) -> str:
     """
     question = _mapping(result.get("question"))
     outcome = str(question.get("outcome") or result.get("title") or "the outcome")
+    found = _mapping(result.get("finding"))
+    if found.get("statement") and found.get("certainty") and result.get("status") == "ok":
+        return str(found["statement"])  # the runner's sentence (Santesso et al. 2020 wording)
+    if result.get("status") == "by-family":
+        return by_family_sentence(result)
     if result.get("status") != "ok":
         message = str(result.get("message") or "too few usable effects").rstrip(". ")
-        if message.lower().startswith("too little evidence to pool"):
+        if message.lower().startswith(("too little evidence to pool", "not pooled")):
             return f"{message}."  # the runner's message already says it was not pooled
         return f"Not pooled: {message}."
     numbers = natural(result)
@@ -146,6 +152,27 @@ def plain_sentence(result: Mapping[str, Any]) -> str:
     return f"{sentence}. Certainty of the evidence: {certainty_level(result)}."
 
 
+def by_family_sentence(result: Mapping[str, Any]) -> str:
+    """Say what an analysis kept apart by outcome found: each pooled family, then the rest."""
+    pooled, too_few = [], []
+    for family in result.get("by_family") or []:
+        if not isinstance(family, Mapping):
+            continue
+        name = str(family.get("family") or "outcome")
+        statement = _mapping(family.get("finding")).get("statement")
+        if family.get("status") == "ok" and statement:
+            pooled.append(f"{name[:1].upper() + name[1:]}: {statement}")
+        else:
+            samples = family.get("samples")
+            too_few.append(f"{name} ({_count(samples, 'sample')})" if finite(samples) else name)
+    message = str(result.get("message") or "No overall estimate.").strip()
+    parts = [message.split(". Each kind")[0].rstrip(".") + "."]
+    parts += pooled
+    if too_few:
+        parts.append(f"Too little evidence to pool: {', '.join(too_few)}.")
+    return " ".join(parts)
+
+
 def summary_row(result: Mapping[str, Any]) -> dict[str, str]:
     """Return the plain-text cells of one summary-of-findings row.
 
@@ -157,9 +184,10 @@ def summary_row(result: Mapping[str, Any]) -> dict[str, str]:
     numbers = natural(result)
     _, abbreviation, _ = metric_words(result.get("metric"))
     domains = certainty_domains(result)
-    certainty = certainty_level(result)
+    given = _mapping(result.get("certainty"))
+    certainty = certainty_badge(given) if given.get("level") else certainty_level(result)
     if domains:
-        certainty += " (downgraded for " + ", ".join(domains) + ")"
+        certainty += " (rated down for " + ", ".join(domains) + ")"
     participants = pooled.get("n_participants", counts.get("participants"))
     studies = pooled.get("n_studies", counts.get("studies"))
     k = pooled.get("k", counts.get("included"))
