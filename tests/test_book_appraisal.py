@@ -364,3 +364,23 @@ def test_methods_page_defines_every_certainty_level_with_its_symbol():
     assert "(certainty-levels)=" in text  # the target every certainty section links to
     for level, definition in DEFINITIONS.items():
         assert f"| {level.capitalize()} | {SYMBOLS[level]} | {definition} |" in text
+
+
+@pytest.mark.parametrize(
+    ("effects", "expected"),
+    [
+        ({"participants": 12067, "clusters": 1, "samples_without_n": 0}, "12,067 participants"),
+        (
+            {"participants": 5000, "clusters": 2, "samples_without_n": 1},
+            "at least 5,000 participants (the number analysed is not known for 1 of 2 samples)",
+        ),
+        ({"participants": None, "clusters": 1}, "participants not reported"),
+    ],
+)
+def test_participants_never_count_a_whole_cohort_for_its_subgroup(effects, expected):
+    from evidence.report.book.findings import participants_text
+
+    result = make_result()
+    result["effects"] = effects
+    result["pooled"]["n_participants"] = None
+    assert participants_text(result) == expected

@@ -37,7 +37,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from evidence import __version__
-from evidence.analyses.fit import METRIC_INFO, SECTION_KEYS, fit_analysis, participants
+from evidence.analyses.fit import (
+    METRIC_INFO,
+    SECTION_KEYS,
+    fit_analysis,
+    participants,
+    samples_without_n,
+)
 from evidence.analyses.harmonise import EffectRow, EffectTable, adjustment_variants, harmonise
 from evidence.analyses.published import HEADLINE_FILE, headline_sha256, published_for
 from evidence.analyses.spec import Analysis, load_analyses
@@ -314,6 +320,7 @@ def build_document(
         "studies": len({r.study for r in included}),
         "clusters": len({r.cluster for r in included}),
         "participants": participants(included),
+        "samples_without_n": samples_without_n(included),
     }
     document["figures"] = {}
     document["provenance"] = provenance

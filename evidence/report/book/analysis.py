@@ -14,7 +14,7 @@ from typing import Any
 from evidence.report.book import appraisal, sections
 from evidence.report.book.context import SiteContext, is_included
 from evidence.report.book.escape import escape_markdown as esc
-from evidence.report.book.findings import plain_sentence
+from evidence.report.book.findings import participants_text, plain_sentence
 from evidence.report.book.inputs import AnalysisResults
 from evidence.report.book.markdown import bullets, cite_many, figure, heading, join_blocks, table
 from evidence.report.book.numbers import MISSING, finite, integer, number
@@ -124,7 +124,7 @@ def selection(analysis: AnalysisResults, context: SiteContext) -> str:
     summary = esc(
         f"{_plural(n_included, 'effect')} {'included' if pooled else 'usable (not pooled)'} "
         f"from {_plural(n_studies, 'study', 'studies')}{clusters} "
-        f"({integer(counts.get('participants'))} participants); "
+        f"({participants_text(analysis.result)}); "
         f"{_plural(n_excluded, 'selected effect')} excluded."
     )
     blocks = [summary]

@@ -173,6 +173,31 @@ def by_family_sentence(result: Mapping[str, Any]) -> str:
     return " ".join(parts)
 
 
+def participants_text(result: Mapping[str, Any]) -> str:
+    """Say how many people the included samples hold ("12,067 participants").
+
+    When some samples' analysed size is not known (a subgroup of a larger recorded sample),
+    the count is of the others and says so: "at least 5,000 participants (the number
+    analysed is not known for 1 of 2 samples)"; with no count, "participants not reported".
+    """
+    counts = _mapping(result.get("effects"))
+    total = counts.get("participants")
+    if total is None:
+        total = pooled_of(result).get("n_participants")
+    unknown = as_float(counts.get("samples_without_n")) or 0
+    samples = as_float(counts.get("clusters"))
+    if not finite(total):
+        return "participants not reported"
+    if not unknown:
+        return f"{integer(total)} participants"
+    of = f" of {integer(samples)}" if samples is not None else ""
+    noun = "sample" if (samples if samples is not None else unknown) == 1 else "samples"
+    return (
+        f"at least {integer(total)} participants (the number analysed is not known for "
+        f"{integer(unknown)}{of} {noun})"
+    )
+
+
 def summary_row(result: Mapping[str, Any]) -> dict[str, str]:
     """Return the plain-text cells of one summary-of-findings row.
 
@@ -202,6 +227,7 @@ def summary_row(result: Mapping[str, Any]) -> dict[str, str]:
         "question": _question_text(result),
         "k": k_text,
         "participants": integer(participants),
+        "people": participants_text(result),
         "estimate": (
             f"{abbreviation} {number(numbers['estimate'])}"
             if numbers["estimate"] is not None

@@ -24,7 +24,7 @@ from evidence.report.book.markdown import (
     join_blocks,
     table,
 )
-from evidence.report.book.numbers import MISSING, interval, metric_words, natural, number
+from evidence.report.book.numbers import interval, metric_words, natural, number
 from evidence.report.wording import code_words
 
 #: Where the numbers of a record were read, as a reader would say it.
@@ -130,11 +130,7 @@ def summary_table(analyses: Sequence[AnalysisResults]) -> str:
             continue
         cells = summary_row(analysis.result)
         link = document_link(esc(cells["question"]), f"_generated/analyses/{analysis.page}.md")
-        people = (
-            f"{cells['participants']} participants"
-            if cells["participants"] != MISSING
-            else "participants not reported"
-        )
+        people = cells["people"]
         evidence = esc(cells["k"]) + "<br>" + esc(people)
         if analysis.result.get("status") == "by-family":
             estimates, ratings = family_cells(analysis.result)

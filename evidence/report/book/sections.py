@@ -14,7 +14,7 @@ from typing import Any
 
 from evidence.report.book.escape import doi_url
 from evidence.report.book.escape import escape_markdown as esc
-from evidence.report.book.findings import pooled_of
+from evidence.report.book.findings import participants_text, pooled_of
 from evidence.report.book.markdown import bullets, external_link, heading, join_blocks, table
 from evidence.report.book.numbers import (
     MISSING,
@@ -52,7 +52,7 @@ def pooled_table(result: Mapping[str, Any]) -> str:
             "Effects (k) and studies",
             f"{integer(pooled.get('k'))} effects, {integer(pooled.get('n_studies'))} studies",
         ),
-        ("Participants", integer(pooled.get("n_participants"))),
+        ("Participants", participants_text(result)),
         (f"Pooled {name} ({abbreviation})", number(numbers["estimate"])),
         ("95% confidence interval", interval(numbers["ci"])),
         ("95% prediction interval", interval(numbers["pi"])),
