@@ -39,7 +39,7 @@ from jsonschema import Draft202012Validator
 from evidence.errors import Problem, errors_in
 from evidence.records.bib import BIB_NAME, BibEntry, Bibliography, load_bibliography, plain_text
 from evidence.records.build import build_study
-from evidence.records.collect import COLLECT_RULES, BibGroup, collect
+from evidence.records.collect import COLLECT_RULES, SCREENING_NAME, BibGroup, collect
 from evidence.records.model import Study
 from evidence.records.rules import RecordChecker
 from evidence.records.vocabulary import (
@@ -58,7 +58,7 @@ from evidence.records.yamlio import (
     load_yaml,
 )
 
-__all__ = ["CROSS_FILE_RULES", "build_study", "load_studies", "validate_paths"]
+__all__ = ["CROSS_FILE_RULES", "SCREENING_NAME", "build_study", "load_studies", "validate_paths"]
 
 #: Rules checked across files, with what each one means.
 CROSS_FILE_RULES = {
