@@ -50,13 +50,17 @@ RTOL_GLMER_SE = 1e-4
 #: and stops a zero-cell study's divergent coefficient at a finite value (weight ~0 rather
 #: than 0). Measured up to 2.1e-6 (dat.nielweise2008, no zero cells).
 RTOL_GLM_WALD = 1e-5
-#: CM.EL: estimate, tau2, I2, H2 and log-likelihood reproduce metafor's integrate-based
-#: likelihood (achieved 1.6e-7 and 2e-12).
+#: CM.EL: estimate and log-likelihood (ours integrated to 1e-10, metafor's to 1.2e-4):
+#: achieved 1.1e-7 and 3.9e-8.
 RTOL_CMEL = 1e-6
+#: CM.EL tau2, I2 and H2: the likelihood is flat in tau2 at the maximum and metafor's
+#: nlminb stops 2.1e-6 away on dat.nielweise2007 (the accurately integrated log-likelihood
+#: there is 3e-12 below ours); 2.5e-8 and 2.0e-7 on the other datasets.
+RTOL_CMEL_TAU2 = 3e-6
 #: CM.EL standard errors: metafor takes them from numDeriv::hessian (Richardson, r = 16,
 #: initial step 1e-4 |x| halved 16 times) of a likelihood integrated to R integrate's
 #: 1.2e-4 tolerance, so its curvature carries rounding noise (up to 3e-4 in the Hessian
-#: entries); ours is the curvature of the same smooth piece of that likelihood. Measured
+#: entries); ours is the curvature of the accurately integrated likelihood. Measured
 #: gap up to 1.2e-4 (se) and 3.4e-4 (se of tau2).
 RTOL_CMEL_SE = 5e-4
 RTOL_CMEL_SE_TAU2 = 1e-3
@@ -215,9 +219,9 @@ def test_glmm_conditional_matches_metafor(record: dict) -> None:
         expected,
         {
             "estimate": RTOL_CMEL,
-            "tau2": RTOL_CMEL,
-            "i2": RTOL_CMEL,
-            "h2": RTOL_CMEL,
+            "tau2": RTOL_CMEL_TAU2,
+            "i2": RTOL_CMEL_TAU2,
+            "h2": RTOL_CMEL_TAU2,
             "loglik": RTOL_CMEL,
             "se": RTOL_CMEL_SE,
             "statistic": RTOL_CMEL_SE,
