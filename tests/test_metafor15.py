@@ -123,7 +123,9 @@ def _inputs(name):
 
 
 def _measure_columns(measure):
-    if measure in ("AS", "PHI", "MPRD", "MPRR", "MPOR", "MPORC", "MPPETO"):
+    if measure == "PETO_zero":
+        return _inputs("nielweise2007")
+    if measure in ("AS", "PHI", "MPRD", "MPRR", "MPOR", "MPORC", "MPPETO", "PETO"):
         b = _inputs("bcg")
         return {"ai": b["tpos"], "bi": b["tneg"], "ci": b["cpos"], "di": b["cneg"]}
     if measure in ("RPB", "RBIS"):
@@ -141,13 +143,15 @@ def _measure_columns(measure):
     return columns | {"sd1i": m["sd_post"], "sd2i": m["sd_pre"]}
 
 
-MEASURES = ("AS", "PHI", "MPRD", "MPRR", "MPOR", "MPORC", "MPPETO", "RPB", "RBIS", "UCOR")
+MEASURES = ("AS", "PHI", "MPRD", "MPRR", "MPOR", "MPORC", "MPPETO", "PETO", "PETO_zero")
+MEASURES += ("RPB", "RBIS", "UCOR")
 MEASURES += ("PFT", "IRD", "SMCR", "SMCC")
 
 
 @pytest.mark.parametrize("measure", MEASURES)
 def test_new_measures(measure):
-    effects = escalc(measure, **_measure_columns(measure))
+    # PETO_zero: PETO on dat.nielweise2007, whose zero cells get metafor's default 1/2.
+    effects = escalc(measure.removesuffix("_zero"), **_measure_columns(measure))
     expected = FIXTURES["measures"][measure]
     assert_allclose(effects.yi, expected["yi"], rtol=RTOL_ESTIMATE, atol=1e-14)
     assert_allclose(effects.vi, expected["vi"], rtol=RTOL_ESTIMATE)

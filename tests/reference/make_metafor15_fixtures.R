@@ -49,10 +49,13 @@ for (name in names(datasets)) {
 # escalc measures on metadat data
 b <- dat.bcg
 m <- list()
-for (ms in c("AS", "PHI", "MPRD", "MPRR", "MPOR", "MPORC", "MPPETO")) {
+for (ms in c("AS", "PHI", "MPRD", "MPRR", "MPOR", "MPORC", "MPPETO", "PETO")) {
   e <- escalc(ms, ai = tpos, bi = tneg, ci = cpos, di = cneg, data = b)
   m[[ms]] <- list(yi = as.numeric(e$yi), vi = as.numeric(e$vi))
 }
+nw7 <- dat.nielweise2007
+e <- escalc("PETO", ai = ai, n1i = n1i, ci = ci, n2i = n2i, data = nw7)
+m$PETO_zero <- list(yi = as.numeric(e$yi), vi = as.numeric(e$vi))
 n <- dat.normand1999
 for (ms in c("RPB", "RBIS")) {
   e <- escalc(ms, m1i = m1i, sd1i = sd1i, n1i = n1i, m2i = m2i, sd2i = sd2i, n2i = n2i, data = n)
@@ -72,8 +75,14 @@ mc <- dat.morris2008 <- data.frame(m_pre = c(30.6, 23.5, 0.5, 53.4, 35.6), m_pos
 e <- escalc("SMCR", m1i = m_post, m2i = m_pre, sd1i = sd_pre, ni = ni, ri = ri, data = mc); m$SMCR <- list(yi = as.numeric(e$yi), vi = as.numeric(e$vi))
 e <- escalc("SMCC", m1i = m_post, m2i = m_pre, sd1i = sd_post, sd2i = sd_pre, ni = ni, ri = ri, data = mc); m$SMCC <- list(yi = as.numeric(e$yi), vi = as.numeric(e$vi))
 out$measures <- m
+# CM.EL on dat.collins1985a (tests/published/test_vanhouwelingen1993.py): metafor's own fit
+cm <- suppressWarnings(rma.glmm(measure = "OR", ai = b.xci, n1i = nci, ci = b.xti, n2i = nti,
+                                data = dat.collins1985a, model = "CM.EL", method = "ML"))
+out$cmel_collins1985a <- list(beta = as.numeric(cm$b), se = cm$se, ci_lb = cm$ci.lb,
+                              ci_ub = cm$ci.ub, tau2 = cm$tau2, loglik = as.numeric(logLik(cm)))
 out$inputs <- list(bcg = b[, c("tpos", "tneg", "cpos", "cneg", "ablat")],
                    normand = n[, c("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i")],
                    molloy = mo[, c("ri", "ni")], pritz = pr[, c("xi", "ni")],
-                   nielweise = nw[, c("x1i", "t1i", "x2i", "t2i")], morris = mc)
+                   nielweise = nw[, c("x1i", "t1i", "x2i", "t2i")], morris = mc,
+                   nielweise2007 = nw7[, c("ai", "n1i", "ci", "n2i")])
 writeLines(toJSON(out, dataframe = "columns", digits = NA, auto_unbox = TRUE, pretty = TRUE), "metafor15_fixtures.json")
