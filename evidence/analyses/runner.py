@@ -37,8 +37,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from evidence import __version__
-from evidence.analyses.fit import METRIC_INFO, fit_analysis, participants
-from evidence.analyses.harmonise import EffectRow, EffectTable, harmonise
+from evidence.analyses.fit import METRIC_INFO, SECTION_KEYS, fit_analysis, participants
+from evidence.analyses.harmonise import EffectRow, EffectTable, adjustment_variants, harmonise
 from evidence.analyses.published import HEADLINE_FILE, headline_sha256, published_for
 from evidence.analyses.spec import Analysis, load_analyses
 from evidence.errors import EvidenceError, Problem, errors_in
@@ -74,6 +74,10 @@ CSV_COLUMNS = (
     "adjustment",
     "risk_of_bias",
     "year",
+    "measure_family",
+    "contrast_type",
+    "outcome_family",
+    "indirect",
 )
 
 
@@ -163,7 +167,8 @@ def run_analyses(
             documents.append(existing)
             continue
         try:
-            document = run_one(analysis, table, provenance, Path(out_dir), render)
+            variants = adjustment_variants(studies, analysis)
+            document = run_one(analysis, table, provenance, Path(out_dir), render, variants)
         except (EvidenceError, InputError) as exc:  # the others still run; reported at the end
             problems = _fit_problems(analysis, exc)
             print(
@@ -253,6 +258,7 @@ def run_one(
     provenance: dict[str, Any],
     out_dir: Path,
     render: RenderFigures | None = None,
+    variants: Mapping[str, EffectTable] | None = None,
 ) -> dict[str, Any]:
     """Fit one analysis and write its JSON, effects CSV and (with ``render``) figures.
 
@@ -260,7 +266,7 @@ def run_one(
     effects CSV and of every figure goes into ``provenance["outputs"]`` (keys relative to
     ``out_dir``), so a later run notices a file that was truncated or changed.
     """
-    sections = fit_analysis(table, analysis)
+    sections = fit_analysis(table, analysis, variants)
     weights = dict(zip((id(r) for r in table.included), sections["weights"], strict=False))
     csv_text = effects_csv(table, weights, analysis)
     document = build_document(analysis, table, sections, provenance)
@@ -290,6 +296,7 @@ def build_document(
         "title": analysis.title,
         "question": dict(analysis.question),
         "spec": analysis.spec,
+        "kind": analysis.kind,
         "status": sections["status"],
         "message": sections["message"],
         "notes": notes,
@@ -298,23 +305,7 @@ def build_document(
         "scale": scale,
         "back_transform": back,
     }
-    for key in (
-        "pooled",
-        "subgroups",
-        "meta_regression",
-        "leave_one_out",
-        "influence",
-        "baujat",
-        "cumulative",
-        "low_risk_of_bias_only",
-        "egger",
-        "begg",
-        "trimfill",
-        "failsafe_n",
-        "pet_peese",
-        "dependence",
-        "certainty",
-    ):
+    for key in SECTION_KEYS:
         document[key] = sections[key]
     document["published"] = published_for(analysis.compare_with)
     document["effects"] = {
@@ -378,6 +369,10 @@ def _csv_values(row: EffectRow, weight: float | None) -> list[Any]:
         row.adjustment,
         row.risk_of_bias,
         row.year,
+        row.measure_family,
+        row.contrast_type,
+        row.outcome_family,
+        "; ".join(f"{element}: {words}" for element, words in row.indirect),
     ]
 
 
@@ -537,6 +532,10 @@ def index_row(document: dict[str, Any]) -> dict[str, Any]:
     """
     pooled = document.get("pooled") or {}
     certainty = document.get("certainty") or {}
+    found = document.get("finding") or {}
+    families = ((document.get("eligibility") or {}).get("outcome_families") or {}).get(
+        "included"
+    ) or {}
     given_spec, given_question = document.get("spec"), document.get("question")
     spec: dict[str, Any] = given_spec if isinstance(given_spec, dict) else {}
     question: dict[str, Any] = given_question if isinstance(given_question, dict) else {}
@@ -556,6 +555,11 @@ def index_row(document: dict[str, Any]) -> dict[str, Any]:
         "kind": document.get("kind") or spec.get("kind") or "finding",
         "orient": document.get("orient"),
         "outcome": question.get("outcome"),
+        "certainty_symbol": certainty.get("symbol"),
+        "provisional": certainty.get("provisional"),
+        "measure_label": found.get("measure_label"),
+        "outcome_family": next(iter(families)) if len(families) == 1 else None,
+        "above_null_means": found.get("above_null_means"),
     }
 
 
@@ -601,9 +605,10 @@ def _summary(document: dict[str, Any]) -> str:
     if document["status"] != "ok":
         return document["status"]
     pooled = document["pooled"]
+    level = (document.get("certainty") or {}).get("level", "not rated")
     shown = pooled.get("back_transformed") or pooled
     ci = shown.get("ci") or [None, None]
     return (
         f"k = {document['effects']['included']}, estimate {shown['estimate']:.3g} "
-        f"({ci[0]:.3g} to {ci[1]:.3g}), certainty {document['certainty']['level']}"
+        f"({ci[0]:.3g} to {ci[1]:.3g}), certainty {level}"
     )
