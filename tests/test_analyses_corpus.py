@@ -88,14 +88,17 @@ def test_three_level_pooled_matches_metafor_rma_mv(results, analysis):
     assert pooled["k"] == expected["k"]
     for key in ("estimate", "se", "q"):
         assert_allclose(pooled[key], expected[key], rtol=RTOL_ESTIMATE)
-    assert_allclose(document["dependence"]["three_level"]["ci"], expected["ci"], rtol=RTOL_ESTIMATE)
+    three_level = document["dependence"]["three_level"]
+    assert three_level["test"] == "t" and three_level["dfs"] == "contain"
+    assert_allclose(three_level["ci"], expected["t_test"]["ci"], rtol=RTOL_ESTIMATE)
     assert_allclose(
         document["dependence"]["sigma2"],
         expected["sigma2"],
         rtol=RTOL_ESTIMATE,
         atol=ATOL_BOUNDARY_VARIANCE,
     )
-    # the spec asks for knha: rma.mv(test = "t"), t with k - 1 df for CI, p and PI
+    # the spec asks for adhoc: rma.mv(test = "t", dfs = "contain"), t with clusters - 1 df
+    # for CI, p and PI (issue 11)
     t_test = expected["t_test"]
     assert pooled["test"] == "t" and pooled["df"] == t_test["df"]
     assert_allclose(pooled["statistic"], t_test["statistic"], rtol=RTOL_ESTIMATE)
@@ -104,7 +107,8 @@ def test_three_level_pooled_matches_metafor_rma_mv(results, analysis):
 
 
 def test_three_level_weights_match_metafor(results):
-    # weights(rma.mv) = diag(W)/sum(diag(W)) in percent, effects in the fixture's order
+    # weights(rma.mv, type = "rowsum") in percent (the weights that make the estimate;
+    # issue 11), effects in the fixture's order
     out = results["isolation-mortality"]["_out"]
     text = (out / "results" / "isolation-mortality-effects.csv").read_text(encoding="utf-8")
     rows = [r for r in csv.DictReader(text.splitlines()) if r["included"] == "true"]

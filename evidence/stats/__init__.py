@@ -1,6 +1,7 @@
 """stats: ``yi, vi`` -> fitted models and their result types (the numeric core).
 
-Batches and quadratic forms (``batch``), tau^2 estimators (``tau2``, one registry),
+Batches and quadratic forms (``batch``), tau^2 estimators (``tau2``, one registry; the
+global maximum of the ML/REML likelihood in ``likelihood``),
 heterogeneity (``heterogeneity``), pooling (``pooling``), result dataclasses
 (``results``), input checks (``inputs``), back-transforms (``transforms``, one
 registry), moderators, sensitivity, influence, bias, missing studies, permutation tests,

@@ -56,6 +56,7 @@ _SPEC_WORDS = {
 _TEST_WORDS = {
     "z": "normal-theory (z)",
     "knha": "Hartung-Knapp-Sidik-Jonkman (t)",
+    "adhoc": "modified Hartung-Knapp-Sidik-Jonkman (t, scale factor at least 1)",
     "t": "t-distribution",
 }
 
