@@ -33,6 +33,7 @@ from scipy import stats
 from evidence.stats.errors import InputError
 from evidence.stats.pooling import check_inputs, fit_batch, pool
 from evidence.stats.results import Coefficient, MetaRegressionResult, PooledResult, SubgroupResult
+from evidence.stats.transforms import ArrayFunction
 
 __all__ = ["design_matrix", "meta_regression", "subgroups"]
 
@@ -254,7 +255,7 @@ def subgroups(
     level: float = 95,
     measure: str | None = None,
     labels: Sequence[str] | None = None,
-    transform: str | None = None,
+    transform: str | ArrayFunction | None = None,
 ) -> SubgroupResult:
     """Pool each subgroup separately and test whether the subgroup estimates differ.
 

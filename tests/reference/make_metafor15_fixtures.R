@@ -75,6 +75,22 @@ mc <- dat.morris2008 <- data.frame(m_pre = c(30.6, 23.5, 0.5, 53.4, 35.6), m_pos
 e <- escalc("SMCR", m1i = m_post, m2i = m_pre, sd1i = sd_pre, ni = ni, ri = ri, data = mc); m$SMCR <- list(yi = as.numeric(e$yi), vi = as.numeric(e$vi))
 e <- escalc("SMCC", m1i = m_post, m2i = m_pre, sd1i = sd_post, sd2i = sd_pre, ni = ni, ri = ri, data = mc); m$SMCC <- list(yi = as.numeric(e$yi), vi = as.numeric(e$vi))
 out$measures <- m
+# The evidence pool command on dat.bcg (tests/test_pool_metafor15.py): a meta-regression
+# on a numeric and a text moderator, predictions, the PL interval and influence flags
+bc <- escalc("OR", ai = tpos, bi = tneg, ci = cpos, di = cneg, data = dat.bcg)
+rb <- rma(yi, vi, mods = ~ ablat + alloc, data = bc, control = tight)
+at <- rbind(c(20, 1, 0), c(50, 0, 1))
+cp <- predict(rb, newmods = at); ce <- predict(rb, newmods = at, transf = exp)
+cpl <- confint(rb, type = "PL", control = list(tol = 1e-12))
+out$cli_bcg <- list(
+  predict = lapply(list(pred = cp$pred, se = cp$se, ci_lb = cp$ci.lb, ci_ub = cp$ci.ub,
+                        pi_lb = cp$pi.lb, pi_ub = cp$pi.ub), as.numeric),
+  predict_exp = lapply(list(pred = ce$pred, ci_lb = ce$ci.lb, ci_ub = ce$ci.ub,
+                            pi_lb = ce$pi.lb, pi_ub = ce$pi.ub), as.numeric),
+  confint_pl = c(cpl$random[1, 2], cpl$random[1, 3]),
+  influential = unname(as.logical(influence(rb)$is.infl)),
+  data = data.frame(study = paste(dat.bcg$author, dat.bcg$year), ai = dat.bcg$tpos, bi = dat.bcg$tneg,
+                    ci = dat.bcg$cpos, di = dat.bcg$cneg, ablat = dat.bcg$ablat, alloc = as.character(dat.bcg$alloc)))
 # CM.EL on dat.collins1985a (tests/published/test_vanhouwelingen1993.py): metafor's own fit
 cm <- suppressWarnings(rma.glmm(measure = "OR", ai = b.xci, n1i = nci, ci = b.xti, n2i = nti,
                                 data = dat.collins1985a, model = "CM.EL", method = "ML"))
