@@ -103,7 +103,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="rma (inverse variance), mh (Mantel-Haenszel), peto, glmm",
     )
     parser.add_argument(
-        "--glmm-model", choices=("UM.FS", "CM.EL"), default="UM.FS", help="GLMM for OR"
+        "--glmm-model",
+        choices=("UM.FS", "CM.EL", "CM.AL"),
+        default="UM.FS",
+        help="GLMM: unconditional (UM.FS) or conditional (CM.EL exact, CM.AL approximate)",
     )
     parser.add_argument(
         "--no-correct",

@@ -5,7 +5,8 @@ the pool command's output, and :func:`summary_lines` describes the sections in a
 readable lines for the text output:
 
 - ``--model mh|peto|glmm``: :func:`binary_pooled` (Mantel-Haenszel ``rma.mh``, Peto
-  ``rma.peto``, the GLMMs of ``rma.glmm``) in place of the inverse-variance ``pooled``;
+  ``rma.peto``, the GLMMs of ``rma.glmm``: ``--glmm-model UM.FS|CM.EL|CM.AL``, with
+  ``--method FE`` the equal-effects GLMM) in place of the inverse-variance ``pooled``;
 - ``--predict``: :func:`predictions` (metafor ``predict(newmods = )``);
 - ``--blup``: :func:`blups` (``fitted``, ``blup``, ``ranef`` per study);
 - ``--confint TYPE``: :func:`tau2_interval` (``confint(type = )`` for the (residual) tau2,
@@ -28,7 +29,7 @@ import numpy as np
 from evidence.effects.csvinput import EffectTable, numeric_column
 from evidence.errors import EvidenceError, Problem
 from evidence.stats.errors import InputError
-from evidence.stats.glmm import glmm_proportions, glmm_rates, glmm_tables
+from evidence.stats.glmm import glmm_proportions, glmm_rate, glmm_rates, glmm_tables
 from evidence.stats.mantel_haenszel import (
     MEASURES as MH_TABLE_MEASURES,
 )
@@ -58,7 +59,7 @@ MODELS = ("rma", "mh", "peto", "glmm")
 MODEL_MEASURES = {
     "mh": MH_TABLE_MEASURES + MH_RATE_MEASURES,
     "peto": ("OR", "PETO"),
-    "glmm": ("OR", "IRR", "PLO"),
+    "glmm": ("OR", "IRR", "PLO", "IRLN"),
 }
 #: ``--confint`` choices: metafor's interval types and the Biggerstaff-Tweedie interval.
 CONFINT_TYPES = (*INTERVAL_METHODS, "BT")
@@ -120,14 +121,10 @@ def binary_pooled(args: Any, table: EffectTable, kept: np.ndarray, measure: str)
         )
     elif model == "peto":
         result = peto(*_two_by_two(table, kept), level=level, drop00=drop00)
-    elif measure == "OR":
-        result = glmm_tables(*_two_by_two(table, kept), model=args.glmm_model, level=level)
-    elif measure == "IRR":
-        result = glmm_rates(*_cells(table, kept, ("x1i", "t1i", "x2i", "t2i")), level=level)
     else:
-        result = glmm_proportions(*_cells(table, kept, ("xi", "ni")), level=level)
+        result = _glmm(args, table, kept, measure)
     section = result.to_dict()
-    name = "exp" if measure in ("OR", "RR", "IRR", "PETO") else None
+    name = "exp" if measure in ("OR", "RR", "IRR", "PETO", "IRLN") else None
     name = "ilogit" if measure == "PLO" else name
     function = transform_function(name)
     section["back_transformed"] = None
@@ -138,6 +135,30 @@ def binary_pooled(args: Any, table: EffectTable, kept: np.ndarray, measure: str)
             "ci": [finite(values[1]), finite(values[2])],
         }
     return section
+
+
+def _glmm(args: Any, table: EffectTable, kept: np.ndarray, measure: str) -> Any:
+    """``rma.glmm``: ``--method FE`` fits the equal-effects model (metafor ``method="EE"``)."""
+    method = "EE" if args.method == "FE" else "ML"
+    if measure != "OR" and args.glmm_model == "CM.AL":
+        raise problem(
+            args.file, "--glmm-model CM.AL is for odds ratios (--measure OR)", "pool-model"
+        )
+    if measure in ("PLO", "IRLN") and args.glmm_model != "UM.FS":
+        raise problem(
+            args.file,
+            f"--glmm-model {args.glmm_model} needs two groups, not {measure}",
+            "pool-model",
+        )
+    options = {"method": method, "level": args.level}
+    if measure == "OR":
+        return glmm_tables(*_two_by_two(table, kept), model=args.glmm_model, **options)
+    if measure == "IRR":
+        rates = _cells(table, kept, ("x1i", "t1i", "x2i", "t2i"))
+        return glmm_rates(*rates, model=args.glmm_model, **options)
+    if measure == "IRLN":
+        return glmm_rate(*_cells(table, kept, ("xi", "ti")), **options)
+    return glmm_proportions(*_cells(table, kept, ("xi", "ni")), **options)
 
 
 # ------------------------------------------------------------------ predictions and BLUPs
@@ -335,11 +356,12 @@ def binary_summary(pooled: dict[str, Any], notes: Sequence[str]) -> list[str]:
     lines = [f"{kind} model (k = {pooled['k']}; measure {pooled['measure']})", ""]
     if pooled.get("tau2") is not None:
         lines.append(f"tau^2: {_num(pooled['tau2'])}")
-    if pooled.get("q") is not None:
-        lines.append(
-            f"Test for heterogeneity: Q(df = {pooled['q_df']}) = {_num(pooled['q'])}, "
-            f"p-val {_pval(pooled['q_p'])}"
-        )
+    for key, label in (("q", "Q"), ("q_wald", "Wald"), ("q_lrt", "likelihood ratio")):
+        if pooled.get(key) is not None:
+            lines.append(
+                f"Test for heterogeneity ({label}): Q(df = {pooled['q_df']}) = "
+                f"{_num(pooled[key])}, p-val {_pval(pooled[key + '_p'])}"
+            )
     lines += [
         "",
         f"{'estimate':>10} {'se':>8} {'zval':>8} {'pval':>8} {'ci.lb':>9} {'ci.ub':>9}",
@@ -350,7 +372,8 @@ def binary_summary(pooled: dict[str, Any], notes: Sequence[str]) -> list[str]:
     back = pooled.get("back_transformed")
     if back is not None:
         lines.append(f"back-transformed: {_num(back['estimate'])} CI {_pair(back['ci'])}")
-    for name, label in (("cmh", "Cochran-Mantel-Haenszel"), ("tarone", "Tarone")):
+    tests = (("cmh", "Cochran-Mantel-Haenszel"), ("cochran", "Cochran"), ("tarone", "Tarone"))
+    for name, label in tests:
         if pooled.get(name) is not None:
             lines.append(f"{label} test: {_num(pooled[name])}, p-val {_pval(pooled[name + '_p'])}")
     lines += [f"note: {note}" for note in notes]

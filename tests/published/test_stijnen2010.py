@@ -4,9 +4,8 @@ conditional logistic); catheter-related infections (Niel-Weise 2007, 2008).
 
 Expected values (Tables II, III, VII and VIII) from metafor's
 tests/testthat/test_analysis_example_stijnen2010.r; data dat.nielweise2007 and
-dat.nielweise2008 (person-time in 1000 days). Out of scope (tests/published/README.md):
-the approximate-likelihood conditional model (CM.AL), the Poisson-normal model for single
-rates (IRLN), the conditional model for rate ratios and the expected R warnings.
+dat.nielweise2008 (person-time in 1000 days). Out of scope (tests/published/README.md): the
+expected R warnings.
 """
 
 import numpy as np
@@ -15,7 +14,7 @@ from _published import assert_rounded, metadat
 from scipy.special import expit
 
 from evidence.effects.escalc import escalc
-from evidence.stats.glmm import glmm_proportions, glmm_tables
+from evidence.stats.glmm import glmm_proportions, glmm_rate, glmm_rates, glmm_tables
 from evidence.stats.prediction import predict
 from evidence.stats.uni import fit_uni
 
@@ -111,3 +110,32 @@ def test_normal_normal_model_for_incidence_rate_ratios():
     fit, back = _normal_normal("IRR", "exp", x1i=N2008["x1i"], t1i=T1, x2i=N2008["x2i"], t2i=T2)
     expected = (-0.396, 0.227, 0.31, 0.67, 0.43, 1.05)
     _assert_model(fit.beta[0], fit.se[0], np.sqrt(fit.tau2), back, (expected, (3, 3, 2, 2)))
+
+
+def test_conditional_logistic_model_with_approximate_likelihood():
+    a, c = N2007["ai"], N2007["ci"]
+    res = glmm_tables(a, N2007["n1i"] - a, c, N2007["n2i"] - c, model="CM.AL")
+    back = np.exp([res.estimate, res.ci_lower, res.ci_upper])
+    expected = (-1.303, 0.339, 0.78, 0.27, 0.14, 0.53)
+    _assert_model(res.estimate, res.se, np.sqrt(res.tau2), back, (expected, (3, 3, 2, 2)))
+
+
+@pytest.mark.parametrize(
+    ("arm", "expected"),
+    [
+        ("control", (1.401, 0.231, 0.317, 4.06, 2.58, 6.38)),
+        ("treated", (0.849, 0.330, 0.654, 2.34, 1.22, 4.47)),
+    ],
+)
+def test_poisson_normal_model_for_log_incidence_rates(arm, expected):
+    xi, ti = (N2008["x2i"], T2) if arm == "control" else (N2008["x1i"], T1)
+    res = glmm_rate(xi, ti)
+    back = np.exp([res.estimate, res.ci_lower, res.ci_upper])
+    _assert_model(res.estimate, res.se, res.tau2, back, (expected, (3, 3, 3, 2)))
+
+
+def test_conditional_binomial_normal_model_for_incidence_rate_ratios():
+    res = glmm_rates(N2008["x1i"], T1, N2008["x2i"], T2, model="CM.EL")
+    back = np.exp([res.estimate, res.ci_lower, res.ci_upper])
+    expected = (-0.476, 0.238, 0.35, 0.62, 0.39, 0.99)
+    _assert_model(res.estimate, res.se, np.sqrt(res.tau2), back, (expected, (3, 3, 2, 2)))

@@ -91,6 +91,21 @@ out$cli_bcg <- list(
   influential = unname(as.logical(influence(rb)$is.infl)),
   data = data.frame(study = paste(dat.bcg$author, dat.bcg$year), ai = dat.bcg$tpos, bi = dat.bcg$tneg,
                     ci = dat.bcg$cpos, di = dat.bcg$cneg, ablat = dat.bcg$ablat, alloc = as.character(dat.bcg$alloc)))
+# Exact Wald test of study-specific odds ratios for the CM.EL equal-effects model of
+# Rothman et al. (2008) Table 15-5 (tests/published/test_rothman2008.py): per-table
+# conditional MLEs and variances from BiasedUrn's moments (metafor's QE.Wld instead uses a
+# numerical Hessian at its optimiser's stop)
+suppressMessages(library(BiasedUrn))
+t155 <- data.frame(ai = c(3, 1), bi = c(9, 3), ci = c(104, 5), di = c(1059, 86))
+th <- w <- numeric(2)
+for (i in 1:2) {
+  a <- t155$ai[i]; n1 <- a + t155$bi[i]; n2 <- t155$ci[i] + t155$di[i]; m1 <- a + t155$ci[i]
+  th[i] <- uniroot(function(t) meanFNCHypergeo(n1, n2, m1, exp(t), precision = 1e-12) - a,
+                   c(-10, 10), tol = 1e-13)$root
+  w[i] <- varFNCHypergeo(n1, n2, m1, exp(th[i]), precision = 1e-12)
+}
+wald <- (th[2] - th[1])^2 / (1 / w[1] + 1 / w[2])
+out$cmel_ee_wald_rothman155 <- list(q_wald = wald, q_wald_p = pchisq(wald, 1, lower.tail = FALSE))
 # CM.EL on dat.collins1985a (tests/published/test_vanhouwelingen1993.py): metafor's own fit
 cm <- suppressWarnings(rma.glmm(measure = "OR", ai = b.xci, n1i = nci, ci = b.xti, n2i = nti,
                                 data = dat.collins1985a, model = "CM.EL", method = "ML"))
