@@ -201,6 +201,7 @@ def test_figure_kinds_are_registered_by_their_modules_in_order():
         "influence",
         "baujat",
         "bubble",
+        "spec-curve",
     ]
 
 
