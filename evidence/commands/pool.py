@@ -34,7 +34,7 @@ from evidence.effects.csvinput import (
     row_problems,
 )
 from evidence.effects.escalc import MEASURES, back_transform
-from evidence.errors import EvidenceError, Problem
+from evidence.errors import EvidenceError, Problem, escape_terminal
 from evidence.stats import bias, dependence, sensitivity
 from evidence.stats.errors import InputError
 from evidence.stats.moderators import meta_regression, subgroups
@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
                 [Problem(args.file, i.row, 0, i.message, i.rule) for i in error.issues]
             ) from None
     for warning in caught:
-        print(f"{args.file}: warning: {warning.message}", file=sys.stderr)
+        print(escape_terminal(f"{args.file}: warning: {warning.message}"), file=sys.stderr)
     return status
 
 
@@ -241,7 +241,9 @@ def _diagnostics_summary(sections: dict[str, Any]) -> list[str]:
     """Describe each requested diagnostic section in a few readable lines."""
     lines: list[str] = []
     if "influence" in sections:
-        flagged = [row["study"] for row in sections["influence"] if row["influential"]]
+        flagged = [
+            escape_terminal(row["study"]) for row in sections["influence"] if row["influential"]
+        ]
         estimates = [row["estimate"] for row in sections["leave_one_out"]]
         lines += [
             "",
@@ -267,7 +269,7 @@ def _diagnostics_summary(sections: dict[str, Any]) -> list[str]:
             f"Fail-safe N: Rosenthal {sections['failsafe_n']['rosenthal']}, "
             f"Orwin {sections['failsafe_n']['orwin']}"
         )
-        lines += [f"note: {note}" for note in sections["bias_notes"]]
+        lines += [f"note: {escape_terminal(note)}" for note in sections["bias_notes"]]
         if egger and egger["message"]:
             lines.append(f"note: {egger['message']}")
     if "dependence" in sections:
@@ -345,10 +347,11 @@ def summary(
             f" PI {_interval(back['pi'])}"
         )
     if groups is not None:
-        lines += ["", f"Subgroups by {group_name}:"]
+        lines += ["", f"Subgroups by {escape_terminal(str(group_name))}:"]
         for level, result in groups.subgroups.items():
+            shown = escape_terminal(str(level))
             lines.append(
-                f"  {level}: k = {result.k}, estimate {_number(result.estimate)} "
+                f"  {shown}: k = {result.k}, estimate {_number(result.estimate)} "
                 f"{_interval(result.ci)}, tau^2 {_number(result.tau2)}"
             )
         lines.append(
@@ -366,10 +369,11 @@ def summary(
             f"{_number(reg['qm'])}, p-val {_p(reg['qm_p'])}",
         ]
         for c in reg["coefficients"]:
+            name = escape_terminal(c["name"])
             lines.append(
-                f"  {c['name']:<16} {_number(c['estimate']):>10} {_number(c['se']):>8} "
+                f"  {name:<16} {_number(c['estimate']):>10} {_number(c['se']):>8} "
                 f"{_p(c['p']):>8} {_interval(c['ci'])}"
             )
     for note in notes or []:
-        lines.append(f"note: {note}")
+        lines.append(f"note: {escape_terminal(note)}")
     return "\n".join(lines)

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TypeVar
 
 from evidence.effects import reported
 from evidence.effects.escalc import escalc, hedges_correction
@@ -63,6 +64,16 @@ PERCENT = ("percent-increase", "percent-decrease")
 #: Measures whose direction can be reversed exactly by changing the sign (for the outcome
 #: as well as the exposure): odds ratios, differences and correlations.
 SYMMETRIC_MEASURES = frozenset({"OR", "log-OR", "r", "SMD", "MD", "RD", "b", "beta"})
+
+
+_T = TypeVar("_T")
+
+
+def _given(value: _T | None) -> _T:
+    """Return a field the statistic's form guarantees (the record schema requires it)."""
+    if value is None:  # pragma: no cover - the schema and _precision rule this out
+        raise ValueError("a statistic field its form requires is missing")
+    return value
 
 
 @dataclass(frozen=True)
@@ -165,7 +176,7 @@ def _percent_sign(measure: str) -> tuple[int, str]:
 def _log_ratio(statistic: Statistic) -> tuple[float, float, str]:
     """Return ``(ln ratio, variance, words)`` of a ratio, log-ratio or percent statistic."""
     s = statistic
-    value = float(s.value)  # type: ignore[arg-type]
+    value = float(_given(s.value))
     if s.ci is None and s.se is None and s.se_log is None:
         y = (
             math.log(1 + _percent_sign(s.measure)[0] * value / 100)
@@ -174,7 +185,7 @@ def _log_ratio(statistic: Statistic) -> tuple[float, float, str]:
             if s.measure in LOG_MEASURES
             else math.log(value)
         )
-        se = float(se_from_p(y, s.p))
+        se = float(se_from_p(y, _given(s.p)))
         return y, se * se, (f"SE of the log from the two-sided p = {s.p:g} (Altman & Bland 2011)")
     if s.measure in PERCENT:
         sign, word = _percent_sign(s.measure)
@@ -183,25 +194,25 @@ def _log_ratio(statistic: Statistic) -> tuple[float, float, str]:
         if s.se_log is not None:
             return math.log(ratio), s.se_log**2, rule
         if s.ci is None:
-            se_log = float(s.se) / 100 / ratio  # type: ignore[arg-type]
+            se_log = float(_given(s.se)) / 100 / ratio
             return (
                 math.log(ratio),
                 se_log**2,
                 f"{rule}; SE of the log by the delta method, (SE/100)/ratio",
             )
-        lo, hi = sorted(1 + sign * c / 100 for c in s.ci)  # type: ignore[union-attr]
+        lo, hi = sorted(1 + sign * c / 100 for c in s.ci)
         y, v = log_ratio_from_ci(ratio, lo, hi, s.ci_level)
         return y, v, f"{rule} (CI likewise), ratio and CI to log scale"
     if s.measure in LOG_MEASURES:
         if s.se is not None:
             return value, s.se**2, "log scale with SE as reported"
-        lo, hi = s.ci  # type: ignore[misc]
+        lo, hi = _given(s.ci)
         se = float(se_from_ci(lo, hi, s.ci_level))
         return value, se * se, "log scale; SE from the CI width"
     if s.se_log is not None:
         return math.log(value), s.se_log**2, "ratio to log scale, SE of the log as reported"
     if s.ci is None:
-        se = float(s.se) / value  # type: ignore[arg-type]
+        se = float(_given(s.se)) / value
         return math.log(value), se * se, "ratio to log scale; SE by the delta method"
     y, v = log_ratio_from_ci(value, s.ci[0], s.ci[1], s.ci_level)
     return y, v, f"ratio and {100 * s.ci_level:g}% CI to log scale"
@@ -248,9 +259,9 @@ def _from_table(statistic: Statistic, metric: str) -> Converted:
     :math:`\ln OR = \ln\frac{ad}{bc}`, :math:`v = 1/a + 1/b + 1/c + 1/d`
     (Borenstein et al. 2009, chapter 5; metafor ``escalc`` with ``add = 1/2, to = "only0"``).
     """
-    t = statistic.table
-    a, n1 = float(t.exposed_events), float(t.exposed_total)  # type: ignore[union-attr]
-    c, n2 = float(t.unexposed_events), float(t.unexposed_total)  # type: ignore[union-attr]
+    t = _given(statistic.table)
+    a, n1 = float(t.exposed_events), float(t.exposed_total)
+    c, n2 = float(t.unexposed_events), float(t.unexposed_total)
     b, d = n1 - a, n2 - c
     added = ""
     if 0 in (a, b, c, d):
@@ -290,13 +301,13 @@ def _to_smd(statistic: Statistic) -> Converted | Unusable:
         if s.se is not None:
             return Converted(float(s.value), s.se**2, "SMD with SE as reported")
         if s.ci is None:
-            se = float(se_from_p(s.value, s.p))
+            se = float(se_from_p(s.value, _given(s.p)))
             return Converted(
                 float(s.value),
                 se * se,
                 f"SMD; SE from the two-sided p = {s.p:g} (Altman & Bland 2011)",
             )
-        lo, hi = s.ci  # type: ignore[misc]
+        lo, hi = s.ci
         se = float(se_from_ci(lo, hi, s.ci_level))
         return Converted(float(s.value), se * se, "SMD; SE from the CI width")
     if s.measure == "r":
@@ -316,16 +327,16 @@ def _smd_from_groups(statistic: Statistic) -> Converted | Unusable:
     :math:`v = 1/n_1 + 1/n_2 + g^2/(2(n_1+n_2))` (Hedges 1981; metafor ``escalc("SMD")``,
     ``vtype = "LS"``; computed by :func:`evidence.effects.escalc.escalc`).
     """
-    g = statistic.groups
+    g = _given(statistic.groups)
     sizes = escalc(
         "SMD",
         m1i=[g.exposed_mean],
-        sd1i=[g.exposed_sd],  # type: ignore[union-attr]
+        sd1i=[g.exposed_sd],
         n1i=[g.exposed_n],
-        m2i=[g.unexposed_mean],  # type: ignore[union-attr]
+        m2i=[g.unexposed_mean],
         sd2i=[g.unexposed_sd],
         n2i=[g.unexposed_n],
-    )  # type: ignore[union-attr]
+    )
     yi, vi = float(sizes.yi[0]), float(sizes.vi[0])
     if not (math.isfinite(yi) and math.isfinite(vi)):
         return Unusable("group means and SDs give no SMD (pooled SD of 0 or groups too small)")
@@ -349,7 +360,7 @@ def _smd_from_test(statistic: Statistic) -> Converted | Unusable:
     as positive, i.e. pointing to the side the record's ``exposure.higher_means`` names.
     """
     s = statistic
-    n1, n2 = float(s.n1), float(s.n2)  # type: ignore[arg-type]
+    n1, n2 = float(_given(s.n1)), float(_given(s.n2))
     if n1 + n2 - 2 <= 1:
         return Unusable(f"group sizes n1 = {n1:g}, n2 = {n2:g} too small for an SMD")
     j = float(hedges_correction(n1 + n2 - 2))
@@ -358,7 +369,7 @@ def _smd_from_test(statistic: Statistic) -> Converted | Unusable:
         words = f"t = {s.t:g}"
     else:
         sign = -1.0 if s.value is not None and s.value < 0 else 1.0
-        d, v = d_from_f(s.f, n1, n2, sign)
+        d, v = d_from_f(_given(s.f), n1, n2, sign)
         words = f"F = {s.f:g}, sign " + (
             "from the recorded value"
             if s.value is not None
@@ -374,14 +385,14 @@ def _smd_from_test(statistic: Statistic) -> Converted | Unusable:
 
 def _correlation_variance(statistic: Statistic) -> float:
     r"""Return the variance of r: :math:`SE^2` when reported, else :math:`(1-r^2)^2/(n-1)`."""
-    r = float(statistic.value)  # type: ignore[arg-type]
+    r = float(_given(statistic.value))
     if statistic.se is not None:
         return statistic.se**2
     if statistic.ci is not None:
         lo, hi = statistic.ci
         se = (math.atanh(hi) - math.atanh(lo)) / (2 * z_critical(statistic.ci_level))
         return (se * (1 - r * r)) ** 2
-    return (1 - r * r) ** 2 / (statistic.n - 1)  # type: ignore[operator]
+    return (1 - r * r) ** 2 / (_given(statistic.n) - 1)
 
 
 def _correlation(statistic: Statistic, metric: str) -> Converted:
@@ -391,13 +402,13 @@ def _correlation(statistic: Statistic, metric: str) -> Converted:
     delta method :math:`v_z = SE_r^2/(1-r^2)^2` from a reported SE (Borenstein et al. 2009,
     eq. 6.2-6.3). Raw r: :math:`v_r = SE_r^2` or :math:`(1-r^2)^2/(n-1)`.
     """
-    r = float(statistic.value)  # type: ignore[arg-type]
+    r = float(_given(statistic.value))
     if metric == "correlation":
         return Converted(r, _correlation_variance(statistic), "r as reported")
     if statistic.se is None and statistic.ci is None:
         return Converted(
             math.atanh(r),
-            1 / (statistic.n - 3),  # type: ignore[operator]
+            1 / (_given(statistic.n) - 3),
             "r to Fisher z; variance 1/(n - 3)",
         )
     v = _correlation_variance(statistic) / (1 - r * r) ** 2

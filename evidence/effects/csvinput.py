@@ -17,6 +17,7 @@ import csv
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -168,7 +169,9 @@ def compute_effects(table: EffectTable, measure: str | None, drop00: bool = Fals
     if problems:
         raise EvidenceError(problems)
     wanted = {c for spec in REQUIRED_COLUMNS[name] for c in spec.split("|")}
-    columns = {c: numeric_column(table, c) for c in sorted(wanted) if c in table.cells}
+    columns: dict[str, Any] = {
+        c: numeric_column(table, c) for c in sorted(wanted) if c in table.cells
+    }
     return escalc(name, drop00=drop00, **columns)
 
 
