@@ -8,8 +8,10 @@ understand). Bad input never produces a traceback.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Literal
 
 Severity = Literal["error", "warning"]
@@ -138,6 +140,16 @@ class EvidenceError(Exception):
             problems = [Problem("<input>", 0, 0, problems, "invalid-input")]
         self.problems: list[Problem] = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def display_path(path: str | os.PathLike[str]) -> str:
+    """Return ``path`` relative to the working directory when inside it, with ``/``."""
+    text = os.fspath(path)
+    try:
+        relative = os.path.relpath(text)
+    except ValueError:  # pragma: no cover - other drive on Windows
+        return Path(text).as_posix()
+    return Path(relative if not relative.startswith("..") else text).as_posix()
 
 
 def errors_in(problems: Iterable[Problem]) -> list[Problem]:

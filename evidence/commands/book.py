@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from evidence.commands import SUMMARIES
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``book`` sub-command."""
     parser = subparsers.add_parser(
         "book",
-        help="build the evidence site into build/site/",
+        help=SUMMARIES["book"],
         description="Generate the site pages from build/results/ and the study records into "
         "book/_generated/, then build them with Jupyter Book (Sphinx warnings are "
         "errors) into the output directory. Nothing is downloaded.",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 
+from evidence.commands import SUMMARIES
 from evidence.effects.csvinput import compute_effects, read_table
 from evidence.effects.escalc import MEASURES
 from evidence.errors import escape_terminal
@@ -21,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``effects`` sub-command."""
     parser = subparsers.add_parser(
         "effects",
-        help="compute effect sizes (metafor escalc) for every row of a CSV",
+        help=SUMMARIES["effects"],
         description=(
             "Compute yi and vi for every row of a CSV with metafor escalc column names "
             "(yi with vi or sei; or ai bi ci di n1i n2i m1i m2i sd1i sd2i ri ni xi ti "

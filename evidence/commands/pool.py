@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from evidence.commands import SUMMARIES
 from evidence.effects.csvinput import (
     EffectTable,
     compute_effects,
@@ -35,9 +36,7 @@ from evidence.effects.csvinput import (
 )
 from evidence.effects.escalc import MEASURES, back_transform
 from evidence.errors import EvidenceError, Problem, escape_terminal
-from evidence.stats import bias, dependence, sensitivity
 from evidence.stats.errors import InputError
-from evidence.stats.moderators import meta_regression, subgroups
 from evidence.stats.pooling import METHODS, TESTS, TauConvergenceWarning, pool
 from evidence.stats.results import MetaRegressionResult, PooledResult, SubgroupResult, dumps
 from evidence.stats.transforms import TRANSFORMS
@@ -49,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``pool`` sub-command."""
     parser = subparsers.add_parser(
         "pool",
-        help="random-effects meta-analysis of a CSV (metafor rma conventions)",
+        help=SUMMARIES["pool"],
         description="Pool the effect sizes of a CSV with metafor escalc/rma conventions.",
     )
     parser.add_argument("file", metavar="FILE.csv")
@@ -170,6 +169,8 @@ def _run(args: argparse.Namespace, caught: list[warnings.WarningMessage]) -> int
     pooled = pool(yi, vi, measure=measure, labels=labels, transform=transform, **options)
     output: dict[str, Any] = {"pooled": pooled.to_dict()}
     groups = regression = None
+    if args.subgroup or mods:  # imported only when asked for (start-up time)
+        from evidence.stats.moderators import meta_regression, subgroups
     if args.subgroup:
         values = np.asarray(table.cells[args.subgroup])[kept]
         groups = subgroups(yi, vi, values, measure=measure, transform=transform, **options)
@@ -211,7 +212,9 @@ def _diagnostics(
     """Sensitivity, bias and dependence sections requested on the command line."""
     options = {"method": args.method, "test": args.test}
     output: dict[str, Any] = {}
-    if args.sensitivity:
+    if args.sensitivity:  # each diagnostic module is imported only when asked for
+        from evidence.stats import sensitivity
+
         found = sensitivity.diagnostics(
             yi, vi, labels, level=args.level, measure=measure, transform=transform, **options
         )
@@ -226,8 +229,12 @@ def _diagnostics(
             **options,
         )
     if args.bias:
+        from evidence.stats import bias
+
         output.update(bias.small_study_tests(yi, vi, **options))
     if args.cluster:
+        from evidence.stats import dependence
+
         clusters = np.asarray(table.cells[args.cluster])[kept]
         fit = dependence.three_level(yi, vi, clusters, level=args.level)
         section = {"rule": "multilevel", **fit.to_dict()}

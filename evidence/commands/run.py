@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from evidence.commands import SUMMARIES
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``run`` sub-command."""
     parser = subparsers.add_parser(
         "run",
-        help="run analyses (only those whose inputs changed)",
+        help=SUMMARIES["run"],
         description="Run the analyses in analyses/ on the records in studies/ and write "
         "build/results/<id>.json, <id>-effects.csv, index.json and "
         "build/figures/. Analyses whose inputs are unchanged are skipped.",

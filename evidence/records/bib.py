@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pybtex.database import BibliographyData, BibliographyDataError, parse_string
+from pybtex.database import BibliographyData, BibliographyDataError
+from pybtex.database.input.bibtex import Parser
 from pybtex.scanner import PybtexSyntaxError
 
 from evidence.errors import Problem, read_error
@@ -120,7 +121,9 @@ def load_bibliography(path: str | os.PathLike[str]) -> Bibliography:
 def _parse(text: str, shown: str) -> tuple[BibliographyData | None, Problem | None]:
     """Run pybtex in strict mode; turn its exceptions into a problem with a line."""
     try:
-        return parse_string(text, "bibtex"), None
+        # The BibTeX parser itself, not parse_string(text, "bibtex"): that looks the
+        # parser up among every installed package's entry points on each call.
+        return Parser().parse_string(text), None
     except PybtexSyntaxError as exc:
         line = int(getattr(exc, "lineno", 0) or 0)
         message = str(exc).split(": ", 1)[-1]

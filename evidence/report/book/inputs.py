@@ -174,7 +174,7 @@ def load_bibliography(path: Path) -> tuple[Bibliography, list[Problem]]:
     A ``references.bib`` that is not a regular file inside its directory (a symbolic link
     out of it, a FIFO) is a problem and is never read.
     """
-    from pybtex.database import parse_string
+    from pybtex.database.input.bibtex import Parser  # not parse_string: no entry-point scan
     from pybtex.scanner import PybtexError
 
     problems: list[Problem] = []
@@ -188,7 +188,7 @@ def load_bibliography(path: Path) -> tuple[Bibliography, list[Problem]]:
     if text is None:
         return Bibliography(None, frozenset()), problems
     try:
-        data = parse_string(text, "bibtex")
+        data = Parser().parse_string(text)
     except PybtexError as exc:
         problems.append(Problem(str(path), 0, 0, f"cannot parse: {exc}", "book-bibtex"))
         return Bibliography(None, frozenset()), problems
