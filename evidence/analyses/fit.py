@@ -128,7 +128,6 @@ def _fit_sections(table: EffectTable, analysis: Analysis) -> dict[str, Any]:
     yi = np.array([r.yi for r in rows], dtype=float)
     vi = np.array([r.vi for r in rows], dtype=float)
     labels = [r.label for r in rows]
-    options = {"method": analysis.method, "test": analysis.test}
     n_clusters = len({r.cluster for r in rows})
     n_studies = len({r.study for r in rows})
     univariate = pool(
@@ -139,11 +138,12 @@ def _fit_sections(table: EffectTable, analysis: Analysis) -> dict[str, Any]:
         labels=labels,
         n_studies=n_studies,
         n_participants=participants(rows),
-        **options,
+        method=analysis.method,
+        test=analysis.test,
     )
     pooled = univariate.to_dict()
     tau2 = univariate.tau2 or 0.0
-    weights = 100 * (1 / (vi + tau2)) / np.sum(1 / (vi + tau2))
+    weights = [float(w) for w in 100 * (1 / (vi + tau2)) / np.sum(1 / (vi + tau2))]
     shared = n_clusters < len(rows)
     if analysis.dependence == "multilevel" and shared:
         multilevel, ml_weights, note = _multilevel(rows, yi, vi, pooled, back, analysis.test)
@@ -513,9 +513,10 @@ def _case_deletion(
     ]
     if not wanted:
         return
-    options = {"method": analysis.method, "test": analysis.test}
     try:
-        found = sensitivity.diagnostics(yi, vi, labels, **options).to_dict()
+        found = sensitivity.diagnostics(
+            yi, vi, labels, method=analysis.method, test=analysis.test
+        ).to_dict()
     except (InputError, ValueError, np.linalg.LinAlgError) as exc:
         names = " and ".join(key.replace("_", "-") for key in wanted)
         sections["notes"].append(f"{names}: not computed ({_reason(exc)})")

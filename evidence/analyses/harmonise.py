@@ -328,12 +328,14 @@ def apply_dependence(
                         f"'{cluster}', smallest variance kept)"
                     )
         return result, f"one effect per cluster, the most precise: {names}"
+    if rho is None:  # the spec loader requires rho with dependence: aggregate
+        raise ValueError("dependence: aggregate needs rho")
     for cluster, members in sorted(shared.items()):
         yi, vi = aggregate_cluster(
-            [rows[i].yi for i in members],  # type: ignore[misc]
-            [rows[i].vi for i in members],
+            [_number(rows[i].yi) for i in members],
+            [_number(rows[i].vi) for i in members],
             float(rho),
-        )  # type: ignore[misc]
+        )
         first = rows[members[0]]
         parts = [f"{rows[i].study}/{rows[i].effect}" for i in members]
         for i in members:
@@ -357,12 +359,19 @@ def apply_dependence(
                 flipped=False,
                 conversion=f"inverse-variance aggregate of {', '.join(parts)} with rho = {rho:g} "
                 "(metafor aggregate.escalc, struct CS)",
-                year=min((rows[i].year for i in members if rows[i].year), default=None),
-                n=max((rows[i].n for i in members if rows[i].n), default=None),
+                year=min((y for i in members if (y := rows[i].year)), default=None),
+                n=max((n for i in members if (n := rows[i].n)), default=None),
                 fields={k: v for k, v in first.fields.items()},
             )
         )
     return result, f"effects aggregated within clusters (rho = {rho:g}): {names}"
+
+
+def _number(value: float | None) -> float:
+    """Return an included row's ``yi`` or ``vi`` (never ``None`` once included)."""
+    if value is None:
+        raise ValueError("an included effect has no yi/vi")
+    return value
 
 
 def aggregate_cluster(yi: Sequence[float], vi: Sequence[float], rho: float) -> tuple[float, float]:

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from evidence.analyses.published import headline_rows, match_rows
-from evidence.errors import Problem
+from evidence.errors import Problem, Severity
 from evidence.records import model as records
 from evidence.records.safefs import input_problem
 from evidence.records.yamlio import Positions, check_schema, did_you_mean, load_yaml
@@ -208,99 +208,139 @@ def load_analysis(
     return _build(data, document.path), problems
 
 
-def check_rules(
-    data: Mapping[str, Any], positions: Positions, shown: str, stem: str
-) -> list[Problem]:
-    """Rules the schema cannot express (see the module docstring for the rule ids)."""
-    problems: list[Problem] = []
+class _Reporter:
+    """Collects the problems of one spec, each placed at a node of the YAML."""
+
+    def __init__(self, positions: Positions, shown: str) -> None:
+        self.positions = positions
+        self.shown = shown
+        self.problems: list[Problem] = []
 
     def at(
+        self,
         where: tuple[str | int, ...],
         message: str,
         rule: str,
         key: bool = False,
-        severity: str = "error",
+        severity: Severity = "error",
     ) -> None:
-        line, column = positions.of(where, key=key)
-        problems.append(Problem(shown, line, column, message, rule, severity))  # type: ignore[arg-type]
+        """Report ``message`` at the node (or, with ``key``, the key) ``where``."""
+        line, column = self.positions.of(where, key=key)
+        self.problems.append(Problem(self.shown, line, column, message, rule, severity))
 
+
+def check_rules(
+    data: Mapping[str, Any], positions: Positions, shown: str, stem: str
+) -> list[Problem]:
+    """Rules the schema cannot express (see the module docstring for the rule ids)."""
+    report = _Reporter(positions, shown)
     if data["id"] != stem:
-        at(("id",), f"id '{data['id']}' must equal the file name '{stem}'", "id-file-name")
-    alternatives = data["select"] if isinstance(data["select"], list) else [data["select"]]
+        report.at(("id",), f"id '{data['id']}' must equal the file name '{stem}'", "id-file-name")
+    for check in _RULE_CHECKS:
+        check(data, report)
+    return report.problems
+
+
+def _check_select(data: Mapping[str, Any], report: _Reporter) -> None:
+    """Every ``select`` path names a record field and every value is a vocabulary term."""
+    listed = isinstance(data["select"], list)
+    alternatives = data["select"] if listed else [data["select"]]
     for index, filters in enumerate(alternatives):
-        where: tuple[str | int, ...] = (
-            ("select", index) if isinstance(data["select"], list) else ("select",)
-        )
+        where: tuple[str | int, ...] = ("select", index) if listed else ("select",)
         for path, accepted in filters.items():
             message = path_problem(path)
             if message:
-                at((*where, path), f"select: {message}", "unknown-field-path", key=True)
+                report.at((*where, path), f"select: {message}", "unknown-field-path", key=True)
                 continue
             terms = vocabulary_terms(path)
-            values = accepted if isinstance(accepted, list) else [accepted]
-            for position, value in enumerate(values):
-                if terms is not None and str(value) not in terms:
-                    target = (
-                        (*where, path, position) if isinstance(accepted, list) else (*where, path)
-                    )
-                    at(
-                        target,
+            if terms is None:
+                continue
+            several = isinstance(accepted, list)
+            for position, value in enumerate(accepted if several else [accepted]):
+                if str(value) not in terms:
+                    report.at(
+                        (*where, path, position) if several else (*where, path),
                         f"select: '{value}' is not a term of {path} (vocabulary "
                         f"'{vocabulary_name(path)}'){did_you_mean(str(value), terms)}",
                         "unknown-term",
                     )
+
+
+def _check_field_lists(data: Mapping[str, Any], report: _Reporter) -> None:
+    """Subgroup and moderator paths name record fields; moderators name numeric ones."""
     for section in ("subgroups", "moderators"):
         for index, path in enumerate(data.get(section, [])):
             message = path_problem(path)
             if message:
-                at((section, index), f"{section}: {message}", "unknown-field-path")
+                report.at((section, index), f"{section}: {message}", "unknown-field-path")
             elif section == "moderators" and not is_numeric_path(path):
-                at(
+                report.at(
                     (section, index),
                     f"moderators: '{path}' is not a numeric field; use it as a subgroup instead",
                     "moderator-not-numeric",
                 )
+
+
+def _check_rho(data: Mapping[str, Any], report: _Reporter) -> None:
+    """``rho`` is required with, and only used by, ``dependence: aggregate``."""
     if data["dependence"] == "aggregate" and "rho" not in data:
-        at(
+        report.at(
             ("dependence",),
             "dependence: aggregate needs a stated rho (the assumed correlation "
             "of effects within a cluster), e.g. rho: 0.5",
             "rho-required",
         )
     if data["dependence"] != "aggregate" and "rho" in data:
-        at(
+        report.at(
             ("rho",),
             "rho is used only with dependence: aggregate",
             "rho-unused",
             key=True,
             severity="warning",
         )
+
+
+def _check_overrides(data: Mapping[str, Any], report: _Reporter) -> None:
+    """One override per domain, each with a justification readers can follow."""
     domains: set[str] = set()
     for index, item in enumerate(data.get("certainty", {}).get("overrides", [])):
         if item["domain"] in domains:
-            at(
+            report.at(
                 ("certainty", "overrides", index, "domain"),
                 f"a second override for '{item['domain']}'",
                 "duplicate-override",
             )
         domains.add(item["domain"])
         if len(item["justification"].strip()) < MIN_JUSTIFICATION:
-            at(
+            report.at(
                 ("certainty", "overrides", index, "justification"),
                 f"the justification of the {item['domain']} override is too short to tell "
                 f"readers why (at least {MIN_JUSTIFICATION} characters)",
                 "justification-too-short",
             )
+
+
+def _check_compare_with(data: Mapping[str, Any], report: _Reporter) -> None:
+    """Every ``compare_with`` item matches a row of the headline table."""
     rows = headline_rows()
     for index, selector in enumerate(data.get("compare_with", [])):
         if not match_rows(rows, selector):
-            at(
+            report.at(
                 ("compare_with", index),
                 "compare_with: no row of the headline table has "
                 + ", ".join(f"{k} = '{v}'" for k, v in selector.items()),
                 "compare-no-match",
             )
-    return problems
+
+
+#: The rule checks :func:`check_rules` runs, in order (each reports through the reporter).
+_RULE_CHECKS: tuple[Callable[[Mapping[str, Any], _Reporter], None], ...] = (
+    _check_select,
+    _check_field_lists,
+    _check_rho,
+    _check_overrides,
+    _check_compare_with,
+)
 
 
 def _build(data: Mapping[str, Any], shown: str) -> Analysis:

@@ -326,18 +326,18 @@ class StatisticChecker:
                 "ci-level",
             )
         if self.kind == "correlation":
-            for field, number in _numbers_of(s, ("value", "ci", "range")):
+            for where, number in _numbers_of(s, ("value", "ci", "range")):
                 if not -1 <= number <= 1:
                     self.report(
-                        field,
+                        where,
                         f"a correlation must be in [-1, 1], found {number:g}",
                         "correlation-range",
                     )
         if self.kind == "percent":
-            for field, number in _numbers_of(s, ("value", "ci", "range")):
+            for where, number in _numbers_of(s, ("value", "ci", "range")):
                 change = -number if self.measure == "percent-decrease" else number
                 if change < -100:
-                    self.report(field, f"a change of {change:g}% is below -100%", "percent-range")
+                    self.report(where, f"a change of {change:g}% is below -100%", "percent-range")
         for field in ("n", "n1", "n2"):
             self.parent.check_n((*self.path, field), s.get(field))
 

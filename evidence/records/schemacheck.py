@@ -132,7 +132,8 @@ def check_schema(
         ``out-of-range`` and ``schema`` for anything else.
     """
     validator = schema if isinstance(schema, Draft202012Validator) else compile_schema(schema)
-    predicate = fast_check(validator.schema)
+    root = validator.schema
+    predicate = fast_check(root) if isinstance(root, Mapping) else None
     if predicate is not None and predicate(data):
         return []
     found: set[Problem] = set()
@@ -147,6 +148,7 @@ def _problems_for(error: ValidationError, positions: Positions, shown: str) -> l
     where = dotted(node_path)
     kind = error.validator
     schema = error.schema if isinstance(error.schema, Mapping) else {}
+    expected: Any = error.validator_value
 
     def at(message: str, rule: str, target: PathKey = node_path, key: bool = False) -> Problem:
         line, column = positions.of(target, key=key)
@@ -171,18 +173,17 @@ def _problems_for(error: ValidationError, positions: Positions, shown: str) -> l
     if kind == "required" and isinstance(error.instance, dict):
         return [
             at(f"{where}: missing required field '{name}'", "missing-field", node_path, True)
-            for name in error.validator_value
+            for name in expected
             if name not in error.instance
         ]
     if kind == "type":
-        expected = error.validator_value
         names = [expected] if isinstance(expected, str) else list(expected)
         wanted = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
         return [at(f"{where}: expected {wanted}, found {describe(error.instance)}", "wrong-type")]
     if kind in ("enum", "const"):
         if _fails_declared_type(error.instance, schema):
             return []  # the ``type`` error names what was expected; one problem is enough
-        options = [error.validator_value] if kind == "const" else list(error.validator_value)
+        options = [expected] if kind == "const" else list(expected)
         hint = did_you_mean(str(error.instance), [str(o) for o in options])
         return [
             at(

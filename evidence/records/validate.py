@@ -397,8 +397,8 @@ def _check_bibliographies(
     problems: list[Problem] = []
     loaded: dict[Path, Bibliography] = {}
     for path in bibliographies:
-        loaded[path.resolve()] = bib = load_bibliography(path)
-        problems += bib.problems
+        loaded[path.resolve()] = parsed = load_bibliography(path)
+        problems += parsed.problems
     cited: dict[Path, set[str]] = {p: set() for p in loaded}
     unread: set[Path] = set()  # a record that could not be read may cite any entry
     empty = {

@@ -84,7 +84,7 @@ class _CoreLoader(_CoreResolver):
         return _SEQ if kind is yaml.SequenceNode else _MAP
 
 
-class Loader(_Parser, _CoreLoader):  # type: ignore[misc, valid-type]
+class Loader(_Parser, _CoreLoader):
     """libyaml's parser and composer (when available) with the core-schema resolver."""
 
     def __init__(self, stream: str) -> None:
@@ -140,7 +140,7 @@ class Builder:
                 self.problem(node, f"nesting deeper than {MAX_DEPTH} levels", "yaml-too-deep")
             )
         cls = node.__class__
-        if cls is yaml.ScalarNode:
+        if isinstance(node, yaml.ScalarNode):
             tag = node.tag
             if tag == _PLAIN:
                 value = node.value
@@ -155,6 +155,7 @@ class Builder:
             raise AbortError(self._tag_problem(node))
         if cls is yaml.SequenceNode:
             return [self.build(item, depth + 1) for item in node.value]
+        assert isinstance(node, yaml.MappingNode)
         return self.mapping(node, depth)
 
     def mapping(self, node: yaml.MappingNode, depth: int) -> dict[str, Any]:
@@ -233,8 +234,8 @@ class Builder:
         """Find the first alias in the text (only on this failure path) and report it."""
         line, column = 0, 0
         try:
-            for event in yaml.parse(self.text, Loader=Loader):
-                if isinstance(event, yaml.AliasEvent):
+            for event in yaml.parse(self.text, Loader=Loader):  # type: ignore[arg-type]
+                if isinstance(event, yaml.AliasEvent) and event.start_mark is not None:
                     line, column = event.start_mark.line + 1, event.start_mark.column + 1
                     break
         except yaml.YAMLError:  # pragma: no cover - the text composed once already
