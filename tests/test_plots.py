@@ -24,6 +24,7 @@ from evidence.report.plots.data import included_effects
 from evidence.report.plots.diagnostics import baujat_points, reference_lines
 from evidence.report.plots.funnel import FEW_STUDIES_NOTE
 from evidence.report.plots.scale import TICK_GAP_INCHES, Scale, natural_ticks
+from evidence.report.plots.summary import summary_groups
 from evidence.report.plots.table import Row, axis_limits
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -134,6 +135,11 @@ def svg_texts(path: Path) -> list[str]:
     return [element.text for element in root.iter(f"{SVG}text") if element.text]
 
 
+def svg_words(path: Path) -> str:
+    """Every text of an SVG joined by spaces (labels wrap over several text lines)."""
+    return " ".join(svg_texts(path))
+
+
 def test_render_all_writes_every_applicable_figure(rendered):
     figures, directory = rendered
     assert set(figures) == EXPECTED_FIGURES
@@ -184,11 +190,14 @@ def test_forest_of_a_log_metric_has_natural_scale_ticks(rendered):
     assert "Risk ratio (log scale)" in texts
     # Eng 2002, HR 1.19 (1.06 to 1.34): the CI drawn is exp(yi -/+ 1.96 sei), symmetric on
     # the log scale: 1.19 * sqrt(1.34 / 1.06) = 1.3380 and 1.19 / sqrt(1.34 / 1.06) = 1.0584.
-    assert "1.19 [1.06, 1.34]" in texts
-    assert "1.29 [1.13, 1.47]" in texts  # the pooled row
-    assert "Pooled estimate (k = 5)" in texts
-    assert "[0.90, 1.80]" in texts  # the prediction interval row
-    assert {"male (k = 2)", "mixed (k = 3)"} <= set(texts)  # subgroup diamonds
+    words = svg_words(directory / "isolation-mortality-forest.svg")
+    assert "1.19 [1.06, 1.34]" in words
+    assert "1.29 [1.13, 1.47]" in words  # the pooled row
+    assert "Pooled estimate (k = 5)" in words
+    assert "[0.90, 1.80]" in words  # the prediction interval row
+    assert {"men (k = 2)", "women and men (k = 3)"} <= set(texts)  # subgroup diamonds
+    # each axis says what its sides mean, from the metric, orientation and outcome
+    assert "\u2190 lower risk of" in words and "with fewer ties \u2192" in words
     assert {"L", "M", "H", "?"} <= set(texts)  # risk-of-bias column
     assert "Excluded 2020" not in texts
 
@@ -197,13 +206,11 @@ def test_hostile_labels_stay_literal_and_escaped(rendered):
     _figures, directory = rendered
     raw = (directory / "isolation-mortality-forest.svg").read_text(encoding="utf-8")
     assert "<script" not in raw
-    assert "A&amp;B $x^2$ &lt;script&gt;alert(1)" in raw
-    texts = svg_texts(directory / "isolation-mortality-forest.svg")
-    # Mathtext is off, so "$x^2$" stays as typed; a label too wide for its column is cut
-    # with an ellipsis so that it does not run into the plot.
-    label = next(text for text in texts if text.startswith("A&B"))
-    assert label.startswith("A&B $x^2$ <script>alert(1)")
-    assert label == HOSTILE or label.endswith("\u2026")
+    assert "A&amp;B $x^2$" in raw and "&lt;script&gt;alert(1)" in raw
+    # Mathtext is off, so "$x^2$" stays as typed; a label too wide for its column wraps
+    # onto more lines (and only past four lines is cut with an ellipsis).
+    words = svg_words(directory / "isolation-mortality-forest.svg")
+    assert "A&B $x^2$ <script>alert(1)" in words
 
 
 def test_control_characters_are_removed_so_the_xml_stays_valid(tmp_path):
@@ -319,15 +326,57 @@ def test_summary_forest_puts_ratios_and_correlations_on_separate_axes(tmp_path):
     summary_forest(rows, first)
     summary_forest(rows, second)
     assert first.read_bytes() == second.read_bytes()
-    texts = svg_texts(first)
-    assert "1.29 [1.13, 1.47]" in texts
-    assert "0.07 [0.03, 0.11]" in texts  # the back_transformed numbers are used as given
-    assert "insufficient evidence" in texts
-    assert "Marital quality <b>& health</b>" in texts
+    words = svg_words(first)
+    assert "1.29 [1.13, 1.47]" in words
+    assert "0.07 [0.03, 0.11]" in words  # the back_transformed numbers are used as given
+    assert "Depression" not in words  # not pooled: left to the table, counted in a footnote
+    assert "1 question with too little evidence to pool" in words
+    assert "Marital quality <b>& health</b> (k = 8)" in words
     assert "&lt;b&gt;&amp; health" in first.read_text(encoding="utf-8")
+    assert len(ElementTree.parse(first).getroot().findall(f".//{SVG}g[@id='axes_2']")) == 1
     _title, description = figure_description(first)
-    assert description.startswith("Summary forest plot of 3 analyses.")
-    assert "Depression: not estimable" in description
+    assert description.startswith("Summary forest plot of 2 pooled findings of 3.")
+
+
+def _index_row(identifier, metric, orient, outcome, ratio, kind="finding"):
+    return {
+        "id": identifier,
+        "title": f"{identifier} title",
+        "status": "ok",
+        "k": 4,
+        "estimate": math.log(ratio),
+        "ci": [math.log(ratio) - 0.2, math.log(ratio) + 0.2],
+        "pi": None,
+        "metric": metric,
+        "back_transform": "exp",
+        "orient": orient,
+        "outcome": outcome,
+        "kind": kind,
+    }
+
+
+def test_summary_forest_never_puts_two_outcome_directions_on_one_axis(tmp_path):
+    # An odds ratio of survival (more ties beneficial) and risk ratios of death (fewer ties
+    # harmful): right of 1 means opposite things, so they get separate axes, each labelled.
+    rows = [
+        _index_row("death-a", "log-risk-ratio", "fewer-ties-harmful", "all-cause mortality", 1.4),
+        _index_row("death-b", "log-risk-ratio", "fewer-ties-harmful", "all-cause mortality", 1.2),
+        _index_row("survival", "log-odds-ratio", "more-ties-beneficial", "survival", 1.5),
+        _index_row(
+            "pipeline", "log-risk-ratio", "fewer-ties-harmful", "all-cause mortality", 2.0, "check"
+        ),
+    ]
+    path = tmp_path / "summary.svg"
+    summary_forest(rows, path)
+    words = svg_words(path)
+    assert "higher risk of all-cause mortality with fewer ties \u2192" in words
+    assert "higher odds of survival with more ties \u2192" in words
+    assert "pipeline title" not in words  # a check is not a finding
+    groups = summary_groups(rows)
+    assert [[row["id"] for row in members] for _key, members in groups] == [
+        ["death-a", "death-b"],
+        ["survival"],
+    ]
 
 
 def test_summary_forest_with_no_rows_writes_nothing(tmp_path):
@@ -380,7 +429,7 @@ def test_file_names_are_safe(tmp_path):
 def test_funnel_of_few_effects_says_asymmetry_cannot_be_judged(rendered):
     _figures, directory = rendered
     texts = svg_texts(directory / "isolation-mortality-funnel.svg")
-    assert FEW_STUDIES_NOTE in texts  # k = 5 < 10 (Sterne et al. 2011)
+    assert FEW_STUDIES_NOTE in " ".join(" ".join(texts).split())  # k = 5 < 10 (Sterne et al. 2011)
     assert {"p < 0.01", "p \u2265 0.10"} <= set(texts)  # the contour legend
     _title, description = figure_description(directory / "isolation-mortality-funnel.svg")
     assert "Egger's regression test p = 0.210" in description
@@ -423,7 +472,7 @@ def test_baujat_reads_columns_or_rows(tmp_path, section):
         ("Bell\x07 and\n  newline\x00", "Bell and newline"),
         (None, ""),
         (math.nan, ""),
-        ("x" * 40, "x" * 35 + "\u2026"),  # 36 characters at most
+        ("x" * 130, "x" * 119 + "\u2026"),  # 120 characters at most (longer ones wrap)
         ("$\\alpha$ <b>", "$\\alpha$ <b>"),  # markup is left to the SVG writer to escape
     ],
 )
@@ -442,7 +491,7 @@ def test_pooled_label_says_effects_and_studies_when_they_differ(tmp_path):
     result = full_result()
     result["pooled"]["n_studies"] = 4  # five effects from four studies (dependent effects)
     render_all(result, effects_table(), tmp_path)
-    assert "Pooled (5 effects, 4 studies)" in svg_texts(tmp_path / "isolation-mortality-forest.svg")
+    assert "Pooled (5 effects, 4 studies)" in svg_words(tmp_path / "isolation-mortality-forest.svg")
 
 
 def test_forest_groups_effects_under_their_subgroup_with_subtotals(tmp_path):
@@ -450,12 +499,13 @@ def test_forest_groups_effects_under_their_subgroup_with_subtotals(tmp_path):
     effects["population.sex"] = ["male", "mixed", "male", "mixed", None, "female"]
     render_all(full_result(), effects, tmp_path)
     texts = svg_texts(tmp_path / "isolation-mortality-forest.svg")
-    assert "Study, by population.sex" in texts
+    words = svg_words(tmp_path / "isolation-mortality-forest.svg")
+    assert "Study, by sex" in words  # field paths are named in words
     assert texts.count("Subtotal (k = 2)") == 1 and texts.count("Subtotal (k = 3)") == 1
     assert "not reported" in texts  # the fifth effect has no level; no subtotal is drawn
-    assert "female" not in texts  # only the excluded row has it
-    assert "Test for subgroup differences (population.sex): Q = 0.40, df = 1, p = 0.530" in texts
-    assert "By population.sex" not in texts  # not drawn a second time
+    assert "women" not in texts  # "female", only the excluded row has it
+    assert "Test for subgroup differences (sex): Q = 0.40, df = 1, p = 0.530" in words
+    assert "By sex" not in texts  # not drawn a second time
     assert sum(texts.count(letter) for letter in "LMH?") == 5  # one RoB mark per effect
 
 
@@ -466,8 +516,8 @@ def test_bubble_plot_states_the_slope(rendered):
     assert (
         "Slope \u22120.010 (\u00d70.990 per unit); k = 5; R\u00b2 = 0%. "
         "Bubble area: inverse-variance weight."
-    ) in texts
-    assert "follow up years" in texts  # the axis label
+    ) in svg_words(directory / "isolation-mortality-bubble-follow-up-years.svg")
+    assert "length of follow-up (years)" in texts  # the axis label, in words
 
 
 def test_axis_limits_cap_long_intervals():
@@ -495,8 +545,8 @@ def test_funnel_shows_trim_and_fill_only_when_studies_were_imputed(tmp_path, k0,
     }
     render_all(result, effects_table(), tmp_path)
     texts = svg_texts(tmp_path / "isolation-mortality-funnel.svg")
-    assert ("Imputed (trim and fill)" in texts) is shown
-    assert ("Trim-and-fill estimate" in texts) is shown
+    assert ("Imputed study" in texts) is shown
+    assert ("Trim and fill" in texts) is shown
     _title, description = figure_description(tmp_path / "isolation-mortality-funnel.svg")
     assert f"Trim and fill imputes {k0} studies." in description
 
@@ -538,3 +588,30 @@ def test_summary_diamond_cut_by_the_axis_becomes_a_bar_with_a_small_diamond():
     lo, hi = axes.get_xlim()
     widths = sorted(float(np.ptp(p.get_xy()[:, 0])) for p in axes.patches if isinstance(p, Polygon))
     assert_allclose(widths, sorted([0.05 * (hi - lo), math.log(1.67) - math.log(1.18)]), rtol=1e-9)
+
+
+#: The narrowest width a figure is shown at on a 390 px phone (the text column of the site
+#: at that width, measured in headless Chromium), and the smallest text a reader should get.
+PHONE_FIGURE_PX = 327.0
+SMALLEST_TEXT_PX = 11.0
+
+
+def test_every_figure_is_readable_at_a_phone_width(rendered, tmp_path):
+    # An SVG scaled to PHONE_FIGURE_PX draws a font-size of s user units at
+    # s * PHONE_FIGURE_PX / viewBox width pixels; every text must reach SMALLEST_TEXT_PX.
+    _figures, directory = rendered
+    summary_forest(
+        [_index_row("a", "log-risk-ratio", "fewer-ties-harmful", "death", 1.3)],
+        tmp_path / "summary.svg",
+    )
+    paths = [*directory.glob("*.svg"), tmp_path / "summary.svg"]
+    assert len(paths) >= 8
+    for path in paths:
+        root = ElementTree.parse(path).getroot()
+        width = float(root.get("viewBox").split()[2])
+        sizes = [float(s) for s in re.findall(r"font-size: ([0-9.]+)px", path.read_text())]
+        sizes += [
+            float(s) for s in re.findall(r"font: (?:bold |italic )*([0-9.]+)px", path.read_text())
+        ]
+        assert sizes, path
+        assert min(sizes) * PHONE_FIGURE_PX / width >= SMALLEST_TEXT_PX, (path.name, min(sizes))

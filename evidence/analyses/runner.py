@@ -529,9 +529,17 @@ def write_if_changed(path: Path, text: str) -> bool:
 
 
 def index_row(document: dict[str, Any]) -> dict[str, Any]:
-    """One ``index.json`` row: id, title, status, k, estimate, ci, pi, i2, certainty, ..."""
+    """One ``index.json`` row: id, title, status, k, estimate, ci, pi, i2, certainty, ...
+
+    ``kind`` (``finding`` unless the spec says ``check``), ``orient`` and ``outcome`` (the
+    question's outcome) let the landing page's summary forest keep checks out of the
+    findings and draw each outcome and direction on its own axis.
+    """
     pooled = document.get("pooled") or {}
     certainty = document.get("certainty") or {}
+    given_spec, given_question = document.get("spec"), document.get("question")
+    spec: dict[str, Any] = given_spec if isinstance(given_spec, dict) else {}
+    question: dict[str, Any] = given_question if isinstance(given_question, dict) else {}
     return {
         "id": document["id"],
         "title": document["title"],
@@ -545,6 +553,9 @@ def index_row(document: dict[str, Any]) -> dict[str, Any]:
         "metric": document.get("metric"),
         "back_transform": document.get("back_transform"),
         "back_transformed": pooled.get("back_transformed"),
+        "kind": document.get("kind") or spec.get("kind") or "finding",
+        "orient": document.get("orient"),
+        "outcome": question.get("outcome"),
     }
 
 

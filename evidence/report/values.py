@@ -28,6 +28,22 @@ def finite(value: Any) -> bool:
         return False
 
 
+def as_float(value: Any) -> float | None:
+    """Return ``value`` as a float when it is a real, finite number, else None.
+
+    Examples
+    --------
+    >>> as_float("1.5"), as_float(None), as_float(float("inf"))
+    (1.5, None, None)
+    """
+    return float(value) if finite(value) else None
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """Return ``value`` when it is a dict (a section of a results file), else ``{}``."""
+    return value if isinstance(value, dict) else {}
+
+
 def finite_pair(value: Any) -> tuple[float, float] | None:
     """Return ``(lo, hi)`` as floats when ``value`` is a pair of finite numbers, else None."""
     if isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2:

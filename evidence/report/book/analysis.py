@@ -173,7 +173,8 @@ def _words(value: Any) -> str:
 def methods_paragraph(result: Mapping[str, Any]) -> str:
     """Write the synthesis methods of one analysis from its spec (plain text)."""
     spec = _spec(result)
-    model = spec.get("model") if isinstance(spec.get("model"), Mapping) else {}
+    given = spec.get("model")
+    model: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
     select = spec.get("select")
     alternatives = (
         [select]
@@ -216,7 +217,8 @@ def _model_sentence(result: Mapping[str, Any], model: Mapping[str, Any]) -> str:
             f"estimator of tau\u00b2 and {_TEST_WORDS.get(str(asked_test), asked_test)} "
             "inference; nothing was pooled."
         )
-    pooled = result.get("pooled") if isinstance(result.get("pooled"), Mapping) else {}
+    given = result.get("pooled")
+    pooled: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
     method, test = pooled.get("method", asked_method), pooled.get("test", asked_test)
     sentence = (
         f"Effects were pooled in a random-effects model with the {method} estimator "

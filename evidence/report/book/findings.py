@@ -21,9 +21,14 @@ from evidence.report.book.numbers import (
     number,
     percent,
 )
+from evidence.report.values import as_float
 
 #: How the two sides of an ``orient`` value read in a sentence.
 _SIDES = {"fewer-ties": "fewer or weaker social ties", "more-ties": "more or stronger social ties"}
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def pooled_of(result: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -99,7 +104,7 @@ def plain_sentence(result: Mapping[str, Any]) -> str:
     else say the data are compatible with no association; (3) say whether the 95%
     prediction interval also excludes the null; (4) end with the certainty level.
     """
-    question = result.get("question") if isinstance(result.get("question"), Mapping) else {}
+    question = _mapping(result.get("question"))
     outcome = str(question.get("outcome") or result.get("title") or "the outcome")
     if result.get("status") != "ok":
         message = str(result.get("message") or "too few usable effects").rstrip(". ")
@@ -148,7 +153,7 @@ def summary_row(result: Mapping[str, Any]) -> dict[str, str]:
     ``certainty``, ``sentence``. Numbers are on the natural scale.
     """
     pooled = pooled_of(result)
-    counts = result.get("effects") if isinstance(result.get("effects"), Mapping) else {}
+    counts = _mapping(result.get("effects"))
     numbers = natural(result)
     _, abbreviation, _ = metric_words(result.get("metric"))
     domains = certainty_domains(result)
@@ -162,7 +167,8 @@ def summary_row(result: Mapping[str, Any]) -> dict[str, str]:
     if finite(studies):
         k_text += ", " + _count(studies, "study", "studies")
     clusters = counts.get("clusters")
-    if finite(clusters) and finite(studies) and float(clusters) < float(studies):
+    n_clusters, n_studies = as_float(clusters), as_float(studies)
+    if n_clusters is not None and n_studies is not None and n_clusters < n_studies:
         k_text += " in " + _count(clusters, "independent sample")
     return {
         "question": _question_text(result),

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from evidence.report.values import as_float, format_number
 from evidence.report.values import finite as finite
 from evidence.report.values import finite_pair as pair
-from evidence.report.values import format_number
 from evidence.stats.transforms import TRANSFORMS
 
 #: Shown wherever a number is missing or undefined.
@@ -55,15 +55,15 @@ def natural(result: Mapping[str, Any], pooled: Mapping[str, Any] | None = None) 
     if isinstance(given, Mapping):
         estimate = given.get("estimate")
         return {
-            "estimate": float(estimate) if finite(estimate) else None,
+            "estimate": as_float(estimate),
             "ci": pair(given.get("ci")),
             "pi": pair(given.get("pi")),
         }
     transform = result.get("back_transform")
-    estimate = pooled.get("estimate")
+    estimate = as_float(pooled.get("estimate"))
     ci, pi = pair(pooled.get("ci")), pair(pooled.get("pi"))
     return {
-        "estimate": back_transform(float(estimate), transform) if finite(estimate) else None,
+        "estimate": back_transform(estimate, transform) if estimate is not None else None,
         "ci": tuple(back_transform(v, transform) for v in ci) if ci else None,
         "pi": tuple(back_transform(v, transform) for v in pi) if pi else None,
     }

@@ -130,10 +130,11 @@ def summary_forest(rows: list[dict[str, Any]], path: Path) -> None:
         ``estimate``, ``ci``, ``pi``, ``i2``, ``certainty``, ``metric`` and
         ``back_transform`` (or ``scale``). ``estimate``/``ci``/``pi`` are on the model scale
         unless the row has ``back_transformed`` {``estimate``, ``ci``, ``pi``}, which is then
-        used. Ratios (:math:`\exp`), correlations (:math:`\tanh`) and identity-scale
-        metrics are drawn in separate panels, because their numbers are not comparable.
-        Each line shows the title, the diamond (95% CI), the prediction interval, the
-        estimate in words and k; certainty and I² belong to the summary-of-findings table.
+        used. Analyses share an axis only when they share scale, metric, orientation and
+        outcome (:func:`~evidence.report.plots.summary.summary_groups`), and each axis says
+        what its sides mean; checks (``kind: check``) and analyses not pooled are left
+        out. Each line shows the title, the diamond (95% CI), the prediction interval,
+        the estimate and k; certainty and I² belong to the summary-of-findings table.
     path : pathlib.Path
         The SVG file to write. With no rows nothing is written.
     """

@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
@@ -30,12 +31,22 @@ from evidence.report.values import format_number
 #: z quantile of a two-sided 95% interval, :math:`\Phi^{-1}(0.975)`.
 Z_95 = 1.959963984540054
 
-#: Width of every figure in inches: readable when scaled to a phone screen (about 360 px).
-FIGURE_WIDTH = 6.4
-#: Height of one table row of a forest plot, in inches.
-ROW_HEIGHT = 0.24
-#: Longest label drawn in full; longer labels are cut with an ellipsis.
-LABEL_CHARACTERS = 36
+#: Width of every figure in inches (346 SVG units). Figures are drawn for a phone first:
+#: shown at the width of a 390 px screen's text column (about 330 px), the smallest text
+#: (:data:`SMALL_TEXT`, 12 units) renders at 11 px or more; on a desktop the site caps
+#: their width (``book/_static/evidence.css``) so text stays at a reading size.
+FIGURE_WIDTH = 4.8
+#: Font sizes in points (1 point = 1 SVG unit at 72 dpi): body text, the smallest text
+#: (ticks, notes, footnotes) and titles. No text in a figure is smaller than SMALL_TEXT.
+TEXT = 12.5
+SMALL_TEXT = 12.0
+TITLE_TEXT = 13.5
+#: Height of one line of text in a forest-style figure, in inches.
+LINE_HEIGHT = 1.3 * TEXT / 72.0
+#: Height of one table row of a forest plot, in inches (a label line and a number line).
+ROW_HEIGHT = 2 * LINE_HEIGHT
+#: Longest label kept whole before wrapping; longer record text is cut with an ellipsis.
+LABEL_CHARACTERS = 120
 
 STYLE: dict[str, Any] = {
     "svg.fonttype": "none",  # text stays text: searchable, accessible, escaped XML
@@ -45,12 +56,12 @@ STYLE: dict[str, Any] = {
     "text.parse_math": False,  # a `$` in a record label is a dollar sign, never mathtext
     "font.family": "sans-serif",
     "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica", "Liberation Sans"],
-    "font.size": 9.0,
-    "axes.titlesize": 10.0,
-    "axes.labelsize": 9.0,
-    "xtick.labelsize": 8.5,
-    "ytick.labelsize": 8.5,
-    "legend.fontsize": 8.0,
+    "font.size": TEXT,
+    "axes.titlesize": TITLE_TEXT,
+    "axes.labelsize": TEXT,
+    "xtick.labelsize": SMALL_TEXT,
+    "ytick.labelsize": SMALL_TEXT,
+    "legend.fontsize": SMALL_TEXT,
     "axes.spines.top": False,
     "axes.spines.right": False,
     "path.simplify": False,
@@ -74,7 +85,7 @@ _SVG_OPEN = re.compile(r"<svg\b[^>]*>")
 @contextmanager
 def figure_style() -> Iterator[None]:
     """Apply :data:`STYLE` for the duration of one figure."""
-    with matplotlib.rc_context(STYLE):
+    with matplotlib.rc_context(STYLE):  # type: ignore[arg-type]
         yield
 
 
@@ -106,42 +117,77 @@ def fit_text(text: str, width_points: float, size: float, bold: bool = False) ->
     Widths are measured with the font matplotlib lays the figure out with (DejaVu Sans),
     so a label never runs into the plot area next to it.
     """
-    from matplotlib.font_manager import FontProperties
-    from matplotlib.textpath import TextToPath
-
-    properties = FontProperties(size=size, weight="bold" if bold else "normal")
-    measure = TextToPath()
-
-    def width(candidate: str) -> float:
-        return measure.get_text_width_height_descent(candidate, properties, ismath=False)[0]
-
-    if not text or width(text) <= width_points:
+    if not text or text_width(text, size, bold) <= width_points:
         return text
     low, high = 0, len(text)
     while low < high:  # longest prefix that fits with the ellipsis
         middle = (low + high + 1) // 2
-        if width(text[:middle].rstrip() + "\u2026") <= width_points:
+        if text_width(text[:middle].rstrip() + "\u2026", size, bold) <= width_points:
             low = middle
         else:
             high = middle - 1
     return text[:low].rstrip() + "\u2026"
 
 
-def figure_title(kind: str, title: Any, limit: int = 72) -> str:
-    """``"Funnel plot: <analysis title>"``, cut with an ellipsis to fit the figure width."""
-    text = safe_text(title, None)
-    return safe_text(f"{kind}: {text}" if text else kind, limit)
+@lru_cache(maxsize=8192)
+def text_width(text: str, size: float, bold: bool = False) -> float:
+    """Width of ``text`` in points when drawn in the figures' font (DejaVu Sans) at ``size``."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    properties = FontProperties(
+        family="DejaVu Sans", size=size, weight="bold" if bold else "normal"
+    )
+    return TextToPath().get_text_width_height_descent(text, properties, ismath=False)[0]
+
+
+def wrap_text(
+    text: str, width_points: float, size: float, bold: bool = False, max_lines: int = 4
+) -> list[str]:
+    """Break ``text`` at spaces into lines at most ``width_points`` wide (never cut a word).
+
+    A single word wider than the line is cut with an ellipsis (:func:`fit_text`); text
+    that needs more than ``max_lines`` lines ends its last line with an ellipsis.
+    """
+    words = text.split()
+    lines: list[str] = []
+    current = ""
+    for word in words:
+        candidate = f"{current} {word}".strip()
+        if not current or text_width(candidate, size, bold) <= width_points:
+            current = candidate
+            continue
+        lines.append(current)
+        current = word
+    if current:
+        lines.append(current)
+    lines = [fit_text(line, width_points, size, bold) for line in lines]
+    if len(lines) > max_lines:
+        lines = [
+            *lines[: max_lines - 1],
+            fit_text(" ".join(lines[max_lines - 1 :]), width_points, size, bold),
+        ]
+    return lines or [""]
+
+
+def figure_title(kind: str, title: Any = None, limit: int = 40) -> str:
+    """Return the heading drawn on a figure: its kind (``"Funnel plot"``), cut to fit.
+
+    The analysis title is the page's heading and the SVG's ``<title>`` (see
+    :func:`save_svg`); repeating it in the drawing would not fit a phone's width.
+    """
+    return safe_text(kind, limit)
 
 
 def number(value: float, digits: int = 2) -> str:
     """Format a number for a figure (``digits`` decimals; a minus sign, not a hyphen)."""
-    return format_number(value, digits, "NA")
+    return format_number(value, digits, "not estimable")
 
 
-def p_value(value: float) -> str:
+def p_value(value: Any) -> str:
     """Format a p value as ``p = 0.032`` or ``p < 0.001``."""
     if not finite(value):
-        return "p = NA"
+        return "p not estimable"
     return "p < 0.001" if float(value) < 0.001 else f"p = {float(value):.3f}"
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import pandas
 
 from evidence.report.plots.common import Z_95, finite, finite_pair, safe_text
+from evidence.report.values import as_float
 
 _TRUE = {"true", "1", "yes", "y", "t"}
 
@@ -50,6 +51,17 @@ class Pooled:
     k: int | None
     raw: dict[str, Any]
 
+    @property
+    def estimable(self) -> bool:
+        """False when the interval is degenerate (a standard error of 0, or lo == hi).
+
+        Knapp-Hartung with identical estimates gives SE 0 and an interval of zero width:
+        not a real certainty, so no interval is drawn (the site's table says "not
+        estimable").
+        """
+        se = as_float(self.raw.get("se"))
+        return not (se is not None and se <= 0) and self.hi > self.lo
+
 
 def is_included(value: Any) -> bool:
     """Interpret an ``included`` cell (bool, 0/1 or text such as ``"True"``)."""
@@ -68,17 +80,17 @@ def included_effects(effects: pandas.DataFrame | None) -> list[EffectRow]:
     """
     rows: list[EffectRow] = []
     for record in _kept_records(effects):
-        sei = record.get("sei")
-        if not finite(sei) or float(sei) <= 0:
+        sei = as_float(record.get("sei"))
+        if sei is None or sei <= 0:
             sei = math.sqrt(float(record["vi"]))
         label = safe_text(record.get("label")) or safe_text(record.get("study")) or "?"
-        weight = float(record["weight"]) if finite(record.get("weight")) else math.nan
+        weight = as_float(record.get("weight"))
         rows.append(
             EffectRow(
                 label,
                 float(record["yi"]),
                 float(sei),
-                weight,
+                math.nan if weight is None else weight,
                 safe_text(record.get("risk_of_bias"), 40),
             )
         )
@@ -103,13 +115,13 @@ def pooled_from(section: Any) -> Pooled | None:
     ci = finite_pair(section.get("ci"))
     if not finite(section.get("estimate")) or ci is None:
         return None
-    k = section.get("k")
+    k = as_float(section.get("k"))
     return Pooled(
         float(section["estimate"]),
         ci[0],
         ci[1],
         finite_pair(section.get("pi")),
-        int(k) if finite(k) else None,
+        int(k) if k is not None else None,
         section,
     )
 

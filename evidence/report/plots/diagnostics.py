@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from evidence.report.plots.common import (
+    FIGURE_WIDTH,
     HIGHLIGHT,
     INK,
     MUTED,
     POOLED,
+    SMALL_TEXT,
+    TITLE_TEXT,
     Z_95,
     figure_title,
     file_stem,
@@ -21,10 +26,12 @@ from evidence.report.plots.common import (
     number,
     p_value,
     safe_text,
+    wrap_text,
 )
 from evidence.report.plots.data import EffectRow, moderator_values, section_list
 from evidence.report.plots.registry import Drawing, FigureInput, FigureKind, register
 from evidence.report.plots.scale import Scale, set_natural_axis
+from evidence.report.wording import field_words
 
 #: Influence statistics drawn, in metafor's ``plot.infl.rma.uni`` order, with their labels.
 INFLUENCE_PANELS = (
@@ -56,18 +63,18 @@ def influence(result: dict[str, Any], entries: list[dict[str, Any]]) -> Figure |
     columns = 2
     rows = math.ceil(len(panels) / columns)
     key_lines = study_key(entries, "study")
-    height = 0.7 + 1.35 * rows + 0.16 * len(key_lines)
+    height = 0.8 + 1.9 * rows + 0.22 * len(key_lines)
     figure = new_figure(height)
-    bottom = (0.35 + 0.16 * len(key_lines)) / height
+    bottom = (0.45 + 0.22 * len(key_lines)) / height
     grid = figure.add_gridspec(
         rows,
         columns,
-        left=0.1,
-        right=0.98,
-        top=1 - 0.55 / height,
+        left=0.14,
+        right=0.97,
+        top=1 - 0.7 / height,
         bottom=bottom,
-        hspace=0.75,
-        wspace=0.3,
+        hspace=0.85,
+        wspace=0.45,
     )
     index = list(range(1, len(entries) + 1))
     flagged = [bool(entry.get("influential")) for entry in entries]
@@ -85,17 +92,18 @@ def influence(result: dict[str, Any], entries: list[dict[str, Any]]) -> Figure |
                 zorder=0,
                 linestyle=(0, (4, 3)) if style == "dashed" else (0, (1, 2)),
             )
-        axes.set_title(label, fontsize=8.5, loc="left")
+        axes.set_title(label, fontsize=SMALL_TEXT, loc="left")
         axes.set_xlim(0.5, len(entries) + 0.5)
         axes.xaxis.set_major_locator(_integer_locator(len(entries)))
-        axes.tick_params(labelsize=7.5)
+        axes.tick_params(labelsize=SMALL_TEXT)
+        axes.yaxis.set_major_locator(MaxNLocator(nbins=3))
     figure.text(
         0.012,
         1 - 0.1 / height,
         figure_title("Influence diagnostics", result.get("title")),
         ha="left",
         va="top",
-        fontsize=10,
+        fontsize=TITLE_TEXT,
         fontweight="bold",
     )
     _draw_key(figure, key_lines, height)
@@ -116,7 +124,8 @@ def reference_lines(key: str, k: int, result: dict[str, Any]) -> list[tuple[floa
     :math:`Q` of the full model; hat values :math:`p/k` and :math:`3p/k`; weights
     :math:`100/k` (Viechtbauer & Cheung 2010). Returns ``(level, "dashed"|"dotted")`` pairs.
     """
-    pooled = result.get("pooled") if isinstance(result.get("pooled"), dict) else {}
+    given = result.get("pooled")
+    pooled: dict[str, Any] = given if isinstance(given, dict) else {}
     lines: dict[str, list[tuple[float, str]]] = {
         "rstudent": [(0.0, "dashed"), (-Z_95, "dotted"), (Z_95, "dotted")],
         "cook_d": [(CHI2_1_MEDIAN, "dotted")],
@@ -144,16 +153,20 @@ def baujat(result: dict[str, Any], points: list[tuple[str, float, float]]) -> Fi
     if len(points) < 2:
         return None
     key_lines = study_key([{"study": label} for label, _x, _y in points], "study")
-    height = 4.3 + 0.16 * len(key_lines)
+    height = 4.3 + 0.22 * len(key_lines)
     figure = new_figure(height)
-    bottom = (0.55 + 0.16 * len(key_lines)) / height
-    axes = figure.add_axes((0.12, bottom, 0.84, 1 - bottom - 0.5 / height))
+    bottom = (0.75 + 0.22 * len(key_lines)) / height
+    axes = figure.add_axes((0.17, bottom, 0.78, 1 - bottom - 0.5 / height))
     xs = [x for _label, x, _y in points]
     ys = [y for _label, _x, y in points]
     axes.scatter(xs, ys, s=26, color=POOLED, zorder=2, linewidths=0)
     for index_number, (x, y) in enumerate(zip(xs, ys, strict=True), start=1):
         axes.annotate(
-            str(index_number), (x, y), xytext=(4, 3), textcoords="offset points", fontsize=7.5
+            str(index_number),
+            (x, y),
+            xytext=(4, 3),
+            textcoords="offset points",
+            fontsize=SMALL_TEXT,
         )
     axes.set_xlabel("Contribution to overall heterogeneity (Q)")
     axes.set_ylabel("Influence on the pooled estimate")
@@ -164,7 +177,7 @@ def baujat(result: dict[str, Any], points: list[tuple[str, float, float]]) -> Fi
         figure_title("Baujat plot", result.get("title")),
         ha="left",
         va="top",
-        fontsize=10,
+        fontsize=TITLE_TEXT,
         fontweight="bold",
     )
     _draw_key(figure, key_lines, height)
@@ -221,8 +234,8 @@ def bubble(
     pairs = [(x, row) for x, row in zip(values, rows, strict=False) if finite(x)]
     if len(pairs) < 2:
         return None
-    figure = new_figure(4.3)
-    axes = figure.add_axes((0.13, 0.15, 0.83, 0.74))
+    figure = new_figure(4.6)
+    axes = figure.add_axes((0.17, 0.27, 0.78, 0.63))
     xs = [x for x, _row in pairs]
     ys = [row.yi for _x, row in pairs]
     inverse = [1.0 / row.sei**2 for _x, row in pairs]
@@ -250,15 +263,25 @@ def bubble(
     figure.text(
         0.012,
         0.985,
-        figure_title(f"Meta-regression on {moderator_name(moderator)}", result.get("title")),
+        figure_title("Meta-regression (bubble plot)", result.get("title")),
         ha="left",
         va="top",
-        fontsize=10,
+        fontsize=TITLE_TEXT,
         fontweight="bold",
     )
     summary = slope_summary(section, scale)
-    if summary:
-        figure.text(0.012, 0.02, summary, ha="left", va="bottom", fontsize=7.5, color=MUTED)
+    lines = wrap_text(summary, 0.96 * FIGURE_WIDTH * 72.0, SMALL_TEXT, max_lines=3)
+    shown = lines if summary else []
+    for index, line in enumerate(shown):  # top line first: the SVG reads in order
+        figure.text(
+            0.012,
+            0.02 + (len(shown) - 1 - index) * 0.2 / 4.6,
+            line,
+            ha="left",
+            va="bottom",
+            fontsize=SMALL_TEXT,
+            color=MUTED,
+        )
     return figure
 
 
@@ -287,9 +310,9 @@ def slope_summary(section: dict[str, Any], scale: Scale) -> str:
 
 
 def study_key(entries: list[dict[str, Any]], key: str) -> list[str]:
-    """``["1 Steptoe 2013; 2 Eng 2002; ..."]`` wrapped to lines of at most 110 characters."""
+    """``["1 Steptoe 2013; 2 Eng 2002; ..."]`` wrapped to lines of at most 50 characters."""
     names = [
-        f"{number} {safe_text(entry.get(key), 30) or '?'}"
+        f"{number} {safe_text(entry.get(key), 48) or '?'}"
         for number, entry in enumerate(entries, start=1)
     ]
     flagged = [
@@ -297,7 +320,7 @@ def study_key(entries: list[dict[str, Any]], key: str) -> list[str]:
     ]
     lines: list[str] = []
     for name in names:  # wrap between entries, never inside one
-        if lines and len(lines[-1]) + len(name) + 2 <= 110:
+        if lines and len(lines[-1]) + len(name) + 2 <= 50:
             lines[-1] += "; " + name
         else:
             lines.append(name)
@@ -307,16 +330,16 @@ def study_key(entries: list[dict[str, Any]], key: str) -> list[str]:
 
 
 def moderator_name(moderator: Any) -> str:
-    """Readable moderator name: ``"follow_up_years"`` -> ``"follow up years"``."""
-    return safe_text(str(moderator).replace("_", " "), 40)
+    """Readable moderator name: ``"follow_up_years"`` -> ``"length of follow-up (years)"``."""
+    return safe_text(field_words(str(moderator)), 40)
 
 
 def _draw_key(figure: Figure, lines: list[str], height: float) -> None:
     """Write the study-number key at the bottom of ``figure``."""
     y = 0.08 / height
     for line in reversed(lines):
-        figure.text(0.012, y, line, ha="left", va="bottom", fontsize=7, color=MUTED)
-        y += 0.16 / height
+        figure.text(0.012, y, line, ha="left", va="bottom", fontsize=SMALL_TEXT, color=MUTED)
+        y += 0.22 / height
 
 
 def _integer_locator(count: int) -> Any:
@@ -389,8 +412,14 @@ def _bubbles(source: FigureInput) -> list[Drawing]:
                 name,
                 name,
                 description,
-                lambda moderator=moderator, section=section, values=values: bubble(
-                    source.result, str(moderator), section, source.rows, values, source.scale
+                partial(
+                    bubble,
+                    source.result,
+                    str(moderator),
+                    section,
+                    source.rows,
+                    values,
+                    source.scale,
                 ),
             )
         )

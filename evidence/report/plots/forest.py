@@ -33,6 +33,8 @@ from evidence.report.plots.table import (
     orientation_note,
     prediction_row,
 )
+from evidence.report.values import as_dict, as_float
+from evidence.report.wording import code_words, direction_labels, field_words
 from evidence.stats.tau2 import ESTIMATORS
 
 #: Risk-of-bias judgements as a letter and a colour (Okabe-Ito; letters carry the meaning).
@@ -72,10 +74,10 @@ def model_label(pooled: Pooled) -> str:
 
 def pooled_label(pooled: Pooled) -> str:
     """``"Pooled estimate (k = 12)"``, or ``"Pooled (12 effects, 9 studies)"`` if they differ."""
-    studies = pooled.raw.get("n_studies")
+    studies = as_float(pooled.raw.get("n_studies"))
     if pooled.k is None:
         return "Pooled estimate"
-    if finite(studies) and int(studies) != pooled.k:
+    if studies is not None and int(studies) != pooled.k:
         return f"Pooled ({pooled.k} effects, {int(studies)} studies)"
     return f"Pooled estimate (k = {pooled.k})"
 
@@ -113,10 +115,8 @@ def main_forest(
     """
     pooled = pooled_from(result.get("pooled"))
     show_bias = any(row.risk_of_bias for row in rows)
-    columns = [Column(f"{scale.abbreviation} [95% CI]", 0.865), Column("Weight", 0.948)]
-    if show_bias:
-        columns.append(Column("RoB", 0.978, "center"))
-    table, marks = _effect_rows(result, rows, scale, grouping)
+    columns = [Column(f"{scale.abbreviation} [95% CI]"), Column("weight")]
+    table = _effect_rows(result, rows, scale, grouping, show_bias)
     if pooled is not None:
         table.append(
             Row(
@@ -125,7 +125,9 @@ def main_forest(
                 pooled.estimate,
                 pooled.lo,
                 pooled.hi,
-                texts=(scale.interval_text(pooled.estimate, pooled.lo, pooled.hi), "100%"),
+                texts=(scale.interval_text(pooled.estimate, pooled.lo, pooled.hi), "100%")
+                if pooled.estimable
+                else ("not estimable",),
                 color=POOLED,
                 bold=True,
             )
@@ -141,20 +143,26 @@ def main_forest(
     footnotes: list[str] = []
     if show_bias:
         footnotes.append(
-            "Risk of bias (RoB): L low, M some concerns or moderate, "
-            "H high or serious, ? unclear or not assessed."
+            "Risk of bias (discs on the right): L low, M some concerns or moderate, "
+            "H high or serious, ? not assessed or unclear."
         )
+    directions = result_directions(result)
     layout = Layout(
-        safe_text(result.get("title"), 72) or "Forest plot",
+        safe_text(result.get("title"), None) or "Forest plot",
         scale,
         tuple(columns),
-        orient_note=orientation_note(result.get("orient")),
+        orient_note="" if directions else orientation_note(result.get("orient")),
         footnotes=tuple(footnotes),
+        axes_right=0.9 if show_bias else 0.95,
+        directions=directions,
     )
-    figure = draw_rows(table, layout)
-    if show_bias:
-        _draw_risk_of_bias(figure, marks, columns[-1].x)
-    return figure
+    return draw_rows(table, layout)
+
+
+def result_directions(result: dict[str, Any]) -> tuple[str, str] | None:
+    """Return what left and right of the null mean (from metric, orient and outcome)."""
+    question = as_dict(result.get("question"))
+    return direction_labels(result.get("metric"), result.get("orient"), question.get("outcome"))
 
 
 def _effect_rows(
@@ -162,16 +170,15 @@ def _effect_rows(
     rows: list[EffectRow],
     scale: Scale,
     grouping: tuple[str, list[str]] | None,
-) -> tuple[list[Row], list[tuple[int, str]]]:
-    """Rows of the study part of the forest, and (row number, risk of bias) of each effect."""
+    show_bias: bool = False,
+) -> list[Row]:
+    """Rows of the study part of the forest (with a risk-of-bias badge when ``show_bias``)."""
     max_weight = max((r.weight for r in rows if finite(r.weight)), default=1.0) or 1.0
     table: list[Row] = []
-    marks: list[tuple[int, str]] = []
 
     def add(row: EffectRow) -> None:
         weight = f"{row.weight:.1f}%" if finite(row.weight) else ""
         size = row.weight / max_weight if finite(row.weight) else 0.5
-        marks.append((len(table), row.risk_of_bias))
         table.append(
             Row(
                 "effect",
@@ -181,6 +188,7 @@ def _effect_rows(
                 row.hi,
                 size,
                 (scale.interval_text(row.yi, row.lo, row.hi), weight),
+                badge=risk_of_bias_mark(row.risk_of_bias) if show_bias else None,
             )
         )
 
@@ -189,19 +197,24 @@ def _effect_rows(
         for row in rows:
             add(row)
         table.append(Row("blank"))
-        return table, marks
+        return table
     field, levels = grouping
     fitted = result["subgroups"][field]["subgroups"]
-    table.append(Row("heading", f"Study, by {safe_text(field, 40)}"))
+    table.append(Row("heading", f"Study, by {field_words(safe_text(field, 40))}"))
     for level in [*fitted, *sorted(set(levels) - set(fitted))]:
         members = [row for row, value in zip(rows, levels, strict=True) if value == level]
         if not members:
             continue
-        table.append(Row("heading", safe_text(level, 40) or "not reported", color=SUBGROUP))
+        table.append(
+            Row("heading", code_words(safe_text(level, 60)) or "not reported", color=SUBGROUP)
+        )
         for row in members:
             add(row)
         subtotal = pooled_from(fitted.get(level))
-        if subtotal is not None:
+        if subtotal is not None and not subtotal.estimable:
+            k = f" (k = {subtotal.k})" if subtotal.k is not None else ""
+            table.append(Row("text", f"Subtotal{k}", texts=("not estimable",), color=MUTED))
+        elif subtotal is not None:
             k = f" (k = {subtotal.k})" if subtotal.k is not None else ""
             table.append(
                 Row(
@@ -215,7 +228,7 @@ def _effect_rows(
                 )
             )
         table.append(Row("blank"))
-    return table, marks
+    return table
 
 
 def subgroup_grouping(result: dict[str, Any], levels_of: Any) -> tuple[str, list[str]] | None:
@@ -236,38 +249,6 @@ def subgroup_grouping(result: dict[str, Any], levels_of: Any) -> tuple[str, list
     return None
 
 
-def _draw_risk_of_bias(figure: Figure, marks: list[tuple[int, str]], x: float) -> None:
-    """Draw a coloured disc with a letter for each study's risk-of-bias judgement."""
-    from matplotlib.transforms import blended_transform_factory
-
-    axes = figure.axes[0]
-    transform = blended_transform_factory(figure.transFigure, axes.transData)
-    for y, judgement in marks:
-        letter, colour = risk_of_bias_mark(judgement)
-        axes.plot(
-            [x],
-            [y],
-            marker="o",
-            markersize=10,
-            color=colour,
-            transform=transform,
-            clip_on=False,
-            linestyle="none",
-        )
-        axes.text(
-            x,
-            y,
-            letter,
-            transform=transform,
-            ha="center",
-            va="center",
-            fontsize=7,
-            fontweight="bold",
-            color="#FFFFFF",
-            clip_on=False,
-        )
-
-
 def subgroup_rows(result: dict[str, Any], scale: Scale, grouped: str | None = None) -> list[Row]:
     """Rows for every subgroup analysis: a heading, one diamond per level, the Q-between test.
 
@@ -284,13 +265,13 @@ def subgroup_rows(result: dict[str, Any], scale: Scale, grouped: str | None = No
         if name == grouped:
             rows += _q_between_rows(section, name)
             continue
-        rows += [Row("blank"), Row("heading", f"By {safe_text(name, 30)}")]
+        rows += [Row("blank"), Row("heading", f"By {field_words(safe_text(name, 40))}")]
         for level, level_result in levels.items():
             pooled = pooled_from(level_result)
             k = f" (k = {pooled.k})" if pooled is not None and pooled.k is not None else ""
-            label = safe_text(level, 28) + k
-            if pooled is None:
-                rows.append(Row("text", label, texts=("NA",), color=MUTED))
+            label = code_words(safe_text(level, 60)) + k
+            if pooled is None or not pooled.estimable:
+                rows.append(Row("text", label, texts=("not estimable",), color=MUTED))
                 continue
             rows.append(
                 Row(
@@ -311,9 +292,9 @@ def _q_between_rows(section: dict[str, Any], name: str | None = None) -> list[Ro
     """Return a note with the test for subgroup differences, when the results give it."""
     if not finite(section.get("q_between")):
         return []
-    df = section.get("q_between_df")
-    df_text = f", df = {int(df)}" if finite(df) else ""
-    which = f" ({safe_text(name, 30)})" if name else ""
+    df = as_float(section.get("q_between_df"))
+    df_text = f", df = {int(df)}" if df is not None else ""
+    which = f" ({field_words(safe_text(name, 40))})" if name else ""
     return [
         Row(
             "note",
@@ -338,12 +319,13 @@ def sequence_forest(
     table = [Row("heading", "Study added" if kind == "cumulative" else "Study omitted")]
     for entry in entries:
         estimate = pooled_from(entry)
-        label = prefix + safe_text(entry.get(key), 30)
-        if estimate is None:
-            table.append(Row("text", label, texts=("NA",), color=MUTED))
+        label = prefix + safe_text(entry.get(key), None)
+        if estimate is None or not estimate.estimable:
+            table.append(Row("text", label, texts=("not estimable",), color=MUTED))
             continue
         i2 = f"{float(entry['i2']):.0f}%" if finite(entry.get("i2")) else ""
-        k = str(estimate.k) if estimate.k is not None else ""
+        if estimate.k is not None:
+            label += f" (k = {estimate.k})"
         table.append(
             Row(
                 "effect",
@@ -352,7 +334,7 @@ def sequence_forest(
                 estimate.lo,
                 estimate.hi,
                 0.35,
-                (scale.interval_text(estimate.estimate, estimate.lo, estimate.hi), k, i2),
+                (scale.interval_text(estimate.estimate, estimate.lo, estimate.hi), i2),
                 color=POOLED if kind == "cumulative" else "#000000",
             )
         )
@@ -363,13 +345,13 @@ def sequence_forest(
         figure_title(title, result.get("title")),
         scale,
         (
-            Column(f"{scale.abbreviation} [95% CI]", 0.84),
-            Column("k", 0.895),
-            Column("I\u00b2", 0.97),
+            Column(f"{scale.abbreviation} [95% CI]"),
+            Column("I\u00b2", prefix="I\u00b2 "),
         ),
+        axes_left=0.56,
         reference=pooled.estimate if pooled else None,
         band=(pooled.lo, pooled.hi) if pooled else None,
-        orient_note=orientation_note(result.get("orient")),
+        directions=result_directions(result),
         footnotes=("Dashed line and band: estimate and 95% CI with every study.",)
         if pooled
         else (),

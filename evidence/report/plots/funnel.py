@@ -10,14 +10,18 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Polygon
 
 from evidence.report.plots.common import (
+    FIGURE_WIDTH,
     INK,
     MUTED,
     POOLED,
     PREDICTION,
+    SMALL_TEXT,
+    TITLE_TEXT,
     figure_title,
     finite,
     new_figure,
     p_value,
+    wrap_text,
 )
 from evidence.report.plots.data import EffectRow, pooled_from
 from evidence.report.plots.registry import Drawing, FigureInput, FigureKind, register
@@ -50,8 +54,8 @@ def funnel(result: dict[str, Any], rows: list[EffectRow], scale: Scale) -> Figur
     """
     pooled = pooled_from(result.get("pooled"))
     adjusted, filled = trim_and_fill(result)
-    figure = new_figure(4.6)
-    axes = figure.add_axes((0.12, 0.24, 0.84, 0.64))
+    figure = new_figure(5.6)
+    axes = figure.add_axes((0.17, 0.4, 0.78, 0.47))
     se_max = max([row.sei for row in rows] + [se for _y, se in filled]) * 1.08
     centre = pooled.estimate if pooled is not None else 0.0
     values = [row.yi for row in rows] + [y for y, _se in filled]
@@ -84,9 +88,7 @@ def funnel(result: dict[str, Any], rows: list[EffectRow], scale: Scale) -> Figur
             linestyle=(0, (4, 3)),
             zorder=1,
         )
-        handles.append(
-            Line2D([], [], color=POOLED, linewidth=1.0, label="Pooled estimate, pseudo 95% CI")
-        )
+        handles.append(Line2D([], [], color=POOLED, linewidth=1.0, label="Pooled, pseudo 95% CI"))
     if adjusted is not None:
         axes.plot(
             [adjusted, adjusted],
@@ -103,7 +105,7 @@ def funnel(result: dict[str, Any], rows: list[EffectRow], scale: Scale) -> Figur
                 color=PREDICTION,
                 linewidth=1.0,
                 linestyle=(0, (1, 2)),
-                label="Trim-and-fill estimate",
+                label="Trim and fill",
             )
         )
     if filled:
@@ -125,7 +127,7 @@ def funnel(result: dict[str, Any], rows: list[EffectRow], scale: Scale) -> Figur
                 color=INK,
                 linestyle="none",
                 markersize=4.5,
-                label="Imputed (trim and fill)",
+                label="Imputed study",
             )
         )
     axes.scatter(
@@ -142,26 +144,28 @@ def funnel(result: dict[str, Any], rows: list[EffectRow], scale: Scale) -> Figur
     axes.set_ylabel("Standard error")
     axes.set_xlabel(scale.axis_label())
     title = figure_title("Funnel plot", result.get("title"))
-    figure.text(0.012, 0.985, title, ha="left", va="top", fontsize=10, fontweight="bold")
+    figure.text(0.012, 0.985, title, ha="left", va="top", fontsize=TITLE_TEXT, fontweight="bold")
     if len(rows) < FEW_STUDIES:
         figure.text(
             0.012,
-            0.925,
-            FEW_STUDIES_NOTE,
+            0.94,
+            "\n".join(wrap_text(FEW_STUDIES_NOTE, 0.96 * FIGURE_WIDTH * 72.0, SMALL_TEXT)),
             ha="left",
             va="top",
-            fontsize=7.5,
+            fontsize=SMALL_TEXT,
             color=MUTED,
             style="italic",
         )
     figure.legend(
         handles=handles,
         loc="lower center",
-        ncol=3,
+        ncol=2,
         frameon=False,
         bbox_to_anchor=(0.5, 0.0),
-        fontsize=7.5,
-        handlelength=1.6,
+        fontsize=SMALL_TEXT,
+        handlelength=1.0,
+        columnspacing=0.8,
+        handletextpad=0.4,
     )
     return figure
 

@@ -6,17 +6,11 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from evidence.report.plots.common import MUTED, POOLED, finite, finite_pair, safe_text
+from evidence.report.plots.common import POOLED, finite, finite_pair, safe_text
 from evidence.report.plots.scale import Scale
 from evidence.report.plots.table import Block, Column, Layout, Row, draw_blocks
-
-#: Panel of each back-transform: ratios, correlations and identity-scale metrics each get
-#: their own axis, because their numbers are not comparable.
-PANELS = (
-    ("exp", "Ratio (risk, odds or hazard)"),
-    ("tanh", "Correlation (r)"),
-    (None, "Difference (identity scale)"),
-)
+from evidence.report.values import as_dict, as_float
+from evidence.report.wording import direction_labels
 
 
 def row_numbers(
@@ -54,20 +48,54 @@ def summary_scale(row: dict[str, Any]) -> Scale:
     return Scale.from_result({"metric": row.get("metric"), "back_transform": back})
 
 
-def summary_rows(rows: list[dict[str, Any]], back: str | None) -> list[Row]:
-    """Table rows of the analyses whose scale uses back-transform ``back``."""
+def is_check(row: dict[str, Any]) -> bool:
+    """Return True for an analysis that checks the pipeline rather than answers a question."""
+    spec = as_dict(row.get("spec"))
+    return str(row.get("kind") or spec.get("kind") or "finding") == "check"
+
+
+def _outcome(row: dict[str, Any]) -> str:
+    question = as_dict(row.get("question"))
+    return safe_text(row.get("outcome") or question.get("outcome"), None)
+
+
+def summary_groups(
+    rows: list[dict[str, Any]],
+) -> list[tuple[tuple[Any, ...], list[dict[str, Any]]]]:
+    """Group the pooled findings that can share an axis: same scale, metric, direction, outcome.
+
+    Two analyses share an axis only when right of the null means the same thing for both
+    (the same metric, orientation and outcome), so an odds ratio of survival is never
+    drawn beside risk ratios of death. Checks and analyses that were not pooled are left
+    out. Groups keep the order of their first analysis.
+    """
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        if is_check(row) or row.get("status", "ok") != "ok":
+            continue
+        scale = summary_scale(row)
+        if row_numbers(row, scale) is None:
+            continue
+        key = (
+            scale.back_transform,
+            str(row.get("metric") or ""),
+            str(row.get("orient") or ""),
+            _outcome(row).lower(),
+        )
+        groups.setdefault(key, []).append(row)
+    return list(groups.items())
+
+
+def summary_rows(rows: list[dict[str, Any]], scale: Scale) -> list[Row]:
+    """Table rows (one diamond each) of analyses that share ``scale``'s axis."""
     table: list[Row] = []
     for row in rows:
-        scale = summary_scale(row)
-        if scale.back_transform != back:
-            continue
         label = safe_text(row.get("title"), None) or safe_text(row.get("id"), None)
-        k_value = row.get("k", (row.get("pooled") or {}).get("k"))
-        k = f"{int(k_value)}" if finite(k_value) else ""
-        numbers = row_numbers(row, scale) if row.get("status", "ok") == "ok" else None
+        k_value = as_float(row.get("k", (row.get("pooled") or {}).get("k")))
+        if k_value is not None:
+            label += f" (k = {int(k_value)})"
+        numbers = row_numbers(row, scale)
         if numbers is None:
-            text = safe_text(row.get("status"), 24).replace("-", " ") or "not estimable"
-            table.append(Row("text", label, texts=(text, k), color=MUTED))
             continue
         estimate, lo, hi, pi = numbers
         table.append(
@@ -77,7 +105,7 @@ def summary_rows(rows: list[dict[str, Any]], back: str | None) -> list[Row]:
                 estimate,
                 lo,
                 hi,
-                texts=(scale.interval_text(estimate, lo, hi), k),
+                texts=(scale.interval_text(estimate, lo, hi),),
                 color=POOLED,
                 pi=pi,
             )
@@ -85,45 +113,67 @@ def summary_rows(rows: list[dict[str, Any]], back: str | None) -> list[Row]:
     return table
 
 
+def _heading(row: dict[str, Any], scale: Scale) -> str:
+    outcome = _outcome(row)
+    what = outcome[:1].upper() + outcome[1:] if outcome else "Outcome not stated"
+    return f"{what} ({scale.label.lower()})"
+
+
 def summary_figure(rows: list[dict[str, Any]]) -> Figure | None:
-    """One diamond (and prediction-interval bar) per analysis, one panel per scale."""
+    """One diamond (and prediction-interval bar) per finding; one axis per outcome and scale.
+
+    Each axis says under it what left and right of the null line mean ("higher risk of
+    all-cause mortality with fewer ties").
+    """
     blocks = []
-    for back, label in PANELS:
-        table = summary_rows(rows, back)
-        if table:
-            labels = {
-                summary_scale(r).label for r in rows if summary_scale(r).back_transform == back
-            }
-            label = labels.pop() if len(labels) == 1 else label
-            blocks.append(Block((Row("heading", label), *table), Scale(back, label, "")))
+    for _key, members in summary_groups(rows):
+        scale = summary_scale(members[0])
+        table = summary_rows(members, scale)
+        if not table:
+            continue
+        directions = direction_labels(
+            members[0].get("metric"), members[0].get("orient"), _outcome(members[0])
+        )
+        blocks.append(
+            Block(
+                (Row("heading", _heading(members[0], scale)), *table), scale, directions=directions
+            )
+        )
     if not blocks:
         return None
+    findings = [row for row in rows if not is_check(row)]
+    not_pooled = sum(1 for row in findings if row.get("status", "ok") != "ok")
+    footnotes = [
+        "Diamonds: pooled estimate and 95% CI; grey lines: 95% prediction intervals; "
+        "arrows: the interval runs past the axis."
+    ]
+    if not_pooled:
+        footnotes.append(
+            f"Not drawn: {not_pooled} question{'s' if not_pooled != 1 else ''} with too "
+            "little evidence to pool (listed in the summary of findings)."
+        )
     layout = Layout(
-        "Pooled estimates of every analysis",
+        "Pooled estimates, one axis per outcome and measure",
         blocks[0].scale,
-        (Column("Estimate [95% CI]", 0.925), Column("k", 0.985)),
-        footnotes=(
-            "Diamonds: pooled estimate and 95% CI (a bar with a small "
-            "diamond when the CI runs past the axis).",
-            "Grey lines: 95% prediction intervals; arrows: interval "
-            "continues; k: effects included.",
-        ),
-        axes_left=0.48,
-        axes_right=0.72,
+        (Column("Estimate [95% CI] under each title; k: effects pooled"),),
+        footnotes=tuple(footnotes),
     )
     return draw_blocks(blocks, layout)
 
 
 def summary_description(rows: list[dict[str, Any]]) -> str:
-    """Alt text of the summary forest: how many analyses and which were estimable."""
+    """Alt text of the summary forest: each finding's estimate, grouped as drawn."""
     parts = []
-    for row in rows:
-        scale = summary_scale(row)
-        numbers = row_numbers(row, scale) if row.get("status", "ok") == "ok" else None
-        title = safe_text(row.get("title"), None) or safe_text(row.get("id"), None)
-        if numbers is None:
-            parts.append(f"{title}: not estimable")
-        else:
+    for _key, members in summary_groups(rows):
+        scale = summary_scale(members[0])
+        for row in members:
+            numbers = row_numbers(row, scale)
+            if numbers is None:
+                continue
+            title = safe_text(row.get("title"), None) or safe_text(row.get("id"), None)
             estimate, lo, hi, _pi = numbers
             parts.append(f"{title}: {scale.describe(estimate, lo, hi)}")
-    return f"Summary forest plot of {len(rows)} analyses. " + "; ".join(parts) + "."
+    findings = [row for row in rows if not is_check(row)]
+    return f"Summary forest plot of {len(parts)} pooled findings of {len(findings)}. " + (
+        "; ".join(parts) + "." if parts else ""
+    )

@@ -12,22 +12,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.transforms import blended_transform_factory
 
 from evidence.report.plots.common import (
     FIGURE_WIDTH,
     INK,
+    LINE_HEIGHT,
     MUTED,
     POOLED,
     PREDICTION,
-    ROW_HEIGHT,
+    SMALL_TEXT,
+    TEXT,
+    TITLE_TEXT,
     draw_diamond,
     finite,
     fit_text,
     new_figure,
     safe_text,
+    wrap_text,
 )
 from evidence.report.plots.scale import Scale, set_natural_axis
 
@@ -35,13 +38,22 @@ from evidence.report.plots.scale import Scale, set_natural_axis
 #: bold heading, plain text without a mark, a small note spanning the row, an empty spacer.
 ROW_KINDS = ("effect", "diamond", "bar", "heading", "text", "note", "blank")
 
-_TOP_INCHES = 0.42
-_LABEL_X = 0.012
+_LABEL_X = 0.025
+_RIGHT_X = 0.975
+#: Lines of text under each block's axis: tick labels and the axis label.
+_AXIS_LINES = 2.5
+#: Gap between a row's lines and the next row, in lines.
+_ROW_GAP = 0.35
 
 
 @dataclass(frozen=True)
 class Row:
-    """One line of a forest-style figure (model-scale numbers; see :data:`ROW_KINDS`)."""
+    """One line of a forest-style figure (model-scale numbers; see :data:`ROW_KINDS`).
+
+    ``texts`` are the numbers of the row, shown under its label in the order of the
+    layout's columns (each with its column's ``prefix``), so that a figure is readable at a
+    phone's width without a row of narrow columns.
+    """
 
     kind: str
     label: str = ""
@@ -53,15 +65,21 @@ class Row:
     color: str = INK
     bold: bool = False
     pi: tuple[float, float] | None = None  # drawn as a thin line behind a diamond
+    badge: tuple[str, str] | None = None  # (letter, colour) of a disc at the layout's badge_x
 
 
 @dataclass(frozen=True)
 class Column:
-    """A right-hand text column: header, right edge (figure fraction) and alignment."""
+    """A number shown under each row's label: its header and the prefix of its value.
+
+    ``x`` and ``align`` are kept for marks drawn at a fixed place on the right (the
+    risk-of-bias disc is drawn at ``x``, a figure fraction).
+    """
 
     header: str
-    x: float
+    x: float = _RIGHT_X
     align: str = "right"
+    prefix: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,8 +93,10 @@ class Layout:
     band: tuple[float, float] | None = None  # model-scale shaded band (e.g. overall CI)
     orient_note: str = ""
     footnotes: tuple[str, ...] = field(default_factory=tuple)
-    axes_left: float = 0.37  # figure fractions: labels left of it, text columns right
-    axes_right: float = 0.655
+    axes_left: float = 0.5  # figure fractions: labels left of it, the intervals right
+    axes_right: float = 0.95
+    directions: tuple[str, str] | None = None  # what left and right of the null mean
+    badge_x: float = 0.955  # figure fraction of the centre of each row's badge
 
 
 def axis_limits(rows: Sequence[Row]) -> tuple[float, float]:
@@ -105,35 +125,127 @@ def axis_limits(rows: Sequence[Row]) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class Block:
-    """Rows that share one x axis (one scale); a figure stacks one or more blocks."""
+    """Rows that share one x axis (one scale); a figure stacks one or more blocks.
+
+    ``directions`` says what left and right of the null line mean on this axis (drawn
+    under it); None uses the layout's.
+    """
 
     rows: tuple[Row, ...]
     scale: Scale
     reference: float | None = None
     band: tuple[float, float] | None = None
+    directions: tuple[str, str] | None = None
 
 
-_AXIS_INCHES = 0.5  # room for tick labels and the axis label under each block
+@dataclass(frozen=True)
+class _Placed:
+    """A row with its text broken into lines and its place (in lines from the block top)."""
+
+    row: Row
+    top: float
+    lines: tuple[str, ...]
+    detail: str
+    height: float
+
+    @property
+    def middle(self) -> float:
+        """Where the row's mark is drawn: the middle of its text lines."""
+        return self.top + (self.height - _ROW_GAP) / 2
+
+
+def _points(fraction: float) -> float:
+    return fraction * FIGURE_WIDTH * 72.0
+
+
+def _detail(row: Row, columns: Sequence[Column]) -> str:
+    """Return the numbers of a row as one line: ``1.26 [1.08, 1.48] · weight 12.3%``."""
+    parts = [
+        f"{column.prefix}{text}" if column.prefix else text
+        for column, text in zip(columns, row.texts, strict=False)
+        if text
+    ]
+    parts += [text for text in row.texts[len(columns) :] if text]
+    return " \u00b7 ".join(parts)
+
+
+def _place(rows: Sequence[Row], layout: Layout) -> tuple[list[_Placed], float]:
+    """Break every row's text into lines; return the placed rows and the block height."""
+    label_room = _points(layout.axes_left - _LABEL_X - 0.02)
+    full_room = _points(_RIGHT_X - _LABEL_X)
+    placed: list[_Placed] = []
+    top = 0.0
+    for row in rows:
+        if row.kind == "blank":
+            placed.append(_Placed(row, top, (), "", 0.5))
+            top += 0.5
+            continue
+        bold = row.bold or row.kind == "heading"
+        if row.kind == "note":
+            lines = wrap_text(row.label, full_room, SMALL_TEXT)
+        elif row.kind == "heading":
+            lines = wrap_text(row.label, full_room, TEXT, True, 3)
+        else:
+            lines = wrap_text(row.label, label_room, TEXT, bold, 4) if row.label else []
+        detail = _detail(row, layout.columns) if row.kind not in ("heading", "note") else ""
+        if detail:
+            detail = fit_text(detail, label_room, SMALL_TEXT)
+        count = len(lines) + (1 if detail else 0)
+        height = max(count, 1) + _ROW_GAP
+        placed.append(_Placed(row, top, tuple(lines), detail, height))
+        top += height
+    return placed, top
+
+
+def _direction_lines(directions: tuple[str, str] | None) -> list[tuple[str, str]]:
+    """Return the direction labels under an axis as (text, alignment) lines, wrapped."""
+    if directions is None:
+        return []
+    left, right = directions
+    room = _points(_RIGHT_X - _LABEL_X)
+    lines = [(line, "left") for line in wrap_text(f"\u2190 {left}", room, SMALL_TEXT)]
+    lines += [(line, "right") for line in wrap_text(f"{right} \u2192", room, SMALL_TEXT)]
+    return lines
 
 
 def draw_rows(rows: Sequence[Row], layout: Layout) -> Figure:
     """Draw ``rows`` on one axis with ``layout`` and return the figure (not yet saved)."""
-    block = Block(tuple(rows), layout.scale, layout.reference, layout.band)
+    block = Block(tuple(rows), layout.scale, layout.reference, layout.band, layout.directions)
     return draw_blocks([block], layout)
 
 
 def draw_blocks(blocks: Sequence[Block], layout: Layout) -> Figure:
-    """Stack ``blocks`` top to bottom, each with its own natural-scale x axis."""
-    footer_lines = len(layout.footnotes) + (1 if layout.orient_note else 0)
-    footer = 0.16 + 0.17 * footer_lines
-    body = sum(ROW_HEIGHT * max(len(b.rows), 1) + _AXIS_INCHES for b in blocks)
-    height = _TOP_INCHES + body + footer
+    """Stack ``blocks`` top to bottom, each with its own natural-scale x axis.
+
+    Heights are counted in lines of text (:data:`~evidence.report.plots.common.LINE_HEIGHT`):
+    the title, a header line, each block's rows (a row is as tall as its wrapped label
+    and its line of numbers), the block's axis and direction labels, then the notes and
+    footnotes of the layout, wrapped to the figure's width.
+    """
+    full_room = _points(_RIGHT_X - _LABEL_X)
+    title = wrap_text(layout.title, full_room, TITLE_TEXT, True, 3)
+    notes = [layout.orient_note] if layout.orient_note else []
+    footer = [
+        line
+        for note in (*notes, *layout.footnotes)
+        for line in wrap_text(note, full_room, SMALL_TEXT, max_lines=6)
+    ]
+    placed = [_place(block.rows, layout) for block in blocks]
+    directions = [_direction_lines(block.directions or layout.directions) for block in blocks]
+    header_lines = len(title) * TITLE_TEXT / TEXT + 2.3
+    body_lines = sum(
+        height + _AXIS_LINES + len(lines) + 1.2
+        for (_rows, height), lines in zip(placed, directions, strict=True)
+    )
+    footer_lines = len(footer) + (0.6 if footer else 0.2)
+    height = (header_lines + body_lines + footer_lines) * LINE_HEIGHT
     figure = new_figure(height, FIGURE_WIDTH)
-    top = height - _TOP_INCHES
-    first_axes = None
-    for block in blocks:
-        rows_inches = ROW_HEIGHT * max(len(block.rows), 1)
-        bottom = top - rows_inches
+    cursor = header_lines * LINE_HEIGHT  # inches from the top
+    for index, (block, (rows, rows_lines), lines) in enumerate(
+        zip(blocks, placed, directions, strict=True)
+    ):
+        rows_inches = max(rows_lines, 1.0) * LINE_HEIGHT
+        bottom = height - cursor - rows_inches
         axes = figure.add_axes(
             (
                 layout.axes_left,
@@ -142,113 +254,172 @@ def draw_blocks(blocks: Sequence[Block], layout: Layout) -> Figure:
                 rows_inches / height,
             )
         )
-        _draw_block(figure, axes, block, layout)
-        first_axes = first_axes or axes
-        top = bottom - _AXIS_INCHES
-    _draw_headers(figure, first_axes, layout, height)
-    _draw_footer(figure, layout, footer, height)
+        axes.set_ylim(max(rows_lines, 1.0), 0)
+        _draw_block(figure, axes, block, rows, layout)
+        if index == 0:
+            _draw_headers(figure, axes, layout, title, height)
+        cursor += rows_inches + _AXIS_LINES * LINE_HEIGHT
+        for text, align in lines:
+            cursor += LINE_HEIGHT
+            figure.text(
+                _LABEL_X if align == "left" else _RIGHT_X,
+                1.0 - cursor / height,
+                text,
+                ha=align,
+                va="baseline",
+                fontsize=SMALL_TEXT,
+                color=INK,
+            )
+        cursor += 1.2 * LINE_HEIGHT
+    _draw_footer(figure, footer, height)
     return figure
 
 
-def _draw_block(figure: Figure, axes: Any, block: Block, layout: Layout) -> None:
+def _draw_block(
+    figure: Figure, axes: Any, block: Block, placed: Sequence[_Placed], layout: Layout
+) -> None:
     """Axis, guides and rows of one block."""
     lo, hi = axis_limits(block.rows)
     set_natural_axis(axes, block.scale, lo, hi)
-    axes.set_ylim(len(block.rows) - 0.5, -0.5)
     axes.set_yticks([])
     for side in ("left", "top", "right"):
         axes.spines[side].set_visible(False)
-    axes.set_xlabel(block.scale.axis_label(), labelpad=2)
-    _draw_guides(axes, block, lo, hi)
+    axes.set_xlabel(block.scale.axis_label(), labelpad=3)
+    _draw_guides(axes, block, lo, hi, placed)
     text_transform = blended_transform_factory(figure.transFigure, axes.transData)
-    for y, row in enumerate(block.rows):
-        _draw_row(axes, text_transform, y, row, layout, lo, hi)
+    for item in placed:
+        _draw_row(axes, text_transform, item, lo, hi, layout.badge_x)
     _draw_effects(
         axes,
         [
-            (y, row)
-            for y, row in enumerate(block.rows)
-            if row.kind == "effect" and finite(row.estimate)
+            (item.middle, item.row)
+            for item in placed
+            if item.row.kind == "effect" and finite(item.row.estimate)
         ],
         lo,
         hi,
     )
 
 
-def _draw_guides(axes: Any, block: Block, lo: float, hi: float) -> None:
-    """Draw the null line and the optional reference line and band of ``block``."""
+def _draw_guides(axes: Any, block: Block, lo: float, hi: float, placed: Sequence[_Placed]) -> None:
+    """Draw the null line and the optional reference line and band of ``block``.
+
+    The null line starts below the first row when that row is a heading, so a heading
+    spanning the figure is never crossed by it.
+    """
     null = block.scale.null
+    start = placed[0].top + placed[0].height if placed and placed[0].row.kind == "heading" else 0
+    end = placed[-1].top + placed[-1].height if placed else 1
     if lo <= null <= hi:
-        axes.axvline(null, color=INK, linewidth=0.8, zorder=1)
+        axes.plot([null, null], [start, end], color=INK, linewidth=0.8, zorder=1)
     if block.band is not None:
         axes.axvspan(block.band[0], block.band[1], color=POOLED, alpha=0.10, linewidth=0, zorder=0)
     if block.reference is not None and finite(block.reference):
-        axes.axvline(block.reference, color=POOLED, linewidth=0.8, linestyle=(0, (4, 3)), zorder=1)
+        axes.plot(
+            [block.reference, block.reference],
+            [start, end],
+            color=POOLED,
+            linewidth=0.8,
+            linestyle=(0, (4, 3)),
+            zorder=1,
+        )
 
 
 def _draw_row(
-    axes: Any, transform: Any, y: float, row: Row, layout: Layout, lo: float, hi: float
+    axes: Any, transform: Any, item: _Placed, lo: float, hi: float, badge_x: float
 ) -> None:
-    """Draw one row: its label, its mark and its text columns."""
+    """Draw one row: its label lines, its line of numbers and its mark."""
+    row = item.row
     weight = "bold" if row.bold or row.kind == "heading" else "normal"
-    if row.kind == "note":
-        axes.text(
-            _LABEL_X,
-            y,
-            row.label,
-            transform=transform,
-            ha="left",
-            va="center",
-            fontsize=7.5,
-            color=MUTED,
-            style="italic",
-            clip_on=False,
-            zorder=4,
-            bbox={"facecolor": "#FFFFFF", "edgecolor": "none", "pad": 1.0},
-        )
-        return
-    if row.label:
-        indent = 0.008 if row.kind in ("effect", "bar") else 0.0
-        room = (layout.axes_left - _LABEL_X - indent - 0.012) * FIGURE_WIDTH * 72.0
-        label = fit_text(row.label, room, matplotlib.rcParams["font.size"], weight == "bold")
+    size = SMALL_TEXT if row.kind == "note" else TEXT
+    indent = 0.015 if row.kind in ("effect", "bar") else 0.0
+    background = (
+        {"facecolor": "#FFFFFF", "edgecolor": "none", "pad": 0.5}
+        if row.kind in ("note", "heading")
+        else None
+    )
+    y = item.top + 0.5
+    for line in item.lines:
         axes.text(
             _LABEL_X + indent,
             y,
-            label,
+            line,
             transform=transform,
             ha="left",
             va="center",
+            fontsize=size,
             fontweight=weight,
+            color=MUTED if row.kind == "note" else (row.color if row.kind == "heading" else INK),
+            style="italic" if row.kind == "note" else "normal",
+            clip_on=False,
+            zorder=4,
+            bbox=background,
+        )
+        y += 1.0
+    if item.detail:
+        axes.text(
+            _LABEL_X + indent,
+            y,
+            item.detail,
+            transform=transform,
+            ha="left",
+            va="center",
+            fontsize=SMALL_TEXT,
+            fontweight=weight,
+            color=row.color if row.kind in ("diamond", "bar", "text") else INK,
             clip_on=False,
         )
-    for column, text in zip(layout.columns, row.texts, strict=False):
-        if text:
-            axes.text(
-                column.x,
-                y,
-                text,
-                transform=transform,
-                ha=column.align,
-                va="center",
-                fontweight=weight,
-                clip_on=False,
-                color=row.color if row.kind != "effect" else INK,
-            )
+    _draw_mark(axes, item.middle, row, lo, hi)
+    if row.badge is not None:
+        _draw_badge(axes, transform, item.middle, row.badge, badge_x)
+
+
+def _draw_badge(axes: Any, transform: Any, y: float, badge: tuple[str, str], x: float) -> None:
+    """Draw a coloured disc with a white letter (a risk-of-bias judgement, say) at ``x``."""
+    letter, colour = badge
+    axes.plot(
+        [x],
+        [y],
+        marker="o",
+        markersize=15,
+        color=colour,
+        transform=transform,
+        clip_on=False,
+        linestyle="none",
+    )
+    axes.text(
+        x,
+        y,
+        letter,
+        transform=transform,
+        ha="center",
+        va="center",
+        fontsize=SMALL_TEXT,
+        fontweight="bold",
+        color="#FFFFFF",
+        clip_on=False,
+    )
+
+
+def _draw_mark(axes: Any, y: float, row: Row, lo: float, hi: float) -> None:
+    """Draw a diamond (with its prediction interval) or a bar at ``y``."""
     if row.kind == "diamond" and finite(row.estimate):
         if row.pi is not None:
-            _draw_bar(axes, y, row.pi[0], row.pi[1], MUTED, 1.0, 0.18)
+            _draw_bar(axes, y, row.pi[0], row.pi[1], MUTED, 1.0, 0.25)
             _draw_arrows(axes, y, row.pi[0], row.pi[1], lo, hi, MUTED)
         if row.lo < lo or row.hi > hi:
             # A diamond cut by the axis would read as a solid block: show the CI as a bar
             # running off the axis (with arrows) and the estimate as a small diamond.
-            _draw_bar(axes, y, row.lo, row.hi, row.color, 2.2, 0.22)
+            _draw_bar(axes, y, row.lo, row.hi, row.color, 2.2, 0.3)
             half = 0.025 * (hi - lo)
-            draw_diamond(axes, y, row.estimate, row.estimate - half, row.estimate + half, row.color)
+            draw_diamond(
+                axes, y, row.estimate, row.estimate - half, row.estimate + half, row.color, 0.45
+            )
         else:
-            draw_diamond(axes, y, row.estimate, row.lo, row.hi, row.color)
+            draw_diamond(axes, y, row.estimate, row.lo, row.hi, row.color, 0.45)
         _draw_arrows(axes, y, row.lo, row.hi, lo, hi, row.color)
     elif row.kind == "bar" and finite(row.lo) and finite(row.hi):
-        _draw_bar(axes, y, row.lo, row.hi, row.color, 2.2, 0.22)
+        _draw_bar(axes, y, row.lo, row.hi, row.color, 2.2, 0.3)
         _draw_arrows(axes, y, row.lo, row.hi, lo, hi, row.color)
 
 
@@ -293,7 +464,7 @@ def _draw_bar(
     axes.plot([hi, hi], [y - cap, y + cap], color=color, linewidth=1.2, zorder=2)
 
 
-def _draw_effects(axes: Any, effects: list[tuple[int, Row]], lo: float, hi: float) -> None:
+def _draw_effects(axes: Any, effects: list[tuple[float, Row]], lo: float, hi: float) -> None:
     """Draw every effect's square (area by weight) and CI in one collection each.
 
     Whiskers past the axis end in an arrow; one collection per kind of mark keeps large
@@ -327,7 +498,7 @@ def _draw_effects(axes: Any, effects: list[tuple[int, Row]], lo: float, hi: floa
         axes.scatter(
             [r.estimate for _y, r in inside],
             [y for y, _r in inside],
-            s=[12.0 + 70.0 * max(min(r.size, 1.0), 0.0) for _y, r in inside],
+            s=[20.0 + 110.0 * max(min(r.size, 1.0), 0.0) for _y, r in inside],
             marker="s",
             c=[r.color for _y, r in inside],
             zorder=3,
@@ -335,41 +506,43 @@ def _draw_effects(axes: Any, effects: list[tuple[int, Row]], lo: float, hi: floa
         )
 
 
-def _draw_headers(figure: Figure, axes: Any, layout: Layout, height: float) -> None:
-    """Draw the title, and the column headers on the first row (a heading row)."""
-    top = 1.0 - 0.1 / height
-    figure.text(
-        _LABEL_X,
-        top,
-        safe_text(layout.title, 80),
-        ha="left",
-        va="top",
-        fontsize=10,
-        fontweight="bold",
-    )
-    transform = blended_transform_factory(figure.transFigure, axes.transData)
-    for column in layout.columns:
-        axes.text(
-            column.x,
-            0,
-            column.header,
-            transform=transform,
-            ha=column.align,
-            va="center",
-            fontsize=8,
+def _draw_headers(
+    figure: Figure, axes: Any, layout: Layout, title: Sequence[str], height: float
+) -> None:
+    """Draw the title (wrapped) and the header line naming the numbers under each label."""
+    y = height - 0.12
+    for line in title:
+        figure.text(
+            _LABEL_X,
+            y / height,
+            line,
+            ha="left",
+            va="top",
+            fontsize=TITLE_TEXT,
             fontweight="bold",
+        )
+        y -= LINE_HEIGHT * TITLE_TEXT / TEXT
+    headers = " \u00b7 ".join(column.header for column in layout.columns if column.header)
+    if headers:
+        figure.text(
+            _LABEL_X,
+            (y - 0.1) / height,
+            fit_text(headers, _points(_RIGHT_X - _LABEL_X), SMALL_TEXT),
+            ha="left",
+            va="top",
+            fontsize=SMALL_TEXT,
             color=MUTED,
-            clip_on=False,
         )
 
 
-def _draw_footer(figure: Figure, layout: Layout, footer: float, height: float) -> None:
-    """Orientation note (under the axis label) and footnotes, one line each."""
-    lines = ([layout.orient_note] if layout.orient_note else []) + list(layout.footnotes)
-    y = 0.08 / height
+def _draw_footer(figure: Figure, lines: Sequence[str], height: float) -> None:
+    """Draw notes and footnotes under the last axis, one wrapped line after another."""
+    y = 0.1
     for line in reversed(lines):
-        figure.text(_LABEL_X, y, line, ha="left", va="bottom", fontsize=7.5, color=MUTED)
-        y += 0.17 / height
+        figure.text(
+            _LABEL_X, y / height, line, ha="left", va="bottom", fontsize=SMALL_TEXT, color=MUTED
+        )
+        y += LINE_HEIGHT
 
 
 #: What an estimate right of the null means, per analysis ``orient`` (analysis schema).
