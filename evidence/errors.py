@@ -119,6 +119,38 @@ def escape_terminal(text: str) -> str:
     return text.translate(_TERMINAL_TABLE)
 
 
+#: First characters that make a spreadsheet read a cell as a formula (OWASP, "CSV
+#: Injection"): ``=``, ``+``, ``-``, ``@``, tab and carriage return.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_spreadsheet(text: str) -> str:
+    """Return a free-text CSV cell that a spreadsheet shows as text, never runs as a formula.
+
+    A cell starting with one of :data:`FORMULA_STARTS` gets a leading ``'`` (as OWASP
+    recommends), and so does one that already starts with quotes before such a character,
+    so that :func:`unescape_spreadsheet` gives back exactly the text. Only text cells go
+    through this; numbers (``-0.25``) are written as they are.
+
+    Examples
+    --------
+    >>> print(escape_spreadsheet('=HYPERLINK("http://x", "click")'))
+    '=HYPERLINK("http://x", "click")
+    >>> escape_spreadsheet("women aged 50-70"), escape_spreadsheet("'quoted'")
+    ('women aged 50-70', "'quoted'")
+    >>> unescape_spreadsheet(escape_spreadsheet("''@sum"))
+    "''@sum"
+    """
+    return "'" + text if text.lstrip("'").startswith(FORMULA_STARTS) else text
+
+
+def unescape_spreadsheet(text: str) -> str:
+    """Undo :func:`escape_spreadsheet` (for readers of the published CSV)."""
+    if text.startswith("'") and text.lstrip("'").startswith(FORMULA_STARTS):
+        return text[1:]
+    return text
+
+
 def _escape_data(text: str) -> str:
     """Escape a workflow command's message (actions/toolkit ``escapeData``)."""
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")

@@ -309,8 +309,10 @@ def test_unused_exclusion_is_a_warning(corpus):
     spec.write_text(spec.read_text() + "exclude:\n  - {study: nosuch2000, reason: not here}\n")
     progress = io.StringIO()
     run_analyses(studies_dir, analyses_dir, out, figures=False, progress=progress)
+    # at the line and column of the exclude item (issue 18 item 10), not 0:0
+    line = spec.read_text().splitlines().index("  - {study: nosuch2000, reason: not here}") + 1
     assert (
-        "isolation.yaml:0:0: warning: exclude names nosuch2000, which is not among the "
+        f"isolation.yaml:{line}:5: warning: exclude names nosuch2000, which is not among the "
         "selected effects [exclusion-unused]"
     ) in progress.getvalue()
 

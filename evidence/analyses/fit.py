@@ -326,7 +326,11 @@ def _back(
     """Back-transform the three-level pooled numbers (the registry's one-number form)."""
     if back is None:
         return None
-    function = TRANSFORMS[back].scalar
+    array = TRANSFORMS[back].array  # overflow gives inf (and a note), never an exception
+
+    def function(value: float) -> float:
+        return float(array(value))
+
     return {
         "estimate": function(estimate),
         "ci": [function(c) for c in ci],

@@ -25,13 +25,16 @@ lines go to stderr.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
 import json
+import math
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Any, TextIO
@@ -41,7 +44,14 @@ from evidence.analyses.fit import METRIC_INFO, fit_analysis, participants
 from evidence.analyses.harmonise import EffectRow, EffectTable, harmonise
 from evidence.analyses.published import HEADLINE_FILE, headline_sha256, published_for
 from evidence.analyses.spec import Analysis, load_analyses
-from evidence.errors import EvidenceError, Problem, errors_in
+from evidence.errors import (
+    EvidenceError,
+    Problem,
+    display_path,
+    errors_in,
+    escape_spreadsheet,
+    read_error,
+)
 from evidence.records.model import Study
 from evidence.records.safefs import (
     atomic_write,
@@ -141,38 +151,21 @@ def run_analyses(
     failures: list[Problem] = []
     for number, analysis in enumerate(analyses, start=1):
         prefix = f"[{number}/{len(analyses)}] {analysis.id}"
-        table = harmonise(studies, analysis)
-        for exclusion in analysis.exclude:
-            if not any(exclusion.matches(r.study, r.effect) for r in table.rows):
-                named = exclusion.study + (f"/{exclusion.effect}" if exclusion.effect else "")
-                print(
-                    Problem(
-                        str(analysis.path),
-                        0,
-                        0,
-                        f"exclude names {named}, which is not among the selected effects",
-                        "exclusion-unused",
-                        "warning",
-                    ),
-                    file=stream,
-                )
-        provenance = build_provenance(analysis, studies, table, Path(studies_dir), figures)
-        existing = _unchanged(results_dir, analysis.id, provenance)
-        if existing is not None and not force:
-            print(f"{prefix}: unchanged, skipped", file=stream)
-            documents.append(existing)
-            continue
         try:
-            document = run_one(analysis, table, provenance, Path(out_dir), render)
-        except (EvidenceError, InputError) as exc:  # the others still run; reported at the end
+            document, skipped = _run_or_skip(
+                analysis, studies, Path(studies_dir), Path(out_dir), figures, force, render, stream
+            )
+        except Exception as exc:  # one analysis that fails never stops the others
             problems = _fit_problems(analysis, exc)
+            removed = remove_results(Path(out_dir), analysis.id)
             print(
-                f"{prefix}: failed ({len(problems)} problem{'s' * (len(problems) != 1)})",
+                f"{prefix}: failed ({len(problems)} problem{'s' * (len(problems) != 1)})"
+                + ("; its previous results were removed" if removed else ""),
                 file=stream,
             )
             failures.extend(problems)
             continue
-        print(f"{prefix}: {_summary(document)}", file=stream)
+        print(f"{prefix}: {'unchanged, skipped' if skipped else _summary(document)}", file=stream)
         documents.append(document)
     if ids is None:
         rows = index_rows(documents)
@@ -186,19 +179,131 @@ def run_analyses(
     return documents
 
 
-def _fit_problems(analysis: Analysis, error: EvidenceError | InputError) -> list[Problem]:
-    """Return the problems of an analysis that could not be fitted, each naming its spec.
+#: Most effects one analysis may select: beyond it the run refuses the analysis (the
+#: figures and tables of thousands of rows are unreadable, and time and memory grow).
+MAX_EFFECTS_PER_ANALYSIS = 2000
+#: Largest k for which leave-one-out, influence and cumulative analyses are computed:
+#: they refit k times (memory and time grow with k^2), so above it they are skipped with a
+#: note.
+MAX_K_DELETION_DIAGNOSTICS = 1000
+#: The sensitivity analyses that refit once per effect.
+DELETION_DIAGNOSTICS = ("leave-one-out", "influence", "cumulative")
+
+
+def _run_or_skip(
+    analysis: Analysis,
+    studies: Sequence[Study],
+    studies_dir: Path,
+    out_dir: Path,
+    figures: bool,
+    force: bool,
+    render: RenderFigures | None,
+    stream: TextIO,
+) -> tuple[dict[str, Any], bool]:
+    """Harmonise, then fit and write one analysis unless it is unchanged.
+
+    Returns the results document and whether it was skipped as unchanged.
+    """
+    table = harmonise(studies, analysis)
+    for warning in unused_exclusions(analysis, table):
+        print(warning, file=stream)
+    selected = len(table.rows)
+    if selected > MAX_EFFECTS_PER_ANALYSIS:
+        raise EvidenceError(
+            [
+                Problem(
+                    str(analysis.path),
+                    0,
+                    0,
+                    f"{analysis.id}: selects {selected:,} effects; an analysis pools at most "
+                    f"{MAX_EFFECTS_PER_ANALYSIS:,} (narrow its select filters or split it)",
+                    "analysis-too-large",
+                )
+            ]
+        )
+    provenance = build_provenance(analysis, studies, table, studies_dir, figures)
+    existing = _unchanged(out_dir / "results", analysis.id, provenance)
+    if existing is not None and not force:
+        return existing, True
+    return run_one(analysis, table, provenance, out_dir, render), False
+
+
+def unused_exclusions(analysis: Analysis, table: EffectTable) -> list[Problem]:
+    """Warn about each ``exclude`` item that names no selected effect, at its line."""
+    found = []
+    for exclusion in analysis.exclude:
+        if not any(exclusion.matches(r.study, r.effect) for r in table.rows):
+            named = exclusion.study + (f"/{exclusion.effect}" if exclusion.effect else "")
+            found.append(
+                Problem(
+                    str(analysis.path),
+                    exclusion.line,
+                    exclusion.column,
+                    f"exclude names {named}, which is not among the selected effects",
+                    "exclusion-unused",
+                    "warning",
+                )
+            )
+    return found
+
+
+def _fit_problems(analysis: Analysis, error: Exception) -> list[Problem]:
+    """Return the problems of an analysis that could not be run, each naming its spec.
 
     An :class:`InputError` of the statistics knows no file: each of its issues becomes
     ``analyses/<id>.yaml:ROW:0: <id>: message [rule]`` (ROW is 0 unless the issue names a
-    row of the effects).
+    row of the effects). Anything else that stopped the analysis (numbers out of range, a
+    file that could not be written, memory) is one ``analysis-failed`` problem saying what.
     """
     if isinstance(error, EvidenceError):
         return list(error.problems)
+    if isinstance(error, InputError):
+        return [
+            Problem(str(analysis.path), issue.row, 0, f"{analysis.id}: {issue.message}", issue.rule)
+            for issue in error.issues
+        ]
     return [
-        Problem(str(analysis.path), issue.row, 0, f"{analysis.id}: {issue.message}", issue.rule)
-        for issue in error.issues
+        Problem(
+            str(analysis.path),
+            0,
+            0,
+            f"{analysis.id}: could not be run: {_failure_words(error)}; its previous results "
+            "were removed so that nothing stale looks current",
+            "analysis-failed",
+        )
     ]
+
+
+def _failure_words(error: Exception) -> str:
+    """Say in words why an analysis stopped (no Python traceback)."""
+    if isinstance(error, MemoryError):
+        return "it ran out of memory"
+    if isinstance(error, OSError):
+        where = f" ({error.filename})" if error.filename else ""
+        return f"a results file could not be written{where}: {read_error(error)}"
+    if isinstance(error, ArithmeticError | ValueError | FloatingPointError):
+        return f"a number went out of range while fitting ({type(error).__name__}: {error})"
+    return f"an internal error ({type(error).__name__}: {error}); please report it"
+
+
+def remove_results(out_dir: Path, identifier: str) -> bool:
+    """Remove the results JSON, effects CSV and figures of one analysis; return whether any was.
+
+    Figures are the ones its last results file lists, removed only when the name is
+    exactly ``figures/<id>-<name>.svg`` (an edited results file names nothing else).
+    """
+    results = out_dir / "results"
+    targets = [results / f"{identifier}.json", results / f"{identifier}-effects.csv"]
+    for name, relative in _previous_figures(results / f"{identifier}.json").items():
+        if relative == f"figures/{identifier}-{name}.svg":
+            targets.append(out_dir / relative)
+    removed = False
+    for path in targets:
+        if path.is_file() or path.is_symlink():
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed = True
+    return removed
 
 
 #: Marker file ``evidence run`` leaves in its build directory (see :func:`claim_build_dir`).
@@ -223,11 +328,31 @@ def claim_build_dir(out_dir: Path, sources: Sequence[Path]) -> None:
     )
     if problem is not None:
         raise EvidenceError([problem])
-    claim_output_dir(
-        out_dir,
-        BUILD_MARKER,
-        "This is a build directory of `evidence run`: it rewrites results/ and figures/ here.\n",
-    )
+    try:
+        claim_output_dir(
+            out_dir,
+            BUILD_MARKER,
+            "This is a build directory of `evidence run`: it rewrites results/ and figures/ "
+            "here.\n",
+        )
+        for name in ("results", "figures"):  # fail once, here, not once per analysis
+            (out_dir / name).mkdir(exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=out_dir / name, prefix=".evidence-probe-"):
+                pass
+    except OSError as exc:
+        where = display_path(exc.filename) if exc.filename else display_path(out_dir)
+        raise EvidenceError(
+            [
+                Problem(
+                    display_path(out_dir),
+                    0,
+                    0,
+                    f"evidence run cannot write into {where}: {read_error(exc)}; make it "
+                    "writable or pass another directory with --out",
+                    "output-dir-unwritable",
+                )
+            ]
+        ) from None
 
 
 def _load_inputs(
@@ -260,9 +385,23 @@ def run_one(
     effects CSV and of every figure goes into ``provenance["outputs"]`` (keys relative to
     ``out_dir``), so a later run notices a file that was truncated or changed.
     """
-    sections = fit_analysis(table, analysis)
+    skipped = [
+        item
+        for item in analysis.sensitivity
+        if item in DELETION_DIAGNOSTICS and len(table.included) > MAX_K_DELETION_DIAGNOSTICS
+    ]
+    if skipped:
+        kept = tuple(item for item in analysis.sensitivity if item not in skipped)
+        sections = fit_analysis(table, replace(analysis, sensitivity=kept))
+        sections["notes"].append(
+            f"{', '.join(skipped)} not computed: k = {len(table.included):,} is above "
+            f"{MAX_K_DELETION_DIAGNOSTICS:,}, where refitting once per effect takes too "
+            "much time and memory"
+        )
+    else:
+        sections = fit_analysis(table, analysis)
     weights = dict(zip((id(r) for r in table.included), sections["weights"], strict=False))
-    csv_text = effects_csv(table, weights, analysis)
+    csv_text = effects_csv(table, weights, analysis)  # published: spreadsheet-safe text
     document = build_document(analysis, table, sections, provenance)
     results_dir = out_dir / "results"
     previous = _previous_figures(results_dir / f"{analysis.id}.json")
@@ -270,7 +409,8 @@ def run_one(
     write_if_changed(out_dir / csv_name, csv_text)
     outputs = {csv_name: hashlib.sha256(csv_text.encode("utf-8")).hexdigest()}
     if render is not None:
-        document["figures"] = _render(render, document, csv_text, out_dir / "figures", previous)
+        drawn = effects_csv(table, weights, analysis, spreadsheet_safe=False)  # labels as given
+        document["figures"] = _render(render, document, drawn, out_dir / "figures", previous)
         for relative in document["figures"].values():
             outputs[relative] = sha256_of(out_dir / relative) or ""
     document["provenance"] = {**document["provenance"], "outputs": dict(sorted(outputs.items()))}
@@ -326,7 +466,44 @@ def build_document(
     }
     document["figures"] = {}
     document["provenance"] = provenance
-    return json.loads(json.dumps(document, allow_nan=False, default=_json_default))
+    plain = json.loads(json.dumps(document, default=_json_default))
+    found: list[str] = []
+    plain = _numbers_in_range(plain, "", found)
+    if found:
+        plain["notes"].append(
+            "written as null, the numbers being infinite, undefined or too large to "
+            f"represent: {', '.join(dict.fromkeys(found))}"
+        )
+    return plain
+
+
+#: Largest integer a results file carries as a number: beyond 2^53 a JSON reader (a
+#: browser, a float) no longer holds it exactly.
+MAX_EXACT_INTEGER = 2**53
+
+
+def _numbers_in_range(value: Any, path: str, found: list[str]) -> Any:
+    """Return ``value`` with every non-finite float or oversized integer replaced by None.
+
+    The path of each replaced number (list positions written ``[]``) is appended to
+    ``found``, so that the results file can say what was left out and where.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, float) and not math.isfinite(value):
+        found.append(path)
+        return None
+    if isinstance(value, int) and abs(value) > MAX_EXACT_INTEGER:
+        found.append(path)
+        return None
+    if isinstance(value, dict):
+        return {
+            key: _numbers_in_range(item, f"{path}.{key}" if path else str(key), found)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_numbers_in_range(item, f"{path}[]", found) for item in value]
+    return value
 
 
 def _json_default(value: Any) -> Any:
@@ -337,8 +514,18 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
-def effects_csv(table: EffectTable, weights: dict[int, float], analysis: Analysis) -> str:
-    """Write the effects table as CSV text (fixed columns, then subgroup and moderator fields)."""
+def effects_csv(
+    table: EffectTable,
+    weights: dict[int, float],
+    analysis: Analysis,
+    spreadsheet_safe: bool = True,
+) -> str:
+    """Write the effects table as CSV text (fixed columns, then subgroup and moderator fields).
+
+    With ``spreadsheet_safe`` (the published file) a text cell starting with ``=``, ``+``,
+    ``-`` or ``@`` gets a leading ``'`` (:func:`evidence.errors.escape_spreadsheet`), so a
+    record's free text cannot become a spreadsheet formula; numbers are never changed.
+    """
     extra = [
         path
         for path in dict.fromkeys((*analysis.subgroups, *analysis.moderators))
@@ -348,10 +535,8 @@ def effects_csv(table: EffectTable, weights: dict[int, float], analysis: Analysi
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([*CSV_COLUMNS, *extra])
     for row in table.rows:
-        writer.writerow(
-            [_cell(v) for v in _csv_values(row, weights.get(id(row)))]
-            + [_cell(row.fields.get(path)) for path in extra]
-        )
+        values = [*_csv_values(row, weights.get(id(row))), *(row.fields.get(p) for p in extra)]
+        writer.writerow([_cell(value, spreadsheet_safe) for value in values])
     return buffer.getvalue()
 
 
@@ -381,8 +566,13 @@ def _csv_values(row: EffectRow, weight: float | None) -> list[Any]:
     ]
 
 
-def _cell(value: Any) -> str:
-    """Deterministic text for one CSV cell (shortest round-trip floats, empty for None)."""
+def _cell(value: Any, spreadsheet_safe: bool = False) -> str:
+    """Deterministic text for one CSV cell (shortest round-trip floats, empty for None).
+
+    Text (not numbers) is made spreadsheet-safe when asked (see :func:`effects_csv`).
+    """
+    if isinstance(value, str):
+        return escape_spreadsheet(value) if spreadsheet_safe else value
     if value is None:
         return ""
     if isinstance(value, bool):

@@ -38,6 +38,8 @@ import math
 from dataclasses import dataclass
 from typing import TypeVar
 
+import numpy as np
+
 from evidence.effects import reported
 from evidence.effects.escalc import escalc, hedges_correction
 from evidence.effects.reported import (
@@ -147,9 +149,84 @@ def to_metric(
     -------
     Converted or Unusable
     """
-    missing = _precision(statistic)
+    missing = _precision(statistic) or _outside_domain(statistic, metric)
     if missing:
         return Unusable(missing)
+    try:
+        with np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
+            converted = _convert(statistic, metric, assume_rare_outcome)
+    except (ArithmeticError, ValueError) as exc:  # overflow, division by zero, math domain
+        return Unusable(
+            f"the conversion to {metric} is undefined for these numbers: {_arithmetic(exc)}"
+        )
+    if isinstance(converted, Converted):
+        return _checked(converted, metric)
+    return converted
+
+
+#: Smallest variance accepted on an analysis scale: an SE under 1e-6 (a 95% CI under
+#: 4e-6 wide on the log or SMD scale) is what a CI printed as zero-width, or an estimate
+#: at the null with a p-value, gives; no study measures that precisely, and such a weight
+#: (1e12 times the others') leaves the pooled estimate to rounding.
+MIN_VARIANCE = 1e-12
+
+
+def _checked(converted: Converted, metric: str) -> Converted | Unusable:
+    """Refuse a conversion whose estimate or variance is not a usable finite number.
+
+    A variance of 0 (or one that is not finite) is left to the caller, which says where it
+    came from; an estimate that overflowed, or a positive variance below
+    :data:`MIN_VARIANCE`, is unusable here.
+    """
+    if not math.isfinite(converted.yi):
+        return Unusable(
+            f"the conversion to {metric} gives an estimate that is not finite "
+            f"({converted.yi}): the reported numbers are out of range"
+        )
+    if 0 < converted.vi < MIN_VARIANCE:
+        return Unusable(
+            f"implausibly precise: SE {math.sqrt(converted.vi):.3g} on the {metric} scale "
+            "(below 1e-6: a CI printed as zero-width, or an estimate at the null with a "
+            "p-value, gives no usable SE)"
+        )
+    return converted
+
+
+def _arithmetic(error: ArithmeticError | ValueError) -> str:
+    """Say in words what went wrong in a conversion's arithmetic."""
+    if isinstance(error, ZeroDivisionError):
+        return "a division by zero"
+    if isinstance(error, OverflowError):
+        return "a number too large for floating point (overflow)"
+    text = str(error)
+    if "overflow" in text:
+        return "a number too large for floating point (overflow)"
+    if "divide by zero" in text:
+        return "a division by zero"
+    return "a value outside the domain of a log, square root or atanh"
+
+
+def _outside_domain(statistic: Statistic, metric: str) -> str | None:
+    """Say why a correlation at its bounds has no conversion, or return ``None``.
+
+    r = +-1 (or a CI bound there) has an infinite Fisher z and SMD, and a variance of 0
+    from n, so no metric takes it.
+    """
+    s = statistic
+    if s.measure != "r":
+        return None
+    values = [v for v in (s.value, *(s.ci or ())) if v is not None]
+    if any(abs(v) >= 1 for v in values):
+        shown = ", ".join(f"{v:g}" for v in values)
+        return (
+            f"r ({shown}) reaches the bound of a correlation (-1 or 1): "
+            f"its {metric} is infinite or its variance 0"
+        )
+    return None
+
+
+def _convert(statistic: Statistic, metric: str, assume_rare_outcome: bool) -> Converted | Unusable:
+    """Dispatch on the statistic's form and the metric (see :func:`to_metric`)."""
     two_groups = statistic.groups is not None or statistic.t is not None or statistic.f is not None
     if two_groups and metric == "smd":
         return (
