@@ -84,11 +84,25 @@ def make_batch(
     return Batch(np.where(m, y, 0.0), np.where(m, v, 1.0), m, matrix)
 
 
+def as_batch(
+    yi: ArrayLike | Batch,
+    vi: ArrayLike | None = None,
+    mask: ArrayLike | None = None,
+    design: ArrayLike | None = None,
+) -> Batch:
+    """Return ``yi`` when it is already a :class:`Batch`, else :func:`make_batch` of the arrays."""
+    if isinstance(yi, Batch):
+        return yi
+    if vi is None:
+        raise TypeError("vi is required unless yi is a prepared Batch")
+    return make_batch(yi, vi, mask, design)
+
+
 def safe_inverse(matrices: NDArray[np.float64]) -> NDArray[np.float64]:
     """Invert a stack of p x p matrices; singular ones (e.g. a row with no studies) give NaN."""
     singular = np.abs(np.linalg.det(matrices)) <= 1e-300
     if not singular.any():
-        return np.linalg.inv(matrices)
+        return np.asarray(np.linalg.inv(matrices), dtype=float)
     eye = np.broadcast_to(np.eye(matrices.shape[-1]), matrices.shape)
     inverse = np.linalg.inv(np.where(singular[:, None, None], eye, matrices))
     inverse[singular] = np.nan
@@ -242,7 +256,7 @@ def solve_generalised_q(
         The root; ``inf`` where Q stays above target for every tau2 (cannot happen when
         the model has an intercept and target > 0 is below k - p... in practice rare).
     """
-    batch = yi if isinstance(yi, Batch) else make_batch(yi, vi, mask, design)
+    batch = as_batch(yi, vi, mask, design)
     y = batch.centred if centred else batch.yi
     n = len(batch.yi)
     goal = np.broadcast_to(np.asarray(target, dtype=float), (n,)).copy()

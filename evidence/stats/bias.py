@@ -14,6 +14,7 @@ and are re-exported here.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -331,7 +332,7 @@ def small_study_tests(
         ``{"egger", "begg", "trimfill", "failsafe_n", "pet_peese"}``, each a dict, or None
         when that test is undefined for the data (the reason is in ``bias_notes``).
     """
-    tests = {
+    tests: dict[str, Callable[[], Any]] = {
         "egger": lambda: egger(yi, vi, method=method, test=test),
         "begg": lambda: begg(yi, vi),
         "trimfill": lambda: trimfill(yi, vi, method=method),

@@ -370,7 +370,7 @@ def _fit_fixed(design: _Design) -> tuple[FloatArray, float, FloatArray]:
     eta = x @ beta + design.offset
     _, _, var, _ = _moments(design, eta)
     info = x.T @ (var[:, None] * x)
-    return beta, loglik + design.constant, np.linalg.inv(info)
+    return beta, loglik + design.constant, np.asarray(np.linalg.inv(info), dtype=float)
 
 
 def _saturated_loglik(design: _Design) -> float:
@@ -409,10 +409,11 @@ def _fit_agq(design: _Design, n_agq: int) -> dict[str, Any]:
 
     def negative(theta: FloatArray) -> tuple[float, FloatArray]:
         loglik, grad = _agq(design, theta, n_agq, True)
+        assert grad is not None  # asked for
         return -loglik, -grad
 
     def gradient(theta: FloatArray) -> FloatArray:
-        return -_agq(design, theta, n_agq, True)[1]
+        return negative(theta)[1]
 
     best = None
     for tau_start in (0.5, 1.0, 0.1):
@@ -427,6 +428,7 @@ def _fit_agq(design: _Design, n_agq: int) -> dict[str, Any]:
         )
         if best is None or res.fun < best.fun - 1e-10:
             best = res
+    assert best is not None  # the loop ran
     theta = best.x.copy()
     value = best.fun
     lower = np.append(np.full(len(beta_fe), -np.inf), 0.0)
@@ -458,7 +460,7 @@ def _fit_agq(design: _Design, n_agq: int) -> dict[str, Any]:
         value = -loglik_fe
         vcov = vcov_fe
     else:
-        vcov = np.linalg.inv(_numeric_hessian(gradient, theta, lower))
+        vcov = np.asarray(np.linalg.inv(_numeric_hessian(gradient, theta, lower)), dtype=float)
     grad = gradient(theta)
     converged = bool(np.max(np.abs(grad[:-1] if theta[-1] == 0 else grad)) < 1e-5)
     return {
@@ -677,7 +679,7 @@ def _check_n_agq(n_agq: int) -> None:
         raise InputError(f"n_agq must be an integer from 1 to 25, got {n_agq!r}")
 
 
-def _log_choose(n: FloatArray, x: FloatArray) -> FloatArray:
+def _log_choose(n: FloatArray | float, x: FloatArray | float) -> FloatArray:
     return special.gammaln(n + 1) - special.gammaln(x + 1) - special.gammaln(n - x + 1)
 
 

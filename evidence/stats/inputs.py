@@ -52,7 +52,7 @@ def check_inputs(
     def where(i: int) -> str:
         return f"row {i + 1}" + (f" ({names[i]})" if names else "")
 
-    for i in np.flatnonzero(missing):
+    for i in (int(j) for j in np.flatnonzero(missing)):
         field = "yi" if not np.isfinite(y[i]) else ("vi" if vi is not None else "sei")
         if drop_missing:
             notes.append(f"{where(i)} dropped: {field} is missing")
@@ -67,7 +67,7 @@ def check_inputs(
     if vi is None:
         # sei**2 would silently turn a negative standard error into a valid variance.
         se = np.atleast_1d(np.asarray(sei, dtype=float))
-        for i in np.flatnonzero(~missing & (se < 0)):
+        for i in (int(j) for j in np.flatnonzero(~missing & (se < 0))):
             problems.append(
                 Issue(
                     f"{where(i)}: standard error {se[i]:g} is negative",
@@ -75,7 +75,7 @@ def check_inputs(
                     row=int(i) + 1,
                 )
             )
-    for i in np.flatnonzero(~missing & (v <= 0)):
+    for i in (int(j) for j in np.flatnonzero(~missing & (v <= 0))):
         problems.append(
             Issue(
                 f"{where(i)}: sampling variance {v[i]:g} is not "

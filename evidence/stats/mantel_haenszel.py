@@ -393,7 +393,7 @@ def _breslow_day_tarone(
     k_pos = int(use.sum())
     e = expected[use]
     cells = (e, n1[use] - e, events[use] - e, n2[use] - events[use] + e)
-    variance = 1 / sum(1 / x for x in cells)
+    variance = 1 / np.sum([1 / x for x in cells], axis=0)
     residual = a[use] - e
     breslow_day = max(0.0, float(np.sum(residual**2 / variance)))
     tarone = max(0.0, breslow_day - float(residual.sum()) ** 2 / float(variance.sum()))

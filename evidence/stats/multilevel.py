@@ -112,7 +112,7 @@ def make_blocks(
     return Blocks(tuple(unique[order]), index, mask, yb, vb, xb)
 
 
-def weight_blocks(blocks: Blocks, between: float, within: float) -> tuple[Array, Array]:
+def weight_blocks(blocks: Blocks, between: float, within: float) -> tuple[Array, float]:
     """Inverse covariance blocks by Sherman-Morrison, and log|V| summed over blocks.
 
     ``V_c = D_c + s 1 1'`` with ``D_c = diag(v + within)`` gives

@@ -213,7 +213,8 @@ def permutation_test(
     y, v = y[kept], v[kept]
     k = y.size
     if moderators is None:
-        design, labels = np.ones((k, 1)), ("intercept",)
+        design = np.ones((k, 1))
+        labels: tuple[str, ...] = ("intercept",)
         total = 2**k
     else:
         mods = np.asarray(moderators, dtype=float)

@@ -57,7 +57,7 @@ cross-check in ``tests/test_pooling_edge.py``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,7 +70,7 @@ from evidence.stats.heterogeneity import Heterogeneity, heterogeneity, q_profile
 from evidence.stats.inputs import check_inputs
 from evidence.stats.results import BackTransformed, PooledResult
 from evidence.stats.tau2 import METHODS, TauConvergenceWarning, estimate_tau2, make_batch
-from evidence.stats.transforms import transform_function
+from evidence.stats.transforms import ArrayFunction, transform_function
 
 __all__ = [
     "METHODS",
@@ -228,7 +228,7 @@ def pool(
     test: str = "z",
     level: float = 95,
     measure: str | None = None,
-    transform: str | Callable[[NDArray], NDArray] | None = None,
+    transform: str | ArrayFunction | None = None,
     n_studies: int | None = None,
     n_participants: int | None = None,
     labels: Sequence[str] | None = None,
@@ -330,13 +330,7 @@ def pool(
         half = crit * math.sqrt(se * se + tau2)
         pi = _pair(estimate - half, estimate + half)
     function = transform_function(transform)
-    back = None
-    if function is not None:
-        back = BackTransformed(
-            float(function(np.array(estimate))),
-            None if ci is None else tuple(float(x) for x in function(np.array(ci))),
-            None if pi is None else tuple(float(x) for x in function(np.array(pi))),
-        )
+    back = None if function is None else BackTransformed.of(function, estimate, ci, pi)
 
     def defined(value: float) -> float | None:
         return float(value) if heterogeneity_defined else None

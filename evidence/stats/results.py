@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +60,24 @@ class BackTransformed:
     estimate: float | None
     ci: Interval
     pi: Interval
+
+    @classmethod
+    def of(
+        cls,
+        function: Callable[[Any], Any],
+        estimate: float,
+        ci: Sequence[float] | None,
+        pi: Sequence[float] | None,
+    ) -> BackTransformed:
+        """Apply a vectorised back-transform to an estimate and its (optional) intervals."""
+
+        def interval(values: Sequence[float] | None) -> Interval:
+            if values is None:
+                return None
+            lower, upper = (float(x) for x in function(list(values)))
+            return (lower, upper)
+
+        return cls(float(function(estimate)), interval(ci), interval(pi))
 
     def to_dict(self) -> dict[str, Any]:
         """Return ``{"estimate", "ci", "pi"}`` with finite floats or None."""

@@ -108,12 +108,7 @@ def _pooled_rows(
         return (lo, hi) if math.isfinite(lo) and math.isfinite(hi) else None
 
     def back(estimate: float, ci: Any, pi: Any) -> BackTransformed | None:
-        if function is None:
-            return None
-        natural = [
-            None if x is None else tuple(float(e) for e in function(np.array(x))) for x in (ci, pi)
-        ]
-        return BackTransformed(float(function(np.array(estimate))), natural[0], natural[1])
+        return None if function is None else BackTransformed.of(function, estimate, ci, pi)
 
     rows = []
     for i in range(mask.shape[0]):

@@ -49,6 +49,7 @@ from numpy.typing import ArrayLike, NDArray
 from evidence.stats.batch import (
     MAX_ROOT_ITERATIONS,
     Batch,
+    as_batch,
     generalised_q,
     log_likelihood,
     make_batch,
@@ -292,7 +293,7 @@ def estimate_tau2(
     REML ``(y'PPy - tr P)/tr PP``, EB ``(k/(k-p) y'Py - k)/tr W``.
     """
     one_dimensional = not isinstance(yi, Batch) and np.ndim(yi) == 1
-    batch = yi if isinstance(yi, Batch) else make_batch(yi, vi, mask, design)
+    batch = as_batch(yi, vi, mask, design)
     estimator = ESTIMATORS.get(method.upper())
     if estimator is None:
         raise InputError(
