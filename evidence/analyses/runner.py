@@ -7,8 +7,9 @@ and writes:
 
 - ``<out>/results/<id>.json``: the "Results files" contract of ARCHITECTURE.md, with
   ``provenance`` = package version, a fingerprint of the package code, the run options and
-  the sha256 of every input file (the spec, each record with a selected effect,
-  ``references.bib``, the headline table);
+  the sha256 of every input (the spec, each record with a selected effect, the BibTeX
+  entries those records cite, the headline table: an analysis reruns only when one of its
+  own inputs changed);
 - ``<out>/results/<id>-effects.csv``: every selected effect, included first (with ``yi``,
   ``vi``, ``weight``), then excluded ones with their reason;
 - ``<out>/figures/<id>-*.svg`` through the ``render`` callback (``evidence run`` passes
@@ -149,11 +150,20 @@ def run_analyses(
     results_dir = Path(out_dir) / "results"
     documents: list[dict[str, Any]] = []
     failures: list[Problem] = []
+    bib_entries = bib_entry_digests(Path(studies_dir))
     for number, analysis in enumerate(analyses, start=1):
         prefix = f"[{number}/{len(analyses)}] {analysis.id}"
         try:
             document, skipped = _run_or_skip(
-                analysis, studies, Path(studies_dir), Path(out_dir), figures, force, render, stream
+                analysis,
+                studies,
+                Path(studies_dir),
+                Path(out_dir),
+                figures,
+                force,
+                render,
+                stream,
+                bib_entries,
             )
         except Exception as exc:  # one analysis that fails never stops the others
             problems = _fit_problems(analysis, exc)
@@ -199,6 +209,7 @@ def _run_or_skip(
     force: bool,
     render: RenderFigures | None,
     stream: TextIO,
+    bib_entries: Mapping[str, str],
 ) -> tuple[dict[str, Any], bool]:
     """Harmonise, then fit and write one analysis unless it is unchanged.
 
@@ -221,7 +232,7 @@ def _run_or_skip(
                 )
             ]
         )
-    provenance = build_provenance(analysis, studies, table, studies_dir, figures)
+    provenance = build_provenance(analysis, studies, table, studies_dir, figures, bib_entries)
     existing = _unchanged(out_dir / "results", analysis.id, provenance)
     if existing is not None and not force:
         return existing, True
@@ -648,20 +659,34 @@ def build_provenance(
     table: EffectTable,
     studies_dir: Path,
     figures: bool,
+    bib_entries: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Package version, code fingerprint, options and the sha256 of every input file."""
+    """Package version, code fingerprint, options and the sha256 of every input it uses.
+
+    The inputs are the spec, each record with a selected effect, the BibTeX entries those
+    records cite (``bib:<key>``: the entry's fields, not the file it sits in, so that a
+    study added to the bibliography reruns only the analyses that select it, whether the
+    entries live in ``references.bib`` or in one file per study) and the headline table.
+    ``bib_entries`` is :func:`bib_entry_digests` of ``studies_dir`` (computed when not given).
+    """
+    if bib_entries is None:
+        bib_entries = bib_entry_digests(studies_dir)
     inputs: dict[str, str] = {}
     spec = Path(str(analysis.path))
     inputs[f"analyses/{spec.name}"] = sha256_file(spec)
     selected = {r.study for r in table.rows if r.measure_reported != "aggregate"}
     by_id = {s.id: s for s in studies}
+    cited: set[str] = set()
     for study_id in sorted(selected):
         study = by_id.get(study_id)
-        if study is not None and study.path:
+        if study is None:
+            continue
+        if study.path:
             inputs[f"studies/{Path(study.path).name}"] = sha256_file(Path(study.path))
-    bib = studies_dir / "references.bib"
-    if bib.is_file():
-        inputs["studies/references.bib"] = sha256_file(bib)
+        cited.add(study.citation)
+        cited.update(e.source.citation for e in study.effects if e.source.citation)
+    for key in sorted(cited):
+        inputs[f"bib:{key}"] = bib_entries.get(key.lower(), "missing")
     inputs[f"evidence/{HEADLINE_FILE}"] = headline_sha256()
     return {
         "evidence_version": __version__,
@@ -669,6 +694,38 @@ def build_provenance(
         "options": {"figures": figures},
         "inputs": dict(sorted(inputs.items())),
     }
+
+
+def bib_entry_digests(studies_dir: Path) -> dict[str, str]:
+    """sha256 of each BibTeX entry (by lower-case key) in the ``*.bib`` files of ``studies_dir``.
+
+    An entry is digested from its parsed type, fields and names, so that reformatting a
+    file, reordering it or moving an entry to another file changes nothing. Files that do
+    not parse contribute nothing (validation reports them).
+    """
+    from evidence.records.bib import load_bibliography
+
+    digests: dict[str, str] = {}
+    for path in sorted(Path(studies_dir).glob("*.bib")):
+        if not path.is_file():
+            continue
+        data = load_bibliography(path).data
+        if data is None:
+            continue
+        for key, entry in data.entries.items():
+            canonical = json.dumps(
+                [
+                    entry.type.lower(),
+                    sorted((name.lower(), value) for name, value in entry.fields.items()),
+                    {
+                        role: [str(person) for person in people]
+                        for role, people in sorted(entry.persons.items())
+                    },
+                ],
+                ensure_ascii=False,
+            )
+            digests[key.lower()] = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return digests
 
 
 def _unchanged(
