@@ -19,7 +19,7 @@ from evidence.report.plots.data import pooled_from
 from evidence.report.plots.forest import model_label
 from evidence.stats.pooling import pool
 from evidence.stats.tau2 import ESTIMATORS, METHODS, estimate_tau2
-from evidence.stats.transforms import TRANSFORMS
+from evidence.stats.transforms import PARAMETERISED_TRANSFORMS, TRANSFORMS
 
 # dat.bcg (Colditz 1994), log risk ratios and variances (metafor escalc "RR").
 BCG_YI = [
@@ -110,8 +110,12 @@ def test_measures_and_columns_are_the_measure_registry():
 @pytest.mark.parametrize("name", MEASURES)
 def test_every_measure_names_a_registered_back_transform(name):
     measure = MEASURE_REGISTRY[name]
-    assert measure.back_transform is None or measure.back_transform in TRANSFORMS
-    assert measure.scale in ("log", "logit", "fisher-z", "identity")
+    assert (
+        measure.back_transform is None
+        or measure.back_transform in TRANSFORMS
+        or measure.back_transform in PARAMETERISED_TRANSFORMS
+    )
+    assert measure.scale in ("log", "logit", "fisher-z", "arcsine", "identity")
 
 
 def test_metric_info_is_read_from_the_measure_registry():

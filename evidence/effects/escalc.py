@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy import special, stats
 from scipy.special import gammaln
 
 __all__ = [
@@ -171,6 +172,9 @@ def _two_by_two(
         )
     a, b, cc, d = (x + add * zero for x in (ai, bi, ci, di))
     n1, n2 = a + b, cc + d
+    if measure in _PAIRED or measure in ("AS", "PHI"):
+        yi, vi = _more_two_by_two(measure, a, b, cc, d)
+        return yi, vi, notes
     with np.errstate(divide="ignore", invalid="ignore"):
         if measure == "OR":
             return np.log(a * d / (b * cc)), 1 / a + 1 / b + 1 / cc + 1 / d, notes
@@ -178,6 +182,134 @@ def _two_by_two(
             return np.log((a / n1) / (cc / n2)), 1 / a - 1 / n1 + 1 / cc - 1 / n2, notes
         p1, p2 = a / n1, cc / n2
         return p1 - p2, p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2, notes
+
+
+_PAIRED = ("MPRD", "MPRR", "MPOR", "MPORC", "MPPETO")
+
+
+def _more_two_by_two(measure: str, a: Array, b: Array, c: Array, d: Array) -> tuple[Array, Array]:
+    """AS, PHI and the paired measures from a 2x2 table (metafor 3.8 ``escalc``).
+
+    AS: ``asin(sqrt(p1)) - asin(sqrt(p2))``, ``v = 1/(4 n1) + 1/(4 n2)`` (Rucker et al.
+    2009). PHI: ``(ad - bc)/sqrt((a+b)(c+d)(a+c)(b+d))`` with the large-sample variance
+    ``(1 - phi^2 + phi (1 + phi^2/2) (p1. - p2.)(p.1 - p.2)/sqrt(p1. p2. p.1 p.2)
+    - 3/4 phi^2 ((p1. - p2.)^2/(p1. p2.) + (p.1 - p.2)^2/(p.1 p.2)))/n`` (Yule 1912;
+    Bishop, Fienberg & Holland 1975). Paired tables (``a`` both events, ``b`` event
+    only under the first condition, ``c`` only under the second, ``d`` neither; ``n`` the
+    pairs; Zhou et al. 2008): MPRD ``p1. - p.1``, ``v = (p12 (1 - p12) + 2 p12 p21 +
+    p21 (1 - p21))/n``; MPRR ``log(p1./p.1)``, ``v = (p12 + p21)/(n p1. p.1)``; MPOR
+    ``logit(p1.) - logit(p.1)``, ``v = (p12 (1-p12) + p21 (1-p21) + 2 p12 p21)/(n p1.
+    (1-p1.) p.1 (1-p.1))``; MPORC ``log(b/c)``, ``v = 1/b + 1/c``; MPPETO
+    ``(b - (b+c)/2)/((b+c)/4)``, ``v = 4/(b + c)``.
+    """
+    n1, n2 = a + b, c + d
+    n = n1 + n2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if measure == "AS":
+            return (
+                np.arcsin(np.sqrt(a / n1)) - np.arcsin(np.sqrt(c / n2)),
+                1 / (4 * n1) + 1 / (4 * n2),
+            )
+        if measure == "PHI":
+            phi = (a * d - b * c) / np.sqrt((a + b) * (c + d) * (a + c) * (b + d))
+            r1, r2, c1, c2 = (a + b) / n, (c + d) / n, (a + c) / n, (b + d) / n
+            vi = (
+                1
+                - phi**2
+                + phi * (1 + phi**2 / 2) * (r1 - r2) * (c1 - c2) / np.sqrt(r1 * r2 * c1 * c2)
+                - 0.75 * phi**2 * ((r1 - r2) ** 2 / (r1 * r2) + (c1 - c2) ** 2 / (c1 * c2))
+            ) / n
+            return phi, vi
+        p12, p21, p1_, p_1 = b / n, c / n, (a + b) / n, (a + c) / n
+        if measure == "MPRD":
+            return p1_ - p_1, (p12 * (1 - p12) + 2 * p12 * p21 + p21 * (1 - p21)) / n
+        if measure == "MPRR":
+            return np.log(p1_) - np.log(p_1), (p12 + p21) / (n * p1_ * p_1)
+        if measure == "MPOR":
+            yi = np.log(p1_ / (1 - p1_)) - np.log(p_1 / (1 - p_1))
+            vi = (p12 * (1 - p12) + p21 * (1 - p21) + 2 * p12 * p21) / (
+                n * p1_ * (1 - p1_) * p_1 * (1 - p_1)
+            )
+            return yi, vi
+        if measure == "MPORC":
+            return np.log(b) - np.log(c), 1 / b + 1 / c
+        expected, variance = (b + c) / 2, (b + c) / 4
+        return (b - expected) / variance, 1 / variance
+
+
+def _point_biserial(measure: str, c: dict[str, Array], rows: _Rows) -> tuple[Array, Array]:
+    """RPB and RBIS from two groups' means, SDs and sizes (metafor 3.8 ``escalc``).
+
+    ``d = (m1 - m2)/s_pooled`` (uncorrected), ``h = m/n1 + m/n2`` with ``m = n - 2``,
+    ``r_pb = d/sqrt(d^2 + h)``, ``v = h^2/(h + d^2)^3 (1/n1 + 1/n2 + d^2/(2n))``
+    (Jacobs & Viechtbauer 2017); biserial ``r_b = sqrt(p1 p2)/phi(z) r_pb`` with
+    ``p1 = n1/n``, ``z = Phi^-1(1 - p1)``, ``v = (p1 p2/phi(z)^2 - (3/2 + (1 - p1 z/phi(z))
+    (1 + p2 z/phi(z))) r^2 + r^4)/(n - 1)`` (Soper 1914), ``r`` truncated to [-1, 1] there.
+    """
+    m1, m2, sd1, sd2, n1, n2 = (c[x] for x in ("m1i", "m2i", "sd1i", "sd2i", "n1i", "n2i"))
+    n = n1 + n2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pooled = np.sqrt(((n1 - 1) * sd1**2 + (n2 - 1) * sd2**2) / (n - 2))
+        rows.flag(pooled == 0, "the pooled standard deviation is 0")
+        d = (m1 - m2) / pooled
+        h = (n - 2) / n1 + (n - 2) / n2
+        r = d / np.sqrt(d * d + h)
+        if measure == "RPB":
+            return r, h**2 / (h + d * d) ** 3 * (1 / n1 + 1 / n2 + d * d / (2 * n))
+        p1, p2 = n1 / n, n2 / n
+        z = stats.norm.isf(p1)
+        density = stats.norm.pdf(z)
+        rb = np.sqrt(p1 * p2) / density * r
+        rt = np.clip(rb, -1, 1)
+        vi = (
+            p1 * p2 / density**2
+            - (1.5 + (1 - p1 * z / density) * (1 + p2 * z / density)) * rt**2
+            + rt**4
+        ) / (n - 1)
+        return rb, vi
+
+
+def _mean_change(measure: str, c: dict[str, Array], rows: _Rows) -> tuple[Array, Array]:
+    """SMCR, SMCC: standardised mean change of one group measured twice (metafor ``escalc``).
+
+    ``c(m)`` the Hedges correction with ``m = n - 1``. SMCR (raw-score standardisation,
+    Becker 1988): ``g = c(m) (m1 - m2)/sd1``, ``v = 2 (1 - r)/n + g^2/(2 n)``. SMCC
+    (change-score standardisation, Gibbons et al. 1993): ``g = c(m) (m1 - m2)/sd_d`` with
+    ``sd_d = sqrt(sd1^2 + sd2^2 - 2 r sd1 sd2)``, ``v = 1/n + g^2/(2 n)``.
+    """
+    m1, m2, sd1, n, r = (c[x] for x in ("m1i", "m2i", "sd1i", "ni", "ri"))
+    names = ("m1i", "m2i", "sd1i", "ni", "ri") + (("sd2i",) if measure == "SMCC" else ())
+    _missing(rows, c, names)
+    rows.flag(np.abs(r) > 1, "a correlation must lie in [-1, 1]")
+    rows.flag(n <= 2, f"{measure} needs ni > 2")
+    correction = hedges_correction(n - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if measure == "SMCR":
+            rows.flag(sd1 <= 0, "sd1i must be positive")
+            g = correction * (m1 - m2) / sd1
+            return g, 2 * (1 - r) / n + g * g / (2 * n)
+        sd2 = c["sd2i"]
+        change_sd = np.sqrt(sd1**2 + sd2**2 - 2 * r * sd1 * sd2)
+        rows.flag(change_sd <= 0, "the SD of the change is 0")
+        g = correction * (m1 - m2) / change_sd
+        return g, 1 / n + g * g / (2 * n)
+
+
+def _hyp2f1_half(n: Array, x: Array) -> Array:
+    """``2F1(1/2, 1/2; (n - 2)/2; x)`` as GSL ``hyperg_2F1`` (metafor ``.Fcalc``).
+
+    scipy's ``hyp2f1`` returns NaN for large ``c`` with ``x`` near 1; those values are
+    summed from the series ``sum_j ((1/2)_j)^2/((c)_j j!) x^j`` until a term is below
+    1e-17 of the sum (the terms decrease monotonically here).
+    """
+    c = (n - 2) / 2
+    value = np.asarray(special.hyp2f1(0.5, 0.5, c, x), dtype=float)
+    for i in np.flatnonzero(~np.isfinite(value) & np.isfinite(x) & (c > 1)):
+        j = np.arange(200_000, dtype=float)
+        ratios = (j + 0.5) ** 2 / ((c[i] + j) * (j + 1)) * x[i]
+        terms = np.concatenate([[1.0], np.cumprod(ratios)])
+        value[i] = float(np.sum(terms[terms > 1e-17 * terms[0]]))
+    return value
 
 
 def _means(measure: str, c: dict[str, Array], rows: _Rows) -> tuple[Array, Array, list[str]]:
@@ -191,6 +323,9 @@ def _means(measure: str, c: dict[str, Array], rows: _Rows) -> tuple[Array, Array
     _missing(rows, c, ("m1i", "m2i", "sd1i", "sd2i", "n1i", "n2i"))
     rows.flag((sd1 < 0) | (sd2 < 0), "a standard deviation is negative")
     rows.flag((n1 < 1) | (n2 < 1), "a group size is below 1")
+    if measure in ("RPB", "RBIS"):
+        yi, vi = _point_biserial(measure, c, rows)
+        return yi, vi, []
     with np.errstate(divide="ignore", invalid="ignore"):
         if measure == "MD":
             return m1 - m2, sd1**2 / n1 + sd2**2 / n2, []
@@ -216,6 +351,11 @@ def _correlation(measure: str, c: dict[str, Array], rows: _Rows) -> tuple[Array,
         if measure == "COR":
             rows.flag(n <= 1, "COR needs ni > 1")
             return r, (1 - r**2) ** 2 / (n - 1), []
+        if measure == "UCOR":
+            # Olkin & Pratt (1958): r 2F1(1/2, 1/2; (n - 2)/2; 1 - r^2).
+            rows.flag(n <= 4, "UCOR needs ni > 4")
+            unbiased = r * _hyp2f1_half(n, 1 - r**2)
+            return unbiased, (1 - unbiased**2) ** 2 / (n - 1), []
         rows.flag(n <= 3, "ZCOR needs ni > 3")
         rows.flag(np.abs(r) == 1, "Fisher's z is infinite at |r| = 1")
         return np.arctanh(r), 1 / (n - 3), []
@@ -247,6 +387,10 @@ def _proportion(
     n = x + non_events
     p = x / n
     with np.errstate(divide="ignore", invalid="ignore"):
+        if measure == "PFT":
+            # Freeman & Tukey (1950) double arcsine; Miller (1978).
+            yi = 0.5 * (np.arcsin(np.sqrt(x / (n + 1))) + np.arcsin(np.sqrt((x + 1) / (n + 1))))
+            return yi, 1 / (4 * n + 2), notes
         if measure == "PR":
             return p, p * (1 - p) / n, notes
         return np.log(p / (1 - p)), 1 / x + 1 / non_events, notes
@@ -260,7 +404,7 @@ def _rates(
     IRR variance ``1/x1 + 1/x2``; ``add`` to the counts of rows with a zero count
     (metafor ``escalc``); ``drop00`` drops IRR rows with no events in either group.
     """
-    if measure == "IRR":
+    if measure in ("IRR", "IRD"):
         names = ("x1i", "x2i", "t1i", "t2i")
         _missing(rows, c, names)
         x1, x2, t1, t2 = (c[n] for n in names)
@@ -279,6 +423,8 @@ def _rates(
             else []
         )
         with np.errstate(divide="ignore", invalid="ignore"):
+            if measure == "IRD":
+                return x1 / t1 - x2 / t2, x1 / t1**2 + x2 / t2**2, notes
             return np.log((x1 / t1) / (x2 / t2)), 1 / x1 + 1 / x2, notes
     _missing(rows, c, ("xi", "ti"))
     x, t = c["xi"], c["ti"]
@@ -365,6 +511,11 @@ def _counts(name: str, c: dict[str, Array], rows: _Rows, o: _Options) -> tuple[A
     return _rates(name, c, rows, o.add, o.to, o.drop00)
 
 
+def _change(name: str, c: dict[str, Array], rows: _Rows, o: _Options) -> tuple[Array, Array, list]:
+    yi, vi = _mean_change(name, c, rows)
+    return yi, vi, []
+
+
 def _as_given(
     name: str, c: dict[str, Array], rows: _Rows, o: _Options
 ) -> tuple[Array, Array, list]:
@@ -396,6 +547,48 @@ MEASURE_REGISTRY: dict[str, Measure] = {
         Measure(
             "IRR", "log incidence rate ratio", ("x1i", "x2i", "t1i", "t2i"), _counts, "log", "exp"
         ),
+        Measure("AS", "arcsine square-root risk difference", _TABLE, _table, "arcsine", None),
+        Measure("PHI", "phi coefficient", _TABLE, _table, "identity", None),
+        Measure("MPRD", "risk difference, paired", _TABLE, _table, "identity", None),
+        Measure("MPRR", "log risk ratio, paired", _TABLE, _table, "log", "exp"),
+        Measure("MPOR", "log odds ratio, paired (marginal)", _TABLE, _table, "log", "exp"),
+        Measure("MPORC", "log odds ratio, paired (conditional)", _TABLE, _table, "log", "exp"),
+        Measure("MPPETO", "log odds ratio, paired (Peto)", _TABLE, _table, "log", "exp"),
+        Measure("RPB", "point-biserial correlation", _GROUPS, _groups, "identity", None),
+        Measure("RBIS", "biserial correlation", _GROUPS, _groups, "identity", None),
+        Measure("UCOR", "bias-corrected correlation", ("ri", "ni"), _r, "identity", None),
+        Measure(
+            "PFT",
+            "Freeman-Tukey double arcsine of a proportion",
+            ("xi", "ni"),
+            _events,
+            "arcsine",
+            "ipft.hm",
+        ),
+        Measure(
+            "IRD",
+            "incidence rate difference",
+            ("x1i", "x2i", "t1i", "t2i"),
+            _counts,
+            "identity",
+            None,
+        ),
+        Measure(
+            "SMCR",
+            "standardised mean change (raw-score standardisation)",
+            ("m1i", "m2i", "sd1i", "ni", "ri"),
+            _change,
+            "identity",
+            None,
+        ),
+        Measure(
+            "SMCC",
+            "standardised mean change (change-score standardisation)",
+            ("m1i", "m2i", "sd1i", "sd2i", "ni", "ri"),
+            _change,
+            "identity",
+            None,
+        ),
         Measure(
             "GEN", "as given (yi with vi or sei)", ("yi", "vi|sei"), _as_given, "identity", None
         ),
@@ -418,10 +611,14 @@ def back_transform(measure: str | None) -> str | None:
     return None if entry is None else entry.back_transform
 
 
+#: Measures whose continuity correction is 0 unless one is asked for (metafor ``escalc``).
+NO_CORRECTION = ("AS", "PHI", "PFT")
+
+
 def escalc(
     measure: str,
     *,
-    add: float = 0.5,
+    add: float | None = None,
     to: str = "only0",
     drop00: bool = False,
     **columns: ArrayLike,
@@ -432,8 +629,8 @@ def escalc(
     ----------
     measure : str
         One of ``MEASURES`` (metafor names).
-    add : float
-        Continuity correction (metafor default 1/2).
+    add : float, optional
+        Continuity correction (metafor's default: 1/2, but 0 for AS, PHI and PFT).
     to : {"only0", "all", "if0all", "none"}
         Which rows receive ``add`` (default: rows with a zero cell).
     drop00 : bool
@@ -458,6 +655,8 @@ def escalc(
     all_names = {n for spec in REQUIRED_COLUMNS.values() for alt in spec for n in alt.split("|")}
     data = {n: _column(columns, n, k) for n in all_names}
     rows = _Rows(k)
+    if add is None:
+        add = 0.0 if name in NO_CORRECTION else 0.5
     yi, vi, notes = MEASURE_REGISTRY[name].compute(name, data, rows, _Options(add, to, drop00))
     rows.flag(~(np.isfinite(yi) & np.isfinite(vi)), "the effect size is not finite")
     bad = rows.bad

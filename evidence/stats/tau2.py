@@ -45,6 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy import special
 
 from evidence.stats.batch import (
     MAX_ROOT_ITERATIONS,
@@ -320,6 +321,69 @@ def _paule_mandel(batch: Batch) -> NDArray[np.float64]:
     return solve_generalised_q(batch, target=batch.k - batch.p, centred=True)
 
 
+def _hunter_schmidt_k(batch: Batch) -> NDArray[np.float64]:
+    """HSk: ``(k/(k - p) Q - k)/sum(w)`` at ``w = 1/vi``, truncated at 0 (Brannick et al. 2019)."""
+    forms = quadratic_forms(batch, batch.centred, np.zeros(len(batch.yi)))
+    return np.maximum(0.0, (batch.k / (batch.k - batch.p) * forms.rss - batch.k) / forms.sum_w)
+
+
+#: Iterations of the fixed-point estimators DLIT and SJIT (linear convergence).
+FIXED_POINT_ITERATIONS = 100_000
+
+
+def _fixed_point(batch: Batch, start: NDArray, update: Callable[..., NDArray]) -> NDArray:
+    """Iterate ``tau2 <- update(tau2, forms)`` to a relative change below THRESHOLD."""
+    tau2 = start.copy()
+    active = np.ones(len(tau2), dtype=bool)
+    y = batch.centred
+    for _ in range(FIXED_POINT_ITERATIONS):
+        if not active.any():
+            break
+        sub = (
+            batch
+            if active.all()
+            else Batch(batch.yi[active], batch.vi[active], batch.mask[active], batch.X)
+        )
+        y_sub = y if active.all() else y[active]
+        forms = quadratic_forms(sub, y_sub, tau2[active])
+        updated = np.maximum(0.0, update(tau2[active], forms, sub))
+        still = np.abs(updated - tau2[active]) > THRESHOLD * np.maximum(1.0, updated)
+        tau2[active] = updated
+        active[np.flatnonzero(active)[~still]] = False
+    return tau2
+
+
+def _dersimonian_laird_iterated(batch: Batch) -> NDArray[np.float64]:
+    """DLIT: DL re-evaluated at its own estimate, from 0 to its fixed point.
+
+    DerSimonian & Kacker (2007), Contemp Clin Trials 28, 105-114.
+
+    ``tau2 <- max(0, (y'P(tau2)y - (k - p))/tr P(tau2))`` (metafor ``"DLIT"``).
+    """
+    return _fixed_point(
+        batch,
+        np.zeros(len(batch.yi)),
+        lambda t, f, b: (f.rss - (b.k - b.p)) / f.trace_p,
+    )
+
+
+def _sidik_jonkman_iterated(batch: Batch) -> NDArray[np.float64]:
+    """SJIT: SJ re-evaluated at its own estimate, ``tau2 <- tau2 y'P(tau2)y/(k - p)``.
+
+    Starts at ``sum((y - ybar)^2)/k`` as SJ (Sidik & Jonkman 2007; metafor ``"SJIT"``).
+    """
+    y = batch.centred
+    return _fixed_point(
+        batch, (y * y).sum(axis=1) / batch.k, lambda t, f, b: t * f.rss / (b.k - b.p)
+    )
+
+
+def _paule_mandel_median(batch: Batch) -> NDArray[np.float64]:
+    """PMM: the root of ``y'P(tau2)y = chi2_{k-p}(0.5)``, the median-unbiased PM."""
+    target = special.chdtri(np.maximum(batch.k - batch.p, 1), 0.5)
+    return solve_generalised_q(batch, target=target, centred=True)
+
+
 def _iterative(method: str) -> Callable[[Batch], NDArray[np.float64]]:
     """Fisher scoring for ML, REML or EB, with the fallback and (ML, REML) ``ll0check``."""
 
@@ -365,6 +429,34 @@ ESTIMATORS: dict[str, Estimator] = {
         Estimator("HS", "Hunter-Schmidt", "Hunter & Schmidt 2004", _hunter_schmidt, False),
         Estimator("SJ", "Sidik-Jonkman", "Sidik & Jonkman 2005", _sidik_jonkman, False),
         Estimator("PM", "Paule-Mandel", "Paule & Mandel 1982", _paule_mandel, True),
+        Estimator(
+            "PMM",
+            "median-unbiased Paule-Mandel",
+            "Viechtbauer 2021; metafor method PMM",
+            _paule_mandel_median,
+            True,
+        ),
+        Estimator(
+            "HSK",
+            "Hunter-Schmidt (k-corrected)",
+            "Brannick et al. 2019",
+            _hunter_schmidt_k,
+            False,
+        ),
+        Estimator(
+            "DLIT",
+            "iterated DerSimonian-Laird",
+            "DerSimonian & Kacker 2007",
+            _dersimonian_laird_iterated,
+            True,
+        ),
+        Estimator(
+            "SJIT",
+            "iterated Sidik-Jonkman",
+            "Sidik & Jonkman 2007",
+            _sidik_jonkman_iterated,
+            True,
+        ),
         Estimator(
             "EB", "empirical Bayes", "Morris 1983; Berkey et al. 1995", _iterative("EB"), True
         ),

@@ -79,17 +79,91 @@ TRANSFORMS: dict[str, Transform] = {
 }
 
 
-def transform_function(transform: str | ArrayFunction | None) -> ArrayFunction | None:
+def pft(p: ArrayLike, n: ArrayLike) -> NDArray:
+    """Freeman-Tukey double arcsine of a proportion ``p`` out of ``n`` (metafor ``transf.pft``).
+
+    ``1/2 (asin(sqrt(x/(n + 1))) + asin(sqrt((x + 1)/(n + 1))))`` with ``x = p n``
+    (Freeman & Tukey 1950).
+    """
+    n = np.asarray(n, dtype=float)
+    x = np.asarray(p, dtype=float) * n
+    return 0.5 * (np.arcsin(np.sqrt(x / (n + 1))) + np.arcsin(np.sqrt((x + 1) / (n + 1))))
+
+
+def ipft(z: ArrayLike, n: ArrayLike) -> NDArray:
+    """Inverse of the Freeman-Tukey double arcsine for sample size ``n`` (Miller 1978).
+
+    ``p = 1/2 (1 - sgn(cos 2z) sqrt(1 - (sin 2z + (sin 2z - 1/sin 2z)/n)^2))``, set to 0
+    below ``pft(0, n)`` and to 1 above ``pft(1, n)`` (metafor ``transf.ipft``).
+    """
+    z = np.asarray(z, dtype=float)
+    n = np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s = np.sin(2 * z)
+        inner = 1 - (s + (s - 1 / s) / n) ** 2
+        p = 0.5 * (1 - np.sign(np.cos(2 * z)) * np.sqrt(inner))
+    p = np.where(np.isnan(p), np.nan, p)
+    p = np.where(z > pft(1.0, n), 1.0, p)
+    return np.where(z < pft(0.0, n), 0.0, p)
+
+
+def ipft_hm(z: ArrayLike, ni: ArrayLike) -> NDArray:
+    """``ipft`` at the harmonic mean of the studies' sample sizes (metafor ``transf.ipft.hm``).
+
+    ``n_hm = 1/mean(1/n_i)`` (Miller 1978, Am Stat 32, 138).
+    """
+    sizes = np.asarray(ni, dtype=float)
+    harmonic = 1 / np.mean(1 / sizes[np.isfinite(sizes)])
+    return ipft(z, harmonic)
+
+
+@dataclass(frozen=True)
+class ParameterisedTransform:
+    """A back-transform that also needs the studies' sample sizes ``ni``."""
+
+    name: str
+    description: str
+    array: Callable[[ArrayLike, ArrayLike], NDArray]
+
+
+#: Back-transforms that need the sample sizes (``ni``) as well as the values.
+PARAMETERISED_TRANSFORMS: dict[str, ParameterisedTransform] = {
+    t.name: t
+    for t in (
+        ParameterisedTransform(
+            "ipft.hm",
+            "Freeman-Tukey double arcsine -> proportion at the harmonic mean n "
+            "(metafor transf.ipft.hm)",
+            ipft_hm,
+        ),
+    )
+}
+
+
+def transform_function(
+    transform: str | ArrayFunction | None, ni: ArrayLike | None = None
+) -> ArrayFunction | None:
     """Return the vectorised back-transform named ``transform`` (or the callable given).
 
-    None means no back-transform. An unknown name raises :class:`InputError`
-    (rule ``pool-transform``).
+    None means no back-transform. A name of :data:`PARAMETERISED_TRANSFORMS` needs the
+    sample sizes ``ni``. An unknown name raises :class:`InputError` (rule
+    ``pool-transform``).
     """
     if transform is None or callable(transform):
         return transform
+    if transform in PARAMETERISED_TRANSFORMS:
+        if ni is None:
+            raise InputError(
+                f"the back-transform {transform!r} needs the studies' sample sizes (ni)",
+                "pool-transform",
+            )
+        sizes = np.asarray(ni, dtype=float)
+        function = PARAMETERISED_TRANSFORMS[transform].array
+        return lambda values: function(values, sizes)
     if transform not in TRANSFORMS:
+        known = ", ".join((*TRANSFORMS, *PARAMETERISED_TRANSFORMS))
         raise InputError(
-            f"unknown transform {transform!r}; expected one of {', '.join(TRANSFORMS)}",
+            f"unknown transform {transform!r}; expected one of {known}",
             "pool-transform",
         )
     return TRANSFORMS[transform].array

@@ -1,0 +1,65 @@
+"""Normand (1999), Stat Med 18, 321-359: risk differences (dat.hine1989) and mean
+differences (dat.normand1999) with common-effect, REML and DL fits.
+
+Expected values (Tables III, VII, VIII, IX) from metafor's
+tests/testthat/test_analysis_example_normand1999.r.
+"""
+
+import numpy as np
+from _published import assert_rounded, metadat
+
+from evidence.effects.escalc import escalc
+from evidence.stats.uni import fit_uni
+
+Z95 = 1.959963984540054
+
+
+def _fits(y, v, digits_ci, expected):
+    for method, (estimate, lower, upper, tau2) in expected.items():
+        fit = fit_uni(y, v, method=method)
+        assert_rounded(fit.beta, [estimate], 2)
+        assert_rounded(fit.ci_lower, [lower], digits_ci)
+        assert_rounded(fit.ci_upper, [upper], digits_ci)
+        if tau2 is not None:
+            assert_rounded(fit.tau2, tau2, 3 if digits_ci == 1 else 2)
+
+
+def test_first_example_risk_differences():
+    d = metadat("hine1989")
+    e = escalc("RD", n1i=d["n1i"], n2i=d["n2i"], ai=d["ai"], ci=d["ci"])
+    y, v = e.yi * 100, e.vi * 100**2
+    assert_rounded(y, [2.8026, 0.0000, 1.9711, 1.7961, 3.5334, 4.4031], 4)
+    assert_rounded(v, [17.7575, 37.5657, 8.1323, 10.8998, 8.0114, 6.1320], 4)
+    assert_rounded(y - Z95 * np.sqrt(v), [-5.5, -12.0, -3.6, -4.7, -2.0, -0.5], 1)
+    assert_rounded(y + Z95 * np.sqrt(v), [11.1, 12.0, 7.6, 8.3, 9.1, 9.3], 1)
+    expected = {
+        "FE": (2.94, 0.4, 5.5, None),
+        "REML": (2.94, 0.4, 5.5, 0.0),
+        "DL": (2.94, 0.4, 5.5, 0.0),
+    }
+    _fits(y, v, 1, expected)
+
+
+def test_second_example_mean_differences():
+    d = metadat("normand1999")
+    pooled = np.sqrt(
+        ((d["n1i"] - 1) * d["sd1i"] ** 2 + (d["n2i"] - 1) * d["sd2i"] ** 2)
+        / (d["n1i"] + d["n2i"] - 2)
+    )
+    e = escalc(
+        "MD", m1i=d["m1i"], sd1i=pooled, n1i=d["n1i"], m2i=d["m2i"], sd2i=pooled, n2i=d["n2i"]
+    )
+    assert_rounded(e.yi, [-20, -2, -55, -71, -4, 1, 11, -10, 7], 6)
+    assert_rounded(e.vi, [40.59, 2.05, 15.28, 150.22, 20.19, 1.22, 95.38, 8.03, 20.69], 2)
+    assert_rounded(
+        e.yi - Z95 * np.sqrt(e.vi), [-32.5, -4.8, -62.7, -95.0, -12.8, -1.2, -8.1, -15.6, -1.9], 1
+    )
+    assert_rounded(
+        e.yi + Z95 * np.sqrt(e.vi), [-7.5, 0.8, -47.3, -47.0, 4.8, 3.2, 30.1, -4.4, 15.9], 1
+    )
+    expected = {
+        "FE": (-3.49, -5.03, -1.96, None),
+        "DL": (-14.10, -24.45, -3.75, 218.72),
+        "REML": (-15.12, -32.67, 2.43, 685.20),
+    }
+    _fits(e.yi, e.vi, 2, expected)
