@@ -36,12 +36,10 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from functools import cache
 from pathlib import Path
 from typing import Any, TextIO
 
-from evidence import __version__
-from evidence.analyses.fit import METRIC_INFO, fit_analysis, participants
+from evidence import __version__, code_fingerprint
 from evidence.analyses.harmonise import EffectRow, EffectTable, harmonise
 from evidence.analyses.published import HEADLINE_FILE, headline_sha256, published_for
 from evidence.analyses.spec import Analysis, load_analyses
@@ -321,7 +319,18 @@ def remove_results(out_dir: Path, identifier: str) -> bool:
 BUILD_MARKER = ".evidence-build"
 #: What the evidence commands write into a build directory: an unmarked directory holding
 #: nothing else was made by a version from before the marker, and is adopted.
-BUILD_NAMES = frozenset({"results", "figures", "site", ".book-doctrees", ".evidence-book.lock"})
+BUILD_NAMES = frozenset(
+    {
+        "results",
+        "figures",
+        "site",
+        ".site.work",
+        ".site.new",
+        ".site.old",
+        ".book-doctrees",
+        ".evidence-book.lock",
+    }
+)
 
 
 def claim_build_dir(out_dir: Path, sources: Sequence[Path]) -> None:
@@ -429,10 +438,23 @@ def run_one(
     return document
 
 
+def fit_analysis(table: EffectTable, analysis: Analysis) -> dict[str, Any]:
+    """Fit one analysis with :func:`evidence.analyses.fit.fit_analysis`.
+
+    Imported on first use: a run in which every analysis is unchanged never loads the
+    statistics (start-up of a no-op ``make``).
+    """
+    from evidence.analyses.fit import fit_analysis as fit
+
+    return fit(table, analysis)
+
+
 def build_document(
     analysis: Analysis, table: EffectTable, sections: dict[str, Any], provenance: dict[str, Any]
 ) -> dict[str, Any]:
     """Assemble the results JSON in the contract's key order."""
+    from evidence.analyses.fit import METRIC_INFO, participants
+
     _measure, scale, back = METRIC_INFO[analysis.metric]
     included = table.included
     notes = list(sections["notes"])
@@ -641,18 +663,6 @@ def sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@cache
-def code_fingerprint() -> str:
-    """sha256 over the package's Python files and schemas, so a code change refits."""
-    root = Path(__file__).parents[1]  # the evidence package
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*")):
-        if path.suffix in (".py", ".json", ".yaml") and "__pycache__" not in path.parts:
-            digest.update(path.relative_to(root).as_posix().encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
 def build_provenance(
     analysis: Analysis,
     studies: Sequence[Study],
@@ -829,11 +839,28 @@ def _update_index(
     return rows
 
 
+#: Beside the summary forest: what it was drawn from (rows and code) and its sha256.
+SUMMARY_STAMP = ".summary-forest.json"
+
+
 def _render_summary(
     render_summary: RenderSummary, rows: list[dict[str, Any]], figures_dir: Path
 ) -> None:
-    """Draw the summary forest into ``figures/summary-forest.svg``, writing only on change."""
+    """Draw the summary forest into ``figures/summary-forest.svg``, writing only on change.
+
+    It is not drawn again when the index rows and the code are those it was drawn from
+    and the file still has the sha256 recorded then (``figures/.summary-forest.json``).
+    """
     target = figures_dir / "summary-forest.svg"
+    stamp_path = figures_dir / SUMMARY_STAMP
+    drawn_from = hashlib.sha256((code_fingerprint() + dumps(rows)).encode("utf-8")).hexdigest()
+    try:
+        stamp = json.loads(stamp_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        stamp = None
+    if isinstance(stamp, dict) and stamp.get("inputs") == drawn_from:
+        if stamp.get("svg") == sha256_of(target):  # None for both when nothing was drawn
+            return
     with tempfile.TemporaryDirectory() as scratch:
         drawn = Path(scratch) / target.name
         render_summary(rows, drawn)
@@ -842,6 +869,10 @@ def _render_summary(
             write_if_changed(target, drawn.read_text(encoding="utf-8"))
         elif target.is_file():
             target.unlink()
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    write_if_changed(
+        stamp_path, json.dumps({"inputs": drawn_from, "svg": sha256_of(target)}) + "\n"
+    )
 
 
 def _summary(document: dict[str, Any]) -> str:

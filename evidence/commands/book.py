@@ -49,8 +49,9 @@ def run(args: argparse.Namespace) -> int:
     from evidence.report.book import build_book
 
     summary = build_book(args.results, args.studies, args.out, args.book)
+    done = "is up to date (nothing changed)" if summary.build == "unchanged" else "built"
     print(
-        f"Site built from {summary.analyses} analyses and {summary.studies} studies: "
+        f"Site {done} from {summary.analyses} analyses and {summary.studies} studies: "
         f"open {summary.site / 'index.html'}"
     )
     return 0

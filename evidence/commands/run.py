@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from evidence.commands import SUMMARIES
 
@@ -41,7 +42,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the analyses; problems in records or specs raise EvidenceError (exit 1)."""
     from evidence.analyses.runner import run_analyses
-    from evidence.report.plots import render_all, summary_forest
 
     run_analyses(
         args.studies,
@@ -50,7 +50,23 @@ def run(args: argparse.Namespace) -> int:
         ids=args.ids or None,
         figures=not args.no_figures,
         force=args.force,
-        render=render_all,
-        render_summary=summary_forest,
+        render=_render_all,
+        render_summary=_summary_forest,
     )
     return 0
+
+
+# The figure code (matplotlib) is imported only when a figure is drawn: a run in which
+# every analysis is unchanged draws none.
+
+
+def _render_all(*args: Any) -> Any:
+    from evidence.report.plots import render_all
+
+    return render_all(*args)
+
+
+def _summary_forest(*args: Any) -> Any:
+    from evidence.report.plots import summary_forest
+
+    return summary_forest(*args)
