@@ -15,7 +15,7 @@ from typing import Any
 import pandas
 import pytest
 
-from evidence.analyses.spec import Analysis
+from evidence.analyses.spec import MEASURE_FAMILIES, Analysis, Eligibility
 from evidence.records.model import (
     Effect,
     Exposure,
@@ -85,6 +85,22 @@ def make_record(
     )
 
 
+#: Eligibility that lets every measure family and contrast in and pools from two samples:
+#: the mechanics tests use it; tests of the eligibility rules set their own.
+PERMISSIVE = Eligibility(
+    measure_families=tuple(dict.fromkeys(MEASURE_FAMILIES.values())),
+    min_samples=2,
+    contrasts=(
+        "binary",
+        "extreme-categories",
+        "category-vs-reference",
+        "per-sd",
+        "per-unit",
+        "not-stated",
+    ),
+    measure_families_justification="mechanics tests: every family is let in",
+)
+
 #: The analysis most harmonisation tests use: mortality on the log risk ratio scale.
 ANALYSIS = Analysis(
     id="a",
@@ -97,6 +113,7 @@ ANALYSIS = Analysis(
     dependence="multilevel",
     method="REML",
     test="z",
+    eligibility=PERMISSIVE,
 )
 
 

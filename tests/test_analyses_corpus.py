@@ -31,9 +31,20 @@ def results(tmp_path_factory):
     return {d["id"]: {**d, "_out": out} for d in documents}
 
 
-@pytest.mark.parametrize("analysis", ["holtlunstad2010-partial", "isolation-cancer-mortality"])
+def _pooled(results, key):
+    """The pooled section of an analysis, or of one outcome family's block (``id/family``)."""
+    analysis, _, family = key.partition("/")
+    document = results[analysis]
+    if not family:
+        return document["pooled"]
+    return next(b for b in document["by_family"] if b["family"] == family)["pooled"]
+
+
+@pytest.mark.parametrize(
+    "analysis", ["holtlunstad2010-partial", "isolation-chd-stroke/coronary heart disease"]
+)
 def test_pooled_matches_metafor(results, analysis):
-    expected, pooled = FIXTURES[analysis], results[analysis]["pooled"]
+    expected, pooled = FIXTURES[analysis], _pooled(results, analysis)
     assert pooled["k"] == expected["k"]
     for key in ("estimate", "se", "tau2", "i2", "q"):
         assert_allclose(pooled[key], expected[key], rtol=RTOL_ESTIMATE)
@@ -57,7 +68,8 @@ def test_holt_lunstad_check_is_labelled_and_shown_beside_the_published_values(re
 def test_single_sample_questions_are_not_pooled(results, analysis):
     document = results[analysis]
     assert document["status"] == "insufficient-evidence"
-    assert document["message"].startswith("Too little evidence to pool")
+    assert document["message"].startswith("Not pooled: ")
+    assert "The studies are listed below." in document["message"]
     assert document["pooled"] is None
 
 
@@ -67,7 +79,7 @@ def test_every_shipped_analysis_shows_its_published_results(results):
             assert document["published"], analysis
 
 
-@pytest.mark.parametrize("analysis", ["isolation-mortality", "isolation-chd-stroke"])
+@pytest.mark.parametrize("analysis", ["isolation-mortality", "loneliness-mortality"])
 def test_three_level_pooled_matches_metafor_rma_mv(results, analysis):
     # rma.mv(yi, vi, random = ~ 1 | cluster/effect), REML (make_analyses_fixtures.R)
     expected, document = FIXTURES[analysis], results[analysis]
@@ -102,19 +114,10 @@ def test_three_level_weights_match_metafor(results):
         "isolation-mortality-white-men",
         "isolation-mortality-white-women",
         "isolation-mortality-full",
-        "integration-mortality",
-        "sni-mortality-men",
-        "sni-mortality-women",
         "isolation-mortality",
     ]
     weight = {r["effect"] + r["study"]: float(r["weight"]) for r in rows}
-    studies = ["alcaraz2019"] * 4 + [
-        "elovainio2017",
-        "eng2002",
-        "laugesen2018",
-        "laugesen2018",
-        "steptoe2013",
-    ]
+    studies = ["alcaraz2019"] * 4 + ["elovainio2017", "steptoe2013"]
     found = [weight[e + s] for e, s in zip(order, studies, strict=True)]
     assert_allclose(found, FIXTURES["isolation-mortality"]["weights"], rtol=RTOL_ESTIMATE)
 
@@ -131,3 +134,121 @@ def test_full_run_with_figures_is_byte_identical(tmp_path, draw_figures):
     assert files == sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())
     for relative in files:
         assert (first / relative).read_bytes() == (second / relative).read_bytes(), relative
+
+
+# --------------------------------------------------------------------------- issue 13
+# Invariants over the live corpus (no counts, no pooled values): every pooled headline
+# obeys the eligibility rules, and the sentences and summaries say what the numbers say.
+
+
+def _headlines(results):
+    """(analysis id, label, pooled, certainty, finding, plain language) of every estimate."""
+    for analysis, document in results.items():
+        if document["status"] == "ok":
+            yield (
+                analysis,
+                analysis,
+                document["pooled"],
+                document["certainty"],
+                document["finding"],
+                document["plain_language"],
+            )
+        for block in document["by_family"] or []:
+            if block["status"] == "ok":
+                yield (
+                    analysis,
+                    f"{analysis}/{block['family']}",
+                    block["pooled"],
+                    block["certainty"],
+                    block["finding"],
+                    block["plain_language"],
+                )
+
+
+def test_every_pooled_headline_satisfies_the_eligibility_rules(results):
+    for analysis, document in results.items():
+        if document["status"] != "ok":
+            continue
+        rules = document["eligibility"]
+        assert rules["samples"] >= rules["min_samples"], analysis
+        assert len(rules["outcome_families"]["included"]) == 1 or (
+            rules["outcome_families"]["across"] == "subgroups"
+        ), analysis
+        families = rules["measure_families"]["included"]
+        assert set(families) <= set(rules["measure_families"]["allowed"]), analysis
+        if len(families) > 1:
+            assert rules["measure_families"]["justification"], analysis
+        contrasts = set(rules["contrasts"]["included"])
+        assert contrasts <= set(rules["contrasts"]["allowed"]), analysis
+        assert not ({"per-sd", "per-unit"} & contrasts) or contrasts <= {"per-sd", "per-unit"}
+        assert document["pooled"]["estimable"], analysis
+
+
+def test_findings_and_summaries_say_what_the_numbers_say(results):
+    from evidence.analyses.summary import QUALIFIERS, number
+
+    for analysis, label, pooled, certainty, found, plain in _headlines(results):
+        shown = pooled.get("back_transformed") or pooled
+        assert found["estimate"] == shown["estimate"], label
+        assert found["ci"] == shown["ci"], label
+        numbers = f"{number(shown['estimate'])}, 95% CI {number(shown['ci'][0])} to"
+        assert numbers in found["statement"], label
+        assert (
+            f"{number(shown['estimate'])} (95% CI {number(shown['ci'][0])} to "
+            in (plain["what_we_found"])
+        ), label
+        if results[analysis]["kind"] == "check":
+            assert certainty is None
+            continue
+        level = certainty["level"]
+        assert found["certainty"] == level
+        assert f"{level} certainty" in found["statement"], label
+        assert found["qualifier"] == QUALIFIERS[level]
+        if level == "very low":
+            assert found["statement"].startswith("The evidence is very uncertain"), label
+        else:
+            assert found["exposure"][1:] in found["statement"], label
+        assert found["outcome"] in found["statement"], label
+        assert certainty["symbol"] in plain["how_sure"], label
+        assert certainty["definition"] in plain["how_sure"], label
+        assert all(plain[key] for key in ("who", "exposure", "outcome", "text")), label
+
+
+def test_every_rating_has_a_footnote_per_domain_and_says_when_risk_of_bias_is_unknown(results):
+    for _analysis, label, _pooled, certainty, found, _plain in _headlines(results):
+        if certainty is None:
+            continue
+        assert [d["domain"] for d in certainty["domains"]] == [
+            "risk-of-bias",
+            "inconsistency",
+            "indirectness",
+            "imprecision",
+            "publication-bias",
+        ]
+        assert all(d["footnote"] and d["mark"] for d in certainty["domains"]), label
+        assert len(certainty["levels"]) == 4
+        if certainty["provisional"]:
+            assert "not been assessed" in found["statement"], label
+
+
+def test_checks_are_marked_and_never_rated(results):
+    document = results["holtlunstad2010-partial"]
+    assert document["kind"] == "check"
+    assert document["certainty"] is None
+
+
+def test_no_headline_presents_a_zero_width_interval(results):
+    for analysis, document in results.items():
+        for fitted in (document["subgroups"] or {}).values():
+            for level in ((fitted or {}).get("subgroups") or {}).values():
+                if level and level["ci"] and level["ci"][0] == level["ci"][1]:
+                    assert level["estimable"] is False, analysis
+        for row in document["adjustment"]["sensitivity"]:
+            assert "estimable" in row, analysis
+
+
+def test_meta_regression_is_not_run_on_fewer_than_ten_samples(results):
+    for analysis, document in results.items():
+        for moderator, fitted in (document["meta_regression"] or {}).items():
+            if fitted is not None:
+                assert document["eligibility"]["samples"] >= 10, (analysis, moderator)

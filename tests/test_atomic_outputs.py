@@ -20,18 +20,24 @@ import pytest
 from fs_snapshot import make_sentinel, snapshot
 from test_diff_git import git
 from test_diff_git import repository as repository  # the fixture
-from test_runner import SPEC, write_corpus
+from test_runner import SPEC, STUDIES, write_corpus
 
 from evidence.analyses.runner import write_if_changed
 from evidence.cli import main
 
+#: Ten independent samples: a meta-regression (and so its bubble plot) needs at least ten.
+TEN_STUDIES = STUDIES + [
+    (f"{sid[:-4]}x{int(sid[-4:]) + 1}", cohort, measure, value, lo, hi, higher, n)
+    for sid, cohort, measure, value, lo, hi, higher, n in STUDIES
+]
+
 
 @pytest.fixture
 def corpus(tmp_path, monkeypatch):
-    """Five records and two analyses in tmp_path/repo, the working directory."""
+    """Ten records and two analyses in tmp_path/repo, the working directory."""
     root = tmp_path / "repo"
     root.mkdir()
-    write_corpus(root)
+    write_corpus(root, studies=TEN_STUDIES)
     monkeypatch.chdir(root)
     return root
 

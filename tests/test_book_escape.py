@@ -113,8 +113,9 @@ def test_escape_paragraphs_keeps_paragraph_breaks_only():
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("Forest plot: 3 effects <b>", "Forest plot 3 effects b"),
-        ("a\n:alt: x {raw}`y`", "a alt x raw y"),
+        ("Forest plot: 3 effects <b>", "Forest plot: 3 effects <b>"),
+        ("a\n:alt: x {raw}`y`", "a :alt: x raw y"),  # one line: no second option
+        ("Steptoe's cohort: p < 0.001", "Steptoe's cohort: p < 0.001"),
         ("ratio 1.5 (95% CI 1.2 to 1.9)", "ratio 1.5 (95% CI 1.2 to 1.9)"),
         (None, ""),
     ],

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import math
+import tempfile
 from pathlib import Path
+from typing import Any
 
 from evidence.records.model import (
     Effect,
@@ -249,7 +251,7 @@ HOSTILE_BIB = """\
 """
 
 REPOSITORY = Path(__file__).resolve().parents[1]
-_BUILT: dict[str, Path] = {}
+_BUILT: dict[str, Any] = {}
 
 
 def hostile_site() -> Path:
@@ -307,3 +309,50 @@ def hostile_site() -> Path:
     build_book(build / "results", studies, build / "site", book)
     _BUILT["hostile"] = build / "site"
     return _BUILT["hostile"]
+
+
+def shipped_site() -> tuple[Path, list[dict]]:
+    """Build (once per test session) the site of the shipped corpus; return it and the results.
+
+    studies/ + analyses/ -> ``run_analyses`` (with the figures) -> ``evidence book`` (the
+    command), into a temporary directory.
+    """
+    if "shipped" in _BUILT:
+        return _BUILT["shipped"]
+    import io
+    import shutil
+
+    from evidence.analyses.runner import run_analyses
+    from evidence.cli import main
+    from evidence.report.plots import render_all, summary_forest
+
+    root = Path(tempfile.mkdtemp(prefix="evidence-shipped-site-"))
+    build = root / "build"
+    documents = run_analyses(
+        REPOSITORY / "studies",
+        REPOSITORY / "analyses",
+        build,
+        progress=io.StringIO(),
+        render=render_all,
+        render_summary=summary_forest,
+    )
+    book = root / "book"
+    shutil.copytree(
+        REPOSITORY / "book", book, ignore=shutil.ignore_patterns("_generated", "_build")
+    )
+    status = main(
+        [
+            "book",
+            "--results",
+            str(build / "results"),
+            "--studies",
+            str(REPOSITORY / "studies"),
+            "--out",
+            str(build / "site"),
+            "--book",
+            str(book),
+        ]
+    )
+    assert status == 0
+    _BUILT["shipped"] = (build / "site", documents)
+    return _BUILT["shipped"]

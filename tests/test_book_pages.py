@@ -217,7 +217,7 @@ def test_analysis_page_sections_and_escaping():
     assert page.startswith("# \\<script\\>")
     assert "<script>" not in page and "javascript:" not in page
     assert "{download}`Results (JSON) <../results/x.json>`" in page
-    assert ":alt: desc with colon and role x\n" in page
+    assert ":alt: desc with :colon: and role x\n" in page  # one line: no second option
     assert "| 1\\.20 to 1\\.90 |" in page  # natural-scale CI of exp(ln 1.2), exp(ln 1.9)
     assert "no confidence interval" in page  # the excluded effect keeps its reason
     assert "[alpha2001](../studies/alpha2001.md)" in page
@@ -234,7 +234,8 @@ def test_analysis_page_sections_and_escaping():
 
 def test_methods_paragraph_is_written_from_the_spec():
     text = methods_paragraph(make_result())
-    assert "outcome.domain in mortality" in text
+    assert "the outcome area is mortality" in text  # field paths in words
+    assert "outcome.domain" not in text
     assert "the most adjusted estimate" in text
     assert "REML estimator" in text
     assert "Hartung-Knapp-Sidik-Jonkman (t) inference." in text
@@ -267,8 +268,8 @@ def test_methods_paragraph_reads_alternative_selections():
         {"effect.subgroup.label": "history of MI"},
     ]
     assert (
-        "Effects were selected where population.condition in post-mi; outcome.domain in "
-        "mortality or where effect.subgroup.label in history of MI."
+        "Effects were selected where the health condition of the participants is post-mi; "
+        "the outcome area is mortality or where the subgroup is history of MI."
     ) in methods_paragraph(result)
 
 
@@ -306,6 +307,18 @@ def test_study_page_cites_known_keys_and_escapes_everything_else():
     hostile_key = make_study("beta{raw}`x`")
     page = study_page(hostile_key, _context([hostile_key], [], {"beta{raw}`x`"}))
     assert "{cite:p}" not in page
+
+
+def test_study_page_says_codes_and_field_names_in_words():
+    note = "higher_means: fewer-ties reads more strain as weaker ties; follow_up_years as printed"
+    study = make_study(text=note)
+    page = study_page(study, _context([study], [_analysis()])).replace("\\", "")
+    assert "higher_means" not in page and "follow_up_years" not in page
+    assert "the direction recorded (fewer or weaker ties) reads more strain" in page
+    assert "the follow-up in years as printed" in page
+    assert "prospective cohort" in page and "prospective-cohort" not in page
+    assert "social isolation (structural)" in page
+    assert "not yet checked against the full text; read from the abstract" in page
 
 
 def test_catalogue_lists_every_study_with_a_link():

@@ -127,48 +127,11 @@ def test_citation_links_to_the_bibliography(site):
     assert "javascript:alert(3)" not in bibliography  # the bib's unsafe url was dropped
 
 
-def test_shipped_corpus_through_the_real_pipeline(tmp_path):
-    """studies/ + analyses/ -> `evidence run` -> `evidence book` (the command), when present."""
-    import importlib.util
-    import io
-    import shutil
+def test_shipped_corpus_through_the_real_pipeline():
+    """studies/ + analyses/ -> `evidence run` -> `evidence book` (the command)."""
+    from test_book_fixtures import REPOSITORY, shipped_site
 
-    if importlib.util.find_spec("evidence.analyses.runner") is None:
-        pytest.skip("the analysis runner (evidence.analyses.runner) is not available yet")
-    from test_book_fixtures import REPOSITORY
-
-    from evidence.analyses.runner import run_analyses
-    from evidence.cli import main
-    from evidence.report.plots import render_all, summary_forest
-
-    build = tmp_path / "build"
-    documents = run_analyses(
-        REPOSITORY / "studies",
-        REPOSITORY / "analyses",
-        build,
-        progress=io.StringIO(),
-        render=render_all,
-        render_summary=summary_forest,
-    )
-    book = tmp_path / "book"
-    shutil.copytree(
-        REPOSITORY / "book", book, ignore=shutil.ignore_patterns("_generated", "_build")
-    )
-    status = main(
-        [
-            "book",
-            "--results",
-            str(build / "results"),
-            "--studies",
-            str(REPOSITORY / "studies"),
-            "--out",
-            str(build / "site"),
-            "--book",
-            str(book),
-        ]
-    )
-    site = build / "site"
-    assert status == 0
+    site, documents = shipped_site()
     for document in documents:
         assert (site / "_generated" / "analyses" / f"{document['id']}.html").is_file()
     studies = sorted((REPOSITORY / "studies").glob("*.yaml"))

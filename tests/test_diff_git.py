@@ -35,6 +35,7 @@ question: {population: adults, exposure: social isolation, comparator: integrate
            outcome: all-cause mortality}
 select: {outcome.domain: mortality}
 metric: log-risk-ratio
+eligibility: {min_samples: 2, measure_families: [hazard]}
 orient: fewer-ties-harmful
 adjustment: most-adjusted
 dependence: one-per-cohort

@@ -56,6 +56,11 @@ title: Isolation and mortality
 question: {{population: adults, exposure: isolation, comparator: integrated, outcome: death}}
 select: {select}
 metric: log-risk-ratio
+eligibility:
+  min_samples: 2
+  measure_families: [hazard, risk, rate]
+  measure_families_justification: "test corpus: hazard, risk and rate ratios read as risk ratios"
+assume_rare_outcome: true
 orient: fewer-ties-harmful
 adjustment: most-adjusted
 dependence: {dependence}
@@ -162,8 +167,8 @@ def test_insufficient_evidence_is_said_plainly_and_the_run_goes_on(corpus):
     few = documents["few"]
     assert few["status"] == "insufficient-evidence"
     assert few["message"] == (
-        "Too little evidence to pool: 1 usable effect after selection "
-        "(none excluded); pooling needs at least two."
+        "Not pooled: 1 usable estimate from 1 independent sample; this analysis pools at "
+        "least 2 independent samples (none excluded). The studies are listed below."
     )
     assert few["pooled"] is None
     assert documents["isolation"]["status"] == "ok"
@@ -267,7 +272,7 @@ def test_an_analysis_that_cannot_be_fitted_does_not_stop_the_others(corpus, monk
 
     real = runner.fit_analysis
 
-    def failing(table, analysis):
+    def failing(table, analysis, variants=None):
         if analysis.id == "few":
             raise InputError("the model could not be fitted")
         return real(table, analysis)

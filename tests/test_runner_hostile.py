@@ -153,10 +153,10 @@ def test_a_failing_analysis_is_reported_and_its_stale_results_removed(
     assert (out / "results" / "few.json").is_file()
     real = runner.fit_analysis
 
-    def failing(table, analysis):
+    def failing(table, analysis, variants=None):
         if analysis.id == "few":
             raise error
-        return real(table, analysis)
+        return real(table, analysis, variants)
 
     monkeypatch.setattr(runner, "fit_analysis", failing)
     progress, problems = _run(corpus, force=True)

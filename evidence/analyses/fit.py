@@ -17,16 +17,18 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from scipy import stats
 
-from evidence.analyses.certainty import CertaintyInputs, assess
-from evidence.analyses.harmonise import EffectRow, EffectTable
-from evidence.analyses.spec import Analysis
+from evidence.analyses.certainty import HIGH_RISK, CertaintyInputs, assess
+from evidence.analyses.harmonise import CONTRAST_WORDS, FAMILY_WORDS, EffectRow, EffectTable
+from evidence.analyses.spec import ADJUSTMENT_ORDER, Analysis
+from evidence.analyses.summary import above_null_means, finding, plain_language
 from evidence.effects.escalc import MEASURE_REGISTRY
+from evidence.records.model import ROB_DOMAINS
 from evidence.stats import bias, dependence, sensitivity
 from evidence.stats.errors import InputError
 from evidence.stats.pooling import pool
@@ -56,115 +58,113 @@ def _metric_info(measure: str) -> tuple[str, str, str | None]:
 METRIC_INFO = {metric: _metric_info(measure) for metric, measure in METRIC_MEASURES.items()}
 
 
-def fit_analysis(table: EffectTable, analysis: Analysis) -> dict[str, Any]:
+#: Every section :func:`fit_analysis` returns besides ``status``, ``message``, ``weights``
+#: and ``notes`` (``null`` when not requested or not computable), in the order of the
+#: results JSON.
+SECTION_KEYS = (
+    "pooled",
+    "subgroups",
+    "meta_regression",
+    "leave_one_out",
+    "influence",
+    "baujat",
+    "cumulative",
+    "low_risk_of_bias_only",
+    "egger",
+    "begg",
+    "trimfill",
+    "failsafe_n",
+    "pet_peese",
+    "dependence",
+    "certainty",
+    "eligibility",
+    "by_family",
+    "adjustment",
+    "risk_of_bias",
+    "finding",
+    "plain_language",
+)
+#: Independent samples a meta-regression needs (Cochrane Handbook 10.11.5.1: about ten
+#: studies per characteristic modelled).
+MIN_META_REGRESSION = 10
+#: The test for subgroup differences across outcome families rejects below this p
+#: (the Cochrane Handbook's 0.10 for heterogeneity tests of low power, 10.10.2).
+FAMILY_TEST_ALPHA = 0.10
+#: Reader labels of the adjustment sensitivity analysis.
+ADJUSTMENT_LABELS = {
+    "most-adjusted": "Most adjusted estimate of each study",
+    "least-adjusted": "Least adjusted estimate of each study",
+    "fully-adjusted-only": "Fully adjusted estimates only",
+}
+
+
+def fit_analysis(
+    table: EffectTable,
+    analysis: Analysis,
+    variants: Mapping[str, EffectTable] | None = None,
+) -> dict[str, Any]:
     """Every fitted section of one analysis as plain data (see the module docstring).
+
+    Parameters
+    ----------
+    table : EffectTable
+        The harmonised effects (the spec's adjustment rule).
+    analysis : Analysis
+        The spec.
+    variants : mapping of str to EffectTable, optional
+        The tables of the adjustment sensitivity analysis
+        (:func:`evidence.analyses.harmonise.adjustment_variants`); without them the
+        ``adjustment.sensitivity`` list is empty.
 
     Returns
     -------
     dict
-        Keys ``status``, ``message``, ``pooled``, ``weights`` (percent, per included row),
-        ``subgroups``, ``meta_regression``, ``leave_one_out``, ``influence``,
-        ``cumulative``, ``low_risk_of_bias_only``, ``egger``, ``begg``, ``trimfill``,
-        ``failsafe_n``, ``pet_peese``, ``dependence``, ``certainty`` and ``notes``.
-        Warnings raised while fitting (e.g. a tau2 estimator that needed a fallback) are
-        not lost: each distinct message becomes a note.
+        ``status``, ``message``, ``weights`` (percent, per included row), ``notes`` and
+        every key of :data:`SECTION_KEYS`. Warnings raised while fitting (e.g. a tau2
+        estimator that needed a fallback) are not lost: each distinct message becomes a
+        note.
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        sections = _fit_sections(table, analysis)
+        sections = _fit_sections(table, analysis, variants or {})
     for message in dict.fromkeys(str(w.message) for w in caught):
         sections["notes"].append(f"warning while fitting: {message}")
+    mark_estimable(sections)
     return sections
 
 
-def _fit_sections(table: EffectTable, analysis: Analysis) -> dict[str, Any]:
+def _fit_sections(
+    table: EffectTable, analysis: Analysis, variants: Mapping[str, EffectTable]
+) -> dict[str, Any]:
     """Fit every section (see :func:`fit_analysis`)."""
     rows = table.included
-    measure, _scale, back = METRIC_INFO[analysis.metric]
-    sections: dict[str, Any] = {
-        key: None
-        for key in (
-            "pooled",
-            "subgroups",
-            "meta_regression",
-            "leave_one_out",
-            "influence",
-            "baujat",
-            "cumulative",
-            "egger",
-            "begg",
-            "trimfill",
-            "failsafe_n",
-            "pet_peese",
-            "dependence",
-            "certainty",
-            "low_risk_of_bias_only",
-        )
-    }
+    sections: dict[str, Any] = dict.fromkeys(SECTION_KEYS)
     sections.update(status="ok", message=None, weights=[], notes=[])
-    if len(rows) < 2:
-        sections["status"] = "insufficient-evidence"
-        n_out = len(table.excluded)
-        excluded = (
-            "none excluded"
-            if n_out == 0
-            else f"{n_out} excluded, each with its reason in the effects table"
-        )
-        sections["message"] = (
-            f"Too little evidence to pool: {len(rows)} usable effect"
-            f"{'s' * (len(rows) != 1)} after selection ({excluded}); "
-            "pooling needs at least two."
-        )
+    sections["eligibility"] = eligibility_summary(table, analysis)
+    sections["adjustment"] = adjustment_section(analysis, table, variants)
+    sections["risk_of_bias"] = risk_of_bias_table(rows, None)
+    families = list(dict.fromkeys(r.outcome_family for r in rows))
+    if len(families) > 1 and _by_family(sections, table, analysis, variants, families):
+        _summaries(sections, analysis, rows)
         return sections
-    clusters = sorted({r.cluster for r in rows})
-    if len(clusters) < 2:
-        sections["status"] = "insufficient-evidence"
-        sections["message"] = (
-            f"Too little evidence to pool: the {len(rows)} usable effects "
-            f"all come from one sample ('{clusters[0]}'); pooling needs at "
-            "least two independent samples."
-        )
+    unpooled = _too_few(rows, analysis.rules.min_samples, len(table.excluded))
+    if unpooled:
+        sections["status"], sections["message"] = "insufficient-evidence", unpooled
+        _summaries(sections, analysis, rows)
         return sections
+    fitted = pool_rows(rows, analysis, table.dependence_note)
+    pooled, weights = fitted["pooled"], fitted["weights"]
+    sections["dependence"] = fitted["dependence"]
+    sections["notes"].extend(fitted["notes"])
+    sections["pooled"] = pooled
+    sections["weights"] = weights
     yi = np.array([r.yi for r in rows], dtype=float)
     vi = np.array([r.vi for r in rows], dtype=float)
     labels = [r.label for r in rows]
-    n_clusters = len({r.cluster for r in rows})
-    n_studies = len({r.study for r in rows})
-    univariate = pool(
-        yi,
-        vi,
-        measure=measure,
-        transform=back,
-        labels=labels,
-        n_studies=n_studies,
-        n_participants=participants(rows),
-        method=analysis.method,
-        test=analysis.test,
-    )
-    pooled = univariate.to_dict()
-    tau2 = univariate.tau2 or 0.0
-    weights = [float(w) for w in 100 * (1 / (vi + tau2)) / np.sum(1 / (vi + tau2))]
-    shared = n_clusters < len(rows)
-    if analysis.dependence == "multilevel" and shared:
-        multilevel, ml_weights, note = _multilevel(rows, yi, vi, pooled, back, analysis.test)
-        sections["dependence"] = multilevel
-        if multilevel is not None and multilevel.get("pooled") is not None:
-            pooled = multilevel.pop("pooled")
-            weights = ml_weights
-        sections["notes"].append(note)
-    else:
-        sections["dependence"] = {
-            "rule": analysis.dependence,
-            "n_clusters": n_clusters,
-            "note": table.dependence_note,
-            "sigma2": None,
-            "robust": None,
-        }
-    if table.dependence_note:
-        sections["notes"].append(table.dependence_note)
-    sections["pooled"] = pooled
-    sections["weights"] = [float(w) for w in weights]
-    sections["subgroups"] = _subgroups(rows, yi, vi, analysis, measure, back, sections["notes"])
+    measure, _scale, back = METRIC_INFO[analysis.metric]
+    by_spec = _subgroups(rows, yi, vi, analysis, measure, back, sections["notes"])
+    if sections["subgroups"] or by_spec:  # keep the outcome-family test beside them
+        sections["subgroups"] = {**(sections["subgroups"] or {}), **(by_spec or {})}
     sections["meta_regression"] = _moderators(rows, yi, vi, analysis, sections["notes"])
     sections["low_risk_of_bias_only"] = _low_risk_only(
         rows, yi, vi, analysis, measure, back, sections["notes"]
@@ -172,7 +172,95 @@ def _fit_sections(table: EffectTable, analysis: Analysis) -> dict[str, Any]:
     order = sorted(range(len(rows)), key=lambda i: (rows[i].year or 0, rows[i].label))
     _diagnostics(sections, yi, vi, labels, analysis, order)
     egger_p = (sections["egger"] or {}).get("p")
-    sections["certainty"] = assess(
+    sections["risk_of_bias"] = risk_of_bias_table(rows, weights)
+    if analysis.kind != "check":
+        sections["certainty"] = rate(rows, pooled, weights, analysis, egger_p)
+    _summaries(sections, analysis, rows)
+    return sections
+
+
+def _too_few(rows: Sequence[EffectRow], min_samples: int, n_out: int) -> str | None:
+    """Why these rows are not pooled (fewer independent samples than needed), or ``None``."""
+    samples = sorted({r.cluster for r in rows})
+    if len(rows) >= 2 and len(samples) >= min_samples:
+        return None
+    excluded = (
+        "none excluded"
+        if n_out == 0
+        else f"{n_out} excluded, each with its reason in the effects table"
+    )
+    if not rows:
+        return f"Not pooled: no usable estimate after selection ({excluded})."
+    shared = (
+        f" (all from one sample, '{samples[0]}')" if len(samples) == 1 and len(rows) > 1 else ""
+    )
+    return (
+        f"Not pooled: {len(rows)} usable estimate{'s' * (len(rows) != 1)} from "
+        f"{len(samples)} independent sample{'s' * (len(samples) != 1)}{shared}; "
+        f"this analysis pools at least {min_samples} independent samples ({excluded}). "
+        "The studies are listed below."
+    )
+
+
+def pool_rows(
+    rows: Sequence[EffectRow], analysis: Analysis, dependence_note: str | None = None
+) -> dict[str, Any]:
+    """Pool included rows: univariate, or three-level when clusters hold several effects.
+
+    Returns
+    -------
+    dict
+        ``pooled`` (the headline pooled section), ``weights`` (percent per row),
+        ``dependence`` (the results' dependence section) and ``notes``.
+    """
+    measure, _scale, back = METRIC_INFO[analysis.metric]
+    yi = np.array([r.yi for r in rows], dtype=float)
+    vi = np.array([r.vi for r in rows], dtype=float)
+    n_clusters = len({r.cluster for r in rows})
+    univariate = pool(
+        yi,
+        vi,
+        measure=measure,
+        transform=back,
+        labels=[r.label for r in rows],
+        n_studies=len({r.study for r in rows}),
+        n_participants=participants(rows),
+        method=analysis.method,
+        test=analysis.test,
+    )
+    pooled = univariate.to_dict()
+    tau2 = univariate.tau2 or 0.0
+    weights = [float(w) for w in 100 * (1 / (vi + tau2)) / np.sum(1 / (vi + tau2))]
+    notes: list[str] = []
+    section: dict[str, Any] | None
+    if analysis.dependence == "multilevel" and n_clusters < len(rows):
+        section, ml_weights, note = _multilevel(rows, yi, vi, pooled, back, analysis.test)
+        if section is not None and section.get("pooled") is not None:
+            pooled = section.pop("pooled")
+            weights = ml_weights
+        notes.append(note)
+    else:
+        section = {
+            "rule": analysis.dependence,
+            "n_clusters": n_clusters,
+            "note": dependence_note,
+            "sigma2": None,
+            "robust": None,
+        }
+    if dependence_note:
+        notes.append(dependence_note)
+    return {"pooled": pooled, "weights": weights, "dependence": section, "notes": notes}
+
+
+def rate(
+    rows: Sequence[EffectRow],
+    pooled: Mapping[str, Any],
+    weights: Sequence[float],
+    analysis: Analysis,
+    egger_p: float | None = None,
+) -> dict[str, Any]:
+    """Rate one pooled estimate: the ``certainty`` section (:mod:`evidence.analyses.certainty`)."""
+    return assess(
         CertaintyInputs(
             metric=analysis.metric,
             k=len(rows),
@@ -183,10 +271,417 @@ def _fit_sections(table: EffectTable, analysis: Analysis) -> dict[str, Any]:
             pi=pooled["pi"],
             i2=pooled["i2"],
             egger_p=egger_p,
+            yi=[float(r.yi) for r in rows if r.yi is not None],
+            vi=[float(r.vi) for r in rows if r.vi is not None],
+            estimate=pooled["estimate"],
+            indirect=[r.indirect for r in rows],
+            direct_judged=bool(analysis.question_fields),
+            above_null=above_null_means(
+                analysis.orient, str(analysis.question.get("outcome")), analysis.metric
+            ),
         ),
         analysis.overrides,
+        analysis.upgrades,
     ).to_dict()
-    return sections
+
+
+def _natural(pooled: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Estimate, CI and PI on the natural scale (back-transformed when there is one)."""
+    if not pooled:
+        return None
+    shown = pooled.get("back_transformed") or pooled
+    return {"estimate": shown.get("estimate"), "ci": shown.get("ci"), "pi": shown.get("pi")}
+
+
+def _summaries(sections: dict[str, Any], analysis: Analysis, rows: Sequence[EffectRow]) -> None:
+    """Add the finding sentence data and the plain-language summary of the analysis."""
+    families = [r.measure_family for r in rows]
+    samples = len({r.cluster for r in rows})
+    found = None
+    if sections["status"] == "ok" and sections["pooled"] is not None:
+        found = finding(
+            analysis.question,
+            analysis.metric,
+            analysis.orient,
+            families,
+            _natural(sections["pooled"]),
+            sections["certainty"],
+            [r.adjustment for r in rows],
+            len({r.study for r in rows}),
+            samples,
+        )
+    sections["finding"] = found
+    by_family = [b["family"] for b in sections["by_family"] or []]
+    sections["plain_language"] = plain_language(
+        analysis.question,
+        sections["status"],
+        sections["message"],
+        found,
+        sections["certainty"],
+        len(rows),
+        samples,
+        by_family,
+    )
+
+
+def _by_family(
+    sections: dict[str, Any],
+    table: EffectTable,
+    analysis: Analysis,
+    variants: Mapping[str, EffectTable],
+    families: Sequence[str],
+) -> bool:
+    """One block per outcome family; return True when there is no overall estimate.
+
+    With ``across_families: subgroups`` the families are also a subgroup analysis, and the
+    overall estimate is kept (False) when the test for subgroup differences does not
+    reject at :data:`FAMILY_TEST_ALPHA`.
+    """
+    rows = table.included
+    blocks = [family_block(family, table, analysis, variants) for family in families]
+    sections["by_family"] = blocks
+    counts = ", ".join(f"{b['family']} ({b['k']})" for b in blocks)
+    if analysis.rules.across_families == "subgroups":
+        measure, _scale, back = METRIC_INFO[analysis.metric]
+        yi = np.array([r.yi for r in rows], dtype=float)
+        vi = np.array([r.vi for r in rows], dtype=float)
+        test = _family_test(rows, yi, vi, analysis, measure, back, sections["notes"])
+        sections["subgroups"] = {"outcome family": test} if test else None
+        p = (test or {}).get("q_between_p")
+        if p is not None and p >= FAMILY_TEST_ALPHA:
+            sections["notes"].append(
+                f"outcome families ({counts}) do not differ by the test for subgroup "
+                f"differences (p = {p:.3g}): the overall estimate is shown with them"
+            )
+            return False
+        why = (
+            f"the test for subgroup differences shows they differ (p = {p:.2g})"
+            if p is not None
+            else "the test for subgroup differences could not be computed"
+        )
+    else:
+        why = "this analysis keeps outcome families apart"
+    sections["status"] = "by-family"
+    sections["message"] = (
+        f"No overall estimate: the studies measure {len(blocks)} different kinds of outcome "
+        f"({counts} estimates) and {why}. Each kind of outcome is summarised on its own."
+    )
+    return True
+
+
+def family_block(
+    family: str,
+    table: EffectTable,
+    analysis: Analysis,
+    variants: Mapping[str, EffectTable],
+) -> dict[str, Any]:
+    """Pool one outcome family on its own: status, pooled, certainty, finding, summary."""
+    rows = [r for r in table.included if r.outcome_family == family]
+    samples = len({r.cluster for r in rows})
+    block: dict[str, Any] = {
+        "family": family,
+        "status": "ok",
+        "message": None,
+        "k": len(rows),
+        "samples": samples,
+        "pooled": None,
+        "certainty": None,
+        "finding": None,
+        "plain_language": None,
+        "adjustment": adjustment_section(analysis, table, variants, family),
+    }
+    unpooled = _too_few(rows, analysis.rules.min_samples, 0)
+    if unpooled:
+        block["status"], block["message"] = "insufficient-evidence", unpooled
+    else:
+        fitted = pool_rows(rows, analysis)
+        block["pooled"] = fitted["pooled"]
+        if analysis.kind != "check":
+            block["certainty"] = rate(rows, fitted["pooled"], fitted["weights"], analysis)
+        block["finding"] = finding(
+            {**analysis.question, "outcome": family},
+            analysis.metric,
+            analysis.orient,
+            [r.measure_family for r in rows],
+            _natural(fitted["pooled"]),
+            block["certainty"],
+            [r.adjustment for r in rows],
+            len({r.study for r in rows}),
+            samples,
+        )
+    block["plain_language"] = plain_language(
+        {**analysis.question, "outcome": family},
+        block["status"],
+        block["message"],
+        block["finding"],
+        block["certainty"],
+        len(rows),
+        samples,
+    )
+    return block
+
+
+def _family_test(
+    rows: Sequence[EffectRow],
+    yi: np.ndarray,
+    vi: np.ndarray,
+    analysis: Analysis,
+    measure: str,
+    back: str | None,
+    notes: list[str],
+) -> dict[str, Any] | None:
+    """Test for subgroup differences across outcome families (``None`` when impossible)."""
+    from evidence.stats.moderators import subgroups
+
+    try:
+        fitted = subgroups(
+            yi,
+            vi,
+            [r.outcome_family for r in rows],
+            method=analysis.method,
+            test=analysis.test,
+            measure=measure,
+            transform=back,
+        )
+    except InputError as exc:
+        notes.append(f"subgroups by outcome family: {_reason(exc)}")
+        return None
+    notes.extend(f"subgroups by outcome family: {note}" for note in fitted.notes)
+    return dict(fitted.to_dict())
+
+
+def eligibility_summary(table: EffectTable, analysis: Analysis) -> dict[str, Any]:
+    """Summarise the eligibility rules: what they let in and what they kept out."""
+    rules = analysis.rules
+    rows, out = table.included, table.excluded
+    samples = len({r.cluster for r in rows})
+    families = _counts(r.outcome_family for r in rows)
+    measures = _counts(r.measure_family for r in rows)
+    contrasts = _counts(r.contrast_type or "not-stated" for r in rows)
+    measures_out = _counts(
+        r.measure_family for r in out if r.measure_family not in rules.measure_families
+    )
+    contrasts_out = _counts(
+        r.contrast_type or "not-stated"
+        for r in out
+        if r.measure_family != "correlation"
+        and (r.contrast_type or "not-stated") not in rules.contrasts
+    )
+    named = [FAMILY_WORDS.get(f, f) + "s" for f in measures]
+    checks = [
+        {
+            "rule": "min-samples",
+            "passed": samples >= rules.min_samples,
+            "message": f"{samples} independent sample{'s' * (samples != 1)} "
+            f"(at least {rules.min_samples} needed to pool)",
+        },
+        {
+            "rule": "one-outcome-family",
+            "passed": len(families) <= 1,
+            "message": (
+                f"one kind of outcome: {next(iter(families))}"
+                if len(families) == 1
+                else "no estimate included"
+                if not families
+                else f"{len(families)} kinds of outcome: {', '.join(families)}; "
+                "each is summarised on its own"
+            ),
+        },
+        {
+            "rule": "one-measure-family",
+            "passed": len(measures) <= 1 or rules.measure_families_justification is not None,
+            "message": (
+                f"{' and '.join(named)} combined: {rules.measure_families_justification}"
+                if len(measures) > 1
+                else f"{named[0]} only"
+                if named
+                else "no estimate included"
+            ),
+        },
+        {
+            "rule": "contrast-types",
+            "passed": True,
+            "message": "; ".join(f"{CONTRAST_WORDS.get(c, c)} ({n})" for c, n in contrasts.items())
+            + (f"; kept apart: {sum(contrasts_out.values())}" if contrasts_out else ""),
+        },
+    ]
+    return {
+        "min_samples": rules.min_samples,
+        "samples": samples,
+        "outcome_families": {
+            "rule": "declared" if rules.outcome_families else "outcome.domain",
+            "across": rules.across_families,
+            "included": families,
+        },
+        "measure_families": {
+            "allowed": list(rules.measure_families),
+            "included": measures,
+            "excluded": measures_out,
+            "justification": rules.measure_families_justification,
+        },
+        "contrasts": {
+            "allowed": list(rules.contrasts),
+            "included": contrasts,
+            "excluded": contrasts_out,
+        },
+        "checks": checks,
+    }
+
+
+def _counts(values: Any) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for value in values:
+        found[str(value)] = found.get(str(value), 0) + 1
+    return found
+
+
+def adjustment_section(
+    analysis: Analysis,
+    table: EffectTable,
+    variants: Mapping[str, EffectTable],
+    family: str | None = None,
+) -> dict[str, Any]:
+    """Build the ``adjustment`` section: levels included and the sensitivity analysis.
+
+    Each variant is pooled as the main analysis is (same model and dependence rule), on the
+    rows of ``family`` when given.
+    """
+    rows = [r for r in table.included if family is None or r.outcome_family == family]
+    levels = {level: sum(r.adjustment == level for r in rows) for level in ADJUSTMENT_ORDER}
+    sensitivity = []
+    for rule, variant in variants.items():
+        chosen = [r for r in variant.included if family is None or r.outcome_family == family]
+        row: dict[str, Any] = {
+            "rule": rule,
+            "label": ADJUSTMENT_LABELS.get(rule, rule),
+            "status": "ok",
+            "message": None,
+            "k": len(chosen),
+            "samples": len({r.cluster for r in chosen}),
+            "estimate": None,
+            "ci": None,
+            "pi": None,
+            "back_transformed": None,
+        }
+        unpooled = _too_few(chosen, analysis.rules.min_samples, 0)
+        if unpooled or len({r.outcome_family for r in chosen}) > 1:
+            row["status"] = "insufficient-evidence" if unpooled else "by-family"
+            row["message"] = unpooled or "several kinds of outcome: not pooled together"
+        else:
+            try:
+                pooled = pool_rows(chosen, analysis)["pooled"]
+            except (InputError, ValueError, np.linalg.LinAlgError) as exc:
+                row["status"], row["message"] = "not-computed", _reason(exc)
+            else:
+                row.update(
+                    estimate=pooled["estimate"],
+                    ci=pooled["ci"],
+                    pi=pooled["pi"],
+                    back_transformed=pooled.get("back_transformed"),
+                )
+        sensitivity.append(row)
+    return {"rule": analysis.adjustment, "included": levels, "sensitivity": sensitivity}
+
+
+#: Reader labels of the ROBINS-E domains.
+ROB_LABELS = {
+    "confounding": "Confounding",
+    "exposure-measurement": "Measurement of the exposure",
+    "selection": "Selection of participants",
+    "post-exposure-interventions": "Post-exposure interventions",
+    "missing-data": "Missing data",
+    "outcome-measurement": "Measurement of the outcome",
+    "reported-result": "Selection of the reported result",
+}
+
+
+def risk_of_bias_table(
+    rows: Sequence[EffectRow], weights: Sequence[float] | None
+) -> dict[str, Any]:
+    """Build the traffic-light data: a row per included study, a judgement per domain.
+
+    A domain the record does not judge is ``not-assessed``; ``weight`` is the study's share
+    of the model weight in percent (``None`` when nothing was pooled).
+    """
+    studies: dict[str, dict[str, Any]] = {}
+    for index, row in enumerate(rows):
+        entry = studies.setdefault(
+            row.study,
+            {
+                "study": row.study,
+                "label": row.study,
+                "tool": row.rob_tool,
+                "overall": row.risk_of_bias,
+                "weight": 0.0 if weights is not None else None,
+                "domains": dict.fromkeys(ROB_DOMAINS, "not-assessed"),
+                "support": dict.fromkeys(ROB_DOMAINS),
+            },
+        )
+        for name, judgement, support in row.rob_domains:
+            entry["domains"][name] = judgement
+            entry["support"][name] = support
+        if weights is not None:
+            entry["weight"] += float(weights[index])
+    listed = [studies[k] for k in sorted(studies)]
+    assessed = [s for s in listed if s["overall"] != "not-assessed"]
+    total = sum(s["weight"] or 0.0 for s in listed) or 1.0
+    return {
+        "tool": "ROBINS-E",
+        "domains": [{"name": name, "label": ROB_LABELS[name]} for name in ROB_DOMAINS],
+        "studies": listed,
+        "summary": {
+            "studies": len(listed),
+            "assessed": len(assessed),
+            "not_assessed": len(listed) - len(assessed),
+            "weight_not_assessed": (
+                None
+                if weights is None
+                else 100 * sum(s["weight"] for s in listed if s not in assessed) / total
+            ),
+            "weight_high": (
+                None
+                if weights is None
+                else 100 * sum(s["weight"] for s in listed if s["overall"] in HIGH_RISK) / total
+            ),
+        },
+    }
+
+
+def estimable(pooled: Mapping[str, Any]) -> tuple[bool, str | None]:
+    """Whether a pooled object is an estimate to show, and why not.
+
+    A missing, non-finite or zero-width confidence interval (or a zero standard error) is
+    never estimable: "1.26 [1.26, 1.26]" would present an unknown precision as certainty.
+    """
+    estimate, ci, se = pooled.get("estimate"), pooled.get("ci"), pooled.get("se")
+    if estimate is None or not ci or ci[0] is None or ci[1] is None:
+        return False, "no confidence interval could be computed"
+    if not all(math.isfinite(float(v)) for v in (estimate, ci[0], ci[1])):
+        return False, "the confidence interval is not finite"
+    if se == 0 or float(ci[1]) - float(ci[0]) <= 1e-12 * max(1.0, abs(float(estimate))):
+        return False, "the confidence interval has zero width (its variance is not estimable)"
+    return True, None
+
+
+def mark_estimable(sections: dict[str, Any]) -> None:
+    """Add ``estimable`` and ``not_estimable_reason`` to every pooled-like object."""
+    targets: list[dict[str, Any]] = []
+    for key in ("pooled", "low_risk_of_bias_only"):
+        if isinstance(sections.get(key), dict):
+            targets.append(sections[key])
+    for fitted in (sections.get("subgroups") or {}).values():
+        if isinstance(fitted, dict):
+            targets.extend(v for v in (fitted.get("subgroups") or {}).values() if v)
+    for block in sections.get("by_family") or []:
+        if block.get("pooled"):
+            targets.append(block["pooled"])
+        targets.extend(block["adjustment"]["sensitivity"])
+    targets.extend((sections.get("adjustment") or {}).get("sensitivity", []))
+    for target in targets:
+        if target.get("estimate") is None and target.get("status") not in (None, "ok"):
+            target["estimable"], target["not_estimable_reason"] = False, target.get("message")
+            continue
+        target["estimable"], target["not_estimable_reason"] = estimable(target)
 
 
 def participants(rows: Sequence[EffectRow]) -> int | None:
@@ -419,6 +914,15 @@ def _moderators(
     for path in analysis.moderators:
         values = [r.fields.get(path) for r in rows]
         known = [i for i, v in enumerate(values) if isinstance(v, int | float)]
+        samples = len({rows[i].cluster for i in known})
+        if samples < MIN_META_REGRESSION:
+            notes.append(
+                f"meta-regression on {path}: not run: {samples} independent samples have a "
+                f"value, and a meta-regression needs at least {MIN_META_REGRESSION} "
+                "(Cochrane Handbook 10.11.5.1)"
+            )
+            result[path] = None
+            continue
         if len(known) < 3 or len({values[i] for i in known}) < 2:
             notes.append(
                 f"meta-regression on {path}: fewer than 3 effects with distinct values; not fitted"
@@ -497,6 +1001,13 @@ def _diagnostics(
             sections["notes"].append(f"{key.replace('_', '-')}: not computed ({_reason(exc)})")
             continue
         sections[key] = _plain(value)
+    if isinstance(sections.get("failsafe_n"), dict):
+        sections["failsafe_n"].update(
+            discouraged=True,
+            why="Fail-safe N asks how many null studies would make the result "
+            "non-significant; it says nothing about the size of the bias and is not "
+            "recommended (Cochrane Handbook 5.1, section 10.4.4.3).",
+        )
 
 
 def _case_deletion(

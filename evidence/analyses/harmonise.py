@@ -8,10 +8,17 @@ conversion in words and its orientation flip) or excluded with a reason. Steps, 
 1. **select**: effects matching every ``select`` filter; ``exclude`` entries keep their reason;
 2. **convert** to the metric (:func:`evidence.effects.conversions.to_metric`), e.g. "HR treated as
    RR; ratio and 95% CI to log scale"; "no CI or SE reported" otherwise;
-3. **orient** (:func:`orientation`) so that a value above the null means what ``orient`` says;
-4. **adjustment rule** among effects of the same study, exposure, outcome and subgroup
-   (:func:`apply_adjustment_rule`);
-5. **dependence** (:func:`apply_dependence`): effects are grouped into clusters (the
+3. **eligibility** (:func:`eligibility_reason`): an effect whose measure family is not among
+   ``eligibility.measure_families`` (a hazard ratio in a risk-ratio analysis that does not
+   say why the two may be combined), whose contrast type is kept apart (per-SD, per-unit)
+   or whose outcome is in no declared outcome family is excluded with the reason;
+   each row also records its outcome family and the question elements it does not match
+   (``question_fields``: indirect evidence);
+4. **orient** (:func:`orientation`) so that a value above the null means what ``orient`` says;
+5. **adjustment rule** among effects of the same study, exposure, outcome and subgroup
+   (:func:`apply_adjustment_rule`); :func:`adjustment_variants` gives the tables of the
+   adjustment sensitivity analysis (most adjusted, least adjusted, fully adjusted only);
+6. **dependence** (:func:`apply_dependence`): effects are grouped into clusters (the
    record's cohort key, else its study id). ``multilevel`` keeps every effect with its
    cluster for the three-level model; ``aggregate`` combines each cluster's effects under
    the stated ``rho`` (:func:`aggregate_cluster`); ``one-per-cohort`` keeps the most
@@ -26,7 +33,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from evidence.analyses.spec import ADJUSTMENT_ORDER, Analysis, getter, resolve
+from evidence.analyses.spec import (
+    ADJUSTMENT_ORDER,
+    MEASURE_FAMILIES,
+    Analysis,
+    getter,
+    resolve,
+)
 from evidence.effects.conversions import SYMMETRIC_MEASURES, Converted, to_metric
 from evidence.records.model import Effect, Study
 
@@ -70,6 +83,12 @@ class EffectRow:
     n: int | None
     fields: Mapping[str, Any] = field(default_factory=dict)
     group: tuple[Any, ...] = ()
+    measure_family: str = ""
+    contrast_type: str | None = None
+    outcome_family: str = ""
+    indirect: tuple[tuple[str, str], ...] = ()
+    rob_tool: str = "not-assessed"
+    rob_domains: tuple[tuple[str, str, str | None], ...] = ()
 
     def exclude(self, reason: str) -> EffectRow:
         """Return this row excluded with ``reason``."""
@@ -92,6 +111,33 @@ class EffectTable:
     def excluded(self) -> tuple[EffectRow, ...]:
         """Rows left out, each with its reason."""
         return tuple(r for r in self.rows if not r.included)
+
+
+def adjustment_variants(studies: Sequence[Study], analysis: Analysis) -> dict[str, EffectTable]:
+    """Harmonise the tables of the adjustment sensitivity analysis, by rule.
+
+    ``most-adjusted`` and ``least-adjusted`` apply that rule to every study;
+    ``fully-adjusted-only`` keeps the most adjusted estimate of each study and then drops
+    those not fully adjusted (crude, minimally adjusted or adjustment not reported).
+    """
+    most = harmonise(studies, replace(analysis, adjustment="most-adjusted"))
+    least = harmonise(studies, replace(analysis, adjustment="least-adjusted"))
+    fully = _fully_adjusted_only(studies, analysis)
+    return {"most-adjusted": most, "least-adjusted": least, "fully-adjusted-only": fully}
+
+
+def _fully_adjusted_only(studies: Sequence[Study], analysis: Analysis) -> EffectTable:
+    rows = [build_row(study, effect, analysis) for study, effect in select(studies, analysis)]
+    rows = apply_adjustment_rule(rows, "most-adjusted")
+    rows = [
+        r.exclude(f"not fully adjusted ({r.adjustment.replace('-', ' ')})")
+        if r.included and r.adjustment != "fully-adjusted"
+        else r
+        for r in rows
+    ]
+    rows, note = apply_dependence(rows, analysis.dependence, analysis.rho)
+    ordered = sorted(rows, key=lambda r: (not r.included, r.study, r.effect))
+    return EffectTable(tuple(ordered), note)
 
 
 def harmonise(studies: Sequence[Study], analysis: Analysis) -> EffectTable:
@@ -185,13 +231,22 @@ def build_row(study: Study, effect: Effect, analysis: Analysis) -> EffectRow:
             effect.outcome.name,
             effect.subgroup.label if effect.subgroup else None,
         ),
+        measure_family=MEASURE_FAMILIES.get(s.measure, s.measure),
+        contrast_type=effect.exposure.contrast_type,
+        outcome_family=outcome_family(study, effect, analysis) or "",
+        indirect=indirectness(study, effect, analysis),
+        rob_tool=study.risk_of_bias.tool,
+        rob_domains=tuple((d.name, d.judgement, d.support) for d in study.risk_of_bias.domains),
     )
     for exclusion in analysis.exclude:
         if exclusion.matches(study.id, effect.id):
             return row.exclude(f"excluded by the analysis: {exclusion.reason}")
     converted = to_metric(s, analysis.metric, analysis.assume_rare_outcome)
     if not isinstance(converted, Converted):
-        return row.exclude(converted.reason)
+        return row.exclude(reader_reason(converted.reason))
+    ineligible = eligibility_reason(row, analysis)
+    if ineligible:
+        return row.exclude(ineligible)
     if not (math.isfinite(converted.yi) and math.isfinite(converted.vi) and converted.vi > 0):
         if "two-sided p" in converted.conversion:
             return row.exclude(
@@ -208,6 +263,126 @@ def build_row(study: Study, effect: Effect, analysis: Analysis) -> EffectRow:
     return replace(
         row, yi=sign * converted.yi, vi=converted.vi, conversion=conversion, flipped=sign < 0
     )
+
+
+#: Reader words for measure families and contrast types.
+FAMILY_WORDS = {
+    "hazard": "hazard ratio",
+    "risk": "risk ratio",
+    "odds": "odds ratio",
+    "rate": "rate ratio",
+    "percent-change": "percent change",
+    "means-ratio": "ratio of means",
+    "mean-difference": "mean difference",
+    "correlation": "correlation",
+    "coefficient": "regression coefficient",
+    "risk-difference": "risk difference",
+}
+CONTRAST_WORDS = {
+    "binary": "exposed versus unexposed",
+    "extreme-categories": "highest versus lowest category",
+    "category-vs-reference": "a category versus a reference category",
+    "per-sd": "per standard deviation",
+    "per-unit": "per unit of a score or count",
+    "not-stated": "comparison not stated",
+}
+
+
+def eligibility_reason(row: EffectRow, analysis: Analysis) -> str | None:
+    """Why a converted effect may not be pooled here (``eligibility``), or ``None``."""
+    rules = analysis.rules
+    if row.measure_family not in rules.measure_families:
+        allowed = " and ".join(FAMILY_WORDS.get(f, f) + "s" for f in rules.measure_families)
+        found = FAMILY_WORDS.get(row.measure_family, row.measure_family)
+        return f"{_a(found)}: this analysis pools {allowed} only"
+    if row.measure_family != "correlation":
+        kind = row.contrast_type or "not-stated"
+        if kind not in rules.contrasts:
+            return (
+                f"{_a(CONTRAST_WORDS.get(kind, kind))} estimate, kept apart from the "
+                "category contrasts this analysis pools"
+                if kind in ("per-sd", "per-unit")
+                else f"{_a(CONTRAST_WORDS.get(kind, kind))} estimate: this analysis pools "
+                + ", ".join(CONTRAST_WORDS.get(c, c) for c in rules.contrasts)
+                + " estimates only"
+            )
+    if rules.outcome_families and not row.outcome_family:
+        labels = ", ".join(label for label, _ in rules.outcome_families)
+        return f"outcome in none of the declared outcome families ({labels})"
+    return None
+
+
+#: Conversion messages of the effects layer -> reader words (field names left out).
+_READER_REASONS = (
+    (
+        " (set assume_rare_outcome to accept it)",
+        ": an odds ratio is read as a risk ratio only when the outcome is rare",
+    ),
+    ("measure b not convertible", "an unstandardised regression coefficient is not convertible"),
+    ("measure beta not convertible", "a standardised regression coefficient is not convertible"),
+)
+
+
+def reader_reason(reason: str) -> str:
+    """Put a conversion failure in reader words (no spec field names)."""
+    for old, new in _READER_REASONS:
+        reason = reason.replace(old, new)
+    return reason.replace("log-risk-ratio", "the risk-ratio scale").replace(
+        "log-odds-ratio", "the odds-ratio scale"
+    )
+
+
+def _a(words: str) -> str:
+    """``words`` with its indefinite article."""
+    return ("an " if words[:1] in "aeiou" else "a ") + words
+
+
+def outcome_family(study: Study, effect: Effect, analysis: Analysis) -> str | None:
+    """Name the outcome family of an effect: the first declared one it matches, else its domain.
+
+    ``None`` when families are declared and the effect matches none of them.
+    """
+    declared = analysis.rules.outcome_families
+    if not declared:
+        return effect.outcome.domain
+    for label, filters in declared:
+        if all(
+            _accepts(getter(path)(study, effect), frozenset(accepted))
+            for path, accepted in filters.items()
+        ):
+            return label
+    return None
+
+
+def indirectness(study: Study, effect: Effect, analysis: Analysis) -> tuple[tuple[str, str], ...]:
+    """Question elements (population, exposure, outcome) the effect does not match, in words.
+
+    Each element of ``question_fields`` maps field paths to accepted values (``None``
+    accepts an unset field); the words say what the effect has instead.
+    """
+    found = []
+    for element, filters in analysis.question_fields:
+        for path, accepted in filters.items():
+            value = getter(path)(study, effect)
+            ok = ((value is None or value == ()) and None in accepted) or _accepts(
+                value, frozenset(a for a in accepted if a is not None)
+            )
+            if not ok:
+                found.append((element, f"{_field_words(path)} is {_value_words(value)}"))
+                break
+    return tuple(found)
+
+
+def _field_words(path: str) -> str:
+    return path.rsplit(".", 1)[-1].replace("_", " ")
+
+
+def _value_words(value: Any) -> str:
+    if value is None or value == ():
+        return "not stated"
+    if isinstance(value, tuple | list):
+        return " and ".join(str(v).replace("-", " ") for v in value)
+    return str(value).replace("-", " ")
 
 
 def _plain(value: Any) -> Any:

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from evidence import __version__, code_fingerprint
-from evidence.analyses.harmonise import EffectRow, EffectTable, harmonise
+from evidence.analyses.harmonise import EffectRow, EffectTable, adjustment_variants, harmonise
 from evidence.analyses.published import HEADLINE_FILE, headline_sha256, published_for
 from evidence.analyses.spec import Analysis, load_analyses
 from evidence.errors import (
@@ -83,6 +83,10 @@ CSV_COLUMNS = (
     "adjustment",
     "risk_of_bias",
     "year",
+    "measure_family",
+    "contrast_type",
+    "outcome_family",
+    "indirect",
 )
 
 
@@ -234,7 +238,8 @@ def _run_or_skip(
     existing = _unchanged(out_dir / "results", analysis.id, provenance)
     if existing is not None and not force:
         return existing, True
-    return run_one(analysis, table, provenance, out_dir, render), False
+    variants = adjustment_variants(studies, analysis)
+    return run_one(analysis, table, provenance, out_dir, render, variants), False
 
 
 def unused_exclusions(analysis: Analysis, table: EffectTable) -> list[Problem]:
@@ -398,6 +403,7 @@ def run_one(
     provenance: dict[str, Any],
     out_dir: Path,
     render: RenderFigures | None = None,
+    variants: Mapping[str, EffectTable] | None = None,
 ) -> dict[str, Any]:
     """Fit one analysis and write its JSON, effects CSV and (with ``render``) figures.
 
@@ -412,14 +418,14 @@ def run_one(
     ]
     if skipped:
         kept = tuple(item for item in analysis.sensitivity if item not in skipped)
-        sections = fit_analysis(table, replace(analysis, sensitivity=kept))
+        sections = fit_analysis(table, replace(analysis, sensitivity=kept), variants)
         sections["notes"].append(
             f"{', '.join(skipped)} not computed: k = {len(table.included):,} is above "
             f"{MAX_K_DELETION_DIAGNOSTICS:,}, where refitting once per effect takes too "
             "much time and memory"
         )
     else:
-        sections = fit_analysis(table, analysis)
+        sections = fit_analysis(table, analysis, variants)
     weights = dict(zip((id(r) for r in table.included), sections["weights"], strict=False))
     csv_text = effects_csv(table, weights, analysis)  # published: spreadsheet-safe text
     document = build_document(analysis, table, sections, provenance)
@@ -438,7 +444,11 @@ def run_one(
     return document
 
 
-def fit_analysis(table: EffectTable, analysis: Analysis) -> dict[str, Any]:
+def fit_analysis(
+    table: EffectTable,
+    analysis: Analysis,
+    variants: Mapping[str, EffectTable] | None = None,
+) -> dict[str, Any]:
     """Fit one analysis with :func:`evidence.analyses.fit.fit_analysis`.
 
     Imported on first use: a run in which every analysis is unchanged never loads the
@@ -446,14 +456,14 @@ def fit_analysis(table: EffectTable, analysis: Analysis) -> dict[str, Any]:
     """
     from evidence.analyses.fit import fit_analysis as fit
 
-    return fit(table, analysis)
+    return fit(table, analysis, variants)
 
 
 def build_document(
     analysis: Analysis, table: EffectTable, sections: dict[str, Any], provenance: dict[str, Any]
 ) -> dict[str, Any]:
     """Assemble the results JSON in the contract's key order."""
-    from evidence.analyses.fit import METRIC_INFO, participants
+    from evidence.analyses.fit import METRIC_INFO, SECTION_KEYS, participants
 
     _measure, scale, back = METRIC_INFO[analysis.metric]
     included = table.included
@@ -463,6 +473,7 @@ def build_document(
         "title": analysis.title,
         "question": dict(analysis.question),
         "spec": analysis.spec,
+        "kind": analysis.kind,
         "status": sections["status"],
         "message": sections["message"],
         "notes": notes,
@@ -471,23 +482,7 @@ def build_document(
         "scale": scale,
         "back_transform": back,
     }
-    for key in (
-        "pooled",
-        "subgroups",
-        "meta_regression",
-        "leave_one_out",
-        "influence",
-        "baujat",
-        "cumulative",
-        "low_risk_of_bias_only",
-        "egger",
-        "begg",
-        "trimfill",
-        "failsafe_n",
-        "pet_peese",
-        "dependence",
-        "certainty",
-    ):
+    for key in SECTION_KEYS:
         document[key] = sections[key]
     document["published"] = published_for(analysis.compare_with)
     document["effects"] = {
@@ -596,6 +591,10 @@ def _csv_values(row: EffectRow, weight: float | None) -> list[Any]:
         row.adjustment,
         row.risk_of_bias,
         row.year,
+        row.measure_family,
+        row.contrast_type,
+        row.outcome_family,
+        "; ".join(f"{element}: {words}" for element, words in row.indirect),
     ]
 
 
@@ -794,6 +793,10 @@ def index_row(document: dict[str, Any]) -> dict[str, Any]:
     """
     pooled = document.get("pooled") or {}
     certainty = document.get("certainty") or {}
+    found = document.get("finding") or {}
+    families = ((document.get("eligibility") or {}).get("outcome_families") or {}).get(
+        "included"
+    ) or {}
     given_spec, given_question = document.get("spec"), document.get("question")
     spec: dict[str, Any] = given_spec if isinstance(given_spec, dict) else {}
     question: dict[str, Any] = given_question if isinstance(given_question, dict) else {}
@@ -813,6 +816,11 @@ def index_row(document: dict[str, Any]) -> dict[str, Any]:
         "kind": document.get("kind") or spec.get("kind") or "finding",
         "orient": document.get("orient"),
         "outcome": question.get("outcome"),
+        "certainty_symbol": certainty.get("symbol"),
+        "provisional": certainty.get("provisional"),
+        "measure_label": found.get("measure_label"),
+        "outcome_family": next(iter(families)) if len(families) == 1 else None,
+        "above_null_means": found.get("above_null_means"),
     }
 
 
@@ -879,9 +887,10 @@ def _summary(document: dict[str, Any]) -> str:
     if document["status"] != "ok":
         return document["status"]
     pooled = document["pooled"]
+    level = (document.get("certainty") or {}).get("level", "not rated")
     shown = pooled.get("back_transformed") or pooled
     ci = shown.get("ci") or [None, None]
     return (
         f"k = {document['effects']['included']}, estimate {shown['estimate']:.3g} "
-        f"({ci[0]:.3g} to {ci[1]:.3g}), certainty {document['certainty']['level']}"
+        f"({ci[0]:.3g} to {ci[1]:.3g}), certainty {level}"
     )

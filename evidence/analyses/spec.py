@@ -19,6 +19,10 @@ rule                          meaning
 ``justification-too-short``   an override's justification under 20 characters
 ``compare-no-match``          a ``compare_with`` item matches no row of the headline table
 ``duplicate-id``              two specs share an id
+``families-unjustified``      several measure families without ``measure_families_justification``
+``rare-outcome-required``     ratio families combined without ``assume_rare_outcome: true``
+``failsafe-discouraged``      ``bias: [failsafe]`` (warning: fail-safe N is not evidence)
+``duplicate-upgrade``         two certainty upgrades for one domain
 ============================  ================================================================
 
 Schema problems (unknown fields with a did-you-mean, wrong types, values outside a
@@ -49,9 +53,59 @@ from evidence.stats.tau2 import METHODS
 ADJUSTMENT_ORDER = ("fully-adjusted", "minimally-adjusted", "unadjusted", "not-reported")
 #: Shortest written justification accepted for a certainty override (characters).
 MIN_JUSTIFICATION = 20
+#: Effect-measure families (``eligibility.measure_families``): reported measure -> family.
+MEASURE_FAMILIES = {
+    "HR": "hazard",
+    "log-HR": "hazard",
+    "RR": "risk",
+    "log-RR": "risk",
+    "OR": "odds",
+    "log-OR": "odds",
+    "IRR": "rate",
+    "MRR": "rate",
+    "percent-increase": "percent-change",
+    "percent-decrease": "percent-change",
+    "ratio-of-means": "means-ratio",
+    "ROM": "means-ratio",
+    "SMD": "mean-difference",
+    "MD": "mean-difference",
+    "r": "correlation",
+    "b": "coefficient",
+    "beta": "coefficient",
+    "RD": "risk-difference",
+}
+#: The family each metric pools when the spec names none.
+METRIC_FAMILY = {
+    "log-risk-ratio": "risk",
+    "log-odds-ratio": "odds",
+    "smd": "mean-difference",
+    "fisher-z": "correlation",
+    "correlation": "correlation",
+}
+#: Ratio families whose combination needs the rare-outcome assumption.
+RATIO_FAMILIES = frozenset({"hazard", "risk", "odds", "rate"})
+#: Contrast types pooled by default: category contrasts (and records that do not say).
+DEFAULT_CONTRASTS = ("binary", "extreme-categories", "category-vs-reference", "not-stated")
+#: Independent samples needed to pool by default.
+DEFAULT_MIN_SAMPLES = 3
 
 
-#: GRADE domains an override may name.
+@dataclass(frozen=True)
+class Eligibility:
+    """The pooling rules of one analysis (``eligibility`` in the spec; defaults filled in).
+
+    ``outcome_families`` maps a family label to select-style filters (empty: one family
+    per ``outcome.domain``); ``measure_families`` are the effect families pooled.
+    """
+
+    measure_families: tuple[str, ...]
+    min_samples: int = DEFAULT_MIN_SAMPLES
+    outcome_families: tuple[tuple[str, Mapping[str, tuple[Any, ...]]], ...] = ()
+    across_families: str = "separate"
+    measure_families_justification: str | None = None
+    contrasts: tuple[str, ...] = DEFAULT_CONTRASTS
+
+
 @dataclass(frozen=True)
 class Exclusion:
     """A study (or one of its effects) left out on purpose, with the reason."""
@@ -70,7 +124,11 @@ class Exclusion:
 
 @dataclass(frozen=True)
 class Override:
-    """A reviewer's certainty judgement for one GRADE domain (downgrade 0, 1 or 2)."""
+    """A reviewer's certainty judgement for one GRADE domain (downgrade 0, 1 or 2).
+
+    For an upgrade domain (``large-effect``, ``dose-response``, ``plausible-confounding``)
+    ``downgrade`` holds the levels rated *up*.
+    """
 
     domain: str
     downgrade: int
@@ -100,9 +158,20 @@ class Analysis:
     bias: tuple[str, ...] = ()
     compare_with: tuple[Mapping[str, str], ...] = ()
     overrides: tuple[Override, ...] = ()
+    upgrades: tuple[Override, ...] = ()
+    kind: str = "finding"
+    eligibility: Eligibility | None = None
+    question_fields: tuple[tuple[str, Mapping[str, tuple[Any, ...]]], ...] = ()
     notes: str | None = None
     spec: Mapping[str, Any] = field(default_factory=dict, compare=False)
     path: str | None = field(default=None, compare=False)
+
+    @property
+    def rules(self) -> Eligibility:
+        """The eligibility rules, with the defaults for the metric when the spec gives none."""
+        if self.eligibility is not None:
+            return self.eligibility
+        return Eligibility(measure_families=(METRIC_FAMILY[self.metric],))
 
 
 @cache
@@ -249,24 +318,75 @@ def _check_select(data: Mapping[str, Any], report: _Reporter) -> None:
     listed = isinstance(data["select"], list)
     alternatives = data["select"] if listed else [data["select"]]
     for index, filters in enumerate(alternatives):
-        where: tuple[str | int, ...] = ("select", index) if listed else ("select",)
-        for path, accepted in filters.items():
-            message = path_problem(path)
-            if message:
-                report.at((*where, path), f"select: {message}", "unknown-field-path", key=True)
-                continue
-            terms = vocabulary_terms(path)
-            if terms is None:
-                continue
-            several = isinstance(accepted, list)
-            for position, value in enumerate(accepted if several else [accepted]):
-                if str(value) not in terms:
-                    report.at(
-                        (*where, path, position) if several else (*where, path),
-                        f"select: '{value}' is not a term of {path} (vocabulary "
-                        f"'{vocabulary_name(path)}'){did_you_mean(str(value), terms)}",
-                        "unknown-term",
-                    )
+        _check_filters(filters, ("select", index) if listed else ("select",), "select", report)
+
+
+def _check_filters(
+    filters: Mapping[str, Any], where: tuple[str | int, ...], label: str, report: _Reporter
+) -> None:
+    """One mapping of path -> accepted value(s): known paths, known terms (null allowed)."""
+    for path, accepted in filters.items():
+        message = path_problem(path)
+        if message:
+            report.at((*where, path), f"{label}: {message}", "unknown-field-path", key=True)
+            continue
+        terms = vocabulary_terms(path)
+        if terms is None:
+            continue
+        several = isinstance(accepted, list)
+        for position, value in enumerate(accepted if several else [accepted]):
+            if value is not None and str(value) not in terms:
+                report.at(
+                    (*where, path, position) if several else (*where, path),
+                    f"{label}: '{value}' is not a term of {path} (vocabulary "
+                    f"'{vocabulary_name(path)}'){did_you_mean(str(value), terms)}",
+                    "unknown-term",
+                )
+
+
+def _check_eligibility(data: Mapping[str, Any], report: _Reporter) -> None:
+    """Outcome-family filters name record fields; combined families are justified."""
+    rules = data.get("eligibility", {})
+    for label, filters in rules.get("outcome_families", {}).items():
+        _check_filters(
+            filters, ("eligibility", "outcome_families", label), "outcome_families", report
+        )
+    families = rules.get("measure_families", [])
+    if len(families) > 1:
+        justification = rules.get("measure_families_justification", "")
+        if not justification:
+            report.at(
+                ("eligibility", "measure_families"),
+                f"measure_families combines {', '.join(families)}: say why they are "
+                "comparable in measure_families_justification (e.g. the rare-outcome "
+                "assumption that lets hazard ratios be read as risk ratios)",
+                "families-unjustified",
+            )
+        elif len(justification.strip()) < MIN_JUSTIFICATION:
+            report.at(
+                ("eligibility", "measure_families_justification"),
+                "measure_families_justification is too short to tell readers why "
+                f"(at least {MIN_JUSTIFICATION} characters)",
+                "justification-too-short",
+            )
+    ratios = sorted(RATIO_FAMILIES.intersection(families))
+    if len(ratios) > 1 and not data.get("assume_rare_outcome", False):
+        report.at(
+            ("eligibility", "measure_families"),
+            f"combining {' and '.join(ratios)} ratios reads them as one another, which holds "
+            "only for a rare outcome: state it with assume_rare_outcome: true",
+            "rare-outcome-required",
+        )
+    for element, filters in data.get("question_fields", {}).items():
+        _check_filters(filters, ("question_fields", element), "question_fields", report)
+    if "failsafe" in data.get("bias", []):
+        report.at(
+            ("bias", data["bias"].index("failsafe")),
+            "fail-safe N is not evidence about publication bias (Cochrane Handbook 5.1, "
+            "10.4.4.3: not recommended); it is computed but marked discouraged",
+            "failsafe-discouraged",
+            severity="warning",
+        )
 
 
 def _check_field_lists(data: Mapping[str, Any], report: _Reporter) -> None:
@@ -304,23 +424,24 @@ def _check_rho(data: Mapping[str, Any], report: _Reporter) -> None:
 
 
 def _check_overrides(data: Mapping[str, Any], report: _Reporter) -> None:
-    """One override per domain, each with a justification readers can follow."""
-    domains: set[str] = set()
-    for index, item in enumerate(data.get("certainty", {}).get("overrides", [])):
-        if item["domain"] in domains:
-            report.at(
-                ("certainty", "overrides", index, "domain"),
-                f"a second override for '{item['domain']}'",
-                "duplicate-override",
-            )
-        domains.add(item["domain"])
-        if len(item["justification"].strip()) < MIN_JUSTIFICATION:
-            report.at(
-                ("certainty", "overrides", index, "justification"),
-                f"the justification of the {item['domain']} override is too short to tell "
-                f"readers why (at least {MIN_JUSTIFICATION} characters)",
-                "justification-too-short",
-            )
+    """One override (and one upgrade) per domain, each with a justification readers follow."""
+    for section, word in (("overrides", "override"), ("upgrades", "upgrade")):
+        domains: set[str] = set()
+        for index, item in enumerate(data.get("certainty", {}).get(section, [])):
+            if item["domain"] in domains:
+                report.at(
+                    ("certainty", section, index, "domain"),
+                    f"a second {word} for '{item['domain']}'",
+                    f"duplicate-{word}",
+                )
+            domains.add(item["domain"])
+            if len(item["justification"].strip()) < MIN_JUSTIFICATION:
+                report.at(
+                    ("certainty", section, index, "justification"),
+                    f"the justification of the {item['domain']} {word} is too short to tell "
+                    f"readers why (at least {MIN_JUSTIFICATION} characters)",
+                    "justification-too-short",
+                )
 
 
 def _check_compare_with(data: Mapping[str, Any], report: _Reporter) -> None:
@@ -341,6 +462,7 @@ _RULE_CHECKS: tuple[Callable[[Mapping[str, Any], _Reporter], None], ...] = (
     _check_select,
     _check_field_lists,
     _check_rho,
+    _check_eligibility,
     _check_overrides,
     _check_compare_with,
 )
@@ -387,9 +509,42 @@ def _build(data: Mapping[str, Any], shown: str, positions: Positions | None = No
             Override(o["domain"], o["downgrade"], o["justification"])
             for o in data.get("certainty", {}).get("overrides", [])
         ),
+        upgrades=tuple(
+            Override(o["domain"], o["upgrade"], o["justification"])
+            for o in data.get("certainty", {}).get("upgrades", [])
+        ),
+        kind=data.get("kind", "finding"),
+        eligibility=_eligibility(data),
+        question_fields=tuple(
+            (element, _as_tuples(filters))
+            for element, filters in data.get("question_fields", {}).items()
+        ),
         notes=data.get("notes"),
         spec=data,
         path=shown,
+    )
+
+
+def _as_tuples(filters: Mapping[str, Any]) -> dict[str, tuple[Any, ...]]:
+    """Return the filters with every accepted value list as a tuple."""
+    return {
+        key: tuple(value) if isinstance(value, list) else (value,) for key, value in filters.items()
+    }
+
+
+def _eligibility(data: Mapping[str, Any]) -> Eligibility:
+    """Build the ``eligibility`` block with its defaults (the metric's own family)."""
+    rules = data.get("eligibility", {})
+    return Eligibility(
+        measure_families=tuple(rules.get("measure_families", [METRIC_FAMILY[data["metric"]]])),
+        min_samples=int(rules.get("min_samples", DEFAULT_MIN_SAMPLES)),
+        outcome_families=tuple(
+            (label, _as_tuples(filters))
+            for label, filters in rules.get("outcome_families", {}).items()
+        ),
+        across_families=rules.get("across_families", "separate"),
+        measure_families_justification=rules.get("measure_families_justification"),
+        contrasts=tuple(rules.get("contrasts", DEFAULT_CONTRASTS)),
     )
 
 
@@ -418,7 +573,7 @@ def _walk(cls: type, prefix: str) -> Iterable[tuple[str, type]]:
     """Yield ``(dotted path, leaf type)`` for every field of a records dataclass."""
     hints = typing.get_type_hints(cls, vars(records))
     for item in dataclasses.fields(cls):
-        if item.name in ("position", "path", "effects"):
+        if item.name in ("position", "path", "effects", "domains"):
             continue
         leaf = _unwrap(hints[item.name])
         path = f"{prefix}{item.name}"

@@ -97,6 +97,9 @@ class Exposure:
     ``higher_means`` says which side a statistic above its null value (ratio > 1,
     difference or correlation > 0) points to: ``"fewer-ties"`` when the outcome is higher
     or more frequent with fewer/weaker ties, ``"more-ties"`` when with more/stronger ties.
+    ``contrast_type`` (vocabulary ``contrast_types``: ``binary``, ``extreme-categories``,
+    ``category-vs-reference``, ``per-sd``, ``per-unit``, ``not-stated``) says what kind of
+    comparison ``contrast`` describes; ``None`` when the record does not say.
     """
 
     construct: str
@@ -105,6 +108,7 @@ class Exposure:
     dimension: str | None = None
     tie_types: tuple[str, ...] = ()
     valence: str | None = None
+    contrast_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -152,13 +156,46 @@ class Population:
     n: int | None = None
 
 
+#: ROBINS-E domains in the tool's order (Higgins JPT et al. Environ Int 2024;186:108602).
+ROB_DOMAINS = (
+    "confounding",
+    "exposure-measurement",
+    "selection",
+    "post-exposure-interventions",
+    "missing-data",
+    "outcome-measurement",
+    "reported-result",
+)
+
+
+@dataclass(frozen=True)
+class RobDomain:
+    """One risk-of-bias domain: its name (:data:`ROB_DOMAINS`), judgement and support."""
+
+    name: str
+    judgement: str
+    support: str | None = None
+
+
 @dataclass(frozen=True)
 class RiskOfBias:
-    """Risk-of-bias judgement: ``tool`` (e.g. NOS, ROB2), ``judgement``, ``notes``."""
+    """Risk-of-bias judgement: ``tool`` (e.g. NOS, ROB2), ``judgement``, ``notes``.
+
+    ``domains`` holds the domain-level judgements that were made (ROBINS-E order); a
+    domain not listed was not assessed.
+    """
 
     tool: str
     judgement: str
     notes: str | None = None
+    domains: tuple[RobDomain, ...] = ()
+
+    def domain(self, name: str) -> str:
+        """Return the judgement of one domain, ``"not-assessed"`` when it was not judged."""
+        for item in self.domains:
+            if item.name == name:
+                return item.judgement
+        return "not-assessed"
 
 
 @dataclass(frozen=True)

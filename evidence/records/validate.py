@@ -31,6 +31,7 @@ from jsonschema import Draft202012Validator
 from evidence.errors import Problem, errors_in
 from evidence.records.bib import BIB_NAME, Bibliography, load_bibliography
 from evidence.records.model import (
+    ROB_DOMAINS,
     Effect,
     Exposure,
     Extraction,
@@ -38,6 +39,7 @@ from evidence.records.model import (
     Population,
     Position,
     RiskOfBias,
+    RobDomain,
     Source,
     Statistic,
     Study,
@@ -500,7 +502,7 @@ def build_study(loaded: LoadedYaml) -> Study:
             population.get("condition"),
             population.get("n"),
         ),
-        risk_of_bias=RiskOfBias(**data["risk_of_bias"]),
+        risk_of_bias=_risk_of_bias(data["risk_of_bias"]),
         extraction=Extraction(**data["extraction"]),
         effects=tuple(_effect(e, loaded, i) for i, e in enumerate(data["effects"])),
         cohort=data.get("cohort"),
@@ -511,6 +513,20 @@ def build_study(loaded: LoadedYaml) -> Study:
         follow_up_years=_float(data.get("follow_up_years")),
         notes=data.get("notes"),
         path=loaded.path,
+    )
+
+
+def _risk_of_bias(data: dict[str, Any]) -> RiskOfBias:
+    """Build the risk-of-bias block, its domains in ROBINS-E order."""
+    values = dict(data)
+    domains = values.pop("domains", {}) or {}
+    return RiskOfBias(
+        **values,
+        domains=tuple(
+            RobDomain(name, domains[name]["judgement"], domains[name].get("support"))
+            for name in ROB_DOMAINS
+            if name in domains
+        ),
     )
 
 

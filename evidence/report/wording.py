@@ -43,6 +43,8 @@ FIELD_WORDS = {
     "risk_of_bias.judgement": "risk of bias",
     "sex": "sex",
     "subgroup.sex": "sex",
+    "subgroup.label": "subgroup",
+    "effect.subgroup.label": "subgroup",
     "source.url": "source",
     "source.citation": "review the numbers were copied from",
     "measure": "reported measure",
@@ -148,3 +150,102 @@ def direction_labels(metric: Any, orient: Any, outcome: Any) -> tuple[str, str] 
         return (f"lower {noun} of {what} with {side}", f"higher {noun} of {what} with {side}")
     worse, better = f"worse {what} with {side}", f"better {what} with {side}"
     return (better, worse) if effect == "harmful" else (worse, better)
+
+
+#: Record field names that contributors' notes mention, as a reader reads them. A note
+#: such as "higher_means: more-ties reads the exposed side ..." says which way the record
+#: points; "follow_up_years is that length in years" names the follow-up field.
+_NOTE_FIELDS = {
+    "higher_means": "the direction recorded",
+    "higher_is": "whether higher is harmful",
+    "follow_up_years": "the follow-up in years",
+    "source_type": "the kind of source",
+    "risk_of_bias": "the risk of bias",
+    "age_group": "the age group",
+    "tie_types": "the tie types",
+    "assume_rare_outcome": "the rare-outcome assumption",
+}
+_SNAKE = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
+
+
+def note_words(text: Any) -> str:
+    """Rewrite record field names inside a contributor's free-text note in words.
+
+    ``higher_means: more-ties`` becomes "the direction recorded (more or stronger ties)";
+    other known fields take their words from ``_NOTE_FIELDS``; any other snake-case name
+    (a source table's column such as ``r_min``) is shown with spaces. Everything else is
+    kept as written.
+
+    >>> note_words("higher_means: fewer-ties reads more criticism as weaker ties")
+    'the direction recorded (fewer or weaker ties) reads more criticism as weaker ties'
+    >>> note_words("Study length as printed: 9 y; follow_up_years is that length in years.")
+    'Study length as printed: 9 y; the follow-up in years is that length in years.'
+    """
+    result = re.sub(
+        r"\bhigher_means: (fewer-ties|more-ties)\b",
+        lambda m: f"{_NOTE_FIELDS['higher_means']} ({CODE_WORDS[m.group(1)]})",
+        str(text or ""),
+    )
+    return _SNAKE.sub(lambda m: _NOTE_FIELDS.get(m.group(0), m.group(0).replace("_", " ")), result)
+
+
+#: Runner and harmonise phrases rewritten for readers, in order (regex, replacement).
+_REASON_WORDS: tuple[tuple[str, str], ...] = (
+    (
+        r"measure (\w[\w-]*) not convertible to ([\w-]+) without the baseline risk "
+        r"\(set assume_rare_outcome to accept it\)",
+        r"an \1 cannot be put on the \2 scale without the baseline risk (the analysis does "
+        r"not assume the outcome is rare)",
+    ),
+    (
+        r"measure b not convertible to ([\w-]+)",
+        r"an unstandardised coefficient cannot be put on the \1 scale",
+    ),
+    (r"measure (\w[\w-]*) not convertible to ([\w-]+)", r"an \1 cannot be put on the \2 scale"),
+    (r"no CI or SE reported", "no confidence interval or standard error was reported"),
+    (r"excluded by the analysis: ", "excluded by the analysis plan: "),
+    (
+        r"less adjusted estimate of the same effect \(kept ([^,]+), ([\w-]+)\)",
+        r"a less adjusted estimate of the same effect (the \2 one, \1, is used)",
+    ),
+    (r"\blog-risk-ratio\b", "risk ratio"),
+    (r"\blog-odds-ratio\b", "odds ratio"),
+    (r"\blog-hazard-ratio\b", "hazard ratio"),
+    (r"\bsmd\b", "standardised mean difference"),
+    (r"\bfisher-z\b", "correlation"),
+    (r"\bfully-adjusted\b", "fully adjusted"),
+    (r"\bminimally-adjusted\b", "minimally adjusted"),
+    (r"\bnot-reported\b", "adjustment not reported"),
+)
+
+
+def reason_words(text: Any) -> str:
+    """Rewrite a runner message (an exclusion reason, a note) in a reader's words.
+
+    >>> reason_words("measure b not convertible to log-odds-ratio")
+    'an unstandardised coefficient cannot be put on the odds ratio scale'
+    """
+    result = str(text or "")
+    for pattern, replacement in _REASON_WORDS:
+        result = re.sub(pattern, replacement, result)
+    return result
+
+
+#: Metric codes as the name of the scale a reader sees.
+METRIC_NAMES = {
+    "log-risk-ratio": "risk ratio (log scale for pooling)",
+    "log-odds-ratio": "odds ratio (log scale for pooling)",
+    "log-hazard-ratio": "hazard ratio (log scale for pooling)",
+    "smd": "standardised mean difference",
+    "fisher-z": "correlation (Fisher's z for pooling)",
+    "correlation": "correlation",
+}
+
+#: Orientation codes as a sentence part: what an estimate above the null means.
+_ABOVE = "an estimate above the null means"
+ORIENT_WORDS = {
+    "fewer-ties-harmful": f"{_ABOVE} worse health with fewer or weaker ties",
+    "more-ties-harmful": f"{_ABOVE} worse health with more ties (or with the exposure)",
+    "fewer-ties-beneficial": f"{_ABOVE} better health with fewer or weaker ties",
+    "more-ties-beneficial": f"{_ABOVE} better health with more or stronger ties",
+}

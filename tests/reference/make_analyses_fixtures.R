@@ -14,12 +14,9 @@ hl <- read.csv(file.path(data_dir, "holtlunstad2010_table1_partial.csv"))
 fit_hl <- rma(yi = hl$lnOR, sei = hl$se_lnOR, method = "REML", test = "z", control = ctrl)
 pred_hl <- predict(fit_hl)
 
-# isolation-cancer-mortality: Fleisch Marcus 2017 HR 1.25 (1.01, 1.54); Kroenke 2006
-# HR 2.14 (1.11, 4.12); log ratio and SE from the 95% CI; REML, Knapp-Hartung.
-ratio <- c(1.25, 2.14); lo <- c(1.01, 1.11); hi <- c(1.54, 4.12)
-yi <- log(ratio); sei <- (log(hi) - log(lo)) / (2 * qnorm(0.975))
-fit_cancer <- rma(yi = yi, sei = sei, method = "REML", test = "knha", control = ctrl)
-
+# loneliness-mortality: Holwerda 2012 men and women (AMSTEL, nested), Lundby (crude),
+# Perissinotto 2012, Steptoe 2013 loneliness; hazard ratios, log ratio and SE from the
+# 95% CI (three-level below).
 # Three-level models (analyses with dependence: multilevel and a cohort holding several
 # effects): rma.mv(yi, vi, random = ~ 1 | cluster/effect), REML, z test. Effects as in the
 # records (ratio and 95% CI -> log ratio and SE; "most vs least integrated" flipped).
@@ -41,21 +38,23 @@ three_level <- function(ratio, lo, hi, sign, cluster) {
        t_test = list(ci = c(fit_t$ci.lb, fit_t$ci.ub), pi = c(pred_t$pi.lb, pred_t$pi.ub),
                      statistic = fit_t$zval, p = fit_t$pval, df = fit_t$ddf))
 }
-# isolation-mortality: Alcaraz 2019 (4 subgroups, CPS-II), Elovainio 2017 (fully adjusted),
-# Eng 2002, Laugesen 2018 (men, women), Steptoe 2013.
+# isolation-mortality (hazard ratios only, issue 13): Alcaraz 2019 (4 subgroups, CPS-II),
+# Elovainio 2017 (fully adjusted), Steptoe 2013; in the order of the effects table.
 fit_isolation <- three_level(
-  c(2.34, 2.13, 1.60, 1.84, 1.26, 1.19, 1.7, 1.6, 1.26),
-  c(1.58, 1.44, 1.41, 1.68, 1.20, 1.06, 1.1, 0.83, 1.08),
-  c(3.46, 3.15, 1.82, 2.01, 1.33, 1.34, 2.6, 2.9, 1.48), 1,
-  c("cps-ii", "cps-ii", "cps-ii", "cps-ii", "uk-biobank", "hpfs", "laugesen2018",
-    "laugesen2018", "elsa"))
-# isolation-chd-stroke: Chang 2017 (most vs least integrated: flipped), Eng 2002 fatal CHD,
-# Hakulinen 2018 fully adjusted (isolation and AMI, isolation and stroke, loneliness and AMI,
-# loneliness and stroke), Kawachi 1996 stroke; in the order of the effects table.
-fit_chd <- three_level(
-  c(0.55, 1.82, 1.07, 1.06, 1.06, 1.04, 2.21), c(0.41, 1.02, 0.99, 0.96, 0.96, 0.91, 1.12),
-  c(0.73, 3.23, 1.16, 1.19, 1.17, 1.19, 4.35), c(-1, 1, 1, 1, 1, 1, 1),
-  c("nhs", "hpfs", "uk-biobank", "uk-biobank", "uk-biobank", "uk-biobank", "hpfs"))
+  c(2.34, 2.13, 1.60, 1.84, 1.26, 1.26),
+  c(1.58, 1.44, 1.41, 1.68, 1.20, 1.08),
+  c(3.46, 3.15, 1.82, 2.01, 1.33, 1.48), 1,
+  c("cps-ii", "cps-ii", "cps-ii", "cps-ii", "uk-biobank", "elsa"))
+# loneliness-mortality: Holwerda 2012 (men, women: AMSTEL), Lundby (crude), Perissinotto
+# 2012, Steptoe 2013; in the order of the effects table.
+fit_loneliness <- three_level(
+  c(1.30, 1.04, 1.27, 1.45, 0.92), c(1.04, 0.90, 1.01, 1.11, 0.78), c(1.63, 1.24, 1.60, 1.88, 1.09), 1,
+  c("amstel", "amstel", "lundby", "hrs", "elsa"))
+# isolation-chd-stroke, coronary heart disease block (issue 13: one outcome family per
+# estimate): Chang 2017 (most vs least integrated: flipped), Eng 2002 fatal CHD, Hakulinen
+# 2018 isolation and acute MI (fully adjusted); three samples, REML, Knapp-Hartung.
+chd <- from_ci(c(0.55, 1.82, 1.07), c(0.41, 1.02, 0.99), c(0.73, 3.23, 1.16), c(-1, 1, 1))
+fit_chd <- rma(yi = chd$yi, vi = chd$vi, method = "REML", test = "knha", control = ctrl)
 
 pooled <- function(fit, pred) list(
   estimate = as.numeric(fit$beta), se = fit$se, ci = c(fit$ci.lb, fit$ci.ub),
@@ -64,8 +63,8 @@ pooled <- function(fit, pred) list(
 out <- list(
   metafor_version = as.character(packageVersion("metafor")),
   "holtlunstad2010-partial" = pooled(fit_hl, pred_hl),
-  "isolation-cancer-mortality" = pooled(fit_cancer, predict(fit_cancer)),
   "isolation-mortality" = fit_isolation,
-  "isolation-chd-stroke" = fit_chd
+  "loneliness-mortality" = fit_loneliness,
+  "isolation-chd-stroke/coronary heart disease" = pooled(fit_chd, predict(fit_chd))
 )
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE), "analyses_fixtures.json")

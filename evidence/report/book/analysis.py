@@ -18,6 +18,13 @@ from evidence.report.book.findings import plain_sentence
 from evidence.report.book.inputs import AnalysisResults
 from evidence.report.book.markdown import bullets, cite_many, figure, heading, join_blocks, table
 from evidence.report.book.numbers import MISSING, finite, integer, number
+from evidence.report.wording import (
+    METRIC_NAMES,
+    ORIENT_WORDS,
+    code_words,
+    field_words,
+    reason_words,
+)
 
 #: Figures shown on an analysis page, in order, with their caption.
 FIGURE_CAPTIONS = {
@@ -31,6 +38,12 @@ FIGURE_CAPTIONS = {
 }
 
 _SPEC_WORDS = {
+    "leave-one-out": "leave one out",
+    "low-risk-of-bias-only": "studies at low risk of bias only",
+    "trimfill": "trim and fill",
+    "failsafe": "fail-safe N",
+    "egger": "Egger's test",
+    "begg": "Begg's test",
     "most-adjusted": "the most adjusted estimate",
     "least-adjusted": "the least adjusted estimate",
     "all": "every adjustment level",
@@ -74,19 +87,19 @@ def question_block(result: Mapping[str, Any]) -> str:
 def _effect_row(row: Mapping[str, str], context: SiteContext) -> list[str]:
     study = str(row.get("study", ""))
     values = [row.get("value"), row.get("lo"), row.get("hi")]
-    reported = esc(f"{row.get('measure_reported', '')} {row.get('value', '')}".strip())
+    shown = row.get("value") if finite(values[0]) else ""
+    reported = esc(f"{row.get('measure_reported', '')} {shown}".strip())
     if finite(values[1]) and finite(values[2]):
         reported += " " + esc(f"({row.get('lo')} to {row.get('hi')})")
     return [
         context.study_link(study),
         esc(row.get("effect")),
         reported,
-        esc(row.get("adjustment")),
-        esc(number(row.get("yi"), 3)),
-        esc(number(row.get("sei"), 3)),
+        esc(code_words(row.get("adjustment"))),
         esc(f"{number(row.get('weight'), 1)}%" if finite(row.get("weight")) else ""),
-        esc(row.get("conversion")),
-        esc("yes" if is_included(row.get("flipped")) else ""),
+        esc(number(row.get("yi"), 3)) + "<br>" + esc(f"SE {number(row.get('sei'), 3)}"),
+        esc(reason_words(row.get("conversion")))
+        + (esc(" (direction flipped)") if is_included(row.get("flipped")) else ""),
     ]
 
 
@@ -123,13 +136,12 @@ def selection(analysis: AnalysisResults, context: SiteContext) -> str:
                     "Effect",
                     "As reported",
                     "Adjustment",
-                    "yi",
-                    "SE",
                     "Weight",
-                    "Conversion",
-                    "Flipped",
+                    "Pooled value (log scale) and SE",
+                    "How it was converted",
                 ],
                 [_effect_row(row, context) for row in included],
+                "effects-table cards",
             )
         )
     if included:
@@ -148,10 +160,11 @@ def selection(analysis: AnalysisResults, context: SiteContext) -> str:
                     [
                         context.study_link(str(row.get("study", ""))),
                         esc(row.get("effect")),
-                        esc(row.get("reason") or MISSING),
+                        esc(reason_words(row.get("reason")) or MISSING),
                     ]
                     for row in excluded
                 ],
+                "cards",
             )
         )
     return join_blocks(blocks)
@@ -164,10 +177,30 @@ def _plural(value: Any, singular: str, plural: str | None = None) -> str:
     return f"{integer(value)} {singular if float(value) == 1 else (plural or singular + 's')}"
 
 
-def _words(value: Any) -> str:
+def _values(value: Any) -> str:
+    """Return selected record values as recorded (``a or b``)."""
     if isinstance(value, list | tuple):
-        return ", ".join(str(item) for item in value) if value else "none"
-    return _SPEC_WORDS.get(str(value), str(value)) if value is not None else MISSING
+        return " or ".join(str(item) for item in value) if value else "none"
+    return str(value) if value is not None else MISSING
+
+
+def _words(value: Any, joiner: str = ", ") -> str:
+    if isinstance(value, list | tuple):
+        words = [_SPEC_WORDS.get(str(item), code_words(item)) for item in value]
+        return joiner.join(words) if value else "none"
+    if value is None:
+        return MISSING
+    return _SPEC_WORDS.get(str(value), code_words(value))
+
+
+def _metric_name(result: Mapping[str, Any], spec: Mapping[str, Any]) -> str:
+    metric = str(result.get("metric") or spec.get("metric") or "")
+    return METRIC_NAMES.get(metric, code_words(metric) or MISSING)
+
+
+def _orient_words(result: Mapping[str, Any], spec: Mapping[str, Any]) -> str:
+    orient = str(result.get("orient") or spec.get("orient") or "")
+    return ORIENT_WORDS.get(orient, code_words(orient) or MISSING)
 
 
 def methods_paragraph(result: Mapping[str, Any]) -> str:
@@ -186,25 +219,25 @@ def methods_paragraph(result: Mapping[str, Any]) -> str:
         ]
     )
     criteria = " or where ".join(
-        "; ".join(f"{key} in {_words(value)}" for key, value in filters.items())
+        "; ".join(f"the {field_words(key)} is {_values(value)}" for key, value in filters.items())
         for filters in alternatives
         if filters
     )
     parts = [
         f"Effects were selected where {criteria or 'the spec gives no filter'}.",
-        f"Each effect was converted to the {result.get('metric', spec.get('metric', MISSING))} "
-        f"scale and oriented by the rule {result.get('orient', spec.get('orient', MISSING))}.",
+        f"Each effect was converted to the {_metric_name(result, spec)} scale and oriented "
+        f"so that {_orient_words(result, spec)}.",
         f"Where a study gave more than one adjustment level, {_words(spec.get('adjustment'))} "
         "was used.",
         f"Dependent effects were handled by {_words(spec.get('dependence'))}.",
         _model_sentence(result, model),
-        f"Subgroups: {_words(spec.get('subgroups', []))}. Moderators: "
-        f"{_words(spec.get('moderators', []))}. Sensitivity analyses: "
-        f"{_words(spec.get('sensitivity', []))}. Small-study effects: "
+        f"Subgroups: {_words([field_words(f) for f in spec.get('subgroups', [])])}. "
+        f"Moderators: {_words([field_words(f) for f in spec.get('moderators', [])])}. "
+        f"Sensitivity analyses: {_words(spec.get('sensitivity', []))}. Small-study effects: "
         f"{_words(spec.get('bias', []))}.",
     ]
     if spec.get("notes"):
-        parts.append(f"Notes of the spec: {spec['notes']}")
+        parts.append(f"Notes of the analysis plan: {spec['notes']}")
     return " ".join(parts)
 
 
@@ -248,7 +281,7 @@ def figure_block(name: str, figures: Mapping[str, FigureFile]) -> str:
     if explanation is None and name.startswith("bubble-"):
         explanation = (
             "Bubble plot: each effect against the moderator, bubble area by weight, "
-            "with the meta-regression line."
+            "with the meta-regression line (exploratory: see the caution above)."
         )
     parts = [entry.title, explanation] if entry.title else [explanation or name]
     caption = " ".join(esc(part.rstrip(".") + ".") for part in parts if part)
@@ -263,6 +296,69 @@ def _with_note(result: Mapping[str, Any], blocks: list[str]) -> list[str]:
 def _section(title: str, *blocks: str) -> str:
     body = [block for block in blocks if block]
     return join_blocks([heading(2, title), *body]) if body else ""
+
+
+def is_check(result: Mapping[str, Any]) -> bool:
+    """Return True when the spec marks the analysis ``kind: check`` (a pipeline check)."""
+    return str(result.get("kind") or _spec(result).get("kind") or "finding") == "check"
+
+
+def check_notice(result: Mapping[str, Any]) -> str:
+    """Say, on a check's page, that it checks the pipeline and is not a finding."""
+    if not is_check(result):
+        return ""
+    return (
+        ":::{important}\n"
+        + esc(
+            "This page checks the pipeline against a published analysis; it is not a "
+            "finding of this review and is not listed among the findings."
+        )
+        + "\n:::\n"
+    )
+
+
+#: Constructs whose associations are between connected people's behaviours.
+PEER_CONSTRUCTS = frozenset({"peer-behaviour", "peer-influence", "social-contagion"})
+
+
+def _selected_constructs(result: Mapping[str, Any]) -> set[str]:
+    select = _spec(result).get("select")
+    filters = [select] if isinstance(select, Mapping) else (select or [])
+    found: set[str] = set()
+    for item in filters if isinstance(filters, list) else []:
+        if isinstance(item, Mapping):
+            value = item.get("exposure.construct")
+            found |= {str(v) for v in (value if isinstance(value, list) else [value]) if v}
+    return found
+
+
+def peer_influence_note(result: Mapping[str, Any]) -> str:
+    """Explain homophily and shared environment on pages about peers' behaviour.
+
+    An association between a person's behaviour and their contacts' behaviour need not be
+    influence: people choose similar friends (homophily) and share surroundings (shared
+    environment, confounding); Shalizi and Thomas (2011, Sociol Methods Res 40:211-239)
+    show the three cannot be told apart in observational network data without strong
+    assumptions, and Cohen-Cole and Fletcher (2008, BMJ 337:a2533) found similar
+    "contagion" for acne, height and headaches.
+    """
+    if not _selected_constructs(result) & PEER_CONSTRUCTS:
+        return ""
+    text = (
+        "When a person's behaviour follows their contacts' behaviour, that is not by itself "
+        "evidence of influence. People choose friends who are like them (homophily), and "
+        "connected people share neighbourhoods, workplaces, incomes and habits (shared "
+        "environment), which can produce the same pattern without anyone influencing "
+        "anyone. Shalizi and Thomas (2011) show that in observational network data these "
+        "explanations cannot be separated without strong assumptions; Cohen-Cole and "
+        'Fletcher (2008) found the same kind of "spread" for acne, height and headaches. '
+        "Read the estimates here as associations between connected people."
+    )
+    return (
+        ":::{admonition} Influence, homophily or shared environment?\n:class: note\n\n"
+        + esc(text)
+        + "\n:::\n"
+    )
 
 
 def analysis_page(
@@ -289,17 +385,16 @@ def analysis_page(
     bubbles = [
         figure_block(name, figures) for name in sorted(figures) if name.startswith("bubble-")
     ]
-    status = result.get("status")
-    note = "" if status == "ok" else esc(f"Status: {status}.")
     return join_blocks(
         [
             heading(1, esc(result.get("title") or analysis.id)),
+            check_notice(result),
             question_block(result),
             ":::{admonition} Finding\n:class: tip\n\n" + esc(plain_sentence(result)) + "\n:::\n",
-            note,
+            figure_block("forest", figures),
+            peer_influence_note(result),
             _section("Pooled estimate", sections.pooled_table(result), sections.notes(result)),
             _section("What was selected", selection(analysis, context)),
-            _section("Forest plot", figure_block("forest", figures)),
             _section("Heterogeneity", sections.heterogeneity(result)),
             _section("Dependent effects", sections.dependence(result)),
             _section(

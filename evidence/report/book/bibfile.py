@@ -9,6 +9,7 @@ fills what the source does not give with a visible placeholder (``[title not rec
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +34,42 @@ def _fill_missing(entry: Any, style: Any) -> None:
             entry.fields[missing.field_name] = NOT_RECORDED.format(missing.field_name)
 
 
+#: The record's own description of a study in a bibliography note (how the corpus
+#: records a source whose authors or title the excerpt did not show).
+_DESCRIBED = re.compile(
+    r"Study as given in the data:\s*(?P<what>[^;]+?)\s*(?:\(authors[^)]*\))?\s*$"
+)
+
+
+def described_title(entry: Any) -> str | None:
+    """Return the study as the entry's own note describes it, or None.
+
+    ``note = {...; Study as given in the data: Swedish Lundby Study (authors not shown in
+    excerpt)}`` gives ``Swedish Lundby Study``: a title read from the record, not invented.
+    """
+    match = _DESCRIBED.search(str(entry.fields.get("note", "")))
+    return match.group("what").strip() if match else None
+
+
+def sort_key(key: str, entry: Any) -> tuple[str, str, str]:
+    """Order of the site's bibliography: first author's surname (or title), year, key.
+
+    One A to Z run whatever the order of ``references.bib``; braces and case are ignored.
+    """
+    people = entry.persons.get("author") or entry.persons.get("editor") or []
+    first = " ".join(people[0].last_names) if people else ""
+    name = first or str(entry.fields.get("title", "")) or key
+    return (re.sub(r"[{}\\]", "", name).lower(), str(entry.fields.get("year", "")), key)
+
+
 def site_bibtex(path: Path) -> str:
     """Return a BibTeX text of ``path`` that the site's citation style can always render.
 
-    For each entry: a ``title`` placeholder when it has no author, editor or title (the
-    author-year label falls back to the title); ``year = {n.d.}`` when it has no year; then
-    every field the pybtex ``plain`` style requires and the entry lacks gets a placeholder.
-    Non-http(s) ``url`` fields are removed.
+    For each entry with no author, editor or title, the title is the study as its note
+    describes it (:func:`described_title`), else a placeholder (the author-year label
+    falls back to the title); ``year = {n.d.}`` when it has no year; then every field the
+    pybtex ``plain`` style requires and the entry lacks gets a placeholder. Non-http(s)
+    ``url`` fields are removed. Entries are written in one A to Z order (:func:`sort_key`).
     """
     from pybtex.database import parse_file
     from pybtex.style.formatting.plain import Style
@@ -54,11 +84,12 @@ def site_bibtex(path: Path) -> str:
             and not entry.persons.get("editor")
             and ("title" not in entry.fields)
         ):
-            entry.fields["title"] = NOT_RECORDED.format("title")
+            entry.fields["title"] = described_title(entry) or NOT_RECORDED.format("title")
         if "year" not in entry.fields:
             entry.fields["year"] = "n.d."
         _fill_missing(entry, style)
-    return "\n".join(_entry_text(key, entry) for key, entry in data.entries.items())
+    ordered = sorted(data.entries.items(), key=lambda item: sort_key(*item))
+    return "\n".join(_entry_text(key, entry) for key, entry in ordered)
 
 
 def _names(people: list[Any]) -> str:

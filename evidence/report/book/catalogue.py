@@ -25,6 +25,7 @@ from evidence.report.book.markdown import (
     table,
 )
 from evidence.report.book.numbers import MISSING, integer
+from evidence.report.wording import code_words, note_words
 
 #: Front matter of a study page: reached from the catalogue, not listed in the sidebar
 #: (with hundreds of studies, a sidebar entry per study made every page of the site heavy
@@ -68,15 +69,22 @@ def _effect_section(study: Study, effect: Effect, context: SiteContext) -> str:
         (
             "Exposure",
             esc(
-                f"{exposure.construct} ({exposure.dimension or 'dimension not given'})"
-                f"; contrast: {exposure.contrast}"
+                f"{code_words(exposure.construct)}"
+                f" ({code_words(exposure.dimension) or 'dimension not given'})"
+                f"; contrast: {note_words(exposure.contrast)}"
             ),
         ),
-        ("A value above the null points to", esc(exposure.higher_means)),
-        ("Tie types", esc(", ".join(exposure.tie_types))),
-        ("Valence", esc(exposure.valence)),
-        ("Outcome", esc(f"{outcome.name} ({outcome.domain}; higher is {outcome.higher_is})")),
-        ("Adjustment", esc(effect.adjustment)),
+        ("A value above the null points to", esc(code_words(exposure.higher_means))),
+        ("Tie types", esc(", ".join(code_words(t) for t in exposure.tie_types))),
+        ("Valence", esc(code_words(exposure.valence))),
+        (
+            "Outcome",
+            esc(
+                f"{outcome.name} ({code_words(outcome.domain)}; a higher value is "
+                f"{code_words(outcome.higher_is)})"
+            ),
+        ),
+        ("Adjustment", esc(code_words(effect.adjustment))),
         ("Covariates", esc(", ".join(effect.covariates))),
         ("Subgroup", esc(effect.subgroup.label) if effect.subgroup else ""),
         ("Statistic as reported", esc(statistic_text(effect.statistic))),
@@ -108,7 +116,7 @@ def _effect_section(study: Study, effect: Effect, context: SiteContext) -> str:
             field_list(pairs),
             "Quoted from the source:",
             quote_block(esc(effect.source.quote)),
-            *(escape_paragraphs(effect.notes) if effect.notes else []),
+            *(escape_paragraphs(note_words(effect.notes)) if effect.notes else []),
             "Used in: " + (esc("no analysis") if not use_items else ""),
             bullets(use_items),
         ]
@@ -125,13 +133,19 @@ def study_page(study: Study, context: SiteContext) -> str:
     pairs = [
         ("Reference", cite(study.citation, context.bibliography.keys)),
         ("Links", " · ".join(link for link in links if link)),
-        ("Design", esc(study.design)),
+        ("Design", esc(code_words(study.design))),
         ("Year", esc(study.year)),
         ("Cohort (shared-sample key)", esc(study.cohort or "none: an independent sample")),
         ("Countries", esc(", ".join(study.countries))),
-        ("Population", esc(population.description)),
-        ("Age group; sex", esc(f"{population.age_group or MISSING}; {population.sex or MISSING}")),
-        ("Condition", esc(population.condition)),
+        ("Population", esc(note_words(population.description))),
+        (
+            "Age group; sex",
+            esc(
+                f"{code_words(population.age_group) or MISSING}; "
+                f"{code_words(population.sex) or MISSING}"
+            ),
+        ),
+        ("Condition", esc(code_words(population.condition))),
         ("Participants", esc(integer(population.n))),
         (
             "Follow-up (years)",
@@ -140,12 +154,20 @@ def study_page(study: Study, context: SiteContext) -> str:
         (
             "Risk of bias",
             esc(
-                bias.judgement if bias.judgement == bias.tool else f"{bias.judgement} ({bias.tool})"
+                code_words(bias.judgement)
+                if bias.judgement == bias.tool
+                else f"{code_words(bias.judgement)} ({bias.tool})"
             ),
         ),
-        ("Risk-of-bias notes", esc(bias.notes)),
-        ("Extraction", esc(f"{extraction.status}, from {extraction.source_type}")),
-        ("Extraction notes", esc(extraction.notes)),
+        ("Risk-of-bias notes", esc(note_words(bias.notes))),
+        (
+            "Extraction",
+            esc(
+                f"{code_words(extraction.status)}; read from the "
+                f"{code_words(extraction.source_type)}"
+            ),
+        ),
+        ("Extraction notes", esc(note_words(extraction.notes))),
     ]
     title = context.bibliography.titles.get(study.citation, "")
     return join_blocks(
@@ -153,9 +175,9 @@ def study_page(study: Study, context: SiteContext) -> str:
             ORPHAN,
             heading(1, esc(context.study_label(study))),
             "[\u2190 Study catalogue](../catalogue.md)",
-            esc(title) if title else "",
+            esc(title) if title and title != context.study_label(study) else "",
             field_list(pairs),
-            *escape_paragraphs(study.notes),
+            *escape_paragraphs(note_words(study.notes)),
             heading(2, esc(f"Effects ({len(study.effects)})")),
             *(_effect_section(study, effect, context) for effect in study.effects),
         ]

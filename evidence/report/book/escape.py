@@ -20,7 +20,10 @@ from urllib.parse import quote, urlsplit
 _PUNCTUATION = frozenset(string.punctuation)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
 _SPACE = re.compile(r"\s+")
-_OPTION_UNSAFE = re.compile(r"[^\w .,;()%=+/-]")
+_OPTION_UNSAFE = re.compile(
+    r"[^\w .,;:()%=+/'\"<>&?!\[\]"
+    r"\u00b2\u00b7\u2190\u2192\u2212\u2013\u2014\u2018\u2019\u2264\u2265-]"
+)
 _SLUG_UNSAFE = re.compile(r"[^a-z0-9_-]+")
 
 
@@ -69,10 +72,12 @@ def escape_paragraphs(value: Any) -> list[str]:
 def option_text(value: Any, limit: int = 400) -> str:
     """Return text safe as a directive option value (e.g. a figure's ``:alt:``).
 
-    Directive options are not parsed as Markdown, so escaping does not help there; instead
-    everything but letters, digits, spaces and ``. , ; ( ) % = + / -`` is replaced by a
-    space (removing ``:`` ``#`` ``{`` ``}`` ``<`` ``>`` quotes and backticks), white space
-    is collapsed, and the text is cut to ``limit`` characters.
+    Directive options are not parsed as Markdown (docutils escapes the value when it writes
+    the ``alt`` attribute), so the text is kept as written, apostrophes, quotes, ``<`` and
+    ``>`` included; only what could end the option or reach a parser is removed: line
+    breaks (white space is collapsed to one line, so no second option can start), control
+    characters, braces, backticks, ``#``, ``$``, ``|``, ``*`` and backslashes. The
+    text is cut to ``limit`` characters.
     """
     if value is None:
         return ""

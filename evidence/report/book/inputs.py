@@ -196,6 +196,8 @@ def load_bibliography(path: Path) -> tuple[Bibliography, list[Problem]]:
     from pybtex.database.input.bibtex import Parser  # not parse_string: no entry-point scan
     from pybtex.scanner import PybtexError
 
+    from evidence.report.book.bibfile import described_title
+
     problems: list[Problem] = []
     path = Path(path)
     if not path.exists() and not path.is_symlink():
@@ -222,9 +224,13 @@ def load_bibliography(path: Path) -> tuple[Bibliography, list[Problem]]:
         elif len(people) == 2:
             surname += " and " + " ".join(people[1].last_names).replace("{", "").replace("}", "")
         year = entry.fields.get("year", "")
-        if surname:
-            labels[key] = f"{surname} ({year})" if year else surname
-        titles[key] = str(entry.fields.get("title", "")).replace("{", "").replace("}", "")
+        title = str(entry.fields.get("title", "")).replace("{", "").replace("}", "")
+        if not surname and not title:
+            title = described_title(entry) or ""
+        name = surname or title
+        if name:
+            labels[key] = f"{name} ({year})" if year else name
+        titles[key] = title
     return Bibliography(path, frozenset(data.entries.keys()), labels, titles), problems
 
 

@@ -6,20 +6,87 @@ relative to ``book/`` because the fragment is included into ``book/index.md``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 
-from evidence.report.book.analysis import FigureFile
+from evidence.records.model import Study
+from evidence.report.book.analysis import FigureFile, is_check
 from evidence.report.book.escape import escape_markdown as esc
-from evidence.report.book.findings import summary_row
+from evidence.report.book.findings import plain_sentence, summary_row
 from evidence.report.book.inputs import AnalysisResults
-from evidence.report.book.markdown import document_link, figure, heading, join_blocks, table
+from evidence.report.book.markdown import (
+    bullets,
+    document_link,
+    figure,
+    heading,
+    join_blocks,
+    table,
+)
 from evidence.report.book.numbers import MISSING
+from evidence.report.wording import code_words
+
+#: Where the numbers of a record were read, as a reader would say it.
+SOURCE_WORDS = {
+    "abstract": "the abstract",
+    "full-text": "the full text",
+    "review-table": "a table of a published review",
+    "secondary-copy": "a secondary copy of the paper",
+    "conference-abstract": "a conference abstract",
+}
+
+
+def _count_words(counts: Counter[str], words: Mapping[str, str]) -> str:
+    parts = [f"{n} from {words.get(key, code_words(key))}" for key, n in counts.most_common()]
+    return ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1] if parts else ""
+
+
+def trust_box(studies: Sequence[Study]) -> str:
+    """Return the "How far to trust these numbers" box, counted from the records.
+
+    Every fact in it is a count over the study records: how many were checked against
+    the full text (``extraction.status``), where their numbers were read
+    (``extraction.source_type``) and how many have a risk-of-bias judgement.
+    """
+    total = len(studies)
+    if not total:
+        return ""
+    unchecked = sum(1 for s in studies if s.extraction.status != "verified")
+    sources = Counter(s.extraction.source_type for s in studies)
+    rated = sum(1 for s in studies if s.risk_of_bias.judgement not in ("not-assessed", None, ""))
+    checked = (
+        f"None of the {total} study records has been checked against the full text yet"
+        if unchecked == total
+        else f"{unchecked} of the {total} study records have not yet been checked against "
+        "the full text"
+    )
+    bias = (
+        'none has a risk-of-bias rating of its own (every record says "not assessed")'
+        if rated == 0
+        else f"{rated} of {total} have a risk-of-bias rating"
+    )
+    text = (
+        f"{checked} (each study page says so). Their numbers were read from: "
+        f"{_count_words(sources, SOURCE_WORDS)}. Of the {total} records, {bias}. "
+        "Observational associations are not causal effects. Where the certainty of the "
+        "evidence is low or very low, the true association may be substantially different "
+        "from the pooled estimate."
+    )
+    return (
+        ":::{admonition} How far to trust these numbers\n:class: warning\n\n"
+        + esc(text)
+        + "\n:::\n"
+    )
 
 
 def summary_table(analyses: Sequence[AnalysisResults]) -> str:
-    """Return the summary-of-findings table (natural-scale numbers, one row per analysis)."""
+    """Return the summary-of-findings table (natural-scale numbers, one row per finding).
+
+    Checks of the pipeline (``kind: check``) are not findings: see :func:`checks_section`.
+    """
     rows = []
     for analysis in analyses:
+        if is_check(analysis.result):
+            continue
         cells = summary_row(analysis.result)
         link = document_link(esc(cells["question"]), f"_generated/analyses/{analysis.page}.md")
         people = (
@@ -30,7 +97,7 @@ def summary_table(analyses: Sequence[AnalysisResults]) -> str:
         evidence = esc(cells["k"]) + "<br>" + esc(people)
         if analysis.result.get("status") != "ok":
             rows.append(
-                [link, evidence, "not pooled", "", esc(cells["certainty"]), esc(cells["sentence"])]
+                [link, evidence, "not pooled", "", esc("not rated"), esc(cells["sentence"])]
             )
             continue
         estimate = (
@@ -58,8 +125,34 @@ def summary_table(analyses: Sequence[AnalysisResults]) -> str:
     )
 
 
+def checks_section(analyses: Sequence[AnalysisResults]) -> str:
+    """Return the "Checks" section: analyses that test the pipeline, kept out of findings."""
+    checks = [a for a in analyses if is_check(a.result)]
+    if not checks:
+        return ""
+    items = [
+        document_link(esc(a.result.get("title") or a.id), f"_generated/analyses/{a.page}.md")
+        + esc(": " + plain_sentence(a.result).split(". Certainty")[0] + ".")
+        for a in checks
+    ]
+    return join_blocks(
+        [
+            heading(2, "Checks of the pipeline"),
+            esc(
+                "These analyses re-run part of a published meta-analysis to check the "
+                "software end to end. They are not findings and carry no certainty rating."
+            ),
+            bullets(items),
+        ]
+    )
+
+
 def landing_fragment(
-    analyses: Sequence[AnalysisResults], summary: FigureFile | None, n_studies: int, n_effects: int
+    analyses: Sequence[AnalysisResults],
+    summary: FigureFile | None,
+    n_studies: int,
+    n_effects: int,
+    studies: Sequence[Study] = (),
 ) -> str:
     """Return the generated part of the landing page."""
     if not analyses:
@@ -70,10 +163,12 @@ def landing_fragment(
                 "effects). Run `evidence run` and then `evidence book` to fill this page.",
             ]
         )
+    findings = [a for a in analyses if not is_check(a.result)]
     blocks = [
+        trust_box(studies),
         heading(2, "Summary of findings"),
         esc(
-            f"{len(analyses)} {'analysis' if len(analyses) == 1 else 'analyses'} over "
+            f"{len(findings)} {'question' if len(findings) == 1 else 'questions'} over "
             f"{n_studies} study records ({n_effects} extracted "
             "effects). Estimates are on the natural scale (ratios, correlations) with 95% "
             "confidence (CI) and prediction (PI) intervals; each plain-language sentence is "
@@ -86,12 +181,14 @@ def landing_fragment(
             esc((summary.title or "Summary of pooled estimates").rstrip(".") + ".")
             + " "
             + esc(
-                "Pooled estimate of every analysis with its 95% confidence interval; ratio, "
-                "correlation and difference scales are drawn in separate panels."
+                "Pooled estimate of every finding with its 95% confidence interval. Findings "
+                "share an axis only when they share the outcome, the measure and the "
+                "direction; under each axis it says what each side means."
             )
         )
         blocks += [
             heading(2, "All pooled estimates"),
             figure(summary.path, summary.description or summary.title, caption),
         ]
+    blocks.append(checks_section(analyses))
     return join_blocks(blocks)

@@ -243,6 +243,7 @@ def _landing(page: PageInput) -> None:
             _summary_figure(inputs.build_dir, page.writer),
             len(inputs.studies),
             n_effects,
+            inputs.studies,
         ),
     )
 

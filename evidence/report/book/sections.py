@@ -8,6 +8,7 @@ absent. Numbers are shown on the natural scale (ratios, correlations) with
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,6 +27,8 @@ from evidence.report.book.numbers import (
     p_value,
     percent,
 )
+from evidence.report.values import as_float
+from evidence.report.wording import code_words, field_words, reason_words
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -108,11 +111,12 @@ def subgroups(result: Mapping[str, Any]) -> str:
         section = _mapping(section)
         levels = _mapping(section.get("subgroups"))
         rows = [
-            _pooled_row(str(level), result, _mapping(pooled)) for level, pooled in levels.items()
+            _pooled_row(code_words(level), result, _mapping(pooled))
+            for level, pooled in levels.items()
         ]
         if not rows:
             continue
-        blocks.append(heading(3, f"By {esc(field)}"))
+        blocks.append(heading(3, f"By {esc(field_words(field))}"))
         blocks.append(table(["Subgroup", "k", "Estimate", "95% CI", "I\u00b2"], rows))
         blocks.append(
             esc(
@@ -131,7 +135,7 @@ def meta_regression(result: Mapping[str, Any]) -> str:
         section = _mapping(section)
         rows = [
             [
-                esc(c.get("name")),
+                esc(field_words(c.get("name"))),
                 esc(number(c.get("estimate"), 3)),
                 esc(number(c.get("se"), 3)),
                 esc(interval(c.get("ci"), 3)),
@@ -141,7 +145,7 @@ def meta_regression(result: Mapping[str, Any]) -> str:
         ]
         if not rows:
             continue
-        blocks.append(heading(3, f"Moderator: {esc(moderator)}"))
+        blocks.append(heading(3, f"Moderator: {esc(field_words(moderator))}"))
         blocks.append(table(["Term", "Coefficient (model scale)", "SE", "95% CI", "p"], rows))
         blocks.append(
             esc(
@@ -152,6 +156,18 @@ def meta_regression(result: Mapping[str, Any]) -> str:
                 f"{integer(section.get('k'))}."
             )
         )
+        k = as_float(section.get("k"))
+        if k is None or k < 10:
+            blocks.append(
+                ":::{caution}\n"
+                + esc(
+                    "Fewer than 10 effects: a meta-regression this small is unreliable and "
+                    "easily finds chance patterns (Cochrane Handbook, section 10.11.5.1). "
+                    "Read it as exploratory, not as evidence that the association changes "
+                    "with this moderator."
+                )
+                + "\n:::\n"
+            )
     return join_blocks(blocks) if blocks else ""
 
 
@@ -253,8 +269,9 @@ def small_study_effects(result: Mapping[str, Any]) -> str:
         )
     if failsafe:
         items.append(
-            f"Fail-safe N: Rosenthal {integer(failsafe.get('rosenthal'))}, "
-            f"Orwin {integer(failsafe.get('orwin'))}."
+            "Fail-safe N is not shown: it assumes unpublished studies average no effect and "
+            "ignores heterogeneity, and the Cochrane Handbook (section 13.3.5.3) advises "
+            "against it (the number is in the results file)."
         )
     warnings = sorted(
         {
@@ -293,7 +310,7 @@ def notes(result: Mapping[str, Any]) -> str:
     given = result.get("notes")
     if isinstance(given, str):
         given = [given]
-    return bullets(esc(note) for note in given) if isinstance(given, list) else ""
+    return bullets(esc(reason_words(note)) for note in given) if isinstance(given, list) else ""
 
 
 def dependence(result: Mapping[str, Any]) -> str:
@@ -301,8 +318,15 @@ def dependence(result: Mapping[str, Any]) -> str:
     section = _mapping(result.get("dependence"))
     if not section:
         return ""
+    rules = {
+        "multilevel": "a three-level model (effects within independent samples)",
+        "aggregate": "effects combined within each independent sample",
+        "one-per-cohort": "one effect per cohort",
+    }
+    rule = section.get("rule")
     items = [
-        f"Rule: {section.get('rule', MISSING)}; clusters: {integer(section.get('n_clusters'))}."
+        f"How dependent effects were handled: {rules.get(str(rule), code_words(rule) or MISSING)}; "
+        f"independent samples: {integer(section.get('n_clusters'))}."
     ]
     sigma2 = section.get("sigma2")
     if isinstance(sigma2, list) and len(sigma2) == 2:
@@ -396,19 +420,21 @@ def published(result: Mapping[str, Any]) -> str:
         )
     quotes = []
     for entry in entries:
-        name = esc(f"{entry.get('meta_analysis', '')} {entry.get('year') or ''}".strip())
+        year = str(entry.get("year") or "")
+        year = year if re.fullmatch(r"\d{4}", year) else "year not reported"
+        name = esc(f"{entry.get('meta_analysis', '')} {year}".strip())
         link = external_link(name, entry.get("source") or doi_url(entry.get("doi")))
+        pooled_text = f"{entry.get('measure', '')} {given(entry.get('pooled'))}"
+        if given(entry.get("lo")) != MISSING and given(entry.get("hi")) != MISSING:
+            pooled_text += f" ({entry.get('lo')} to {entry.get('hi')})"
         rows.append(
             [
                 link,
                 esc(f"{entry.get('exposure', '')}; {entry.get('outcome', '')}"),
-                esc(entry.get("k_studies")),
-                esc(entry.get("n_participants")),
-                esc(
-                    f"{entry.get('measure', '')} {entry.get('pooled', '')} "
-                    f"({entry.get('lo', '')} to {entry.get('hi', '')})"
-                ),
-                esc(entry.get("heterogeneity")),
+                esc(given(entry.get("k_studies"))),
+                esc(given(entry.get("n_participants"))),
+                esc(pooled_text.strip()),
+                esc(given(entry.get("heterogeneity"))),
             ]
         )
         if entry.get("quote"):
@@ -430,6 +456,18 @@ def published(result: Mapping[str, Any]) -> str:
             bullets(quotes),
         ]
     )
+
+
+def given(value: Any) -> str:
+    """Return a cell of a copied table, with "NA" (and empty cells) said as "not reported".
+
+    >>> given("NA (16 datasets)"), given(None), given(12)
+    ('not reported (16 datasets)', 'not reported', '12')
+    """
+    text = "" if value is None else str(value).strip()
+    if not text or text.upper() in ("NA", "N/A", "NAN"):
+        return MISSING
+    return re.sub(r"\bNA\b", MISSING, text)
 
 
 def provenance(result: Mapping[str, Any]) -> str:

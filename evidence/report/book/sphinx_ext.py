@@ -34,7 +34,7 @@ def _label(entry: Any) -> str:
     others = "others" in names
     names = [name for name in names if name and name != "others"]
     if not names:
-        who = entry.key
+        who = str(entry.fields.get("title") or entry.key).replace("{", "").replace("}", "")
     elif others or len(names) > 2:
         who = f"{names[0]} et al."
     elif len(names) == 1:

@@ -405,12 +405,11 @@ def _bubbles(source: FigureInput) -> list[Drawing]:
             f"{safe_text(moderator, 60)}, bubble area by weight, with the "
             f"meta-regression line."
         )
-        # The SVG title of a bubble plot starts with its file name, as it always has.
         name = f"bubble-{file_stem(moderator)}"
         drawings.append(
             Drawing(
                 name,
-                name,
+                f"Meta-regression on {moderator_name(moderator)}",
                 description,
                 partial(
                     bubble,
