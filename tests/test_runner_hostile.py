@@ -100,10 +100,10 @@ def test_non_finite_numbers_are_written_as_null_with_a_note(tmp_path):
     assert "Infinity" not in written and "NaN" not in written
     assert document["pooled"]["back_transformed"]["pi"][1] is None
     (note,) = [n for n in document["notes"] if n.startswith("written as null")]
-    assert note == (
+    assert note.startswith(
         "written as null, the numbers being infinite, undefined or too large to represent: "
-        "pooled.back_transformed.pi[]"
     )
+    assert "pooled.back_transformed.pi[]" in note.split(": ", 1)[1].split(", ")
 
 
 def test_a_400_digit_population_size_is_null_in_the_results(tmp_path):

@@ -891,6 +891,11 @@ def _summary(document: dict[str, Any]) -> str:
     shown = pooled.get("back_transformed") or pooled
     ci = shown.get("ci") or [None, None]
     return (
-        f"k = {document['effects']['included']}, estimate {shown['estimate']:.3g} "
-        f"({ci[0]:.3g} to {ci[1]:.3g}), certainty {level}"
+        f"k = {document['effects']['included']}, estimate {_short(shown.get('estimate'))} "
+        f"({_short(ci[0])} to {_short(ci[1])}), certainty {level}"
     )
+
+
+def _short(value: Any) -> str:
+    """Write a number in three significant digits, ``None`` (out of range) as NA."""
+    return "NA" if value is None else f"{value:.3g}"
