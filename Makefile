@@ -49,7 +49,8 @@ bench: $(STAMP) ## Run the benchmarks and record their figures in benchmarks/
 	$(BIN)/python benchmarks/run_all.py
 
 fixtures: ## Regenerate tests/reference/*.json with R metafor (needs Rscript; CI does not)
-	cd tests/reference && Rscript make_fixtures.R && Rscript make_diagnostics_fixtures.R
+	cd tests/reference && Rscript make_fixtures.R && Rscript make_diagnostics_fixtures.R \
+		&& Rscript make_multivariate_fixtures.R
 
 clean: ## Remove build outputs (keeps .venv)
 	rm -rf build book/_generated book/_build

@@ -14,6 +14,7 @@ SCRIPTS = (
     "validate_records.py",
     "pooling.py",
     "diagnostics.py",
+    "multivariate.py",
     "analyses.py",
     "book.py",
 )

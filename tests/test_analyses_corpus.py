@@ -9,10 +9,12 @@ import io
 import json
 from pathlib import Path
 
+import pandas
 import pytest
 from numpy.testing import assert_allclose
 
 from evidence.analyses.runner import run_analyses
+from evidence.records.safefs import sha256_of
 
 ROOT = Path(__file__).parents[1]
 RTOL_ESTIMATE = 1e-6
@@ -88,14 +90,17 @@ def test_three_level_pooled_matches_metafor_rma_mv(results, analysis):
     assert pooled["k"] == expected["k"]
     for key in ("estimate", "se", "q"):
         assert_allclose(pooled[key], expected[key], rtol=RTOL_ESTIMATE)
-    assert_allclose(document["dependence"]["three_level"]["ci"], expected["ci"], rtol=RTOL_ESTIMATE)
+    three_level = document["dependence"]["three_level"]
+    assert three_level["test"] == "t" and three_level["dfs"] == "contain"
+    assert_allclose(three_level["ci"], expected["t_test"]["ci"], rtol=RTOL_ESTIMATE)
     assert_allclose(
         document["dependence"]["sigma2"],
         expected["sigma2"],
         rtol=RTOL_ESTIMATE,
         atol=ATOL_BOUNDARY_VARIANCE,
     )
-    # the spec asks for knha: rma.mv(test = "t"), t with k - 1 df for CI, p and PI
+    # the spec asks for adhoc: rma.mv(test = "t", dfs = "contain"), t with clusters - 1 df
+    # for CI, p and PI (issue 11)
     t_test = expected["t_test"]
     assert pooled["test"] == "t" and pooled["df"] == t_test["df"]
     assert_allclose(pooled["statistic"], t_test["statistic"], rtol=RTOL_ESTIMATE)
@@ -104,7 +109,8 @@ def test_three_level_pooled_matches_metafor_rma_mv(results, analysis):
 
 
 def test_three_level_weights_match_metafor(results):
-    # weights(rma.mv) = diag(W)/sum(diag(W)) in percent, effects in the fixture's order
+    # weights(rma.mv, type = "rowsum") in percent (the weights that make the estimate;
+    # issue 11), effects in the fixture's order
     out = results["isolation-mortality"]["_out"]
     text = (out / "results" / "isolation-mortality-effects.csv").read_text(encoding="utf-8")
     rows = [r for r in csv.DictReader(text.splitlines()) if r["included"] == "true"]
@@ -134,6 +140,28 @@ def test_full_run_with_figures_is_byte_identical(tmp_path, draw_figures):
     assert files == sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())
     for relative in files:
         assert (first / relative).read_bytes() == (second / relative).read_bytes(), relative
+
+
+def test_every_pooled_analysis_has_a_multiverse_whose_prespecified_row_is_the_headline(results):
+    """Invariant: the multiverse row of the analysis as specified equals its pooled result."""
+    for identifier, document in results.items():
+        section = document["multiverse"]
+        if document["status"] != "ok":
+            continue
+        assert section["specifications"] > 0, identifier
+        out = document["_out"]
+        for relative in section["files"].values():
+            assert document["provenance"]["outputs"][relative] == sha256_of(out / relative)
+        table = pandas.read_parquet(out / section["files"]["parquet"])
+        [row] = table[table["prespecified"]].itertuples()
+        pooled = document["pooled"]
+        assert row.k == pooled["k"], identifier
+        assert_allclose(row.estimate, pooled["estimate"], rtol=1e-9)
+        assert_allclose([row.ci_lower, row.ci_upper], pooled["ci"], rtol=1e-9)
+        assert_allclose([row.pi_lower, row.pi_upper], pooled["pi"], rtol=1e-9)
+        assert_allclose(row.tau2, pooled["tau2"], rtol=1e-8, atol=1e-12)
+        assert_allclose(row.p, pooled["p"], rtol=1e-8)
+        assert_allclose(section["prespecified"]["estimate"], row.estimate)
 
 
 # --------------------------------------------------------------------------- issue 13

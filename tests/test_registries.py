@@ -17,6 +17,7 @@ from evidence.cli import build_parser
 from evidence.effects.escalc import MEASURE_REGISTRY, MEASURES, REQUIRED_COLUMNS, back_transform
 from evidence.report.plots.data import pooled_from
 from evidence.report.plots.forest import model_label
+from evidence.stats import dependence
 from evidence.stats.pooling import pool
 from evidence.stats.tau2 import ESTIMATORS, METHODS, estimate_tau2
 from evidence.stats.transforms import PARAMETERISED_TRANSFORMS, TRANSFORMS
@@ -163,19 +164,24 @@ def test_back_transform_per_measure_as_metafor(measure, expected):
 
 @pytest.mark.parametrize("measure", ["ZCOR", "COR", "RR"])
 def test_pool_and_the_three_level_section_back_transform_alike(measure):
-    # pool() and fit's three-level section both read the registry: same function, same
-    # numbers (up to the last bit: numpy and libm may round differently).
-    yi = np.array([0.12, 0.31, 0.05, 0.22])
-    vi = np.array([0.010, 0.020, 0.015, 0.012])
+    # pool() and the three-level pooled section both apply the registry's back-transform
+    # (BackTransformed.of) to their own estimate and intervals.
+    yi = np.array([0.12, 0.31, 0.05, 0.22, 0.18, 0.02])
+    vi = np.array([0.010, 0.020, 0.015, 0.012, 0.011, 0.018])
     name = back_transform(measure)
     result = pool(yi, vi, measure=measure, transform=name)
-    section = fit._back(name, result.estimate, list(result.ci), list(result.pi))
+    fitted = dependence.three_level(yi, vi, ["a", "a", "b", "b", "c", "c"])
+    section = dependence.pooled_section(fitted, transform=name)
     if name is None:
-        assert result.back_transformed is None and section is None
+        assert result.back_transformed is None and section["back_transformed"] is None
         return
+    function = TRANSFORMS[name].array
     back = result.back_transformed
-    assert section["estimate"] == pytest.approx(back.estimate, rel=1e-15)
-    assert section["ci"] == pytest.approx(list(back.ci), rel=1e-15)
+    assert back.estimate == float(function(result.estimate))
+    assert list(back.ci) == [float(x) for x in function(list(result.ci))]
+    shown = section["back_transformed"]
+    assert shown["estimate"] == float(function(section["estimate"]))
+    assert shown["ci"] == [float(x) for x in function(section["ci"])]
     if measure == "ZCOR":
         assert back.estimate == pytest.approx(math.tanh(result.estimate), rel=1e-15)
 
@@ -195,6 +201,7 @@ def test_figure_kinds_are_registered_by_their_modules_in_order():
         "influence",
         "baujat",
         "bubble",
+        "spec-curve",
     ]
 
 

@@ -21,7 +21,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from evidence.analyses.certainty import HIGH_RISK, CertaintyInputs, assess
 from evidence.analyses.harmonise import CONTRAST_WORDS, FAMILY_WORDS, EffectRow, EffectTable
@@ -32,7 +31,6 @@ from evidence.records.model import ROB_DOMAINS
 from evidence.stats import bias, dependence, sensitivity
 from evidence.stats.errors import InputError
 from evidence.stats.pooling import pool
-from evidence.stats.transforms import TRANSFORMS
 
 #: Analysis metric -> the effect measure it pools (metafor name, see the measure registry).
 METRIC_MEASURES = {
@@ -234,11 +232,11 @@ def pool_rows(
     notes: list[str] = []
     section: dict[str, Any] | None
     if analysis.dependence == "multilevel" and n_clusters < len(rows):
-        section, ml_weights, note = _multilevel(rows, yi, vi, pooled, back, analysis.test)
+        section, ml_weights, found = _multilevel(rows, yi, vi, pooled, back, analysis.test)
         if section is not None and section.get("pooled") is not None:
             pooled = section.pop("pooled")
             weights = ml_weights
-        notes.append(note)
+        notes.extend(found)
     else:
         section = {
             "rule": analysis.dependence,
@@ -703,20 +701,25 @@ def _multilevel(
     univariate: dict[str, Any],
     back: str | None,
     test: str = "z",
-) -> tuple[dict[str, Any] | None, list[float], str]:
+) -> tuple[dict[str, Any] | None, list[float], list[str]]:
     r"""Three-level fit and CR2 robust test; the pooled section built from the fit.
 
     With ``test`` ``"z"`` the CI, test and prediction interval use the normal distribution.
-    With ``"knha"`` or ``"t"`` they use a t distribution with :math:`k - 1` df, as metafor
-    ``rma.mv(test = "t")`` does (rma.mv has no Knapp-Hartung adjustment; this is its
-    small-sample option): :math:`\hat\mu \pm t_{k-1,0.975} SE`, prediction interval
-    :math:`\hat\mu \pm t_{k-1,0.975}\sqrt{SE^2 + \sigma^2_1 + \sigma^2_2}`
-    (Viechtbauer 2010; checked in tests/reference/make_analyses_fixtures.R).
+    With ``"knha"``, ``"adhoc"`` or ``"t"`` they use a t distribution (metafor
+    ``rma.mv(test = "t")``; rma.mv has no Knapp-Hartung adjustment, this is its
+    small-sample option) with the containment degrees of freedom, clusters - 1 for the
+    pooled effect (metafor ``dfs = "contain"``): :math:`\hat\mu \pm t_{m-1,0.975} SE` and
+    the prediction interval :math:`\hat\mu \pm t_{m-1,0.975}\sqrt{SE^2 + \sigma^2_1 +
+    \sigma^2_2}` (:func:`evidence.stats.dependence.pooled_section`). CR2 cluster-robust
+    inference with Satterthwaite df is reported beside it (``dependence.robust``), and a
+    note says when fewer than five clusters make either interval unreliable. The weights
+    are metafor's row-sum weights, the ones the estimate is made of.
     """
     clusters = [r.cluster for r in rows]
+    use_t = test in ("knha", "adhoc", "t")
     try:
-        fit = dependence.three_level(yi, vi, clusters)
-        robust = dependence.robust_cr2(fit).to_dict()
+        fit = dependence.three_level(yi, vi, clusters, test="t" if use_t else "z")
+        cr2 = dependence.robust_cr2(fit)
     except (InputError, ValueError, np.linalg.LinAlgError) as exc:
         note = (
             f"three-level model unavailable ({_reason(exc)}); pooled treats the {len(rows)} "
@@ -731,106 +734,36 @@ def _multilevel(
                 "note": note,
             },
             [],
-            note,
+            [note],
         )
-    between, within = (float(s) for s in fit.sigma2)
-    estimate, se = float(fit.coefficients[0]), float(fit.se[0])
-    use_t = test in ("knha", "t")
-    df = len(rows) - 1 if use_t else None
-    crit = float(stats.t.ppf(0.975, df)) if use_t else float(stats.norm.ppf(0.975))
-    half = crit * math.sqrt(se * se + between + within)
-    pooled = dict(univariate)
-    weights = 1 / np.asarray(vi)  # typical within-study variance as metafor's I2 for rma.mv
-    typical = (len(yi) - 1) * weights.sum() / (weights.sum() ** 2 - (weights**2).sum())
-    total = between + within
-    statistic = float(fit.statistic[0])
-    if use_t:
-        ci = [estimate - crit * se, estimate + crit * se]
-        p = float(2 * stats.t.sf(abs(statistic), df))
-    else:
-        ci, p = [float(fit.ci_lower[0]), float(fit.ci_upper[0])], float(fit.p[0])
-    pi = [estimate - half, estimate + half]
-    pooled.update(
-        method="REML (three-level)",
-        test="t" if use_t else "z",
-        estimate=estimate,
-        se=se,
-        statistic=statistic,
-        df=df,
-        p=p,
-        ci=ci,
-        pi=pi,
-        tau2=total,
-        tau2_ci=None,
-        tau=math.sqrt(total),
-        tau_ci=None,
-        i2=100 * total / (total + typical),
-        i2_ci=None,
-        h2=(total + typical) / typical,
-        h2_ci=None,
-        q=float(fit.q),
-        q_df=float(fit.q_df),
-        q_p=float(fit.q_p),
-        back_transformed=_back(back, estimate, ci, pi),
-    )
+    pooled = dependence.pooled_section(fit, univariate, back)
     section = {
         "rule": "multilevel",
         "n_clusters": fit.n_clusters,
-        "sigma2": [between, within],
-        "robust": robust,
+        "sigma2": [float(s) for s in fit.sigma2],
+        "robust": cr2.to_dict(),
         "three_level": fit.to_dict(),
         "univariate": univariate,
         "pooled": pooled,
     }
+    inference = (
+        f't test with containment df, clusters - 1 = {fit.n_clusters - 1} (metafor dfs = "contain")'
+        if use_t
+        else "z test"
+    )
     note = (
         f"{len(rows)} effects in {fit.n_clusters} clusters: pooled from the three-level "
-        f"model (effects nested in clusters, {'t test with k - 1 df' if use_t else 'z test'}"
-        "; I2 is the total of both levels, Cheung "
-        "2014; cluster-robust CR2 inference under dependence.robust); "
-        "the univariate fit is kept under dependence.univariate; subgroup, moderator, "
-        "sensitivity and bias analyses treat effects as independent"
+        f"model (effects nested in clusters, {inference}; I2 is the total of both levels, "
+        "Cheung 2014; weights are metafor's row-sum weights; cluster-robust CR2 inference "
+        f"with Satterthwaite df beside it: se {cr2.se[0]:.4g}, df {cr2.df[0]:.3g}, CI "
+        f"{cr2.ci_lower[0]:.4g} to {cr2.ci_upper[0]:.4g} on the analysis scale); the "
+        "univariate fit is kept under "
+        "dependence.univariate; subgroup, moderator, sensitivity and bias analyses treat "
+        "effects as independent"
     )
-    return section, _three_level_weights(rows, vi, between, within), note
-
-
-def _three_level_weights(
-    rows: Sequence[EffectRow], vi: np.ndarray, between: float, within: float
-) -> list[float]:
-    r"""Percent weights :math:`\operatorname{diag}(V^{-1})` as metafor ``weights.rma.mv``.
-
-    Per cluster :math:`V = D + \sigma^2_b \mathbf 1 \mathbf 1'`, :math:`D = \operatorname
-    {diag}(v_j + \sigma^2_w)`, so by Sherman-Morrison
-    :math:`(V^{-1})_{jj} = 1/d_j - \sigma^2_b d_j^{-2} / (1 + \sigma^2_b \sum_l 1/d_l)`.
-    """
-    d = np.asarray(vi) + within
-    inverse_sum: dict[str, float] = {}
-    for row, value in zip(rows, d, strict=True):
-        inverse_sum[row.cluster] = inverse_sum.get(row.cluster, 0.0) + 1 / value
-    diagonal = np.array(
-        [
-            1 / value - between / value**2 / (1 + between * inverse_sum[r.cluster])
-            for r, value in zip(rows, d, strict=True)
-        ]
-    )
-    return [float(w) for w in 100 * diagonal / diagonal.sum()]
-
-
-def _back(
-    back: str | None, estimate: float, ci: list[float], pi: list[float]
-) -> dict[str, Any] | None:
-    """Back-transform the three-level pooled numbers (the registry's one-number form)."""
-    if back is None:
-        return None
-    array = TRANSFORMS[back].array  # overflow gives inf (and a note), never an exception
-
-    def function(value: float) -> float:
-        return float(array(value))
-
-    return {
-        "estimate": function(estimate),
-        "ci": [function(c) for c in ci],
-        "pi": [function(p) for p in pi],
-    }
+    few = dependence.few_clusters_note(fit.n_clusters)
+    notes = [note] if few is None else [note, few]
+    return section, [float(w) for w in fit.weights("rowsum")], notes
 
 
 def _low_risk_only(
@@ -975,7 +908,7 @@ _DIAGNOSTICS: tuple[tuple[str, str, str, _Call], ...] = (
         "trimfill",
         "bias",
         "trimfill",
-        lambda yi, vi, labels, a, order: bias.trimfill(yi, vi, method=a.method),
+        lambda yi, vi, labels, a, order: bias.trimfill(yi, vi, method=a.method, test=a.test),
     ),
     ("failsafe_n", "bias", "failsafe", lambda yi, vi, labels, a, order: bias.failsafe_n(yi, vi)),
     ("pet_peese", "bias", "pet-peese", lambda yi, vi, labels, a, order: bias.pet_peese(yi, vi)),

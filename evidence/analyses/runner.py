@@ -239,7 +239,7 @@ def _run_or_skip(
     if existing is not None and not force:
         return existing, True
     variants = adjustment_variants(studies, analysis)
-    return run_one(analysis, table, provenance, out_dir, render, variants), False
+    return run_one(analysis, table, provenance, out_dir, render, variants, studies), False
 
 
 def unused_exclusions(analysis: Analysis, table: EffectTable) -> list[Problem]:
@@ -301,13 +301,16 @@ def _failure_words(error: Exception) -> str:
 
 
 def remove_results(out_dir: Path, identifier: str) -> bool:
-    """Remove the results JSON, effects CSV and figures of one analysis; return whether any was.
+    """Remove the results JSON, tables and figures of one analysis; return whether any was.
 
     Figures are the ones its last results file lists, removed only when the name is
     exactly ``figures/<id>-<name>.svg`` (an edited results file names nothing else).
     """
+    from evidence.analyses.multiverse import table_paths
+
     results = out_dir / "results"
     targets = [results / f"{identifier}.json", results / f"{identifier}-effects.csv"]
+    targets += list(table_paths(results, identifier))
     for name, relative in _previous_figures(results / f"{identifier}.json").items():
         if relative == f"figures/{identifier}-{name}.svg":
             targets.append(out_dir / relative)
@@ -404,12 +407,17 @@ def run_one(
     out_dir: Path,
     render: RenderFigures | None = None,
     variants: Mapping[str, EffectTable] | None = None,
+    studies: Sequence[Study] | None = None,
 ) -> dict[str, Any]:
     """Fit one analysis and write its JSON, effects CSV and (with ``render``) figures.
 
+    With ``studies`` and a ``multiverse`` in the spec, the multiverse is run too
+    (:func:`evidence.analyses.multiverse.multiverse_section`): its tables go to
+    ``results/<id>-multiverse.parquet`` and ``.csv`` and its summary to ``multiverse``.
     Every file is written to a temporary file and renamed into place; the sha256 of the
-    effects CSV and of every figure goes into ``provenance["outputs"]`` (keys relative to
-    ``out_dir``), so a later run notices a file that was truncated or changed.
+    effects CSV, the multiverse tables and every figure goes into ``provenance["outputs"]``
+    (keys relative to ``out_dir``), so a later run notices a file that was truncated or
+    changed.
     """
     skipped = [
         item
@@ -426,6 +434,15 @@ def run_one(
         )
     else:
         sections = fit_analysis(table, analysis, variants)
+    sections["multiverse"] = None
+    if studies is not None and analysis.multiverse is not None:
+        from evidence.analyses.multiverse import multiverse_section
+
+        sections["multiverse"] = multiverse_section(studies, analysis, out_dir)
+    elif studies is not None:
+        from evidence.analyses.multiverse import remove_multiverse_tables
+
+        remove_multiverse_tables(out_dir / "results", analysis.id)
     weights = dict(zip((id(r) for r in table.included), sections["weights"], strict=False))
     csv_text = effects_csv(table, weights, analysis)  # published: spreadsheet-safe text
     document = build_document(analysis, table, sections, provenance)
@@ -434,6 +451,8 @@ def run_one(
     csv_name = f"results/{analysis.id}-effects.csv"
     write_if_changed(out_dir / csv_name, csv_text)
     outputs = {csv_name: hashlib.sha256(csv_text.encode("utf-8")).hexdigest()}
+    for relative in (sections["multiverse"] or {}).get("files", {}).values():
+        outputs[relative] = sha256_of(out_dir / relative) or ""
     if render is not None:
         drawn = effects_csv(table, weights, analysis, spreadsheet_safe=False)  # labels as given
         document["figures"] = _render(render, document, drawn, out_dir / "figures", previous)
@@ -484,6 +503,7 @@ def build_document(
     }
     for key in SECTION_KEYS:
         document[key] = sections[key]
+    document["multiverse"] = sections.get("multiverse")
     document["published"] = published_for(analysis.compare_with)
     document["effects"] = {
         "included": len(included),
@@ -760,7 +780,11 @@ def _unchanged(
     if recorded != provenance or not isinstance(outputs, dict):
         return None
     build = results_dir.parent
-    expected = {f"results/{identifier}-effects.csv", *(document.get("figures") or {}).values()}
+    expected = {
+        f"results/{identifier}-effects.csv",
+        *(document.get("figures") or {}).values(),
+        *((document.get("multiverse") or {}).get("files") or {}).values(),
+    }
     if set(outputs) != expected:
         return None
     if any(sha256_of(build / relative) != digest for relative, digest in outputs.items()):

@@ -14,6 +14,7 @@ SUMMARIES = {
     "effects": "compute effect sizes (metafor escalc) for every row of a CSV",
     "pool": "random-effects meta-analysis of a CSV (metafor rma conventions)",
     "run": "run analyses (only those whose inputs changed)",
+    "multiverse": "fit every specification of an analysis's multiverse",
     "book": "build the evidence site into build/site/",
     "diff": "compare the analyses at a git ref with the working tree",
 }

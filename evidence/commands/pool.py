@@ -1,7 +1,7 @@
 """``evidence pool FILE.csv``: pool the rows of a metafor-style CSV.
 
 Options: ``--measure`` (metafor escalc name; default GEN when the file has ``yi``),
-``--method`` (FE, DL, HE, HS, SJ, PM, EB, ML, REML; default REML), ``--test z|knha``,
+``--method`` (FE, DL, HE, HS, SJ, PM, EB, ML, REML; default REML), ``--test z|knha|adhoc``,
 ``--level``, ``--mods a,b`` (mixed-effects meta-regression on those columns; text columns
 become dummy variables), ``--subgroup COL`` (a fit per level and the test for subgroup
 differences), ``--drop-missing`` (drop rows whose effect cannot be computed, with a note),
@@ -9,8 +9,12 @@ differences), ``--drop-missing`` (drop rows whose effect cannot be computed, wit
 evidence.stats.dependence):
 ``--sensitivity`` (leave-one-out, influence, Baujat, cumulative in file order),
 ``--bias`` (Egger, Begg, trim-and-fill, fail-safe N, PET-PEESE), ``--cluster COL``
-(three-level model with effects nested in COL) and ``--robust`` (CR2 cluster-robust test
-with Satterthwaite df; needs ``--cluster``).
+(three-level model with effects nested in COL; when a cluster holds several effects the
+headline ``pooled`` comes from it, as ``evidence run`` does, with a t test under
+``--test knha|adhoc`` whose df follow ``--dfs`` (default ``contain``: clusters - 1), the
+univariate fit under ``dependence.univariate`` and CR2 cluster-robust inference with
+Satterthwaite df under ``dependence.robust``; ``--robust`` is accepted and needs
+``--cluster``).
 
 Without ``--json`` it prints a summary laid out like metafor's ``print.rma``. With it:
 ``{"pooled": {...}, "subgroups": {COL: {...}}, "meta_regression": {"a,b": {...}},
@@ -75,7 +79,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--bias", action="store_true", help="small-study-effect tests")
     parser.add_argument("--cluster", metavar="COL", help="three-level model: effects in COL")
-    parser.add_argument("--robust", action="store_true", help="CR2 robust test (--cluster)")
+    parser.add_argument(
+        "--robust", action="store_true", help="CR2 robust test (always given with --cluster)"
+    )
+    parser.add_argument(
+        "--dfs",
+        choices=("contain", "residual"),
+        default="contain",
+        help="df rule of the three-level t test (metafor dfs): contain = clusters - 1 "
+        "(default), residual = k - 1",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.set_defaults(func=run)
 
@@ -134,33 +147,34 @@ def run(args: argparse.Namespace) -> int:
     return status
 
 
-def _run(args: argparse.Namespace, caught: list[warnings.WarningMessage]) -> int:
-    table = read_table(args.file)
-    mods = [m.strip() for m in args.mods.split(",") if m.strip()] if args.mods else []
-    _check_columns(table, mods + [c for c in (args.subgroup, args.cluster) if c])
+def _check_usage(args: argparse.Namespace) -> None:
+    """Refuse option combinations that make no sense (one problem, at 0:0)."""
     if args.robust and not args.cluster:
-        raise EvidenceError(
-            [
-                Problem(
-                    args.file,
-                    0,
-                    0,
-                    "--robust needs --cluster COL (the clusters of dependent effects)",
-                    "invalid-input",
-                )
-            ]
-        )
+        message = "--robust needs --cluster COL (the clusters of dependent effects)"
+        raise EvidenceError([Problem(args.file, 0, 0, message, "invalid-input")])
+
+
+def _effects(args: argparse.Namespace, table: EffectTable) -> tuple[Any, np.ndarray, list[str]]:
+    """Compute the effect sizes; return them, which rows have one, and the notes."""
     effects = compute_effects(table, args.measure, args.drop00)
     problems = row_problems(table, effects)
-    notes = list(effects.notes)
     if problems and not args.drop_missing:
         raise EvidenceError(problems)
-    notes += [f"dropped {p.message}" for p in problems]
+    notes = list(effects.notes) + [f"dropped {p.message}" for p in problems]
     kept = np.isfinite(effects.yi)
     if not kept.any():
         raise EvidenceError(
             [Problem(table.path, 0, 0, "no row has a computable effect size", "pool-empty")]
         )
+    return effects, kept, notes
+
+
+def _run(args: argparse.Namespace, caught: list[warnings.WarningMessage]) -> int:
+    table = read_table(args.file)
+    mods = [m.strip() for m in args.mods.split(",") if m.strip()] if args.mods else []
+    _check_columns(table, mods + [c for c in (args.subgroup, args.cluster) if c])
+    _check_usage(args)
+    effects, kept, notes = _effects(args, table)
     yi, vi = effects.yi[kept], effects.vi[kept]
     labels = [label for label, keep in zip(table.labels, kept, strict=True) if keep]
     measure = MEASURE_NAMES.get(effects.measure, effects.measure)
@@ -168,6 +182,14 @@ def _run(args: argparse.Namespace, caught: list[warnings.WarningMessage]) -> int
     options = {"method": args.method, "test": args.test, "level": args.level}
     pooled = pool(yi, vi, measure=measure, labels=labels, transform=transform, **options)
     output: dict[str, Any] = {"pooled": pooled.to_dict()}
+    notes += list(pooled.notes)
+    if args.cluster:
+        clusters = np.asarray(table.cells[args.cluster])[kept]
+        section, headline, found = _three_level(args, yi, vi, clusters, output["pooled"], transform)
+        output["dependence"] = section
+        if headline is not None:
+            output["pooled"] = headline
+        notes += found
     groups = regression = None
     if args.subgroup or mods:  # imported only when asked for (start-up time)
         from evidence.stats.moderators import meta_regression, subgroups
@@ -181,7 +203,6 @@ def _run(args: argparse.Namespace, caught: list[warnings.WarningMessage]) -> int
         output["meta_regression"] = {",".join(mods): regression.to_dict()}
     diagnostics = _diagnostics(args, table, yi, vi, labels, kept, measure, transform)
     output.update(diagnostics)
-    notes += list(pooled.notes)
     if groups is not None:
         notes += [f"subgroups by {args.subgroup}: {note}" for note in groups.notes]
     if regression is not None:
@@ -192,8 +213,8 @@ def _run(args: argparse.Namespace, caught: list[warnings.WarningMessage]) -> int
     if args.json:
         print(dumps(output), end="")
     else:
-        print(summary(pooled, groups, args.subgroup, regression, notes))
-        lines = _diagnostics_summary(diagnostics)
+        print(summary(output["pooled"], groups, args.subgroup, regression, notes))
+        lines = _diagnostics_summary({**diagnostics, **output})
         if lines:
             print("\n".join(lines))
     return 0
@@ -232,16 +253,47 @@ def _diagnostics(
         from evidence.stats import bias
 
         output.update(bias.small_study_tests(yi, vi, **options))
-    if args.cluster:
-        from evidence.stats import dependence
-
-        clusters = np.asarray(table.cells[args.cluster])[kept]
-        fit = dependence.three_level(yi, vi, clusters, level=args.level)
-        section = {"rule": "multilevel", **fit.to_dict()}
-        if args.robust:
-            section["robust"] = dependence.robust_cr2(fit).to_dict()
-        output["dependence"] = section
     return output
+
+
+def _three_level(
+    args: argparse.Namespace,
+    yi: np.ndarray,
+    vi: np.ndarray,
+    clusters: np.ndarray,
+    univariate: dict[str, Any],
+    transform: str | None,
+) -> tuple[dict[str, Any], dict[str, Any] | None, list[str]]:
+    """Return the dependence section, the three-level headline (clusters shared), notes.
+
+    The same model and inference as ``evidence run`` with ``dependence: multilevel``
+    (:func:`evidence.analyses.fit`): t with the ``--dfs`` rule under knha/adhoc, z
+    otherwise; CR2 with Satterthwaite df beside it; a note below five clusters.
+    """
+    from evidence.stats import dependence  # imported only when asked for (start-up time)
+
+    use_t = args.test in ("knha", "adhoc")
+    fit = dependence.three_level(
+        yi, vi, clusters, level=args.level, test="t" if use_t else "z", dfs=args.dfs
+    )
+    section: dict[str, Any] = {"rule": "multilevel", **fit.to_dict()}
+    section["robust"] = dependence.robust_cr2(fit).to_dict()
+    section["weights"] = [float(w) for w in fit.weights("rowsum")]
+    notes = []
+    headline = None
+    if fit.n_clusters < fit.k:
+        headline = dependence.pooled_section(fit, univariate, transform)
+        section["univariate"] = univariate
+        inference = f"t with {fit.dfs} df {fit.df[0]:g}" if fit.df is not None else "z"
+        notes.append(
+            f"{fit.k} effects in {fit.n_clusters} clusters: pooled from the three-level "
+            f"model ({inference}; CR2 cluster-robust inference under dependence.robust, the "
+            "univariate fit under dependence.univariate)"
+        )
+    few = dependence.few_clusters_note(fit.n_clusters)
+    if few is not None:
+        notes.append(few)
+    return section, headline, notes
 
 
 def _diagnostics_summary(sections: dict[str, Any]) -> list[str]:
@@ -283,8 +335,9 @@ def _diagnostics_summary(sections: dict[str, Any]) -> list[str]:
         dep = sections["dependence"]
         lines += [
             "",
-            f"Three-level model ({dep['n_clusters']} clusters): estimate "
-            f"{_number(dep['estimate'])} {_interval(dep['ci'])}, sigma^2 "
+            f"Three-level model ({dep['n_clusters']} clusters, "
+            + (f"t with {dep['dfs']} df {_number(dep['df'], 0)}" if dep["df"] else "z")
+            + f"): estimate {_number(dep['estimate'])} {_interval(dep['ci'])}, sigma^2 "
             f"{_number(dep['sigma2'][0])} (between), {_number(dep['sigma2'][1])} (within)",
         ]
         if "robust" in dep:
@@ -313,14 +366,14 @@ def _p(value: float | None) -> str:
 
 
 def summary(
-    pooled: PooledResult,
+    pooled: PooledResult | dict[str, Any],
     groups: SubgroupResult | None = None,
     group_name: str | None = None,
     regression: MetaRegressionResult | None = None,
     notes: list[str] | None = None,
 ) -> str:
     """Format a readable summary in the spirit of metafor's ``print.rma``."""
-    data = pooled.to_dict()
+    data = pooled if isinstance(pooled, dict) else pooled.to_dict()
     kind = "Common-effect" if data["method"] == "FE" else "Random-effects"
     lines = [
         f"{kind} model (k = {data['k']}; tau^2 estimator: {data['method']}; test: {data['test']})",

@@ -54,6 +54,11 @@ class Batch:
         return self.X.shape[1]
 
     @cached_property
+    def full(self) -> bool:
+        """Whether every study takes part in every row (no mask to apply)."""
+        return bool(self.mask.all())
+
+    @cached_property
     def intercept_only(self) -> bool:
         """Whether the design is a single column of ones."""
         return self.X.shape[1] == 1 and bool(np.all(self.X == 1.0))

@@ -195,7 +195,7 @@ def egger(
     return EggerResult(
         statistic=float(fit.statistic[0, 1]),
         p=float(fit.p_value[0, 1]),
-        df=float(fit.df[0]) if test == "knha" else None,
+        df=float(fit.df[0]) if test in ("knha", "adhoc") else None,
         limit_estimate=float(fit.beta[0, 0]),
         limit_ci=(float(fit.ci_lower[0, 0]), float(fit.ci_upper[0, 0])),
         k=y.size,
@@ -324,7 +324,8 @@ def small_study_tests(
     yi, vi : array_like
         Effect sizes and sampling variances (k >= 3).
     method, test
-        Model of the pooled analysis (trim-and-fill always reports a z interval).
+        Model of the pooled analysis (trim-and-fill refits with z when it imputes studies,
+        and keeps the pooled model and its test when it imputes none, as metafor).
 
     Returns
     -------
@@ -335,7 +336,7 @@ def small_study_tests(
     tests: dict[str, Callable[[], Any]] = {
         "egger": lambda: egger(yi, vi, method=method, test=test),
         "begg": lambda: begg(yi, vi),
-        "trimfill": lambda: trimfill(yi, vi, method=method),
+        "trimfill": lambda: trimfill(yi, vi, method=method, test=test),
         "failsafe_n": lambda: failsafe_n(yi, vi),
         "pet_peese": lambda: pet_peese(yi, vi),
     }

@@ -23,7 +23,10 @@ machinery is in :mod:`evidence.stats.multilevel`).
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -39,15 +42,19 @@ from evidence.stats.multilevel import (
     reml_loglik,
     weight_blocks,
 )
-from evidence.stats.results import finite
+from evidence.stats.results import BackTransformed, finite
+from evidence.stats.transforms import transform_function
 
 __all__ = [
+    "FEW_CLUSTERS",
     "AggregateResult",
     "Blocks",
     "RobustResult",
     "ThreeLevelResult",
     "aggregate",
+    "few_clusters_note",
     "make_blocks",
+    "pooled_section",
     "robust_cr2",
     "three_level",
 ]
@@ -63,7 +70,10 @@ class ThreeLevelResult:
     """A three-level random-effects model fitted by REML (metafor ``rma.mv``).
 
     ``sigma2`` is ``(between-cluster, within-cluster)``; the coefficient arrays follow the
-    columns of the design matrix (intercept first).
+    columns of the design matrix (intercept first). ``test`` is ``"z"`` or ``"t"``; under
+    t, ``df`` holds each coefficient's degrees of freedom by the rule ``dfs``
+    (``"contain"`` or ``"residual"``, metafor's names), NaN under z. ``crit`` is each
+    coefficient's critical value (also used for the prediction interval).
     """
 
     names: tuple[str, ...]
@@ -83,6 +93,39 @@ class ThreeLevelResult:
     vcov: Array
     blocks: Blocks
     level: float
+    test: str = "z"
+    df: Array | None = None
+    dfs: str | None = None
+    crit: Array | None = None
+
+    def weights(self, kind: str = "rowsum") -> Array:
+        """Percent weight of every effect, in input order (metafor ``weights.rma.mv``).
+
+        ``"rowsum"``: the row sums of ``W = V^-1`` over their total, i.e. the entries of
+        ``(1'W1)^-1 1'W``, the weights that make the intercept-only estimate
+        (``estimate = sum(weight * yi) / 100``); per cluster, by Sherman-Morrison,
+        ``(W 1)_j = 1 / (d_j (1 + sigma2_between sum_l 1/d_l))`` with
+        ``d_j = v_j + sigma2_within``. ``"diagonal"``: ``diag(W)`` over its total, which is
+        not what the estimate is made of (one study of a large cluster can get little
+        diagonal weight and much row-sum weight). Row sums are defined for the
+        intercept-only model only.
+        """
+        blocks = self.blocks
+        between, within = self.sigma2
+        d = np.where(blocks.mask, blocks.vi + within, 1.0)
+        inverse = np.where(blocks.mask, 1.0 / d, 0.0)
+        total = inverse.sum(axis=1, keepdims=True)
+        if kind == "rowsum":
+            if self.coefficients.size != 1:
+                raise InputError("row-sum weights are defined for the intercept-only model")
+            values = inverse / (1.0 + between * total)
+        elif kind == "diagonal":
+            values = inverse - between * inverse**2 / (1.0 + between * total)
+        else:
+            raise InputError(f"unknown weight type {kind!r}; expected rowsum or diagonal")
+        out = np.empty(int(blocks.mask.sum()))
+        out[blocks.index[blocks.mask]] = values[blocks.mask]
+        return 100 * out / out.sum()
 
     def to_dict(self) -> dict[str, object]:
         """Results-file keys: pooled keys of the first coefficient, plus ``sigma2``."""
@@ -90,7 +133,9 @@ class ThreeLevelResult:
             "k": self.k,
             "n_clusters": self.n_clusters,
             "method": "REML",
-            "test": "z",
+            "test": self.test,
+            "df": None if self.df is None else finite(self.df[0]),
+            "dfs": self.dfs,
             "estimate": float(self.coefficients[0]),
             "se": float(self.se[0]),
             "statistic": float(self.statistic[0]),
@@ -184,6 +229,8 @@ def three_level(
     moderators: ArrayLike | None = None,
     names: tuple[str, ...] | None = None,
     level: float = 0.95,
+    test: str = "z",
+    dfs: str = "contain",
 ) -> ThreeLevelResult:
     """Fit the three-level random-effects model by REML (metafor ``rma.mv``).
 
@@ -192,7 +239,13 @@ def three_level(
     ``e_cj ~ N(0, v_cj)``, i.e. ``random = ~ 1 | cluster/effect`` with every row its own
     effect. The variance components maximise the restricted log-likelihood
     ``-1/2 [log|V| + log|X'V^{-1}X| + r'V^{-1}r]`` (Fisher scoring); then
-    ``beta = (X'V^{-1}X)^{-1} X'V^{-1}y`` with Wald z tests. ``q`` is the test of residual
+    ``beta = (X'V^{-1}X)^{-1} X'V^{-1}y`` with Wald z tests, or t tests (metafor
+    ``test = "t"``) whose degrees of freedom follow ``dfs``: ``"residual"`` gives every
+    coefficient ``N - p``; ``"contain"`` (the default, metafor's ``dfs = "contain"``) gives
+    a coefficient that is constant within every cluster (the intercept, cluster-level
+    moderators) ``clusters - p`` and one that varies within clusters ``N - p``. With few
+    clusters the containment rule is the honest one: the intercept is estimated from
+    ``clusters`` independent units, not ``N`` effects. ``q`` is the test of residual
     heterogeneity ``sum (y - X b_FE)^2 / v`` on ``N - p`` degrees of freedom.
 
     Parameters
@@ -207,6 +260,10 @@ def three_level(
         Names of the moderator columns.
     level : float
         Confidence level, 0.95 or 95.
+    test : {"z", "t"}
+        Normal or t inference for the coefficients (and the prediction interval).
+    dfs : {"contain", "residual"}
+        The degrees-of-freedom rule of the t tests (metafor's ``dfs``).
 
     Returns
     -------
@@ -225,20 +282,29 @@ def three_level(
     k, p = blocks.design[blocks.mask].shape
     if blocks.mask.shape[0] < 2 or k <= p:
         raise InputError("a three-level model needs at least two clusters and k > p")
+    if test not in ("z", "t") or dfs not in ("contain", "residual"):
+        raise InputError(f"unknown test {test!r} or df rule {dfs!r} for the three-level model")
     between, within = fit_variance_components(blocks)
     w, _ = weight_blocks(blocks, between, within)
     beta, vcov, _ = gls(blocks, w)
     se = np.sqrt(np.diag(vcov))
     z = beta / se
     level = level / 100 if level > 1 else level
-    crit = stats.norm.isf((1 - level) / 2)
+    df = None
+    if test == "t":
+        df = _degrees_of_freedom(blocks, dfs)
+        crit = stats.t.isf((1 - level) / 2, df)
+        p_value = 2 * stats.t.sf(np.abs(z), df)
+    else:
+        crit = np.full(beta.size, stats.norm.isf((1 - level) / 2))
+        p_value = 2 * stats.norm.sf(np.abs(z))
     q = fixed_effects_q(blocks)
     return ThreeLevelResult(
         names=names,
         coefficients=beta,
         se=se,
         statistic=z,
-        p=2 * stats.norm.sf(np.abs(z)),
+        p=p_value,
         ci_lower=beta - crit * se,
         ci_upper=beta + crit * se,
         sigma2=(between, within),
@@ -251,7 +317,28 @@ def three_level(
         vcov=vcov,
         blocks=blocks,
         level=level,
+        test=test,
+        df=df,
+        dfs=dfs if test == "t" else None,
+        crit=crit,
     )
+
+
+def _degrees_of_freedom(blocks: Blocks, dfs: str) -> Array:
+    """Degrees of freedom per coefficient (metafor ``rma.mv(test = "t", dfs = ...)``).
+
+    ``residual``: ``N - p``. ``contain``: ``clusters - p`` for a coefficient whose column is
+    constant within every cluster, ``N - p`` otherwise (metafor 3.8 gives, on
+    dat.konstantopoulos2011 with a district-level and a school-level moderator, 8, 8 and
+    53 = 11 - 3, 11 - 3, 56 - 3).
+    """
+    n_effects, p = blocks.design[blocks.mask].shape
+    if dfs == "residual":
+        return np.full(p, float(n_effects - p))
+    first = blocks.design[:, :1, :]
+    constant = np.all(np.where(blocks.mask[:, :, None], blocks.design == first, True), axis=(0, 1))
+    n_clusters = blocks.mask.shape[0]
+    return np.where(constant, n_clusters - p, n_effects - p).astype(float)
 
 
 def _design(
@@ -388,3 +475,76 @@ def aggregate(yi: ArrayLike, vi: ArrayLike, cluster: ArrayLike, rho: float) -> A
     if np.any(sum_w <= 0):
         raise InputError(f"rho = {rho} makes a cluster's covariance matrix singular")
     return AggregateResult(clusters=blocks.labels, yi=sum_wy / sum_w, vi=1 / sum_w, rho=rho)
+
+
+#: With fewer clusters than this, cluster-based inference (t with containment df, CR2) is
+#: unreliable: the Satterthwaite df fall below 4 and the robust variance is too unstable
+#: (Tipton 2015; Pustejovsky & Tipton 2018).
+FEW_CLUSTERS = 5
+
+
+def few_clusters_note(n_clusters: int) -> str | None:
+    """Say that a CI from fewer than :data:`FEW_CLUSTERS` clusters is unreliable, or None."""
+    if n_clusters >= FEW_CLUSTERS:
+        return None
+    return (
+        f"only {n_clusters} clusters: with fewer than {FEW_CLUSTERS} the three-level "
+        "confidence interval is unreliable, whether model-based (t with clusters - 1 = "
+        f"{n_clusters - 1} df) or cluster-robust (CR2, Satterthwaite df); read it as a rough "
+        "guide only (Tipton 2015; Pustejovsky and Tipton 2018)"
+    )
+
+
+def pooled_section(
+    fit: ThreeLevelResult, base: Mapping[str, Any] | None = None, transform: str | None = None
+) -> dict[str, Any]:
+    """Return the results file's pooled keys from an intercept-only three-level fit.
+
+    ``estimate``, ``se``, ``statistic``, ``p``, ``ci`` and ``df`` are the fit's (z, or t
+    with the df of its rule, ``fit.dfs``); ``pi = mu +/- crit sqrt(se^2 + sigma2_1 +
+    sigma2_2)`` with the same critical value (metafor ``predict.rma``); ``tau2`` is
+    ``sigma2_1 + sigma2_2`` and ``I2 = 100 tau2 / (tau2 + s2)`` with the typical
+    within-study variance ``s2 = (k - 1) sum w / ((sum w)^2 - sum w^2)``, ``w = 1/v``
+    (Cheung 2014); Q is the fit's test of residual heterogeneity. Keys of ``base`` (e.g.
+    ``k``, ``n_studies``, ``measure`` of the univariate fit) are kept where not replaced;
+    ``transform`` names the back-transform (:data:`evidence.stats.transforms.TRANSFORMS`).
+    """
+    if fit.coefficients.size != 1:
+        raise InputError("the pooled section needs the intercept-only three-level model")
+    between, within = fit.sigma2
+    estimate, se = float(fit.coefficients[0]), float(fit.se[0])
+    crit = float(fit.crit[0]) if fit.crit is not None else float(stats.norm.isf(0.025))
+    total = between + within
+    half = crit * math.sqrt(se * se + total)
+    w = 1 / fit.blocks.vi[fit.blocks.mask]
+    typical = (w.size - 1) * w.sum() / (w.sum() ** 2 - (w**2).sum())
+    ci = [float(fit.ci_lower[0]), float(fit.ci_upper[0])]
+    pi = [estimate - half, estimate + half]
+    function = transform_function(transform)
+    back = None if function is None else BackTransformed.of(function, estimate, ci, pi).to_dict()
+    pooled = dict(base or {})
+    pooled.update(
+        k=fit.k,
+        method="REML (three-level)",
+        test=fit.test,
+        estimate=estimate,
+        se=se,
+        statistic=float(fit.statistic[0]),
+        df=None if fit.df is None else float(fit.df[0]),
+        p=float(fit.p[0]),
+        ci=ci,
+        pi=pi,
+        tau2=total,
+        tau2_ci=None,
+        tau=math.sqrt(total),
+        tau_ci=None,
+        i2=100 * total / (total + typical),
+        i2_ci=None,
+        h2=(total + typical) / typical,
+        h2_ci=None,
+        q=float(fit.q),
+        q_df=float(fit.q_df),
+        q_p=float(fit.q_p),
+        back_transformed=back,
+    )
+    return pooled

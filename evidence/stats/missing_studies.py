@@ -68,6 +68,7 @@ class TrimFillResult:
     se: float
     ci: tuple[float, float]
     tau2: float
+    test: str
     filled_yi: tuple[float, ...]
     filled_vi: tuple[float, ...]
     k: int
@@ -84,6 +85,7 @@ class TrimFillResult:
             "se": finite(self.se),
             "ci": finite_interval(self.ci),
             "tau2": finite(self.tau2),
+            "test": self.test,
             "filled": [
                 {"yi": finite(y), "vi": finite(v)}
                 for y, v in zip(self.filled_yi, self.filled_vi, strict=True)
@@ -148,6 +150,7 @@ def trimfill(
     estimator: str = "L0",
     side: str | None = None,
     level: float = 95,
+    test: str = "z",
 ) -> TrimFillResult:
     """Duval and Tweedie's trim-and-fill as metafor ``trimfill()``.
 
@@ -157,7 +160,10 @@ def trimfill(
     estimate ``mu`` recomputed, and ``k0`` re-estimated from the signed ranks of
     ``y - mu`` (``L0 = [4 S_r - k(k+1)] / (2k - 1)``; ``R0 = k - r* - 1`` with ``r*`` the
     longest run of positive ranks) until it no longer changes. The trimmed studies are then
-    mirrored about ``mu`` (``2 mu - y``) and the model is refitted to all ``k + k0``.
+    mirrored about ``mu`` (``2 mu - y``) and the model is refitted to all ``k + k0`` with a
+    z test (metafor refits with ``rma.uni``'s default test). With nothing imputed
+    (``k0 = 0``) the result is the original model, under the test it was fitted with
+    (metafor returns the model object itself: a Knapp-Hartung fit stays one).
 
     Parameters
     ----------
@@ -170,7 +176,9 @@ def trimfill(
     side : {"left", "right"}, optional
         Side of the missing studies; chosen from the data when omitted.
     level : float
-        Confidence level of the final fit (Wald z, as metafor).
+        Confidence level of the final fit.
+    test : {"z", "knha", "adhoc"}
+        The test of the original model: used for the result when ``k0 = 0``.
 
     Returns
     -------
@@ -208,8 +216,9 @@ def trimfill(
         raise InputError("trim-and-fill did not converge")
     filled_y = sign * (2 * mu - flipped[k - k0 :]) if k0 else np.empty(0)
     filled_v = variances[k - k0 :] if k0 else np.empty(0)
+    used = test if k0 == 0 else "z"
     estimate, se, ci, tau2 = _pooled_estimate(
-        np.concatenate([y, filled_y]), np.concatenate([v, filled_v]), method, level=level
+        np.concatenate([y, filled_y]), np.concatenate([v, filled_v]), method, used, level
     )
     underpowered, message = power_note(k)
     return TrimFillResult(
@@ -220,6 +229,7 @@ def trimfill(
         se,
         ci,
         tau2,
+        used,
         tuple(float(x) for x in filled_y),
         tuple(float(x) for x in filled_v),
         k,

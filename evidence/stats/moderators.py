@@ -24,6 +24,7 @@ labels=None) -> MetaRegressionResult``
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -156,8 +157,9 @@ def meta_regression(
         Moderators (see :func:`design_matrix`).
     method : str
         "FE" or a tau2 estimator (DL, HE, HS, SJ, PM, EB, ML, REML), on the residuals.
-    test : {"z", "knha"}
-        Wald z / chi-square, or Knapp-Hartung t(k - p) / F(m, k - p).
+    test : {"z", "knha", "adhoc"}
+        Wald z / chi-square, or Knapp-Hartung t(k - p) / F(m, k - p) (``adhoc``: its
+        scale factor truncated below at 1, as metafor).
     level : float
         Confidence level (95 or 0.95).
     intercept : bool
@@ -186,17 +188,19 @@ def meta_regression(
         notes.append(
             "Knapp-Hartung scale factor s2 = 0 (the model fits the effects exactly): every "
             "se is 0, confidence intervals have zero width and the omnibus test QM is "
-            "undefined, as metafor test='knha' gives; the z test (test='z') avoids this"
+            "undefined, as metafor test='knha' gives; the modified Knapp-Hartung method "
+            "(test='adhoc') avoids this"
         )
+    t_based = test in ("knha", "adhoc")
     if tested:
         m = len(tested)
-        if test == "knha":
+        if t_based:
             qm_df2 = float(fit.df[0])
         if not zero_scale:
             b = beta[tested]
             block = covariance[np.ix_(tested, tested)]
             qm = float(b @ np.linalg.solve(block, b))
-            if test == "knha":
+            if t_based:
                 qm = qm / m
                 qm_p = float(stats.f.sf(qm, m, qm_df2))
             else:
@@ -249,10 +253,22 @@ def subgroups(
 ) -> SubgroupResult:
     """Pool each subgroup separately and test whether the subgroup estimates differ.
 
+    Each level is fitted on its own, as :func:`evidence.stats.pooling.pool` with the same
+    ``method`` and ``test`` (a one-study level is the study itself, with se ``sqrt(vi)``
+    and a z interval, as metafor's ``rma``). The test for subgroup differences is
     ``Q_between = sum_g w_g (b_g - b_w)^2`` with ``w_g = 1/se_g^2`` and
-    ``b_w = sum w_g b_g / sum w_g``, chi-square with ``G - 1`` df (Borenstein et al. 2009,
-    Introduction to Meta-Analysis, ch. 19; metafor "subgroup analysis" example: a
-    common-effect ``rma`` on the per-level estimates and standard errors).
+    ``b_w = sum w_g b_g / sum w_g``, chi-square with ``G - 1`` df: metafor's "separate
+    tau2" convention, ``rma(estimate, sei = se, method = "FE")`` on the separate fits
+    (Borenstein et al. 2009, Introduction to Meta-Analysis, ch. 19; Cochrane Handbook
+    10.11.3.1). The standard errors are those of the fits as asked for, so under plain
+    ``knha`` a level whose scale factor s2 < 1 has a standard error below its model-based
+    one and weighs more (a note names it); ``adhoc`` truncates s2 at 1.
+
+    Beside it, ``moderator_test`` is metafor's other route: one meta-regression with the
+    level as a factor (a common tau2) and its omnibus test under the same ``test``
+    (chi-square QM under z, F(G - 1, k - G) under knha/adhoc), as
+    ``rma(yi, vi, mods = ~ factor(group), test = ...)``. With few studies the two can
+    disagree, and a note says so when one is below 0.05 and the other is not.
 
     Parameters
     ----------
@@ -283,21 +299,81 @@ def subgroups(
             measure=measure,
             transform=transform,
         )
+    notes = _shrunk_levels(results, y, v, text) if test == "knha" else []
     estimates = np.array([r.estimate for r in results.values()], dtype=float)
-    errors = np.array([r.se for r in results.values()], dtype=float)
+    errors = np.array([np.nan if r.se is None else r.se for r in results.values()])
     usable = np.isfinite(estimates) & np.isfinite(errors) & (errors > 0)
-    notes: list[str] = []
     left_out = [name for name, ok in zip(results, usable, strict=True) if not ok]
     if left_out:
         notes.append(
             "left out of the test of differences (no positive, finite standard "
             f"error): {', '.join(left_out)}"
         )
+    moderator = _moderator_test(y, v, text, method, test, level)
     if usable.sum() < 2:
         notes.append("fewer than two subgroups with an estimate: no test of differences")
-        return SubgroupResult(results, None, None, None, tuple(notes))
+        return SubgroupResult(results, None, None, None, tuple(notes), moderator)
     w = 1 / errors[usable] ** 2
     b = estimates[usable]
     q = float(np.sum(w * (b - np.sum(w * b) / np.sum(w)) ** 2))
     df = float(usable.sum() - 1)
-    return SubgroupResult(results, q, df, float(stats.chi2.sf(q, df)), tuple(notes))
+    q_p = float(stats.chi2.sf(q, df))
+    if (
+        moderator is not None
+        and moderator["p"] is not None
+        and (q_p < 0.05) != (moderator["p"] < 0.05)
+    ):
+        name = "F" if moderator["df_denominator"] is not None else "QM"
+        denominator = moderator["df_denominator"]
+        dfs = f"{moderator['df']:g}" + ("" if denominator is None else f", {denominator:g}")
+        notes.append(
+            f"the test of subgroup differences over separate fits (Q = {q:.4g}, df = {df:g}, "
+            f"p = {q_p:.2g}) and the moderator test of one model with a common tau2 "
+            f"({name}({dfs}) = {moderator['statistic']:.4g}, p = {moderator['p']:.2g}) "
+            "disagree at the 5% level: with few studies per subgroup the difference is "
+            "uncertain"
+        )
+    return SubgroupResult(results, q, df, q_p, tuple(notes), moderator)
+
+
+def _shrunk_levels(
+    results: Mapping[str, PooledResult], y: NDArray, v: NDArray, text: NDArray
+) -> list[str]:
+    """Name levels whose Knapp-Hartung se is below the model-based se (s2 < 1)."""
+    shrunk = []
+    for name, result in results.items():
+        if result.test != "knha" or result.se is None or result.tau2 is None:
+            continue
+        chosen = text == name
+        model_se = float(np.sqrt(1 / np.sum(1 / (v[chosen] + result.tau2))))
+        if result.se < model_se * (1 - 1e-9):
+            shrunk.append(
+                f"{name} (se {result.se:.4g}, model-based {model_se:.4g}, "
+                f"s2 = {(result.se / model_se) ** 2:.3g})"
+            )
+    if not shrunk:
+        return []
+    return [
+        "Knapp-Hartung standard errors below the model-based ones (scale factor s2 < 1) "
+        f"give these subgroups more weight in the test of differences: {'; '.join(shrunk)}; "
+        "the modified Knapp-Hartung method (test 'adhoc') truncates s2 at 1"
+    ]
+
+
+def _moderator_test(
+    y: NDArray, v: NDArray, text: NDArray, method: str, test: str, level: float
+) -> dict[str, Any] | None:
+    """Return the omnibus test of the level as a factor in one meta-regression, or None."""
+    try:
+        fit = meta_regression(y, v, {"group": text}, method=method, test=test, level=level)
+    except InputError:
+        return None
+    return {
+        "method": fit.method,
+        "test": fit.test,
+        "statistic": fit.qm,
+        "df": fit.qm_df,
+        "df_denominator": fit.qm_df_denominator,
+        "p": fit.qm_p,
+        "tau2": fit.tau2,
+    }

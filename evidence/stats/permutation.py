@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,13 +29,10 @@ from numpy.typing import ArrayLike, NDArray
 from evidence.stats.errors import InputError
 from evidence.stats.pooling import check_inputs
 from evidence.stats.results import finite
-from evidence.stats.tau2 import TauConvergenceWarning, estimate_tau2
+from evidence.stats.tau2 import estimate_tau2
 
 #: metafor's ``comptol``: observed statistics are lowered by this before comparing.
 COMPARISON_TOLERANCE = math.sqrt(np.finfo(float).eps)
-#: metafor's ``tol`` and ``threshold`` for its check of a likelihood maximum at tau2 = 0.
-LIKELIHOOD_TOLERANCE = np.finfo(float).eps ** 0.25
-LIKELIHOOD_THRESHOLD = 1e-10
 #: Refuse exact enumeration beyond this many permutations.
 MAX_EXACT = 2_000_000
 #: Rows fitted per batch (bounds memory).
@@ -73,52 +69,22 @@ class PermutationResult:
         }
 
 
-def _log_likelihood(y: Array, v: Array, design: Array, tau2: Array, method: str) -> Array:
-    """Row-wise ML or REML log-likelihood of a meta-regression at the given tau2."""
-    w = 1 / (v + tau2[:, None])
-    xtwx = np.einsum("nk,kp,kq->npq", w, design, design)
-    beta = np.linalg.solve(xtwx, np.einsum("nk,kp->np", w * y, design)[..., None])[..., 0]
-    rss = np.sum(w * (y - beta @ design.T) ** 2, axis=1)
-    k, p = design.shape
-    if method == "ML":
-        return -0.5 * k * np.log(2 * np.pi) - 0.5 * np.sum(np.log(1 / w), axis=1) - 0.5 * rss
-    return (
-        -0.5 * (k - p) * np.log(2 * np.pi)
-        - 0.5 * np.sum(np.log(1 / w), axis=1)
-        - 0.5 * np.linalg.slogdet(xtwx)[1]
-        - 0.5 * rss
-    )
-
-
 def _tau2(y: Array, v: Array, design: Array, method: str) -> Array:
-    """tau2 per row, with metafor's check for a likelihood maximum at zero.
+    """tau2 per permuted row: for ML and REML the global likelihood maximum.
 
-    metafor ``rma.uni`` (ML, REML) sets tau2 to 0 when the log-likelihood there exceeds
-    the one at the Fisher-scoring solution by more than ``eps^0.25``; evidence.stats.tau2 does
-    not (yet), and permuted data hit that case, so it is applied here.
+    metafor's ``permutest`` refits each permutation with ``rma.uni`` (Fisher scoring, then
+    its ``ll0check``); the engine returns the global maximum over tau2 >= 0 instead, which
+    is what Fisher scoring finds wherever it does not stop at a lower peak (issue 11).
     """
-    with warnings.catch_warnings():
-        # Some permuted data sets need evidence.stats.tau2's bisection fallback; its answer is
-        # still the REML root, so the warning would only repeat itself across permutations.
-        warnings.simplefilter("ignore", TauConvergenceWarning)
-        estimates = estimate_tau2(y, v, method, design=design)
-    tau2 = np.atleast_1d(np.asarray(estimates, dtype=float))
-    if method.upper() in ("ML", "REML"):
-        name = method.upper()
-        stuck = (
-            _log_likelihood(y, v, design, np.zeros_like(tau2), name)
-            - _log_likelihood(y, v, design, tau2, name)
-            > LIKELIHOOD_TOLERANCE
-        )
-        tau2 = np.where(stuck & (tau2 > LIKELIHOOD_THRESHOLD), 0.0, tau2)
-    return tau2
+    return np.atleast_1d(np.asarray(estimate_tau2(y, v, method, design=design), dtype=float))
 
 
 def _statistics(y: Array, v: Array, design: Array, method: str, test: str) -> tuple[Array, Array]:
     """Coefficient z (or t) values and QM (chi-square, or F under knha) for each row.
 
     ``b = (X'WX)^{-1} X'Wy``, ``Var(b) = (X'WX)^{-1}`` (times ``s2 = sum w r^2/(k-p)``
-    under Knapp-Hartung), ``W = diag(1/(v + tau2))``, as metafor ``rma.uni``.
+    under Knapp-Hartung, ``max(1, s2)`` under adhoc), ``W = diag(1/(v + tau2))``, as
+    metafor ``rma.uni``.
     """
     z_rows, qm_rows = [], []
     k, p = design.shape
@@ -129,14 +95,16 @@ def _statistics(y: Array, v: Array, design: Array, method: str, test: str) -> tu
         w = 1 / (vc + _tau2(yc, vc, design, method)[:, None])
         covariance = np.linalg.inv(np.einsum("nk,kp,kq->npq", w, design, design))
         beta = np.einsum("npq,nq->np", covariance, np.einsum("nk,kp->np", w * yc, design))
-        if test == "knha":
+        if test in ("knha", "adhoc"):
             scale = np.sum(w * (yc - beta @ design.T) ** 2, axis=1) / (k - p)
+            if test == "adhoc":
+                scale = np.maximum(scale, 1.0)
             covariance = covariance * scale[:, None, None]
         z_rows.append(beta / np.sqrt(np.diagonal(covariance, axis1=1, axis2=2)))
         tested_beta = beta[:, tested]
         solved = np.linalg.solve(covariance[:, tested, tested], tested_beta[..., None])[..., 0]
         qm = np.einsum("np,np->n", tested_beta, solved)
-        qm_rows.append(qm / m if test == "knha" else qm)
+        qm_rows.append(qm / m if test in ("knha", "adhoc") else qm)
     return np.concatenate(z_rows), np.concatenate(qm_rows)
 
 

@@ -27,15 +27,20 @@ Conventions (metafor 3.8)
 - ``method="FE"`` is the common-effect (inverse-variance) model; every other method is a
   random-effects model with that tau2 estimator (DL, HE, HS, SJ, PM, EB, ML, REML).
 - ``test="knha"`` (Knapp & Hartung 2003): ``Var(b) = s2 (X'WX)^-1`` with
-  ``s2 = sum w (y - Xb)^2 / (k - p)``, *not* truncated at 1 (metafor's default; its
-  ``test="adhoc"`` truncates), t distribution with ``k - p`` df.
+  ``s2 = sum w (y - Xb)^2 / (k - p)``, *not* truncated at 1 (metafor's ``knha``), t
+  distribution with ``k - p`` df; ``test="adhoc"`` is the modified Knapp-Hartung method,
+  ``s2`` truncated below at 1 (metafor's ``adhoc``; Roever, Knapp & Friede 2015).
 - Prediction interval ``b +/- crit sqrt(se^2 + tau2)`` with the same critical value as
-  the CI (t(k - p) under knha, z otherwise), none for a common-effect model.
-- k = 1: the study's own estimate and standard error; heterogeneity is undefined (None)
-  and a note says so; under knha there is no test (0 df): se, statistic, p, CI are None.
+  the CI (t(k - p) under knha/adhoc, z otherwise), none for a common-effect model.
+- k = 1: the study itself, as metafor's ``rma`` returns it: estimate ``yi``, se
+  ``sqrt(vi)`` and a z test and CI whatever test was asked for (metafor sets
+  ``test = "z"`` for k = 1, with a warning); heterogeneity (tau2, I2, H2, Q) is undefined
+  (None) and a note says so; the prediction interval takes tau2 = 0 (metafor's
+  ``predict``), so it equals the CI.
 - Knapp-Hartung when the effects fit exactly (e.g. all identical): the scale factor
   ``s2`` is 0, so se = 0, the statistic is infinite (reported as None in JSON), p = 0 and
-  the CI and PI have zero width, exactly as metafor 3.8; a note says so.
+  the CI and PI have zero width, exactly as metafor 3.8; a note says so and points to
+  ``adhoc``, where ``s2`` is 1.
 
 PyMARE (pinned 0.0.13) was meant to be the engine where it agrees with metafor; it is not
 used for the fit itself, a deliberate deviation, for measured reasons:
@@ -68,8 +73,9 @@ from evidence.stats.batch import Batch, safe_inverse
 from evidence.stats.errors import InputError
 from evidence.stats.heterogeneity import Heterogeneity, heterogeneity, q_profile_intervals
 from evidence.stats.inputs import check_inputs
+from evidence.stats.likelihood import Maxima, peaks_note
 from evidence.stats.results import BackTransformed, PooledResult
-from evidence.stats.tau2 import METHODS, TauConvergenceWarning, estimate_tau2, make_batch
+from evidence.stats.tau2 import METHODS, TauConvergenceWarning, estimate_tau2, fit_tau2, make_batch
 from evidence.stats.transforms import ArrayFunction, transform_function
 
 __all__ = [
@@ -83,7 +89,11 @@ __all__ = [
     "pool",
 ]
 
-TESTS = ("z", "knha")
+#: Inference for the coefficients: Wald z; Knapp-Hartung t (metafor ``test = "knha"``,
+#: scale factor not truncated); the modified Knapp-Hartung (``"adhoc"``: the scale factor
+#: truncated below at 1, so the interval is never narrower than the z interval's t
+#: counterpart; Knapp & Hartung 2003, Roever et al. 2015, Cochrane Handbook 10.10.4.2).
+TESTS = ("z", "knha", "adhoc")
 
 
 @dataclass(frozen=True)
@@ -93,10 +103,15 @@ class BatchFit:
     Attributes
     ----------
     beta, se, statistic, p_value, ci_lower, ci_upper : (n, p)
-    covariance : (n, p, p), the covariance of ``beta`` (scaled by s2 under knha).
-    tau2, df, crit, knha_scale : (n,); ``df`` is NaN under z; ``crit`` is the critical
-        value for CIs and PIs.
+    covariance : (n, p, p), the covariance of ``beta`` (scaled by s2 under knha/adhoc).
+    tau2, df, crit, knha_scale : (n,); ``df`` is NaN where a z test is used; ``crit`` is
+        the critical value for CIs and PIs; ``knha_scale`` the scale factor applied (1
+        under z; ``max(1, s2)`` under adhoc).
+    t_test : (n,) bool, rows tested with t (knha/adhoc and ``k > p``; metafor uses z for
+        ``k = p``, e.g. one study).
     k : (n,) number of studies; ``heterogeneity`` the Q test and I2/H2 per row.
+    maxima : for ML and REML, the likelihood maxima found per row (rows with several
+        local maxima list them all), else None.
     """
 
     beta: NDArray[np.float64]
@@ -112,6 +127,8 @@ class BatchFit:
     knha_scale: NDArray[np.float64]
     k: NDArray[np.float64]
     heterogeneity: Heterogeneity
+    maxima: Maxima | None = None
+    t_test: NDArray[np.bool_] | None = None
 
 
 def _normalise_level(level: float) -> float:
@@ -135,7 +152,7 @@ def _normalise_method(method: str, test: str) -> tuple[str, str]:
             f"unknown method {method!r}; expected one of {', '.join(METHODS)}", "pool-method"
         )
     if test not in TESTS:
-        raise InputError(f"unknown test {test!r}; expected z or knha", "pool-test")
+        raise InputError(f"unknown test {test!r}; expected z, knha or adhoc", "pool-test")
     return name, test
 
 
@@ -148,6 +165,7 @@ def fit_batch(
     method: str = "REML",
     test: str = "z",
     level: float = 95,
+    tau2: ArrayLike | None = None,
 ) -> BatchFit:
     """Fit ``yi = X beta + u + e`` (u ~ N(0, tau2), e ~ N(0, vi)) to every row at once.
 
@@ -158,16 +176,26 @@ def fit_batch(
 
     Inputs are not validated here (see :func:`check_inputs`); masked or non-finite entries
     simply do not take part. Rows with ``k <= p`` give NaN where a quantity is undefined.
+    ``tau2`` (n,) takes tau^2 as already estimated with ``method`` (a z and a knha fit of the
+    same rows share it) instead of estimating it again.
     """
     method, test = _normalise_method(method, test)
     batch = make_batch(yi, vi, mask, design)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return _fit(batch, method, test, level)
+        return _fit(batch, method, test, level, tau2)
 
 
-def _fit(batch: Batch, method: str, test: str, level: float) -> BatchFit:
-    """Fit every row of a prepared batch (see :func:`fit_batch`)."""
-    tau2 = np.asarray(estimate_tau2(batch, None, method))
+def _fit(
+    batch: Batch, method: str, test: str, level: float, given: ArrayLike | None = None
+) -> BatchFit:
+    """Fit every row of a prepared batch (see :func:`fit_batch`); ``given``: known tau^2.
+
+    With ``given`` no likelihood maxima are searched (``maxima`` is None).
+    """
+    if given is None:
+        tau2, maxima = fit_tau2(batch, method)
+    else:
+        tau2, maxima = np.asarray(given, dtype=float), None
     n, p = len(batch.yi), batch.p
     w = np.where(batch.mask, 1.0 / (batch.vi + tau2[:, None]), 0.0)
     xtwx = np.einsum("nk,kp,kq->npq", w, batch.X, batch.X)
@@ -175,27 +203,27 @@ def _fit(batch: Batch, method: str, test: str, level: float) -> BatchFit:
     beta = np.einsum("npq,nq->np", covariance, np.einsum("nk,kp->np", w * batch.yi, batch.X))
     residual = np.where(batch.mask, batch.yi - beta @ batch.X.T, 0.0)
     df = batch.k - p
+    # Knapp-Hartung needs k > p; metafor uses z for k = p (one study), as here.
+    t_test = (df > 0) if test in ("knha", "adhoc") else np.zeros(n, dtype=bool)
     scale = np.ones(n)
-    if test == "knha":
+    if t_test.any():
         rss = (w * residual * residual).sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
-            scale = np.where(rss <= np.finfo(float).eps, 0.0, rss / df)
+            s2 = np.where(rss <= np.finfo(float).eps, 0.0, rss / df)
+        if test == "adhoc":
+            s2 = np.maximum(s2, 1.0)
+        scale = np.where(t_test, s2, 1.0)
         covariance = covariance * scale[:, None, None]
     se = np.sqrt(np.diagonal(covariance, axis1=1, axis2=2))
     alpha = 1 - _normalise_level(level)
     with np.errstate(divide="ignore", invalid="ignore"):
         statistic = beta / se
-        if test == "knha":
-            positive = df > 0
-            safe_df = np.where(positive, df, 1.0)[:, None]
-            two_sided = 2 * special.stdtr(safe_df, -np.abs(statistic))
-            p_value = np.where(positive[:, None], two_sided, np.nan)
-            crit = np.where(positive, special.stdtrit(safe_df[:, 0], 1 - alpha / 2), np.nan)
-            df_out = np.where(positive, df, np.nan)
-        else:
-            p_value = 2 * special.ndtr(-np.abs(statistic))
-            crit = np.full(n, -special.ndtri(alpha / 2))
-            df_out = np.full(n, np.nan)
+        safe_df = np.where(t_test, df, 1.0)
+        two_sided_t = 2 * special.stdtr(safe_df[:, None], -np.abs(statistic))
+        two_sided_z = 2 * special.ndtr(-np.abs(statistic))
+        p_value = np.where(t_test[:, None], two_sided_t, two_sided_z)
+        crit = np.where(t_test, special.stdtrit(safe_df, 1 - alpha / 2), -special.ndtri(alpha / 2))
+        df_out = np.where(t_test, df, np.nan)
     return BatchFit(
         beta=beta,
         covariance=covariance,
@@ -210,6 +238,8 @@ def _fit(batch: Batch, method: str, test: str, level: float) -> BatchFit:
         knha_scale=scale,
         k=batch.k,
         heterogeneity=heterogeneity(batch, tau2, common_effect=method == "FE"),
+        maxima=maxima,
+        t_test=t_test,
     )
 
 
@@ -244,8 +274,10 @@ def pool(
         Sampling variances, or standard errors (``vi = sei^2``).
     method : str
         ``"FE"`` (common effect) or a tau2 estimator: DL, HE, HS, SJ, PM, EB, ML, REML.
-    test : {"z", "knha"}
-        Wald z, or Knapp-Hartung t with ``k - 1`` df (not truncated, as metafor).
+    test : {"z", "knha", "adhoc"}
+        Wald z; Knapp-Hartung t with ``k - 1`` df (scale factor not truncated, as metafor
+        ``knha``); or the modified Knapp-Hartung (scale factor truncated below at 1, as
+        metafor ``adhoc``). With one study z is used, as metafor does.
     level : float
         Confidence level, 95 or 0.95.
     measure : str, optional
@@ -266,11 +298,12 @@ def pool(
     -------
     PooledResult
         Estimate ``mu = sum w y / sum w``, ``se = sqrt(1/sum w)`` (times ``sqrt(s2)``
-        under knha), ``ci = mu +/- crit se``, ``pi = mu +/- crit sqrt(se^2 + tau2)``
-        (metafor ``predict``), Q with ``k - 1`` df, ``I2 = 100 tau2/(s2 + tau2)``,
-        ``H2 = tau2/s2 + 1`` with ``s2 = (k - 1)/(sum w - sum w^2/sum w)``, Q-profile
-        CIs (Viechtbauer 2007). References: DerSimonian & Laird 1986; Viechtbauer 2005,
-        2010; Higgins & Thompson 2002; Knapp & Hartung 2003.
+        under knha, ``sqrt(max(1, s2))`` under adhoc), ``ci = mu +/- crit se``,
+        ``pi = mu +/- crit sqrt(se^2 + tau2)`` (metafor ``predict``), Q with ``k - 1`` df,
+        ``I2 = 100 tau2/(s2 + tau2)``, ``H2 = tau2/s2 + 1`` with
+        ``s2 = (k - 1)/(sum w - sum w^2/sum w)``, Q-profile CIs (Viechtbauer 2007).
+        References: DerSimonian & Laird 1986; Viechtbauer 2005, 2010; Higgins & Thompson
+        2002; Knapp & Hartung 2003; Roever, Knapp & Friede 2015.
 
     Raises
     ------
@@ -284,25 +317,30 @@ def pool(
     k = int(fit.k[0])
     het = fit.heterogeneity
     estimate, se, crit = float(fit.beta[0, 0]), float(fit.se[0, 0]), float(fit.crit[0])
-    # Knapp-Hartung with k = 1 has 0 df: metafor reports se = 0 and no test; we report none.
-    no_test = test == "knha" and k == 1
     tau2 = float(fit.tau2[0])
     random = method_name != "FE"
+    used = test if fit.t_test is not None and fit.t_test[0] else "z"
     notes = list(notes)
     if k == 1:
         notes.append(
-            "k = 1: the pooled estimate is the single study's; heterogeneity "
-            "(tau2, I2, H2, Q) is undefined"
+            "k = 1: the pooled estimate is the single study's, with its own standard error "
+            "and a z test and interval (as metafor, which uses z for one study"
+            + (f" even when test = '{test}' is asked for" if test != "z" else "")
+            + "); heterogeneity (tau2, I2, H2, Q) is undefined (the prediction interval "
+            "takes tau2 = 0, as metafor's predict())"
         )
     elif np.ptp(y) == 0:
         notes.append("all effect sizes are identical: Q = 0 and tau2 = 0")
-    if test == "knha" and k > 1 and float(fit.knha_scale[0]) == 0.0:
+    if used == "knha" and float(fit.knha_scale[0]) == 0.0:
         notes.append(
             "Knapp-Hartung scale factor s2 = 0 (the effects fit the model exactly): "
             "se = 0 and the confidence interval has zero width, as metafor test='knha' "
-            "gives; the z test (test='z') gives a non-degenerate interval"
+            "gives; the modified Knapp-Hartung method (test='adhoc', s2 truncated at 1) "
+            "gives a non-degenerate interval"
         )
-    if method_name == "FE" and test == "knha":
+    if fit.maxima is not None and 0 in fit.maxima.peaks:
+        notes.append(peaks_note(method_name, fit.maxima.peaks[0]))
+    if method_name == "FE" and test in ("knha", "adhoc"):
         notes.append(
             "the Knapp-Hartung method is not meant for a common-effect model "
             "(metafor warns likewise)"
@@ -326,7 +364,7 @@ def pool(
             )
     ci = _pair(estimate - crit * se, estimate + crit * se)
     pi = None
-    if random:
+    if random:  # k = 1: tau2 = 0 in the interval, as metafor's predict()
         half = crit * math.sqrt(se * se + tau2)
         pi = _pair(estimate - half, estimate + half)
     function = transform_function(transform)
@@ -341,11 +379,11 @@ def pool(
         n_participants=n_participants,
         measure=measure,
         method=method_name,
-        test=test,
+        test=used,
         estimate=estimate,
-        se=None if no_test else se,
-        statistic=None if no_test else float(fit.statistic[0, 0]),
-        df=float(fit.df[0]) if test == "knha" else None,
+        se=se,
+        statistic=float(fit.statistic[0, 0]),
+        df=float(fit.df[0]) if used != "z" else None,
         p=float(fit.p_value[0, 0]),
         ci=ci,
         pi=pi,

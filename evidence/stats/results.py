@@ -226,7 +226,10 @@ class SubgroupResult:
     """Separate random-effects fits per level and the test for subgroup differences.
 
     ``q_between`` is the Wald-type Q over the subgroup estimates (metafor: a
-    common-effect ``rma`` on the subgroup estimates, ``QE`` with ``levels - 1`` df).
+    common-effect ``rma`` on the subgroup estimates, ``QE`` with ``levels - 1`` df);
+    ``moderator_test`` the omnibus test of the level as a factor in one meta-regression
+    with a common tau2 (``{"method", "test", "statistic", "df", "df_denominator", "p",
+    "tau2"}``; the statistic is QM under z, F under knha/adhoc), or None.
     """
 
     subgroups: dict[str, PooledResult]
@@ -234,12 +237,20 @@ class SubgroupResult:
     q_between_df: float | None
     q_between_p: float | None
     notes: tuple[str, ...] = field(default=())
+    moderator_test: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return ``{"subgroups": {level: pooled}, "q_between", "q_between_df", ...}``."""
+        moderator = None
+        if self.moderator_test is not None:
+            moderator = {
+                key: value if isinstance(value, str) else finite(value)
+                for key, value in self.moderator_test.items()
+            }
         return {
             "subgroups": {level: r.to_dict() for level, r in self.subgroups.items()},
             "q_between": finite(self.q_between),
             "q_between_df": finite(self.q_between_df),
             "q_between_p": finite(self.q_between_p),
+            "moderator_test": moderator,
         }

@@ -113,9 +113,9 @@ def _pooled_rows(
     rows = []
     for i in range(mask.shape[0]):
         defined = bool(k[i] > 1)
+        # one study: its own se and a z test (fit_batch uses z where k = p, as metafor)
         estimate, se = float(fit.beta[i, 0]), float(fit.se[i, 0])
-        if not defined:  # one study: its own standard error (no Knapp-Hartung scale)
-            se = float(np.sqrt(np.broadcast_to(v, mask.shape)[i][mask[i]][0]))
+        used = test if fit.t_test is not None and fit.t_test[i] else "z"
         crit, tau2 = float(fit.crit[i]), float(fit.tau2[i])
         half_pi = crit * math.sqrt(se * se + tau2) if random else math.nan
 
@@ -138,11 +138,11 @@ def _pooled_rows(
                 n_participants=None,
                 measure=measure,
                 method=method.upper(),
-                test=test,
+                test=used,
                 estimate=estimate,
                 se=se,
                 statistic=float(fit.statistic[i, 0]),
-                df=float(fit.df[i]) if test == "knha" else None,
+                df=float(fit.df[i]) if used != "z" else None,
                 p=float(fit.p_value[i, 0]),
                 ci=ci,
                 pi=pi,
@@ -199,7 +199,8 @@ def leave_one_out(
     Parameters
     ----------
     yi, vi : array_like
-        Effect sizes and sampling variances (k >= 3).
+        Effect sizes and sampling variances (k >= 2; at k = 2 each deletion fit is one
+        study, with a z test, as metafor).
     labels : sequence of str, optional
         Study labels (``omitted`` values); "1", "2", ... when omitted.
     method, test, level
@@ -318,7 +319,8 @@ def diagnostics(
     Parameters
     ----------
     yi, vi : array_like
-        Effect sizes and sampling variances (k >= 3).
+        Effect sizes and sampling variances (k >= 2; at k = 2 each deletion fit is one
+        study, with a z test, as metafor).
     labels : sequence of str, optional
         Study labels.
     method, test, level, intervals, measure, transform
@@ -335,7 +337,7 @@ def diagnostics(
     Baujat B, Mahe C, Pignon J-P, Hill C (2002). A graphical method for exploring
     heterogeneity in meta-analyses. Statistics in Medicine 21, 2641-2652.
     """
-    y, v, names = _prepare(yi, vi, labels, 3, "leave-one-out, influence and Baujat diagnostics")
+    y, v, names = _prepare(yi, vi, labels, 2, "leave-one-out, influence and Baujat diagnostics")
     full = fit_batch(y, v, method=method, test=test, level=level)
     mask, deleted = _leave_one_out_batch(y, v, method, test, level)
     with np.errstate(divide="ignore", invalid="ignore"):  # e.g. Knapp-Hartung scale 0
@@ -357,7 +359,8 @@ def influence(
     Parameters
     ----------
     yi, vi : array_like
-        Effect sizes and sampling variances (k >= 3).
+        Effect sizes and sampling variances (k >= 2; at k = 2 each deletion fit is one
+        study, with a z test, as metafor).
     labels : sequence of str, optional
         Study labels.
     method, test
@@ -393,7 +396,8 @@ def baujat(
     Parameters
     ----------
     yi, vi : array_like
-        Effect sizes and sampling variances (k >= 3).
+        Effect sizes and sampling variances (k >= 2; at k = 2 each deletion fit is one
+        study, with a z test, as metafor).
     labels : sequence of str, optional
         Study labels.
     method, test

@@ -12,11 +12,13 @@ Viechtbauer 2005, J Educ Behav Stat 30, 261-293), including its conventions:
 
 - the moment and likelihood estimators work on ``yi`` centred at its unweighted mean
   (this changes nothing when the model has an intercept);
-- ML, REML and EB start from the (truncated) Hedges estimate and use Fisher scoring with
-  step halving at zero (for intercept-only ML/REML a Newton step where the likelihood is
-  locally concave: same fixed point, fewer iterations); ML/REML then apply metafor's
-  ``ll0check`` (tau2 = 0 when the likelihood there is higher);
-- DL, HS, HE and SJ are truncated at zero; PM and the Q-profile bounds solve
+- ML and REML return the **global** maximum of the (restricted) log-likelihood over
+  tau2 >= 0 (:mod:`evidence.stats.likelihood`: every local maximum is bracketed on a grid
+  bounded by a closed-form upper limit and refined to 1e-12; the highest wins). metafor's
+  Fisher scoring returns the same number wherever it reaches the global maximum; where
+  the likelihood has two peaks it can stop at the lower one (issue 11), and ours does not;
+- EB and PM solve ``y'P(tau2)y = k - p`` (the generalised Q decreases in tau2, so the root
+  is unique), DL, HS, HE and SJ are truncated at zero, and the Q-profile bounds solve
   ``Q(tau2) = target`` on [0, inf).
 
 The batch arrays and quadratic forms live in :mod:`evidence.stats.batch` (re-exported here).
@@ -28,13 +30,16 @@ Public API
     reference, function, whether iterative); ``METHODS`` are its keys.
 ``estimate_tau2(yi, vi, method, mask=None, design=None)``
     tau^2 per row for method in ``METHODS``.
+``fit_tau2(batch, method)``
+    tau^2 per row and, for ML and REML, the :class:`~evidence.stats.likelihood.Maxima`
+    found (every local maximum of rows that have several).
 ``solve_generalised_q(yi, vi, target, mask=None, design=None)``
     the tau^2 at which the generalised Q statistic equals ``target`` (Paule-Mandel and
     Q-profile confidence intervals).
 ``TauConvergenceWarning``
-    warned when Fisher scoring does not converge; such rows are solved by bisection on
-    the score equation (or fall back to DL when no root is bracketed), and the warning
-    says which.
+    warned when an ML or REML root bracket did not narrow to the tolerance (1e-12
+    relative) within the iteration cap; the message says how many rows and that the
+    midpoint of the bracket is used.
 """
 
 from __future__ import annotations
@@ -48,17 +53,16 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
 from evidence.stats.batch import (
-    MAX_ROOT_ITERATIONS,
     Batch,
     as_batch,
     generalised_q,
-    log_likelihood,
     make_batch,
     quadratic_forms,
     solve_generalised_q,
     weighted_fit,
 )
 from evidence.stats.errors import InputError
+from evidence.stats.likelihood import TOLERANCE, Maxima, likelihood_maxima
 
 __all__ = [
     "ESTIMATORS",
@@ -67,20 +71,21 @@ __all__ = [
     "Estimator",
     "TauConvergenceWarning",
     "estimate_tau2",
+    "fit_tau2",
     "generalised_q",
     "make_batch",
     "quadratic_forms",
     "solve_generalised_q",
 ]
 
-#: Convergence threshold on the change in tau^2 between Fisher-scoring iterations.
+#: Methods whose estimate maximises a likelihood (the global maximum is returned).
+LIKELIHOOD_METHODS = ("ML", "REML")
+#: Convergence threshold (relative change of tau^2) of the fixed-point estimators.
 THRESHOLD = 1e-12
-#: Maximum number of Fisher-scoring iterations (metafor's ``maxiter`` default is 100).
-MAX_ITERATIONS = 100
 
 
 class TauConvergenceWarning(UserWarning):
-    """Fisher scoring did not converge; the message names the fallback used."""
+    """A tau^2 root search stopped short of its tolerance; the message says what was used."""
 
 
 def _dersimonian_laird(batch: Batch) -> NDArray[np.float64]:
@@ -116,140 +121,6 @@ def _sidik_jonkman(batch: Batch) -> NDArray[np.float64]:
     return np.maximum(0.0, tau2_start * forms.rss / (batch.k - batch.p))
 
 
-def _fisher_step(batch: Batch, y: NDArray, tau2: NDArray, method: str) -> NDArray:
-    """One scoring adjustment for ML, REML or EB (metafor's ``adj``).
-
-    Fisher scoring: REML ``(y'PPy - tr P)/tr PP``, ML ``(y'PPy - tr W)/tr W^2``, EB
-    ``(k/(k-p) y'Py - k)/tr W``. For intercept-only ML/REML, where the log-likelihood is
-    locally concave the Newton step (observed information ``y'PPPy - tr(PP)/2``, resp.
-    ``y'PPPy - tr(W^2)/2``) is taken instead: same fixed point, fewer iterations.
-    """
-    forms = quadratic_forms(batch, y, tau2)
-    if method == "EB":
-        k = batch.k
-        return (forms.rss * k / (k - batch.p) - k) / forms.sum_w
-    if method == "ML":
-        score, information = forms.rss_pp - forms.sum_w, forms.sum_w2
-    else:
-        score, information = forms.rss_pp - forms.trace_p, forms.trace_pp
-    fisher = score / information
-    if forms.rss_ppp is None:
-        return fisher
-    observed = 2 * forms.rss_ppp - information
-    with np.errstate(divide="ignore", invalid="ignore"):
-        newton = score / observed
-    usable = (observed > 0) & (np.abs(newton) <= 4 * np.abs(fisher))
-    return np.where(usable, newton, fisher)
-
-
-def _fisher_scoring(batch: Batch, method: str) -> tuple[NDArray, NDArray[np.bool_]]:
-    """Iterate Fisher scoring from the truncated HE estimate; return (tau2, converged)."""
-    y = batch.centred
-    tau2 = np.maximum(0.0, _hedges(batch))
-    active = np.ones(len(tau2), dtype=bool)
-    for _ in range(MAX_ITERATIONS):
-        if not active.any():
-            break
-        if active.all():
-            sub, y_sub, current = batch, y, tau2
-        else:
-            sub = Batch(batch.yi[active], batch.vi[active], batch.mask[active], batch.X)
-            y_sub, current = y[active], tau2[active]
-        step = _fisher_step(sub, y_sub, current, method)
-        step[~np.isfinite(step)] = 0.0
-        for _halving in range(60):
-            negative = current + step < 0
-            if not negative.any():
-                break
-            step = np.where(negative, step / 2, step)
-        updated = np.maximum(current + step, 0.0)
-        change = np.abs(updated - current)
-        tau2 = tau2.copy()
-        tau2[active] = updated
-        still = change > THRESHOLD * np.maximum(1.0, updated)
-        active[np.flatnonzero(active)[~still]] = False
-    return tau2, ~active
-
-
-def _score(batch: Batch, y: NDArray, tau2: NDArray, method: str) -> NDArray:
-    """Score-equation value whose root is the estimate (decreasing near the root).
-
-    REML ``y'PPy - tr(P)``; ML ``y'PPy - tr(W)``; EB ``k/(k-p) y'Py - k``.
-    """
-    forms = quadratic_forms(batch, y, tau2)
-    if method == "ML":
-        return forms.rss_pp - forms.sum_w
-    if method == "REML":
-        return forms.rss_pp - forms.trace_p
-    return forms.rss * batch.k / (batch.k - batch.p) - batch.k
-
-
-def _score_root(batch: Batch, method: str) -> tuple[NDArray, NDArray[np.bool_]]:
-    """Bracketed bisection for the root of the score equation; (tau2, found) per row.
-
-    0 where the score at 0 is already <= 0 (the likelihood decreases from the boundary).
-    """
-    y = batch.centred
-    n = len(batch.yi)
-    low, high = np.zeros(n), np.ones(n) * max(1.0, float(np.nanmax(batch.vi)))
-    at_zero = _score(batch, y, low, method) <= 0
-    for _ in range(200):
-        expand = ~at_zero & (_score(batch, y, high, method) > 0)
-        if not expand.any():
-            break
-        low, high = np.where(expand, high, low), np.where(expand, high * 4, high)
-    for _ in range(MAX_ROOT_ITERATIONS):
-        middle = (low + high) / 2
-        positive = _score(batch, y, middle, method) > 0
-        low, high = np.where(positive, middle, low), np.where(positive, high, middle)
-        if np.all(high - low <= 1e-15 * np.maximum(1.0, high)):
-            break
-    found = at_zero | (high - low <= 1e-12 * np.maximum(1.0, high))
-    return np.where(at_zero, 0.0, (low + high) / 2), found
-
-
-def _fallback(batch: Batch, method: str, tau2: NDArray, converged: NDArray) -> NDArray:
-    """Rows where Fisher scoring failed: bisection on the score equation, else DL; warn."""
-    rows = np.flatnonzero(~converged)
-    sub = Batch(batch.yi[rows], batch.vi[rows], batch.mask[rows], batch.X)
-    root, found = _score_root(sub, method)
-    fallback = np.where(found, root, _dersimonian_laird(sub))
-    warnings.warn(
-        f"{method} Fisher scoring did not converge for {len(rows)} meta-analysis(es) "
-        "(metafor stops with an error there); used bisection on the "
-        f"{method} score equation for {int(found.sum())} and the DerSimonian-Laird "
-        f"estimate for {int((~found).sum())}",
-        TauConvergenceWarning,
-        stacklevel=4,
-    )
-    result = tau2.copy()
-    result[rows] = fallback
-    return result
-
-
-#: metafor's ``tol`` default (``.Machine$double.eps^0.25``) for its ``ll0check``.
-LL0_TOLERANCE = np.finfo(float).eps ** 0.25
-
-
-def _boundary_check(batch: Batch, method: str, tau2: NDArray) -> NDArray:
-    """Set tau2 to 0 where the likelihood at 0 beats the converged value (metafor ``ll0check``)."""
-    positive = tau2 > THRESHOLD
-    if not positive.any():
-        return tau2
-    worse = positive & (
-        log_likelihood(batch, np.zeros_like(tau2), method) - log_likelihood(batch, tau2, method)
-        > LL0_TOLERANCE
-    )
-    if worse.any():
-        warnings.warn(
-            f"{method} converged to a local maximum for {int(worse.sum())} meta-analysis(es); "
-            "the likelihood is higher at tau2 = 0, which is used (as metafor does)",
-            TauConvergenceWarning,
-            stacklevel=4,
-        )
-    return np.where(worse, 0.0, tau2)
-
-
 def estimate_tau2(
     yi: ArrayLike | Batch,
     vi: ArrayLike | None,
@@ -281,29 +152,53 @@ def estimate_tau2(
     Warns
     -----
     TauConvergenceWarning
-        When Fisher scoring (ML, REML, EB) does not converge within ``MAX_ITERATIONS``
-        (it can oscillate where metafor also fails); those rows are solved by bisection
-        on the score equation, or, if no root is bracketed, fall back to DL.
+        When an ML or REML root bracket did not narrow to the tolerance (see
+        :func:`fit_tau2`).
 
     Notes
     -----
     Formulas (Viechtbauer 2005; metafor 3.8 ``rma.uni``), with ``P = W - WX(X'WX)^-1X'W``:
     DL ``(y'P y - (k-p))/tr(P)`` at W = V^-1; HE ``(RSS_OLS - tr(P_OLS V))/(k-p)``;
     HS ``(y'Py - k)/sum(1/vi)``; SJ ``tau0 y'P(tau0)y/(k-p)``; PM root of
-    ``y'P(tau2)y = k-p``; Fisher scoring ML ``(y'PPy - tr W)/tr W^2``,
-    REML ``(y'PPy - tr P)/tr PP``, EB ``(k/(k-p) y'Py - k)/tr W``.
+    ``y'P(tau2)y = k-p``; EB the same root (metafor's fixed point of
+    ``k/(k-p) y'Py = k``); ML and REML the global maximiser over tau2 >= 0 of
+    ``-1/2 [sum log(vi + tau2) + y'Py]`` (REML also ``- 1/2 log|X'WX|``), whose score is
+    ``y'PPy - tr W`` (ML), ``y'PPy - tr P`` (REML).
     """
     one_dimensional = not isinstance(yi, Batch) and np.ndim(yi) == 1
-    batch = as_batch(yi, vi, mask, design)
+    tau2, _ = fit_tau2(as_batch(yi, vi, mask, design), method)
+    return float(tau2[0]) if one_dimensional else tau2
+
+
+def fit_tau2(batch: Batch, method: str) -> tuple[NDArray[np.float64], Maxima | None]:
+    """Estimate tau^2 per row; for ML and REML also return the likelihood maxima found.
+
+    Rows with ``k <= p`` get 0. For ML and REML a row whose root bracket did not narrow
+    to the tolerance warns :class:`TauConvergenceWarning` (the bracket's last point is
+    used); it has never happened on the reference data.
+    """
     estimator = ESTIMATORS.get(method.upper())
     if estimator is None:
         raise InputError(
             f"unknown tau2 method {method!r}; expected one of {', '.join(METHODS)}", "pool-method"
         )
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tau2 = estimator.estimate(batch)
-    tau2 = np.where(batch.k > batch.p, tau2, 0.0)
-    return float(tau2[0]) if one_dimensional else tau2
+    name = estimator.name
+    maxima = None
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if name in LIKELIHOOD_METHODS:
+            maxima = likelihood_maxima(batch, name)
+            tau2 = maxima.tau2
+            if not maxima.converged.all():
+                warnings.warn(
+                    f"{name}: the root search for tau2 stopped short of its tolerance "
+                    f"({TOLERANCE:g} relative) in {int((~maxima.converged).sum())} "
+                    "meta-analysis(es); the last point of the bracket is used",
+                    TauConvergenceWarning,
+                    stacklevel=3,
+                )
+        else:
+            tau2 = estimator.estimate(batch)
+    return np.where(batch.k > batch.p, tau2, 0.0), maxima
 
 
 def _common_effect(batch: Batch) -> NDArray[np.float64]:
@@ -384,16 +279,21 @@ def _paule_mandel_median(batch: Batch) -> NDArray[np.float64]:
     return solve_generalised_q(batch, target=target, centred=True)
 
 
-def _iterative(method: str) -> Callable[[Batch], NDArray[np.float64]]:
-    """Fisher scoring for ML, REML or EB, with the fallback and (ML, REML) ``ll0check``."""
+def _empirical_bayes(batch: Batch) -> NDArray[np.float64]:
+    """EB: the root of ``k/(k-p) y'P(tau2)y = k`` (Morris 1983), i.e. ``y'Py = k - p``.
+
+    metafor iterates ``tau2 += (k/(k-p) y'Py - k) / sum(w)`` to this fixed point; the
+    generalised Q decreases in tau2, so the root is unique and is found directly (the
+    same equation as Paule-Mandel's, on ``yi`` centred as metafor does).
+    """
+    return solve_generalised_q(batch, target=batch.k - batch.p, centred=True)
+
+
+def _likelihood(method: str) -> Callable[[Batch], NDArray[np.float64]]:
+    """Return the global maximum of the ML or REML likelihood (:mod:`evidence.stats.likelihood`)."""
 
     def estimate(batch: Batch) -> NDArray[np.float64]:
-        tau2, converged = _fisher_scoring(batch, method)
-        if not converged.all():
-            tau2 = _fallback(batch, method, tau2, converged)
-        if method in ("ML", "REML"):
-            tau2 = _boundary_check(batch, method, tau2)
-        return tau2
+        return fit_tau2(batch, method)[0]
 
     return estimate
 
@@ -403,9 +303,9 @@ class Estimator:
     """One tau^2 estimator: metafor's name, the label readers see, its reference, how.
 
     ``estimate(batch)`` returns tau^2 per row (rows with k <= p are zeroed by
-    :func:`estimate_tau2`); ``iterative`` says whether the estimate is found iteratively
-    (PM by root finding; EB, ML and REML by Fisher scoring, which may warn
-    :class:`TauConvergenceWarning`) rather than in closed form.
+    :func:`fit_tau2`); ``iterative`` says whether the estimate is found iteratively
+    (PM and EB by root finding, ML and REML by a bracketed search for the global maximum
+    of the likelihood) rather than in closed form.
     """
 
     name: str
@@ -458,14 +358,14 @@ ESTIMATORS: dict[str, Estimator] = {
             True,
         ),
         Estimator(
-            "EB", "empirical Bayes", "Morris 1983; Berkey et al. 1995", _iterative("EB"), True
+            "EB", "empirical Bayes", "Morris 1983; Berkey et al. 1995", _empirical_bayes, True
         ),
-        Estimator("ML", "ML", "maximum likelihood (Viechtbauer 2005)", _iterative("ML"), True),
+        Estimator("ML", "ML", "maximum likelihood (Viechtbauer 2005)", _likelihood("ML"), True),
         Estimator(
             "REML",
             "REML",
             "restricted maximum likelihood (Viechtbauer 2005)",
-            _iterative("REML"),
+            _likelihood("REML"),
             True,
         ),
     )

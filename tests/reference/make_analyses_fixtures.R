@@ -27,14 +27,16 @@ three_level <- function(ratio, lo, hi, sign, cluster) {
   fit <- rma.mv(e$yi, e$vi, random = ~ 1 | cluster / effect,
                 data = data.frame(cluster = cluster, effect = seq_along(ratio)),
                 method = "REML", control = list(rel.tol = 1e-10))
-  # the specs ask for Knapp-Hartung; rma.mv has no such adjustment, and its small-sample
-  # option is test = "t" (t with k - p df for the CI, the test and the prediction interval)
+  # the specs ask for (modified) Knapp-Hartung; rma.mv has no such adjustment, and its
+  # small-sample option is test = "t", here with containment df (clusters - 1 for the
+  # intercept; issue 11) for the CI, the test and the prediction interval
   fit_t <- rma.mv(e$yi, e$vi, random = ~ 1 | cluster / effect,
                   data = data.frame(cluster = cluster, effect = seq_along(ratio)),
-                  method = "REML", test = "t", control = list(rel.tol = 1e-10))
+                  method = "REML", test = "t", dfs = "contain", control = list(rel.tol = 1e-10))
   pred_t <- predict(fit_t)
   list(estimate = as.numeric(fit$beta), se = fit$se, ci = c(fit$ci.lb, fit$ci.ub),
-       sigma2 = fit$sigma2, q = fit$QE, k = fit$k, weights = as.numeric(weights(fit)),
+       sigma2 = fit$sigma2, q = fit$QE, k = fit$k,
+       weights = as.numeric(weights(fit, type = "rowsum")),
        t_test = list(ci = c(fit_t$ci.lb, fit_t$ci.ub), pi = c(pred_t$pi.lb, pred_t$pi.ub),
                      statistic = fit_t$zval, p = fit_t$pval, df = fit_t$ddf))
 }
@@ -52,9 +54,10 @@ fit_loneliness <- three_level(
   c("amstel", "amstel", "lundby", "hrs", "elsa"))
 # isolation-chd-stroke, coronary heart disease block (issue 13: one outcome family per
 # estimate): Chang 2017 (most vs least integrated: flipped), Eng 2002 fatal CHD, Hakulinen
-# 2018 isolation and acute MI (fully adjusted); three samples, REML, Knapp-Hartung.
+# 2018 isolation and acute MI (fully adjusted); three samples, REML, modified Knapp-Hartung
+# (test = "adhoc", as the spec since issue 11).
 chd <- from_ci(c(0.55, 1.82, 1.07), c(0.41, 1.02, 0.99), c(0.73, 3.23, 1.16), c(-1, 1, 1))
-fit_chd <- rma(yi = chd$yi, vi = chd$vi, method = "REML", test = "knha", control = ctrl)
+fit_chd <- rma(yi = chd$yi, vi = chd$vi, method = "REML", test = "adhoc", control = ctrl)
 
 pooled <- function(fit, pred) list(
   estimate = as.numeric(fit$beta), se = fit$se, ci = c(fit$ci.lb, fit$ci.ub),

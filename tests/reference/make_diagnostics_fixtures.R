@@ -13,7 +13,26 @@ suppressPackageStartupMessages({
   library(jsonlite)
 })
 
+source("global_max_helpers.R")
 tight <- list(threshold = 1e-10, maxiter = 1000)
+
+# The global maximum of the ML/REML likelihood (global_max_helpers.R) of every cumulative
+# step and every leave-one-out fit: metafor's Fisher scoring can stop at a lower peak
+# (issue 11), and the engine returns the global one. One-study steps are the study itself.
+global_fits <- function(yi, vi, method, subsets) {
+  if (!(method %in% c("ML", "REML"))) return(NULL)
+  g <- lapply(subsets, function(rows) {
+    if (length(rows) < 2) return(list(tau2 = 0, estimate = yi[rows], se = sqrt(vi[rows])))
+    global_max(yi[rows], vi[rows], method)$best
+  })
+  list(tau2 = vapply(g, function(x) x$tau2, 0), estimate = vapply(g, function(x) x$estimate, 0),
+       se_z = vapply(g, function(x) x$se, 0))
+}
+cumul_subsets <- function(key) {
+  ord <- order(key)
+  lapply(seq_along(ord), function(j) ord[seq_len(j)])
+}
+l1o_subsets <- function(n) lapply(seq_len(n), function(i) setdiff(seq_len(n), i))
 write_fixture <- function(x, file) {
   x$generated_by <- "tests/reference/make_diagnostics_fixtures.R"
   x$metafor_version <- as.character(packageVersion("metafor"))
@@ -85,7 +104,9 @@ for (name in names(univariate)) {
       yi = d$yi, vi = d$vi, order = order(d$key) - 1L,
       fit = list(estimate = num(fit$beta), se = num(fit$se), tau2 = num(fit$tau2)),
       leave1out = pooled_rows(leave1out(fit)),
+      leave1out_global = global_fits(d$yi, d$vi, "REML", l1o_subsets(length(d$yi))),
       cumul = pooled_rows(cum),
+      cumul_global = global_fits(d$yi, d$vi, "REML", cumul_subsets(d$key)),
       influence = list(rstudent = num(inf$inf$rstudent), dffits = num(inf$inf$dffits),
                        cook_d = num(inf$inf$cook.d), cov_r = num(inf$inf$cov.r),
                        tau2_del = num(inf$inf$tau2.del), q_del = num(inf$inf$QE.del),
@@ -114,7 +135,9 @@ for (pair in others) {
     yi = d$yi, vi = d$vi, order = order(d$key) - 1L,
     fit = list(estimate = num(fit$beta), se = num(fit$se), tau2 = num(fit$tau2)),
     leave1out = pooled_rows(leave1out(fit)),
+    leave1out_global = global_fits(d$yi, d$vi, method, l1o_subsets(length(d$yi))),
     cumul = pooled_rows(cumul(fit, order = d$key)),
+    cumul_global = global_fits(d$yi, d$vi, method, cumul_subsets(d$key)),
     influence = list(rstudent = num(inf$inf$rstudent), dffits = num(inf$inf$dffits),
                      cook_d = num(inf$inf$cook.d), cov_r = num(inf$inf$cov.r),
                      tau2_del = num(inf$inf$tau2.del), q_del = num(inf$inf$QE.del),

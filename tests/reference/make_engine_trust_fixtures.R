@@ -173,10 +173,17 @@ subgroup_record <- function(d, col, test) {
   est <- vapply(fits, function(f) f$estimate, 0)
   se <- vapply(fits, function(f) f$se, 0)
   between <- rma(est, sei = se, method = "FE")
+  # metafor's other route: one model with the grouping as a moderator (a common tau2), its
+  # omnibus test under the same test (chi-square QM for z; F(m, k - p) for knha/adhoc).
+  group <- factor(d[[col]], levels = levels)
+  mods <- rma(d$yi, d$vi, mods = ~ group, method = "REML", test = test, control = CONTROL)
   list(column = col, test_requested = test, method = "REML", levels = levels,
        estimate = est, se = se, k = vapply(fits, function(f) f$k, 0L),
        q_between = num(between$QE), q_between_df = length(levels) - 1,
-       q_between_p = num(between$QEp), fits = fits)
+       q_between_p = num(between$QEp), fits = fits,
+       moderator_test = list(statistic = num(mods$QM), df = num(mods$QMdf[1]),
+                             df_denominator = if (test == "z") NULL else num(mods$QMdf[2]),
+                             p = num(mods$QMp), tau2 = num(mods$tau2)))
 }
 subgroup_case <- function(id, col) {
   d <- snapshot(id)
@@ -204,7 +211,11 @@ cumul_case <- function(id) {
   order <- match(added, d$label)
   stopifnot(!anyNA(order), sort(order) == seq_len(nrow(d)))
   fit <- rma(d$yi, d$vi, method = "REML", test = "knha", control = CONTROL)
-  cm <- suppressWarnings(cumul(fit, order = order))
+  # metafor 3.8's cumul() sorts by `order` (a sort key), so pass each row's rank in the
+  # runner's order: the row added first gets key 1.
+  key <- integer(length(order)); key[order] <- seq_along(order)
+  cm <- suppressWarnings(cumul(fit, order = key))
+  stopifnot(isTRUE(all.equal(cm$estimate[1], d$yi[order[1]])))
   steps <- lapply(seq_along(order), function(j) {
     rows <- order[seq_len(j)]
     fit_uni(d$yi[rows], d$vi[rows], "REML", "knha")$record
@@ -225,11 +236,13 @@ cumulative <- list(
 
 k2_case <- function(d, what) {
   f <- fit_uni(d$yi, d$vi, "REML", "knha")
-  list(what = what, inputs = inputs(d), reml_knha = f$record, leave1out = l1o_record(f$res))
+  list(what = what, inputs = inputs(d), reml_knha = f$record, leave1out = l1o_record(f$res),
+       influence = influence_record(f$res))
 }
 leave1out_k2 <- list(
   note = paste("leave1out() at k = 2: each deletion fit is one study; metafor then uses a z",
-               "test (the column is still called tval), tau2 = 0, Q = 0."),
+               "test (the column is still called tval), tau2 = 0, Q = 0. influence() at",
+               "k = 2 as metafor computes it."),
   "isolation-cancer-mortality" = k2_case(snapshot("isolation-cancer-mortality"),
                                          "isolation-cancer-mortality, all included rows"),
   "isolation-chd-stroke loneliness" = k2_case(chd[chd$exposure.construct == "loneliness", ],

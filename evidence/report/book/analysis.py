@@ -17,6 +17,8 @@ from evidence.report.book.escape import escape_markdown as esc
 from evidence.report.book.findings import plain_sentence
 from evidence.report.book.inputs import AnalysisResults
 from evidence.report.book.markdown import bullets, cite_many, figure, heading, join_blocks, table
+from evidence.report.book.multiverse import CAPTION as MULTIVERSE_CAPTION
+from evidence.report.book.multiverse import multiverse_section
 from evidence.report.book.numbers import MISSING, finite, integer, number
 from evidence.report.wording import (
     METRIC_NAMES,
@@ -35,6 +37,7 @@ FIGURE_CAPTIONS = {
     "leave-one-out": "Leave-one-out: the pooled estimate with each effect omitted in turn.",
     "influence": "Influence diagnostics for each effect.",
     "baujat": "Baujat plot: contribution to heterogeneity against influence on the result.",
+    "spec-curve": MULTIVERSE_CAPTION,
 }
 
 _SPEC_WORDS = {
@@ -56,6 +59,7 @@ _SPEC_WORDS = {
 _TEST_WORDS = {
     "z": "normal-theory (z)",
     "knha": "Hartung-Knapp-Sidik-Jonkman (t)",
+    "adhoc": "modified Hartung-Knapp-Sidik-Jonkman (t, scale factor at least 1)",
     "t": "t-distribution",
 }
 
@@ -417,6 +421,11 @@ def analysis_page(
                 "Small-study effects",
                 sections.small_study_effects(result),
                 figure_block("funnel", figures),
+            ),
+            _section(
+                "Multiverse: every defensible analysis",
+                multiverse_section(result),
+                figure_block("spec-curve", figures),
             ),
             _section("Certainty of the evidence", sections.certainty(result)),
             _section("Published meta-analyses beside ours", sections.published(result)),

@@ -128,7 +128,27 @@ def _downloads(analysis: AnalysisResults, writer: _Writer) -> list[tuple[str, st
     if analysis.csv_path is not None:
         writer.copy(analysis.csv_path, f"results/{analysis.page}-effects.csv")
         downloads.append(("Effects table (CSV)", f"../results/{analysis.page}-effects.csv"))
+    table = _multiverse_csv(analysis)
+    if table is not None:
+        writer.copy(table, f"results/{analysis.page}-multiverse.csv")
+        downloads.append(
+            (
+                "Multiverse, one row per specification (CSV)",
+                f"../results/{analysis.page}-multiverse.csv",
+            )
+        )
     return downloads
+
+
+def _multiverse_csv(analysis: AnalysisResults) -> Path | None:
+    """Return the multiverse table the results name, when it is a file beside the JSON."""
+    section = analysis.result.get("multiverse")
+    files = section.get("files") if isinstance(section, dict) else None
+    name = files.get("csv") if isinstance(files, dict) else None
+    if analysis.json_path is None or not isinstance(name, str):
+        return None
+    path = analysis.json_path.parent / Path(name).name
+    return path if path.is_file() and not path.is_symlink() else None
 
 
 def _summary_figure(build_dir: Path, writer: _Writer) -> FigureFile | None:

@@ -99,7 +99,12 @@ def _draw(
     if result.get("status", "ok") != "ok" or len(rows) < 2:
         return written
     source = FigureInput(
-        result, effects, rows, Scale.from_result(result), pooled_from(result.get("pooled"))
+        result,
+        effects,
+        rows,
+        Scale.from_result(result),
+        pooled_from(result.get("pooled")),
+        multiverse_table(result, figures_dir.parent),
     )
     title = safe_text(result.get("title"), None) or identifier
     for kind in figure_kinds():
@@ -118,6 +123,27 @@ def _draw(
                 )
             written[drawing.name] = f"figures/{identifier}-{drawing.name}.svg"
     return written
+
+
+def multiverse_table(result: dict[str, Any], build_dir: Path) -> pandas.DataFrame | None:
+    """Read the multiverse table a results document names (relative to the build directory).
+
+    ``None`` when the document names none or the file is not a readable table inside
+    ``build_dir`` (a results file cannot make a figure read any other file).
+    """
+    section = result.get("multiverse")
+    files = section.get("files") if isinstance(section, dict) else None
+    relative = files.get("parquet") if isinstance(files, dict) else None
+    if not isinstance(relative, str):
+        return None
+    path = (build_dir / relative).resolve()
+    root = build_dir.resolve()
+    if root not in path.parents or not path.is_file():
+        return None
+    try:
+        return pandas.read_parquet(path)
+    except (OSError, ValueError):
+        return None
 
 
 def summary_forest(rows: list[dict[str, Any]], path: Path) -> None:

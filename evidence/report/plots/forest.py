@@ -48,7 +48,7 @@ RISK_OF_BIAS_MARKS = {
 }
 UNKNOWN_RISK_OF_BIAS = ("?", "#8C8C8C")
 
-_TEST_NAMES = {"knha": "Knapp-Hartung", "z": "z", "t": "t"}
+_TEST_NAMES = {"knha": "Knapp-Hartung", "adhoc": "modified Knapp-Hartung", "z": "z", "t": "t"}
 
 
 def risk_of_bias_mark(judgement: str) -> tuple[str, str]:

@@ -26,13 +26,18 @@ from evidence.report.plots.scale import Scale
 
 @dataclass(frozen=True)
 class FigureInput:
-    """What every figure of one analysis is drawn from (results-file data only)."""
+    """What every figure of one analysis is drawn from (results-file data only).
+
+    ``multiverse`` is the analysis's ``results/<id>-multiverse.parquet`` table when its
+    results name one (the specification curve is drawn from it).
+    """
 
     result: dict[str, Any]
     effects: pandas.DataFrame
     rows: list[EffectRow]
     scale: Scale
     pooled: Pooled | None
+    multiverse: pandas.DataFrame | None = None
 
 
 @dataclass(frozen=True)
