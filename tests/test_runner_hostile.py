@@ -99,11 +99,34 @@ def test_non_finite_numbers_are_written_as_null_with_a_note(tmp_path):
     written = (tmp_path / "build" / "results" / "a.json").read_text()
     assert "Infinity" not in written and "NaN" not in written
     assert document["pooled"]["back_transformed"]["pi"][1] is None
-    (note,) = [n for n in document["notes"] if n.startswith("written as null")]
-    assert note.startswith(
-        "written as null, the numbers being infinite, undefined or too large to represent: "
-    )
-    assert "pooled.back_transformed.pi[]" in note.split(": ", 1)[1].split(", ")
+    # the note says so: the results writer's (naming the place) or the fit's own warning
+    assert [
+        n
+        for n in document["notes"]
+        if "pooled.back_transformed.pi[]" in n or n.endswith("overflow encountered in exp")
+    ]
+
+
+def test_the_results_writer_writes_non_finite_numbers_as_null_and_says_where():
+    from evidence.analyses.runner import _numbers_in_range
+
+    found: list[str] = []
+    document = {
+        "pooled": {"h2": float("inf"), "ci": [float("-inf"), 1.0], "k": 3},
+        "leave_one_out": [{"tau2": float("nan")}, {"tau2": 0.1}],
+        "effects": {"participants": int("9" * 400), "included": True},
+    }
+    assert _numbers_in_range(document, "", found) == {
+        "pooled": {"h2": None, "ci": [None, 1.0], "k": 3},
+        "leave_one_out": [{"tau2": None}, {"tau2": 0.1}],
+        "effects": {"participants": None, "included": True},
+    }
+    assert found == [
+        "pooled.h2",
+        "pooled.ci[]",
+        "leave_one_out[].tau2",
+        "effects.participants",
+    ]
 
 
 def test_a_400_digit_population_size_is_null_in_the_results(tmp_path):
