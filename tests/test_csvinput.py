@@ -84,3 +84,21 @@ def test_a_fifo_a_directory_or_a_device_is_named_as_such(tmp_path, capsys, make,
         make(path)
     assert main(["pool", str(path)]) == 1
     assert f"{path}:0:0: {words} [csv-file]" in capsys.readouterr().err
+
+
+def test_pool_sensitivity_above_the_k_bound_is_skipped_with_a_note(tmp_path, capsys, monkeypatch):
+    """Issue 18 item 7: --sensitivity on a huge file must not allocate k x k batches."""
+    import json
+
+    import evidence.commands.pool as pool_command
+
+    monkeypatch.setattr(pool_command, "MAX_K_DELETION_DIAGNOSTICS", 5)
+    rows = "".join(f"s{i},{0.1 * (i % 4)},0.0{i % 9 + 1}\n" for i in range(8))
+    path = _write(tmp_path, "study,yi,vi\n" + rows)
+    assert main(["pool", path, "--sensitivity", "--json"]) == 0
+    output = json.loads(capsys.readouterr().out)
+    assert "leave_one_out" not in output
+    assert (
+        "leave-one-out, influence and cumulative analyses not computed: k = 8 is above 5, "
+        "where refitting once per effect takes too much time and memory"
+    ) in output["notes"]

@@ -313,3 +313,29 @@ def test_the_site_reads_effects_csv_rows_at_line_breaks_only(tmp_path):
     assert [row["study"] for row in rows] == ["a", "b"]
     assert rows[0]["label"] == "two\nlines" and rows[0]["note"] == "sep\u2028arated"
     assert rows[1]["label"] == long_text
+
+
+def test_bidirectional_controls_never_reach_a_figure(tmp_path, draw_figures):
+    """Issue 18 item 9: U+202E in a record's text would make an SVG label read backwards."""
+    from evidence.records.model import Subgroup
+
+    studies = [
+        make_record(
+            f"s{i}x200{i}",
+            make_effect(
+                value=1.1 + 0.1 * i,
+                ci=(1.0, 1.5 + 0.1 * i),
+                subgroup=Subgroup(f"evil\u202etxt.exe \u2066{i}\u2069"),
+            ),
+        )
+        for i in range(4)
+    ]
+    analysis = make_analysis(sensitivity=("leave-one-out", "influence", "cumulative"))
+    table = harmonise(studies, analysis)
+    document = run_one(analysis, table, {"inputs": {}}, tmp_path / "build", draw_figures["render"])
+    assert "forest" in document["figures"]
+    for relative in document["figures"].values():
+        svg = (tmp_path / "build" / relative).read_text(encoding="utf-8")
+        assert not {"\u202e", "\u2066", "\u2069"} & set(svg), relative
+    forest = (tmp_path / "build" / document["figures"]["forest"]).read_text(encoding="utf-8")
+    assert "eviltxt.exe" in forest  # the label is shown, without its controls

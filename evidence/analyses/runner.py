@@ -196,7 +196,8 @@ def run_analyses(
 MAX_EFFECTS_PER_ANALYSIS = 2000
 #: Largest k for which leave-one-out, influence and cumulative analyses are computed:
 #: they refit k times (memory and time grow with k^2), so above it they are skipped with a
-#: note.
+#: note (``evidence pool --sensitivity`` has the same bound). Raise it when the deletion
+#: diagnostics become O(k) in memory (issue 17).
 MAX_K_DELETION_DIAGNOSTICS = 1000
 #: The sensitivity analyses that refit once per effect.
 DELETION_DIAGNOSTICS = ("leave-one-out", "influence", "cumulative")

@@ -46,6 +46,11 @@ from evidence.stats.results import MetaRegressionResult, PooledResult, SubgroupR
 from evidence.stats.transforms import TRANSFORMS
 
 MEASURE_NAMES = {"GEN": None}
+#: Largest k for --sensitivity (leave-one-out, influence, cumulative refit once per effect,
+#: memory and time growing with k^2): the same bound as ``evidence run``
+#: (:data:`evidence.analyses.runner.MAX_K_DELETION_DIAGNOSTICS`); above it they are skipped
+#: with a note.
+MAX_K_DELETION_DIAGNOSTICS = 1000
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -202,6 +207,7 @@ def _run(args: argparse.Namespace, caught: list[warnings.WarningMessage]) -> int
         regression = meta_regression(yi, vi, columns, **options)
         output["meta_regression"] = {",".join(mods): regression.to_dict()}
     diagnostics = _diagnostics(args, table, yi, vi, labels, kept, measure, transform)
+    notes += diagnostics.pop("skipped", [])
     output.update(diagnostics)
     if groups is not None:
         notes += [f"subgroups by {args.subgroup}: {note}" for note in groups.notes]
@@ -233,7 +239,13 @@ def _diagnostics(
     """Sensitivity, bias and dependence sections requested on the command line."""
     options = {"method": args.method, "test": args.test}
     output: dict[str, Any] = {}
-    if args.sensitivity:  # each diagnostic module is imported only when asked for
+    if args.sensitivity and len(yi) > MAX_K_DELETION_DIAGNOSTICS:  # bounded memory and time
+        output["skipped"] = [
+            f"leave-one-out, influence and cumulative analyses not computed: k = {len(yi):,} "
+            f"is above {MAX_K_DELETION_DIAGNOSTICS:,}, where refitting once per effect takes "
+            "too much time and memory"
+        ]
+    elif args.sensitivity:  # each diagnostic module is imported only when asked for
         from evidence.stats import sensitivity
 
         found = sensitivity.diagnostics(
