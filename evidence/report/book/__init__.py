@@ -29,8 +29,9 @@ from evidence.report.book import sitecheck
 from evidence.report.book.build import build_html
 from evidence.report.book.escape import escape_markdown
 from evidence.report.book.incremental import SITE_MARKER, build_site
-from evidence.report.book.inputs import load_bibliography, load_results, load_screening
+from evidence.report.book.inputs import load_bibliography, load_results
 from evidence.report.book.pages import SiteInputs, generate_pages
+from evidence.report.book.search import load_screening
 from evidence.report.book.searchindex import escape_search_titles
 from evidence.report.book.sitecheck import PageCache, broken_links, external_assets, unsafe_links
 
