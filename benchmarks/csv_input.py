@@ -1,6 +1,7 @@
 """``evidence pool`` on a CSV of 10^6 rows: reading the file against pooling it.
 
-Run: ``.venv/bin/python benchmarks/csv_input.py [--evidence PATH/TO/evidence] [--rows N]``.
+Run: ``.venv/bin/python benchmarks/csv_input.py [--evidence CMD] [--source DIR] [--rows N]``
+(``--evidence`` and ``--source`` time another checkout, for the before/after columns).
 Writes a seeded CSV (``study,yi,vi``; vi ~ U(0.01, 0.3), yi ~ N(0.3, vi + 0.05)), then
 times, each in a fresh process (best of 3, wall and CPU):
 
@@ -14,6 +15,7 @@ times, each in a fresh process (best of 3, wall and CPU):
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import shutil
 import subprocess
@@ -70,8 +72,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--evidence", type=Path, default=DEFAULT)
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument(
+        "--source",
+        type=Path,
+        default=Path(__file__).resolve().parents[1],
+        help="checkout whose evidence package the read-only case imports (PYTHONPATH)",
+    )
     args = parser.parse_args()
-    python = str(args.evidence.with_name("python"))
+    os.environ["PYTHONPATH"] = str(args.source)
+    python = sys.executable
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "effects.csv"
         write_csv(path, args.rows)
