@@ -14,13 +14,14 @@ from pathlib import Path
 
 from evidence.analyses.compare import compare_results, render
 from evidence.analyses.gitdiff import GitUsageError, diff_sides
+from evidence.commands import SUMMARIES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``diff`` sub-command."""
     parser = subparsers.add_parser(
         "diff",
-        help="compare the analyses at a git ref with the working tree",
+        help=SUMMARIES["diff"],
         description=(
             "Run every analysis at a git ref (in a temporary worktree) and on the working "
             "tree, without figures, and report per analysis what changed: k, pooled "

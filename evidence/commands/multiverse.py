@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from evidence.commands import SUMMARIES
 from evidence.errors import EvidenceError, Problem
 
 
@@ -26,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``multiverse`` sub-command."""
     parser = subparsers.add_parser(
         "multiverse",
-        help="fit every specification of an analysis's multiverse",
+        help=SUMMARIES["multiverse"],
         description="Fit every specification of the multiverse of each analysis named and "
         "write build/results/<id>-multiverse.parquet and .csv (one row per specification).",
     )

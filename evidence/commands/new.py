@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from evidence.commands import SUMMARIES
 from evidence.records.scaffold import create_record
 
 
@@ -16,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``new`` sub-command."""
     parser = subparsers.add_parser(
         "new",
-        help="scaffold a new study record (never overwrites)",
+        help=SUMMARIES["new"],
         description=(
             "Write STUDIES/ID.yaml: the schema header and every field of a study record with "
             "its description, required fields empty, optional ones commented out with an "

@@ -22,47 +22,44 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from evidence.effects.csvinput import EffectTable, numeric_column
 from evidence.errors import EvidenceError, Problem
 from evidence.stats.errors import InputError
-from evidence.stats.glmm import glmm_proportions, glmm_rate, glmm_rates, glmm_tables
-from evidence.stats.mantel_haenszel import (
-    MEASURES as MH_TABLE_MEASURES,
-)
-from evidence.stats.mantel_haenszel import (
-    RATE_MEASURES as MH_RATE_MEASURES,
-)
-from evidence.stats.mantel_haenszel import (
-    mantel_haenszel,
-    mantel_haenszel_rates,
-)
-from evidence.stats.permutation import permutation_test
-from evidence.stats.peto import peto
-from evidence.stats.prediction import Prediction, blup, predict, ranef
 from evidence.stats.results import finite
-from evidence.stats.tau2_intervals import (
-    INTERVAL_METHODS,
-    biggerstaff_tweedie,
-    confint_tau2,
-    henmi_copas,
-)
 from evidence.stats.transforms import PARAMETERISED_TRANSFORMS, transform_function
-from evidence.stats.uni import UniFit
+
+if TYPE_CHECKING:
+    from evidence.stats.prediction import Prediction
+    from evidence.stats.uni import UniFit
+
+# The models themselves (GLMM, Mantel-Haenszel, Peto, permutation, predictions, tau2
+# intervals) are imported by the functions that use them: `evidence pool` without those
+# options starts without loading them (see tests/test_startup.py).
 
 #: ``--model`` choices: metafor rma (inverse variance, the default) and the binary models.
 MODELS = ("rma", "mh", "peto", "glmm")
-#: Measures each binary model pools.
-MODEL_MEASURES = {
-    "mh": MH_TABLE_MEASURES + MH_RATE_MEASURES,
-    "peto": ("OR", "PETO"),
-    "glmm": ("OR", "IRR", "PLO", "IRLN"),
-}
-#: ``--confint`` choices: metafor's interval types and the Biggerstaff-Tweedie interval.
-CONFINT_TYPES = (*INTERVAL_METHODS, "BT")
+
+
+def model_measures() -> dict[str, tuple[str, ...]]:
+    """Measures each binary model pools (Mantel-Haenszel's from its module)."""
+    from evidence.stats.mantel_haenszel import MEASURES, RATE_MEASURES
+
+    return {
+        "mh": MEASURES + RATE_MEASURES,
+        "peto": ("OR", "PETO"),
+        "glmm": ("OR", "IRR", "PLO", "IRLN"),
+    }
+
+
+def confint_types() -> tuple[str, ...]:
+    """``--confint`` choices: metafor's interval types and the Biggerstaff-Tweedie interval."""
+    from evidence.stats.tau2_intervals import INTERVAL_METHODS
+
+    return (*INTERVAL_METHODS, "BT")
 
 
 def problem(path: str, message: str, rule: str, line: int = 0, column: int = 0) -> EvidenceError:
@@ -97,16 +94,20 @@ def binary_pooled(args: Any, table: EffectTable, kept: np.ndarray, measure: str)
     metafor ``rma.mh``, ``rma.peto``, ``rma.glmm``, with the back-transformed estimate and CI.
     """
     model = args.model
-    if measure not in MODEL_MEASURES[model]:
+    measures = model_measures()
+    if measure not in measures[model]:
         raise problem(
             args.file,
-            f"--model {model} pools the measures {', '.join(MODEL_MEASURES[model])}, "
+            f"--model {model} pools the measures {', '.join(measures[model])}, "
             f"not {measure}; give --measure accordingly",
             "pool-model",
         )
     level, drop00 = args.level, args.drop00
     result: Any
-    if model == "mh" and measure in MH_RATE_MEASURES:
+    from evidence.stats.mantel_haenszel import RATE_MEASURES, mantel_haenszel, mantel_haenszel_rates
+    from evidence.stats.peto import peto
+
+    if model == "mh" and measure in RATE_MEASURES:
         columns = _cells(table, kept, ("x1i", "t1i", "x2i", "t2i"))
         result = mantel_haenszel_rates(
             *columns, measure=measure, correct=args.correct, level=level, drop00=drop00
@@ -139,6 +140,8 @@ def binary_pooled(args: Any, table: EffectTable, kept: np.ndarray, measure: str)
 
 def _glmm(args: Any, table: EffectTable, kept: np.ndarray, measure: str) -> Any:
     """``rma.glmm``: ``--method FE`` fits the equal-effects model (metafor ``method="EE"``)."""
+    from evidence.stats.glmm import glmm_proportions, glmm_rate, glmm_rates, glmm_tables
+
     method = "EE" if args.method == "FE" else "ML"
     if measure != "OR" and args.glmm_model == "CM.AL":
         raise problem(
@@ -249,6 +252,8 @@ def predictions(
     ni: np.ndarray | None,
 ) -> list[dict[str, Any]]:
     """Metafor ``predict(res, newmods = ...)`` at each ``--predict`` value."""
+    from evidence.stats.prediction import predict
+
     rows = []
     for spec in specs:
         given, row = parse_predict(path, spec, columns)
@@ -265,6 +270,8 @@ def predictions(
 
 def blups(fit: UniFit, labels: Sequence[str]) -> list[dict[str, Any]]:
     """Per study: fitted value, BLUP of the study's effect and its random effect."""
+    from evidence.stats.prediction import blup, ranef
+
     fitted, best, random = fit.fitted(), blup(fit), ranef(fit)
     rows = []
     for i, label in enumerate(labels):
@@ -285,6 +292,8 @@ def blups(fit: UniFit, labels: Sequence[str]) -> list[dict[str, Any]]:
 
 def tau2_interval(path: str, fit: UniFit, kind: str) -> dict[str, Any]:
     """``confint(res, type = kind)`` for the (residual) tau2, or Biggerstaff-Tweedie."""
+    from evidence.stats.tau2_intervals import biggerstaff_tweedie, confint_tau2
+
     try:
         if kind == "BT":
             if fit.p > 1:
@@ -304,6 +313,8 @@ def henmi_copas_section(path: str, fit: UniFit) -> dict[str, Any]:
     """Henmi-Copas interval (metafor ``hc``) for a model without moderators."""
     if fit.p > 1:
         raise problem(path, "--henmi-copas is for models without moderators", "pool-hc")
+    from evidence.stats.tau2_intervals import henmi_copas
+
     return henmi_copas(fit.yi, fit.vi, level=fit.level * 100).to_dict()
 
 
@@ -313,6 +324,8 @@ def permutation_section(
     """``permutest(res, iter = N)`` with a seeded generator (``--seed``)."""
     if args.permutation < 1:
         raise problem(args.file, "--permutation needs a positive number", "pool-permutation")
+    from evidence.stats.permutation import permutation_test
+
     result = permutation_test(
         yi,
         vi,

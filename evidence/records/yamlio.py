@@ -43,12 +43,11 @@ import re
 import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-from evidence.errors import Problem
+from evidence.errors import Problem, display_path
 from evidence.records.yamlbuild import HAS_LIBYAML, MAX_DEPTH, AbortError, Builder, compose
 
 #: Rules :func:`load_yaml` reports, with what each one means.
@@ -169,16 +168,6 @@ class LoadedYaml:
     def ok(self) -> bool:
         """True when the file loaded without an error."""
         return not any(p.severity == "error" for p in self.problems)
-
-
-def display_path(path: str | os.PathLike[str]) -> str:
-    """Return ``path`` relative to the working directory when inside it, with ``/``."""
-    text = os.fspath(path)
-    try:
-        relative = os.path.relpath(text)
-    except ValueError:  # pragma: no cover - other drive on Windows
-        return Path(text).as_posix()
-    return Path(relative if not relative.startswith("..") else text).as_posix()
 
 
 def load_yaml(

@@ -10,13 +10,14 @@ runner wrote under ``build/figures/``, ``studies/references.bib`` and, when supp
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evidence.errors import Problem
+from evidence.errors import Problem, unescape_spreadsheet
 from evidence.records.safefs import input_problem
 from evidence.report.book.escape import slug
 
@@ -77,7 +78,25 @@ def _read_effects(path: Path, problems: list[Problem]) -> tuple[Mapping[str, str
     text = _read_text(path, problems) if path.exists() else None
     if text is None:
         return ()
-    return tuple(dict(row) for row in csv.DictReader(text.splitlines()))
+    # Rows end at CR/LF only (not at U+2028 and the other breaks str.splitlines knows),
+    # a newline inside a quoted field stays in it, and a long free-text cell (the csv
+    # module stops at 131,072 characters by default) is no reason to fail.
+    limit = csv.field_size_limit()
+    try:
+        csv.field_size_limit(max(limit, len(text)))
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        problems.append(Problem(str(path), 0, 0, f"unreadable CSV: {exc}", "book-input-csv"))
+        return ()
+    finally:
+        csv.field_size_limit(limit)
+    return tuple(
+        {
+            key: unescape_spreadsheet(value) if isinstance(value, str) else value
+            for key, value in row.items()
+        }
+        for row in rows
+    )
 
 
 def _analysis_ids(results_dir: Path, problems: list[Problem]) -> list[str]:
