@@ -219,7 +219,9 @@ def _fit_problems(analysis: Analysis, error: EvidenceError | InputError) -> list
 BUILD_MARKER = ".evidence-build"
 #: What the evidence commands write into a build directory: an unmarked directory holding
 #: nothing else was made by a version from before the marker, and is adopted.
-BUILD_NAMES = frozenset({"results", "figures", "site", ".book-doctrees", ".evidence-book.lock"})
+BUILD_NAMES = frozenset(
+    {"results", "figures", "history", "site", ".book-doctrees", ".evidence-book.lock"}
+)
 
 
 def claim_build_dir(out_dir: Path, sources: Sequence[Path]) -> None:

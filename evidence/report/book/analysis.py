@@ -13,6 +13,7 @@ from typing import Any
 
 from evidence.report.book import appraisal, sections
 from evidence.report.book.context import SiteContext, is_included
+from evidence.report.book.dates import updated_line
 from evidence.report.book.escape import escape_markdown as esc
 from evidence.report.book.findings import participants_text, plain_sentence
 from evidence.report.book.inputs import AnalysisResults
@@ -38,6 +39,8 @@ FIGURE_CAPTIONS = {
     "influence": "Influence diagnostics for each effect.",
     "baujat": "Baujat plot: contribution to heterogeneity against influence on the result.",
     "spec-curve": MULTIVERSE_CAPTION,
+    "history": "The pooled estimate with the records and plan as they were after each "
+    "change, oldest first.",
 }
 
 _SPEC_WORDS = {
@@ -372,6 +375,19 @@ def peer_influence_note(result: Mapping[str, Any]) -> str:
     )
 
 
+def _updated(result: Mapping[str, Any], context: SiteContext) -> str:
+    """Say when the analysis's plan or one of its selected records last changed."""
+    provenance = result.get("provenance")
+    given = provenance.get("inputs") if isinstance(provenance, Mapping) else None
+    inputs = [
+        str(path)
+        for path in (given if isinstance(given, Mapping) else {})
+        if str(path).endswith(".yaml") and str(path).startswith(("analyses/", "studies/"))
+    ]
+    line = updated_line(context.dates.latest(inputs), "its analysis plan or study records")
+    return f"*{esc(line)}*" if line else ""
+
+
 def analysis_page(
     analysis: AnalysisResults,
     context: SiteContext,
@@ -399,6 +415,7 @@ def analysis_page(
     return join_blocks(
         [
             heading(1, esc(result.get("title") or analysis.id)),
+            _updated(result, context),
             check_notice(result),
             question_block(result),
             ":::{admonition} Finding\n:class: tip\n\n" + esc(plain_sentence(result)) + "\n:::\n",
@@ -440,6 +457,11 @@ def analysis_page(
                 figure_block("spec-curve", figures),
             ),
             _section("Certainty of the evidence", appraisal.certainty_section(result)),
+            _section(
+                "How the evidence changed",
+                figure_block("history", figures),
+                appraisal.history_section(result, analysis.history),
+            ),
             _section("Published meta-analyses beside ours", sections.published(result)),
             _section("Methods", esc(methods_paragraph(result))),
             _section("Provenance", sections.provenance(result)),
