@@ -279,19 +279,25 @@ def _model_sentence(result: Mapping[str, Any], model: Mapping[str, Any]) -> str:
     return sentence + "."
 
 
-#: The forest of an analysis with no overall estimate.
-UNPOOLED_FOREST = (
-    "Forest plot: each usable study's estimate with its 95% CI; no overall estimate (an "
-    "outcome pooled on its own has its own diamond)."
+#: The forest of an analysis with no overall estimate (too few samples; by outcome).
+UNPOOLED_FOREST = "Forest plot: each usable study's estimate with its 95% CI; not pooled."
+BY_OUTCOME_FOREST = (
+    "Forest plot: each usable study's estimate with its 95% CI, by kind of outcome; an "
+    "outcome pooled on its own has its own diamond, and there is no estimate across them."
 )
 
 
-def figure_block(name: str, figures: Mapping[str, FigureFile], pooled: bool = True) -> str:
-    """Return a figure directive for ``name`` when the runner drew it, else ''."""
+def figure_block(name: str, figures: Mapping[str, FigureFile], status: str = "ok") -> str:
+    """Return a figure directive for ``name`` when the runner drew it, else ''.
+
+    ``status`` is the analysis's: the forest of one that pooled nothing overall says so.
+    """
     entry = figures.get(name)
     if entry is None:
         return ""
-    explanation = FIGURE_CAPTIONS.get(name) if pooled else UNPOOLED_FOREST
+    explanation = {"ok": FIGURE_CAPTIONS.get(name), "by-family": BY_OUTCOME_FOREST}.get(
+        status, UNPOOLED_FOREST
+    )
     if explanation is None and name.startswith("bubble-"):
         explanation = (
             "Bubble plot: each effect against the moderator, bubble area by weight, "
@@ -419,7 +425,7 @@ def analysis_page(
             check_notice(result),
             question_block(result),
             ":::{admonition} Finding\n:class: tip\n\n" + esc(plain_sentence(result)) + "\n:::\n",
-            figure_block("forest", figures, result.get("status", "ok") == "ok"),
+            figure_block("forest", figures, str(result.get("status", "ok"))),
             "" if is_check(result) else appraisal.plain_language_box(result),
             peer_influence_note(result),
             _section("Pooled estimate", sections.pooled_table(result), sections.notes(result)),
