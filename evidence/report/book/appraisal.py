@@ -378,8 +378,8 @@ def history_section(result: Mapping[str, Any], history: Mapping[str, Any] | None
             esc(
                 "The pooled estimate after each change to this analysis's plan or to the "
                 "records it selects, from the project's git history (oldest first), each "
-                "fitted with today's code and rules. The last row is the evidence as it "
-                "stands."
+                "fitted with today's code and rules. The last row is the evidence as of "
+                "the latest commit."
             ),
             table(["After the change of", "Effects (samples)", "Result", "Commit"], rows, "cards"),
         ]

@@ -4,7 +4,7 @@ Drawn like a cumulative meta-analysis (Lau et al. 1992, NEJM 327:248), one row p
 in date order: the estimate and its 95% CI with the records and plan as they were then
 (``build/history/<id>.json``, written by :mod:`evidence.analyses.history`), or "not
 pooled" when the rules for pooling were not met. An analysis kept apart by outcome has one
-group of rows per outcome family. The last row is the evidence as it stands.
+group of rows per outcome family. The last row is the evidence as of the latest commit.
 """
 
 from __future__ import annotations
