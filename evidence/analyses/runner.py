@@ -332,6 +332,7 @@ BUILD_NAMES = frozenset(
     {
         "results",
         "figures",
+        "history",
         "site",
         ".site.work",
         ".site.new",

@@ -50,9 +50,11 @@ class LazyChoices(Sequence[str]):
 SUMMARIES = {
     "validate": "check study records and references.bib",
     "new": "scaffold a new study record (never overwrites)",
+    "show": "show a study's effects, the analyses that use them and its influence",
     "effects": "compute effect sizes (metafor escalc) for every row of a CSV",
     "pool": "random-effects meta-analysis of a CSV (metafor rma conventions)",
     "run": "run analyses (only those whose inputs changed)",
+    "history": "the pooled estimate of each analysis after each change to its inputs (git)",
     "multiverse": "fit every specification of an analysis's multiverse",
     "book": "build the evidence site into build/site/",
     "diff": "compare the analyses at a git ref with the working tree",

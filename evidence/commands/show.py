@@ -11,12 +11,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from evidence.commands import SUMMARIES
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``show`` sub-command."""
     parser = subparsers.add_parser(
         "show",
-        help="show a study's effects, the analyses that use them and its influence",
+        help=SUMMARIES["show"],
         description=(
             "Print the study's effects as recorded; for each, the analyses that select it "
             "and whether each pools it or why it is left out; and for every analysis the "

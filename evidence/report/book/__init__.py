@@ -114,8 +114,16 @@ def read_inputs(
         unsafe = input_problem(contributing, contributing.parent)
         if unsafe is not None:  # published on the site: never through a link out
             problems.append(unsafe)
+    from evidence.report.book.dates import change_dates
+
     inputs = SiteInputs(
-        studies, bibliography, analyses, screening, Path(results_dir).parent, contributing
+        studies,
+        bibliography,
+        analyses,
+        screening,
+        Path(results_dir).parent,
+        contributing,
+        change_dates(safe_resolve(studies_dir).parent),
     )
     return inputs, list(dict.fromkeys(problems))
 

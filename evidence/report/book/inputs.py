@@ -35,6 +35,7 @@ class AnalysisResults:
     effects: tuple[Mapping[str, str], ...]
     json_path: Path | None = None
     csv_path: Path | None = None
+    history: Mapping[str, Any] | None = None  # build/history/<id>.json (evidence history)
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,8 @@ def load_results(results_dir: Path) -> tuple[list[AnalysisResults], list[Problem
         if page in pages:
             continue
         pages.add(page)
+        history_path = results_dir.parent / "history" / f"{identifier}.json"
+        history = _read_json(history_path, problems) if history_path.is_file() else None
         analyses.append(
             AnalysisResults(
                 identifier,
@@ -158,6 +161,7 @@ def load_results(results_dir: Path) -> tuple[list[AnalysisResults], list[Problem
                 _read_effects(csv_path, problems),
                 json_path,
                 csv_path if csv_path.exists() else None,
+                history if isinstance(history, dict) else None,
             )
         )
     return analyses, problems
