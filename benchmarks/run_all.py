@@ -15,6 +15,7 @@ SCRIPTS = (
     "diagnostics.py",
     "multivariate.py",
     "analyses.py",
+    "multiverse.py",
     "book.py",
 )
 
