@@ -37,7 +37,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from evidence import __version__
-from evidence.analyses.fit import METRIC_INFO, SECTION_KEYS, fit_analysis, participants
+from evidence.analyses.fit import (
+    METRIC_INFO,
+    SECTION_KEYS,
+    fit_analysis,
+    participants,
+    samples_without_n,
+)
 from evidence.analyses.harmonise import EffectRow, EffectTable, adjustment_variants, harmonise
 from evidence.analyses.multiverse import multiverse_section, remove_multiverse_tables
 from evidence.analyses.published import HEADLINE_FILE, headline_sha256, published_for
@@ -330,6 +336,7 @@ def build_document(
         "studies": len({r.study for r in included}),
         "clusters": len({r.cluster for r in included}),
         "participants": participants(included),
+        "samples_without_n": samples_without_n(included),
     }
     document["figures"] = {}
     document["provenance"] = provenance
@@ -580,7 +587,35 @@ def index_row(document: dict[str, Any]) -> dict[str, Any]:
         "measure_label": found.get("measure_label"),
         "outcome_family": next(iter(families)) if len(families) == 1 else None,
         "above_null_means": found.get("above_null_means"),
+        "families": _family_rows(document.get("by_family")),
     }
+
+
+def _family_rows(by_family: Any) -> list[dict[str, Any]] | None:
+    """Return the pooled numbers of each outcome family (``by_family``) for the summary forest."""
+    if not isinstance(by_family, list):
+        return None
+    rows = []
+    for family in by_family:
+        pooled = family.get("pooled") or {}
+        certainty = family.get("certainty") or {}
+        found = family.get("finding") or {}
+        rows.append(
+            {
+                "family": family.get("family"),
+                "exposure": found.get("exposure"),
+                "status": family.get("status"),
+                "k": family.get("k"),
+                "estimate": pooled.get("estimate"),
+                "ci": pooled.get("ci"),
+                "pi": pooled.get("pi"),
+                "back_transformed": pooled.get("back_transformed"),
+                "estimable": pooled.get("estimable"),
+                "certainty": certainty.get("level"),
+                "certainty_symbol": certainty.get("symbol"),
+            }
+        )
+    return rows
 
 
 def index_rows(documents: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -33,7 +33,7 @@ from evidence.stats.influence import BaujatPoint, InfluenceRow, case_deletion
 from evidence.stats.pooling import BatchFit, check_inputs, fit_batch
 from evidence.stats.results import BackTransformed, PooledResult
 from evidence.stats.tau2 import make_batch
-from evidence.stats.transforms import transform_function
+from evidence.stats.transforms import ArrayFunction, transform_function
 
 Array = NDArray[np.float64]
 
@@ -91,7 +91,7 @@ def _pooled_rows(
     level: float,
     intervals: bool,
     measure: str | None = None,
-    transform: str | None = None,
+    transform: str | ArrayFunction | None = None,
 ) -> tuple[PooledResult, ...]:
     """Turn a batch fit into one :class:`PooledResult` per row (metafor conventions)."""
     het = fit.heterogeneity
@@ -188,7 +188,7 @@ def leave_one_out(
     level: float = 95,
     intervals: bool = True,
     measure: str | None = None,
-    transform: str | None = None,
+    transform: str | ArrayFunction | None = None,
 ) -> list[dict[str, Any]]:
     """Pooled result with each study left out in turn (metafor ``leave1out``).
 
@@ -247,7 +247,7 @@ def cumulative(
     level: float = 95,
     intervals: bool = True,
     measure: str | None = None,
-    transform: str | None = None,
+    transform: str | ArrayFunction | None = None,
 ) -> list[dict[str, Any]]:
     """Cumulative meta-analysis: studies added one at a time (metafor ``cumul``).
 
@@ -306,7 +306,7 @@ def diagnostics(
     level: float = 95,
     intervals: bool = True,
     measure: str | None = None,
-    transform: str | None = None,
+    transform: str | ArrayFunction | None = None,
 ) -> Diagnostics:
     """Leave-one-out, influence and Baujat diagnostics from one batch of k deletion fits.
 

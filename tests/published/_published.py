@@ -23,8 +23,11 @@ _DATA = json.loads((Path(__file__).parent / "metadat.json").read_text())
 
 
 def metadat(name: str) -> dict[str, np.ndarray]:
-    """A metadat dataset as numeric columns."""
-    return {key: np.asarray(values, dtype=float) for key, values in _DATA[name].items()}
+    """A metadat dataset as numeric columns (NaN where R has NA)."""
+    return {
+        key: np.asarray([np.nan if x is None else x for x in values], dtype=float)
+        for key, values in _DATA[name].items()
+    }
 
 
 def assert_rounded(actual: ArrayLike, expected: ArrayLike, digits: int) -> None:

@@ -1,5 +1,6 @@
 # The metadat datasets the published-example tests (tests/published/) reproduce, as JSON:
-# Rscript make_published_data.R -> ../published/metadat.json (public data, metadat 1.2).
+# Rscript make_published_data.R -> ../published/metadat.json (public data, metadat 1.2);
+# missing values are null.
 suppressPackageStartupMessages({library(metadat); library(jsonlite)})
 keep <- function(d, cols) d[, cols]
 out <- list(
@@ -14,7 +15,8 @@ out <- list(
   hine1989 = keep(dat.hine1989, c("n1i", "n2i", "ai", "ci")),
   normand1999 = keep(dat.normand1999, c("n1i", "m1i", "sd1i", "n2i", "m2i", "sd2i")),
   linde2005 = keep(dat.linde2005, c("ai", "n1i", "ci", "n2i", "dosage", "duration", "baseline")),
-  yusuf1985 = keep(subset(dat.yusuf1985, table == "6"), c("ai", "n1i", "ci", "n2i"))
+  yusuf1985 = keep(subset(dat.yusuf1985, table == "6"), c("ai", "n1i", "ci", "n2i")),
+  collins1985a = keep(dat.collins1985a, c("b.xci", "nci", "b.xti", "nti"))
 )
-writeLines(toJSON(out, dataframe = "columns", digits = NA, pretty = FALSE),
+writeLines(toJSON(out, dataframe = "columns", digits = NA, na = "null", pretty = FALSE),
            "../published/metadat.json")

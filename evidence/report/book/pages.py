@@ -27,9 +27,10 @@ from evidence.report.book.bibfile import site_bibtex
 from evidence.report.book.catalogue import catalogue_page, study_page
 from evidence.report.book.context import SiteContext, build_context
 from evidence.report.book.escape import slug
-from evidence.report.book.inputs import AnalysisResults, Bibliography, Screening
+from evidence.report.book.inputs import AnalysisResults, Bibliography
 from evidence.report.book.landing import landing_fragment
 from evidence.report.book.prisma import prisma_page
+from evidence.report.book.search import Screening, coverage_problems
 from evidence.report.book.toc import toc_yaml
 
 GENERATED = "_generated"
@@ -242,7 +243,14 @@ def _prisma(page: PageInput) -> None:
         for study in inputs.studies
         if any(use.included and use.analysis_id in pooled for use in context.uses.get(study.id, ()))
     )
-    page.writer.text("prisma.md", prisma_page(inputs.studies, in_analyses, inputs.screening))
+    page.writer.text(
+        "prisma.md",
+        prisma_page(inputs.studies, in_analyses, inputs.screening, inputs.bibliography.keys),
+    )
+    if inputs.screening is not None:
+        page.problems.extend(
+            coverage_problems(inputs.screening, [study.id for study in inputs.studies])
+        )
 
 
 def _bibliography(page: PageInput) -> None:
