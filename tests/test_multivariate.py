@@ -215,7 +215,6 @@ def test_to_dict_is_json_ready(fits):
             "method",
             "mv-method",
         ),
-        ({"yi": [0.1, 0.2], "V": [0.1, 0.1]}, "at least one random effect", "mv-random"),
         ({"yi": [0.1, 0.2], "V": [0.1, 0.1], "inner": [1, 2]}, "both inner and outer", "mv-struct"),
         (
             {"yi": [0.1, 0.2], "V": [0.1, 0.1], "inner": [1, 2], "outer": [1, 1], "struct": "AR"},
@@ -298,3 +297,22 @@ def test_nested_labels_and_errors():
         mv.nested([1, 2], [1])
     with pytest.raises(ValueError, match="at least one factor"):
         mv.nested()
+
+
+def test_without_random_effects_the_model_is_generalised_least_squares():
+    """rma.mv without ``random`` (Gleser & Olkin's multiple-treatment models): with the
+    known V alone, ``b = (X'V^-1 X)^-1 X'V^-1 y``, ``Var(b) = (X'V^-1 X)^-1`` and
+    ``QE = (y - Xb)'V^-1 (y - Xb)`` (Aitken 1935)."""
+    y = np.array([0.3, 0.1, 0.5, 0.2, 0.4])
+    v = np.diag([0.02, 0.03, 0.04, 0.02, 0.05])
+    v[0, 1] = v[1, 0] = 0.01
+    x = np.column_stack([np.ones(5), [0.0, 1.0, 0.0, 1.0, 1.0]])
+    fit = mv.rma_mv(y, v, X=x)
+    w = np.linalg.inv(v)
+    vcov = np.linalg.inv(x.T @ w @ x)
+    beta = vcov @ x.T @ w @ y
+    residual = y - x @ beta
+    assert_allclose(fit.beta, beta, rtol=1e-12)
+    assert_allclose(fit.vcov, vcov, rtol=1e-12)
+    assert fit.qe == pytest.approx(float(residual @ w @ residual), rel=1e-12)
+    assert fit.sigma2 == () and fit.tau2 == ()

@@ -981,7 +981,8 @@ def rma_mv(
         Coefficient names (default ``intrcpt`` / ``X1``, ``X2``, ...).
     random : mapping or sequence of array_like, optional
         Random intercepts ``~ 1 | f`` (one variance each): ``{name: labels}``; use
-        :func:`nested` for ``~ 1 | a/b/c``, several factors for crossed effects.
+        :func:`nested` for ``~ 1 | a/b/c``, several factors for crossed effects. Without
+        any random effect the model is the generalised least-squares fit with the known V.
     inner, outer : array_like, shape (N,), optional
         The ``~ inner | outer`` term (e.g. outcome within study) with covariance
         structure ``struct``. The levels of ``inner`` are sorted (numerically when all
@@ -1033,8 +1034,11 @@ def rma_mv(
     model = _Model(y, V_struct, Xm, terms.factors, terms.inner, terms.outer, terms.q, terms.struct)
     user_fixed = _user_fixed(model, sigma2, tau2, rho)
     qe, beta_fe = model.fixed_effects()
-    start = _start_values(model, y - Xm @ beta_fe, vdiag)
-    theta, iterations = _optimise(model, method == "REML", user_fixed, start)
+    if user_fixed.size == 0:  # no random effects: nothing to estimate
+        theta, iterations = np.empty(0), 0
+    else:
+        start = _start_values(model, y - Xm @ beta_fe, vdiag)
+        theta, iterations = _optimise(model, method == "REML", user_fixed, start)
     return _result(
         model,
         theta,
@@ -1103,10 +1107,8 @@ def _random_terms(
     if (inner is None) != (outer is None):
         raise MultivariateError("give both inner and outer (or neither)", "mv-struct")
     if inner is None or outer is None:
-        if not factors:
-            raise MultivariateError(
-                "give at least one random effect (random, or inner and outer)", "mv-random"
-            )
+        # No random effect at all: the fixed-effects (GLS) model with known V, as metafor
+        # rma.mv fits it without ``random``.
         return _RandomTerms(items, factors, None, None, [], 0, None)
     if struct not in STRUCTURES:
         raise MultivariateError(f"struct must be one of {', '.join(STRUCTURES)}", "mv-struct")

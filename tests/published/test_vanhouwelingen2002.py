@@ -1,10 +1,10 @@
 """van Houwelingen, Arends & Stijnen (2002), Stat Med 21, 589-624: advanced methods in
-meta-analysis on the BCG vaccine trials (Colditz et al. 1994), the univariate models.
+meta-analysis on the BCG vaccine trials (Colditz et al. 1994).
 
 Expected values (pages 596-609) from metafor's
 tests/testthat/test_analysis_example_vanhouwelingen2002.r; data dat.colditz1994 with year
-minus 1900. The bivariate rma.mv models of that file are counted in
-tests/published/README.md.
+minus 1900; and the bivariate rma.mv models of the arms' log odds (unstructured
+covariance, ML).
 """
 
 import numpy as np
@@ -12,6 +12,7 @@ from _published import assert_rounded, metadat
 from scipy import stats
 
 from evidence.effects.escalc import escalc
+from evidence.stats.multivariate import rma_mv
 from evidence.stats.prediction import predict
 from evidence.stats.tau2_intervals import confint_tau2
 from evidence.stats.uni import fit_uni, pseudo_r2
@@ -62,3 +63,53 @@ def test_meta_regression_on_latitude():
     assert_rounded(fit.se, [0.106, 0.003], 3)
     assert_rounded(fit.tau2, 0.004, 3)
     assert_rounded(pseudo_r2(fit), 98.7, 1)
+
+
+# ---------------------------------------------------------------- bivariate models
+#: Long format (metafor to.long + escalc PLO): per trial the vaccinated (EXP) and the
+#: control (CON) arm's log odds. Groups are labelled 1 (EXP) and 2 (CON) so that sorting
+#: them keeps R's factor order (EXP, CON) for tau2.
+LOG_ODDS = np.ravel(
+    np.column_stack([np.log(DATA["tpos"] / DATA["tneg"]), np.log(DATA["cpos"] / DATA["cneg"])])
+)
+VARIANCES = np.ravel(
+    np.column_stack([1 / DATA["tpos"] + 1 / DATA["tneg"], 1 / DATA["cpos"] + 1 / DATA["cneg"]])
+)
+GROUP = np.tile(["1", "2"], len(YI))
+TRIAL = np.repeat(np.arange(1, len(YI) + 1), 2)
+EXP, CON = (GROUP == "1").astype(float), (GROUP == "2").astype(float)
+LATITUDE = np.repeat(DATA["ablat"], 2) - 33
+
+
+def _bivariate(design):
+    return rma_mv(LOG_ODDS, VARIANCES, X=design, inner=GROUP, outer=TRIAL, struct="UN", method="ML")
+
+
+def test_bivariate_model():
+    fit = _bivariate(np.column_stack([EXP, CON]))
+    assert_rounded(fit.beta, [-4.834, -4.096], 3)
+    assert_rounded(fit.tau2, [1.431, 2.407], 3)
+    assert_rounded(fit.rho, [0.947], 3)
+    fit = _bivariate(np.column_stack([np.ones(len(GROUP)), EXP]))  # relevel(group, "CON")
+    assert_rounded(fit.beta, [-4.096, -0.738], 3)
+    assert_rounded(fit.se, [0.435, 0.180], 3)
+    # predict(res, newmods = 1, intercept = FALSE, transf = exp): the odds ratio
+    assert_rounded(np.exp(fit.beta[1]), 0.478, 3)
+    assert_rounded(np.exp(fit.ci_lower[1]), 0.336, 3)
+    assert_rounded(np.exp(fit.ci_upper[1]), 0.680, 3)
+    t1, t2 = fit.tau2
+    assert_rounded(t1 + t2 - 2 * fit.rho[0] * np.sqrt(t1 * t2), 0.324, 3)
+
+
+def test_bivariate_meta_regressions_on_latitude():
+    fit = _bivariate(np.column_stack([EXP, CON, EXP * LATITUDE, CON * LATITUDE]))
+    assert_rounded(fit.beta, [-4.826, -4.117, 0.039, 0.072], 3)
+    assert_rounded(fit.se, [0.313, 0.306, 0.022, 0.022], 3)
+    assert_rounded(fit.tau2, [1.23, 1.18], 2)
+    assert_rounded(fit.rho, [1], 3)
+    ones = np.ones(len(GROUP))
+    fit = _bivariate(np.column_stack([ones, EXP, LATITUDE, EXP * LATITUDE]))
+    assert_rounded(fit.beta, [-4.117, -0.708, 0.072, -0.033], 3)
+    assert_rounded(fit.se, [0.306, 0.048, 0.022, 0.003], 3)
+    assert_rounded(fit.tau2, [1.23, 1.18], 2)
+    assert_rounded(fit.rho, [1], 3)

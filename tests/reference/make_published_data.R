@@ -16,7 +16,10 @@ out <- list(
   normand1999 = keep(dat.normand1999, c("n1i", "m1i", "sd1i", "n2i", "m2i", "sd2i")),
   linde2005 = keep(dat.linde2005, c("ai", "n1i", "ci", "n2i", "dosage", "duration", "baseline")),
   yusuf1985 = keep(subset(dat.yusuf1985, table == "6"), c("ai", "n1i", "ci", "n2i")),
-  collins1985a = keep(dat.collins1985a, c("b.xci", "nci", "b.xti", "nti"))
+  collins1985a = keep(dat.collins1985a, c("b.xci", "nci", "b.xti", "nti")),
+  berkey1998 = transform(keep(dat.berkey1998, c("trial", "outcome", "year", "yi", "v1i", "v2i")),
+                         outcome = as.character(outcome)),
+  ishak2007 = keep(dat.ishak2007, c("study", "y1i", "v1i", "y2i", "v2i", "y3i", "v3i", "y4i", "v4i"))
 )
 writeLines(toJSON(out, dataframe = "columns", digits = NA, na = "null", pretty = FALSE),
            "../published/metadat.json")
