@@ -16,6 +16,7 @@ SCRIPTS = (
     "diagnostics.py",
     "multivariate.py",
     "analyses.py",
+    "multiverse.py",
     "book.py",
 )
 

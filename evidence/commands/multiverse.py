@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from evidence.errors import errors_in
     from evidence.records.validate import load_studies
 
-    block = args.block_size or BLOCK_SPECIFICATIONS
+    block = BLOCK_SPECIFICATIONS if args.block_size is None else args.block_size
     if block < 1:
         raise EvidenceError([Problem("--block-size", 0, 0, "must be at least 1", "cli-option")])
     studies, problems = load_studies(args.studies)
