@@ -181,6 +181,9 @@ def test_cluster_deletion_of_the_three_level_model(tmp_path, capsys):
         (["--mods", "ablat", "--predict", "ablat=x"], "is not a finite number"),
         (["--mods", "ablat", "--confint", "BT"], "for models without moderators"),
         (["--model", "peto", "--measure", "RR"], "--model peto pools the measures OR, PETO"),
+        (["--model", "mv"], "--model mv needs --outer COL"),
+        (["--outer", "alloc"], "work with --model mv only"),
+        (["--model", "mv", "--outer", "alloc", "--confint", "QP"], "profile-likelihood"),
     ],
 )
 def test_bad_options_are_problems(bcg, capsys, args, message):
@@ -188,3 +191,34 @@ def test_bad_options_are_problems(bcg, capsys, args, message):
     assert main(["pool", str(bcg), *measure, *args]) == 1
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_multilevel_model_from_the_command_line(tmp_path, capsys):
+    entry = DIAGNOSTICS["multilevel"]["konstantopoulos"]
+    path = _write(
+        tmp_path / "k.csv", {"district": entry["cluster"], "yi": entry["yi"], "vi": entry["vi"]}
+    )
+    output = _pool(capsys, str(path), "--model", "mv", "--outer", "district", "--confint", "PL")
+    pooled = output["pooled"]
+    assert pooled["model"] == "mv"
+    assert_allclose(pooled["coefficients"][0]["estimate"], entry["full"]["beta"], rtol=RTOL)
+    # rma.mv's nlminb stops within 5e-6 of the variance components (tests/test_diagnostics15)
+    assert_allclose(list(pooled["sigma2"].values()), entry["full"]["sigma2"], rtol=5e-6)
+    assert len(pooled["profile_ci"]["intervals"]) == 2
+    assert main(["pool", str(path), "--model", "mv", "--outer", "district"]) == 0
+    assert "sigma^2 (district): 0.0651" in capsys.readouterr().out
+
+
+def test_selection_model_from_the_command_line(tmp_path, capsys):
+    model = json.loads((REFERENCE / "selection_fixtures.json").read_text())["models"][
+        "hackshaw1998_3psm"
+    ]
+    path = _write(tmp_path / "h.csv", {"yi": model["yi"], "vi": model["vi"]})
+    output = _pool(capsys, str(path), "--method", "ML", "--selection", "stepfun")
+    found, expected = output["selection"], model["fit"]
+    assert found["steps"] == [0.025, 1.0]
+    # metafor's fit with tightened optim control (tests/test_selection_models.py)
+    assert_allclose(found["coefficients"][0]["estimate"], expected["beta"], rtol=RTOL)
+    assert_allclose(found["delta"], expected["delta"], rtol=RTOL)
+    assert main(["pool", str(path), "--selection", "stepfun", "--steps", "x"]) == 1
+    assert "--steps 'x'" in capsys.readouterr().err
