@@ -222,3 +222,40 @@ def test_selection_model_from_the_command_line(tmp_path, capsys):
     assert_allclose(found["delta"], expected["delta"], rtol=RTOL)
     assert main(["pool", str(path), "--selection", "stepfun", "--steps", "x"]) == 1
     assert "--steps 'x'" in capsys.readouterr().err
+
+
+def test_an_analysis_spec_can_ask_for_the_henmi_copas_interval():
+    """``bias: [henmi-copas]`` in an analysis spec gives the results file a henmi_copas
+    section: the interval of evidence.stats.tau2_intervals.henmi_copas on the pooled rows."""
+    from conftest import make_analysis, make_effect, make_record
+
+    from evidence.analyses.fit import fit_analysis
+    from evidence.analyses.harmonise import harmonise
+    from evidence.analyses.spec import Eligibility
+    from evidence.stats.tau2_intervals import henmi_copas
+
+    values = [1.2, 1.4, 1.1, 1.6, 1.3]
+    studies = [
+        make_record(f"s{i}", make_effect(measure="HR", value=v, ci=(v - 0.1, v + 0.3)))
+        for i, v in enumerate(values)
+    ]
+    analysis = make_analysis(
+        eligibility=Eligibility(measure_families=("hazard",)), bias=("henmi-copas",)
+    )
+    table = harmonise(studies, analysis)
+    sections = fit_analysis(table, analysis)
+    rows = table.included
+    expected = henmi_copas([r.yi for r in rows], [r.vi for r in rows]).to_dict()
+    assert sections["henmi_copas"] == expected
+
+
+def test_the_site_shows_the_henmi_copas_interval_on_the_natural_scale():
+    from evidence.report.book.sections import small_study_effects
+
+    result = {
+        "back_transform": "exp",
+        "henmi_copas": {"estimate": 0.3010, "ci": [0.1264, 0.4756]},
+    }
+    text = small_study_effects(result).replace("\\", "")  # Markdown escapes aside
+    assert "Henmi-Copas interval" in text
+    assert f"{np.exp(0.3010):.2f} (95% CI {np.exp(0.1264):.2f} to {np.exp(0.4756):.2f})" in text
