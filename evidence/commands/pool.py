@@ -139,6 +139,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of the permutation test (default 0)"
     )
+    parser.add_argument("--outer", metavar="COL", help="--model mv: the studies (clusters)")
+    parser.add_argument("--inner", metavar="COL", help="--model mv: outcomes within studies")
+    parser.add_argument(
+        "--struct",
+        choices=LazyChoices(sections.mv_structures),
+        default="CS",
+        help="--model mv: covariance",
+    )
+    parser.add_argument(
+        "--rho",
+        type=float,
+        help="--model mv: within-study correlation of the sampling errors (metafor vcalc)",
+    )
+    parser.add_argument(
+        "--selection", choices=("stepfun", "beta"), help="selection model (metafor selmodel)"
+    )
+    parser.add_argument(
+        "--steps", metavar="P,P", help="cut points of the step function (default 0.025: 3PSM)"
+    )
+    parser.add_argument(
+        "--alternative",
+        choices=("greater", "less"),
+        default="greater",
+        help="selection model: the direction the one-sided p-values favour (default greater)",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.set_defaults(func=run)
 
@@ -202,6 +227,10 @@ def _check_usage(args: argparse.Namespace, mods: list[str]) -> None:
     messages = []
     if args.robust and not args.cluster:
         messages.append("--robust needs --cluster COL (the clusters of dependent effects)")
+    if args.model == "mv" and not args.outer:
+        messages.append("--model mv needs --outer COL (the studies the effects belong to)")
+    if args.model != "mv" and (args.outer or args.inner or args.rho is not None):
+        messages.append("--outer, --inner and --rho work with --model mv only")
     if args.model != "rma":
         used = [
             flag
@@ -216,13 +245,16 @@ def _check_usage(args: argparse.Namespace, mods: list[str]) -> None:
                 ("--confint", args.confint),
                 ("--henmi-copas", args.henmi_copas),
                 ("--permutation", args.permutation is not None),
+                ("--selection", args.selection),
             )
-            if value
+            if value and not (args.model == "mv" and flag in ("--mods", "--confint"))
         ]
         if used:
             messages.append(
                 f"{', '.join(used)} work with --model rma only, not with --model {args.model}"
             )
+    if args.model == "mv" and args.confint not in (None, "PL"):
+        messages.append("--model mv gives profile-likelihood intervals only (--confint PL)")
     if args.predict and not mods:
         messages.append("--predict needs --mods (the moderators to predict at)")
     if args.test == "adhoc" and (args.predict or args.blup or args.confint or args.henmi_copas):
@@ -249,11 +281,15 @@ def _effects(args: argparse.Namespace, table: EffectTable) -> tuple[Any, np.ndar
 def _run(args: argparse.Namespace, caught: list[warnings.WarningMessage]) -> int:
     table = read_table(args.file)
     mods = [m.strip() for m in args.mods.split(",") if m.strip()] if args.mods else []
-    _check_columns(table, mods + [c for c in (args.subgroup, args.cluster) if c])
+    _check_columns(
+        table, mods + [c for c in (args.subgroup, args.cluster, args.outer, args.inner) if c]
+    )
     _check_usage(args, mods)
     effects, kept, notes = _effects(args, table)
     measure = MEASURE_NAMES.get(effects.measure, effects.measure)
     if args.model != "rma":
+        if args.model == "mv":
+            return _run_multivariate(args, table, effects, kept, mods, notes)
         return _run_binary(args, table, kept, measure or "GEN", notes)
     yi, vi = effects.yi[kept], effects.vi[kept]
     labels = [label for label, keep in zip(table.labels, kept, strict=True) if keep]
@@ -337,6 +373,28 @@ def _run_binary(
     return 0
 
 
+def _run_multivariate(
+    args: argparse.Namespace,
+    table: EffectTable,
+    effects: Any,
+    kept: np.ndarray,
+    mods: list[str],
+    notes: list[str],
+) -> int:
+    """``--model mv``: the rma.mv pooled section, printed or as JSON."""
+    yi, vi = effects.yi[kept], effects.vi[kept]
+    columns = {name: _moderator(table, name, kept) for name in mods}
+    outer = np.asarray(table.cells[args.outer])[kept]
+    inner = None if args.inner is None else np.asarray(table.cells[args.inner])[kept]
+    pooled = sections.multivariate_pooled(args, yi, vi, columns, outer, inner)
+    output = {"pooled": pooled, "notes": notes}
+    if args.json:
+        print(dumps(output), end="")
+    else:
+        print("\n".join(sections.multivariate_summary(pooled, notes)))
+    return 0
+
+
 def _uni_fit(
     args: argparse.Namespace, yi: np.ndarray, vi: np.ndarray, columns: dict[str, np.ndarray]
 ) -> UniFit:
@@ -391,6 +449,8 @@ def _followups(
             from evidence.stats.regression_influence import regression_influence
 
             output["meta_regression"][key].update(regression_influence(fit, labels).to_dict())
+    if args.selection:
+        found["selection"] = sections.selection_section(args, yi, vi, columns)
     if args.permutation is not None:
         moderators, names = None, list[str]()
         if columns:

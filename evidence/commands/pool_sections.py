@@ -12,7 +12,9 @@ readable lines for the text output:
 - ``--confint TYPE``: :func:`tau2_interval` (``confint(type = )`` for the (residual) tau2,
   or the Biggerstaff-Tweedie interval);
 - ``--henmi-copas``: :func:`henmi_copas_section` (``hc``);
-- ``--permutation N --seed S``: :func:`permutation_section` (``permutest``).
+- ``--permutation N --seed S``: :func:`permutation_section` (``permutest``);
+- ``--model mv``: :func:`multivariate_pooled` (``rma.mv`` with ``vcalc``);
+- ``--selection stepfun|beta``: :func:`selection_section` (``selmodel``).
 
 Inputs are checked here and bad ones raised as :class:`evidence.errors.EvidenceError`
 problems naming the CSV (``FILE.csv:LINE:COL: message [rule]``).
@@ -40,8 +42,16 @@ if TYPE_CHECKING:
 # intervals) are imported by the functions that use them: `evidence pool` without those
 # options starts without loading them (see tests/test_startup.py).
 
-#: ``--model`` choices: metafor rma (inverse variance, the default) and the binary models.
-MODELS = ("rma", "mh", "peto", "glmm")
+#: ``--model`` choices: metafor rma (inverse variance, the default), the binary models and
+#: rma.mv.
+MODELS = ("rma", "mh", "peto", "glmm", "mv")
+
+
+def mv_structures() -> tuple[str, ...]:
+    """``--struct`` choices of ``--model mv`` (metafor's names)."""
+    from evidence.stats.multivariate import STRUCTURES
+
+    return tuple(STRUCTURES)
 
 
 def model_measures() -> dict[str, tuple[str, ...]]:
@@ -462,3 +472,116 @@ def summary_lines(output: dict[str, Any]) -> list[str]:
             f"({_num(worst['cook_d'])})",
         ]
     return lines
+
+
+# ------------------------------------------------------------------ multivariate and selection
+
+
+def multivariate_pooled(
+    args: Any,
+    yi: np.ndarray,
+    vi: np.ndarray,
+    columns: dict[str, np.ndarray],
+    outer: np.ndarray,
+    inner: np.ndarray | None,
+) -> dict[str, Any]:
+    """Return the ``pooled`` section of ``--model mv`` (metafor ``rma.mv``).
+
+    ``~ inner | outer`` with ``--struct``, or without ``--inner`` effects nested in
+    ``--outer`` (``~ 1 | outer/effect``); the sampling covariance from ``vcalc`` when
+    ``--rho`` is given (else independent sampling errors).
+    """
+    if args.method not in ("REML", "ML"):
+        raise problem(args.file, "--model mv fits by REML or ML (--method)", "pool-model")
+    if args.test == "adhoc":
+        raise problem(args.file, "--model mv takes --test z or knha (t tests)", "pool-model")
+    from evidence.stats.moderators import design_matrix
+    from evidence.stats.multivariate import nested, profile_ci, rma_mv
+    from evidence.stats.vcalc import vcalc
+
+    if args.rho is None:
+        covariance: Any = vi
+    else:
+        kind = None if inner is None else inner
+        obs = np.arange(len(yi)) if inner is None else None
+        covariance = vcalc(vi, outer, obs=obs, type=kind, rho=args.rho)
+    design, names = design_matrix(columns, len(yi)) if columns else (None, None)
+    options: dict[str, Any] = {
+        "X": design,
+        "names": names,
+        "method": args.method,
+        "test": "t" if args.test == "knha" else "z",
+        "level": args.level / 100,
+    }
+    if inner is None:
+        options["random"] = nested(outer, np.arange(len(yi)), names=[args.outer, "effect"])
+    else:
+        options.update(inner=inner, outer=outer, struct=args.struct)
+    fit = rma_mv(yi, covariance, **options)
+    section = {"model": "mv", **fit.to_dict()}
+    if args.confint == "PL":
+        section["profile_ci"] = profile_ci(fit, level=args.level / 100).to_dict()
+    return section
+
+
+def multivariate_summary(pooled: dict[str, Any], notes: Sequence[str]) -> list[str]:
+    """Describe an ``rma.mv`` pooled section: coefficients and variance components."""
+    lines = [
+        f"Multivariate/multilevel model (k = {pooled['k']}; {pooled['method']}; "
+        f"test: {pooled['test']})",
+        "",
+        f"{'':<16} {'estimate':>10} {'se':>8} {'pval':>8} {'ci.lb':>9} {'ci.ub':>9}",
+    ]
+    for c in pooled["coefficients"]:
+        lines.append(
+            f"{c['name']:<16} {_num(c['estimate']):>10} {_num(c['se']):>8} {_pval(c['p']):>8} "
+            f"{_num(c['ci'][0]):>9} {_num(c['ci'][1]):>9}"
+        )
+    lines.append("")
+    for name, value in pooled.get("sigma2", {}).items():
+        lines.append(f"sigma^2 ({name}): {_num(value)}")
+    levels = pooled.get("inner_levels") or []
+    tau2 = pooled.get("tau2") or []
+    if tau2:
+        named = len(levels) == len(tau2)
+        shown = ", ".join(
+            f"{levels[j]} {_num(value)}" if named else _num(value) for j, value in enumerate(tau2)
+        )
+        lines.append(f"tau^2 ({pooled['struct']}): {shown}")
+    if pooled.get("rho"):
+        lines.append("rho: " + ", ".join(_num(value) for value in pooled["rho"]))
+    lines += [f"note: {note}" for note in notes]
+    return lines
+
+
+def selection_section(
+    args: Any, yi: np.ndarray, vi: np.ndarray, columns: dict[str, np.ndarray]
+) -> dict[str, Any]:
+    """Return the ``--selection`` section: metafor ``selmodel`` (stepfun or beta).
+
+    The default step at 0.025 is the three-parameter selection model (3PSM).
+    """
+    from evidence.stats.moderators import design_matrix
+    from evidence.stats.selection import selmodel
+
+    steps = None
+    if args.selection == "stepfun":
+        try:
+            steps = [float(s) for s in (args.steps or "0.025").split(",") if s.strip()]
+        except ValueError:
+            message = f"--steps {args.steps!r}: give p-value cut points such as 0.025,0.5"
+            raise problem(args.file, message, "pool-selection") from None
+    design = design_matrix(columns, len(yi))[0] if columns else None
+    try:
+        result = selmodel(
+            yi,
+            vi,
+            X=design,
+            type=args.selection,
+            steps=steps,
+            alternative=args.alternative,
+            level=args.level / 100,
+        )
+    except InputError as error:
+        raise problem(args.file, f"--selection: {error.message}", error.rule) from None
+    return result.to_dict()
