@@ -139,3 +139,23 @@ def test_shipped_corpus_through_the_real_pipeline():
     landing = (site / "index.html").read_text("utf-8")
     assert landing.count('href="_generated/analyses/') >= len(documents)
     assert broken_links(site) == [] and external_assets(site) == []
+
+
+def test_every_pooled_analysis_page_shows_its_multiverse():
+    """Live corpus, invariant only: a pooled headline's page has the multiverse section,
+    its specification curve (a drawn figure) and the pre-specified analysis among them."""
+    from test_book_fixtures import shipped_site
+
+    site, documents = shipped_site()
+    pooled = [d for d in documents if d["status"] == "ok"]
+    assert pooled  # the shipped analyses pool at least one question
+    for document in pooled:
+        page = site / "_generated" / "analyses" / f"{document['id']}.html"
+        text = page.read_text("utf-8")
+        assert 'id="multiverse-every-defensible-analysis"' in text, document["id"]
+        figure = re.search(r'src="([^"]*-spec-curve\.svg)"', text)
+        assert figure, document["id"]
+        assert (page.parent / figure.group(1)).resolve().is_file(), document["id"]
+        words = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", text)).split())
+        assert "The pre-specified analysis" in words, document["id"]
+        assert "The headline above stays the pre-specified analysis." in words
