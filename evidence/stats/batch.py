@@ -14,6 +14,7 @@ Public API: ``Batch``, ``make_batch``, ``safe_inverse``, ``weighted_fit``, ``Qua
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -316,3 +317,57 @@ def log_likelihood(batch: Batch, tau2: NDArray, method: str) -> NDArray:
         xtwx = np.einsum("nk,kp,kq->npq", w, batch.X, batch.X)
         value = value - 0.5 * np.linalg.slogdet(xtwx)[1]
     return value
+
+
+def bracketed_root(
+    function: Callable[[NDArray[np.intp], NDArray[np.float64]], NDArray[np.float64]],
+    low: NDArray[np.float64],
+    high: NDArray[np.float64],
+    f_low: NDArray[np.float64],
+    f_high: NDArray[np.float64],
+    tolerance: float = 1e-12,
+    max_iterations: int = MAX_ROOT_ITERATIONS,
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Roots of ``function`` in brackets ``[low, high]`` over which it changes sign, per row.
+
+    ``function(rows, x)`` evaluates the rows ``rows`` at ``x`` (vectorised). Regula falsi
+    with the Illinois modification (a retained end's value is halved), and bisection
+    whenever two steps have not halved the bracket; stops when the bracket is narrower
+    than ``tolerance * max(|x|, tiny)`` or the value is exactly 0. Returns the roots and
+    whether each reached the tolerance (Dowell & Jarratt 1971).
+    """
+    sign = np.where(f_low > 0, 1.0, -1.0)
+    a, b = low.astype(float).copy(), high.astype(float).copy()
+    fa, fb = f_low * sign, f_high * sign  # now fa > 0 >= fb
+    x = np.where(fa == 0, a, b).astype(float)
+    done = (fa == 0) | (fb == 0)
+    retained = np.zeros(a.size, dtype=np.int8)
+    width_before = b - a
+    width_two_ago = np.full(a.size, np.inf)
+    floor = np.finfo(float).tiny
+    for _ in range(max_iterations):
+        active = np.flatnonzero(~done)
+        if active.size == 0:
+            break
+        aa, bb, ffa, ffb = a[active], b[active], fa[active], fb[active]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            secant = bb - ffb * (bb - aa) / (ffb - ffa)
+        halve = (bb - aa) > 0.5 * width_two_ago[active]
+        inside = np.isfinite(secant) & (secant > aa) & (secant < bb)
+        trial = np.where(halve | ~inside, 0.5 * (aa + bb), secant)
+        value = function(active, trial) * sign[active]
+        width_two_ago[active] = width_before[active]
+        width_before[active] = bb - aa
+        positive = value > 0
+        new_a, new_b = np.where(positive, trial, aa), np.where(positive, bb, trial)
+        new_fa, new_fb = np.where(positive, value, ffa), np.where(positive, ffb, value)
+        kept = np.where(positive, -1, 1).astype(np.int8)
+        twice = kept == retained[active]
+        new_fa = np.where(twice & (kept == 1), new_fa / 2, new_fa)
+        new_fb = np.where(twice & (kept == -1), new_fb / 2, new_fb)
+        retained[active] = kept
+        a[active], b[active], fa[active], fb[active] = new_a, new_b, new_fa, new_fb
+        x[active] = trial
+        finished = (value == 0) | ((new_b - new_a) <= tolerance * np.maximum(np.abs(trial), floor))
+        done[active[finished]] = True
+    return x, done

@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from evidence.stats.errors import InputError
-from evidence.stats.heterogeneity import q_profile_intervals
+from evidence.stats.heterogeneity import tau2_intervals
 from evidence.stats.influence import BaujatPoint, InfluenceRow, case_deletion
 from evidence.stats.pooling import BatchFit, check_inputs, fit_batch
 from evidence.stats.results import BackTransformed, PooledResult
@@ -102,7 +102,7 @@ def _pooled_rows(
     if intervals and random:
         fraction = level / 100 if level > 1 else level
         batch = make_batch(np.broadcast_to(y, mask.shape), np.broadcast_to(v, mask.shape), mask)
-        bounds = q_profile_intervals(batch, fit.tau2, het.typical_variance, fraction)
+        bounds = tau2_intervals(batch, fit.tau2, method, het.typical_variance, fraction)
 
     def pair(lo: float, hi: float) -> tuple[float, float] | None:
         return (lo, hi) if math.isfinite(lo) and math.isfinite(hi) else None
@@ -206,7 +206,8 @@ def leave_one_out(
     method, test, level
         As :func:`evidence.stats.pooling.pool`.
     intervals : bool
-        Also compute Q-profile intervals for tau2, tau, I2 and H2 in every row.
+        Also compute the intervals for tau2, tau, I2 and H2 in every row (profile
+        likelihood for ML/REML, Q-profile otherwise, as :func:`evidence.stats.pooling.pool`).
     measure : str, optional
         metafor measure name (e.g. "RR", "ZCOR"), recorded in each row.
     transform : str, optional
