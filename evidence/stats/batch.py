@@ -67,8 +67,48 @@ class Batch:
     @cached_property
     def centred(self) -> NDArray[np.float64]:
         """``yi`` minus its unweighted mean over the included studies (metafor's ``Ymc``)."""
-        mean = (self.yi * self.mask).sum(axis=1) / np.maximum(self.k, 1)
-        return _read_only(np.where(self.mask, self.yi - mean[:, None], 0.0))
+        mean = np.einsum("nk->n", self.yi) / np.maximum(self.k, 1)  # masked entries hold 0
+        centred = self.yi - mean[:, None]
+        return _read_only(centred if self.full else np.where(self.mask, centred, 0.0))
+
+    @cached_property
+    def zero_sums(self) -> Sums:
+        """:func:`intercept_sums` of ``centred`` at tau2 = 0 (``w = 1/vi``), computed once."""
+        return intercept_sums(self, np.zeros(len(self.yi)))
+
+    @cached_property
+    def zero_forms(self) -> QuadraticForms:
+        """:func:`quadratic_forms` of ``centred`` at tau2 = 0 (Q, tr P, ...), computed once."""
+        if self.intercept_only:
+            sums = self.zero_sums
+            return QuadraticForms(
+                rss=sums.q,
+                rss_pp=sums.q_weighted,
+                trace_p=sums.s1 - sums.s2 / sums.s1,
+                trace_pp=np.full(len(sums.s1), np.nan),  # not needed at tau2 = 0
+                sum_w=sums.s1,
+                sum_w2=sums.s2,
+            )
+        return quadratic_forms(self, self.centred, np.zeros(len(self.yi)))
+
+    def take(self, rows: NDArray[np.intp]) -> Batch:
+        """Return the sub-batch of ``rows`` (repeats allowed), keeping what is already known.
+
+        The design, whether it is intercept-only, and the centred effects of the rows are
+        carried over rather than recomputed; the identity selection returns ``self``.
+        """
+        n = len(self.yi)
+        if rows.size == n and (n == 1 or np.array_equal(rows, np.arange(n))):
+            return self
+        sub = Batch(self.yi[rows], self.vi[rows], self.mask[rows], self.X)
+        known = self.__dict__
+        if "intercept_only" in known:
+            sub.__dict__["intercept_only"] = known["intercept_only"]
+        if known.get("full"):
+            sub.__dict__["full"] = True
+        if "centred" in known:
+            sub.__dict__["centred"] = known["centred"][rows]
+        return sub
 
 
 def _read_only(array: NDArray) -> NDArray:
@@ -87,7 +127,15 @@ def make_batch(
     matrix = np.ones((y.shape[1], 1)) if design is None else np.asarray(design, dtype=float)
     if matrix.ndim == 1:
         matrix = matrix[:, None]
-    return Batch(np.where(m, y, 0.0), np.where(m, v, 1.0), m, matrix)
+    full = bool(m.all())
+    if full:
+        batch = Batch(np.ascontiguousarray(y), np.ascontiguousarray(v), m, matrix)
+    else:
+        batch = Batch(np.where(m, y, 0.0), np.where(m, v, 1.0), m, matrix)
+    batch.__dict__["full"] = full
+    if design is None:
+        batch.__dict__["intercept_only"] = True
+    return batch
 
 
 def as_batch(
@@ -131,6 +179,68 @@ def weighted_fit(
     residual = np.where(batch.mask, y - beta @ matrix.T, 0.0)
     xtw2x = np.einsum("nk,kp,kq->npq", w * w, matrix, matrix)
     return residual, inverse, xtw2x
+
+
+@dataclass(frozen=True)
+class Sums:
+    """Weighted sums of an intercept-only batch at ``w = 1/(vi + tau2)``, per row.
+
+    ``s1 = sum w``, ``sy = sum w y``, ``syy = sum w y^2``, ``s2 = sum w^2``,
+    ``s2y = sum w^2 y``, ``s2yy = sum w^2 y^2`` with ``y`` centred (:attr:`Batch.centred`).
+    From them: ``mu = sy/s1`` (plus the centring offset), ``Q = syy - sy^2/s1``,
+    ``sum w^2 (y - mu)^2 = s2yy - 2 mu s2y + mu^2 s2``, ``tr(P) = s1 - s2/s1``.
+    """
+
+    s1: NDArray[np.float64]
+    sy: NDArray[np.float64]
+    syy: NDArray[np.float64]
+    s2: NDArray[np.float64]
+    s2y: NDArray[np.float64]
+    s2yy: NDArray[np.float64]
+
+    @property
+    def mean(self) -> NDArray[np.float64]:
+        """Weighted mean of the centred effects, ``sy / s1``."""
+        return self.sy / self.s1
+
+    @property
+    def q(self) -> NDArray[np.float64]:
+        """Generalised Q, ``sum w (y - mu)^2 = syy - sy^2/s1`` (at least 0)."""
+        return np.maximum(self.syy - self.sy * self.mean, 0.0)
+
+    @property
+    def q_weighted(self) -> NDArray[np.float64]:
+        """``sum w^2 (y - mu)^2`` (y'PPy), at least 0."""
+        mean = self.mean
+        return np.maximum(self.s2yy - 2 * mean * self.s2y + mean * mean * self.s2, 0.0)
+
+
+def intercept_sums(
+    batch: Batch, tau2: NDArray[np.float64], y: NDArray[np.float64] | None = None
+) -> Sums:
+    """Compute :class:`Sums` at ``w = 1/(vi + tau2)`` in a few passes over the data.
+
+    One division pass for ``w``, one product for ``w y`` and six dot products; a single row
+    uses BLAS dot products on preallocated arrays, many rows ``einsum`` reductions.
+    """
+    y = batch.centred if y is None else y
+    w = batch.vi + tau2[:, None]
+    np.reciprocal(w, out=w)
+    if not batch.full:
+        w *= batch.mask
+    wy = w * y
+    if len(w) == 1:
+        w0, wy0, y0 = w[0], wy[0], y[0]
+        values = [w0.sum(), wy0.sum(), wy0 @ y0, w0 @ w0, wy0 @ w0, wy0 @ wy0]
+        return Sums(*(np.array([x], dtype=float) for x in values))
+    return Sums(
+        np.einsum("nk->n", w),
+        np.einsum("nk->n", wy),
+        np.einsum("nk,nk->n", wy, y),
+        np.einsum("nk,nk->n", w, w),
+        np.einsum("nk,nk->n", wy, w),
+        np.einsum("nk,nk->n", wy, wy),
+    )
 
 
 @dataclass(frozen=True)
@@ -213,12 +323,10 @@ def _intercept_forms(y: NDArray[np.float64], w: NDArray[np.float64]) -> Quadrati
 
 def generalised_q(batch: Batch, tau2: NDArray, y: NDArray | None = None) -> NDArray:
     """Generalised Q: ``sum w (y - X b)^2`` at ``w = 1/(vi + tau2)``."""
+    if batch.intercept_only:
+        return intercept_sums(batch, tau2, batch.centred if y is None else y).q
     y = batch.yi if y is None else y
     w = np.where(batch.mask, 1.0 / (batch.vi + tau2[:, None]), 0.0)
-    if batch.intercept_only:
-        mean = (w * y).sum(axis=1) / w.sum(axis=1)
-        residual = y - mean[:, None]
-        return (w * residual * residual).sum(axis=1)
     residual, _, _ = weighted_fit(batch, y, w)
     return (w * residual * residual).sum(axis=1)
 
@@ -263,7 +371,8 @@ def solve_generalised_q(
         the model has an intercept and target > 0 is below k - p... in practice rare).
     """
     batch = as_batch(yi, vi, mask, design)
-    y = batch.centred if centred else batch.yi
+    # Q is invariant to shifting y when the model has an intercept: centre for accuracy.
+    y = batch.centred if centred or batch.intercept_only else batch.yi
     n = len(batch.yi)
     goal = np.broadcast_to(np.asarray(target, dtype=float), (n,)).copy()
     x, low, high = np.zeros(n), np.zeros(n), np.full(n, np.inf)
@@ -272,13 +381,10 @@ def solve_generalised_q(
         rows = np.flatnonzero(active)
         if rows.size == 0:
             break
-        if rows.size == n:
-            sub, y_sub = batch, y
-        else:
-            sub = Batch(batch.yi[rows], batch.vi[rows], batch.mask[rows], batch.X)
-            y_sub = y[rows]
+        sub = batch.take(rows)
+        y_sub = y if sub is batch else y[rows]
         current, target_rows = x[rows], goal[rows]
-        forms = quadratic_forms(sub, y_sub, current)
+        forms = _q_and_slope(sub, y_sub, current)
         above = forms.rss > target_rows
         low[rows] = np.where(above, current, low[rows])
         high[rows] = np.where(above, high[rows], current)
@@ -301,6 +407,15 @@ def solve_generalised_q(
     return x
 
 
+def _q_and_slope(batch: Batch, y: NDArray, tau2: NDArray) -> QuadraticForms:
+    """``y'Py`` and ``y'PPy`` (minus the slope of Q in tau2) at ``tau2``, per row."""
+    if not batch.intercept_only:
+        return quadratic_forms(batch, y, tau2)
+    sums = intercept_sums(batch, tau2, y)
+    q, slope = sums.q, sums.q_weighted
+    return QuadraticForms(q, slope, sums.s1, sums.s2, sums.s1, sums.s2)
+
+
 def log_likelihood(batch: Batch, tau2: NDArray, method: str) -> NDArray:
     """ML or REML log-likelihood per row, up to a constant (metafor ``ll.ML``/``ll.REML``).
 
@@ -308,12 +423,15 @@ def log_likelihood(batch: Batch, tau2: NDArray, method: str) -> NDArray:
     centred as metafor's estimator does.
     """
     y = batch.centred
+    logs = np.log(batch.vi + tau2[:, None])
+    log_variance = np.einsum("nk->n", logs if batch.full else logs * batch.mask)
+    if batch.intercept_only:
+        sums = intercept_sums(batch, tau2, y)
+        value = -0.5 * log_variance - 0.5 * sums.q
+        return value - 0.5 * np.log(sums.s1) if method == "REML" else value
     w = np.where(batch.mask, 1.0 / (batch.vi + tau2[:, None]), 0.0)
-    log_variance = np.where(batch.mask, np.log(batch.vi + tau2[:, None]), 0.0).sum(axis=1)
     value = -0.5 * log_variance - 0.5 * generalised_q(batch, tau2, y)
-    if method == "REML" and batch.intercept_only:
-        value = value - 0.5 * np.log(w.sum(axis=1))
-    elif method == "REML":
+    if method == "REML":
         xtwx = np.einsum("nk,kp,kq->npq", w, batch.X, batch.X)
         value = value - 0.5 * np.linalg.slogdet(xtwx)[1]
     return value

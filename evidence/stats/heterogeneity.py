@@ -30,7 +30,6 @@ from evidence.stats.batch import (
     Batch,
     bracketed_root,
     log_likelihood,
-    quadratic_forms,
     solve_generalised_q,
 )
 
@@ -66,7 +65,7 @@ def heterogeneity(batch: Batch, tau2: NDArray[np.float64], common_effect: bool) 
     ``H2 = tau2/s2 + 1`` (Higgins & Thompson 2002, Stat Med 21, 1539-1558; metafor 3.8
     ``rma.uni``). Undefined (NaN) when ``k <= p``.
     """
-    forms = quadratic_forms(batch, batch.centred, np.zeros(len(batch.yi)))
+    forms = batch.zero_forms
     df = batch.k - batch.p
     defined = df > 0
     q = np.where(defined, np.maximum(forms.rss, 0.0), np.nan)
@@ -160,7 +159,7 @@ def profile_likelihood_intervals(
     best = log_likelihood(batch, tau2, method)
 
     def excess(rows: NDArray[np.intp], at: NDArray[np.float64]) -> NDArray[np.float64]:
-        sub = batch if rows.size == len(tau2) else _rows(batch, rows)
+        sub = batch.take(rows)
         return -2 * (log_likelihood(sub, at, method) - best[rows]) - crit
 
     everyone = np.arange(len(tau2))
@@ -188,10 +187,6 @@ def profile_likelihood_intervals(
             )
             bounds[rows] = found
     return _derived(np.column_stack([lower, upper]), typical_variance, "PL")
-
-
-def _rows(batch: Batch, rows: NDArray[np.intp]) -> Batch:
-    return Batch(batch.yi[rows], batch.vi[rows], batch.mask[rows], batch.X)
 
 
 def tau2_intervals(

@@ -45,7 +45,14 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from evidence.stats.batch import Batch, log_likelihood, quadratic_forms, weighted_fit
+from evidence.stats.batch import (
+    Batch,
+    Sums,
+    intercept_sums,
+    log_likelihood,
+    quadratic_forms,
+    weighted_fit,
+)
 
 Array = NDArray[np.float64]
 
@@ -94,25 +101,19 @@ def score(batch: Batch, tau2: Array, method: str) -> Array:
     centred at its unweighted mean (as metafor). Intercept-only rows use the closed form
     ``sum w^2 (y - mu)^2 - sum w (+ sum w^2 / sum w)`` with ``mu = sum w y / sum w``.
     """
-    y = batch.centred
     if not batch.intercept_only:
-        forms = quadratic_forms(batch, y, tau2)
+        forms = quadratic_forms(batch, batch.centred, tau2)
         return forms.rss_pp - (forms.trace_p if method == "REML" else forms.sum_w)
-    w = 1.0 / (batch.vi + tau2[:, None])
-    if not batch.full:
-        w = np.where(batch.mask, w, 0.0)
-    sum_w = np.einsum("nk->n", w)
-    mean = np.einsum("nk,nk->n", w, y) / sum_w
-    weighted = w * (y - mean[:, None])
-    value = np.einsum("nk,nk->n", weighted, weighted) - sum_w
+    sums = batch.zero_sums if not tau2.any() else intercept_sums(batch, tau2)
+    return score_from_sums(sums, method)
+
+
+def score_from_sums(sums: Sums, method: str) -> Array:
+    """Return the score of an intercept-only model from its weighted sums (:func:`score`)."""
+    value = sums.q_weighted - sums.s1
     if method == "REML":
-        value += np.einsum("nk,nk->n", w, w) / sum_w
+        value = value + sums.s2 / sums.s1
     return value
-
-
-def _rows(batch: Batch, rows: NDArray[np.intp]) -> Batch:
-    """Return the sub-batch of the given rows (repeats allowed)."""
-    return Batch(batch.yi[rows], batch.vi[rows], batch.mask[rows], batch.X)
 
 
 def _variance_range(batch: Batch) -> tuple[Array, Array]:
@@ -153,7 +154,7 @@ def _grid(batch: Batch, method: str) -> tuple[Array, Array]:
 def _evaluate(batch: Batch, rows: NDArray[np.intp], tau2: Array, method: str) -> Array:
     if rows.size == 0:
         return np.empty(0)
-    return score(_rows(batch, rows), tau2, method)
+    return score(batch.take(rows), tau2, method)
 
 
 def _refine_grid(
@@ -268,7 +269,7 @@ def likelihood_maxima(batch: Batch, method: str) -> Maxima:
     searched = np.flatnonzero(batch.k > batch.p)
     if searched.size == 0:
         return Maxima(tau2, converged, count, interior)
-    sub = batch if searched.size == n else _rows(batch, searched)
+    sub = batch if searched.size == n else batch.take(searched)
     nodes, v_min = _grid(sub, method)
     values = np.column_stack(
         [score(sub, np.ascontiguousarray(nodes[:, j]), method) for j in range(nodes.shape[1])]
@@ -332,7 +333,7 @@ def _choose(
     peaks: dict[int, tuple[tuple[float, float], ...]] = {}
     several = np.flatnonzero(~single)
     if several.size:
-        chosen = _rows(batch, rows[several])
+        chosen = batch.take(rows[several])
         loglik = log_likelihood(chosen, candidates[several], method) + _constant(chosen, method)
         for r in np.unique(rows[several]):
             mine = several[rows[several] == r]

@@ -71,7 +71,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
-from evidence.stats.batch import Batch, safe_inverse
+from evidence.stats.batch import Batch, intercept_sums, safe_inverse
 from evidence.stats.errors import InputError
 from evidence.stats.heterogeneity import Heterogeneity, heterogeneity, tau2_intervals
 from evidence.stats.inputs import check_inputs
@@ -188,17 +188,12 @@ def _fit(batch: Batch, method: str, test: str, level: float) -> BatchFit:
     """Fit every row of a prepared batch (see :func:`fit_batch`)."""
     tau2, maxima = fit_tau2(batch, method)
     n, p = len(batch.yi), batch.p
-    w = np.where(batch.mask, 1.0 / (batch.vi + tau2[:, None]), 0.0)
-    xtwx = np.einsum("nk,kp,kq->npq", w, batch.X, batch.X)
-    covariance = safe_inverse(xtwx)
-    beta = np.einsum("npq,nq->np", covariance, np.einsum("nk,kp->np", w * batch.yi, batch.X))
-    residual = np.where(batch.mask, batch.yi - beta @ batch.X.T, 0.0)
+    beta, covariance, rss = _coefficients(batch, tau2)
     df = batch.k - p
     # Knapp-Hartung needs k > p; metafor uses z for k = p (one study), as here.
     t_test = (df > 0) if test in ("knha", "adhoc") else np.zeros(n, dtype=bool)
     scale = np.ones(n)
     if t_test.any():
-        rss = (w * residual * residual).sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
             s2 = np.where(rss <= np.finfo(float).eps, 0.0, rss / df)
         if test == "adhoc":
@@ -232,6 +227,29 @@ def _fit(batch: Batch, method: str, test: str, level: float) -> BatchFit:
         maxima=maxima,
         t_test=t_test,
     )
+
+
+def _coefficients(
+    batch: Batch, tau2: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """``beta = (X'WX)^-1 X'Wy``, ``(X'WX)^-1`` and ``sum w (y - Xb)^2`` per row.
+
+    An intercept-only batch needs three weighted sums (:func:`intercept_sums`):
+    ``beta = sum w y / sum w``, ``1 / sum w`` and Q; a design matrix, p x p solves.
+    """
+    if batch.intercept_only:
+        sums = intercept_sums(batch, tau2)
+        offset = np.einsum("nk->n", batch.yi) / np.maximum(batch.k, 1)  # centring of y
+        with np.errstate(divide="ignore", invalid="ignore"):
+            variance = np.where(sums.s1 > 0, 1.0 / sums.s1, np.nan)
+            beta = sums.mean + offset
+        return beta[:, None], variance[:, None, None], sums.q
+    w = np.where(batch.mask, 1.0 / (batch.vi + tau2[:, None]), 0.0)
+    xtwx = np.einsum("nk,kp,kq->npq", w, batch.X, batch.X)
+    covariance = safe_inverse(xtwx)
+    beta = np.einsum("npq,nq->np", covariance, np.einsum("nk,kp->np", w * batch.yi, batch.X))
+    residual = np.where(batch.mask, batch.yi - beta @ batch.X.T, 0.0)
+    return beta, covariance, (w * residual * residual).sum(axis=1)
 
 
 def _pair(lower: float, upper: float) -> tuple[float, float] | None:
