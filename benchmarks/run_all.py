@@ -9,7 +9,14 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-SCRIPTS = ("validate_records.py", "pooling.py", "diagnostics.py", "analyses.py", "book.py")
+SCRIPTS = (
+    "validate_records.py",
+    "pooling.py",
+    "engine.py",
+    "diagnostics.py",
+    "analyses.py",
+    "book.py",
+)
 
 
 def main() -> int:

@@ -72,6 +72,11 @@ class Batch:
         return _read_only(centred if self.full else np.where(self.mask, centred, 0.0))
 
     @cached_property
+    def workspace(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Two (n, k) scratch arrays reused by :func:`intercept_sums` (no page faults)."""
+        return np.empty(self.yi.shape), np.empty(self.yi.shape)
+
+    @cached_property
     def zero_sums(self) -> Sums:
         """:func:`intercept_sums` of ``centred`` at tau2 = 0 (``w = 1/vi``), computed once."""
         return intercept_sums(self, np.zeros(len(self.yi)))
@@ -197,6 +202,10 @@ class Sums:
     s2: NDArray[np.float64]
     s2y: NDArray[np.float64]
     s2yy: NDArray[np.float64]
+    #: ``sum w^3``, ``sum w^3 y``, ``sum w^3 y^2`` when asked for (slopes of the score)
+    s3: NDArray[np.float64] | None = None
+    s3y: NDArray[np.float64] | None = None
+    s3yy: NDArray[np.float64] | None = None
 
     @property
     def mean(self) -> NDArray[np.float64]:
@@ -216,31 +225,58 @@ class Sums:
 
 
 def intercept_sums(
-    batch: Batch, tau2: NDArray[np.float64], y: NDArray[np.float64] | None = None
+    batch: Batch,
+    tau2: NDArray[np.float64],
+    y: NDArray[np.float64] | None = None,
+    third: bool = False,
 ) -> Sums:
     """Compute :class:`Sums` at ``w = 1/(vi + tau2)`` in a few passes over the data.
 
-    One division pass for ``w``, one product for ``w y`` and six dot products; a single row
-    uses BLAS dot products on preallocated arrays, many rows ``einsum`` reductions.
+    One division pass for ``w``, one product for ``w y`` and six reductions (``einsum``);
+    three more with ``third`` (the cubes, for the score's derivative).
     """
     y = batch.centred if y is None else y
-    w = batch.vi + tau2[:, None]
+    w, wy = batch.workspace
+    np.add(batch.vi, tau2[:, None], out=w)
     np.reciprocal(w, out=w)
     if not batch.full:
         w *= batch.mask
-    wy = w * y
+    np.multiply(w, y, out=wy)
     if len(w) == 1:
+        # einsum's own loops, not BLAS: a threaded ddot is slower on a busy machine
         w0, wy0, y0 = w[0], wy[0], y[0]
-        values = [w0.sum(), wy0.sum(), wy0 @ y0, w0 @ w0, wy0 @ w0, wy0 @ wy0]
+        dot = "i,i->"
+        values = [
+            w0.sum(),
+            wy0.sum(),
+            np.einsum(dot, wy0, y0),
+            np.einsum(dot, w0, w0),
+            np.einsum(dot, wy0, w0),
+            np.einsum(dot, wy0, wy0),
+        ]
+        if third:
+            cube = "i,i,i->"
+            values += [
+                np.einsum(cube, w0, w0, w0),
+                np.einsum(cube, w0, w0, wy0),
+                np.einsum(cube, w0, wy0, wy0),
+            ]
         return Sums(*(np.array([x], dtype=float) for x in values))
-    return Sums(
+    values = [
         np.einsum("nk->n", w),
         np.einsum("nk->n", wy),
         np.einsum("nk,nk->n", wy, y),
         np.einsum("nk,nk->n", w, w),
         np.einsum("nk,nk->n", wy, w),
         np.einsum("nk,nk->n", wy, wy),
-    )
+    ]
+    if third:
+        values += [
+            np.einsum("nk,nk,nk->n", w, w, w),
+            np.einsum("nk,nk,nk->n", w, w, wy),
+            np.einsum("nk,nk,nk->n", w, wy, wy),
+        ]
+    return Sums(*values)
 
 
 @dataclass(frozen=True)
@@ -437,6 +473,23 @@ def log_likelihood(batch: Batch, tau2: NDArray, method: str) -> NDArray:
     return value
 
 
+def log_likelihood_and_score(batch: Batch, tau2: NDArray, method: str) -> tuple[NDArray, NDArray]:
+    """Intercept-only ML/REML log-likelihood (as :func:`log_likelihood`) and score, at once.
+
+    The score is ``2 dll/dtau2``: ``sum w^2 (y - mu)^2 - sum w`` (ML), plus
+    ``sum w^2 / sum w`` (REML); both come from one :func:`intercept_sums`.
+    """
+    sums = intercept_sums(batch, tau2)
+    logs = np.log(batch.vi + tau2[:, None])
+    log_variance = np.einsum("nk->n", logs if batch.full else logs * batch.mask)
+    value = -0.5 * log_variance - 0.5 * sums.q
+    score = sums.q_weighted - sums.s1
+    if method == "REML":
+        value = value - 0.5 * np.log(sums.s1)
+        score = score + sums.s2 / sums.s1
+    return value, score
+
+
 def bracketed_root(
     function: Callable[[NDArray[np.intp], NDArray[np.float64]], NDArray[np.float64]],
     low: NDArray[np.float64],
@@ -445,14 +498,21 @@ def bracketed_root(
     f_high: NDArray[np.float64],
     tolerance: float = 1e-12,
     max_iterations: int = MAX_ROOT_ITERATIONS,
+    slope: Callable[[NDArray[np.intp], NDArray[np.float64]], NDArray[np.float64]] | None = None,
+    floor: NDArray[np.float64] | float | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
     """Roots of ``function`` in brackets ``[low, high]`` over which it changes sign, per row.
 
     ``function(rows, x)`` evaluates the rows ``rows`` at ``x`` (vectorised). Regula falsi
     with the Illinois modification (a retained end's value is halved), and bisection
     whenever two steps have not halved the bracket; stops when the bracket is narrower
-    than ``tolerance * max(|x|, tiny)`` or the value is exactly 0. Returns the roots and
-    whether each reached the tolerance (Dowell & Jarratt 1971).
+    than ``tolerance * max(|x|, tiny)`` or the value is exactly 0 (Dowell & Jarratt 1971).
+    With ``slope(rows, x)``, the derivative at the point just evaluated (called right
+    after ``function`` on the same rows and points, so it may reuse that evaluation), a
+    Newton step is taken whenever it stays inside the bracket, and a Newton step smaller
+    than the tolerance also ends the search. Returns the roots and whether each reached
+    the tolerance. ``floor`` (per row) is added to ``|x|`` in the tolerance, so roots near 0
+    stop at an absolute precision.
     """
     sign = np.where(f_low > 0, 1.0, -1.0)
     a, b = low.astype(float).copy(), high.astype(float).copy()
@@ -462,7 +522,9 @@ def bracketed_root(
     retained = np.zeros(a.size, dtype=np.int8)
     width_before = b - a
     width_two_ago = np.full(a.size, np.inf)
-    floor = np.finfo(float).tiny
+    tiny = np.finfo(float).tiny
+    newton = np.full(a.size, np.nan)  # the Newton point from the last evaluation
+    offsets = np.broadcast_to(np.asarray(0.0 if floor is None else floor, dtype=float), a.shape)
     for _ in range(max_iterations):
         active = np.flatnonzero(~done)
         if active.size == 0:
@@ -473,7 +535,18 @@ def bracketed_root(
         halve = (bb - aa) > 0.5 * width_two_ago[active]
         inside = np.isfinite(secant) & (secant > aa) & (secant < bb)
         trial = np.where(halve | ~inside, 0.5 * (aa + bb), secant)
+        jump = newton[active]
+        usable = np.isfinite(jump) & (jump > aa) & (jump < bb)
+        trial = np.where(usable, jump, trial)
         value = function(active, trial) * sign[active]
+        small_step = np.zeros(active.size, dtype=bool)
+        if slope is not None:
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                step = value / (slope(active, trial) * sign[active])
+            newton[active] = trial - step
+            small_step = np.abs(step) <= tolerance * (
+                np.maximum(np.abs(trial), tiny) + offsets[active]
+            )
         width_two_ago[active] = width_before[active]
         width_before[active] = bb - aa
         positive = value > 0
@@ -486,6 +559,6 @@ def bracketed_root(
         retained[active] = kept
         a[active], b[active], fa[active], fb[active] = new_a, new_b, new_fa, new_fb
         x[active] = trial
-        finished = (value == 0) | ((new_b - new_a) <= tolerance * np.maximum(np.abs(trial), floor))
-        done[active[finished]] = True
+        narrow = (new_b - new_a) <= tolerance * (np.maximum(np.abs(trial), tiny) + offsets[active])
+        done[active[(value == 0) | narrow | small_step]] = True
     return x, done

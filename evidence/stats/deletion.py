@@ -95,7 +95,7 @@ class Expansion:
         moments = np.empty((TERMS + 2, 3))  # M_q,j for q = 1 .. TERMS + 2
         power = w.copy()
         for q in range(TERMS + 2):
-            moments[q] = self._powers @ power
+            moments[q] = np.einsum("jk,k->j", self._powers, power)
             power *= w
         n = np.arange(TERMS + 1)
         coefficients = np.zeros((TERMS + 1, 7))
@@ -150,7 +150,17 @@ def exact_full_sums(y: Array, v: Array, tau2: float) -> tuple[Array, float]:
     """Full-data sums at one tau2, exactly: (6,) and the log sum."""
     w = 1.0 / (v + tau2)
     wy = w * y
-    values = np.array([w.sum(), wy.sum(), wy @ y, w @ w, wy @ w, wy @ wy])
+    dot = "i,i->"
+    values = np.array(
+        [
+            w.sum(),
+            wy.sum(),
+            np.einsum(dot, wy, y),
+            np.einsum(dot, w, w),
+            np.einsum(dot, wy, w),
+            np.einsum(dot, wy, wy),
+        ]
+    )
     return values, float(np.log(v + tau2).sum())
 
 

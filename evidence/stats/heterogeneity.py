@@ -30,6 +30,7 @@ from evidence.stats.batch import (
     Batch,
     bracketed_root,
     log_likelihood,
+    log_likelihood_and_score,
     solve_generalised_q,
 )
 
@@ -157,10 +158,18 @@ def profile_likelihood_intervals(
     """
     crit = float(special.chdtri(1, 1 - level))
     best = log_likelihood(batch, tau2, method)
+    last: dict[str, NDArray[np.float64]] = {}
 
     def excess(rows: NDArray[np.intp], at: NDArray[np.float64]) -> NDArray[np.float64]:
         sub = batch.take(rows)
-        return -2 * (log_likelihood(sub, at, method) - best[rows]) - crit
+        if sub.intercept_only:  # the score comes with it: Newton steps (slope below)
+            loglik, last["score"] = log_likelihood_and_score(sub, at, method)
+        else:
+            loglik = log_likelihood(sub, at, method)
+        return -2 * (loglik - best[rows]) - crit
+
+    def slope(rows: NDArray[np.intp], at: NDArray[np.float64]) -> NDArray[np.float64]:
+        return -last["score"]  # d/dtau2 of -2 ll is -(2 dll/dtau2), the score
 
     everyone = np.arange(len(tau2))
     limit = np.maximum(100.0, 10 * tau2)
@@ -184,6 +193,7 @@ def profile_likelihood_intervals(
                 high[rows],
                 f_low[rows],
                 f_high[rows],
+                slope=slope if batch.intercept_only else None,
             )
             bounds[rows] = found
     return _derived(np.column_stack([lower, upper]), typical_variance, "PL")
