@@ -49,7 +49,9 @@ bench: $(STAMP) ## Run the benchmarks and record their figures in benchmarks/
 	$(BIN)/python benchmarks/run_all.py
 
 fixtures: ## Regenerate tests/reference/*.json with R metafor (needs Rscript; CI does not)
-	cd tests/reference && Rscript make_fixtures.R && Rscript make_diagnostics_fixtures.R
+	cd tests/reference && Rscript make_fixtures.R && Rscript make_diagnostics_fixtures.R \
+		&& Rscript make_multivariate_fixtures.R && Rscript make_metafor15_fixtures.R \
+		&& Rscript make_diagnostics15_fixtures.R && Rscript make_published_data.R
 
 clean: ## Remove build outputs (keeps .venv)
 	rm -rf build book/_generated book/_build

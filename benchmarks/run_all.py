@@ -14,6 +14,7 @@ SCRIPTS = (
     "pooling.py",
     "engine.py",
     "diagnostics.py",
+    "multivariate.py",
     "analyses.py",
     "book.py",
 )

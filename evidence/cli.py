@@ -18,7 +18,7 @@ from evidence import __version__
 from evidence.errors import EvidenceError, format_problems
 
 #: Sub-command modules, in the order ``evidence --help`` lists them.
-COMMANDS = ("validate", "new", "effects", "pool", "run", "book", "diff")
+COMMANDS = ("validate", "new", "effects", "pool", "run", "multiverse", "book", "diff")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,10 +9,12 @@ import io
 import json
 from pathlib import Path
 
+import pandas
 import pytest
 from numpy.testing import assert_allclose
 
 from evidence.analyses.runner import run_analyses
+from evidence.records.safefs import sha256_of
 
 ROOT = Path(__file__).parents[1]
 RTOL_ESTIMATE = 1e-6
@@ -138,6 +140,28 @@ def test_full_run_with_figures_is_byte_identical(tmp_path, draw_figures):
     assert files == sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())
     for relative in files:
         assert (first / relative).read_bytes() == (second / relative).read_bytes(), relative
+
+
+def test_every_pooled_analysis_has_a_multiverse_whose_prespecified_row_is_the_headline(results):
+    """Invariant: the multiverse row of the analysis as specified equals its pooled result."""
+    for identifier, document in results.items():
+        section = document["multiverse"]
+        if document["status"] != "ok":
+            continue
+        assert section["specifications"] > 0, identifier
+        out = document["_out"]
+        for relative in section["files"].values():
+            assert document["provenance"]["outputs"][relative] == sha256_of(out / relative)
+        table = pandas.read_parquet(out / section["files"]["parquet"])
+        [row] = table[table["prespecified"]].itertuples()
+        pooled = document["pooled"]
+        assert row.k == pooled["k"], identifier
+        assert_allclose(row.estimate, pooled["estimate"], rtol=1e-9)
+        assert_allclose([row.ci_lower, row.ci_upper], pooled["ci"], rtol=1e-9)
+        assert_allclose([row.pi_lower, row.pi_upper], pooled["pi"], rtol=1e-9)
+        assert_allclose(row.tau2, pooled["tau2"], rtol=1e-8, atol=1e-12)
+        assert_allclose(row.p, pooled["p"], rtol=1e-8)
+        assert_allclose(section["prespecified"]["estimate"], row.estimate)
 
 
 # --------------------------------------------------------------------------- issue 13

@@ -51,7 +51,11 @@ def test_a_truncated_effects_csv_or_figure_is_noticed_and_written_again(corpus, 
     build = corpus / "build"
     document = json.loads((build / "results" / "isolation.json").read_text("utf-8"))
     outputs = document["provenance"]["outputs"]
-    assert set(outputs) == {"results/isolation-effects.csv", *document["figures"].values()}
+    assert set(outputs) == {
+        "results/isolation-effects.csv",
+        *document["figures"].values(),
+        *document["multiverse"]["files"].values(),
+    }
     assert "figures/isolation-forest.svg" in outputs
     assert all(sha256(build / relative) == digest for relative, digest in outputs.items())
     whole = snapshot(build)

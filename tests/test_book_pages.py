@@ -25,12 +25,10 @@ from evidence.report.book.inputs import (
     Bibliography,
     load_bibliography,
     load_results,
-    load_screening,
 )
 from evidence.report.book.landing import landing_fragment
 from evidence.report.book.numbers import interval, natural, number, p_value
 from evidence.report.book.pages import SiteInputs, generate_pages
-from evidence.report.book.prisma import prisma_html
 from evidence.report.book.sections import subgroups
 from evidence.report.book.toc import toc_yaml
 
@@ -168,7 +166,7 @@ def test_summary_row_cells():
     assert row["ci"] == "1.20 to 1.90"
     assert row["pi"] == "0.90 to 2.50"
     assert row["i2"] == "40%"
-    assert row["certainty"] == "very low (downgraded for imprecision)"
+    assert row["certainty"] == "very low (rated down for imprecision)"
 
 
 def test_summary_row_says_when_studies_share_samples():
@@ -340,43 +338,6 @@ def test_landing_lists_each_analysis_and_the_summary_figure():
     )
 
 
-def test_prisma_uses_screening_counts_and_escapes_reasons(tmp_path):
-    path = tmp_path / "screening.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "databases": 120,
-                "screened": 100,
-                "excluded_at_eligibility": {"<b>wrong design</b>": 7},
-            }
-        )
-    )
-    screening, problems = load_screening(path)
-    assert problems == []
-    diagram = prisma_html([make_study()], 1, screening)
-    assert "Databases: 120" in diagram and "Records screened: 100" in diagram
-    assert "&lt;b&gt;wrong design&lt;/b&gt;: 7" in diagram
-    assert "Registers: not recorded" in diagram
-    assert "Studies included in the review: 1" in diagram
-    assert "Records screened: not recorded" in prisma_html([], 0, None)
-
-
-@pytest.mark.parametrize(
-    ("content", "rule"),
-    [
-        ({"screened": -1}, "book-screening"),
-        ({"screened": "many"}, "book-screening"),
-        ({"unknown": 1}, "book-screening"),
-        ([1, 2], "not-a-mapping"),
-    ],
-)
-def test_screening_problems(tmp_path, content, rule):
-    path = tmp_path / "screening.yaml"
-    path.write_text(yaml.safe_dump(content))
-    _, problems = load_screening(path)
-    assert [problem.rule for problem in problems] == [rule]
-
-
 def test_load_results_order_and_problems(tmp_path):
     results = tmp_path / "results"
     write_results(
@@ -454,30 +415,6 @@ def test_generate_pages_copies_figures_and_refuses_paths_outside_build(tmp_path)
     assert "```{figure} ../figures/isolation-mortality-forest.svg" in page
     assert ":alt: A forest" in page
     assert Path(generated / "_toc.yml").exists()
-
-
-def test_screening_problems_point_at_their_line(tmp_path):
-    path = tmp_path / "screening.yaml"
-    path.write_text(
-        "databases: 10\nscreened: -1\nexcluded_at_eligibility:\n  wrong design: x\nfoo: 1\n"
-    )
-    screening, problems = load_screening(path)
-    assert [problem.line for problem in problems] == [2, 4, 5]
-    assert screening.counts["databases"] == 10
-
-
-def test_prisma_text_cannot_close_the_raw_html_fence(tmp_path):
-    path = tmp_path / "screening.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {"excluded_at_eligibility": {"x\n```\n<script>alert(1)</script>\n```{raw} html": 3}}
-        )
-    )
-    screening, problems = load_screening(path)
-    assert problems == []
-    diagram = prisma_html([], 0, screening)
-    assert "\n" not in diagram and "`" not in diagram and "<script>" not in diagram
-    assert "x &#96;&#96;&#96; &lt;script&gt;" in diagram
 
 
 @pytest.mark.parametrize(

@@ -106,6 +106,7 @@ def load_records() -> dict[str, dict]:
     return {
         path.stem: yaml.safe_load(path.read_text(encoding="utf-8"))
         for path in sorted(STUDIES.glob("*.yaml"))
+        if path.name != "screening.yaml"  # the search record, not a study
     }
 
 

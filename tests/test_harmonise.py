@@ -257,3 +257,17 @@ def test_select_alternatives_and_list_valued_fields():
     assert len(harmonise([plain, other], analysis).included) == 2
     only = replace(ANALYSIS, select=({"study.id": ("other",)},))
     assert [r.study for r in harmonise([plain, other], only).rows] == ["other"]
+
+
+def test_a_subgroup_does_not_carry_the_whole_samples_n():
+    """The record's n is the whole sample; a subgroup's own size is unknown, not summed."""
+    from evidence.analyses.fit import participants, samples_without_n
+
+    whole = study("cohort2001", effect("all"), n=5000)
+    post_mi = study(
+        "biobank2018", effect("post-mi", subgroup=Subgroup("people after a heart attack")), n=479054
+    )
+    table = harmonise([whole, post_mi], ANALYSIS)
+    assert {row.study: row.n for row in table.rows} == {"cohort2001": 5000, "biobank2018": None}
+    assert participants(table.included) == 5000  # not 484,054
+    assert samples_without_n(table.included) == 1

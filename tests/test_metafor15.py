@@ -17,6 +17,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from evidence.effects.escalc import escalc
+from evidence.stats.pooling import pool
 from evidence.stats.prediction import blup, predict, ranef
 from evidence.stats.tau2_intervals import confint_tau2, henmi_copas
 from evidence.stats.uni import fit_uni
@@ -123,7 +124,9 @@ def _inputs(name):
 
 
 def _measure_columns(measure):
-    if measure in ("AS", "PHI", "MPRD", "MPRR", "MPOR", "MPORC", "MPPETO"):
+    if measure == "PETO_zero":
+        return _inputs("nielweise2007")
+    if measure in ("AS", "PHI", "MPRD", "MPRR", "MPOR", "MPORC", "MPPETO", "PETO"):
         b = _inputs("bcg")
         return {"ai": b["tpos"], "bi": b["tneg"], "ci": b["cpos"], "di": b["cneg"]}
     if measure in ("RPB", "RBIS"):
@@ -141,13 +144,15 @@ def _measure_columns(measure):
     return columns | {"sd1i": m["sd_post"], "sd2i": m["sd_pre"]}
 
 
-MEASURES = ("AS", "PHI", "MPRD", "MPRR", "MPOR", "MPORC", "MPPETO", "RPB", "RBIS", "UCOR")
+MEASURES = ("AS", "PHI", "MPRD", "MPRR", "MPOR", "MPORC", "MPPETO", "PETO", "PETO_zero")
+MEASURES += ("RPB", "RBIS", "UCOR")
 MEASURES += ("PFT", "IRD", "SMCR", "SMCC")
 
 
 @pytest.mark.parametrize("measure", MEASURES)
 def test_new_measures(measure):
-    effects = escalc(measure, **_measure_columns(measure))
+    # PETO_zero: PETO on dat.nielweise2007, whose zero cells get metafor's default 1/2.
+    effects = escalc(measure.removesuffix("_zero"), **_measure_columns(measure))
     expected = FIXTURES["measures"][measure]
     assert_allclose(effects.yi, expected["yi"], rtol=RTOL_ESTIMATE, atol=1e-14)
     assert_allclose(effects.vi, expected["vi"], rtol=RTOL_ESTIMATE)
@@ -160,3 +165,18 @@ def test_pft_pooled_back_transformed_with_harmonic_mean_n():
     found = predict(fit, transform="ipft.hm", ni=columns["ni"])
     expected = FIXTURES["measures"]["PFT_pooled"]
     _compare(found, expected, ("pred", "ci_lb", "ci_ub", "pi_lb", "pi_ub"))
+
+
+def test_q_profile_of_a_fit_is_the_pooled_q_profile():
+    """confint_tau2(..., "QP") and pool()'s tau2_ci come from the same solver."""
+    data = _inputs("bcg")
+    effects = escalc("RR", ai=data["tpos"], bi=data["tneg"], ci=data["cpos"], di=data["cneg"])
+    found = confint_tau2(fit_uni(effects.yi, effects.vi, method="REML"), "QP")
+    pooled = pool(effects.yi, effects.vi, method="REML")
+    assert (found.lower, found.upper) == pooled.tau2_ci
+
+
+def test_q_profile_interval_of_homogeneous_effects_is_zero_with_a_note():
+    found = confint_tau2(fit_uni([0.1, 0.1, 0.1, 0.1], [0.02, 0.03, 0.04, 0.05], method="DL"))
+    assert (found.lower, found.upper) == (0.0, 0.0)
+    assert "the interval is {0}" in found.notes[0]

@@ -615,3 +615,50 @@ def test_every_figure_is_readable_at_a_phone_width(rendered, tmp_path):
         ]
         assert sizes, path
         assert min(sizes) * PHONE_FIGURE_PX / width >= SMALLEST_TEXT_PX, (path.name, min(sizes))
+
+
+def _unpooled(status: str) -> dict:
+    result = full_result()
+    result.update(status=status, pooled=None, subgroups=None, meta_regression=None)
+    result["eligibility"] = {"min_samples": 3, "samples": 2}
+    return result
+
+
+def test_an_analysis_with_too_few_samples_shows_its_studies_without_a_diamond(tmp_path):
+    written = render_all(_unpooled("insufficient-evidence"), effects_table(), tmp_path)
+    assert set(written) == {"forest"}  # no funnel, cumulative, ... without a pooled fit
+    texts = svg_texts(tmp_path / "isolation-mortality-forest.svg")
+    words = svg_words(tmp_path / "isolation-mortality-forest.svg")
+    assert "Study (not pooled)" in words
+    # footnotes wrap over text lines: check the words of each line
+    assert "No pooled estimate: 2 independent samples, 3" in words and "needed." in texts
+    assert "Pooled" not in words and "prediction interval" not in words
+    # each study's 95% CI from its SE, as in the pooled forest: the interval is symmetric
+    # on the log scale, ratio / sqrt(hi / lo) to ratio * sqrt(hi / lo)
+    _label, ratio, lo, hi, _bias = HAZARD_RATIOS[0]
+    half = math.sqrt(hi / lo)
+    assert f"{ratio:.2f} [{ratio / half:.2f}, {ratio * half:.2f}]" in words
+
+
+def test_outcome_families_each_get_their_studies_and_own_diamond_but_no_overall(tmp_path):
+    result = _unpooled("by-family")
+    result["by_family"] = [
+        {
+            "family": "coronary heart disease",
+            "status": "ok",
+            "samples": 3,
+            "pooled": pooled(1.45, 0.65, 3.22, 3),
+        },
+        {"family": "stroke", "status": "insufficient-evidence", "samples": 2, "pooled": None},
+    ]
+    effects = effects_table()
+    effects["outcome_family"] = ["coronary heart disease"] * 3 + ["stroke"] * 3  # 6th excluded
+    render_all(result, effects, tmp_path)
+    texts = svg_texts(tmp_path / "isolation-mortality-forest.svg")
+    words = svg_words(tmp_path / "isolation-mortality-forest.svg")
+    assert "Coronary heart disease" in texts and "Stroke" in texts
+    assert "Coronary heart disease pooled (k = 3)" in words
+    assert "1.45 [0.65, 3.22]" in words
+    assert "not pooled: 2 independent samples, 3 needed" in words
+    assert "Each kind of outcome on its own: no estimate across" in words
+    assert "higher risk of the outcome with fewer ties" in words

@@ -201,6 +201,7 @@ def test_figure_kinds_are_registered_by_their_modules_in_order():
         "influence",
         "baujat",
         "bubble",
+        "spec-curve",
     ]
 
 
@@ -231,7 +232,9 @@ def test_a_new_figure_kind_is_drawn_and_its_stale_file_removed(tmp_path, monkeyp
     )
     written = render_all(result, effects, tmp_path)
     assert list(written)[-1] == "dots" and (tmp_path / "a-dots.svg").is_file()
-    assert render_all({**result, "status": "insufficient-evidence"}, effects, tmp_path) == {}
+    # not pooled: only the kinds marked `unpooled` (the forest of the studies) are drawn
+    unpooled = render_all({**result, "status": "insufficient-evidence"}, effects, tmp_path)
+    assert set(unpooled) == {"forest"}
     assert not (tmp_path / "a-dots.svg").exists()
 
 

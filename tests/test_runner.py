@@ -237,6 +237,7 @@ def test_study_count_is_of_included_studies_only(corpus):
         "studies": 1,
         "clusters": 1,
         "participants": 6500,
+        "samples_without_n": 0,
     }
     assert documents["isolation"]["effects"]["studies"] == 5
 

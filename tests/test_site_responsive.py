@@ -131,12 +131,14 @@ def site():
 
     built, documents = shipped_site()
     pooled = next(d["id"] for d in documents if d["status"] == "ok")
-    not_pooled = next(d["id"] for d in documents if d["status"] != "ok")
+    not_pooled = next(d["id"] for d in documents if d["status"] == "insufficient-evidence")
+    by_outcome = next((d["id"] for d in documents if d["status"] == "by-family"), not_pooled)
     study = sorted((built / "_generated" / "studies").glob("*.html"))[0]
     pages = {
         "landing": built / "index.html",
         "pooled": built / "_generated" / "analyses" / f"{pooled}.html",
         "not pooled": built / "_generated" / "analyses" / f"{not_pooled}.html",
+        "by outcome": built / "_generated" / "analyses" / f"{by_outcome}.html",
         "study": study,
     }
     return built, pages
@@ -151,7 +153,7 @@ FIELD_PATH = re.compile(
 
 
 @pytest.mark.parametrize("width", [390, 1280])
-@pytest.mark.parametrize("name", ["landing", "pooled", "not pooled", "study"])
+@pytest.mark.parametrize("name", ["landing", "pooled", "not pooled", "by outcome", "study"])
 def test_page_reads_well_on_a_phone_and_a_desktop(site, name, width):
     _built, pages = site
     page = pages[name]

@@ -16,7 +16,7 @@ def test_shipped_corpus_has_no_errors():
 
 
 def test_shipped_corpus_loads_one_study_per_file():
-    files = sorted(STUDIES.glob("*.yaml"))
+    files = sorted(p for p in STUDIES.glob("*.yaml") if p.name != "screening.yaml")
     assert files, "studies/ holds no records"
     studies, problems = load_studies(STUDIES)
     assert errors_in(problems) == []

@@ -18,6 +18,9 @@
           if (headings[index]) {
             cell.setAttribute("data-label", headings[index]);
           }
+          if (cell.textContent.trim() === "") {
+            cell.classList.add("blank");
+          }
         });
       });
     });

@@ -685,13 +685,22 @@ def mark_estimable(sections: dict[str, Any]) -> None:
 def participants(rows: Sequence[EffectRow]) -> int | None:
     """Participants counted once per cluster (the largest n reported in it), or ``None``.
 
-    An upper bound when effects come from subgroups of a larger recorded sample.
+    A subgroup effect carries no n (harmonise: the record's n is the whole sample, not the
+    subgroup analysed), so a cluster whose effects are all subgroups counts nothing here
+    and :func:`samples_without_n` says how many such clusters there are: the sum is then
+    the participants of the samples whose analysed size is known.
     """
     largest: dict[str, int] = {}
     for row in rows:
         if row.n:
             largest[row.cluster] = max(largest.get(row.cluster, 0), int(row.n))
     return sum(largest.values()) if largest else None
+
+
+def samples_without_n(rows: Sequence[EffectRow]) -> int:
+    """Return how many clusters of ``rows`` have no effect with a known n."""
+    known = {row.cluster for row in rows if row.n}
+    return len({row.cluster for row in rows} - known)
 
 
 def _multilevel(

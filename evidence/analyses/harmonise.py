@@ -219,7 +219,8 @@ def build_row(study: Study, effect: Effect, analysis: Analysis) -> EffectRow:
         risk_of_bias=study.risk_of_bias.judgement,
         year=study.year,
         design=study.design,
-        n=study.population.n,
+        # A subgroup's size is not the record's n (the whole sample): unknown, not summed.
+        n=study.population.n if effect.subgroup is None else None,
         fields={
             path: _plain(resolve(study, effect, path))
             for path in (*analysis.subgroups, *analysis.moderators)

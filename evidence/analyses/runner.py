@@ -37,8 +37,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from evidence import __version__
-from evidence.analyses.fit import METRIC_INFO, SECTION_KEYS, fit_analysis, participants
+from evidence.analyses.fit import (
+    METRIC_INFO,
+    SECTION_KEYS,
+    fit_analysis,
+    participants,
+    samples_without_n,
+)
 from evidence.analyses.harmonise import EffectRow, EffectTable, adjustment_variants, harmonise
+from evidence.analyses.multiverse import multiverse_section, remove_multiverse_tables
 from evidence.analyses.published import HEADLINE_FILE, headline_sha256, published_for
 from evidence.analyses.spec import Analysis, load_analyses
 from evidence.errors import EvidenceError, Problem, errors_in
@@ -168,7 +175,9 @@ def run_analyses(
             continue
         try:
             variants = adjustment_variants(studies, analysis)
-            document = run_one(analysis, table, provenance, Path(out_dir), render, variants)
+            document = run_one(
+                analysis, table, provenance, Path(out_dir), render, variants, studies
+            )
         except (EvidenceError, InputError) as exc:  # the others still run; reported at the end
             problems = _fit_problems(analysis, exc)
             print(
@@ -259,14 +268,24 @@ def run_one(
     out_dir: Path,
     render: RenderFigures | None = None,
     variants: Mapping[str, EffectTable] | None = None,
+    studies: Sequence[Study] | None = None,
 ) -> dict[str, Any]:
     """Fit one analysis and write its JSON, effects CSV and (with ``render``) figures.
 
+    With ``studies`` and a ``multiverse`` in the spec, the multiverse is run too
+    (:func:`evidence.analyses.multiverse.multiverse_section`): its tables go to
+    ``results/<id>-multiverse.parquet`` and ``.csv`` and its summary to ``multiverse``.
     Every file is written to a temporary file and renamed into place; the sha256 of the
-    effects CSV and of every figure goes into ``provenance["outputs"]`` (keys relative to
-    ``out_dir``), so a later run notices a file that was truncated or changed.
+    effects CSV, the multiverse tables and every figure goes into ``provenance["outputs"]``
+    (keys relative to ``out_dir``), so a later run notices a file that was truncated or
+    changed.
     """
     sections = fit_analysis(table, analysis, variants)
+    sections["multiverse"] = None
+    if studies is not None and analysis.multiverse is not None:
+        sections["multiverse"] = multiverse_section(studies, analysis, out_dir)
+    elif studies is not None:
+        remove_multiverse_tables(out_dir / "results", analysis.id)
     weights = dict(zip((id(r) for r in table.included), sections["weights"], strict=False))
     csv_text = effects_csv(table, weights, analysis)
     document = build_document(analysis, table, sections, provenance)
@@ -275,6 +294,8 @@ def run_one(
     csv_name = f"results/{analysis.id}-effects.csv"
     write_if_changed(out_dir / csv_name, csv_text)
     outputs = {csv_name: hashlib.sha256(csv_text.encode("utf-8")).hexdigest()}
+    for relative in (sections["multiverse"] or {}).get("files", {}).values():
+        outputs[relative] = sha256_of(out_dir / relative) or ""
     if render is not None:
         document["figures"] = _render(render, document, csv_text, out_dir / "figures", previous)
         for relative in document["figures"].values():
@@ -307,6 +328,7 @@ def build_document(
     }
     for key in SECTION_KEYS:
         document[key] = sections[key]
+    document["multiverse"] = sections.get("multiverse")
     document["published"] = published_for(analysis.compare_with)
     document["effects"] = {
         "included": len(included),
@@ -314,6 +336,7 @@ def build_document(
         "studies": len({r.study for r in included}),
         "clusters": len({r.cluster for r in included}),
         "participants": participants(included),
+        "samples_without_n": samples_without_n(included),
     }
     document["figures"] = {}
     document["provenance"] = provenance
@@ -499,7 +522,11 @@ def _unchanged(
     if recorded != provenance or not isinstance(outputs, dict):
         return None
     build = results_dir.parent
-    expected = {f"results/{identifier}-effects.csv", *(document.get("figures") or {}).values()}
+    expected = {
+        f"results/{identifier}-effects.csv",
+        *(document.get("figures") or {}).values(),
+        *((document.get("multiverse") or {}).get("files") or {}).values(),
+    }
     if set(outputs) != expected:
         return None
     if any(sha256_of(build / relative) != digest for relative, digest in outputs.items()):
@@ -560,7 +587,35 @@ def index_row(document: dict[str, Any]) -> dict[str, Any]:
         "measure_label": found.get("measure_label"),
         "outcome_family": next(iter(families)) if len(families) == 1 else None,
         "above_null_means": found.get("above_null_means"),
+        "families": _family_rows(document.get("by_family")),
     }
+
+
+def _family_rows(by_family: Any) -> list[dict[str, Any]] | None:
+    """Return the pooled numbers of each outcome family (``by_family``) for the summary forest."""
+    if not isinstance(by_family, list):
+        return None
+    rows = []
+    for family in by_family:
+        pooled = family.get("pooled") or {}
+        certainty = family.get("certainty") or {}
+        found = family.get("finding") or {}
+        rows.append(
+            {
+                "family": family.get("family"),
+                "exposure": found.get("exposure"),
+                "status": family.get("status"),
+                "k": family.get("k"),
+                "estimate": pooled.get("estimate"),
+                "ci": pooled.get("ci"),
+                "pi": pooled.get("pi"),
+                "back_transformed": pooled.get("back_transformed"),
+                "estimable": pooled.get("estimable"),
+                "certainty": certainty.get("level"),
+                "certainty_symbol": certainty.get("symbol"),
+            }
+        )
+    return rows
 
 
 def index_rows(documents: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -18,6 +18,8 @@ rule                          meaning
 ``duplicate-override``        two certainty overrides for one domain
 ``justification-too-short``   an override's justification under 20 characters
 ``compare-no-match``          a ``compare_with`` item matches no row of the headline table
+``multiverse-prespecified``   a ``multiverse`` option list leaves out the spec's own setting
+``multiverse-rho``            ``multiverse.rho`` given without the ``aggregate`` option (warning)
 ``duplicate-id``              two specs share an id
 ``families-unjustified``      several measure families without ``measure_families_justification``
 ``rare-outcome-required``     ratio families combined without ``assume_rare_outcome: true``
@@ -42,6 +44,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from evidence.analyses.choices import (
+    DEFAULT_RHO,
+    default_options,
+    listed_choices,
+    prespecified,
+)
 from evidence.analyses.published import headline_rows, match_rows
 from evidence.errors import Problem, Severity
 from evidence.records import model as records
@@ -133,6 +141,24 @@ class Override:
 
 
 @dataclass(frozen=True)
+class Multiverse:
+    """The choices of an analysis's multiverse (:mod:`evidence.analyses.choices`).
+
+    ``options`` gives, per listed choice in registry order, the options to run;
+    ``leave_one_sample_out`` adds each sample left out in turn; ``rho`` is the correlation
+    the ``aggregate`` option assumes.
+    """
+
+    options: tuple[tuple[str, tuple[str, ...]], ...]
+    leave_one_sample_out: bool = True
+    rho: float = DEFAULT_RHO
+
+    def of(self, choice: str) -> tuple[str, ...]:
+        """Options of ``choice``."""
+        return dict(self.options)[choice]
+
+
+@dataclass(frozen=True)
 class Analysis:
     """One loaded, validated analysis spec (field names as in the YAML)."""
 
@@ -160,6 +186,7 @@ class Analysis:
     eligibility: Eligibility | None = None
     question_fields: tuple[tuple[str, Mapping[str, tuple[Any, ...]]], ...] = ()
     notes: str | None = None
+    multiverse: Multiverse | None = None
     spec: Mapping[str, Any] = field(default_factory=dict, compare=False)
     path: str | None = field(default=None, compare=False)
 
@@ -185,6 +212,9 @@ def analysis_schema() -> dict[str, Any]:
     )
     schema = json.loads(text)
     schema["properties"]["model"]["properties"]["method"]["enum"] = list(METHODS)
+    block = schema["properties"]["multiverse"]["properties"]
+    for choice in listed_choices():
+        block[choice.key]["items"]["enum"] = list(choice.names)
     return schema
 
 
@@ -454,6 +484,32 @@ def _check_compare_with(data: Mapping[str, Any], report: _Reporter) -> None:
             )
 
 
+def _check_multiverse(data: Mapping[str, Any], report: _Reporter) -> None:
+    """Each option list holds the spec's own setting; ``rho`` goes with ``aggregate``."""
+    block = data.get("multiverse")
+    if not isinstance(block, Mapping):
+        return
+    own = prespecified(data)
+    for choice in listed_choices():
+        listed = block.get(str(choice.key))
+        if listed is not None and own[choice.name] not in listed:
+            report.at(
+                ("multiverse", str(choice.key)),
+                f"multiverse.{choice.key} leaves out the analysis's own setting "
+                f"'{own[choice.name]}'; add it, so that the pre-specified analysis is one "
+                "of the specifications",
+                "multiverse-prespecified",
+            )
+    if "rho" in block and "aggregate" not in block.get("dependence", ("aggregate",)):
+        report.at(
+            ("multiverse", "rho"),
+            "multiverse.rho is used only by the aggregate dependence option",
+            "multiverse-rho",
+            key=True,
+            severity="warning",
+        )
+
+
 #: The rule checks :func:`check_rules` runs, in order (each reports through the reporter).
 _RULE_CHECKS: tuple[Callable[[Mapping[str, Any], _Reporter], None], ...] = (
     _check_select,
@@ -462,7 +518,28 @@ _RULE_CHECKS: tuple[Callable[[Mapping[str, Any], _Reporter], None], ...] = (
     _check_eligibility,
     _check_overrides,
     _check_compare_with,
+    _check_multiverse,
 )
+
+
+def _multiverse(data: Mapping[str, Any]) -> Multiverse | None:
+    """Return the multiverse of a checked spec (defaults filled in), or ``None`` when off."""
+    block = data.get("multiverse", True)
+    if block is False:
+        return None
+    block = block if isinstance(block, Mapping) else {}
+    options = tuple(
+        (
+            choice.name,
+            tuple(block[choice.key]) if choice.key in block else default_options(choice.name, data),
+        )
+        for choice in listed_choices()
+    )
+    return Multiverse(
+        options=options,
+        leave_one_sample_out=bool(block.get("leave_one_sample_out", True)),
+        rho=float(block.get("rho", data.get("rho", DEFAULT_RHO))),
+    )
 
 
 def _build(data: Mapping[str, Any], shown: str) -> Analysis:
@@ -511,6 +588,7 @@ def _build(data: Mapping[str, Any], shown: str) -> Analysis:
             for element, filters in data.get("question_fields", {}).items()
         ),
         notes=data.get("notes"),
+        multiverse=_multiverse(data),
         spec=data,
         path=shown,
     )

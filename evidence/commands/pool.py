@@ -18,7 +18,9 @@ Satterthwaite df under ``dependence.robust``; ``--robust`` is accepted and needs
 
 Without ``--json`` it prints a summary laid out like metafor's ``print.rma``. With it:
 ``{"pooled": {...}, "subgroups": {COL: {...}}, "meta_regression": {"a,b": {...}},
-"notes": [...]}`` with the keys of "Results files" in ARCHITECTURE.md. Exit 1 on problems.
+"predictions": [...], "blup": [...], "tau2_interval": {...}, "henmi_copas": {...},
+"permutation": {...}, "notes": [...]}`` with the keys of "Results files" in
+ARCHITECTURE.md (the sections asked for only). Exit 1 on problems.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from evidence.commands import pool_sections as sections
 from evidence.effects.csvinput import (
     EffectTable,
     compute_effects,
@@ -40,11 +43,14 @@ from evidence.effects.csvinput import (
 from evidence.effects.escalc import MEASURES, back_transform
 from evidence.errors import EvidenceError, Problem
 from evidence.stats import bias, dependence, sensitivity
+from evidence.stats.cluster_influence import cluster_deletion
 from evidence.stats.errors import InputError
-from evidence.stats.moderators import meta_regression, subgroups
+from evidence.stats.moderators import design_matrix, meta_regression, subgroups
 from evidence.stats.pooling import METHODS, TESTS, TauConvergenceWarning, pool
+from evidence.stats.regression_influence import regression_influence
 from evidence.stats.results import MetaRegressionResult, PooledResult, SubgroupResult, dumps
 from evidence.stats.transforms import TRANSFORMS
+from evidence.stats.uni import UniFit, fit_uni
 
 MEASURE_NAMES = {"GEN": None}
 
@@ -89,6 +95,43 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="contain",
         help="df rule of the three-level t test (metafor dfs): contain = clusters - 1 "
         "(default), residual = k - 1",
+    )
+    parser.add_argument(
+        "--model",
+        choices=sections.MODELS,
+        default="rma",
+        help="rma (inverse variance), mh (Mantel-Haenszel), peto, glmm",
+    )
+    parser.add_argument(
+        "--glmm-model",
+        choices=("UM.FS", "CM.EL", "CM.AL"),
+        default="UM.FS",
+        help="GLMM: unconditional (UM.FS) or conditional (CM.EL exact, CM.AL approximate)",
+    )
+    parser.add_argument(
+        "--no-correct",
+        dest="correct",
+        action="store_false",
+        help="Mantel-Haenszel test without continuity correction",
+    )
+    parser.add_argument(
+        "--predict",
+        action="append",
+        metavar="NAME=VALUE,...",
+        help="prediction of the meta-regression at these moderator values (repeatable)",
+    )
+    parser.add_argument("--blup", action="store_true", help="fitted values and BLUPs per study")
+    parser.add_argument(
+        "--confint",
+        choices=sections.CONFINT_TYPES,
+        help="interval for the (residual) tau2: QP, PL, Wald, Wald-log, GENQ, SJ or BT",
+    )
+    parser.add_argument("--henmi-copas", action="store_true", help="Henmi-Copas interval")
+    parser.add_argument(
+        "--permutation", type=int, metavar="N", help="permutation test with N permutations"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the permutation test (default 0)"
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.set_defaults(func=run)
@@ -148,11 +191,38 @@ def run(args: argparse.Namespace) -> int:
     return status
 
 
-def _check_usage(args: argparse.Namespace) -> None:
-    """Refuse option combinations that make no sense (one problem, at 0:0)."""
+def _check_usage(args: argparse.Namespace, mods: list[str]) -> None:
+    """Refuse option combinations that make no sense (all such problems, at 0:0)."""
+    messages = []
     if args.robust and not args.cluster:
-        message = "--robust needs --cluster COL (the clusters of dependent effects)"
-        raise EvidenceError([Problem(args.file, 0, 0, message, "invalid-input")])
+        messages.append("--robust needs --cluster COL (the clusters of dependent effects)")
+    if args.model != "rma":
+        used = [
+            flag
+            for flag, value in (
+                ("--mods", mods),
+                ("--subgroup", args.subgroup),
+                ("--cluster", args.cluster),
+                ("--sensitivity", args.sensitivity),
+                ("--bias", args.bias),
+                ("--predict", args.predict),
+                ("--blup", args.blup),
+                ("--confint", args.confint),
+                ("--henmi-copas", args.henmi_copas),
+                ("--permutation", args.permutation is not None),
+            )
+            if value
+        ]
+        if used:
+            messages.append(
+                f"{', '.join(used)} work with --model rma only, not with --model {args.model}"
+            )
+    if args.predict and not mods:
+        messages.append("--predict needs --mods (the moderators to predict at)")
+    if args.test == "adhoc" and (args.predict or args.blup or args.confint or args.henmi_copas):
+        messages.append("--predict, --blup, --confint and --henmi-copas need --test z or knha")
+    if messages:
+        raise EvidenceError([Problem(args.file, 0, 0, m, "invalid-input") for m in messages])
 
 
 def _effects(args: argparse.Namespace, table: EffectTable) -> tuple[Any, np.ndarray, list[str]]:
@@ -174,18 +244,22 @@ def _run(args: argparse.Namespace, caught: list[warnings.WarningMessage]) -> int
     table = read_table(args.file)
     mods = [m.strip() for m in args.mods.split(",") if m.strip()] if args.mods else []
     _check_columns(table, mods + [c for c in (args.subgroup, args.cluster) if c])
-    _check_usage(args)
+    _check_usage(args, mods)
     effects, kept, notes = _effects(args, table)
+    measure = MEASURE_NAMES.get(effects.measure, effects.measure)
+    if args.model != "rma":
+        return _run_binary(args, table, kept, measure or "GEN", notes)
     yi, vi = effects.yi[kept], effects.vi[kept]
     labels = [label for label, keep in zip(table.labels, kept, strict=True) if keep]
-    measure = MEASURE_NAMES.get(effects.measure, effects.measure)
-    transform = args.transform or back_transform(measure)
+    ni = numeric_column(table, "ni")[kept] if "ni" in table.cells else None
+    transform_name = args.transform or back_transform(measure)
+    transform = sections.back_transform_of(transform_name, ni)
     options = {"method": args.method, "test": args.test, "level": args.level}
     pooled = pool(yi, vi, measure=measure, labels=labels, transform=transform, **options)
     output: dict[str, Any] = {"pooled": pooled.to_dict()}
     notes += list(pooled.notes)
-    if args.cluster:
-        clusters = np.asarray(table.cells[args.cluster])[kept]
+    clusters = np.asarray(table.cells[args.cluster])[kept] if args.cluster else None
+    if clusters is not None:
         section, headline, found = _three_level(args, yi, vi, clusters, output["pooled"], transform)
         output["dependence"] = section
         if headline is not None:
@@ -196,12 +270,13 @@ def _run(args: argparse.Namespace, caught: list[warnings.WarningMessage]) -> int
         values = np.asarray(table.cells[args.subgroup])[kept]
         groups = subgroups(yi, vi, values, measure=measure, transform=transform, **options)
         output["subgroups"] = {args.subgroup: groups.to_dict()}
+    columns = {name: _moderator(table, name, kept) for name in mods}
     if mods:
-        columns = {name: _moderator(table, name, kept) for name in mods}
         regression = meta_regression(yi, vi, columns, **options)
         output["meta_regression"] = {",".join(mods): regression.to_dict()}
     diagnostics = _diagnostics(args, table, yi, vi, labels, kept, measure, transform)
     output.update(diagnostics)
+    output.update(_followups(args, yi, vi, labels, columns, clusters, transform_name, ni, output))
     if groups is not None:
         notes += [f"subgroups by {args.subgroup}: {note}" for note in groups.notes]
     if regression is not None:
@@ -214,9 +289,84 @@ def _run(args: argparse.Namespace, caught: list[warnings.WarningMessage]) -> int
     else:
         print(summary(output["pooled"], groups, args.subgroup, regression, notes))
         lines = _diagnostics_summary({**diagnostics, **output})
+        lines += sections.summary_lines(output)
         if lines:
             print("\n".join(lines))
     return 0
+
+
+def _run_binary(
+    args: argparse.Namespace, table: EffectTable, kept: np.ndarray, measure: str, notes: list[str]
+) -> int:
+    """``--model mh|peto|glmm``: the pooled section of that model, printed or as JSON."""
+    pooled = sections.binary_pooled(args, table, kept, measure)
+    output = {"pooled": pooled, "notes": notes}
+    if args.json:
+        print(dumps(output), end="")
+    else:
+        print("\n".join(sections.binary_summary(pooled, notes)))
+    return 0
+
+
+def _uni_fit(
+    args: argparse.Namespace, yi: np.ndarray, vi: np.ndarray, columns: dict[str, np.ndarray]
+) -> UniFit:
+    """Fit the model as one :class:`UniFit` (for predictions, BLUPs, intervals, influence)."""
+    design, names = design_matrix(columns, len(yi)) if columns else (None, None)
+    return fit_uni(
+        yi,
+        vi,
+        design,
+        names=None if names is None else tuple(names),
+        method=args.method,
+        test=args.test,
+        level=args.level,
+    )
+
+
+def _followups(
+    args: argparse.Namespace,
+    yi: np.ndarray,
+    vi: np.ndarray,
+    labels: list[str],
+    columns: dict[str, np.ndarray],
+    clusters: np.ndarray | None,
+    transform: str | None,
+    ni: np.ndarray | None,
+    output: dict[str, Any],
+) -> dict[str, Any]:
+    """Build the sections that need the model as one fit.
+
+    Predictions, BLUPs, tau2 intervals, Henmi-Copas, the permutation test and the deletion
+    diagnostics of meta-regressions and three-level models.
+    """
+    found: dict[str, Any] = {}
+    wanted = args.predict or args.blup or args.confint or args.henmi_copas
+    if wanted or (args.sensitivity and columns):
+        fit = _uni_fit(args, yi, vi, columns)
+        if args.predict:
+            found["predictions"] = sections.predictions(
+                args.file, fit, args.predict, columns, transform, ni
+            )
+        if args.blup:
+            found["blup"] = sections.blups(fit, labels)
+        if args.confint:
+            found["tau2_interval"] = sections.tau2_interval(args.file, fit, args.confint)
+        if args.henmi_copas:
+            found["henmi_copas"] = sections.henmi_copas_section(args.file, fit)
+        if args.sensitivity and columns:
+            key = ",".join(columns)
+            output["meta_regression"][key].update(regression_influence(fit, labels).to_dict())
+    if args.permutation is not None:
+        moderators, names = (None, [])
+        if columns:
+            design, names = design_matrix(columns, len(yi), intercept=False)
+            moderators = design
+        found["permutation"] = sections.permutation_section(args, yi, vi, moderators, names)
+    if args.sensitivity and clusters is not None:
+        deletion = cluster_deletion(yi, vi, clusters, level=args.level)
+        output["dependence"]["cluster_deletion"] = deletion.to_dict()
+    return found
 
 
 def _diagnostics(

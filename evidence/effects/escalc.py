@@ -172,7 +172,7 @@ def _two_by_two(
         )
     a, b, cc, d = (x + add * zero for x in (ai, bi, ci, di))
     n1, n2 = a + b, cc + d
-    if measure in _PAIRED or measure in ("AS", "PHI"):
+    if measure in _PAIRED or measure in ("AS", "PHI", "PETO"):
         yi, vi = _more_two_by_two(measure, a, b, cc, d)
         return yi, vi, notes
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -188,7 +188,10 @@ _PAIRED = ("MPRD", "MPRR", "MPOR", "MPORC", "MPPETO")
 
 
 def _more_two_by_two(measure: str, a: Array, b: Array, c: Array, d: Array) -> tuple[Array, Array]:
-    """AS, PHI and the paired measures from a 2x2 table (metafor 3.8 ``escalc``).
+    """AS, PHI, PETO and the paired measures from a 2x2 table (metafor 3.8 ``escalc``).
+
+    PETO (Yusuf et al. 1985): ``(a - E)/V`` with ``E = n1 (a + c)/n`` and the
+    hypergeometric variance ``V = n1 n2 (a + c)(b + d)/(n^2 (n - 1))``, ``v = 1/V``.
 
     AS: ``asin(sqrt(p1)) - asin(sqrt(p2))``, ``v = 1/(4 n1) + 1/(4 n2)`` (Rucker et al.
     2009). PHI: ``(ad - bc)/sqrt((a+b)(c+d)(a+c)(b+d))`` with the large-sample variance
@@ -210,6 +213,9 @@ def _more_two_by_two(measure: str, a: Array, b: Array, c: Array, d: Array) -> tu
                 np.arcsin(np.sqrt(a / n1)) - np.arcsin(np.sqrt(c / n2)),
                 1 / (4 * n1) + 1 / (4 * n2),
             )
+        if measure == "PETO":
+            variance = n1 * n2 * (a + c) * (b + d) / (n * n * (n - 1))
+            return (a - n1 * (a + c) / n) / variance, 1 / variance
         if measure == "PHI":
             phi = (a * d - b * c) / np.sqrt((a + b) * (c + d) * (a + c) * (b + d))
             r1, r2, c1, c2 = (a + b) / n, (c + d) / n, (a + c) / n, (b + d) / n
@@ -548,6 +554,7 @@ MEASURE_REGISTRY: dict[str, Measure] = {
             "IRR", "log incidence rate ratio", ("x1i", "x2i", "t1i", "t2i"), _counts, "log", "exp"
         ),
         Measure("AS", "arcsine square-root risk difference", _TABLE, _table, "arcsine", None),
+        Measure("PETO", "log odds ratio (Peto's one-step)", _TABLE, _table, "log", "exp"),
         Measure("PHI", "phi coefficient", _TABLE, _table, "identity", None),
         Measure("MPRD", "risk difference, paired", _TABLE, _table, "identity", None),
         Measure("MPRR", "log risk ratio, paired", _TABLE, _table, "log", "exp"),

@@ -95,6 +95,10 @@ class CheckedFile:
     study: Study | None = None
 
 
+#: The search record of the review in a studies directory: YAML, but not a study record.
+SCREENING_NAME = "screening.yaml"
+
+
 def validate_paths(
     paths: Iterable[str | os.PathLike[str]] = ("studies",), today: datetime.date | None = None
 ) -> list[Problem]:
@@ -237,7 +241,8 @@ def _collect(
                 Problem(display_path(path), 0, 0, "no such file or directory", "file-unreadable")
             )
         elif path.is_dir():
-            found = sorted(path.glob("*.yaml"))
+            # screening.yaml is the review's search record (read by the site), not a record
+            found = sorted(p for p in path.glob("*.yaml") if p.name != SCREENING_NAME)
             problems += [_wrong_extension(p) for p in sorted(path.glob("*.yml"))]
             if not found:
                 problems.append(

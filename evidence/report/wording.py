@@ -216,19 +216,61 @@ _REASON_WORDS: tuple[tuple[str, str], ...] = (
     (r"\bfully-adjusted\b", "fully adjusted"),
     (r"\bminimally-adjusted\b", "minimally adjusted"),
     (r"\bnot-reported\b", "adjustment not reported"),
+    (r"low-risk-of-bias-only: ", "studies at low risk of bias only: "),
+    (r"\bI2\b", "I\u00b2"),
+    (r"\bcluster(s?)\b(?!-)", r"independent sample\1"),
 )
+
+
+#: Results-file sections a runner note points to, as the page section a reader sees.
+_SECTION_WORDS = {
+    "dependence.robust": "Dependent effects",
+    "dependence.univariate": "Dependent effects",
+}
+#: A field path (``exposure.construct``) or a snake-case field (``follow_up_years``).
+_PATH_IN_TEXT = re.compile(
+    r"\b(?:dependence|exposure|outcome|population|effect|subgroup|source|extraction)"
+    r"(?:\.[a-z_]+)+\b|\b[a-z]+(?:_[a-z]+)+\b"
+)
+
+
+def _path_words(match: re.Match[str]) -> str:
+    path = match.group(0)
+    if path in _SECTION_WORDS:
+        return f'"{_SECTION_WORDS[path]}"'
+    return field_words(path)
 
 
 def reason_words(text: Any) -> str:
     """Rewrite a runner message (an exclusion reason, a note) in a reader's words.
 
+    Field paths and snake-case field names become their words (:func:`field_words`).
+
     >>> reason_words("measure b not convertible to log-odds-ratio")
     'an unstandardised coefficient cannot be put on the odds ratio scale'
+    >>> reason_words("meta-regression on follow_up_years: not run")
+    'meta-regression on length of follow-up (years): not run'
     """
     result = str(text or "")
     for pattern, replacement in _REASON_WORDS:
         result = re.sub(pattern, replacement, result)
-    return result
+    result = re.sub(
+        r"subgroups by ([\w.]+): only one level \(([^)]*)\); not analysed",
+        lambda m: (
+            f"subgroups by {m.group(1)}: only one level ({code_words(m.group(2))}), "
+            "so no comparison"
+        ),
+        result,
+    )
+    result = re.sub(
+        r"(left out of the test of differences \([^)]*\)): ([\w, -]+)$",
+        lambda m: (
+            f"{m.group(1)}: "
+            + ", ".join(code_words(code.strip()) for code in m.group(2).split(","))
+        ),
+        result,
+    )
+    return _PATH_IN_TEXT.sub(_path_words, result)
 
 
 #: Metric codes as the name of the scale a reader sees.

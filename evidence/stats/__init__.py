@@ -6,7 +6,9 @@ heterogeneity (``heterogeneity``), pooling (``pooling``), result dataclasses
 (``results``), input checks (``inputs``), back-transforms (``transforms``, one
 registry), moderators, sensitivity, influence, bias, missing studies, permutation tests,
 the three-level model (``multilevel``, ``dependence``), Mantel-Haenszel, Peto and GLMMs
-for sparse binary data (``mantel_haenszel``, ``peto``, ``glmm``) and the one error type
+for sparse binary data (``mantel_haenszel``, ``peto``, ``glmm``), multivariate and
+multilevel models (``multivariate``: ``rma_mv``, with ``vcalc`` for the sampling
+covariances), selection models (``selection``: ``selmodel``) and the one error type
 (``errors.InputError``, carrying a rule id and a message, never a file position).
 
 May import: numpy, scipy, the standard library and ``evidence.stats`` itself; nothing

@@ -43,7 +43,7 @@ from evidence.stats.multilevel import (
     weight_blocks,
 )
 from evidence.stats.results import BackTransformed, finite
-from evidence.stats.transforms import transform_function
+from evidence.stats.transforms import ArrayFunction, transform_function
 
 __all__ = [
     "FEW_CLUSTERS",
@@ -496,7 +496,9 @@ def few_clusters_note(n_clusters: int) -> str | None:
 
 
 def pooled_section(
-    fit: ThreeLevelResult, base: Mapping[str, Any] | None = None, transform: str | None = None
+    fit: ThreeLevelResult,
+    base: Mapping[str, Any] | None = None,
+    transform: str | ArrayFunction | None = None,
 ) -> dict[str, Any]:
     """Return the results file's pooled keys from an intercept-only three-level fit.
 

@@ -2,14 +2,24 @@
 
 Public API
 ----------
-``glmm_tables(ai, bi, ci, di, *, model="UM.FS", level=95, ...) -> GLMMResult``
+``glmm_tables(ai, bi, ci, di, *, model="UM.FS", method="ML", level=95, ...) -> GLMMResult``
     Log odds ratio from k 2x2 tables: ``model="UM.FS"`` (unconditional model with fixed
-    study effects, binomial-normal) or ``model="CM.EL"`` (conditional model, exact
-    likelihood: non-central hypergeometric-normal).
-``glmm_rates(x1i, t1i, x2i, t2i, *, level=95, ...) -> GLMMResult``
-    Log incidence rate ratio, model UM.FS (Poisson-normal with log person-time offsets).
-``glmm_proportions(xi, ni, *, level=95, ...) -> GLMMResult``
+    study effects, binomial-normal), ``"CM.EL"`` (conditional model, exact likelihood:
+    non-central hypergeometric-normal) or ``"CM.AL"`` (its binomial approximation).
+``glmm_rates(x1i, t1i, x2i, t2i, *, model="UM.FS", method="ML", ...) -> GLMMResult``
+    Log incidence rate ratio: UM.FS (Poisson-normal with log person-time offsets) or CM.EL
+    (conditional binomial-normal).
+``glmm_rate(xi, ti, *, method="ML", ...) -> GLMMResult``
+    Log incidence rate (measure IRLN): Poisson-normal model.
+``glmm_proportions(xi, ni, *, method="ML", level=95, ...) -> GLMMResult``
     Logit of a proportion (measure PLO): random-intercept logistic model.
+
+``method="EE"`` fits each model without its random effect (tau2 = 0; metafor
+``method = "EE"``): a GLM for UM.FS, CM.AL, the CM.EL of rates, IRLN and PLO, the
+conditional maximum-likelihood odds ratio for CM.EL (exact non-central hypergeometric
+moments). Heterogeneity is tested by the Wald test of the raw study estimates and the
+likelihood-ratio test of the equal-effects model against the saturated one (for CM.EL of
+OR: against study-specific conditional MLEs).
 
 Models (Stijnen, Hamza & Ozdemir 2010; Turner et al. 2000), with ``u_i ~ N(0, 1)``:
 
@@ -20,13 +30,17 @@ Models (Stijnen, Hamza & Ozdemir 2010; Turner et al. 2000), with ``u_i ~ N(0, 1)
 - PLO: ``logit p_i = beta + tau u_i``, ``x_i ~ Bin(n_i, p_i)``.
 - CM.EL (OR): conditional on the table margins, ``a_i`` follows Fisher's non-central
   hypergeometric distribution with odds ratio ``psi_i``, ``log psi_i ~ N(beta, tau^2)``.
+- CM.AL (OR): ``a_i ~ Bin(a_i + c_i, p_i)``, ``logit p_i = log(n1_i/n2_i) + beta + tau u_i``
+  (rare events: the binomial approximation of CM.EL); CM.EL (IRR): ``x1_i ~ Bin(x1_i +
+  x2_i, p_i)``, ``logit p_i = log(t1_i/t2_i) + beta + tau u_i`` (exact for Poisson counts).
+- IRLN: ``x_i ~ Poisson(t_i exp(beta + tau u_i))``.
 
 Estimation is by maximum likelihood, as metafor's defaults (``method="ML"``):
 
-- UM.FS and PLO: metafor calls ``lme4::glmer`` with ``nAGQ = 7``: the marginal likelihood
-  of each study is approximated by adaptive Gauss-Hermite quadrature with 7 nodes,
-  centred at the conditional mode ``u_hat`` of the random effect and scaled by
-  ``s = (-h''(u_hat))^(-1/2)``, where ``h(u) = log f(y | u) - u^2/2``::
+- UM.FS, PLO, CM.AL, CM.EL of rates and IRLN: metafor calls ``lme4::glmer`` with
+  ``nAGQ = 7``: the marginal likelihood of each study is approximated by adaptive
+  Gauss-Hermite quadrature with 7 nodes, centred at the conditional mode ``u_hat`` of the
+  random effect and scaled by ``s = (-h''(u_hat))^(-1/2)``, where ``h(u) = log f(y | u) - u^2/2``::
 
       L_i ~ exp(h(u_hat + s z_k) + z_k^2/2) weighted by the normal-density GH weights w_k,
       log L_i = log s + log sum_k w_k exp(h(u_hat + s z_k) + z_k^2/2) + log binomial coef.
@@ -37,11 +51,17 @@ Estimation is by maximum likelihood, as metafor's defaults (``method="ML"``):
   all parameters (lme4's ``vcov``, which inverts its finite-difference Hessian over
   ``(tau, alpha, beta)``).
 - CM.EL: metafor maximises ``sum log integral dFNCH(a_i; exp(theta)) N(theta; beta, tau^2)``
-  (R ``integrate`` over the real line; QUADPACK QAGI, the same routine as
-  :func:`scipy.integrate.quad` with infinite limits, with relative and absolute tolerances
-  ``eps^(1/4)``) by ``nlminb`` over ``(beta, log tau^2)``, and takes the standard errors
-  from a Richardson-extrapolated numerical Hessian (``numDeriv::hessian``). This module
-  evaluates the same integrals with the same quadrature rule and tolerances and uses a
+  (R ``integrate`` over the real line, QUADPACK QAGI, with relative and absolute
+  tolerances ``eps^(1/4)``) by ``nlminb`` over ``(beta, log tau^2)``, and takes the
+  standard errors from a Richardson-extrapolated numerical Hessian
+  (``numDeriv::hessian``). With those tolerances the integrals carry relative errors up to
+  ~1e-4, so the likelihood surface has bumps an optimiser can stop on (integrating the
+  same way, dat.collins1985a has a spurious maximum 1e-3 above the true one, with a
+  curvature that gives a standard error 10 times too small). This module integrates each
+  table by adaptive Gauss-Hermite quadrature with 40 nodes (the integrands are
+  log-concave; agreement with QUADPACK at 1e-12 is 1e-10 or better in the log-likelihood) and
+  maximises that likelihood: the true maximum, which metafor's estimate reaches to the
+  precision of its optimiser (see below). The standard errors come from a
   Richardson-extrapolated central-difference Hessian on the same ``(beta, log tau^2)``
   scale.
 
@@ -55,8 +75,8 @@ Agreement with metafor 3.8.1
 ----------------------------
 Measured on the fixtures of ``tests/reference/make_binary_fixtures.R`` (max relative
 difference; tested in ``tests/test_binary_models.py`` at the named tolerances there).
-The 1e-6 criterion is met for CM.EL's estimate and tau2, and for the heterogeneity LRT;
-it cannot be met for the rest, for reasons on R's side:
+The 1e-6 criterion is met for CM.EL's estimate (and its tau2 on two of three datasets),
+and for the heterogeneity LRT; it cannot be met for the rest, for reasons on R's side:
 
 =====================  ===========  ==========  ===========  ==================
 model, dataset         estimate     se          tau2         q_lrt / q_wald
@@ -68,9 +88,9 @@ IRR hart1999           <1e-7        <1e-7       0 (both)     <1e-9 / <1e-7
 IRR nielweise2008      1.3e-7       1.5e-7      1.0e-6       <1e-9 / 2.1e-6
 PLO pritz1997          <1e-7        <1e-7       <1e-7        <1e-9 / <1e-7
 PLO nielweise2007 (1)  <1e-7        1.2e-6      <1e-7        <1e-9 / <1e-7
-CM.EL nielweise2007    7.6e-9       7.8e-5      2.9e-9       not offered
-CM.EL bcg              4.2e-8       2.1e-5      2.9e-8       not offered
-CM.EL li2007           5.2e-8       1.2e-4      1.6e-7       not offered
+CM.EL nielweise2007    1.1e-7       7.9e-5      2.1e-6       not offered
+CM.EL bcg              1.7e-8       2.1e-5      2.5e-8       not offered
+CM.EL li2007           6.1e-8       1.2e-4      2.0e-7       not offered
 =====================  ===========  ==========  ===========  ==================
 
 - UM.FS/PLO estimates and tau2: lme4 computes its deviance only to ~1e-10 (PIRLS), and
@@ -83,16 +103,25 @@ CM.EL li2007           5.2e-8       1.2e-4      1.6e-7       not offered
 - UM.FS/PLO standard errors: lme4 inverts a central-difference Hessian (step 1e-4) of
   that deviance; at our optimum it gives 0.1755565 for dat.bcg where the exact Hessian
   gives 0.1755622 (the value returned here).
-- CM.EL standard errors: numDeriv's Richardson extrapolation down to steps of ~4e-9
-  amplifies the rounding noise of the integrate-based likelihood (its Hessian entries are
-  off by up to 3e-4); ours is the curvature of the same likelihood at steps of 1e-3.
+- CM.EL: the likelihood is flat in tau2 near the maximum; metafor's ``nlminb`` stops up to
+  2.1e-6 (relative) away in tau2 (dat.nielweise2007), where the accurately integrated
+  log-likelihood is 3e-12 below ours. Standard errors: numDeriv's Richardson
+  extrapolation down to steps of ~4e-9 amplifies the rounding noise of metafor's
+  integrals (its Hessian entries are off by up to 3e-4); ours is the curvature of the
+  accurately integrated likelihood.
 - ``loglik`` of UM.FS/PLO is the AGQ marginal log-likelihood with all constants; metafor's
   ``logLik`` for these models (the saturated GLM's log-likelihood minus half of lme4's
   ``deviance()``) is on another footing and is not compared. CM.EL's agrees to 2e-12.
 - The Wald test is the closed form (Cochran's Q of the raw study estimates, zero-cell
   studies with weight 0); R's ``glm`` stops IRLS at a 1e-8 relative deviance change.
-- Not offered: metafor's CM.EL heterogeneity tests (conditional saturated model fits),
-  models UM.RS and CM.AL, moderators, and measures RR, RD, PR, PLN, IRLN.
+- CM.EL with ``method="EE"`` (OR): the estimate and the likelihood-ratio test agree with
+  metafor to 1e-6; its standard error (0.13%) and Wald test (0.5%) do not, because metafor
+  differentiates numerically (numDeriv, Richardson to steps of ~1e-9) a likelihood that
+  BiasedUrn computes to 1e-7, where ours are the exact hypergeometric variances (BiasedUrn's
+  own ``varFNCHypergeo`` at metafor's estimate gives our standard error to 7 digits).
+- Not offered: metafor's CM.EL heterogeneity tests of the random-effects model
+  (conditional saturated model fits), model UM.RS, moderators, and measures RR, RD, PR,
+  PLN.
 
 References
 ----------
@@ -119,10 +148,11 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import integrate, optimize, special, stats
+from scipy import optimize, special, stats
 
 from evidence.stats._binary import (
     FloatArray,
+    add_to_cells,
     as_counts,
     check_options,
     json_float,
@@ -139,8 +169,6 @@ __all__ = ["GLMMResult", "N_AGQ", "glmm_proportions", "glmm_rates", "glmm_tables
 
 #: Quadrature nodes of metafor's default (``nAGQ = 7``).
 N_AGQ = 7
-#: R ``integrate``'s default tolerances (``.Machine$double.eps^0.25``), used for CM.EL.
-_INTEGRATE_TOL = float(np.finfo(float).eps ** 0.25)
 #: metafor clips the log odds ratio inside the CM.EL integrand to +/- log(1e12).
 _LOG_OR_CLIP = 12 * math.log(10)
 
@@ -483,21 +511,25 @@ def glmm_tables(
     di: ArrayLike,
     *,
     model: str = "UM.FS",
+    method: str = "ML",
     add: float = 0.5,
     to: str = "only0",
     drop00: bool = True,
     level: float = 95,
     n_agq: int = N_AGQ,
 ) -> GLMMResult:
-    """Random-effects log odds ratio from 2x2 tables by a GLMM (metafor ``rma.glmm``, OR).
+    """Log odds ratio from 2x2 tables by a GLMM (metafor ``rma.glmm``, measure OR).
 
     Parameters
     ----------
     ai, bi, ci, di : array_like
         Events and non-events in group 1 (``ai``, ``bi``) and group 2 (``ci``, ``di``).
-    model : {"UM.FS", "CM.EL"}
-        Unconditional binomial-normal model with fixed study effects, or the conditional
-        non-central hypergeometric-normal model (exact likelihood).
+    model : {"UM.FS", "CM.EL", "CM.AL"}
+        Unconditional binomial-normal model with fixed study effects, the conditional
+        non-central hypergeometric-normal model (exact likelihood), or its binomial
+        approximation (``a_i`` of ``a_i + c_i`` events, offset ``log(n1_i/n2_i)``).
+    method : {"ML", "EE"}
+        Random-effects (maximum likelihood) or equal-effects (tau2 = 0) model.
     add, to : float, str
         Zero-cell rule for the per-study log odds ratios behind I2 and H2 (metafor's
         ``escalc`` defaults).
@@ -527,31 +559,38 @@ def glmm_tables(
     same_length(ai=a, bi=b, ci=c, di=d)
     check_options((add, 0.0), (to, "none"), (drop00, False))
     _check_level(level)
-    if model not in ("UM.FS", "CM.EL"):
-        raise InputError(f"model must be 'UM.FS' or 'CM.EL', got {model!r}")
+    if model not in ("UM.FS", "CM.EL", "CM.AL"):
+        raise InputError(f"model must be 'UM.FS', 'CM.EL' or 'CM.AL', got {model!r}")
+    _check_method(method)
     _check_n_agq(n_agq)
     yi, vi = table_effects("OR", a, b, c, d, add=add, to=to, drop00=drop00)
     keep = ~zero_zero(a, b, c, d) if drop00 else np.ones(len(a), dtype=bool)
     a, b, c, d = a[keep], b[keep], c[keep], d[keep]
     k = len(a)
     if k < 2:
-        raise InputError("a random-effects GLMM needs at least two tables with events")
+        raise InputError("a GLMM needs at least two tables with events")
     if np.any(a + b == 0) or np.any(c + d == 0):
         raise InputError("every table needs at least one participant in each group")
-    raw_y, raw_v = table_effects("OR", a, b, c, d, add=0.0, to="none", drop00=False)
     if model == "CM.EL":
-        fit = _fit_conditional(a, b, c, d)
-        q_wald = q_lrt = math.nan
-        n_agq_used = None
+        if method == "EE":
+            fit, q_wald, q_lrt = _fit_conditional_fixed(a, b, c, d)
+        else:
+            fit = _fit_conditional(a, b, c, d)
+            q_wald = q_lrt = math.nan
+        return _result("OR", model, k, fit, q_wald, q_lrt, vi, level, None)
+    if model == "CM.AL":
+        events = a + c
+        if np.any(events == 0):
+            raise InputError("CM.AL needs events in every table (use drop00)")
+        design = _one_row_design(a, events, np.log((a + b) / (c + d)))
+        raw_y, raw_v = _raw_logits(a, events)
+        raw_y = raw_y - np.log((a + b) / (c + d))
     else:
         rows_y = np.column_stack([a, c]).ravel()
         rows_n = np.column_stack([a + b, c + d]).ravel()
         design = _two_group_design(rows_y, rows_n, np.zeros(2 * k), k, binomial=True)
-        fit = _fit_agq(design, n_agq)
-        q_wald = _wald_homogeneity(raw_y, raw_v)
-        q_lrt = 2 * (fit["loglik_saturated"] - fit["loglik_fe"])
-        n_agq_used = n_agq
-    return _result("OR", model, k, fit, q_wald, q_lrt, vi, level, n_agq_used)
+        raw_y, raw_v = table_effects("OR", a, b, c, d, add=0.0, to="none", drop00=False)
+    return _fit_and_test("OR", model, method, design, raw_y, raw_v, vi, level, n_agq)
 
 
 def glmm_rates(
@@ -560,18 +599,25 @@ def glmm_rates(
     x2i: ArrayLike,
     t2i: ArrayLike,
     *,
+    model: str = "UM.FS",
+    method: str = "ML",
     add: float = 0.5,
     to: str = "only0",
     drop00: bool = True,
     level: float = 95,
     n_agq: int = N_AGQ,
 ) -> GLMMResult:
-    """Random-effects log incidence rate ratio by the Poisson-normal GLMM (UM.FS).
+    """Log incidence rate ratio by a GLMM (metafor ``rma.glmm``, measure IRR).
 
     Parameters
     ----------
     x1i, t1i, x2i, t2i : array_like
         Events and person-time in group 1 and group 2.
+    model : {"UM.FS", "CM.EL"}
+        Poisson-normal model with fixed study effects, or the conditional binomial-normal
+        model (``x1_i`` of ``x1_i + x2_i`` events, offset ``log(t1_i/t2_i)``).
+    method : {"ML", "EE"}
+        Random-effects or equal-effects model.
     add, to, drop00, level, n_agq
         As for :func:`glmm_tables`; ``drop00`` leaves out studies without events.
 
@@ -592,38 +638,91 @@ def glmm_rates(
     check_options((add, 0.0), (to, "none"), (drop00, False))
     _check_level(level)
     _check_n_agq(n_agq)
+    if model not in ("UM.FS", "CM.EL"):
+        raise InputError(f"model must be 'UM.FS' or 'CM.EL', got {model!r}")
+    _check_method(method)
     yi, vi = rate_effects("IRR", x1, t1, x2, t2, add=add, to=to, drop00=drop00)
     keep = ~((x1 == 0) & (x2 == 0)) if drop00 else np.ones(len(x1), dtype=bool)
     x1, t1, x2, t2 = x1[keep], t1[keep], x2[keep], t2[keep]
     k = len(x1)
     if k < 2:
-        raise InputError("a random-effects GLMM needs at least two studies with events")
+        raise InputError("a GLMM needs at least two studies with events")
     raw_y, raw_v = rate_effects("IRR", x1, t1, x2, t2, add=0.0, to="none", drop00=False)
-    rows_y = np.column_stack([x1, x2]).ravel()
-    offset = np.log(np.column_stack([t1, t2]).ravel())
-    design = _two_group_design(rows_y, None, offset, k, binomial=False)
-    fit = _fit_agq(design, n_agq)
-    q_wald = _wald_homogeneity(raw_y, raw_v)
-    q_lrt = 2 * (fit["loglik_saturated"] - fit["loglik_fe"])
-    return _result("IRR", "UM.FS", k, fit, q_wald, q_lrt, vi, level, n_agq)
+    if model == "CM.EL":
+        if np.any(x1 + x2 == 0):
+            raise InputError("the conditional model needs events in every study (use drop00)")
+        design = _one_row_design(x1, x1 + x2, np.log(t1 / t2))
+    else:
+        rows_y = np.column_stack([x1, x2]).ravel()
+        offset = np.log(np.column_stack([t1, t2]).ravel())
+        design = _two_group_design(rows_y, None, offset, k, binomial=False)
+    return _fit_and_test("IRR", model, method, design, raw_y, raw_v, vi, level, n_agq)
+
+
+def glmm_rate(
+    xi: ArrayLike,
+    ti: ArrayLike,
+    *,
+    method: str = "ML",
+    add: float = 0.5,
+    to: str = "only0",
+    level: float = 95,
+    n_agq: int = N_AGQ,
+) -> GLMMResult:
+    """Log incidence rate by the Poisson-normal model (metafor ``rma.glmm``, IRLN).
+
+    ``x_i ~ Poisson(t_i exp(beta + tau u_i))``, ``u_i ~ N(0, 1)`` (Stijnen et al. 2010).
+
+    Parameters
+    ----------
+    xi, ti : array_like
+        Events and person-time.
+    method, add, to, level, n_agq
+        As for :func:`glmm_tables` (``add``/``to`` only for I2 and H2).
+    """
+    x, t = as_counts("xi", xi), as_counts("ti", ti, positive=True)
+    same_length(xi=x, ti=t)
+    check_options((add, 0.0), (to, "none"), (False, False))
+    _check_level(level)
+    _check_n_agq(n_agq)
+    _check_method(method)
+    k = len(x)
+    if k < 2:
+        raise InputError("a GLMM needs at least two studies")
+    (corrected,) = add_to_cells([x], add, to)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vi = 1 / corrected
+        raw_y, raw_v = np.log(x / t), 1 / x
+    design = _Design(
+        y=x,
+        trials=None,
+        offset=np.log(t),
+        x=np.ones((k, 1)),
+        c=np.ones(k),
+        study=np.arange(k),
+        n_studies=k,
+        constant=float(-np.sum(special.gammaln(x + 1))),
+    )
+    return _fit_and_test("IRLN", "UM.FS", method, design, raw_y, raw_v, vi, level, n_agq)
 
 
 def glmm_proportions(
     xi: ArrayLike,
     ni: ArrayLike,
     *,
+    method: str = "ML",
     add: float = 0.5,
     to: str = "only0",
     level: float = 95,
     n_agq: int = N_AGQ,
 ) -> GLMMResult:
-    """Random-effects logit proportion by the random-intercept logistic model (PLO).
+    """Logit proportion by the random-intercept logistic model (PLO; ``method="EE"``: GLM).
 
     Parameters
     ----------
     xi, ni : array_like
         Events and sample sizes.
-    add, to, level, n_agq
+    method, add, to, level, n_agq
         As for :func:`glmm_tables` (``add``/``to`` only for I2 and H2).
 
     Returns
@@ -645,6 +744,7 @@ def glmm_proportions(
     check_options((add, 0.0), (to, "none"), (False, False))
     _check_level(level)
     _check_n_agq(n_agq)
+    _check_method(method)
     k = len(x)
     if k < 2:
         raise InputError("a random-effects GLMM needs at least two studies")
@@ -660,13 +760,72 @@ def glmm_proportions(
         n_studies=k,
         constant=float(np.sum(_log_choose(n, x))),
     )
-    fit = _fit_agq(design, n_agq)
-    q_wald = _wald_homogeneity(raw_y, raw_v)
-    q_lrt = 2 * (fit["loglik_saturated"] - fit["loglik_fe"])
-    return _result("PLO", "UM.FS", k, fit, q_wald, q_lrt, vi, level, n_agq)
+    return _fit_and_test("PLO", "UM.FS", method, design, raw_y, raw_v, vi, level, n_agq)
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _check_method(method: str) -> None:
+    if method not in ("ML", "EE"):
+        raise InputError(f"method must be 'ML' (random effects) or 'EE', got {method!r}")
+
+
+def _one_row_design(events: FloatArray, trials: FloatArray, offset: FloatArray) -> _Design:
+    """Binomial design with one row per study: ``logit p_i = offset_i + beta + tau u_i``."""
+    k = len(events)
+    return _Design(
+        y=events,
+        trials=trials,
+        offset=offset,
+        x=np.ones((k, 1)),
+        c=np.ones(k),
+        study=np.arange(k),
+        n_studies=k,
+        constant=float(np.sum(_log_choose(trials, events))),
+    )
+
+
+def _raw_logits(events: FloatArray, trials: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """``logit(x/n)`` and ``1/x + 1/(n - x)`` (infinite for 0 or n events: weight 0)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = np.log(events / (trials - events))
+        v = 1 / events + 1 / (trials - events)
+    return y, v
+
+
+def _fit_and_test(
+    measure: str,
+    model: str,
+    method: str,
+    design: _Design,
+    raw_y: FloatArray,
+    raw_v: FloatArray,
+    vi: FloatArray,
+    level: float,
+    n_agq: int,
+) -> GLMMResult:
+    """Fit ``design`` (random effects by AGQ, or the equal-effects GLM) and test it.
+
+    Heterogeneity: the Wald test of the raw study estimates and the likelihood-ratio test
+    of the equal-effects model against the saturated one.
+    """
+    if method == "EE":
+        beta, loglik, vcov = _fit_fixed(design)
+        fit: dict[str, Any] = {
+            "theta": beta,
+            "tau2": 0.0,
+            "loglik": loglik,
+            "vcov": vcov,
+            "loglik_fe": loglik,
+            "loglik_saturated": _saturated_loglik(design),
+            "converged": True,
+        }
+    else:
+        fit = _fit_agq(design, n_agq)
+    q_wald = _wald_homogeneity(raw_y, raw_v)
+    q_lrt = 2 * (fit["loglik_saturated"] - fit["loglik_fe"])
+    return _result(measure, model, design.n_studies, fit, q_wald, q_lrt, vi, level, n_agq)
 
 
 def _check_level(level: float) -> None:
@@ -774,57 +933,103 @@ def _result(
 # --------------------------------------------------------------------------- CM.EL
 
 
-def _fnch_table(a: float, n1: float, n2: float, m1: float) -> tuple[FloatArray, FloatArray, float]:
-    """Support, log base measure and log numerator constant of table ``(a, n1, n2, m1)``."""
-    support = np.arange(max(0.0, m1 - n2), min(n1, m1) + 1)
-    base = _log_choose(n1, support) + _log_choose(n2, m1 - support)
-    own = float(
-        _log_choose(np.array(n1), np.array(a)) + _log_choose(np.array(n2), np.array(m1 - a))
+@dataclass(frozen=True)
+class _Tables:
+    """2x2 tables conditioned on their margins, their supports laid end to end.
+
+    ``support`` holds the possible values of each table's ``a`` (table ``i`` in rows
+    ``starts[i]`` to ``starts[i + 1] - 1``, ``index`` the table of each row), ``base`` the
+    log base measure ``log C(n1, x) + log C(n2, m1 - x)`` and ``own`` that of the observed
+    ``a``: the log probability of ``a`` under log odds ratio ``t`` is
+    ``own + t a - logsumexp(base + t support)`` (Fisher's non-central hypergeometric).
+    """
+
+    a: FloatArray
+    support: FloatArray
+    base: FloatArray
+    own: FloatArray
+    starts: NDArray[np.intp]
+    index: NDArray[np.intp]
+
+
+def _fnch_tables(a: FloatArray, b: FloatArray, c: FloatArray, d: FloatArray) -> _Tables:
+    n1, n2, m1 = a + b, c + d, a + c
+    low, high = np.maximum(0.0, m1 - n2), np.minimum(n1, m1)
+    sizes = (high - low).astype(np.intp) + 1
+    index = np.repeat(np.arange(len(a)), sizes)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
+    support = low[index] + (np.arange(len(index)) - starts[index])
+    base = _log_choose(n1[index], support) + _log_choose(n2[index], m1[index] - support)
+    own = _log_choose(n1, a) + _log_choose(n2, m1 - a)
+    return _Tables(a=a, support=support, base=base, own=own, starts=starts, index=index)
+
+
+def _segment_logsumexp(values: FloatArray, tables: _Tables) -> FloatArray:
+    """``logsumexp`` of each table's rows of ``values`` (shape (M, ...) -> (k, ...))."""
+    top = np.maximum.reduceat(values, tables.starts, axis=0)
+    total = np.add.reduceat(np.exp(values - top[tables.index]), tables.starts, axis=0)
+    return np.asarray(top + np.log(total), dtype=float)
+
+
+def _log_fnch(tables: _Tables, t: FloatArray) -> FloatArray:
+    """Log probability of each observed ``a`` at log odds ratios ``t`` (shape (k, n)).
+
+    As metafor, the log odds ratio is clipped to +/- log(1e12).
+    """
+    clipped = np.clip(t, -_LOG_OR_CLIP, _LOG_OR_CLIP)
+    terms = tables.base[:, None] + clipped[tables.index] * tables.support[:, None]
+    return np.asarray(
+        tables.own[:, None] + clipped * tables.a[:, None] - _segment_logsumexp(terms, tables),
+        dtype=float,
     )
-    return support, base, own
 
 
+#: Adaptive Gauss-Hermite nodes per table for the CM.EL integrals (the integrands are
+#: log-concave; 40 nodes integrate them to ~1e-13, against QUADPACK at 1e-10).
+_CMEL_NODES = 40
+_GH_X, _GH_W = np.polynomial.hermite.hermgauss(_CMEL_NODES)
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 
-def _conditional_loglik(
-    params: FloatArray, tables: list[tuple[float, FloatArray, FloatArray, float]]
-) -> float:
-    """Marginal log-likelihood of CM.EL at (beta, log tau^2), integrated as R ``integrate``.
+def _conditional_loglik(params: FloatArray, tables: _Tables) -> float:
+    """Marginal log-likelihood of CM.EL at ``(beta, log tau^2)``.
 
-    ``tables`` holds ``(a, support, log base measure, log numerator constant)`` per table.
+    Each table's ``int f(a; exp(t)) N(t; beta, tau^2) dt`` by adaptive Gauss-Hermite
+    quadrature: centred at the mode ``t_i`` of the log integrand ``h`` (Newton's method:
+    ``h' = a - E_t[x] - (t - beta)/tau^2``, ``h'' = -Var_t[x] - 1/tau^2``) and scaled by
+    ``s_i = (-h''(t_i))^(-1/2)``, ``log I_i = log(sqrt(2) s_i) + log sum_j w_j
+    exp(h(t_i + sqrt(2) s_i x_j) + x_j^2)`` (Liu & Pierce 1994).
     """
     beta, log_tau2 = float(params[0]), float(params[1])
-    sd = math.exp(log_tau2 / 2)
-    log_sd = log_tau2 / 2
-    total = 0.0
-    for a, support, base, own in tables:
-        single = len(support) == 1
-
-        def integrand(t: float, a=a, support=support, base=base, own=own, single=single) -> float:
-            clipped = min(max(t, -_LOG_OR_CLIP), _LOG_OR_CLIP)
-            if single:
-                log_f = 0.0
-            else:
-                terms = base + clipped * support
-                top = terms.max()
-                log_f = own + clipped * a - top - math.log(np.exp(terms - top).sum())
-            z = (t - beta) / sd
-            return math.exp(log_f - 0.5 * z * z - log_sd - _HALF_LOG_2PI)
-
-        value = integrate.quad(
-            integrand, -np.inf, np.inf, epsabs=_INTEGRATE_TOL, epsrel=_INTEGRATE_TOL, limit=100
-        )[0]
-        total += math.log(value) if value > 0 else -math.inf
-    return total
+    tau2 = math.exp(log_tau2)
+    mode = np.full(len(tables.a), beta)
+    curvature = np.full(len(tables.a), 1 / tau2)
+    x = tables.support
+    for _ in range(100):
+        clipped = np.clip(mode, -_LOG_OR_CLIP, _LOG_OR_CLIP)
+        logits = tables.base + clipped[tables.index] * x
+        prob = np.exp(logits - _segment_logsumexp(logits, tables)[tables.index])
+        mean = np.add.reduceat(prob * x, tables.starts)
+        var = np.maximum(np.add.reduceat(prob * x * x, tables.starts) - mean**2, 0.0)
+        curvature = var + 1 / tau2
+        step = (tables.a - mean - (mode - beta) / tau2) / curvature
+        step = np.clip(step, -5.0, 5.0)
+        mode = mode + step
+        if np.max(np.abs(step)) <= 1e-12 * (1 + np.max(np.abs(mode))):
+            break
+    scale = math.sqrt(2) / np.sqrt(curvature)
+    nodes = mode[:, None] + scale[:, None] * _GH_X[None, :]
+    z = (nodes - beta) / math.sqrt(tau2)
+    h = _log_fnch(tables, nodes) - 0.5 * z * z - 0.5 * log_tau2 - _HALF_LOG_2PI
+    log_integral = np.log(scale) + special.logsumexp(h + _GH_X**2 + np.log(_GH_W), axis=1)
+    return float(np.sum(log_integral))
 
 
 def _local_hessian(fn, x: FloatArray, step: float = 1e-3) -> FloatArray:
     """Central-difference Hessian with one Richardson step (steps ``h`` and ``h/2``).
 
-    The CM.EL likelihood is evaluated with R ``integrate``'s tolerances, so it is smooth
-    only piecewise (it jumps by up to ~1e-4 where the adaptive subdivision changes); small
-    fixed steps measure the curvature of the piece that holds the optimum.
+    The CM.EL likelihood is integrated to ~1e-13, so steps of 1e-3 and 5e-4 measure its
+    curvature to about 1e-8 without amplifying the quadrature error.
     """
     n = len(x)
     f0 = fn(x)
@@ -845,17 +1050,10 @@ def _local_hessian(fn, x: FloatArray, step: float = 1e-3) -> FloatArray:
 
 
 def _fit_conditional(a: FloatArray, b: FloatArray, c: FloatArray, d: FloatArray) -> dict[str, Any]:
-    tables = []
-    for ai, bi, ci, di in zip(a, b, c, d, strict=True):
-        support, base, own = _fnch_table(float(ai), float(ai + bi), float(ci + di), float(ai + ci))
-        tables.append((float(ai), support, base, own))
+    tables = _fnch_tables(a, b, c, d)
 
     def fixed_negative(beta: float) -> float:
-        total = 0.0
-        for ai, support, base, own in tables:
-            if len(support) > 1:
-                total += own + beta * ai - float(special.logsumexp(base + beta * support))
-        return -total
+        return -float(np.sum(_log_fnch(tables, np.full((len(a), 1), beta))))
 
     beta_fe = optimize.minimize_scalar(fixed_negative, bracket=(-1.0, 1.0), tol=1e-12).x
 
@@ -882,3 +1080,76 @@ def _fit_conditional(a: FloatArray, b: FloatArray, c: FloatArray, d: FloatArray)
         "vcov": vcov,
         "converged": bool(res.success),
     }
+
+
+def _fnch_moments(tables: _Tables, t: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Mean and variance of each table's ``a`` at log odds ratios ``t`` (shape (k,))."""
+    x = tables.support
+    clipped = np.clip(t, -_LOG_OR_CLIP, _LOG_OR_CLIP)
+    logits = tables.base + clipped[tables.index] * x
+    prob = np.exp(logits - _segment_logsumexp(logits, tables)[tables.index])
+    mean = np.add.reduceat(prob * x, tables.starts)
+    var = np.maximum(np.add.reduceat(prob * x * x, tables.starts) - mean**2, 0.0)
+    return mean, var
+
+
+def _conditional_roots(tables: _Tables, start: FloatArray) -> FloatArray:
+    """Solve ``E_t[x] = a`` per table (vectorised Newton on the concave log-likelihood)."""
+    t = start.copy()
+    for _ in range(200):
+        mean, var = _fnch_moments(tables, t)
+        step = np.clip((tables.a - mean) / np.maximum(var, 1e-300), -2.0, 2.0)
+        t = t + step
+        if np.max(np.abs(step)) <= 1e-13 * (1 + np.max(np.abs(t))):
+            break
+    return t
+
+
+def _fit_conditional_fixed(
+    a: FloatArray, b: FloatArray, c: FloatArray, d: FloatArray
+) -> tuple[dict[str, Any], float, float]:
+    """CM.EL with ``method = "EE"``: the conditional maximum-likelihood common odds ratio.
+
+    ``beta`` solves ``sum (a_i - E_beta[a_i]) = 0`` with variance ``1/sum Var_beta(a_i)``
+    (Fisher's non-central hypergeometric moments). Heterogeneity: the likelihood-ratio test
+    against study-specific odds ratios ``2 sum (l_i(t_i) - l_i(beta))`` (``t_i`` the
+    conditional MLE of table i; a table whose ``a`` is at the end of its support has its
+    supremum 0 at ``t = -/+inf``) and the Wald test ``sum w_i (t_i - t_w)^2`` over the
+    tables with a finite ``t_i``, ``w_i = Var_{t_i}(a_i)``, ``t_w`` their weighted mean
+    (Cochran 1954; metafor 3.8 ``rma.glmm(model = "CM.EL", method = "EE")``).
+    """
+    tables = _fnch_tables(a, b, c, d)
+    beta = float(_conditional_roots_common(tables))
+    _, var = _fnch_moments(tables, np.full(len(a), beta))
+    info = float(np.sum(var))
+    loglik = float(np.sum(_log_fnch(tables, np.full((len(a), 1), beta))))
+    low = np.minimum.reduceat(tables.support, tables.starts)
+    high = np.maximum.reduceat(tables.support, tables.starts)
+    interior = (tables.a > low) & (tables.a < high)
+    start = np.log((a + 0.5) * (d + 0.5) / ((b + 0.5) * (c + 0.5)))
+    roots = _conditional_roots(tables, start)
+    saturated = np.where(interior, _log_fnch(tables, roots[:, None])[:, 0], 0.0)
+    q_lrt = 2 * (float(np.sum(saturated)) - loglik)
+    w = _fnch_moments(tables, roots)[1][interior]
+    t = roots[interior]
+    q_wald = float(np.sum(w * (t - np.sum(w * t) / np.sum(w)) ** 2)) if w.size else math.nan
+    fit = {
+        "theta": np.array([beta]),
+        "tau2": 0.0,
+        "loglik": loglik,
+        "vcov": np.array([[1 / info]]),
+        "converged": True,
+    }
+    return fit, q_wald, q_lrt
+
+
+def _conditional_roots_common(tables: _Tables) -> float:
+    """Solve ``sum (a_i - E_beta[a_i]) = 0`` for the common log odds ratio (Newton)."""
+    beta = 0.0
+    for _ in range(200):
+        mean, var = _fnch_moments(tables, np.full(len(tables.a), beta))
+        step = float(np.clip(np.sum(tables.a - mean) / np.sum(var), -2.0, 2.0))
+        beta += step
+        if abs(step) <= 1e-14 * (1 + abs(beta)):
+            break
+    return beta

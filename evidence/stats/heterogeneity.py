@@ -90,6 +90,9 @@ def q_profile_intervals(
 ) -> HeterogeneityIntervals:
     """Q-profile confidence intervals for tau2, tau, I2 and H2.
 
+    The package's one Q-profile solver: pooled results, leave-one-out rows and
+    :func:`evidence.stats.tau2_intervals.confint_tau2` (``"QP"``, any design) use it.
+
     The lower bound solves ``Q(tau2) = chi2_{df, 1 - alpha/2}`` and the upper bound
     ``Q(tau2) = chi2_{df, alpha/2}`` with the generalised ``Q(tau2) = y'P(tau2)y`` and
     ``df = k - p`` (Viechtbauer 2007); a bound is 0 when ``Q(0)`` is already below its

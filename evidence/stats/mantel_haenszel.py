@@ -5,8 +5,8 @@ Public API
 ``mantel_haenszel(ai, bi, ci, di, *, measure="OR", add=0.5, to="only0", drop00=True,
 correct=True, level=95) -> MantelHaenszelResult``
     OR, RR or RD from k 2x2 tables (``ai``/``bi`` events/non-events in group 1,
-    ``ci``/``di`` in group 2), with the Cochran-Mantel-Haenszel test and the Breslow-Day
-    and Tarone tests of homogeneity of odds ratios (OR only).
+    ``ci``/``di`` in group 2), with Cochran's test, the Cochran-Mantel-Haenszel test and the
+    Breslow-Day and Tarone tests of homogeneity of odds ratios (OR only).
 ``mantel_haenszel_rates(x1i, t1i, x2i, t2i, *, measure="IRR", ...) -> MantelHaenszelResult``
     IRR or IRD from events and person-time, with the Mantel-Haenszel test (IRR only).
 
@@ -29,6 +29,8 @@ Estimators (Mantel & Haenszel 1959; Greenland & Robins 1985), with ``N`` the tab
 
 Tests:
 
+- Cochran (1954) (OR, metafor ``CO``): ``(|sum (a - n1 m1/N)| - c)^2 / sum n1 n2 m1 m2/N^3``
+  (binomial rather than hypergeometric variances); chi-square with 1 df.
 - Cochran-Mantel-Haenszel (OR): ``(|sum (a - n1 m1/N)| - c)^2 / sum n1 n2 m1 m2/(N^2 (N - 1))``
   with ``m1 = a + c``, ``m2 = b + d`` and the continuity correction ``c = 1/2`` when
   ``correct`` (else 0); chi-square with 1 df. For IRR the Mantel-Haenszel test
@@ -108,9 +110,10 @@ class MantelHaenszelResult:
     """A Mantel-Haenszel pooled estimate (log scale for OR, RR, IRR) and its tests.
 
     ``k`` counts the tables in the Mantel-Haenszel computation, ``k_yi`` the studies with
-    a defined per-study effect (the Q test). ``cmh`` is the Cochran-Mantel-Haenszel test
-    (OR) or the Mantel-Haenszel test (IRR); ``breslow_day`` and ``tarone`` are for OR only,
-    on ``k_pos - 1`` df. Undefined values are NaN here and None in :meth:`to_dict`.
+    a defined per-study effect (the Q test). ``cochran`` is Cochran's test (OR only),
+    ``cmh`` the Cochran-Mantel-Haenszel test (OR) or the Mantel-Haenszel test (IRR);
+    ``breslow_day`` and ``tarone`` are for OR only, on ``k_pos - 1`` df. Undefined values
+    are NaN here and None in :meth:`to_dict`.
     """
 
     measure: str
@@ -130,6 +133,8 @@ class MantelHaenszelResult:
     h2: float
     cmh: float = math.nan
     cmh_p: float = math.nan
+    cochran: float = math.nan
+    cochran_p: float = math.nan
     breslow_day: float = math.nan
     breslow_day_p: float = math.nan
     tarone: float = math.nan
@@ -158,6 +163,8 @@ class MantelHaenszelResult:
             "cmh": json_float(self.cmh),
             "cmh_p": json_float(self.cmh_p),
             "cmh_correct": self.correct,
+            "cochran": json_float(self.cochran),
+            "cochran_p": json_float(self.cochran_p),
             "breslow_day": json_float(self.breslow_day),
             "breslow_day_p": json_float(self.breslow_day_p),
             "tarone": json_float(self.tarone),
@@ -371,7 +378,13 @@ def _cmh(a: FloatArray, b: FloatArray, c: FloatArray, d: FloatArray, correct: bo
         terms = (n1 / n) * (n2 / n) * events * (non_events / (n - 1))
     variance = float(np.sum(np.where(n > 1, terms, 0.0)))
     statistic = deviation**2 / variance
-    return {"cmh": statistic, "cmh_p": float(stats.chi2.sf(statistic, 1))}
+    cochran = deviation**2 / float(np.sum(n1 * n2 * events * non_events / n**3))
+    return {
+        "cmh": statistic,
+        "cmh_p": float(stats.chi2.sf(statistic, 1)),
+        "cochran": cochran,
+        "cochran_p": float(stats.chi2.sf(cochran, 1)),
+    }
 
 
 def _breslow_day_tarone(

@@ -33,6 +33,7 @@ from scipy import stats
 from evidence.stats.errors import InputError
 from evidence.stats.pooling import check_inputs, fit_batch, pool
 from evidence.stats.results import Coefficient, MetaRegressionResult, PooledResult, SubgroupResult
+from evidence.stats.transforms import ArrayFunction
 
 __all__ = ["design_matrix", "meta_regression", "subgroups"]
 
@@ -115,10 +116,15 @@ def _check_design(design: NDArray[np.float64], names: list[str]) -> None:
         )
 
 
-def _pseudo_r2(
+def pseudo_r2(
     y: NDArray, v: NDArray, design: NDArray, method: str, tau2: float, beta: NDArray
 ) -> float:
-    """Pseudo-R^2 as metafor (``r2def="1"``), or adjusted weighted R^2 for FE."""
+    """Pseudo-R^2 as metafor (``r2def="1"``), or adjusted weighted R^2 for FE.
+
+    ``R2 = max(0, 100 (tau2_RE - tau2_ME)/tau2_RE)`` with ``tau2_RE`` of the
+    intercept-only model fitted by the same estimator (Raudenbush 2009; metafor 3.8
+    ``rma.uni``); 0 when ``tau2_RE = 0``.
+    """
     if method == "FE":
         if np.var(y) == 0:
             return 0.0
@@ -217,7 +223,7 @@ def meta_regression(
         for j, name in enumerate(names)
     )
     tau2 = float(fit.tau2[0])
-    r2 = _pseudo_r2(y, v, design, method_name, tau2, beta) if intercept and tested else None
+    r2 = pseudo_r2(y, v, design, method_name, tau2, beta) if intercept and tested else None
     het = fit.heterogeneity
     return MetaRegressionResult(
         k=len(y),
@@ -249,7 +255,7 @@ def subgroups(
     level: float = 95,
     measure: str | None = None,
     labels: Sequence[str] | None = None,
-    transform: str | None = None,
+    transform: str | ArrayFunction | None = None,
 ) -> SubgroupResult:
     """Pool each subgroup separately and test whether the subgroup estimates differ.
 

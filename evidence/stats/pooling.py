@@ -167,6 +167,7 @@ def fit_batch(
     method: str = "REML",
     test: str = "z",
     level: float = 95,
+    tau2: ArrayLike | None = None,
 ) -> BatchFit:
     """Fit ``yi = X beta + u + e`` (u ~ N(0, tau2), e ~ N(0, vi)) to every row at once.
 
@@ -177,16 +178,26 @@ def fit_batch(
 
     Inputs are not validated here (see :func:`check_inputs`); masked or non-finite entries
     simply do not take part. Rows with ``k <= p`` give NaN where a quantity is undefined.
+    ``tau2`` (n,) takes tau^2 as already estimated with ``method`` (a z and a knha fit of the
+    same rows share it) instead of estimating it again.
     """
     method, test = _normalise_method(method, test)
     batch = make_batch(yi, vi, mask, design)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return _fit(batch, method, test, level)
+        return _fit(batch, method, test, level, tau2)
 
 
-def _fit(batch: Batch, method: str, test: str, level: float) -> BatchFit:
-    """Fit every row of a prepared batch (see :func:`fit_batch`)."""
-    tau2, maxima = fit_tau2(batch, method)
+def _fit(
+    batch: Batch, method: str, test: str, level: float, given: ArrayLike | None = None
+) -> BatchFit:
+    """Fit every row of a prepared batch (see :func:`fit_batch`); ``given``: known tau^2.
+
+    With ``given`` no likelihood maxima are searched (``maxima`` is None).
+    """
+    if given is None:
+        tau2, maxima = fit_tau2(batch, method)
+    else:
+        tau2, maxima = np.asarray(given, dtype=float), None
     n, p = len(batch.yi), batch.p
     beta, covariance, rss = _coefficients(batch, tau2)
     df = batch.k - p

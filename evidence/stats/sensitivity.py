@@ -34,7 +34,7 @@ from evidence.stats.influence import BaujatPoint, InfluenceRow, case_deletion
 from evidence.stats.pooling import BatchFit, check_inputs, fit_batch
 from evidence.stats.results import BackTransformed, PooledResult
 from evidence.stats.tau2 import make_batch
-from evidence.stats.transforms import transform_function
+from evidence.stats.transforms import ArrayFunction, transform_function
 
 Array = NDArray[np.float64]
 
@@ -97,7 +97,7 @@ def _pooled_rows(
     level: float,
     intervals: bool,
     measure: str | None = None,
-    transform: str | None = None,
+    transform: str | ArrayFunction | None = None,
     bounds: HeterogeneityIntervals | None = None,
 ) -> tuple[PooledResult, ...]:
     """Turn a batch fit into one :class:`PooledResult` per row (metafor conventions).
@@ -200,7 +200,7 @@ def leave_one_out(
     level: float = 95,
     intervals: bool = True,
     measure: str | None = None,
-    transform: str | None = None,
+    transform: str | ArrayFunction | None = None,
 ) -> list[dict[str, Any]]:
     """Pooled result with each study left out in turn (metafor ``leave1out``).
 
@@ -260,7 +260,7 @@ def cumulative(
     level: float = 95,
     intervals: bool = True,
     measure: str | None = None,
-    transform: str | None = None,
+    transform: str | ArrayFunction | None = None,
 ) -> list[dict[str, Any]]:
     """Cumulative meta-analysis: studies added one at a time (metafor ``cumul``).
 
@@ -319,7 +319,7 @@ def diagnostics(
     level: float = 95,
     intervals: bool = True,
     measure: str | None = None,
-    transform: str | None = None,
+    transform: str | ArrayFunction | None = None,
 ) -> Diagnostics:
     """Leave-one-out, influence and Baujat diagnostics from one batch of k deletion fits.
 

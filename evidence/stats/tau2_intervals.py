@@ -1,6 +1,8 @@
 """Confidence intervals for tau^2 of any rma.uni model, and the Henmi-Copas interval.
 
-Beyond the Q-profile of an intercept-only model (:mod:`evidence.stats.heterogeneity`).
+The Q-profile bounds are those of :func:`evidence.stats.heterogeneity.q_profile_intervals`
+(the one Q-profile solver, used by the pooled results too); this module adds the other
+interval types and the notes.
 
 Public API
 ----------
@@ -50,7 +52,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import integrate, optimize, stats
 
+from evidence.stats.batch import make_batch
 from evidence.stats.errors import InputError
+from evidence.stats.heterogeneity import q_profile_intervals
 from evidence.stats.uni import UniFit, fit_uni, log_likelihood_at, projection
 
 __all__ = [
@@ -134,32 +138,24 @@ def _root(function: Callable[[float], float], low: float, high: float) -> float:
 
 
 def _q_profile(fit: UniFit) -> tuple[float, float, list[str]]:
-    """Q-profile bounds (metafor ``confint(type = "QP")``)."""
-    alpha = 1 - fit.level
-    df = fit.k - fit.p
-    crit_upper = stats.chi2.ppf(1 - alpha / 2, df)  # lower bound of tau2
-    crit_lower = stats.chi2.ppf(alpha / 2, df)  # upper bound of tau2
-    y, v, xm = fit.yi, fit.vi, fit.design
+    """Q-profile bounds (metafor ``confint(type = "QP")``) with their notes.
 
-    def q(tau2: float) -> float:
-        proj = projection(xm, 1 / (v + tau2))
-        return float(y @ proj @ y)
-
+    The bounds come from the one Q-profile solver,
+    :func:`evidence.stats.heterogeneity.q_profile_intervals` (with the model's design).
+    """
+    batch = make_batch(fit.yi, fit.vi, design=fit.design)
+    intervals = q_profile_intervals(
+        batch, np.array([fit.tau2]), np.array([fit.typical_variance]), fit.level
+    )
+    lower, upper = (float(x) for x in intervals.tau2[0])
     limit = max(100.0, 10 * fit.tau2)
     notes: list[str] = []
-    q0, q_max = q(0.0), q(limit)
-    if q0 < crit_lower:
+    if upper == 0.0:
         notes.append("Q(0) is below both chi-square quantiles: the interval is {0}")
-        return 0.0, 0.0, notes
-    if q_max > crit_lower:
-        upper = limit
-        notes.append(f"the upper bound lies beyond the search limit {limit:g}")
-    else:
-        upper = _root(lambda t: q(t) - crit_lower, 0.0, limit)
-    if q_max > crit_upper:
+    elif lower >= limit:
         notes.append(f"both bounds lie beyond the search limit {limit:g}")
-        return limit, limit, notes
-    lower = 0.0 if q0 < crit_upper else _root(lambda t: q(t) - crit_upper, 0.0, limit)
+    elif upper >= limit:
+        notes.append(f"the upper bound lies beyond the search limit {limit:g}")
     return lower, upper, notes
 
 

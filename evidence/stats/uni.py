@@ -19,6 +19,9 @@ weighted=True, tau2_init=None) -> UniFit``
     The ML or REML log-likelihood at another tau2 (profile likelihood).
 ``SE_TAU2_FORMULAS``
     Which sampling-variance formula metafor uses for ``se.tau2`` under each estimator.
+``pseudo_r2(fit)``
+    metafor's ``R2`` of a mixed-effects meta-regression (None for a common-effect model,
+    an intercept-only model, user weights or a fixed tau2, as metafor leaves it out).
 
 Conventions (metafor 3.8.1 ``rma.uni``):
 
@@ -46,9 +49,17 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 from evidence.stats.errors import InputError
+from evidence.stats.moderators import pseudo_r2 as moderators_r2
 from evidence.stats.tau2 import ESTIMATORS, estimate_tau2
 
-__all__ = ["SE_TAU2_FORMULAS", "UniFit", "fit_uni", "log_likelihood_at", "projection"]
+__all__ = [
+    "SE_TAU2_FORMULAS",
+    "UniFit",
+    "fit_uni",
+    "log_likelihood_at",
+    "projection",
+    "pseudo_r2",
+]
 
 FloatArray = NDArray[np.float64]
 
@@ -476,3 +487,19 @@ def fit_uni(
     if method in ("ML", "REML"):
         object.__setattr__(fit, "loglik", log_likelihood_at(fit, t2))
     return fit
+
+
+def pseudo_r2(fit: UniFit) -> float | None:
+    """Proportion of heterogeneity accounted for by the moderators, in percent.
+
+    ``R2 = max(0, 100 (tau2_RE - tau2_ME)/tau2_RE)``, ``tau2_RE`` from the intercept-only
+    model with the same estimator (Raudenbush 2009; metafor 3.8 ``rma.uni`` ``R2``), via
+    :func:`evidence.stats.moderators.pseudo_r2`. None where metafor gives none: common-effect
+    models, models without moderators or without an intercept, user weights (GENQ) and a
+    fixed tau2.
+    """
+    if not fit.random or fit.p == 1 or not fit.intercept or fit.weights is not None:
+        return None
+    if fit.tau2_fixed or fit.method not in ESTIMATORS:
+        return None
+    return moderators_r2(fit.yi, fit.vi, fit.design, fit.method, fit.tau2, fit.beta)

@@ -23,8 +23,14 @@ _DATA = json.loads((Path(__file__).parent / "metadat.json").read_text())
 
 
 def metadat(name: str) -> dict[str, np.ndarray]:
-    """A metadat dataset as numeric columns."""
-    return {key: np.asarray(values, dtype=float) for key, values in _DATA[name].items()}
+    """A metadat dataset as columns: numbers (NaN where R has NA) or text."""
+
+    def column(values: list) -> np.ndarray:
+        if any(isinstance(x, str) for x in values):
+            return np.asarray(values, dtype=str)
+        return np.asarray([np.nan if x is None else x for x in values], dtype=float)
+
+    return {key: column(values) for key, values in _DATA[name].items()}
 
 
 def assert_rounded(actual: ArrayLike, expected: ArrayLike, digits: int) -> None:

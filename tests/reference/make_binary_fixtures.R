@@ -17,6 +17,7 @@
 
 suppressMessages(library(metafor))
 library(jsonlite)
+suppressMessages(library(BiasedUrn))
 
 num <- function(x) if (is.null(x) || length(x) == 0 || all(is.na(x))) NULL else unname(as.numeric(x))
 
@@ -55,6 +56,7 @@ mh_record <- function(res) list(
   q = num(res$QE), q_p = num(res$QEp), i2 = num(res$I2), h2 = num(res$H2),
   cmh = num(res$MH), cmh_p = num(res$MHp), breslow_day = num(res$BD),
   breslow_day_p = num(res$BDp), tarone = num(res$TA), tarone_p = num(res$TAp),
+  cochran = num(res$CO), cochran_p = num(res$COp),
   k_pos = num(res$k.pos))
 
 mh <- list()
@@ -127,6 +129,49 @@ for (name in names(DATAPROP)) {
   glmm[[length(glmm) + 1]] <- list(dataset = name, measure = "PLO", model = "UM.FS",
     expected = glmm_record(fit_glmm(args, TRUE)), default = glmm_record(fit_glmm(args, FALSE)))
 }
+# Further models (issue 15): CM.AL for OR, CM.EL for IRR, IRLN (Poisson-normal), and every
+# model with method = "EE" (for CM.EL of OR also the exact se from BiasedUrn's moments).
+DATARATE <- list(nielweise2008_group2 = list(xi = niel8$x2i, ti = niel8$t2i),
+                 hart1999_group1 = list(xi = hart$x1i, ti = hart$t1i))
+for (name in c("nielweise2007", "bcg", "li2007")) {
+  args <- c(DATA2X2[[name]], list(measure = "OR", model = "CM.AL"))
+  glmm[[length(glmm) + 1]] <- list(dataset = name, measure = "OR", model = "CM.AL",
+    method = "ML", expected = glmm_record(fit_glmm(args, TRUE)))
+  for (model in c("UM.FS", "CM.EL")) {
+    args <- c(DATA2X2[[name]], list(measure = "OR", model = model, method = "EE"))
+    rec <- list(dataset = name, measure = "OR", model = model, method = "EE",
+                expected = glmm_record(fit_glmm(args, FALSE)))
+    if (model == "CM.EL") {
+      d <- DATA2X2[[name]]
+      keep <- !((d$ai == 0 & d$ci == 0) | (d$bi == 0 & d$di == 0))
+      b <- rec$expected$estimate
+      v <- sum(mapply(function(a, bb, c, dd) varFNCHypergeo(a + bb, c + dd, a + c, exp(b), precision = 1e-12),
+                      d$ai[keep], d$bi[keep], d$ci[keep], d$di[keep]))
+      rec$se_exact <- 1 / sqrt(v)
+    }
+    glmm[[length(glmm) + 1]] <- rec
+  }
+}
+for (name in names(DATARATES)) {
+  args <- c(DATARATES[[name]], list(measure = "IRR", model = "CM.EL"))
+  glmm[[length(glmm) + 1]] <- list(dataset = name, measure = "IRR", model = "CM.EL",
+    method = "ML", expected = glmm_record(fit_glmm(args, TRUE)))
+  for (model in c("UM.FS", "CM.EL")) {
+    args <- c(DATARATES[[name]], list(measure = "IRR", model = model, method = "EE"))
+    glmm[[length(glmm) + 1]] <- list(dataset = name, measure = "IRR", model = model,
+      method = "EE", expected = glmm_record(fit_glmm(args, FALSE)))
+  }
+}
+for (name in names(DATARATE)) {
+  args <- c(DATARATE[[name]], list(measure = "IRLN"))
+  glmm[[length(glmm) + 1]] <- list(dataset = name, measure = "IRLN", model = "UM.FS",
+    method = "ML", expected = glmm_record(fit_glmm(args, TRUE)))
+}
+for (name in names(DATAPROP)) {
+  args <- c(DATAPROP[[name]], list(measure = "PLO", method = "EE"))
+  glmm[[length(glmm) + 1]] <- list(dataset = name, measure = "PLO", model = "UM.FS",
+    method = "EE", expected = glmm_record(fit_glmm(args, FALSE)))
+}
 
 out <- list(
   generated_by = "tests/reference/make_binary_fixtures.R",
@@ -134,7 +179,7 @@ out <- list(
   lme4 = as.character(packageVersion("lme4")),
   BiasedUrn = as.character(packageVersion("BiasedUrn")),
   glmer_tight_control = GLMER_TIGHT,
-  data = list(tables = DATA2X2, rates = DATARATES, proportions = DATAPROP),
+  data = list(tables = DATA2X2, rates = DATARATES, proportions = DATAPROP, rate = DATARATE),
   mantel_haenszel = mh, peto = peto, glmm = glmm)
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, null = "null", pretty = TRUE),
            "binary_fixtures.json")

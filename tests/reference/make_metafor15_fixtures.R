@@ -49,10 +49,13 @@ for (name in names(datasets)) {
 # escalc measures on metadat data
 b <- dat.bcg
 m <- list()
-for (ms in c("AS", "PHI", "MPRD", "MPRR", "MPOR", "MPORC", "MPPETO")) {
+for (ms in c("AS", "PHI", "MPRD", "MPRR", "MPOR", "MPORC", "MPPETO", "PETO")) {
   e <- escalc(ms, ai = tpos, bi = tneg, ci = cpos, di = cneg, data = b)
   m[[ms]] <- list(yi = as.numeric(e$yi), vi = as.numeric(e$vi))
 }
+nw7 <- dat.nielweise2007
+e <- escalc("PETO", ai = ai, n1i = n1i, ci = ci, n2i = n2i, data = nw7)
+m$PETO_zero <- list(yi = as.numeric(e$yi), vi = as.numeric(e$vi))
 n <- dat.normand1999
 for (ms in c("RPB", "RBIS")) {
   e <- escalc(ms, m1i = m1i, sd1i = sd1i, n1i = n1i, m2i = m2i, sd2i = sd2i, n2i = n2i, data = n)
@@ -72,8 +75,45 @@ mc <- dat.morris2008 <- data.frame(m_pre = c(30.6, 23.5, 0.5, 53.4, 35.6), m_pos
 e <- escalc("SMCR", m1i = m_post, m2i = m_pre, sd1i = sd_pre, ni = ni, ri = ri, data = mc); m$SMCR <- list(yi = as.numeric(e$yi), vi = as.numeric(e$vi))
 e <- escalc("SMCC", m1i = m_post, m2i = m_pre, sd1i = sd_post, sd2i = sd_pre, ni = ni, ri = ri, data = mc); m$SMCC <- list(yi = as.numeric(e$yi), vi = as.numeric(e$vi))
 out$measures <- m
+# The evidence pool command on dat.bcg (tests/test_pool_metafor15.py): a meta-regression
+# on a numeric and a text moderator, predictions, the PL interval and influence flags
+bc <- escalc("OR", ai = tpos, bi = tneg, ci = cpos, di = cneg, data = dat.bcg)
+rb <- rma(yi, vi, mods = ~ ablat + alloc, data = bc, control = tight)
+at <- rbind(c(20, 1, 0), c(50, 0, 1))
+cp <- predict(rb, newmods = at); ce <- predict(rb, newmods = at, transf = exp)
+cpl <- confint(rb, type = "PL", control = list(tol = 1e-12))
+out$cli_bcg <- list(
+  predict = lapply(list(pred = cp$pred, se = cp$se, ci_lb = cp$ci.lb, ci_ub = cp$ci.ub,
+                        pi_lb = cp$pi.lb, pi_ub = cp$pi.ub), as.numeric),
+  predict_exp = lapply(list(pred = ce$pred, ci_lb = ce$ci.lb, ci_ub = ce$ci.ub,
+                            pi_lb = ce$pi.lb, pi_ub = ce$pi.ub), as.numeric),
+  confint_pl = c(cpl$random[1, 2], cpl$random[1, 3]),
+  influential = unname(as.logical(influence(rb)$is.infl)),
+  data = data.frame(study = paste(dat.bcg$author, dat.bcg$year), ai = dat.bcg$tpos, bi = dat.bcg$tneg,
+                    ci = dat.bcg$cpos, di = dat.bcg$cneg, ablat = dat.bcg$ablat, alloc = as.character(dat.bcg$alloc)))
+# Exact Wald test of study-specific odds ratios for the CM.EL equal-effects model of
+# Rothman et al. (2008) Table 15-5 (tests/published/test_rothman2008.py): per-table
+# conditional MLEs and variances from BiasedUrn's moments (metafor's QE.Wld instead uses a
+# numerical Hessian at its optimiser's stop)
+suppressMessages(library(BiasedUrn))
+t155 <- data.frame(ai = c(3, 1), bi = c(9, 3), ci = c(104, 5), di = c(1059, 86))
+th <- w <- numeric(2)
+for (i in 1:2) {
+  a <- t155$ai[i]; n1 <- a + t155$bi[i]; n2 <- t155$ci[i] + t155$di[i]; m1 <- a + t155$ci[i]
+  th[i] <- uniroot(function(t) meanFNCHypergeo(n1, n2, m1, exp(t), precision = 1e-12) - a,
+                   c(-10, 10), tol = 1e-13)$root
+  w[i] <- varFNCHypergeo(n1, n2, m1, exp(th[i]), precision = 1e-12)
+}
+wald <- (th[2] - th[1])^2 / (1 / w[1] + 1 / w[2])
+out$cmel_ee_wald_rothman155 <- list(q_wald = wald, q_wald_p = pchisq(wald, 1, lower.tail = FALSE))
+# CM.EL on dat.collins1985a (tests/published/test_vanhouwelingen1993.py): metafor's own fit
+cm <- suppressWarnings(rma.glmm(measure = "OR", ai = b.xci, n1i = nci, ci = b.xti, n2i = nti,
+                                data = dat.collins1985a, model = "CM.EL", method = "ML"))
+out$cmel_collins1985a <- list(beta = as.numeric(cm$b), se = cm$se, ci_lb = cm$ci.lb,
+                              ci_ub = cm$ci.ub, tau2 = cm$tau2, loglik = as.numeric(logLik(cm)))
 out$inputs <- list(bcg = b[, c("tpos", "tneg", "cpos", "cneg", "ablat")],
                    normand = n[, c("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i")],
                    molloy = mo[, c("ri", "ni")], pritz = pr[, c("xi", "ni")],
-                   nielweise = nw[, c("x1i", "t1i", "x2i", "t2i")], morris = mc)
+                   nielweise = nw[, c("x1i", "t1i", "x2i", "t2i")], morris = mc,
+                   nielweise2007 = nw7[, c("ai", "n1i", "ci", "n2i")])
 writeLines(toJSON(out, dataframe = "columns", digits = NA, auto_unbox = TRUE, pretty = TRUE), "metafor15_fixtures.json")

@@ -27,8 +27,9 @@ from evidence.records.safefs import (
 from evidence.records.yamlio import display_path
 from evidence.report.book.build import build_html
 from evidence.report.book.escape import escape_markdown
-from evidence.report.book.inputs import load_bibliography, load_results, load_screening
+from evidence.report.book.inputs import load_bibliography, load_results
 from evidence.report.book.pages import SiteInputs, generate_pages
+from evidence.report.book.search import load_screening
 from evidence.report.book.sitecheck import broken_links, external_assets, unsafe_links
 
 __all__ = [

@@ -11,12 +11,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from evidence.report.book import sections
+from evidence.report.book import appraisal, sections
 from evidence.report.book.context import SiteContext, is_included
 from evidence.report.book.escape import escape_markdown as esc
-from evidence.report.book.findings import plain_sentence
+from evidence.report.book.findings import participants_text, plain_sentence
 from evidence.report.book.inputs import AnalysisResults
 from evidence.report.book.markdown import bullets, cite_many, figure, heading, join_blocks, table
+from evidence.report.book.multiverse import CAPTION as MULTIVERSE_CAPTION
+from evidence.report.book.multiverse import multiverse_section
 from evidence.report.book.numbers import MISSING, finite, integer, number
 from evidence.report.wording import (
     METRIC_NAMES,
@@ -35,6 +37,7 @@ FIGURE_CAPTIONS = {
     "leave-one-out": "Leave-one-out: the pooled estimate with each effect omitted in turn.",
     "influence": "Influence diagnostics for each effect.",
     "baujat": "Baujat plot: contribution to heterogeneity against influence on the result.",
+    "spec-curve": MULTIVERSE_CAPTION,
 }
 
 _SPEC_WORDS = {
@@ -93,7 +96,7 @@ def _effect_row(row: Mapping[str, str], context: SiteContext) -> list[str]:
     if finite(values[1]) and finite(values[2]):
         reported += " " + esc(f"({row.get('lo')} to {row.get('hi')})")
     return [
-        context.study_link(study),
+        context.named_link(study),
         esc(row.get("effect")),
         reported,
         esc(code_words(row.get("adjustment"))),
@@ -124,7 +127,7 @@ def selection(analysis: AnalysisResults, context: SiteContext) -> str:
     summary = esc(
         f"{_plural(n_included, 'effect')} {'included' if pooled else 'usable (not pooled)'} "
         f"from {_plural(n_studies, 'study', 'studies')}{clusters} "
-        f"({integer(counts.get('participants'))} participants); "
+        f"({participants_text(analysis.result)}); "
         f"{_plural(n_excluded, 'selected effect')} excluded."
     )
     blocks = [summary]
@@ -159,7 +162,7 @@ def selection(analysis: AnalysisResults, context: SiteContext) -> str:
                 ["Study", "Effect", "Reason"],
                 [
                     [
-                        context.study_link(str(row.get("study", ""))),
+                        context.named_link(str(row.get("study", ""))),
                         esc(row.get("effect")),
                         esc(reason_words(row.get("reason")) or MISSING),
                     ]
@@ -273,12 +276,19 @@ def _model_sentence(result: Mapping[str, Any], model: Mapping[str, Any]) -> str:
     return sentence + "."
 
 
-def figure_block(name: str, figures: Mapping[str, FigureFile]) -> str:
+#: The forest of an analysis with no overall estimate.
+UNPOOLED_FOREST = (
+    "Forest plot: each usable study's estimate with its 95% CI; no overall estimate (an "
+    "outcome pooled on its own has its own diamond)."
+)
+
+
+def figure_block(name: str, figures: Mapping[str, FigureFile], pooled: bool = True) -> str:
     """Return a figure directive for ``name`` when the runner drew it, else ''."""
     entry = figures.get(name)
     if entry is None:
         return ""
-    explanation = FIGURE_CAPTIONS.get(name)
+    explanation = FIGURE_CAPTIONS.get(name) if pooled else UNPOOLED_FOREST
     if explanation is None and name.startswith("bubble-"):
         explanation = (
             "Bubble plot: each effect against the moderator, bubble area by weight, "
@@ -392,10 +402,15 @@ def analysis_page(
             check_notice(result),
             question_block(result),
             ":::{admonition} Finding\n:class: tip\n\n" + esc(plain_sentence(result)) + "\n:::\n",
-            figure_block("forest", figures),
+            figure_block("forest", figures, result.get("status", "ok") == "ok"),
+            "" if is_check(result) else appraisal.plain_language_box(result),
             peer_influence_note(result),
             _section("Pooled estimate", sections.pooled_table(result), sections.notes(result)),
+            _section("By kind of outcome", appraisal.by_family_section(result)),
+            _section("Rules for pooling", appraisal.eligibility_section(result)),
+            _section("How much adjustment matters", appraisal.adjustment_section(result)),
             _section("What was selected", selection(analysis, context)),
+            _section("Risk of bias", appraisal.risk_of_bias_section(result, context)),
             _section("Heterogeneity", sections.heterogeneity(result)),
             _section("Dependent effects", sections.dependence(result)),
             _section(
@@ -419,7 +434,12 @@ def analysis_page(
                 sections.small_study_effects(result),
                 figure_block("funnel", figures),
             ),
-            _section("Certainty of the evidence", sections.certainty(result)),
+            _section(
+                "Multiverse: every defensible analysis",
+                multiverse_section(result),
+                figure_block("spec-curve", figures),
+            ),
+            _section("Certainty of the evidence", appraisal.certainty_section(result)),
             _section("Published meta-analyses beside ours", sections.published(result)),
             _section("Methods", esc(methods_paragraph(result))),
             _section("Provenance", sections.provenance(result)),

@@ -49,6 +49,17 @@ class SiteContext:
             return label
         return document_link(label, f"{prefix}{page}.md")
 
+    def named_link(self, study_id: str, prefix: str = "../studies/") -> str:
+        """Link to a study page with its author-year name (``Steptoe et al. (2013)``).
+
+        The name is the bibliography label of the study's citation (the study id is added
+        when two studies share it); without a label the id is shown.
+        """
+        label = self.bibliography.labels.get(self.citations.get(study_id, ""), "")
+        if label and label in self.shared_labels:
+            label = f"{label}, {study_id}"
+        return self.study_link(study_id, label or study_id, prefix)
+
     def study_label(self, study: Study) -> str:
         """Return a short label for a study: ``Surname et al. (year)`` from the bib, or id.
 

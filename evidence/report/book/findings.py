@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from evidence.report.book.appraisal import certainty_badge
 from evidence.report.book.numbers import (
     MISSING,
     finite,
@@ -106,9 +107,14 @@ def plain_sentence(result: Mapping[str, Any]) -> str:
     """
     question = _mapping(result.get("question"))
     outcome = str(question.get("outcome") or result.get("title") or "the outcome")
+    found = _mapping(result.get("finding"))
+    if found.get("statement") and found.get("certainty") and result.get("status") == "ok":
+        return str(found["statement"])  # the runner's sentence (Santesso et al. 2020 wording)
+    if result.get("status") == "by-family":
+        return by_family_sentence(result)
     if result.get("status") != "ok":
         message = str(result.get("message") or "too few usable effects").rstrip(". ")
-        if message.lower().startswith("too little evidence to pool"):
+        if message.lower().startswith(("too little evidence to pool", "not pooled")):
             return f"{message}."  # the runner's message already says it was not pooled
         return f"Not pooled: {message}."
     numbers = natural(result)
@@ -146,6 +152,52 @@ def plain_sentence(result: Mapping[str, Any]) -> str:
     return f"{sentence}. Certainty of the evidence: {certainty_level(result)}."
 
 
+def by_family_sentence(result: Mapping[str, Any]) -> str:
+    """Say what an analysis kept apart by outcome found: each pooled family, then the rest."""
+    pooled, too_few = [], []
+    for family in result.get("by_family") or []:
+        if not isinstance(family, Mapping):
+            continue
+        name = str(family.get("family") or "outcome")
+        statement = _mapping(family.get("finding")).get("statement")
+        if family.get("status") == "ok" and statement:
+            pooled.append(f"{name[:1].upper() + name[1:]}: {statement}")
+        else:
+            samples = family.get("samples")
+            too_few.append(f"{name} ({_count(samples, 'sample')})" if finite(samples) else name)
+    message = str(result.get("message") or "No overall estimate.").strip()
+    parts = [message.split(". Each kind")[0].rstrip(".") + "."]
+    parts += pooled
+    if too_few:
+        parts.append(f"Too little evidence to pool: {', '.join(too_few)}.")
+    return " ".join(parts)
+
+
+def participants_text(result: Mapping[str, Any]) -> str:
+    """Say how many people the included samples hold ("12,067 participants").
+
+    When some samples' analysed size is not known (a subgroup of a larger recorded sample),
+    the count is of the others and says so: "at least 5,000 participants (the number
+    analysed is not known for 1 of 2 samples)"; with no count, "participants not reported".
+    """
+    counts = _mapping(result.get("effects"))
+    total = counts.get("participants")
+    if total is None:
+        total = pooled_of(result).get("n_participants")
+    unknown = as_float(counts.get("samples_without_n")) or 0
+    samples = as_float(counts.get("clusters"))
+    if not finite(total):
+        return "participants not reported"
+    if not unknown:
+        return f"{integer(total)} participants"
+    of = f" of {integer(samples)}" if samples is not None else ""
+    noun = "sample" if (samples if samples is not None else unknown) == 1 else "samples"
+    return (
+        f"at least {integer(total)} participants (the number analysed is not known for "
+        f"{integer(unknown)}{of} {noun})"
+    )
+
+
 def summary_row(result: Mapping[str, Any]) -> dict[str, str]:
     """Return the plain-text cells of one summary-of-findings row.
 
@@ -157,9 +209,10 @@ def summary_row(result: Mapping[str, Any]) -> dict[str, str]:
     numbers = natural(result)
     _, abbreviation, _ = metric_words(result.get("metric"))
     domains = certainty_domains(result)
-    certainty = certainty_level(result)
+    given = _mapping(result.get("certainty"))
+    certainty = certainty_badge(given) if given.get("level") else certainty_level(result)
     if domains:
-        certainty += " (downgraded for " + ", ".join(domains) + ")"
+        certainty += " (rated down for " + ", ".join(domains) + ")"
     participants = pooled.get("n_participants", counts.get("participants"))
     studies = pooled.get("n_studies", counts.get("studies"))
     k = pooled.get("k", counts.get("included"))
@@ -174,6 +227,7 @@ def summary_row(result: Mapping[str, Any]) -> dict[str, str]:
         "question": _question_text(result),
         "k": k_text,
         "participants": integer(participants),
+        "people": participants_text(result),
         "estimate": (
             f"{abbreviation} {number(numbers['estimate'])}"
             if numbers["estimate"] is not None

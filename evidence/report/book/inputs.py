@@ -23,22 +23,6 @@ from evidence.report.book.escape import slug
 #: Largest results or screening file read, in bytes (a guard against runaway inputs).
 MAX_FILE_BYTES = 50_000_000
 
-#: Screening counts understood on the PRISMA page, in flow order (PRISMA 2020, Page et al.
-#: 2021, BMJ 372:n71, figure 1).
-SCREENING_FIELDS = (
-    "databases",
-    "registers",
-    "other_sources",
-    "duplicates_removed",
-    "automation_removed",
-    "other_removed",
-    "screened",
-    "excluded_at_screening",
-    "sought_for_retrieval",
-    "not_retrieved",
-    "assessed_for_eligibility",
-)
-
 
 @dataclass(frozen=True)
 class AnalysisResults:
@@ -50,15 +34,6 @@ class AnalysisResults:
     effects: tuple[Mapping[str, str], ...]
     json_path: Path | None = None
     csv_path: Path | None = None
-
-
-@dataclass(frozen=True)
-class Screening:
-    """Screening counts for the PRISMA diagram (``None`` when a count is not recorded)."""
-
-    counts: Mapping[str, int | None]
-    excluded_at_eligibility: tuple[tuple[str, int], ...] = ()
-    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -213,62 +188,3 @@ def load_bibliography(path: Path) -> tuple[Bibliography, list[Problem]]:
             labels[key] = f"{name} ({year})" if year else name
         titles[key] = title
     return Bibliography(path, frozenset(data.entries.keys()), labels, titles), problems
-
-
-def load_screening(path: Path) -> tuple[Screening | None, list[Problem]]:
-    """Read PRISMA screening counts from a YAML mapping (see ``SCREENING_FIELDS``).
-
-    Loaded with :func:`evidence.records.yamlio.load_yaml` (safe YAML: no tags, aliases or duplicate
-    keys; positions kept). ``excluded_at_eligibility`` is a mapping ``reason: count``.
-    Unknown keys and counts that are not non-negative integers are problems at their line;
-    a file that is not a regular file inside its directory is a problem and is not read.
-    No file: ``None`` (the page then says that screening counts are not recorded).
-    """
-    from evidence.records.yamlio import load_yaml
-
-    path = Path(path)
-    if not path.exists() and not path.is_symlink():
-        return None, []
-    unsafe = input_problem(path, path.parent)
-    if unsafe is not None:  # a link out of studies/, a FIFO, ...: never read
-        return None, [unsafe]
-    loaded = load_yaml(path)
-    problems = list(loaded.problems)
-    if not isinstance(loaded.data, dict):
-        return None, problems
-
-    def problem(keys: tuple[str, ...], message: str) -> Problem:
-        line, column = loaded.positions.of(keys) or (0, 0)
-        return Problem(loaded.path, line, column, message, "book-screening")
-
-    counts: dict[str, int | None] = dict.fromkeys(SCREENING_FIELDS)
-    reasons: list[tuple[str, int]] = []
-    for key, value in loaded.data.items():
-        if key == "excluded_at_eligibility" and isinstance(value, dict):
-            for reason, count in value.items():
-                if _is_count(count):
-                    reasons.append((str(reason), int(count)))
-                else:
-                    problems.append(
-                        problem(
-                            (key, reason), f"{key}.{reason} must be a non-negative whole number"
-                        )
-                    )
-        elif key in counts and _is_count(value):
-            counts[key] = int(value)
-        elif key in counts:
-            problems.append(problem((key,), f"{key} must be a non-negative whole number"))
-        else:
-            problems.append(
-                problem(
-                    (key,),
-                    f"unknown screening field {key!r}; expected one "
-                    f"of {', '.join(SCREENING_FIELDS)}, "
-                    "excluded_at_eligibility",
-                )
-            )
-    return Screening(counts, tuple(reasons), loaded.path), problems
-
-
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from typing import Any
 
-from evidence.records.model import Study
+from evidence.records.model import ROB_DOMAINS, Study
 from evidence.report.book.analysis import FigureFile, is_check
+from evidence.report.book.appraisal import certainty_badge
 from evidence.report.book.escape import escape_markdown as esc
 from evidence.report.book.findings import plain_sentence, summary_row
 from evidence.report.book.inputs import AnalysisResults
@@ -22,7 +24,7 @@ from evidence.report.book.markdown import (
     join_blocks,
     table,
 )
-from evidence.report.book.numbers import MISSING
+from evidence.report.book.numbers import interval, metric_words, natural, number
 from evidence.report.wording import code_words
 
 #: Where the numbers of a record were read, as a reader would say it.
@@ -40,6 +42,12 @@ def _count_words(counts: Counter[str], words: Mapping[str, str]) -> str:
     return ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1] if parts else ""
 
 
+def _all_domains_judged(study: Study) -> bool:
+    """Return True when a record judges every ROBINS-E domain (none left not assessed)."""
+    bias = study.risk_of_bias
+    return all(bias.domain(name) not in ("not-assessed", "") for name in ROB_DOMAINS)
+
+
 def trust_box(studies: Sequence[Study]) -> str:
     """Return the "How far to trust these numbers" box, counted from the records.
 
@@ -53,17 +61,19 @@ def trust_box(studies: Sequence[Study]) -> str:
     unchecked = sum(1 for s in studies if s.extraction.status != "verified")
     sources = Counter(s.extraction.source_type for s in studies)
     rated = sum(1 for s in studies if s.risk_of_bias.judgement not in ("not-assessed", None, ""))
+    complete = sum(1 for s in studies if _all_domains_judged(s))
     checked = (
         f"None of the {total} study records has been checked against the full text yet"
         if unchecked == total
         else f"{unchecked} of the {total} study records have not yet been checked against "
         "the full text"
     )
-    bias = (
-        'none has a risk-of-bias rating of its own (every record says "not assessed")'
-        if rated == 0
-        else f"{rated} of {total} have a risk-of-bias rating"
-    )
+    if rated == 0:
+        bias = 'none has a risk-of-bias rating of its own (every record says "not assessed")'
+    else:
+        bias = f"{rated} {'has' if rated == 1 else 'have'} a risk-of-bias rating"
+        if complete < rated:
+            bias += f", {complete} of them for every domain"
     text = (
         f"{checked} (each study page says so). Their numbers were read from: "
         f"{_count_words(sources, SOURCE_WORDS)}. Of the {total} records, {bias}. "
@@ -78,27 +88,66 @@ def trust_box(studies: Sequence[Study]) -> str:
     )
 
 
+def family_cells(result: Mapping[str, Any]) -> tuple[str, str]:
+    """Return the estimate and certainty cells of an analysis kept apart by outcome.
+
+    One line per pooled outcome family ("Coronary heart disease: RR 1.45, 95% CI ...");
+    families with too little evidence are named in the sentence, not here.
+    """
+    estimates, ratings = [], []
+    _, abbreviation, _ = metric_words(result.get("metric"))
+    for family in result.get("by_family") or []:
+        if not isinstance(family, Mapping) or family.get("status") != "ok":
+            continue
+        pooled = family.get("pooled")
+        if not isinstance(pooled, Mapping) or not pooled.get("estimable"):
+            continue
+        name = str(family.get("family") or "outcome")
+        numbers = natural(result, pooled)
+        estimates.append(
+            f"{esc(name[:1].upper() + name[1:])}: **{esc(abbreviation)} "
+            f"{esc(number(numbers['estimate']))}**<br>{esc('95% CI ' + interval(numbers['ci']))}"
+        )
+        certainty = family.get("certainty")
+        badge = certainty_badge(certainty) if isinstance(certainty, Mapping) else "not rated"
+        ratings.append(f"{esc(name)}: {esc(badge)}")
+    return "<br>".join(estimates), "<br>".join(ratings)
+
+
+def _finding_order(analysis: AnalysisResults) -> int:
+    """Pooled findings first, then those pooled by kind of outcome, then the rest."""
+    return {"ok": 0, "by-family": 1}.get(str(analysis.result.get("status")), 2)
+
+
 def summary_table(analyses: Sequence[AnalysisResults]) -> str:
     """Return the summary-of-findings table (natural-scale numbers, one row per finding).
 
     Checks of the pipeline (``kind: check``) are not findings: see :func:`checks_section`.
     """
     rows = []
-    for analysis in analyses:
+    for analysis in sorted(analyses, key=_finding_order):
         if is_check(analysis.result):
             continue
         cells = summary_row(analysis.result)
         link = document_link(esc(cells["question"]), f"_generated/analyses/{analysis.page}.md")
-        people = (
-            f"{cells['participants']} participants"
-            if cells["participants"] != MISSING
-            else "participants not reported"
-        )
+        people = cells["people"]
         evidence = esc(cells["k"]) + "<br>" + esc(people)
-        if analysis.result.get("status") != "ok":
+        if analysis.result.get("status") == "by-family":
+            estimates, ratings = family_cells(analysis.result)
             rows.append(
-                [link, evidence, "not pooled", "", esc("not rated"), esc(cells["sentence"])]
+                [
+                    link,
+                    evidence,
+                    estimates or "not pooled",
+                    "",
+                    ratings or "not rated",
+                    esc(cells["sentence"]),
+                ]
             )
+            continue
+        if analysis.result.get("status") != "ok":
+            sentence = cells["sentence"].replace(" The studies are listed below.", "")
+            rows.append([link, evidence, "not pooled", "", esc("not rated"), esc(sentence)])
             continue
         estimate = (
             "**"

@@ -27,9 +27,10 @@ from evidence.report.book.bibfile import site_bibtex
 from evidence.report.book.catalogue import catalogue_page, study_page
 from evidence.report.book.context import SiteContext, build_context
 from evidence.report.book.escape import slug
-from evidence.report.book.inputs import AnalysisResults, Bibliography, Screening
+from evidence.report.book.inputs import AnalysisResults, Bibliography
 from evidence.report.book.landing import landing_fragment
 from evidence.report.book.prisma import prisma_page
+from evidence.report.book.search import Screening, coverage_problems
 from evidence.report.book.toc import toc_yaml
 
 GENERATED = "_generated"
@@ -128,7 +129,27 @@ def _downloads(analysis: AnalysisResults, writer: _Writer) -> list[tuple[str, st
     if analysis.csv_path is not None:
         writer.copy(analysis.csv_path, f"results/{analysis.page}-effects.csv")
         downloads.append(("Effects table (CSV)", f"../results/{analysis.page}-effects.csv"))
+    table = _multiverse_csv(analysis)
+    if table is not None:
+        writer.copy(table, f"results/{analysis.page}-multiverse.csv")
+        downloads.append(
+            (
+                "Multiverse, one row per specification (CSV)",
+                f"../results/{analysis.page}-multiverse.csv",
+            )
+        )
     return downloads
+
+
+def _multiverse_csv(analysis: AnalysisResults) -> Path | None:
+    """Return the multiverse table the results name, when it is a file beside the JSON."""
+    section = analysis.result.get("multiverse")
+    files = section.get("files") if isinstance(section, dict) else None
+    name = files.get("csv") if isinstance(files, dict) else None
+    if analysis.json_path is None or not isinstance(name, str):
+        return None
+    path = analysis.json_path.parent / Path(name).name
+    return path if path.is_file() and not path.is_symlink() else None
 
 
 def _summary_figure(build_dir: Path, writer: _Writer) -> FigureFile | None:
@@ -222,7 +243,14 @@ def _prisma(page: PageInput) -> None:
         for study in inputs.studies
         if any(use.included and use.analysis_id in pooled for use in context.uses.get(study.id, ()))
     )
-    page.writer.text("prisma.md", prisma_page(inputs.studies, in_analyses, inputs.screening))
+    page.writer.text(
+        "prisma.md",
+        prisma_page(inputs.studies, in_analyses, inputs.screening, inputs.bibliography.keys),
+    )
+    if inputs.screening is not None:
+        page.problems.extend(
+            coverage_problems(inputs.screening, [study.id for study in inputs.studies])
+        )
 
 
 def _bibliography(page: PageInput) -> None:

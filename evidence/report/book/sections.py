@@ -14,7 +14,7 @@ from typing import Any
 
 from evidence.report.book.escape import doi_url
 from evidence.report.book.escape import escape_markdown as esc
-from evidence.report.book.findings import certainty_level, pooled_of
+from evidence.report.book.findings import participants_text, pooled_of
 from evidence.report.book.markdown import bullets, external_link, heading, join_blocks, table
 from evidence.report.book.numbers import (
     MISSING,
@@ -52,7 +52,7 @@ def pooled_table(result: Mapping[str, Any]) -> str:
             "Effects (k) and studies",
             f"{integer(pooled.get('k'))} effects, {integer(pooled.get('n_studies'))} studies",
         ),
-        ("Participants", integer(pooled.get("n_participants"))),
+        ("Participants", participants_text(result)),
         (f"Pooled {name} ({abbreviation})", number(numbers["estimate"])),
         ("95% confidence interval", interval(numbers["ci"])),
         ("95% prediction interval", interval(numbers["pi"])),
@@ -350,48 +350,6 @@ def dependence(result: Mapping[str, Any]) -> str:
             f"(df {number(robust.get('df'), 1)})."
         )
     return bullets(esc(item) for item in items)
-
-
-def certainty(result: Mapping[str, Any]) -> str:
-    """Return the GRADE table: each domain, proposed and final rating, reason, override."""
-    section = _mapping(result.get("certainty"))
-    if not section:
-        return esc("Certainty was not rated for this analysis.")
-    rows = []
-    for domain in _list(section.get("domains")):
-        override = domain.get("override")
-        override_text = (
-            override.get("justification", "yes")
-            if isinstance(override, Mapping)
-            else ("yes" if override else "")
-        )
-        rows.append(
-            [
-                esc(domain.get("domain")),
-                esc(domain.get("proposed")),
-                esc(domain.get("final")),
-                esc(domain.get("reason")),
-                esc(override_text),
-            ]
-        )
-    start = f"Starting level: {section.get('start', MISSING)}"
-    if section.get("start_reason"):
-        start += f" ({section['start_reason']})"
-    intro = esc(
-        f"{start}; proposed certainty: {section.get('proposed_level', MISSING)}; "
-        f"final certainty: {certainty_level(result)}."
-    )
-    if not rows:
-        return intro
-    return join_blocks(
-        [
-            intro,
-            table(
-                ["Domain", "Proposed downgrade", "Final downgrade", "Reason", "Reviewer override"],
-                rows,
-            ),
-        ]
-    )
 
 
 def published(result: Mapping[str, Any]) -> str:

@@ -49,10 +49,12 @@ def render_all(
     ``cumulative``, ``leave-one-out``, ``influence``, ``baujat`` and ``bubble-<moderator>``
     for each meta-regression moderator that has a column in ``effects``. A figure is
     skipped when its section is missing or null, or when fewer than two effects can be
-    drawn (k < 2); nothing is drawn unless ``status`` is ``"ok"``. This analysis's stale
-    figures are removed, known exactly: ``<id>-<kind>.svg`` of every registered kind and
-    the figures ``previous`` lists that were not drawn again; a file of another analysis
-    whose id starts with this one (``x`` and ``x-bubble-y``) is never touched.
+    drawn (k < 2); an analysis that pooled nothing gets only the kinds marked ``unpooled``
+    (the forest of its studies, with each outcome family's estimate when it has one). This
+    analysis's stale figures are removed, known exactly: ``<id>-<kind>.svg`` of every
+    registered kind and the figures ``previous`` lists that were not drawn again; a file of
+    another analysis whose id starts with this one (``x`` and ``x-bubble-y``) is never
+    touched.
 
     Parameters
     ----------
@@ -96,14 +98,20 @@ def _draw(
     """Draw every registered figure kind that applies; return ``{name: relative path}``."""
     rows = included_effects(effects)
     written: dict[str, str] = {}
-    if result.get("status", "ok") != "ok" or len(rows) < 2:
+    pooled = result.get("status", "ok") == "ok"
+    if len(rows) < (2 if pooled else 1):
         return written
     source = FigureInput(
-        result, effects, rows, Scale.from_result(result), pooled_from(result.get("pooled"))
+        result,
+        effects,
+        rows,
+        Scale.from_result(result),
+        pooled_from(result.get("pooled")),
+        multiverse_table(result, figures_dir.parent),
     )
     title = safe_text(result.get("title"), None) or identifier
     for kind in figure_kinds():
-        if not kind.applies(source):
+        if not (pooled or kind.unpooled) or not kind.applies(source):
             continue
         for drawing in kind.render(source):
             with figure_style():
@@ -118,6 +126,27 @@ def _draw(
                 )
             written[drawing.name] = f"figures/{identifier}-{drawing.name}.svg"
     return written
+
+
+def multiverse_table(result: dict[str, Any], build_dir: Path) -> pandas.DataFrame | None:
+    """Read the multiverse table a results document names (relative to the build directory).
+
+    ``None`` when the document names none or the file is not a readable table inside
+    ``build_dir`` (a results file cannot make a figure read any other file).
+    """
+    section = result.get("multiverse")
+    files = section.get("files") if isinstance(section, dict) else None
+    relative = files.get("parquet") if isinstance(files, dict) else None
+    if not isinstance(relative, str):
+        return None
+    path = (build_dir / relative).resolve()
+    root = build_dir.resolve()
+    if root not in path.parents or not path.is_file():
+        return None
+    try:
+        return pandas.read_parquet(path)
+    except (OSError, ValueError):
+        return None
 
 
 def summary_forest(rows: list[dict[str, Any]], path: Path) -> None:

@@ -45,6 +45,7 @@ RISK_OF_BIAS_MARKS = {
     "high": ("H", "#D55E00"),
     "serious": ("H", "#D55E00"),
     "critical": ("H", "#D55E00"),
+    "very": ("H", "#D55E00"),
 }
 UNKNOWN_RISK_OF_BIAS = ("?", "#8C8C8C")
 
@@ -144,7 +145,7 @@ def main_forest(
     if show_bias:
         footnotes.append(
             "Risk of bias (discs on the right): L low, M some concerns or moderate, "
-            "H high or serious, ? not assessed or unclear."
+            "H high, very high or serious, ? not assessed or unclear."
         )
     directions = result_directions(result)
     layout = Layout(
@@ -389,6 +390,8 @@ def sequence_description(kind: str, entries: list[dict[str, Any]], scale: Scale)
 
 
 def _forest(source: FigureInput) -> list[Drawing]:
+    if source.result.get("status", "ok") != "ok":
+        return _studies_forest(source)
     grouping = subgroup_grouping(source.result, lambda field: level_values(source.effects, field))
     return [
         Drawing(
@@ -423,6 +426,39 @@ def _sequence(kind: str, title: str) -> FigureKind:
     )
 
 
-register(FigureKind("forest", 10, lambda source: True, _forest))
+def _studies_forest(source: FigureInput) -> list[Drawing]:
+    """Draw the forest of an analysis that pooled nothing overall (see ``plots.studies``)."""
+    from evidence.report.plots.studies import studies_forest
+
+    families = (
+        level_values(source.effects, "outcome_family")
+        if source.result.get("status") == "by-family"
+        else None
+    )
+    show_bias = any(row.risk_of_bias for row in source.rows)
+    badges = [risk_of_bias_mark(row.risk_of_bias) if show_bias else None for row in source.rows]
+    described = f"Forest plot of {len(source.rows)} effects; no overall pooled estimate."
+    return [
+        Drawing(
+            "forest",
+            "Forest plot",
+            described,
+            lambda: studies_forest(
+                source.result,
+                source.rows,
+                source.scale,
+                families,
+                badges,
+                direction_labels(
+                    source.result.get("metric"), source.result.get("orient"), "the outcome"
+                )
+                if families is not None
+                else result_directions(source.result),
+            ),
+        )
+    ]
+
+
+register(FigureKind("forest", 10, lambda source: True, _forest, unpooled=True))
 register(_sequence("cumulative", "Cumulative forest plot"))
 register(_sequence("leave-one-out", "Leave-one-out plot"))

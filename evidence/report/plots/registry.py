@@ -26,13 +26,18 @@ from evidence.report.plots.scale import Scale
 
 @dataclass(frozen=True)
 class FigureInput:
-    """What every figure of one analysis is drawn from (results-file data only)."""
+    """What every figure of one analysis is drawn from (results-file data only).
+
+    ``multiverse`` is the analysis's ``results/<id>-multiverse.parquet`` table when its
+    results name one (the specification curve is drawn from it).
+    """
 
     result: dict[str, Any]
     effects: pandas.DataFrame
     rows: list[EffectRow]
     scale: Scale
     pooled: Pooled | None
+    multiverse: pandas.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,8 @@ class FigureKind:
     """A kind of figure: its name, place in the order, when it applies, how it is drawn.
 
     The file is ``<id>-<name>.svg``, or ``<id>-<name>-<suffix>.svg`` when ``suffixed``
-    (one per moderator, say).
+    (one per moderator, say). A kind with ``unpooled`` is also drawn for an analysis that
+    pooled nothing (status ``insufficient-evidence`` or ``by-family``), from its studies.
     """
 
     name: str
@@ -61,6 +67,7 @@ class FigureKind:
     applies: Callable[[FigureInput], bool]
     render: Callable[[FigureInput], Sequence[Drawing]]
     suffixed: bool = field(default=False)
+    unpooled: bool = field(default=False)
 
     def owns(self, name: str) -> bool:
         """Return True when ``name`` (the file name between ``<id>-`` and ``.svg``) is ours.

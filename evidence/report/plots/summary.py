@@ -59,6 +59,38 @@ def _outcome(row: dict[str, Any]) -> str:
     return safe_text(row.get("outcome") or question.get("outcome"), None)
 
 
+def family_rows(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """Split an analysis kept apart by outcome into one row per pooled outcome family.
+
+    Each family row is the analysis row with the family's numbers, its outcome (the
+    family's name, so it gets an axis of its own) and ``"<title>: <family>"`` as its title.
+    Rows of other analyses are returned as they are.
+    """
+    if row.get("status") != "by-family":
+        return [row]
+    found = []
+    for family in row.get("families") or []:
+        if not isinstance(family, dict) or family.get("status") != "ok":
+            continue
+        if family.get("estimable") is False:
+            continue
+        name = safe_text(family.get("family"), None) or "outcome"
+        exposure = safe_text(family.get("exposure"), None)
+        title = exposure[:1].upper() + exposure[1:] if exposure else safe_text(row.get("title"))
+        found.append(
+            {
+                **row,
+                **{key: family.get(key) for key in ("k", "estimate", "ci", "pi")},
+                "back_transformed": family.get("back_transformed"),
+                "status": "ok",
+                "title": title,
+                "outcome": name,
+                "family": name,
+            }
+        )
+    return found
+
+
 def summary_groups(
     rows: list[dict[str, Any]],
 ) -> list[tuple[tuple[Any, ...], list[dict[str, Any]]]]:
@@ -70,7 +102,7 @@ def summary_groups(
     out. Groups keep the order of their first analysis.
     """
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
-    for row in rows:
+    for row in (split for given in rows for split in family_rows(given)):
         if is_check(row) or row.get("status", "ok") != "ok":
             continue
         scale = summary_scale(row)
@@ -142,7 +174,8 @@ def summary_figure(rows: list[dict[str, Any]]) -> Figure | None:
     if not blocks:
         return None
     findings = [row for row in rows if not is_check(row)]
-    not_pooled = sum(1 for row in findings if row.get("status", "ok") != "ok")
+    not_pooled = sum(1 for row in findings if row.get("status", "ok") not in ("ok", "by-family"))
+    by_outcome = sum(1 for row in findings if row.get("status") == "by-family")
     footnotes = [
         "Diamonds: pooled estimate and 95% CI; grey lines: 95% prediction intervals; "
         "arrows: the interval runs past the axis."
@@ -151,6 +184,12 @@ def summary_figure(rows: list[dict[str, Any]]) -> Figure | None:
         footnotes.append(
             f"Not drawn: {not_pooled} question{'s' if not_pooled != 1 else ''} with too "
             "little evidence to pool (listed in the summary of findings)."
+        )
+    if by_outcome:
+        footnotes.append(
+            f"{by_outcome} question{'s' if by_outcome != 1 else ''} kept apart by kind of "
+            "outcome: each outcome pooled on its own is drawn on its own axis; no overall "
+            "estimate is given across outcomes."
         )
     layout = Layout(
         "Pooled estimates, one axis per outcome and measure",

@@ -1,0 +1,451 @@
+"""The optional sections of ``evidence pool`` that follow metafor beyond ``rma``.
+
+Each builder turns the parsed CSV (and the fitted model) into one JSON-ready section of
+the pool command's output, and :func:`summary_lines` describes the sections in a few
+readable lines for the text output:
+
+- ``--model mh|peto|glmm``: :func:`binary_pooled` (Mantel-Haenszel ``rma.mh``, Peto
+  ``rma.peto``, the GLMMs of ``rma.glmm``: ``--glmm-model UM.FS|CM.EL|CM.AL``, with
+  ``--method FE`` the equal-effects GLMM) in place of the inverse-variance ``pooled``;
+- ``--predict``: :func:`predictions` (metafor ``predict(newmods = )``);
+- ``--blup``: :func:`blups` (``fitted``, ``blup``, ``ranef`` per study);
+- ``--confint TYPE``: :func:`tau2_interval` (``confint(type = )`` for the (residual) tau2,
+  or the Biggerstaff-Tweedie interval);
+- ``--henmi-copas``: :func:`henmi_copas_section` (``hc``);
+- ``--permutation N --seed S``: :func:`permutation_section` (``permutest``).
+
+Inputs are checked here and bad ones raised as :class:`evidence.errors.EvidenceError`
+problems naming the CSV (``FILE.csv:LINE:COL: message [rule]``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from evidence.effects.csvinput import EffectTable, numeric_column
+from evidence.errors import EvidenceError, Problem
+from evidence.stats.errors import InputError
+from evidence.stats.glmm import glmm_proportions, glmm_rate, glmm_rates, glmm_tables
+from evidence.stats.mantel_haenszel import (
+    MEASURES as MH_TABLE_MEASURES,
+)
+from evidence.stats.mantel_haenszel import (
+    RATE_MEASURES as MH_RATE_MEASURES,
+)
+from evidence.stats.mantel_haenszel import (
+    mantel_haenszel,
+    mantel_haenszel_rates,
+)
+from evidence.stats.permutation import permutation_test
+from evidence.stats.peto import peto
+from evidence.stats.prediction import Prediction, blup, predict, ranef
+from evidence.stats.results import finite
+from evidence.stats.tau2_intervals import (
+    INTERVAL_METHODS,
+    biggerstaff_tweedie,
+    confint_tau2,
+    henmi_copas,
+)
+from evidence.stats.transforms import PARAMETERISED_TRANSFORMS, transform_function
+from evidence.stats.uni import UniFit
+
+#: ``--model`` choices: metafor rma (inverse variance, the default) and the binary models.
+MODELS = ("rma", "mh", "peto", "glmm")
+#: Measures each binary model pools.
+MODEL_MEASURES = {
+    "mh": MH_TABLE_MEASURES + MH_RATE_MEASURES,
+    "peto": ("OR", "PETO"),
+    "glmm": ("OR", "IRR", "PLO", "IRLN"),
+}
+#: ``--confint`` choices: metafor's interval types and the Biggerstaff-Tweedie interval.
+CONFINT_TYPES = (*INTERVAL_METHODS, "BT")
+
+
+def problem(path: str, message: str, rule: str, line: int = 0, column: int = 0) -> EvidenceError:
+    """One problem about the CSV as an :class:`EvidenceError`."""
+    return EvidenceError([Problem(path, line, column, message, rule)])
+
+
+# ------------------------------------------------------------------ binary pooling models
+
+
+def _cells(table: EffectTable, kept: np.ndarray, names: Sequence[str]) -> list[np.ndarray]:
+    return [numeric_column(table, name)[kept] for name in names]
+
+
+def _two_by_two(table: EffectTable, kept: np.ndarray) -> list[np.ndarray]:
+    """``ai, bi, ci, di`` of the kept rows (``bi = n1i - ai`` when only n1i is given)."""
+    ai, ci = _cells(table, kept, ("ai", "ci"))
+    if "bi" in table.cells:
+        bi = numeric_column(table, "bi")[kept]
+    else:
+        bi = numeric_column(table, "n1i")[kept] - ai
+    if "di" in table.cells:
+        di = numeric_column(table, "di")[kept]
+    else:
+        di = numeric_column(table, "n2i")[kept] - ci
+    return [ai, bi, ci, di]
+
+
+def binary_pooled(args: Any, table: EffectTable, kept: np.ndarray, measure: str) -> dict[str, Any]:
+    """Return the ``pooled`` section of ``--model mh``, ``peto`` or ``glmm``.
+
+    metafor ``rma.mh``, ``rma.peto``, ``rma.glmm``, with the back-transformed estimate and CI.
+    """
+    model = args.model
+    if measure not in MODEL_MEASURES[model]:
+        raise problem(
+            args.file,
+            f"--model {model} pools the measures {', '.join(MODEL_MEASURES[model])}, "
+            f"not {measure}; give --measure accordingly",
+            "pool-model",
+        )
+    level, drop00 = args.level, args.drop00
+    result: Any
+    if model == "mh" and measure in MH_RATE_MEASURES:
+        columns = _cells(table, kept, ("x1i", "t1i", "x2i", "t2i"))
+        result = mantel_haenszel_rates(
+            *columns, measure=measure, correct=args.correct, level=level, drop00=drop00
+        )
+    elif model == "mh":
+        result = mantel_haenszel(
+            *_two_by_two(table, kept),
+            measure=measure,
+            correct=args.correct,
+            level=level,
+            drop00=drop00,
+        )
+    elif model == "peto":
+        result = peto(*_two_by_two(table, kept), level=level, drop00=drop00)
+    else:
+        result = _glmm(args, table, kept, measure)
+    section = result.to_dict()
+    name = "exp" if measure in ("OR", "RR", "IRR", "PETO", "IRLN") else None
+    name = "ilogit" if measure == "PLO" else name
+    function = transform_function(name)
+    section["back_transformed"] = None
+    if function is not None and section["estimate"] is not None:
+        values = function(np.asarray([section["estimate"], *section["ci"]], dtype=float))
+        section["back_transformed"] = {
+            "estimate": finite(values[0]),
+            "ci": [finite(values[1]), finite(values[2])],
+        }
+    return section
+
+
+def _glmm(args: Any, table: EffectTable, kept: np.ndarray, measure: str) -> Any:
+    """``rma.glmm``: ``--method FE`` fits the equal-effects model (metafor ``method="EE"``)."""
+    method = "EE" if args.method == "FE" else "ML"
+    if measure != "OR" and args.glmm_model == "CM.AL":
+        raise problem(
+            args.file, "--glmm-model CM.AL is for odds ratios (--measure OR)", "pool-model"
+        )
+    if measure in ("PLO", "IRLN") and args.glmm_model != "UM.FS":
+        raise problem(
+            args.file,
+            f"--glmm-model {args.glmm_model} needs two groups, not {measure}",
+            "pool-model",
+        )
+    options = {"method": method, "level": args.level}
+    if measure == "OR":
+        return glmm_tables(*_two_by_two(table, kept), model=args.glmm_model, **options)
+    if measure == "IRR":
+        rates = _cells(table, kept, ("x1i", "t1i", "x2i", "t2i"))
+        return glmm_rates(*rates, model=args.glmm_model, **options)
+    if measure == "IRLN":
+        return glmm_rate(*_cells(table, kept, ("xi", "ti")), **options)
+    return glmm_proportions(*_cells(table, kept, ("xi", "ni")), **options)
+
+
+# ------------------------------------------------------------------ predictions and BLUPs
+
+
+def _levels(values: np.ndarray) -> list[str] | None:
+    """Sorted levels of a text moderator (None for a numeric one), as design_matrix codes."""
+    if values.dtype.kind in "iuf":
+        return None
+    return sorted(set(values.astype(str)))
+
+
+def parse_predict(
+    path: str, spec: str, columns: dict[str, np.ndarray]
+) -> tuple[dict[str, str], list[float]]:
+    """One ``--predict`` value -> (the moderator values as given, the design row).
+
+    ``name=value,name=value`` names every ``--mods`` column (a level for a text moderator);
+    a bare number is accepted when there is one numeric moderator.
+    """
+    names = list(columns)
+    given: dict[str, str] = {}
+    parts = [part.strip() for part in spec.split(",") if part.strip()]
+    if len(parts) == 1 and "=" not in parts[0] and len(names) == 1:
+        given[names[0]] = parts[0]
+    else:
+        for part in parts:
+            name, sep, value = part.partition("=")
+            if not sep or name.strip() not in columns:
+                raise problem(
+                    path,
+                    f"--predict {spec!r}: give name=value for each moderator ({', '.join(names)})",
+                    "pool-predict",
+                )
+            given[name.strip()] = value.strip()
+    missing = [name for name in names if name not in given]
+    if missing:
+        raise problem(
+            path, f"--predict {spec!r} gives no value for {', '.join(missing)}", "pool-predict"
+        )
+    row: list[float] = []
+    for name in names:
+        levels = _levels(columns[name])
+        value = given[name]
+        if levels is None:
+            try:
+                number = float(value)
+            except ValueError:
+                number = math.nan
+            if not math.isfinite(number):
+                raise problem(
+                    path, f"--predict: {name} {value!r} is not a finite number", "pool-predict"
+                )
+            row.append(number)
+        elif value not in levels:
+            raise problem(
+                path,
+                f"--predict: {name} has no level {value!r} (levels: {', '.join(levels)})",
+                "pool-predict",
+            )
+        else:
+            row += [1.0 if value == level else 0.0 for level in levels[1:]]
+    return given, row
+
+
+def _rows(prediction: Prediction, index: int) -> dict[str, Any]:
+    def at(values: np.ndarray | None) -> float | None:
+        return None if values is None else finite(values[index])
+
+    pi = None if prediction.pi_lower is None else [at(prediction.pi_lower), at(prediction.pi_upper)]
+    ci = None if prediction.ci_lower is None else [at(prediction.ci_lower), at(prediction.ci_upper)]
+    return {"pred": at(prediction.pred), "se": at(prediction.se), "ci": ci, "pi": pi}
+
+
+def back_transform_of(name: str | None, ni: np.ndarray | None) -> Any:
+    """Return the back-transform to pass on (a callable if it needs the sample sizes)."""
+    if name in PARAMETERISED_TRANSFORMS:
+        return name if ni is None else transform_function(name, ni=ni)
+    return name
+
+
+def predictions(
+    path: str,
+    fit: UniFit,
+    specs: Sequence[str],
+    columns: dict[str, np.ndarray],
+    transform: str | None,
+    ni: np.ndarray | None,
+) -> list[dict[str, Any]]:
+    """Metafor ``predict(res, newmods = ...)`` at each ``--predict`` value."""
+    rows = []
+    for spec in specs:
+        given, row = parse_predict(path, spec, columns)
+        found = predict(fit, np.asarray([row]))
+        entry: dict[str, Any] = {"at": given, **_rows(found, 0), "back_transformed": None}
+        if transform is not None:
+            back = predict(fit, np.asarray([row]), transform=transform, ni=ni)
+            entry["back_transformed"] = {
+                key: value for key, value in _rows(back, 0).items() if key != "se"
+            }
+        rows.append(entry)
+    return rows
+
+
+def blups(fit: UniFit, labels: Sequence[str]) -> list[dict[str, Any]]:
+    """Per study: fitted value, BLUP of the study's effect and its random effect."""
+    fitted, best, random = fit.fitted(), blup(fit), ranef(fit)
+    rows = []
+    for i, label in enumerate(labels):
+        rows.append(
+            {
+                "study": label,
+                "yi": finite(fit.yi[i]),
+                "fitted": finite(fitted[i]),
+                "blup": {key: value for key, value in _rows(best, i).items() if key != "ci"},
+                "ranef": {key: value for key, value in _rows(random, i).items() if key != "ci"},
+            }
+        )
+    return rows
+
+
+# ------------------------------------------------------------------ heterogeneity and others
+
+
+def tau2_interval(path: str, fit: UniFit, kind: str) -> dict[str, Any]:
+    """``confint(res, type = kind)`` for the (residual) tau2, or Biggerstaff-Tweedie."""
+    try:
+        if kind == "BT":
+            if fit.p > 1:
+                raise InputError(
+                    "the Biggerstaff-Tweedie interval is for models without moderators",
+                    "confint-method",
+                )
+            found = biggerstaff_tweedie(fit.yi, fit.vi, level=fit.level * 100)
+        else:
+            found = confint_tau2(fit, kind)
+    except InputError as error:
+        raise problem(path, f"--confint {kind}: {error.message}", error.rule) from None
+    return found.to_dict()
+
+
+def henmi_copas_section(path: str, fit: UniFit) -> dict[str, Any]:
+    """Henmi-Copas interval (metafor ``hc``) for a model without moderators."""
+    if fit.p > 1:
+        raise problem(path, "--henmi-copas is for models without moderators", "pool-hc")
+    return henmi_copas(fit.yi, fit.vi, level=fit.level * 100).to_dict()
+
+
+def permutation_section(
+    args: Any, yi: np.ndarray, vi: np.ndarray, moderators: np.ndarray | None, names: Sequence[str]
+) -> dict[str, Any]:
+    """``permutest(res, iter = N)`` with a seeded generator (``--seed``)."""
+    if args.permutation < 1:
+        raise problem(args.file, "--permutation needs a positive number", "pool-permutation")
+    result = permutation_test(
+        yi,
+        vi,
+        moderators,
+        names=list(names) or None,
+        method=args.method,
+        test=args.test,
+        iterations=args.permutation,
+        seed=args.seed,
+    )
+    return result.to_dict()
+
+
+# ------------------------------------------------------------------ text output
+
+
+def _num(value: float | None, digits: int = 4) -> str:
+    return "NA" if value is None else f"{value:.{digits}f}"
+
+
+def _pair(values: Sequence[float | None] | None, digits: int = 4) -> str:
+    if values is None:
+        return "NA"
+    return f"[{_num(values[0], digits)}, {_num(values[1], digits)}]"
+
+
+def _pval(value: float | None) -> str:
+    if value is None:
+        return "NA"
+    return "<.0001" if value < 1e-4 else f"{value:.4f}"
+
+
+_MODEL_NAMES = {"mantel-haenszel": "Mantel-Haenszel", "peto": "Peto", "glmm": "GLMM"}
+
+
+def binary_summary(pooled: dict[str, Any], notes: Sequence[str]) -> list[str]:
+    """Describe a Mantel-Haenszel, Peto or GLMM pooled section (as metafor prints it)."""
+    kind = _MODEL_NAMES[pooled["model"]]
+    if pooled["model"] == "glmm":
+        kind += f" {pooled['glmm_model']}"
+    lines = [f"{kind} model (k = {pooled['k']}; measure {pooled['measure']})", ""]
+    if pooled.get("tau2") is not None:
+        lines.append(f"tau^2: {_num(pooled['tau2'])}")
+    for key, label in (("q", "Q"), ("q_wald", "Wald"), ("q_lrt", "likelihood ratio")):
+        if pooled.get(key) is not None:
+            lines.append(
+                f"Test for heterogeneity ({label}): Q(df = {pooled['q_df']}) = "
+                f"{_num(pooled[key])}, p-val {_pval(pooled[key + '_p'])}"
+            )
+    lines += [
+        "",
+        f"{'estimate':>10} {'se':>8} {'zval':>8} {'pval':>8} {'ci.lb':>9} {'ci.ub':>9}",
+        f"{_num(pooled['estimate']):>10} {_num(pooled['se']):>8} "
+        f"{_num(pooled['statistic']):>8} {_pval(pooled['p']):>8} "
+        f"{_num(pooled['ci'][0]):>9} {_num(pooled['ci'][1]):>9}",
+    ]
+    back = pooled.get("back_transformed")
+    if back is not None:
+        lines.append(f"back-transformed: {_num(back['estimate'])} CI {_pair(back['ci'])}")
+    tests = (("cmh", "Cochran-Mantel-Haenszel"), ("cochran", "Cochran"), ("tarone", "Tarone"))
+    for name, label in tests:
+        if pooled.get(name) is not None:
+            lines.append(f"{label} test: {_num(pooled[name])}, p-val {_pval(pooled[name + '_p'])}")
+    lines += [f"note: {note}" for note in notes]
+    return lines
+
+
+def _regression_lines(output: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    for key, section in output.get("meta_regression", {}).items():
+        if "influence" in section:
+            flagged = [row["study"] for row in section["influence"] if row["influential"]]
+            lines += [
+                "",
+                f"Meta-regression ({key}) case deletion: influential: "
+                f"{', '.join(flagged) or 'none'}",
+            ]
+    for row in output.get("predictions", []):
+        at = ", ".join(f"{name}={value}" for name, value in row["at"].items())
+        line = (
+            f"Prediction at {at}: {_num(row['pred'])} CI {_pair(row['ci'])} PI {_pair(row['pi'])}"
+        )
+        back = row["back_transformed"]
+        if back is not None:
+            line += f"; back-transformed {_num(back['pred'])} CI {_pair(back['ci'])}"
+        lines.append(line)
+    return lines
+
+
+def summary_lines(output: dict[str, Any]) -> list[str]:
+    """Describe the sections of this module present in ``output`` in readable lines."""
+    lines = _regression_lines(output)
+    if "blup" in output:
+        lines += ["", "BLUPs (study: observed, fitted, BLUP [prediction interval]):"]
+        for row in output["blup"]:
+            best = row["blup"]
+            lines.append(
+                f"  {row['study']}: {_num(row['yi'])}, {_num(row['fitted'])}, "
+                f"{_num(best['pred'])} {_pair(best['pi'])}"
+            )
+    interval = output.get("tau2_interval")
+    if interval is not None:
+        lines += [
+            "",
+            f"tau^2 interval ({interval['method']}, {100 * interval['level']:g}%): "
+            f"{_pair(interval['tau2_ci'])}; I^2 {_pair(interval['i2_ci'], 2)}",
+        ]
+        lines += [f"note: {note}" for note in interval["notes"]]
+    hc = output.get("henmi_copas")
+    if hc is not None:
+        lines += [
+            "",
+            f"Henmi-Copas: estimate {_num(hc['estimate'])}, se {_num(hc['se'])}, CI "
+            f"{_pair(hc['ci'])} (DerSimonian-Laird CI {_pair(hc['ci_re'])})",
+        ]
+    perm = output.get("permutation")
+    if perm is not None:
+        kind = (
+            "exact" if perm["exact"] else f"{perm['iterations']} permutations, seed {perm['seed']}"
+        )
+        lines += ["", f"Permutation test ({kind}):"]
+        lines += [f"  {c['name']}: p-val {_pval(c['p'])}" for c in perm["coefficients"]]
+        if perm["qm"] is not None:
+            lines.append(f"  omnibus QM {_num(perm['qm'])}: p-val {_pval(perm['qm_p'])}")
+    deletion = output.get("dependence", {}).get("cluster_deletion")
+    if deletion is not None:
+        rows = deletion["clusters"]
+        worst = max(rows, key=lambda row: row["cook_d"] or 0.0)
+        estimates = [row["estimate"] for row in rows if row["estimate"] is not None]
+        lines += [
+            "",
+            f"Leave-one-cluster-out estimates range {_num(min(estimates))} to "
+            f"{_num(max(estimates))}; largest Cook's distance: {worst['cluster']} "
+            f"({_num(worst['cook_d'])})",
+        ]
+    return lines

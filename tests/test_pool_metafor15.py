@@ -1,0 +1,190 @@
+"""``evidence pool`` beyond rma (issue 15): the binary models, predictions, BLUPs, tau2
+intervals, Henmi-Copas, permutation tests, PFT back-transformation and the deletion
+diagnostics of meta-regressions and three-level models, end to end on CSV files.
+
+Expected numbers come from R metafor 3.8.1 (tests/reference/make_metafor15_fixtures.R,
+make_diagnostics15_fixtures.R, make_binary_fixtures.R) or, for the Mantel-Haenszel rows,
+from Rothman et al. (2008) as metafor's published-example test gives them.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from evidence.cli import main
+
+REFERENCE = Path(__file__).parent / "reference"
+FIXTURES = json.loads((REFERENCE / "metafor15_fixtures.json").read_text())
+DIAGNOSTICS = json.loads((REFERENCE / "diagnostics15.json").read_text())
+RTOL = 1e-6
+#: metafor's published-example tolerance (tests/testthat/settings.r).
+TOL_PUBLISHED = 0.01
+
+
+def _write(path: Path, columns: dict[str, list]) -> Path:
+    names = list(columns)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(names)
+        for row in zip(*(columns[name] for name in names), strict=True):
+            writer.writerow(row)
+    return path
+
+
+def _pool(capsys: pytest.CaptureFixture, *args: str) -> dict:
+    assert main(["pool", *args, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.fixture
+def bcg(tmp_path: Path) -> Path:
+    return _write(tmp_path / "bcg.csv", FIXTURES["cli_bcg"]["data"])
+
+
+def test_predictions_at_numeric_and_text_moderator_values(bcg, capsys):
+    output = _pool(
+        capsys,
+        str(bcg),
+        "--measure",
+        "OR",
+        "--mods",
+        "ablat,alloc",
+        "--predict",
+        "ablat=20,alloc=random",
+        "--predict",
+        "alloc=systematic,ablat=50",
+    )
+    expected, back = FIXTURES["cli_bcg"]["predict"], FIXTURES["cli_bcg"]["predict_exp"]
+    rows = output["predictions"]
+    assert rows[0]["at"] == {"ablat": "20", "alloc": "random"}
+    assert_allclose([r["pred"] for r in rows], expected["pred"], rtol=RTOL)
+    assert_allclose([r["se"] for r in rows], expected["se"], rtol=RTOL)
+    assert_allclose([r["ci"] for r in rows], np.c_[expected["ci_lb"], expected["ci_ub"]], rtol=RTOL)
+    assert_allclose([r["pi"] for r in rows], np.c_[expected["pi_lb"], expected["pi_ub"]], rtol=RTOL)
+    found = [r["back_transformed"] for r in rows]
+    assert_allclose([r["pred"] for r in found], back["pred"], rtol=RTOL)
+    assert_allclose([r["pi"] for r in found], np.c_[back["pi_lb"], back["pi_ub"]], rtol=RTOL)
+
+
+def test_profile_likelihood_interval_of_the_residual_tau2(bcg, capsys):
+    output = _pool(capsys, str(bcg), "--measure", "OR", "--mods", "ablat,alloc", "--confint", "PL")
+    assert output["tau2_interval"]["method"] == "PL"
+    assert_allclose(
+        output["tau2_interval"]["tau2_ci"], FIXTURES["cli_bcg"]["confint_pl"], rtol=1e-5
+    )
+
+
+def test_meta_regression_case_deletion(bcg, capsys):
+    output = _pool(capsys, str(bcg), "--measure", "OR", "--mods", "ablat,alloc", "--sensitivity")
+    section = output["meta_regression"]["ablat,alloc"]
+    flags = [row["influential"] for row in section["influence"]]
+    assert flags == FIXTURES["cli_bcg"]["influential"]
+    assert set(section["influence"][0]["dfbetas"]) == {
+        "intrcpt",
+        "ablat",
+        "allocrandom",
+        "allocsystematic",
+    }
+    assert len(section["leave_one_out"]) == 13
+
+
+def test_blups_per_study(bcg, capsys):
+    output = _pool(capsys, str(bcg), "--measure", "OR", "--blup")
+    rows = output["blup"]
+    assert [row["study"] for row in rows] == FIXTURES["cli_bcg"]["data"]["study"]
+    # Intercept-only model: every fitted value is the pooled estimate.
+    assert_allclose([row["fitted"] for row in rows], output["pooled"]["estimate"], rtol=1e-12)
+    for row in rows:  # blup = fitted + ranef
+        assert row["blup"]["pred"] == pytest.approx(row["fitted"] + row["ranef"]["pred"])
+
+
+def test_henmi_copas_and_biggerstaff_tweedie(tmp_path, capsys):
+    name = next(n for n in FIXTURES if isinstance(FIXTURES[n], dict) and "hc" in FIXTURES[n])
+    entry = FIXTURES[name]
+    path = _write(tmp_path / "hc.csv", {"yi": entry["yi"], "vi": entry["vi"]})
+    output = _pool(capsys, str(path), "--henmi-copas", "--confint", "BT")
+    assert_allclose(output["henmi_copas"]["estimate"], entry["hc"]["beta"], rtol=RTOL)
+    assert_allclose(
+        output["henmi_copas"]["ci"], [entry["hc"]["ci_lb"], entry["hc"]["ci_ub"]], rtol=1e-5
+    )
+    assert output["tau2_interval"]["method"] == "BT"
+
+
+def test_permutation_test_is_reproducible_for_a_seed(bcg, capsys):
+    args = [str(bcg), "--measure", "OR", "--mods", "ablat", "--permutation", "50", "--seed", "7"]
+    first, second = _pool(capsys, *args), _pool(capsys, *args)
+    assert first["permutation"] == second["permutation"]
+    assert first["permutation"]["seed"] == 7 and first["permutation"]["iterations"] == 50
+
+
+def test_pft_pools_with_the_harmonic_mean_back_transform(tmp_path, capsys):
+    columns = FIXTURES["inputs"]["pritz"]
+    path = _write(tmp_path / "pritz.csv", {"xi": columns["xi"], "ni": columns["ni"]})
+    output = _pool(capsys, str(path), "--measure", "PFT")
+    expected = FIXTURES["measures"]["PFT_pooled"]
+    back = output["pooled"]["back_transformed"]
+    assert_allclose(back["estimate"], expected["pred"], rtol=RTOL)
+    assert_allclose(back["ci"], [expected["ci_lb"], expected["ci_ub"]], rtol=RTOL)
+
+
+ROTHMAN_15_1 = {"ai": [8, 22], "bi": [98, 76], "ci": [5, 16], "di": [115, 69]}
+
+
+@pytest.mark.parametrize(
+    ("measure", "expected"),
+    [("RD", (0.0349, -0.0176, 0.0874)), ("RR", (0.2818, -0.1442, 0.7078))],
+)
+def test_mantel_haenszel_model(tmp_path, capsys, measure, expected):
+    path = _write(tmp_path / "t.csv", ROTHMAN_15_1)
+    output = _pool(capsys, str(path), "--measure", measure, "--model", "mh", "--level", "90")
+    pooled = output["pooled"]
+    assert pooled["model"] == "mantel-haenszel"
+    found = [pooled["estimate"], *pooled["ci"]]
+    assert_allclose(found, expected, rtol=TOL_PUBLISHED)
+
+
+def test_peto_and_glmm_models(tmp_path, capsys):
+    path = _write(tmp_path / "t.csv", ROTHMAN_15_1)
+    peto = _pool(capsys, str(path), "--measure", "OR", "--model", "peto")["pooled"]
+    assert peto["model"] == "peto"
+    assert peto["back_transformed"]["estimate"] == pytest.approx(np.exp(peto["estimate"]))
+    glmm = _pool(capsys, str(path), "--measure", "OR", "--model", "glmm", "--glmm-model", "CM.EL")
+    assert glmm["pooled"]["glmm_model"] == "CM.EL"
+    assert main(["pool", str(path), "--measure", "OR", "--model", "mh"]) == 0
+    assert "Mantel-Haenszel model (k = 2; measure OR)" in capsys.readouterr().out
+
+
+def test_cluster_deletion_of_the_three_level_model(tmp_path, capsys):
+    entry = DIAGNOSTICS["multilevel"]["konstantopoulos"]
+    path = _write(
+        tmp_path / "k.csv", {"district": entry["cluster"], "yi": entry["yi"], "vi": entry["vi"]}
+    )
+    output = _pool(capsys, str(path), "--cluster", "district", "--sensitivity")
+    rows = output["dependence"]["cluster_deletion"]["clusters"]
+    assert [row["cluster"] for row in rows] == entry["clusters"]
+    assert_allclose([row["cook_d"] for row in rows], entry["cook_d"], rtol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model", "mh", "--mods", "ablat"], "--mods work with --model rma only"),
+        (["--predict", "ablat=3"], "--predict needs --mods"),
+        (["--mods", "ablat,alloc", "--predict", "ablat=3"], "gives no value for alloc"),
+        (["--mods", "alloc", "--predict", "alloc=none"], "has no level 'none'"),
+        (["--mods", "ablat", "--predict", "ablat=x"], "is not a finite number"),
+        (["--mods", "ablat", "--confint", "BT"], "for models without moderators"),
+        (["--model", "peto", "--measure", "RR"], "--model peto pools the measures OR, PETO"),
+    ],
+)
+def test_bad_options_are_problems(bcg, capsys, args, message):
+    measure = [] if "--measure" in args else ["--measure", "OR"]
+    assert main(["pool", str(bcg), *measure, *args]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
