@@ -27,8 +27,9 @@ setup: $(STAMP) ## Create .venv and install the package, site toolchain and test
 validate: $(STAMP) ## Check every study record and the bibliography
 	$(BIN)/evidence validate studies
 
-analyses: $(STAMP) ## Run every analysis in analyses/ (only those whose inputs changed)
+analyses: $(STAMP) ## Run every analysis in analyses/ (only those whose inputs changed) and its history
 	$(BIN)/evidence run
+	$(BIN)/evidence history
 
 book: $(STAMP) ## Build the evidence site into build/site/ (offline)
 	$(BIN)/evidence book

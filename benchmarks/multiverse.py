@@ -5,7 +5,7 @@ Run: .venv/bin/python benchmarks/multiverse.py [--studies 2000] [--cells 100] [-
 
 1. **corpus** (in memory, seeded): N cohort studies, each in one construct x outcome cell
    (``--cells`` cells, so about 20 studies a cell); every study reports a fully adjusted
-   hazard ratio and, for about half of them, a minimally adjusted or unadjusted one of the
+   risk ratio and, for about half of them, a minimally adjusted or unadjusted one of the
    same effect; one in seven is read from a review table; one study in ten shares its cohort
    with two others (so the three-level model is used). One analysis per cell with the default
    multiverse, every random-effects tau^2 estimator (DL, HE, HS, SJ, PM, EB, ML, REML), z
@@ -98,7 +98,7 @@ def corpus(n_studies: int, n_cells: int, seed: int) -> tuple[list[Study], list[A
                     Outcome(domain, f"{domain} {name}", "harmful"),
                     level,
                     Statistic(
-                        "HR",
+                        "RR",
                         round(math.exp(estimate), 3),
                         (
                             round(math.exp(estimate - 1.96 * se), 3),
@@ -128,6 +128,7 @@ def corpus(n_studies: int, n_cells: int, seed: int) -> tuple[list[Study], list[A
             ("adjustment", ("most-adjusted", "least-adjusted", "all")),
             ("dependence", ("three-level", "two-level", "aggregate", "one-per-cohort")),
             ("inclusion", ("all", "primary-sources", "adjusted-only")),
+            ("families", ("as-specified",)),
             ("estimator", ESTIMATORS),
             ("inference", ("z", "knha")),
         )
@@ -156,13 +157,15 @@ def designs(args: argparse.Namespace) -> list[multiverse.Design]:
     return [multiverse.build_design(studies, a) for a in analyses]
 
 
-def run_all(found: list[multiverse.Design], out: Path, client=None) -> tuple[int, int, float]:
+def run_all(
+    found: list[multiverse.Design], out: Path, client=None, block: int = BLOCK
+) -> tuple[int, int, float]:
     """Compute every multiverse; return (fitted, candidates, seconds)."""
     start = time.perf_counter()
     fitted = candidates = 0
     for design in found:
         parquet, csv = multiverse.table_paths(out, design.analysis)
-        data = multiverse.compute(design, parquet, csv, BLOCK, client)
+        data = multiverse.compute(design, parquet, csv, block, client)
         fitted += sum(len(e) for e in data.estimate)
         candidates += design.specifications
     return fitted, candidates, time.perf_counter() - start
@@ -173,6 +176,7 @@ def single_process(args: argparse.Namespace, out: str, queue) -> None:
     start = time.perf_counter()
     found = designs(args)
     built = time.perf_counter() - start
+    cpu = time.process_time()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fitted, candidates, seconds = run_all(found, Path(out))
@@ -182,6 +186,7 @@ def single_process(args: argparse.Namespace, out: str, queue) -> None:
             "fitted": fitted,
             "candidates": candidates,
             "seconds": seconds,
+            "cpu": time.process_time() - cpu,
             "design": built,
             "peak_mb": peak,
         }
@@ -272,15 +277,17 @@ R_SCRIPT = r"""
 suppressMessages(library(metafor))
 args <- commandArgs(TRUE)
 d <- read.csv(args[1]); m <- read.csv(args[2])
-parts <- split(d, d$row)
-t0 <- proc.time()[["elapsed"]]
-for (s in parts) try(rma(s$yi, s$vi, method = "REML"), silent = TRUE)
-uni <- (proc.time()[["elapsed"]] - t0) / length(parts)
-parts <- split(m, m$row)
-t0 <- proc.time()[["elapsed"]]
-for (s in parts) try(rma.mv(yi, vi, random = ~ 1 | cluster/effect, data = s), silent = TRUE)
-mv <- (proc.time()[["elapsed"]] - t0) / length(parts)
-cat(sprintf('{"rma": %.6f, "rma_mv": %.6f}\n', uni, mv))
+timed <- function(parts, fit) {
+  failed <- 0
+  t0 <- proc.time()[["elapsed"]]
+  for (s in parts) if (inherits(try(fit(s), silent = TRUE), "try-error")) failed <- failed + 1
+  c((proc.time()[["elapsed"]] - t0) / length(parts), length(parts), failed)
+}
+uni <- timed(split(d, d$row), function(s) rma(s$yi, s$vi, method = "REML"))
+mv <- timed(split(m, m$row), function(s) rma.mv(yi, vi, random = ~ 1 | cluster/effect, data = s))
+cat(sprintf(paste0('{"rma": %.6f, "rma_n": %d, "rma_failed": %d, ',
+                   '"rma_mv": %.6f, "rma_mv_n": %d, "rma_mv_failed": %d}\n'),
+            uni[1], uni[2], uni[3], mv[1], mv[2], mv[3]))
 """
 
 
@@ -290,7 +297,7 @@ def metafor(found: list[multiverse.Design], selections, folder: Path) -> dict | 
         return None
     rows = ["row,yi,vi"]
     for number, (y, v) in enumerate(selections[:: max(1, len(selections) // 1000)][:1000]):
-        rows += [f"{number},{a!r},{b!r}" for a, b in zip(y, v, strict=True)]
+        rows += [f"{number},{float(a)!r},{float(b)!r}" for a, b in zip(y, v, strict=True)]
     (folder / "uni.csv").write_text("\n".join(rows) + "\n")
     rows, count = ["row,yi,vi,cluster,effect"], 0
     for design in found:
@@ -303,7 +310,7 @@ def metafor(found: list[multiverse.Design], selections, folder: Path) -> dict | 
                 and len(set(clusters)) > 1
             ):
                 rows += [
-                    f"{count},{a!r},{b!r},{c},{e}"
+                    f"{count},{float(a)!r},{float(b)!r},{c},{e}"
                     for e, (a, b, c) in enumerate(
                         zip(design.yi[mask], design.vi[mask], clusters, strict=True)
                     )
@@ -340,7 +347,8 @@ def main() -> None:
         child.join()
         print(
             f"single process: {one['fitted']:,} specifications fitted of {one['candidates']:,} "
-            f"in {one['seconds']:.1f} s ({one['fitted'] / one['seconds']:,.0f} per second); "
+            f"in {one['seconds']:.1f} s, {one['cpu']:.1f} s CPU "
+            f"({one['fitted'] / one['seconds']:,.0f} per second); "
             f"designs built in {one['design']:.1f} s; peak memory {one['peak_mb']:.0f} MB"
         )
         if not args.no_dask:
@@ -367,9 +375,10 @@ def main() -> None:
         if r is not None:
             hours = (one["fitted"] * r["rma"]) / 3600
             print(
-                f"metafor 3.8: rma() {1000 * r['rma']:.2f} ms per fit, rma.mv() "
-                f"{1000 * r['rma_mv']:.1f} ms per fit; {one['fitted']:,} rma() fits would take "
-                f"~{hours:.1f} h"
+                f"metafor 3.8: rma() {1000 * r['rma']:.2f} ms per fit ({r['rma_n']} fits, "
+                f"{r['rma_failed']} failed), rma.mv() {1000 * r['rma_mv']:.1f} ms per fit "
+                f"({r['rma_mv_n']} fits, {r['rma_mv_failed']} failed); {one['fitted']:,} rma() "
+                f"fits would take ~{hours:.1f} h"
             )
 
 

@@ -10,12 +10,14 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 SCRIPTS = (
+    "startup.py",
     "validate_records.py",
     "pooling.py",
     "engine.py",
     "diagnostics.py",
     "multivariate.py",
     "analyses.py",
+    "multiverse.py",
     "book.py",
 )
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -74,9 +76,11 @@ def write_corpus(directory: Path, count: int, seed: int = 20261125) -> None:
     for index in range(count):
         record_id = f"synthetic{index:05d}"
         effects = []
+        n = rng.randint(50, 50000)
         for k in range(rng.randint(1, 3)):
             log_value = rng.uniform(-0.3, 0.8)
-            se = rng.uniform(0.03, 0.3)
+            # a CI no narrower than n allows (the ci-too-narrow rule)
+            se = rng.uniform(max(0.03, 0.7 / n**0.5), 0.3)
             value, low, high = (
                 round(2.718281828**x, 2)
                 for x in (log_value, log_value - 1.96 * se, log_value + 1.96 * se)
@@ -98,7 +102,7 @@ def write_corpus(directory: Path, count: int, seed: int = 20261125) -> None:
             year=rng.randint(1970, 2024),
             design=rng.choice(DESIGNS),
             cohort=index % 997,
-            n=rng.randint(50, 50000),
+            n=n,
             follow_up=rng.randint(1, 20),
             effects="".join(effects),
         )
@@ -136,10 +140,69 @@ def baseline(directory: Path) -> int:
     return errors
 
 
+TIMER = """
+import sys, time
+from evidence.records.validate import validate_paths
+best_wall = best_cpu = float("inf")
+for _ in range(int(sys.argv[2])):
+    wall, cpu = time.perf_counter(), time.process_time()
+    validate_paths([sys.argv[1]])
+    best_wall = min(best_wall, time.perf_counter() - wall)
+    best_cpu = min(best_cpu, time.process_time() - cpu)
+print(best_wall, best_cpu)
+"""
+
+
+def time_code_at(ref: str, directory: Path, repeats: int) -> tuple[float, float, float]:
+    """Time ``validate_paths`` and the ``evidence validate`` command of the code at git ``ref``.
+
+    The code is checked out in a temporary worktree and imported from there
+    (``PYTHONPATH``), so both versions validate the same files in the same run. Returns
+    the best wall and CPU time of ``validate_paths`` and the best wall time of the command
+    (start-up included).
+    """
+    root = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory(prefix="evidence-bench-") as tmp:
+        tree = Path(tmp) / "tree"
+        subprocess.run(
+            ["git", "worktree", "add", "-q", "--detach", str(tree), ref], cwd=root, check=True
+        )
+        try:
+            return _time_tree(tree, directory, repeats)
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=root)
+
+
+def _time_tree(tree: Path, directory: Path, repeats: int) -> tuple[float, float, float]:
+    environment = {**os.environ, "PYTHONPATH": str(tree)}
+    out = subprocess.run(
+        [sys.executable, "-c", TIMER, str(directory), str(repeats)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    command = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "evidence", "validate", str(directory)],
+            env=environment,
+            capture_output=True,
+        )
+        command = min(command, time.perf_counter() - start)
+    return float(out[0]), float(out[1]), command
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=5000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--before",
+        metavar="REF",
+        help="also time the code at this git ref (e.g. a51becd, before issue 12) on the same files",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
@@ -149,6 +212,9 @@ def main() -> None:
         )
         load_wall, load_cpu, (studies, _) = best_of(args.repeats, lambda: load_studies(directory))
         base_wall, base_cpu, _ = best_of(args.repeats, lambda: baseline(directory))
+        root = Path(__file__).resolve().parents[1]
+        now = _time_tree(root, directory, args.repeats)
+        before = time_code_at(args.before, directory, args.repeats) if args.before else None
     errors = errors_in(problems)
     if errors:
         raise SystemExit(f"synthetic corpus has errors, e.g. {errors[0]}")
@@ -161,6 +227,12 @@ def main() -> None:
     print(f"validate_paths: {validate_wall:.2f} s wall, {validate_cpu:.2f} s CPU")
     print(f"load_studies:   {load_wall:.2f} s wall, {load_cpu:.2f} s CPU")
     print(f"baseline (CSafeLoader + jsonschema): {base_wall:.2f} s wall, {base_cpu:.2f} s CPU")
+    print(f"`evidence validate DIR` (start-up included): {now[2]:.2f} s wall")
+    if before is not None:
+        print(
+            f"code at {args.before}: validate_paths {before[0]:.2f} s wall, {before[1]:.2f} s "
+            f"CPU; `evidence validate DIR` {before[2]:.2f} s wall"
+        )
 
 
 if __name__ == "__main__":

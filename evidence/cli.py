@@ -15,14 +15,22 @@ import sys
 from collections.abc import Sequence
 
 from evidence import __version__
-from evidence.errors import EvidenceError, format_problems
+from evidence.commands import SUMMARIES
 
 #: Sub-command modules, in the order ``evidence --help`` lists them.
-COMMANDS = ("validate", "new", "effects", "pool", "run", "multiverse", "book", "diff")
+COMMANDS = tuple(SUMMARIES)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the top-level parser with every available sub-command."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Build the top-level parser.
+
+    Parameters
+    ----------
+    command : str, optional
+        The sub-command the arguments name: only its module is imported and its full
+        parser built; the others are listed by their summary (enough for ``--help`` and
+        for argparse to reject an unknown name). By default every parser is built.
+    """
     parser = argparse.ArgumentParser(
         prog="evidence",
         description="Validate study records, pool them and build the evidence site.",
@@ -30,23 +38,34 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"evidence {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"evidence.commands.{name}")
-        except ModuleNotFoundError as exc:  # a command not written yet
-            if exc.name != f"evidence.commands.{name}":
-                raise
+        if command is not None and name != command:
+            subparsers.add_parser(name, help=SUMMARIES[name], add_help=False)
             continue
+        module = importlib.import_module(f"evidence.commands.{name}")
         module.register(subparsers)
     return parser
 
 
+def _command_named(argv: Sequence[str]) -> str:
+    """Return the sub-command the arguments name, or ``""`` when they name none.
+
+    The top-level parser has no option taking a value, so the first argument that is not
+    an option is the command.
+    """
+    first = next((arg for arg in argv if not arg.startswith("-")), "")
+    return first if first in SUMMARIES else ""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_command_named(arguments))
+    args = parser.parse_args(arguments)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from evidence.errors import EvidenceError, format_problems
+
     try:
         return int(args.func(args) or 0)
     except EvidenceError as exc:

@@ -384,3 +384,26 @@ def test_participants_never_count_a_whole_cohort_for_its_subgroup(effects, expec
     result["effects"] = effects
     result["pooled"]["n_participants"] = None
     assert participants_text(result) == expected
+
+
+def test_every_rating_on_the_shipped_site_has_a_footnote_per_domain():
+    """Live corpus, invariant only: each rated estimate's page carries every footnote."""
+    import html
+
+    from test_book_fixtures import shipped_site
+
+    site, documents = shipped_site()
+    rated = 0
+    for document in documents:
+        page = site / "_generated" / "analyses" / f"{document['id']}.html"
+        text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page.read_text("utf-8"))).split())
+        blocks = [document, *(document.get("by_family") or [])]
+        for block in blocks:
+            certainty = block.get("certainty") or {}
+            if not certainty.get("level"):
+                continue
+            rated += 1
+            assert certainty["symbol"] in text
+            for domain in [*certainty["domains"], *certainty.get("upgrades", [])]:
+                assert domain["footnote"] and " ".join(domain["footnote"].split()) in text
+    assert rated  # the shipped analyses rate at least one estimate

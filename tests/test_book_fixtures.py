@@ -223,7 +223,7 @@ effects:
     source:
       locator: "abstract <script>alert('locator')</script>"
       url: "https://example.org/hostile"
-      quote: "<script>alert('quote')</script> :::{note} ::: % comment (target)= $$y$$"
+      quote: "<script>alert('quote')</script> :::{note} ::: % comment (target)= $$y$$ 1.5 1.2 1.9"
     notes: "[x](javascript:alert(2)) &lt;b&gt;"
 """
 
@@ -246,7 +246,7 @@ HOSTILE_BIB = """\
   title = {A title with <script>alert('bib')</script> in it},
   journal = {Journal of Tests},
   year = {2001},
-  url = {javascript:alert(3)}
+  url = {https://example.org/x"><script>alert(3)</script>}
 }
 """
 

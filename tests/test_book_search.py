@@ -94,7 +94,9 @@ def test_the_page_lists_the_sources_and_says_when_no_database_was_searched(tmp_p
     text = page.replace("\\", "")
     assert "No search of a bibliographic database or register is recorded yet" in text
     assert "1 of 2 study records are not yet traced to a source" in text
-    assert "| Table 4 | other methods | 2026-11-25 | not recorded | 8 | not recorded | 1 |" in text
+    assert (
+        "| **Table 4** | other methods | 2026-11-25 | not recorded | 8 | not recorded | 1 |" in text
+    )
     assert "studies/screening.yaml" not in text  # no file instructions for readers
     no_record = prisma_page([], 0, None).replace("\\", "")
     assert "No search has been recorded yet" in no_record

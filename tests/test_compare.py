@@ -167,3 +167,15 @@ def test_format_value_adds_digits_until_a_change_is_visible():
 def test_unknown_format_is_a_value_error():
     with pytest.raises(ValueError, match="unknown format"):
         render(compare_results([], [results()]), "html")
+
+
+def test_markdown_neutralises_mentions_and_text_escapes_control_characters():
+    """Issue 18 item 9: no @mention in the pull-request comment, no ANSI in the terminal."""
+    import re
+
+    head = [results(title="ping @octocat and @org/team \x1b[2J")]
+    markdown = render(compare_results([], head), "markdown")
+    assert re.search(r"@[A-Za-z0-9]", markdown) is None  # GitHub's mention pattern
+    assert "@\u200boctocat and @\u200borg/team" in markdown
+    text = render(compare_results([], head), "text")
+    assert "\x1b" not in text and "\\x1b[2J" in text

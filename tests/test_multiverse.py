@@ -22,7 +22,7 @@ from numpy.testing import assert_allclose
 from evidence.analyses import multiverse
 from evidence.analyses.choices import CHOICES, DEFAULTS
 from evidence.analyses.harmonise import adjustment_variants, harmonise
-from evidence.analyses.spec import Multiverse, analysis_schema, load_analysis
+from evidence.analyses.spec import Eligibility, Multiverse, analysis_schema, load_analysis
 from evidence.cli import main
 from evidence.report.book.multiverse import multiverse_section
 from evidence.report.plots import figure_description, render_all
@@ -217,6 +217,7 @@ def table(tmp_path_factory):
 
 
 def _pick(frame, **options):
+    options.setdefault("families", "as-specified")
     chosen = frame
     for name, value in options.items():
         chosen = chosen[chosen[name].astype(str) == value]
@@ -480,3 +481,39 @@ def test_fully_adjusted_only_is_the_adjustment_sensitivity_table_of_evidence_run
         [pooled["estimate"], *pooled["ci"]],
         rtol=RTOL_SAME,
     )
+
+
+def test_without_leave_one_sample_out_every_sample_is_kept(table):
+    design, _data, frame, _csv = table
+    block = replace(analysis().multiverse, leave_one_sample_out=False)
+    kept = multiverse.build_design(corpus(), make_analysis(test="knha", multiverse=block))
+    assert kept.choice("leave_out") == ("none",)
+    assert kept.specifications * len(design.choice("leave_out")) == design.specifications
+    fitted = multiverse.fit_block(kept, range(kept.selections))
+    whole = frame[frame["leave_out"] == "none"]
+    assert_allclose(np.sort(fitted.numbers["estimate"]), np.sort(whole["estimate"]), rtol=RTOL_SAME)
+
+
+def test_equal_estimates_leave_no_variance_to_explain():
+    assert (
+        multiverse.variance_explained(np.full(6, 0.2401088937), np.array([0, 0, 1, 1, 2, 2]))
+        is None
+    )
+
+
+def test_all_ratio_families_let_the_odds_ratios_in_that_the_spec_leaves_out():
+    studies = [
+        *corpus(),
+        make_record("s8", make_effect("a", measure="OR", value=1.9, ci=(1.3, 2.8))),
+    ]
+    spec = replace(
+        analysis(families=("as-specified", "all-ratios")),
+        eligibility=Eligibility(measure_families=("hazard",)),
+    )
+    design = multiverse.build_design(studies, spec)
+    families = multiverse.decode(design, np.arange(design.specifications))["families"]
+    per_table = design.per_table * design.per_selection
+    odds = design.cluster == design.samples.index("s8")
+    for table, holds in enumerate(design.tables):
+        option = design.choice("families")[families[table * per_table]]
+        assert holds[odds].any() == (option == "all-ratios")

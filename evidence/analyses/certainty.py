@@ -64,6 +64,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evidence.analyses.spec import Override
+from evidence.stats.transforms import TRANSFORMS
 
 LEVELS = ("very low", "low", "moderate", "high")
 #: GRADE certainty symbols, high to very low.
@@ -592,7 +593,8 @@ def _imprecision_full(metric: str, ci: Sequence[float | None] | None) -> tuple[i
 
 def _natural(metric: str, lower: float, upper: float) -> str:
     if metric in RATIO_METRICS:
-        return f"{_ratio(math.exp(lower))} to {_ratio(math.exp(upper))}"
+        ratio = TRANSFORMS["exp"].scalar  # inf, not OverflowError, for a huge log ratio
+        return f"{_ratio(ratio(lower))} to {_ratio(ratio(upper))}"
     if metric == "fisher-z":
         return f"r {math.tanh(lower):.2f} to {math.tanh(upper):.2f}"
     return f"{lower:.2f} to {upper:.2f}"
@@ -709,7 +711,8 @@ def large_effect(metric: str, ci: Sequence[float | None] | None) -> tuple[int, s
         )
     if crosses(ci) is None:
         return 0, "not judged: no confidence interval", "No confidence interval; not rated up."
-    lower, upper = math.exp(float(ci[0])), math.exp(float(ci[1]))  # type: ignore[index, arg-type]
+    ratio = TRANSFORMS["exp"].scalar  # inf, not OverflowError, for a huge log ratio
+    lower, upper = ratio(float(ci[0])), ratio(float(ci[1]))  # type: ignore[index, arg-type]
     shown = f"{_ratio(lower)} to {_ratio(upper)}"
     if lower > 5 or upper < 0.2:
         return (

@@ -139,6 +139,19 @@ CHOICES: dict[str, Choice] = {
             ),
             "inclusion",
         ),
+        Choice(
+            "families",
+            "Ratio families",
+            "table",
+            (
+                Option("as-specified", "the ratio families the analysis names"),
+                Option(
+                    "all-ratios",
+                    "hazard, risk, odds and rate ratios together (rare-outcome approximation)",
+                ),
+            ),
+            "families",
+        ),
         Choice("leave_out", "Sample left out", "sample", (Option(KEEP_ALL, "none"),), None),
         Choice(
             "estimator",
@@ -164,6 +177,7 @@ DEFAULTS: dict[str, tuple[str, ...]] = {
     "adjustment": ("most-adjusted", "least-adjusted", "all", "fully-adjusted-only"),
     "dependence": ("three-level", "two-level", "aggregate", "one-per-cohort"),
     "inclusion": ("all", "primary-sources", "adjusted-only"),
+    "families": ("as-specified", "all-ratios"),
     "estimator": ("REML", "DL", "PM"),
     "inference": ("z", "knha", "adhoc"),
 }
@@ -176,13 +190,23 @@ def prespecified(spec: Mapping[str, Any]) -> dict[str, str]:
         "adjustment": str(spec.get("adjustment")),
         "dependence": SPEC_DEPENDENCE.get(str(spec.get("dependence")), "three-level"),
         "inclusion": "all",
+        "families": "as-specified",
         "estimator": str(model.get("method", "REML")).upper(),
         "inference": str(model.get("test", "z")),
     }
 
 
+#: Metrics on which ratio families can be combined (the ``all-ratios`` option).
+RATIO_METRICS = ("log-risk-ratio", "log-odds-ratio")
+
+
 def default_options(name: str, spec: Mapping[str, Any]) -> tuple[str, ...]:
-    """Return the default options of ``name`` plus the spec's own setting, in registry order."""
+    """Return the default options of ``name`` plus the spec's own setting, in registry order.
+
+    ``families`` varies only on a ratio metric.
+    """
+    if name == "families" and spec.get("metric") not in RATIO_METRICS:
+        return ("as-specified",)
     wanted = {*DEFAULTS[name], prespecified(spec)[name]}
     return tuple(option for option in CHOICES[name].names if option in wanted)
 

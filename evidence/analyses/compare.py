@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from evidence.errors import escape_terminal
+
 #: Relative and absolute tolerances below which two numbers count as unchanged. Results
 #: files are byte-identical on reruns, so these only absorb float noise across platforms.
 RELATIVE_TOLERANCE = 1e-9
@@ -318,12 +320,14 @@ def render_text(changes: Sequence[AnalysisChange]) -> str:
     flagged = [change for change in changes if change.flags]
     if flagged:
         lines.append("Changed conclusions:")
-        lines += [f"  ! {c.id}: {flag.message}" for c in flagged for flag in c.flags]
+        lines += [
+            f"  ! {c.id}: {escape_terminal(flag.message)}" for c in flagged for flag in c.flags
+        ]
         lines.append("")
     for change in _ordered(changes):
         if change.kind == "unchanged":
             continue
-        lines.append(f"{change.id} ({change.kind}): {change.title}")
+        lines.append(f"{change.id} ({change.kind}): {escape_terminal(change.title)}")
         for label, before, after, changed in _rows(change):
             marker = "*" if changed else " "
             lines.append(f"  {marker} {label:<26}{before:>22}  ->  {after}")
@@ -428,16 +432,32 @@ def _ordered(changes: Sequence[AnalysisChange]) -> list[AnalysisChange]:
 
 
 def _escape_markdown(text: str) -> str:
-    """Escape what would break a table cell or inject markup: ``| < > * _ ` [ ]`` and newlines."""
+    """Escape what would break a table cell or inject markup: ``| < > * _ ` [ ]`` and newlines.
+
+    An ``@`` is followed by a zero-width space (:func:`_no_mention`), so a title or a
+    message in the pull-request comment cannot notify a user or team.
+    """
     escaped = text.replace("\\", "\\\\").replace("\n", " ").replace("\r", " ")
     for character in "|*_`[]":
         escaped = escaped.replace(character, "\\" + character)
-    return escaped.replace("<", "&lt;").replace(">", "&gt;")
+    return _no_mention(escaped.replace("<", "&lt;").replace(">", "&gt;"))
 
 
 def _escape_cell(text: str) -> str:
-    """Escape what would break a table cell or inject HTML: ``|``, ``<``, ``>``."""
-    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    """Escape what would break a table cell or inject HTML: ``|``, ``<``, ``>``; no mention."""
+    return _no_mention(text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;"))
+
+
+def _no_mention(text: str) -> str:
+    """Put a zero-width space after every ``@``: ``@user`` stays readable but is no mention.
+
+    GitHub notifies ``@user`` and ``@org/team`` wherever they appear in a comment's text;
+    a zero-width space between the ``@`` and the name breaks the pattern it looks for.
+
+    >>> _no_mention("ask @octocat and @org/team") == "ask @\u200boctocat and @\u200borg/team"
+    True
+    """
+    return text.replace("@", "@\u200b")
 
 
 def _summary_dict(summary: AnalysisSummary | None) -> dict[str, Any] | None:

@@ -31,6 +31,7 @@ from evidence.records.model import ROB_DOMAINS
 from evidence.stats import bias, dependence, sensitivity
 from evidence.stats.errors import InputError
 from evidence.stats.pooling import pool
+from evidence.stats.tau2_intervals import henmi_copas
 
 #: Analysis metric -> the effect measure it pools (metafor name, see the measure registry).
 METRIC_MEASURES = {
@@ -73,6 +74,7 @@ SECTION_KEYS = (
     "trimfill",
     "failsafe_n",
     "pet_peese",
+    "henmi_copas",
     "dependence",
     "certainty",
     "eligibility",
@@ -921,6 +923,12 @@ _DIAGNOSTICS: tuple[tuple[str, str, str, _Call], ...] = (
     ),
     ("failsafe_n", "bias", "failsafe", lambda yi, vi, labels, a, order: bias.failsafe_n(yi, vi)),
     ("pet_peese", "bias", "pet-peese", lambda yi, vi, labels, a, order: bias.pet_peese(yi, vi)),
+    (
+        "henmi_copas",
+        "bias",
+        "henmi-copas",
+        lambda yi, vi, labels, a, order: henmi_copas(yi, vi).to_dict(),
+    ),
 )
 
 

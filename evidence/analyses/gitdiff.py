@@ -50,6 +50,7 @@ class DiffSides:
     base_commit: str
     base: list[dict[str, Any]]
     head: list[dict[str, Any]]
+    new_studies: tuple[str, ...] = ()
 
 
 def git(repository: Path, *arguments: str) -> str:
@@ -275,7 +276,9 @@ def diff_sides(repository: Path, base_ref: str | None, studies: Path, analyses: 
             worktree / studies_relative, worktree / analyses_relative, f"{ref}: ", worktree
         )
         base = [_strip_worktree_paths(document, worktree) for document in base]
-    return DiffSides(base_ref=ref, base_commit=commit, base=base, head=head)
+        before = {p.stem for p in (worktree / studies_relative).glob("*.yaml")}
+    added = tuple(sorted({p.stem for p in studies.glob("*.yaml")} - before))
+    return DiffSides(base_ref=ref, base_commit=commit, base=base, head=head, new_studies=added)
 
 
 def _check_records(studies_dir: Path, label: str, tree: Path | None) -> None:

@@ -42,7 +42,6 @@ from evidence.analyses.spec import (
 )
 from evidence.effects.conversions import SYMMETRIC_MEASURES, Converted, to_metric
 from evidence.records.model import Effect, Study
-from evidence.stats.dependence import aggregate
 
 #: Which side of the contrast and which outcome direction each orientation puts above null.
 ORIENTATIONS = {
@@ -567,5 +566,7 @@ def aggregate_cluster(yi: Sequence[float], vi: Sequence[float], rho: float) -> t
     >>> round(y, 10), round(v, 10)
     (0.2, 0.03)
     """
+    from evidence.stats.dependence import aggregate  # on use: harmonising loads no models
+
     combined = aggregate(yi, vi, ["cluster"] * len(yi), rho)
     return float(combined.yi[0]), float(combined.vi[0])

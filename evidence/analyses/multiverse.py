@@ -18,7 +18,8 @@ The work is split by the choices' stages:
    no Python loop runs over specifications.
 
 A selection the model cannot take is pruned with a reason, for every specification it
-would give: fewer than two effects or two samples; a sample left out that the selection
+would give: fewer than two effects, or fewer independent samples than the analysis pools
+(``eligibility.min_samples``); a sample left out that the selection
 does not hold (the same specification as leaving none out); an estimator other than REML
 where the three-level model is used (it is fitted by REML, as ``evidence run`` does); a
 three-level fit that does not converge.
@@ -55,7 +56,7 @@ from scipy import special
 
 from evidence.analyses.choices import CHOICES, DEPENDENCE_RULES, KEEP_ALL, SPEC_DEPENDENCE
 from evidence.analyses.harmonise import harmonise, select
-from evidence.analyses.spec import Analysis, Exclusion
+from evidence.analyses.spec import RATIO_FAMILIES, Analysis, Exclusion
 from evidence.records.model import Effect, Study
 from evidence.stats.multilevel_batch import fit_three_level_batch
 from evidence.stats.pooling import fit_batch
@@ -73,7 +74,7 @@ MODELS = ("two-level", "three-level")
 #: Why a specification was pruned, by code (the table of a block counts codes).
 PRUNE_REASONS = (
     "fewer than two effects",
-    "effects from fewer than two independent samples",
+    "effects from fewer independent samples than the analysis pools",
     "the sample left out is not in this selection (the same as leaving none out)",
     "the three-level model is fitted by REML only",
     "the three-level REML fit did not converge",
@@ -135,7 +136,8 @@ class Design:
         The analysis id.
     options : tuple of (choice, option names)
         Every choice in :data:`CHOICE_ORDER` with its options; ``leave_out`` lists
-        ``"none"`` and then every sample of the universe.
+        ``"none"`` and then (with ``leave_one_sample_out``) every sample of the universe,
+        in the order of ``samples``.
     yi, vi : ndarray (U,)
         The universe: every distinct included row of any table.
     cluster : ndarray of int (U,)
@@ -150,6 +152,9 @@ class Design:
     prespecified : int or None
         Specification index of the analysis as specified (``None`` if it is not in the
         multiverse).
+    min_samples : int
+        Independent samples a selection needs (the analysis's ``eligibility.min_samples``,
+        at least 2), as ``evidence run`` needs them to pool.
     """
 
     analysis: str
@@ -162,6 +167,7 @@ class Design:
     three_level: NDArray[np.bool_]
     prespecified: int | None
     rho: float = 0.5
+    min_samples: int = 2
 
     @property
     def sizes(self) -> tuple[int, ...]:
@@ -171,7 +177,12 @@ class Design:
     @property
     def selections(self) -> int:
         """Number of selections (tables x samples left out)."""
-        return len(self.tables) * (len(self.samples) + 1)
+        return len(self.tables) * self.per_table
+
+    @property
+    def per_table(self) -> int:
+        """Selections per table: every sample kept, then each left out in turn (if asked)."""
+        return len(self.choice("leave_out"))
 
     @property
     def per_selection(self) -> int:
@@ -235,17 +246,17 @@ def build_design(studies: Sequence[Study], analysis: Analysis) -> Design:
     rows: list[tuple[float, float, str]] = []
     members: list[list[int]] = []
     three_level: list[bool] = []
-    cache: dict[tuple[str, str, str], list[int]] = {}
+    cache: dict[tuple[str, ...], list[int]] = {}
     for combination in itertools.product(*(multiverse.of(name) for name in table_choices)):
         options = dict(zip(table_choices, combination, strict=True))
         rule, model = DEPENDENCE_RULES[options["dependence"]]
-        key = (options["adjustment"], rule, options["inclusion"])
+        key = (options["adjustment"], rule, options["inclusion"], options["families"])
         if key not in cache:
             adjustment, only = _ADJUSTMENT.get(options["adjustment"], (options["adjustment"], ()))
             exclusions = _inclusion_exclusions(chosen, options["inclusion"])
             exclusions += _inclusion_exclusions(chosen, *only)
             variant = replace(
-                analysis,
+                _families(analysis, options["families"]),
                 adjustment=adjustment,
                 dependence=rule,
                 rho=multiverse.rho,
@@ -267,8 +278,9 @@ def build_design(studies: Sequence[Study], analysis: Analysis) -> Design:
     tables = np.zeros((len(members), len(rows)), dtype=bool)
     for index, chosen_rows in enumerate(members):
         tables[index, chosen_rows] = True
+    leaving = samples if multiverse.leave_one_sample_out else ()
     options_all = tuple(
-        (name, (KEEP_ALL, *samples) if name == "leave_out" else multiverse.of(name))
+        (name, (KEEP_ALL, *leaving) if name == "leave_out" else multiverse.of(name))
         for name in CHOICE_ORDER
     )
     design = Design(
@@ -282,8 +294,22 @@ def build_design(studies: Sequence[Study], analysis: Analysis) -> Design:
         three_level=np.array(three_level, dtype=bool),
         prespecified=None,
         rho=multiverse.rho,
+        min_samples=max(2, analysis.rules.min_samples),
     )
     return replace(design, prespecified=_prespecified_index(design, analysis))
+
+
+def _families(analysis: Analysis, option: str) -> Analysis:
+    """Return the analysis as it pools the ratio families of ``option``.
+
+    ``all-ratios`` pools hazard, risk, odds and rate ratios together, odds ratios read as
+    risk ratios (and the reverse) under the rare-outcome approximation, as a spec with
+    those ``measure_families`` and ``assume_rare_outcome: true`` would.
+    """
+    if option == "as-specified":
+        return analysis
+    rules = replace(analysis.rules, measure_families=tuple(sorted(RATIO_FAMILIES)))
+    return replace(analysis, eligibility=rules, assume_rare_outcome=True)
 
 
 def _inclusion_exclusions(
@@ -307,6 +333,7 @@ def _prespecified_index(design: Design, analysis: Analysis) -> int | None:
         "adjustment": analysis.adjustment,
         "dependence": SPEC_DEPENDENCE[analysis.dependence],
         "inclusion": "all",
+        "families": "as-specified",
         "estimator": analysis.method,
         "inference": analysis.test,
         "leave_out": KEEP_ALL,
@@ -354,7 +381,7 @@ def fit_block(design: Design, selections: range) -> Block:
 
 def _selection_masks(design: Design, chosen: NDArray[np.int64]) -> tuple[NDArray, NDArray]:
     """Masks (n, U) of selections and the table index of each."""
-    per_table = len(design.samples) + 1
+    per_table = design.per_table
     table, left = chosen // per_table, chosen % per_table
     masks = design.tables[table].copy()
     leaving = left > 0
@@ -365,7 +392,7 @@ def _selection_masks(design: Design, chosen: NDArray[np.int64]) -> tuple[NDArray
 def _fit_block(design: Design, selections: range) -> Block:
     chosen = np.arange(selections.start, selections.stop, dtype=np.int64)
     masks, table = _selection_masks(design, chosen)
-    left = chosen % (len(design.samples) + 1) - 1  # -1: none left out
+    left = chosen % design.per_table - 1  # -1: none left out
     onehot = np.zeros((len(design.yi), max(len(design.samples), 1)))
     onehot[np.arange(len(design.yi)), design.cluster] = 1.0
     counts = masks.astype(float) @ onehot  # (n, samples): effects of each sample
@@ -374,7 +401,7 @@ def _fit_block(design: Design, selections: range) -> Block:
     before = design.tables[table].astype(float) @ onehot  # the same before leaving out
     absent = (left >= 0) & (before[np.arange(len(chosen)), np.maximum(left, 0)] == 0)
     reason = np.full(len(chosen), -1)
-    reason[n_samples < 2] = _FEW_SAMPLES
+    reason[n_samples < design.min_samples] = _FEW_SAMPLES
     reason[k < 2] = _FEW_EFFECTS
     reason[absent] = _ABSENT_SAMPLE
     nested = design.three_level[table] & (counts > 1).any(axis=1) & (reason < 0)
@@ -825,7 +852,8 @@ def variance_explained(estimate: NDArray, codes: NDArray) -> float | None:
         return None
     mean = float(estimate.mean())
     total = float(((estimate - mean) ** 2).sum())
-    if total <= 0:
+    # Estimates equal up to rounding (every selection the same) leave nothing to explain.
+    if total <= len(estimate) * (1e-12 * max(1.0, float(np.abs(estimate).max()))) ** 2:
         return None
     counts = np.bincount(codes)
     sums = np.bincount(codes, weights=estimate)

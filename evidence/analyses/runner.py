@@ -7,8 +7,9 @@ and writes:
 
 - ``<out>/results/<id>.json``: the "Results files" contract of ARCHITECTURE.md, with
   ``provenance`` = package version, a fingerprint of the package code, the run options and
-  the sha256 of every input file (the spec, each record with a selected effect,
-  ``references.bib``, the headline table);
+  the sha256 of every input (the spec, each record with a selected effect, the BibTeX
+  entries those records cite, the headline table: an analysis reruns only when one of its
+  own inputs changed);
 - ``<out>/results/<id>-effects.csv``: every selected effect, included first (with ``yi``,
   ``vi``, ``weight``), then excluded ones with their reason;
 - ``<out>/figures/<id>-*.svg`` through the ``render`` callback (``evidence run`` passes
@@ -25,30 +26,31 @@ lines go to stderr.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
 import json
+import math
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from functools import cache
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from evidence import __version__
-from evidence.analyses.fit import (
-    METRIC_INFO,
-    SECTION_KEYS,
-    fit_analysis,
-    participants,
-    samples_without_n,
-)
+from evidence import __version__, code_fingerprint
 from evidence.analyses.harmonise import EffectRow, EffectTable, adjustment_variants, harmonise
-from evidence.analyses.multiverse import multiverse_section, remove_multiverse_tables
 from evidence.analyses.published import HEADLINE_FILE, headline_sha256, published_for
 from evidence.analyses.spec import Analysis, load_analyses
-from evidence.errors import EvidenceError, Problem, errors_in
+from evidence.errors import (
+    EvidenceError,
+    Problem,
+    display_path,
+    errors_in,
+    escape_spreadsheet,
+    read_error,
+)
 from evidence.records.model import Study
 from evidence.records.safefs import (
     atomic_write,
@@ -150,43 +152,32 @@ def run_analyses(
     results_dir = Path(out_dir) / "results"
     documents: list[dict[str, Any]] = []
     failures: list[Problem] = []
+    bib_entries = bib_entry_digests(Path(studies_dir))
     for number, analysis in enumerate(analyses, start=1):
         prefix = f"[{number}/{len(analyses)}] {analysis.id}"
-        table = harmonise(studies, analysis)
-        for exclusion in analysis.exclude:
-            if not any(exclusion.matches(r.study, r.effect) for r in table.rows):
-                named = exclusion.study + (f"/{exclusion.effect}" if exclusion.effect else "")
-                print(
-                    Problem(
-                        str(analysis.path),
-                        0,
-                        0,
-                        f"exclude names {named}, which is not among the selected effects",
-                        "exclusion-unused",
-                        "warning",
-                    ),
-                    file=stream,
-                )
-        provenance = build_provenance(analysis, studies, table, Path(studies_dir), figures)
-        existing = _unchanged(results_dir, analysis.id, provenance)
-        if existing is not None and not force:
-            print(f"{prefix}: unchanged, skipped", file=stream)
-            documents.append(existing)
-            continue
         try:
-            variants = adjustment_variants(studies, analysis)
-            document = run_one(
-                analysis, table, provenance, Path(out_dir), render, variants, studies
+            document, skipped = _run_or_skip(
+                analysis,
+                studies,
+                Path(studies_dir),
+                Path(out_dir),
+                figures,
+                force,
+                render,
+                stream,
+                bib_entries,
             )
-        except (EvidenceError, InputError) as exc:  # the others still run; reported at the end
+        except Exception as exc:  # one analysis that fails never stops the others
             problems = _fit_problems(analysis, exc)
+            removed = remove_results(Path(out_dir), analysis.id)
             print(
-                f"{prefix}: failed ({len(problems)} problem{'s' * (len(problems) != 1)})",
+                f"{prefix}: failed ({len(problems)} problem{'s' * (len(problems) != 1)})"
+                + ("; its previous results were removed" if removed else ""),
                 file=stream,
             )
             failures.extend(problems)
             continue
-        print(f"{prefix}: {_summary(document)}", file=stream)
+        print(f"{prefix}: {'unchanged, skipped' if skipped else _summary(document)}", file=stream)
         documents.append(document)
     if ids is None:
         rows = index_rows(documents)
@@ -200,26 +191,156 @@ def run_analyses(
     return documents
 
 
-def _fit_problems(analysis: Analysis, error: EvidenceError | InputError) -> list[Problem]:
-    """Return the problems of an analysis that could not be fitted, each naming its spec.
+#: Most effects one analysis may select: beyond it the run refuses the analysis (the
+#: figures and tables of thousands of rows are unreadable, and time and memory grow).
+MAX_EFFECTS_PER_ANALYSIS = 2000
+#: Largest k for which leave-one-out, influence and cumulative analyses are computed:
+#: they refit k times (memory and time grow with k^2), so above it they are skipped with a
+#: note (``evidence pool --sensitivity`` has the same bound). Raise it when the deletion
+#: diagnostics become O(k) in memory (issue 17).
+MAX_K_DELETION_DIAGNOSTICS = 1000
+#: The sensitivity analyses that refit once per effect.
+DELETION_DIAGNOSTICS = ("leave-one-out", "influence", "cumulative")
+
+
+def _run_or_skip(
+    analysis: Analysis,
+    studies: Sequence[Study],
+    studies_dir: Path,
+    out_dir: Path,
+    figures: bool,
+    force: bool,
+    render: RenderFigures | None,
+    stream: TextIO,
+    bib_entries: Mapping[str, str],
+) -> tuple[dict[str, Any], bool]:
+    """Harmonise, then fit and write one analysis unless it is unchanged.
+
+    Returns the results document and whether it was skipped as unchanged.
+    """
+    table = harmonise(studies, analysis)
+    for warning in unused_exclusions(analysis, table):
+        print(warning, file=stream)
+    selected = len(table.rows)
+    if selected > MAX_EFFECTS_PER_ANALYSIS:
+        raise EvidenceError(
+            [
+                Problem(
+                    str(analysis.path),
+                    0,
+                    0,
+                    f"{analysis.id}: selects {selected:,} effects; an analysis pools at most "
+                    f"{MAX_EFFECTS_PER_ANALYSIS:,} (narrow its select filters or split it)",
+                    "analysis-too-large",
+                )
+            ]
+        )
+    provenance = build_provenance(analysis, studies, table, studies_dir, figures, bib_entries)
+    existing = _unchanged(out_dir / "results", analysis.id, provenance)
+    if existing is not None and not force:
+        return existing, True
+    variants = adjustment_variants(studies, analysis)
+    return run_one(analysis, table, provenance, out_dir, render, variants, studies), False
+
+
+def unused_exclusions(analysis: Analysis, table: EffectTable) -> list[Problem]:
+    """Warn about each ``exclude`` item that names no selected effect, at its line."""
+    found = []
+    for exclusion in analysis.exclude:
+        if not any(exclusion.matches(r.study, r.effect) for r in table.rows):
+            named = exclusion.study + (f"/{exclusion.effect}" if exclusion.effect else "")
+            found.append(
+                Problem(
+                    str(analysis.path),
+                    exclusion.line,
+                    exclusion.column,
+                    f"exclude names {named}, which is not among the selected effects",
+                    "exclusion-unused",
+                    "warning",
+                )
+            )
+    return found
+
+
+def _fit_problems(analysis: Analysis, error: Exception) -> list[Problem]:
+    """Return the problems of an analysis that could not be run, each naming its spec.
 
     An :class:`InputError` of the statistics knows no file: each of its issues becomes
     ``analyses/<id>.yaml:ROW:0: <id>: message [rule]`` (ROW is 0 unless the issue names a
-    row of the effects).
+    row of the effects). Anything else that stopped the analysis (numbers out of range, a
+    file that could not be written, memory) is one ``analysis-failed`` problem saying what.
     """
     if isinstance(error, EvidenceError):
         return list(error.problems)
+    if isinstance(error, InputError):
+        return [
+            Problem(str(analysis.path), issue.row, 0, f"{analysis.id}: {issue.message}", issue.rule)
+            for issue in error.issues
+        ]
     return [
-        Problem(str(analysis.path), issue.row, 0, f"{analysis.id}: {issue.message}", issue.rule)
-        for issue in error.issues
+        Problem(
+            str(analysis.path),
+            0,
+            0,
+            f"{analysis.id}: could not be run: {_failure_words(error)}; its previous results "
+            "were removed so that nothing stale looks current",
+            "analysis-failed",
+        )
     ]
+
+
+def _failure_words(error: Exception) -> str:
+    """Say in words why an analysis stopped (no Python traceback)."""
+    if isinstance(error, MemoryError):
+        return "it ran out of memory"
+    if isinstance(error, OSError):
+        where = f" ({error.filename})" if error.filename else ""
+        return f"a results file could not be written{where}: {read_error(error)}"
+    if isinstance(error, ArithmeticError | ValueError | FloatingPointError):
+        return f"a number went out of range while fitting ({type(error).__name__}: {error})"
+    return f"an internal error ({type(error).__name__}: {error}); please report it"
+
+
+def remove_results(out_dir: Path, identifier: str) -> bool:
+    """Remove the results JSON, tables and figures of one analysis; return whether any was.
+
+    Figures are the ones its last results file lists, removed only when the name is
+    exactly ``figures/<id>-<name>.svg`` (an edited results file names nothing else).
+    """
+    from evidence.analyses.multiverse import table_paths
+
+    results = out_dir / "results"
+    targets = [results / f"{identifier}.json", results / f"{identifier}-effects.csv"]
+    targets += list(table_paths(results, identifier))
+    for name, relative in _previous_figures(results / f"{identifier}.json").items():
+        if relative == f"figures/{identifier}-{name}.svg":
+            targets.append(out_dir / relative)
+    removed = False
+    for path in targets:
+        if path.is_file() or path.is_symlink():
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed = True
+    return removed
 
 
 #: Marker file ``evidence run`` leaves in its build directory (see :func:`claim_build_dir`).
 BUILD_MARKER = ".evidence-build"
 #: What the evidence commands write into a build directory: an unmarked directory holding
 #: nothing else was made by a version from before the marker, and is adopted.
-BUILD_NAMES = frozenset({"results", "figures", "site", ".book-doctrees", ".evidence-book.lock"})
+BUILD_NAMES = frozenset(
+    {
+        "results",
+        "figures",
+        "history",
+        "site",
+        ".site.work",
+        ".site.new",
+        ".site.old",
+        ".book-doctrees",
+        ".evidence-book.lock",
+    }
+)
 
 
 def claim_build_dir(out_dir: Path, sources: Sequence[Path]) -> None:
@@ -237,11 +358,31 @@ def claim_build_dir(out_dir: Path, sources: Sequence[Path]) -> None:
     )
     if problem is not None:
         raise EvidenceError([problem])
-    claim_output_dir(
-        out_dir,
-        BUILD_MARKER,
-        "This is a build directory of `evidence run`: it rewrites results/ and figures/ here.\n",
-    )
+    try:
+        claim_output_dir(
+            out_dir,
+            BUILD_MARKER,
+            "This is a build directory of `evidence run`: it rewrites results/ and figures/ "
+            "here.\n",
+        )
+        for name in ("results", "figures"):  # fail once, here, not once per analysis
+            (out_dir / name).mkdir(exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=out_dir / name, prefix=".evidence-probe-"):
+                pass
+    except OSError as exc:
+        where = display_path(exc.filename) if exc.filename else display_path(out_dir)
+        raise EvidenceError(
+            [
+                Problem(
+                    display_path(out_dir),
+                    0,
+                    0,
+                    f"evidence run cannot write into {where}: {read_error(exc)}; make it "
+                    "writable or pass another directory with --out",
+                    "output-dir-unwritable",
+                )
+            ]
+        ) from None
 
 
 def _load_inputs(
@@ -280,14 +421,32 @@ def run_one(
     (keys relative to ``out_dir``), so a later run notices a file that was truncated or
     changed.
     """
-    sections = fit_analysis(table, analysis, variants)
+    skipped = [
+        item
+        for item in analysis.sensitivity
+        if item in DELETION_DIAGNOSTICS and len(table.included) > MAX_K_DELETION_DIAGNOSTICS
+    ]
+    if skipped:
+        kept = tuple(item for item in analysis.sensitivity if item not in skipped)
+        sections = fit_analysis(table, replace(analysis, sensitivity=kept), variants)
+        sections["notes"].append(
+            f"{', '.join(skipped)} not computed: k = {len(table.included):,} is above "
+            f"{MAX_K_DELETION_DIAGNOSTICS:,}, where refitting once per effect takes too "
+            "much time and memory"
+        )
+    else:
+        sections = fit_analysis(table, analysis, variants)
     sections["multiverse"] = None
     if studies is not None and analysis.multiverse is not None:
+        from evidence.analyses.multiverse import multiverse_section
+
         sections["multiverse"] = multiverse_section(studies, analysis, out_dir)
     elif studies is not None:
+        from evidence.analyses.multiverse import remove_multiverse_tables
+
         remove_multiverse_tables(out_dir / "results", analysis.id)
     weights = dict(zip((id(r) for r in table.included), sections["weights"], strict=False))
-    csv_text = effects_csv(table, weights, analysis)
+    csv_text = effects_csv(table, weights, analysis)  # published: spreadsheet-safe text
     document = build_document(analysis, table, sections, provenance)
     results_dir = out_dir / "results"
     previous = _previous_figures(results_dir / f"{analysis.id}.json")
@@ -297,7 +456,8 @@ def run_one(
     for relative in (sections["multiverse"] or {}).get("files", {}).values():
         outputs[relative] = sha256_of(out_dir / relative) or ""
     if render is not None:
-        document["figures"] = _render(render, document, csv_text, out_dir / "figures", previous)
+        drawn = effects_csv(table, weights, analysis, spreadsheet_safe=False)  # labels as given
+        document["figures"] = _render(render, document, drawn, out_dir / "figures", previous)
         for relative in document["figures"].values():
             outputs[relative] = sha256_of(out_dir / relative) or ""
     document["provenance"] = {**document["provenance"], "outputs": dict(sorted(outputs.items()))}
@@ -305,10 +465,27 @@ def run_one(
     return document
 
 
+def fit_analysis(
+    table: EffectTable,
+    analysis: Analysis,
+    variants: Mapping[str, EffectTable] | None = None,
+) -> dict[str, Any]:
+    """Fit one analysis with :func:`evidence.analyses.fit.fit_analysis`.
+
+    Imported on first use: a run in which every analysis is unchanged never loads the
+    statistics (start-up of a no-op ``make``).
+    """
+    from evidence.analyses.fit import fit_analysis as fit
+
+    return fit(table, analysis, variants)
+
+
 def build_document(
     analysis: Analysis, table: EffectTable, sections: dict[str, Any], provenance: dict[str, Any]
 ) -> dict[str, Any]:
     """Assemble the results JSON in the contract's key order."""
+    from evidence.analyses.fit import METRIC_INFO, SECTION_KEYS, participants, samples_without_n
+
     _measure, scale, back = METRIC_INFO[analysis.metric]
     included = table.included
     notes = list(sections["notes"])
@@ -340,7 +517,44 @@ def build_document(
     }
     document["figures"] = {}
     document["provenance"] = provenance
-    return json.loads(json.dumps(document, allow_nan=False, default=_json_default))
+    plain = json.loads(json.dumps(document, default=_json_default))
+    found: list[str] = []
+    plain = _numbers_in_range(plain, "", found)
+    if found:
+        plain["notes"].append(
+            "written as null, the numbers being infinite, undefined or too large to "
+            f"represent: {', '.join(dict.fromkeys(found))}"
+        )
+    return plain
+
+
+#: Largest integer a results file carries as a number: beyond 2^53 a JSON reader (a
+#: browser, a float) no longer holds it exactly.
+MAX_EXACT_INTEGER = 2**53
+
+
+def _numbers_in_range(value: Any, path: str, found: list[str]) -> Any:
+    """Return ``value`` with every non-finite float or oversized integer replaced by None.
+
+    The path of each replaced number (list positions written ``[]``) is appended to
+    ``found``, so that the results file can say what was left out and where.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, float) and not math.isfinite(value):
+        found.append(path)
+        return None
+    if isinstance(value, int) and abs(value) > MAX_EXACT_INTEGER:
+        found.append(path)
+        return None
+    if isinstance(value, dict):
+        return {
+            key: _numbers_in_range(item, f"{path}.{key}" if path else str(key), found)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_numbers_in_range(item, f"{path}[]", found) for item in value]
+    return value
 
 
 def _json_default(value: Any) -> Any:
@@ -351,8 +565,18 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
-def effects_csv(table: EffectTable, weights: dict[int, float], analysis: Analysis) -> str:
-    """Write the effects table as CSV text (fixed columns, then subgroup and moderator fields)."""
+def effects_csv(
+    table: EffectTable,
+    weights: dict[int, float],
+    analysis: Analysis,
+    spreadsheet_safe: bool = True,
+) -> str:
+    """Write the effects table as CSV text (fixed columns, then subgroup and moderator fields).
+
+    With ``spreadsheet_safe`` (the published file) a text cell starting with ``=``, ``+``,
+    ``-`` or ``@`` gets a leading ``'`` (:func:`evidence.errors.escape_spreadsheet`), so a
+    record's free text cannot become a spreadsheet formula; numbers are never changed.
+    """
     extra = [
         path
         for path in dict.fromkeys((*analysis.subgroups, *analysis.moderators))
@@ -362,10 +586,8 @@ def effects_csv(table: EffectTable, weights: dict[int, float], analysis: Analysi
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([*CSV_COLUMNS, *extra])
     for row in table.rows:
-        writer.writerow(
-            [_cell(v) for v in _csv_values(row, weights.get(id(row)))]
-            + [_cell(row.fields.get(path)) for path in extra]
-        )
+        values = [*_csv_values(row, weights.get(id(row))), *(row.fields.get(p) for p in extra)]
+        writer.writerow([_cell(value, spreadsheet_safe) for value in values])
     return buffer.getvalue()
 
 
@@ -399,8 +621,13 @@ def _csv_values(row: EffectRow, weight: float | None) -> list[Any]:
     ]
 
 
-def _cell(value: Any) -> str:
-    """Deterministic text for one CSV cell (shortest round-trip floats, empty for None)."""
+def _cell(value: Any, spreadsheet_safe: bool = False) -> str:
+    """Deterministic text for one CSV cell (shortest round-trip floats, empty for None).
+
+    Text (not numbers) is made spreadsheet-safe when asked (see :func:`effects_csv`).
+    """
+    if isinstance(value, str):
+        return escape_spreadsheet(value) if spreadsheet_safe else value
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -458,38 +685,40 @@ def sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@cache
-def code_fingerprint() -> str:
-    """sha256 over the package's Python files and schemas, so a code change refits."""
-    root = Path(__file__).parents[1]  # the evidence package
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*")):
-        if path.suffix in (".py", ".json", ".yaml") and "__pycache__" not in path.parts:
-            digest.update(path.relative_to(root).as_posix().encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
 def build_provenance(
     analysis: Analysis,
     studies: Sequence[Study],
     table: EffectTable,
     studies_dir: Path,
     figures: bool,
+    bib_entries: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Package version, code fingerprint, options and the sha256 of every input file."""
+    """Package version, code fingerprint, options and the sha256 of every input it uses.
+
+    The inputs are the spec, each record with a selected effect, the BibTeX entries those
+    records cite (``bib:<key>``: the entry's fields, not the file it sits in, so that a
+    study added to the bibliography reruns only the analyses that select it, whether the
+    entries live in ``references.bib`` or in one file per study) and the headline table.
+    ``bib_entries`` is :func:`bib_entry_digests` of ``studies_dir`` (computed when not given).
+    """
+    if bib_entries is None:
+        bib_entries = bib_entry_digests(studies_dir)
     inputs: dict[str, str] = {}
     spec = Path(str(analysis.path))
     inputs[f"analyses/{spec.name}"] = sha256_file(spec)
     selected = {r.study for r in table.rows if r.measure_reported != "aggregate"}
     by_id = {s.id: s for s in studies}
+    cited: set[str] = set()
     for study_id in sorted(selected):
         study = by_id.get(study_id)
-        if study is not None and study.path:
+        if study is None:
+            continue
+        if study.path:
             inputs[f"studies/{Path(study.path).name}"] = sha256_file(Path(study.path))
-    bib = studies_dir / "references.bib"
-    if bib.is_file():
-        inputs["studies/references.bib"] = sha256_file(bib)
+        cited.add(study.citation)
+        cited.update(e.source.citation for e in study.effects if e.source.citation)
+    for key in sorted(cited):
+        inputs[f"bib:{key}"] = bib_entries.get(key.lower(), "missing")
     inputs[f"evidence/{HEADLINE_FILE}"] = headline_sha256()
     return {
         "evidence_version": __version__,
@@ -497,6 +726,36 @@ def build_provenance(
         "options": {"figures": figures},
         "inputs": dict(sorted(inputs.items())),
     }
+
+
+def bib_entry_digests(studies_dir: Path) -> dict[str, str]:
+    """sha256 of each BibTeX entry (by lower-case key) in the ``*.bib`` files of ``studies_dir``.
+
+    An entry is digested from its type and fields (whitespace collapsed), so that reformatting a
+    file, reordering it or moving an entry to another file changes nothing. Files that do
+    not parse contribute nothing (validation reports them).
+    """
+    from evidence.records.bib import bibliography_files, load_bibliography
+
+    digests: dict[str, str] = {}
+    for path in bibliography_files(studies_dir):
+        if not path.is_file() or path.is_symlink():
+            continue
+        bibliography = load_bibliography(path)
+        if bibliography.problems:
+            continue
+        for entry in bibliography.entries:
+            canonical = json.dumps(
+                [
+                    entry.type.lower(),
+                    sorted(
+                        (item.name.lower(), " ".join(item.value.split())) for item in entry.fields
+                    ),
+                ],
+                ensure_ascii=False,
+            )
+            digests[entry.key.lower()] = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return digests
 
 
 def _unchanged(
@@ -641,11 +900,28 @@ def _update_index(
     return rows
 
 
+#: Beside the summary forest: what it was drawn from (rows and code) and its sha256.
+SUMMARY_STAMP = ".summary-forest.json"
+
+
 def _render_summary(
     render_summary: RenderSummary, rows: list[dict[str, Any]], figures_dir: Path
 ) -> None:
-    """Draw the summary forest into ``figures/summary-forest.svg``, writing only on change."""
+    """Draw the summary forest into ``figures/summary-forest.svg``, writing only on change.
+
+    It is not drawn again when the index rows and the code are those it was drawn from
+    and the file still has the sha256 recorded then (``figures/.summary-forest.json``).
+    """
     target = figures_dir / "summary-forest.svg"
+    stamp_path = figures_dir / SUMMARY_STAMP
+    drawn_from = hashlib.sha256((code_fingerprint() + dumps(rows)).encode("utf-8")).hexdigest()
+    try:
+        stamp = json.loads(stamp_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        stamp = None
+    if isinstance(stamp, dict) and stamp.get("inputs") == drawn_from:
+        if stamp.get("svg") == sha256_of(target):  # None for both when nothing was drawn
+            return
     with tempfile.TemporaryDirectory() as scratch:
         drawn = Path(scratch) / target.name
         render_summary(rows, drawn)
@@ -654,6 +930,10 @@ def _render_summary(
             write_if_changed(target, drawn.read_text(encoding="utf-8"))
         elif target.is_file():
             target.unlink()
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    write_if_changed(
+        stamp_path, json.dumps({"inputs": drawn_from, "svg": sha256_of(target)}) + "\n"
+    )
 
 
 def _summary(document: dict[str, Any]) -> str:
@@ -664,6 +944,11 @@ def _summary(document: dict[str, Any]) -> str:
     shown = pooled.get("back_transformed") or pooled
     ci = shown.get("ci") or [None, None]
     return (
-        f"k = {document['effects']['included']}, estimate {shown['estimate']:.3g} "
-        f"({ci[0]:.3g} to {ci[1]:.3g}), certainty {level}"
+        f"k = {document['effects']['included']}, estimate {_short(shown.get('estimate'))} "
+        f"({_short(ci[0])} to {_short(ci[1])}), certainty {level}"
     )
+
+
+def _short(value: Any) -> str:
+    """Write a number in three significant digits, ``None`` (out of range) as NA."""
+    return "NA" if value is None else f"{value:.3g}"

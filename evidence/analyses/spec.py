@@ -121,6 +121,9 @@ class Exclusion:
     study: str
     reason: str
     effect: str | None = None
+    #: Where the item is in the spec (1-based; 0 when not loaded from a file).
+    line: int = field(default=0, compare=False)
+    column: int = field(default=0, compare=False)
 
     def matches(self, study_id: str, effect_id: str) -> bool:
         """Return True when this exclusion covers ``study_id/effect_id``."""
@@ -304,7 +307,7 @@ def load_analysis(
         problems.extend(check_rules(data, document.positions, document.path, Path(path).stem))
     if any(p.severity == "error" for p in problems):
         return None, problems
-    return _build(data, document.path), problems
+    return _build(data, document.path, document.positions), problems
 
 
 class _Reporter:
@@ -542,7 +545,7 @@ def _multiverse(data: Mapping[str, Any]) -> Multiverse | None:
     )
 
 
-def _build(data: Mapping[str, Any], shown: str) -> Analysis:
+def _build(data: Mapping[str, Any], shown: str, positions: Positions | None = None) -> Analysis:
     """Turn checked plain data into an :class:`Analysis`."""
     alternatives = data["select"] if isinstance(data["select"], list) else [data["select"]]
     select = tuple(
@@ -564,7 +567,13 @@ def _build(data: Mapping[str, Any], shown: str) -> Analysis:
         method=data["model"]["method"],
         test=data["model"].get("test", "z"),
         exclude=tuple(
-            Exclusion(e["study"], e["reason"], e.get("effect")) for e in data.get("exclude", [])
+            Exclusion(
+                e["study"],
+                e["reason"],
+                e.get("effect"),
+                *(positions.of(("exclude", i)) if positions is not None else (0, 0)),
+            )
+            for i, e in enumerate(data.get("exclude", []))
         ),
         rho=data.get("rho"),
         assume_rare_outcome=bool(data.get("assume_rare_outcome", False)),

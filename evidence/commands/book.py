@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from evidence.commands import SUMMARIES
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``book`` sub-command."""
     parser = subparsers.add_parser(
         "book",
-        help="build the evidence site into build/site/",
+        help=SUMMARIES["book"],
         description="Generate the site pages from build/results/ and the study records into "
         "book/_generated/, then build them with Jupyter Book (Sphinx warnings are "
         "errors) into the output directory. Nothing is downloaded.",
@@ -47,8 +49,9 @@ def run(args: argparse.Namespace) -> int:
     from evidence.report.book import build_book
 
     summary = build_book(args.results, args.studies, args.out, args.book)
+    done = "is up to date (nothing changed)" if summary.build == "unchanged" else "built"
     print(
-        f"Site built from {summary.analyses} analyses and {summary.studies} studies: "
+        f"Site {done} from {summary.analyses} analyses and {summary.studies} studies: "
         f"open {summary.site / 'index.html'}"
     )
     return 0

@@ -14,21 +14,23 @@ from pathlib import Path
 
 from evidence.analyses.compare import compare_results, render
 from evidence.analyses.gitdiff import GitUsageError, diff_sides
+from evidence.commands import SUMMARIES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``diff`` sub-command."""
     parser = subparsers.add_parser(
         "diff",
-        help="compare the analyses at a git ref with the working tree",
+        help=SUMMARIES["diff"],
         description=(
             "Run every analysis at a git ref (in a temporary worktree) and on the working "
             "tree, without figures, and report per analysis what changed: k, pooled "
             "estimate, CI, prediction interval, tau^2, I^2 and certainty. Changed "
             "conclusions (CI now includes or excludes the null, certainty moved, analysis "
             "added or removed, status changed) are listed first. Prints 'no change' when "
-            "nothing moved. Exit status: 0 (changes are not errors), 1 invalid records, "
-            "2 git usage errors."
+            "nothing moved. With --format markdown (the pull-request comment) each study the "
+            "branch adds is shown as `evidence show` shows it. Exit status: 0 (changes are "
+            "not errors), 1 invalid records, 2 git usage errors."
         ),
     )
     parser.add_argument(
@@ -60,6 +62,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def _new_studies(study_ids: tuple[str, ...], studies: Path, analyses: Path) -> str:
+    """``evidence show`` of each study the branch adds, for the pull-request comment."""
+    from evidence.analyses.show import render_show, show_study
+
+    parts = ["### New studies", ""]
+    for study_id in study_ids:
+        parts += [render_show(show_study(study_id, studies, analyses), markdown=True), ""]
+    return "\n".join(parts).rstrip()
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the comparison and print it; see the module docstring for exit statuses."""
     try:
@@ -72,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     base = f"{sides.base_ref} (commit {sides.base_commit[:7]})"
     text = render(compare_results(sides.base, sides.head), args.format, base=base)
+    if args.format == "markdown" and sides.new_studies:
+        text += "\n\n" + _new_studies(sides.new_studies, args.studies, args.analyses)
     try:
         print(text, flush=True)
     except BrokenPipeError:  # e.g. `evidence diff | head`: the reader left; not an error

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 
+from evidence.commands import SUMMARIES
 from evidence.effects.csvinput import compute_effects, read_table
 from evidence.effects.escalc import MEASURES
+from evidence.errors import escape_terminal
 from evidence.stats.results import dumps, finite
 
 
@@ -20,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``effects`` sub-command."""
     parser = subparsers.add_parser(
         "effects",
-        help="compute effect sizes (metafor escalc) for every row of a CSV",
+        help=SUMMARIES["effects"],
         description=(
             "Compute yi and vi for every row of a CSV with metafor escalc column names "
             "(yi with vi or sei; or ai bi ci di n1i n2i m1i m2i sd1i sd2i ri ni xi ti "
@@ -54,13 +56,15 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(dumps(rows), end="")
         return 0
-    width = max(len("label"), *(len(r["label"]) for r in rows))
+    labels = [escape_terminal(label) for label in table.labels]  # a CSV's text, shown raw
+    width = max(len("label"), *(len(label) for label in labels))
     print(f"{'label':<{width}}  {'yi':>12}  {'vi':>12}")
-    for row in rows:
+    for label, row in zip(labels, rows, strict=True):
         if row["reason"] is not None:
-            print(f"{row['label']:<{width}}  {'-':>12}  {'-':>12}  not computed: {row['reason']}")
+            reason = escape_terminal(str(row["reason"]))
+            print(f"{label:<{width}}  {'-':>12}  {'-':>12}  not computed: {reason}")
         else:
-            print(f"{row['label']:<{width}}  {row['yi']:>12.6g}  {row['vi']:>12.6g}")
+            print(f"{label:<{width}}  {row['yi']:>12.6g}  {row['vi']:>12.6g}")
     for note in effects.notes:
-        print(f"note: {note}")
+        print(f"note: {escape_terminal(note)}")
     return 0

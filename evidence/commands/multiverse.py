@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from evidence.commands import SUMMARIES
 from evidence.errors import EvidenceError, Problem
 
 
@@ -26,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``multiverse`` sub-command."""
     parser = subparsers.add_parser(
         "multiverse",
-        help="fit every specification of an analysis's multiverse",
+        help=SUMMARIES["multiverse"],
         description="Fit every specification of the multiverse of each analysis named and "
         "write build/results/<id>-multiverse.parquet and .csv (one row per specification).",
     )
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from evidence.errors import errors_in
     from evidence.records.validate import load_studies
 
-    block = args.block_size or BLOCK_SPECIFICATIONS
+    block = BLOCK_SPECIFICATIONS if args.block_size is None else args.block_size
     if block < 1:
         raise EvidenceError([Problem("--block-size", 0, 0, "must be at least 1", "cli-option")])
     studies, problems = load_studies(args.studies)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from evidence.commands import SUMMARIES
 from evidence.records.scaffold import create_record
 
 
@@ -16,12 +17,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``new`` sub-command."""
     parser = subparsers.add_parser(
         "new",
-        help="scaffold a new study record (never overwrites)",
+        help=SUMMARIES["new"],
         description=(
             "Write STUDIES/ID.yaml: the schema header and every field of a study record with "
             "its description, required fields empty, optional ones commented out with an "
-            "example. With --bib, the single BibTeX entry in FILE is checked and appended to "
-            "STUDIES/references.bib, and its key becomes the citation. Nothing is downloaded."
+            "example. With --bib, the single BibTeX entry in FILE is checked and written to "
+            "STUDIES/ID.bib beside the record; its key becomes the citation and its year, "
+            "title, authors and DOI fill the record. Nothing is downloaded."
         ),
     )
     parser.add_argument("study_id", metavar="ID", help="record id, a lowercase slug (smith2024)")
@@ -43,9 +45,11 @@ def run(args: argparse.Namespace) -> int:
     """Write the record and report what to do next."""
     path = create_record(args.study_id, args.studies, bib_file=args.bib, doi=args.doi)
     print(f"wrote {path}")
+    own_bib = args.studies / f"{args.study_id}.bib"
     if args.bib is not None:
-        print(f"added the BibTeX entry from {args.bib} to {args.studies / 'references.bib'}")
+        print(f"wrote {own_bib} (the BibTeX entry from {args.bib}; year, title, authors and DOI")
+        print("  are filled in the record from it)")
     else:
-        print(f"add a BibTeX entry with key {args.study_id!r} to {args.studies / 'references.bib'}")
+        print(f"add the study's BibTeX entry, with key {args.study_id!r}, as {own_bib}")
     print(f"next: fill in {path}, then run: evidence validate {args.studies}")
     return 0

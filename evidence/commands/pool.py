@@ -28,10 +28,11 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from evidence.commands import SUMMARIES, LazyChoices
 from evidence.commands import pool_sections as sections
 from evidence.effects.csvinput import (
     EffectTable,
@@ -41,25 +42,29 @@ from evidence.effects.csvinput import (
     row_problems,
 )
 from evidence.effects.escalc import MEASURES, back_transform
-from evidence.errors import EvidenceError, Problem
-from evidence.stats import bias, dependence, sensitivity
-from evidence.stats.cluster_influence import cluster_deletion
+from evidence.errors import EvidenceError, Problem, escape_terminal
 from evidence.stats.errors import InputError
-from evidence.stats.moderators import design_matrix, meta_regression, subgroups
 from evidence.stats.pooling import METHODS, TESTS, TauConvergenceWarning, pool
-from evidence.stats.regression_influence import regression_influence
 from evidence.stats.results import MetaRegressionResult, PooledResult, SubgroupResult, dumps
 from evidence.stats.transforms import TRANSFORMS
-from evidence.stats.uni import UniFit, fit_uni
+
+if TYPE_CHECKING:
+    from evidence.stats.uni import UniFit
 
 MEASURE_NAMES = {"GEN": None}
+MODELS = sections.MODELS
+#: Largest k for --sensitivity (leave-one-out, influence, cumulative refit once per effect,
+#: memory and time growing with k^2): the same bound as ``evidence run``
+#: (:data:`evidence.analyses.runner.MAX_K_DELETION_DIAGNOSTICS`); above it they are skipped
+#: with a note.
+MAX_K_DELETION_DIAGNOSTICS = 1000
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``pool`` sub-command."""
     parser = subparsers.add_parser(
         "pool",
-        help="random-effects meta-analysis of a CSV (metafor rma conventions)",
+        help=SUMMARIES["pool"],
         description="Pool the effect sizes of a CSV with metafor escalc/rma conventions.",
     )
     parser.add_argument("file", metavar="FILE.csv")
@@ -98,7 +103,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--model",
-        choices=sections.MODELS,
+        choices=MODELS,
         default="rma",
         help="rma (inverse variance), mh (Mantel-Haenszel), peto, glmm",
     )
@@ -123,8 +128,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--blup", action="store_true", help="fitted values and BLUPs per study")
     parser.add_argument(
         "--confint",
-        choices=sections.CONFINT_TYPES,
-        help="interval for the (residual) tau2: QP, PL, Wald, Wald-log, GENQ, SJ or BT",
+        choices=LazyChoices(sections.confint_types),
+        metavar="TYPE",  # the choices are listed by the help text, read when it is shown
+        help="interval for the (residual) tau2: %(choices)s",
     )
     parser.add_argument("--henmi-copas", action="store_true", help="Henmi-Copas interval")
     parser.add_argument(
@@ -132,6 +138,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of the permutation test (default 0)"
+    )
+    parser.add_argument("--outer", metavar="COL", help="--model mv: the studies (clusters)")
+    parser.add_argument("--inner", metavar="COL", help="--model mv: outcomes within studies")
+    parser.add_argument(
+        "--struct",
+        choices=LazyChoices(sections.mv_structures),
+        default="CS",
+        help="--model mv: covariance",
+    )
+    parser.add_argument(
+        "--rho",
+        type=float,
+        help="--model mv: within-study correlation of the sampling errors (metafor vcalc)",
+    )
+    parser.add_argument(
+        "--selection", choices=("stepfun", "beta"), help="selection model (metafor selmodel)"
+    )
+    parser.add_argument(
+        "--steps", metavar="P,P", help="cut points of the step function (default 0.025: 3PSM)"
+    )
+    parser.add_argument(
+        "--alternative",
+        choices=("greater", "less"),
+        default="greater",
+        help="selection model: the direction the one-sided p-values favour (default greater)",
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.set_defaults(func=run)
@@ -187,7 +218,7 @@ def run(args: argparse.Namespace) -> int:
                 [Problem(args.file, i.row, 0, i.message, i.rule) for i in error.issues]
             ) from None
     for warning in caught:
-        print(f"{args.file}: warning: {warning.message}", file=sys.stderr)
+        print(escape_terminal(f"{args.file}: warning: {warning.message}"), file=sys.stderr)
     return status
 
 
@@ -196,6 +227,10 @@ def _check_usage(args: argparse.Namespace, mods: list[str]) -> None:
     messages = []
     if args.robust and not args.cluster:
         messages.append("--robust needs --cluster COL (the clusters of dependent effects)")
+    if args.model == "mv" and not args.outer:
+        messages.append("--model mv needs --outer COL (the studies the effects belong to)")
+    if args.model != "mv" and (args.outer or args.inner or args.rho is not None):
+        messages.append("--outer, --inner and --rho work with --model mv only")
     if args.model != "rma":
         used = [
             flag
@@ -210,13 +245,16 @@ def _check_usage(args: argparse.Namespace, mods: list[str]) -> None:
                 ("--confint", args.confint),
                 ("--henmi-copas", args.henmi_copas),
                 ("--permutation", args.permutation is not None),
+                ("--selection", args.selection),
             )
-            if value
+            if value and not (args.model == "mv" and flag in ("--mods", "--confint"))
         ]
         if used:
             messages.append(
                 f"{', '.join(used)} work with --model rma only, not with --model {args.model}"
             )
+    if args.model == "mv" and args.confint not in (None, "PL"):
+        messages.append("--model mv gives profile-likelihood intervals only (--confint PL)")
     if args.predict and not mods:
         messages.append("--predict needs --mods (the moderators to predict at)")
     if args.test == "adhoc" and (args.predict or args.blup or args.confint or args.henmi_copas):
@@ -243,11 +281,15 @@ def _effects(args: argparse.Namespace, table: EffectTable) -> tuple[Any, np.ndar
 def _run(args: argparse.Namespace, caught: list[warnings.WarningMessage]) -> int:
     table = read_table(args.file)
     mods = [m.strip() for m in args.mods.split(",") if m.strip()] if args.mods else []
-    _check_columns(table, mods + [c for c in (args.subgroup, args.cluster) if c])
+    _check_columns(
+        table, mods + [c for c in (args.subgroup, args.cluster, args.outer, args.inner) if c]
+    )
     _check_usage(args, mods)
     effects, kept, notes = _effects(args, table)
     measure = MEASURE_NAMES.get(effects.measure, effects.measure)
     if args.model != "rma":
+        if args.model == "mv":
+            return _run_multivariate(args, table, effects, kept, mods, notes)
         return _run_binary(args, table, kept, measure or "GEN", notes)
     yi, vi = effects.yi[kept], effects.vi[kept]
     labels = [label for label, keep in zip(table.labels, kept, strict=True) if keep]
@@ -265,16 +307,14 @@ def _run(args: argparse.Namespace, caught: list[warnings.WarningMessage]) -> int
         if headline is not None:
             output["pooled"] = headline
         notes += found
-    groups = regression = None
-    if args.subgroup:
-        values = np.asarray(table.cells[args.subgroup])[kept]
-        groups = subgroups(yi, vi, values, measure=measure, transform=transform, **options)
-        output["subgroups"] = {args.subgroup: groups.to_dict()}
     columns = {name: _moderator(table, name, kept) for name in mods}
-    if mods:
-        regression = meta_regression(yi, vi, columns, **options)
+    groups, regression = _moderated(args, table, kept, yi, vi, columns, measure, transform)
+    if groups is not None:
+        output["subgroups"] = {args.subgroup: groups.to_dict()}
+    if regression is not None:
         output["meta_regression"] = {",".join(mods): regression.to_dict()}
     diagnostics = _diagnostics(args, table, yi, vi, labels, kept, measure, transform)
+    notes += diagnostics.pop("skipped", [])
     output.update(diagnostics)
     output.update(_followups(args, yi, vi, labels, columns, clusters, transform_name, ni, output))
     if groups is not None:
@@ -295,6 +335,31 @@ def _run(args: argparse.Namespace, caught: list[warnings.WarningMessage]) -> int
     return 0
 
 
+def _moderated(
+    args: argparse.Namespace,
+    table: EffectTable,
+    kept: np.ndarray,
+    yi: np.ndarray,
+    vi: np.ndarray,
+    columns: dict[str, np.ndarray],
+    measure: str | None,
+    transform: Any,
+) -> tuple[SubgroupResult | None, MetaRegressionResult | None]:
+    """Fit ``--subgroup`` and the ``--mods`` meta-regression (None when not asked for)."""
+    if not (args.subgroup or columns):
+        return None, None
+    from evidence.stats.moderators import meta_regression, subgroups  # only when asked for
+
+    options = {"method": args.method, "test": args.test, "level": args.level}
+    groups = regression = None
+    if args.subgroup:
+        values = np.asarray(table.cells[args.subgroup])[kept]
+        groups = subgroups(yi, vi, values, measure=measure, transform=transform, **options)
+    if columns:
+        regression = meta_regression(yi, vi, columns, **options)
+    return groups, regression
+
+
 def _run_binary(
     args: argparse.Namespace, table: EffectTable, kept: np.ndarray, measure: str, notes: list[str]
 ) -> int:
@@ -308,10 +373,35 @@ def _run_binary(
     return 0
 
 
+def _run_multivariate(
+    args: argparse.Namespace,
+    table: EffectTable,
+    effects: Any,
+    kept: np.ndarray,
+    mods: list[str],
+    notes: list[str],
+) -> int:
+    """``--model mv``: the rma.mv pooled section, printed or as JSON."""
+    yi, vi = effects.yi[kept], effects.vi[kept]
+    columns = {name: _moderator(table, name, kept) for name in mods}
+    outer = np.asarray(table.cells[args.outer])[kept]
+    inner = None if args.inner is None else np.asarray(table.cells[args.inner])[kept]
+    pooled = sections.multivariate_pooled(args, yi, vi, columns, outer, inner)
+    output = {"pooled": pooled, "notes": notes}
+    if args.json:
+        print(dumps(output), end="")
+    else:
+        print("\n".join(sections.multivariate_summary(pooled, notes)))
+    return 0
+
+
 def _uni_fit(
     args: argparse.Namespace, yi: np.ndarray, vi: np.ndarray, columns: dict[str, np.ndarray]
 ) -> UniFit:
     """Fit the model as one :class:`UniFit` (for predictions, BLUPs, intervals, influence)."""
+    from evidence.stats.moderators import design_matrix
+    from evidence.stats.uni import fit_uni
+
     design, names = design_matrix(columns, len(yi)) if columns else (None, None)
     return fit_uni(
         yi,
@@ -356,14 +446,22 @@ def _followups(
             found["henmi_copas"] = sections.henmi_copas_section(args.file, fit)
         if args.sensitivity and columns:
             key = ",".join(columns)
+            from evidence.stats.regression_influence import regression_influence
+
             output["meta_regression"][key].update(regression_influence(fit, labels).to_dict())
+    if args.selection:
+        found["selection"] = sections.selection_section(args, yi, vi, columns)
     if args.permutation is not None:
-        moderators, names = (None, [])
+        moderators, names = None, list[str]()
         if columns:
+            from evidence.stats.moderators import design_matrix
+
             design, names = design_matrix(columns, len(yi), intercept=False)
             moderators = design
         found["permutation"] = sections.permutation_section(args, yi, vi, moderators, names)
     if args.sensitivity and clusters is not None:
+        from evidence.stats.cluster_influence import cluster_deletion
+
         deletion = cluster_deletion(yi, vi, clusters, level=args.level)
         output["dependence"]["cluster_deletion"] = deletion.to_dict()
     return found
@@ -382,7 +480,15 @@ def _diagnostics(
     """Sensitivity, bias and dependence sections requested on the command line."""
     options = {"method": args.method, "test": args.test}
     output: dict[str, Any] = {}
-    if args.sensitivity:
+    if args.sensitivity and len(yi) > MAX_K_DELETION_DIAGNOSTICS:  # bounded memory and time
+        output["skipped"] = [
+            f"leave-one-out, influence and cumulative analyses not computed: k = {len(yi):,} "
+            f"is above {MAX_K_DELETION_DIAGNOSTICS:,}, where refitting once per effect takes "
+            "too much time and memory"
+        ]
+    elif args.sensitivity:  # each diagnostic module is imported only when asked for
+        from evidence.stats import sensitivity
+
         found = sensitivity.diagnostics(
             yi, vi, labels, level=args.level, measure=measure, transform=transform, **options
         )
@@ -397,6 +503,8 @@ def _diagnostics(
             **options,
         )
     if args.bias:
+        from evidence.stats import bias
+
         output.update(bias.small_study_tests(yi, vi, **options))
     return output
 
@@ -415,6 +523,8 @@ def _three_level(
     (:func:`evidence.analyses.fit`): t with the ``--dfs`` rule under knha/adhoc, z
     otherwise; CR2 with Satterthwaite df beside it; a note below five clusters.
     """
+    from evidence.stats import dependence  # imported only when asked for (start-up time)
+
     use_t = args.test in ("knha", "adhoc")
     fit = dependence.three_level(
         yi, vi, clusters, level=args.level, test="t" if use_t else "z", dfs=args.dfs
@@ -443,7 +553,9 @@ def _diagnostics_summary(sections: dict[str, Any]) -> list[str]:
     """Describe each requested diagnostic section in a few readable lines."""
     lines: list[str] = []
     if "influence" in sections:
-        flagged = [row["study"] for row in sections["influence"] if row["influential"]]
+        flagged = [
+            escape_terminal(row["study"]) for row in sections["influence"] if row["influential"]
+        ]
         estimates = [row["estimate"] for row in sections["leave_one_out"]]
         lines += [
             "",
@@ -469,7 +581,7 @@ def _diagnostics_summary(sections: dict[str, Any]) -> list[str]:
             f"Fail-safe N: Rosenthal {sections['failsafe_n']['rosenthal']}, "
             f"Orwin {sections['failsafe_n']['orwin']}"
         )
-        lines += [f"note: {note}" for note in sections["bias_notes"]]
+        lines += [f"note: {escape_terminal(note)}" for note in sections["bias_notes"]]
         if egger and egger["message"]:
             lines.append(f"note: {egger['message']}")
     if "dependence" in sections:
@@ -548,10 +660,11 @@ def summary(
             f" PI {_interval(back['pi'])}"
         )
     if groups is not None:
-        lines += ["", f"Subgroups by {group_name}:"]
+        lines += ["", f"Subgroups by {escape_terminal(str(group_name))}:"]
         for level, result in groups.subgroups.items():
+            shown = escape_terminal(str(level))
             lines.append(
-                f"  {level}: k = {result.k}, estimate {_number(result.estimate)} "
+                f"  {shown}: k = {result.k}, estimate {_number(result.estimate)} "
                 f"{_interval(result.ci)}, tau^2 {_number(result.tau2)}"
             )
         lines.append(
@@ -569,10 +682,11 @@ def summary(
             f"{_number(reg['qm'])}, p-val {_p(reg['qm_p'])}",
         ]
         for c in reg["coefficients"]:
+            name = escape_terminal(c["name"])
             lines.append(
-                f"  {c['name']:<16} {_number(c['estimate']):>10} {_number(c['se']):>8} "
+                f"  {name:<16} {_number(c['estimate']):>10} {_number(c['se']):>8} "
                 f"{_p(c['p']):>8} {_interval(c['ci'])}"
             )
     for note in notes or []:
-        lines.append(f"note: {note}")
+        lines.append(f"note: {escape_terminal(note)}")
     return "\n".join(lines)

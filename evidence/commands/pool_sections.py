@@ -12,7 +12,9 @@ readable lines for the text output:
 - ``--confint TYPE``: :func:`tau2_interval` (``confint(type = )`` for the (residual) tau2,
   or the Biggerstaff-Tweedie interval);
 - ``--henmi-copas``: :func:`henmi_copas_section` (``hc``);
-- ``--permutation N --seed S``: :func:`permutation_section` (``permutest``).
+- ``--permutation N --seed S``: :func:`permutation_section` (``permutest``);
+- ``--model mv``: :func:`multivariate_pooled` (``rma.mv`` with ``vcalc``);
+- ``--selection stepfun|beta``: :func:`selection_section` (``selmodel``).
 
 Inputs are checked here and bad ones raised as :class:`evidence.errors.EvidenceError`
 problems naming the CSV (``FILE.csv:LINE:COL: message [rule]``).
@@ -22,47 +24,52 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from evidence.effects.csvinput import EffectTable, numeric_column
 from evidence.errors import EvidenceError, Problem
 from evidence.stats.errors import InputError
-from evidence.stats.glmm import glmm_proportions, glmm_rate, glmm_rates, glmm_tables
-from evidence.stats.mantel_haenszel import (
-    MEASURES as MH_TABLE_MEASURES,
-)
-from evidence.stats.mantel_haenszel import (
-    RATE_MEASURES as MH_RATE_MEASURES,
-)
-from evidence.stats.mantel_haenszel import (
-    mantel_haenszel,
-    mantel_haenszel_rates,
-)
-from evidence.stats.permutation import permutation_test
-from evidence.stats.peto import peto
-from evidence.stats.prediction import Prediction, blup, predict, ranef
 from evidence.stats.results import finite
-from evidence.stats.tau2_intervals import (
-    INTERVAL_METHODS,
-    biggerstaff_tweedie,
-    confint_tau2,
-    henmi_copas,
-)
 from evidence.stats.transforms import PARAMETERISED_TRANSFORMS, transform_function
-from evidence.stats.uni import UniFit
 
-#: ``--model`` choices: metafor rma (inverse variance, the default) and the binary models.
-MODELS = ("rma", "mh", "peto", "glmm")
-#: Measures each binary model pools.
-MODEL_MEASURES = {
-    "mh": MH_TABLE_MEASURES + MH_RATE_MEASURES,
-    "peto": ("OR", "PETO"),
-    "glmm": ("OR", "IRR", "PLO", "IRLN"),
-}
-#: ``--confint`` choices: metafor's interval types and the Biggerstaff-Tweedie interval.
-CONFINT_TYPES = (*INTERVAL_METHODS, "BT")
+if TYPE_CHECKING:
+    from evidence.stats.prediction import Prediction
+    from evidence.stats.uni import UniFit
+
+# The models themselves (GLMM, Mantel-Haenszel, Peto, permutation, predictions, tau2
+# intervals) are imported by the functions that use them: `evidence pool` without those
+# options starts without loading them (see tests/test_startup.py).
+
+#: ``--model`` choices: metafor rma (inverse variance, the default), the binary models and
+#: rma.mv.
+MODELS = ("rma", "mh", "peto", "glmm", "mv")
+
+
+def mv_structures() -> tuple[str, ...]:
+    """``--struct`` choices of ``--model mv`` (metafor's names)."""
+    from evidence.stats.multivariate import STRUCTURES
+
+    return tuple(STRUCTURES)
+
+
+def model_measures() -> dict[str, tuple[str, ...]]:
+    """Measures each binary model pools (Mantel-Haenszel's from its module)."""
+    from evidence.stats.mantel_haenszel import MEASURES, RATE_MEASURES
+
+    return {
+        "mh": MEASURES + RATE_MEASURES,
+        "peto": ("OR", "PETO"),
+        "glmm": ("OR", "IRR", "PLO", "IRLN"),
+    }
+
+
+def confint_types() -> tuple[str, ...]:
+    """``--confint`` choices: metafor's interval types and the Biggerstaff-Tweedie interval."""
+    from evidence.stats.tau2_intervals import INTERVAL_METHODS
+
+    return (*INTERVAL_METHODS, "BT")
 
 
 def problem(path: str, message: str, rule: str, line: int = 0, column: int = 0) -> EvidenceError:
@@ -97,16 +104,20 @@ def binary_pooled(args: Any, table: EffectTable, kept: np.ndarray, measure: str)
     metafor ``rma.mh``, ``rma.peto``, ``rma.glmm``, with the back-transformed estimate and CI.
     """
     model = args.model
-    if measure not in MODEL_MEASURES[model]:
+    measures = model_measures()
+    if measure not in measures[model]:
         raise problem(
             args.file,
-            f"--model {model} pools the measures {', '.join(MODEL_MEASURES[model])}, "
+            f"--model {model} pools the measures {', '.join(measures[model])}, "
             f"not {measure}; give --measure accordingly",
             "pool-model",
         )
     level, drop00 = args.level, args.drop00
     result: Any
-    if model == "mh" and measure in MH_RATE_MEASURES:
+    from evidence.stats.mantel_haenszel import RATE_MEASURES, mantel_haenszel, mantel_haenszel_rates
+    from evidence.stats.peto import peto
+
+    if model == "mh" and measure in RATE_MEASURES:
         columns = _cells(table, kept, ("x1i", "t1i", "x2i", "t2i"))
         result = mantel_haenszel_rates(
             *columns, measure=measure, correct=args.correct, level=level, drop00=drop00
@@ -139,6 +150,8 @@ def binary_pooled(args: Any, table: EffectTable, kept: np.ndarray, measure: str)
 
 def _glmm(args: Any, table: EffectTable, kept: np.ndarray, measure: str) -> Any:
     """``rma.glmm``: ``--method FE`` fits the equal-effects model (metafor ``method="EE"``)."""
+    from evidence.stats.glmm import glmm_proportions, glmm_rate, glmm_rates, glmm_tables
+
     method = "EE" if args.method == "FE" else "ML"
     if measure != "OR" and args.glmm_model == "CM.AL":
         raise problem(
@@ -249,6 +262,8 @@ def predictions(
     ni: np.ndarray | None,
 ) -> list[dict[str, Any]]:
     """Metafor ``predict(res, newmods = ...)`` at each ``--predict`` value."""
+    from evidence.stats.prediction import predict
+
     rows = []
     for spec in specs:
         given, row = parse_predict(path, spec, columns)
@@ -265,6 +280,8 @@ def predictions(
 
 def blups(fit: UniFit, labels: Sequence[str]) -> list[dict[str, Any]]:
     """Per study: fitted value, BLUP of the study's effect and its random effect."""
+    from evidence.stats.prediction import blup, ranef
+
     fitted, best, random = fit.fitted(), blup(fit), ranef(fit)
     rows = []
     for i, label in enumerate(labels):
@@ -285,6 +302,8 @@ def blups(fit: UniFit, labels: Sequence[str]) -> list[dict[str, Any]]:
 
 def tau2_interval(path: str, fit: UniFit, kind: str) -> dict[str, Any]:
     """``confint(res, type = kind)`` for the (residual) tau2, or Biggerstaff-Tweedie."""
+    from evidence.stats.tau2_intervals import biggerstaff_tweedie, confint_tau2
+
     try:
         if kind == "BT":
             if fit.p > 1:
@@ -304,6 +323,8 @@ def henmi_copas_section(path: str, fit: UniFit) -> dict[str, Any]:
     """Henmi-Copas interval (metafor ``hc``) for a model without moderators."""
     if fit.p > 1:
         raise problem(path, "--henmi-copas is for models without moderators", "pool-hc")
+    from evidence.stats.tau2_intervals import henmi_copas
+
     return henmi_copas(fit.yi, fit.vi, level=fit.level * 100).to_dict()
 
 
@@ -313,6 +334,8 @@ def permutation_section(
     """``permutest(res, iter = N)`` with a seeded generator (``--seed``)."""
     if args.permutation < 1:
         raise problem(args.file, "--permutation needs a positive number", "pool-permutation")
+    from evidence.stats.permutation import permutation_test
+
     result = permutation_test(
         yi,
         vi,
@@ -449,3 +472,116 @@ def summary_lines(output: dict[str, Any]) -> list[str]:
             f"({_num(worst['cook_d'])})",
         ]
     return lines
+
+
+# ------------------------------------------------------------------ multivariate and selection
+
+
+def multivariate_pooled(
+    args: Any,
+    yi: np.ndarray,
+    vi: np.ndarray,
+    columns: dict[str, np.ndarray],
+    outer: np.ndarray,
+    inner: np.ndarray | None,
+) -> dict[str, Any]:
+    """Return the ``pooled`` section of ``--model mv`` (metafor ``rma.mv``).
+
+    ``~ inner | outer`` with ``--struct``, or without ``--inner`` effects nested in
+    ``--outer`` (``~ 1 | outer/effect``); the sampling covariance from ``vcalc`` when
+    ``--rho`` is given (else independent sampling errors).
+    """
+    if args.method not in ("REML", "ML"):
+        raise problem(args.file, "--model mv fits by REML or ML (--method)", "pool-model")
+    if args.test == "adhoc":
+        raise problem(args.file, "--model mv takes --test z or knha (t tests)", "pool-model")
+    from evidence.stats.moderators import design_matrix
+    from evidence.stats.multivariate import nested, profile_ci, rma_mv
+    from evidence.stats.vcalc import vcalc
+
+    if args.rho is None:
+        covariance: Any = vi
+    else:
+        kind = None if inner is None else inner
+        obs = np.arange(len(yi)) if inner is None else None
+        covariance = vcalc(vi, outer, obs=obs, type=kind, rho=args.rho)
+    design, names = design_matrix(columns, len(yi)) if columns else (None, None)
+    options: dict[str, Any] = {
+        "X": design,
+        "names": names,
+        "method": args.method,
+        "test": "t" if args.test == "knha" else "z",
+        "level": args.level / 100,
+    }
+    if inner is None:
+        options["random"] = nested(outer, np.arange(len(yi)), names=[args.outer, "effect"])
+    else:
+        options.update(inner=inner, outer=outer, struct=args.struct)
+    fit = rma_mv(yi, covariance, **options)
+    section = {"model": "mv", **fit.to_dict()}
+    if args.confint == "PL":
+        section["profile_ci"] = profile_ci(fit, level=args.level / 100).to_dict()
+    return section
+
+
+def multivariate_summary(pooled: dict[str, Any], notes: Sequence[str]) -> list[str]:
+    """Describe an ``rma.mv`` pooled section: coefficients and variance components."""
+    lines = [
+        f"Multivariate/multilevel model (k = {pooled['k']}; {pooled['method']}; "
+        f"test: {pooled['test']})",
+        "",
+        f"{'':<16} {'estimate':>10} {'se':>8} {'pval':>8} {'ci.lb':>9} {'ci.ub':>9}",
+    ]
+    for c in pooled["coefficients"]:
+        lines.append(
+            f"{c['name']:<16} {_num(c['estimate']):>10} {_num(c['se']):>8} {_pval(c['p']):>8} "
+            f"{_num(c['ci'][0]):>9} {_num(c['ci'][1]):>9}"
+        )
+    lines.append("")
+    for name, value in pooled.get("sigma2", {}).items():
+        lines.append(f"sigma^2 ({name}): {_num(value)}")
+    levels = pooled.get("inner_levels") or []
+    tau2 = pooled.get("tau2") or []
+    if tau2:
+        named = len(levels) == len(tau2)
+        shown = ", ".join(
+            f"{levels[j]} {_num(value)}" if named else _num(value) for j, value in enumerate(tau2)
+        )
+        lines.append(f"tau^2 ({pooled['struct']}): {shown}")
+    if pooled.get("rho"):
+        lines.append("rho: " + ", ".join(_num(value) for value in pooled["rho"]))
+    lines += [f"note: {note}" for note in notes]
+    return lines
+
+
+def selection_section(
+    args: Any, yi: np.ndarray, vi: np.ndarray, columns: dict[str, np.ndarray]
+) -> dict[str, Any]:
+    """Return the ``--selection`` section: metafor ``selmodel`` (stepfun or beta).
+
+    The default step at 0.025 is the three-parameter selection model (3PSM).
+    """
+    from evidence.stats.moderators import design_matrix
+    from evidence.stats.selection import selmodel
+
+    steps = None
+    if args.selection == "stepfun":
+        try:
+            steps = [float(s) for s in (args.steps or "0.025").split(",") if s.strip()]
+        except ValueError:
+            message = f"--steps {args.steps!r}: give p-value cut points such as 0.025,0.5"
+            raise problem(args.file, message, "pool-selection") from None
+    design = design_matrix(columns, len(yi))[0] if columns else None
+    try:
+        result = selmodel(
+            yi,
+            vi,
+            X=design,
+            type=args.selection,
+            steps=steps,
+            alternative=args.alternative,
+            level=args.level / 100,
+        )
+    except InputError as error:
+        raise problem(args.file, f"--selection: {error.message}", error.rule) from None
+    return result.to_dict()

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
+
+from evidence.commands import SUMMARIES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``run`` sub-command."""
     parser = subparsers.add_parser(
         "run",
-        help="run analyses (only those whose inputs changed)",
+        help=SUMMARIES["run"],
         description="Run the analyses in analyses/ on the records in studies/ and write "
         "build/results/<id>.json, <id>-effects.csv, index.json and "
         "build/figures/. Analyses whose inputs are unchanged are skipped.",
@@ -39,7 +42,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the analyses; problems in records or specs raise EvidenceError (exit 1)."""
     from evidence.analyses.runner import run_analyses
-    from evidence.report.plots import render_all, summary_forest
 
     run_analyses(
         args.studies,
@@ -48,7 +50,23 @@ def run(args: argparse.Namespace) -> int:
         ids=args.ids or None,
         figures=not args.no_figures,
         force=args.force,
-        render=render_all,
-        render_summary=summary_forest,
+        render=_render_all,
+        render_summary=_summary_forest,
     )
     return 0
+
+
+# The figure code (matplotlib) is imported only when a figure is drawn: a run in which
+# every analysis is unchanged draws none.
+
+
+def _render_all(*args: Any) -> Any:
+    from evidence.report.plots import render_all
+
+    return render_all(*args)
+
+
+def _summary_forest(*args: Any) -> Any:
+    from evidence.report.plots import summary_forest
+
+    return summary_forest(*args)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from evidence.commands import SUMMARIES
 from evidence.errors import errors_in, format_problems, summary_line
 from evidence.records.validate import validate_paths
 
@@ -19,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``validate`` sub-command."""
     parser = subparsers.add_parser(
         "validate",
-        help="check study records and references.bib",
+        help=SUMMARIES["validate"],
         description=(
             "Check study records against the schema (evidence/schema/study.schema.json), "
             "the controlled vocabularies and the record rules, and the bibliography with "

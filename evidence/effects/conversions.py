@@ -36,6 +36,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
 
 from evidence.effects import reported
 from evidence.effects.escalc import escalc, hedges_correction
@@ -48,7 +51,7 @@ from evidence.effects.reported import (
     se_from_p,
     z_critical,
 )
-from evidence.records.model import Statistic
+from evidence.records.model import Statistic, TwoByTwo
 
 #: Ratio measures pooled as risk ratios, and how that is said.
 RISK_RATIOS = {
@@ -63,6 +66,16 @@ PERCENT = ("percent-increase", "percent-decrease")
 #: Measures whose direction can be reversed exactly by changing the sign (for the outcome
 #: as well as the exposure): odds ratios, differences and correlations.
 SYMMETRIC_MEASURES = frozenset({"OR", "log-OR", "r", "SMD", "MD", "RD", "b", "beta"})
+
+
+_T = TypeVar("_T")
+
+
+def _given(value: _T | None) -> _T:
+    """Return a field the statistic's form guarantees (the record schema requires it)."""
+    if value is None:  # pragma: no cover - the schema and _precision rule this out
+        raise ValueError("a statistic field its form requires is missing")
+    return value
 
 
 @dataclass(frozen=True)
@@ -107,7 +120,9 @@ def _precision(statistic: Statistic) -> str | None:
             f"only a range of estimates reported ({s.range[0]:g} to {s.range[1]:g}), "
             "no single estimate with a CI or SE"
         )
-    if s.table is not None or s.groups is not None or s.t is not None or s.f is not None:
+    if s.table is not None:
+        return _table_problem(s.table)
+    if s.groups is not None or s.t is not None or s.f is not None:
         return None
     if s.value is None:
         return "no estimate reported"
@@ -115,6 +130,26 @@ def _precision(statistic: Statistic) -> str | None:
         if s.p is not None and s.measure != "r":
             return None if s.p < 1 else "p = 1 gives no standard error; no CI or SE reported"
         return "no CI or SE reported"
+    return None
+
+
+def _table_problem(table: TwoByTwo) -> str | None:
+    """Why a 2x2 table gives no ratio: an empty group, or no (or only) events in both groups.
+
+    A double-zero table carries no information on the odds or risk ratio; it is left out
+    as metafor's ``escalc(..., drop00 = TRUE)`` and ``rma.mh``/``rma.peto`` do, rather
+    than pooled as a ratio of 1 made up by the 1/2 continuity correction.
+    """
+    a, n1 = table.exposed_events, table.exposed_total
+    c, n2 = table.unexposed_events, table.unexposed_total
+    if n1 <= 0 or n2 <= 0:
+        return "a 2x2 table with an empty group (a total of 0): no ratio can be computed"
+    if (a == 0 and c == 0) or (a == n1 and c == n2):
+        what = "no events" if a == 0 else "only events"
+        return (
+            f"a double-zero 2x2 table ({what} in both groups) carries no information on the "
+            "ratio; left out as metafor does (drop00 = TRUE)"
+        )
     return None
 
 
@@ -136,9 +171,84 @@ def to_metric(
     -------
     Converted or Unusable
     """
-    missing = _precision(statistic)
+    missing = _precision(statistic) or _outside_domain(statistic, metric)
     if missing:
         return Unusable(missing)
+    try:
+        with np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
+            converted = _convert(statistic, metric, assume_rare_outcome)
+    except (ArithmeticError, ValueError) as exc:  # overflow, division by zero, math domain
+        return Unusable(
+            f"the conversion to {metric} is undefined for these numbers: {_arithmetic(exc)}"
+        )
+    if isinstance(converted, Converted):
+        return _checked(converted, metric)
+    return converted
+
+
+#: Smallest variance accepted on an analysis scale: an SE under 1e-6 (a 95% CI under
+#: 4e-6 wide on the log or SMD scale) is what a CI printed as zero-width, or an estimate
+#: at the null with a p-value, gives; no study measures that precisely, and such a weight
+#: (1e12 times the others') leaves the pooled estimate to rounding.
+MIN_VARIANCE = 1e-12
+
+
+def _checked(converted: Converted, metric: str) -> Converted | Unusable:
+    """Refuse a conversion whose estimate or variance is not a usable finite number.
+
+    A variance of 0 (or one that is not finite) is left to the caller, which says where it
+    came from; an estimate that overflowed, or a positive variance below
+    :data:`MIN_VARIANCE`, is unusable here.
+    """
+    if not math.isfinite(converted.yi):
+        return Unusable(
+            f"the conversion to {metric} gives an estimate that is not finite "
+            f"({converted.yi}): the reported numbers are out of range"
+        )
+    if 0 < converted.vi < MIN_VARIANCE:
+        return Unusable(
+            f"implausibly precise: SE {math.sqrt(converted.vi):.3g} on the {metric} scale "
+            "(below 1e-6: a CI printed as zero-width, or an estimate at the null with a "
+            "p-value, gives no usable SE)"
+        )
+    return converted
+
+
+def _arithmetic(error: ArithmeticError | ValueError) -> str:
+    """Say in words what went wrong in a conversion's arithmetic."""
+    if isinstance(error, ZeroDivisionError):
+        return "a division by zero"
+    if isinstance(error, OverflowError):
+        return "a number too large for floating point (overflow)"
+    text = str(error)
+    if "overflow" in text:
+        return "a number too large for floating point (overflow)"
+    if "divide by zero" in text:
+        return "a division by zero"
+    return "a value outside the domain of a log, square root or atanh"
+
+
+def _outside_domain(statistic: Statistic, metric: str) -> str | None:
+    """Say why a correlation at its bounds has no conversion, or return ``None``.
+
+    r = +-1 (or a CI bound there) has an infinite Fisher z and SMD, and a variance of 0
+    from n, so no metric takes it.
+    """
+    s = statistic
+    if s.measure != "r":
+        return None
+    values = [v for v in (s.value, *(s.ci or ())) if v is not None]
+    if any(abs(v) >= 1 for v in values):
+        shown = ", ".join(f"{v:g}" for v in values)
+        return (
+            f"r ({shown}) reaches the bound of a correlation (-1 or 1): "
+            f"its {metric} is infinite or its variance 0"
+        )
+    return None
+
+
+def _convert(statistic: Statistic, metric: str, assume_rare_outcome: bool) -> Converted | Unusable:
+    """Dispatch on the statistic's form and the metric (see :func:`to_metric`)."""
     two_groups = statistic.groups is not None or statistic.t is not None or statistic.f is not None
     if two_groups and metric == "smd":
         return (
@@ -165,7 +275,7 @@ def _percent_sign(measure: str) -> tuple[int, str]:
 def _log_ratio(statistic: Statistic) -> tuple[float, float, str]:
     """Return ``(ln ratio, variance, words)`` of a ratio, log-ratio or percent statistic."""
     s = statistic
-    value = float(s.value)  # type: ignore[arg-type]
+    value = float(_given(s.value))
     if s.ci is None and s.se is None and s.se_log is None:
         y = (
             math.log(1 + _percent_sign(s.measure)[0] * value / 100)
@@ -174,7 +284,7 @@ def _log_ratio(statistic: Statistic) -> tuple[float, float, str]:
             if s.measure in LOG_MEASURES
             else math.log(value)
         )
-        se = float(se_from_p(y, s.p))
+        se = float(se_from_p(y, _given(s.p)))
         return y, se * se, (f"SE of the log from the two-sided p = {s.p:g} (Altman & Bland 2011)")
     if s.measure in PERCENT:
         sign, word = _percent_sign(s.measure)
@@ -183,25 +293,25 @@ def _log_ratio(statistic: Statistic) -> tuple[float, float, str]:
         if s.se_log is not None:
             return math.log(ratio), s.se_log**2, rule
         if s.ci is None:
-            se_log = float(s.se) / 100 / ratio  # type: ignore[arg-type]
+            se_log = float(_given(s.se)) / 100 / ratio
             return (
                 math.log(ratio),
                 se_log**2,
                 f"{rule}; SE of the log by the delta method, (SE/100)/ratio",
             )
-        lo, hi = sorted(1 + sign * c / 100 for c in s.ci)  # type: ignore[union-attr]
+        lo, hi = sorted(1 + sign * c / 100 for c in s.ci)
         y, v = log_ratio_from_ci(ratio, lo, hi, s.ci_level)
         return y, v, f"{rule} (CI likewise), ratio and CI to log scale"
     if s.measure in LOG_MEASURES:
         if s.se is not None:
             return value, s.se**2, "log scale with SE as reported"
-        lo, hi = s.ci  # type: ignore[misc]
+        lo, hi = _given(s.ci)
         se = float(se_from_ci(lo, hi, s.ci_level))
         return value, se * se, "log scale; SE from the CI width"
     if s.se_log is not None:
         return math.log(value), s.se_log**2, "ratio to log scale, SE of the log as reported"
     if s.ci is None:
-        se = float(s.se) / value  # type: ignore[arg-type]
+        se = float(_given(s.se)) / value
         return math.log(value), se * se, "ratio to log scale; SE by the delta method"
     y, v = log_ratio_from_ci(value, s.ci[0], s.ci[1], s.ci_level)
     return y, v, f"ratio and {100 * s.ci_level:g}% CI to log scale"
@@ -248,9 +358,9 @@ def _from_table(statistic: Statistic, metric: str) -> Converted:
     :math:`\ln OR = \ln\frac{ad}{bc}`, :math:`v = 1/a + 1/b + 1/c + 1/d`
     (Borenstein et al. 2009, chapter 5; metafor ``escalc`` with ``add = 1/2, to = "only0"``).
     """
-    t = statistic.table
-    a, n1 = float(t.exposed_events), float(t.exposed_total)  # type: ignore[union-attr]
-    c, n2 = float(t.unexposed_events), float(t.unexposed_total)  # type: ignore[union-attr]
+    t = _given(statistic.table)
+    a, n1 = float(t.exposed_events), float(t.exposed_total)
+    c, n2 = float(t.unexposed_events), float(t.unexposed_total)
     b, d = n1 - a, n2 - c
     added = ""
     if 0 in (a, b, c, d):
@@ -290,13 +400,13 @@ def _to_smd(statistic: Statistic) -> Converted | Unusable:
         if s.se is not None:
             return Converted(float(s.value), s.se**2, "SMD with SE as reported")
         if s.ci is None:
-            se = float(se_from_p(s.value, s.p))
+            se = float(se_from_p(s.value, _given(s.p)))
             return Converted(
                 float(s.value),
                 se * se,
                 f"SMD; SE from the two-sided p = {s.p:g} (Altman & Bland 2011)",
             )
-        lo, hi = s.ci  # type: ignore[misc]
+        lo, hi = s.ci
         se = float(se_from_ci(lo, hi, s.ci_level))
         return Converted(float(s.value), se * se, "SMD; SE from the CI width")
     if s.measure == "r":
@@ -316,16 +426,16 @@ def _smd_from_groups(statistic: Statistic) -> Converted | Unusable:
     :math:`v = 1/n_1 + 1/n_2 + g^2/(2(n_1+n_2))` (Hedges 1981; metafor ``escalc("SMD")``,
     ``vtype = "LS"``; computed by :func:`evidence.effects.escalc.escalc`).
     """
-    g = statistic.groups
+    g = _given(statistic.groups)
     sizes = escalc(
         "SMD",
         m1i=[g.exposed_mean],
-        sd1i=[g.exposed_sd],  # type: ignore[union-attr]
+        sd1i=[g.exposed_sd],
         n1i=[g.exposed_n],
-        m2i=[g.unexposed_mean],  # type: ignore[union-attr]
+        m2i=[g.unexposed_mean],
         sd2i=[g.unexposed_sd],
         n2i=[g.unexposed_n],
-    )  # type: ignore[union-attr]
+    )
     yi, vi = float(sizes.yi[0]), float(sizes.vi[0])
     if not (math.isfinite(yi) and math.isfinite(vi)):
         return Unusable("group means and SDs give no SMD (pooled SD of 0 or groups too small)")
@@ -349,7 +459,7 @@ def _smd_from_test(statistic: Statistic) -> Converted | Unusable:
     as positive, i.e. pointing to the side the record's ``exposure.higher_means`` names.
     """
     s = statistic
-    n1, n2 = float(s.n1), float(s.n2)  # type: ignore[arg-type]
+    n1, n2 = float(_given(s.n1)), float(_given(s.n2))
     if n1 + n2 - 2 <= 1:
         return Unusable(f"group sizes n1 = {n1:g}, n2 = {n2:g} too small for an SMD")
     j = float(hedges_correction(n1 + n2 - 2))
@@ -358,7 +468,7 @@ def _smd_from_test(statistic: Statistic) -> Converted | Unusable:
         words = f"t = {s.t:g}"
     else:
         sign = -1.0 if s.value is not None and s.value < 0 else 1.0
-        d, v = d_from_f(s.f, n1, n2, sign)
+        d, v = d_from_f(_given(s.f), n1, n2, sign)
         words = f"F = {s.f:g}, sign " + (
             "from the recorded value"
             if s.value is not None
@@ -374,14 +484,14 @@ def _smd_from_test(statistic: Statistic) -> Converted | Unusable:
 
 def _correlation_variance(statistic: Statistic) -> float:
     r"""Return the variance of r: :math:`SE^2` when reported, else :math:`(1-r^2)^2/(n-1)`."""
-    r = float(statistic.value)  # type: ignore[arg-type]
+    r = float(_given(statistic.value))
     if statistic.se is not None:
         return statistic.se**2
     if statistic.ci is not None:
         lo, hi = statistic.ci
         se = (math.atanh(hi) - math.atanh(lo)) / (2 * z_critical(statistic.ci_level))
         return (se * (1 - r * r)) ** 2
-    return (1 - r * r) ** 2 / (statistic.n - 1)  # type: ignore[operator]
+    return (1 - r * r) ** 2 / (_given(statistic.n) - 1)
 
 
 def _correlation(statistic: Statistic, metric: str) -> Converted:
@@ -391,13 +501,13 @@ def _correlation(statistic: Statistic, metric: str) -> Converted:
     delta method :math:`v_z = SE_r^2/(1-r^2)^2` from a reported SE (Borenstein et al. 2009,
     eq. 6.2-6.3). Raw r: :math:`v_r = SE_r^2` or :math:`(1-r^2)^2/(n-1)`.
     """
-    r = float(statistic.value)  # type: ignore[arg-type]
+    r = float(_given(statistic.value))
     if metric == "correlation":
         return Converted(r, _correlation_variance(statistic), "r as reported")
     if statistic.se is None and statistic.ci is None:
         return Converted(
             math.atanh(r),
-            1 / (statistic.n - 3),  # type: ignore[operator]
+            1 / (_given(statistic.n) - 3),
             "r to Fisher z; variance 1/(n - 3)",
         )
     v = _correlation_variance(statistic) / (1 - r * r) ** 2

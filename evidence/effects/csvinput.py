@@ -14,18 +14,22 @@ about the whole line or file), all at once.
 from __future__ import annotations
 
 import csv
+import io
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from evidence.effects.escalc import MEASURES, REQUIRED_COLUMNS, EffectSizes, escalc
-from evidence.errors import EvidenceError, Problem
+from evidence.errors import EvidenceError, Problem, read_error
 from evidence.records.safefs import input_problem
 
 LABEL_COLUMNS = ("label", "study", "slab", "author", "id")
 MISSING = ("", "NA", "na", "NaN", "nan", "null")
+_MISSING = frozenset(MISSING)
 
 
 @dataclass(frozen=True)
@@ -43,21 +47,25 @@ class EffectTable:
         return self.header.index(name) + 1
 
 
+#: Largest CSV file read (bytes): every command stays bounded in memory whatever it is given.
+MAX_CSV_BYTES = 1 << 30
+
+
 def read_table(path: str) -> EffectTable:
-    """Read the CSV into text cells, checking its shape; raise EvidenceError on problems."""
+    """Read the CSV into text cells, checking its shape; raise EvidenceError on problems.
+
+    Rows end at a line break (CR, LF or CRLF) outside quotes: a quoted field keeps its
+    newlines, and Unicode line separators (U+2028, ...) are text. A field may be of any
+    length the file allows. LINE in problems is the line a row starts on.
+    """
     file = Path(path)
     if not file.exists() and not file.is_symlink():
         raise EvidenceError([Problem(path, 0, 0, "no such file", "csv-file")]) from None
     unsafe = input_problem(file)  # a FIFO would block the read, a device never end
     if unsafe is not None:
         raise EvidenceError([replace(unsafe, path=path, rule="csv-file")]) from None
-    try:
-        text = file.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        problem = Problem(path, 0, 0, f"not UTF-8 text ({exc.reason})", "csv-file")
-        raise EvidenceError([problem]) from None
-    reader = csv.reader(text.splitlines())
-    rows = list(reader)
+    text = _read_text(file, path)
+    rows, starts = _parse_rows(text, path)
     if not rows or not any(cell.strip() for cell in rows[0]):
         raise EvidenceError([Problem(path, 1, 1, "the file has no header row", "csv-header")])
     header = tuple(cell.strip() for cell in rows[0])
@@ -66,35 +74,98 @@ def read_table(path: str) -> EffectTable:
         for j, name in enumerate(header)
         if name in header[:j]
     ]
-    data, lines = [], []
-    for number, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(header):
-            problems.append(
-                Problem(
-                    path,
-                    number,
-                    min(len(row), len(header)) + 1,
-                    f"{len(row)} fields, but the header has {len(header)}",
-                    "csv-fields",
+    width = len(header)
+    data, kept = [], []
+    for index in range(1, len(rows)):
+        row = rows[index]
+        if len(row) != width or not row[0].strip():  # the common case is one test away
+            if not any(cell.strip() for cell in row):  # a blank line (or only commas)
+                continue
+            if len(row) != width:
+                problems.append(
+                    Problem(
+                        path,
+                        starts[index],
+                        min(len(row), width) + 1,
+                        f"{len(row)} fields, but the header has {width}",
+                        "csv-fields",
+                    )
                 )
-            )
-            continue
-        data.append([cell.strip() for cell in row])
-        lines.append(number)
+                continue
+        data.append(row)
+        kept.append(index)
+    lines = [starts[index] for index in kept]
     if problems:
         raise EvidenceError(problems)
     if not data:
         raise EvidenceError([Problem(path, 1, 0, "the file has no data rows", "csv-empty")])
-    cells = {name: [row[j] for row in data] for j, name in enumerate(header)}
+    cells = {name: [row[j].strip() for row in data] for j, name in enumerate(header)}
     label_column = next((c for c in LABEL_COLUMNS if c in cells), None)
     labels = cells[label_column] if label_column else [f"row {i + 1}" for i in range(len(data))]
     return EffectTable(path, header, cells, tuple(lines), tuple(labels))
 
 
+def _read_text(file: Path, path: str) -> str:
+    """Return the file's text (UTF-8, a byte-order mark dropped); raise for size, encoding."""
+    try:
+        size = file.stat().st_size
+        if size > MAX_CSV_BYTES:
+            message = f"the file is {size:,} bytes; at most {MAX_CSV_BYTES:,} are read"
+            raise EvidenceError([Problem(path, 0, 0, message, "csv-file")])
+        with file.open(encoding="utf-8-sig", newline="") as handle:
+            return handle.read(MAX_CSV_BYTES + 1)
+    except UnicodeDecodeError as exc:
+        problem = Problem(path, 0, 0, f"not UTF-8 text ({exc.reason})", "csv-file")
+        raise EvidenceError([problem]) from None
+    except OSError as exc:
+        problem = Problem(path, 0, 0, f"cannot read: {read_error(exc)}", "csv-file")
+        raise EvidenceError([problem]) from None
+
+
+def _parse_rows(text: str, path: str) -> tuple[list[list[str]], Sequence[int]]:
+    """Split CSV text into rows; return them and the line each row starts on.
+
+    Without a quote character every row is one line (row ``i`` starts on line ``i + 1``);
+    with quotes, a row may span lines and each row's first line is recorded.
+    """
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, len(text) + 1))  # a long cell is no reason to fail
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""))
+        if '"' not in text:
+            rows = list(reader)
+            return rows, range(1, len(rows) + 1)
+        rows, first_lines, last = [], [], 0
+        for row in reader:
+            rows.append(row)
+            first_lines.append(last + 1)
+            last = reader.line_num
+        return rows, first_lines
+    except csv.Error as exc:
+        line = reader.line_num
+        raise EvidenceError(
+            [Problem(path, line, 0, f"not a readable CSV row: {exc}", "csv-syntax")]
+        ) from None
+    finally:
+        csv.field_size_limit(limit)
+
+
 def numeric_column(table: EffectTable, name: str) -> np.ndarray:
-    """Convert a column to floats (missing -> NaN); non-numbers are problems."""
+    """Convert a column to floats (missing -> NaN); non-numbers are problems.
+
+    A number is what Python's ``float`` reads. The column is converted in one pass and,
+    only when a cell is not a number, again cell by cell to name every such cell.
+    """
+    try:
+        return np.array(
+            [math.nan if cell in _MISSING else float(cell) for cell in table.cells[name]],
+            dtype=float,
+        )
+    except ValueError:
+        return _numbers_one_by_one(table, name)
+
+
+def _numbers_one_by_one(table: EffectTable, name: str) -> np.ndarray:
     values, problems = [], []
     for line, cell in zip(table.lines, table.cells[name], strict=True):
         if cell in MISSING:
@@ -168,7 +239,9 @@ def compute_effects(table: EffectTable, measure: str | None, drop00: bool = Fals
     if problems:
         raise EvidenceError(problems)
     wanted = {c for spec in REQUIRED_COLUMNS[name] for c in spec.split("|")}
-    columns = {c: numeric_column(table, c) for c in sorted(wanted) if c in table.cells}
+    columns: dict[str, Any] = {
+        c: numeric_column(table, c) for c in sorted(wanted) if c in table.cells
+    }
     return escalc(name, drop00=drop00, **columns)
 
 

@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
+from scipy import special  # ndtri is the normal quantile (scipy.stats.norm.ppf)
 
 Array = NDArray[np.float64]
 
@@ -41,7 +41,7 @@ def z_critical(level: float) -> float:
     (1.959964, True)
     """
     level = level / 100 if level > 1 else level
-    return float(stats.norm.ppf(0.5 + level / 2))
+    return float(special.ndtri(0.5 + level / 2))
 
 
 def log_ratio_from_ci(
@@ -66,7 +66,8 @@ def se_from_p(estimate: ArrayLike, p: ArrayLike) -> Array:
 
     ``estimate`` must be on the scale the test was done on (e.g. log HR).
     """
-    return np.abs(np.asarray(estimate, float)) / stats.norm.isf(np.asarray(p, float) / 2)
+    upper = -special.ndtri(np.asarray(p, float) / 2) + 0.0  # norm.isf(p/2), with +0 at p = 1
+    return np.abs(np.asarray(estimate, float)) / upper
 
 
 def d_from_t(t: ArrayLike, n1: ArrayLike, n2: ArrayLike) -> tuple[Array, Array]:

@@ -26,17 +26,41 @@ class Position:
 
 
 @dataclass(frozen=True)
+class Computed:
+    """A number of a statistic that is not printed in the quote: which field, and how.
+
+    ``field`` names it as ``value``, ``ci`` (both bounds), ``ci[0]``, ``se``,
+    ``table.exposed_total``, ``groups`` (every number in it), ...; ``how`` says how it was
+    computed from what the quote prints.
+    """
+
+    field: str
+    how: str
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    """A plausibility rule that a true outlier breaks on purpose: its id and why."""
+
+    rule: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Source:
     """Where a number was read: a locator (``"Table 1"``), a URL and a verbatim quote.
 
-    ``citation`` is the ``references.bib`` key of a secondary source (a review table) the
+    ``citation`` is the bibliography key of a secondary source (a review table) the
     number was copied from, when it was not read from the study's own article.
+    ``computed`` lists the statistic's numbers that are computed from the quote rather
+    than printed in it.
     """
 
     locator: str
     quote: str
     url: str | None = None
     citation: str | None = None
+    computed: tuple[Computed, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -142,6 +166,7 @@ class Effect:
     covariates: tuple[str, ...] = ()
     subgroup: Subgroup | None = None
     notes: str | None = None
+    acknowledge: tuple[Acknowledgement, ...] = ()
     position: Position | None = field(default=None, compare=False)
 
 
@@ -214,7 +239,11 @@ class Extraction:
 
 @dataclass(frozen=True)
 class Study:
-    """One study record (one ``studies/<id>.yaml``)."""
+    """One study record (one ``studies/<id>.yaml``).
+
+    ``follow_up_years`` is the record's own, or its ``follow_up`` (printed value and unit,
+    ``"57 months"``) converted to years; ``follow_up`` keeps the printed text.
+    """
 
     id: str
     citation: str
@@ -230,6 +259,10 @@ class Study:
     countries: tuple[str, ...] = ()
     follow_up_years: float | None = None
     notes: str | None = None
+    title: str | None = None
+    authors: tuple[str, ...] = ()
+    follow_up: str | None = None
+    acknowledge: tuple[Acknowledgement, ...] = ()
     path: str | None = field(default=None, compare=False)
 
     @property

@@ -31,7 +31,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from evidence.errors import EvidenceError, Problem
-from evidence.records.yamlio import display_path as display
+from evidence.errors import display_path as display
 
 #: Rule of an input that is a symbolic link leading out of its directory.
 LINK_OUTSIDE = "link-outside"

@@ -6,9 +6,11 @@ field comes with its description as a comment. Required fields are written with 
 value, so the record fails validation until a reviewer fills them in; optional fields are
 commented out with their example value, ready to uncomment.
 
-With ``--bib FILE`` the single BibTeX entry in FILE is checked with pybtex and appended,
-verbatim, to ``studies/references.bib``; its key becomes the record's ``citation``. Nothing
-is downloaded: ``--doi`` only fills the ``doi`` field.
+With ``--bib FILE`` the single BibTeX entry in FILE is checked (pybtex and the validator's
+bibliography rules) and written, verbatim, to ``studies/<id>.bib`` beside the record (one
+file per study: two pull requests adding different studies never conflict); its key
+becomes the record's ``citation``, and its year, title, authors and DOI fill the record's
+fields. Nothing is downloaded: ``--doi`` only fills the ``doi`` field.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Any
 import yaml
 
 from evidence.errors import EvidenceError, Problem, read_error
-from evidence.records.safefs import atomic_write, check_input, input_problem
+from evidence.records.safefs import check_input, input_problem
 
 #: First line of every record: lets editors (yaml-language-server) check and complete it.
 SCHEMA_HEADER = "# yaml-language-server: $schema=../evidence/schema/study.schema.json"
@@ -98,6 +100,7 @@ def render_skeleton(
     *,
     fill_examples: bool = False,
     cohorts: Sequence[str] = (),
+    filled: Mapping[str, Any] | None = None,
 ) -> str:
     """Render the commented record skeleton for ``study_id``.
 
@@ -115,13 +118,19 @@ def render_skeleton(
     cohorts : sequence of str
         Cohort keys already used by other records, listed above the ``cohort`` field so
         that a study of a known sample reuses its key.
+    filled : mapping, optional
+        Top-level fields taken from the BibTeX entry (``year``, ``title``, ``authors``,
+        ``doi``; :func:`fields_from_entry`), written as values rather than left empty.
 
     Returns
     -------
     str
         YAML text starting with :data:`SCHEMA_HEADER`, ending with a newline.
     """
-    known = {"id": study_id, "citation": citation or study_id, "doi": doi}
+    known: dict[str, Any] = {"id": study_id, "citation": citation or study_id, "doi": doi}
+    known.update({k: v for k, v in (filled or {}).items() if v is not None and k not in known})
+    if doi is None and (filled or {}).get("doi"):
+        known["doi"] = filled["doi"]  # type: ignore[index]
     lines = [SCHEMA_HEADER, INTRODUCTION]
     commented_depth: int | None = None
     for field in skeleton_fields():
@@ -246,10 +255,49 @@ def _yaml_scalar(value: Any) -> str:
 
 @dataclass(frozen=True)
 class BibEntry:
-    """A BibTeX entry read from a file: its key and its text, verbatim."""
+    """A BibTeX entry read from a file: its key, its text verbatim, the fields it fills."""
 
     key: str
     text: str
+    fields: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def fields_from_entry(text: str, shown: str = "<entry>") -> dict[str, Any]:
+    """Return the record fields a BibTeX entry gives: ``year``, ``title``, ``authors``, ``doi``.
+
+    Values are taken as written, without the braces that only protect capitals
+    (``{UK}`` -> ``UK``); authors are split at ``and`` and kept as written
+    (``Steptoe, Andrew``); a DOI loses a ``https://doi.org/`` prefix. A field the entry
+    does not give is left out (never guessed).
+
+    Examples
+    --------
+    >>> fields_from_entry("@article{x, author = {Doe, Jane and Roe, R.}, year = 2001, "
+    ...                   "title = {Ties in the {UK}}, doi = {https://doi.org/10.1/x}}")
+    {'year': 2001, 'title': 'Ties in the UK', 'authors': ['Doe, Jane', 'Roe, R.'], 'doi': '10.1/x'}
+    """
+    from evidence.records.bib import load_bibliography
+    from evidence.records.bib import plain_text as plain
+
+    bibliography = load_bibliography(shown, text=text)
+    if not bibliography.entries:
+        return {}
+    entry = bibliography.entries[0]
+    found: dict[str, Any] = {}
+
+    year = entry.get("year")
+    if year is not None and re.fullmatch(r"\d{4}", plain(year.value)):
+        found["year"] = int(plain(year.value))
+    title = entry.get("title")
+    if title is not None and plain(title.value):
+        found["title"] = plain(title.value)
+    author = entry.get("author")
+    if author is not None and plain(author.value):
+        found["authors"] = [plain(a) for a in re.split(r"\s+and\s+", author.value) if plain(a)]
+    doi = entry.get("doi")
+    if doi is not None and plain(doi.value):
+        found["doi"] = normalise_doi(plain(doi.value))
+    return found
 
 
 def check_study_id(study_id: str, shown: str) -> list[Problem]:
@@ -318,29 +366,42 @@ def read_bib_entry(path: Path) -> BibEntry:
     if len(keys) != 1:
         message = f"expected exactly one BibTeX entry, found {len(keys)}"
         raise EvidenceError([Problem(shown, 0, 0, message, "bib-entry-count")])
-    return BibEntry(keys[0], text.strip() + "\n")
+    from evidence.records.bib import load_bibliography
+
+    checked = load_bibliography(shown, text=text)  # the validator's rules, at their lines
+    if checked.problems:
+        raise EvidenceError(list(checked.problems))
+    return BibEntry(keys[0], text.strip() + "\n", fields_from_entry(text, shown))
 
 
-def existing_bib_keys(path: Path) -> set[str]:
-    """Return the keys already in ``references.bib`` (lower-cased: BibTeX keys ignore case).
+def existing_bib_keys(path: Path) -> dict[str, Path]:
+    """Return the keys of every bibliography file of ``path``'s directory, lower-cased.
+
+    ``path`` is ``references.bib`` (or any file) in the studies directory; keys map to the
+    file that defines them (BibTeX keys ignore case).
 
     Raises
     ------
     EvidenceError
-        When ``references.bib`` exists but cannot be read as UTF-8 text, or is not a
-        regular file inside its directory (a symbolic link out of it, a FIFO).
+        When a bibliography file cannot be read as UTF-8 text, or is not a regular file
+        inside its directory (a symbolic link out of it, a FIFO).
     """
-    if not path.exists() and not path.is_symlink():
-        return set()
-    check_input(path, path.parent, "bib-unreadable")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EvidenceError(
-            [Problem(str(path), 0, 0, f"cannot read: {read_error(exc)}", "bib-unreadable")]
-        ) from exc
-    keys = re.findall(r"@\s*\w+\s*[{(]\s*([^,\s]+)\s*,", text)
-    return {key.lower() for key in keys}
+    from evidence.records.bib import bibliography_files
+
+    found: dict[str, Path] = {}
+    if not path.parent.is_dir():
+        return found
+    for bib in bibliography_files(path.parent):
+        check_input(bib, bib.parent, "bib-unreadable")
+        try:
+            text = bib.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise EvidenceError(
+                [Problem(str(bib), 0, 0, f"cannot read: {read_error(exc)}", "bib-unreadable")]
+            ) from exc
+        for key in re.findall(r"@\s*\w+\s*[{(]\s*([^,\s]+)\s*,", text):
+            found.setdefault(key.lower(), bib)
+    return found
 
 
 def create_record(
@@ -349,13 +410,18 @@ def create_record(
     bib_file: Path | None = None,
     doi: str | None = None,
 ) -> Path:
-    """Write ``studies_dir/<study_id>.yaml`` and append the BibTeX entry, if any.
+    """Write ``studies_dir/<study_id>.yaml`` and, with a BibTeX entry, ``<study_id>.bib``.
+
+    The study's entry goes into its own file beside the record, so that two pull requests
+    adding different studies never touch the same file. The record's ``year``, ``title``,
+    ``authors`` and ``doi`` are filled from the entry (``--doi`` wins over the entry's).
 
     Every check runs before anything is written: the id is a lowercase slug, the record
-    does not exist yet, the BibTeX file holds exactly one entry that pybtex parses, and its
-    key is not in ``references.bib`` yet. Nothing is written through a symbolic link: a
-    link (even a dangling one) where the record would go, or a linked ``references.bib``
-    when an entry is to be added, is refused (rule ``file-is-link``).
+    and its ``.bib`` do not exist yet, the BibTeX file holds exactly one entry that pybtex
+    parses and the validator's bibliography rules accept, and its key is in no
+    bibliography file of the directory yet. Nothing is written through a symbolic link: a
+    link (even a dangling one) where the record or its ``.bib`` would go is refused (rule
+    ``file-is-link``).
 
     Returns
     -------
@@ -368,7 +434,7 @@ def create_record(
         With every problem found; nothing is written then.
     """
     target = studies_dir / f"{study_id}.yaml"
-    references = studies_dir / "references.bib"
+    references = studies_dir / f"{study_id}.bib"
     problems = check_study_id(study_id, str(target))
     if doi is not None:
         doi = normalise_doi(doi)
@@ -392,15 +458,20 @@ def create_record(
     entry = None
     if bib_file is not None and references.is_symlink():
         problems.append(_link_problem(references, "the BibTeX entry"))
+    elif bib_file is not None and references.exists():
+        problems.append(
+            Problem(str(references), 0, 0, "already exists; edit it instead", "record-exists")
+        )
     elif bib_file is not None:
         try:
             entry = read_bib_entry(bib_file)
-            known = existing_bib_keys(references) if studies_dir.is_dir() else set()
+            known = existing_bib_keys(references) if studies_dir.is_dir() else {}
         except EvidenceError as exc:
             problems.extend(exc.problems)
         else:
             if entry.key.lower() in known:
-                message = f"BibTeX key {entry.key!r} is already in {references}; cite it instead"
+                where = known[entry.key.lower()]
+                message = f"BibTeX key {entry.key!r} is already in {where}; cite it instead"
                 problems.append(Problem(str(bib_file), 0, 0, message, "bib-duplicate-key"))
     if problems:
         raise EvidenceError(problems)
@@ -408,12 +479,17 @@ def create_record(
     try:
         studies_dir.mkdir(parents=True, exist_ok=True)
         text = render_skeleton(
-            study_id, citation=citation, doi=doi, cohorts=existing_cohorts(studies_dir)
+            study_id,
+            citation=citation,
+            doi=doi,
+            cohorts=existing_cohorts(studies_dir),
+            filled=entry.fields if entry else None,
         )
         with target.open("x", encoding="utf-8") as record:  # "x": never over a file or link
             record.write(text)
         if entry is not None:
-            _append_entry(references, entry)
+            with references.open("x", encoding="utf-8") as bib:
+                bib.write(entry.text)
     except OSError as exc:  # e.g. a read-only directory: say so, never a traceback
         where = exc.filename or target
         raise EvidenceError(
@@ -437,10 +513,3 @@ def _link_problem(path: Path, what: str) -> Problem:
         "remove it)",
         "file-is-link",
     )
-
-
-def _append_entry(references: Path, entry: BibEntry) -> None:
-    """Add ``entry`` at the end of ``references`` (a new file replaces the old at once)."""
-    existing = references.read_text(encoding="utf-8") if references.exists() else ""
-    separator = "" if not existing.strip() else ("" if existing.endswith("\n") else "\n") + "\n"
-    atomic_write(references, existing + separator + entry.text)

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
 from evidence.errors import Problem
@@ -53,13 +53,48 @@ _TYPE_NAMES = {
 _VALIDATORS: dict[int, tuple[Mapping[str, Any], Draft202012Validator]] = {}
 
 
+def ecma_pattern(pattern: str) -> re.Pattern[str]:
+    r"""Compile a JSON Schema ``pattern`` with its own (ECMA-262) meaning of a final ``$``.
+
+    In JSON Schema, as in ECMA-262 without the multiline flag, ``$`` matches only at the
+    very end of the text; Python's ``$`` also matches before a final newline, so
+    ``^[a-z]+$`` would accept ``"elsa\n"``. A final unescaped ``$`` becomes ``\Z``.
+
+    Examples
+    --------
+    >>> pattern = ecma_pattern("^[a-z]+$")
+    >>> bool(pattern.search("elsa\n")), bool(pattern.search("elsa"))
+    (False, True)
+    """
+    cached = _PATTERNS.get(pattern)
+    if cached is None:
+        text = pattern
+        if text.endswith("$") and not text.endswith("\\$"):
+            text = text[:-1] + "\\Z"
+        cached = _PATTERNS[pattern] = re.compile(text)
+    return cached
+
+
+_PATTERNS: dict[str, re.Pattern[str]] = {}
+
+
+def _pattern_keyword(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterable[Any]:
+    """Jsonschema's ``pattern`` keyword with :func:`ecma_pattern`'s meaning of ``$``."""
+    if validator.is_type(instance, "string") and not ecma_pattern(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+#: Draft 2020-12 with JSON Schema's own meaning of ``pattern`` (a final ``$`` is the end).
+SchemaValidator = validators.extend(Draft202012Validator, {"pattern": _pattern_keyword})
+
+
 def compile_schema(schema: Mapping[str, Any]) -> Draft202012Validator:
     """Return a Draft 2020-12 validator for ``schema``, built once per schema object."""
     cached = _VALIDATORS.get(id(schema))
     if cached is not None and cached[0] is schema:
         return cached[1]
     Draft202012Validator.check_schema(schema)
-    validator = Draft202012Validator(schema)
+    validator = SchemaValidator(schema)
     _VALIDATORS[id(schema)] = (schema, validator)
     return validator
 
@@ -131,7 +166,11 @@ def check_schema(
         property's first example), ``wrong-length``, ``empty-value``, ``duplicate-item``,
         ``out-of-range`` and ``schema`` for anything else.
     """
-    validator = schema if isinstance(schema, Draft202012Validator) else compile_schema(schema)
+    validator = (
+        schema
+        if isinstance(schema, Draft202012Validator | SchemaValidator)
+        else compile_schema(schema)
+    )
     root = validator.schema
     predicate = fast_check(root) if isinstance(root, Mapping) else None
     if predicate is not None and predicate(data):
@@ -162,8 +201,7 @@ def _problems_for(error: ValidationError, positions: Positions, shown: str) -> l
         ]
         return [
             at(
-                f"unknown field '{k}' in {where}{did_you_mean(k, allowed)}"
-                f" (allowed: {', '.join(allowed)})",
+                f"unknown field '{k}' in {where}{_unknown_field_hint(k, error.instance, allowed)}",
                 "unknown-field",
                 (*node_path, k),
                 True,
@@ -193,18 +231,74 @@ def _problems_for(error: ValidationError, positions: Positions, shown: str) -> l
             )
         ]
     if kind == "pattern":
-        examples = schema.get("examples") or []
-        like = f"; expected something like '{examples[0]}'" if examples else ""
-        return [at(f"{where}: '{error.instance}' has the wrong form{like}", "invalid-format")]
+        return [
+            at(f"{where}: {pattern_message(node_path, error.instance, schema)}", "invalid-format")
+        ]
     if kind in ("minItems", "maxItems") and isinstance(error.instance, list):
         return [at(f"{where}: {error.message}", "wrong-length")]
     if kind == "minLength":
-        return [at(f"{where}: must not be empty", "empty-value")]
+        if error.instance == "" or expected <= 1:
+            return [at(f"{where}: must not be empty", "empty-value")]
+        return [
+            at(
+                f"{where}: '{error.instance}' is too short: give at least {expected} characters "
+                f"(found {len(str(error.instance))})",
+                "empty-value",
+            )
+        ]
     if kind == "uniqueItems":
         return [at(f"{where}: items must not repeat", "duplicate-item")]
     if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         return [at(f"{where}: {error.message}", "out-of-range")]
     return [at(f"{where}: {error.message}", "schema")]
+
+
+_DOI_PREFIXES = ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "doi:", "doi.org/")
+
+
+def pattern_message(node_path: tuple[Any, ...], instance: Any, schema: Mapping[str, Any]) -> str:
+    """Say what is wrong with a value that does not match its pattern, and how to fix it.
+
+    A line break or a leading or trailing space is named; a DOI given as a link is shown
+    without its prefix; a country name is answered with its ISO 3166-1 alpha-2 code.
+    """
+    from evidence.records.countries import country_hint
+
+    text = str(instance)
+    field = next((p for p in reversed(node_path) if isinstance(p, str)), "")
+    if "\n" in text or "\r" in text:
+        return (
+            f"{text!r} contains a line break; write it on one line (a value that ends in a "
+            "line break usually comes from a '|' block or a quoted '\\n')"
+        )
+    if text != text.strip():
+        return f"{text!r} starts or ends with spaces; remove them"
+    if field == "doi":
+        bare = next((text[len(p) :] for p in _DOI_PREFIXES if text.lower().startswith(p)), None)
+        if bare:
+            return f"'{text}' is a link, not a DOI; drop the prefix: doi: {bare}"
+        return f"'{text}' is not a DOI; a DOI is 10.NNNN/suffix (e.g. 10.1073/pnas.1219686110)"
+    if field == "countries":
+        return (
+            f"'{text}' is not an ISO 3166-1 alpha-2 country code (two capital letters, e.g. "
+            f"GB, US, FI){country_hint(text)}"
+        )
+    examples = schema.get("examples") or []
+    like = f"; expected something like '{examples[0]}'" if examples else ""
+    return f"'{text}' has the wrong form{like}"
+
+
+def _unknown_field_hint(key: str, mapping: Mapping[str, Any], allowed: list[str]) -> str:
+    """Say what an unknown field most likely is: a typo, or text cut off at a comma."""
+    if mapping.get(key) is None and (" " in key or key not in allowed):
+        keys = list(mapping)
+        before = keys[keys.index(key) - 1] if keys.index(key) > 0 else None
+        if before is not None and " " in key:
+            return (
+                f": it has no value, so it is probably the rest of the text of '{before}' cut "
+                f'at a comma; quote that text: {before}: "{mapping.get(before)}, {key}"'
+            )
+    return f"{did_you_mean(key, allowed)} (allowed: {', '.join(allowed)})"
 
 
 def _fails_declared_type(instance: Any, schema: Mapping[str, Any]) -> bool:
@@ -304,7 +398,7 @@ def _keyword_check(
         allowed = frozenset(value)
         return lambda v: type(v) is str and v in allowed
     if keyword == "pattern":
-        search = re.compile(value).search
+        search = ecma_pattern(value).search
         return lambda v: not isinstance(v, str) or search(v) is not None
     if keyword == "minLength":
         return lambda v: not isinstance(v, str) or len(v) >= value

@@ -4,14 +4,21 @@
 :func:`load_studies` does the same for one directory and also builds the records of every
 file that has no error. The checks, in order:
 
-1. safe loading (:mod:`evidence.records.yamlio`): hostile or broken files stop here;
-2. the JSON Schema ``evidence/schema/study.schema.json`` (types, required and unknown fields);
-3. per-record rules (:mod:`evidence.records.rules`): vocabulary terms, ids, numbers,
-   statistic forms;
-4. rules across files: ids unique (``duplicate-id``), one DOI per article unless the records
-   share a cohort and report different effects (``duplicate-doi``), citation keys present in
-   ``references.bib`` (``citation-missing``), bibliography entries without a record
-   (``bib-unused``, a warning) and no bibliography at all (``bib-missing``).
+1. which files are read (:mod:`evidence.records.collect`): records ``*.yaml``, the
+   bibliography files ``*.bib``; records under another extension, files and
+   subdirectories that are never loaded are reported;
+2. safe loading (:mod:`evidence.records.yamlio`): hostile or broken files stop here;
+3. the JSON Schema ``evidence/schema/study.schema.json`` (types, required and unknown fields);
+4. per-record rules (:mod:`evidence.records.rules`): vocabulary terms, ids, numbers,
+   statistic forms, the numbers printed in the quote, plausibility;
+5. rules across files: ids unique (``duplicate-id``, reported at the copy), one DOI per
+   article unless the records share a cohort and report different effects
+   (``duplicate-doi``), citation keys present in a bibliography file
+   (``citation-missing``), bibliography entries without a record (``bib-unused``, a
+   warning), record fields that disagree with the cited entry (``bib-mismatch``, a
+   warning), keys defined twice across files (``bib-duplicate``), no bibliography at all
+   (``bib-missing``) and git conflict markers in any file of the directory
+   (``merge-conflict``).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import datetime
 import gc
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,26 +37,11 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from evidence.errors import Problem, errors_in
-from evidence.records.bib import BIB_NAME, Bibliography, load_bibliography
-from evidence.records.model import (
-    ROB_DOMAINS,
-    Effect,
-    Exposure,
-    Extraction,
-    Outcome,
-    Population,
-    Position,
-    RiskOfBias,
-    RobDomain,
-    Source,
-    Statistic,
-    Study,
-    Subgroup,
-    TwoByTwo,
-    TwoGroups,
-)
+from evidence.records.bib import BIB_NAME, BibEntry, Bibliography, load_bibliography, plain_text
+from evidence.records.build import build_study
+from evidence.records.collect import COLLECT_RULES, SCREENING_NAME, BibGroup, collect
+from evidence.records.model import Study
 from evidence.records.rules import RecordChecker
-from evidence.records.safefs import input_problem, safe_resolve
 from evidence.records.vocabulary import (
     Vocabulary,
     default_vocabulary,
@@ -56,27 +49,32 @@ from evidence.records.vocabulary import (
     vocabulary_fields,
 )
 from evidence.records.yamlio import (
-    LoadedYaml,
+    MAX_BYTES,
     check_schema,
     compile_schema,
+    conflict_problems,
     did_you_mean,
     display_path,
     load_yaml,
 )
 
+__all__ = ["CROSS_FILE_RULES", "SCREENING_NAME", "build_study", "load_studies", "validate_paths"]
+
 #: Rules checked across files, with what each one means.
 CROSS_FILE_RULES = {
-    "duplicate-id": "two records share an id",
+    "duplicate-id": "two records share an id (reported at the copy)",
     "duplicate-doi": "two records cite one DOI without sharing a cohort, or repeat an effect",
-    "citation-missing": "the citation key is not in references.bib",
+    "citation-missing": "the citation key is in no bibliography file of the directory",
     "bib-unused": "a bibliography entry that no record cites (warning)",
-    "bib-missing": "a studies directory without references.bib",
-    "no-records": "a directory given to check holds no record files (warning)",
-    "wrong-extension": "a record file ending in .yml, which the loader never reads",
-    "link-outside": "a record or references.bib that is a symbolic link out of its directory "
-    "(never read)",
-    "bib-empty": "references.bib holds no entry (or is not BibTeX) while records cite keys",
+    "bib-empty": "the bibliography files hold no entry (or are not BibTeX) while records cite keys",
+    "bib-mismatch": "the record's year, DOI, title or authors differ from its bibliography "
+    "entry (warning)",
+    "merge-conflict": "a leftover git conflict marker in any file of the studies directory",
+    **COLLECT_RULES,
 }
+
+#: Problems in a bibliography that may hide an entry: citations are not checked then.
+_BIB_UNSURE = frozenset({"bib-syntax", "bib-unreadable", "merge-conflict"})
 
 
 @dataclass(frozen=True)
@@ -94,9 +92,10 @@ class CheckedFile:
     anchors: dict[tuple[str | int, ...], tuple[int, int]]
     study: Study | None = None
 
-
-#: The search record of the review in a studies directory: YAML, but not a study record.
-SCREENING_NAME = "screening.yaml"
+    @property
+    def stem(self) -> str:
+        """The file name without ``.yaml``: a record's id should equal it."""
+        return Path(self.path).stem
 
 
 def validate_paths(
@@ -108,8 +107,8 @@ def validate_paths(
     ----------
     paths : iterable of str or path-like
         Record files (``*.yaml``), bibliographies (``*.bib``) or directories. A directory
-        stands for every ``*.yaml`` in it plus its ``references.bib``. A file is checked
-        against the ``references.bib`` beside it, when there is one.
+        stands for every ``*.yaml`` in it plus its bibliography files (``*.bib``). A
+        record file is checked against the bibliography files beside it.
     today : datetime.date, optional
         The date "year in the future" is judged against (today by default).
 
@@ -135,7 +134,7 @@ def load_studies(
     Parameters
     ----------
     path : str or path-like
-        A directory of ``*.yaml`` records with its ``references.bib``, or one record file.
+        A directory of ``*.yaml`` records with its bibliography files, or one record file.
     today : datetime.date, optional
         Reference date for the ``year-range`` rule.
 
@@ -164,16 +163,18 @@ def _check(
 ) -> tuple[list[CheckedFile], list[Problem]]:
     """Check each record, then the rules across records; return files and other problems."""
     today = today or datetime.date.today()
-    records, bibliographies, problems = _collect(paths)
+    found = collect(paths)
+    problems = found.problems
     schema = study_schema()
     validator = compile_schema(schema)
     vocabulary, fields = default_vocabulary(), vocabulary_fields(schema)
     checked = []
     with _gc_paused():
-        for record_path in records:
+        for record_path in found.records:
             checked.append(_check_file(record_path, validator, vocabulary, fields, today, build))
     problems += _check_across(checked)
-    problems += _check_bibliographies(checked, bibliographies)
+    problems += _check_bibliographies(checked, list(found.groups.values()), found.lone_bibs)
+    problems += _check_other_files(found.others)
     return checked, problems
 
 
@@ -210,7 +211,12 @@ def _check_file(
     anchors = {}
     study = None
     if data is not None:
-        found += check_schema(data, loaded.positions, validator, loaded.path)
+        loaded_at = {(p.line, p.column) for p in found}  # one problem per node is enough
+        found += [
+            p
+            for p in check_schema(data, loaded.positions, validator, loaded.path)
+            if (p.line, p.column) not in loaded_at
+        ]
         found += RecordChecker(loaded, vocabulary, fields, today).run()
         anchors = {where: loaded.positions.of(where) for where in _anchor_paths(data)}
         if build and not errors_in(found):
@@ -218,144 +224,78 @@ def _check_file(
     return CheckedFile(loaded.path, data, tuple(found), anchors, study)
 
 
+#: Top-level fields compared with the bibliography entry (``bib-mismatch``).
+_BIB_FIELDS = ("year", "doi", "title", "authors")
+
+
 def _anchor_paths(data: dict[str, Any]) -> list[tuple[str | int, ...]]:
-    """Fields the rules across files report on: id, doi and every citation."""
-    return [("id",), ("doi",), *(where for where, _ in _citations(data))]
+    """Fields the rules across files report on: id, the bibliographic fields, citations."""
+    return [
+        ("id",),
+        *((name,) for name in _BIB_FIELDS if name in data),
+        *(where for where, _ in _citations(data)),
+    ]
 
 
-def _collect(
-    paths: Iterable[str | os.PathLike[str]],
-) -> tuple[list[Path], dict[Path, bool], list[Problem]]:
-    """Expand paths into record files and bibliographies (resolved; ``True``: check unused).
-
-    Entries no record cites are reported only for a directory's own bibliography, where the
-    set of records is complete.
-    """
-    records: list[Path] = []
-    bibliographies: dict[Path, bool] = {}
+def _check_other_files(paths: Sequence[Path]) -> list[Problem]:
+    """Conflict markers in the files of a studies directory that are not records or bibs."""
     problems: list[Problem] = []
-    for given in paths:
-        path = Path(given)
-        if not path.exists() and not path.is_symlink():
-            problems.append(
-                Problem(display_path(path), 0, 0, "no such file or directory", "file-unreadable")
-            )
-        elif path.is_dir():
-            # screening.yaml is the review's search record (read by the site), not a record
-            found = sorted(p for p in path.glob("*.yaml") if p.name != SCREENING_NAME)
-            problems += [_wrong_extension(p) for p in sorted(path.glob("*.yml"))]
-            if not found:
-                problems.append(
-                    Problem(
-                        display_path(path),
-                        0,
-                        0,
-                        "no record files (*.yaml) in this directory",
-                        "no-records",
-                        "warning",
-                    )
-                )
-            records += _inside(found, path, problems)
-            bib = path / BIB_NAME
-            if bib.exists() or bib.is_symlink():
-                if _inside([bib], path, problems, "bib-unreadable"):
-                    bibliographies[bib.resolve()] = True
-            elif found:
-                problems.append(
-                    Problem(
-                        display_path(bib),
-                        0,
-                        0,
-                        f"no {BIB_NAME} beside the "
-                        "records; every citation key must be defined there",
-                        "bib-missing",
-                    )
-                )
-        elif path.suffix == ".bib":  # syntax only: which records cite it is not known
-            if _inside([path], path.parent, problems, "bib-unreadable"):
-                bibliographies.setdefault(path.resolve(), False)
-        elif path.suffix == ".yml":
-            problems.append(_wrong_extension(path))
-        elif path.suffix == ".yaml":
-            if not _inside([path], path.parent, problems):
-                continue
-            records.append(path)
-            sibling = path.parent / BIB_NAME
-            if sibling.is_file() and _inside([sibling], path.parent, problems, "bib-unreadable"):
-                bibliographies.setdefault(sibling.resolve(), False)
-        else:
-            problems.append(
-                Problem(
-                    display_path(path),
-                    0,
-                    0,
-                    "not a record file (*.yaml), a bibliography (*.bib) or a directory",
-                    "file-unreadable",
-                )
-            )
-    unique = list(dict.fromkeys(p.resolve() for p in records))
-    by_resolved = {p.resolve(): p for p in records}
-    return [by_resolved[p] for p in unique], bibliographies, list(dict.fromkeys(problems))
-
-
-def _inside(
-    paths: Iterable[Path], root: Path, problems: list[Problem], rule: str = "file-unreadable"
-) -> list[Path]:
-    """Keep the regular files inside ``root``; one problem for each link out, FIFO, ....
-
-    A record or bibliography that is a symbolic link out of its directory (or a loop, a
-    device, a directory named ``*.yaml``) is never read: its problem names the link and
-    its target, not the content (:func:`evidence.records.safefs.input_problem`).
-    """
-    kept = []
     for path in paths:
-        problem = input_problem(path, root, rule)
-        if problem is None:
-            kept.append(path)
-        else:
-            problems.append(problem)
-    return kept
+        try:
+            if not path.is_file() or path.is_symlink() or path.stat().st_size > MAX_BYTES:
+                continue
+            text = path.read_bytes().decode("utf-8", errors="replace")
+        except OSError:
+            continue
+        problems += conflict_problems(text, display_path(path))
+    return problems
 
 
-def _wrong_extension(path: Path) -> Problem:
-    """Report a ``*.yml`` record: the loader reads ``*.yaml`` only and would skip it."""
-    return Problem(
-        display_path(path),
-        0,
-        0,
-        f"record files end in .yaml; rename it to {path.stem}.yaml (a .yml file is never loaded)",
-        "wrong-extension",
-    )
+# ------------------------------------------------------------------------ across records
 
 
 def _check_across(checked: Sequence[CheckedFile]) -> list[Problem]:
-    """``duplicate-id`` and ``duplicate-doi`` across record files."""
+    """``duplicate-id`` and ``duplicate-doi`` across record files, reported at the copy.
+
+    Of the files sharing an id (or a DOI), the original is the first whose file name is
+    its id; every other one is reported, naming the original. A record copied to
+    ``steptoe2013-copy.yaml`` is the one blamed, wherever it sorts.
+    """
     problems: list[Problem] = []
-    first_id: dict[str, CheckedFile] = {}
-    first_doi: dict[str, list[CheckedFile]] = {}
+    by_id: dict[str, list[CheckedFile]] = {}
+    by_doi: dict[str, list[CheckedFile]] = {}
     for item in checked:
         data = item.data
         if data is None:
             continue
-        record_id = data.get("id")
-        if isinstance(record_id, str):
-            if record_id in first_id:
-                problems.append(
-                    _at(
-                        item,
-                        ("id",),
-                        f"id '{record_id}' is also the id of {first_id[record_id].path}",
-                        "duplicate-id",
-                    )
+        if isinstance(data.get("id"), str):
+            by_id.setdefault(data["id"], []).append(item)
+        if isinstance(data.get("doi"), str):
+            by_doi.setdefault(data["doi"].lower(), []).append(item)
+    for record_id, items in by_id.items():
+        if len(items) < 2:
+            continue
+        original, *copies = _originals_first(items)
+        for copy in copies:
+            problems.append(
+                _at(
+                    copy,
+                    ("id",),
+                    f"id '{record_id}' is also the id of {original.path}; give this record "
+                    f"its own id (a copy of a record needs a new id and file name)",
+                    "duplicate-id",
                 )
-            else:
-                first_id[record_id] = item
-        doi = data.get("doi")
-        if isinstance(doi, str):
-            earlier = first_doi.setdefault(doi.lower(), [])
-            problems += _doi_problems(item, earlier, doi)
-            earlier.append(item)
+            )
+    for items in by_doi.values():
+        ordered = _originals_first(items)
+        for index, item in enumerate(ordered[1:], start=1):
+            problems += _doi_problems(item, ordered[:index], (item.data or {})["doi"])
     return problems
+
+
+def _originals_first(items: list[CheckedFile]) -> list[CheckedFile]:
+    """Files whose name is their id first (in file order), then the others."""
+    return sorted(items, key=lambda c: (c.stem != (c.data or {}).get("id"), c.path))
 
 
 def _doi_problems(item: CheckedFile, earlier: list[CheckedFile], doi: str) -> list[Problem]:
@@ -397,74 +337,146 @@ def _statistics(data: dict[str, Any]) -> set[str]:
     return {json.dumps(e.get("statistic"), sort_keys=True) for e in effects if isinstance(e, dict)}
 
 
+# ------------------------------------------------------------------------ bibliography
+
+
 def _check_bibliographies(
-    checked: Sequence[CheckedFile], bibliographies: dict[Path, bool]
+    checked: Sequence[CheckedFile], groups: list[BibGroup], lone: list[Path]
 ) -> list[Problem]:
-    """Parse each bibliography; check citation keys and entries no record cites."""
+    """Read each directory's bibliography files; check citations, unused entries, mismatches."""
     problems: list[Problem] = []
-    loaded: dict[Path, Bibliography] = {}
-    for path in bibliographies:
-        loaded[path.resolve()] = parsed = load_bibliography(path)
-        problems += parsed.problems
-    cited: dict[Path, set[str]] = {p: set() for p in loaded}
-    unread: set[Path] = set()  # a record that could not be read may cite any entry
-    empty = {
-        path
-        for path, bib in loaded.items()
-        if not bib.lines and not bib.problems and not (bib.data and bib.data.entries)
-    }
+    for path in lone:
+        problems += load_bibliography(path).problems
+    by_directory: dict[Path, list[CheckedFile]] = {}
     for item in checked:
-        bib_path = safe_resolve(Path(item.path).parent / BIB_NAME)
-        bib = loaded.get(bib_path)
-        if bib is None:
-            continue
-        if item.data is None:
-            unread.add(bib_path)
-            continue
-        for node_path, citation in _citations(item.data):
-            cited[bib_path].add(citation.lower())
-            if bib.lines and not bib.has(citation):
-                hint = did_you_mean(citation, bib.keys)
-                problems.append(
-                    _at(
-                        item,
-                        node_path,
-                        f"citation key '{citation}' is not in {bib.path}{hint}",
-                        "citation-missing",
-                    )
-                )
-    for path in sorted(empty):
-        if cited[path]:  # an empty bibliography must not switch the citation check off
-            example = sorted(cited[path])[0]
-            problems.append(
-                Problem(
-                    loaded[path].path,
-                    0,
-                    0,
-                    f"holds no BibTeX entry, but "
-                    f"records cite {len(cited[path])} key"
-                    f"{'s' * (len(cited[path]) != 1)} (e.g. '{example}'); add "
-                    "an entry for each (is it the bibliography you meant?)",
-                    "bib-empty",
-                )
-            )
-    for path, check_unused in bibliographies.items():
-        bib = loaded[path.resolve()]
-        if not check_unused or path.resolve() in unread:
-            continue
-        for key, line in bib.lines.items():
-            if key.lower() not in cited[path.resolve()]:
+        by_directory.setdefault(Path(item.path).parent.resolve(), []).append(item)
+    for group in groups:
+        records = by_directory.get(group.directory.resolve(), [])
+        problems += _check_group(group, records)
+    return problems
+
+
+def _check_group(group: BibGroup, records: list[CheckedFile]) -> list[Problem]:
+    """Apply the rules of one directory's bibliography against the records in it."""
+    bibs = [load_bibliography(path) for path in group.files]
+    problems = [p for bib in bibs for p in bib.problems]
+    entries: dict[str, tuple[Bibliography, BibEntry]] = {}
+    for bib in bibs:
+        for entry in bib.entries:
+            first = entries.get(entry.key.lower())
+            if first is not None and first[0] is not bib:
                 problems.append(
                     Problem(
                         bib.path,
-                        line,
+                        entry.line,
+                        entry.column,
+                        f"entry key '{entry.key}' is also defined in {first[0].path} "
+                        f"(line {first[1].line}); keep one of them",
+                        "bib-duplicate",
+                    )
+                )
+            elif first is None:
+                entries[entry.key.lower()] = (bib, entry)
+    unsure = any(p.rule in _BIB_UNSURE for p in problems)
+    cited: set[str] = set()
+    unread = False
+    for item in records:
+        if item.data is None:
+            unread = True  # a record that could not be read may cite any entry
+            continue
+        for node_path, citation in _citations(item.data):
+            cited.add(citation.lower())
+            found = entries.get(citation.lower())
+            if found is None and entries and not unsure:
+                problems.append(_missing_citation(item, node_path, citation, group, entries))
+            elif found is not None and node_path == ("citation",):
+                problems += _mismatches(item, found[1])
+    if not entries and not unsure and cited and group.files:
+        example = sorted(cited)[0]
+        problems.append(
+            Problem(
+                bibs[0].path,
+                0,
+                0,
+                f"holds no BibTeX entry, but records cite {len(cited)} key"
+                f"{'s' * (len(cited) != 1)} (e.g. '{example}'); add an entry for each "
+                "(is it the bibliography you meant?)",
+                "bib-empty",
+            )
+        )
+    if group.check_unused and not unread:
+        for bib, entry in entries.values():
+            if entry.key.lower() not in cited:
+                problems.append(
+                    Problem(
+                        bib.path,
+                        entry.line,
                         1,
-                        f"entry '{key}' is cited by no record",
+                        f"entry '{entry.key}' is cited by no record",
                         "bib-unused",
                         "warning",
                     )
                 )
     return problems
+
+
+def _missing_citation(
+    item: CheckedFile,
+    node_path: tuple[str | int, ...],
+    citation: str,
+    group: BibGroup,
+    entries: dict[str, tuple[Bibliography, BibEntry]],
+) -> Problem:
+    own = display_path(Path(item.path).with_suffix(".bib"))
+    shared = display_path(group.directory / BIB_NAME)
+    hint = did_you_mean(citation, [e.key for _, e in entries.values()])
+    return _at(
+        item,
+        node_path,
+        f"citation key '{citation}' is in no bibliography file ({own}, {shared}, ...){hint}; "
+        f"add the study's BibTeX entry as {own}",
+        "citation-missing",
+    )
+
+
+def _mismatches(item: CheckedFile, entry: BibEntry) -> list[Problem]:
+    """Warn where the record's year, DOI, title or authors differ from its bib entry."""
+    data = item.data or {}
+    problems = []
+    wrong = {(p.line, p.column) for p in item.problems if p.severity == "error"}
+    for name in _BIB_FIELDS:
+        mine = data.get(name)
+        bib_field = entry.get("author" if name == "authors" else name)
+        if mine is None or bib_field is None or item.anchors.get((name,)) in wrong:
+            continue
+        theirs: Any = bib_field.value
+        if name == "authors":
+            same = [_plain(a) for a in mine if isinstance(a, str)] == [
+                _plain(a) for a in re.split(r"\s+and\s+", theirs)
+            ]
+        elif name == "year":
+            same = str(mine) == _plain(theirs)
+        else:
+            same = _plain(str(mine)) == _plain(theirs)
+        if not same:
+            shown = theirs if len(theirs) <= 80 else theirs[:77] + "..."
+            problems.append(
+                Problem(
+                    item.path,
+                    *item.anchors.get((name,), (1, 1)),
+                    f"{name} differs from the bibliography entry '{entry.key}' "
+                    f"({name if name != 'authors' else 'author'} = {{{shown}}}); correct "
+                    "whichever is wrong",
+                    "bib-mismatch",
+                    "warning",
+                )
+            )
+    return problems
+
+
+def _plain(text: str) -> str:
+    """Text as BibTeX means it, without case or a final full stop, for comparisons."""
+    return plain_text(text).lower().rstrip(".")
 
 
 def _citations(data: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
@@ -483,94 +495,3 @@ def _citations(data: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
 def _at(item: CheckedFile, path: tuple[str | int, ...], message: str, rule: str) -> Problem:
     line, column = item.anchors.get(path, (1, 1))
     return Problem(item.path, line, column, message, rule)
-
-
-# ------------------------------------------------------------------------------ records
-
-
-def build_study(loaded: LoadedYaml) -> Study:
-    """Build a :class:`Study` from a loaded record that passed validation.
-
-    Lists become tuples, absent optional fields ``None``, numbers of statistics ``float``
-    (counts and sizes stay ``int``), and each effect records where it starts in the file.
-    """
-    data = loaded.data
-    population = data["population"]
-    return Study(
-        id=data["id"],
-        citation=data["citation"],
-        design=data["design"],
-        population=Population(
-            population["description"],
-            population.get("age_group"),
-            population.get("sex"),
-            population.get("condition"),
-            population.get("n"),
-        ),
-        risk_of_bias=_risk_of_bias(data["risk_of_bias"]),
-        extraction=Extraction(**data["extraction"]),
-        effects=tuple(_effect(e, loaded, i) for i, e in enumerate(data["effects"])),
-        cohort=data.get("cohort"),
-        doi=data.get("doi"),
-        url=data.get("url"),
-        year=data.get("year"),
-        countries=tuple(data.get("countries", ())),
-        follow_up_years=_float(data.get("follow_up_years")),
-        notes=data.get("notes"),
-        path=loaded.path,
-    )
-
-
-def _risk_of_bias(data: dict[str, Any]) -> RiskOfBias:
-    """Build the risk-of-bias block, its domains in ROBINS-E order."""
-    values = dict(data)
-    domains = values.pop("domains", {}) or {}
-    return RiskOfBias(
-        **values,
-        domains=tuple(
-            RobDomain(name, domains[name]["judgement"], domains[name].get("support"))
-            for name in ROB_DOMAINS
-            if name in domains
-        ),
-    )
-
-
-def _effect(data: dict[str, Any], loaded: LoadedYaml, index: int) -> Effect:
-    exposure = dict(data["exposure"])
-    exposure["tie_types"] = tuple(exposure.get("tie_types", ()))
-    subgroup = data.get("subgroup")
-    line, column = loaded.positions.of(("effects", index))
-    return Effect(
-        id=data["id"],
-        exposure=Exposure(**exposure),
-        outcome=Outcome(**data["outcome"]),
-        adjustment=data["adjustment"],
-        statistic=_statistic(data["statistic"]),
-        source=Source(**data["source"]),
-        covariates=tuple(data.get("covariates", ())),
-        subgroup=Subgroup(**subgroup) if subgroup else None,
-        notes=data.get("notes"),
-        position=Position(loaded.path, line, column),
-    )
-
-
-def _statistic(data: dict[str, Any]) -> Statistic:
-    values: dict[str, Any] = dict(data)
-    for name in ("value", "se", "se_log", "p", "t", "f", "ci_level"):
-        if name in values:
-            values[name] = _float(values[name])
-    for name in ("ci", "range"):
-        if name in values:
-            values[name] = (float(values[name][0]), float(values[name][1]))
-    if "table" in values:
-        values["table"] = TwoByTwo(**values["table"])
-    if "groups" in values:
-        groups = dict(values["groups"])
-        for name in ("exposed_mean", "exposed_sd", "unexposed_mean", "unexposed_sd"):
-            groups[name] = float(groups[name])
-        values["groups"] = TwoGroups(**groups)
-    return Statistic(**values)
-
-
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)

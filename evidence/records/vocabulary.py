@@ -8,9 +8,11 @@ validator suggest the nearest term (``unknown-term``).
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -35,10 +37,42 @@ class Vocabulary:
 
     lists: Mapping[str, Mapping[str, str]]
     measure_kinds: Mapping[str, str]
+    synonyms: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def terms(self, name: str) -> Mapping[str, str]:
         """Return the terms of list ``name`` with their descriptions."""
         return self.lists.get(name, {})
+
+    def suggest(self, name: str, word: str) -> str | None:
+        """Return the term of list ``name`` that ``word`` names in other words, or ``None``.
+
+        ``word`` is compared, ignoring case, spaces, hyphens and a trailing plural ``s``,
+        with each term, its synonyms (``synonyms`` in the vocabulary file) and its
+        description, and then by closeness (difflib) with all of those.
+
+        Examples
+        --------
+        >>> vocabulary = default_vocabulary()
+        >>> [vocabulary.suggest("measures", w) for w in ("hazard ratio", "Relative risk", "hr")]
+        ['HR', 'RR', 'HR']
+        """
+        terms = self.terms(name)
+        names: dict[str, str] = {}
+        for term, description in terms.items():
+            for text in (term, *self.synonyms.get(name, {}).get(term, "").split("|"), description):
+                if text:
+                    names.setdefault(_normal(text), term)
+        wanted = _normal(word)
+        if wanted in names:
+            return names[wanted]
+        close = difflib.get_close_matches(wanted, list(names), n=1, cutoff=0.8)
+        return names[close[0]] if close else None
+
+
+def _normal(text: str) -> str:
+    """Lower case, without spaces, hyphens, underscores or a final plural ``s``."""
+    flat = re.sub(r"[\s_-]+", "", text.casefold())
+    return flat[:-1] if flat.endswith("s") and len(flat) > 3 else flat
 
 
 def parse_vocabulary(data: Any, path: str = str(VOCABULARY_PATH)) -> Vocabulary:
@@ -50,6 +84,7 @@ def parse_vocabulary(data: Any, path: str = str(VOCABULARY_PATH)) -> Vocabulary:
     problems: list[Problem] = []
     lists: dict[str, dict[str, str]] = {}
     kinds: dict[str, str] = {}
+    synonyms: dict[str, dict[str, str]] = {}
     if not isinstance(data, dict):
         raise EvidenceError([Problem(path, 0, 0, "vocabulary must be a mapping", "vocabulary")])
     for name, terms in data.items():
@@ -72,7 +107,11 @@ def parse_vocabulary(data: Any, path: str = str(VOCABULARY_PATH)) -> Vocabulary:
                             "vocabulary",
                         )
                     )
-                kinds[str(term)] = str(kind)
+                if name == "measures":
+                    kinds[str(term)] = str(kind)
+                others = entry.get("synonyms", [])
+                if isinstance(others, list):
+                    synonyms.setdefault(name, {})[str(term)] = "|".join(map(str, others))
                 entry = entry.get("description")
             if not isinstance(entry, str) or not entry.strip():
                 problems.append(
@@ -88,7 +127,7 @@ def parse_vocabulary(data: Any, path: str = str(VOCABULARY_PATH)) -> Vocabulary:
             lists[name][str(term)] = entry
     if problems:
         raise EvidenceError(problems)
-    return Vocabulary(lists, kinds)
+    return Vocabulary(lists, kinds, synonyms)
 
 
 @cache

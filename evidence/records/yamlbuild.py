@@ -42,6 +42,11 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
 #: Deepest nesting of lists and mappings accepted.
 MAX_DEPTH = 64
 
+#: Largest integer accepted: 2**53, the largest that every float holds exactly (a count,
+#: a year or a sample size beyond it is a typo, and would overflow float conversions).
+MAX_INT = 2**53
+_MAX_INT_DIGITS = 40
+
 _TAG = "tag:yaml.org,2002:"
 _STR, _INT, _FLOAT, _BOOL, _NULL = (_TAG + t for t in ("str", "int", "float", "bool", "null"))
 _SEQ, _MAP = _TAG + "seq", _TAG + "map"
@@ -199,14 +204,26 @@ class Builder:
         value = node.value
         try:
             if tag == _INT:
-                return _to_int(value)
+                number = _to_int(value) if len(value) <= _MAX_INT_DIGITS else None
+                if number is None or abs(number) > MAX_INT:
+                    self.problems.append(
+                        self.problem(
+                            node,
+                            f"'{value[:20]}{'...' if len(value) > 20 else ''}' "
+                            f"({len(value.lstrip('+-'))} digits) is too large for a number "
+                            f"here (at most {MAX_INT:,}); check for a typo",
+                            "number-too-large",
+                        )
+                    )
+                    return None
+                return number
             if tag == _FLOAT:
-                number = _to_float(value)
-                if not math.isfinite(number):
+                real = _to_float(value)
+                if not math.isfinite(real):
                     self.problems.append(
                         self.problem(node, f"'{value}' is not a finite number", "non-finite-number")
                     )
-                return number
+                return real
             if tag == _BOOL:
                 return {"true": True, "false": False}[value.lower()]
             if tag == _STR:

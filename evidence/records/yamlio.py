@@ -28,6 +28,8 @@ rule                        meaning
 ``non-finite-number``       ``.nan`` or ``.inf``
 ``duplicate-key``           a key given twice in one mapping (at the second one)
 ``not-a-mapping``           a list or scalar where the top-level mapping belongs
+``merge-conflict``          a leftover git conflict marker (``<<<<<<<``, ``=======``, ...)
+``number-too-large``        an integer beyond 2**53 (e.g. 400 digits)
 ==========================  ==============================================================
 
 :func:`check_schema` validates loaded data against a JSON Schema (Draft 2020-12) and maps
@@ -37,15 +39,15 @@ each error to the line and column of the offending node, with a readable message
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-from evidence.errors import Problem
+from evidence.errors import Problem, display_path
 from evidence.records.yamlbuild import HAS_LIBYAML, MAX_DEPTH, AbortError, Builder, compose
 
 #: Rules :func:`load_yaml` reports, with what each one means.
@@ -63,7 +65,40 @@ LOAD_RULES = {
     "non-finite-number": ".nan or .inf",
     "duplicate-key": "a key given twice in one mapping (reported at the second)",
     "not-a-mapping": "a list or a scalar where the top-level mapping belongs",
+    "merge-conflict": "a leftover git conflict marker (<<<<<<<, =======, >>>>>>>)",
+    "number-too-large": "an integer beyond 2**53 (a 400-digit number): a typo",
 }
+
+#: A git conflict marker at the start of a line.
+CONFLICT_MARKER = re.compile(r"^(<{7}|={7}|>{7}|\|{7})(?:[ \t].*)?\r?$", re.MULTILINE)
+
+
+def conflict_problems(text: str, shown: str) -> list[Problem]:
+    r"""One ``merge-conflict`` problem per git conflict marker line (``<<<<<<< HEAD``, ...).
+
+    Examples
+    --------
+    >>> [p.line for p in conflict_problems("a: 1\n<<<<<<< HEAD\nb: 2\n=======\n", "x.yaml")]
+    [2, 4]
+    """
+    if "<<<<<<<" not in text and "=======" not in text and ">>>>>>>" not in text:
+        return []
+    problems = []
+    for match in CONFLICT_MARKER.finditer(text):
+        line = text.count("\n", 0, match.start()) + 1
+        problems.append(
+            Problem(
+                shown,
+                line,
+                1,
+                f"unresolved git merge conflict marker '{match.group(1)}'; keep what both "
+                "sides meant (for two added entries or effects, usually both) and delete "
+                "the marker lines",
+                "merge-conflict",
+            )
+        )
+    return problems
+
 
 #: Largest file accepted, in bytes (1 MiB).
 MAX_BYTES = 1024 * 1024
@@ -135,16 +170,6 @@ class LoadedYaml:
         return not any(p.severity == "error" for p in self.problems)
 
 
-def display_path(path: str | os.PathLike[str]) -> str:
-    """Return ``path`` relative to the working directory when inside it, with ``/``."""
-    text = os.fspath(path)
-    try:
-        relative = os.path.relpath(text)
-    except ValueError:  # pragma: no cover - other drive on Windows
-        return Path(text).as_posix()
-    return Path(relative if not relative.startswith("..") else text).as_posix()
-
-
 def load_yaml(
     path: str | os.PathLike[str],
     *,
@@ -192,6 +217,9 @@ def load_yaml(
         if isinstance(decoded, Problem):
             return LoadedYaml(shown, None, Positions(), (decoded,))
         text = decoded
+    conflicts = conflict_problems(text, shown)
+    if conflicts:  # two versions of the text at once: any YAML message would mislead
+        return LoadedYaml(shown, None, Positions(), tuple(conflicts))
     return _parse(text, shown, require_mapping)
 
 
@@ -225,8 +253,12 @@ def _read_bytes(path: str | os.PathLike[str], shown: str, max_bytes: int) -> byt
     return raw
 
 
-def _decode(raw: bytes, shown: str) -> str | Problem:
-    """Decode UTF-8 (a leading byte-order mark is dropped); point at the first bad byte."""
+def decode_utf8(raw: bytes, shown: str, rule: str = "not-utf8", hint: str = "") -> str | Problem:
+    """Decode UTF-8 (a leading byte-order mark is dropped); point at the first bad byte.
+
+    The problem gives the line and column of the first byte that is not UTF-8 (``rule``,
+    with ``hint`` after the byte, e.g. what encoding the file looks like).
+    """
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -238,9 +270,13 @@ def _decode(raw: bytes, shown: str) -> str | Problem:
             shown,
             line,
             column,
-            f"byte 0x{raw[start]:02x} is not valid UTF-8; save the file as UTF-8",
-            "not-utf8",
+            f"byte 0x{raw[start]:02x} is not valid UTF-8{hint}; save the file as UTF-8",
+            rule,
         )
+
+
+def _decode(raw: bytes, shown: str) -> str | Problem:
+    return decode_utf8(raw, shown)
 
 
 def _parse(text: str, shown: str, require_mapping: bool) -> LoadedYaml:
@@ -250,7 +286,7 @@ def _parse(text: str, shown: str, require_mapping: bool) -> LoadedYaml:
     try:
         node = compose(text)
     except yaml.MarkedYAMLError as exc:
-        return LoadedYaml(shown, None, Positions(), (_syntax_problem(exc, shown),))
+        return LoadedYaml(shown, None, Positions(), (_syntax_problem(exc, shown, text),))
     except yaml.YAMLError as exc:  # reader errors (e.g. control characters) carry no mark
         return LoadedYaml(shown, None, Positions(), (_reader_problem(exc, text, shown),))
     if node is None:
@@ -286,7 +322,30 @@ def _empty(shown: str) -> Problem:
     return Problem(shown, 0, 0, "file is empty (only whitespace or comments)", "empty-file")
 
 
-def _syntax_problem(exc: yaml.MarkedYAMLError, shown: str) -> Problem:
+def _open_quote_before(text: str, line: int) -> tuple[yaml.Mark, yaml.Mark] | None:
+    """Find the start and end of a quoted value spanning lines and ending by ``line``, if any.
+
+    A missing closing quote makes libyaml read on to the next quote, often many lines
+    later, and fail there; a record's quoted values are single lines, so a quoted value
+    that spans lines before the failure is most likely where the quote is missing.
+    """
+    found = None
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if token.start_mark.line > line:
+                break
+            if (
+                isinstance(token, yaml.ScalarToken)
+                and token.style in ('"', "'")
+                and token.end_mark.line > token.start_mark.line
+            ):
+                found = (token.start_mark, token.end_mark)
+    except yaml.YAMLError:
+        pass
+    return found
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, shown: str, text: str | None = None) -> Problem:
     """Turn a libyaml error into a problem at its mark."""
     mark = exc.problem_mark or exc.context_mark
     line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
@@ -299,7 +358,41 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, shown: str) -> Problem:
             "only one YAML document per file; remove the second '---'",
             "yaml-multiple-documents",
         )
-    return Problem(shown, line, column, f"YAML syntax: {what}", "yaml-syntax")
+    start = exc.context_mark
+    if exc.context and "quoted scalar" in exc.context and start is not None:
+        # libyaml notices an unclosed quote only where the text ends: point at the opening
+        return Problem(
+            shown,
+            start.line + 1,
+            start.column + 1,
+            f"YAML syntax: the quoted text that starts here (line {start.line + 1}) is never "
+            "closed; add the closing quote at the end of the value",
+            "yaml-syntax",
+        )
+    opened = _open_quote_before(text, mark.line if mark else 0) if text is not None else None
+    if opened is not None:
+        begin, end = opened
+        return Problem(
+            shown,
+            begin.line + 1,
+            begin.column + 1,
+            f"YAML syntax: {what}; the quoted text that starts here (line {begin.line + 1}) "
+            f"runs on to line {end.line + 1}: is its closing quote missing?",
+            "yaml-syntax",
+        )
+    hint = ""
+    if exc.problem and "mapping values are not allowed" in exc.problem:
+        hint = (
+            "; a ': ' inside a value starts a new field: put the whole value in double quotes "
+            '(notes: "ratio: 1.2 in men")'
+        )
+    elif exc.problem and "found character '\\t'" in exc.problem:
+        hint = "; indent with spaces, not tabs"
+    elif exc.problem and (
+        "expected ',' or '}'" in exc.problem or "expected ',' or ']'" in exc.problem
+    ):
+        hint = "; a ',' or ':' inside a value in {...} or [...] must be quoted: name: \"a, b\""
+    return Problem(shown, line, column, f"YAML syntax: {what}{hint}", "yaml-syntax")
 
 
 def _reader_problem(exc: yaml.YAMLError, text: str, shown: str) -> Problem:
@@ -332,6 +425,7 @@ from evidence.records.schemacheck import (  # noqa: E402
 )
 
 __all__ = [
+    "CONFLICT_MARKER",
     "HAS_LIBYAML",
     "LOAD_RULES",
     "MAX_BYTES",
@@ -341,6 +435,8 @@ __all__ = [
     "Positions",
     "check_schema",
     "compile_schema",
+    "conflict_problems",
+    "decode_utf8",
     "describe",
     "did_you_mean",
     "display_path",

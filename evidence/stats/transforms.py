@@ -47,6 +47,19 @@ class Transform:
     inverse: Callable[[float], float]
 
 
+def _exp(x: float) -> float:
+    """``math.exp`` that gives ``inf`` where the ratio is too large for a float (x > 709.78)."""
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf
+
+
+def _ilogit_scalar(x: float) -> float:
+    """``1 / (1 + exp(-x))`` without overflow for very negative ``x`` (0 there)."""
+    return 1 / (1 + _exp(-x))
+
+
 def _ilogit(x: ArrayLike) -> NDArray:
     return 1 / (1 + np.exp(-np.asarray(x, dtype=float)))
 
@@ -59,7 +72,7 @@ def _identity(x: ArrayLike) -> NDArray:
 TRANSFORMS: dict[str, Transform] = {
     t.name: t
     for t in (
-        Transform("exp", "log ratio -> ratio", np.exp, math.exp, math.log),
+        Transform("exp", "log ratio -> ratio", np.exp, _exp, math.log),
         Transform(
             "tanh",
             "Fisher's z -> correlation r (metafor transf.ztor)",
@@ -71,7 +84,7 @@ TRANSFORMS: dict[str, Transform] = {
             "ilogit",
             "logit -> proportion (metafor transf.ilogit)",
             _ilogit,
-            lambda x: 1 / (1 + math.exp(-x)),
+            _ilogit_scalar,
             lambda p: math.log(p / (1 - p)),
         ),
         Transform("identity", "no change", _identity, float, float),

@@ -15,22 +15,25 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from evidence import code_fingerprint
 from evidence.errors import EvidenceError, Problem, errors_in
 from evidence.records.model import Study
 from evidence.records.safefs import (
-    claim_output_dir,
     exclusive_lock,
     input_problem,
     output_dir_problem,
     safe_resolve,
 )
 from evidence.records.yamlio import display_path
+from evidence.report.book import sitecheck
 from evidence.report.book.build import build_html
 from evidence.report.book.escape import escape_markdown
+from evidence.report.book.incremental import SITE_MARKER, build_site
 from evidence.report.book.inputs import load_bibliography, load_results
 from evidence.report.book.pages import SiteInputs, generate_pages
 from evidence.report.book.search import load_screening
-from evidence.report.book.sitecheck import broken_links, external_assets, unsafe_links
+from evidence.report.book.searchindex import escape_search_titles
+from evidence.report.book.sitecheck import PageCache, broken_links, external_assets, unsafe_links
 
 __all__ = [
     "BookSummary",
@@ -50,16 +53,27 @@ class BookSummary:
     analyses: int
     studies: int
     warnings: tuple[Problem, ...]
+    #: ``"unchanged"`` (nothing to do), ``"incremental"`` or ``"full"``.
+    build: str = "full"
 
 
-def check_site(site: Path) -> None:
-    """Raise EvidenceError for broken internal links, external assets or unsafe links."""
-    found = [(ref, "broken internal link", "book-broken-link") for ref in broken_links(site)]
+def check_site(site: Path, cache: Path | None = None) -> None:
+    """Raise EvidenceError for broken internal links, external assets or unsafe links.
+
+    With ``cache`` (a file kept between builds) pages whose bytes did not change since the
+    last check are not parsed again; every link is still resolved against the whole site.
+    """
+    parse = PageCache(cache) if cache is not None else sitecheck._parse
+    found = [(ref, "broken internal link", "book-broken-link") for ref in broken_links(site, parse)]
     found += [
         (ref, "asset loaded from another host (the site must work offline)", "book-external-asset")
-        for ref in external_assets(site)
+        for ref in external_assets(site, parse)
     ]
-    found += [(ref, "link with an unsafe scheme", "book-unsafe-link") for ref in unsafe_links(site)]
+    found += [
+        (ref, "link with an unsafe scheme", "book-unsafe-link") for ref in unsafe_links(site, parse)
+    ]
+    if isinstance(parse, PageCache) and not found:
+        parse.save()
     if found:
         raise EvidenceError(
             [
@@ -91,7 +105,7 @@ def read_inputs(
         problems += found
     analyses, found = load_results(Path(results_dir))
     problems += found
-    bibliography, found = load_bibliography(Path(studies_dir) / "references.bib")
+    bibliography, found = load_bibliography(Path(studies_dir))
     problems += found
     screening, found = load_screening(Path(studies_dir) / "screening.yaml")
     problems += found
@@ -100,19 +114,23 @@ def read_inputs(
         unsafe = input_problem(contributing, contributing.parent)
         if unsafe is not None:  # published on the site: never through a link out
             problems.append(unsafe)
+    from evidence.report.book.dates import change_dates
+
     inputs = SiteInputs(
-        studies, bibliography, analyses, screening, Path(results_dir).parent, contributing
+        studies,
+        bibliography,
+        analyses,
+        screening,
+        Path(results_dir).parent,
+        contributing,
+        change_dates(safe_resolve(studies_dir).parent),
     )
     return inputs, list(dict.fromkeys(problems))
 
 
-#: Marker file ``evidence book`` leaves in the site directory: only a directory holding it
-#: (or an empty or new one) is ever deleted and rebuilt.
-SITE_MARKER = ".evidence-site"
-SITE_NOTE = (
-    "This directory is the site `evidence book` built. The next build deletes and "
-    "rebuilds it:\nkeep nothing else here.\n"
-)
+#: ``SITE_MARKER`` (``.evidence-site``, see :mod:`evidence.report.book.incremental`) is the
+#: marker ``evidence book`` leaves in the site directory: only a directory holding it (or
+#: an empty or new one) is ever replaced.
 #: Lock file, beside the site directory, held while a build writes pages and the site.
 BOOK_LOCK = ".evidence-book.lock"
 
@@ -184,9 +202,13 @@ def build_book(
     with exclusive_lock(out_dir.parent / BOOK_LOCK, busy):
         _check_out_dir(out_dir, sources)  # again: another build may have finished meanwhile
         problems += generate_pages(inputs, Path(book_dir))
-        claim_output_dir(out_dir, SITE_MARKER, SITE_NOTE, clear=True)
-        build_html(Path(book_dir), out_dir)
-        check_site(out_dir)
+        done = build_site(Path(book_dir), out_dir, code_fingerprint(), build_html, _publish)
     for warning in problems:
         print(warning, file=sys.stderr)
-    return BookSummary(out_dir, len(inputs.analyses), len(inputs.studies), tuple(problems))
+    return BookSummary(out_dir, len(inputs.analyses), len(inputs.studies), tuple(problems), done)
+
+
+def _publish(site: Path, cache: Path) -> None:
+    """Make a freshly copied site safe to publish: search titles escaped, links checked."""
+    escape_search_titles(site)
+    check_site(site, cache)

@@ -13,6 +13,7 @@ from typing import Any
 
 from evidence.report.book import appraisal, sections
 from evidence.report.book.context import SiteContext, is_included
+from evidence.report.book.dates import updated_line
 from evidence.report.book.escape import escape_markdown as esc
 from evidence.report.book.findings import participants_text, plain_sentence
 from evidence.report.book.inputs import AnalysisResults
@@ -38,6 +39,8 @@ FIGURE_CAPTIONS = {
     "influence": "Influence diagnostics for each effect.",
     "baujat": "Baujat plot: contribution to heterogeneity against influence on the result.",
     "spec-curve": MULTIVERSE_CAPTION,
+    "history": "The pooled estimate with the records and plan as they were after each "
+    "change, oldest first.",
 }
 
 _SPEC_WORDS = {
@@ -276,19 +279,25 @@ def _model_sentence(result: Mapping[str, Any], model: Mapping[str, Any]) -> str:
     return sentence + "."
 
 
-#: The forest of an analysis with no overall estimate.
-UNPOOLED_FOREST = (
-    "Forest plot: each usable study's estimate with its 95% CI; no overall estimate (an "
-    "outcome pooled on its own has its own diamond)."
+#: The forest of an analysis with no overall estimate (too few samples; by outcome).
+UNPOOLED_FOREST = "Forest plot: each usable study's estimate with its 95% CI; not pooled."
+BY_OUTCOME_FOREST = (
+    "Forest plot: each usable study's estimate with its 95% CI, by kind of outcome; an "
+    "outcome pooled on its own has its own diamond, and there is no estimate across them."
 )
 
 
-def figure_block(name: str, figures: Mapping[str, FigureFile], pooled: bool = True) -> str:
-    """Return a figure directive for ``name`` when the runner drew it, else ''."""
+def figure_block(name: str, figures: Mapping[str, FigureFile], status: str = "ok") -> str:
+    """Return a figure directive for ``name`` when the runner drew it, else ''.
+
+    ``status`` is the analysis's: the forest of one that pooled nothing overall says so.
+    """
     entry = figures.get(name)
     if entry is None:
         return ""
-    explanation = FIGURE_CAPTIONS.get(name) if pooled else UNPOOLED_FOREST
+    explanation = {"ok": FIGURE_CAPTIONS.get(name), "by-family": BY_OUTCOME_FOREST}.get(
+        status, UNPOOLED_FOREST
+    )
     if explanation is None and name.startswith("bubble-"):
         explanation = (
             "Bubble plot: each effect against the moderator, bubble area by weight, "
@@ -372,6 +381,19 @@ def peer_influence_note(result: Mapping[str, Any]) -> str:
     )
 
 
+def _updated(result: Mapping[str, Any], context: SiteContext) -> str:
+    """Say when the analysis's plan or one of its selected records last changed."""
+    provenance = result.get("provenance")
+    given = provenance.get("inputs") if isinstance(provenance, Mapping) else None
+    inputs = [
+        str(path)
+        for path in (given if isinstance(given, Mapping) else {})
+        if str(path).endswith(".yaml") and str(path).startswith(("analyses/", "studies/"))
+    ]
+    line = updated_line(context.dates.latest(inputs), "its analysis plan or study records")
+    return f"*{esc(line)}*" if line else ""
+
+
 def analysis_page(
     analysis: AnalysisResults,
     context: SiteContext,
@@ -399,10 +421,11 @@ def analysis_page(
     return join_blocks(
         [
             heading(1, esc(result.get("title") or analysis.id)),
+            _updated(result, context),
             check_notice(result),
             question_block(result),
             ":::{admonition} Finding\n:class: tip\n\n" + esc(plain_sentence(result)) + "\n:::\n",
-            figure_block("forest", figures, result.get("status", "ok") == "ok"),
+            figure_block("forest", figures, str(result.get("status", "ok"))),
             "" if is_check(result) else appraisal.plain_language_box(result),
             peer_influence_note(result),
             _section("Pooled estimate", sections.pooled_table(result), sections.notes(result)),
@@ -440,6 +463,11 @@ def analysis_page(
                 figure_block("spec-curve", figures),
             ),
             _section("Certainty of the evidence", appraisal.certainty_section(result)),
+            _section(
+                "How the evidence changed",
+                figure_block("history", figures),
+                appraisal.history_section(result, analysis.history),
+            ),
             _section("Published meta-analyses beside ours", sections.published(result)),
             _section("Methods", esc(methods_paragraph(result))),
             _section("Provenance", sections.provenance(result)),

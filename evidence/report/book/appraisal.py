@@ -22,9 +22,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from evidence.report.book.context import SiteContext
+from evidence.report.book.dates import date_words
 from evidence.report.book.escape import escape_markdown as esc
 from evidence.report.book.markdown import bullets, heading, join_blocks, table
-from evidence.report.book.numbers import integer, interval, natural, number
+from evidence.report.book.numbers import integer, interval, metric_words, natural, number
 from evidence.report.wording import code_words
 
 #: A risk-of-bias judgement as (symbol, words, CSS class): robvis symbols and colours.
@@ -340,6 +341,49 @@ def _footnote(domain: Mapping[str, Any]) -> str:
         text += f" Reviewer's judgement: {override['justification']}"
     mark = domain.get("mark")
     return (f"{{sup}}`{esc(mark)}` " if mark else "") + esc(text)
+
+
+def history_section(result: Mapping[str, Any], history: Mapping[str, Any] | None) -> str:
+    """Return the evidence history as a table: date, effects, samples, estimate per series.
+
+    ``history`` is ``build/history/<id>.json`` (``evidence history``); without it the
+    section is empty.
+    """
+    points = _list((history or {}).get("points"))
+    if not points:
+        return ""
+    _, abbreviation, _ = metric_words(result.get("metric"))
+    rows = []
+    for point in points:
+        series = _mapping(point.get("series"))
+        shown = []
+        for name, entry in series.items():
+            entry = _mapping(entry)
+            estimate, ci = entry.get("estimate"), entry.get("ci")
+            prefix = "" if name == "overall" else f"{name}: "
+            if isinstance(estimate, int | float) and isinstance(ci, list) and len(ci) == 2:
+                shown.append(f"{prefix}{abbreviation} {number(estimate)} ({interval(tuple(ci))})")
+            else:
+                shown.append(f"{prefix}not pooled")
+        rows.append(
+            [
+                esc(date_words(str(point.get("date")))),
+                esc(f"{integer(point.get('k'))} ({integer(point.get('samples'))})"),
+                "<br>".join(esc(text) for text in shown),
+                esc(str(point.get("commit") or "")[:10]),
+            ]
+        )
+    return join_blocks(
+        [
+            esc(
+                "The pooled estimate after each change to this analysis's plan or to the "
+                "records it selects, from the project's git history (oldest first), each "
+                "fitted with today's code and rules. The last row is the evidence as of "
+                "the latest commit."
+            ),
+            table(["After the change of", "Effects (samples)", "Result", "Commit"], rows, "cards"),
+        ]
+    )
 
 
 def by_family_section(result: Mapping[str, Any]) -> str:

@@ -1,4 +1,4 @@
-"""The site's copy of ``studies/references.bib``: complete enough to render, safe to link.
+"""The site's copy of the bibliography (``studies/*.bib``): complete enough to render, safe to link.
 
 sphinxcontrib-bibtex formats entries with a pybtex style and labels citations by author and
 year; an entry missing a field the style needs stops the build. The site copy therefore
@@ -10,6 +10,7 @@ fills what the source does not give with a visible placeholder (``[title not rec
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,8 +63,11 @@ def sort_key(key: str, entry: Any) -> tuple[str, str, str]:
     return (re.sub(r"[{}\\]", "", name).lower(), str(entry.fields.get("year", "")), key)
 
 
-def site_bibtex(path: Path) -> str:
+def site_bibtex(path: Path | Sequence[Path]) -> str:
     """Return a BibTeX text of ``path`` that the site's citation style can always render.
+
+    ``path`` may be several files (``references.bib`` and the per-study ``<id>.bib``):
+    their entries are read into one bibliography, the first definition of a key winning.
 
     For each entry with no author, editor or title, the title is the study as its note
     describes it (:func:`described_title`), else a placeholder (the author-year label
@@ -71,10 +75,16 @@ def site_bibtex(path: Path) -> str:
     pybtex ``plain`` style requires and the entry lacks gets a placeholder. Non-http(s)
     ``url`` fields are removed. Entries are written in one A to Z order (:func:`sort_key`).
     """
-    from pybtex.database import parse_file
+    from pybtex.database import BibliographyData
+    from pybtex.database.input.bibtex import Parser  # not parse_file: no plugin lookup
     from pybtex.style.formatting.plain import Style
 
-    data = parse_file(str(path), "bibtex")
+    data = BibliographyData()
+    for one in [path] if isinstance(path, Path) else list(path):
+        text = Path(one).read_text(encoding="utf-8").removeprefix("\ufeff")
+        for key, entry in Parser().parse_string(text).entries.items():
+            if key not in data.entries:
+                data.entries[key] = entry
     style = Style()
     for entry in data.entries.values():
         if "url" in entry.fields and safe_url(entry.fields["url"]) is None:

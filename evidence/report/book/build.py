@@ -21,7 +21,13 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def build_html(
-    book_dir: Path, out_dir: Path, doctree_dir: Path | None = None, *, quiet: bool = True
+    book_dir: Path,
+    out_dir: Path,
+    doctree_dir: Path | None = None,
+    *,
+    quiet: bool = True,
+    fresh: bool = True,
+    working_copy: bool = False,
 ) -> None:
     """Build ``book_dir`` into ``out_dir`` (HTML) with Sphinx warnings as errors.
 
@@ -33,10 +39,16 @@ def build_html(
     to a temporary directory removed afterwards (nothing beside the site is deleted or
     left behind). Raises :class:`EvidenceError` carrying the Sphinx warnings when the
     build fails.
+
+    With ``fresh=False`` (and a ``doctree_dir`` kept from an earlier build into the same
+    ``out_dir``) Sphinx reads and writes again only the pages whose source changed
+    (:mod:`evidence.report.book.incremental` decides when that is safe). A
+    ``working_copy`` is left as Sphinx wrote it (its ``.buildinfo`` tells the next build
+    what changed); the caller makes the search index safe in the copy it publishes.
     """
     if doctree_dir is None:
         with tempfile.TemporaryDirectory(prefix="evidence-doctrees-") as scratch:
-            build_html(book_dir, out_dir, Path(scratch), quiet=quiet)
+            build_html(book_dir, out_dir, Path(scratch), quiet=quiet, fresh=True)
         return
     try:
         from jupyter_book.sphinx import build_sphinx
@@ -81,7 +93,7 @@ def build_html(
             warningiserror=True,
             quiet=quiet,
             keep_going=True,
-            freshenv=True,
+            freshenv=fresh,
         )
     if outcome != 0:
         text = _ANSI.sub("", warnings.getvalue())
@@ -92,6 +104,8 @@ def build_html(
                 Problem(str(book_dir), 0, 0, f"Sphinx build failed: {outcome}", "book-build")
             ]
         raise EvidenceError(problems)
+    if working_copy:  # Sphinx reads it again next time; the caller publishes a copy
+        return
     escape_search_titles(out_dir)
     for leftover in (".buildinfo",):
         path = out_dir / leftover

@@ -8,9 +8,11 @@ analyses that use it, so each number on the site traces back to a quoted source.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from evidence.records.model import Effect, Statistic, Study
 from evidence.report.book.context import SiteContext
+from evidence.report.book.dates import updated_line
 from evidence.report.book.escape import doi_url, escape_paragraphs
 from evidence.report.book.escape import escape_markdown as esc
 from evidence.report.book.markdown import (
@@ -123,6 +125,15 @@ def _effect_section(study: Study, effect: Effect, context: SiteContext) -> str:
     )
 
 
+def _updated(study: Study, context: SiteContext) -> str:
+    """Say when the study's record last changed (from the git history), or ''."""
+    if not study.path:
+        return ""
+    found = context.dates.latest([f"studies/{Path(str(study.path)).name}"])
+    line = updated_line(found, "this study record")
+    return f"*{esc(line)}*" if line else ""
+
+
 def study_page(study: Study, context: SiteContext) -> str:
     """Return the Markdown of one study page."""
     population, bias, extraction = study.population, study.risk_of_bias, study.extraction
@@ -174,6 +185,7 @@ def study_page(study: Study, context: SiteContext) -> str:
         [
             ORPHAN,
             heading(1, esc(context.study_label(study))),
+            _updated(study, context),
             "[\u2190 Study catalogue](../catalogue.md)",
             esc(title) if title and title != context.study_label(study) else "",
             field_list(pairs),

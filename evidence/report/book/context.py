@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from evidence.records.model import Study
+from evidence.report.book.dates import ChangeDates
 from evidence.report.book.escape import escape_markdown, slug
 from evidence.report.book.inputs import AnalysisResults, Bibliography
 from evidence.report.book.markdown import document_link
@@ -38,6 +39,7 @@ class SiteContext:
     uses: Mapping[str, tuple[EffectUse, ...]] = field(default_factory=dict)
     shared_labels: frozenset[str] = frozenset()
     citations: Mapping[str, str] = field(default_factory=dict)
+    dates: ChangeDates = field(default_factory=ChangeDates)
 
     def study_link(
         self, study_id: str, text: str | None = None, prefix: str = "../studies/"
@@ -78,7 +80,10 @@ def is_included(value: object) -> bool:
 
 
 def build_context(
-    studies: Sequence[Study], bibliography: Bibliography, analyses: Sequence[AnalysisResults]
+    studies: Sequence[Study],
+    bibliography: Bibliography,
+    analyses: Sequence[AnalysisResults],
+    dates: ChangeDates | None = None,
 ) -> SiteContext:
     """Collect study pages and effect uses over every analysis's effects table."""
     pages: dict[str, str] = {}
@@ -110,5 +115,10 @@ def build_context(
     shared = frozenset(label for label, count in seen.items() if count > 1)
     citations = {study.id: study.citation for study in studies}
     return SiteContext(
-        pages, bibliography, {key: tuple(value) for key, value in uses.items()}, shared, citations
+        pages,
+        bibliography,
+        {key: tuple(value) for key, value in uses.items()},
+        shared,
+        citations,
+        dates or ChangeDates(),
     )

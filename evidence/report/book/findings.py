@@ -187,7 +187,7 @@ def participants_text(result: Mapping[str, Any]) -> str:
     unknown = as_float(counts.get("samples_without_n")) or 0
     samples = as_float(counts.get("clusters"))
     if not finite(total):
-        return "participants not reported"
+        return "participants not reported"  # by the records, or not known for a subgroup
     if not unknown:
         return f"{integer(total)} participants"
     of = f" of {integer(samples)}" if samples is not None else ""

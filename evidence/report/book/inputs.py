@@ -10,13 +10,14 @@ runner wrote under ``build/figures/``, ``studies/references.bib`` and, when supp
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evidence.errors import Problem
+from evidence.errors import Problem, unescape_spreadsheet
 from evidence.records.safefs import input_problem
 from evidence.report.book.escape import slug
 
@@ -34,6 +35,7 @@ class AnalysisResults:
     effects: tuple[Mapping[str, str], ...]
     json_path: Path | None = None
     csv_path: Path | None = None
+    history: Mapping[str, Any] | None = None  # build/history/<id>.json (evidence history)
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class Bibliography:
     keys: frozenset[str]
     labels: Mapping[str, str] = field(default_factory=dict)
     titles: Mapping[str, str] = field(default_factory=dict)
+    files: tuple[Path, ...] = ()
 
 
 def _read_text(path: Path, problems: list[Problem]) -> str | None:
@@ -76,7 +79,25 @@ def _read_effects(path: Path, problems: list[Problem]) -> tuple[Mapping[str, str
     text = _read_text(path, problems) if path.exists() else None
     if text is None:
         return ()
-    return tuple(dict(row) for row in csv.DictReader(text.splitlines()))
+    # Rows end at CR/LF only (not at U+2028 and the other breaks str.splitlines knows),
+    # a newline inside a quoted field stays in it, and a long free-text cell (the csv
+    # module stops at 131,072 characters by default) is no reason to fail.
+    limit = csv.field_size_limit()
+    try:
+        csv.field_size_limit(max(limit, len(text)))
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        problems.append(Problem(str(path), 0, 0, f"unreadable CSV: {exc}", "book-input-csv"))
+        return ()
+    finally:
+        csv.field_size_limit(limit)
+    return tuple(
+        {
+            key: unescape_spreadsheet(value) if isinstance(value, str) else value
+            for key, value in row.items()
+        }
+        for row in rows
+    )
 
 
 def _analysis_ids(results_dir: Path, problems: list[Problem]) -> list[str]:
@@ -130,6 +151,8 @@ def load_results(results_dir: Path) -> tuple[list[AnalysisResults], list[Problem
         if page in pages:
             continue
         pages.add(page)
+        history_path = results_dir.parent / "history" / f"{identifier}.json"
+        history = _read_json(history_path, problems) if history_path.is_file() else None
         analyses.append(
             AnalysisResults(
                 identifier,
@@ -138,37 +161,54 @@ def load_results(results_dir: Path) -> tuple[list[AnalysisResults], list[Problem
                 _read_effects(csv_path, problems),
                 json_path,
                 csv_path if csv_path.exists() else None,
+                history if isinstance(history, dict) else None,
             )
         )
     return analyses, problems
 
 
 def load_bibliography(path: Path) -> tuple[Bibliography, list[Problem]]:
-    """Read the citation keys of ``references.bib`` with pybtex (no file: empty).
+    """Read the citation keys of a bibliography with pybtex (no file: empty).
 
-    A ``references.bib`` that is not a regular file inside its directory (a symbolic link
-    out of it, a FIFO) is a problem and is never read.
+    ``path`` is one ``.bib`` file, or a studies directory: then every bibliography file
+    in it is read, ``references.bib`` and the per-study ``<id>.bib``
+    (:func:`evidence.records.bib.bibliography_files`). A file that is not a regular file
+    inside its directory (a symbolic link out of it, a FIFO) is a problem and is never read.
     """
-    from pybtex.database import parse_string
+    from pybtex.database import BibliographyData
+    from pybtex.database.input.bibtex import Parser  # not parse_string: no plugin lookup
     from pybtex.scanner import PybtexError
 
+    from evidence.records.bib import bibliography_files
     from evidence.report.book.bibfile import described_title
 
     problems: list[Problem] = []
     path = Path(path)
-    if not path.exists() and not path.is_symlink():
+    paths = bibliography_files(path) if path.is_dir() else [path]
+    merged = BibliographyData()
+    files: list[Path] = []
+    for one in paths:
+        if not one.exists() and not one.is_symlink():
+            continue
+        unsafe = input_problem(one, one.parent, "bib-unreadable")
+        if unsafe is not None:  # a link out of studies/, a FIFO, ...: never read
+            problems.append(unsafe)
+            continue
+        text = _read_text(one, problems)
+        if text is None:
+            continue
+        try:
+            data = Parser().parse_string(text.removeprefix("\ufeff"))
+        except PybtexError as exc:
+            problems.append(Problem(str(one), 0, 0, f"cannot parse: {exc}", "book-bibtex"))
+            continue
+        files.append(one)
+        for key, entry in data.entries.items():
+            if key not in merged.entries:
+                merged.entries[key] = entry
+    if not files:
         return Bibliography(None, frozenset()), problems
-    unsafe = input_problem(path, path.parent, "bib-unreadable")
-    if unsafe is not None:  # a link out of studies/, a FIFO, ...: never read
-        return Bibliography(None, frozenset()), [unsafe]
-    text = _read_text(path, problems)
-    if text is None:
-        return Bibliography(None, frozenset()), problems
-    try:
-        data = parse_string(text, "bibtex")
-    except PybtexError as exc:
-        problems.append(Problem(str(path), 0, 0, f"cannot parse: {exc}", "book-bibtex"))
-        return Bibliography(None, frozenset()), problems
+    data = merged
     labels, titles = {}, {}
     for key, entry in data.entries.items():
         people = entry.persons.get("author") or entry.persons.get("editor") or []
@@ -187,4 +227,7 @@ def load_bibliography(path: Path) -> tuple[Bibliography, list[Problem]]:
         if name:
             labels[key] = f"{name} ({year})" if year else name
         titles[key] = title
-    return Bibliography(path, frozenset(data.entries.keys()), labels, titles), problems
+    return (
+        Bibliography(files[0], frozenset(data.entries.keys()), labels, titles, tuple(files)),
+        problems,
+    )

@@ -202,8 +202,9 @@ def landing_fragment(
     n_studies: int,
     n_effects: int,
     studies: Sequence[Study] = (),
+    updated: str = "",
 ) -> str:
-    """Return the generated part of the landing page."""
+    """Return the generated part of the landing page (``updated``: its "Last updated")."""
     if not analyses:
         return join_blocks(
             [
@@ -214,6 +215,7 @@ def landing_fragment(
         )
     findings = [a for a in analyses if not is_check(a.result)]
     blocks = [
+        f"*{esc(updated)}*" if updated else "",
         trust_box(studies),
         heading(2, "Summary of findings"),
         esc(

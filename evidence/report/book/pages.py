@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import unescape
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from evidence.report.book.analysis import FigureFile, analysis_page
 from evidence.report.book.bibfile import site_bibtex
 from evidence.report.book.catalogue import catalogue_page, study_page
 from evidence.report.book.context import SiteContext, build_context
+from evidence.report.book.dates import ChangeDates, updated_line
 from evidence.report.book.escape import slug
 from evidence.report.book.inputs import AnalysisResults, Bibliography
 from evidence.report.book.landing import landing_fragment
@@ -47,6 +48,7 @@ class SiteInputs:
     screening: Screening | None
     build_dir: Path
     contributing: Path | None = None
+    dates: ChangeDates = field(default_factory=ChangeDates)
 
 
 class _Writer:
@@ -118,6 +120,12 @@ def _figures(
         writer.copy(source, target)
         title, description = svg_text(source)
         copied[str(name)] = FigureFile(f"../{target}", title, description)
+    history = build_dir / "figures" / f"{analysis.id}-history.svg"
+    if analysis.history is not None and _inside(build_dir, f"figures/{history.name}"):
+        target = f"figures/{slug(history.stem)}.svg"
+        writer.copy(history, target)
+        title, description = svg_text(history)
+        copied["history"] = FigureFile(f"../{target}", title, description)
     return copied
 
 
@@ -163,14 +171,15 @@ def _summary_figure(build_dir: Path, writer: _Writer) -> FigureFile | None:
 
 def _bibliography_page(writer: _Writer, bibliography: Bibliography) -> None:
     if bibliography.path is not None and bibliography.keys:
-        writer.text("references.bib", site_bibtex(bibliography.path))
+        writer.text("references.bib", site_bibtex(bibliography.files or bibliography.path))
         body = (
-            "Every reference in `studies/references.bib`, each cited on the study pages.\n\n"
+            "Every reference in the bibliography (`studies/*.bib`: each study's own "
+            "entry and the shared `references.bib`), each cited on the study pages.\n\n"
             "```{bibliography}\n:all:\n```\n"
         )
     else:
         writer.text("references.bib", "% no references.bib was supplied\n")
-        body = "No bibliography (studies/references.bib) was supplied.\n"
+        body = "No bibliography (studies/*.bib) was supplied.\n"
     writer.text("bibliography.md", "# Bibliography\n\n" + body)
 
 
@@ -245,7 +254,13 @@ def _prisma(page: PageInput) -> None:
     )
     page.writer.text(
         "prisma.md",
-        prisma_page(inputs.studies, in_analyses, inputs.screening, inputs.bibliography.keys),
+        prisma_page(
+            inputs.studies,
+            in_analyses,
+            inputs.screening,
+            inputs.bibliography.keys,
+            updated_line(inputs.dates.everything(), "the study records or the search record"),
+        ),
     )
     if inputs.screening is not None:
         page.problems.extend(
@@ -272,6 +287,10 @@ def _landing(page: PageInput) -> None:
             len(inputs.studies),
             n_effects,
             inputs.studies,
+            updated_line(
+                inputs.dates.everything(),
+                "the study records, the analysis plans or the search record",
+            ),
         ),
     )
 
@@ -341,7 +360,9 @@ def generate_pages(inputs: SiteInputs, book_dir: Path) -> list[Problem]:
             ]
         )
     writer = _Writer(generated)
-    context: SiteContext = build_context(inputs.studies, inputs.bibliography, inputs.analyses)
+    context: SiteContext = build_context(
+        inputs.studies, inputs.bibliography, inputs.analyses, inputs.dates
+    )
     page_input = PageInput(inputs, context, writer, problems)
     parts: dict[str, list[str]] = {}
     for page in SITE_PAGES:

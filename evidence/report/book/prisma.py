@@ -128,7 +128,7 @@ def sources_table(screening: Screening, known_keys: frozenset[str]) -> str:
     """Return one row per source: what it is, when it was screened and what came of it."""
     rows = []
     for source in screening.sources:
-        name = esc(source.name)
+        name = f"**{esc(source.name)}**"
         if source.citation:
             cited = cite(source.citation, known_keys)
             name += f" {cited}" if cited.startswith("{cite") else ""
@@ -168,10 +168,12 @@ def prisma_page(
     studies_in_analyses: int,
     screening: Screening | None,
     known_keys: frozenset[str] = frozenset(),
+    updated: str = "",
 ) -> str:
     """Return the PRISMA page: how studies reached the review, the sources and the diagram."""
     blocks = [
         "# PRISMA 2020: how studies reached this review",
+        f"*{esc(updated)}*" if updated else "",
         esc(
             "Where the study records come from, following the PRISMA 2020 statement (Page et "
             "al. 2021, BMJ 372:n71). This is a living review: sources are added as they are "

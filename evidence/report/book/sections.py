@@ -234,7 +234,7 @@ def influence(result: Mapping[str, Any]) -> str:
 
 
 def small_study_effects(result: Mapping[str, Any]) -> str:
-    """Return Egger's and Begg's tests, trim-and-fill and fail-safe N when present."""
+    """Return Egger's and Begg's tests, trim-and-fill, Henmi-Copas and fail-safe N if present."""
     egger, begg = _mapping(result.get("egger")), _mapping(result.get("begg"))
     trimfill, failsafe = _mapping(result.get("trimfill")), _mapping(result.get("failsafe_n"))
     items = []
@@ -266,6 +266,13 @@ def small_study_effects(result: Mapping[str, Any]) -> str:
             f"Trim-and-fill: {integer(trimfill.get('k0'))} studies imputed on the "
             f"{trimfill.get('side', MISSING)} side; adjusted estimate "
             f"{number(filled['estimate'])} (95% CI {interval(filled['ci'])})."
+        )
+    henmi = _mapping(result.get("henmi_copas"))
+    if henmi:
+        robust = natural(result, {"estimate": henmi.get("estimate"), "ci": henmi.get("ci")})
+        items.append(
+            f"Henmi-Copas interval (robust to publication bias): "
+            f"{number(robust['estimate'])} (95% CI {interval(robust['ci'])})."
         )
     if failsafe:
         items.append(

@@ -8,6 +8,10 @@ sites (``<a href="https://...">``) are fine: they are navigation, not assets.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from html.parser import HTMLParser
@@ -57,14 +61,71 @@ class _Collector(HTMLParser):
                 self.references.append((tag, name, value))
 
 
-@cache
-def _parse(path: Path) -> tuple[tuple[tuple[str, str, str], ...], frozenset[str]]:
+Parsed = tuple[tuple[tuple[str, str, str], ...], frozenset[str]]
+#: Reads one page's references and element ids (:func:`_parse`, or a :class:`PageCache`).
+Parser = Callable[[Path], Parsed]
+
+
+def _parse_text(text: str) -> Parsed:
     collector = _Collector()
-    collector.feed(path.read_text(encoding="utf-8", errors="replace"))
+    collector.feed(text)
     return tuple(collector.references), frozenset(collector.ids)
 
 
-def references(site: Path) -> list[Reference]:
+@cache
+def _parse(path: Path) -> Parsed:
+    return _parse_text(path.read_text(encoding="utf-8", errors="replace"))
+
+
+class PageCache:
+    """Parsed pages kept between builds, keyed by the sha256 of each page's bytes.
+
+    Parsing every page is what a link check costs; a page whose bytes did not change since
+    the last build is not parsed again (its links are still all resolved against the
+    whole site). ``save`` keeps only the pages asked for in this run.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.parsed: dict[str, tuple[str, Parsed]] = {}
+        self.used: dict[str, tuple[str, Parsed]] = {}
+        self.hits = 0
+        try:
+            stored = json.loads(self.path.read_text(encoding="utf-8"))
+            for name, (digest, refs, ids) in stored.items():
+                refs_tuple = tuple((str(t), str(a), str(v)) for t, a, v in refs)
+                self.parsed[name] = (str(digest), (refs_tuple, frozenset(map(str, ids))))
+        except (OSError, ValueError, TypeError, AttributeError):
+            self.parsed = {}
+
+    def __call__(self, path: Path) -> Parsed:
+        """Return the references and ids of the page at ``path`` (parsed if new or changed)."""
+        name = path.resolve().as_posix()
+        if name in self.used:
+            return self.used[name][1]
+        data = path.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        known = self.parsed.get(name)
+        if known is not None and known[0] == digest:
+            self.hits += 1
+            parsed = known[1]
+        else:
+            parsed = _parse_text(data.decode("utf-8", errors="replace"))
+        self.used[name] = (digest, parsed)
+        return parsed
+
+    def save(self) -> None:
+        """Write the pages parsed or reused in this run (temporary file renamed into place)."""
+        stored = {
+            name: [digest, [list(ref) for ref in refs], sorted(ids)]
+            for name, (digest, (refs, ids)) in sorted(self.used.items())
+        }
+        scratch = self.path.with_name(self.path.name + ".tmp")
+        scratch.write_text(json.dumps(stored), encoding="utf-8")
+        os.replace(scratch, self.path)
+
+
+def references(site: Path, parse: Parser = _parse) -> list[Reference]:
     """Return every link and asset reference of every HTML page under ``site``.
 
     Files under ``_static/`` are theme assets (some are Jinja macro templates the theme
@@ -75,7 +136,7 @@ def references(site: Path) -> list[Reference]:
     for page in sorted(site.rglob("*.html")):
         if page.relative_to(site).parts[0] == "_static":
             continue
-        for tag, attribute, value in _parse(page.resolve())[0]:
+        for tag, attribute, value in parse(page.resolve())[0]:
             found.append(Reference(page, tag, attribute, value))
     return found
 
@@ -85,21 +146,21 @@ def _is_external(value: str) -> bool:
     return bool(parts.scheme) or value.strip().startswith("//")
 
 
-def external_assets(site: Path) -> list[Reference]:
+def external_assets(site: Path, parse: Parser = _parse) -> list[Reference]:
     """Return the references that load a script, style, image or frame from another host."""
     return [
         ref
-        for ref in references(site)
+        for ref in references(site, parse)
         if (ref.tag, ref.attribute) in _ASSET_ATTRIBUTES
         and _is_external(ref.value)
         and not ref.value.strip().lower().startswith("data:")
     ]
 
 
-def unsafe_links(site: Path) -> list[Reference]:
+def unsafe_links(site: Path, parse: Parser = _parse) -> list[Reference]:
     """Return links whose scheme is neither http(s) nor mailto (e.g. ``javascript:``)."""
     unsafe = []
-    for ref in references(site):
+    for ref in references(site, parse):
         scheme = urlsplit(ref.value.strip()).scheme.lower()
         if scheme and scheme not in ("http", "https", "mailto", "data"):
             unsafe.append(ref)
@@ -108,11 +169,11 @@ def unsafe_links(site: Path) -> list[Reference]:
     return unsafe
 
 
-def broken_links(site: Path) -> list[Reference]:
+def broken_links(site: Path, parse: Parser = _parse) -> list[Reference]:
     """Return internal references whose file (or ``#fragment`` in it) does not exist."""
     site = Path(site).resolve()
     broken = []
-    for ref in references(site):
+    for ref in references(site, parse):
         value = ref.value.strip()
         if not value or _is_external(value):
             continue
@@ -128,6 +189,6 @@ def broken_links(site: Path) -> list[Reference]:
             broken.append(ref)
             continue
         fragment = unquote(parts.fragment)
-        if fragment and target.suffix == ".html" and fragment not in _parse(target)[1]:
+        if fragment and target.suffix == ".html" and fragment not in parse(target)[1]:
             broken.append(ref)
     return broken

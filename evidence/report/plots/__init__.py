@@ -174,6 +174,24 @@ def summary_forest(rows: list[dict[str, Any]], path: Path) -> None:
         save_svg(figure, Path(path), "Summary of pooled estimates", summary_description(rows))
 
 
+def history_forest(history: dict[str, Any], path: Path) -> bool:
+    """Write the evidence history of one analysis to ``path``; return whether it was drawn.
+
+    ``history`` is a ``build/history/<id>.json`` document
+    (:mod:`evidence.analyses.history`). Nothing is written (and a stale file is removed)
+    when no state of the analysis was ever pooled.
+    """
+    from evidence.report.plots.history import history_description, history_figure
+
+    with figure_style():
+        figure = history_figure(history)
+        if figure is None:
+            Path(path).unlink(missing_ok=True)
+            return False
+        save_svg(figure, Path(path), "Evidence history", history_description(history))
+    return True
+
+
 def figure_description(path: Path) -> tuple[str, str]:
     """Return ``(title, description)`` of an SVG written here (for the book's alt text)."""
     root = ElementTree.parse(path).getroot()

@@ -77,7 +77,13 @@ SUBGROUP = "#009E73"
 MUTED = "#6E6E6E"
 HIGHLIGHT = "#CC79A7"
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+#: Removed from figure text: controls (invalid in XML), bidirectional controls (U+202E
+#: and friends would make a label read backwards or reorder its neighbours) and
+#: non-characters.
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+    r"\ud800-\udfff\ufffe\uffff]"
+)
 _SPACE = re.compile(r"\s+")
 _SVG_OPEN = re.compile(r"<svg\b[^>]*>")
 
@@ -97,7 +103,8 @@ def new_figure(height: float, width: float = FIGURE_WIDTH) -> Figure:
 def safe_text(value: Any, limit: int | None = LABEL_CHARACTERS) -> str:
     """Turn any record value into one line of plain text that is safe in SVG.
 
-    Control characters (invalid in XML) are removed, whitespace runs become one space and
+    Control characters (invalid in XML) and bidirectional controls (U+202E, ...) are
+    removed, whitespace runs (line separators too) become one space and
     text longer than ``limit`` characters is cut with an ellipsis. Markup is *not* escaped
     here: matplotlib's SVG writer escapes ``<``, ``>`` and ``&``; mathtext is off
     (``text.parse_math = False``), so ``$`` is literal.

@@ -46,6 +46,7 @@ CHOICE_LABELS = {
     "adjustment": "Adjustment",
     "dependence": "Dependence",
     "inclusion": "Inclusion",
+    "families": "Ratio families",
     "leave_out": "Left out",
     "estimator": "\u03c4\u00b2 estimator",
     "inference": "Inference",

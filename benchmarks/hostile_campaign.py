@@ -1,0 +1,518 @@
+"""Hostile-input campaign (issues 17 and 18): count cases, tracebacks and escapes per category.
+
+Run: ``.venv/bin/python benchmarks/hostile_campaign.py [--mutations N] [--kills N]`` from
+the repository root (``--quick`` for a short run). Every case works on a copy of the
+shipped ``studies/``, ``analyses/`` and ``book/`` in a temporary directory, beside a
+sentinel directory and a "secret" file outside the copy. Categories:
+
+- ``yaml-mutations``: random edits of real records (seeded); each mutated corpus is
+  validated in-process; a record set that validates is run (``evidence run``, no figures):
+  validates implies runs;
+- ``payloads``: hostile text (markup, ANSI, newlines, bidi, formula, mentions) in the
+  free-text fields of a real record: validate, run with figures, effects CSV, diff text;
+- ``paths``: symbolic links out of the copy, to ``/dev/zero``, loops, FIFOs, directories
+  as records, bibliography or specs; ``--out`` at the copy, at ``studies``, at a parent;
+- ``csv``: hostile CSVs for ``evidence pool`` and ``evidence effects``;
+- ``specs``: random edits of the shipped analysis specs, then ``evidence run``;
+- ``bib``: hostile ``references.bib`` contents, then ``evidence validate`` and ``run``;
+- ``sigkill``: ``evidence run``, ``book`` and ``diff`` killed at random moments, then
+  the state checked (results parse, the site is whole, no worktree left registered).
+
+A *traceback* is a Python traceback on stderr (or an exception other than the tool's own
+``EvidenceError`` in-process). An *escape* is any of: a raw control character (ESC, BEL,
+CR, bidi overrides) in a command's terminal output; the secret file's content in any
+output; a change outside the copy's ``build/`` (the sentinel, the copy's inputs); an
+unescaped ``<script>`` in the built site; a published site without ``index.html`` or a
+results file that does not parse after a kill; a git worktree left registered.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import io
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EVIDENCE = Path(sys.executable).with_name("evidence")
+SECRET = "ghp_SECRETTOKEN0123456789"
+RAW_CONTROLS = ("\x1b", "\x07", "\r", "\u202e", "\u2066")
+
+counts: dict[str, Counter] = {}
+
+
+def tally(category: str, traceback: bool = False, escape: str | None = None) -> None:
+    """Count one case of ``category`` (with a traceback and/or an escape)."""
+    row = counts.setdefault(category, Counter())
+    row["cases"] += 1
+    row["tracebacks"] += bool(traceback)
+    if escape:
+        row["escapes"] += 1
+        print(f"  ESCAPE [{category}]: {escape}", file=sys.stderr)
+
+
+def digest_tree(root: Path, skip: tuple[str, ...] = ()) -> dict[str, str]:
+    """sha256 of every file under ``root`` (links by their target text), less ``skip``."""
+    found = {}
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root).as_posix()
+        if relative.startswith(skip):
+            continue
+        if path.is_symlink():
+            found[relative] = "link:" + os.readlink(path)
+        elif path.is_file():
+            found[relative] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+@contextlib.contextmanager
+def project() -> Iterator[Path]:
+    """A copy of the project's inputs, beside a sentinel directory and a secret file."""
+    with tempfile.TemporaryDirectory(prefix="evidence-campaign-") as scratch:
+        base = Path(scratch)
+        repo = base / "repo"
+        repo.mkdir()
+        for name in ("studies", "analyses", "book"):
+            shutil.copytree(
+                ROOT / name, repo / name, ignore=shutil.ignore_patterns("_generated", "_build")
+            )
+        (base / "sentinel").mkdir()
+        (base / "sentinel" / "keep.txt").write_text("keep me\n")
+        (base / "secret.txt").write_text(f"token {SECRET}\n")
+        yield repo
+
+
+def cli(repo: Path, *argv: str, timeout: float = 900) -> tuple[int, str]:
+    """Run ``evidence argv`` in ``repo``; return the exit status and stdout + stderr."""
+    done = subprocess.run(
+        [str(EVIDENCE), *argv],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        errors="surrogateescape",
+        timeout=timeout,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+def judge(category: str, repo: Path, output: str, before: dict[str, str] | None) -> None:
+    """Tally one CLI case: traceback, raw controls, the secret, writes outside build/."""
+    escape = None
+    if any(control in output for control in RAW_CONTROLS):
+        escape = "raw control character in the terminal output"
+    elif SECRET in output:
+        escape = "the secret file's content was printed"
+    elif before is not None:
+        after = digest_tree(repo.parent, skip=("repo/build", "repo/book/_generated"))
+        if after != before:
+            changed = sorted(set(after.items()) ^ set(before.items()))[:3]
+            escape = f"files outside build/ changed: {changed}"
+    tally(category, traceback="Traceback (most recent call last)" in output, escape=escape)
+
+
+# ------------------------------------------------------------------------ categories
+
+
+def yaml_mutations(rng: random.Random, n: int) -> None:
+    """Random edits of real records: validate in-process; run what validates."""
+    from evidence.analyses.runner import run_analyses
+    from evidence.errors import EvidenceError
+    from evidence.records.validate import validate_paths
+
+    records = sorted((ROOT / "studies").glob("*.yaml"))
+    bits = [
+        "",
+        ":",
+        "- ",
+        "{",
+        "}",
+        "[",
+        "]",
+        '"',
+        "'",
+        "\n",
+        "  ",
+        "#",
+        "&a",
+        "*a",
+        "!!",
+        "1e400",
+        "-1",
+        "0",
+        "9" * 400,
+        "null",
+        "~",
+        "\t",
+        "\x1b[2J",
+        "\u202e",
+        ".nan",
+        "yes",
+        "NO",
+    ]
+    with project() as repo:
+        for _ in range(n):
+            source = rng.choice(records)
+            original = (repo / "studies" / source.name).read_text(encoding="utf-8")
+            text = original
+            for _edit in range(rng.randint(1, 4)):
+                at = rng.randrange(len(text))
+                span = rng.randint(0, 8)
+                text = text[:at] + rng.choice(bits) + text[at + span :]
+            (repo / "studies" / source.name).write_text(text, encoding="utf-8")
+            traceback, escape = False, None
+            try:
+                problems = validate_paths([str(repo / "studies")])
+                shown = "\n".join(str(p) for p in problems)
+                if any(c in shown for c in RAW_CONTROLS):
+                    escape = "raw control character in a problem line"
+                if not [p for p in problems if p.severity == "error"]:
+                    try:
+                        run_analyses(
+                            repo / "studies",
+                            repo / "analyses",
+                            repo / "build",
+                            figures=False,
+                            progress=io.StringIO(),
+                        )
+                    except EvidenceError as error:
+                        escape = f"validates but does not run: {error.problems[0]}"
+            except EvidenceError:
+                pass
+            except Exception as exc:  # noqa: BLE001 - counting, not handling
+                traceback = True
+                print(f"  traceback [yaml]: {type(exc).__name__}: {exc}", file=sys.stderr)
+            tally("yaml-mutations", traceback, escape)
+            (repo / "studies" / source.name).write_text(original, encoding="utf-8")
+
+
+PAYLOADS = [
+    "<script>alert(1)</script>",
+    "\x1b[2J\x1b[31mred",
+    "line\nfake.yaml:1:1: all good [ok]",
+    '=HYPERLINK("http://evil.example","x")',
+    "+1+1",
+    "@octocat please look",
+    "evil\u202etxt.exe",
+    "{eval-rst}`x`",
+    "[click](javascript:alert(1))",
+    "$x^2$ |sub| {{ var }}",
+    "```\ncode\n```",
+    "&amp; &#x3c;b&#x3e;",
+]
+
+
+def payloads(rng: random.Random) -> None:
+    """Hostile text in free-text fields: validate, run with figures, read the outputs."""
+    del rng
+    fields = [("population:\n  description: ", "population.description")]
+    with project() as repo:
+        record = repo / "studies" / "steptoe2013.yaml"
+        original = record.read_text(encoding="utf-8")
+        for payload in PAYLOADS:
+            for prefix, _name in fields:
+                quoted = json.dumps(payload)
+                text = original.replace(prefix, prefix + quoted.rstrip('"') + " ", 1)
+                if text == original or not text.count(prefix):
+                    continue
+                text = original.replace(
+                    "  description: English", f"  description: {quoted[:-1]} English", 1
+                )
+                record.write_text(text, encoding="utf-8")
+                before = digest_tree(repo.parent, skip=("repo/build", "repo/book/_generated"))
+                status, output = cli(repo, "validate", "studies")
+                judge("payloads", repo, output, None)
+                status, output = cli(repo, "run")
+                judge("payloads", repo, output, before)
+                csv_text = "\n".join(
+                    p.read_text(encoding="utf-8")
+                    for p in (repo / "build" / "results").glob("*-effects.csv")
+                )
+                formula = any(
+                    cell.startswith(("=", "+", "@"))
+                    for line in csv_text.splitlines()
+                    for cell in line.split(",")
+                )
+                tally("payloads", escape="formula cell in an effects CSV" if formula else None)
+                svg = "\n".join(
+                    p.read_text(encoding="utf-8")
+                    for p in (repo / "build" / "figures").glob("*.svg")
+                )
+                bidi = "\u202e" in svg or "<script" in svg
+                tally("payloads", escape="bidi control or script in an SVG" if bidi else None)
+        record.write_text(original, encoding="utf-8")
+
+
+def paths(rng: random.Random) -> None:
+    """Links out of the copy, devices, FIFOs and unsafe --out directories."""
+    del rng
+    secret = None
+    cases = [
+        ("studies/evil.yaml", "secret"),
+        ("studies/passwd.yaml", "/etc/passwd"),
+        ("studies/zero.yaml", "/dev/zero"),
+        ("studies/loop.yaml", "loop"),
+        ("studies/fifo.yaml", "fifo"),
+        ("studies/dir.yaml", "dir"),
+        ("analyses/evil.yaml", "secret"),
+        ("analyses/zero.yaml", "/dev/zero"),
+        ("analyses/loop.yaml", "loop"),
+        ("studies/references.bib", "secret"),
+        ("studies/references.bib", "fifo"),
+        ("studies/references.bib", "dir"),
+    ]
+    for where, what in cases:
+        with project() as repo:
+            secret = repo.parent / "secret.txt"
+            target = repo / where
+            if target.exists():
+                target.unlink()
+            if what == "secret":
+                target.symlink_to(secret)
+            elif what == "loop":
+                target.symlink_to(target)
+            elif what == "fifo":
+                os.mkfifo(target)
+            elif what == "dir":
+                target.mkdir()
+            else:
+                target.symlink_to(what)
+            before = digest_tree(repo.parent, skip=("repo/build", "repo/book/_generated"))
+            for argv in (("validate", "studies"), ("run", "--no-figures")):
+                _status, output = cli(repo, *argv, timeout=120)
+                judge("paths", repo, output, before)
+            if where.endswith(".bib"):
+                _status, output = cli(repo, "new", "x2024", "--bib", str(secret), timeout=120)
+                judge("paths", repo, output, None)
+    for out in (".", "studies", "..", "../sentinel", "analyses", "/"):
+        with project() as repo:
+            before = digest_tree(repo.parent, skip=("repo/build", "repo/book/_generated"))
+            for command in ("run", "book"):
+                _status, output = cli(repo, command, "--out", out, timeout=300)
+                judge("paths", repo, output, before)
+
+
+CSVS = {
+    "ragged": "study,yi,vi\na,0.1\nb,0.2,0.3,0.4\n",
+    "empty": "",
+    "header-only": "study,yi,vi\n",
+    "bom": "\ufeffstudy,yi,vi\na,0.1,0.01\nb,0.2,0.02\n",
+    "u2028": "study,yi,vi\na\u2028b,0.1,0.01\nc,0.2,0.02\n",
+    "quoted-newline": 'study,yi,vi\n"a\nb",0.1,0.01\nc,0.2,0.02\n',
+    "long-cell": "study,yi,vi\n" + "x" * 200_000 + ",0.1,0.01\nb,0.2,0.02\n",
+    "long-number": "study,yi,vi\na," + "9" * 200_000 + ",0.01\nb,0.2,0.02\n",
+    "ansi": "study,yi,vi\n\x1b[2J\x1b[31mred,0.1,0.01\nb,0.2,-1\n",
+    "bidi": "study,yi,vi\nevil\u202etxt,0.1,0.01\nb,0.2,0.02\n",
+    "nan-inf": "study,yi,vi\na,nan,0.01\nb,inf,0.02\nc,1e400,0.01\nd,0.1,1e-320\n",
+    "negative-var": "study,yi,vi\na,0.1,-0.01\nb,0.2,0\n",
+    "text-in-numbers": "study,yi,vi\na,abc,0.01\nb,0.2,x\n",
+    "duplicate-header": "study,yi,yi\na,0.1,0.2\n",
+    "unbalanced-quote": 'study,yi,vi\n"a,0.1,0.01\nb,0.2,0.02\n',
+    "nul": "study,yi,vi\na\x00,0.1,0.01\nb,0.2,0.02\n",
+    "crlf": "study,yi,vi\r\na,0.1,0.01\r\nb,0.2,0.02\r\n",
+    "lone-cr": "study,yi,vi\ra,0.1,0.01\rb,0.2,0.02\r",
+    "2x2-zero": "study,ai,bi,ci,di\na,0,0,0,0\nb,1,2,3,4\n",
+    "huge-k": "study,yi,vi\n"
+    + "".join(f"s{i},{i % 7 / 10},0.0{i % 9 + 1}\n" for i in range(20000)),
+}
+
+
+def csvs(rng: random.Random) -> None:
+    """Hostile CSV files and special files for evidence pool and evidence effects."""
+    del rng
+    with project() as repo:
+        folder = repo / "csv"
+        folder.mkdir()
+        files = []
+        for name, text in CSVS.items():
+            path = folder / f"{name}.csv"
+            path.write_text(text, encoding="utf-8", newline="")
+            files.append(path)
+        binary = folder / "binary.csv"
+        binary.write_bytes(bytes(range(256)) * 10)
+        fifo = folder / "fifo.csv"
+        os.mkfifo(fifo)
+        directory = folder / "dir.csv"
+        directory.mkdir()
+        files += [binary, fifo, directory, Path("/dev/zero"), folder / "missing.csv"]
+        for path in files:
+            measure = ["--measure", "OR"] if path.name.startswith("2x2") else []
+            for argv in (
+                ("pool", str(path), *measure),
+                ("pool", str(path), "--sensitivity", "--bias", *measure),
+                ("effects", str(path), *measure),
+            ):
+                _status, output = cli(repo, *argv, timeout=300)
+                judge("csv", repo, output, None)
+
+
+def specs(rng: random.Random, n: int) -> None:
+    """Random edits of the shipped analysis specs, then evidence run (no figures)."""
+    bits = [
+        "",
+        ":",
+        "- ",
+        "{",
+        "}",
+        "[",
+        "]",
+        "\n",
+        "  ",
+        "#",
+        "1e400",
+        "-1",
+        "0",
+        "null",
+        "leave-one-out",
+        "aggregate",
+        "rho: 2",
+        "\x1b[2J",
+        "é",
+        "../x",
+        "fisher-z",
+    ]
+    with project() as repo:
+        for _ in range(n):
+            spec = rng.choice(sorted((repo / "analyses").glob("*.yaml")))
+            original = spec.read_text(encoding="utf-8")
+            text = original
+            for _edit in range(rng.randint(1, 3)):
+                at = rng.randrange(len(text))
+                text = text[:at] + rng.choice(bits) + text[at + rng.randint(0, 6) :]
+            spec.write_text(text, encoding="utf-8")
+            before = digest_tree(repo.parent, skip=("repo/build", "repo/book/_generated"))
+            _status, output = cli(repo, "run", "--no-figures", timeout=600)
+            judge("specs", repo, output, before)
+            spec.write_text(original, encoding="utf-8")
+
+
+BIBS = {
+    "backslash-field": "@article{steptoe2013, title = {A title ending in a backslash\\}}\n",
+    "unknown-type": "@evilentry{steptoe2013, title = {x}}\n",
+    "bom": "\ufeff",
+    "string-bomb": "".join(f"@string{{s{i} = s{i - 1} # s{i - 1}}}\n" for i in range(1, 30)),
+    "javascript-url": "@misc{zz2000, url = {javascript:alert(1)}, title = {x}}\n",
+    "conflict-markers": "<<<<<<< HEAD\n@misc{zz2001, title={a}}\n=======\n>>>>>>> b\n",
+    "missing-comma": "@article{zz2002 title = {x}}\n",
+    "latex": "@misc{zz2003, title = {\\input{/etc/passwd} $\\alpha$ \\href{javascript:x}{y}}}\n",
+    "unbalanced": "@misc{zz2004, title = {{{x}\n",
+    "nul": "@misc{zz2005, title = {a\x00b}}\n",
+}
+
+
+def bibs(rng: random.Random) -> None:
+    """Hostile references.bib contents: validate, then run when it validates."""
+    del rng
+    for name, extra in BIBS.items():
+        with project() as repo:
+            bib = repo / "studies" / "references.bib"
+            text = bib.read_text(encoding="utf-8")
+            bib.write_text(extra + text if name == "bom" else text + "\n" + extra, encoding="utf-8")
+            before = digest_tree(repo.parent, skip=("repo/build", "repo/book/_generated"))
+            status, output = cli(repo, "validate", "studies", timeout=300)
+            judge("bib", repo, output, None)
+            if status == 0:
+                _status, output = cli(repo, "run", "--no-figures", timeout=600)
+                judge("bib", repo, output, before)
+
+
+def sigkill(rng: random.Random, kills: int) -> None:
+    """Kill run, book and diff at random moments; check what is left."""
+    with project() as repo:
+        subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+        subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+        subprocess.run(
+            ["git", "-c", "user.name=c", "-c", "user.email=c@x", "commit", "-qm", "base"],
+            cwd=repo,
+            check=True,
+        )
+        subprocess.run(["git", "branch", "-M", "main"], cwd=repo, check=True)
+        status, output = cli(repo, "run")
+        status, output = cli(repo, "book")
+        if status != 0 or not (repo / "build" / "site" / "index.html").is_file():
+            print(f"  sigkill: the first build failed: {output[-400:]}", file=sys.stderr)
+        for command, argv in (("run", ["run", "--force"]), ("book", ["book"]), ("diff", ["diff"])):
+            for _ in range(kills):
+                if command == "book":  # a change to rebuild
+                    record = repo / "studies" / "steptoe2013.yaml"
+                    record.write_text(record.read_text() + f"# edit {rng.random()}\n")
+                process = subprocess.Popen(
+                    [str(EVIDENCE), *argv],
+                    cwd=repo,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    stdin=subprocess.DEVNULL,
+                )
+                time.sleep(rng.uniform(0.5, 12.0))
+                with contextlib.suppress(ProcessLookupError):
+                    process.send_signal(signal.SIGKILL)
+                process.wait()
+                escape = None
+                for path in (repo / "build" / "results").glob("*.json"):
+                    try:
+                        json.loads(path.read_text(encoding="utf-8"))
+                    except ValueError:
+                        escape = f"{path.name} does not parse after a killed {command}"
+                if not (repo / "build" / "site" / "index.html").is_file():
+                    escape = f"no published index.html after a killed {command}"
+                status, output = cli(repo, *argv)  # the next run must recover
+                traceback = "Traceback (most recent call last)" in output
+                if command == "diff":
+                    listed = subprocess.run(
+                        ["git", "worktree", "list"], cwd=repo, capture_output=True, text=True
+                    ).stdout
+                    if len(listed.strip().splitlines()) > 1:
+                        escape = f"worktrees left registered: {listed.strip()}"
+                if status != 0 and command != "diff":
+                    escape = escape or f"the {command} after a kill failed: {output[-300:]}"
+                tally("sigkill", traceback, escape)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--mutations", type=int, default=300)
+    parser.add_argument("--specs", type=int, default=40)
+    parser.add_argument("--kills", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--only", nargs="*", default=None)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    steps = {
+        "yaml-mutations": lambda: yaml_mutations(rng, args.mutations),
+        "payloads": lambda: payloads(rng),
+        "paths": lambda: paths(rng),
+        "csv": lambda: csvs(rng),
+        "specs": lambda: specs(rng, args.specs),
+        "bib": lambda: bibs(rng),
+        "sigkill": lambda: sigkill(rng, args.kills),
+    }
+    for name, step in steps.items():
+        if args.only and name not in args.only:
+            continue
+        started = time.perf_counter()
+        print(f"== {name}", file=sys.stderr, flush=True)
+        step()
+        print(f"   {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    print("| category | cases | tracebacks | escapes |\n| --- | --- | --- | --- |")
+    for name, row in counts.items():
+        print(f"| {name} | {row['cases']} | {row['tracebacks']} | {row['escapes']} |")
+    total = sum(counts.values(), Counter())
+    print(f"| all | {total['cases']} | {total['tracebacks']} | {total['escapes']} |")
+    return 1 if total["tracebacks"] or total["escapes"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
