@@ -145,7 +145,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--struct",
         choices=LazyChoices(sections.mv_structures),
         default="CS",
-        help="--model mv: covariance",
+        metavar="STRUCT",  # listed by the help text, read when it is shown
+        help="--model mv: covariance structure of ~ inner | outer: %(choices)s (default CS)",
     )
     parser.add_argument(
         "--rho",
