@@ -109,7 +109,7 @@ def _choices_table(section: Mapping[str, Any]) -> str:
     for choice in varied:
         options = [o for o in choice.get("options") or [] if o.get("specifications")]
         listed = (
-            ", ".join(str(o.get("label")) for o in options)
+            "; ".join(str(o.get("label")) for o in options)
             if len(options) <= 6
             else f"none, or one of {len(options) - 1} samples left out"
         )

@@ -133,8 +133,8 @@ def spec_curve(table: pandas.DataFrame, scale: Scale, prespecified: int | None) 
         0.03,
         0.12 / height,
         fit_text(
-            f"{len(table):,} specifications, sorted by estimate"
-            + ("" if columns == len(table) else f", in {columns} groups"),
+            f"{len(table):,} specifications by estimate"
+            + ("" if columns == len(table) else f" ({columns} groups)"),
             0.94 * figure.get_figwidth() * 72,
             SMALL_TEXT,
         ),
