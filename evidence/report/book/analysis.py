@@ -144,7 +144,7 @@ def selection(analysis: AnalysisResults, context: SiteContext) -> str:
                     "As reported",
                     "Adjustment",
                     "Weight",
-                    "Pooled value (log scale) and SE",
+                    _pooling_scale_header(analysis.result.get("metric"), pooled),
                     "How it was converted",
                 ],
                 [_effect_row(row, context) for row in included],
@@ -287,6 +287,26 @@ BY_OUTCOME_FOREST = (
 )
 
 
+#: The scale effects are pooled on, by metric, for the effects table's header.
+_POOLING_SCALES = {
+    "log-risk-ratio": "log scale",
+    "log-odds-ratio": "log scale",
+    "log-hazard-ratio": "log scale",
+    "fisher-z": "Fisher's z scale",
+}
+
+
+def _pooling_scale_header(metric: Any, pooled: bool) -> str:
+    """Header of the effects table's value column: on which scale, and whether it was pooled."""
+    scale = _POOLING_SCALES.get(str(metric))
+    what = "Value pooled" if pooled else "Value on the pooling scale"
+    if scale and pooled:
+        what += f" ({scale})"
+    elif scale:
+        what = f"Value on the pooling scale ({scale})"
+    return f"{what} and SE"
+
+
 def figure_block(name: str, figures: Mapping[str, FigureFile], status: str = "ok") -> str:
     """Return a figure directive for ``name`` when the runner drew it, else ''.
 
@@ -308,7 +328,7 @@ def figure_block(name: str, figures: Mapping[str, FigureFile], status: str = "ok
 
 
 def _caption(title: str | None, explanation: str | None, name: str) -> str:
-    """A figure's caption: what it shows, without repeating the page's title or its kind.
+    """Return a figure's caption: what it shows, without the page's title or a repeated kind.
 
     A drawing's title is ``"<kind>: <analysis title>"``; the analysis title is the page's
     heading, so the caption keeps the kind only, and only when the explanation does not
