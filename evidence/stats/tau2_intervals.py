@@ -243,8 +243,10 @@ def _generalised_q(fit: UniFit) -> tuple[float, float, list[str]]:
 
 
 def _wald(tau2: float, se: float, z: float, method: str) -> tuple[float, float]:
-    """Wald-type bounds for tau^2 on its own, the log or the square-root scale (metafor
-    ``confint.rma.uni`` types ``Wald``, ``Wald.log`` and ``Wald.sqrt``)."""
+    """Return Wald-type bounds for tau^2 on its own, the log or the square-root scale.
+
+    metafor ``confint.rma.uni`` types ``Wald``, ``Wald.log`` and ``Wald.sqrt``.
+    """
     if method == "Wald":
         return max(0.0, tau2 - z * se), tau2 + z * se
     if method == "Wald-log":
