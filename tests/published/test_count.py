@@ -56,14 +56,15 @@ def test_the_counter_counts_calls_not_comments():
     expect_warning(res <- rma.glmm(ai=ai, data=dat))
     expect_true(.vistest("a.png", "b.png"))
     expect_equivalent(TRUE, TRUE)
+    expect_true(TRUE)
     out <- "expect_equal(#)"; expect_error(rma(yi))
     """
     assert count(text) == {
-        "assertions": 5,
+        "assertions": 6,
         "warning": 1,
         "error": 1,
         "image": 1,
-        "placeholder": 1,
+        "placeholder": 2,
         "value": 1,
     }
 
