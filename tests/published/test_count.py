@@ -45,6 +45,7 @@ def test_metafor_381_column_is_the_mechanical_count():
     assert sorted(rows) == sorted(COUNTS_381)
     for example, counts in rows.items():
         assert counts[5] == COUNTS_381[example]["assertions"], example
+        assert counts[0] == counts[5], example  # every row is read at metafor 3.8.1
         kinds = ("warning", "error", "image", "placeholder", "value")
         assert sum(COUNTS_381[example][k] for k in kinds) == counts[5], example
 

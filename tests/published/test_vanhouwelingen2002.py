@@ -121,10 +121,12 @@ def test_bivariate_meta_regressions_on_latitude():
 
 def test_metafor_381_univariate_expectations():
     """The 20 value checks of metafor 3.8.1's file on the log odds ratios."""
-    for value, target in zip(_back(fit_uni(YI, VI, method="FE")), [0.6465, 0.5951, 0.7024]):
+    for value, target in zip(
+        _back(fit_uni(YI, VI, method="FE")), [0.6465, 0.5951, 0.7024], strict=True
+    ):
         assert_tol(value, target)
     fit = fit_uni(YI, VI, method="ML")
-    for value, target in zip(_back(fit), [0.4762, 0.3360, 0.6749]):
+    for value, target in zip(_back(fit), [0.4762, 0.3360, 0.6749], strict=True):
         assert_tol(value, target)
     assert_tol(fit.tau2, 0.3025)
     for kind, bounds in (("PL", [0.1151, 0.8937]), ("QP", [0.1302, 1.1812])):
