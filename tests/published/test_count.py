@@ -20,7 +20,7 @@ COUNTS_381 = json.loads((HERE / "assertions-metafor-3.8.1.json").read_text())
 
 def _rows():
     lines = (HERE / "README.md").read_text().splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("| example | commit"))
+    start = next(i for i, line in enumerate(lines) if line.startswith("| example | file"))
     rows = []
     for line in lines[start + 2 :]:
         if not line.startswith("|"):
