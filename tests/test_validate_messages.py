@@ -308,6 +308,33 @@ BIB_CASES = {
         "bib-syntax",
         "the value of 'title' opens a brace here that is not closed before the next field",
     ),
+    # a doubling chain of 100 characters: once s13 is defined the file holds 100 x
+    # (2^14 - 1) characters, over the bound of 2^20 (s20 alone would be 100 MB; the
+    # campaign's chain to s39 asked pybtex for 50 TB)
+    "string-doubling-chain": (
+        ENTRY
+        + '\n@string{s0 = "'
+        + "x" * 100
+        + '"}\n'
+        + "".join(
+            ("«" if i == 13 else "") + f"@string{{s{i} = s{i - 1} # s{i - 1}}}\n"
+            for i in range(1, 21)
+        ),
+        "bib-too-large",
+        "the file reaches 1,638,",
+    ),
+    # one macro of 1,000 characters repeated 1,100 times in a field
+    "repeated-macro": (
+        ENTRY
+        + '\n@string{a = "'
+        + "x" * 1000
+        + '"}\n«@misc{other2000, title = {x}, note = '
+        + " # ".join(["a"] * 1100)
+        + "}",
+        "bib-too-large",
+        "characters once its @string macros are expanded, over the 1,048,576 a "
+        "bibliography file may hold; write the text out",
+    ),
     "conflict-markers": (
         "«<<<<<<< HEAD\n" + ENTRY + "\n=======\n" + ENTRY + "\n>>>>>>> other\n",
         "merge-conflict",
