@@ -61,6 +61,16 @@ def test_undefined_or_overflowing_conversions_are_unusable_with_a_reason(
     assert reason in converted.reason
 
 
+def test_the_reader_words_of_a_reason_name_the_scale_once() -> None:
+    from evidence.analyses.harmonise import reader_reason
+
+    found = reader_reason("implausibly precise: SE 1.48e-12 on the log-risk-ratio scale (x)")
+    assert found == "implausibly precise: SE 1.48e-12 on the risk-ratio scale (x)"
+    assert reader_reason("the conversion to log-odds-ratio gives") == (
+        "the conversion to the odds-ratio scale gives"
+    )
+
+
 def test_an_ordinary_precise_estimate_is_still_converted() -> None:
     # SE of the log ratio 0.0014 (a 10-million-person cohort): far above the floor
     converted = to_metric(Statistic("HR", 1.01, se_log=0.0014), "log-risk-ratio")
