@@ -26,6 +26,7 @@ from evidence.analyses.runner import run_analyses, run_one
 from evidence.effects.conversions import Converted, Unusable, to_metric
 from evidence.errors import EvidenceError
 from evidence.records.model import Statistic
+from evidence.records.yamlio import display_path
 
 
 @pytest.mark.parametrize(
@@ -251,6 +252,24 @@ def test_an_unwritable_build_directory_is_one_problem(corpus, monkeypatch):
     assert problem.rule == "output-dir-unwritable"
     assert problem.message.endswith(
         "results: permission denied; make it writable or pass another directory with --out"
+    )
+
+
+def test_a_read_only_build_directory_is_named_not_our_temporary_file(corpus, monkeypatch):
+    """As root, a read-only mount (EROFS) is what stops the run: say so of build/ itself."""
+    import errno
+
+    def refuse(directory, *args, **kwargs):
+        name = directory / "..evidence-build.4e44fbb8.tmp"
+        raise OSError(errno.EROFS, "Read-only file system", str(name))
+
+    monkeypatch.setattr(runner, "claim_output_dir", refuse)
+    _progress, problems = _run(corpus)
+    (problem,) = problems
+    assert problem.rule == "output-dir-unwritable"
+    assert problem.message == (
+        f"evidence run cannot write into {display_path(corpus[2])}: read-only file system; "
+        "make it writable or pass another directory with --out"
     )
 
 
