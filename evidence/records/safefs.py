@@ -399,16 +399,12 @@ def exclusive_lock(path: str | os.PathLike[str], busy: str) -> Iterator[None]:
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
     except OSError as exc:  # e.g. a symbolic link there, or a read-only directory
         reason = (exc.strerror or str(exc)).lower()
+        if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a link: never written through
+            hint = "remove the link (the lock file is never written through one)"
+        else:
+            hint = f"make {display(path.parent)} writable or pass another directory with --out"
         raise EvidenceError(
-            [
-                Problem(
-                    display(path),
-                    0,
-                    0,
-                    f"cannot open the lock file: {reason}; remove it if it is a link",
-                    LOCKED,
-                )
-            ]
+            [Problem(display(path), 0, 0, f"cannot open the lock file: {reason}; {hint}", LOCKED)]
         ) from None
     try:
         try:
