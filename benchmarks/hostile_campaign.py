@@ -156,7 +156,10 @@ def judge(
         if after != before:
             changed = sorted(set(after.items()) ^ set(before.items()))[:3]
             escape = f"files outside build/ changed: {changed}"
-    tally(category, traceback="Traceback (most recent call last)" in output, escape=escape)
+    traceback = "Traceback (most recent call last)" in output
+    if traceback:
+        print(f"  traceback [{category}]: {output[-600:]}", file=sys.stderr)
+    tally(category, traceback=traceback, escape=escape)
 
 
 # ------------------------------------------------------------------------ categories
@@ -584,12 +587,14 @@ def resources(rng: random.Random) -> None:
         for argv in (("pool", "million.csv", "--sensitivity"), ("effects", "million.csv")):
             status, output = cli(repo, *argv, timeout=600)
             judge("resources", repo, output, None, status)
-    with project() as repo:  # build being a file; a build directory of someone else's
+    with project() as repo:  # build being a file: refused, and left as it is
         (repo / "build").write_text("not a directory\n")
-        before = digest_tree(repo.parent, skip=("repo/book/_generated",))
+        before = digest_tree(repo.parent, skip=("repo/build", "repo/book/_generated"))
         for argv in (("run", "--no-figures"), ("book",)):
             status, output = cli(repo, *argv, timeout=600)
             judge("resources", repo, output, before, status)
+            if (repo / "build").read_text() != "not a directory\n":
+                tally("resources", escape="the file called build was changed")
 
 
 def concurrent(rng: random.Random) -> None:

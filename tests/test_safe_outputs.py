@@ -34,7 +34,25 @@ BOOK_REFUSALS = [
     ("build", "it contains build/results, an input of evidence book"),
     ("../sentinel", "it already holds files evidence book did not write (precious.txt, sub)"),
     ("CONTRIBUTING.md", "it is a file, not a directory"),
+    ("CONTRIBUTING.md/site", "CONTRIBUTING.md is a file, not a directory"),
 ]
+
+
+def test_book_with_build_being_a_file_is_one_problem(project, capsys):
+    """Issue 18 item 8 for ``evidence book``: it crashed making its lock in build/."""
+    import shutil
+
+    shutil.rmtree(project / "build", ignore_errors=True)
+    (project / "build").write_text("not a directory\n")
+    before = snapshot(project.parent)
+    assert main(["book"]) == 1
+    error = capsys.readouterr().err
+    assert (
+        "build/site:0:0: evidence book will not write here: build is a file, not a directory; "
+        "pass a new or empty directory with --out [output-dir-unsafe]"
+    ) in error
+    assert "Traceback" not in error
+    assert changed(before, snapshot(project.parent)) == set()
 
 
 @pytest.mark.parametrize(("out", "why"), BOOK_REFUSALS)
