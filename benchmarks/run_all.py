@@ -13,6 +13,7 @@ SCRIPTS = (
     "startup.py",
     "validate_records.py",
     "pooling.py",
+    "engine.py",
     "diagnostics.py",
     "multivariate.py",
     "analyses.py",

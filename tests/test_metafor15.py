@@ -167,13 +167,21 @@ def test_pft_pooled_back_transformed_with_harmonic_mean_n():
     _compare(found, expected, ("pred", "ci_lb", "ci_ub", "pi_lb", "pi_ub"))
 
 
-def test_q_profile_of_a_fit_is_the_pooled_q_profile():
-    """confint_tau2(..., "QP") and pool()'s tau2_ci come from the same solver."""
+#: Two root finders of the same profile equation (brentq on different brackets).
+SAME_ROOT = 1e-9
+
+
+@pytest.mark.parametrize(
+    ("method", "kind"), [("DL", "QP"), ("PM", "QP"), ("REML", "PL"), ("ML", "PL")]
+)
+def test_tau2_interval_of_a_fit_is_the_pooled_interval(method, kind):
+    """confint_tau2 and pool()'s tau2_ci give the same interval: Q-profile for moment
+    estimators, profile likelihood for ML/REML (whose estimate it always contains)."""
     data = _inputs("bcg")
     effects = escalc("RR", ai=data["tpos"], bi=data["tneg"], ci=data["cpos"], di=data["cneg"])
-    found = confint_tau2(fit_uni(effects.yi, effects.vi, method="REML"), "QP")
-    pooled = pool(effects.yi, effects.vi, method="REML")
-    assert (found.lower, found.upper) == pooled.tau2_ci
+    found = confint_tau2(fit_uni(effects.yi, effects.vi, method=method), kind)
+    pooled = pool(effects.yi, effects.vi, method=method)
+    assert_allclose((found.lower, found.upper), pooled.tau2_ci, rtol=SAME_ROOT)
 
 
 def test_q_profile_interval_of_homogeneous_effects_is_zero_with_a_note():

@@ -14,6 +14,7 @@ Public API: ``Batch``, ``make_batch``, ``safe_inverse``, ``weighted_fit``, ``Qua
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -66,8 +67,53 @@ class Batch:
     @cached_property
     def centred(self) -> NDArray[np.float64]:
         """``yi`` minus its unweighted mean over the included studies (metafor's ``Ymc``)."""
-        mean = (self.yi * self.mask).sum(axis=1) / np.maximum(self.k, 1)
-        return _read_only(np.where(self.mask, self.yi - mean[:, None], 0.0))
+        mean = np.einsum("nk->n", self.yi) / np.maximum(self.k, 1)  # masked entries hold 0
+        centred = self.yi - mean[:, None]
+        return _read_only(centred if self.full else np.where(self.mask, centred, 0.0))
+
+    @cached_property
+    def workspace(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Two (n, k) scratch arrays reused by :func:`intercept_sums` (no page faults)."""
+        return np.empty(self.yi.shape), np.empty(self.yi.shape)
+
+    @cached_property
+    def zero_sums(self) -> Sums:
+        """:func:`intercept_sums` of ``centred`` at tau2 = 0 (``w = 1/vi``), computed once."""
+        return intercept_sums(self, np.zeros(len(self.yi)))
+
+    @cached_property
+    def zero_forms(self) -> QuadraticForms:
+        """:func:`quadratic_forms` of ``centred`` at tau2 = 0 (Q, tr P, ...), computed once."""
+        if self.intercept_only:
+            sums = self.zero_sums
+            return QuadraticForms(
+                rss=sums.q,
+                rss_pp=sums.q_weighted,
+                trace_p=sums.s1 - sums.s2 / sums.s1,
+                trace_pp=np.full(len(sums.s1), np.nan),  # not needed at tau2 = 0
+                sum_w=sums.s1,
+                sum_w2=sums.s2,
+            )
+        return quadratic_forms(self, self.centred, np.zeros(len(self.yi)))
+
+    def take(self, rows: NDArray[np.intp]) -> Batch:
+        """Return the sub-batch of ``rows`` (repeats allowed), keeping what is already known.
+
+        The design, whether it is intercept-only, and the centred effects of the rows are
+        carried over rather than recomputed; the identity selection returns ``self``.
+        """
+        n = len(self.yi)
+        if rows.size == n and (n == 1 or np.array_equal(rows, np.arange(n))):
+            return self
+        sub = Batch(self.yi[rows], self.vi[rows], self.mask[rows], self.X)
+        known = self.__dict__
+        if "intercept_only" in known:
+            sub.__dict__["intercept_only"] = known["intercept_only"]
+        if known.get("full"):
+            sub.__dict__["full"] = True
+        if "centred" in known:
+            sub.__dict__["centred"] = known["centred"][rows]
+        return sub
 
 
 def _read_only(array: NDArray) -> NDArray:
@@ -86,7 +132,15 @@ def make_batch(
     matrix = np.ones((y.shape[1], 1)) if design is None else np.asarray(design, dtype=float)
     if matrix.ndim == 1:
         matrix = matrix[:, None]
-    return Batch(np.where(m, y, 0.0), np.where(m, v, 1.0), m, matrix)
+    full = bool(m.all())
+    if full:
+        batch = Batch(np.ascontiguousarray(y), np.ascontiguousarray(v), m, matrix)
+    else:
+        batch = Batch(np.where(m, y, 0.0), np.where(m, v, 1.0), m, matrix)
+    batch.__dict__["full"] = full
+    if design is None:
+        batch.__dict__["intercept_only"] = True
+    return batch
 
 
 def as_batch(
@@ -130,6 +184,99 @@ def weighted_fit(
     residual = np.where(batch.mask, y - beta @ matrix.T, 0.0)
     xtw2x = np.einsum("nk,kp,kq->npq", w * w, matrix, matrix)
     return residual, inverse, xtw2x
+
+
+@dataclass(frozen=True)
+class Sums:
+    """Weighted sums of an intercept-only batch at ``w = 1/(vi + tau2)``, per row.
+
+    ``s1 = sum w``, ``sy = sum w y``, ``syy = sum w y^2``, ``s2 = sum w^2``,
+    ``s2y = sum w^2 y``, ``s2yy = sum w^2 y^2`` with ``y`` centred (:attr:`Batch.centred`).
+    From them: ``mu = sy/s1`` (plus the centring offset), ``Q = syy - sy^2/s1``,
+    ``sum w^2 (y - mu)^2 = s2yy - 2 mu s2y + mu^2 s2``, ``tr(P) = s1 - s2/s1``.
+    """
+
+    s1: NDArray[np.float64]
+    sy: NDArray[np.float64]
+    syy: NDArray[np.float64]
+    s2: NDArray[np.float64]
+    s2y: NDArray[np.float64]
+    s2yy: NDArray[np.float64]
+    #: ``sum w^3``, ``sum w^3 y``, ``sum w^3 y^2`` when asked for (slopes of the score)
+    s3: NDArray[np.float64] | None = None
+    s3y: NDArray[np.float64] | None = None
+    s3yy: NDArray[np.float64] | None = None
+
+    @property
+    def mean(self) -> NDArray[np.float64]:
+        """Weighted mean of the centred effects, ``sy / s1``."""
+        return self.sy / self.s1
+
+    @property
+    def q(self) -> NDArray[np.float64]:
+        """Generalised Q, ``sum w (y - mu)^2 = syy - sy^2/s1`` (at least 0)."""
+        return np.maximum(self.syy - self.sy * self.mean, 0.0)
+
+    @property
+    def q_weighted(self) -> NDArray[np.float64]:
+        """``sum w^2 (y - mu)^2`` (y'PPy), at least 0."""
+        mean = self.mean
+        return np.maximum(self.s2yy - 2 * mean * self.s2y + mean * mean * self.s2, 0.0)
+
+
+def intercept_sums(
+    batch: Batch,
+    tau2: NDArray[np.float64],
+    y: NDArray[np.float64] | None = None,
+    third: bool = False,
+) -> Sums:
+    """Compute :class:`Sums` at ``w = 1/(vi + tau2)`` in a few passes over the data.
+
+    One division pass for ``w``, one product for ``w y`` and six reductions (``einsum``);
+    three more with ``third`` (the cubes, for the score's derivative).
+    """
+    y = batch.centred if y is None else y
+    w, wy = batch.workspace
+    np.add(batch.vi, tau2[:, None], out=w)
+    np.reciprocal(w, out=w)
+    if not batch.full:
+        w *= batch.mask
+    np.multiply(w, y, out=wy)
+    if len(w) == 1:
+        # einsum's own loops, not BLAS: a threaded ddot is slower on a busy machine
+        w0, wy0, y0 = w[0], wy[0], y[0]
+        dot = "i,i->"
+        values = [
+            w0.sum(),
+            wy0.sum(),
+            np.einsum(dot, wy0, y0),
+            np.einsum(dot, w0, w0),
+            np.einsum(dot, wy0, w0),
+            np.einsum(dot, wy0, wy0),
+        ]
+        if third:
+            cube = "i,i,i->"
+            values += [
+                np.einsum(cube, w0, w0, w0),
+                np.einsum(cube, w0, w0, wy0),
+                np.einsum(cube, w0, wy0, wy0),
+            ]
+        return Sums(*(np.array([x], dtype=float) for x in values))
+    values = [
+        np.einsum("nk->n", w),
+        np.einsum("nk->n", wy),
+        np.einsum("nk,nk->n", wy, y),
+        np.einsum("nk,nk->n", w, w),
+        np.einsum("nk,nk->n", wy, w),
+        np.einsum("nk,nk->n", wy, wy),
+    ]
+    if third:
+        values += [
+            np.einsum("nk,nk,nk->n", w, w, w),
+            np.einsum("nk,nk,nk->n", w, w, wy),
+            np.einsum("nk,nk,nk->n", w, wy, wy),
+        ]
+    return Sums(*values)
 
 
 @dataclass(frozen=True)
@@ -212,12 +359,10 @@ def _intercept_forms(y: NDArray[np.float64], w: NDArray[np.float64]) -> Quadrati
 
 def generalised_q(batch: Batch, tau2: NDArray, y: NDArray | None = None) -> NDArray:
     """Generalised Q: ``sum w (y - X b)^2`` at ``w = 1/(vi + tau2)``."""
+    if batch.intercept_only:
+        return intercept_sums(batch, tau2, batch.centred if y is None else y).q
     y = batch.yi if y is None else y
     w = np.where(batch.mask, 1.0 / (batch.vi + tau2[:, None]), 0.0)
-    if batch.intercept_only:
-        mean = (w * y).sum(axis=1) / w.sum(axis=1)
-        residual = y - mean[:, None]
-        return (w * residual * residual).sum(axis=1)
     residual, _, _ = weighted_fit(batch, y, w)
     return (w * residual * residual).sum(axis=1)
 
@@ -262,7 +407,8 @@ def solve_generalised_q(
         the model has an intercept and target > 0 is below k - p... in practice rare).
     """
     batch = as_batch(yi, vi, mask, design)
-    y = batch.centred if centred else batch.yi
+    # Q is invariant to shifting y when the model has an intercept: centre for accuracy.
+    y = batch.centred if centred or batch.intercept_only else batch.yi
     n = len(batch.yi)
     goal = np.broadcast_to(np.asarray(target, dtype=float), (n,)).copy()
     x, low, high = np.zeros(n), np.zeros(n), np.full(n, np.inf)
@@ -271,13 +417,10 @@ def solve_generalised_q(
         rows = np.flatnonzero(active)
         if rows.size == 0:
             break
-        if rows.size == n:
-            sub, y_sub = batch, y
-        else:
-            sub = Batch(batch.yi[rows], batch.vi[rows], batch.mask[rows], batch.X)
-            y_sub = y[rows]
+        sub = batch.take(rows)
+        y_sub = y if sub is batch else y[rows]
         current, target_rows = x[rows], goal[rows]
-        forms = quadratic_forms(sub, y_sub, current)
+        forms = _q_and_slope(sub, y_sub, current)
         above = forms.rss > target_rows
         low[rows] = np.where(above, current, low[rows])
         high[rows] = np.where(above, high[rows], current)
@@ -300,6 +443,15 @@ def solve_generalised_q(
     return x
 
 
+def _q_and_slope(batch: Batch, y: NDArray, tau2: NDArray) -> QuadraticForms:
+    """``y'Py`` and ``y'PPy`` (minus the slope of Q in tau2) at ``tau2``, per row."""
+    if not batch.intercept_only:
+        return quadratic_forms(batch, y, tau2)
+    sums = intercept_sums(batch, tau2, y)
+    q, slope = sums.q, sums.q_weighted
+    return QuadraticForms(q, slope, sums.s1, sums.s2, sums.s1, sums.s2)
+
+
 def log_likelihood(batch: Batch, tau2: NDArray, method: str) -> NDArray:
     """ML or REML log-likelihood per row, up to a constant (metafor ``ll.ML``/``ll.REML``).
 
@@ -307,12 +459,106 @@ def log_likelihood(batch: Batch, tau2: NDArray, method: str) -> NDArray:
     centred as metafor's estimator does.
     """
     y = batch.centred
+    logs = np.log(batch.vi + tau2[:, None])
+    log_variance = np.einsum("nk->n", logs if batch.full else logs * batch.mask)
+    if batch.intercept_only:
+        sums = intercept_sums(batch, tau2, y)
+        value = -0.5 * log_variance - 0.5 * sums.q
+        return value - 0.5 * np.log(sums.s1) if method == "REML" else value
     w = np.where(batch.mask, 1.0 / (batch.vi + tau2[:, None]), 0.0)
-    log_variance = np.where(batch.mask, np.log(batch.vi + tau2[:, None]), 0.0).sum(axis=1)
     value = -0.5 * log_variance - 0.5 * generalised_q(batch, tau2, y)
-    if method == "REML" and batch.intercept_only:
-        value = value - 0.5 * np.log(w.sum(axis=1))
-    elif method == "REML":
+    if method == "REML":
         xtwx = np.einsum("nk,kp,kq->npq", w, batch.X, batch.X)
         value = value - 0.5 * np.linalg.slogdet(xtwx)[1]
     return value
+
+
+def log_likelihood_and_score(batch: Batch, tau2: NDArray, method: str) -> tuple[NDArray, NDArray]:
+    """Intercept-only ML/REML log-likelihood (as :func:`log_likelihood`) and score, at once.
+
+    The score is ``2 dll/dtau2``: ``sum w^2 (y - mu)^2 - sum w`` (ML), plus
+    ``sum w^2 / sum w`` (REML); both come from one :func:`intercept_sums`.
+    """
+    sums = intercept_sums(batch, tau2)
+    logs = np.log(batch.vi + tau2[:, None])
+    log_variance = np.einsum("nk->n", logs if batch.full else logs * batch.mask)
+    value = -0.5 * log_variance - 0.5 * sums.q
+    score = sums.q_weighted - sums.s1
+    if method == "REML":
+        value = value - 0.5 * np.log(sums.s1)
+        score = score + sums.s2 / sums.s1
+    return value, score
+
+
+def bracketed_root(
+    function: Callable[[NDArray[np.intp], NDArray[np.float64]], NDArray[np.float64]],
+    low: NDArray[np.float64],
+    high: NDArray[np.float64],
+    f_low: NDArray[np.float64],
+    f_high: NDArray[np.float64],
+    tolerance: float = 1e-12,
+    max_iterations: int = MAX_ROOT_ITERATIONS,
+    slope: Callable[[NDArray[np.intp], NDArray[np.float64]], NDArray[np.float64]] | None = None,
+    floor: NDArray[np.float64] | float | None = None,
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Roots of ``function`` in brackets ``[low, high]`` over which it changes sign, per row.
+
+    ``function(rows, x)`` evaluates the rows ``rows`` at ``x`` (vectorised). Regula falsi
+    with the Illinois modification (a retained end's value is halved), and bisection
+    whenever two steps have not halved the bracket; stops when the bracket is narrower
+    than ``tolerance * max(|x|, tiny)`` or the value is exactly 0 (Dowell & Jarratt 1971).
+    With ``slope(rows, x)``, the derivative at the point just evaluated (called right
+    after ``function`` on the same rows and points, so it may reuse that evaluation), a
+    Newton step is taken whenever it stays inside the bracket, and a Newton step smaller
+    than the tolerance also ends the search. Returns the roots and whether each reached
+    the tolerance. ``floor`` (per row) is added to ``|x|`` in the tolerance, so roots near 0
+    stop at an absolute precision.
+    """
+    sign = np.where(f_low > 0, 1.0, -1.0)
+    a, b = low.astype(float).copy(), high.astype(float).copy()
+    fa, fb = f_low * sign, f_high * sign  # now fa > 0 >= fb
+    x = np.where(fa == 0, a, b).astype(float)
+    done = (fa == 0) | (fb == 0)
+    retained = np.zeros(a.size, dtype=np.int8)
+    width_before = b - a
+    width_two_ago = np.full(a.size, np.inf)
+    tiny = np.finfo(float).tiny
+    newton = np.full(a.size, np.nan)  # the Newton point from the last evaluation
+    offsets = np.broadcast_to(np.asarray(0.0 if floor is None else floor, dtype=float), a.shape)
+    for _ in range(max_iterations):
+        active = np.flatnonzero(~done)
+        if active.size == 0:
+            break
+        aa, bb, ffa, ffb = a[active], b[active], fa[active], fb[active]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            secant = bb - ffb * (bb - aa) / (ffb - ffa)
+        halve = (bb - aa) > 0.5 * width_two_ago[active]
+        inside = np.isfinite(secant) & (secant > aa) & (secant < bb)
+        trial = np.where(halve | ~inside, 0.5 * (aa + bb), secant)
+        jump = newton[active]
+        usable = np.isfinite(jump) & (jump > aa) & (jump < bb)
+        trial = np.where(usable, jump, trial)
+        value = function(active, trial) * sign[active]
+        small_step = np.zeros(active.size, dtype=bool)
+        if slope is not None:
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                step = value / (slope(active, trial) * sign[active])
+            newton[active] = trial - step
+            small_step = np.abs(step) <= tolerance * (
+                np.maximum(np.abs(trial), tiny) + offsets[active]
+            )
+        width_two_ago[active] = width_before[active]
+        width_before[active] = bb - aa
+        positive = value > 0
+        new_a, new_b = np.where(positive, trial, aa), np.where(positive, bb, trial)
+        new_fa, new_fb = np.where(positive, value, ffa), np.where(positive, ffb, value)
+        kept = np.where(positive, -1, 1).astype(np.int8)
+        twice = kept == retained[active]
+        new_fa = np.where(twice & (kept == 1), new_fa / 2, new_fa)
+        new_fb = np.where(twice & (kept == -1), new_fb / 2, new_fb)
+        retained[active] = kept
+        a[active], b[active], fa[active], fb[active] = new_a, new_b, new_fa, new_fb
+        x[active] = trial
+        narrow = (new_b - new_a) <= tolerance * (np.maximum(np.abs(trial), tiny) + offsets[active])
+        done[active[(value == 0) | narrow | small_step]] = True
+    return x, done

@@ -4,10 +4,16 @@
 - the "typical" within-study variance ``s2 = (k - p) / tr(P)`` (Higgins & Thompson 2002,
   generalised by metafor), ``I2 = 100 tau2 / (s2 + tau2)``, ``H2 = tau2 / s2 + 1``; for a
   common-effect model ``I2 = max(0, 100 (Q - df) / Q)`` and ``H2 = Q / df``;
-- Q-profile confidence intervals for tau^2 (Viechtbauer 2007, Stat Med 26, 37-52;
-  metafor ``confint.rma.uni``, ``type="QP"``), transformed to tau, I2 and H2. As in
-  metafor the search runs over ``[0, max(100, 10 tau2)]``; a bound beyond it is reported
-  as the search limit.
+- confidence intervals for tau^2, transformed to tau, I2 and H2 (metafor
+  ``confint.rma.uni``): for ML and REML the profile-likelihood interval (``type = "PL"``;
+  Hardy & Thompson 1996), which is built from the likelihood the estimate maximises and so
+  always contains it; for every other estimator the Q-profile interval (``type = "QP"``,
+  Viechtbauer 2007, Stat Med 26, 37-52), which inverts the generalised Q statistic and
+  contains the Paule-Mandel (and EB) estimate. A Q-profile interval need not contain an
+  ML or REML estimate: the two solve different equations, and when the data stray from
+  the model (or just by chance) they differ by more than the interval is wide, which at
+  k = 10,000 and above is common (issue 18 item 11). As in metafor the search runs over
+  ``[0, max(100, 10 tau2)]``; a bound beyond it is reported as the search limit.
 
 Everything is vectorised over rows (see :mod:`evidence.stats.tau2`).
 """
@@ -20,7 +26,13 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import special
 
-from evidence.stats.batch import Batch, quadratic_forms, solve_generalised_q
+from evidence.stats.batch import (
+    Batch,
+    bracketed_root,
+    log_likelihood,
+    log_likelihood_and_score,
+    solve_generalised_q,
+)
 
 
 @dataclass(frozen=True)
@@ -37,12 +49,13 @@ class Heterogeneity:
 
 @dataclass(frozen=True)
 class HeterogeneityIntervals:
-    """Per-row Q-profile confidence bounds, shape (n, 2) each."""
+    """Per-row confidence bounds, shape (n, 2) each; ``kind`` is "QP" or "PL"."""
 
     tau2: NDArray[np.float64]
     tau: NDArray[np.float64]
     i2: NDArray[np.float64]
     h2: NDArray[np.float64]
+    kind: str = "QP"
 
 
 def heterogeneity(batch: Batch, tau2: NDArray[np.float64], common_effect: bool) -> Heterogeneity:
@@ -53,7 +66,7 @@ def heterogeneity(batch: Batch, tau2: NDArray[np.float64], common_effect: bool) 
     ``H2 = tau2/s2 + 1`` (Higgins & Thompson 2002, Stat Med 21, 1539-1558; metafor 3.8
     ``rma.uni``). Undefined (NaN) when ``k <= p``.
     """
-    forms = quadratic_forms(batch, batch.centred, np.zeros(len(batch.yi)))
+    forms = batch.zero_forms
     df = batch.k - batch.p
     defined = df > 0
     q = np.where(defined, np.maximum(forms.rss, 0.0), np.nan)
@@ -103,11 +116,103 @@ def q_profile_intervals(
     limit = np.maximum(100.0, 10 * tau2)
     lower = np.minimum(solve_generalised_q(batch, target=lower_target), limit)
     upper = np.minimum(solve_generalised_q(batch, target=upper_target), limit)
-    bounds = np.column_stack([lower, upper])
+    return _derived(np.column_stack([lower, upper]), typical_variance, "QP")
+
+
+def _derived(bounds: NDArray, typical_variance: NDArray, kind: str) -> HeterogeneityIntervals:
+    """tau, I2 and H2 bounds from the tau2 bounds (metafor's ``vt`` for I2 and H2)."""
     vt = typical_variance[:, None]
     return HeterogeneityIntervals(
         tau2=bounds,
         tau=np.sqrt(bounds),
         i2=100 * bounds / (vt + bounds),
         h2=bounds / vt + 1,
+        kind=kind,
     )
+
+
+def profile_likelihood_intervals(
+    batch: Batch,
+    tau2: NDArray[np.float64],
+    method: str,
+    typical_variance: NDArray[np.float64],
+    level: float,
+) -> HeterogeneityIntervals:
+    """Profile-likelihood confidence intervals for tau2 (metafor ``confint(type = "PL")``).
+
+    The bounds solve ``-2 (ll(t) - ll(tau2_hat)) = chi2_1(level)`` with the ML or REML
+    log-likelihood, below and above the estimate (Hardy & Thompson 1996): the lower bound
+    is 0 when the likelihood at 0 is within the threshold, the upper bound the search limit
+    ``max(100, 10 tau2)`` when the likelihood there still is. Every row's interval contains
+    its estimate. Vectorised over rows (regula falsi on sign-changing brackets).
+
+    Parameters
+    ----------
+    batch : Batch
+        The data.
+    tau2 : ndarray (n,)
+        The ML or REML estimates (the global maxima).
+    method : {"ML", "REML"}
+        Which likelihood.
+    typical_variance : ndarray (n,)
+        metafor's ``vt``, to turn tau2 bounds into I2 and H2 bounds.
+    level : float
+        Confidence level as a fraction (e.g. 0.95).
+    """
+    crit = float(special.chdtri(1, 1 - level))
+    best = log_likelihood(batch, tau2, method)
+    last: dict[str, NDArray[np.float64]] = {}
+
+    def excess(rows: NDArray[np.intp], at: NDArray[np.float64]) -> NDArray[np.float64]:
+        sub = batch.take(rows)
+        if sub.intercept_only:  # the score comes with it: Newton steps (slope below)
+            loglik, last["score"] = log_likelihood_and_score(sub, at, method)
+        else:
+            loglik = log_likelihood(sub, at, method)
+        return -2 * (loglik - best[rows]) - crit
+
+    def slope(rows: NDArray[np.intp], at: NDArray[np.float64]) -> NDArray[np.float64]:
+        return -last["score"]  # d/dtau2 of -2 ll is -(2 dll/dtau2), the score
+
+    everyone = np.arange(len(tau2))
+    limit = np.maximum(100.0, 10 * tau2)
+    at_zero, at_limit = excess(everyone, np.zeros_like(tau2)), excess(everyone, limit)
+    lower, upper = np.zeros_like(tau2), limit.copy()
+    for bounds, inside, low, high, f_low, f_high in (
+        (lower, at_zero > 0, np.zeros_like(tau2), tau2, at_zero, np.full_like(tau2, -crit)),
+        (upper, at_limit > 0, tau2, limit, np.full_like(tau2, -crit), at_limit),
+    ):
+        rows = np.flatnonzero(inside & np.isfinite(best))
+        if rows.size:
+
+            def restricted(
+                r: NDArray[np.intp], x: NDArray[np.float64], rows: NDArray[np.intp] = rows
+            ) -> NDArray[np.float64]:
+                return excess(rows[r], x)
+
+            found, _ = bracketed_root(
+                restricted,
+                low[rows],
+                high[rows],
+                f_low[rows],
+                f_high[rows],
+                slope=slope if batch.intercept_only else None,
+            )
+            bounds[rows] = found
+    return _derived(np.column_stack([lower, upper]), typical_variance, "PL")
+
+
+def tau2_intervals(
+    batch: Batch,
+    tau2: NDArray[np.float64],
+    method: str,
+    typical_variance: NDArray[np.float64],
+    level: float,
+) -> HeterogeneityIntervals:
+    """Return the tau2 interval that belongs to ``method``: PL for ML/REML, else QP.
+
+    See the module docstring for why (an interval should contain its own estimate).
+    """
+    if method.upper() in ("ML", "REML"):
+        return profile_likelihood_intervals(batch, tau2, method.upper(), typical_variance, level)
+    return q_profile_intervals(batch, tau2, typical_variance, level)

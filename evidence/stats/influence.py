@@ -67,7 +67,12 @@ class BaujatPoint:
 
 
 def case_deletion(
-    y: np.ndarray, v: np.ndarray, names: Sequence[str], full: BatchFit, deleted: BatchFit
+    y: np.ndarray,
+    v: np.ndarray,
+    names: Sequence[str],
+    full: BatchFit,
+    deleted: BatchFit,
+    var_all: np.ndarray | None = None,
 ) -> tuple[tuple[InfluenceRow, ...], tuple[BaujatPoint, ...]]:
     """Influence statistics and Baujat coordinates of every study.
 
@@ -95,6 +100,9 @@ def case_deletion(
         The fit to all k studies (one row).
     deleted : BatchFit
         The k leave-one-out fits (row i leaves out study i).
+    var_all : ndarray (k,), optional
+        ``1 / sum_j 1/(v_j + tau2_(i))`` over all k studies when already known (else
+        computed here, k x k).
 
     Returns
     -------
@@ -121,7 +129,8 @@ def case_deletion(
     residual = np.where(np.abs(y - mu_del) < 100 * np.finfo(float).eps, 0.0, y - mu_del)
     rstudent = residual / np.sqrt(v * scale + var_del + tau2_del * scale)
     dffits = change / np.sqrt(scale * hat * (tau2_del + v))
-    var_all = 1 / np.sum(1 / (v[None, :] + tau2_del[:, None]), axis=1)
+    if var_all is None:
+        var_all = 1 / np.sum(1 / (v[None, :] + tau2_del[:, None]), axis=1)
     dfbetas = change / np.sqrt(scale * var_all)
     cook = change**2 / var_mu
     influential = (

@@ -15,7 +15,7 @@ local maximum is bracketed and refined, and the highest is returned:
    of ``(k - p) t^2 + (2k v_min - p (v_min + v_max) - RSS) t + k v_min^2 - p v_min v_max
    - RSS v_max`` (``p = 0`` for ML): no maximum lies above ``U``.
 2. **Bracketing.** The score is evaluated at tau2 = 0 and on a grid of two points per
-   decade from ``v_min / 100`` to ``1.01 U``. Where the scaled score
+   decade from ``v_min / 10`` to ``1.01 U``. Where the scaled score
    ``S (tau2 + v_min)^2`` keeps its sign but dips towards zero between neighbours (a
    maximum and a minimum may hide in between), those cells are split in four, up to three
    times. Every cell where the score turns from positive to non-positive holds a local
@@ -45,14 +45,22 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from evidence.stats.batch import Batch, log_likelihood, quadratic_forms, weighted_fit
+from evidence.stats.batch import (
+    Batch,
+    Sums,
+    bracketed_root,
+    intercept_sums,
+    log_likelihood,
+    quadratic_forms,
+    weighted_fit,
+)
 
 Array = NDArray[np.float64]
 
 #: Grid points per decade of tau2 for bracketing the local maxima.
 POINTS_PER_DECADE = 2
 #: Lowest positive grid point, as a fraction of the smallest sampling variance.
-GRID_FLOOR = 1e-2
+GRID_FLOOR = 1e-1
 #: Times a cell whose scaled score dips towards zero is split in four.
 REFINEMENTS = 3
 #: Root brackets are refined until narrower than TOLERANCE * (tau2 + v_min / 1000).
@@ -94,25 +102,19 @@ def score(batch: Batch, tau2: Array, method: str) -> Array:
     centred at its unweighted mean (as metafor). Intercept-only rows use the closed form
     ``sum w^2 (y - mu)^2 - sum w (+ sum w^2 / sum w)`` with ``mu = sum w y / sum w``.
     """
-    y = batch.centred
     if not batch.intercept_only:
-        forms = quadratic_forms(batch, y, tau2)
+        forms = quadratic_forms(batch, batch.centred, tau2)
         return forms.rss_pp - (forms.trace_p if method == "REML" else forms.sum_w)
-    w = 1.0 / (batch.vi + tau2[:, None])
-    if not batch.full:
-        w = np.where(batch.mask, w, 0.0)
-    sum_w = np.einsum("nk->n", w)
-    mean = np.einsum("nk,nk->n", w, y) / sum_w
-    weighted = w * (y - mean[:, None])
-    value = np.einsum("nk,nk->n", weighted, weighted) - sum_w
+    sums = batch.zero_sums if not tau2.any() else intercept_sums(batch, tau2)
+    return score_from_sums(sums, method)
+
+
+def score_from_sums(sums: Sums, method: str) -> Array:
+    """Return the score of an intercept-only model from its weighted sums (:func:`score`)."""
+    value = sums.q_weighted - sums.s1
     if method == "REML":
-        value += np.einsum("nk,nk->n", w, w) / sum_w
+        value = value + sums.s2 / sums.s1
     return value
-
-
-def _rows(batch: Batch, rows: NDArray[np.intp]) -> Batch:
-    """Return the sub-batch of the given rows (repeats allowed)."""
-    return Batch(batch.yi[rows], batch.vi[rows], batch.mask[rows], batch.X)
 
 
 def _variance_range(batch: Batch) -> tuple[Array, Array]:
@@ -153,7 +155,7 @@ def _grid(batch: Batch, method: str) -> tuple[Array, Array]:
 def _evaluate(batch: Batch, rows: NDArray[np.intp], tau2: Array, method: str) -> Array:
     if rows.size == 0:
         return np.empty(0)
-    return score(_rows(batch, rows), tau2, method)
+    return score(batch.take(rows), tau2, method)
 
 
 def _refine_grid(
@@ -199,7 +201,7 @@ def _refine_grid(
     return nodes, values
 
 
-def _illinois(
+def _refine_roots(
     batch: Batch,
     method: str,
     rows: NDArray[np.intp],
@@ -212,46 +214,54 @@ def _illinois(
     """Roots of the score in brackets with ``f(low) > 0 >= f(high)`` (step 3).
 
     Works on the scaled score ``S (tau2 + v_min)^2`` (nearly linear in tau2 for large
-    tau2); regula falsi with the Illinois halving of a retained end, and a bisection
-    whenever two steps have not halved the bracket.
+    tau2): regula falsi with the Illinois modification and bisection safeguards
+    (:func:`evidence.stats.batch.bracketed_root`), with Newton steps for intercept-only
+    models, whose score derivative comes from the same sums (``f_low``, ``f_high`` are
+    already scaled).
     """
-    a, b, fa, fb = low.copy(), high.copy(), f_low.copy(), f_high.copy()
-    x = b.copy()
-    done = fb == 0
-    x[done] = b[done]
-    retained = np.zeros(a.size, dtype=np.int8)  # +1: a kept last time, -1: b kept
-    width_two_ago = np.full(a.size, np.inf)
-    width_before = b - a
-    for _ in range(MAX_ITERATIONS):
-        active = np.flatnonzero(~done)
-        if active.size == 0:
-            break
-        aa, bb, ffa, ffb = a[active], b[active], fa[active], fb[active]
-        secant = bb - ffb * (bb - aa) / (ffb - ffa)
-        halve = (b - a)[active] > 0.5 * width_two_ago[active]
-        middle = np.where(aa > 0, np.sqrt(aa * bb), 0.5 * (aa + bb))
-        middle = np.where((aa > 0) & (bb / np.where(aa > 0, aa, 1.0) < 4), 0.5 * (aa + bb), middle)
-        inside = np.isfinite(secant) & (secant > aa) & (secant < bb)
-        trial = np.where(halve | ~inside, middle, secant)
-        value = _evaluate(batch, rows[active], trial, method) * (trial + v_min[active]) ** 2
-        width_two_ago[active] = width_before[active]
-        width_before[active] = bb - aa
-        positive = value > 0
-        # positive: the root is above trial -> a moves; else b moves
-        new_a = np.where(positive, trial, aa)
-        new_b = np.where(positive, bb, trial)
-        new_fa = np.where(positive, value, ffa)
-        new_fb = np.where(positive, ffb, value)
-        kept = np.where(positive, -1, 1).astype(np.int8)  # the end that did not move
-        twice = kept == retained[active]
-        new_fa = np.where(twice & (kept == 1), new_fa / 2, new_fa)
-        new_fb = np.where(twice & (kept == -1), new_fb / 2, new_fb)
-        retained[active] = kept
-        a[active], b[active], fa[active], fb[active] = new_a, new_b, new_fa, new_fb
-        x[active] = trial
-        finished = (value == 0) | ((new_b - new_a) <= TOLERANCE * (trial + 1e-3 * v_min[active]))
-        done[active[finished]] = True
-    return x, done
+    last: dict[str, Array] = {}
+
+    def evaluate(active: NDArray[np.intp], at: Array) -> Array:
+        sub = batch.take(rows[active])
+        scale = at + v_min[active]
+        if sub.intercept_only:
+            sums = intercept_sums(sub, at, third=True)
+            value, derivative = score_from_sums(sums, method), _score_slope(sums, method)
+            last["slope"] = derivative * scale**2 + 2 * value * scale
+        else:
+            value = score(sub, at, method)
+        return value * scale**2
+
+    def slope(active: NDArray[np.intp], at: Array) -> Array:
+        return last["slope"]
+
+    return bracketed_root(
+        evaluate,
+        low,
+        high,
+        f_low,
+        f_high,
+        tolerance=TOLERANCE,
+        max_iterations=MAX_ITERATIONS,
+        slope=slope if batch.intercept_only else None,
+        floor=1e-3 * v_min,
+    )
+
+
+def _score_slope(sums: Sums, method: str) -> Array:
+    """Return the derivative in tau2 of the intercept-only score (:func:`score_from_sums`).
+
+    With ``mu = sy/s1``, ``a3 = sum w^3 (y - mu)^2``, ``b2 = sum w^2 (y - mu)``:
+    ML ``-2 a3 + 2 b2^2/s1 + s2``; REML adds ``(s2^2 - 2 s3 s1)/s1^2``.
+    """
+    assert sums.s3 is not None and sums.s3y is not None and sums.s3yy is not None
+    mean = sums.mean
+    a3 = sums.s3yy - 2 * mean * sums.s3y + mean * mean * sums.s3
+    b2 = sums.s2y - mean * sums.s2
+    value = -2 * a3 + 2 * b2 * b2 / sums.s1 + sums.s2
+    if method == "REML":
+        value = value + (sums.s2 * sums.s2 - 2 * sums.s3 * sums.s1) / (sums.s1 * sums.s1)
+    return value
 
 
 def likelihood_maxima(batch: Batch, method: str) -> Maxima:
@@ -268,7 +278,7 @@ def likelihood_maxima(batch: Batch, method: str) -> Maxima:
     searched = np.flatnonzero(batch.k > batch.p)
     if searched.size == 0:
         return Maxima(tau2, converged, count, interior)
-    sub = batch if searched.size == n else _rows(batch, searched)
+    sub = batch if searched.size == n else batch.take(searched)
     nodes, v_min = _grid(sub, method)
     values = np.column_stack(
         [score(sub, np.ascontiguousarray(nodes[:, j]), method) for j in range(nodes.shape[1])]
@@ -278,7 +288,7 @@ def likelihood_maxima(batch: Batch, method: str) -> Maxima:
     with np.errstate(invalid="ignore"):
         turns = (values[:, :-1] > 0) & (values[:, 1:] <= 0)
     row, cell = np.nonzero(turns)
-    roots, done = _illinois(
+    roots, done = _refine_roots(
         sub,
         method,
         row,
@@ -332,7 +342,7 @@ def _choose(
     peaks: dict[int, tuple[tuple[float, float], ...]] = {}
     several = np.flatnonzero(~single)
     if several.size:
-        chosen = _rows(batch, rows[several])
+        chosen = batch.take(rows[several])
         loglik = log_likelihood(chosen, candidates[several], method) + _constant(chosen, method)
         for r in np.unique(rows[several]):
             mine = several[rows[several] == r]

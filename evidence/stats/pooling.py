@@ -6,7 +6,8 @@ Public API
 transform=None, n_studies=None, n_participants=None, labels=None, drop_missing=False)
 -> PooledResult``
     One meta-analysis: estimate, se, z or t statistic, p, CI and prediction interval
-    (metafor ``predict()``), Q test, tau2/tau/I2/H2 with Q-profile CIs (metafor
+    (metafor ``predict()``), Q test, tau2/tau/I2/H2 with their CIs (profile likelihood
+    for ML/REML, Q-profile otherwise; metafor
     ``confint()``), and ``back_transformed`` values when a back-transform is named.
 ``estimate_tau2(yi, vi, method, mask=None, design=None)``
     tau2 for a 2-D batch of meta-analyses (rows) in one vectorised call
@@ -20,7 +21,8 @@ transform=None, n_studies=None, n_participants=None, labels=None, drop_missing=F
 ``METHODS``, ``TESTS``, ``TauConvergenceWarning``.
 
 Modules underneath: :mod:`evidence.stats.batch` (masked batches and quadratic forms),
-:mod:`evidence.stats.tau2` (estimators), :mod:`evidence.stats.heterogeneity` (Q, I2, H2, Q-profile).
+:mod:`evidence.stats.tau2` (estimators), :mod:`evidence.stats.heterogeneity` (Q, I2, H2,
+tau2 intervals).
 
 Conventions (metafor 3.8)
 -------------------------
@@ -69,9 +71,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
-from evidence.stats.batch import Batch, safe_inverse
+from evidence.stats.batch import Batch, intercept_sums, safe_inverse
 from evidence.stats.errors import InputError
-from evidence.stats.heterogeneity import Heterogeneity, heterogeneity, q_profile_intervals
+from evidence.stats.heterogeneity import Heterogeneity, heterogeneity, tau2_intervals
 from evidence.stats.inputs import check_inputs
 from evidence.stats.likelihood import Maxima, peaks_note
 from evidence.stats.results import BackTransformed, PooledResult
@@ -197,17 +199,12 @@ def _fit(
     else:
         tau2, maxima = np.asarray(given, dtype=float), None
     n, p = len(batch.yi), batch.p
-    w = np.where(batch.mask, 1.0 / (batch.vi + tau2[:, None]), 0.0)
-    xtwx = np.einsum("nk,kp,kq->npq", w, batch.X, batch.X)
-    covariance = safe_inverse(xtwx)
-    beta = np.einsum("npq,nq->np", covariance, np.einsum("nk,kp->np", w * batch.yi, batch.X))
-    residual = np.where(batch.mask, batch.yi - beta @ batch.X.T, 0.0)
+    beta, covariance, rss = _coefficients(batch, tau2)
     df = batch.k - p
     # Knapp-Hartung needs k > p; metafor uses z for k = p (one study), as here.
     t_test = (df > 0) if test in ("knha", "adhoc") else np.zeros(n, dtype=bool)
     scale = np.ones(n)
     if t_test.any():
-        rss = (w * residual * residual).sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
             s2 = np.where(rss <= np.finfo(float).eps, 0.0, rss / df)
         if test == "adhoc":
@@ -241,6 +238,29 @@ def _fit(
         maxima=maxima,
         t_test=t_test,
     )
+
+
+def _coefficients(
+    batch: Batch, tau2: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """``beta = (X'WX)^-1 X'Wy``, ``(X'WX)^-1`` and ``sum w (y - Xb)^2`` per row.
+
+    An intercept-only batch needs three weighted sums (:func:`intercept_sums`):
+    ``beta = sum w y / sum w``, ``1 / sum w`` and Q; a design matrix, p x p solves.
+    """
+    if batch.intercept_only:
+        sums = intercept_sums(batch, tau2)
+        offset = np.einsum("nk->n", batch.yi) / np.maximum(batch.k, 1)  # centring of y
+        with np.errstate(divide="ignore", invalid="ignore"):
+            variance = np.where(sums.s1 > 0, 1.0 / sums.s1, np.nan)
+            beta = sums.mean + offset
+        return beta[:, None], variance[:, None, None], sums.q
+    w = np.where(batch.mask, 1.0 / (batch.vi + tau2[:, None]), 0.0)
+    xtwx = np.einsum("nk,kp,kq->npq", w, batch.X, batch.X)
+    covariance = safe_inverse(xtwx)
+    beta = np.einsum("npq,nq->np", covariance, np.einsum("nk,kp->np", w * batch.yi, batch.X))
+    residual = np.where(batch.mask, batch.yi - beta @ batch.X.T, 0.0)
+    return beta, covariance, (w * residual * residual).sum(axis=1)
 
 
 def _pair(lower: float, upper: float) -> tuple[float, float] | None:
@@ -301,7 +321,9 @@ def pool(
         under knha, ``sqrt(max(1, s2))`` under adhoc), ``ci = mu +/- crit se``,
         ``pi = mu +/- crit sqrt(se^2 + tau2)`` (metafor ``predict``), Q with ``k - 1`` df,
         ``I2 = 100 tau2/(s2 + tau2)``, ``H2 = tau2/s2 + 1`` with
-        ``s2 = (k - 1)/(sum w - sum w^2/sum w)``, Q-profile CIs (Viechtbauer 2007).
+        ``s2 = (k - 1)/(sum w - sum w^2/sum w)``, CIs of tau2 (and tau, I2, H2): profile
+        likelihood for ML and REML (Hardy & Thompson 1996), Q-profile otherwise (Viechtbauer
+        2007).
         References: DerSimonian & Laird 1986; Viechtbauer 2005, 2010; Higgins & Thompson
         2002; Knapp & Hartung 2003; Roever, Knapp & Friede 2015.
 
@@ -349,18 +371,26 @@ def pool(
     tau2_ci = tau_ci = i2_ci = h2_ci = None
     if random and heterogeneity_defined:
         batch = make_batch(y, v)
-        intervals = q_profile_intervals(
-            batch, fit.tau2, het.typical_variance, _normalise_level(level)
+        intervals = tau2_intervals(
+            batch, fit.tau2, method_name, het.typical_variance, _normalise_level(level)
         )
         tau2_ci, tau_ci = tuple(intervals.tau2[0]), tuple(intervals.tau[0])
         i2_ci, h2_ci = tuple(intervals.i2[0]), tuple(intervals.h2[0])
         search_limit = max(100.0, 10 * tau2)
         if tau2_ci[1] >= search_limit * (1 - 1e-12):
             notes.append(
-                f"the upper Q-profile bound of tau2 lies beyond the search limit "
+                f"the upper bound of tau2 lies beyond the search limit "
                 f"max(100, 10 tau2) = {search_limit:.6g} and is reported as that limit, as "
                 "metafor confint() does (it prints '>' before the tau2, tau, I2 and H2 "
                 "upper bounds)"
+            )
+        if not tau2_ci[0] <= tau2 <= tau2_ci[1]:
+            notes.append(
+                f"the {method_name} estimate of tau2 ({tau2:.6g}) lies outside the Q-profile "
+                f"interval ({tau2_ci[0]:.6g} to {tau2_ci[1]:.6g}), which inverts the "
+                "generalised Q statistic (the Paule-Mandel equation): the two estimators "
+                "differ by more than the interval is wide (REML and ML use the "
+                "profile-likelihood interval, which always contains their estimate)"
             )
     ci = _pair(estimate - crit * se, estimate + crit * se)
     pi = None

@@ -27,8 +27,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from evidence.stats.deletion import deletion_fits
 from evidence.stats.errors import InputError
-from evidence.stats.heterogeneity import q_profile_intervals
+from evidence.stats.heterogeneity import HeterogeneityIntervals, tau2_intervals
 from evidence.stats.influence import BaujatPoint, InfluenceRow, case_deletion
 from evidence.stats.pooling import BatchFit, check_inputs, fit_batch
 from evidence.stats.results import BackTransformed, PooledResult
@@ -36,6 +37,11 @@ from evidence.stats.tau2 import make_batch
 from evidence.stats.transforms import ArrayFunction, transform_function
 
 Array = NDArray[np.float64]
+
+#: Up to this many studies the k leave-one-out fits are one k x k masked batch; above it
+#: they come from closed-form deletion updates (:mod:`evidence.stats.deletion`, O(k)
+#: memory), which agree with the masked batch to rounding (tests/test_deletion.py).
+MASKED_LIMIT = 200
 
 
 @dataclass(frozen=True)
@@ -84,7 +90,7 @@ def _prepare(
 def _pooled_rows(
     y: Array,
     v: Array,
-    mask: NDArray[np.bool_],
+    mask: NDArray[np.bool_] | None,
     fit: BatchFit,
     method: str,
     test: str,
@@ -92,17 +98,21 @@ def _pooled_rows(
     intervals: bool,
     measure: str | None = None,
     transform: str | ArrayFunction | None = None,
+    bounds: HeterogeneityIntervals | None = None,
 ) -> tuple[PooledResult, ...]:
-    """Turn a batch fit into one :class:`PooledResult` per row (metafor conventions)."""
+    """Turn a batch fit into one :class:`PooledResult` per row (metafor conventions).
+
+    ``bounds`` are the rows' tau2 intervals when already computed (the deletion path);
+    otherwise they are computed on the masked batch.
+    """
     het = fit.heterogeneity
     function = transform_function(transform)
     k = fit.k.astype(int)
     random = method.upper() not in ("FE", "EE", "CE")
-    bounds = None
-    if intervals and random:
+    if bounds is None and intervals and random and mask is not None:
         fraction = level / 100 if level > 1 else level
         batch = make_batch(np.broadcast_to(y, mask.shape), np.broadcast_to(v, mask.shape), mask)
-        bounds = q_profile_intervals(batch, fit.tau2, het.typical_variance, fraction)
+        bounds = tau2_intervals(batch, fit.tau2, method, het.typical_variance, fraction)
 
     def pair(lo: float, hi: float) -> tuple[float, float] | None:
         return (lo, hi) if math.isfinite(lo) and math.isfinite(hi) else None
@@ -110,8 +120,10 @@ def _pooled_rows(
     def back(estimate: float, ci: Any, pi: Any) -> BackTransformed | None:
         return None if function is None else BackTransformed.of(function, estimate, ci, pi)
 
+    if not intervals:
+        bounds = None
     rows = []
-    for i in range(mask.shape[0]):
+    for i in range(len(k)):
         defined = bool(k[i] > 1)
         # one study: its own se and a z test (fit_batch uses z where k = p, as metafor)
         estimate, se = float(fit.beta[i, 0]), float(fit.se[i, 0])
@@ -206,7 +218,8 @@ def leave_one_out(
     method, test, level
         As :func:`evidence.stats.pooling.pool`.
     intervals : bool
-        Also compute Q-profile intervals for tau2, tau, I2 and H2 in every row.
+        Also compute the intervals for tau2, tau, I2 and H2 in every row (profile
+        likelihood for ML/REML, Q-profile otherwise, as :func:`evidence.stats.pooling.pool`).
     measure : str, optional
         metafor measure name (e.g. "RR", "ZCOR"), recorded in each row.
     transform : str, optional
@@ -339,10 +352,18 @@ def diagnostics(
     """
     y, v, names = _prepare(yi, vi, labels, 2, "leave-one-out, influence and Baujat diagnostics")
     full = fit_batch(y, v, method=method, test=test, level=level)
-    mask, deleted = _leave_one_out_batch(y, v, method, test, level)
+    bounds = var_all = None
+    mask: NDArray[np.bool_] | None = None
+    if y.size > MASKED_LIMIT:
+        fits = deletion_fits(y, v, method.upper(), test, level, intervals)
+        deleted, bounds, var_all = fits.fit, fits.intervals, fits.var_all
+    else:
+        mask, deleted = _leave_one_out_batch(y, v, method, test, level)
     with np.errstate(divide="ignore", invalid="ignore"):  # e.g. Knapp-Hartung scale 0
-        influence, points = case_deletion(y, v, names, full, deleted)
-    rows = _pooled_rows(y, v, mask, deleted, method, test, level, intervals, measure, transform)
+        influence, points = case_deletion(y, v, names, full, deleted, var_all)
+    rows = _pooled_rows(
+        y, v, mask, deleted, method, test, level, intervals, measure, transform, bounds
+    )
     return Diagnostics(rows, influence, points, names)
 
 

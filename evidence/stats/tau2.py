@@ -90,7 +90,7 @@ class TauConvergenceWarning(UserWarning):
 
 def _dersimonian_laird(batch: Batch) -> NDArray[np.float64]:
     """DL: ``(Q - (k - p)) / tr(P)`` at ``w = 1/vi`` (DerSimonian & Laird 1986)."""
-    forms = quadratic_forms(batch, batch.centred, np.zeros(len(batch.yi)))
+    forms = batch.zero_forms
     return np.maximum(0.0, (forms.rss - (batch.k - batch.p)) / forms.trace_p)
 
 
@@ -109,7 +109,7 @@ def _hedges(batch: Batch) -> NDArray[np.float64]:
 
 def _hunter_schmidt(batch: Batch) -> NDArray[np.float64]:
     """HS: ``(Q - k) / sum(w)`` at ``w = 1/vi`` (Hunter & Schmidt 2004)."""
-    forms = quadratic_forms(batch, batch.centred, np.zeros(len(batch.yi)))
+    forms = batch.zero_forms
     return np.maximum(0.0, (forms.rss - batch.k) / forms.sum_w)
 
 
@@ -218,7 +218,7 @@ def _paule_mandel(batch: Batch) -> NDArray[np.float64]:
 
 def _hunter_schmidt_k(batch: Batch) -> NDArray[np.float64]:
     """HSk: ``(k/(k - p) Q - k)/sum(w)`` at ``w = 1/vi``, truncated at 0 (Brannick et al. 2019)."""
-    forms = quadratic_forms(batch, batch.centred, np.zeros(len(batch.yi)))
+    forms = batch.zero_forms
     return np.maximum(0.0, (batch.k / (batch.k - batch.p) * forms.rss - batch.k) / forms.sum_w)
 
 
@@ -234,12 +234,8 @@ def _fixed_point(batch: Batch, start: NDArray, update: Callable[..., NDArray]) -
     for _ in range(FIXED_POINT_ITERATIONS):
         if not active.any():
             break
-        sub = (
-            batch
-            if active.all()
-            else Batch(batch.yi[active], batch.vi[active], batch.mask[active], batch.X)
-        )
-        y_sub = y if active.all() else y[active]
+        sub = batch.take(np.flatnonzero(active))
+        y_sub = y if sub is batch else y[active]
         forms = quadratic_forms(sub, y_sub, tau2[active])
         updated = np.maximum(0.0, update(tau2[active], forms, sub))
         still = np.abs(updated - tau2[active]) > THRESHOLD * np.maximum(1.0, updated)

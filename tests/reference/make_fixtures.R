@@ -5,7 +5,10 @@
 #
 # Convergence is tightened so the fixtures are exact to well below 1e-6 relative:
 # rma(control = list(threshold = 1e-12, tol = 1e-12)) (Fisher scoring and uniroot for PM)
-# and confint(control = list(tol = 1e-12)) (Q-profile uniroot; the default tol is ~1e-4).
+# and confint(control = list(tol = 1e-12)) (uniroot; the default tol is ~1e-4). The tau2
+# interval is the profile-likelihood one (type = "PL") for ML and REML, which contains
+# their estimate, and the Q-profile one (type = "QP", metafor's default) for the other
+# estimators (issue 18 item 11).
 
 suppressMessages(library(metafor))
 library(jsonlite)
@@ -28,7 +31,8 @@ fit_record <- function(res, method, test) {
     q = num(res$QE), q_df = res$k - res$p, q_p = num(res$QEp)
   )
   if (method != "FE" && res$k > 1) {
-    ci <- confint(res, control = list(tol = 1e-12))$random
+    type <- if (method %in% c("ML", "REML")) "PL" else "QP"
+    ci <- confint(res, type = type, control = list(tol = 1e-12))$random
     out$tau2_ci <- num(ci["tau^2", 2:3])
     out$tau_ci <- num(ci["tau", 2:3])
     out$i2_ci <- num(ci["I^2(%)", 2:3])
@@ -203,7 +207,8 @@ level90 <- list()
 for (method in setdiff(METHODS, "FE")) for (test in TESTS) {
   res <- rma(yi, vi, data = bcg_rr, method = method, test = test, level = 90, control = CONTROL)
   pred <- predict(res)
-  ci <- confint(res, control = list(tol = 1e-12))$random
+  type <- if (method %in% c("ML", "REML")) "PL" else "QP"
+  ci <- confint(res, type = type, control = list(tol = 1e-12))$random
   level90[[length(level90) + 1]] <- list(
     method = method, test = test, level = 90, ci = num(c(res$ci.lb, res$ci.ub)),
     pi = num(c(pred$pi.lb, pred$pi.ub)), tau2_ci = num(ci["tau^2", 2:3]),
