@@ -184,6 +184,8 @@ def test_cluster_deletion_of_the_three_level_model(tmp_path, capsys):
         (["--model", "mv"], "--model mv needs --outer COL"),
         (["--outer", "alloc"], "work with --model mv only"),
         (["--model", "mv", "--outer", "alloc", "--confint", "QP"], "profile-likelihood"),
+        (["--model", "mv", "--outer", "alloc", "--struct", "UN"], "give --inner COL"),
+        (["--struct", "UN"], "--struct and --rho work with --model mv only"),
     ],
 )
 def test_bad_options_are_problems(bcg, capsys, args, message):
@@ -205,8 +207,15 @@ def test_multilevel_model_from_the_command_line(tmp_path, capsys):
     # rma.mv's nlminb stops within 5e-6 of the variance components (tests/test_diagnostics15)
     assert_allclose(list(pooled["sigma2"].values()), entry["full"]["sigma2"], rtol=5e-6)
     assert len(pooled["profile_ci"]["intervals"]) == 2
-    assert main(["pool", str(path), "--model", "mv", "--outer", "district"]) == 0
-    assert "sigma^2 (district): 0.0651" in capsys.readouterr().out
+    assert main(["pool", str(path), "--model", "mv", "--outer", "district", "--confint", "PL"]) == 0
+    text = capsys.readouterr().out
+    assert "sigma^2 (district): 0.0651" in text
+    # The printed summary carries what the JSON does: Q tests, fit statistics, profile CIs.
+    assert f"QE(df = {pooled['qe_df']}) = {pooled['qe']:.4f}" in text
+    assert f"AIC {pooled['fitstats']['REML']['aic']:.4f}" in text
+    for row in pooled["profile_ci"]["intervals"]:
+        low, high = row["ci"]
+        assert f"{row['component']}: {row['estimate']:.4f} [{low:.4f}, {high:.4f}]" in text
 
 
 def test_selection_model_from_the_command_line(tmp_path, capsys):
@@ -220,6 +229,11 @@ def test_selection_model_from_the_command_line(tmp_path, capsys):
     # metafor's fit with tightened optim control (tests/test_selection_models.py)
     assert_allclose(found["coefficients"][0]["estimate"], expected["beta"], rtol=RTOL)
     assert_allclose(found["delta"], expected["delta"], rtol=RTOL)
+    assert main(["pool", str(path), "--method", "ML", "--selection", "stepfun"]) == 0
+    text = capsys.readouterr().out
+    assert "Selection model (step function; k = 37" in text
+    assert f"0.025 < p <= 1: {expected['delta'][1]:.4f}" in text
+    assert f"(LRT, df = 1): {found['lrt']:.4f}" in text
     assert main(["pool", str(path), "--selection", "stepfun", "--steps", "x"]) == 1
     assert "--steps 'x'" in capsys.readouterr().err
 

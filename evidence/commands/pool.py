@@ -105,7 +105,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--model",
         choices=MODELS,
         default="rma",
-        help="rma (inverse variance), mh (Mantel-Haenszel), peto, glmm",
+        help="rma (inverse variance), mh (Mantel-Haenszel), peto, glmm, mv (multivariate/"
+        "multilevel: rma.mv with --outer, --inner, --struct, --rho)",
     )
     parser.add_argument(
         "--glmm-model",
@@ -144,7 +145,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--struct",
         choices=LazyChoices(sections.mv_structures),
-        default="CS",
         metavar="STRUCT",  # listed by the help text, read when it is shown
         help="--model mv: covariance structure of ~ inner | outer: %(choices)s (default CS)",
     )
@@ -230,8 +230,13 @@ def _check_usage(args: argparse.Namespace, mods: list[str]) -> None:
         messages.append("--robust needs --cluster COL (the clusters of dependent effects)")
     if args.model == "mv" and not args.outer:
         messages.append("--model mv needs --outer COL (the studies the effects belong to)")
-    if args.model != "mv" and (args.outer or args.inner or args.rho is not None):
-        messages.append("--outer, --inner and --rho work with --model mv only")
+    if args.model != "mv" and (args.outer or args.inner or args.rho is not None or args.struct):
+        messages.append("--outer, --inner, --struct and --rho work with --model mv only")
+    if args.model == "mv" and args.struct and not args.inner:
+        messages.append(
+            "--struct is the covariance of ~ inner | outer: give --inner COL (the outcomes "
+            "within each study); without it the effects are nested in --outer"
+        )
     if args.model != "rma":
         used = [
             flag

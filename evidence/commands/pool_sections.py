@@ -460,6 +460,8 @@ def summary_lines(output: dict[str, Any]) -> list[str]:
         lines += [f"  {c['name']}: p-val {_pval(c['p'])}" for c in perm["coefficients"]]
         if perm["qm"] is not None:
             lines.append(f"  omnibus QM {_num(perm['qm'])}: p-val {_pval(perm['qm_p'])}")
+    if "selection" in output:
+        lines += selection_summary(output["selection"])
     deletion = output.get("dependence", {}).get("cluster_deletion")
     if deletion is not None:
         rows = deletion["clusters"]
@@ -516,7 +518,7 @@ def multivariate_pooled(
     if inner is None:
         options["random"] = nested(outer, np.arange(len(yi)), names=[args.outer, "effect"])
     else:
-        options.update(inner=inner, outer=outer, struct=args.struct)
+        options.update(inner=inner, outer=outer, struct=args.struct or "CS")
     fit = rma_mv(yi, covariance, **options)
     section = {"model": "mv", **fit.to_dict()}
     if args.confint == "PL":
@@ -550,7 +552,68 @@ def multivariate_summary(pooled: dict[str, Any], notes: Sequence[str]) -> list[s
         lines.append(f"tau^2 ({pooled['struct']}): {shown}")
     if pooled.get("rho"):
         lines.append("rho: " + ", ".join(_num(value) for value in pooled["rho"]))
+    lines += _mv_tests_and_fit(pooled)
     lines += [f"note: {note}" for note in notes]
+    return lines
+
+
+def _mv_tests_and_fit(pooled: dict[str, Any]) -> list[str]:
+    """Describe the Q tests, fit statistics and profile intervals of an ``rma.mv`` fit."""
+    lines = [""]
+    if pooled.get("qe") is not None:
+        lines.append(
+            f"Test for residual heterogeneity: QE(df = {pooled['qe_df']}) = "
+            f"{_num(pooled['qe'])}, p-val {_pval(pooled['qe_p'])}"
+        )
+    if pooled.get("qm") is not None:
+        df = pooled["qm_df"]
+        shown = df[0] if isinstance(df, list) and df[1] is None else df
+        lines.append(
+            f"Test of moderators: QM(df = {shown}) = {_num(pooled['qm'])}, "
+            f"p-val {_pval(pooled['qm_p'])}"
+        )
+    stats_ = (pooled.get("fitstats") or {}).get(pooled["method"])
+    if stats_:
+        lines.append(
+            f"logLik {_num(stats_['loglik'])}, deviance {_num(stats_['deviance'])}, "
+            f"AIC {_num(stats_['aic'])}, BIC {_num(stats_['bic'])}, AICc {_num(stats_['aicc'])} "
+            f"({pooled['method']})"
+        )
+    profile = pooled.get("profile_ci")
+    if profile is not None:
+        lines += ["", f"Profile-likelihood intervals ({100 * profile['level']:g}%):"]
+        for row in profile["intervals"]:
+            lines.append(f"  {row['component']}: {_num(row['estimate'])} {_pair(row['ci'])}")
+    return lines
+
+
+def selection_summary(selection: dict[str, Any]) -> list[str]:
+    """Describe a ``--selection`` section (as metafor prints a ``selmodel`` fit)."""
+    kind = "step function" if selection["type"] == "stepfun" else selection["type"]
+    lines = [
+        "",
+        f"Selection model ({kind}; k = {selection['k']}; one-sided p-values favour "
+        f"'{selection['alternative']}')",
+        f"tau^2: {_num(selection['tau2'])} {_pair(selection['tau2_ci'])}",
+        f"  LRT for tau^2 = 0: {_num(selection['lrt_tau2'])}, p-val "
+        f"{_pval(selection['lrt_tau2_p'])}",
+        f"Test for selection (LRT, df = {selection['lrt_df']}): {_num(selection['lrt'])}, "
+        f"p-val {_pval(selection['lrt_p'])}",
+    ]
+    for c in selection["coefficients"]:
+        lines.append(
+            f"  {c['name']:<14} {_num(c['estimate']):>10} {_num(c['se']):>8} "
+            f"{_pval(c['p']):>8} {_pair(c['ci'])}"
+        )
+    steps = selection.get("steps") if selection["type"] == "stepfun" else None
+    for j, delta in enumerate(selection["delta"]):
+        if steps is not None and len(steps) == len(selection["delta"]):
+            label = f"{steps[j - 1] if j else 0:g} < p <= {steps[j]:g}"
+        else:
+            label = f"delta {j + 1}"
+        ci = selection["delta_ci"][j]
+        estimated = selection["se_delta"][j] is not None
+        lines.append(f"  {label}: {_num(delta)}" + (f" {_pair(ci)}" if estimated else " (fixed)"))
     return lines
 
 

@@ -21,8 +21,10 @@ Public API
       ``sum lambda_j chi2_1`` with ``lambda`` the non-zero eigenvalues of
       ``S P_a S``, ``S = diag(sqrt(vi + tau2))``; its exact tail probability (Imhof 1961,
       by numerical integration) equals ``alpha/2`` at the bounds;
-    - ``"Wald"``: ``tau2 +/- z se(tau2)`` (not truncated; Viechtbauer 2007), and
-      ``"Wald-log"``: ``exp(log tau2 +/- z se(tau2)/tau2)`` (Jackson et al. 2014);
+    - ``"Wald"``: ``tau2 +/- z se(tau2)`` with the lower bound truncated at 0, as metafor
+      ``confint(type = "Wald")`` (Viechtbauer 2007 prints the untruncated bound);
+      ``"Wald-log"``: ``exp(log tau2 +/- z se(tau2)/tau2)`` (Jackson et al. 2014), and
+      ``"Wald-sqrt"``: ``(max(0, tau -/+ z se(tau2)/(2 tau)))^2`` (metafor ``Wald.sqrt``);
     - ``"SJ"``, Sidik-Jonkman: ``(k - p) tau2/chi2_{k-p}(1 - alpha/2, alpha/2)`` for an SJ fit.
 
     As metafor, bounds are searched on ``[0, max(100, 10 tau2)]``; a bound beyond is
@@ -68,7 +70,7 @@ __all__ = [
 ]
 
 FloatArray = NDArray[np.float64]
-INTERVAL_METHODS = ("QP", "PL", "GENQ", "Wald", "Wald-log", "SJ")
+INTERVAL_METHODS = ("QP", "PL", "GENQ", "Wald", "Wald-log", "Wald-sqrt", "SJ")
 #: Root-finding tolerance (metafor's uniroot default is .Machine$double.eps^0.25; the
 #: fixtures are written with a tighter one so that both sides are at the root).
 ROOT_TOLERANCE = 1e-13
@@ -240,19 +242,35 @@ def _generalised_q(fit: UniFit) -> tuple[float, float, list[str]]:
     return lower, upper, notes
 
 
+def _wald(tau2: float, se: float, z: float, method: str) -> tuple[float, float]:
+    """Return Wald-type bounds for tau^2 on its own, the log or the square-root scale.
+
+    metafor ``confint.rma.uni`` types ``Wald``, ``Wald.log`` and ``Wald.sqrt``.
+    """
+    if method == "Wald":
+        return max(0.0, tau2 - z * se), tau2 + z * se
+    if method == "Wald-log":
+        spread = z * se / tau2
+        return tau2 * math.exp(-spread), tau2 * math.exp(spread)
+    tau = math.sqrt(tau2)
+    spread = z * se / (2 * tau)
+    return max(0.0, tau - spread) ** 2, (tau + spread) ** 2
+
+
 def confint_tau2(fit: UniFit, method: str = "QP") -> Tau2Interval:
     """Confidence interval for the (residual) tau^2 of ``fit`` (see the module docstring)."""
     if not fit.random or fit.tau2_fixed:
         raise InputError("the model has no estimated tau2 to give an interval for", "confint-fe")
     z = float(stats.norm.ppf(1 - (1 - fit.level) / 2))
-    if method in ("Wald", "Wald-log"):
+    if method in ("Wald", "Wald-log", "Wald-sqrt"):
         if fit.se_tau2 is None:
             raise InputError(f"no standard error of tau2 under {fit.method}", "confint-method")
-        if method == "Wald":
-            lower, upper = fit.tau2 - z * fit.se_tau2, fit.tau2 + z * fit.se_tau2
-        else:
-            spread = z * fit.se_tau2 / fit.tau2
-            lower, upper = fit.tau2 * math.exp(-spread), fit.tau2 * math.exp(spread)
+        if method != "Wald" and not fit.tau2 > 0:
+            raise InputError(
+                f"the {method} interval is undefined at tau2 = 0 (use Wald, QP or PL)",
+                "confint-method",
+            )
+        lower, upper = _wald(fit.tau2, fit.se_tau2, z, method)
         return _with_bounds(fit, method, lower, upper, [])
     if method == "SJ":
         if fit.method != "SJ":

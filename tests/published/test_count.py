@@ -2,13 +2,20 @@
 
 Each row of the first table of ``README.md`` splits one metafor test file's ``expect_*``
 calls into: tested here, implemented but not yet tested, needing ``rma.mv``, and out of
-scope (reasons in the second table). This test checks the arithmetic, the totals row and
-that every example with tested assertions has its ``test_<example>.py``.
+scope (reasons in the second table); its last column is the number of assertions of the
+same file in metafor 3.8.1, counted by ``count_assertions.py`` into
+``assertions-metafor-3.8.1.json``. This test checks the arithmetic, the totals row, that
+column against the JSON and that every example with tested assertions has its
+``test_<example>.py``.
 """
 
+import json
 from pathlib import Path
 
+from count_assertions import count
+
 HERE = Path(__file__).parent
+COUNTS_381 = json.loads((HERE / "assertions-metafor-3.8.1.json").read_text())
 
 
 def _rows():
@@ -27,10 +34,38 @@ def test_rows_add_up_and_totals_match():
     rows = _rows()
     body, (name, total) = rows[:-1], rows[-1]
     assert name == "total"
-    for example, (assertions, tested, untested, mv, out) in body:
+    for example, (assertions, tested, untested, mv, out, _) in body:
         assert assertions == tested + untested + mv + out, example
-    sums = [sum(row[1][j] for row in body) for j in range(5)]
+    sums = [sum(row[1][j] for row in body) for j in range(6)]
     assert sums == total
+
+
+def test_metafor_381_column_is_the_mechanical_count():
+    rows = dict(_rows()[:-1])
+    assert sorted(rows) == sorted(COUNTS_381)
+    for example, counts in rows.items():
+        assert counts[5] == COUNTS_381[example]["assertions"], example
+        kinds = ("warning", "error", "image", "placeholder", "value")
+        assert sum(COUNTS_381[example][k] for k in kinds) == counts[5], example
+
+
+def test_the_counter_counts_calls_not_comments():
+    text = """
+    ### expect_equivalent(x, 1) in a comment is not an assertion
+    expect_equivalent(coef(res), 0.1216, tolerance=.tol[["coef"]]) # expect_true(y)
+    expect_warning(res <- rma.glmm(ai=ai, data=dat))
+    expect_true(.vistest("a.png", "b.png"))
+    expect_equivalent(TRUE, TRUE)
+    out <- "expect_equal(#)"; expect_error(rma(yi))
+    """
+    assert count(text) == {
+        "assertions": 5,
+        "warning": 1,
+        "error": 1,
+        "image": 1,
+        "placeholder": 1,
+        "value": 1,
+    }
 
 
 def test_every_tested_example_has_its_test_file():
