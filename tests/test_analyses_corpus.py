@@ -359,3 +359,64 @@ def test_meta_regression_is_not_run_on_fewer_than_ten_samples(results):
         for moderator, fitted in (document["meta_regression"] or {}).items():
             if fitted is not None:
                 assert document["eligibility"]["samples"] >= 10, (analysis, moderator)
+
+
+def test_every_pooled_outcome_block_satisfies_the_eligibility_rules(results):
+    """Invariant: an outcome family pooled on its own has the samples the analysis asks for."""
+    for analysis, document in results.items():
+        for block in document["by_family"] or []:
+            if block["status"] != "ok":
+                continue
+            assert block["samples"] >= document["eligibility"]["min_samples"], analysis
+            assert block["pooled"]["estimable"], (analysis, block["family"])
+
+
+def test_the_summary_forest_never_shows_two_outcome_directions_on_one_axis(results):
+    """Live corpus: the landing page's axes each hold one metric, direction and outcome.
+
+    Every pooled finding (and every outcome family pooled on its own) is drawn exactly once;
+    checks and unpooled analyses are not drawn.
+    """
+    from evidence.analyses.runner import index_rows
+    from evidence.report.plots.summary import summary_groups
+
+    rows = index_rows(list(results.values()))
+    drawn = [
+        (row["id"], row.get("family")) for _key, members in summary_groups(rows) for row in members
+    ]
+    for key, members in summary_groups(rows):
+        assert {(r["metric"], r["orient"], r["outcome"].lower()) for r in members} == {key[1:]}
+        assert all(r["kind"] != "check" for r in members), key
+    expected = []
+    for document in results.values():
+        if document["kind"] == "check":
+            continue
+        if document["status"] == "ok":
+            expected.append((document["id"], None))
+        for block in document["by_family"] or []:
+            if block["status"] == "ok" and block["pooled"]["estimable"]:
+                expected.append((document["id"], block["family"]))
+    assert sorted(drawn, key=str) == sorted(expected, key=str)
+
+
+def test_no_multiverse_specification_pools_outcome_families_the_analysis_keeps_apart(results):
+    """Live corpus: with ``across_families: separate`` every fitted specification holds one."""
+    from evidence.analyses import multiverse
+    from evidence.records.validate import load_studies
+
+    studies, _problems = load_studies(ROOT / "studies")
+    for identifier, document in results.items():
+        section = document["multiverse"]
+        rules = document["eligibility"] or {}
+        families = (rules.get("outcome_families") or {}).get("included") or {}
+        if not section or rules["outcome_families"]["across"] != "separate" or len(families) < 2:
+            continue
+        analysis, problems = load_analysis(ROOT / "analyses" / f"{identifier}.yaml")
+        assert analysis is not None, problems
+        design = multiverse.build_design(studies, analysis)
+        assert design.family is not None, identifier
+        table = pandas.read_parquet(document["_out"] / section["files"]["parquet"])
+        chosen = table["spec"].to_numpy() // design.per_selection
+        masks, _tables = multiverse._selection_masks(design, chosen)
+        for mask in masks:
+            assert len(set(design.family[mask].tolist())) == 1, identifier

@@ -104,7 +104,7 @@ def test_fewer_than_ten_studies_are_flagged_underpowered_normand1999():
     result = bias.small_study_tests(data["yi"], data["vi"])
     for key in ("egger", "begg", "trimfill", "pet_peese"):
         assert result[key]["underpowered"] is True
-        assert "9 studies" in result[key]["message"]
+        assert "9 estimates" in result[key]["message"]
     assert bias.egger(FIXTURES["bcg"]["yi"], FIXTURES["bcg"]["vi"]).underpowered is False
 
 

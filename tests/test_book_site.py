@@ -139,3 +139,38 @@ def test_shipped_corpus_through_the_real_pipeline():
     landing = (site / "index.html").read_text("utf-8")
     assert landing.count('href="_generated/analyses/') >= len(documents)
     assert broken_links(site) == [] and external_assets(site) == []
+
+
+def test_every_pooled_analysis_page_shows_its_multiverse():
+    """Live corpus, invariant only: a pooled headline's page has the multiverse section,
+    its specification curve (a drawn figure) and the pre-specified analysis among them."""
+    from test_book_fixtures import shipped_site
+
+    site, documents = shipped_site()
+    pooled = [d for d in documents if d["status"] == "ok"]
+    assert pooled  # the shipped analyses pool at least one question
+    for document in pooled:
+        page = site / "_generated" / "analyses" / f"{document['id']}.html"
+        text = page.read_text("utf-8")
+        assert 'id="multiverse-every-defensible-analysis"' in text, document["id"]
+        figure = re.search(r'src="([^"]*-spec-curve\.svg)"', text)
+        assert figure, document["id"]
+        assert (page.parent / figure.group(1)).resolve().is_file(), document["id"]
+        words = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", text)).split())
+        assert "The pre-specified analysis" in words, document["id"]
+        assert "The headline above stays the pre-specified analysis." in words
+
+
+def test_the_sidebar_lists_checks_of_the_pipeline_apart_from_the_findings():
+    """Live corpus: an analysis of ``kind: check`` is never listed among the findings."""
+    import yaml
+    from test_book_fixtures import shipped_site
+
+    site, documents = shipped_site()
+    toc = yaml.safe_load((site.parents[1] / "book" / "_generated" / "_toc.yml").read_text("utf-8"))
+    parts = {p["caption"]: [c["file"] for c in p["chapters"]] for p in toc["parts"]}
+    for document in documents:
+        listed = f"_generated/analyses/{document['id']}"
+        where = "Checks of the pipeline" if document.get("kind") == "check" else "Findings"
+        assert listed in parts[where], (document["id"], where)
+        assert sum(listed in files for files in parts.values()) == 1, document["id"]

@@ -4,7 +4,7 @@ import math
 from dataclasses import replace
 
 import pytest
-from conftest import ANALYSIS
+from conftest import ANALYSIS, PERMISSIVE
 from conftest import make_effect as effect
 from conftest import make_record as study
 from numpy.testing import assert_allclose
@@ -210,6 +210,25 @@ def test_one_per_cohort_keeps_the_most_precise():
     assert sorted(r.study for r in table.included) == ["narrow", "other"]
     (dropped,) = table.excluded
     assert dropped.reason.startswith("other cohort member chosen (narrow/e: same sample 'biobank'")
+
+
+@pytest.mark.parametrize("rule", ["aggregate", "one-per-cohort"])
+def test_outcome_families_kept_apart_are_never_combined_within_a_cohort(rule):
+    # One cohort reports a coronary and a stroke estimate: an analysis that keeps outcome
+    # families apart (the default) keeps one row of each, never their average or the more
+    # precise of the two.
+    coronary = effect("chd", value=1.5, ci=(1.0, 2.25), domain="cardiovascular")
+    stroke = effect("stroke", value=1.2, ci=(1.1, 1.3), domain="cerebrovascular")
+    analysis = replace(
+        ANALYSIS,
+        select=({"outcome.domain": ("cardiovascular", "cerebrovascular")},),
+        dependence=rule,
+        rho=0.5,
+    )
+    table = harmonise([study("s", coronary, stroke, cohort="biobank")], analysis)
+    assert sorted(r.outcome_family for r in table.included) == ["cardiovascular", "cerebrovascular"]
+    together = replace(analysis, eligibility=replace(PERMISSIVE, across_families="subgroups"))
+    assert len(harmonise([study("s", coronary, stroke, cohort="biobank")], together).included) == 1
 
 
 def test_multilevel_keeps_every_effect_with_its_cluster():

@@ -43,10 +43,20 @@ KEEP_ALL = "none"
 
 @dataclass(frozen=True)
 class Option:
-    """One option of a choice: its name (as in the spec and the table) and its words."""
+    """One option of a choice: its name (as in the spec and the table) and its words.
+
+    ``label`` is the page's wording; ``short`` the few words a specification curve's row
+    label has room for on a phone (the label when empty).
+    """
 
     name: str
     label: str
+    short: str = ""
+
+    @property
+    def brief(self) -> str:
+        """The option's words where room is short (``short``, else ``label``)."""
+        return self.short or self.label
 
 
 @dataclass(frozen=True)
@@ -99,6 +109,8 @@ _TEST_LABELS = {
     "knha": "Knapp-Hartung (t)",
     "adhoc": "modified Knapp-Hartung (t, never narrower than z)",
 }
+#: The same, where room is short (a specification curve's row labels).
+_TEST_SHORT = {"z": "z", "knha": "Knapp-Hartung", "adhoc": "modified K-H"}
 
 #: Every choice, in the order of the table's columns and of the specification index.
 CHOICES: dict[str, Choice] = {
@@ -109,10 +121,12 @@ CHOICES: dict[str, Choice] = {
             "Adjustment rule",
             "table",
             (
-                Option("most-adjusted", "most adjusted estimate"),
-                Option("least-adjusted", "least adjusted estimate"),
-                Option("all", "every adjustment level"),
-                Option("fully-adjusted-only", "fully adjusted estimates only"),
+                Option("most-adjusted", "most adjusted estimate", "most adjusted"),
+                Option("least-adjusted", "least adjusted estimate", "least adjusted"),
+                Option("all", "every adjustment level", "every level"),
+                Option(
+                    "fully-adjusted-only", "fully adjusted estimates only", "fully adjusted only"
+                ),
             ),
             "adjustment",
         ),
@@ -121,10 +135,10 @@ CHOICES: dict[str, Choice] = {
             "Dependent effects",
             "table",
             (
-                Option("three-level", "three-level model"),
-                Option("two-level", "effects treated as independent"),
-                Option("aggregate", "aggregated within each sample"),
-                Option("one-per-cohort", "one effect per sample"),
+                Option("three-level", "three-level model", "three-level"),
+                Option("two-level", "effects treated as independent", "as independent"),
+                Option("aggregate", "aggregated within each sample", "aggregated"),
+                Option("one-per-cohort", "one effect per sample", "one per sample"),
             ),
             "dependence",
         ),
@@ -133,9 +147,9 @@ CHOICES: dict[str, Choice] = {
             "Inclusion",
             "table",
             (
-                Option("all", "every selected effect"),
-                Option("primary-sources", "numbers read from the study itself"),
-                Option("adjusted-only", "adjusted estimates only"),
+                Option("all", "every selected effect", "every effect"),
+                Option("primary-sources", "numbers read from the study itself", "primary sources"),
+                Option("adjusted-only", "adjusted estimates only", "adjusted only"),
             ),
             "inclusion",
         ),
@@ -144,10 +158,11 @@ CHOICES: dict[str, Choice] = {
             "Ratio families",
             "table",
             (
-                Option("as-specified", "the ratio families the analysis names"),
+                Option("as-specified", "the ratio families the analysis names", "as specified"),
                 Option(
                     "all-ratios",
                     "hazard, risk, odds and rate ratios together (rare-outcome approximation)",
+                    "all ratios",
                 ),
             ),
             "families",
@@ -157,14 +172,17 @@ CHOICES: dict[str, Choice] = {
             "estimator",
             "tau\u00b2 estimator",
             "model",
-            tuple(Option(name, ESTIMATORS[name].label) for name in METHODS),
+            tuple(Option(name, ESTIMATORS[name].label, name) for name in METHODS),
             "estimator",
         ),
         Choice(
             "inference",
             "Inference",
             "model",
-            tuple(Option(name, _TEST_LABELS.get(name, name)) for name in TESTS),
+            tuple(
+                Option(name, _TEST_LABELS.get(name, name), _TEST_SHORT.get(name, ""))
+                for name in TESTS
+            ),
             "inference",
         ),
     )

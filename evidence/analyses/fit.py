@@ -502,7 +502,12 @@ def eligibility_summary(table: EffectTable, analysis: Analysis) -> dict[str, Any
             "rule": "contrast-types",
             "passed": True,
             "message": "; ".join(f"{CONTRAST_WORDS.get(c, c)} ({n})" for c, n in contrasts.items())
-            + (f"; kept apart: {sum(contrasts_out.values())}" if contrasts_out else ""),
+            + (
+                "; not pooled with them: "
+                + "; ".join(f"{CONTRAST_WORDS.get(c, c)} ({n})" for c, n in contrasts_out.items())
+                if contrasts_out
+                else ""
+            ),
         },
     ]
     return {

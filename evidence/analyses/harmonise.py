@@ -135,9 +135,14 @@ def _fully_adjusted_only(studies: Sequence[Study], analysis: Analysis) -> Effect
         else r
         for r in rows
     ]
-    rows, note = apply_dependence(rows, analysis.dependence, analysis.rho)
+    rows, note = apply_dependence(rows, analysis.dependence, analysis.rho, _apart(analysis))
     ordered = sorted(rows, key=lambda r: (not r.included, r.study, r.effect))
     return EffectTable(tuple(ordered), note)
+
+
+def _apart(analysis: Analysis) -> bool:
+    """Whether the analysis keeps outcome families apart (never combines across them)."""
+    return analysis.rules.across_families == "separate"
 
 
 def harmonise(studies: Sequence[Study], analysis: Analysis) -> EffectTable:
@@ -157,7 +162,7 @@ def harmonise(studies: Sequence[Study], analysis: Analysis) -> EffectTable:
     """
     rows = [build_row(study, effect, analysis) for study, effect in select(studies, analysis)]
     rows = apply_adjustment_rule(rows, analysis.adjustment)
-    rows, note = apply_dependence(rows, analysis.dependence, analysis.rho)
+    rows, note = apply_dependence(rows, analysis.dependence, analysis.rho, _apart(analysis))
     ordered = sorted(rows, key=lambda r: (not r.included, r.study, r.effect))
     return EffectTable(tuple(ordered), note)
 
@@ -477,19 +482,26 @@ def apply_adjustment_rule(rows: list[EffectRow], rule: str) -> list[EffectRow]:
 
 
 def apply_dependence(
-    rows: list[EffectRow], rule: str, rho: float | None
+    rows: list[EffectRow], rule: str, rho: float | None, apart: bool = False
 ) -> tuple[list[EffectRow], str | None]:
     """Apply the dependence rule to the included rows (see the module docstring).
+
+    With ``apart`` (the analysis keeps outcome families apart) ``aggregate`` and
+    ``one-per-cohort`` act within each outcome family of a cluster, so a coronary and a
+    stroke estimate of one cohort are never averaged into one row nor compete for one place.
 
     Returns
     -------
     (list of EffectRow, str or None)
         The rows and a sentence describing what was done with shared clusters.
     """
+    families = {row.outcome_family for row in rows if row.included}
+    within = apart and rule != "multilevel" and len(families) > 1
     clusters: dict[str, list[int]] = {}
     for index, row in enumerate(rows):
         if row.included:
-            clusters.setdefault(row.cluster, []).append(index)
+            key = f"{row.cluster}, {row.outcome_family}" if within else row.cluster
+            clusters.setdefault(key, []).append(index)
     shared = {c: m for c, m in clusters.items() if len(m) > 1}
     if not shared:
         return rows, None
@@ -525,7 +537,7 @@ def apply_dependence(
         result.append(
             replace(
                 first,
-                study=cluster,
+                study=first.cluster,
                 effect="aggregate",
                 label=f"{cluster} (aggregate of {len(members)})",
                 included=True,

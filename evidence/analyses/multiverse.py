@@ -19,7 +19,9 @@ The work is split by the choices' stages:
 
 A selection the model cannot take is pruned with a reason, for every specification it
 would give: fewer than two effects, or fewer independent samples than the analysis pools
-(``eligibility.min_samples``); a sample left out that the selection
+(``eligibility.min_samples``); effects of more than one outcome family when the analysis
+keeps families apart (``eligibility.across_families: separate``: a specification never
+pools what ``evidence run`` refuses to pool); a sample left out that the selection
 does not hold (the same specification as leaving none out); an estimator other than REML
 where the three-level model is used (it is fitted by REML, as ``evidence run`` does); a
 three-level fit that does not converge.
@@ -78,8 +80,9 @@ PRUNE_REASONS = (
     "the sample left out is not in this selection (the same as leaving none out)",
     "the three-level model is fitted by REML only",
     "the three-level REML fit did not converge",
+    "effects of more than one kind of outcome, which this analysis keeps apart",
 )
-(_FEW_EFFECTS, _FEW_SAMPLES, _ABSENT_SAMPLE, _NOT_REML, _NO_CONVERGENCE) = range(5)
+(_FEW_EFFECTS, _FEW_SAMPLES, _ABSENT_SAMPLE, _NOT_REML, _NO_CONVERGENCE, _MIXED_OUTCOMES) = range(6)
 
 #: Inferences that give the three-level model a t test (as :mod:`evidence.analyses.fit`).
 T_INFERENCES = ("knha", "adhoc", "t")
@@ -155,6 +158,10 @@ class Design:
     min_samples : int
         Independent samples a selection needs (the analysis's ``eligibility.min_samples``,
         at least 2), as ``evidence run`` needs them to pool.
+    family : ndarray of int (U,) or None
+        Outcome family of each universe row when the analysis keeps families apart
+        (``across_families: separate``): a selection holding two is pruned. ``None``:
+        families may be pooled together (one family, or pre-specified subgroups).
     """
 
     analysis: str
@@ -168,6 +175,7 @@ class Design:
     prespecified: int | None
     rho: float = 0.5
     min_samples: int = 2
+    family: NDArray[np.int64] | None = None
 
     @property
     def sizes(self) -> tuple[int, ...]:
@@ -243,7 +251,7 @@ def build_design(studies: Sequence[Study], analysis: Analysis) -> Design:
     pool_of_studies = [by_id[i] for i in relevant]
     table_choices = [c.name for c in CHOICES.values() if c.stage == "table"]
     universe: dict[tuple[Any, ...], int] = {}
-    rows: list[tuple[float, float, str]] = []
+    rows: list[tuple[float, float, str, str]] = []
     members: list[list[int]] = []
     three_level: list[bool] = []
     cache: dict[tuple[str, ...], list[int]] = {}
@@ -268,12 +276,21 @@ def build_design(studies: Sequence[Study], analysis: Analysis) -> Design:
                 identity = (row.study, row.effect, row.cluster, row.yi, row.vi)
                 if identity not in universe:
                     universe[identity] = len(rows)
-                    rows.append((float(row.yi or 0.0), float(row.vi or 1.0), row.cluster))
+                    rows.append(
+                        (
+                            float(row.yi or 0.0),
+                            float(row.vi or 1.0),
+                            row.cluster,
+                            row.outcome_family,
+                        )
+                    )
                 indices.append(universe[identity])
             cache[key] = indices
         members.append(cache[key])
         three_level.append(model == "three-level")
-    samples = tuple(sorted({cluster for _, _, cluster in rows}))
+    samples = tuple(sorted({r[2] for r in rows}))
+    families = sorted({r[3] for r in rows})
+    apart = analysis.rules.across_families == "separate" and len(families) > 1
     code = {name: index for index, name in enumerate(samples)}
     tables = np.zeros((len(members), len(rows)), dtype=bool)
     for index, chosen_rows in enumerate(members):
@@ -295,6 +312,7 @@ def build_design(studies: Sequence[Study], analysis: Analysis) -> Design:
         prespecified=None,
         rho=multiverse.rho,
         min_samples=max(2, analysis.rules.min_samples),
+        family=np.array([families.index(r[3]) for r in rows], dtype=np.int64) if apart else None,
     )
     return replace(design, prespecified=_prespecified_index(design, analysis))
 
@@ -402,6 +420,10 @@ def _fit_block(design: Design, selections: range) -> Block:
     absent = (left >= 0) & (before[np.arange(len(chosen)), np.maximum(left, 0)] == 0)
     reason = np.full(len(chosen), -1)
     reason[n_samples < design.min_samples] = _FEW_SAMPLES
+    if design.family is not None:
+        held = np.zeros((len(design.yi), int(design.family.max()) + 1))
+        held[np.arange(len(design.yi)), design.family] = 1.0
+        reason[((masks.astype(float) @ held) > 0).sum(axis=1) > 1] = _MIXED_OUTCOMES
     reason[k < 2] = _FEW_EFFECTS
     reason[absent] = _ABSENT_SAMPLE
     nested = design.three_level[table] & (counts > 1).any(axis=1) & (reason < 0)

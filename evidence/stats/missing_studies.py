@@ -33,8 +33,8 @@ def power_note(k: int) -> tuple[bool, str | None]:
     if k >= MIN_STUDIES:
         return False, None
     return True, (
-        f"only {k} studies: tests for funnel-plot asymmetry have too little power "
-        f"below {MIN_STUDIES} studies to tell chance from small-study effects"
+        f"only {k} estimates: tests for funnel-plot asymmetry have too little power "
+        f"below {MIN_STUDIES} estimates to tell chance from small-study effects"
     )
 
 

@@ -144,7 +144,7 @@ def selection(analysis: AnalysisResults, context: SiteContext) -> str:
                     "As reported",
                     "Adjustment",
                     "Weight",
-                    "Pooled value (log scale) and SE",
+                    _pooling_scale_header(analysis.result.get("metric"), pooled),
                     "How it was converted",
                 ],
                 [_effect_row(row, context) for row in included],
@@ -287,6 +287,26 @@ BY_OUTCOME_FOREST = (
 )
 
 
+#: The scale effects are pooled on, by metric, for the effects table's header.
+_POOLING_SCALES = {
+    "log-risk-ratio": "log scale",
+    "log-odds-ratio": "log scale",
+    "log-hazard-ratio": "log scale",
+    "fisher-z": "Fisher's z scale",
+}
+
+
+def _pooling_scale_header(metric: Any, pooled: bool) -> str:
+    """Header of the effects table's value column: on which scale, and whether it was pooled."""
+    scale = _POOLING_SCALES.get(str(metric))
+    what = "Value pooled" if pooled else "Value on the pooling scale"
+    if scale and pooled:
+        what += f" ({scale})"
+    elif scale:
+        what = f"Value on the pooling scale ({scale})"
+    return f"{what} and SE"
+
+
 def figure_block(name: str, figures: Mapping[str, FigureFile], status: str = "ok") -> str:
     """Return a figure directive for ``name`` when the runner drew it, else ''.
 
@@ -295,17 +315,33 @@ def figure_block(name: str, figures: Mapping[str, FigureFile], status: str = "ok
     entry = figures.get(name)
     if entry is None:
         return ""
-    explanation = {"ok": FIGURE_CAPTIONS.get(name), "by-family": BY_OUTCOME_FOREST}.get(
-        status, UNPOOLED_FOREST
-    )
+    explanation = FIGURE_CAPTIONS.get(name)
+    if name == "forest" and status != "ok":
+        explanation = BY_OUTCOME_FOREST if status == "by-family" else UNPOOLED_FOREST
     if explanation is None and name.startswith("bubble-"):
         explanation = (
             "Bubble plot: each effect against the moderator, bubble area by weight, "
             "with the meta-regression line (exploratory: see the caution above)."
         )
-    parts = [entry.title, explanation] if entry.title else [explanation or name]
-    caption = " ".join(esc(part.rstrip(".") + ".") for part in parts if part)
+    caption = esc(_caption(entry.title, explanation, name).rstrip(".") + ".")
     return figure(entry.path, entry.description or entry.title or name, caption)
+
+
+def _caption(title: str | None, explanation: str | None, name: str) -> str:
+    """Return a figure's caption: what it shows, without the page's title or a repeated kind.
+
+    A drawing's title is ``"<kind>: <analysis title>"``; the analysis title is the page's
+    heading, so the caption keeps the kind only, and only when the explanation does not
+    already name it ("Funnel plot" beside "Contour-enhanced funnel plot: ...").
+    """
+    kind = (title or "").split(": ", 1)[0].strip()
+    if not explanation:
+        return kind or name
+    said = explanation.lower()
+    first = said.split()[0].rstrip(":") if said.split() else ""
+    if not kind or kind.lower() in said or kind.lower().split()[0] == first:
+        return explanation
+    return f"{kind.rstrip('.')}. {explanation}"
 
 
 def _with_note(result: Mapping[str, Any], blocks: list[str]) -> list[str]:

@@ -25,7 +25,15 @@ from evidence.report.book.context import SiteContext
 from evidence.report.book.dates import date_words
 from evidence.report.book.escape import escape_markdown as esc
 from evidence.report.book.markdown import bullets, heading, join_blocks, table
-from evidence.report.book.numbers import integer, interval, metric_words, natural, number
+from evidence.report.book.numbers import (
+    integer,
+    interval,
+    metric_words,
+    natural,
+    number,
+    percent,
+)
+from evidence.report.values import finite
 from evidence.report.wording import code_words
 
 #: A risk-of-bias judgement as (symbol, words, CSS class): robvis symbols and colours.
@@ -215,6 +223,7 @@ def risk_of_bias_section(result: Mapping[str, Any], context: SiteContext) -> str
         "Overall",
         "Weight",
     ]
+    pooled = result.get("status") == "ok"
     rows, reasons = [], []
     for entry in studies:
         judged = _mapping(entry.get("domains"))
@@ -225,7 +234,7 @@ def risk_of_bias_section(result: Mapping[str, Any], context: SiteContext) -> str
                 context.named_link(study),
                 *(judgement_cell(judged.get(str(d.get("name")))) for d in domains),
                 judgement_cell(entry.get("overall")),
-                esc(f"{number(entry.get('weight'), 1)}%"),
+                esc(percent(entry.get("weight"), 1) if pooled else "not pooled"),
             ]
         )
         for i, d in enumerate(domains, 1):
@@ -242,8 +251,13 @@ def risk_of_bias_section(result: Mapping[str, Any], context: SiteContext) -> str
     if summary:
         intro += (
             f" {integer(summary.get('assessed'))} of {integer(summary.get('studies'))} studies "
-            f"have any judgement; studies not assessed carry "
-            f"{number(summary.get('weight_not_assessed'), 0)}% of the weight."
+            "have any judgement"
+            + (
+                f"; studies not assessed carry {percent(summary.get('weight_not_assessed'))} "
+                "of the weight."
+                if pooled and finite(summary.get("weight_not_assessed"))
+                else "."
+            )
         )
     blocks = [esc(intro), table(headers, rows, "rob-table cards")]
     if reasons:

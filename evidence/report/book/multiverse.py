@@ -33,8 +33,18 @@ def _share(value: Any) -> str:
 def multiverse_section(result: Mapping[str, Any]) -> str:
     """Return the multiverse summary of one analysis page ('' when it has none)."""
     section = result.get("multiverse")
-    if not isinstance(section, Mapping) or not section.get("specifications"):
+    if not isinstance(section, Mapping) or not section.get("candidates"):
         return ""
+    reasons = [
+        f"{item.get('reason')} ({integer(item.get('specifications'))})"
+        for item in section.get("pruned") or []
+        if isinstance(item, Mapping)
+    ]
+    if not section.get("specifications"):
+        return esc(
+            f"None of the {integer(section.get('candidates'))} specifications of the multiverse "
+            "could be fitted, with the number of specifications: " + "; ".join(reasons) + "."
+        )
     shown = section.get("back_transformed") or section
     name, abbreviation, _null = metric_words(result.get("metric"))
     pruned = sum(int(item.get("specifications", 0)) for item in section.get("pruned") or [])
@@ -64,19 +74,22 @@ def multiverse_section(result: Mapping[str, Any]) -> str:
                 ),
             )
         )
+    headline = (
+        "The headline above stays the pre-specified analysis."
+        if result.get("status") == "ok"
+        else "This analysis gives no overall estimate under its own rules (see above), so "
+        "none of these numbers is a finding: they show what choices that relax those rules "
+        "would give."
+    )
+    if result.get("status") == "by-family":
+        headline += " Each specification pools one kind of outcome only, as the analysis does."
     blocks = [
         esc(
             "Every defensible combination of the choices below was fitted: the multiverse shows "
-            "how far the result depends on them. The headline above stays the pre-specified "
-            "analysis."
+            f"how far the result depends on them. {headline}"
         ),
         table(["Quantity", "Value"], [(esc(a), esc(b)) for a, b in rows]),
         _choices_table(section),
-    ]
-    reasons = [
-        f"{item.get('reason')} ({integer(item.get('specifications'))})"
-        for item in section.get("pruned") or []
-        if isinstance(item, Mapping)
     ]
     if reasons:
         blocks.append(
@@ -96,7 +109,7 @@ def _choices_table(section: Mapping[str, Any]) -> str:
     for choice in varied:
         options = [o for o in choice.get("options") or [] if o.get("specifications")]
         listed = (
-            ", ".join(str(o.get("label")) for o in options)
+            "; ".join(str(o.get("label")) for o in options)
             if len(options) <= 6
             else f"none, or one of {len(options) - 1} samples left out"
         )

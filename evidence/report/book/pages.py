@@ -22,7 +22,7 @@ from evidence.errors import EvidenceError, Problem
 from evidence.records.model import Study
 from evidence.records.safefs import atomic_write
 from evidence.records.yamlio import display_path
-from evidence.report.book.analysis import FigureFile, analysis_page
+from evidence.report.book.analysis import FigureFile, analysis_page, is_check
 from evidence.report.book.bibfile import site_bibtex
 from evidence.report.book.catalogue import catalogue_page, study_page
 from evidence.report.book.context import SiteContext, build_context
@@ -304,7 +304,15 @@ SITE_PAGES: tuple[SitePage, ...] = (
         "analyses",
         _analysis_pages,
         "Findings",
-        lambda inputs: [f"analyses/{a.page}" for a in inputs.analyses],
+        lambda inputs: [f"analyses/{a.page}" for a in inputs.analyses if not is_check(a.result)],
+    ),
+    # Checks of the pipeline are not findings: listed apart, as on the landing page (their
+    # pages are written with the analyses).
+    SitePage(
+        "checks",
+        lambda page: None,
+        "Checks of the pipeline",
+        lambda inputs: [f"analyses/{a.page}" for a in inputs.analyses if is_check(a.result)],
     ),
     SitePage("studies", _study_pages),  # orphans, reached from the catalogue
     SitePage("catalogue", _catalogue, "Studies", lambda inputs: ["catalogue"]),

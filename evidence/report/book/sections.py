@@ -239,10 +239,11 @@ def small_study_effects(result: Mapping[str, Any]) -> str:
     trimfill, failsafe = _mapping(result.get("trimfill")), _mapping(result.get("failsafe_n"))
     items = []
     if egger:
+        limit = natural(result, {"estimate": egger.get("limit_estimate")})["estimate"]
         items.append(
             f"Egger's regression test: statistic {number(egger.get('statistic'))}, "
-            f"{p_phrase(egger.get('p'))}; limit estimate (model scale) "
-            f"{number(egger.get('limit_estimate'), 3)}."
+            f"{p_phrase(egger.get('p'))}; the estimate it projects for a study of unlimited "
+            f"size (limit estimate) {number(limit)}."
         )
     pet_peese = _mapping(result.get("pet_peese"))
     if pet_peese:
@@ -263,7 +264,8 @@ def small_study_effects(result: Mapping[str, Any]) -> str:
     if trimfill:
         filled = natural(result, {"estimate": trimfill.get("estimate"), "ci": trimfill.get("ci")})
         items.append(
-            f"Trim-and-fill: {integer(trimfill.get('k0'))} studies imputed on the "
+            f"Trim-and-fill: {integer(trimfill.get('k0'))} "
+            f"{'study' if trimfill.get('k0') == 1 else 'studies'} imputed on the "
             f"{trimfill.get('side', MISSING)} side; adjusted estimate "
             f"{number(filled['estimate'])} (95% CI {interval(filled['ci'])})."
         )

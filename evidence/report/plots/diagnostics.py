@@ -324,8 +324,15 @@ def study_key(entries: list[dict[str, Any]], key: str) -> list[str]:
             lines[-1] += "; " + name
         else:
             lines.append(name)
-    if flagged:
-        lines.append("Influential (highlighted): " + "; ".join(flagged))
+    if flagged:  # on lines of their own, wrapped between words to the same 50 characters
+        current = ""
+        for word in ("Influential (highlighted): " + "; ".join(flagged)).split():
+            if current and len(current) + 1 + len(word) > 50:
+                lines.append(current)
+                current = word
+            else:
+                current = f"{current} {word}".strip()
+        lines.append(current)
     return lines
 
 

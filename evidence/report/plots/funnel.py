@@ -55,7 +55,9 @@ def funnel(result: dict[str, Any], rows: list[EffectRow], scale: Scale) -> Figur
     pooled = pooled_from(result.get("pooled"))
     adjusted, filled = trim_and_fill(result)
     figure = new_figure(5.6)
-    axes = figure.add_axes((0.17, 0.4, 0.78, 0.47))
+    # Room above the axes for the title and a two-line note; left of it for the tick
+    # labels and the axis label.
+    axes = figure.add_axes((0.19, 0.4, 0.76, 0.44))
     se_max = max([row.sei for row in rows] + [se for _y, se in filled]) * 1.08
     centre = pooled.estimate if pooled is not None else 0.0
     values = [row.yi for row in rows] + [y for y, _se in filled]

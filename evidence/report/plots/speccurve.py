@@ -21,6 +21,7 @@ import numpy as np
 import pandas
 from matplotlib.figure import Figure
 
+from evidence.analyses.choices import CHOICES
 from evidence.report.plots.common import (
     INK,
     MUTED,
@@ -40,7 +41,7 @@ MAX_COLUMNS = 240
 #: Height of one row of the dot matrix (an option, or a choice's heading), in inches.
 OPTION_ROW = 1.35 * SMALL_TEXT / 72.0
 #: Width of the label column left of the panels, in inches.
-LABEL_WIDTH = 1.5
+LABEL_WIDTH = 1.7
 #: Choice columns of the table, in order, with the words readers see.
 CHOICE_LABELS = {
     "adjustment": "Adjustment",
@@ -71,7 +72,11 @@ def _option_rows(table: pandas.DataFrame) -> list[tuple[str, np.ndarray | None]]
                 if isinstance(table[column].dtype, pandas.CategoricalDtype)
                 else sorted(set(values))
             )
-            options = [(str(o), values == str(o)) for o in present]
+            choice = CHOICES.get(column)
+            options = [
+                (choice.option(str(o)).brief if choice else str(o), values == str(o))
+                for o in present
+            ]
         kept = [(name, flags) for name, flags in options if flags.any()]
         if len(kept) > 1:
             rows.append((label, None))
@@ -122,10 +127,20 @@ def spec_curve(table: pandas.DataFrame, scale: Scale, prespecified: int | None) 
     curve.tick_params(axis="x", labelbottom=False, length=0)
     _dot_matrix(matrix, rows, group, columns)
     matrix.set_xlim(-0.5, columns - 0.5)
-    matrix.set_xlabel(
-        f"{len(table)} specifications, sorted by estimate"
-        + ("" if columns == len(table) else f", in {columns} groups"),
+    # Under the matrix, from the label column's left edge: centred on the panel, a long
+    # line would run past the figure's right edge on a phone.
+    figure.text(
+        0.03,
+        0.12 / height,
+        fit_text(
+            f"{len(table):,} specifications by estimate"
+            + ("" if columns == len(table) else f" ({columns} groups)"),
+            0.94 * figure.get_figwidth() * 72,
+            SMALL_TEXT,
+        ),
         fontsize=SMALL_TEXT,
+        ha="left",
+        va="bottom",
     )
     return figure
 
