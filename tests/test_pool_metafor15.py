@@ -186,6 +186,7 @@ def test_cluster_deletion_of_the_three_level_model(tmp_path, capsys):
         (["--model", "mv", "--outer", "alloc", "--confint", "QP"], "profile-likelihood"),
         (["--model", "mv", "--outer", "alloc", "--struct", "UN"], "give --inner COL"),
         (["--struct", "UN"], "--struct and --rho work with --model mv only"),
+        (["--model", "glmm", "--method", "DL"], "maximum likelihood (--method ML"),
     ],
 )
 def test_bad_options_are_problems(bcg, capsys, args, message):

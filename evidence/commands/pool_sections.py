@@ -149,9 +149,19 @@ def binary_pooled(args: Any, table: EffectTable, kept: np.ndarray, measure: str)
 
 
 def _glmm(args: Any, table: EffectTable, kept: np.ndarray, measure: str) -> Any:
-    """``rma.glmm``: ``--method FE`` fits the equal-effects model (metafor ``method="EE"``)."""
+    """``rma.glmm``: ``--method FE`` fits the equal-effects model (metafor ``method="EE"``).
+
+    Otherwise the model is fitted by ML (metafor's only random-effects method for GLMMs),
+    also under the command's default ``--method REML``; a moment estimator is a problem.
+    """
     from evidence.stats.glmm import glmm_proportions, glmm_rate, glmm_rates, glmm_tables
 
+    if args.method not in ("FE", "ML", "REML"):
+        message = (
+            f"--model glmm is fitted by maximum likelihood (--method ML; the default REML means ML "
+            f"here) or as an equal-effects model (--method FE), not {args.method}"
+        )
+        raise problem(args.file, message, "pool-model")
     method = "EE" if args.method == "FE" else "ML"
     if measure != "OR" and args.glmm_model == "CM.AL":
         raise problem(

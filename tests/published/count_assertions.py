@@ -5,11 +5,11 @@ tests that the installed R package ships, ``/usr/share/doc/r-cran-metafor/tests/
 on Debian: metafor 3.8.1 here, the version evidence follows). Writes
 ``tests/published/assertions-metafor-3.8.1.json``: per ``test_analysis_example_*.r`` file,
 the number of ``expect_*()`` calls (one call is one assertion, as in README.md) and how
-many of them are R warnings or errors expected, image comparisons (``.vistest``) or
-``expect_equivalent(TRUE, TRUE)`` placeholders, and numeric or other checks. Comments
-and the text inside strings are not counted. CI never runs this (it needs the R
-package); the JSON is committed, like the R fixtures, and ``test_count.py`` checks
-README.md against it.
+many of them are R warnings or errors expected, image comparisons (``.vistest``),
+``expect_equivalent(TRUE, TRUE)`` or ``expect_true(TRUE)`` placeholders, and numeric or
+other checks. Comments and the text inside strings are not counted. CI never runs this (it
+needs the R package); the JSON is committed, like the R fixtures, and ``test_count.py``
+checks README.md against it.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def count(text: str) -> dict[str, int]:
             kinds[match.group(1)] += 1
         elif rest.lstrip().startswith(".vistest("):
             kinds["image"] += 1
-        elif re.match(r"\s*TRUE\s*,\s*TRUE\s*\)", rest):
+        elif re.match(r"\s*TRUE\s*(,\s*TRUE\s*)?\)", rest):
             kinds["placeholder"] += 1
         else:
             kinds["value"] += 1

@@ -20,7 +20,7 @@ COUNTS_381 = json.loads((HERE / "assertions-metafor-3.8.1.json").read_text())
 
 def _rows():
     lines = (HERE / "README.md").read_text().splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("| example | commit"))
+    start = next(i for i, line in enumerate(lines) if line.startswith("| example | file"))
     rows = []
     for line in lines[start + 2 :]:
         if not line.startswith("|"):
@@ -45,6 +45,7 @@ def test_metafor_381_column_is_the_mechanical_count():
     assert sorted(rows) == sorted(COUNTS_381)
     for example, counts in rows.items():
         assert counts[5] == COUNTS_381[example]["assertions"], example
+        assert counts[0] == counts[5], example  # every row is read at metafor 3.8.1
         kinds = ("warning", "error", "image", "placeholder", "value")
         assert sum(COUNTS_381[example][k] for k in kinds) == counts[5], example
 
@@ -56,14 +57,15 @@ def test_the_counter_counts_calls_not_comments():
     expect_warning(res <- rma.glmm(ai=ai, data=dat))
     expect_true(.vistest("a.png", "b.png"))
     expect_equivalent(TRUE, TRUE)
+    expect_true(TRUE)
     out <- "expect_equal(#)"; expect_error(rma(yi))
     """
     assert count(text) == {
-        "assertions": 5,
+        "assertions": 6,
         "warning": 1,
         "error": 1,
         "image": 1,
-        "placeholder": 1,
+        "placeholder": 2,
         "value": 1,
     }
 

@@ -1,9 +1,11 @@
 """Konstantopoulos (2011), Res Synth Methods 2, 61-76: school-calendar effects in 56 studies
 from 11 districts; the two-level models fitted with rma() (Table 4).
 
-Expected values from metafor's tests/testthat/test_analysis_example_konstantopoulos2011.r;
-data dat.konstantopoulos2011; and the rma.mv models (two and three levels, ML and REML,
-profile-likelihood CIs, the multivariate parameterisation, a tau2 per district).
+Expected values from metafor 3.8.1's
+tests/testthat/test_analysis_example_konstantopoulos2011.r (the same values as its 4.x
+version, 0aecc95, apart from the restart block); data dat.konstantopoulos2011; and the
+rma.mv models (two and three levels, ML and REML, profile-likelihood CIs, the multivariate
+parameterisation, a tau2 per district).
 """
 
 import numpy as np
@@ -88,7 +90,9 @@ def test_three_level_model_by_restricted_maximum_likelihood():
         [0.1809, 0.1276, 0.2507],
     ]
     assert_tol(np.round(rows, 4), expected)
-    # The restart block of the test file: the same REML fit (metafor restarts its optimiser)
+    # The restart block as the 4.x file (0aecc95) has it: the REML optimum again. metafor
+    # 3.8.1's file expects where its optimiser ends after maxiter = 4 with restart = TRUE
+    # (se 0.0805), out of scope (tests/published/README.md).
     assert_tol(fit.beta, [0.1847132])
     assert_tol(fit.se, [0.08455592])
     assert_tol(fit.sigma2, [0.06506194, 0.03273652])

@@ -145,6 +145,14 @@ def _cells(table):
             90,
             (1.3257, 0.3559, 2.2954, None, None, 0.1188, 0.7304, 3.7647, 1.4274, 9.9287),
         ),
+        # The same row in metafor 3.8.1's file (its optimiser's stop differs a little; its
+        # QE.Wld 0.1323, p 0.7161, is out of scope as above).
+        (
+            "15-5",
+            "CM.EL",
+            90,
+            (1.3257, 0.3563, 2.2950, None, None, 0.1188, 0.7304, 3.7647, 1.4280, 9.9246),
+        ),
     ],
 )
 def test_equal_effects_glmms_for_odds_ratios(table, model, level, expected):

@@ -2,15 +2,16 @@
 event outcome with the normal-normal model and with exact likelihood (binomial-normal,
 conditional logistic); catheter-related infections (Niel-Weise 2007, 2008).
 
-Expected values (Tables II, III, VII and VIII) from metafor's
-tests/testthat/test_analysis_example_stijnen2010.r; data dat.nielweise2007 and
-dat.nielweise2008 (person-time in 1000 days). Out of scope (tests/published/README.md): the
-expected R warnings.
+Expected values (Tables II, III, VII and VIII) from metafor 3.8.1's
+tests/testthat/test_analysis_example_stijnen2010.r (metafor's values at .tol = .01; the
+older version of the file, 01464f3, with the paper's rounded digits, is checked too); data
+dat.nielweise2007 and dat.nielweise2008 (person-time in 1000 days). Out of scope
+(tests/published/README.md): the expected R warnings.
 """
 
 import numpy as np
 import pytest
-from _published import assert_rounded, metadat
+from _published import assert_rounded, assert_tol, metadat
 from scipy.special import expit
 
 from evidence.effects.escalc import escalc
@@ -139,3 +140,94 @@ def test_conditional_binomial_normal_model_for_incidence_rate_ratios():
     back = np.exp([res.estimate, res.ci_lower, res.ci_upper])
     expected = (-0.476, 0.238, 0.35, 0.62, 0.39, 0.99)
     _assert_model(res.estimate, res.se, np.sqrt(res.tau2), back, (expected, (3, 3, 2, 2)))
+
+
+# ---------------------------------------------------------------- metafor 3.8.1's file
+def _glmm_back(res, transform):
+    back = transform(np.array([res.estimate, res.ci_lower, res.ci_upper]))
+    return res.estimate, res.se, res.tau2, back
+
+
+def _nn_back(measure, transform, **columns):
+    fit, back = _normal_normal(measure, transform, **columns)
+    return fit.beta[0], fit.se[0], fit.tau2, back
+
+
+def _tables(model):
+    a, c = N2007["ai"], N2007["ci"]
+    return glmm_tables(a, N2007["n1i"] - a, c, N2007["n2i"] - c, model=model)
+
+
+MODELS_381 = {
+    "PLO control": (
+        lambda: _nn_back("PLO", "ilogit", xi=N2007["ci"], ni=N2007["n2i"]),
+        [-3.3018, 0.2378, 0.6629, 0.0355, 0.0226, 0.0554],
+    ),
+    "PLO treated": (
+        lambda: _nn_back("PLO", "ilogit", xi=N2007["ai"], ni=N2007["n1i"]),
+        [-4.2604, 0.2589, 0.3928, 0.0139, 0.0084, 0.0229],
+    ),
+    "binomial-normal control": (
+        lambda: _glmm_back(glmm_proportions(N2007["ci"], N2007["n2i"]), expit),
+        [-3.4964, 0.2570, 0.8124, 0.0294, 0.0180, 0.0478],
+    ),
+    "binomial-normal treated": (
+        lambda: _glmm_back(glmm_proportions(N2007["ai"], N2007["n1i"]), expit),
+        [-4.8121, 0.3555, 0.8265, 0.0081, 0.0040, 0.0161],
+    ),
+    "OR normal-normal (tau)": (
+        lambda: _nn_back(
+            "OR",
+            "exp",
+            ai=N2007["ai"],
+            n1i=N2007["n1i"],
+            ci=N2007["ci"],
+            n2i=N2007["n2i"],
+            drop00=True,
+        ),
+        [-0.9804, 0.2435, 0.1886, 0.3752, 0.2328, 0.6046],
+    ),
+    "CM.EL (tau)": (
+        lambda: _glmm_back(_tables("CM.EL"), np.exp),
+        [-1.3532, 0.3511, 0.8327, 0.2584, 0.1299, 0.5142],
+    ),
+    "CM.AL (tau)": (
+        lambda: _glmm_back(_tables("CM.AL"), np.exp),
+        [-1.3027, 0.3386, 0.7750, 0.2718, 0.1400, 0.5279],
+    ),
+    "IRLN control": (
+        lambda: _nn_back("IRLN", "exp", xi=N2008["x2i"], ti=T2),
+        [1.4676, 0.2425, 0.3699, 4.3389, 2.6973, 6.9795],
+    ),
+    "IRLN treated": (
+        lambda: _nn_back("IRLN", "exp", xi=N2008["x1i"], ti=T1),
+        [0.9808, 0.3259, 0.6393, 2.6667, 1.4078, 5.0513],
+    ),
+    "Poisson-normal control": (
+        lambda: _glmm_back(glmm_rate(N2008["x2i"], T2), np.exp),
+        [1.4007, 0.2310, 0.3165, 4.0580, 2.5803, 6.3819],
+    ),
+    "Poisson-normal treated": (
+        lambda: _glmm_back(glmm_rate(N2008["x1i"], T1), np.exp),
+        [0.8494, 0.3303, 0.6543, 2.3383, 1.2240, 4.4670],
+    ),
+    "IRR normal-normal (tau)": (
+        lambda: _nn_back("IRR", "exp", x1i=N2008["x1i"], t1i=T1, x2i=N2008["x2i"], t2i=T2),
+        [-0.3963, 0.2268, 0.3060, 0.6728, 0.4314, 1.0494],
+    ),
+    "IRR CM.EL (tau)": (
+        lambda: _glmm_back(glmm_rates(N2008["x1i"], T1, N2008["x2i"], T2, model="CM.EL"), np.exp),
+        [-0.4762, 0.2377, 0.3501, 0.6211, 0.3898, 0.9897],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", MODELS_381)
+def test_metafor_381_expectations(name):
+    """Coefficient, se, tau2 (tau where the name says so) and the back-transformed
+    prediction with its CI: six assertions of metafor 3.8.1's file per model."""
+    compute, expected = MODELS_381[name]
+    estimate, se, tau2, back = compute()
+    heterogeneity = np.sqrt(tau2) if name.endswith("(tau)") else tau2
+    for value, target in zip([estimate, se, heterogeneity, *back], expected, strict=True):
+        assert_tol(value, target)

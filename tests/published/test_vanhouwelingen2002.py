@@ -1,14 +1,18 @@
 """van Houwelingen, Arends & Stijnen (2002), Stat Med 21, 589-624: advanced methods in
 meta-analysis on the BCG vaccine trials (Colditz et al. 1994).
 
-Expected values (pages 596-609) from metafor's
-tests/testthat/test_analysis_example_vanhouwelingen2002.r; data dat.colditz1994 with year
-minus 1900; and the bivariate rma.mv models of the arms' log odds (unstructured
-covariance, ML).
+Expected values (pages 596-609) from metafor 3.8.1's
+tests/testthat/test_analysis_example_vanhouwelingen2002.r (metafor's values at
+.tol = .01; the older version of the file, 01464f3, with the paper's rounded digits, is
+checked too); data dat.colditz1994 with year minus 1900; and the bivariate rma.mv models of
+the arms' log odds (unstructured covariance, ML). Out of scope (tests/published/README.md):
+the ``expect_equivalent(TRUE, TRUE)`` placeholders of the three plot tests and the four
+``matreg`` checks (regression on the estimated between-trial covariance matrix, not
+offered).
 """
 
 import numpy as np
-from _published import assert_rounded, metadat
+from _published import assert_rounded, assert_tol, metadat
 from scipy import stats
 
 from evidence.effects.escalc import escalc
@@ -113,3 +117,62 @@ def test_bivariate_meta_regressions_on_latitude():
     assert_rounded(fit.se, [0.306, 0.048, 0.022, 0.003], 3)
     assert_rounded(fit.tau2, [1.23, 1.18], 2)
     assert_rounded(fit.rho, [1], 3)
+
+
+def test_metafor_381_univariate_expectations():
+    """The 20 value checks of metafor 3.8.1's file on the log odds ratios."""
+    for value, target in zip(
+        _back(fit_uni(YI, VI, method="FE")), [0.6465, 0.5951, 0.7024], strict=True
+    ):
+        assert_tol(value, target)
+    fit = fit_uni(YI, VI, method="ML")
+    for value, target in zip(_back(fit), [0.4762, 0.3360, 0.6749], strict=True):
+        assert_tol(value, target)
+    assert_tol(fit.tau2, 0.3025)
+    for kind, bounds in (("PL", [0.1151, 0.8937]), ("QP", [0.1302, 1.1812])):
+        interval = confint_tau2(fit, kind)
+        assert_tol(interval.lower, bounds[0])
+        assert_tol(interval.upper, bounds[1])
+    _, lower, upper = _back(fit_uni(YI, VI, method="ML", test="knha"))
+    assert_tol(lower, 0.3175)
+    assert_tol(upper, 0.7141)
+    z = stats.norm.ppf(0.975)
+    assert_tol(fit.beta[0] + np.array([-1, 1]) * z * np.sqrt(fit.tau2), [-1.8199, 0.3359])
+    found = predict(fit)
+    assert_tol(found.pi_lower, -1.875)
+    assert_tol(found.pi_upper, 0.391)
+    design = np.column_stack([np.ones(len(YI)), DATA["ablat"]])
+    reg = fit_uni(YI, VI, design, method="ML")
+    assert_tol(reg.beta, [0.3710, -0.0327])
+    assert_tol(reg.se, [0.1061, 0.0034])
+    assert_tol(reg.tau2, 0.0040)
+    assert_tol(pseudo_r2(reg), 98.6691)
+
+
+def test_metafor_381_bivariate_expectations():
+    """The 17 value checks of the bivariate models outside ``matreg``; metafor orders the
+    arms CON, EXP (our tau2 are EXP, CON, hence the reversal)."""
+    ones = np.ones(len(GROUP))
+    fit = _bivariate(np.column_stack([CON, EXP]))
+    assert_tol(fit.beta, [-4.0960, -4.8337])
+    assert_tol(fit.tau2[::-1], [2.4073, 1.4314])
+    assert_tol(fit.rho, 0.9467)
+    fit = _bivariate(np.column_stack([ones, EXP]))
+    assert_tol(fit.beta, [-4.0960, -0.7378])
+    assert_tol(fit.se, [0.4347, 0.1797])
+    # predict(res, newmods = 1, intercept = FALSE, transf = exp)
+    assert_tol(np.exp(fit.beta[1]), 0.4782)
+    assert_tol(np.exp(fit.ci_lower[1]), 0.3362)
+    assert_tol(np.exp(fit.ci_upper[1]), 0.6801)
+    t1, t2 = fit.tau2
+    assert_tol(t1 + t2 - 2 * fit.rho[0] * np.sqrt(t1 * t2), 0.3241)
+    fit = _bivariate(np.column_stack([CON, EXP, CON * LATITUDE, EXP * LATITUDE]))
+    assert_tol(fit.beta, [-4.1174, -4.8257, 0.0725, 0.0391])
+    assert_tol(fit.se, [0.3061, 0.3129, 0.0219, 0.0224])
+    assert_tol(fit.tau2[::-1], [1.1819, 1.2262])
+    assert_tol(fit.rho, 1.0)
+    fit = _bivariate(np.column_stack([ones, EXP, LATITUDE, EXP * LATITUDE]))
+    assert_tol(fit.beta, [-4.1174, -0.7083, 0.0725, -0.0333])
+    assert_tol(fit.se, [0.3061, 0.0481, 0.0219, 0.0028])
+    assert_tol(fit.tau2[::-1], [1.1819, 1.2262])
+    assert_tol(fit.rho, 1.0)

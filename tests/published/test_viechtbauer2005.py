@@ -1,13 +1,15 @@
 """Viechtbauer (2005), J Educ Behav Stat 30, 261-293: tau2, I2 and H2 under seven
 estimators in two examples.
 
-Expected values (pages 271-272) from metafor's
-tests/testthat/test_analysis_example_viechtbauer2005.r.
+Expected values (pages 271-272) from metafor 3.8.1's
+tests/testthat/test_analysis_example_viechtbauer2005.r (metafor's values at .tol = .01,
+with se(tau2)); the older version of the file (0d03774) compared the paper's rounded
+tau2, I2 and H2, which are checked too.
 """
 
 import numpy as np
 import pytest
-from _published import assert_rounded
+from _published import assert_rounded, assert_tol
 
 from evidence.stats.uni import fit_uni
 
@@ -75,3 +77,30 @@ def test_seven_estimators(example):
     assert_rounded([f.tau2 for f in fits], tau2, 3)
     assert_rounded([f.i2 for f in fits], i2, 2)
     assert_rounded([f.h2 for f in fits], h2, 2)
+
+
+#: metafor 3.8.1's file (metafor's own values at .tol = .01), with se(tau2), which the
+#: older version of the file did not check: tau2, I2, H2, se(tau2) per example.
+EXPECTED_381 = {
+    1: (
+        [0.2282, 0.1484, 0.2768, 0.1967, 0.2232, 0.192, 0.1992],
+        [77.2284, 68.7988, 80.4447, 74.5098, 76.8399, 74.0511, 74.7545],
+        [4.3914, 3.205, 5.1137, 3.9231, 4.3178, 3.8537, 3.9611],
+        [0.1328, 0.1234, 0.1841, 0.1255, 0.1464, 0.133, 0.0979],
+    ),
+    2: (
+        [0.0099, 0, 0.0126, 0.0132, 0.0157, 0.0104, 0.0248],
+        [22.9266, 0, 27.5275, 28.4505, 32.0203, 23.7198, 42.6734],
+        [1.2975, 1, 1.3798, 1.3976, 1.471, 1.311, 1.7444],
+        [0.0138, 0.0217, 0.0159, 0.0151, 0.0167, 0.0156, 0.0118],
+    ),
+}
+
+
+@pytest.mark.parametrize("example", EXPECTED_381)
+def test_metafor_381_expectations(example):
+    yi, vi = EXAMPLES[example][:2]
+    fits = [fit_uni(np.array(yi), np.array(vi), method=m) for m in METHODS]
+    found = [[getattr(f, key) for f in fits] for key in ("tau2", "i2", "h2", "se_tau2")]
+    for values, expected in zip(found, EXPECTED_381[example], strict=True):
+        assert_tol(values, expected)

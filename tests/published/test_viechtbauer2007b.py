@@ -2,9 +2,10 @@
 (17 trials of Linde et al. 2005), relative rates with equal-, random- and mixed-effects
 models and the residual tau^2 of the meta-regression under eleven estimators.
 
-Expected values (pages 106-113) from metafor's
-tests/testthat/test_analysis_example_viechtbauer2007b.r; data dat.linde2005 (rows 7-10 and
-13-25, as the test selects). Its regplot image comparisons are out of scope.
+Expected values (pages 106-113) from metafor 3.8.1's
+tests/testthat/test_analysis_example_viechtbauer2007b.r (its 4.x version, 0aecc95, adds
+regplot image comparisons and expects DLIT at the PM value); data dat.linde2005 (rows 7-10
+and 13-25, as the test selects).
 """
 
 import numpy as np
@@ -100,3 +101,42 @@ def test_residual_tau2_and_its_standard_error_under_every_estimator():
         se.append(fit.se_tau2)
     assert_tol(tau2, [value[0] for value in ESTIMATORS.values()])
     assert_tol(se, [value[1] for value in ESTIMATORS.values()])
+
+
+def test_metafor_381_table_with_dlit():
+    """metafor 3.8.1's file expects DLIT (run with maxiter = 500) at 0.0299 (se 0.0437),
+    the value metafor 3.8.1 reaches, so there both vectors are in scope and checked whole,
+    in the file's order."""
+    order = ("HS", "HE", "DL", "GENQ", "SJ", "DLIT", "SJIT", "PM", "ML", "REML", "EB")
+    fits = [
+        fit_uni(YI, VI, X, method=m, weights=DATA["n1i"] + DATA["n2i"] if m == "GENQ" else None)
+        for m in order
+    ]
+    expected_tau2 = [
+        0.0253,
+        0.0388,
+        0.0475,
+        0.06,
+        0.0912,
+        0.0299,
+        0.0633,
+        0.0633,
+        0.024,
+        0.0558,
+        0.0633,
+    ]
+    expected_se = [
+        0.0197,
+        0.0764,
+        0.0376,
+        0.0528,
+        0.0436,
+        0.0437,
+        0.046,
+        0.046,
+        0.0222,
+        0.0409,
+        0.046,
+    ]
+    assert_tol([f.tau2 for f in fits], expected_tau2)
+    assert_tol([f.se_tau2 for f in fits], expected_se)
