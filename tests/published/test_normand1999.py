@@ -42,15 +42,20 @@ def test_first_example_risk_differences():
     _fits(y, v, 1, expected)
 
 
-def test_second_example_mean_differences():
+def _mean_differences():
+    """Mean differences of dat.normand1999 with the pooled SD in both groups, as the test."""
     d = metadat("normand1999")
     pooled = np.sqrt(
         ((d["n1i"] - 1) * d["sd1i"] ** 2 + (d["n2i"] - 1) * d["sd2i"] ** 2)
         / (d["n1i"] + d["n2i"] - 2)
     )
-    e = escalc(
+    return escalc(
         "MD", m1i=d["m1i"], sd1i=pooled, n1i=d["n1i"], m2i=d["m2i"], sd2i=pooled, n2i=d["n2i"]
     )
+
+
+def test_second_example_mean_differences():
+    e = _mean_differences()
     assert_rounded(e.yi, [-20, -2, -55, -71, -4, 1, 11, -10, 7], 6)
     assert_rounded(e.vi, [40.59, 2.05, 15.28, 150.22, 20.19, 1.22, 95.38, 8.03, 20.69], 2)
     assert_rounded(
@@ -98,14 +103,7 @@ def test_metafor_381_first_example():
 
 
 def test_metafor_381_second_example():
-    d = metadat("normand1999")
-    pooled = np.sqrt(
-        ((d["n1i"] - 1) * d["sd1i"] ** 2 + (d["n2i"] - 1) * d["sd2i"] ** 2)
-        / (d["n1i"] + d["n2i"] - 2)
-    )
-    e = escalc(
-        "MD", m1i=d["m1i"], sd1i=pooled, n1i=d["n1i"], m2i=d["m2i"], sd2i=pooled, n2i=d["n2i"]
-    )
+    e = _mean_differences()
     # expect_equivalent without a tolerance: testthat's default, 1.5e-8.
     assert_tol(e.yi, [-20, -2, -55, -71, -4, 1, 11, -10, 7], tol=1.5e-8)
     assert_tol(

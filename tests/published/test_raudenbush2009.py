@@ -94,18 +94,11 @@ def test_table_16_3(test):
 
 #: metafor 3.8.1's Table 16.3, as its file gives it (R's column-major order: the five
 #: values of tau2, then of mu, se, z or t, ci.lb and ci.ub for EE, ML, REML, DL, HE).
+#: tau2 and mu do not depend on the test: the first two columns of both tables.
+TAU2_MU_381 = [0, 0.0126, 0.0188, 0.0259, 0.0804, 0.0604, 0.0777, 0.0837, 0.0893, 0.1143]
 TABLES_381 = {
-    "z": [
-        0,
-        0.0126,
-        0.0188,
-        0.0259,
-        0.0804,
-        0.0604,
-        0.0777,
-        0.0837,
-        0.0893,
-        0.1143,
+    "z": TAU2_MU_381
+    + [
         0.0365,
         0.0475,
         0.0516,
@@ -127,17 +120,8 @@ TABLES_381 = {
         0.1987,
         0.2696,
     ],
-    "knha": [
-        0,
-        0.0126,
-        0.0188,
-        0.0259,
-        0.0804,
-        0.0604,
-        0.0777,
-        0.0837,
-        0.0893,
-        0.1143,
+    "knha": TAU2_MU_381
+    + [
         0.0515,
         0.0593,
         0.0616,

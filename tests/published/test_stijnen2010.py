@@ -23,6 +23,14 @@ N2007 = metadat("nielweise2007")
 N2008 = metadat("nielweise2008")
 T1, T2 = N2008["t1i"] / 1000, N2008["t2i"] / 1000
 Z95 = 1.959963984540054
+#: The 2x2 tables of dat.nielweise2007 for log odds ratios (double-zero trials dropped).
+OR_COLUMNS = {
+    "ai": N2007["ai"],
+    "n1i": N2007["n1i"],
+    "ci": N2007["ci"],
+    "n2i": N2007["n2i"],
+    "drop00": True,
+}
 
 
 def _assert_model(estimate, se, heterogeneity, back, digits):
@@ -73,15 +81,7 @@ def test_binomial_normal_model_for_logit_proportions(arm, expected):
 
 
 def test_normal_normal_model_for_odds_ratios():
-    fit, back = _normal_normal(
-        "OR",
-        "exp",
-        ai=N2007["ai"],
-        n1i=N2007["n1i"],
-        ci=N2007["ci"],
-        n2i=N2007["n2i"],
-        drop00=True,
-    )
+    fit, back = _normal_normal("OR", "exp", **OR_COLUMNS)
     expected = (-0.980, 0.243, 0.19, 0.38, 0.23, 0.60)
     _assert_model(fit.beta[0], fit.se[0], np.sqrt(fit.tau2), back, (expected, (3, 3, 2, 2)))
 
@@ -176,15 +176,7 @@ MODELS_381 = {
         [-4.8121, 0.3555, 0.8265, 0.0081, 0.0040, 0.0161],
     ),
     "OR normal-normal (tau)": (
-        lambda: _nn_back(
-            "OR",
-            "exp",
-            ai=N2007["ai"],
-            n1i=N2007["n1i"],
-            ci=N2007["ci"],
-            n2i=N2007["n2i"],
-            drop00=True,
-        ),
+        lambda: _nn_back("OR", "exp", **OR_COLUMNS),
         [-0.9804, 0.2435, 0.1886, 0.3752, 0.2328, 0.6046],
     ),
     "CM.EL (tau)": (
