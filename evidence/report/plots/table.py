@@ -17,12 +17,12 @@ from matplotlib.transforms import blended_transform_factory
 
 from evidence.report.plots.common import (
     FIGURE_WIDTH,
+    HINTING_MARGIN,
     INK,
     LINE_HEIGHT,
     MUTED,
     POOLED,
     PREDICTION,
-    HINTING_MARGIN,
     SMALL_TEXT,
     TEXT,
     TITLE_TEXT,
