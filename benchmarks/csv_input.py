@@ -30,7 +30,10 @@ DEFAULT = Path(sys.executable).with_name("evidence")
 
 READ_ONLY = """
 import sys, time
-from evidence.effects.csvinput import read_table, compute_effects
+try:
+    from evidence.effects.csvinput import read_table, compute_effects
+except ModuleNotFoundError:  # a checkout from before the layers (aa75a9d)
+    from evidence.effect_csv import read_table, compute_effects
 table = read_table(sys.argv[1])
 compute_effects(table, None)
 """

@@ -36,7 +36,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from evidence.stats.pooling import fit_batch, pool  # noqa: E402
+try:
+    from evidence.stats.pooling import fit_batch, pool  # noqa: E402
+
+    SENSITIVITY = "evidence.stats.sensitivity"
+except ModuleNotFoundError:  # a checkout from before the layers (e.g. aa75a9d)
+    from evidence.pooling import fit_batch, pool  # type: ignore[no-redef]  # noqa: E402
+
+    SENSITIVITY = "evidence.sensitivity"
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", ResourceWarning)
@@ -101,7 +108,7 @@ def leave_one_out_child(k: int, intervals: bool) -> dict[str, float]:
     code = (
         "import json, resource, sys, time, numpy as np\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
-        "from evidence.stats.sensitivity import diagnostics\n"
+        f"from {SENSITIVITY} import diagnostics\n"
         f"rng = np.random.default_rng(2026); k = {k}\n"
         "vi = rng.uniform(0.01, 0.2, k); yi = rng.normal(0.2, np.sqrt(vi + 0.05))\n"
         "t, c = time.perf_counter(), time.process_time()\n"

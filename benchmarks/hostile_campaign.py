@@ -16,14 +16,23 @@ sentinel directory and a "secret" file outside the copy. Categories:
 - ``specs``: random edits of the shipped analysis specs, then ``evidence run``;
 - ``bib``: hostile ``references.bib`` contents, then ``evidence validate`` and ``run``;
 - ``sigkill``: ``evidence run``, ``book`` and ``diff`` killed at random moments, then
-  the state checked (results parse, the site is whole, no worktree left registered).
+  the state checked (results parse, the site is whole, no worktree left registered);
+- ``resources``: records of 1,000 effects, ten records at the 100-effect limit, a
+  1,000,000-row CSV with ``pool --sensitivity``, ``build`` being a file;
+- ``concurrent``: two ``run``, two ``book``, and ``run`` beside ``book`` at once on one
+  copy; afterwards the results parse and the site is whole.
+
+Every command runs with its address space capped (``--memory-gb``, default 6), so a
+memory bomb shows as a ``MemoryError`` traceback or a killed process, never as the
+machine's OOM killer.
 
 A *traceback* is a Python traceback on stderr (or an exception other than the tool's own
 ``EvidenceError`` in-process). An *escape* is any of: a raw control character (ESC, BEL,
 CR, bidi overrides) in a command's terminal output; the secret file's content in any
 output; a change outside the copy's ``build/`` (the sentinel, the copy's inputs); an
 unescaped ``<script>`` in the built site; a published site without ``index.html`` or a
-results file that does not parse after a kill; a git worktree left registered.
+results file that does not parse after a kill; a git worktree left registered; a command
+killed by a signal it was not sent (the memory cap, a crash) or out of time.
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ import io
 import json
 import os
 import random
+import resource
 import shutil
 import signal
 import subprocess
@@ -51,6 +61,12 @@ SECRET = "ghp_SECRETTOKEN0123456789"
 RAW_CONTROLS = ("\x1b", "\x07", "\r", "\u202e", "\u2066")
 
 counts: dict[str, Counter] = {}
+#: Address-space cap of every command run (bytes); set from ``--memory-gb``.
+MEMORY_CAP = [6 << 30]
+
+
+def _cap_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP[0], MEMORY_CAP[0]))
 
 
 def tally(category: str, traceback: bool = False, escape: str | None = None) -> None:
@@ -95,24 +111,43 @@ def project() -> Iterator[Path]:
 
 
 def cli(repo: Path, *argv: str, timeout: float = 900) -> tuple[int, str]:
-    """Run ``evidence argv`` in ``repo``; return the exit status and stdout + stderr."""
-    done = subprocess.run(
-        [str(EVIDENCE), *argv],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        errors="surrogateescape",
-        timeout=timeout,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
+    """Run ``evidence argv`` in ``repo``; return the exit status and stdout + stderr.
+
+    The command runs under the memory cap; a timeout is reported as status -1000 and a
+    death by a signal as the negative signal number (both are escapes for :func:`judge`).
+    """
+    try:
+        done = subprocess.run(
+            [str(EVIDENCE), *argv],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            errors="surrogateescape",
+            timeout=timeout,
+            check=False,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_cap_memory,
+        )
+    except subprocess.TimeoutExpired as exc:
+        out = (exc.stdout or b"").decode(errors="replace") if exc.stdout else ""
+        return -1000, out + f"\n[campaign: timed out after {timeout:.0f} s]"
     return done.returncode, done.stdout + done.stderr
 
 
-def judge(category: str, repo: Path, output: str, before: dict[str, str] | None) -> None:
-    """Tally one CLI case: traceback, raw controls, the secret, writes outside build/."""
+def judge(
+    category: str, repo: Path, output: str, before: dict[str, str] | None, status: int = 0
+) -> None:
+    """Tally one CLI case: traceback, raw controls, the secret, writes outside build/.
+
+    ``status`` is the command's exit status: killed (by the memory cap or a crash) or out
+    of time is an escape (unbounded time or memory on that input).
+    """
     escape = None
-    if any(control in output for control in RAW_CONTROLS):
+    if status == -1000:
+        escape = "the command ran out of time"
+    elif status < 0:
+        escape = f"the command was killed by signal {-status} (memory cap or crash)"
+    elif any(control in output for control in RAW_CONTROLS):
         escape = "raw control character in the terminal output"
     elif SECRET in output:
         escape = "the secret file's content was printed"
@@ -121,7 +156,10 @@ def judge(category: str, repo: Path, output: str, before: dict[str, str] | None)
         if after != before:
             changed = sorted(set(after.items()) ^ set(before.items()))[:3]
             escape = f"files outside build/ changed: {changed}"
-    tally(category, traceback="Traceback (most recent call last)" in output, escape=escape)
+    traceback = "Traceback (most recent call last)" in output
+    if traceback:
+        print(f"  traceback [{category}]: {output[-600:]}", file=sys.stderr)
+    tally(category, traceback=traceback, escape=escape)
 
 
 # ------------------------------------------------------------------------ categories
@@ -201,59 +239,123 @@ def yaml_mutations(rng: random.Random, n: int) -> None:
 
 PAYLOADS = [
     "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
     "\x1b[2J\x1b[31mred",
     "line\nfake.yaml:1:1: all good [ok]",
     '=HYPERLINK("http://evil.example","x")',
     "+1+1",
+    "-2+3",
     "@octocat please look",
     "evil\u202etxt.exe",
+    "iso\u2066late\u2069",
+    "sep\u2028arated",
     "{eval-rst}`x`",
+    ":::{raw} html\n<script>x</script>\n:::",
     "[click](javascript:alert(1))",
     "$x^2$ |sub| {{ var }}",
     "```\ncode\n```",
     "&amp; &#x3c;b&#x3e;",
+    "../../../../etc/passwd",
+    "${{ secrets.GITHUB_TOKEN }}",
+    "\\input{/etc/passwd}",
 ]
+
+#: Free-text fields of studies/steptoe2013.yaml: (the text of the line that starts the
+#: field's value, the field's name). The payload goes at the start of the value.
+FIELDS = [
+    ("  description: ", "population.description"),
+    ('  notes: "Numbers read', "extraction.notes"),
+    ("      contrast: top quintile", "effects[0].exposure.contrast"),
+    ("      locator: abstract", "effects[0].source.locator"),
+    ('    notes: "Adjustment read', "effects[0].notes"),
+]
+#: An analysis grouped by the population's description, so that text reaches the
+#: published effects CSV and a subgroup figure.
+SUBGROUP = "subgroups: [exposure.construct, sex, population.description]"
+
+
+def _inject(original: str, anchor: str, payload: str) -> str:
+    """The record with ``payload`` put at the start of the value on ``anchor``'s line."""
+    at = original.index(anchor)
+    line_end = original.index("\n", at)
+    key_end = original.index(": ", at) + 2
+    value = original[key_end:line_end]
+    if value.startswith('"'):
+        value = value[1:-1]
+    else:
+        value = value.replace("\\", "\\\\").replace('"', '\\"')
+    return original[:key_end] + json.dumps(payload + " ")[:-1] + value + '"' + original[line_end:]
 
 
 def payloads(rng: random.Random) -> None:
-    """Hostile text in free-text fields: validate, run with figures, read the outputs."""
+    """Hostile text in free-text fields: validate, run, read the outputs; one site build."""
     del rng
-    fields = [("population:\n  description: ", "population.description")]
     with project() as repo:
+        spec = repo / "analyses" / "isolation-mortality.yaml"
+        spec.write_text(
+            spec.read_text(encoding="utf-8").replace(
+                "subgroups: [exposure.construct, sex]", SUBGROUP
+            ),
+            encoding="utf-8",
+        )
         record = repo / "studies" / "steptoe2013.yaml"
         original = record.read_text(encoding="utf-8")
-        for payload in PAYLOADS:
-            for prefix, _name in fields:
-                quoted = json.dumps(payload)
-                text = original.replace(prefix, prefix + quoted.rstrip('"') + " ", 1)
-                if text == original or not text.count(prefix):
-                    continue
-                text = original.replace(
-                    "  description: English", f"  description: {quoted[:-1]} English", 1
-                )
-                record.write_text(text, encoding="utf-8")
+        for anchor, name in FIELDS:
+            figures = name == "population.description"  # the one that reaches figures
+            for payload in PAYLOADS:
+                record.write_text(_inject(original, anchor, payload), encoding="utf-8")
                 before = digest_tree(repo.parent, skip=("repo/build", "repo/book/_generated"))
                 status, output = cli(repo, "validate", "studies")
-                judge("payloads", repo, output, None)
-                status, output = cli(repo, "run")
-                judge("payloads", repo, output, before)
-                csv_text = "\n".join(
-                    p.read_text(encoding="utf-8")
-                    for p in (repo / "build" / "results").glob("*-effects.csv")
-                )
-                formula = any(
-                    cell.startswith(("=", "+", "@"))
-                    for line in csv_text.splitlines()
-                    for cell in line.split(",")
-                )
-                tally("payloads", escape="formula cell in an effects CSV" if formula else None)
-                svg = "\n".join(
-                    p.read_text(encoding="utf-8")
-                    for p in (repo / "build" / "figures").glob("*.svg")
-                )
-                bidi = "\u202e" in svg or "<script" in svg
-                tally("payloads", escape="bidi control or script in an SVG" if bidi else None)
+                judge("payloads", repo, output, None, status)
+                argv = ("run",) if figures else ("run", "--no-figures")
+                status, output = cli(repo, *argv)
+                judge("payloads", repo, output, before, status)
+                _judge_outputs(repo)
+        combined = original
+        for index, (anchor, _name) in enumerate(FIELDS):  # every field hostile at once
+            combined = _inject(combined, anchor, PAYLOADS[index % len(PAYLOADS)])
+            combined = _inject(combined, anchor, "<script>alert(1)</script>")
+        record.write_text(combined, encoding="utf-8")
+        before = digest_tree(repo.parent, skip=("repo/build", "repo/book/_generated"))
+        status, output = cli(repo, "run")
+        judge("payloads", repo, output, before, status)
+        status, output = cli(repo, "book")
+        judge("payloads", repo, output, before, status)
+        pages = "\n".join(
+            p.read_text(encoding="utf-8", errors="replace")
+            for p in (repo / "build" / "site").rglob("*.html")
+        )
+        raw = "<script>alert(1)</script>" in pages or "onerror=alert" in pages
+        built = (repo / "build" / "site" / "index.html").is_file()
+        escape = "a payload is live in the built site" if raw else None
+        tally("payloads", escape=escape or (None if built else f"no site: {output[-300:]}"))
         record.write_text(original, encoding="utf-8")
+
+
+def _judge_outputs(repo: Path) -> None:
+    """Tally the published effects CSVs (formulas) and the figures (bidi, script)."""
+    csv_text = "\n".join(
+        p.read_text(encoding="utf-8") for p in (repo / "build" / "results").glob("*-effects.csv")
+    )
+    formula = any(
+        cell.startswith(("=", "+", "-", "@")) and not _is_number(cell)
+        for row in __import__("csv").reader(io.StringIO(csv_text))
+        for cell in row
+    )
+    tally("payloads", escape="formula cell in an effects CSV" if formula else None)
+    svg = "\n".join(
+        p.read_text(encoding="utf-8") for p in (repo / "build" / "figures").glob("*.svg")
+    )
+    bidi = any(c in svg for c in ("\u202e", "\u2066", "\u2069")) or "<script" in svg
+    tally("payloads", escape="bidi control or script in an SVG" if bidi else None)
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
 
 
 def paths(rng: random.Random) -> None:
@@ -292,17 +394,17 @@ def paths(rng: random.Random) -> None:
                 target.symlink_to(what)
             before = digest_tree(repo.parent, skip=("repo/build", "repo/book/_generated"))
             for argv in (("validate", "studies"), ("run", "--no-figures")):
-                _status, output = cli(repo, *argv, timeout=120)
-                judge("paths", repo, output, before)
+                status, output = cli(repo, *argv, timeout=120)
+                judge("paths", repo, output, before, status)
             if where.endswith(".bib"):
-                _status, output = cli(repo, "new", "x2024", "--bib", str(secret), timeout=120)
-                judge("paths", repo, output, None)
+                status, output = cli(repo, "new", "x2024", "--bib", str(secret), timeout=120)
+                judge("paths", repo, output, None, status)
     for out in (".", "studies", "..", "../sentinel", "analyses", "/"):
         with project() as repo:
             before = digest_tree(repo.parent, skip=("repo/build", "repo/book/_generated"))
             for command in ("run", "book"):
-                _status, output = cli(repo, command, "--out", out, timeout=300)
-                judge("paths", repo, output, before)
+                status, output = cli(repo, command, "--out", out, timeout=300)
+                judge("paths", repo, output, before, status)
 
 
 CSVS = {
@@ -355,8 +457,8 @@ def csvs(rng: random.Random) -> None:
                 ("pool", str(path), "--sensitivity", "--bias", *measure),
                 ("effects", str(path), *measure),
             ):
-                _status, output = cli(repo, *argv, timeout=300)
-                judge("csv", repo, output, None)
+                status, output = cli(repo, *argv, timeout=300)
+                judge("csv", repo, output, None, status)
 
 
 def specs(rng: random.Random, n: int) -> None:
@@ -394,8 +496,8 @@ def specs(rng: random.Random, n: int) -> None:
                 text = text[:at] + rng.choice(bits) + text[at + rng.randint(0, 6) :]
             spec.write_text(text, encoding="utf-8")
             before = digest_tree(repo.parent, skip=("repo/build", "repo/book/_generated"))
-            _status, output = cli(repo, "run", "--no-figures", timeout=600)
-            judge("specs", repo, output, before)
+            status, output = cli(repo, "run", "--no-figures", timeout=600)
+            judge("specs", repo, output, before, status)
             spec.write_text(original, encoding="utf-8")
 
 
@@ -410,6 +512,23 @@ BIBS = {
     "latex": "@misc{zz2003, title = {\\input{/etc/passwd} $\\alpha$ \\href{javascript:x}{y}}}\n",
     "unbalanced": "@misc{zz2004, title = {{{x}\n",
     "nul": "@misc{zz2005, title = {a\x00b}}\n",
+    # a defined base doubled to s39: 32 x 2^39 characters (the issue's 12 KB chain)
+    "string-chain-defined": '@string{s0 = "'
+    + "x" * 32
+    + '"}\n'
+    + "".join(f"@string{{s{i} = s{i - 1} # s{i - 1}}}\n" for i in range(1, 40)),
+    "preamble-chain": '@string{p0 = "'
+    + "y" * 64
+    + '"}\n'
+    + "".join(f"@string{{p{i} = p{i - 1} # p{i - 1}}}\n" for i in range(1, 12))
+    + "@preamble{ p11 # p11 # p11 # p11 }\n",
+    "repeated-macro": '@string{m = "'
+    + "z" * 1000
+    + '"}\n@misc{zz2006, title = {x}, note = '
+    + " # ".join(["m"] * 1200)
+    + "}\n",
+    "huge-comment": "%" + "x" * (3 << 20) + "\n",
+    "bibtex-control-chars": "@misc{zz2007, title = {\x1b[2J red \u202e}}\n",
 }
 
 
@@ -423,10 +542,99 @@ def bibs(rng: random.Random) -> None:
             bib.write_text(extra + text if name == "bom" else text + "\n" + extra, encoding="utf-8")
             before = digest_tree(repo.parent, skip=("repo/build", "repo/book/_generated"))
             status, output = cli(repo, "validate", "studies", timeout=300)
-            judge("bib", repo, output, None)
+            judge("bib", repo, output, None, status)
             if status == 0:
-                _status, output = cli(repo, "run", "--no-figures", timeout=600)
-                judge("bib", repo, output, before)
+                status, output = cli(repo, "run", "--no-figures", timeout=600)
+                judge("bib", repo, output, before, status)
+                status, output = cli(repo, "book", timeout=900)
+                judge("bib", repo, output, before, status)
+
+
+def _many_effects(record: str, count: int, prefix: str) -> str:
+    """``record`` with its first effect copied ``count`` times under new ids."""
+    start = record.index("  - id: ")
+    second = record.find("\n  - id: ", start + 1)
+    block = record[start : second + 1 if second > 0 else len(record)]
+    copies = "".join(
+        block.replace(block.split("\n", 1)[0], f"  - id: {prefix}-{i}", 1) for i in range(count)
+    )
+    return record[:start] + copies
+
+
+def resources(rng: random.Random) -> None:
+    """Inputs that ask for unbounded time or memory: every command must stay bounded."""
+    del rng
+    with project() as repo:  # one record of 1,000 effects (under 1 MiB)
+        record = repo / "studies" / "steptoe2013.yaml"
+        record.write_text(_many_effects(record.read_text("utf-8"), 1000, "x"), "utf-8")
+        before = digest_tree(repo.parent, skip=("repo/build", "repo/book/_generated"))
+        for argv in (("validate", "studies"), ("run", "--no-figures")):
+            status, output = cli(repo, *argv, timeout=600)
+            judge("resources", repo, output, before, status)
+    with project() as repo:  # ten records of 100 effects each, the limit
+        sources = sorted((repo / "studies").glob("*.yaml"))
+        for source in [p for p in sources if p.name != "screening.yaml"][:10]:
+            source.write_text(_many_effects(source.read_text("utf-8"), 100, "y"), "utf-8")
+        before = digest_tree(repo.parent, skip=("repo/build", "repo/book/_generated"))
+        for argv in (("validate", "studies"), ("run",), ("book",)):
+            status, output = cli(repo, *argv, timeout=900)
+            judge("resources", repo, output, before, status)
+    with project() as repo:  # a million rows, with the deletion diagnostics asked for
+        path = repo / "million.csv"
+        with path.open("w", encoding="utf-8") as handle:
+            handle.write("study,yi,vi\n")
+            handle.writelines(f"s{i},{(i % 97) / 100},0.0{i % 9 + 1}\n" for i in range(10**6))
+        for argv in (("pool", "million.csv", "--sensitivity"), ("effects", "million.csv")):
+            status, output = cli(repo, *argv, timeout=600)
+            judge("resources", repo, output, None, status)
+    with project() as repo:  # build being a file: refused, and left as it is
+        (repo / "build").write_text("not a directory\n")
+        before = digest_tree(repo.parent, skip=("repo/build", "repo/book/_generated"))
+        for argv in (("run", "--no-figures"), ("book",)):
+            status, output = cli(repo, *argv, timeout=600)
+            judge("resources", repo, output, before, status)
+            if (repo / "build").read_text() != "not a directory\n":
+                tally("resources", escape="the file called build was changed")
+
+
+def concurrent(rng: random.Random) -> None:
+    """Two commands at once on one copy: no traceback, results parse, the site is whole."""
+    del rng
+    pairs = [(("run", "--force"), ("run", "--force")), (("book",), ("book",))]
+    pairs.append((("run", "--force"), ("book",)))
+    with project() as repo:
+        cli(repo, "run")
+        cli(repo, "book")
+        for first, second in pairs:
+            record = repo / "studies" / "steptoe2013.yaml"
+            record.write_text(record.read_text() + f"# edit {first}{second}\n")
+            running = [
+                subprocess.Popen(
+                    [str(EVIDENCE), *argv],
+                    cwd=repo,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    text=True,
+                    preexec_fn=_cap_memory,
+                )
+                for argv in (first, second)
+            ]
+            outputs = [process.communicate(timeout=900)[0] for process in running]
+            for process, output in zip(running, outputs, strict=True):
+                escape = None
+                for path in (repo / "build" / "results").glob("*.json"):
+                    try:
+                        json.loads(path.read_text(encoding="utf-8"))
+                    except ValueError:
+                        escape = f"{path.name} does not parse after two at once"
+                if not (repo / "build" / "site" / "index.html").is_file():
+                    escape = "no published index.html after two at once"
+                if process.returncode not in (0, 1):
+                    escape = escape or f"exit status {process.returncode}: {output[-300:]}"
+                if process.returncode == 1 and "[output-locked]" not in output:
+                    escape = escape or f"failed without saying why: {output[-300:]}"
+                tally("concurrent", "Traceback (most recent call last)" in output, escape)
 
 
 def sigkill(rng: random.Random, kills: int) -> None:
@@ -488,7 +696,9 @@ def main() -> int:
     parser.add_argument("--kills", type=int, default=5)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--only", nargs="*", default=None)
+    parser.add_argument("--memory-gb", type=float, default=6.0)
     args = parser.parse_args()
+    MEMORY_CAP[0] = int(args.memory_gb * (1 << 30))
     rng = random.Random(args.seed)
     steps = {
         "yaml-mutations": lambda: yaml_mutations(rng, args.mutations),
@@ -498,20 +708,32 @@ def main() -> int:
         "specs": lambda: specs(rng, args.specs),
         "bib": lambda: bibs(rng),
         "sigkill": lambda: sigkill(rng, args.kills),
+        "resources": lambda: resources(rng),
+        "concurrent": lambda: concurrent(rng),
     }
     for name, step in steps.items():
         if args.only and name not in args.only:
             continue
         started = time.perf_counter()
         print(f"== {name}", file=sys.stderr, flush=True)
-        step()
-        print(f"   {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+        try:
+            step()
+        except Exception as exc:  # noqa: BLE001 - a fault of this script, not of evidence
+            print(f"   the campaign script failed in {name}: {exc!r}", file=sys.stderr)
+            counts.setdefault(name, Counter())["script-errors"] += 1
+        row = counts.get(name, Counter())
+        print(
+            f"   {time.perf_counter() - started:.0f} s: {row['cases']} cases, "
+            f"{row['tracebacks']} tracebacks, {row['escapes']} escapes",
+            file=sys.stderr,
+            flush=True,
+        )
     print("| category | cases | tracebacks | escapes |\n| --- | --- | --- | --- |")
     for name, row in counts.items():
         print(f"| {name} | {row['cases']} | {row['tracebacks']} | {row['escapes']} |")
     total = sum(counts.values(), Counter())
     print(f"| all | {total['cases']} | {total['tracebacks']} | {total['escapes']} |")
-    return 1 if total["tracebacks"] or total["escapes"] else 0
+    return 1 if total["tracebacks"] or total["escapes"] or total["script-errors"] else 0
 
 
 if __name__ == "__main__":

@@ -82,16 +82,24 @@ def main() -> int:
             + "\n"
         )
         (repo / "studies" / "steptoe2099.yaml").write_text(added, encoding="utf-8")
-        bib = repo / "studies" / "references.bib"
-        entry = bib.read_text(encoding="utf-8").split("@")
-        copied = next(
-            e
-            for e in entry
-            if e.lstrip().lower().startswith(("article{steptoe2013", "misc{steptoe2013"))
-        )
-        bib.write_text(
-            bib.read_text(encoding="utf-8") + "\n@" + copied.replace("steptoe2013", "steptoe2099")
-        )
+        own = repo / "studies" / "steptoe2013.bib"  # the study's own entry (issue 12 on)
+        if own.is_file():
+            (repo / "studies" / "steptoe2099.bib").write_text(
+                own.read_text(encoding="utf-8").replace("steptoe2013", "steptoe2099")
+            )
+        else:  # older checkouts: every entry in references.bib
+            bib = repo / "studies" / "references.bib"
+            entry = bib.read_text(encoding="utf-8").split("@")
+            copied = next(
+                e
+                for e in entry
+                if e.lstrip().lower().startswith(("article{steptoe2013", "misc{steptoe2013"))
+            )
+            bib.write_text(
+                bib.read_text(encoding="utf-8")
+                + "\n@"
+                + copied.replace("steptoe2013", "steptoe2099")
+            )
         for step, (wall, cpu) in make(args.evidence, repo).items():
             rows.append(("one study added", step, wall, cpu))
     print(f"load average {os.getloadavg()[0]:.1f}")

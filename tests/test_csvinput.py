@@ -83,7 +83,8 @@ def test_a_fifo_a_directory_or_a_device_is_named_as_such(tmp_path, capsys, make,
         path = tmp_path / "x.csv"
         make(path)
     assert main(["pool", str(path)]) == 1
-    assert f"{path}:0:0: {words} [csv-file]" in capsys.readouterr().err
+    hint = "save the table to a CSV file and give its path"
+    assert f"{path}:0:0: {words}; {hint} [csv-file]" in capsys.readouterr().err
 
 
 def test_pool_sensitivity_above_the_k_bound_is_skipped_with_a_note(tmp_path, capsys, monkeypatch):

@@ -26,6 +26,7 @@ from evidence.analyses.runner import run_analyses, run_one
 from evidence.effects.conversions import Converted, Unusable, to_metric
 from evidence.errors import EvidenceError
 from evidence.records.model import Statistic
+from evidence.records.yamlio import display_path
 
 
 @pytest.mark.parametrize(
@@ -59,6 +60,16 @@ def test_undefined_or_overflowing_conversions_are_unusable_with_a_reason(
     converted = to_metric(statistic, metric)
     assert isinstance(converted, Unusable)
     assert reason in converted.reason
+
+
+def test_the_reader_words_of_a_reason_name_the_scale_once() -> None:
+    from evidence.analyses.harmonise import reader_reason
+
+    found = reader_reason("implausibly precise: SE 1.48e-12 on the log-risk-ratio scale (x)")
+    assert found == "implausibly precise: SE 1.48e-12 on the risk-ratio scale (x)"
+    assert reader_reason("the conversion to log-odds-ratio gives") == (
+        "the conversion to the odds-ratio scale gives"
+    )
 
 
 def test_an_ordinary_precise_estimate_is_still_converted() -> None:
@@ -241,6 +252,24 @@ def test_an_unwritable_build_directory_is_one_problem(corpus, monkeypatch):
     assert problem.rule == "output-dir-unwritable"
     assert problem.message.endswith(
         "results: permission denied; make it writable or pass another directory with --out"
+    )
+
+
+def test_a_read_only_build_directory_is_named_not_our_temporary_file(corpus, monkeypatch):
+    """As root, a read-only mount (EROFS) is what stops the run: say so of build/ itself."""
+    import errno
+
+    def refuse(directory, *args, **kwargs):
+        name = directory / "..evidence-build.4e44fbb8.tmp"
+        raise OSError(errno.EROFS, "Read-only file system", str(name))
+
+    monkeypatch.setattr(runner, "claim_output_dir", refuse)
+    _progress, problems = _run(corpus)
+    (problem,) = problems
+    assert problem.rule == "output-dir-unwritable"
+    assert problem.message == (
+        f"evidence run cannot write into {display_path(corpus[2])}: read-only file system; "
+        "make it writable or pass another directory with --out"
     )
 
 

@@ -213,13 +213,14 @@ def test_a_csv_that_is_a_fifo_or_a_device_is_named_as_such(project, capsys, comm
     (project / "zero.csv").symlink_to("/dev/zero")
     assert main([command, "pipe.csv"]) == 1
     assert (
-        "pipe.csv:0:0: is a FIFO (named pipe), not a regular file [csv-file]"
-        in capsys.readouterr().err
+        "pipe.csv:0:0: is a FIFO (named pipe), not a regular file; save the table to a CSV "
+        "file and give its path [csv-file]" in capsys.readouterr().err
     )
     assert main([command, "zero.csv"]) == 1
     assert (
         "zero.csv:0:0: is a symbolic link to /dev/zero, which is a character device, not "
-        "a regular file [csv-file]" in capsys.readouterr().err
+        "a regular file; save the table to a CSV file and give its path [csv-file]"
+        in capsys.readouterr().err
     )
 
 

@@ -34,7 +34,25 @@ BOOK_REFUSALS = [
     ("build", "it contains build/results, an input of evidence book"),
     ("../sentinel", "it already holds files evidence book did not write (precious.txt, sub)"),
     ("CONTRIBUTING.md", "it is a file, not a directory"),
+    ("CONTRIBUTING.md/site", "CONTRIBUTING.md is a file, not a directory"),
 ]
+
+
+def test_book_with_build_being_a_file_is_one_problem(project, capsys):
+    """Issue 18 item 8 for ``evidence book``: it crashed making its lock in build/."""
+    import shutil
+
+    shutil.rmtree(project / "build", ignore_errors=True)
+    (project / "build").write_text("not a directory\n")
+    before = snapshot(project.parent)
+    assert main(["book"]) == 1
+    error = capsys.readouterr().err
+    assert (
+        "build/site:0:0: evidence book will not write here: build is a file, not a directory; "
+        "pass a new or empty directory with --out [output-dir-unsafe]"
+    ) in error
+    assert "Traceback" not in error
+    assert changed(before, snapshot(project.parent)) == set()
 
 
 @pytest.mark.parametrize(("out", "why"), BOOK_REFUSALS)
@@ -138,3 +156,31 @@ def test_book_will_not_clean_generated_pages_through_a_symbolic_link(project, ca
     error = capsys.readouterr().err
     assert "book/_generated:0:0: is a symbolic link to" in error
     assert changed(before, snapshot(project.parent)) == {"repo/.evidence-book.lock"}
+
+
+def test_a_lock_file_that_cannot_be_opened_says_why_and_what_to_do(tmp_path, monkeypatch):
+    import errno
+
+    from evidence.errors import EvidenceError
+    from evidence.records.safefs import exclusive_lock
+
+    lock = tmp_path / "site.lock"
+    lock.symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(EvidenceError) as caught, exclusive_lock(lock, "busy"):
+        pass
+    (problem,) = caught.value.problems
+    assert problem.rule == "output-locked"
+    assert problem.message.endswith("remove the link (the lock file is never written through one)")
+    assert not (tmp_path / "elsewhere").exists()
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr("evidence.records.safefs.os.open", read_only)
+    with pytest.raises(EvidenceError) as caught, exclusive_lock(tmp_path / "b.lock", "busy"):
+        pass
+    (problem,) = caught.value.problems
+    assert problem.message == (
+        f"cannot open the lock file: read-only file system; make {tmp_path} writable or pass "
+        "another directory with --out"
+    )

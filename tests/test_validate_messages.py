@@ -308,6 +308,33 @@ BIB_CASES = {
         "bib-syntax",
         "the value of 'title' opens a brace here that is not closed before the next field",
     ),
+    # a doubling chain of 100 characters: once s13 is defined the file holds 100 x
+    # (2^14 - 1) characters, over the bound of 2^20 (s20 alone would be 100 MB; the
+    # campaign's chain to s39 asked pybtex for 50 TB)
+    "string-doubling-chain": (
+        ENTRY
+        + '\n@string{s0 = "'
+        + "x" * 100
+        + '"}\n'
+        + "".join(
+            ("«" if i == 13 else "") + f"@string{{s{i} = s{i - 1} # s{i - 1}}}\n"
+            for i in range(1, 21)
+        ),
+        "bib-too-large",
+        "the file reaches 1,638,",
+    ),
+    # one macro of 1,000 characters repeated 1,100 times in a field
+    "repeated-macro": (
+        ENTRY
+        + '\n@string{a = "'
+        + "x" * 1000
+        + '"}\n«@misc{other2000, title = {x}, note = '
+        + " # ".join(["a"] * 1100)
+        + "}",
+        "bib-too-large",
+        "characters once its @string macros are expanded, over the 1,048,576 a "
+        "bibliography file may hold; write the text out",
+    ),
     "conflict-markers": (
         "«<<<<<<< HEAD\n" + ENTRY + "\n=======\n" + ENTRY + "\n>>>>>>> other\n",
         "merge-conflict",
@@ -378,3 +405,31 @@ def test_a_short_exclusion_reason_says_how_long_it_must_be(tmp_path):
     _, problems = load_analysis(tmp_path / "isolation-mortality.yaml", text="\n".join(text))
     short = [p for p in problems if "too short" in p.message]
     assert short and "at least 3 characters" in short[0].message
+
+
+# Issue 17: an id that `evidence validate` accepts must not be refused by `evidence run`.
+# Study ids (records) and analysis ids (specs) follow the same ASCII rule, checked by the
+# same full-match patterns of their JSON Schemas: neither accepts a letter outside a-z, a
+# digit outside 0-9 (Arabic-Indic, full-width) or a trailing line break.
+NOT_ASCII_IDS = ["isolatión2013", "ｍortality2013", "mortality٢٠١٣", "Mortality2013"]
+
+
+@pytest.mark.parametrize("identifier", NOT_ASCII_IDS)
+def test_a_non_ascii_id_is_refused_alike_by_validate_and_by_run(tmp_path, identifier):
+    from evidence.analyses.spec import load_analysis
+
+    text = record().replace("id: study", f"id: {identifier}")
+    write(tmp_path / "studies", text, name=identifier)
+    found = [p for p in validate_paths([str(tmp_path / "studies")]) if p.rule == "invalid-format"]
+    assert [(p.line, p.column) for p in found] == [(2, 5)]
+    assert f"id: '{identifier}' has the wrong form; expected something like" in found[0].message
+
+    spec = (Path(__file__).parent / "test_analyses.py").read_text(encoding="utf-8")
+    good = spec[spec.index('GOOD = """\\\n') + 12 : spec.index('"""\n', spec.index("GOOD = "))]
+    path = tmp_path / "analyses" / f"{identifier}.yaml"
+    path.parent.mkdir()
+    path.write_text(good.replace("id: good", f"id: {identifier}"), encoding="utf-8")
+    _analysis, problems = load_analysis(path)
+    refused = [p for p in problems if p.rule == "invalid-format"]
+    assert [(p.line, p.column) for p in refused] == [(1, 5)]
+    assert f"id: '{identifier}' has the wrong form" in refused[0].message

@@ -333,9 +333,10 @@ def reader_reason(reason: str) -> str:
     """Put a conversion failure in reader words (no spec field names)."""
     for old, new in _READER_REASONS:
         reason = reason.replace(old, new)
-    return reason.replace("log-risk-ratio", "the risk-ratio scale").replace(
-        "log-odds-ratio", "the odds-ratio scale"
-    )
+    for metric, words in (("log-risk-ratio", "risk-ratio"), ("log-odds-ratio", "odds-ratio")):
+        reason = reason.replace(f"the {metric} scale", f"the {words} scale")  # not "the the"
+        reason = reason.replace(metric, f"the {words} scale")
+    return reason
 
 
 def _a(words: str) -> str:

@@ -370,7 +370,10 @@ def claim_build_dir(out_dir: Path, sources: Sequence[Path]) -> None:
             with tempfile.NamedTemporaryFile(dir=out_dir / name, prefix=".evidence-probe-"):
                 pass
     except OSError as exc:
-        where = display_path(exc.filename) if exc.filename else display_path(out_dir)
+        failed = Path(exc.filename) if exc.filename else out_dir
+        if failed.name.startswith("."):  # our marker's or probe's temporary file
+            failed = failed.parent
+        where = display_path(failed)
         raise EvidenceError(
             [
                 Problem(

@@ -63,7 +63,9 @@ def read_table(path: str) -> EffectTable:
         raise EvidenceError([Problem(path, 0, 0, "no such file", "csv-file")]) from None
     unsafe = input_problem(file)  # a FIFO would block the read, a device never end
     if unsafe is not None:
-        raise EvidenceError([replace(unsafe, path=path, rule="csv-file")]) from None
+        hint = "; save the table to a CSV file and give its path"
+        problem = replace(unsafe, path=path, rule="csv-file", message=unsafe.message + hint)
+        raise EvidenceError([problem]) from None
     text = _read_text(file, path)
     rows, starts = _parse_rows(text, path)
     if not rows or not any(cell.strip() for cell in rows[0]):

@@ -37,6 +37,7 @@ BIB_RULES = {
     "bib-entry-type": "an entry type the site's citation style cannot render (@evilentry)",
     "bib-field-backslash": "a field value ending in a backslash (it breaks the site build)",
     "bib-unsafe-link": "a url, DOI or \\url/\\href link that is not an http(s) address",
+    "bib-too-large": "a bibliography file over 1 MiB, as written or once @string macros expand",
     "merge-conflict": "a leftover git conflict marker (<<<<<<<, =======, >>>>>>>)",
 }
 
@@ -74,6 +75,20 @@ _LINK_COMMAND = re.compile(r"\\(?:url|href)\s*\{([^{}]*)\}")
 _SAFE_URL = re.compile(r"https?://[^\s/?#]+[^\s]*", re.IGNORECASE)
 _DOI = re.compile(r"10\.[0-9]{4,9}/\S+")
 _DOI_PREFIXES = ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "doi:")
+
+#: Most characters a bibliography file may hold, as written and once its ``@string``
+#: macros are expanded (what pybtex builds in memory and the site publishes). A doubling
+#: chain of macros (``@string{s1 = s0 # s0}``, ...) would otherwise grow without bound: 40
+#: lines of it ask for a terabyte.
+MAX_BIB_CHARS = 1024 * 1024
+
+#: BibTeX's predefined macros (the month names) and the lengths of their text.
+_MONTHS = {
+    m[:3]: len(m)
+    for m in (
+        "January February March April May June July August September October November December"
+    ).split()
+}
 
 _HEADER = re.compile(r"@[ \t]*([A-Za-z][\w-]*)\s*([{(])")
 _NAME = re.compile(r"[A-Za-z][\w:.+/-]*")
@@ -193,10 +208,13 @@ def load_bibliography(path: str | os.PathLike[str], text: str | None = None) -> 
             problem = Problem(shown, 0, 0, "cannot read: not a regular file", "bib-unreadable")
             return Bibliography(shown, problems=(problem,))
         try:
-            raw = Path(path).read_bytes()
+            with Path(path).open("rb") as handle:
+                raw = handle.read(MAX_BIB_CHARS * 4 + 1)  # UTF-8: at most 4 bytes a character
         except OSError as exc:
             problem = Problem(shown, 0, 0, f"cannot read: {read_error(exc)}", "bib-unreadable")
             return Bibliography(shown, problems=(problem,))
+        if len(raw) > MAX_BIB_CHARS * 4:
+            return Bibliography(shown, problems=(_too_large(shown, 0, ""),))
         decoded = decode_utf8(
             raw, shown, "bib-unreadable", " (the file looks like Windows-1252 or Latin-1)"
         )
@@ -204,6 +222,8 @@ def load_bibliography(path: str | os.PathLike[str], text: str | None = None) -> 
             return Bibliography(shown, problems=(decoded,))
         text = decoded
     text = text.removeprefix("\ufeff")
+    if len(text) > MAX_BIB_CHARS:
+        return Bibliography(shown, problems=(_too_large(shown, 0, ""),))
     conflicts = conflict_problems(text, shown)
     if conflicts:  # the text between markers is two versions at once: nothing more to say
         return Bibliography(shown, problems=tuple(conflicts))
@@ -227,9 +247,43 @@ def load_bibliography(path: str | os.PathLike[str], text: str | None = None) -> 
         seen[entry.key.lower()] = entry.line
         lines[entry.key] = entry.line
         problems += _entry_problems(entry, shown)
-    if not problems:
+    if not problems:  # pybtex expands every macro in memory: only within the bound
         problems += _pybtex_problems(text, shown)
     return Bibliography(shown, tuple(entries), tuple(problems), lines)
+
+
+def expansion_problems(text: str, path: str | os.PathLike[str]) -> list[Problem]:
+    """Return the ``bib-too-large`` problem of ``text`` if it is over :data:`MAX_BIB_CHARS`.
+
+    As written or once its ``@string`` macros are expanded (sized without expanding them):
+    the check to make before handing a file to pybtex, which expands every macro in memory.
+    """
+    shown = display_path(path)
+    if len(text) > MAX_BIB_CHARS:
+        return [_too_large(shown, 0, "")]
+    scanner = _Scanner(text, shown)
+    for _entry in scanner.entries():
+        pass
+    return [p for p in scanner.problems if p.rule == "bib-too-large"]
+
+
+def _too_large(shown: str, line: int, what: str, size: int | None = None) -> Problem:
+    """Return the ``bib-too-large`` problem of ``what`` (a file, a macro) over the bound.
+
+    ``size`` is the expanded length of ``what``; without it, the file as written is too long.
+    """
+    if size is None:
+        message = (
+            f"the file is over {MAX_BIB_CHARS:,} characters long, more than a bibliography "
+            "file may hold; keep one study's entries per file (studies/<id>.bib)"
+        )
+    else:
+        message = (
+            f"{what} {size:,} characters once its @string macros are expanded, over the "
+            f"{MAX_BIB_CHARS:,} a bibliography file may hold; write the text out instead of "
+            "building it from macros that repeat each other"
+        )
+    return Problem(shown, line, 1 if line else 0, message, "bib-too-large")
 
 
 def _entry_problems(entry: BibEntry, shown: str) -> list[Problem]:
@@ -350,6 +404,12 @@ class _Scanner:
         self.shown = shown
         self.problems: list[Problem] = []
         self._newlines = [i for i, c in enumerate(text) if c == "\n"]
+        #: Length of each ``@string`` macro's text once expanded (capped just above the
+        #: bound, so a doubling chain never makes huge numbers), and the expanded length
+        #: of the whole file so far.
+        self.macros: dict[str, int] = dict(_MONTHS)
+        self.expanded = 0
+        self.too_large = False
 
     def where(self, offset: int) -> tuple[int, int]:
         """1-based line and column of ``offset``."""
@@ -380,11 +440,46 @@ class _Scanner:
                 self._unclosed(at, header, closing)
                 return
             position = end + 1
+            if kind in ("string", "preamble"):
+                self._expand(kind, at, header.end(), end)
+            if self.too_large:
+                return
             if kind in _SPECIAL_TYPES:
                 continue
             entry = self._entry(kind, at, header.end(), end)
             if entry is not None:
                 yield entry
+            if self.expanded > MAX_BIB_CHARS and not self.too_large:
+                self.too_large = True
+                line, _column = self.where(at)
+                self.problems.append(
+                    _too_large(self.shown, line, "the file reaches", self.expanded)
+                )
+                return
+
+    def _expand(self, kind: str, at: int, start: int, end: int) -> None:
+        """Size a ``@string`` macro (or a ``@preamble``) once expanded; stop past the bound."""
+        name = None
+        if kind == "string":
+            name = re.compile(r"\s*([A-Za-z][\w:.+/-]*)\s*=").match(self.text, start, end)
+            if name is None:
+                return  # malformed: pybtex says so
+            start = name.end()
+        parsed = self._value(start, end)
+        if parsed is None:
+            return
+        size = parsed[3]
+        self.expanded += size
+        if name is not None:
+            self.macros[name.group(1).lower()] = min(size, MAX_BIB_CHARS + 1)
+        if size > MAX_BIB_CHARS or self.expanded > MAX_BIB_CHARS:
+            self.too_large = True
+            line, _column = self.where(at)
+            if name is not None and size > MAX_BIB_CHARS:
+                found = _too_large(self.shown, line, f"@string '{name.group(1)}' is", size)
+            else:
+                found = _too_large(self.shown, line, "the file reaches", self.expanded)
+            self.problems.append(found)
 
     def _unclosed(self, at: int, header: re.Match[str], closing: str) -> None:
         """Say why an entry never closes: usually a field value whose brace is not closed."""
@@ -465,13 +560,18 @@ class _Scanner:
             if parsed is None:
                 self.problem(value_start, f"cannot read the value of the field '{name.group()}'")
                 return None
-            value, braced, position = parsed
+            value, braced, position, size = parsed
+            self.expanded += size
             line, column = self.where(name.start())
             found.append(BibField(name.group(), value, line, column, braced))
 
-    def _value(self, start: int, end: int) -> tuple[str, bool, int] | None:
-        """Read ``part # part ...``; return the joined text, whether braced, the next offset."""
-        text, parts, position, braced = self.text, [], start, False
+    def _value(self, start: int, end: int) -> tuple[str, bool, int, int] | None:
+        """Read ``part # part ...``.
+
+        Returns the joined text as written, whether braced, the next offset and the length
+        of the text once macros are expanded (an unknown macro counts as its name).
+        """
+        text, parts, position, braced, size = self.text, [], start, False, 0
         while True:
             while position < end and text[position].isspace():
                 position += 1
@@ -483,6 +583,7 @@ class _Scanner:
                 if closing is None:
                     return None
                 parts.append(text[position + 1 : closing])
+                size += closing - position - 1
                 braced = braced or char == "{"
                 position = closing + 1
             else:
@@ -490,13 +591,14 @@ class _Scanner:
                 if word is None:
                     return None
                 parts.append(word.group())
+                size += self.macros.get(word.group().lower(), len(word.group()))
                 position = word.end()
             while position < end and text[position].isspace():
                 position += 1
             if position < end and text[position] == "#":
                 position += 1
                 continue
-            return "".join(parts), braced, position
+            return "".join(parts), braced, position, size
 
     def _delimited(self, start: int, end: int) -> int | None:
         """Offset of the character closing a ``{...}`` or ``"..."`` value opened at ``start``."""

@@ -69,7 +69,13 @@ RULES = {
     "table-empty-group": "a 2x2 table with a group of no participants (a total of 0)",
     "table-double-zero": "a 2x2 table with no events (or only events) in both groups: left "
     "out of analyses (warning)",
+    "too-many-effects": "a record with more than 100 effects (a table, not a study's report)",
 }
+
+#: Most effects one record may hold. The largest shipped record has 10; a record of
+#: hundreds is a machine-generated table, and the analyses and site grow with the number
+#: of effects (each analysis pools at most ``MAX_EFFECTS_PER_ANALYSIS`` of the runner).
+MAX_EFFECTS_PER_RECORD = 100
 
 #: Rules a record may acknowledge (``acknowledge: [{rule, reason}]``) for a true outlier.
 PLAUSIBILITY_RULES = (
@@ -165,6 +171,17 @@ class RecordChecker:
         self.check_terms(data)
         self.check_countries(data)
         self.check_study_numbers(data)
+        effects = data.get("effects")
+        if isinstance(effects, list) and len(effects) > MAX_EFFECTS_PER_RECORD:
+            self.report(
+                ("effects",),
+                f"the record has {len(effects):,} effects, more than the "
+                f"{MAX_EFFECTS_PER_RECORD} one record may hold; keep the effects the "
+                "review's analyses need (one per exposure contrast, outcome and adjustment), "
+                "or split a pooled report into one record per study",
+                "too-many-effects",
+                key=True,
+            )
         population = data.get("population")
         population_n = _integer(population.get("n")) if isinstance(population, dict) else None
         seen: dict[str, int] = {}

@@ -265,6 +265,14 @@ def _marked(directory: Path, marker: str) -> bool:
         return False
 
 
+def _file_on_the_way(out: Path) -> str | None:
+    """Return the first existing parent of ``out`` (shown) if it is not a directory."""
+    for parent in out.parents:
+        if parent.exists() or parent.is_symlink():
+            return None if parent.is_dir() else display(parent)
+    return None
+
+
 def output_dir_problem(
     out: str | os.PathLike[str],
     marker: str,
@@ -340,7 +348,10 @@ def output_dir_problem(
             "and rebuilds its output directory"
         )
     if not out.exists():
-        return None if not out.is_symlink() else refuse("it is a dangling symbolic link")
+        if out.is_symlink():
+            return refuse("it is a dangling symbolic link")
+        blocking = _file_on_the_way(out)
+        return None if blocking is None else refuse(f"{blocking} is a file, not a directory")
     if not out.is_dir():
         return refuse("it is a file, not a directory")
     if (target / ".git").exists():
@@ -394,21 +405,17 @@ def exclusive_lock(path: str | os.PathLike[str], busy: str) -> Iterator[None]:
         file of the same name).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
     except OSError as exc:  # e.g. a symbolic link there, or a read-only directory
         reason = (exc.strerror or str(exc)).lower()
+        if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a link: never written through
+            hint = "remove the link (the lock file is never written through one)"
+        else:
+            hint = f"make {display(path.parent)} writable or pass another directory with --out"
         raise EvidenceError(
-            [
-                Problem(
-                    display(path),
-                    0,
-                    0,
-                    f"cannot open the lock file: {reason}; remove it if it is a link",
-                    LOCKED,
-                )
-            ]
+            [Problem(display(path), 0, 0, f"cannot open the lock file: {reason}; {hint}", LOCKED)]
         ) from None
     try:
         try:

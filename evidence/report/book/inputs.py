@@ -179,7 +179,7 @@ def load_bibliography(path: Path) -> tuple[Bibliography, list[Problem]]:
     from pybtex.database.input.bibtex import Parser  # not parse_string: no plugin lookup
     from pybtex.scanner import PybtexError
 
-    from evidence.records.bib import bibliography_files
+    from evidence.records.bib import bibliography_files, expansion_problems
     from evidence.report.book.bibfile import described_title
 
     problems: list[Problem] = []
@@ -196,6 +196,10 @@ def load_bibliography(path: Path) -> tuple[Bibliography, list[Problem]]:
             continue
         text = _read_text(one, problems)
         if text is None:
+            continue
+        too_large = expansion_problems(text.removeprefix("\ufeff"), one)
+        if too_large:  # pybtex would expand every macro in memory
+            problems += too_large
             continue
         try:
             data = Parser().parse_string(text.removeprefix("\ufeff"))
