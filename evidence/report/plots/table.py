@@ -17,6 +17,7 @@ from matplotlib.transforms import blended_transform_factory
 
 from evidence.report.plots.common import (
     FIGURE_WIDTH,
+    HINTING_MARGIN,
     INK,
     LINE_HEIGHT,
     MUTED,
@@ -30,6 +31,7 @@ from evidence.report.plots.common import (
     fit_text,
     new_figure,
     safe_text,
+    text_width,
     wrap_text,
 )
 from evidence.report.plots.scale import Scale, set_natural_axis
@@ -284,7 +286,11 @@ def _draw_block(
     axes.set_yticks([])
     for side in ("left", "top", "right"):
         axes.spines[side].set_visible(False)
-    axes.set_xlabel(block.scale.axis_label(), labelpad=3)
+    label = block.scale.axis_label()
+    room = _points(layout.axes_right - layout.axes_left)
+    # centred under a narrow axis a long label would run off the right edge: end it there
+    wide = text_width(label, TEXT) > HINTING_MARGIN * room
+    axes.set_xlabel(label, labelpad=3, loc="right" if wide else "center")
     _draw_guides(axes, block, lo, hi, placed)
     text_transform = blended_transform_factory(figure.transFigure, axes.transData)
     for item in placed:
