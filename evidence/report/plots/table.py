@@ -171,6 +171,12 @@ def _detail(row: Row, columns: Sequence[Column]) -> str:
     return " \u00b7 ".join(parts)
 
 
+#: Most lines of a row's label and of a heading before the rest is cut with an ellipsis:
+#: long analysis titles and outcome names wrap rather than lose their end (the "(k = n)").
+LABEL_LINES = 10
+HEADING_LINES = 6
+
+
 def _place(rows: Sequence[Row], layout: Layout) -> tuple[list[_Placed], float]:
     """Break every row's text into lines; return the placed rows and the block height."""
     label_room = _points(layout.axes_left - _LABEL_X - 0.02)
@@ -186,9 +192,9 @@ def _place(rows: Sequence[Row], layout: Layout) -> tuple[list[_Placed], float]:
         if row.kind == "note":
             lines = wrap_text(row.label, full_room, SMALL_TEXT)
         elif row.kind == "heading":
-            lines = wrap_text(row.label, full_room, TEXT, True, 3)
+            lines = wrap_text(row.label, full_room, TEXT, True, HEADING_LINES)
         else:
-            lines = wrap_text(row.label, label_room, TEXT, bold, 4) if row.label else []
+            lines = wrap_text(row.label, label_room, TEXT, bold, LABEL_LINES) if row.label else []
         detail = _detail(row, layout.columns) if row.kind not in ("heading", "note") else ""
         if detail:
             detail = fit_text(detail, label_room, SMALL_TEXT)
