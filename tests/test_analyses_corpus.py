@@ -221,26 +221,57 @@ def test_full_run_with_figures_is_byte_identical(tmp_path, draw_figures):
         assert (first / relative).read_bytes() == (second / relative).read_bytes(), relative
 
 
-def test_every_pooled_analysis_has_a_multiverse_whose_prespecified_row_is_the_headline(results):
-    """Invariant: the multiverse row of the analysis as specified equals its pooled result."""
+def _pooled_multiverses(results):
+    """(label, results document, multiverse section, pooled) of every pooled headline:
+    an ``ok`` analysis's own, and each pooled outcome family's of a by-family analysis."""
     for identifier, document in results.items():
-        section = document["multiverse"]
-        if document["status"] != "ok":
-            continue
-        assert section["specifications"] > 0, identifier
+        if document["status"] == "ok":
+            yield identifier, document, document["multiverse"], document["pooled"]
+        if document["status"] == "by-family":
+            for block in document["by_family"]:
+                if block["status"] == "ok":
+                    label = f"{identifier}/{block['family']}"
+                    yield label, document, block["multiverse"], block["pooled"]
+
+
+def test_every_pooled_analysis_has_a_multiverse_whose_prespecified_row_is_the_headline(results):
+    """Invariant: the multiverse row of the analysis as specified equals its pooled result
+    (for a by-family analysis: each pooled outcome family's own multiverse and headline)."""
+    for label, document, section, pooled in _pooled_multiverses(results):
+        assert section["specifications"] > 0, label
         out = document["_out"]
         for relative in section["files"].values():
             assert document["provenance"]["outputs"][relative] == sha256_of(out / relative)
         table = pandas.read_parquet(out / section["files"]["parquet"])
         [row] = table[table["prespecified"]].itertuples()
-        pooled = document["pooled"]
-        assert row.k == pooled["k"], identifier
+        assert row.k == pooled["k"], label
         assert_allclose(row.estimate, pooled["estimate"], rtol=1e-9)
         assert_allclose([row.ci_lower, row.ci_upper], pooled["ci"], rtol=1e-9)
         assert_allclose([row.pi_lower, row.pi_upper], pooled["pi"], rtol=1e-9)
         assert_allclose(row.tau2, pooled["tau2"], rtol=1e-8, atol=1e-12)
         assert_allclose(row.p, pooled["p"], rtol=1e-8)
         assert_allclose(section["prespecified"]["estimate"], row.estimate)
+
+
+def test_a_by_family_analysis_has_no_overall_multiverse_and_none_for_unpooled_families(results):
+    """Invariant: with no overall estimate there is no overall multiverse; a family that is
+    not pooled has none (its block says why); the files on disk are exactly those named."""
+    for identifier, document in results.items():
+        if document["status"] != "by-family" or "multiverse" not in document["by_family"][0]:
+            continue
+        assert document["multiverse"] is None, identifier
+        named = set()
+        for block in document["by_family"]:
+            if block["status"] != "ok":
+                assert block["multiverse"] is None and block["message"], identifier
+                continue
+            assert block["multiverse"]["family"] == block["family"], identifier
+            named |= set(block["multiverse"]["files"].values())
+        on_disk = {
+            f"results/{p.name}"
+            for p in (document["_out"] / "results").glob(f"{identifier}-multiverse*")
+        }
+        assert on_disk == named, identifier
 
 
 # --------------------------------------------------------------------------- issue 13

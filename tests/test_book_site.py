@@ -161,6 +161,35 @@ def test_every_pooled_analysis_page_shows_its_multiverse():
         assert "The headline above stays the pre-specified analysis." in words
 
 
+def test_every_pooled_outcome_family_page_shows_its_own_multiverse():
+    """Live corpus, invariant only: on a by-family page every pooled outcome family has
+    its own multiverse, with its curve drawn; a family not pooled says why it has none."""
+    from test_book_fixtures import shipped_site
+
+    site, documents = shipped_site()
+    for document in documents:
+        if document["status"] != "by-family":
+            continue
+        page = site / "_generated" / "analyses" / f"{document['id']}.html"
+        text = page.read_text("utf-8")
+        words = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", text)).split())
+        for block in document["by_family"]:
+            section = block.get("multiverse")
+            if block["status"] != "ok":
+                assert section is None, (document["id"], block["family"])
+                continue
+            assert section["specifications"] > 0, (document["id"], block["family"])
+            name = f"{document['id']}-family-spec-curve-{section['slug']}.svg"
+            figure = re.search(rf'src="([^"]*{re.escape(name)})"', text)
+            assert figure, (document["id"], block["family"])
+            assert (page.parent / figure.group(1)).resolve().is_file()
+        pooled = sum(block["status"] == "ok" for block in document["by_family"])
+        unpooled = len(document["by_family"]) - pooled
+        phrase = "stays the pre-specified analysis; every specification pools this kind"
+        assert words.count(phrase) == pooled, document["id"]
+        assert words.count("No multiverse for this kind of outcome") == unpooled
+
+
 def test_the_sidebar_lists_checks_of_the_pipeline_apart_from_the_findings():
     """Live corpus: an analysis of ``kind: check`` is never listed among the findings."""
     import yaml

@@ -517,3 +517,46 @@ def test_all_ratio_families_let_the_odds_ratios_in_that_the_spec_leaves_out():
     for table, holds in enumerate(design.tables):
         option = design.choice("families")[families[table * per_table]]
         assert holds[odds].any() == (option == "all-ratios")
+
+
+# --------------------------------------------------------------------------- by family
+
+
+def test_a_by_family_analysis_has_one_multiverse_per_pooled_outcome_family(tmp_path):
+    """No overall estimate, so no overall multiverse: the pooled family gets its own, whose
+    pre-specified row is that family's headline; the family not pooled gets none."""
+    from evidence.analyses.runner import run_one
+    from evidence.report.book.multiverse import family_multiverse_blocks
+
+    def heart(name, value, ci, **kw):
+        return make_effect(name, value=value, ci=ci, domain="cardiovascular", **kw)
+
+    studies = [
+        make_record("h1", heart("a", 1.30, (1.10, 1.54))),
+        make_record("h2", heart("a", 1.12, (0.95, 1.32)), cohort="c2"),
+        make_record("h3", heart("a", 1.60, (1.15, 2.23)), cohort="c2"),
+        make_record("h4", heart("a", 1.40, (1.05, 1.87), adjustment="unadjusted")),
+        make_record("b1", make_effect("a", value=1.2, ci=(1.1, 1.3), domain="cerebrovascular")),
+    ]
+    spec = replace(analysis(), select=({"outcome.domain": ("cardiovascular", "cerebrovascular")},))
+    document = run_one(spec, harmonise(studies, spec), {"inputs": {}}, tmp_path, studies=studies)
+    assert document["status"] == "by-family" and document["multiverse"] is None
+    blocks = {b["family"]: b for b in document["by_family"]}
+    assert blocks["cerebrovascular"]["multiverse"] is None
+    heart_block = blocks["cardiovascular"]
+    section = heart_block["multiverse"]
+    frame = pandas.read_parquet(tmp_path / section["files"]["parquet"])
+    design = multiverse.build_design(studies, spec, "cardiovascular")
+    assert "b1" not in design.samples and design.family is None  # no stroke effect at all
+    [row] = frame[frame["prespecified"]].itertuples()
+    pooled = heart_block["pooled"]
+    assert row.k == pooled["k"] == 4
+    assert_allclose(row.estimate, pooled["estimate"], rtol=RTOL_SAME)
+    assert_allclose([row.ci_lower, row.ci_upper], pooled["ci"], rtol=RTOL_SAME)
+    assert_allclose(row.p, pooled["p"], rtol=RTOL_SAME)
+    assert sorted(p.name for p in (tmp_path / "results").glob("a-multiverse*")) == sorted(
+        Path(f).name for f in section["files"].values()
+    )
+    texts = dict((b["family"], text) for b, text in family_multiverse_blocks(document))
+    assert "every specification pools this kind of outcome only" in texts["cardiovascular"]
+    assert texts["cerebrovascular"].startswith("No multiverse for this kind of outcome")

@@ -42,9 +42,11 @@ from __future__ import annotations
 
 import contextlib
 import filecmp
+import hashlib
 import itertools
 import math
 import os
+import re
 import secrets
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -234,8 +236,13 @@ class Block:
 # --------------------------------------------------------------------------- design
 
 
-def build_design(studies: Sequence[Study], analysis: Analysis) -> Design:
+def build_design(studies: Sequence[Study], analysis: Analysis, family: str | None = None) -> Design:
     """Harmonise every table of the multiverse and gather their rows into one universe.
+
+    With ``family``, only the effects of that outcome family are kept in every table: the
+    multiverse of one family of a ``by-family`` analysis, whose pre-specified
+    specification is that family's own headline (:func:`evidence.analyses.fit.family_block`
+    pools the same rows of the same table).
 
     Raises
     ------
@@ -273,6 +280,8 @@ def build_design(studies: Sequence[Study], analysis: Analysis) -> Design:
             table = harmonise(pool_of_studies, variant)
             indices = []
             for row in table.included:
+                if family is not None and row.outcome_family != family:
+                    continue
                 identity = (row.study, row.effect, row.cluster, row.yi, row.vi)
                 if identity not in universe:
                     universe[identity] = len(rows)
@@ -979,12 +988,19 @@ def _back(section: Mapping[str, Any], back: str | None) -> dict[str, Any] | None
     }
 
 
-def table_paths(results_dir: Path, identifier: str) -> tuple[Path, Path]:
-    """``results/<id>-multiverse.parquet`` and ``.csv``."""
-    return (
-        results_dir / f"{identifier}-multiverse.parquet",
-        results_dir / f"{identifier}-multiverse.csv",
-    )
+def table_paths(results_dir: Path, identifier: str, family: str | None = None) -> tuple[Path, Path]:
+    """``results/<id>-multiverse.parquet`` and ``.csv`` (``<id>-multiverse-family-<slug>.*``)."""
+    stem = f"{identifier}-multiverse" + ("" if family is None else f"-family-{family_slug(family)}")
+    return results_dir / f"{stem}.parquet", results_dir / f"{stem}.csv"
+
+
+def family_slug(family: str) -> str:
+    """File-name slug of an outcome family: lower case, runs of other characters as ``-``.
+
+    A short hash of the name follows, so two families that slug alike never share a file.
+    """
+    slug = re.sub(r"[^a-z0-9]+", "-", family.lower()).strip("-")[:40] or "family"
+    return f"{slug}-{hashlib.sha256(family.encode('utf-8')).hexdigest()[:6]}"
 
 
 def multiverse_section(
@@ -994,8 +1010,12 @@ def multiverse_section(
     block_specifications: int = BLOCK_SPECIFICATIONS,
     client: Any = None,
     progress: Progress | None = None,
+    family: str | None = None,
 ) -> dict[str, Any]:
     """Run an analysis's multiverse, write its tables under ``out_dir/results``, summarise it.
+
+    With ``family``, the multiverse of that outcome family alone (:func:`build_design`),
+    written to :func:`table_paths` of the family; its summary names the ``family``.
 
     Returns
     -------
@@ -1005,10 +1025,13 @@ def multiverse_section(
     """
     from evidence.analyses.fit import METRIC_INFO
 
-    design = build_design(studies, analysis)
-    parquet, csv = table_paths(Path(out_dir) / "results", analysis.id)
+    design = build_design(studies, analysis, family)
+    parquet, csv = table_paths(Path(out_dir) / "results", analysis.id, family)
     data = compute(design, parquet, csv, block_specifications, client, progress)
     section = summarise(design, data, METRIC_INFO[analysis.metric][2])
+    if family is not None:
+        section["family"] = family
+        section["slug"] = family_slug(family)
     section["files"] = {
         "parquet": f"results/{parquet.name}",
         "csv": f"results/{csv.name}",
@@ -1018,6 +1041,22 @@ def multiverse_section(
 
 def remove_multiverse_tables(results_dir: Path, identifier: str) -> None:
     """Remove an analysis's multiverse tables (its spec turned the multiverse off)."""
-    for path in table_paths(results_dir, identifier):
+    for path in (*table_paths(results_dir, identifier), *family_tables(results_dir, identifier)):
         if path.is_file() or path.is_symlink():
             path.unlink()
+
+
+def family_tables(results_dir: Path, identifier: str, keep: Iterable[str] = ()) -> list[Path]:
+    """Per-family multiverse tables of an analysis on disk, except those named in ``keep``."""
+    kept = set(keep)
+    if not Path(results_dir).is_dir():
+        return []
+    return sorted(
+        path
+        for pattern in (
+            f"{identifier}-multiverse-family-*.parquet",
+            f"{identifier}-multiverse-family-*.csv",
+        )
+        for path in Path(results_dir).glob(pattern)
+        if path.name not in kept
+    )

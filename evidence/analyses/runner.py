@@ -307,11 +307,11 @@ def remove_results(out_dir: Path, identifier: str) -> bool:
     Figures are the ones its last results file lists, removed only when the name is
     exactly ``figures/<id>-<name>.svg`` (an edited results file names nothing else).
     """
-    from evidence.analyses.multiverse import table_paths
+    from evidence.analyses.multiverse import family_tables, table_paths
 
     results = out_dir / "results"
     targets = [results / f"{identifier}.json", results / f"{identifier}-effects.csv"]
-    targets += list(table_paths(results, identifier))
+    targets += [*table_paths(results, identifier), *family_tables(results, identifier)]
     for name, relative in _previous_figures(results / f"{identifier}.json").items():
         if relative == f"figures/{identifier}-{name}.svg":
             targets.append(out_dir / relative)
@@ -440,14 +440,8 @@ def run_one(
     else:
         sections = fit_analysis(table, analysis, variants)
     sections["multiverse"] = None
-    if studies is not None and analysis.multiverse is not None:
-        from evidence.analyses.multiverse import multiverse_section
-
-        sections["multiverse"] = multiverse_section(studies, analysis, out_dir)
-    elif studies is not None:
-        from evidence.analyses.multiverse import remove_multiverse_tables
-
-        remove_multiverse_tables(out_dir / "results", analysis.id)
+    if studies is not None:
+        _run_multiverses(studies, analysis, sections, out_dir)
     weights = dict(zip((id(r) for r in table.included), sections["weights"], strict=False))
     csv_text = effects_csv(table, weights, analysis)  # published: spreadsheet-safe text
     document = build_document(analysis, table, sections, provenance)
@@ -456,7 +450,7 @@ def run_one(
     csv_name = f"results/{analysis.id}-effects.csv"
     write_if_changed(out_dir / csv_name, csv_text)
     outputs = {csv_name: hashlib.sha256(csv_text.encode("utf-8")).hexdigest()}
-    for relative in (sections["multiverse"] or {}).get("files", {}).values():
+    for relative in multiverse_files(sections):
         outputs[relative] = sha256_of(out_dir / relative) or ""
     if render is not None:
         drawn = effects_csv(table, weights, analysis, spreadsheet_safe=False)  # labels as given
@@ -466,6 +460,58 @@ def run_one(
     document["provenance"] = {**document["provenance"], "outputs": dict(sorted(outputs.items()))}
     write_if_changed(results_dir / f"{analysis.id}.json", dumps(document))
     return document
+
+
+def _run_multiverses(
+    studies: Sequence[Study], analysis: Analysis, sections: dict[str, Any], out_dir: Path
+) -> None:
+    """Run the analysis's multiverse, or one per pooled outcome family of a by-family result.
+
+    A ``by-family`` result has no overall estimate, so its multiverse is one per outcome
+    family that is pooled (``by_family[i]["multiverse"]``, tables per family), each with the
+    family's headline as its pre-specified specification; a family not pooled gets none
+    (its block's message says why). Tables no longer produced are removed.
+    """
+    from evidence.analyses.multiverse import (
+        family_tables,
+        multiverse_section,
+        remove_multiverse_tables,
+        table_paths,
+    )
+
+    results = out_dir / "results"
+    if analysis.multiverse is None:
+        remove_multiverse_tables(results, analysis.id)
+        return
+    if sections["status"] != "by-family":
+        sections["multiverse"] = multiverse_section(studies, analysis, out_dir)
+        for path in family_tables(results, analysis.id):
+            path.unlink(missing_ok=True)
+        return
+    kept: list[str] = []
+    for block in sections["by_family"] or []:
+        block["multiverse"] = None
+        if block["status"] == "ok":
+            block["multiverse"] = multiverse_section(
+                studies, analysis, out_dir, family=block["family"]
+            )
+            kept += [p.name for p in table_paths(results, analysis.id, block["family"])]
+    for path in (*table_paths(results, analysis.id), *family_tables(results, analysis.id, kept)):
+        path.unlink(missing_ok=True)
+
+
+def multiverse_files(document: Mapping[str, Any]) -> list[str]:
+    """Every multiverse table a results document names (its own and each family's)."""
+    sections = [document.get("multiverse")]
+    sections += [
+        b.get("multiverse") for b in document.get("by_family") or [] if isinstance(b, Mapping)
+    ]
+    return [
+        str(relative)
+        for section in sections
+        if isinstance(section, Mapping)
+        for relative in (section.get("files") or {}).values()
+    ]
 
 
 def fit_analysis(
@@ -787,7 +833,7 @@ def _unchanged(
     expected = {
         f"results/{identifier}-effects.csv",
         *(document.get("figures") or {}).values(),
-        *((document.get("multiverse") or {}).get("files") or {}).values(),
+        *multiverse_files(document),
     }
     if set(outputs) != expected:
         return None

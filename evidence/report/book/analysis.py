@@ -19,7 +19,7 @@ from evidence.report.book.findings import participants_text, plain_sentence
 from evidence.report.book.inputs import AnalysisResults
 from evidence.report.book.markdown import bullets, cite_many, figure, heading, join_blocks, table
 from evidence.report.book.multiverse import CAPTION as MULTIVERSE_CAPTION
-from evidence.report.book.multiverse import multiverse_section
+from evidence.report.book.multiverse import family_multiverse_blocks, multiverse_section
 from evidence.report.book.numbers import MISSING, finite, integer, number
 from evidence.report.wording import (
     METRIC_NAMES,
@@ -318,6 +318,8 @@ def figure_block(name: str, figures: Mapping[str, FigureFile], status: str = "ok
     explanation = FIGURE_CAPTIONS.get(name)
     if name == "forest" and status != "ok":
         explanation = BY_OUTCOME_FOREST if status == "by-family" else UNPOOLED_FOREST
+    if explanation is None and name.startswith("family-spec-curve-"):
+        explanation = MULTIVERSE_CAPTION
     if explanation is None and name.startswith("bubble-"):
         explanation = (
             "Bubble plot: each effect against the moderator, bubble area by weight, "
@@ -347,6 +349,27 @@ def _caption(title: str | None, explanation: str | None, name: str) -> str:
 def _with_note(result: Mapping[str, Any], blocks: list[str]) -> list[str]:
     """Put the 'effects treated as independent' note before ``blocks`` when any is shown."""
     return [sections.independent_effects_note(result), *blocks] if any(blocks) else blocks
+
+
+def _family_multiverses(result: Mapping[str, Any], figures: Mapping[str, FigureFile]) -> list[str]:
+    """One sub-section per outcome family of a by-family result: its multiverse and curve."""
+    blocks = family_multiverse_blocks(result)
+    if not blocks:
+        return []
+    out = [
+        esc(
+            "There is no overall estimate, so each kind of outcome that is pooled has a "
+            "multiverse of its own: every defensible combination of the choices below, "
+            "fitted to that kind of outcome only."
+        )
+    ]
+    for family, text in blocks:
+        name = str(family.get("family") or "outcome")
+        slug = (family.get("multiverse") or {}).get("slug")
+        out += [heading(3, esc(name[:1].upper() + name[1:])), text]
+        if slug:
+            out.append(figure_block(f"family-spec-curve-{slug}", figures))
+    return out
 
 
 def _section(title: str, *blocks: str) -> str:
@@ -497,6 +520,7 @@ def analysis_page(
                 "Multiverse: every defensible analysis",
                 multiverse_section(result),
                 figure_block("spec-curve", figures),
+                *_family_multiverses(result, figures),
             ),
             _section("Certainty of the evidence", appraisal.certainty_section(result)),
             _section(

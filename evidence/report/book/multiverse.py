@@ -30,9 +30,13 @@ def _share(value: Any) -> str:
     return percent(100 * value, 0) if isinstance(value, int | float) else percent(None)
 
 
-def multiverse_section(result: Mapping[str, Any]) -> str:
-    """Return the multiverse summary of one analysis page ('' when it has none)."""
-    section = result.get("multiverse")
+def multiverse_section(result: Mapping[str, Any], family: Mapping[str, Any] | None = None) -> str:
+    """Return the multiverse summary of one analysis page ('' when it has none).
+
+    With ``family`` (a ``by_family`` block of a by-family result), that outcome family's
+    own multiverse, whose pre-specified specification is the family's estimate.
+    """
+    section = (family or result).get("multiverse")
     if not isinstance(section, Mapping) or not section.get("candidates"):
         return ""
     reasons = [
@@ -75,14 +79,17 @@ def multiverse_section(result: Mapping[str, Any]) -> str:
             )
         )
     headline = (
-        "The headline above stays the pre-specified analysis."
+        "The estimate of this kind of outcome above stays the pre-specified analysis; "
+        "every specification pools this kind of outcome only."
+        if family is not None
+        else "The headline above stays the pre-specified analysis."
         if result.get("status") == "ok"
         else "This analysis gives no overall estimate under its own rules (see above), so "
         "none of these numbers is a finding: they show what choices that relax those rules "
         "would give."
     )
     families = ((result.get("eligibility") or {}).get("outcome_families") or {}).get("across")
-    if result.get("status") == "by-family" and families == "separate":
+    if family is None and result.get("status") == "by-family" and families == "separate":
         headline += " Each specification pools one kind of outcome only, as the analysis does."
     blocks = [
         esc(
@@ -122,3 +129,20 @@ def _choices_table(section: Mapping[str, Any]) -> str:
             )
         )
     return table(["Choice", "Options", "Variance of the estimates it explains"], rows)
+
+
+def family_multiverse_blocks(result: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], str]]:
+    """Each outcome family of a by-family result with its multiverse text (or why none).
+
+    A family that is not pooled has no multiverse: its text says so, with the reason.
+    """
+    blocks: list[tuple[Mapping[str, Any], str]] = []
+    for family in result.get("by_family") or []:
+        if not isinstance(family, Mapping) or "multiverse" not in family:
+            continue
+        text = multiverse_section(result, family)
+        if not text and family.get("status") != "ok":
+            why = str(family.get("message") or "it is not pooled").rstrip(".")
+            text = esc(f"No multiverse for this kind of outcome: it is not pooled ({why}).")
+        blocks.append((family, text))
+    return blocks

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from html import unescape
 from pathlib import Path
+from typing import Any
 
 from evidence.errors import EvidenceError, Problem
 from evidence.records.model import Study
@@ -137,7 +138,7 @@ def _downloads(analysis: AnalysisResults, writer: _Writer) -> list[tuple[str, st
     if analysis.csv_path is not None:
         writer.copy(analysis.csv_path, f"results/{analysis.page}-effects.csv")
         downloads.append(("Effects table (CSV)", f"../results/{analysis.page}-effects.csv"))
-    table = _multiverse_csv(analysis)
+    table = _multiverse_csv(analysis, analysis.result.get("multiverse"))
     if table is not None:
         writer.copy(table, f"results/{analysis.page}-multiverse.csv")
         downloads.append(
@@ -146,12 +147,24 @@ def _downloads(analysis: AnalysisResults, writer: _Writer) -> list[tuple[str, st
                 f"../results/{analysis.page}-multiverse.csv",
             )
         )
+    for block in analysis.result.get("by_family") or []:
+        section = block.get("multiverse") if isinstance(block, dict) else None
+        table = _multiverse_csv(analysis, section)
+        if table is None or not isinstance(section, dict):
+            continue
+        target = f"results/{analysis.page}-multiverse-family-{slug(str(section.get('slug')))}.csv"
+        writer.copy(table, target)
+        downloads.append(
+            (
+                f"Multiverse of {block.get('family')}, one row per specification (CSV)",
+                f"../{target}",
+            )
+        )
     return downloads
 
 
-def _multiverse_csv(analysis: AnalysisResults) -> Path | None:
-    """Return the multiverse table the results name, when it is a file beside the JSON."""
-    section = analysis.result.get("multiverse")
+def _multiverse_csv(analysis: AnalysisResults, section: Any) -> Path | None:
+    """Return the multiverse table a section names, when it is a file beside the JSON."""
     files = section.get("files") if isinstance(section, dict) else None
     name = files.get("csv") if isinstance(files, dict) else None
     if analysis.json_path is None or not isinstance(name, str):

@@ -108,6 +108,7 @@ def _draw(
         Scale.from_result(result),
         pooled_from(result.get("pooled")),
         multiverse_table(result, figures_dir.parent),
+        family_multiverse_tables(result, figures_dir.parent),
     )
     title = safe_text(result.get("title"), None) or identifier
     for kind in figure_kinds():
@@ -134,7 +135,25 @@ def multiverse_table(result: dict[str, Any], build_dir: Path) -> pandas.DataFram
     ``None`` when the document names none or the file is not a readable table inside
     ``build_dir`` (a results file cannot make a figure read any other file).
     """
-    section = result.get("multiverse")
+    return _table_of(result.get("multiverse"), build_dir)
+
+
+def family_multiverse_tables(
+    result: dict[str, Any], build_dir: Path
+) -> dict[str, pandas.DataFrame]:
+    """Read each outcome family's multiverse table of a by-family result, by its slug."""
+    tables: dict[str, pandas.DataFrame] = {}
+    for block in result.get("by_family") or []:
+        section = block.get("multiverse") if isinstance(block, dict) else None
+        slug = section.get("slug") if isinstance(section, dict) else None
+        table = _table_of(section, build_dir)
+        if isinstance(slug, str) and table is not None:
+            tables[slug] = table
+    return tables
+
+
+def _table_of(section: Any, build_dir: Path) -> pandas.DataFrame | None:
+    """Read the Parquet table a multiverse section names, if a readable file in ``build_dir``."""
     files = section.get("files") if isinstance(section, dict) else None
     relative = files.get("parquet") if isinstance(files, dict) else None
     if not isinstance(relative, str):

@@ -29,7 +29,8 @@ class FigureInput:
     """What every figure of one analysis is drawn from (results-file data only).
 
     ``multiverse`` is the analysis's ``results/<id>-multiverse.parquet`` table when its
-    results name one (the specification curve is drawn from it).
+    results name one (the specification curve is drawn from it); ``families`` holds, by
+    file-name slug, the table of each outcome family's own multiverse of a by-family result.
     """
 
     result: dict[str, Any]
@@ -38,6 +39,7 @@ class FigureInput:
     scale: Scale
     pooled: Pooled | None
     multiverse: pandas.DataFrame | None = None
+    families: dict[str, pandas.DataFrame] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ The data are the ``results/<id>-multiverse.parquet`` table the runner wrote
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -271,11 +272,43 @@ def _render(source: FigureInput) -> list[Drawing]:
     ]
 
 
+def _render_families(source: FigureInput) -> list[Drawing]:
+    """One curve per pooled outcome family of a by-family result (its own multiverse)."""
+    drawings = []
+    for block in source.result.get("by_family") or []:
+        section = block.get("multiverse") if isinstance(block, dict) else None
+        if not isinstance(section, dict):
+            continue
+        table = source.families.get(str(section.get("slug")))
+        if table is None or len(table) < 2:
+            continue
+        prespecified = (section.get("prespecified") or {}).get("spec")
+        drawings.append(
+            Drawing(
+                f"family-spec-curve-{section['slug']}",
+                f"Specification curve ({block.get('family')})",
+                _description(source, table),
+                functools.partial(spec_curve, table, source.scale, prespecified),
+            )
+        )
+    return drawings
+
+
 register(
     FigureKind(
         "spec-curve",
         80,
         lambda source: source.multiverse is not None and len(source.multiverse) >= 2,
         _render,
+    )
+)
+register(
+    FigureKind(
+        "family-spec-curve",
+        81,
+        lambda source: bool(source.families),
+        _render_families,
+        suffixed=True,
+        unpooled=True,
     )
 )
