@@ -70,6 +70,7 @@ def make_record(
     judgement: str = "not-assessed",
     design: str = "prospective-cohort",
     source_type: str = "abstract",
+    status: str = "single",
 ) -> Study:
     """One study record holding ``effects``."""
     return Study(
@@ -78,7 +79,7 @@ def make_record(
         design,
         Population("adults", n=n),
         RiskOfBias("not-assessed", judgement),
-        Extraction("single", source_type),
+        Extraction(status, source_type),
         tuple(effects),
         cohort=cohort,
         year=year,

@@ -171,31 +171,36 @@ def test_a_row_with_one_cluster_is_not_fitted():
 # --------------------------------------------------------------------------- a small corpus
 
 
-def corpus():
-    """Seven studies: a shared cohort, two adjustment levels, a review-table source."""
+def corpus(verified=("s1", "s3", "s5", "s6", "s7"), low_risk=("s2", "s3", "s4", "s6", "s7")):
+    """Seven studies: a shared cohort, two adjustment levels, a review-table source; some
+    verified, some judged at low risk of bias."""
+
+    def record(study_id, *effects, **kw):
+        status = "verified" if study_id in verified else "single"
+        judgement = "low" if study_id in low_risk else "not-assessed"
+        return make_record(study_id, *effects, status=status, judgement=judgement, **kw)
+
     return [
-        make_record(
+        record(
             "s1",
             make_effect("a", value=1.30, ci=(1.10, 1.54)),
             make_effect("b", value=1.45, ci=(1.20, 1.75), adjustment="unadjusted"),
             cohort="c1",
         ),
-        make_record("s2", make_effect("a", value=1.12, ci=(0.95, 1.32)), cohort="c1"),
-        make_record(
+        record("s2", make_effect("a", value=1.12, ci=(0.95, 1.32)), cohort="c1"),
+        record(
             "s3",
             make_effect("a", value=1.60, ci=(1.15, 2.23), outcome_name="cardiovascular death"),
             make_effect("b", value=1.25, ci=(1.02, 1.53)),
         ),
-        make_record(
-            "s4", make_effect("a", value=0.98, ci=(0.80, 1.20)), source_type="review-table"
-        ),
-        make_record("s5", make_effect("a", value=1.40, ci=(1.05, 1.87), adjustment="not-reported")),
-        make_record(
+        record("s4", make_effect("a", value=0.98, ci=(0.80, 1.20)), source_type="review-table"),
+        record("s5", make_effect("a", value=1.40, ci=(1.05, 1.87), adjustment="not-reported")),
+        record(
             "s6",
             make_effect("a", value=1.22, ci=(1.01, 1.47)),
             make_effect("b", value=1.10, ci=(0.90, 1.34), adjustment="minimally-adjusted"),
         ),
-        make_record("s7", make_effect("a", value=1.75, ci=(1.20, 2.55)), cohort="c7"),
+        record("s7", make_effect("a", value=1.75, ci=(1.20, 2.55)), cohort="c7"),
     ]
 
 
@@ -231,6 +236,8 @@ def _selection(inclusion, leave_out):
         "all": lambda s, e: False,
         "primary-sources": lambda s, e: s.extraction.source_type == "review-table",
         "adjusted-only": lambda s, e: e.adjustment in ("unadjusted", "not-reported"),
+        "verified-only": lambda s, e: s.extraction.status != "verified",
+        "low-risk-of-bias": lambda s, e: s.risk_of_bias.judgement != "low",
     }[inclusion]
     kept = []
     for study in corpus():
@@ -286,6 +293,30 @@ HAND_PICKED = [
         ),
         "aggregate",
         ("--method", "PM", "--test", "knha"),
+    ),
+    (
+        dict(
+            adjustment="most-adjusted",
+            dependence="two-level",
+            inclusion="verified-only",
+            leave_out="none",
+            estimator="REML",
+            inference="z",
+        ),
+        "multilevel",
+        ("--method", "REML", "--test", "z"),
+    ),
+    (
+        dict(
+            adjustment="least-adjusted",
+            dependence="aggregate",
+            inclusion="low-risk-of-bias",
+            leave_out="s6",
+            estimator="DL",
+            inference="knha",
+        ),
+        "aggregate",
+        ("--method", "DL", "--test", "knha"),
     ),
 ]
 
@@ -347,6 +378,25 @@ def test_every_candidate_is_fitted_or_pruned_with_a_reason(table):
     # s4 is a review-table study: leaving it out of primary-sources is no new specification.
     absent = frame[(frame["inclusion"] == "primary-sources") & (frame["leave_out"] == "s4")]
     assert absent.empty
+
+
+@pytest.mark.parametrize("inclusion", ["verified-only", "low-risk-of-bias"])
+def test_a_quality_inclusion_no_record_meets_is_pruned_with_its_reason(inclusion, tmp_path):
+    """Nothing verified, nothing at low risk of bias (today's corpus): those selections
+    are pruned with the reason, not fitted and not reported as merely too few effects."""
+    design = multiverse.build_design(corpus(verified=(), low_risk=()), analysis())
+    parquet, csv = multiverse.table_paths(tmp_path, "m")
+    data = multiverse.compute(design, parquet, csv)
+    section = multiverse.summarise(design, data, "exp")
+    frame = pandas.read_parquet(parquet)
+    assert not (frame["inclusion"].astype(str) == inclusion).any()
+    reason = multiverse.PRUNE_REASONS[-1]
+    assert "inclusion rule" in reason
+    pruned = {item["reason"]: item["specifications"] for item in section["pruned"]}
+    # Both quality tables are empty: the selection keeping every sample is pruned with the
+    # reason; leaving out a sample the empty table does not hold is no new specification.
+    assert not design.tables[design.quality].any()
+    assert pruned[reason] == int(design.quality.sum()) * design.per_selection
 
 
 def test_the_prespecified_row_is_flagged_and_summarised(table):
@@ -504,7 +554,12 @@ def test_equal_estimates_leave_no_variance_to_explain():
 def test_all_ratio_families_let_the_odds_ratios_in_that_the_spec_leaves_out():
     studies = [
         *corpus(),
-        make_record("s8", make_effect("a", measure="OR", value=1.9, ci=(1.3, 2.8))),
+        make_record(  # verified and at low risk of bias: in every inclusion's table
+            "s8",
+            make_effect("a", measure="OR", value=1.9, ci=(1.3, 2.8)),
+            status="verified",
+            judgement="low",
+        ),
     ]
     spec = replace(
         analysis(families=("as-specified", "all-ratios")),

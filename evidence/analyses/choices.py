@@ -150,6 +150,10 @@ CHOICES: dict[str, Choice] = {
                 Option("all", "every selected effect", "every effect"),
                 Option("primary-sources", "numbers read from the study itself", "primary sources"),
                 Option("adjusted-only", "adjusted estimates only", "adjusted only"),
+                Option("verified-only", "records whose extraction is verified", "verified only"),
+                Option(
+                    "low-risk-of-bias", "studies judged at low risk of bias", "low risk of bias"
+                ),
             ),
             "inclusion",
         ),
@@ -194,7 +198,7 @@ CHOICES: dict[str, Choice] = {
 DEFAULTS: dict[str, tuple[str, ...]] = {
     "adjustment": ("most-adjusted", "least-adjusted", "all", "fully-adjusted-only"),
     "dependence": ("three-level", "two-level", "aggregate", "one-per-cohort"),
-    "inclusion": ("all", "primary-sources", "adjusted-only"),
+    "inclusion": ("all", "primary-sources", "adjusted-only", "verified-only", "low-risk-of-bias"),
     "families": ("as-specified", "all-ratios"),
     "estimator": ("REML", "DL", "PM"),
     "inference": ("z", "knha", "adhoc"),

@@ -24,7 +24,8 @@ keeps families apart (``eligibility.across_families: separate``: a specification
 pools what ``evidence run`` refuses to pool); a sample left out that the selection
 does not hold (the same specification as leaving none out); an estimator other than REML
 where the three-level model is used (it is fitted by REML, as ``evidence run`` does); a
-three-level fit that does not converge.
+three-level fit that does not converge; an inclusion rule of :data:`QUALITY_INCLUSIONS`
+(extraction verified, low risk of bias) that leaves too few samples to pool.
 
 Numbers are those of ``evidence run``/``evidence pool`` on the same selection and options:
 two-level rows are :func:`~evidence.stats.pooling.pool`'s estimate, CI, prediction
@@ -83,8 +84,21 @@ PRUNE_REASONS = (
     "the three-level model is fitted by REML only",
     "the three-level REML fit did not converge",
     "effects of more than one kind of outcome, which this analysis keeps apart",
+    "too few records meet the inclusion rule (extraction verified, or judged at low risk "
+    "of bias) to pool",
 )
-(_FEW_EFFECTS, _FEW_SAMPLES, _ABSENT_SAMPLE, _NOT_REML, _NO_CONVERGENCE, _MIXED_OUTCOMES) = range(6)
+(
+    _FEW_EFFECTS,
+    _FEW_SAMPLES,
+    _ABSENT_SAMPLE,
+    _NOT_REML,
+    _NO_CONVERGENCE,
+    _MIXED_OUTCOMES,
+    _FEW_QUALIFY,
+) = range(7)
+#: Inclusion options that keep only records meeting a quality rule: a table they leave
+#: with too few samples is pruned with :data:`PRUNE_REASONS` ``[_FEW_QUALIFY]``.
+QUALITY_INCLUSIONS = ("verified-only", "low-risk-of-bias")
 
 #: Inferences that give the three-level model a t test (as :mod:`evidence.analyses.fit`).
 T_INFERENCES = ("knha", "adhoc", "t")
@@ -114,6 +128,14 @@ _INCLUSION: dict[str, tuple[Callable[[Study, Effect], bool], str] | None] = {
     "adjusted-only": (
         lambda study, effect: effect.adjustment in ("unadjusted", "not-reported"),
         "multiverse inclusion adjusted-only: unadjusted or adjustment not reported",
+    ),
+    "verified-only": (
+        lambda study, effect: study.extraction.status != "verified",
+        "multiverse inclusion verified-only: extraction not verified",
+    ),
+    "low-risk-of-bias": (
+        lambda study, effect: study.risk_of_bias.judgement != "low",
+        "multiverse inclusion low-risk-of-bias: not judged at low risk of bias",
     ),
     "fully-adjusted": (
         lambda study, effect: effect.adjustment != "fully-adjusted",
@@ -164,6 +186,9 @@ class Design:
         Outcome family of each universe row when the analysis keeps families apart
         (``across_families: separate``): a selection holding two is pruned. ``None``:
         families may be pooled together (one family, or pre-specified subgroups).
+    quality : ndarray of bool (T,) or None
+        Whether a table's inclusion option is one of :data:`QUALITY_INCLUSIONS` (a table
+        of too few samples is then pruned with that reason, not as too few effects).
     """
 
     analysis: str
@@ -178,6 +203,7 @@ class Design:
     rho: float = 0.5
     min_samples: int = 2
     family: NDArray[np.int64] | None = None
+    quality: NDArray[np.bool_] | None = None
 
     @property
     def sizes(self) -> tuple[int, ...]:
@@ -261,6 +287,7 @@ def build_design(studies: Sequence[Study], analysis: Analysis, family: str | Non
     rows: list[tuple[float, float, str, str]] = []
     members: list[list[int]] = []
     three_level: list[bool] = []
+    quality: list[bool] = []
     cache: dict[tuple[str, ...], list[int]] = {}
     for combination in itertools.product(*(multiverse.of(name) for name in table_choices)):
         options = dict(zip(table_choices, combination, strict=True))
@@ -297,6 +324,7 @@ def build_design(studies: Sequence[Study], analysis: Analysis, family: str | Non
             cache[key] = indices
         members.append(cache[key])
         three_level.append(model == "three-level")
+        quality.append(options["inclusion"] in QUALITY_INCLUSIONS)
     samples = tuple(sorted({r[2] for r in rows}))
     families = sorted({r[3] for r in rows})
     apart = analysis.rules.across_families == "separate" and len(families) > 1
@@ -322,6 +350,7 @@ def build_design(studies: Sequence[Study], analysis: Analysis, family: str | Non
         rho=multiverse.rho,
         min_samples=max(2, analysis.rules.min_samples),
         family=np.array([families.index(r[3]) for r in rows], dtype=np.int64) if apart else None,
+        quality=np.array(quality, dtype=bool),
     )
     return replace(design, prespecified=_prespecified_index(design, analysis))
 
@@ -434,6 +463,9 @@ def _fit_block(design: Design, selections: range) -> Block:
         held[np.arange(len(design.yi)), design.family] = 1.0
         reason[((masks.astype(float) @ held) > 0).sum(axis=1) > 1] = _MIXED_OUTCOMES
     reason[k < 2] = _FEW_EFFECTS
+    if design.quality is not None:
+        too_few = (before > 0).sum(axis=1) < design.min_samples
+        reason[design.quality[table] & too_few] = _FEW_QUALIFY
     reason[absent] = _ABSENT_SAMPLE
     nested = design.three_level[table] & (counts > 1).any(axis=1) & (reason < 0)
     flat = (reason < 0) & ~nested
