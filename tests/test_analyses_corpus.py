@@ -274,6 +274,29 @@ def test_a_by_family_analysis_has_no_overall_multiverse_and_none_for_unpooled_fa
         assert on_disk == named, identifier
 
 
+def test_evidence_multiverse_runs_the_same_per_family_multiverses_as_evidence_run(
+    results, tmp_path, capsys
+):
+    """Invariant: the command fits one multiverse per pooled family of a by-family analysis,
+    the same as ``evidence run`` wrote (its pre-specified estimate and counts)."""
+    from evidence.cli import main
+
+    by_family = [i for i, d in results.items() if d["status"] == "by-family"]
+    if not by_family:
+        pytest.skip("no by-family analysis in the corpus")
+    arguments = ["multiverse", "--studies", str(ROOT / "studies"), "--analyses"]
+    arguments += [str(ROOT / "analyses"), "--out", str(tmp_path), "--json", "--no-progress"]
+    assert main([*arguments, *by_family]) == 0
+    summaries = json.loads(capsys.readouterr().out)
+    for identifier in by_family:
+        blocks = [b for b in results[identifier]["by_family"] if b["status"] == "ok"]
+        assert sorted(summaries[identifier]["by_family"]) == sorted(b["family"] for b in blocks)
+        for block in blocks:
+            ran = summaries[identifier]["by_family"][block["family"]]
+            assert ran["specifications"] == block["multiverse"]["specifications"]
+            assert ran["prespecified"] == block["multiverse"]["prespecified"]
+
+
 # --------------------------------------------------------------------------- issue 13
 # Invariants over the live corpus (no counts, no pooled values): every pooled headline
 # obeys the eligibility rules, and the sentences and summaries say what the numbers say.

@@ -1071,6 +1071,20 @@ def multiverse_section(
     return section
 
 
+def pooled_families(studies: Sequence[Study], analysis: Analysis) -> list[str] | None:
+    """Outcome families with a multiverse of their own, as ``evidence run`` decides them.
+
+    ``None`` when the analysis is not ``by-family`` (one multiverse of the whole analysis);
+    otherwise the families it pools, in its order (possibly none).
+    """
+    from evidence.analyses.fit import fit_analysis
+
+    sections = fit_analysis(harmonise(studies, analysis), analysis)
+    if sections["status"] != "by-family":
+        return None
+    return [b["family"] for b in sections["by_family"] or [] if b["status"] == "ok"]
+
+
 def remove_multiverse_tables(results_dir: Path, identifier: str) -> None:
     """Remove an analysis's multiverse tables (its spec turned the multiverse off)."""
     for path in (*table_paths(results_dir, identifier), *family_tables(results_dir, identifier)):

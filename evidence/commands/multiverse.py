@@ -1,12 +1,14 @@
 """``evidence multiverse ID...``: every specification of an analysis's multiverse.
 
 Fits every specification of the ``multiverse:`` block of ``analyses/<id>.yaml`` (defaults
-when the spec has none) and writes ``build/results/<id>-multiverse.parquet`` and ``.csv``,
-one row per specification, streaming blocks of specifications so that memory stays bounded
-for millions of them. ``--scheduler local`` starts a Dask cluster on this machine,
-``--scheduler ADDRESS`` (``tcp://host:8786``) uses a running one, whose workers need this
-package installed (``pip install 'evidence[cluster]'``); the tables are identical to a run
-in one process. A progress bar goes to stderr; a summary of each multiverse to stdout.
+when the spec has none) and writes ``build/results/<id>-multiverse.parquet`` and ``.csv``
+(for a by-family analysis, one multiverse per pooled outcome family,
+``<id>-multiverse-family-<slug>.*``, as ``evidence run`` does), one row per specification,
+streaming blocks of specifications so that memory stays bounded for millions of them.
+``--scheduler local`` starts a Dask cluster on this machine, ``--scheduler ADDRESS``
+(``tcp://host:8786``) uses a running one, whose workers need this package installed
+(``pip install 'evidence[cluster]'``); the tables are identical to a run in one process.
+A progress bar goes to stderr; a summary of each multiverse to stdout.
 """
 
 from __future__ import annotations
@@ -58,7 +60,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the multiverses; problems in records or specs raise EvidenceError (exit 1)."""
-    from evidence.analyses.multiverse import BLOCK_SPECIFICATIONS, multiverse_section
+    from evidence.analyses.multiverse import (
+        BLOCK_SPECIFICATIONS,
+        multiverse_section,
+        pooled_families,
+    )
     from evidence.analyses.runner import claim_build_dir
     from evidence.analyses.spec import load_analyses
     from evidence.errors import errors_in
@@ -84,15 +90,26 @@ def run(args: argparse.Namespace) -> int:
     if errors_in(problems):
         raise EvidenceError(problems)
     claim_build_dir(args.out, [args.studies, args.analyses])
-    summaries = {}
+    summaries: dict[str, Any] = {}
     with _client(args.scheduler, args.workers) as client:
         for analysis in analyses:
-            with _progress_bar(analysis.id, args.no_progress) as progress:
-                summaries[analysis.id] = multiverse_section(
-                    studies, analysis, args.out, block, client, progress
-                )
-            if not args.json:
-                print(_summary_text(analysis.id, summaries[analysis.id], args.out))
+            families = pooled_families(studies, analysis)
+            if families is not None:  # by-family: one multiverse per pooled family
+                summaries[analysis.id] = {"by_family": {}}
+                if not families and not args.json:
+                    print(f"{analysis.id}: no outcome family is pooled, so no multiverse")
+            for family in [None] if families is None else families:
+                label = analysis.id if family is None else f"{analysis.id} ({family})"
+                with _progress_bar(label, args.no_progress) as progress:
+                    section = multiverse_section(
+                        studies, analysis, args.out, block, client, progress, family
+                    )
+                if family is None:
+                    summaries[analysis.id] = section
+                else:
+                    summaries[analysis.id]["by_family"][family] = section
+                if not args.json:
+                    print(_summary_text(label, section, args.out))
     if args.json:
         print(json.dumps(summaries, indent=2))
     return 0
