@@ -622,19 +622,24 @@ def concurrent(rng: random.Random) -> None:
             ]
             outputs = [process.communicate(timeout=900)[0] for process in running]
             for process, output in zip(running, outputs, strict=True):
-                escape = None
-                for path in (repo / "build" / "results").glob("*.json"):
-                    try:
-                        json.loads(path.read_text(encoding="utf-8"))
-                    except ValueError:
-                        escape = f"{path.name} does not parse after two at once"
-                if not (repo / "build" / "site" / "index.html").is_file():
-                    escape = "no published index.html after two at once"
+                escape = _state_escape(repo, "two at once")
                 if process.returncode not in (0, 1):
                     escape = escape or f"exit status {process.returncode}: {output[-300:]}"
                 if process.returncode == 1 and "[output-locked]" not in output:
                     escape = escape or f"failed without saying why: {output[-300:]}"
                 tally("concurrent", "Traceback (most recent call last)" in output, escape)
+
+
+def _state_escape(repo: Path, after: str) -> str | None:
+    """What is broken in ``repo/build`` after ``after``: a results file, the site."""
+    for path in (repo / "build" / "results").glob("*.json"):
+        try:
+            json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            return f"{path.name} does not parse after {after}"
+    if not (repo / "build" / "site" / "index.html").is_file():
+        return f"no published index.html after {after}"
+    return None
 
 
 def sigkill(rng: random.Random, kills: int) -> None:
@@ -668,14 +673,7 @@ def sigkill(rng: random.Random, kills: int) -> None:
                 with contextlib.suppress(ProcessLookupError):
                     process.send_signal(signal.SIGKILL)
                 process.wait()
-                escape = None
-                for path in (repo / "build" / "results").glob("*.json"):
-                    try:
-                        json.loads(path.read_text(encoding="utf-8"))
-                    except ValueError:
-                        escape = f"{path.name} does not parse after a killed {command}"
-                if not (repo / "build" / "site" / "index.html").is_file():
-                    escape = f"no published index.html after a killed {command}"
+                escape = _state_escape(repo, f"a killed {command}")
                 status, output = cli(repo, *argv)  # the next run must recover
                 traceback = "Traceback (most recent call last)" in output
                 if command == "diff":
