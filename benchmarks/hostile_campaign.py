@@ -338,7 +338,8 @@ def site(rng: random.Random) -> None:
             p.read_text(encoding="utf-8", errors="replace")
             for p in (repo / "build" / "site").rglob("*.html")
         )
-        raw = "<script>alert(1)</script>" in pages or "onerror=alert" in pages
+        # a live tag, not its escaped text (&lt;img src=x onerror=...&gt; is text)
+        raw = "<script>alert(1)</script>" in pages or "<img src=x onerror" in pages
         built = (repo / "build" / "site" / "index.html").is_file()
         escape = "a payload is live in the built site" if raw else None
         tally("site", escape=escape or (None if built else f"no site: {output[-300:]}"))
