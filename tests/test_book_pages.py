@@ -459,6 +459,31 @@ def test_link_with_a_query_keeps_a_single_escaped_ampersand():
     assert 'href="http://x.dk/s?p=1&amp;q=2"' in html
 
 
+def test_the_bibliography_runs_a_to_z_once_by_the_label_a_reader_sees():
+    # "Ahern and others" is written as the literal name {Ahern et al.}; an entry without
+    # authors is labelled by its title. Both used to sort outside the A-Z run.
+    from pybtex.database import Entry, Person
+
+    from evidence.report.book.sphinx_ext import AuthorYearStyle
+
+    def entry(key, author=None, year="2001", title=None):
+        fields = {"year": year, **({"title": title} if title else {})}
+        persons = {"author": [Person(author)]} if author else {}
+        made = Entry("misc", fields=fields, persons=persons)
+        made.key = key
+        return made
+
+    entries = [
+        entry("teo", "Teo"),
+        entry("ahern", "{Ahern et al.}"),
+        entry("lundby", title="Swedish Lundby Study", year="n.d."),
+        entry("add", title="Add Health study", year="n.d."),
+        entry("berkman", "Berkman"),
+    ]
+    ordered = [e.key for e in AuthorYearStyle().sort(entries)]
+    assert ordered == ["add", "ahern", "berkman", "lundby", "teo"]
+
+
 @pytest.mark.parametrize(("status", "pooled_count"), [("ok", 1), ("insufficient-evidence", 0)])
 def test_prisma_counts_studies_pooled_in_an_analysis_that_was_pooled(
     tmp_path, status, pooled_count

@@ -1,9 +1,10 @@
 """CONTRIBUTING.md cannot go stale: every ``console`` block in it is run and compared.
 
 The guide walks a contributor through adding a real study (giles2005, from
-tests/fixtures/new-studies/). This test copies the repository's analyses/ and the records
-listed in tests/fixtures/guide-studies.txt (those present when the guide's outputs were
-taken: a study added since does not move them) into a temporary git repository on
+tests/fixtures/new-studies/). This test copies the analyses listed in
+tests/fixtures/guide-analyses.txt and the records listed in tests/fixtures/guide-studies.txt
+(those present when the guide's outputs were taken: a study or analysis added since does not
+move them) into a temporary git repository on
 ``main`` and runs every ``$ command`` of every
 ``console`` block in the order the guide gives them, with the guide's hidden steps (HTML
 comments ``<!-- test: ... -->`` before a block: make the repository, put the BibTeX file
@@ -30,6 +31,11 @@ DIRECTIVE = re.compile(r"<!-- test: (.+?) -->")
 #: Ids of the records the guide's example outputs were taken with.
 GUIDE_STUDIES = frozenset(
     (Path(__file__).parent / "fixtures" / "guide-studies.txt").read_text().split()
+)
+#: Ids of the analyses the guide's example outputs were taken with (``evidence diff``
+#: lists every analysis, so one added since must not change them).
+GUIDE_ANALYSES = frozenset(
+    (Path(__file__).parent / "fixtures" / "guide-analyses.txt").read_text().split()
 )
 
 
@@ -77,9 +83,12 @@ def normalise(text: str, root: Path) -> list[str]:
 
 def hidden_step(step: str, root: Path) -> None:
     if step == "setup-repository":
-        # the records present when the guide's outputs were taken (studies added since
-        # must not change them); the analyses, the code and the rest of studies/ as they are
-        shutil.copytree(REPO / "analyses", root / "analyses")
+        # the records and analyses present when the guide's outputs were taken (those
+        # added since must not change them); the code and the rest of studies/ as they are
+        (root / "analyses").mkdir()
+        for path in (REPO / "analyses").iterdir():
+            if path.suffix != ".yaml" or path.stem in GUIDE_ANALYSES:
+                shutil.copy(path, root / "analyses" / path.name)
         (root / "studies").mkdir()
         for path in (REPO / "studies").iterdir():
             if not path.is_file():

@@ -27,8 +27,9 @@ REPO = Path(__file__).resolve().parents[1]
 NEW_STUDIES = Path(__file__).parent / "fixtures" / "new-studies"
 SCHEMA_LINE = "# yaml-language-server: $schema=../evidence/schema/study.schema.json"
 #: giles2005 (networks with friends and 10-year survival, HR 0.78) joins the pooled
-#: isolation-mortality; momtaz2012 (loneliness and hypertension) is selected by none.
-JOINS, SELECTED_BY_NONE = "giles2005", "momtaz2012"
+#: isolation-mortality; anderson2024 (adolescent loneliness and hair cortisol, regression
+#: slopes no analysis metric takes) is selected by none.
+JOINS, SELECTED_BY_NONE = "giles2005", "anderson2024"
 JOINED_ANALYSIS = "isolation-mortality"
 
 

@@ -72,3 +72,6 @@ def test_no_figure_text_runs_off_the_drawing(tmp_path, monkeypatch):
     )
     assert sorted((tmp_path / "figures").glob("*.svg")), "the run drew no figure"
     assert problems == [], "\n".join(problems)
+    # The landing page's summary forest wraps every title and outcome, never cuts one.
+    summary = (tmp_path / "figures" / "summary-forest.svg").read_text(encoding="utf-8")
+    assert "\u2026" not in summary

@@ -290,3 +290,22 @@ def test_a_subgroup_does_not_carry_the_whole_samples_n():
     assert {row.study: row.n for row in table.rows} == {"cohort2001": 5000, "biobank2018": None}
     assert participants(table.included) == 5000  # not 484,054
     assert samples_without_n(table.included) == 1
+
+
+def test_an_unset_list_field_is_not_reported_not_an_empty_level():
+    """exposure.tie_types left out of a record is a missing value (None), never ''."""
+    from evidence.records.model import Exposure
+
+    def with_ties(effect_id, ties):
+        plain = effect(effect_id)
+        return replace(plain, exposure=replace(plain.exposure, tie_types=ties))
+
+    records = [
+        study("a", with_ties("family", ("family",))),
+        study("b", with_ties("both", ("family", "friend"))),
+        study("c", with_ties("unset", ())),
+    ]
+    assert Exposure.__dataclass_fields__["tie_types"].default == ()
+    table = harmonise(records, replace(ANALYSIS, subgroups=("exposure.tie_types",)))
+    levels = {row.study: row.fields["exposure.tie_types"] for row in table.rows}
+    assert levels == {"a": "family", "b": "family;friend", "c": None}

@@ -393,9 +393,14 @@ def _value_words(value: Any) -> str:
 
 
 def _plain(value: Any) -> Any:
-    """Field values as CSV/JSON-friendly scalars (lists joined with ``;``)."""
+    """Field values as CSV/JSON-friendly scalars (lists joined with ``;``).
+
+    An empty list (a list-valued field such as ``exposure.tie_types`` left out of the
+    record) is ``None``, like any field that is not set, so that a subgroup analysis puts
+    it in the level "not reported" instead of a level named by the empty string.
+    """
     if isinstance(value, tuple | list):
-        return ";".join(str(v) for v in value)
+        return ";".join(str(v) for v in value) or None
     return value
 
 

@@ -296,11 +296,15 @@ def plain_language(
         )
     else:
         what = message or "Nothing was pooled."
-    how = (
-        _how_sure(certainty)
-        if status == "ok" and certainty
-        else ("Not rated: there is no pooled estimate to rate.")
-    )
+    if status == "ok" and certainty:
+        how = _how_sure(certainty)
+    elif status == "by-family":
+        how = (
+            "Not rated as a whole: each kind of outcome pooled on its own has its own "
+            "rating below; one with too little evidence to pool is not rated."
+        )
+    else:
+        how = "Not rated: there is no pooled estimate to rate."
     text = " ".join(
         [
             f"Who: {who}",

@@ -81,7 +81,8 @@ def multiverse_section(result: Mapping[str, Any]) -> str:
         "none of these numbers is a finding: they show what choices that relax those rules "
         "would give."
     )
-    if result.get("status") == "by-family":
+    families = ((result.get("eligibility") or {}).get("outcome_families") or {}).get("across")
+    if result.get("status") == "by-family" and families == "separate":
         headline += " Each specification pools one kind of outcome only, as the analysis does."
     blocks = [
         esc(

@@ -23,6 +23,7 @@ from docutils import nodes
 from pybtex.plugin import register_plugin
 from pybtex.style.formatting.plain import Style as PlainStyle
 from pybtex.style.labels import BaseLabelStyle
+from pybtex.style.sorting import BaseSortingStyle
 
 STYLE_NAME = "evidence-author-year"
 
@@ -72,10 +73,31 @@ class AuthorYearLabelStyle(BaseLabelStyle):
                 yield label
 
 
+class AuthorYearSortingStyle(BaseSortingStyle):
+    """One A-Z run by the label a reader sees (``Steptoe et al.``), then year and title.
+
+    The ``plain`` style sorts by the BibTeX name: a literal name ``{Ahern et al.}`` (how
+    :func:`evidence.report.book.bibfile.site_bibtex` writes ``Ahern and others``) sorted
+    after ``z`` and an entry without authors before ``a``, so the list ran A-Z twice.
+    """
+
+    def sorting_key(self, entry: Any) -> tuple[str, str, str, str]:
+        """Return (who, year, title, key), lower-case and without braces."""
+        who = _label(entry).rsplit(" ", 1)[0]
+        title = str(entry.fields.get("title", ""))
+        return (
+            who.replace("{", "").replace("}", "").lower(),
+            str(entry.fields.get("year", "")),
+            title.replace("{", "").replace("}", "").lower(),
+            str(entry.key),
+        )
+
+
 class AuthorYearStyle(PlainStyle):
-    """The pybtex ``plain`` style with :class:`AuthorYearLabelStyle` labels."""
+    """The pybtex ``plain`` style with :class:`AuthorYearLabelStyle` labels, sorted A-Z."""
 
     default_label_style = AuthorYearLabelStyle
+    default_sorting_style = AuthorYearSortingStyle
 
 
 def unescape_link_targets(app: Any, doctree: nodes.document) -> None:

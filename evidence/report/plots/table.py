@@ -17,6 +17,7 @@ from matplotlib.transforms import blended_transform_factory
 
 from evidence.report.plots.common import (
     FIGURE_WIDTH,
+    HINTING_MARGIN,
     INK,
     LINE_HEIGHT,
     MUTED,
@@ -30,6 +31,7 @@ from evidence.report.plots.common import (
     fit_text,
     new_figure,
     safe_text,
+    text_width,
     wrap_text,
 )
 from evidence.report.plots.scale import Scale, set_natural_axis
@@ -169,6 +171,12 @@ def _detail(row: Row, columns: Sequence[Column]) -> str:
     return " \u00b7 ".join(parts)
 
 
+#: Most lines of a row's label and of a heading before the rest is cut with an ellipsis:
+#: long analysis titles and outcome names wrap rather than lose their end (the "(k = n)").
+LABEL_LINES = 10
+HEADING_LINES = 6
+
+
 def _place(rows: Sequence[Row], layout: Layout) -> tuple[list[_Placed], float]:
     """Break every row's text into lines; return the placed rows and the block height."""
     label_room = _points(layout.axes_left - _LABEL_X - 0.02)
@@ -184,9 +192,9 @@ def _place(rows: Sequence[Row], layout: Layout) -> tuple[list[_Placed], float]:
         if row.kind == "note":
             lines = wrap_text(row.label, full_room, SMALL_TEXT)
         elif row.kind == "heading":
-            lines = wrap_text(row.label, full_room, TEXT, True, 3)
+            lines = wrap_text(row.label, full_room, TEXT, True, HEADING_LINES)
         else:
-            lines = wrap_text(row.label, label_room, TEXT, bold, 4) if row.label else []
+            lines = wrap_text(row.label, label_room, TEXT, bold, LABEL_LINES) if row.label else []
         detail = _detail(row, layout.columns) if row.kind not in ("heading", "note") else ""
         if detail:
             detail = fit_text(detail, label_room, SMALL_TEXT)
@@ -284,7 +292,11 @@ def _draw_block(
     axes.set_yticks([])
     for side in ("left", "top", "right"):
         axes.spines[side].set_visible(False)
-    axes.set_xlabel(block.scale.axis_label(), labelpad=3)
+    label = block.scale.axis_label()
+    room = _points(layout.axes_right - layout.axes_left)
+    # centred under a narrow axis a long label would run off the right edge: end it there
+    wide = text_width(label, TEXT) > HINTING_MARGIN * room
+    axes.set_xlabel(label, labelpad=3, loc="right" if wide else "center")
     _draw_guides(axes, block, lo, hi, placed)
     text_transform = blended_transform_factory(figure.transFigure, axes.transData)
     for item in placed:
