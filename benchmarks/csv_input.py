@@ -90,7 +90,7 @@ def main() -> int:
         cases = {
             "evidence pool --method DL": [str(args.evidence), "pool", str(path), "--method", "DL"],
             "evidence pool --method REML": [str(args.evidence), "pool", str(path)],
-            "evidence: read_table + compute_effects": [python, "-c", READ_ONLY, str(path)],
+            "evidence: read_table + compute_effects": [python, "-P", "-c", READ_ONLY, str(path)],
             "PyMARE: pandas.read_csv + DerSimonianLaird": [
                 sys.executable,
                 "-c",

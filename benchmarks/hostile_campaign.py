@@ -8,8 +8,11 @@ sentinel directory and a "secret" file outside the copy. Categories:
 - ``yaml-mutations``: random edits of real records (seeded); each mutated corpus is
   validated in-process; a record set that validates is run (``evidence run``, no figures):
   validates implies runs;
-- ``payloads``: hostile text (markup, ANSI, newlines, bidi, formula, mentions) in the
-  free-text fields of a real record: validate, run with figures, effects CSV, diff text;
+- ``payloads``: hostile text (markup, ANSI, newlines, bidi, formula, mentions) in five
+  free-text fields of a real record: validate, run (with figures for the field that an
+  analysis groups by), the published effects CSVs (formulas) and SVGs (bidi, script);
+- ``site``: a payload in each of those fields at once, run and ``book``: no payload live
+  in the built pages;
 - ``paths``: symbolic links out of the copy, to ``/dev/zero``, loops, FIFOs, directories
   as records, bibliography or specs; ``--out`` at the copy, at ``studies``, at a parent;
 - ``csv``: hostile CSVs for ``evidence pool`` and ``evidence effects``;
@@ -288,7 +291,7 @@ def _inject(original: str, anchor: str, payload: str) -> str:
 
 
 def payloads(rng: random.Random) -> None:
-    """Hostile text in free-text fields: validate, run, read the outputs; one site build."""
+    """Hostile text in free-text fields: validate, run, read the published CSV and SVGs."""
     del rng
     with project() as repo:
         spec = repo / "analyses" / "isolation-mortality.yaml"
@@ -311,25 +314,35 @@ def payloads(rng: random.Random) -> None:
                 status, output = cli(repo, *argv)
                 judge("payloads", repo, output, before, status)
                 _judge_outputs(repo)
-        combined = original
-        for index, (anchor, _name) in enumerate(FIELDS):  # every field hostile at once
-            combined = _inject(combined, anchor, PAYLOADS[index % len(PAYLOADS)])
-            combined = _inject(combined, anchor, "<script>alert(1)</script>")
+        record.write_text(original, encoding="utf-8")
+
+
+def site(rng: random.Random) -> None:
+    """A payload in every free-text field at once, run with figures, one site build."""
+    del rng
+    with project() as repo:
+        spec = repo / "analyses" / "isolation-mortality.yaml"
+        text = spec.read_text(encoding="utf-8")
+        spec.write_text(text.replace("subgroups: [exposure.construct, sex]", SUBGROUP), "utf-8")
+        record = repo / "studies" / "steptoe2013.yaml"
+        combined = record.read_text(encoding="utf-8")
+        for index, (anchor, _name) in enumerate(FIELDS):  # script, img, ANSI, forged, formula
+            combined = _inject(combined, anchor, PAYLOADS[index])
         record.write_text(combined, encoding="utf-8")
         before = digest_tree(repo.parent, skip=("repo/build", "repo/book/_generated"))
         status, output = cli(repo, "run")
-        judge("payloads", repo, output, before, status)
+        judge("site", repo, output, before, status)
         status, output = cli(repo, "book")
-        judge("payloads", repo, output, before, status)
+        judge("site", repo, output, before, status)
         pages = "\n".join(
             p.read_text(encoding="utf-8", errors="replace")
             for p in (repo / "build" / "site").rglob("*.html")
         )
-        raw = "<script>alert(1)</script>" in pages or "onerror=alert" in pages
+        # a live tag, not its escaped text (&lt;img src=x onerror=...&gt; is text)
+        raw = "<script>alert(1)</script>" in pages or "<img src=x onerror" in pages
         built = (repo / "build" / "site" / "index.html").is_file()
         escape = "a payload is live in the built site" if raw else None
-        tally("payloads", escape=escape or (None if built else f"no site: {output[-300:]}"))
-        record.write_text(original, encoding="utf-8")
+        tally("site", escape=escape or (None if built else f"no site: {output[-300:]}"))
 
 
 def _judge_outputs(repo: Path) -> None:
@@ -622,19 +635,24 @@ def concurrent(rng: random.Random) -> None:
             ]
             outputs = [process.communicate(timeout=900)[0] for process in running]
             for process, output in zip(running, outputs, strict=True):
-                escape = None
-                for path in (repo / "build" / "results").glob("*.json"):
-                    try:
-                        json.loads(path.read_text(encoding="utf-8"))
-                    except ValueError:
-                        escape = f"{path.name} does not parse after two at once"
-                if not (repo / "build" / "site" / "index.html").is_file():
-                    escape = "no published index.html after two at once"
+                escape = _state_escape(repo, "two at once")
                 if process.returncode not in (0, 1):
                     escape = escape or f"exit status {process.returncode}: {output[-300:]}"
                 if process.returncode == 1 and "[output-locked]" not in output:
                     escape = escape or f"failed without saying why: {output[-300:]}"
                 tally("concurrent", "Traceback (most recent call last)" in output, escape)
+
+
+def _state_escape(repo: Path, after: str) -> str | None:
+    """What is broken in ``repo/build`` after ``after``: a results file, the site."""
+    for path in (repo / "build" / "results").glob("*.json"):
+        try:
+            json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            return f"{path.name} does not parse after {after}"
+    if not (repo / "build" / "site" / "index.html").is_file():
+        return f"no published index.html after {after}"
+    return None
 
 
 def sigkill(rng: random.Random, kills: int) -> None:
@@ -668,14 +686,7 @@ def sigkill(rng: random.Random, kills: int) -> None:
                 with contextlib.suppress(ProcessLookupError):
                     process.send_signal(signal.SIGKILL)
                 process.wait()
-                escape = None
-                for path in (repo / "build" / "results").glob("*.json"):
-                    try:
-                        json.loads(path.read_text(encoding="utf-8"))
-                    except ValueError:
-                        escape = f"{path.name} does not parse after a killed {command}"
-                if not (repo / "build" / "site" / "index.html").is_file():
-                    escape = f"no published index.html after a killed {command}"
+                escape = _state_escape(repo, f"a killed {command}")
                 status, output = cli(repo, *argv)  # the next run must recover
                 traceback = "Traceback (most recent call last)" in output
                 if command == "diff":
@@ -703,6 +714,7 @@ def main() -> int:
     steps = {
         "yaml-mutations": lambda: yaml_mutations(rng, args.mutations),
         "payloads": lambda: payloads(rng),
+        "site": lambda: site(rng),
         "paths": lambda: paths(rng),
         "csv": lambda: csvs(rng),
         "specs": lambda: specs(rng, args.specs),

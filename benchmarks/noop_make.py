@@ -2,12 +2,14 @@
 
 Run: ``.venv/bin/python benchmarks/noop_make.py [--evidence CMD]``. The shipped
 ``studies/``, ``analyses/`` and ``book/`` are copied to a temporary directory; there the
-three steps of ``make`` (``evidence validate studies``, ``evidence run``, ``evidence book``)
-run once cold, then three times with nothing changed (the no-op ``make``; best of 3), then
-once after one record's text changed and once after one study was added (a copy of a
-record under a new id and bib key, selected by some analyses only). Each step is timed in
-its own process (wall and CPU of the process). ``--evidence`` times another checkout
-(e.g. a wrapper running ``python -m evidence`` with ``PYTHONPATH`` at an older commit).
+steps of ``make`` (``evidence validate studies``, ``evidence run``, ``evidence history``,
+``evidence book``; the copy is a git repository with one commit) run once cold, then
+three times with nothing changed (the no-op ``make``; best of 3), then once after one
+record's text changed and once after one study was added (a copy of a record under a new
+id and bib key, selected by some analyses only). Each step is timed in its own process
+(wall and CPU of the process). ``--evidence`` times another checkout (e.g. a wrapper
+running ``python -P -m evidence`` with ``PYTHONPATH`` at an older commit; ``-P`` keeps a
+newer ``evidence/`` in the working directory from shadowing it).
 """
 
 from __future__ import annotations
@@ -24,7 +26,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = Path(sys.executable).with_name("evidence")
-STEPS = (("validate", "studies"), ("run",), ("book",))
+STEPS = (("validate", "studies"), ("run",), ("history",), ("book",))
+#: ``make analyses`` runs ``evidence history`` after ``run`` (since the living-review
+#: pages); it reads git history, so the copy is made a repository. Checkouts without the
+#: command skip the step.
 
 
 def timed(command: str, repo: Path, *argv: str) -> tuple[float, float]:
@@ -39,9 +44,24 @@ def timed(command: str, repo: Path, *argv: str) -> tuple[float, float]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+def _has_history(command: str) -> bool:
+    """Whether this ``evidence`` has the ``history`` command."""
+    listed = subprocess.run([command, "--help"], capture_output=True, text=True, check=False)
+    return " history " in listed.stdout
+
+
+def _commit(repo: Path, message: str) -> None:
+    """Commit everything in ``repo`` (``evidence history`` reads the git history)."""
+    for argv in (["add", "-A"], ["-c", "user.name=b", "-c", "user.email=b@x", "commit", "-qm"]):
+        subprocess.run(
+            ["git", *argv, *([message] if argv[0] == "-c" else [])], cwd=repo, check=True
+        )
+
+
 def make(command: str, repo: Path) -> dict[str, tuple[float, float]]:
-    """Time the three steps of ``make``; return them and their total."""
-    found = {" ".join(step): timed(command, repo, *step) for step in STEPS}
+    """Time the steps of ``make``; return them and their total."""
+    steps = [step for step in STEPS if step != ("history",) or _has_history(command)]
+    found = {" ".join(step): timed(command, repo, *step) for step in steps}
     found["make (total)"] = (
         sum(wall for wall, _cpu in found.values()),
         sum(cpu for _wall, cpu in found.values()),
@@ -61,6 +81,8 @@ def main() -> int:
             shutil.copytree(
                 ROOT / name, repo / name, ignore=shutil.ignore_patterns("_generated", "_build")
             )
+        subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+        _commit(repo, "base")
         for step, (wall, cpu) in make(args.evidence, repo).items():
             rows.append(("cold", step, wall, cpu))
         best: dict[str, tuple[float, float]] = {}

@@ -179,7 +179,7 @@ def time_code_at(ref: str, directory: Path, repeats: int) -> tuple[float, float,
 def _time_tree(tree: Path, directory: Path, repeats: int) -> tuple[float, float, float]:
     environment = {**os.environ, "PYTHONPATH": str(tree)}
     out = subprocess.run(
-        [sys.executable, "-c", TIMER, str(directory), str(repeats)],
+        [sys.executable, "-P", "-c", TIMER, str(directory), str(repeats)],
         env=environment,
         capture_output=True,
         text=True,
@@ -189,7 +189,7 @@ def _time_tree(tree: Path, directory: Path, repeats: int) -> tuple[float, float,
     for _ in range(repeats):
         start = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "evidence", "validate", str(directory)],
+            [sys.executable, "-P", "-m", "evidence", "validate", str(directory)],
             env=environment,
             capture_output=True,
         )

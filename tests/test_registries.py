@@ -202,6 +202,7 @@ def test_figure_kinds_are_registered_by_their_modules_in_order():
         "baujat",
         "bubble",
         "spec-curve",
+        "family-spec-curve",
     ]
 
 
@@ -209,6 +210,8 @@ def test_figure_names_are_those_of_registered_kinds():
     from evidence.report.plots.registry import is_figure_name
 
     assert is_figure_name("forest") and is_figure_name("bubble-follow-up-years")
+    assert is_figure_name("family-spec-curve-stroke-1a2b3c")
+    assert not is_figure_name("family-spec-curve") and not is_figure_name("family-spec-curve-")
     assert not is_figure_name("bubble-") and not is_figure_name("bubble-../x")
     assert not is_figure_name("notes") and not is_figure_name("smoking-forest")
 
