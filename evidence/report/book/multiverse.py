@@ -142,7 +142,9 @@ def family_multiverse_blocks(result: Mapping[str, Any]) -> list[tuple[Mapping[st
             continue
         text = multiverse_section(result, family)
         if not text and family.get("status") != "ok":
-            why = str(family.get("message") or "it is not pooled").rstrip(".")
+            why = str(family.get("message") or "")
+            why = why.removeprefix("Not pooled: ").replace(" The studies are listed below.", "")
+            why = why.rstrip(".") or "too few samples"
             text = esc(f"No multiverse for this kind of outcome: it is not pooled ({why}).")
         blocks.append((family, text))
     return blocks
