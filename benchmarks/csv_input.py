@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+from startup import timed  # the same best-of-N timer (benchmarks/ is the script's path)
 
 DEFAULT = Path(sys.executable).with_name("evidence")
 
@@ -55,20 +53,6 @@ def write_csv(path: Path, rows: int) -> None:
     with path.open("w", encoding="utf-8") as handle:
         handle.write("study,yi,vi\n")
         handle.writelines(f"s{i},{yi[i]:.6f},{vi[i]:.6f}\n" for i in range(rows))
-
-
-def timed(argv: list[str], repeat: int = 3) -> tuple[float, float]:
-    """Best wall time over ``repeat`` runs and the CPU time of that run (seconds)."""
-    best = (float("inf"), float("inf"))
-    for _ in range(repeat):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wall = time.perf_counter() - start
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        best = min(best, (wall, cpu))
-    return best
 
 
 def main() -> int:
@@ -103,7 +87,7 @@ def main() -> int:
         print(f"{args.rows:,} rows, {path.stat().st_size / 1e6:.1f} MB; best of 3")
         print("| work | wall | CPU |\n| --- | --- | --- |")
         for name, argv in cases.items():
-            wall, cpu = timed(argv)
+            wall, cpu = timed(argv, 3)
             print(f"| {name} | {wall:.2f} s | {cpu:.2f} s |", flush=True)
     return 0
 

@@ -112,7 +112,7 @@ from scipy import optimize, sparse, stats
 from scipy.sparse import csgraph
 
 from evidence.stats.errors import InputError
-from evidence.stats.results import finite
+from evidence.stats.results import coefficient_rows, finite
 
 __all__ = [
     "AnovaResult",
@@ -857,17 +857,15 @@ class MultivariateResult:
             "method": self.method,
             "test": self.test,
             "df": self.df,
-            "coefficients": [
-                {
-                    "name": name,
-                    "estimate": finite(self.beta[i]),
-                    "se": finite(self.se[i]),
-                    "statistic": finite(self.statistic[i]),
-                    "p": finite(self.p[i]),
-                    "ci": [finite(self.ci_lower[i]), finite(self.ci_upper[i])],
-                }
-                for i, name in enumerate(self.names)
-            ],
+            "coefficients": coefficient_rows(
+                self.names,
+                self.beta,
+                self.se,
+                self.statistic,
+                self.p,
+                self.ci_lower,
+                self.ci_upper,
+            ),
             "sigma2": {
                 name: finite(v) for name, v in zip(self.sigma2_names, self.sigma2, strict=True)
             },

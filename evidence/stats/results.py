@@ -27,6 +27,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+from numpy.typing import ArrayLike
+
 Interval = tuple[float | None, float | None] | None
 
 
@@ -36,6 +39,29 @@ def finite(value: Any) -> float | None:
         return None
     number = float(value)
     return number if math.isfinite(number) else None
+
+
+def coefficient_rows(names: Sequence[str], *columns: ArrayLike) -> list[dict[str, Any]]:
+    """JSON rows of a coefficient table (metafor's ``coef(summary(fit))``), finite or None.
+
+    ``columns`` are, in this order, the estimates, standard errors, test statistics,
+    p-values and the lower and upper confidence bounds, one value per name.
+
+    >>> coefficient_rows(["intrcpt"], [0.5], [0.1], [5.0], [1e-6], [0.3], [0.7])[0]["ci"]
+    [0.3, 0.7]
+    """
+    beta, se, statistic, p, lower, upper = (np.asarray(c, dtype=float) for c in columns)
+    return [
+        {
+            "name": name,
+            "estimate": finite(beta[i]),
+            "se": finite(se[i]),
+            "statistic": finite(statistic[i]),
+            "p": finite(p[i]),
+            "ci": [finite(lower[i]), finite(upper[i])],
+        }
+        for i, name in enumerate(names)
+    ]
 
 
 def finite_interval(values: Sequence[Any] | None) -> list[float | None] | None:

@@ -68,7 +68,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, special, stats
 
 from evidence.stats.errors import InputError
-from evidence.stats.results import finite
+from evidence.stats.results import coefficient_rows, finite
 
 __all__ = ["SelectionError", "SelectionResult", "selmodel"]
 
@@ -454,17 +454,15 @@ class SelectionResult:
             "alternative": self.alternative,
             "steps": list(self.steps),
             "k": self.k,
-            "coefficients": [
-                {
-                    "name": name,
-                    "estimate": finite(self.beta[i]),
-                    "se": finite(self.se[i]),
-                    "statistic": finite(self.statistic[i]),
-                    "p": finite(self.p[i]),
-                    "ci": [finite(self.ci_lower[i]), finite(self.ci_upper[i])],
-                }
-                for i, name in enumerate(self.names)
-            ],
+            "coefficients": coefficient_rows(
+                self.names,
+                self.beta,
+                self.se,
+                self.statistic,
+                self.p,
+                self.ci_lower,
+                self.ci_upper,
+            ),
             "tau2": finite(self.tau2),
             "se_tau2": finite(self.se_tau2),
             "tau2_ci": [finite(self.tau2_ci[0]), finite(self.tau2_ci[1])],

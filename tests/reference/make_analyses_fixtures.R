@@ -2,7 +2,7 @@
 # Run from tests/reference/:  Rscript make_analyses_fixtures.R
 # Reads the frozen effect tables in snapshots/ (<id>-effects.csv, taken at commit aa75a9d:
 # see snapshots/README.md) and writes analyses_fixtures.json. The corpus in studies/ can
-# grow without moving these numbers: nothing here reads studies/ or ../shared.
+# grow without moving these numbers: nothing here reads studies/ or outside the repository.
 # Each effect is recomputed here from the numbers as printed (value and CI, or a log odds
 # ratio and its SE), so the test checks the harmonised yi and vi as well as the fits.
 # Each block mirrors the frozen spec in snapshots/analyses/<id>.yaml.
