@@ -18,14 +18,15 @@ double as Python's ``float``) only when every cell is missing or an ASCII decima
 a column with anything else (``inf``, ``1_000``, a word) is left to ``float``.
 
 Imported only for files of at least :data:`evidence.effects.csvinput.FAST_READ_BYTES`
-bytes: importing pyarrow costs ~0.05 s, more than reading a small file. Nothing here turns
-Python objects into Arrow ones (``pa.scalar``, ``pa.array``, ``to_numpy``): pyarrow then
-imports pandas, another ~0.3 s; patterns and options are passed as such instead.
+bytes: importing pyarrow costs ~0.05 s, more than reading a small file. Nothing here uses
+``pa.array``, ``pa.scalar`` or ``to_numpy``: pyarrow then imports pandas, another ~0.3 s;
+arrays are made from and read through their buffers instead.
 """
 
 from __future__ import annotations
 
 import codecs
+import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -202,12 +203,37 @@ def numbers(cells: Any, missing: Sequence[str]) -> np.ndarray | None:
         an ASCII decimal number (``inf``, ``1_000``, text): the csv module path's Python
         conversion then reads them or names each cell that is not a number.
     """
-    absent = "^(?:" + "|".join(re.escape(m) for m in missing) + ")$"
-    if not pc.all(pc.match_substring_regex(cells, f"{absent}|{NUMBER}")).as_py():
+    absent = pc.is_in(cells, value_set=_strings(missing))
+    if not pc.all(pc.or_(absent, pc.match_substring_regex(cells, NUMBER))).as_py():
         return None
     try:
-        values = pc.cast(pc.replace_substring_regex(cells, absent, "nan"), pa.float64())
-    except pa.ArrowException:  # pragma: no cover - every such cell is a number to pyarrow
+        if not pc.any(absent).as_py():
+            return _floats(pc.cast(cells, pa.float64()))
+        present = pc.invert(absent)
+        values = np.full(len(cells), math.nan)
+        values[_bools(present)] = _floats(pc.cast(pc.filter(cells, present), pa.float64()))
+    except pa.ArrowException:  # pragma: no cover - each such cell is a number to pyarrow
         return None
-    data = values.buffers()[1]  # no nulls: the values alone (to_numpy would import pandas)
-    return np.frombuffer(data, np.float64, len(values), values.offset * 8).copy()
+    return values
+
+
+# pa.array, pa.scalar and Array.to_numpy import pandas (~0.3 s): arrays go by their buffers.
+
+
+def _strings(values: Sequence[str]) -> Any:
+    """Build a pyarrow string array of ``values``."""
+    encoded = [value.encode() for value in values]
+    offsets = np.cumsum([0, *map(len, encoded)], dtype=np.int32)
+    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]
+    return pa.Array.from_buffers(pa.string(), len(values), buffers)
+
+
+def _floats(values: Any) -> np.ndarray:
+    """Copy a pyarrow double array without nulls into a new numpy array."""
+    return np.frombuffer(values.buffers()[1], np.float64, len(values), values.offset * 8).copy()
+
+
+def _bools(mask: Any) -> np.ndarray:
+    """Return a pyarrow boolean array without nulls as numpy booleans."""
+    bits = np.unpackbits(np.frombuffer(mask.buffers()[1], np.uint8), bitorder="little")
+    return bits[mask.offset : mask.offset + len(mask)].astype(bool)

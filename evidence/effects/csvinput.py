@@ -323,6 +323,8 @@ def reason_column(table: EffectTable, reason: str) -> int:
 
 def row_problems(table: EffectTable, effects: EffectSizes) -> list[Problem]:
     """One problem per row whose effect size could not be computed, at the cell named."""
+    if effects.reasons.count(None) == len(effects.reasons) == len(table.lines):
+        return []  # every row computed: no loop over 10^6 rows (0.1 s)
     return [
         Problem(
             table.path,
