@@ -46,7 +46,7 @@ WHITESPACE = (
 _ASCII_SPACES = tuple(c.encode() for c in WHITESPACE[:10] if c not in "\r\n")
 #: A whole quoted field as the csv module reads it (excel dialect: inner quotes doubled).
 QUOTED = r'^"(?:[^"]|"")*"$'
-_QUOTED = re.compile(QUOTED)
+_QUOTED = re.compile(QUOTED[1:-1])  # for fullmatch
 #: Numbers pyarrow converts: ASCII decimals (Python's ``float`` reads them the same).
 NUMBER = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
 
@@ -137,7 +137,7 @@ def _header(line: str) -> tuple[str, ...] | None:
     names = []
     for field in line.split(","):
         if '"' in field:
-            if not _QUOTED.match(field):
+            if not _QUOTED.fullmatch(field):
                 return None
             field = field[1:-1].replace('""', '"')
         names.append(field.strip())
