@@ -68,10 +68,12 @@ def outcome(path: Path, threshold: int, measure: str | None = None) -> tuple[Any
 
 
 def pool_output(path: Path, threshold: int, capsys: pytest.CaptureFixture[str], *args: str):
+    """Exit status, stdout and stderr of ``evidence pool PATH ARGS`` (``effects`` if first)."""
+    command = ["effects", *args[1:]] if args[:1] == ("effects",) else ["pool", *args]
     saved = csvinput.FAST_READ_BYTES
     csvinput.FAST_READ_BYTES = threshold
     try:
-        status = main(["pool", str(path), *args])
+        status = main([command[0], str(path), *command[1:]])
     finally:
         csvinput.FAST_READ_BYTES = saved
     captured = capsys.readouterr()
@@ -200,6 +202,8 @@ def test_the_fast_reader_reads_a_clean_file_as_the_csv_module_does(
     assert fast == slow
     args = ("--measure", measure) if measure else ()
     assert pool_output(path, 0, capsys, *args) == pool_output(path, 1 << 40, capsys, *args)
+    args = ("effects", "--json", *args)
+    assert pool_output(path, 0, capsys, *args) == pool_output(path, 1 << 40, capsys, *args)
 
 
 @pytest.mark.parametrize(("name", "make"), FALLBACK, ids=[c[0] for c in FALLBACK])
@@ -211,6 +215,8 @@ def test_an_unusual_file_falls_back_with_the_same_messages(tmp_path, capsys, nam
     assert not used_fast
     assert fast == slow
     assert pool_output(path, 0, capsys) == pool_output(path, 1 << 40, capsys)
+    args = ("effects", "--json")  # (the table pads every label to the longest: 3 MB x 3000)
+    assert pool_output(path, 0, capsys, *args) == pool_output(path, 1 << 40, capsys, *args)
 
 
 def test_messages_of_a_fallback_name_their_rows(tmp_path, capsys):
