@@ -56,8 +56,28 @@ def _command_named(argv: Sequence[str]) -> str:
     return first if first in SUMMARIES else ""
 
 
+#: Environment variables that set how many threads numpy's BLAS (OpenBLAS, MKL, OpenMP) uses.
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def one_blas_thread() -> None:
+    """Run numpy's BLAS on one thread unless the user chose a number (or numpy is loaded).
+
+    The engine's sums are single dot products over one array at a time: a BLAS thread pool
+    only adds its start-up (about 0.08 s of ``evidence pool`` on 10 rows, on a loaded
+    2-CPU machine) and, at k = 10^6, twice the CPU time for the same wall time. The
+    multiverse's Dask workers inherit the setting, as Dask recommends for numpy work.
+    Setting any of :data:`BLAS_THREAD_VARIABLES` keeps the user's choice.
+    """
+    if "numpy" in sys.modules or any(name in os.environ for name in BLAS_THREAD_VARIABLES):
+        return
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    os.environ["MKL_NUM_THREADS"] = "1"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
+    one_blas_thread()
     arguments = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(_command_named(arguments))
     args = parser.parse_args(arguments)

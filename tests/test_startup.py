@@ -8,6 +8,7 @@ fresh interpreter and lists the modules loaded when the command returns.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -86,3 +87,35 @@ def test_every_command_has_a_module_and_its_summary() -> None:
     assert tuple(sub.choices) == COMMANDS == tuple(SUMMARIES)
     listed = {action.dest: action.help for action in sub._choices_actions}
     assert listed == SUMMARIES
+
+
+BLAS_SCRIPT = """
+import os
+from evidence import cli
+cli.one_blas_thread()
+print(os.environ.get("OPENBLAS_NUM_THREADS"))
+"""
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        ({}, "1"),  # nobody chose: one thread
+        ({"OPENBLAS_NUM_THREADS": "4"}, "4"),  # the user's choice is kept
+        ({"OMP_NUM_THREADS": "3"}, "None"),  # so is a choice made through OpenMP
+    ],
+)
+def test_the_command_line_runs_blas_on_one_thread_unless_told(environment, expected) -> None:
+    inherited = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", BLAS_SCRIPT],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**inherited, **environment},
+    )
+    assert done.stdout.strip() == expected
