@@ -118,6 +118,8 @@ def score_from_sums(sums: Sums, method: str) -> Array:
 
 
 def _variance_range(batch: Batch) -> tuple[Array, Array]:
+    if batch.full:
+        return batch.vi.min(axis=1), batch.vi.max(axis=1)
     v_min = np.where(batch.mask, batch.vi, np.inf).min(axis=1)
     v_max = np.where(batch.mask, batch.vi, -np.inf).max(axis=1)
     return v_min, v_max
@@ -125,11 +127,12 @@ def _variance_range(batch: Batch) -> tuple[Array, Array]:
 
 def upper_bound(batch: Batch, method: str) -> Array:
     """Return a tau2 above which the score is negative (module docstring, step 1)."""
-    y = batch.centred
-    if batch.intercept_only:
-        rss = np.einsum("nk,nk->n", y, y)
+    if batch.intercept_only and len(batch.yi) == 1:
+        rss = np.array([batch.row.squares()])
+    elif batch.intercept_only:
+        rss = np.einsum("nk,nk->n", batch.centred, batch.centred)
     else:
-        residual, _, _ = weighted_fit(batch, y, batch.mask.astype(float))
+        residual, _, _ = weighted_fit(batch, batch.centred, batch.mask.astype(float))
         rss = np.einsum("nk,nk->n", residual, residual)
     v_min, v_max = _variance_range(batch)
     k, p = batch.k, (batch.p if method == "REML" else 0)

@@ -249,11 +249,10 @@ def _coefficients(
     ``beta = sum w y / sum w``, ``1 / sum w`` and Q; a design matrix, p x p solves.
     """
     if batch.intercept_only:
-        sums = intercept_sums(batch, tau2)
-        offset = np.einsum("nk->n", batch.yi) / np.maximum(batch.k, 1)  # centring of y
+        sums = intercept_sums(batch, tau2, second=False)
         with np.errstate(divide="ignore", invalid="ignore"):
             variance = np.where(sums.s1 > 0, 1.0 / sums.s1, np.nan)
-            beta = sums.mean + offset
+            beta = sums.mean + batch.mean  # undo the centring of y
         return beta[:, None], variance[:, None, None], sums.q
     w = np.where(batch.mask, 1.0 / (batch.vi + tau2[:, None]), 0.0)
     xtwx = np.einsum("nk,kp,kq->npq", w, batch.X, batch.X)
