@@ -49,6 +49,8 @@ class Batch:
     @cached_property
     def k(self) -> NDArray[np.float64]:
         """Number of studies in each row (computed once; read-only)."""
+        if self.full:
+            return _read_only(np.full(len(self.mask), float(self.mask.shape[1])))
         return _read_only(self.mask.sum(axis=1).astype(float))
 
     @property
@@ -70,6 +72,14 @@ class Batch:
     def mean(self) -> NDArray[np.float64]:
         """Unweighted mean of ``yi`` over the included studies, per row (computed once)."""
         return _read_only(np.einsum("nk->n", self.yi) / np.maximum(self.k, 1))  # masked hold 0
+
+    @cached_property
+    def variance_range(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """The smallest and largest ``vi`` of the included studies, per row."""
+        if self.full:
+            return _read_only(self.vi.min(axis=1)), _read_only(self.vi.max(axis=1))
+        low = np.where(self.mask, self.vi, np.inf).min(axis=1)
+        return _read_only(low), _read_only(np.where(self.mask, self.vi, -np.inf).max(axis=1))
 
     @cached_property
     def centred(self) -> NDArray[np.float64]:
@@ -127,6 +137,8 @@ class Batch:
             sub.__dict__["full"] = True
         if "centred" in known:
             sub.__dict__["centred"] = known["centred"][rows]
+        if "variance_range" in known:
+            sub.__dict__["variance_range"] = tuple(x[rows] for x in known["variance_range"])
         return sub
 
 
@@ -142,14 +154,14 @@ def make_batch(
     y = np.atleast_2d(np.asarray(yi, dtype=float))
     v = np.broadcast_to(np.atleast_2d(np.asarray(vi, dtype=float)), y.shape)
     if mask is None and _all_finite(y) and _all_finite(v):
-        m = np.ones(y.shape, dtype=bool)
+        m, full = np.ones(y.shape, dtype=bool), True
     else:
         m = np.ones(y.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
         m = np.broadcast_to(np.atleast_2d(m), y.shape) & np.isfinite(y) & np.isfinite(v)
+        full = bool(m.all())
     matrix = np.ones((y.shape[1], 1)) if design is None else np.asarray(design, dtype=float)
     if matrix.ndim == 1:
         matrix = matrix[:, None]
-    full = bool(m.all())
     if full:
         batch = Batch(np.ascontiguousarray(y), np.ascontiguousarray(v), m, matrix)
     else:
@@ -493,6 +505,7 @@ def bracketed_root(
     max_iterations: int = MAX_ROOT_ITERATIONS,
     slope: Callable[[NDArray[np.intp], NDArray[np.float64]], NDArray[np.float64]] | None = None,
     floor: NDArray[np.float64] | float | None = None,
+    start: NDArray[np.float64] | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
     """Roots of ``function`` in brackets ``[low, high]`` over which it changes sign, per row.
 
@@ -505,7 +518,8 @@ def bracketed_root(
     Newton step is taken whenever it stays inside the bracket, and a Newton step smaller
     than the tolerance also ends the search. Returns the roots and whether each reached
     the tolerance. ``floor`` (per row) is added to ``|x|`` in the tolerance, so roots near 0
-    stop at an absolute precision.
+    stop at an absolute precision. ``start`` (per row) is the first point tried where it
+    lies inside the bracket.
     """
     sign = np.where(f_low > 0, 1.0, -1.0)
     a, b = low.astype(float).copy(), high.astype(float).copy()
@@ -516,7 +530,8 @@ def bracketed_root(
     width_before = b - a
     width_two_ago = np.full(a.size, np.inf)
     tiny = np.finfo(float).tiny
-    newton = np.full(a.size, np.nan)  # the Newton point from the last evaluation
+    # the Newton point from the last evaluation (first: the start, if any)
+    newton = np.full(a.size, np.nan) if start is None else start.astype(float).copy()
     offsets = np.broadcast_to(np.asarray(0.0 if floor is None else floor, dtype=float), a.shape)
     for _ in range(max_iterations):
         active = np.flatnonzero(~done)

@@ -29,6 +29,19 @@ The grid and its refinement find every peak of the 3,006 datasets and 3,930 leav
 fits of ``tests/reference/global_max*.json`` (found there by a grid of 400 points per decade
 and refined to the score root), and the tests check that they still do.
 
+**A single large meta-analysis** (one intercept-only row of at least PROOF_MIN_K studies)
+first tries to *prove* that the score falls through zero at most once on ``[0, 1.01 U]``
+(:mod:`evidence.stats.unimodal`: interval bounds of the score and its slope over cells of
+tau2, from the studies binned by sampling variance). Where the proof holds, the only local
+maximum is the global one, so steps 2 and 4 are not needed: the estimate is 0 when the
+exact ``S(0) <= 0``, and otherwise the one root, found by step 3 (with Newton steps) inside
+the bracket the proof leaves, started at the zero of the bins' estimate of the score. That
+is two passes over the data instead of the grid's ten or more. Where the proof fails (two
+peaks, or bounds too loose) the grid runs as above. The proof is stricter than the grid (it
+covers every tau2, not only the nodes): on the 3,006 datasets it holds for 2,665 (REML)
+and 2,596 (ML), never where the grid finds two peaks, and gives the same maxima
+(``tests/test_unimodal.py``).
+
 References
 ----------
 Viechtbauer W (2005). Bias and efficiency of meta-analytic variance estimators in the
@@ -47,13 +60,13 @@ from numpy.typing import NDArray
 
 from evidence.stats.batch import (
     Batch,
-    Sums,
     bracketed_root,
     intercept_sums,
     log_likelihood,
     quadratic_forms,
     weighted_fit,
 )
+from evidence.stats.unimodal import score_from_sums, score_slope, single_maximum
 
 Array = NDArray[np.float64]
 
@@ -67,6 +80,9 @@ REFINEMENTS = 3
 TOLERANCE = 1e-12
 #: Iteration cap of the root refinement (it converges in about ten).
 MAX_ITERATIONS = 200
+#: Single intercept-only rows from this many studies first try the proof of one maximum
+#: (:mod:`evidence.stats.unimodal`); below it the grid is cheaper.
+PROOF_MIN_K = 20_000
 
 
 @dataclass(frozen=True)
@@ -109,20 +125,8 @@ def score(batch: Batch, tau2: Array, method: str) -> Array:
     return score_from_sums(sums, method)
 
 
-def score_from_sums(sums: Sums, method: str) -> Array:
-    """Return the score of an intercept-only model from its weighted sums (:func:`score`)."""
-    value = sums.q_weighted - sums.s1
-    if method == "REML":
-        value = value + sums.s2 / sums.s1
-    return value
-
-
 def _variance_range(batch: Batch) -> tuple[Array, Array]:
-    if batch.full:
-        return batch.vi.min(axis=1), batch.vi.max(axis=1)
-    v_min = np.where(batch.mask, batch.vi, np.inf).min(axis=1)
-    v_max = np.where(batch.mask, batch.vi, -np.inf).max(axis=1)
-    return v_min, v_max
+    return batch.variance_range
 
 
 def upper_bound(batch: Batch, method: str) -> Array:
@@ -213,6 +217,7 @@ def _refine_roots(
     f_low: Array,
     f_high: Array,
     v_min: Array,
+    start: Array | None = None,
 ) -> tuple[Array, NDArray[np.bool_]]:
     """Roots of the score in brackets with ``f(low) > 0 >= f(high)`` (step 3).
 
@@ -220,7 +225,7 @@ def _refine_roots(
     tau2): regula falsi with the Illinois modification and bisection safeguards
     (:func:`evidence.stats.batch.bracketed_root`), with Newton steps for intercept-only
     models, whose score derivative comes from the same sums (``f_low``, ``f_high`` are
-    already scaled).
+    already scaled). ``start``: the first point to try in each bracket.
     """
     last: dict[str, Array] = {}
 
@@ -229,7 +234,7 @@ def _refine_roots(
         scale = at + v_min[active]
         if sub.intercept_only:
             sums = intercept_sums(sub, at, third=True)
-            value, derivative = score_from_sums(sums, method), _score_slope(sums, method)
+            value, derivative = score_from_sums(sums, method), score_slope(sums, method)
             last["slope"] = derivative * scale**2 + 2 * value * scale
         else:
             value = score(sub, at, method)
@@ -248,23 +253,8 @@ def _refine_roots(
         max_iterations=MAX_ITERATIONS,
         slope=slope if batch.intercept_only else None,
         floor=1e-3 * v_min,
+        start=start,
     )
-
-
-def _score_slope(sums: Sums, method: str) -> Array:
-    """Return the derivative in tau2 of the intercept-only score (:func:`score_from_sums`).
-
-    With ``mu = sy/s1``, ``a3 = sum w^3 (y - mu)^2``, ``b2 = sum w^2 (y - mu)``:
-    ML ``-2 a3 + 2 b2^2/s1 + s2``; REML adds ``(s2^2 - 2 s3 s1)/s1^2``.
-    """
-    assert sums.s3 is not None and sums.s3y is not None and sums.s3yy is not None
-    mean = sums.mean
-    a3 = sums.s3yy - 2 * mean * sums.s3y + mean * mean * sums.s3
-    b2 = sums.s2y - mean * sums.s2
-    value = -2 * a3 + 2 * b2 * b2 / sums.s1 + sums.s2
-    if method == "REML":
-        value = value + (sums.s2 * sums.s2 - 2 * sums.s3 * sums.s1) / (sums.s1 * sums.s1)
-    return value
 
 
 def likelihood_maxima(batch: Batch, method: str) -> Maxima:
@@ -282,6 +272,10 @@ def likelihood_maxima(batch: Batch, method: str) -> Maxima:
     if searched.size == 0:
         return Maxima(tau2, converged, count, interior)
     sub = batch if searched.size == n else batch.take(searched)
+    if n == 1 and sub.intercept_only and sub.k[0] >= PROOF_MIN_K:
+        single = _single_maximum(sub, method)
+        if single is not None:
+            return single
     nodes, v_min = _grid(sub, method)
     values = np.column_stack(
         [score(sub, np.ascontiguousarray(nodes[:, j]), method) for j in range(nodes.shape[1])]
@@ -312,6 +306,42 @@ def likelihood_maxima(batch: Batch, method: str) -> Maxima:
     interior[searched] = np.bincount(row, minlength=searched.size)
     peaks = {int(searched[r]): p for r, p in best[2].items()}
     return Maxima(tau2, converged, count, interior, peaks)
+
+
+def _single_maximum(batch: Batch, method: str) -> Maxima | None:
+    """Return the maximum of one intercept-only row where it is proved the only one.
+
+    :mod:`evidence.stats.unimodal` proves that the score falls through 0 at most once
+    (step 0 of the module docstring); None where the proof fails.
+    """
+    bins = batch.row.bins()  # first: it also sums the squares upper_bound needs
+    v_min = float(_variance_range(batch)[0][0])
+    top = float(1.01 * upper_bound(batch, method)[0])
+    proof = single_maximum(bins, method, v_min, top)
+    if proof is None:
+        return None
+    at_zero = float(score_from_sums(batch.zero_sums, method)[0])
+    one, yes = np.ones(1, dtype=np.int64), np.ones(1, dtype=bool)
+    if at_zero <= 0:  # the score falls through 0 at most once: the maximum is tau2 = 0
+        return Maxima(np.zeros(1), yes, one, np.zeros(1, dtype=np.int64))
+    low, high = proof.low, proof.high
+    if low == 0.0:
+        value_low = at_zero
+    else:  # only its sign matters to the search; the sign is proved
+        value_low = max(proof.value_low, np.finfo(float).tiny)
+    value_high = min(proof.value_high, -np.finfo(float).tiny)
+    root, done = _refine_roots(
+        batch,
+        method,
+        np.zeros(1, dtype=np.intp),
+        np.array([low]),
+        np.array([high]),
+        np.array([value_low * (low + v_min) ** 2]),
+        np.array([value_high * (high + v_min) ** 2]),
+        np.array([v_min]),
+        start=np.array([proof.start]),
+    )
+    return Maxima(root, done, one, one.copy())
 
 
 def _constant(batch: Batch, method: str) -> Array:

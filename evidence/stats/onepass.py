@@ -1,4 +1,4 @@
-"""One meta-analysis at a time: its weighted sums in a few passes over reused buffers.
+"""One meta-analysis at a time: its weighted sums in one pass over the data, in blocks.
 
 Every quantity an intercept-only random-effects fit needs at a given tau2 is a weighted sum
 over the studies, with ``w = 1/(v + tau2)`` and ``y`` centred at its unweighted mean
@@ -6,24 +6,26 @@ over the studies, with ``w = 1/(v + tau2)`` and ``y`` centred at its unweighted 
 
 ``S_pj = sum w^p y^j`` (``p`` = 1, 2, 3; ``j`` = 0, 1, 2) and ``L = sum log(v + tau2)``.
 
-At k = 10^6 one pass over the data costs about 0.2 ms but a fresh 8 MB array costs about
-2.5 ms of page faults, so the cost of a fit is the number of full-length temporaries, not
-the arithmetic (issue 17). :class:`RowSums` therefore works on a handful of buffers of
-length k that it leases from a small process-wide pool and gives back when it is
-collected: ``w`` is one division into a buffer, ``w y`` one product, and every sum one
-reduction or dot product of two buffers (``S_3 = w^2 . w``, ``S_3y = w^2 y . w``,
-``S_3yy = w^2 y . w y``). It also bins the studies by their sampling variance
-(:meth:`RowSums.bins`) for the bounds of :mod:`evidence.stats.unimodal`.
+At k = 10^6 one pass over an array costs about 0.15 ms, but a fresh 8 MB temporary costs
+about 2.5 ms of page faults, and a handful of 8 MB arrays no longer fit the shared cache,
+so what a fit costs is its full-length temporaries, not its arithmetic (issue 17).
+:class:`RowSums` therefore never makes one: it walks the data in blocks of BLOCK studies,
+and within a block centres ``y``, divides for ``w``, multiplies for ``w y`` (and ``w^2``,
+``w^2 y`` for the cubes) into five small scratch arrays that stay in cache, and adds each
+sum's block total (one reduction or dot product: ``S_3 = w^2 . w``, ``S_3y = w^2 y . w``,
+``S_3yy = w^2 y . w y``). Each of ``y`` and ``v`` is read once per evaluation. It also bins
+the studies by their sampling variance (:meth:`RowSums.bins`) for the bounds of
+:mod:`evidence.stats.unimodal`.
 
 Public API: ``Sums`` (re-exported by :mod:`evidence.stats.batch`), ``RowSums``, ``Bins``,
-``dot``, ``POOL_BYTES``.
+``dot``, ``BLOCK``.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,12 +35,12 @@ Array = NDArray[np.float64]
 
 #: Length of the pieces :func:`dot` hands to BLAS (OpenBLAS threads a ddot above 10,000).
 DOT_PIECE = 8192
-#: Most bytes of idle buffers the pool keeps for the next fit (one length at a time).
-POOL_BYTES = 64 * 2**20
-#: Mantissa bits that name a variance bin (2^-8: bins 0.4 % wide) ...
-BIN_BITS = 8
+#: Studies per block of a pass (a multiple of DOT_PIECE; five scratch arrays of 512 KB).
+BLOCK = 8 * DOT_PIECE
+#: Mantissa bits that name a variance bin (2^-12: bins at most 0.025 % wide) ...
+BIN_BITS = 12
 #: ... unless the variances span so many binades that there would be more bins than this.
-MAX_BINS = 2048
+MAX_BINS = 2**16
 
 
 @dataclass(frozen=True)
@@ -80,12 +82,12 @@ class Sums:
 
 
 def dot(a: Array, b: Array) -> float:
-    """Dot product of two long 1-D arrays, in pieces of DOT_PIECE, each on one thread.
+    """Dot product of two 1-D arrays, in pieces of DOT_PIECE, each on one thread.
 
-    A single ``np.dot`` of 10^6 entries starts a second BLAS thread that doubles the CPU
-    time for little gain in wall time and loses on a busy machine; the pieces run one
-    after another (``np.vecdot`` over the rows of a reshaped view) and their partial sums
-    are added, as blocked summation would.
+    A single ``np.dot`` of more than 10,000 entries starts a second BLAS thread that
+    doubles the CPU time for little gain in wall time and loses on a busy machine; the
+    pieces run one after another (``np.vecdot`` over the rows of a reshaped view) and
+    their partial sums are added, as blocked summation would.
     """
     body = a.size - a.size % DOT_PIECE
     total = 0.0
@@ -97,29 +99,21 @@ def dot(a: Array, b: Array) -> float:
     return total
 
 
-class _Pool:
-    """Idle float buffers of one length, lent out whole (thread-safe)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.free: list[Array] = []
-
-    def lease(self, k: int) -> Array:
-        with self.lock:
-            if self.free and self.free[0].size == k:
-                return self.free.pop()
-        return np.empty(k)
-
-    def give_back(self, buffers: list[Array]) -> None:
-        with self.lock:
-            for buffer in buffers:
-                if self.free and self.free[0].size != buffer.size:
-                    self.free = []  # keep the length last used
-                if (len(self.free) + 1) * buffer.nbytes <= POOL_BYTES:
-                    self.free.append(buffer)
+_SCRATCH = threading.local()
 
 
-_POOL = _Pool()
+def _scratch() -> Array:
+    """Return this thread's (5, BLOCK) scratch array (made once, reused by every pass)."""
+    arrays: Array | None = getattr(_SCRATCH, "arrays", None)
+    if arrays is None:
+        arrays = np.empty((5, BLOCK))
+        _SCRATCH.arrays = arrays
+    return arrays
+
+
+def _dot_pieces(a: Array, b: Array) -> float:
+    """Dot product of two arrays whose length is a multiple of DOT_PIECE (see :func:`dot`)."""
+    return float(np.vecdot(a.reshape(-1, DOT_PIECE), b.reshape(-1, DOT_PIECE)).sum())
 
 
 @dataclass(frozen=True)
@@ -136,10 +130,35 @@ class Bins:
     count: Array
     total: Array
     square: Array
+    #: each bin's code: its lower edge's bit pattern shifted right by ``shift``
+    code: NDArray[np.int64]
+    shift: int
+
+    def coarsen(self, bits: int, most: int) -> Bins:
+        """Merge into bins of ``bits`` mantissa bits (fewer if there would be over ``most``).
+
+        Bins are merged whole, so every study stays inside its bin's edges.
+        """
+        first, last = int(self.code[0]) << self.shift, int(self.code[-1]) << self.shift
+        binades = (last >> 52) - (first >> 52) + 1
+        keep = max(0, min(bits, 52 - self.shift, int(math.log2(most / binades))))
+        shift = 52 - keep
+        code = self.code >> (shift - self.shift)
+        code, start = np.unique(code, return_index=True)
+        lower, upper = _edges(code, shift)
+        count, total, square = (
+            np.add.reduceat(x, start) for x in (self.count, self.total, self.square)
+        )
+        return Bins(lower, upper, count, total, square, code, shift)
+
+
+def _edges(code: NDArray[np.int64], shift: int) -> tuple[Array, Array]:
+    """Return the lower and upper edges of the bins ``code`` (bit patterns as doubles)."""
+    return (code << shift).view(np.float64), ((code + 1) << shift).view(np.float64)
 
 
 class RowSums:
-    """The weighted sums of one row (one meta-analysis) on leased buffers.
+    """The weighted sums of one row (one meta-analysis), one blocked pass per evaluation.
 
     Parameters
     ----------
@@ -150,37 +169,42 @@ class RowSums:
     mask : ndarray of bool (k,), optional
         Which studies take part (None: all).
 
-    The centred effects are computed once, into a leased buffer; the arrays are treated as
-    read-only, like the Batch they come from.
+    The centred effects are made block by block as ``y - mean`` (0 where masked), bitwise
+    the entries of :attr:`Batch.centred`, which is never built for a single row. The
+    arrays are treated as read-only, like the Batch they come from.
     """
 
     def __init__(self, y: Array, v: Array, mean: float, mask: NDArray[np.bool_] | None) -> None:
         self.y, self.v, self.mean, self.mask = y, v, mean, mask
-        self.buffers: list[Array] = []
-        self.centred_ready = False
         self.last: tuple[float, int, Sums] | None = None
-        weakref.finalize(self, _POOL.give_back, self.buffers)
+        self.square_sum: float | None = None
 
-    def _buffer(self, index: int) -> Array:
-        while len(self.buffers) <= index:
-            self.buffers.append(_POOL.lease(self.y.size))
-        return self.buffers[index]
+    def _blocks(self) -> Iterator[tuple[Array, NDArray[np.bool_] | None, Array, Array]]:
+        """Yield each block's variances, mask, scratch rows and whole-piece scratch rows.
 
-    @property
-    def centred(self) -> Array:
-        """``y`` minus its mean, 0 where masked (bitwise as :attr:`Batch.centred`)."""
-        centred = self._buffer(0)
-        if not self.centred_ready:
-            np.subtract(self.y, self.mean, out=centred)
-            if self.mask is not None:
-                centred *= self.mask
-            self.centred_ready = True
-        return centred
+        Row 0 of the scratch holds the block's centred effects. The scratch rows are as
+        long as the block; the whole-piece rows extend them to a multiple of DOT_PIECE
+        with zeros, which add nothing to any sum or dot product.
+        """
+        scratch = _scratch()
+        k = self.y.size
+        for start in range(0, k, BLOCK):
+            stop = min(start + BLOCK, k)
+            size = stop - start
+            whole = -(-size // DOT_PIECE) * DOT_PIECE
+            scratch[:, size:whole] = 0.0
+            rows = scratch[:, :size]
+            np.subtract(self.y[start:stop], self.mean, out=rows[0])
+            mask = None if self.mask is None else self.mask[start:stop]
+            if mask is not None:
+                rows[0] *= mask
+            yield self.v[start:stop], mask, rows, scratch[:, :whole]
 
     def squares(self) -> float:
-        """``sum (y - mean)^2`` over the included studies."""
-        centred = self.centred
-        return dot(centred, centred)
+        """``sum (y - mean)^2`` over the included studies (one pass, then kept)."""
+        if self.square_sum is None:
+            self.square_sum = sum(_dot_pieces(whole[0], whole[0]) for *_, whole in self._blocks())
+        return self.square_sum
 
     def sums(self, tau2: float, order: int, log: bool = False) -> tuple[Sums, float]:
         """Return :class:`Sums` at ``tau2`` and, with ``log``, ``sum log(v + tau2)``.
@@ -188,37 +212,38 @@ class RowSums:
         ``order`` 1 gives s1, sy, syy (the squares NaN), 2 adds the squares, 3 the cubes;
         the log sum is NaN without ``log``. A repeated call at the same tau2 and at most
         the same order (and no log) returns the last result without a pass over the data.
+
+        Per block, with scratch rows ``y, w, wy, w^2, w^2 y``: ``s1``, ``sy`` are row sums,
+        the rest dot products: ``syy = wy.y``, ``s2 = w.w``, ``s2y = w.wy``,
+        ``s2yy = wy.wy``, ``s3 = w.w^2``, ``s3y = wy.w^2``, ``s3yy = wy.w^2y``.
         """
         last = self.last
         if not log and last is not None and last[0] == tau2 and last[1] >= order:
             return last[2], math.nan
-        y = self.centred
-        w, wy = self._buffer(1), self._buffer(2)
-        log_sum = math.nan
-        if tau2 == 0.0 and not log:
-            np.divide(1.0, self.v, out=w)
-        else:
-            np.add(self.v, tau2, out=w)
-            if log:
-                np.log(w, out=wy)
-                if self.mask is not None:
-                    wy *= self.mask
-                log_sum = float(wy.sum())
-            np.divide(1.0, w, out=w)
-        if self.mask is not None:
-            w *= self.mask
-        np.multiply(w, y, out=wy)
-        values = [w.sum(), wy.sum(), dot(wy, y)]
-        if order == 1:
-            values += [math.nan] * 3
-        else:
-            values += [dot(w, w), dot(w, wy), dot(wy, wy)]
-        if order == 3:
-            square, square_y = self._buffer(3), self._buffer(4)
-            np.multiply(w, w, out=square)
-            np.multiply(w, wy, out=square_y)
-            values += [dot(square, w), dot(square_y, w), dot(square_y, wy)]
-        sums = Sums(*(np.array([x], dtype=float) for x in values))
+        totals = np.zeros(9)
+        log_sum = 0.0 if log else math.nan
+        pairs = ((2, 0), (1, 1), (1, 2), (2, 2), (1, 3), (2, 3), (2, 4))[: 3 * order - 2]
+        for v, mask, rows, whole in self._blocks():
+            y, w, wy = rows[0], rows[1], rows[2]
+            if tau2 == 0.0 and not log:
+                np.divide(1.0, v, out=w)
+            else:
+                np.add(v, tau2, out=w)
+                if log:
+                    np.log(w, out=wy)
+                    log_sum += float((wy if mask is None else wy * mask).sum())
+                np.divide(1.0, w, out=w)
+            if mask is not None:
+                w *= mask
+            np.multiply(w, y, out=wy)
+            if order == 3:
+                np.multiply(w, w, out=rows[3])
+                np.multiply(w, wy, out=rows[4])
+            totals[:2] += rows[1:3].sum(axis=1)
+            for slot, (i, j) in enumerate(pairs, start=2):
+                totals[slot] += _dot_pieces(whole[i], whole[j])
+        values = [float(x) for x in totals[: 3 * order]] + [math.nan] * (3 if order == 1 else 0)
+        sums = Sums(*(np.array([x]) for x in values))
         self.last = (tau2, order, sums)
         return sums, log_sum
 
@@ -228,10 +253,9 @@ class RowSums:
         A positive double's bit pattern, read as an integer, increases with its value and
         its top bits are the binade and the leading mantissa bits, so shifting it right
         names a bin whose edges are exact doubles: ``[b << s, (b + 1) << s)`` read back as
-        doubles. Three ``np.add.at`` passes sum the counts, effects and squared effects.
+        doubles. ``np.add.at`` sums the counts, effects and squared effects of each block.
         """
         v = self.v if self.mask is None else self.v[self.mask]
-        y = self.centred if self.mask is None else self.centred[self.mask]
         bits = v.view(np.int64)
         low, high = int(bits.min()), int(bits.max())
         binades = (high >> 52) - (low >> 52) + 1
@@ -239,16 +263,22 @@ class RowSums:
         shift = 52 - keep
         first = low >> shift
         size = (high >> shift) - first + 1
-        index = self._buffer(3).view(np.int64)[: v.size]
-        np.right_shift(bits, shift, out=index)
-        index -= first
-        square = self._buffer(4)[: v.size]
-        np.multiply(y, y, out=square)
         count, total, squares = np.zeros(size), np.zeros(size), np.zeros(size)
-        np.add.at(count, index, 1.0)
-        np.add.at(total, index, y)
-        np.add.at(squares, index, square)
+        square_sum = 0.0
+        for block_v, mask, rows, _ in self._blocks():
+            y = rows[0]
+            index = rows[1].view(np.int64)
+            np.right_shift(block_v.view(np.int64), shift, out=index)
+            index -= first
+            square = np.multiply(y, y, out=rows[2])
+            square_sum += float(square.sum())
+            if mask is not None:
+                index, y, square = index[mask], y[mask], square[mask]
+            np.add.at(count, index, 1.0)
+            np.add.at(total, index, y)
+            np.add.at(squares, index, square)
+        self.square_sum = square_sum  # masked entries are 0: sum (y - mean)^2, for free
         used = np.flatnonzero(count)
-        edges = ((first + used) << shift).astype(np.int64).view(np.float64)
-        upper = ((first + used + 1) << shift).astype(np.int64).view(np.float64)
-        return Bins(edges, upper, count[used], total[used], squares[used])
+        code = (first + used).astype(np.int64)
+        lower, upper = _edges(code, shift)
+        return Bins(lower, upper, count[used], total[used], squares[used], code, shift)
