@@ -81,6 +81,9 @@ def test_a_repeated_call_reuses_the_last_sums() -> None:
     assert row.sums(0.5, 1)[0] is first  # lower order at the same tau2: no pass
     assert row.sums(0.25, 1)[0] is not first
     assert np.isnan(row.sums(0.25, 1)[0].s2[0])  # order 1 leaves the squares out
+    assert row.sums(0.5, 2)[0] is first  # still known
+    again, log_sum = row.sums(0.5, 2, log=True)  # a pass of logs only
+    assert again is first and log_sum == pytest.approx(np.log(v + 0.5).sum(), rel=1e-13)
 
 
 def test_dot_in_pieces() -> None:

@@ -21,7 +21,7 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from evidence.stats.onepass import RowSums, Sums
+from evidence.stats.onepass import RowSums, Sums, all_finite
 
 #: Maximum number of root-finding iterations (PM, Q-profile, score-equation fallback).
 MAX_ROOT_ITERATIONS = 1000
@@ -153,7 +153,7 @@ def make_batch(
     """Broadcast inputs to 2-D, zero the masked entries and attach the design matrix."""
     y = np.atleast_2d(np.asarray(yi, dtype=float))
     v = np.broadcast_to(np.atleast_2d(np.asarray(vi, dtype=float)), y.shape)
-    if mask is None and _all_finite(y) and _all_finite(v):
+    if mask is None and all_finite(y) and all_finite(v):
         m, full = np.ones(y.shape, dtype=bool), True
     else:
         m = np.ones(y.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
@@ -170,18 +170,6 @@ def make_batch(
     if design is None:
         batch.__dict__["intercept_only"] = True
     return batch
-
-
-def _all_finite(values: NDArray[np.float64]) -> bool:
-    """Whether every entry is finite, in one summing pass when it is.
-
-    A NaN or an infinity makes the sum non-finite, so a finite sum proves every entry
-    finite; a non-finite sum (a bad entry, or finite entries whose sum overflows) is
-    settled entry by entry.
-    """
-    if np.isfinite(np.einsum("nk->", values)):
-        return True
-    return bool(np.isfinite(values).all())
 
 
 def as_batch(
@@ -364,6 +352,7 @@ def solve_generalised_q(
     mask: ArrayLike | None = None,
     design: ArrayLike | None = None,
     centred: bool = False,
+    start: NDArray[np.float64] | None = None,
 ) -> NDArray[np.float64]:
     """Solve ``Q(tau2) = target`` for tau2 >= 0, row by row, vectorised.
 
@@ -389,6 +378,9 @@ def solve_generalised_q(
         Design matrix (default: intercept only).
     centred : bool
         Use ``yi`` centred at its mean (metafor does for PM, not for ``confint``).
+    start : array (n,), optional
+        Where to begin the search instead of 0 (NaN: at 0); the bracket of known signs
+        starts as ``[0, inf)`` either way, so the root found is the same.
 
     Returns
     -------
@@ -404,6 +396,10 @@ def solve_generalised_q(
     goal = np.broadcast_to(np.asarray(target, dtype=float), (n,)).copy()
     x, low, high = np.zeros(n), np.zeros(n), np.full(n, np.inf)
     active = generalised_q(batch, x, y) > goal
+    if start is not None:
+        x = np.where(active & (start > 0), start, 0.0)
+    largest = batch.variance_range[1] if batch.full else batch.vi.max(axis=1)  # masked: 1
+    ceiling = 1e12 * (1.0 + largest)  # beyond it Q never reaches the target: inf
     for _ in range(MAX_ROOT_ITERATIONS):
         rows = np.flatnonzero(active)
         if rows.size == 0:
@@ -428,7 +424,7 @@ def solve_generalised_q(
         done = (np.abs(proposal - current) <= 1e-14 * np.maximum(1.0, proposal)) | (
             np.isfinite(hi) & (hi - lo <= 1e-14 * np.maximum(1.0, hi))
         )
-        diverging = proposal > 1e12 * (1.0 + batch.vi[rows].max(axis=1))
+        diverging = proposal > ceiling[rows]
         x[rows[diverging]] = np.inf
         active[rows[done | diverging]] = False
     return x

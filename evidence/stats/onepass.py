@@ -18,7 +18,7 @@ the studies by their sampling variance (:meth:`RowSums.bins`) for the bounds of
 :mod:`evidence.stats.unimodal`.
 
 Public API: ``Sums`` (re-exported by :mod:`evidence.stats.batch`), ``RowSums``, ``Bins``,
-``dot``, ``BLOCK``.
+``dot``, ``all_finite``, ``BLOCK``.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import math
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -99,7 +100,21 @@ def dot(a: Array, b: Array) -> float:
     return total
 
 
+def all_finite(values: NDArray[np.float64]) -> bool:
+    """Whether every entry is finite, in one summing pass when it is.
+
+    A NaN or an infinity makes the sum non-finite, so a finite sum proves every entry
+    finite; a non-finite sum (a bad entry, or finite entries whose sum overflows) is
+    settled entry by entry. (``einsum``: numpy's plain loop, faster than the pairwise sum.)
+    """
+    if np.isfinite(np.einsum("abcdefgh"[: values.ndim] + "->", values)):
+        return True
+    return bool(np.isfinite(values).all())
+
+
 _SCRATCH = threading.local()
+#: Values of tau2 whose sums (and log sums) a RowSums keeps.
+MEMORY = 8
 
 
 def _scratch() -> Array:
@@ -114,6 +129,14 @@ def _scratch() -> Array:
 def _dot_pieces(a: Array, b: Array) -> float:
     """Dot product of two arrays whose length is a multiple of DOT_PIECE (see :func:`dot`)."""
     return float(np.vecdot(a.reshape(-1, DOT_PIECE), b.reshape(-1, DOT_PIECE)).sum())
+
+
+def _remember(memory: dict[float, Any], tau2: float, value: Any) -> None:
+    """Keep ``value`` for ``tau2``, forgetting the oldest beyond MEMORY."""
+    memory.pop(tau2, None)
+    memory[tau2] = value
+    if len(memory) > MEMORY:
+        del memory[next(iter(memory))]
 
 
 @dataclass(frozen=True)
@@ -176,7 +199,9 @@ class RowSums:
 
     def __init__(self, y: Array, v: Array, mean: float, mask: NDArray[np.bool_] | None) -> None:
         self.y, self.v, self.mean, self.mask = y, v, mean, mask
-        self.last: tuple[float, int, Sums] | None = None
+        #: sums already found, by tau2: (order, sums); and log sums (the last MEMORY each)
+        self.known: dict[float, tuple[int, Sums]] = {}
+        self.logs: dict[float, float] = {}
         self.square_sum: float | None = None
 
     def _blocks(self) -> Iterator[tuple[Array, NDArray[np.bool_] | None, Array, Array]]:
@@ -210,16 +235,21 @@ class RowSums:
         """Return :class:`Sums` at ``tau2`` and, with ``log``, ``sum log(v + tau2)``.
 
         ``order`` 1 gives s1, sy, syy (the squares NaN), 2 adds the squares, 3 the cubes;
-        the log sum is NaN without ``log``. A repeated call at the same tau2 and at most
-        the same order (and no log) returns the last result without a pass over the data.
+        the log sum is NaN without ``log``. Sums and log sums found at the last MEMORY
+        values of tau2 are kept: asking again (at most the same order) costs no pass, and
+        asking for the log sum where the sums are known costs a pass of logs only.
 
         Per block, with scratch rows ``y, w, wy, w^2, w^2 y``: ``s1``, ``sy`` are row sums,
         the rest dot products: ``syy = wy.y``, ``s2 = w.w``, ``s2y = w.wy``,
         ``s2yy = wy.wy``, ``s3 = w.w^2``, ``s3y = wy.w^2``, ``s3yy = wy.w^2y``.
         """
-        last = self.last
-        if not log and last is not None and last[0] == tau2 and last[1] >= order:
-            return last[2], math.nan
+        known = self.known.get(tau2)
+        if known is not None and known[0] >= order:
+            if not log:
+                return known[1], math.nan
+            if tau2 not in self.logs:
+                _remember(self.logs, tau2, self._log_sum(tau2))
+            return known[1], self.logs[tau2]
         totals = np.zeros(9)
         log_sum = 0.0 if log else math.nan
         pairs = ((2, 0), (1, 1), (1, 2), (2, 2), (1, 3), (2, 3), (2, 4))[: 3 * order - 2]
@@ -244,8 +274,18 @@ class RowSums:
                 totals[slot] += _dot_pieces(whole[i], whole[j])
         values = [float(x) for x in totals[: 3 * order]] + [math.nan] * (3 if order == 1 else 0)
         sums = Sums(*(np.array([x]) for x in values))
-        self.last = (tau2, order, sums)
+        _remember(self.known, tau2, (order, sums))
+        if log:
+            _remember(self.logs, tau2, log_sum)
         return sums, log_sum
+
+    def _log_sum(self, tau2: float) -> float:
+        """``sum log(v + tau2)`` over the included studies, in one pass."""
+        total = 0.0
+        for v, mask, rows, _ in self._blocks():
+            logs = np.log(np.add(v, tau2, out=rows[1]), out=rows[1])
+            total += float((logs if mask is None else logs * mask).sum())
+        return total
 
     def bins(self) -> Bins:
         """Group the included studies by ``v`` into bins at most 2^-BIN_BITS wide (relative).

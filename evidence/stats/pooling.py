@@ -333,8 +333,11 @@ def pool(
     """
     method_name, test = _normalise_method(method, test)
     y, v, kept, notes = check_inputs(yi, vi, sei, labels, drop_missing)
-    y, v = y[kept], v[kept]
-    fit = fit_batch(y, v, method=method_name, test=test, level=level)
+    if not kept.all():
+        y, v = y[kept], v[kept]
+    batch = make_batch(y, v)  # one batch for the fit and the intervals: sums are shared
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fit = _fit(batch, method_name, test, level)
     k = int(fit.k[0])
     het = fit.heterogeneity
     estimate, se, crit = float(fit.beta[0, 0]), float(fit.se[0, 0]), float(fit.crit[0])
@@ -369,7 +372,6 @@ def pool(
     heterogeneity_defined = k > 1
     tau2_ci = tau_ci = i2_ci = h2_ci = None
     if random and heterogeneity_defined:
-        batch = make_batch(y, v)
         intervals = tau2_intervals(
             batch, fit.tau2, method_name, het.typical_variance, _normalise_level(level)
         )
