@@ -154,12 +154,15 @@ def make_batch(
     y = np.atleast_2d(np.asarray(yi, dtype=float))
     v = np.broadcast_to(np.atleast_2d(np.asarray(vi, dtype=float)), y.shape)
     if mask is None and all_finite(y) and all_finite(v):
-        m, full = np.ones(y.shape, dtype=bool), True
+        m, full = np.broadcast_to(np.True_, y.shape), True  # read-only, no memory to fill
     else:
         m = np.ones(y.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
         m = np.broadcast_to(np.atleast_2d(m), y.shape) & np.isfinite(y) & np.isfinite(v)
         full = bool(m.all())
-    matrix = np.ones((y.shape[1], 1)) if design is None else np.asarray(design, dtype=float)
+    if design is None:  # intercept only: a read-only column of ones that takes no memory
+        matrix = np.broadcast_to(np.float64(1.0), (y.shape[1], 1))
+    else:
+        matrix = np.asarray(design, dtype=float)
     if matrix.ndim == 1:
         matrix = matrix[:, None]
     if full:

@@ -246,16 +246,20 @@ def _profile_starts(
     """Return starts for the profile-likelihood bounds of one large meta-analysis.
 
     With the score ``S`` (``2 dll/dtau2``) and its slope ``S'`` at the estimate (the root
-    search has just found them: no pass), ``-2 (ll(t) - ll(t_hat)) ~ -S d - S' d^2 / 2``
-    with ``d = t - t_hat``; equated to ``crit`` its roots
-    ``d = (S +/- sqrt(S^2 - 2 S' crit)) / (-S')`` start the two searches, which at large k
-    (a nearly quadratic log-likelihood) then take three or four passes each instead of ten.
+    search has just found them, the slope at most a step of 1e-6 away: no pass),
+    ``-2 (ll(t) - ll(t_hat)) ~ -S d - S' d^2 / 2`` with ``d = t - t_hat``; equated to
+    ``crit`` its roots ``d = (S +/- sqrt(S^2 - 2 S' crit)) / (-S')`` start the two
+    searches, which at large k (a nearly quadratic log-likelihood) then take three passes
+    each instead of ten.
     Batches of several rows, small k or ``S' >= 0`` start as before (None).
     """
     if len(batch.yi) != 1 or not batch.intercept_only or batch.k[0] < START_MIN_K:
         return None, None
-    sums = intercept_sums(batch, tau2, third=True)
-    value, slope = score_from_sums(sums, method), score_slope(sums, method)
+    sums = intercept_sums(batch, tau2)
+    # the slope where the root search last found one (a step away), else a pass for it
+    near = batch.row.nearest(float(tau2[0]), 3, 1e-6 * float(tau2[0] + batch.variance_range[0][0]))
+    cubes = near if near is not None else intercept_sums(batch, tau2, third=True)
+    value, slope = score_from_sums(sums, method), score_slope(cubes, method)
     if not slope[0] < 0:
         return None, None
     root = np.sqrt(value * value - 2 * slope * crit)

@@ -80,6 +80,8 @@ REFINEMENTS = 3
 TOLERANCE = 1e-12
 #: Iteration cap of the root refinement (it converges in about ten).
 MAX_ITERATIONS = 200
+#: Relative distance within which the root search of a single row reuses the slope ``S'``.
+CHORD = 1e-6
 #: Single intercept-only rows from this many studies first try the proof of one maximum
 #: (:mod:`evidence.stats.unimodal`); below it the grid is cheaper.
 PROOF_MIN_K = 20_000
@@ -218,6 +220,7 @@ def _refine_roots(
     f_high: Array,
     v_min: Array,
     start: Array | None = None,
+    chord: bool = False,
 ) -> tuple[Array, NDArray[np.bool_]]:
     """Roots of the score in brackets with ``f(low) > 0 >= f(high)`` (step 3).
 
@@ -225,7 +228,10 @@ def _refine_roots(
     tau2): regula falsi with the Illinois modification and bisection safeguards
     (:func:`evidence.stats.batch.bracketed_root`), with Newton steps for intercept-only
     models, whose score derivative comes from the same sums (``f_low``, ``f_high`` are
-    already scaled). ``start``: the first point to try in each bracket.
+    already scaled). ``start``: the first point to try in each bracket. ``chord``: a
+    point within CHORD (relative) of the last one where the slope ``S'`` was found reuses
+    it (the sums then stop at the squares): near the root, where the search confirms a
+    step of 1e-12, ``S'`` changes by about the step and the confirmation stays exact.
     """
     last: dict[str, Array] = {}
 
@@ -233,9 +239,13 @@ def _refine_roots(
         sub = batch.take(rows[active])
         scale = at + v_min[active]
         if sub.intercept_only:
-            sums = intercept_sums(sub, at, third=True)
-            value, derivative = score_from_sums(sums, method), score_slope(sums, method)
-            last["slope"] = derivative * scale**2 + 2 * value * scale
+            near = chord and "at" in last and last["at"].shape == at.shape
+            near = near and bool(np.all(np.abs(at - last["at"]) <= CHORD * scale))
+            sums = intercept_sums(sub, at, third=not near)
+            value = score_from_sums(sums, method)
+            if not near:
+                last["at"], last["derivative"] = at, score_slope(sums, method)
+            last["slope"] = last["derivative"] * scale**2 + 2 * value * scale
         else:
             value = score(sub, at, method)
         return value * scale**2
@@ -314,8 +324,10 @@ def _single_maximum(batch: Batch, method: str) -> Maxima | None:
     :mod:`evidence.stats.unimodal` proves that the score falls through 0 at most once
     (step 0 of the module docstring); None where the proof fails.
     """
-    bins = batch.row.bins()  # first: it also sums the squares upper_bound needs
-    v_min = float(_variance_range(batch)[0][0])
+    v_range = _variance_range(batch)
+    v_min = float(v_range[0][0])
+    # first: the same pass sums the squares upper_bound needs and the sums at tau2 = 0
+    bins = batch.row.bins((v_min, float(v_range[1][0])))
     top = float(1.01 * upper_bound(batch, method)[0])
     proof = single_maximum(bins, method, v_min, top)
     if proof is None:
@@ -340,6 +352,7 @@ def _single_maximum(batch: Batch, method: str) -> Maxima | None:
         np.array([value_high * (high + v_min) ** 2]),
         np.array([v_min]),
         start=np.array([proof.start]),
+        chord=True,
     )
     return Maxima(root, done, one, one.copy())
 

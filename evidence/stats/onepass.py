@@ -238,10 +238,6 @@ class RowSums:
         the log sum is NaN without ``log``. Sums and log sums found at the last MEMORY
         values of tau2 are kept: asking again (at most the same order) costs no pass, and
         asking for the log sum where the sums are known costs a pass of logs only.
-
-        Per block, with scratch rows ``y, w, wy, w^2, w^2 y``: ``s1``, ``sy`` are row sums,
-        the rest dot products: ``syy = wy.y``, ``s2 = w.w``, ``s2y = w.wy``,
-        ``s2yy = wy.wy``, ``s3 = w.w^2``, ``s3y = wy.w^2``, ``s3yy = wy.w^2y``.
         """
         known = self.known.get(tau2)
         if known is not None and known[0] >= order:
@@ -250,34 +246,27 @@ class RowSums:
             if tau2 not in self.logs:
                 _remember(self.logs, tau2, self._log_sum(tau2))
             return known[1], self.logs[tau2]
-        totals = np.zeros(9)
-        log_sum = 0.0 if log else math.nan
-        pairs = ((2, 0), (1, 1), (1, 2), (2, 2), (1, 3), (2, 3), (2, 4))[: 3 * order - 2]
+        totals = np.zeros(10)
         for v, mask, rows, whole in self._blocks():
-            y, w, wy = rows[0], rows[1], rows[2]
-            if tau2 == 0.0 and not log:
-                np.divide(1.0, v, out=w)
-            else:
-                np.add(v, tau2, out=w)
-                if log:
-                    np.log(w, out=wy)
-                    log_sum += float((wy if mask is None else wy * mask).sum())
-                np.divide(1.0, w, out=w)
-            if mask is not None:
-                w *= mask
-            np.multiply(w, y, out=wy)
-            if order == 3:
-                np.multiply(w, w, out=rows[3])
-                np.multiply(w, wy, out=rows[4])
-            totals[:2] += rows[1:3].sum(axis=1)
-            for slot, (i, j) in enumerate(pairs, start=2):
-                totals[slot] += _dot_pieces(whole[i], whole[j])
+            _add_block(totals, tau2, order, log, v, mask, rows, whole)
+        return self._keep(tau2, order, totals, log), (float(totals[9]) if log else math.nan)
+
+    def nearest(self, tau2: float, order: int, within: float) -> Sums | None:
+        """Return the kept sums of at least ``order`` nearest ``tau2``, if within ``within``."""
+        found = [(abs(t - tau2), sums) for t, (o, sums) in self.known.items() if o >= order]
+        if not found:
+            return None
+        distance, sums = min(found, key=lambda pair: pair[0])
+        return sums if distance <= within else None
+
+    def _keep(self, tau2: float, order: int, totals: Array, log: bool) -> Sums:
+        """Remember the sums (and the log sum) found at ``tau2`` and return the sums."""
         values = [float(x) for x in totals[: 3 * order]] + [math.nan] * (3 if order == 1 else 0)
         sums = Sums(*(np.array([x]) for x in values))
         _remember(self.known, tau2, (order, sums))
         if log:
-            _remember(self.logs, tau2, log_sum)
-        return sums, log_sum
+            _remember(self.logs, tau2, float(totals[9]))
+        return sums
 
     def _log_sum(self, tau2: float) -> float:
         """``sum log(v + tau2)`` over the included studies, in one pass."""
@@ -287,38 +276,85 @@ class RowSums:
             total += float((logs if mask is None else logs * mask).sum())
         return total
 
-    def bins(self) -> Bins:
+    def bins(self, v_range: tuple[float, float] | None = None) -> Bins:
         """Group the included studies by ``v`` into bins at most 2^-BIN_BITS wide (relative).
 
         A positive double's bit pattern, read as an integer, increases with its value and
         its top bits are the binade and the leading mantissa bits, so shifting it right
         names a bin whose edges are exact doubles: ``[b << s, (b + 1) << s)`` read back as
         doubles. ``np.add.at`` sums the counts, effects and squared effects of each block.
+        The same pass finds the sums at tau2 = 0 (kept, as :meth:`sums` would) and
+        ``sum (y - mean)^2`` (:meth:`squares`). ``v_range``: the smallest and largest ``v``
+        when already known.
         """
-        v = self.v if self.mask is None else self.v[self.mask]
-        bits = v.view(np.int64)
-        low, high = int(bits.min()), int(bits.max())
+        if v_range is None:
+            v = self.v if self.mask is None else self.v[self.mask]
+            v_range = (float(v.min()), float(v.max()))
+        low, high = (int(np.float64(x).view(np.int64)) for x in v_range)
         binades = (high >> 52) - (low >> 52) + 1
         keep = max(0, min(BIN_BITS, int(math.log2(MAX_BINS / binades))))
         shift = 52 - keep
         first = low >> shift
         size = (high >> shift) - first + 1
         count, total, squares = np.zeros(size), np.zeros(size), np.zeros(size)
+        totals = np.zeros(10)
         square_sum = 0.0
-        for block_v, mask, rows, _ in self._blocks():
+        for block_v, mask, rows, whole in self._blocks():
+            _add_block(totals, 0.0, 2, False, block_v, mask, rows, whole)
             y = rows[0]
-            index = rows[1].view(np.int64)
+            index = rows[3].view(np.int64)
             np.right_shift(block_v.view(np.int64), shift, out=index)
             index -= first
-            square = np.multiply(y, y, out=rows[2])
+            square = np.multiply(y, y, out=rows[4])
             square_sum += float(square.sum())
             if mask is not None:
                 index, y, square = index[mask], y[mask], square[mask]
             np.add.at(count, index, 1.0)
             np.add.at(total, index, y)
             np.add.at(squares, index, square)
+        self._keep(0.0, 2, totals, False)
         self.square_sum = square_sum  # masked entries are 0: sum (y - mean)^2, for free
         used = np.flatnonzero(count)
         code = (first + used).astype(np.int64)
         lower, upper = _edges(code, shift)
         return Bins(lower, upper, count[used], total[used], squares[used], code, shift)
+
+
+#: The dot products of :func:`_add_block`: (row, row) of the scratch, in the order of Sums.
+_PAIRS = ((2, 0), (1, 1), (1, 2), (2, 2), (1, 3), (2, 3), (2, 4))
+
+
+def _add_block(
+    totals: Array,
+    tau2: float,
+    order: int,
+    log: bool,
+    v: Array,
+    mask: NDArray[np.bool_] | None,
+    rows: Array,
+    whole: Array,
+) -> None:
+    """Add one block's sums at ``tau2`` to ``totals`` (the nine of Sums, then the log sum).
+
+    With scratch rows ``y, w, wy, w^2, w^2 y``: ``s1``, ``sy`` are row sums, the rest dot
+    products: ``syy = wy.y``, ``s2 = w.w``, ``s2y = w.wy``, ``s2yy = wy.wy``,
+    ``s3 = w.w^2``, ``s3y = wy.w^2``, ``s3yy = wy.w^2y``. Row 0 holds the centred effects.
+    """
+    y, w, wy = rows[0], rows[1], rows[2]
+    if tau2 == 0.0 and not log:
+        np.divide(1.0, v, out=w)
+    else:
+        np.add(v, tau2, out=w)
+        if log:
+            np.log(w, out=wy)
+            totals[9] += float((wy if mask is None else wy * mask).sum())
+        np.divide(1.0, w, out=w)
+    if mask is not None:
+        w *= mask
+    np.multiply(w, y, out=wy)
+    if order == 3:
+        np.multiply(w, w, out=rows[3])
+        np.multiply(w, wy, out=rows[4])
+    totals[:2] += rows[1:3].sum(axis=1)
+    for slot, (i, j) in enumerate(_PAIRS[: 3 * order - 2], start=2):
+        totals[slot] += _dot_pieces(whole[i], whole[j])
