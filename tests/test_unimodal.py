@@ -200,3 +200,18 @@ def test_make_batch_checks_finiteness_in_one_sum_when_it_can() -> None:
     huge = np.array([[1e308, 1e308, -1e308]])  # the sum overflows; every entry is finite
     batch = make_batch(huge, np.ones((1, 3)))
     assert batch.full and batch.mask.all()
+
+
+def test_a_masked_row_is_proved_as_its_included_studies() -> None:
+    y, v = _data(70_000, 31)
+    keep = np.random.default_rng(2).random(y.size) > 0.2
+    masked = fit_batch(y[None, :], v[None, :], mask=keep[None, :], method="REML")
+    alone = fit_batch(y[keep], v[keep], method="REML")
+    assert_allclose(masked.tau2, alone.tau2, rtol=1e-10)
+    assert_allclose(masked.beta, alone.beta, rtol=1e-10)
+
+
+def test_variances_the_bins_cannot_take_are_left_to_the_grid() -> None:
+    y, v = _data(300, 41)
+    v[3] = 0.0  # fit_batch does not validate; bins of bit patterns need 0 < v < inf
+    assert likelihood._single_maximum(make_batch(y, v), "REML") is None

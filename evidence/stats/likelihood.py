@@ -326,6 +326,8 @@ def _single_maximum(batch: Batch, method: str) -> Maxima | None:
     """
     v_range = _variance_range(batch)
     v_min = float(v_range[0][0])
+    if not (v_min > 0 and math.isfinite(float(v_range[1][0]))):  # bins need 0 < v < inf
+        return None
     # first: the same pass sums the squares upper_bound needs and the sums at tau2 = 0
     bins = batch.row.bins((v_min, float(v_range[1][0])))
     top = float(1.01 * upper_bound(batch, method)[0])
