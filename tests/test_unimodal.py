@@ -87,13 +87,6 @@ def test_a_repeated_call_reuses_the_last_sums() -> None:
     assert again is first and log_sum == pytest.approx(np.log(v + 0.5).sum(), rel=1e-13)
 
 
-def test_dot_in_pieces() -> None:
-    rng = np.random.default_rng(0)
-    for k in (0, 5, onepass.DOT_PIECE, 3 * onepass.DOT_PIECE + 17):
-        a, b = rng.random(k), rng.random(k)
-        assert onepass.dot(a, b) == pytest.approx(float(a @ b), rel=1e-13, abs=1e-300)
-
-
 def test_bins_hold_every_study_within_their_edges() -> None:
     y, v = _data(50_000, 8, outliers=30)
     batch = make_batch(y, v)

@@ -230,8 +230,8 @@ def intercept_sums(
     One division pass for ``w``, one product for ``w y`` and six reductions; three more
     with ``third`` (the cubes, for the score's derivative). ``second=False`` skips the
     squares (``s2``, ``s2y``, ``s2yy`` are NaN): the coefficients need only ``s1``,
-    ``sy`` and ``syy``. A single row goes through :attr:`Batch.row` (dot products on
-    preallocated buffers, the last result kept) when ``y`` is the centred effects.
+    ``sy`` and ``syy``. A single row of centred effects goes through :attr:`Batch.row`
+    (blocked passes that make no full-length array; the sums of its last tau2 values kept).
     """
     if len(batch.yi) == 1 and (y is None or y is batch.__dict__.get("centred")):
         order = 3 if third else 2 if second else 1

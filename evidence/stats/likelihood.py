@@ -337,6 +337,8 @@ def _single_maximum(batch: Batch, method: str) -> Maxima | None:
     at_zero = float(score_from_sums(batch.zero_sums, method)[0])
     one, yes = np.ones(1, dtype=np.int64), np.ones(1, dtype=bool)
     if at_zero <= 0:  # the score falls through 0 at most once: the maximum is tau2 = 0
+        if proof.low > 0:  # a proved-positive cell after S(0) <= 0 contradicts the proof
+            return None
         return Maxima(np.zeros(1), yes, one, np.zeros(1, dtype=np.int64))
     low, high = proof.low, proof.high
     if low == 0.0:

@@ -18,7 +18,7 @@ the studies by their sampling variance (:meth:`RowSums.bins`) for the bounds of
 :mod:`evidence.stats.unimodal`.
 
 Public API: ``Sums`` (re-exported by :mod:`evidence.stats.batch`), ``RowSums``, ``Bins``,
-``dot``, ``all_finite``, ``BLOCK``.
+``all_finite``, ``BLOCK``.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from numpy.typing import NDArray
 
 Array = NDArray[np.float64]
 
-#: Length of the pieces :func:`dot` hands to BLAS (OpenBLAS threads a ddot above 10,000).
+#: Length of the pieces a dot product hands to BLAS (OpenBLAS threads a ddot above 10,000).
 DOT_PIECE = 8192
 #: Studies per block of a pass (a multiple of DOT_PIECE; five scratch arrays of 512 KB).
 BLOCK = 8 * DOT_PIECE
@@ -82,24 +82,6 @@ class Sums:
         return np.maximum(self.s2yy - 2 * mean * self.s2y + mean * mean * self.s2, 0.0)
 
 
-def dot(a: Array, b: Array) -> float:
-    """Dot product of two 1-D arrays, in pieces of DOT_PIECE, each on one thread.
-
-    A single ``np.dot`` of more than 10,000 entries starts a second BLAS thread that
-    doubles the CPU time for little gain in wall time and loses on a busy machine; the
-    pieces run one after another (``np.vecdot`` over the rows of a reshaped view) and
-    their partial sums are added, as blocked summation would.
-    """
-    body = a.size - a.size % DOT_PIECE
-    total = 0.0
-    if body:
-        pieces = np.vecdot(a[:body].reshape(-1, DOT_PIECE), b[:body].reshape(-1, DOT_PIECE))
-        total = float(pieces.sum())
-    if body < a.size:
-        total += float(np.vecdot(a[body:], b[body:]))
-    return total
-
-
 def all_finite(values: NDArray[np.float64]) -> bool:
     """Whether every entry is finite, in one summing pass when it is.
 
@@ -127,7 +109,13 @@ def _scratch() -> Array:
 
 
 def _dot_pieces(a: Array, b: Array) -> float:
-    """Dot product of two arrays whose length is a multiple of DOT_PIECE (see :func:`dot`)."""
+    """Dot product of two arrays whose length is a multiple of DOT_PIECE, piece by piece.
+
+    A single ``np.dot`` of more than 10,000 entries starts a second BLAS thread that
+    doubles the CPU time for little gain in wall time and loses on a busy machine; the
+    pieces (``np.vecdot`` over the rows of a reshaped view) run one after another, and
+    their partial sums are added as blocked summation would.
+    """
     return float(np.vecdot(a.reshape(-1, DOT_PIECE), b.reshape(-1, DOT_PIECE)).sum())
 
 

@@ -33,8 +33,10 @@ REML) and its derivative ``S' = -2 a3 + 2 b2^2/S_1 + S_2 (+ (S_2^2 - 2 S_3 S_1)/
 for REML; Viechtbauer 2005), so each cell gets a lower and an upper bound of ``S`` and an
 upper bound of ``S'``. A cell is *positive* when the lower bound of ``S`` is above 0,
 *negative* when the upper bound is below 0, *decreasing* when the bound of ``S'`` is below
-0; every bound must clear a relative margin of MARGIN, which covers the rounding of the
-bounds and of the binned sums.
+0; every bound must clear a relative margin of ``max(MARGIN, 4 n_max eps)``, which covers
+the rounding of the bounds (sums of at most MAX_BINS terms) and of the binned sums (each
+a running sum of up to ``n_max`` studies). The bin edges are exact doubles, so every
+study lies inside its bin's edges exactly.
 
 **Why one root.** Cells start at two per decade from ``v_min / 10`` (and ``[0, v_min/10]``)
 to ``top`` and are halved until each is positive, negative or decreasing. If every cell is,
@@ -74,7 +76,7 @@ CELLS_PER_DECADE = 2
 MAX_ROUNDS = 16
 #: Most unsettled cells in a round before the proof is abandoned.
 MAX_OPEN_CELLS = 64
-#: Relative margin a bound must clear to settle a cell.
+#: Relative margin a bound must clear to settle a cell (at least 4 n_j eps, see below).
 MARGIN = 1e-8
 #: Lowest positive cell edge, as a fraction of the smallest sampling variance.
 FLOOR = 1e-1
@@ -181,9 +183,9 @@ def _cell_bounds(bins: Bins, t0: Array, t1: Array, method: str) -> _CellBounds:
     l3 = _against(low2 * low, columns[:, :3])
     middle = _against((low + high) / 2, columns[:, 1:2])[:, 0]
     slack = _against((high - low) / 2, columns[:, 3:])[:, 0]
-    top, bottom = middle + slack, middle - slack
-    mu_hi = np.where(top >= 0, top / s1_lo, top / s1_hi)
-    mu_lo = np.where(bottom >= 0, bottom / s1_hi, bottom / s1_lo)
+    most, least = middle + slack, middle - slack  # bounds of sum w y
+    mu_hi = np.where(most >= 0, most / s1_lo, most / s1_hi)
+    mu_lo = np.where(least >= 0, least / s1_hi, least / s1_lo)
     s2_lo, s2_hi, s3_lo = l2[:, 0], h2[:, 0], l3[:, 0]
     a_upper = np.maximum(
         _quadratic(h2[:, 2], h2[:, 1], s2_hi, mu_lo), _quadratic(h2[:, 2], h2[:, 1], s2_hi, mu_hi)
@@ -256,11 +258,13 @@ def single_maximum(fine: Bins, method: str, v_min: float, top: float) -> Unimoda
     nodes = np.concatenate([[0.0], floor * (top / floor) ** np.linspace(0.0, 1.0, count)])
     t0, t1 = nodes[:-1], nodes[1:]
     low, high = 0.0, top
+    # a bin's sums add up to n_j terms one by one: relative rounding up to n_j eps
+    margin = max(MARGIN, 4 * float(bins.count.max()) * np.finfo(float).eps)
     for _ in range(MAX_ROUNDS):
         bounds = _cell_bounds(bins, t0, t1, method)
-        positive = bounds.lower > MARGIN * bounds.scale
-        negative = bounds.upper < -MARGIN * bounds.scale
-        falling = bounds.slope_upper < -MARGIN * bounds.slope_scale
+        positive = bounds.lower > margin * bounds.scale
+        negative = bounds.upper < -margin * bounds.scale
+        falling = bounds.slope_upper < -margin * bounds.slope_scale
         if positive.any():
             low = max(low, float(t1[positive].max()))
         if negative.any():
