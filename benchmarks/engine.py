@@ -1,9 +1,10 @@
 """Issue 17's engine figures: one large fit, many small fits, leave-one-out at large k.
 
-Run: ``.venv/bin/python benchmarks/engine.py`` (metafor needs ``Rscript``; PyMARE is the
-``test`` extra). Run the same file from another checkout's ``benchmarks/`` folder to time
-that checkout's engine (the script imports the package beside it), which is how the
-"old" column of benchmarks/README.md is made.
+Run: ``.venv/bin/python -P benchmarks/engine.py`` (metafor needs ``Rscript``; PyMARE is
+the ``test`` extra). Run the same file from another checkout's ``benchmarks/`` folder to
+time that checkout's engine (the script imports the package beside it, and only it: the
+venv's editable-install finder is removed first), which is how the "old" and "before"
+columns of benchmarks/README.md are made.
 
 1. One fit at k = 10^6 (seed 2024: vi ~ U(0.01, 0.3), yi ~ N(0.3, vi + 0.05)): REML and
    DL through ``fit_batch`` (the model fit) and ``pool()`` (plus checks, prediction and
@@ -35,6 +36,14 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+#: Drops the virtual environment's editable-install finder, which resolves a package this
+#: checkout lacks (an old checkout has no ``evidence.stats``) from the worktree the venv was
+#: made for: without this an old checkout's "fallback" imports timed today's engine.
+ONLY_THIS_CHECKOUT = (
+    "sys.meta_path[:] = [f for f in sys.meta_path"
+    " if 'Editable' not in getattr(f, '__name__', type(f).__name__)]"
+)
+exec(ONLY_THIS_CHECKOUT)
 
 try:
     from evidence.stats.pooling import fit_batch, pool  # noqa: E402
@@ -107,6 +116,7 @@ def leave_one_out_child(k: int, intervals: bool) -> dict[str, float]:
     """Run in a fresh process: time diagnostics at k and report the peak memory."""
     code = (
         "import json, resource, sys, time, numpy as np\n"
+        f"{ONLY_THIS_CHECKOUT}\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
         f"from {SENSITIVITY} import diagnostics\n"
         f"rng = np.random.default_rng(2026); k = {k}\n"
