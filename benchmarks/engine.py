@@ -15,7 +15,8 @@ columns of benchmarks/README.md are made.
 3. Leave-one-out + influence + Baujat (``sensitivity.diagnostics``, REML, with and without
    the tau2 intervals of every row) at k = 1,000, 10,000 and 100,000 (``--loo-max`` caps
    it: an engine with k x k batches needs GBs), each in a fresh process whose peak
-   resident memory is reported (``ru_maxrss``).
+   resident memory is reported (``VmHWM`` of ``/proc/self/status``; ``ru_maxrss`` would
+   include this script's own peak, which Linux carries into a child across fork and exec).
 
 Times are the best of several repeats: wall clock, and in brackets the process's CPU time,
 which is the steadier figure on a shared machine.
@@ -125,6 +126,11 @@ def leave_one_out_child(k: int, intervals: bool) -> dict[str, float]:
         f"diagnostics(yi, vi, intervals={intervals}).to_dict()\n"
         "wall, cpu = time.perf_counter() - t, time.process_time() - c\n"
         "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "try:\n"
+        "    status = open('/proc/self/status').read().split('VmHWM:')[1]\n"
+        "    peak = int(status.split()[0]) / 1024\n"
+        "except (OSError, IndexError):\n"
+        "    pass\n"
         "print(json.dumps({'wall': wall, 'cpu': cpu, 'mb': peak}))\n"
     )
     output = subprocess.run(
