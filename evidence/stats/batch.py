@@ -224,17 +224,21 @@ def intercept_sums(
     y: NDArray[np.float64] | None = None,
     third: bool = False,
     second: bool = True,
+    order: int | None = None,
 ) -> Sums:
     """Compute :class:`Sums` at ``w = 1/(vi + tau2)`` in a few passes over the data.
 
-    One division pass for ``w``, one product for ``w y`` and six reductions; three more
-    with ``third`` (the cubes, for the score's derivative). ``second=False`` skips the
-    squares (``s2``, ``s2y``, ``s2yy`` are NaN): the coefficients need only ``s1``,
-    ``sy`` and ``syy``. A single row of centred effects goes through :attr:`Batch.row`
-    (blocked passes that make no full-length array; the sums of its last tau2 values kept).
+    ``order`` 0 gives ``s1``, ``sy``; 1 adds ``syy``; 2 (the default) the squares
+    ``s2``, ``s2y``, ``s2yy``; 3 (``third``) the cubes, for the score's derivative;
+    ``second=False`` means order 1. Sums not asked for are NaN (the coefficients need
+    ``s1`` and ``sy``, their Knapp-Hartung scale also ``syy``). One division pass for
+    ``w``, one product for ``w y`` and a reduction per sum. A single row of centred
+    effects goes through :attr:`Batch.row` (blocked passes that make no full-length array;
+    the sums of its last tau2 values kept).
     """
-    if len(batch.yi) == 1 and (y is None or y is batch.__dict__.get("centred")):
+    if order is None:
         order = 3 if third else 2 if second else 1
+    if len(batch.yi) == 1 and (y is None or y is batch.__dict__.get("centred")):
         return batch.row.sums(float(tau2[0]), order)[0]
     y = batch.centred if y is None else y
     w, wy = batch.workspace
@@ -243,20 +247,23 @@ def intercept_sums(
     if not batch.full:
         w *= batch.mask
     np.multiply(w, y, out=wy)
-    values = [
-        np.einsum("nk->n", w),
-        np.einsum("nk->n", wy),
-        np.einsum("nk,nk->n", wy, y),
-        np.einsum("nk,nk->n", w, w),
-        np.einsum("nk,nk->n", wy, w),
-        np.einsum("nk,nk->n", wy, wy),
-    ]
-    if third:
+    values = [np.einsum("nk->n", w), np.einsum("nk->n", wy)]
+    if order >= 1:
+        values.append(np.einsum("nk,nk->n", wy, y))
+    if order >= 2:
+        values += [
+            np.einsum("nk,nk->n", w, w),
+            np.einsum("nk,nk->n", wy, w),
+            np.einsum("nk,nk->n", wy, wy),
+        ]
+    if order >= 3:
         values += [
             np.einsum("nk,nk,nk->n", w, w, w),
             np.einsum("nk,nk,nk->n", w, w, wy),
             np.einsum("nk,nk,nk->n", w, wy, wy),
         ]
+    missing = np.full(len(w), np.nan)
+    values += [missing] * (6 - len(values))
     return Sums(*values)
 
 

@@ -222,7 +222,7 @@ class RowSums:
     def sums(self, tau2: float, order: int, log: bool = False) -> tuple[Sums, float]:
         """Return :class:`Sums` at ``tau2`` and, with ``log``, ``sum log(v + tau2)``.
 
-        ``order`` 1 gives s1, sy, syy (the squares NaN), 2 adds the squares, 3 the cubes;
+        ``order`` 0 gives s1, sy (the rest NaN), 1 adds syy, 2 the squares, 3 the cubes;
         the log sum is NaN without ``log``. Sums and log sums found at the last MEMORY
         values of tau2 are kept: asking again (at most the same order) costs no pass, and
         asking for the log sum where the sums are known costs a pass of logs only.
@@ -234,7 +234,9 @@ class RowSums:
             if tau2 not in self.logs:
                 _remember(self.logs, tau2, self._log_sum(tau2))
             return known[1], self.logs[tau2]
-        totals = np.zeros(10)
+        totals = np.full(10, np.nan)
+        totals[: max(2, 3 * order)] = 0.0
+        totals[9] = 0.0
         for v, mask, rows, whole in self._blocks():
             _add_block(totals, tau2, order, log, v, mask, rows, whole)
         return self._keep(tau2, order, totals, log), (float(totals[9]) if log else math.nan)
@@ -249,8 +251,7 @@ class RowSums:
 
     def _keep(self, tau2: float, order: int, totals: Array, log: bool) -> Sums:
         """Remember the sums (and the log sum) found at ``tau2`` and return the sums."""
-        values = [float(x) for x in totals[: 3 * order]] + [math.nan] * (3 if order == 1 else 0)
-        sums = Sums(*(np.array([x]) for x in values))
+        sums = Sums(*(np.array([x]) for x in totals[: 6 if order < 3 else 9]))
         _remember(self.known, tau2, (order, sums))
         if log:
             _remember(self.logs, tau2, float(totals[9]))
@@ -285,7 +286,7 @@ class RowSums:
         first = low >> shift
         size = (high >> shift) - first + 1
         count, total, squares = np.zeros(size), np.zeros(size), np.zeros(size)
-        totals = np.zeros(10)
+        totals = np.zeros(10)  # the sums at tau2 = 0, order 2
         square_sum = 0.0
         for block_v, mask, rows, whole in self._blocks():
             _add_block(totals, 0.0, 2, False, block_v, mask, rows, whole)
@@ -327,6 +328,7 @@ def _add_block(
     With scratch rows ``y, w, wy, w^2, w^2 y``: ``s1``, ``sy`` are row sums, the rest dot
     products: ``syy = wy.y``, ``s2 = w.w``, ``s2y = w.wy``, ``s2yy = wy.wy``,
     ``s3 = w.w^2``, ``s3y = wy.w^2``, ``s3yy = wy.w^2y``. Row 0 holds the centred effects.
+    Order 0 takes ``sy = w.y`` and makes no ``wy``.
     """
     y, w, wy = rows[0], rows[1], rows[2]
     if tau2 == 0.0 and not log:
@@ -339,6 +341,10 @@ def _add_block(
         np.divide(1.0, w, out=w)
     if mask is not None:
         w *= mask
+    if order == 0:
+        totals[0] += w.sum()
+        totals[1] += _dot_pieces(whole[1], whole[0])
+        return
     np.multiply(w, y, out=wy)
     if order == 3:
         np.multiply(w, w, out=rows[3])

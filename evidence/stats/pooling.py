@@ -199,7 +199,7 @@ def _fit(
     else:
         tau2, maxima = np.asarray(given, dtype=float), None
     n, p = len(batch.yi), batch.p
-    beta, covariance, rss = _coefficients(batch, tau2)
+    beta, covariance, rss = _coefficients(batch, tau2, rss_needed=test in ("knha", "adhoc"))
     df = batch.k - p
     # Knapp-Hartung needs k > p; metafor uses z for k = p (one study), as here.
     t_test = (df > 0) if test in ("knha", "adhoc") else np.zeros(n, dtype=bool)
@@ -241,15 +241,16 @@ def _fit(
 
 
 def _coefficients(
-    batch: Batch, tau2: NDArray[np.float64]
+    batch: Batch, tau2: NDArray[np.float64], rss_needed: bool = True
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """``beta = (X'WX)^-1 X'Wy``, ``(X'WX)^-1`` and ``sum w (y - Xb)^2`` per row.
 
-    An intercept-only batch needs three weighted sums (:func:`intercept_sums`):
-    ``beta = sum w y / sum w``, ``1 / sum w`` and Q; a design matrix, p x p solves.
+    An intercept-only batch needs two weighted sums (:func:`intercept_sums`):
+    ``beta = sum w y / sum w`` and ``1 / sum w``, and a third for Q when ``rss_needed``
+    (the Knapp-Hartung scale; else NaN); a design matrix, p x p solves.
     """
     if batch.intercept_only:
-        sums = intercept_sums(batch, tau2, second=False)
+        sums = intercept_sums(batch, tau2, order=1 if rss_needed else 0)
         with np.errstate(divide="ignore", invalid="ignore"):
             variance = np.where(sums.s1 > 0, 1.0 / sums.s1, np.nan)
             beta = sums.mean + batch.mean  # undo the centring of y
