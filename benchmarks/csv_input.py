@@ -6,7 +6,9 @@ Writes a seeded CSV (``study,yi,vi``; vi ~ U(0.01, 0.3), yi ~ N(0.3, vi + 0.05))
 times, each in a fresh process (best of 3, wall and CPU):
 
 - ``evidence pool FILE --method DL`` and ``--method REML`` (the whole command);
-- the reading alone: ``read_table`` + ``compute_effects`` in the same interpreter;
+- the reading alone: ``read_table`` + ``compute_effects`` in the same interpreter, and that
+  interpreter's imports alone (start-up, numpy, the package; the difference is the reading,
+  which includes importing pyarrow where the fast reader is used);
 - PyMARE: ``pandas.read_csv`` + its DerSimonian-Laird estimator;
 - R: ``read.csv`` alone (metafor's ``rma`` builds k x k matrices, so it cannot pool 10^6
   rows; the reading is what is compared).
@@ -26,15 +28,20 @@ from startup import timed  # the same best-of-N timer (benchmarks/ is the script
 
 DEFAULT = Path(sys.executable).with_name("evidence")
 
-READ_ONLY = """
+IMPORTS = """
 import sys, time
 try:
     from evidence.effects.csvinput import read_table, compute_effects
 except ModuleNotFoundError:  # a checkout from before the layers (aa75a9d)
     from evidence.effect_csv import read_table, compute_effects
+"""
+READ_ONLY = (
+    IMPORTS
+    + """
 table = read_table(sys.argv[1])
 compute_effects(table, None)
 """
+)
 PYMARE = """
 import sys, numpy as np, pandas as pd
 from pymare.estimators import DerSimonianLaird
@@ -75,6 +82,7 @@ def main() -> int:
             "evidence pool --method DL": [str(args.evidence), "pool", str(path), "--method", "DL"],
             "evidence pool --method REML": [str(args.evidence), "pool", str(path)],
             "evidence: read_table + compute_effects": [python, "-P", "-c", READ_ONLY, str(path)],
+            "evidence: the same process's imports alone": [python, "-P", "-c", IMPORTS, str(path)],
             "PyMARE: pandas.read_csv + DerSimonianLaird": [
                 sys.executable,
                 "-c",

@@ -15,7 +15,8 @@ sentinel directory and a "secret" file outside the copy. Categories:
   in the built pages;
 - ``paths``: symbolic links out of the copy, to ``/dev/zero``, loops, FIFOs, directories
   as records, bibliography or specs; ``--out`` at the copy, at ``studies``, at a parent;
-- ``csv``: hostile CSVs for ``evidence pool`` and ``evidence effects``;
+- ``csv``: hostile CSVs for ``evidence pool`` and ``evidence effects``, small and of 1.3 MB
+  (the large ones go through the fast reader of issue 17 first);
 - ``specs``: random edits of the shipped analysis specs, then ``evidence run``;
 - ``bib``: hostile ``references.bib`` contents, then ``evidence validate`` and ``run``;
 - ``sigkill``: ``evidence run``, ``book`` and ``diff`` killed at random moments, then
@@ -442,6 +443,19 @@ CSVS = {
     "2x2-zero": "study,ai,bi,ci,di\na,0,0,0,0\nb,1,2,3,4\n",
     "huge-k": "study,yi,vi\n"
     + "".join(f"s{i},{i % 7 / 10},0.0{i % 9 + 1}\n" for i in range(20000)),
+}
+#: 1.3 MB of clean rows: above FAST_READ_BYTES, so pyarrow reads these first (issue 17) and
+#: hands every one but the clean and the escape-laden file to the csv module path.
+_LARGE = "study,yi,vi\n" + "".join(f"s{i},{i % 7 / 10},0.0{i % 9 + 1}\n" for i in range(80000))
+CSVS |= {
+    "large-clean": _LARGE,
+    "large-ansi-bidi": _LARGE + "\x1b[2J\x1b[31mred,0.1,0.01\nevil\u202etxt,0.2,-1\n",
+    "large-text-in-numbers": _LARGE + "a,abc,0.01\nb,0.2,x\n",
+    "large-nan-inf": _LARGE + "a,nan,0.01\nb,inf,0.02\nc,1e400,0.01\nd,0.1,1e-320\n",
+    "large-ragged": _LARGE + "a,0.1\nb,0.2,0.3,0.4\n",
+    "large-nul": _LARGE + "a\x00,0.1,0.01\n",
+    "large-quoted-newline": _LARGE + '"a\nb",0.1,0.01\n',
+    "large-unbalanced-quote": _LARGE + '"a,0.1,0.01\n',
 }
 
 

@@ -7,6 +7,7 @@ step by step, in order.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -81,6 +82,51 @@ def test_1_nothing_changed_builds_nothing(corpus):
     # beside the site: only the working copy (no staging or old copy left behind)
     names = {p.name for p in corpus["site"].parent.iterdir()}
     assert ".site.work" in names and ".site.new" not in names and ".site.old" not in names
+
+
+def _book_command(corpus: dict[str, Path]) -> list[str]:
+    return [
+        "book",
+        *("--results", str(corpus["results"]), "--studies", str(corpus["studies"])),
+        *("--out", str(corpus["site"]), "--book", str(corpus["book"])),
+    ]
+
+
+def test_1b_the_command_answers_a_no_op_from_its_stamp(corpus, monkeypatch, capsys):
+    from evidence.cli import main
+    from evidence.report.book import noop
+
+    assert main(_book_command(corpus)) == 0  # nothing changed: records the stamp
+    first = capsys.readouterr().out
+
+    def must_not_build(*args, **kwargs):
+        raise AssertionError("built although nothing changed")
+
+    monkeypatch.setattr(book_module, "build_book", must_not_build)
+    assert main(_book_command(corpus)) == 0
+    assert capsys.readouterr().out == first
+    assert "is up to date (nothing changed)" in first
+    key = noop.book_key(corpus["results"], corpus["studies"], corpus["site"], corpus["book"])
+    assert noop.unchanged(corpus["site"], key) is not None
+    # a byte of a record, a result, the book source, a published file: no stamped answer
+    record = corpus["studies"] / "benign1999.yaml"
+    text = record.read_text()
+    for path in (record, corpus["results"] / "index.json", corpus["book"] / "methods.md"):
+        original, times = path.read_bytes(), path.stat()
+        path.write_bytes(original + b"\n")
+        changed = noop.book_key(
+            corpus["results"], corpus["studies"], corpus["site"], corpus["book"]
+        )
+        assert noop.unchanged(corpus["site"], changed) is None, path.name
+        path.write_bytes(original)
+        os.utime(path, ns=(times.st_atime_ns, times.st_mtime_ns))  # Sphinx reads mtimes
+    assert record.read_text() == text
+    assert noop.unchanged(corpus["site"], key) is not None
+    page = corpus["site"] / "index.html"
+    page.write_bytes(page.read_bytes())  # same bytes, new time: not the site we built
+    assert noop.unchanged(corpus["site"], key) is None
+    monkeypatch.undo()
+    assert _build(corpus).build == "unchanged"  # restores nothing: the site is intact
 
 
 def test_2_one_changed_record_rebuilds_its_page_only(corpus):

@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from test_csvfast import outcome
 from test_runner import RECORD, SPEC
 
 from evidence.effects.csvinput import compute_effects, read_table, row_problems
@@ -217,6 +218,43 @@ def test_quoted_and_unquoted_csv_read_alike(rows):
                 continue
             tables.append((table.header, table.cells, table.lines, table.labels))
     assert tables[0] == tables[1]
+
+
+csv_bits = st.one_of(
+    st.sampled_from(list(',,,"\r\n\n \t\x00\ufeff\u2028\x85\xa0\u3000') + ['""', "\r\n"]),
+    st.sampled_from(["study", "yi", "vi", "NA", "", "0.5", "-1e-3", "inf", "1_0", "\u0661"]),
+    st.text(max_size=6),
+)
+
+
+@given(
+    head=st.sampled_from(
+        ["study,yi,vi\n", "yi,vi\r\n", '"study","yi","vi"\n', "\ufeffyi,vi\n", ""]
+    ),
+    parts=st.lists(csv_bits, max_size=60),
+)
+def test_the_fast_csv_reader_reads_any_text_as_the_csv_module_does(head, parts):
+    """Issue 17: pyarrow reads a file to the same table, or leaves it to the csv module."""
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "x.csv"
+        path.write_text(head + "".join(parts), encoding="utf-8", errors="surrogatepass")
+        assert outcome(path, 0)[0] == outcome(path, 1 << 40)[0]
+
+
+@given(
+    columns=st.lists(st.sampled_from(["study", "yi", "vi", "sei", "n", "group"]), min_size=1),
+    rows=st.lists(st.lists(csv_cells, min_size=0, max_size=4), max_size=12),
+    quoting=st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]),
+)
+def test_the_fast_csv_reader_reads_written_csv_as_the_csv_module_does(columns, rows, quoting):
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, quoting=quoting, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(rows)
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "x.csv"
+        path.write_text(buffer.getvalue(), encoding="utf-8", errors="surrogatepass")
+        assert outcome(path, 0)[0] == outcome(path, 1 << 40)[0]
 
 
 # -------------------------------------------------------------------------------- pool

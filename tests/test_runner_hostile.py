@@ -20,7 +20,7 @@ import pytest
 from conftest import make_analysis, make_effect, make_record
 from test_runner import write_corpus
 
-from evidence.analyses import runner
+from evidence.analyses import builddir, runner
 from evidence.analyses.harmonise import harmonise
 from evidence.analyses.runner import run_analyses, run_one
 from evidence.effects.conversions import Converted, Unusable, to_metric
@@ -263,7 +263,7 @@ def test_a_read_only_build_directory_is_named_not_our_temporary_file(corpus, mon
         name = directory / "..evidence-build.4e44fbb8.tmp"
         raise OSError(errno.EROFS, "Read-only file system", str(name))
 
-    monkeypatch.setattr(runner, "claim_output_dir", refuse)
+    monkeypatch.setattr(builddir, "claim_output_dir", refuse)
     _progress, problems = _run(corpus)
     (problem,) = problems
     assert problem.rule == "output-dir-unwritable"

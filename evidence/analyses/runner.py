@@ -40,13 +40,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from evidence import __version__, code_fingerprint
+from evidence.analyses import runstamp
+from evidence.analyses.builddir import claim_build_dir
 from evidence.analyses.harmonise import EffectRow, EffectTable, adjustment_variants, harmonise
 from evidence.analyses.published import HEADLINE_FILE, headline_sha256, published_for
 from evidence.analyses.spec import Analysis, load_analyses
 from evidence.errors import (
     EvidenceError,
     Problem,
-    display_path,
     errors_in,
     escape_spreadsheet,
     read_error,
@@ -54,8 +55,6 @@ from evidence.errors import (
 from evidence.records.model import Study
 from evidence.records.safefs import (
     atomic_write,
-    claim_output_dir,
-    output_dir_problem,
     sha256_of,
 )
 from evidence.stats.errors import InputError
@@ -142,9 +141,12 @@ def run_analyses(
         Invalid records or specs (nothing is fitted or written), or, after every other
         analysis has been written, the problems of analyses that could not be fitted.
     """
-    stream = progress if progress is not None else sys.stderr
     render = render if figures else None
     figures = render is not None
+    complete = ids is None
+    options = runstamp.run_options(figures, render_summary is not None)
+    key = runstamp.input_key(Path(studies_dir), Path(analyses_dir), options) if complete else None
+    stream = runstamp.Tee(progress if progress is not None else sys.stderr)
     studies, analyses, warnings = _load_inputs(Path(studies_dir), Path(analyses_dir), ids)
     for warning in warnings:
         print(warning, file=stream)
@@ -177,7 +179,11 @@ def run_analyses(
             )
             failures.extend(problems)
             continue
-        print(f"{prefix}: {'unchanged, skipped' if skipped else _summary(document)}", file=stream)
+        # the stamp keeps the line a run with nothing changed prints
+        stream.show(
+            f"{prefix}: {'unchanged, skipped' if skipped else _summary(document)}\n",
+            kept=f"{prefix}: unchanged, skipped\n",
+        )
         documents.append(document)
     if ids is None:
         rows = index_rows(documents)
@@ -187,7 +193,10 @@ def run_analyses(
     if figures and render_summary is not None:
         _render_summary(render_summary, rows, Path(out_dir) / "figures")
     if failures:
+        runstamp.forget(Path(out_dir))
         raise EvidenceError(failures)
+    if complete:
+        runstamp.record(Path(out_dir), key, documents, stream.text())
     return documents
 
 
@@ -322,70 +331,6 @@ def remove_results(out_dir: Path, identifier: str) -> bool:
                 path.unlink()
                 removed = True
     return removed
-
-
-#: Marker file ``evidence run`` leaves in its build directory (see :func:`claim_build_dir`).
-BUILD_MARKER = ".evidence-build"
-#: What the evidence commands write into a build directory: an unmarked directory holding
-#: nothing else was made by a version from before the marker, and is adopted.
-BUILD_NAMES = frozenset(
-    {
-        "results",
-        "figures",
-        "history",
-        "site",
-        ".site.work",
-        ".site.new",
-        ".site.old",
-        ".book-doctrees",
-        ".evidence-book.lock",
-    }
-)
-
-
-def claim_build_dir(out_dir: Path, sources: Sequence[Path]) -> None:
-    """Check that ``out_dir`` is a build directory to write into, and mark it as one.
-
-    Raises
-    ------
-    EvidenceError
-        ``output-dir-unsafe`` (nothing written) when ``out_dir`` is the working directory
-        or contains it, is or contains ``sources``, is a git repository, holds records or
-        specs, or holds anything but earlier output without the ``.evidence-build`` marker.
-    """
-    problem = output_dir_problem(
-        out_dir, BUILD_MARKER, "evidence run", inputs=sources, owned=BUILD_NAMES
-    )
-    if problem is not None:
-        raise EvidenceError([problem])
-    try:
-        claim_output_dir(
-            out_dir,
-            BUILD_MARKER,
-            "This is a build directory of `evidence run`: it rewrites results/ and figures/ "
-            "here.\n",
-        )
-        for name in ("results", "figures"):  # fail once, here, not once per analysis
-            (out_dir / name).mkdir(exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=out_dir / name, prefix=".evidence-probe-"):
-                pass
-    except OSError as exc:
-        failed = Path(exc.filename) if exc.filename else out_dir
-        if failed.name.startswith("."):  # our marker's or probe's temporary file
-            failed = failed.parent
-        where = display_path(failed)
-        raise EvidenceError(
-            [
-                Problem(
-                    display_path(out_dir),
-                    0,
-                    0,
-                    f"evidence run cannot write into {where}: {read_error(exc)}; make it "
-                    "writable or pass another directory with --out",
-                    "output-dir-unwritable",
-                )
-            ]
-        ) from None
 
 
 def _load_inputs(

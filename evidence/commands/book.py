@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from evidence.commands import SUMMARIES
@@ -45,13 +46,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Build the site and say where it is."""
+    """Build the site and say where it is.
+
+    With nothing changed since the last complete build the answer comes from its stamp
+    (:mod:`evidence.report.book.noop`), before any record is read or page made.
+    """
+    from evidence.report.book import noop
+
+    key = noop.book_key(args.results, args.studies, args.out, args.book)
+    stamp = noop.unchanged(args.out, key)
+    if stamp is not None:
+        for warning in stamp["warnings"]:
+            print(warning, file=sys.stderr)
+        _say("is up to date (nothing changed)", stamp["analyses"], stamp["studies"], args.out)
+        return 0
     from evidence.report.book import build_book
 
     summary = build_book(args.results, args.studies, args.out, args.book)
+    warnings = [str(warning) for warning in summary.warnings]
+    noop.record(summary.site, key, warnings, summary.analyses, summary.studies)
     done = "is up to date (nothing changed)" if summary.build == "unchanged" else "built"
-    print(
-        f"Site {done} from {summary.analyses} analyses and {summary.studies} studies: "
-        f"open {summary.site / 'index.html'}"
-    )
+    _say(done, summary.analyses, summary.studies, summary.site)
     return 0
+
+
+def _say(done: str, analyses: int, studies: int, site: Path) -> None:
+    print(f"Site {done} from {analyses} analyses and {studies} studies: open {site / 'index.html'}")

@@ -11,6 +11,7 @@ writes nothing (exit 0).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -35,8 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the histories; a missing results index is a problem (exit 1)."""
+    from evidence.analyses.builddir import claim_build_dir
     from evidence.analyses.history import HistoryUnavailableError, write_histories
-    from evidence.analyses.runner import claim_build_dir
     from evidence.errors import EvidenceError, Problem
 
     index = args.out / "results" / "index.json"
@@ -57,10 +58,47 @@ def run(args: argparse.Namespace) -> int:
         print(f"evidence history: no history ({exc})", file=sys.stderr)
         return 0
     if not args.no_figures:
-        from evidence.report.plots import history_forest
-
-        for identifier, path in written.items():
-            history = json.loads(path.read_text("utf-8"))
-            history_forest(history, args.out / "figures" / f"{identifier}-history.svg")
+        _draw_stale_figures(written, args.out / "figures")
     print(f"Evidence history written for {len(written)} analyses: {args.out / 'history'}")
     return 0
+
+
+#: Which history each figure was drawn from, in ``build/history``.
+FIGURES_STAMP = ".figures.json"
+
+
+def _draw_stale_figures(written: dict[str, Path], figures: Path) -> None:
+    """Draw ``figures/<id>-history.svg`` unless it was drawn from this history and code.
+
+    ``build/history/.figures.json`` keeps, per analysis, the sha256 of the history JSON and
+    the code it was drawn from and of the SVG drawn; a figure whose entry still matches is
+    not drawn again (matplotlib is not even imported when none is stale).
+    """
+    from evidence import code_fingerprint
+    from evidence.records.safefs import sha256_of
+
+    if not written:
+        return
+    stamp_path = next(iter(written.values())).parent / FIGURES_STAMP
+    try:
+        stamp = json.loads(stamp_path.read_text("utf-8"))
+    except (OSError, ValueError):
+        stamp = {}
+    stamp = stamp if isinstance(stamp, dict) else {}
+    code = code_fingerprint()
+    drawn = {}
+    for identifier, path in written.items():
+        text = path.read_text("utf-8")
+        source = hashlib.sha256((code + text).encode("utf-8")).hexdigest()
+        target = figures / f"{identifier}-history.svg"
+        if stamp.get(identifier) == [source, sha256_of(target)]:  # None when none drawn
+            drawn[identifier] = stamp[identifier]
+            continue
+        from evidence.report.plots import history_forest
+
+        history_forest(json.loads(text), target)
+        drawn[identifier] = [source, sha256_of(target)]
+    if drawn != stamp:
+        scratch = stamp_path.with_suffix(".tmp")
+        scratch.write_text(json.dumps(drawn, indent=1, sort_keys=True) + "\n", "utf-8")
+        scratch.replace(stamp_path)

@@ -60,12 +60,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the multiverses; problems in records or specs raise EvidenceError (exit 1)."""
+    from evidence.analyses.builddir import claim_build_dir
     from evidence.analyses.multiverse import (
         BLOCK_SPECIFICATIONS,
         multiverse_section,
         pooled_families,
     )
-    from evidence.analyses.runner import claim_build_dir
     from evidence.analyses.spec import load_analyses
     from evidence.errors import errors_in
     from evidence.records.validate import load_studies

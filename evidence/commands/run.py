@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the analyses; problems in records or specs raise EvidenceError (exit 1)."""
+    """Run the analyses; problems in records or specs raise EvidenceError (exit 1).
+
+    A complete run with nothing changed since the last one is answered from its stamp
+    (:mod:`evidence.analyses.runstamp`) before the statistics are imported.
+    """
+    from evidence.analyses import runstamp
+
+    if not args.ids and not args.force:
+        options = runstamp.run_options(not args.no_figures, True)
+        if runstamp.replay(args.studies, args.analyses, args.out, options, sys.stderr):
+            return 0
     from evidence.analyses.runner import run_analyses
 
     run_analyses(

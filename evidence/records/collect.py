@@ -125,11 +125,22 @@ def collect(paths: Iterable[str | os.PathLike[str]]) -> Collected:
                     "file-unreadable",
                 )
             )
-    unique = list(dict.fromkeys(p.resolve() for p in found.records))
-    by_resolved = {p.resolve(): p for p in found.records}
-    found.records = [by_resolved[p] for p in unique]
+    folders: dict[Path, Path] = {}
+    by_resolved: dict[Path, Path] = {}
+    for record in found.records:  # the first name of each file, in order
+        by_resolved.setdefault(_resolved(record, folders), record)
+    found.records = list(by_resolved.values())
     found.problems = list(dict.fromkeys(found.problems))
     return found
+
+
+def _resolved(path: Path, folders: dict[Path, Path]) -> Path:
+    """``path.resolve()``, resolving each folder once (a file that is a link: in full)."""
+    if path.is_symlink():
+        return path.resolve()
+    if path.parent not in folders:
+        folders[path.parent] = path.parent.resolve()
+    return folders[path.parent] / path.name
 
 
 def _group(found: Collected, directory: Path) -> BibGroup:

@@ -120,15 +120,18 @@ def input_problem(
     'no such file'
     """
     path = Path(path)
-    shown = display(path)
     try:
         own = os.lstat(path)
     except OSError as exc:
+        shown = display(path)
         reason = (
             "no such file" if exc.errno == errno.ENOENT else ((exc.strerror or str(exc)).lower())
         )
         return Problem(shown, 0, 0, reason, rule)
     is_link = stat.S_ISLNK(own.st_mode)
+    if not is_link and stat.S_ISREG(own.st_mode) and (root is None or _listed_in(path, root)):
+        return None  # a regular file named in root itself: nothing to follow
+    shown = display(path)
     link = f"is a symbolic link to {_link_text(path)}" if is_link else ""
     try:
         resolved = path.resolve(strict=True)
@@ -189,6 +192,11 @@ def input_problem(
             )
         return Problem(shown, 0, 0, f"is {file_kind(mode)}, not a regular file", rule)
     return None
+
+
+def _listed_in(path: Path, root: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is ``root/<name>`` (a name from a listing of ``root``, no ``..``)."""
+    return path.name not in ("", ".", "..") and path.parent == Path(root)
 
 
 def check_input(

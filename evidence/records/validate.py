@@ -31,6 +31,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -165,17 +166,64 @@ def _check(
     today = today or datetime.date.today()
     found = collect(paths)
     problems = found.problems
-    schema = study_schema()
-    validator = compile_schema(schema)
-    vocabulary, fields = default_vocabulary(), vocabulary_fields(schema)
-    checked = []
-    with _gc_paused():
-        for record_path in found.records:
-            checked.append(_check_file(record_path, validator, vocabulary, fields, today, build))
+    workers = _workers(len(found.records))
+    if workers > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # the records are checked in worker processes while this one reads the
+        # bibliographies; the results come back in file order
+        size = -(-len(found.records) // (4 * workers))
+        chunks = [found.records[i : i + size] for i in range(0, len(found.records), size)]
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            futures = [pool.submit(_check_files, chunk, today, build) for chunk in chunks]
+            bibs = _load_bibliographies(list(found.groups.values()), found.lone_bibs)
+            checked = [item for future in futures for item in future.result()]
+    else:
+        bibs = {}
+        checked = _check_files(found.records, today, build)
     problems += _check_across(checked)
-    problems += _check_bibliographies(checked, list(found.groups.values()), found.lone_bibs)
+    groups = list(found.groups.values())
+    problems += _check_bibliographies(checked, groups, found.lone_bibs, bibs)
     problems += _check_other_files(found.others)
     return checked, problems
+
+
+#: Fewest record files worth checking in worker processes: below it, starting them costs
+#: more than it saves (benchmarks/validate_records.py).
+PARALLEL_MIN_RECORDS = 400
+#: Most worker processes (each holds its share of the records until they are sent back).
+MAX_WORKERS = 4
+
+
+def _workers(records: int) -> int:
+    """How many processes check ``records`` files: 1 below :data:`PARALLEL_MIN_RECORDS`."""
+    if records < PARALLEL_MIN_RECORDS or os.name != "posix":
+        return 1
+    try:
+        available = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        available = os.cpu_count() or 1
+    return max(1, min(available, MAX_WORKERS, records // (PARALLEL_MIN_RECORDS // 2)))
+
+
+def _check_files(records: Sequence[Path], today: datetime.date, build: bool) -> list[CheckedFile]:
+    """Check record files one by one in this process (a worker's share, or all of them)."""
+    schema = study_schema()
+    validator = compiled_study_schema()
+    vocabulary, fields = default_vocabulary(), vocabulary_fields(schema)
+    with _gc_paused():
+        return [
+            _check_file(record_path, validator, vocabulary, fields, today, build)
+            for record_path in records
+        ]
+
+
+@cache
+def compiled_study_schema() -> Draft202012Validator:
+    """Return the record schema's validator, compiled once per process."""
+    return compile_schema(study_schema())
 
 
 @contextmanager
@@ -340,25 +388,44 @@ def _statistics(data: dict[str, Any]) -> set[str]:
 # ------------------------------------------------------------------------ bibliography
 
 
+def _load_bibliographies(groups: list[BibGroup], lone: list[Path]) -> dict[Path, Bibliography]:
+    """Read every bibliography file named by ``groups`` and ``lone``, by path."""
+    paths = [*lone, *(path for group in groups for path in group.files)]
+    return {path: load_bibliography(path) for path in dict.fromkeys(paths)}
+
+
 def _check_bibliographies(
-    checked: Sequence[CheckedFile], groups: list[BibGroup], lone: list[Path]
+    checked: Sequence[CheckedFile],
+    groups: list[BibGroup],
+    lone: list[Path],
+    read: dict[Path, Bibliography] | None = None,
 ) -> list[Problem]:
-    """Read each directory's bibliography files; check citations, unused entries, mismatches."""
+    """Read each directory's bibliography files; check citations, unused entries, mismatches.
+
+    ``read`` holds bibliographies already read (by path); the others are read here.
+    """
+    read = {} if read is None else read
     problems: list[Problem] = []
     for path in lone:
-        problems += load_bibliography(path).problems
+        problems += (read.get(path) or load_bibliography(path)).problems
     by_directory: dict[Path, list[CheckedFile]] = {}
+    folders: dict[Path, Path] = {}
     for item in checked:
-        by_directory.setdefault(Path(item.path).parent.resolve(), []).append(item)
+        folder = Path(item.path).parent
+        if folder not in folders:
+            folders[folder] = folder.resolve()
+        by_directory.setdefault(folders[folder], []).append(item)
     for group in groups:
         records = by_directory.get(group.directory.resolve(), [])
-        problems += _check_group(group, records)
+        problems += _check_group(group, records, read)
     return problems
 
 
-def _check_group(group: BibGroup, records: list[CheckedFile]) -> list[Problem]:
+def _check_group(
+    group: BibGroup, records: list[CheckedFile], read: dict[Path, Bibliography]
+) -> list[Problem]:
     """Apply the rules of one directory's bibliography against the records in it."""
-    bibs = [load_bibliography(path) for path in group.files]
+    bibs = [read.get(path) or load_bibliography(path) for path in group.files]
     problems = [p for bib in bibs for p in bib.problems]
     entries: dict[str, tuple[Bibliography, BibEntry]] = {}
     for bib in bibs:

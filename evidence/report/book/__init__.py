@@ -14,9 +14,10 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from evidence import code_fingerprint
-from evidence.errors import EvidenceError, Problem, errors_in
+from evidence.errors import EvidenceError, Problem, display_path, errors_in
 from evidence.records.model import Study
 from evidence.records.safefs import (
     exclusive_lock,
@@ -24,16 +25,30 @@ from evidence.records.safefs import (
     output_dir_problem,
     safe_resolve,
 )
-from evidence.records.yamlio import display_path
 from evidence.report.book import sitecheck
 from evidence.report.book.build import build_html
-from evidence.report.book.escape import escape_markdown
 from evidence.report.book.incremental import SITE_MARKER, build_site
 from evidence.report.book.inputs import load_bibliography, load_results
-from evidence.report.book.pages import SiteInputs, generate_pages
 from evidence.report.book.search import load_screening
 from evidence.report.book.searchindex import escape_search_titles
 from evidence.report.book.sitecheck import PageCache, broken_links, external_assets, unsafe_links
+
+if TYPE_CHECKING:
+    from evidence.report.book.pages import SiteInputs
+
+
+def __getattr__(name: str) -> Any:
+    """Import the page generators on first use (a build with nothing changed never does)."""
+    if name == "generate_pages":
+        from evidence.report.book.pages import generate_pages
+
+        return generate_pages
+    if name == "escape_markdown":
+        from evidence.report.book.escape import escape_markdown
+
+        return escape_markdown
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BookSummary",
@@ -115,6 +130,7 @@ def read_inputs(
         if unsafe is not None:  # published on the site: never through a link out
             problems.append(unsafe)
     from evidence.report.book.dates import change_dates
+    from evidence.report.book.pages import SiteInputs
 
     inputs = SiteInputs(
         studies,
@@ -201,6 +217,8 @@ def build_book(
     )
     with exclusive_lock(out_dir.parent / BOOK_LOCK, busy):
         _check_out_dir(out_dir, sources)  # again: another build may have finished meanwhile
+        from evidence.report.book.pages import generate_pages
+
         problems += generate_pages(inputs, Path(book_dir))
         done = build_site(Path(book_dir), out_dir, code_fingerprint(), build_html, _publish)
     for warning in problems:

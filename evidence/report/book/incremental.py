@@ -89,7 +89,8 @@ def _digest(paths: Iterable[tuple[str, Path]], extra: str = "") -> str:
     return digest.hexdigest()
 
 
-def _toolchain() -> str:
+def toolchain() -> str:
+    """Return the site toolchain's package versions as one string (part of a build key)."""
     versions = []
     for name in TOOLCHAIN:
         try:
@@ -131,7 +132,7 @@ def source_digests(book_dir: Path, code: str) -> tuple[str, str]:
         for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
         if line.startswith("#") or _LABEL.match(line)
     )
-    return _digest(structural, f"{code}\n{_toolchain()}\n{outline}"), _digest(every)
+    return _digest(structural, f"{code}\n{toolchain()}\n{outline}"), _digest(every)
 
 
 def manifest(site: Path) -> dict[str, str]:
