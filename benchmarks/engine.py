@@ -1,9 +1,10 @@
 """Issue 17's engine figures: one large fit, many small fits, leave-one-out at large k.
 
-Run: ``.venv/bin/python benchmarks/engine.py`` (metafor needs ``Rscript``; PyMARE is the
-``test`` extra). Run the same file from another checkout's ``benchmarks/`` folder to time
-that checkout's engine (the script imports the package beside it), which is how the
-"old" column of benchmarks/README.md is made.
+Run: ``.venv/bin/python -P benchmarks/engine.py`` (metafor needs ``Rscript``; PyMARE is
+the ``test`` extra). Run the same file from another checkout's ``benchmarks/`` folder to
+time that checkout's engine (the script imports the package beside it, and only it: the
+venv's editable-install finder is removed first), which is how the "old" and "before"
+columns of benchmarks/README.md are made.
 
 1. One fit at k = 10^6 (seed 2024: vi ~ U(0.01, 0.3), yi ~ N(0.3, vi + 0.05)): REML and
    DL through ``fit_batch`` (the model fit) and ``pool()`` (plus checks, prediction and
@@ -14,7 +15,8 @@ that checkout's engine (the script imports the package beside it), which is how 
 3. Leave-one-out + influence + Baujat (``sensitivity.diagnostics``, REML, with and without
    the tau2 intervals of every row) at k = 1,000, 10,000 and 100,000 (``--loo-max`` caps
    it: an engine with k x k batches needs GBs), each in a fresh process whose peak
-   resident memory is reported (``ru_maxrss``).
+   resident memory is reported (``VmHWM`` of ``/proc/self/status``; ``ru_maxrss`` would
+   include this script's own peak, which Linux carries into a child across fork and exec).
 
 Times are the best of several repeats: wall clock, and in brackets the process's CPU time,
 which is the steadier figure on a shared machine.
@@ -35,6 +37,14 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+#: Drops the virtual environment's editable-install finder, which resolves a package this
+#: checkout lacks (an old checkout has no ``evidence.stats``) from the worktree the venv was
+#: made for: without this an old checkout's "fallback" imports timed today's engine.
+ONLY_THIS_CHECKOUT = (
+    "sys.meta_path[:] = [f for f in sys.meta_path"
+    " if 'Editable' not in getattr(f, '__name__', type(f).__name__)]"
+)
+exec(ONLY_THIS_CHECKOUT)
 
 try:
     from evidence.stats.pooling import fit_batch, pool  # noqa: E402
@@ -107,6 +117,7 @@ def leave_one_out_child(k: int, intervals: bool) -> dict[str, float]:
     """Run in a fresh process: time diagnostics at k and report the peak memory."""
     code = (
         "import json, resource, sys, time, numpy as np\n"
+        f"{ONLY_THIS_CHECKOUT}\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
         f"from {SENSITIVITY} import diagnostics\n"
         f"rng = np.random.default_rng(2026); k = {k}\n"
@@ -115,6 +126,11 @@ def leave_one_out_child(k: int, intervals: bool) -> dict[str, float]:
         f"diagnostics(yi, vi, intervals={intervals}).to_dict()\n"
         "wall, cpu = time.perf_counter() - t, time.process_time() - c\n"
         "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "try:\n"
+        "    status = open('/proc/self/status').read().split('VmHWM:')[1]\n"
+        "    peak = int(status.split()[0]) / 1024\n"
+        "except (OSError, IndexError):\n"
+        "    pass\n"
         "print(json.dumps({'wall': wall, 'cpu': cpu, 'mb': peak}))\n"
     )
     output = subprocess.run(

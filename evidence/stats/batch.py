@@ -21,6 +21,8 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from evidence.stats.onepass import RowSums, Sums, all_finite
+
 #: Maximum number of root-finding iterations (PM, Q-profile, score-equation fallback).
 MAX_ROOT_ITERATIONS = 1000
 
@@ -47,6 +49,8 @@ class Batch:
     @cached_property
     def k(self) -> NDArray[np.float64]:
         """Number of studies in each row (computed once; read-only)."""
+        if self.full:
+            return _read_only(np.full(len(self.mask), float(self.mask.shape[1])))
         return _read_only(self.mask.sum(axis=1).astype(float))
 
     @property
@@ -65,16 +69,36 @@ class Batch:
         return self.X.shape[1] == 1 and bool(np.all(self.X == 1.0))
 
     @cached_property
+    def mean(self) -> NDArray[np.float64]:
+        """Unweighted mean of ``yi`` over the included studies, per row (computed once)."""
+        return _read_only(np.einsum("nk->n", self.yi) / np.maximum(self.k, 1))  # masked hold 0
+
+    @cached_property
+    def variance_range(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """The smallest and largest ``vi`` of the included studies, per row."""
+        if self.full:
+            return _read_only(self.vi.min(axis=1)), _read_only(self.vi.max(axis=1))
+        low = np.where(self.mask, self.vi, np.inf).min(axis=1)
+        return _read_only(low), _read_only(np.where(self.mask, self.vi, -np.inf).max(axis=1))
+
+    @cached_property
     def centred(self) -> NDArray[np.float64]:
         """``yi`` minus its unweighted mean over the included studies (metafor's ``Ymc``)."""
-        mean = np.einsum("nk->n", self.yi) / np.maximum(self.k, 1)  # masked entries hold 0
-        centred = self.yi - mean[:, None]
+        centred = self.yi - self.mean[:, None]
         return _read_only(centred if self.full else np.where(self.mask, centred, 0.0))
 
     @cached_property
     def workspace(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Two (n, k) scratch arrays reused by :func:`intercept_sums` (no page faults)."""
         return np.empty(self.yi.shape), np.empty(self.yi.shape)
+
+    @cached_property
+    def row(self) -> RowSums:
+        """The one-pass sums of a single-row batch (:class:`~evidence.stats.onepass.RowSums`)."""
+        if len(self.yi) != 1:
+            raise ValueError("RowSums serve a batch of one row")
+        mask = None if self.full else self.mask[0]
+        return RowSums(self.yi[0], self.vi[0], float(self.mean[0]), mask)
 
     @cached_property
     def zero_sums(self) -> Sums:
@@ -113,6 +137,8 @@ class Batch:
             sub.__dict__["full"] = True
         if "centred" in known:
             sub.__dict__["centred"] = known["centred"][rows]
+        if "variance_range" in known:
+            sub.__dict__["variance_range"] = tuple(x[rows] for x in known["variance_range"])
         return sub
 
 
@@ -127,12 +153,18 @@ def make_batch(
     """Broadcast inputs to 2-D, zero the masked entries and attach the design matrix."""
     y = np.atleast_2d(np.asarray(yi, dtype=float))
     v = np.broadcast_to(np.atleast_2d(np.asarray(vi, dtype=float)), y.shape)
-    m = np.ones(y.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
-    m = np.broadcast_to(np.atleast_2d(m), y.shape) & np.isfinite(y) & np.isfinite(v)
-    matrix = np.ones((y.shape[1], 1)) if design is None else np.asarray(design, dtype=float)
+    if mask is None and all_finite(y) and all_finite(v):
+        m, full = np.broadcast_to(np.True_, y.shape), True  # read-only, no memory to fill
+    else:
+        m = np.ones(y.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+        m = np.broadcast_to(np.atleast_2d(m), y.shape) & np.isfinite(y) & np.isfinite(v)
+        full = bool(m.all())
+    if design is None:  # intercept only: a read-only column of ones that takes no memory
+        matrix = np.broadcast_to(np.float64(1.0), (y.shape[1], 1))
+    else:
+        matrix = np.asarray(design, dtype=float)
     if matrix.ndim == 1:
         matrix = matrix[:, None]
-    full = bool(m.all())
     if full:
         batch = Batch(np.ascontiguousarray(y), np.ascontiguousarray(v), m, matrix)
     else:
@@ -186,96 +218,52 @@ def weighted_fit(
     return residual, inverse, xtw2x
 
 
-@dataclass(frozen=True)
-class Sums:
-    """Weighted sums of an intercept-only batch at ``w = 1/(vi + tau2)``, per row.
-
-    ``s1 = sum w``, ``sy = sum w y``, ``syy = sum w y^2``, ``s2 = sum w^2``,
-    ``s2y = sum w^2 y``, ``s2yy = sum w^2 y^2`` with ``y`` centred (:attr:`Batch.centred`).
-    From them: ``mu = sy/s1`` (plus the centring offset), ``Q = syy - sy^2/s1``,
-    ``sum w^2 (y - mu)^2 = s2yy - 2 mu s2y + mu^2 s2``, ``tr(P) = s1 - s2/s1``.
-    """
-
-    s1: NDArray[np.float64]
-    sy: NDArray[np.float64]
-    syy: NDArray[np.float64]
-    s2: NDArray[np.float64]
-    s2y: NDArray[np.float64]
-    s2yy: NDArray[np.float64]
-    #: ``sum w^3``, ``sum w^3 y``, ``sum w^3 y^2`` when asked for (slopes of the score)
-    s3: NDArray[np.float64] | None = None
-    s3y: NDArray[np.float64] | None = None
-    s3yy: NDArray[np.float64] | None = None
-
-    @property
-    def mean(self) -> NDArray[np.float64]:
-        """Weighted mean of the centred effects, ``sy / s1``."""
-        return self.sy / self.s1
-
-    @property
-    def q(self) -> NDArray[np.float64]:
-        """Generalised Q, ``sum w (y - mu)^2 = syy - sy^2/s1`` (at least 0)."""
-        return np.maximum(self.syy - self.sy * self.mean, 0.0)
-
-    @property
-    def q_weighted(self) -> NDArray[np.float64]:
-        """``sum w^2 (y - mu)^2`` (y'PPy), at least 0."""
-        mean = self.mean
-        return np.maximum(self.s2yy - 2 * mean * self.s2y + mean * mean * self.s2, 0.0)
-
-
 def intercept_sums(
     batch: Batch,
     tau2: NDArray[np.float64],
     y: NDArray[np.float64] | None = None,
     third: bool = False,
+    second: bool = True,
+    order: int | None = None,
 ) -> Sums:
     """Compute :class:`Sums` at ``w = 1/(vi + tau2)`` in a few passes over the data.
 
-    One division pass for ``w``, one product for ``w y`` and six reductions (``einsum``);
-    three more with ``third`` (the cubes, for the score's derivative).
+    ``order`` 0 gives ``s1``, ``sy``; 1 adds ``syy``; 2 (the default) the squares
+    ``s2``, ``s2y``, ``s2yy``; 3 (``third``) the cubes, for the score's derivative;
+    ``second=False`` means order 1. Sums not asked for are NaN (the coefficients need
+    ``s1`` and ``sy``, their Knapp-Hartung scale also ``syy``). One division pass for
+    ``w``, one product for ``w y`` and a reduction per sum. A single row of centred
+    effects goes through :attr:`Batch.row` (blocked passes that make no full-length array;
+    the sums of its last tau2 values kept).
     """
+    if order is None:
+        order = 3 if third else 2 if second else 1
+    if len(batch.yi) == 1 and (y is None or y is batch.__dict__.get("centred")):
+        return batch.row.sums(float(tau2[0]), order)[0]
     y = batch.centred if y is None else y
     w, wy = batch.workspace
     np.add(batch.vi, tau2[:, None], out=w)
-    np.reciprocal(w, out=w)
+    np.divide(1.0, w, out=w)
     if not batch.full:
         w *= batch.mask
     np.multiply(w, y, out=wy)
-    if len(w) == 1:
-        # einsum's own loops, not BLAS: a threaded ddot is slower on a busy machine
-        w0, wy0, y0 = w[0], wy[0], y[0]
-        dot = "i,i->"
-        values = [
-            w0.sum(),
-            wy0.sum(),
-            np.einsum(dot, wy0, y0),
-            np.einsum(dot, w0, w0),
-            np.einsum(dot, wy0, w0),
-            np.einsum(dot, wy0, wy0),
+    values = [np.einsum("nk->n", w), np.einsum("nk->n", wy)]
+    if order >= 1:
+        values.append(np.einsum("nk,nk->n", wy, y))
+    if order >= 2:
+        values += [
+            np.einsum("nk,nk->n", w, w),
+            np.einsum("nk,nk->n", wy, w),
+            np.einsum("nk,nk->n", wy, wy),
         ]
-        if third:
-            cube = "i,i,i->"
-            values += [
-                np.einsum(cube, w0, w0, w0),
-                np.einsum(cube, w0, w0, wy0),
-                np.einsum(cube, w0, wy0, wy0),
-            ]
-        return Sums(*(np.array([x], dtype=float) for x in values))
-    values = [
-        np.einsum("nk->n", w),
-        np.einsum("nk->n", wy),
-        np.einsum("nk,nk->n", wy, y),
-        np.einsum("nk,nk->n", w, w),
-        np.einsum("nk,nk->n", wy, w),
-        np.einsum("nk,nk->n", wy, wy),
-    ]
-    if third:
+    if order >= 3:
         values += [
             np.einsum("nk,nk,nk->n", w, w, w),
             np.einsum("nk,nk,nk->n", w, w, wy),
             np.einsum("nk,nk,nk->n", w, wy, wy),
         ]
+    missing = np.full(len(w), np.nan)
+    values += [missing] * (6 - len(values))
     return Sums(*values)
 
 
@@ -360,7 +348,7 @@ def _intercept_forms(y: NDArray[np.float64], w: NDArray[np.float64]) -> Quadrati
 def generalised_q(batch: Batch, tau2: NDArray, y: NDArray | None = None) -> NDArray:
     """Generalised Q: ``sum w (y - X b)^2`` at ``w = 1/(vi + tau2)``."""
     if batch.intercept_only:
-        return intercept_sums(batch, tau2, batch.centred if y is None else y).q
+        return intercept_sums(batch, tau2, y).q  # y None: the centred effects
     y = batch.yi if y is None else y
     w = np.where(batch.mask, 1.0 / (batch.vi + tau2[:, None]), 0.0)
     residual, _, _ = weighted_fit(batch, y, w)
@@ -374,6 +362,7 @@ def solve_generalised_q(
     mask: ArrayLike | None = None,
     design: ArrayLike | None = None,
     centred: bool = False,
+    start: NDArray[np.float64] | None = None,
 ) -> NDArray[np.float64]:
     """Solve ``Q(tau2) = target`` for tau2 >= 0, row by row, vectorised.
 
@@ -399,6 +388,9 @@ def solve_generalised_q(
         Design matrix (default: intercept only).
     centred : bool
         Use ``yi`` centred at its mean (metafor does for PM, not for ``confint``).
+    start : array (n,), optional
+        Where to begin the search instead of 0 (NaN: at 0); the bracket of known signs
+        starts as ``[0, inf)`` either way, so the root found is the same.
 
     Returns
     -------
@@ -407,18 +399,23 @@ def solve_generalised_q(
         the model has an intercept and target > 0 is below k - p... in practice rare).
     """
     batch = as_batch(yi, vi, mask, design)
-    # Q is invariant to shifting y when the model has an intercept: centre for accuracy.
-    y = batch.centred if centred or batch.intercept_only else batch.yi
+    # Q is invariant to shifting y when the model has an intercept: centre for accuracy
+    # (None: the centred effects, which a single row never builds as an array of its own).
+    y = None if batch.intercept_only else batch.centred if centred else batch.yi
     n = len(batch.yi)
     goal = np.broadcast_to(np.asarray(target, dtype=float), (n,)).copy()
     x, low, high = np.zeros(n), np.zeros(n), np.full(n, np.inf)
     active = generalised_q(batch, x, y) > goal
+    if start is not None:
+        x = np.where(active & (start > 0), start, 0.0)
+    largest = batch.variance_range[1] if batch.full else batch.vi.max(axis=1)  # masked: 1
+    ceiling = 1e12 * (1.0 + largest)  # beyond it Q never reaches the target: inf
     for _ in range(MAX_ROOT_ITERATIONS):
         rows = np.flatnonzero(active)
         if rows.size == 0:
             break
         sub = batch.take(rows)
-        y_sub = y if sub is batch else y[rows]
+        y_sub = y if sub is batch or y is None else y[rows]
         current, target_rows = x[rows], goal[rows]
         forms = _q_and_slope(sub, y_sub, current)
         above = forms.rss > target_rows
@@ -437,19 +434,36 @@ def solve_generalised_q(
         done = (np.abs(proposal - current) <= 1e-14 * np.maximum(1.0, proposal)) | (
             np.isfinite(hi) & (hi - lo <= 1e-14 * np.maximum(1.0, hi))
         )
-        diverging = proposal > 1e12 * (1.0 + batch.vi[rows].max(axis=1))
+        diverging = proposal > ceiling[rows]
         x[rows[diverging]] = np.inf
         active[rows[done | diverging]] = False
     return x
 
 
-def _q_and_slope(batch: Batch, y: NDArray, tau2: NDArray) -> QuadraticForms:
-    """``y'Py`` and ``y'PPy`` (minus the slope of Q in tau2) at ``tau2``, per row."""
+def _q_and_slope(batch: Batch, y: NDArray | None, tau2: NDArray) -> QuadraticForms:
+    """``y'Py`` and ``y'PPy`` (minus the slope of Q in tau2) at ``tau2``, per row.
+
+    ``y`` None: the centred effects of an intercept-only batch.
+    """
     if not batch.intercept_only:
-        return quadratic_forms(batch, y, tau2)
+        return quadratic_forms(batch, batch.centred if y is None else y, tau2)
     sums = intercept_sums(batch, tau2, y)
     q, slope = sums.q, sums.q_weighted
     return QuadraticForms(q, slope, sums.s1, sums.s2, sums.s1, sums.s2)
+
+
+def _sums_and_logs(batch: Batch, tau2: NDArray, order: int) -> tuple[Sums, NDArray]:
+    """:func:`intercept_sums` (of the centred effects) and ``sum log(vi + tau2)`` per row.
+
+    A single row gets both from one pass of :meth:`RowSums.sums` (the log taken of the
+    buffer that then becomes ``w``).
+    """
+    if len(batch.yi) == 1:
+        sums, log_sum = batch.row.sums(float(tau2[0]), order, log=True)
+        return sums, np.array([log_sum])
+    logs = np.log(batch.vi + tau2[:, None])
+    log_variance = np.einsum("nk->n", logs if batch.full else logs * batch.mask)
+    return intercept_sums(batch, tau2, third=order == 3), log_variance
 
 
 def log_likelihood(batch: Batch, tau2: NDArray, method: str) -> NDArray:
@@ -458,15 +472,14 @@ def log_likelihood(batch: Batch, tau2: NDArray, method: str) -> NDArray:
     ``-1/2 sum log(vi + tau2) - 1/2 y'Py`` plus, for REML, ``-1/2 log|X'WX|``; on ``yi``
     centred as metafor's estimator does.
     """
-    y = batch.centred
-    logs = np.log(batch.vi + tau2[:, None])
-    log_variance = np.einsum("nk->n", logs if batch.full else logs * batch.mask)
     if batch.intercept_only:
-        sums = intercept_sums(batch, tau2, y)
+        sums, log_variance = _sums_and_logs(batch, tau2, 2)
         value = -0.5 * log_variance - 0.5 * sums.q
         return value - 0.5 * np.log(sums.s1) if method == "REML" else value
+    logs = np.log(batch.vi + tau2[:, None])
+    log_variance = np.einsum("nk->n", logs if batch.full else logs * batch.mask)
     w = np.where(batch.mask, 1.0 / (batch.vi + tau2[:, None]), 0.0)
-    value = -0.5 * log_variance - 0.5 * generalised_q(batch, tau2, y)
+    value = -0.5 * log_variance - 0.5 * generalised_q(batch, tau2, batch.centred)
     if method == "REML":
         xtwx = np.einsum("nk,kp,kq->npq", w, batch.X, batch.X)
         value = value - 0.5 * np.linalg.slogdet(xtwx)[1]
@@ -479,9 +492,7 @@ def log_likelihood_and_score(batch: Batch, tau2: NDArray, method: str) -> tuple[
     The score is ``2 dll/dtau2``: ``sum w^2 (y - mu)^2 - sum w`` (ML), plus
     ``sum w^2 / sum w`` (REML); both come from one :func:`intercept_sums`.
     """
-    sums = intercept_sums(batch, tau2)
-    logs = np.log(batch.vi + tau2[:, None])
-    log_variance = np.einsum("nk->n", logs if batch.full else logs * batch.mask)
+    sums, log_variance = _sums_and_logs(batch, tau2, 2)
     value = -0.5 * log_variance - 0.5 * sums.q
     score = sums.q_weighted - sums.s1
     if method == "REML":
@@ -500,6 +511,7 @@ def bracketed_root(
     max_iterations: int = MAX_ROOT_ITERATIONS,
     slope: Callable[[NDArray[np.intp], NDArray[np.float64]], NDArray[np.float64]] | None = None,
     floor: NDArray[np.float64] | float | None = None,
+    start: NDArray[np.float64] | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
     """Roots of ``function`` in brackets ``[low, high]`` over which it changes sign, per row.
 
@@ -512,7 +524,8 @@ def bracketed_root(
     Newton step is taken whenever it stays inside the bracket, and a Newton step smaller
     than the tolerance also ends the search. Returns the roots and whether each reached
     the tolerance. ``floor`` (per row) is added to ``|x|`` in the tolerance, so roots near 0
-    stop at an absolute precision.
+    stop at an absolute precision. ``start`` (per row) is the first point tried where it
+    lies inside the bracket.
     """
     sign = np.where(f_low > 0, 1.0, -1.0)
     a, b = low.astype(float).copy(), high.astype(float).copy()
@@ -523,7 +536,8 @@ def bracketed_root(
     width_before = b - a
     width_two_ago = np.full(a.size, np.inf)
     tiny = np.finfo(float).tiny
-    newton = np.full(a.size, np.nan)  # the Newton point from the last evaluation
+    # the Newton point from the last evaluation (first: the start, if any)
+    newton = np.full(a.size, np.nan) if start is None else start.astype(float).copy()
     offsets = np.broadcast_to(np.asarray(0.0 if floor is None else floor, dtype=float), a.shape)
     for _ in range(max_iterations):
         active = np.flatnonzero(~done)

@@ -14,6 +14,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from evidence.stats.errors import InputError, Issue
+from evidence.stats.onepass import all_finite
 
 
 def check_inputs(
@@ -44,6 +45,8 @@ def check_inputs(
         raise InputError(
             f"yi has {y.size} values but vi/sei has {v.size}; they must match", "pool-length"
         )
+    if _all_valid(y, v, sei if vi is None else None):  # one pass each, no per-row work
+        return y, v, np.ones(y.shape, dtype=bool), []
     names = [str(label) for label in labels] if labels is not None else None
     problems: list[Issue] = []
     missing = ~(np.isfinite(y) & np.isfinite(v))
@@ -90,3 +93,15 @@ def check_inputs(
     if not kept.any():
         raise InputError("no study has both an effect size and a variance", "pool-empty")
     return y, v, kept, notes
+
+
+def _all_valid(y: NDArray[np.float64], v: NDArray[np.float64], sei: ArrayLike | None) -> bool:
+    """Whether every row is valid: finite ``yi`` and ``vi``, ``vi > 0``, ``sei >= 0``.
+
+    A finite sum proves every entry finite (:func:`evidence.stats.onepass.all_finite`);
+    then a minimum settles the signs. False sends the inputs to the row-by-row checks,
+    which name the bad rows.
+    """
+    if y.size == 0 or not (all_finite(y) and all_finite(v)) or not v.min() > 0:
+        return False
+    return sei is None or bool(np.min(sei) >= 0)

@@ -199,7 +199,7 @@ def _fit(
     else:
         tau2, maxima = np.asarray(given, dtype=float), None
     n, p = len(batch.yi), batch.p
-    beta, covariance, rss = _coefficients(batch, tau2)
+    beta, covariance, rss = _coefficients(batch, tau2, rss_needed=test in ("knha", "adhoc"))
     df = batch.k - p
     # Knapp-Hartung needs k > p; metafor uses z for k = p (one study), as here.
     t_test = (df > 0) if test in ("knha", "adhoc") else np.zeros(n, dtype=bool)
@@ -241,19 +241,19 @@ def _fit(
 
 
 def _coefficients(
-    batch: Batch, tau2: NDArray[np.float64]
+    batch: Batch, tau2: NDArray[np.float64], rss_needed: bool = True
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """``beta = (X'WX)^-1 X'Wy``, ``(X'WX)^-1`` and ``sum w (y - Xb)^2`` per row.
 
-    An intercept-only batch needs three weighted sums (:func:`intercept_sums`):
-    ``beta = sum w y / sum w``, ``1 / sum w`` and Q; a design matrix, p x p solves.
+    An intercept-only batch needs two weighted sums (:func:`intercept_sums`):
+    ``beta = sum w y / sum w`` and ``1 / sum w``, and a third for Q when ``rss_needed``
+    (the Knapp-Hartung scale; else NaN); a design matrix, p x p solves.
     """
     if batch.intercept_only:
-        sums = intercept_sums(batch, tau2)
-        offset = np.einsum("nk->n", batch.yi) / np.maximum(batch.k, 1)  # centring of y
+        sums = intercept_sums(batch, tau2, order=1 if rss_needed else 0)
         with np.errstate(divide="ignore", invalid="ignore"):
             variance = np.where(sums.s1 > 0, 1.0 / sums.s1, np.nan)
-            beta = sums.mean + offset
+            beta = sums.mean + batch.mean  # undo the centring of y
         return beta[:, None], variance[:, None, None], sums.q
     w = np.where(batch.mask, 1.0 / (batch.vi + tau2[:, None]), 0.0)
     xtwx = np.einsum("nk,kp,kq->npq", w, batch.X, batch.X)
@@ -334,8 +334,11 @@ def pool(
     """
     method_name, test = _normalise_method(method, test)
     y, v, kept, notes = check_inputs(yi, vi, sei, labels, drop_missing)
-    y, v = y[kept], v[kept]
-    fit = fit_batch(y, v, method=method_name, test=test, level=level)
+    if not kept.all():
+        y, v = y[kept], v[kept]
+    batch = make_batch(y, v)  # one batch for the fit and the intervals: sums are shared
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fit = _fit(batch, method_name, test, level)
     k = int(fit.k[0])
     het = fit.heterogeneity
     estimate, se, crit = float(fit.beta[0, 0]), float(fit.se[0, 0]), float(fit.crit[0])
@@ -370,7 +373,6 @@ def pool(
     heterogeneity_defined = k > 1
     tau2_ci = tau_ci = i2_ci = h2_ci = None
     if random and heterogeneity_defined:
-        batch = make_batch(y, v)
         intervals = tau2_intervals(
             batch, fit.tau2, method_name, het.typical_variance, _normalise_level(level)
         )
