@@ -213,3 +213,16 @@ def test_model_problems_name_the_file_once_with_their_rule(
     err = capsys.readouterr().err
     assert f"{path}{expected}" in err
     assert err.count("[") == 1 and "<input>" not in err and "Traceback" not in err
+
+
+def test_a_statistics_problem_is_reported_at_its_csv_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # the engine counts the rows it is given (row 2 here); the CSV line is 4 because a
+    # row without an effect (line 2, dropped with a note) comes first
+    path = tmp_path / "t.csv"
+    path.write_text("study,yi,vi\nx,,\nd,0.1,0.01\ne,0.2,1e-320\nf,0.3,0.02\n")
+    assert main(["pool", str(path), "--drop-missing"]) == 1
+    err = capsys.readouterr().err
+    assert f"{path}:4:0: row 2 (e): sampling variance" in err, err
+    assert "[pool-variance]" in err

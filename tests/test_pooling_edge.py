@@ -76,6 +76,32 @@ def test_non_positive_variance_is_a_problem(bad: float) -> None:
     assert error.rule == "pool-variance" and error.row == 2 and "(b)" in error.message
 
 
+@pytest.mark.parametrize(
+    ("variances", "rule", "row"),
+    [
+        # 1e-320 is subnormal: 1/vi overflows to inf (found by the CSV fuzzing of issue 17:
+        # an OverflowError traceback from the likelihood grid)
+        ([1e-320, 0.01, 0.02], "pool-variance", 1),
+        # above 1/vi, the fits sum w^3 = vi^-3: 1e-150 gives 1e450, beyond 1.8e308
+        ([0.01, 1e-150, 1e-150], "pool-variance", 2),
+    ],
+)
+def test_variances_beyond_double_precision_are_problems(variances, rule, row) -> None:
+    with pytest.raises(InputError) as caught:
+        pool([0.1, 0.2, 0.3], variances, labels=["a", "b", "c"])
+    assert (caught.value.rule, caught.value.row) == (rule, row)
+    assert "double precision" in caught.value.message
+    # the derivation of the bound: (1e-100)^-3 = 1e300 still fits, (1e-150)^-3 does not
+    assert math.isfinite(1e100 * 1e100 * 1e100) and 1e150 * 1e150 * 1e150 == math.inf
+
+
+def test_variances_within_double_precision_still_pool() -> None:
+    # a variance ratio of 1e-12 is an extreme but usable weighting: with
+    # w = (1e14, 100, 50) the common-effect estimate is (1e13 + 20 + 15) / (1e14 + 150)
+    result = pool([0.1, 0.2, 0.3], [1e-14, 0.01, 0.02], method="FE")
+    assert_allclose(result.estimate, (1e13 + 20 + 15) / (1e14 + 150), rtol=1e-12)
+
+
 def test_missing_values_name_the_row_unless_dropped() -> None:
     with pytest.raises(InputError) as caught:
         pool([0.1, math.nan, 0.3, 0.2], [0.1, 0.1, 0.1, 0.2])

@@ -211,12 +211,17 @@ def run(args: argparse.Namespace) -> int:
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", TauConvergenceWarning)
+        lines: list[int] = []  # the CSV line of each row given to the statistics
         try:
-            status = _run(args, caught)
+            status = _run(args, caught, lines)
         except InputError as error:
-            # The statistics know no file: here the input is the CSV (rows as they counted).
+            # The statistics know no file: their row i (1-based, of the rows they were
+            # given) is the CSV line lines[i - 1]; the message keeps their own count.
             raise EvidenceError(
-                [Problem(args.file, i.row, 0, i.message, i.rule) for i in error.issues]
+                [
+                    Problem(args.file, _line_of(i.row, lines), 0, i.message, i.rule)
+                    for i in error.issues
+                ]
             ) from None
     for warning in caught:
         print(escape_terminal(f"{args.file}: warning: {warning.message}"), file=sys.stderr)
@@ -284,7 +289,14 @@ def _effects(args: argparse.Namespace, table: EffectTable) -> tuple[Any, np.ndar
     return effects, kept, notes
 
 
-def _run(args: argparse.Namespace, caught: list[warnings.WarningMessage]) -> int:
+def _line_of(row: int, lines: list[int]) -> int:
+    """Return the CSV line of the statistics' ``row`` (0, or a row not known, as it is)."""
+    return lines[row - 1] if 0 < row <= len(lines) else row
+
+
+def _run(
+    args: argparse.Namespace, caught: list[warnings.WarningMessage], row_lines: list[int]
+) -> int:
     table = read_table(args.file)
     mods = [m.strip() for m in args.mods.split(",") if m.strip()] if args.mods else []
     _check_columns(
@@ -292,6 +304,7 @@ def _run(args: argparse.Namespace, caught: list[warnings.WarningMessage]) -> int
     )
     _check_usage(args, mods)
     effects, kept, notes = _effects(args, table)
+    row_lines[:] = [table.lines[int(i)] for i in np.flatnonzero(kept)]
     measure = MEASURE_NAMES.get(effects.measure, effects.measure)
     if args.model != "rma":
         if args.model == "mv":

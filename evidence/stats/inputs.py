@@ -8,7 +8,7 @@ re-exported by :mod:`evidence.stats.pooling`. Back-transforms are in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -45,15 +45,18 @@ def check_inputs(
         raise InputError(
             f"yi has {y.size} values but vi/sei has {v.size}; they must match", "pool-length"
         )
-    if _all_valid(y, v, sei if vi is None else None):  # one pass each, no per-row work
-        return y, v, np.ones(y.shape, dtype=bool), []
     names = [str(label) for label in labels] if labels is not None else None
-    problems: list[Issue] = []
-    missing = ~(np.isfinite(y) & np.isfinite(v))
-    notes: list[str] = []
 
     def where(i: int) -> str:
         return f"row {i + 1}" + (f" ({names[i]})" if names else "")
+
+    if _all_valid(y, v, sei if vi is None else None):  # one pass each, no per-row work
+        if v.min() >= MIN_VARIANCE:
+            return y, v, np.ones(y.shape, dtype=bool), []
+        _check_variance_range(v, np.ones(y.shape, dtype=bool), where)
+    problems: list[Issue] = []
+    missing = ~(np.isfinite(y) & np.isfinite(v))
+    notes: list[str] = []
 
     for i in (int(j) for j in np.flatnonzero(missing)):
         field = "yi" if not np.isfinite(y[i]) else ("vi" if vi is not None else "sei")
@@ -92,7 +95,35 @@ def check_inputs(
     kept = ~missing
     if not kept.any():
         raise InputError("no study has both an effect size and a variance", "pool-empty")
+    _check_variance_range(v, kept, where)
     return y, v, kept, notes
+
+
+#: Smallest sampling variance accepted: the fits sum powers of the weights up to
+#: ``w^3 = vi^-3``, which overflow double precision (about 1.8e308) for smaller variances.
+MIN_VARIANCE = 1e-100
+
+
+def _check_variance_range(
+    v: NDArray[np.float64], kept: NDArray[np.bool_], where: Callable[[int], str]
+) -> None:
+    """Refuse a variance too small for double precision (its weight's powers overflow).
+
+    Raises
+    ------
+    InputError
+        ``pool-variance`` for the smallest variance when it is below :data:`MIN_VARIANCE`.
+    """
+    used = np.flatnonzero(kept)
+    smallest = used[np.argmin(v[used])]
+    if v[smallest] < MIN_VARIANCE:
+        raise InputError(
+            f"{where(int(smallest))}: sampling variance {v[smallest]:g} is below "
+            f"{MIN_VARIANCE:g}; its weight 1/vi and the sums of its powers overflow double "
+            "precision (check the value, or rescale the outcome)",
+            "pool-variance",
+            row=int(smallest) + 1,
+        )
 
 
 def _all_valid(y: NDArray[np.float64], v: NDArray[np.float64], sei: ArrayLike | None) -> bool:
