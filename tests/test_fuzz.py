@@ -160,6 +160,17 @@ csv_cells = st.one_of(
 )
 
 
+def _written_csv(folder: Path, columns, rows, quoting) -> Path:
+    """Write ``columns`` and ``rows`` to ``folder/x.csv`` (lone surrogates as raw bytes)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, quoting=quoting, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(rows)
+    path = folder / "x.csv"
+    path.write_text(buffer.getvalue(), encoding="utf-8", errors="surrogatepass")
+    return path
+
+
 @given(
     columns=st.lists(
         st.sampled_from(["study", "yi", "vi", "sei", "ai", "bi", "ci", "di", "n1i", "group"]),
@@ -171,13 +182,8 @@ csv_cells = st.one_of(
     quoting=st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]),
 )
 def test_random_csv_gives_problems_or_effects_never_an_exception(columns, rows, measure, quoting):
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, quoting=quoting, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows(rows)
     with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / "x.csv"
-        path.write_text(buffer.getvalue(), encoding="utf-8", errors="surrogatepass")
+        path = _written_csv(Path(scratch), columns, rows, quoting)
         try:
             table = read_table(str(path))
             effects = compute_effects(table, measure)
@@ -247,13 +253,8 @@ def test_the_fast_csv_reader_reads_any_text_as_the_csv_module_does(head, parts):
     quoting=st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]),
 )
 def test_the_fast_csv_reader_reads_written_csv_as_the_csv_module_does(columns, rows, quoting):
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, quoting=quoting, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows(rows)
     with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / "x.csv"
-        path.write_text(buffer.getvalue(), encoding="utf-8", errors="surrogatepass")
+        path = _written_csv(Path(scratch), columns, rows, quoting)
         assert outcome(path, 0)[0] == outcome(path, 1 << 40)[0]
 
 
