@@ -97,6 +97,13 @@ def test_the_command_writes_the_history_and_its_figure(grown, capsys):
     assert written["title"] == "Tiny fixture analysis" and written["metric"] == "log-risk-ratio"
     svg = (grown / "build" / "figures" / f"{ID}-history.svg").read_text("utf-8")
     assert ">Evidence history</title>" in svg and "over 2 changes" in svg
+    # the second run reads the cache: the same bytes (the first wrote keys in the order
+    # it computed them, the cache sorted) and no figure drawn again, so `make` stays a no-op
+    outputs = [grown / "build" / "history" / f"{ID}.json", grown / "build" / "figures"]
+    outputs[1] = outputs[1] / f"{ID}-history.svg"
+    before = {path: (path.read_bytes(), path.stat().st_mtime_ns) for path in outputs}
+    assert main(["history"]) == 0
+    assert {path: (path.read_bytes(), path.stat().st_mtime_ns) for path in outputs} == before
 
 
 def _history(points):
