@@ -92,6 +92,24 @@ def test_effects_escapes_labels(tmp_path: Path, capsys: pytest.CaptureFixture) -
     assert json.loads(capsys.readouterr().out)[0]["label"] == ANSI_LABEL
 
 
+def test_effects_shows_long_labels_cut_and_pads_to_them_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # every row used to be padded to the longest label: a 3 MB label over 3,000 rows
+    # printed about 9 GB; the table now shows 40 characters and --json the whole label
+    long = "L" * 100_000
+    path = tmp_path / "long.csv"
+    path.write_text(
+        "study,yi,vi\n" + f"{long},0.1,0.01\n" + "".join(f"s{i},0.2,0.02\n" for i in range(300))
+    )
+    assert main(["effects", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert len(out) < 30_000
+    assert "L" * 37 + "..." in out and "L" * 41 not in out
+    assert main(["effects", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["label"] == long
+
+
 def test_pool_escapes_labels_levels_and_notes(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:

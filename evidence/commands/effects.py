@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(dumps(rows), end="")
         return 0
-    labels = [escape_terminal(label) for label in table.labels]  # a CSV's text, shown raw
+    labels = [_shown(escape_terminal(label)) for label in table.labels]  # a CSV's text
     width = max(len("label"), *(len(label) for label in labels))
     print(f"{'label':<{width}}  {'yi':>12}  {'vi':>12}")
     for label, row in zip(labels, rows, strict=True):
@@ -68,3 +68,14 @@ def run(args: argparse.Namespace) -> int:
     for note in effects.notes:
         print(f"note: {escape_terminal(note)}")
     return 0
+
+
+#: Widest label the plain table shows; longer ones end in "..." (``--json`` has them whole).
+#: Without it every row was padded to the longest label: a 3 MB label over 3,000 rows
+#: printed about 9 GB.
+LABEL_WIDTH = 40
+
+
+def _shown(label: str) -> str:
+    """Return ``label`` cut to :data:`LABEL_WIDTH` characters, marked with ``...``."""
+    return label if len(label) <= LABEL_WIDTH else label[: LABEL_WIDTH - 3] + "..."
