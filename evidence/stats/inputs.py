@@ -51,9 +51,7 @@ def check_inputs(
         return f"row {i + 1}" + (f" ({names[i]})" if names else "")
 
     if _all_valid(y, v, sei if vi is None else None):  # one pass each, no per-row work
-        if v.min() >= MIN_VARIANCE:
-            return y, v, np.ones(y.shape, dtype=bool), []
-        _check_variance_range(v, np.ones(y.shape, dtype=bool), where)
+        return y, v, np.ones(y.shape, dtype=bool), []
     problems: list[Issue] = []
     missing = ~(np.isfinite(y) & np.isfinite(v))
     notes: list[str] = []
@@ -127,12 +125,12 @@ def _check_variance_range(
 
 
 def _all_valid(y: NDArray[np.float64], v: NDArray[np.float64], sei: ArrayLike | None) -> bool:
-    """Whether every row is valid: finite ``yi`` and ``vi``, ``vi > 0``, ``sei >= 0``.
+    """Whether every row is valid: finite ``yi`` and ``vi``, ``vi >= MIN_VARIANCE``, ``sei >= 0``.
 
     A finite sum proves every entry finite (:func:`evidence.stats.onepass.all_finite`);
-    then a minimum settles the signs. False sends the inputs to the row-by-row checks,
-    which name the bad rows.
+    then a minimum settles the signs and the smallest variance. False sends the inputs to
+    the row-by-row checks, which name the bad rows.
     """
-    if y.size == 0 or not (all_finite(y) and all_finite(v)) or not v.min() > 0:
+    if y.size == 0 or not (all_finite(y) and all_finite(v)) or not v.min() >= MIN_VARIANCE:
         return False
     return sei is None or bool(np.min(sei) >= 0)
